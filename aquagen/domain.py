@@ -1,0 +1,180 @@
+"""Domain constants of a salmon operation: geographies, sites, stages, parameters,
+feeds and the other master data, with the numbers DESIGN.md and the plan give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Geography:
+    name: str
+    code: str  # batch-name prefix
+    profile_code: str  # users_userprofile.geography
+    station_prefix: str
+    stations: int
+    area_prefix: str
+    areas: int
+    lat: float  # centre of the sites
+    lon: float
+
+
+GEOGRAPHIES = (
+    Geography("Scotland", "SCO", "SC", "S-FW", 10, "S-SEA", 20, 57.2, -5.6),
+    Geography("Faroe Islands", "FI", "FO", "FI-FW", 12, "FI-SEA", 22, 62.0, -6.9),
+)
+GEOGRAPHY_BY_NAME = {g.name: g for g in GEOGRAPHIES}
+
+HALLS = "ABCDE"
+CONTAINERS_PER_HALL = 10
+RINGS_PER_AREA = 20
+BARGES_PER_AREA = 3
+SILO_CAPACITY_KG = 5_000.0
+BARGE_CAPACITY_KG = 25_000.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    order: int
+    days: int
+    hall: str | None  # None: sea rings
+    container_type: str
+    weight_min_g: float
+    weight_max_g: float
+    length_min_cm: float
+    length_max_cm: float
+
+
+STAGES = (
+    Stage("Egg&Alevin", 1, 90, "A", "Egg & Alevin Tray", 0.05, 0.3, 0.5, 2.5),
+    Stage("Fry", 2, 90, "B", "Fry Tank (small)", 0.2, 5.0, 2.5, 8.0),
+    Stage("Parr", 3, 90, "C", "Parr Tank (medium)", 5.0, 40.0, 8.0, 15.0),
+    Stage("Smolt", 4, 90, "D", "Smolt Tank (large)", 40.0, 250.0, 15.0, 25.0),
+    Stage("Post-Smolt", 5, 90, "E", "Post-Smolt Tank (pre-transfer)", 150.0, 700.0, 22.0, 38.0),
+    Stage("Adult", 6, 400, None, "Sea Ring", 500.0, 7000.0, 35.0, 85.0),
+)
+
+
+@dataclass(frozen=True)
+class ContainerType:
+    name: str
+    category: str  # TANK, PEN, TRAY, OTHER
+    max_volume_m3: float
+    volume_m3: float  # of the containers built
+    max_biomass_kg: float
+    description: str
+
+
+CONTAINER_TYPES = (
+    ContainerType("Egg & Alevin Tray", "TRAY", 5.0, 2.5, 250.0, "Incubation tray for eggs and alevins"),
+    ContainerType("Fry Tank (small)", "TANK", 30.0, 25.0, 1_500.0, "Small indoor tank for fry"),
+    ContainerType("Parr Tank (medium)", "TANK", 120.0, 100.0, 6_000.0, "Medium indoor tank for parr"),
+    ContainerType("Smolt Tank (large)", "TANK", 400.0, 350.0, 25_000.0, "Large indoor tank for smolt"),
+    ContainerType("Post-Smolt Tank (pre-transfer)", "TANK", 900.0, 800.0, 60_000.0, "Pre-transfer tank for post-smolt"),
+    ContainerType("Sea Ring", "PEN", 40_000.0, 35_000.0, 900_000.0, "Circular sea pen (160 m circumference)"),
+)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    unit: str
+    sensor_type: str  # infrastructure_sensor.sensor_type enum
+    min_value: float  # physical range
+    max_value: float
+    optimal_min: float  # safe range
+    optimal_max: float
+    at_sea: bool  # sea rings carry a sensor for it
+    description: str
+
+
+PARAMETERS = (
+    Parameter("Dissolved Oxygen", "%", "OXYGEN", 0, 150, 80, 100, True, "Oxygen saturation; critical below 30 %"),
+    Parameter("CO2", "mg/L", "CO2", 0, 60, 0, 15, True, "Dissolved carbon dioxide; critical above 25 mg/L"),
+    Parameter("pH", "pH", "PH", 4, 10, 6.5, 8.5, True, "Acidity; critical below 6.0 or above 9.0"),
+    Parameter("Temperature", "°C", "TEMPERATURE", -2, 30, 4, 16, True,
+              "Water temperature; safe 4-16 °C in freshwater, 6-18 °C at sea"),
+    Parameter("NO2", "mg/L", "OTHER", 0, 5, 0, 0.1, False, "Nitrite; critical above 0.5 mg/L"),
+    Parameter("NO3", "mg/L", "OTHER", 0, 300, 0, 50, False, "Nitrate; critical above 100 mg/L"),
+    Parameter("NH4", "mg/L", "OTHER", 0, 2, 0, 0.02, False, "Ammonium; critical above 0.1 mg/L"),
+)
+SEA_PARAMETERS = tuple(i for i, p in enumerate(PARAMETERS) if p.at_sea)
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    pellet_mm: float
+    size_category: str  # MICRO, SMALL, MEDIUM, LARGE
+    protein: float
+    fat: float
+    carbohydrate: float
+    base_price: float  # EUR/kg, inside the plan's 1.80-2.80 band
+
+
+FEEDS = (
+    Feed("Starter Feed 0.5mm", 0.5, "MICRO", 50, 18, 20, 2.70),
+    Feed("Starter Feed 1.0mm", 1.0, "SMALL", 48, 18, 22, 2.50),
+    Feed("Grower Feed 2.0mm", 2.0, "SMALL", 45, 20, 23, 2.25),
+    Feed("Grower Feed 3.0mm", 3.0, "MEDIUM", 43, 22, 23, 2.10),
+    Feed("Finisher Feed 4.5mm", 4.5, "LARGE", 40, 24, 24, 1.95),
+    Feed("Finisher Feed 6.0mm", 6.0, "LARGE", 38, 26, 24, 1.85),
+)
+FEED_BRAND = "AquaNutrition"
+# feed stored in each hall's silo (hall A holds starter feed for first feeding) and in barges
+HALL_FEED = {"A": 0, "B": 0, "C": 1, "D": 2, "E": 3}
+BARGE_FEED = 4
+SUPPLIERS = ("BioMar", "Skretting", "Cargill Aqua Nutrition", "Mowi Feed")
+
+HEALTH_PARAMETERS = (
+    ("Gill Condition", "gills"),
+    ("Eye Condition", "eyes"),
+    ("Wounds", "skin wounds"),
+    ("Fin Condition", "fins"),
+    ("Body Condition", "body shape"),
+    ("Swimming Behavior", "swimming"),
+    ("Appetite", "appetite"),
+    ("Mucous Membrane Condition", "mucous membranes"),
+    ("Color/Pigmentation", "colour"),
+)
+MORTALITY_REASONS = (
+    ("Natural", "Natural causes, background mortality"),
+    ("Disease", "Infectious or parasitic disease"),
+    ("Stress", "Environmental or handling stress"),
+    ("Handling", "Injury during handling or transfer"),
+    ("Predation", "Seals, birds or other predators"),
+    ("Environmental", "Temperature, oxygen or water-quality event"),
+    ("UNKNOWN", "Cause not determined"),
+)
+SAMPLE_TYPES = (
+    ("Blood", "Blood sample for haematology and serology"),
+    ("Tissue", "Tissue sample for histopathology"),
+    ("Gill", "Gill swab or biopsy"),
+    ("Kidney", "Kidney sample for bacteriology and virology"),
+    ("Fecal", "Fecal sample for parasitology"),
+)
+VACCINATION_TYPES = (
+    ("IPN Vaccine", "MSD Animal Health", "0.1 ml/fish", "Infectious pancreatic necrosis"),
+    ("VHS Vaccine", "Pharmaq", "0.1 ml/fish", "Viral haemorrhagic septicaemia"),
+    ("Multi-component Vaccine", "Elanco", "0.1 ml/fish", "Furunculosis, vibriosis, IPN (multivalent)"),
+)
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    first_name: str
+    last_name: str
+    is_superuser: bool
+    role: str  # users_userprofile.role: ADMIN, MGR, OPR, VET, ...
+    job_title: str
+
+
+USERS = (
+    User("system_admin", "System", "Administrator", True, "ADMIN", "System Administrator"),
+    User("operator_01", "Farm", "Operator", False, "OPR", "Farm Operator"),
+    User("vet_01", "Fish", "Veterinarian", False, "VET", "Veterinarian"),
+    User("manager_01", "Farm", "Manager", False, "MGR", "Operations Manager"),
+)
+DEFAULT_PASSWORD = "aquamind"  # every generated user can log in with it

@@ -1,0 +1,92 @@
+"""Rows in the exact target columns: conform a frame to a table of the schema
+profile, and synthesize django-simple-history rows for it."""
+
+from __future__ import annotations
+
+import polars as pl
+
+import schemas
+
+
+class SchemaViolation(ValueError):
+    """A generated value does not fit the target schema (a bug, never an edge case)."""
+
+
+def conform(name: str, data: pl.DataFrame | dict, profile: str = schemas.PROFILE) -> pl.DataFrame:
+    """Return ``data`` as a frame with exactly ``name``'s columns, order and types.
+
+    Missing nullable columns become NULL; a missing NOT NULL column, a NULL in a
+    NOT NULL column, a too-long string or a numeric overflow raises SchemaViolation.
+    Floats headed for numeric(p,s) are rounded half-away-from-zero to s places.
+    """
+    t = schemas.table(name, profile)
+    df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
+    extra = set(df.columns) - set(t.column_names)
+    if extra:
+        raise SchemaViolation(f"{name}: unknown columns {sorted(extra)}")
+    exprs = []
+    for c in t.columns:
+        if c.name not in df.columns:
+            if not c.nullable:
+                raise SchemaViolation(f"{name}.{c.name} is NOT NULL but was not generated")
+            exprs.append(pl.lit(None, dtype=c.polars_type).alias(c.name))
+            continue
+        col = pl.col(c.name)
+        if c.numeric and df.schema[c.name].is_float():
+            col = col.round(c.numeric[1], mode="half_away_from_zero")
+        exprs.append(col.cast(c.polars_type, strict=True).alias(c.name))
+    try:
+        out = df.select(exprs)
+    except pl.exceptions.PolarsError as e:
+        raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
+    _check(t, out)
+    return out
+
+
+def _check(t: schemas.Table, df: pl.DataFrame) -> None:
+    if df.height == 0:
+        return
+    nulls = df.select(pl.col(c.name).null_count() for c in t.columns if not c.nullable).row(0, named=True)
+    bad = [k for k, v in nulls.items() if v]
+    if bad:
+        raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
+    for c in t.columns:
+        if c.max_length is not None:
+            longest = df[c.name].str.len_chars().max()
+            if longest is not None and longest > c.max_length:
+                raise SchemaViolation(f"{t.name}.{c.name}: value of {longest} chars exceeds {c.sql_type}")
+
+
+def history(
+    name: str,
+    base: pl.DataFrame,
+    history_date: pl.Expr | str = "created_at",
+    history_type: str = "+",
+    user_id: int | pl.Expr | None = None,
+    profile: str = schemas.PROFILE,
+) -> pl.DataFrame:
+    """History rows of base table ``name`` for the object states in ``base``.
+
+    ``base`` holds full base-table rows (the object as of the change); the
+    history_id column is left for the caller to number once all rows of the
+    table are known (ids are dense and deterministic per snapshot).
+    """
+    t = schemas.table(name, profile)
+    h = schemas.table(t.history_table, profile)
+    date = pl.col(history_date) if isinstance(history_date, str) else history_date
+    user = user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id, dtype=pl.Int32)
+    rows = base.with_columns(
+        history_id=pl.lit(0, dtype=pl.Int32),
+        history_date=date,
+        history_change_reason=pl.lit(None, dtype=pl.String),
+        history_type=pl.lit(history_type),
+        history_user_id=user.cast(pl.Int32),
+    )
+    return rows.select(h.column_names)
+
+
+def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
+    """Dense history ids in (history_date, id, type) order, as the app would have written them."""
+    order = df.with_columns(_t=pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8))
+    order = order.sort(["history_date", "id", "_t"], maintain_order=True).drop("_t")
+    return order.with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))

@@ -1,0 +1,352 @@
+"""Phases 1 and 2 of the plan: infrastructure and master data, as table frames.
+
+Ids are dense and follow the natural order of the sites (Scotland first), so
+later generators can compute any container's, sensor's or feed container's id
+arithmetically (see ``Sites``) instead of joining on names.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from . import domain as D
+from .frames import conform, history, number_history
+
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Id arithmetic over the fixed infrastructure layout."""
+
+    n_stations: int = sum(g.stations for g in D.GEOGRAPHIES)
+    n_areas: int = sum(g.areas for g in D.GEOGRAPHIES)
+
+    @property
+    def n_halls(self) -> int:
+        return self.n_stations * len(D.HALLS)
+
+    @property
+    def n_hall_containers(self) -> int:
+        return self.n_halls * D.CONTAINERS_PER_HALL
+
+    @property
+    def n_rings(self) -> int:
+        return self.n_areas * D.RINGS_PER_AREA
+
+    def hall_id(self, station_id, hall_index):
+        return (station_id - 1) * len(D.HALLS) + hall_index + 1
+
+    def tank_id(self, hall_id, slot):
+        return (hall_id - 1) * D.CONTAINERS_PER_HALL + slot + 1
+
+    def ring_id(self, area_id, slot):
+        return self.n_hall_containers + (area_id - 1) * D.RINGS_PER_AREA + slot + 1
+
+    def tank_sensor_id(self, container_id, parameter):
+        return (container_id - 1) * len(D.PARAMETERS) + parameter + 1
+
+    def ring_sensor_id(self, container_id, sea_parameter_index):
+        ring = container_id - self.n_hall_containers - 1
+        return self.n_hall_containers * len(D.PARAMETERS) + ring * len(D.SEA_PARAMETERS) + sea_parameter_index + 1
+
+    def silo_id(self, hall_id):
+        return hall_id
+
+    def barge_id(self, area_id, barge):
+        return self.n_halls + (area_id - 1) * D.BARGES_PER_AREA + barge + 1
+
+    def stations(self) -> list[tuple[int, D.Geography, str]]:
+        """(station id, geography, name) in id order."""
+        names = [(g, f"{g.station_prefix}-{i:02d}") for g in D.GEOGRAPHIES for i in range(1, g.stations + 1)]
+        return [(k, g, name) for k, (g, name) in enumerate(names, 1)]
+
+    def areas(self) -> list[tuple[int, D.Geography, str]]:
+        names = [(g, f"{g.area_prefix}-{i:02d}") for g in D.GEOGRAPHIES for i in range(1, g.areas + 1)]
+        return [(k, g, name) for k, (g, name) in enumerate(names, 1)]
+
+
+SITES = Sites()
+SYSTEM_USER_ID = 1  # system_admin creates the master data
+
+
+def password_hash(password: str, username: str) -> str:
+    """A real Django pbkdf2_sha256 hash (deterministic salt), so users can log in."""
+    iterations = 100_000
+    salt = hashlib.sha256(f"aquagen:{username}".encode()).hexdigest()[:22]
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+def _stamps(start: dt.datetime, n: int, step_ms: int = 100) -> pl.Series:
+    """Creation times of n objects made one after another by a setup script."""
+    return pl.Series(
+        np.datetime64(start.replace(tzinfo=None), "us") + np.arange(n) * np.timedelta64(step_ms, "ms")
+    ).dt.replace_time_zone("UTC")
+
+
+def _with_times(data: dict, start: dt.datetime, n: int) -> dict:
+    t = _stamps(start, n)
+    return {**data, "created_at": t, "updated_at": t}
+
+
+def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+    """All phase 1-2 tables (base and their '+' history rows) for a setup on ``setup_date``."""
+    t0 = dt.datetime.combine(setup_date, dt.time(8, 0), UTC)
+    step = dt.timedelta(minutes=5)  # each table a few minutes after the previous one
+    out: dict[str, pl.DataFrame] = {}
+
+    # --- users (phase 2, but every history row refers to them) ---
+    n = len(D.USERS)
+    out["auth_user"] = conform("auth_user", {
+        "id": list(range(1, n + 1)),
+        "password": [password_hash(D.DEFAULT_PASSWORD, u.username) for u in D.USERS],
+        "is_superuser": [u.is_superuser for u in D.USERS],
+        "username": [u.username for u in D.USERS],
+        "first_name": [u.first_name for u in D.USERS],
+        "last_name": [u.last_name for u in D.USERS],
+        "email": [f"{u.username}@aquamind.test" for u in D.USERS],
+        "is_staff": [u.is_superuser or u.role == "MGR" for u in D.USERS],
+        "is_active": [True] * n,
+        "date_joined": _stamps(t0, n),
+    })
+    out["users_userprofile"] = conform("users_userprofile", _with_times({
+        "id": list(range(1, n + 1)),
+        "user_id": list(range(1, n + 1)),
+        "job_title": [u.job_title for u in D.USERS],
+        "department": ["Operations"] * n,
+        "language_preference": ["en"] * n,
+        "date_format_preference": ["DMY"] * n,
+        "full_name": [f"{u.first_name} {u.last_name}" for u in D.USERS],
+        "geography": ["ALL"] * n,
+        "role": [u.role for u in D.USERS],
+        "subsidiary": ["ALL"] * n,
+    }, t0, n))
+
+    # --- infrastructure (phase 1) ---
+    t = t0 + step
+    out["infrastructure_geography"] = conform("infrastructure_geography", _with_times({
+        "id": [1, 2],
+        "name": [g.name for g in D.GEOGRAPHIES],
+        "description": [f"{g.name} operations: freshwater stations and sea areas" for g in D.GEOGRAPHIES],
+    }, t, 2))
+
+    stations = SITES.stations()
+    geo_ids = {g.name: i + 1 for i, g in enumerate(D.GEOGRAPHIES)}
+    n = len(stations)
+    lat = np.array([g.lat for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
+    lon = np.array([g.lon for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
+    out["infrastructure_freshwaterstation"] = conform("infrastructure_freshwaterstation", _with_times({
+        "id": [s for s, _, _ in stations],
+        "name": [name for _, _, name in stations],
+        "station_type": ["FRESHWATER"] * n,
+        "latitude": lat,
+        "longitude": lon,
+        "description": [f"Freshwater hatchery and smolt station in {g.name}" for _, g, _ in stations],
+        "active": [True] * n,
+        "geography_id": [geo_ids[g.name] for _, g, _ in stations],
+    }, t + step, n))
+
+    areas = SITES.areas()
+    n = len(areas)
+    out["infrastructure_area"] = conform("infrastructure_area", _with_times({
+        "id": [a for a, _, _ in areas],
+        "name": [name for _, _, name in areas],
+        "latitude": np.array([g.lat for _, g, _ in areas]) + rng.uniform(-1.0, 1.0, n),
+        "longitude": np.array([g.lon for _, g, _ in areas]) + rng.uniform(-1.0, 1.0, n),
+        "max_biomass": np.full(n, D.RINGS_PER_AREA * D.CONTAINER_TYPES[-1].max_biomass_kg),
+        "active": [True] * n,
+        "geography_id": [geo_ids[g.name] for _, g, _ in areas],
+    }, t + 2 * step, n))
+
+    halls = [(SITES.hall_id(s, h), s, name, D.STAGES[h]) for s, _, name in stations for h in range(len(D.HALLS))]
+    n = len(halls)
+    out["infrastructure_hall"] = conform("infrastructure_hall", _with_times({
+        "id": [h for h, _, _, _ in halls],
+        "name": [f"{name}-Hall-{st.hall}" for _, _, name, st in halls],
+        "description": [f"Hall {st.hall}: {st.name} stage" for _, _, _, st in halls],
+        "area_sqm": np.round(rng.uniform(800, 2500, n), 2),
+        "active": [True] * n,
+        "freshwater_station_id": [s for _, s, _, _ in halls],
+    }, t + 3 * step, n))
+
+    n = len(D.CONTAINER_TYPES)
+    out["infrastructure_containertype"] = conform("infrastructure_containertype", _with_times({
+        "id": list(range(1, n + 1)),
+        "name": [c.name for c in D.CONTAINER_TYPES],
+        "category": [c.category for c in D.CONTAINER_TYPES],
+        "max_volume_m3": [c.max_volume_m3 for c in D.CONTAINER_TYPES],
+        "description": [c.description for c in D.CONTAINER_TYPES],
+    }, t + 4 * step, n))
+
+    # containers: 10 per hall (type by hall stage), then 20 rings per area
+    rows = []
+    for h, _, station, st in halls:
+        kind = "TRAY" if st.hall == "A" else "TANK"
+        rows += [(SITES.tank_id(h, j), f"{station}-{st.hall}-{kind}-{j + 1:02d}", st.order - 1, h, None)
+                 for j in range(D.CONTAINERS_PER_HALL)]
+    for a, _, area in areas:
+        rows += [(SITES.ring_id(a, j), f"{area}-RING-{j + 1:02d}", len(D.STAGES) - 1, None, a)
+                 for j in range(D.RINGS_PER_AREA)]
+    types = [D.CONTAINER_TYPES[r[2]] for r in rows]
+    n = len(rows)
+    out["infrastructure_container"] = conform("infrastructure_container", _with_times({
+        "id": [r[0] for r in rows],
+        "name": [r[1] for r in rows],
+        "volume_m3": [c.volume_m3 for c in types],
+        "max_biomass_kg": [c.max_biomass_kg for c in types],
+        "active": [True] * n,
+        "hall_id": pl.Series([r[3] for r in rows], dtype=pl.Int64),
+        "area_id": pl.Series([r[4] for r in rows], dtype=pl.Int64),
+        "container_type_id": [r[2] + 1 for r in rows],
+        "feed_recommendations_enabled": [True] * n,
+    }, t + 5 * step, n))
+
+    # sensors: one per parameter in every hall container, 4 per ring
+    sensor_rows = []
+    for cid, cname, _, hall, _ in rows:
+        params = range(len(D.PARAMETERS)) if hall is not None else D.SEA_PARAMETERS
+        for k, p in enumerate(params):
+            sid = SITES.tank_sensor_id(cid, p) if hall is not None else SITES.ring_sensor_id(cid, k)
+            sensor_rows.append((sid, f"{cname}-{D.PARAMETERS[p].name}", D.PARAMETERS[p].sensor_type, cid))
+    n = len(sensor_rows)
+    manufacturers = np.array(["Xylem", "OxyGuard", "Hach", "In-Situ"])
+    out["infrastructure_sensor"] = conform("infrastructure_sensor", _with_times({
+        "id": [r[0] for r in sensor_rows],
+        "name": [r[1] for r in sensor_rows],
+        "sensor_type": [r[2] for r in sensor_rows],
+        "serial_number": [f"SN-{r[0]:06d}" for r in sensor_rows],
+        "manufacturer": manufacturers[rng.integers(0, len(manufacturers), n)],
+        "installation_date": [setup_date] * n,
+        "last_calibration_date": np.datetime64(setup_date, "D") - rng.integers(0, 90, n).astype("timedelta64[D]"),
+        "active": [True] * n,
+        "container_id": [r[3] for r in sensor_rows],
+    }, t + 6 * step, n))
+
+    # feed containers: a silo per hall, 3 barges per area
+    fc = [(SITES.silo_id(h), f"{station}-Hall-{st.hall}-Silo", "SILO", D.SILO_CAPACITY_KG, h, None, D.HALL_FEED[st.hall])
+          for h, _, station, st in halls]
+    fc += [(SITES.barge_id(a, b), f"{area}-Barge-{b + 1}", "BARGE", D.BARGE_CAPACITY_KG, None, a, D.BARGE_FEED)
+           for a, _, area in areas for b in range(D.BARGES_PER_AREA)]
+    n = len(fc)
+    out["infrastructure_feedcontainer"] = conform("infrastructure_feedcontainer", _with_times({
+        "id": [r[0] for r in fc],
+        "name": [r[1] for r in fc],
+        "container_type": [r[2] for r in fc],
+        "capacity_kg": [r[3] for r in fc],
+        "active": [True] * n,
+        "hall_id": pl.Series([r[4] for r in fc], dtype=pl.Int64),
+        "area_id": pl.Series([r[5] for r in fc], dtype=pl.Int64),
+    }, t + 7 * step, n))
+
+    # --- master data (phase 2) ---
+    t = t0 + dt.timedelta(hours=1)
+    out["batch_species"] = conform("batch_species", _with_times({
+        "id": [1], "name": ["Atlantic Salmon"], "scientific_name": ["Salmo salar"],
+        "description": ["Atlantic salmon farmed from egg to harvest"],
+        "optimal_temperature_min": [6.0], "optimal_temperature_max": [16.0],
+        "optimal_oxygen_min": [80.0], "optimal_ph_min": [6.5], "optimal_ph_max": [8.5],
+    }, t, 1))
+    n = len(D.STAGES)
+    out["batch_lifecyclestage"] = conform("batch_lifecyclestage", _with_times({
+        "id": list(range(1, n + 1)),
+        "name": [s.name for s in D.STAGES],
+        "order": [s.order for s in D.STAGES],
+        "description": [f"{s.name} stage, {s.days} days" for s in D.STAGES],
+        "expected_weight_min_g": [s.weight_min_g for s in D.STAGES],
+        "expected_weight_max_g": [s.weight_max_g for s in D.STAGES],
+        "expected_length_min_cm": [s.length_min_cm for s in D.STAGES],
+        "expected_length_max_cm": [s.length_max_cm for s in D.STAGES],
+        "species_id": [1] * n,
+    }, t + step, n))
+    n = len(D.PARAMETERS)
+    out["environmental_environmentalparameter"] = conform("environmental_environmentalparameter", _with_times({
+        "id": list(range(1, n + 1)),
+        "name": [p.name for p in D.PARAMETERS],
+        "unit": [p.unit for p in D.PARAMETERS],
+        "description": [p.description for p in D.PARAMETERS],
+        "min_value": [float(p.min_value) for p in D.PARAMETERS],
+        "max_value": [float(p.max_value) for p in D.PARAMETERS],
+        "optimal_min": [float(p.optimal_min) for p in D.PARAMETERS],
+        "optimal_max": [float(p.optimal_max) for p in D.PARAMETERS],
+    }, t + 2 * step, n))
+    n = len(D.FEEDS)
+    out["inventory_feed"] = conform("inventory_feed", _with_times({
+        "id": list(range(1, n + 1)),
+        "name": [f.name for f in D.FEEDS],
+        "brand": [D.FEED_BRAND] * n,
+        "size_category": [f.size_category for f in D.FEEDS],
+        "pellet_size_mm": [f.pellet_mm for f in D.FEEDS],
+        "protein_percentage": [float(f.protein) for f in D.FEEDS],
+        "fat_percentage": [float(f.fat) for f in D.FEEDS],
+        "carbohydrate_percentage": [float(f.carbohydrate) for f in D.FEEDS],
+        "description": [f"{f.name.split()[0]} diet, {f.pellet_mm} mm pellets" for f in D.FEEDS],
+        "is_active": [True] * n,
+    }, t + 3 * step, n))
+
+    # initial feed inventory: one purchase and one stock lot per feed container, full
+    n = len(fc)
+    feed_idx = np.array([r[6] for r in fc])
+    price = np.array([D.FEEDS[i].base_price for i in feed_idx]) * rng.uniform(0.97, 1.03, n)
+    purchase_day = setup_date
+    out["inventory_feedpurchase"] = conform("inventory_feedpurchase", _with_times({
+        "id": list(range(1, n + 1)),
+        "purchase_date": [purchase_day] * n,
+        "quantity_kg": [r[3] for r in fc],
+        "cost_per_kg": np.clip(price, 1.80, 2.80),
+        "supplier": [D.SUPPLIERS[i % len(D.SUPPLIERS)] for i in range(n)],
+        "batch_number": [f"LOT-{purchase_day:%Y%m}-{i:05d}" for i in range(1, n + 1)],
+        "expiry_date": [purchase_day + dt.timedelta(days=365)] * n,
+        "notes": ["Initial stock"] * n,
+        "feed_id": feed_idx + 1,
+    }, t + 4 * step, n))
+    stamps = _stamps(t + 5 * step, n)
+    out["inventory_feedcontainerstock"] = conform("inventory_feedcontainerstock", {
+        "id": list(range(1, n + 1)),
+        "quantity_kg": [r[3] for r in fc],
+        "entry_date": stamps,
+        "created_at": stamps,
+        "updated_at": stamps,
+        "feed_container_id": [r[0] for r in fc],
+        "feed_purchase_id": list(range(1, n + 1)),
+    })
+
+    n = len(D.HEALTH_PARAMETERS)
+    out["health_healthparameter"] = conform("health_healthparameter", _with_times({
+        "id": list(range(1, n + 1)),
+        "name": [name for name, _ in D.HEALTH_PARAMETERS],
+        **{f"description_score_{k}": [f"{label}: {desc}" for _, label in D.HEALTH_PARAMETERS]
+           for k, desc in enumerate(("normal", "slight changes", "moderate changes", "marked changes", "severe changes"), 1)},
+        "is_active": [True] * n,
+    }, t + 6 * step, n))
+    for name, rows_ in (("health_mortalityreason", D.MORTALITY_REASONS), ("health_sampletype", D.SAMPLE_TYPES)):
+        out[name] = conform(name, {
+            "id": list(range(1, len(rows_) + 1)),
+            "name": [r[0] for r in rows_],
+            "description": [r[1] for r in rows_],
+        })
+    out["health_vaccinationtype"] = conform("health_vaccinationtype", {
+        "id": list(range(1, len(D.VACCINATION_TYPES) + 1)),
+        "name": [v[0] for v in D.VACCINATION_TYPES],
+        "manufacturer": [v[1] for v in D.VACCINATION_TYPES],
+        "dosage": [v[2] for v in D.VACCINATION_TYPES],
+        "description": [v[3] for v in D.VACCINATION_TYPES],
+    })
+
+    # '+' history rows for every table that has a history twin
+    import schemas
+
+    for name in list(out):
+        t_ = schemas.table(name)
+        if t_.history_table is None:
+            continue
+        created = "date_joined" if name == "auth_user" else "created_at"
+        user = None if name in ("auth_user", "users_userprofile") else SYSTEM_USER_ID
+        out[t_.history_table] = conform(t_.history_table, number_history(history(name, out[name], created, "+", user)))
+    return out
