@@ -178,3 +178,29 @@ USERS = (
     User("manager_01", "Farm", "Manager", False, "MGR", "Operations Manager"),
 )
 DEFAULT_PASSWORD = "aquamind"  # every generated user can log in with it
+
+# Application-level choices (Django field choices; the database does not enforce them)
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("infrastructure_freshwaterstation", "station_type"): ("FRESHWATER", "BROODSTOCK"),
+    ("infrastructure_containertype", "category"): ("TANK", "PEN", "TRAY", "OTHER"),
+    ("infrastructure_feedcontainer", "container_type"): ("SILO", "BARGE", "TANK", "OTHER"),
+    ("infrastructure_sensor", "sensor_type"): ("TEMPERATURE", "OXYGEN", "PH", "SALINITY", "CO2", "OTHER"),
+    ("inventory_feed", "size_category"): ("MICRO", "SMALL", "MEDIUM", "LARGE"),
+    ("users_userprofile", "geography"): ("FO", "SC", "ALL"),
+    ("users_userprofile", "subsidiary"): ("BS", "FW", "FM", "LG", "ALL"),
+    ("users_userprofile", "role"): ("ADMIN", "MGR", "OPR", "SHIP_CREW", "VET", "QA", "FIN", "VIEW"),
+    ("users_userprofile", "language_preference"): ("en", "fo", "da"),
+    ("users_userprofile", "date_format_preference"): ("DMY", "MDY", "YMD"),
+    ("batch_batch", "status"): ("ACTIVE", "COMPLETED", "TERMINATED"),
+    ("batch_batch", "batch_type"): ("STANDARD", "MIXED"),
+    ("batch_batchtransfer", "transfer_type"): ("CONTAINER", "LIFECYCLE", "SPLIT", "MERGE", "MIXED_TRANSFER"),
+    ("batch_mortalityevent", "cause"): ("DISEASE", "HANDLING", "PREDATION", "ENVIRONMENTAL", "UNKNOWN", "OTHER"),
+    ("inventory_feedingevent", "method"): ("MANUAL", "AUTOMATIC", "BROADCAST"),
+    ("inventory_batchfeedingsummary", "overall_confidence_level"): ("VERY_HIGH", "HIGH", "MEDIUM", "LOW"),
+    ("inventory_batchfeedingsummary", "estimation_method"): ("MEASURED", "MIXED", "INTERPOLATED"),
+    ("inventory_containerfeedingsummary", "confidence_level"): ("VERY_HIGH", "HIGH", "MEDIUM", "LOW"),
+    ("inventory_containerfeedingsummary", "estimation_method"): ("MEASURED", "INTERPOLATED"),
+    ("health_journalentry", "category"): ("observation", "issue", "action", "diagnosis", "treatment",
+                                          "vaccination", "sample"),
+    ("health_journalentry", "severity"): ("low", "medium", "high"),
+}
