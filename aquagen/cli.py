@@ -52,20 +52,54 @@ def cli() -> None:
 @click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
 @click.option("--first-start", type=DATE, default=None,
               help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1000 days]")
+@click.option("--stagger-days", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Days between batch starts (geographies alternate).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
-def generate(out, seed, batches, as_of, first_start, force):
+def generate(out, seed, batches, as_of, first_start, stagger_days, force):
     """Write a snapshot: one folder of Parquet files per table plus manifest.json.
 
     \b
     Examples:
       aquagen generate --out output/snapshot --seed 42
-      aquagen generate --out /tmp/snap --seed 7 --as-of 2025-10-16 --force
+      aquagen generate --out /tmp/snap --seed 7 --batches 10 --as-of 2025-10-16 --force
     """
     from .generate import generate as run
 
-    snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force)
+    snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
+               stagger_days=stagger_days)
     total = sum(t["rows"] for t in snap.manifest["tables"].values())
     click.echo(f"wrote {total:,} rows in {sum(1 for t in snap.manifest['tables'].values() if t['rows'])} tables to {snap.path}")
+
+
+@cli.command()
+@click.option("--start-date", type=DATE, required=True, help="Day the eggs are laid in Hall A.")
+@click.option("--eggs", type=int, required=True, help="Initial egg count, e.g. 3500000.")
+@click.option("--geography", required=True, help="'Scotland' or 'Faroe Islands'.")
+@click.option("--station", default=None, help="Freshwater station, e.g. FI-FW-01. [default: first one free]")
+@click.option("--sea-area", default=None, help="Sea area, e.g. FI-SEA-01. [default: first one free]")
+@click.option("--batch-name", default=None, help="Batch number. [default: <FI|SCO>-<year>-<NNN>]")
+@click.option("--as-of", type=DATE, default=None,
+              help="Cut the life here. [default: the snapshot's as-of date, or today for a new snapshot]")
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True,
+              help="Random seed of a new snapshot (an existing one keeps its own).")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="Snapshot to add the batch to (created with infrastructure and master data when new).")
+def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, out):
+    """Generate one batch's whole life into a snapshot (plan phase 3).
+
+    \b
+    Examples:
+      aquagen batch --start-date 2024-01-01 --eggs 3500000 --geography "Faroe Islands" \\
+          --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/snapshot
+      aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland
+    """
+    from .generate import add_batch
+
+    snap, pb = add_batch(out, start_date=start_date, eggs=eggs, geography=geography, station=station,
+                         sea_area=sea_area, batch_name=batch_name, as_of=as_of, seed=seed)
+    rows = {name: n for name, n in ((k, v["rows"]) for k, v in snap.manifest["tables"].items())}
+    click.echo(f"batch {pb.batch_number} (id {pb.batch_id}): {pb.eggs:,} eggs at {pb.station}, sea area "
+               f"{pb.sea_area}, from {pb.start_date}; snapshot {snap.path} now has {sum(rows.values()):,} rows")
 
 
 @cli.command()
@@ -110,7 +144,9 @@ def load(snapshot, dsn, pgdata):
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
 @click.option("--dsn", envvar="AQUAGEN_DSN", default=None, help="Validate a database instead of a snapshot.")
-def validate(snapshot, dsn):
+@click.option("--as-of", type=DATE, default=None,
+              help="With --dsn: the date nothing may be after. [default: today; a snapshot knows its own]")
+def validate(snapshot, dsn, as_of):
     """Check the plan's counts and DESIGN.md's invariants, expected against actual.
 
     Exits 1 when any check fails.
@@ -129,7 +165,7 @@ def validate(snapshot, dsn):
         from loaders.postgres import connect
 
         with connect(dsn) as conn:
-            results = v.run(v.DatabaseSource(conn))
+            results = v.run(v.DatabaseSource(conn, as_of))
     else:
         results = v.run(v.SnapshotSource(Snapshot.open(snapshot)))
     _print_results(results)

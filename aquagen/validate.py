@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,12 +34,15 @@ class Result:
 
 
 class Source(Protocol):
+    as_of: dt.date
+
     def scalar(self, sql: str) -> int: ...
 
 
 class SnapshotSource:
     def __init__(self, snapshot: Snapshot):
         self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
+        self.as_of = dt.date.fromisoformat(snapshot.manifest["arguments"]["as_of"])
 
     def scalar(self, sql: str) -> int:
         value = self.ctx.execute(sql).collect().item()
@@ -46,8 +50,10 @@ class SnapshotSource:
 
 
 class DatabaseSource:
-    def __init__(self, conn):
+    def __init__(self, conn, as_of: dt.date | None = None):
         self.conn = conn
+        self.as_of = as_of or dt.date.today()
+        conn.execute("SET TIME ZONE 'UTC'")  # dates of timestamps are UTC dates, as generated
 
     def scalar(self, sql: str) -> int:
         return int(self.conn.execute(sql).fetchone()[0] or 0)
@@ -109,9 +115,127 @@ def _enum_checks() -> list[Check]:
     return out
 
 
-def checks() -> list[Check]:
-    return [Check(*c) for c in PHASE_COUNTS] + _history_checks() + _enum_checks()
+BCA = "batch_batchcontainerassignment"
+FAR = "DATE '9999-12-31'"
+
+
+def _outside(alias: str, day: str) -> str:
+    """SQL: ``day`` lies outside the live window of assignment ``alias``."""
+    return (f"({day} < {alias}.assignment_date OR ({alias}.departure_date IS NOT NULL "
+            f"AND {day} >= {alias}.departure_date))")
+
+
+INVARIANTS = [
+    # 1. events inside a live assignment of the same batch and container
+    ("1 live assignment", "readings without batch, container, sensor or assignment",
+     "SELECT COUNT(*) FROM environmental_environmentalreading WHERE batch_id IS NULL OR container_id IS NULL "
+     "OR sensor_id IS NULL OR batch_container_assignment_id IS NULL", 0),
+    ("1 live assignment", "readings outside their assignment",
+     f"SELECT COUNT(*) FROM environmental_environmentalreading r JOIN {BCA} a ON a.id = r.batch_container_assignment_id "
+     f"WHERE r.batch_id <> a.batch_id OR r.container_id <> a.container_id OR "
+     + _outside("a", "CAST(r.reading_time AS DATE)"), 0),
+    ("1 live assignment", "readings whose sensor is not on their container",
+     "SELECT COUNT(*) FROM environmental_environmentalreading r JOIN infrastructure_sensor s ON s.id = r.sensor_id "
+     "WHERE s.container_id <> r.container_id", 0),
+    ("1 live assignment", "feedings outside their assignment",
+     f"SELECT COUNT(*) FROM inventory_feedingevent f JOIN {BCA} a ON a.id = f.batch_assignment_id "
+     f"WHERE f.batch_id <> a.batch_id OR f.container_id <> a.container_id OR " + _outside("a", "f.feeding_date"), 0),
+    ("1 live assignment", "feedings without assignment",
+     "SELECT COUNT(*) FROM inventory_feedingevent WHERE batch_assignment_id IS NULL", 0),
+    ("1 live assignment", "growth samples outside their assignment",
+     f"SELECT COUNT(*) FROM batch_growthsample g JOIN {BCA} a ON a.id = g.assignment_id WHERE "
+     + _outside("a", "g.sample_date"), 0),
+    ("1 live assignment", "journal entries outside a live assignment",
+     "SELECT (SELECT COUNT(*) FROM health_journalentry) - (SELECT COUNT(DISTINCT j.id) FROM health_journalentry j "
+     f"JOIN {BCA} a ON a.batch_id = j.batch_id AND a.container_id = j.container_id WHERE NOT "
+     + _outside("a", "CAST(j.entry_date AS DATE)") + ")", 0),
+    # 2. occupancy
+    ("2 occupancy", "containers holding two assignments at once",
+     f"SELECT COUNT(*) FROM {BCA} a1 JOIN {BCA} a2 ON a1.container_id = a2.container_id WHERE a1.id < a2.id "
+     f"AND a1.assignment_date < COALESCE(a2.departure_date, {FAR}) "
+     f"AND a2.assignment_date < COALESCE(a1.departure_date, {FAR})", 0),
+    ("2 occupancy", "halls or sea areas holding two batches at once",
+     "SELECT COUNT(*) FROM (SELECT a.batch_id, COALESCE(c.hall_id, -c.area_id) AS site, MIN(a.assignment_date) AS s, "
+     f"MAX(COALESCE(a.departure_date, {FAR})) AS e FROM {BCA} a JOIN infrastructure_container c ON c.id = a.container_id "
+     "GROUP BY a.batch_id, COALESCE(c.hall_id, -c.area_id)) x JOIN (SELECT a.batch_id, COALESCE(c.hall_id, -c.area_id) "
+     f"AS site, MIN(a.assignment_date) AS s, MAX(COALESCE(a.departure_date, {FAR})) AS e FROM {BCA} a "
+     "JOIN infrastructure_container c ON c.id = a.container_id GROUP BY a.batch_id, COALESCE(c.hall_id, -c.area_id)) y "
+     "ON x.site = y.site WHERE x.batch_id < y.batch_id AND x.s < y.e AND y.s < x.e", 0),
+    # 3. fish conserved
+    ("3 conservation", "batches where eggs <> alive + deaths + transfer losses + harvested",
+     "SELECT COUNT(*) FROM (SELECT e.batch_id, e.eggs, COALESCE(al.n, 0) + COALESCE(d.n, 0) + COALESCE(t.n, 0) "
+     "+ COALESCE(h.n, 0) AS accounted FROM "
+     f"(SELECT a.batch_id, SUM(hh.population_count) AS eggs FROM batch_historicalbatchcontainerassignment hh "
+     f"JOIN {BCA} a ON a.id = hh.id JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id "
+     "WHERE hh.history_type = '+' AND s.\"order\" = 1 GROUP BY a.batch_id) e "
+     f"LEFT JOIN (SELECT batch_id, SUM(population_count) AS n FROM {BCA} WHERE is_active GROUP BY batch_id) al "
+     "ON al.batch_id = e.batch_id "
+     "LEFT JOIN (SELECT batch_id, SUM(count) AS n FROM batch_mortalityevent GROUP BY batch_id) d ON d.batch_id = e.batch_id "
+     "LEFT JOIN (SELECT source_batch_id AS batch_id, SUM(mortality_count) AS n FROM batch_batchtransfer "
+     "GROUP BY source_batch_id) t ON t.batch_id = e.batch_id "
+     f"LEFT JOIN (SELECT a.batch_id, SUM(a.population_count) AS n FROM {BCA} a JOIN batch_lifecyclestage s "
+     "ON s.id = a.lifecycle_stage_id WHERE NOT a.is_active AND s.\"order\" = 6 GROUP BY a.batch_id) h "
+     "ON h.batch_id = e.batch_id) x WHERE eggs <> accounted", 0),
+    ("3 conservation", "transfers where source count <> transferred + lost",
+     "SELECT COUNT(*) FROM (SELECT source_assignment_id, MAX(source_count) AS sc, "
+     "SUM(transferred_count + mortality_count) AS moved FROM batch_batchtransfer GROUP BY source_assignment_id) t "
+     "WHERE sc <> moved", 0),
+    ("3 conservation", "transfers whose source assignment left with another count",
+     f"SELECT COUNT(*) FROM batch_batchtransfer t JOIN {BCA} a ON a.id = t.source_assignment_id "
+     "WHERE a.population_count <> t.source_count OR a.departure_date <> t.transfer_date", 0),
+    ("3 conservation", "transfers whose destination did not start with the fish moved",
+     f"SELECT COUNT(*) FROM batch_batchtransfer t JOIN batch_historicalbatchcontainerassignment h "
+     "ON h.id = t.destination_assignment_id WHERE h.history_type = '+' AND (h.population_count <> t.transferred_count "
+     "OR h.assignment_date <> t.transfer_date)", 0),
+    # 4. weight, biomass and population consistent
+    ("4 biomass", "assignments where biomass <> population x weight",
+     f"SELECT COUNT(*) FROM {BCA} WHERE ABS(biomass_kg - population_count * avg_weight_g / 1000) > 0.005", 0),
+    ("4 biomass", "assignment history rows where biomass <> population x weight",
+     "SELECT COUNT(*) FROM batch_historicalbatchcontainerassignment "
+     "WHERE ABS(biomass_kg - population_count * avg_weight_g / 1000) > 0.005", 0),
+    ("4 biomass", "feedings where percentage <> amount / biomass",
+     "SELECT COUNT(*) FROM inventory_feedingevent WHERE feeding_percentage IS NULL OR "
+     "ABS(feeding_percentage - amount_kg / batch_biomass_kg * 100) > 0.000001 + 0.00005 * 100 / batch_biomass_kg", 0),
+    ("4 biomass", "growth samples with min > avg, avg > max or a wrong condition factor",
+     "SELECT COUNT(*) FROM batch_growthsample WHERE min_weight_g > avg_weight_g OR avg_weight_g > max_weight_g "
+     "OR ABS(condition_factor - 100 * avg_weight_g / (avg_length_cm * avg_length_cm * avg_length_cm)) > 0.0051", 0),
+    ("4 biomass", "active assignments whose last weighing is not their latest sample",
+     f"SELECT COUNT(*) FROM {BCA} a LEFT JOIN (SELECT assignment_id, MAX(sample_date) AS d FROM batch_growthsample "
+     "GROUP BY assignment_id) g ON g.assignment_id = a.id WHERE COALESCE(a.last_weighing_date, DATE '1900-01-01') "
+     "<> COALESCE(g.d, DATE '1900-01-01')", 0),
+    # 6. nothing after the as-of date; COMPLETED only when harvested
+    ("6 as-of", "event rows dated after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM environmental_environmentalreading WHERE CAST(reading_time AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM inventory_feedingevent WHERE feeding_date > {as_of}) "
+     "+ (SELECT COUNT(*) FROM batch_mortalityevent WHERE event_date > {as_of}) "
+     "+ (SELECT COUNT(*) FROM batch_growthsample WHERE sample_date > {as_of}) "
+     "+ (SELECT COUNT(*) FROM batch_batchtransfer WHERE transfer_date > {as_of}) "
+     "+ (SELECT COUNT(*) FROM health_journalentry WHERE CAST(entry_date AS DATE) > {as_of}) "
+     f"+ (SELECT COUNT(*) FROM {BCA} WHERE assignment_date > {{as_of}} OR departure_date > {{as_of}}) "
+     "+ (SELECT COUNT(*) FROM batch_historicalbatchcontainerassignment WHERE CAST(history_date AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM batch_batch WHERE start_date > {as_of} OR actual_end_date > {as_of})", 0),
+    ("6 as-of", "COMPLETED batches not fully harvested",
+     f"SELECT COUNT(*) FROM batch_batch b LEFT JOIN (SELECT batch_id, COUNT(*) AS n FROM {BCA} WHERE is_active "
+     "GROUP BY batch_id) a ON a.batch_id = b.id WHERE b.status = 'COMPLETED' AND (COALESCE(a.n, 0) > 0 "
+     "OR b.actual_end_date IS NULL)", 0),
+    ("6 as-of", "ACTIVE batches without a live assignment or with an end date",
+     f"SELECT COUNT(*) FROM batch_batch b LEFT JOIN (SELECT batch_id, COUNT(*) AS n FROM {BCA} WHERE is_active "
+     "GROUP BY batch_id) a ON a.batch_id = b.id WHERE b.status = 'ACTIVE' AND (COALESCE(a.n, 0) = 0 "
+     "OR b.actual_end_date IS NOT NULL)", 0),
+    ("history", "assignments whose last history row differs from the row",
+     f"SELECT COUNT(*) FROM {BCA} a JOIN (SELECT id, MAX(history_date) AS d FROM "
+     "batch_historicalbatchcontainerassignment GROUP BY id) m ON m.id = a.id JOIN "
+     "batch_historicalbatchcontainerassignment h ON h.id = m.id AND h.history_date = m.d "
+     "WHERE h.population_count <> a.population_count OR h.biomass_kg <> a.biomass_kg OR h.is_active <> a.is_active "
+     "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')", 0),
+]
+
+
+def checks(as_of: dt.date | None = None) -> list[Check]:
+    day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
+    return ([Check(*c) for c in PHASE_COUNTS] + _history_checks() + _enum_checks()
+            + [Check(g, n, sql.replace("{as_of}", day), e) for g, n, sql, e in INVARIANTS])
 
 
 def run(source: Source) -> list[Result]:
-    return [Result(c, source.scalar(c.sql)) for c in checks()]
+    return [Result(c, source.scalar(c.sql)) for c in checks(source.as_of)]

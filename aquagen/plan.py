@@ -1,0 +1,167 @@
+"""Fleet schedule: which station (halls) and sea area each batch uses, and when.
+
+A batch occupies hall k of its station from the day its first container
+arrives until the day after its last container leaves, and its sea area from
+the sea transfer to the last harvest plus a fallow period. No hall and no sea
+area ever holds two batches at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from . import domain as D
+from .errors import AquagenError
+from .masterdata import SITES
+
+TRANSITION_DAYS = 10
+FALLOW_DAYS = 30  # a sea area rests between batches
+FRESHWATER_STAGES = len(D.STAGES) - 1
+SEA_START = sum(s.days for s in D.STAGES[:-1])  # 450: first day of the sea transfer
+LIFE_DAYS = SEA_START + D.STAGES[-1].days + TRANSITION_DAYS  # 860: the day after the last harvest
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    shard: int  # batch index in the snapshot: its RNG stream
+    batch_id: int
+    batch_number: str
+    geography: str
+    station: str
+    sea_area: str
+    start_date: dt.date
+    eggs: int
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "start_date": self.start_date.isoformat()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "PlannedBatch":
+        return cls(**{**d, "start_date": dt.date.fromisoformat(d["start_date"])})
+
+
+def hall_windows(start: dt.date) -> list[tuple[int, dt.date, dt.date]]:
+    """(hall index, first day, first free day) for each freshwater stage."""
+    out, day = [], 0
+    for k, stage in enumerate(D.STAGES[:-1]):
+        out.append((k, start + dt.timedelta(days=day), start + dt.timedelta(days=day + stage.days + TRANSITION_DAYS)))
+        day += stage.days
+    return out
+
+
+def sea_window(start: dt.date) -> tuple[dt.date, dt.date]:
+    """(first day, first free day) of the sea area, fallow included."""
+    return start + dt.timedelta(days=SEA_START), start + dt.timedelta(days=LIFE_DAYS + FALLOW_DAYS)
+
+
+def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
+    """The batch blocking ``station`` for a batch starting on ``start``, and when it frees the station."""
+    mine = hall_windows(start)
+    for b in existing:
+        if b.station != station:
+            continue
+        theirs = hall_windows(b.start_date)
+        if any(_overlap(m[1:], t[1:]) for m, t in zip(mine, theirs)):
+            # first start date from which every hall is free of b
+            free = max(t[2] - (m[1] - start) for m, t in zip(mine, theirs))
+            return b, free
+    return None
+
+
+def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
+    mine = sea_window(start)
+    for b in existing:
+        if b.sea_area == area and _overlap(mine, sea_window(b.start_date)):
+            return b, sea_window(b.start_date)[1]
+    return None
+
+
+def geography(name: str) -> D.Geography:
+    if name not in D.GEOGRAPHY_BY_NAME:
+        raise AquagenError(f"unknown geography {name!r}; valid: {', '.join(repr(g) for g in D.GEOGRAPHY_BY_NAME)}")
+    return D.GEOGRAPHY_BY_NAME[name]
+
+
+def _site(kind: str, name: str, geo: D.Geography, sites: list[tuple[int, D.Geography, str]]) -> str:
+    match = [s for s in sites if s[2] == name]
+    if not match:
+        valid = [s[2] for s in sites if s[1] == geo]
+        raise AquagenError(f"unknown {kind} {name!r}; valid in {geo.name}: {valid[0]}..{valid[-1]}")
+    if match[0][1] != geo:
+        raise AquagenError(f"{kind} {name} is in {match[0][1].name}, not in {geo.name}")
+    return name
+
+
+def plan_batch(
+    existing: list[PlannedBatch],
+    *,
+    start_date: dt.date,
+    eggs: int,
+    geography_name: str,
+    station: str | None = None,
+    sea_area: str | None = None,
+    batch_name: str | None = None,
+    first_id: int | None = None,
+) -> PlannedBatch:
+    """Place one more batch beside ``existing`` ones, or explain in one line why it cannot go there."""
+    if isinstance(eggs, bool) or not isinstance(eggs, int) or eggs <= 0:
+        raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs")
+    geo = geography(geography_name)
+    stations = [s for s in SITES.stations()]
+    areas = [a for a in SITES.areas()]
+    if station is not None:
+        _site("station", station, geo, stations)
+        hit = station_conflict(existing, station, start_date)
+        if hit:
+            raise AquagenError(f"station {station} is busy on {start_date}: batch {hit[0].batch_number} occupies its "
+                               f"halls; it is free for a batch starting on or after {hit[1]}")
+    else:
+        free = [s[2] for s in stations if s[1] == geo and not station_conflict(existing, s[2], start_date)]
+        if not free:
+            raise AquagenError(f"no station in {geo.name} has its halls free for a batch starting {start_date}")
+        station = free[0]
+    if sea_area is not None:
+        _site("sea area", sea_area, geo, areas)
+        hit = area_conflict(existing, sea_area, start_date)
+        if hit:
+            raise AquagenError(f"sea area {sea_area} is busy: batch {hit[0].batch_number} occupies it until "
+                               f"{hit[1]} (fallow included); it is free for a sea phase from {hit[1]}")
+    else:
+        free = [a[2] for a in areas if a[1] == geo and not area_conflict(existing, a[2], start_date)]
+        if not free:
+            raise AquagenError(f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}")
+        sea_area = free[0]
+    if batch_name is None:
+        prefix = f"{geo.code}-{start_date.year}-"
+        n = 1 + sum(1 for b in existing if b.batch_number.startswith(prefix))
+        batch_name = f"{prefix}{n:03d}"
+        while any(b.batch_number == batch_name for b in existing):
+            n += 1
+            batch_name = f"{prefix}{n:03d}"
+    elif any(b.batch_number == batch_name for b in existing):
+        raise AquagenError(f"batch name {batch_name!r} already exists in this snapshot; choose another --batch-name")
+    if not batch_name or len(batch_name) > 50:
+        raise AquagenError(f"--batch-name {batch_name!r} must be 1 to 50 characters (batch_number is varchar(50))")
+    return PlannedBatch(
+        shard=len(existing),
+        batch_id=first_id if first_id is not None else 1 + max((b.batch_id for b in existing), default=0),
+        batch_number=batch_name,
+        geography=geo.name,
+        station=station,
+        sea_area=sea_area,
+        start_date=start_date,
+        eggs=eggs,
+    )
+
+
+def station_id(name: str) -> int:
+    return next(s for s, _, n in SITES.stations() if n == name)
+
+
+def area_id(name: str) -> int:
+    return next(a for a, _, n in SITES.areas() if n == name)
