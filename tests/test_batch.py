@@ -1,0 +1,188 @@
+"""One batch end to end: plan -> simulate -> tables -> snapshot -> PostgreSQL -> validate."""
+
+import datetime as dt
+import shutil
+
+import polars as pl
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import schemas
+from aquagen import validate
+from aquagen.generate import add_batch, generate
+from aquagen.snapshot import Snapshot, SnapshotWriter
+from loaders import postgres
+
+from .conftest import fingerprint, run_cli
+
+AS_OF = dt.date(2026, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def two_batches(tmp_path_factory):
+    """A completed Faroe batch and a Scottish one still at sea."""
+    out = tmp_path_factory.mktemp("b") / "snap"
+    add_batch(out, start_date=dt.date(2023, 9, 1), eggs=3_500_000, geography="Faroe Islands",
+              station="FI-FW-01", sea_area="FI-SEA-01", batch_name="FI-2023-001", as_of=AS_OF)
+    snap, _ = add_batch(out, start_date=dt.date(2024, 11, 1), eggs=2_000_000, geography="Scotland")
+    return snap
+
+
+def failed(snap_or_source) -> list[str]:
+    src = validate.SnapshotSource(snap_or_source) if isinstance(snap_or_source, Snapshot) else snap_or_source
+    return [r.check.name for r in validate.run(src) if not r.ok]
+
+
+def test_two_batches_pass_every_check(two_batches):
+    assert failed(two_batches) == []
+    b = two_batches.read("batch_batch").sort("id")
+    assert b["batch_number"].to_list() == ["FI-2023-001", "SCO-2024-001"]
+    assert b["status"].to_list() == ["COMPLETED", "ACTIVE"]
+    assert b["actual_end_date"][0] == dt.date(2023, 9, 1) + dt.timedelta(days=859)
+    assert b["lifecycle_stage_id"].to_list() == [6, 6]
+
+
+def test_row_counts_of_a_full_life(two_batches):
+    a = two_batches.read("batch_batchcontainerassignment")
+    full = a.filter(pl.col("batch_id") == 1)
+    assert full.height == 70 and full["is_active"].sum() == 0
+    assert full.group_by("lifecycle_stage_id").len().sort("lifecycle_stage_id")["len"].to_list() == [10] * 5 + [20]
+    t = two_batches.read("batch_batchtransfer").filter(pl.col("source_batch_id") == 1)
+    assert t.height == 60  # 4 x 10 freshwater moves + 10 tanks split into 20 rings
+    r = two_batches.read("environmental_environmentalreading").filter(pl.col("batch_id") == 1)
+    assert 150_000 < r.height < 250_000
+    # every reading's sensor measures the reading's parameter on the reading's container
+    sensors = two_batches.read("infrastructure_sensor").select("id", "container_id", "name")
+    params = two_batches.read("environmental_environmentalparameter").select(parameter_id="id", pname="name")
+    j = r.join(sensors, left_on="sensor_id", right_on="id").join(params, on="parameter_id")
+    assert (j["container_id"] == j["container_id_right"]).all()
+    assert j.select(pl.col("name").str.ends_with(pl.col("pname")).all()).item()
+
+
+def test_history_rows(two_batches):
+    h = two_batches.read("batch_historicalbatch").filter(pl.col("id") == 1).sort("history_date")
+    assert h["history_type"].to_list() == ["+"] + ["~"] * 6  # 5 stage changes, completion
+    assert h["lifecycle_stage_id"].to_list() == [1, 2, 3, 4, 5, 6, 6]
+    assert h["status"][-1] == "COMPLETED"
+    bca = two_batches.read("batch_historicalbatchcontainerassignment")
+    assert bca.filter(pl.col("history_type") == "+").height == two_batches.rows("batch_batchcontainerassignment")
+    ids = bca["history_id"]
+    assert ids.n_unique() == ids.len() and ids.min() == 1 and ids.max() == ids.len()
+    # every history_date is simulated time inside the batch's life
+    assert bca["history_date"].dt.date().max() <= AS_OF
+    fe = two_batches.read("inventory_historicalfeedingevent")
+    assert fe.height == two_batches.rows("inventory_feedingevent") and set(fe["history_type"]) == {"+"}
+
+
+def test_loads_into_postgres_with_every_constraint(two_batches, empty_db):
+    postgres.load(two_batches, empty_db)
+    with psycopg.connect(empty_db) as conn:
+        assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, AS_OF)) if not r.ok] == []
+        linked = conn.execute("SELECT count(*) FILTER (WHERE batch_id IS NOT NULL) * 100.0 / count(*) "
+                              "FROM environmental_environmentalreading").fetchone()[0]
+        assert float(linked) == 100.0
+        # the partial unique index holds and is enforced
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO batch_batchcontainerassignment (population_count, biomass_kg, assignment_date, "
+                         "is_active, notes, created_at, updated_at, batch_id, container_id, lifecycle_stage_id) "
+                         "SELECT 1, 0, assignment_date, true, '', now(), now(), batch_id, container_id, "
+                         "lifecycle_stage_id FROM batch_batchcontainerassignment WHERE is_active LIMIT 1")
+
+
+def _rewrite(snap: Snapshot, tmp_path, table: str, change) -> Snapshot:
+    """A copy of ``snap`` with one table rewritten by ``change`` (a deliberately broken snapshot)."""
+    out = tmp_path / f"broken-{table}"
+    shutil.copytree(snap.path, out)
+    base = Snapshot.open(out)
+    meta = {k: v for k, v in base.manifest.items() if k not in ("tables", "format_version", "schema")}
+    df = change(base.read(table))
+    w = SnapshotWriter(out, meta, base=base)
+    for f in base.files(table):
+        (w.tmp / f.relative_to(out)).unlink()
+    w._files[table] = []
+    w.write(table, df, "rewritten")
+    return w.commit()
+
+
+def test_broken_snapshots_fail_exactly_their_check(two_batches, tmp_path):
+    bca = "batch_batchcontainerassignment"
+    # a reading a day after its assignment left
+    broken = _rewrite(two_batches, tmp_path, "environmental_environmentalreading", lambda df: df.with_columns(
+        reading_time=pl.when(pl.col("id") == 1).then(pl.col("reading_time") + pl.duration(days=200))
+        .otherwise(pl.col("reading_time"))))
+    assert failed(broken) == ["readings outside their assignment"]
+    # batch 2's first tray placed in a ring batch 1 occupies at the time
+    ring = two_batches.read(bca).filter(pl.col("id") == 51)["container_id"].item()
+    broken = _rewrite(two_batches, tmp_path, bca, lambda df: df.with_columns(
+        container_id=pl.when(pl.col("id") == 71).then(pl.lit(ring, dtype=pl.Int64)).otherwise(pl.col("container_id"))))
+    assert {"containers holding two assignments at once", "halls or sea areas holding two batches at once"} <= \
+        set(failed(broken))
+    # fish appearing from nowhere
+    broken = _rewrite(two_batches, tmp_path, "batch_mortalityevent", lambda df: df.with_columns(
+        count=pl.when(pl.col("id") == 1).then(pl.col("count") + 1).otherwise(pl.col("count"))))
+    assert failed(broken) == ["batches where eggs <> alive + deaths + transfer losses + harvested"]
+
+
+def test_cli_batch_errors_write_nothing(tmp_path):
+    out = tmp_path / "snap"
+    r = run_cli("batch", "--start-date", "2024-01-01", "--eggs", "100000", "--geography", "Faroe Islands",
+                "--station", "FI-FW-02", "--as-of", "2025-01-01", "--out", out)
+    assert r.returncode == 0, r.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    cases = [
+        (["--eggs", "0", "--geography", "Scotland"], "--eggs 0 must be a positive"),
+        (["--eggs", "abc", "--geography", "Scotland"], "not a valid integer"),
+        (["--eggs", "10", "--geography", "Norway"], "valid: 'Scotland', 'Faroe Islands'"),
+        (["--eggs", "10", "--geography", "Scotland", "--station", "X-1"], "valid in Scotland: S-FW-01..S-FW-10"),
+        (["--eggs", "10", "--geography", "Scotland", "--station", "FI-FW-01"], "is in Faroe Islands"),
+        (["--eggs", "10", "--geography", "Scotland", "--sea-area", "FI-SEA-01"], "is in Faroe Islands"),
+        (["--eggs", "10", "--geography", "Faroe Islands", "--station", "FI-FW-02"],
+         "batch FI-2024-001 occupies its halls; it is free for a batch starting on or after 2024-04-10"),
+        (["--eggs", "10", "--geography", "Faroe Islands", "--batch-name", "FI-2024-001"], "already exists"),
+    ]
+    for args, message in cases:
+        r = run_cli("batch", "--start-date", "2024-02-01", *args, "--out", out)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    r = run_cli("batch", "--start-date", "2025-02-01", "--eggs", "10", "--geography", "Scotland", "--out", out)
+    assert r.returncode == 2 and "after the as-of date 2025-01-01" in r.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_busy_sea_area_names_batch_and_free_date(tmp_path):
+    out = tmp_path / "s"
+    add_batch(out, start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland", sea_area="S-SEA-03",
+              as_of=dt.date(2024, 3, 1))
+    r = run_cli("batch", "--start-date", "2024-02-01", "--eggs", "10", "--geography", "Scotland",
+                "--sea-area", "S-SEA-03", "--out", out)
+    assert r.returncode == 2 and "batch SCO-2024-001 occupies it until 2026-06-09" in r.stderr
+
+
+def test_generate_batches_is_deterministic(tmp_path):
+    a = generate(tmp_path / "a", seed=3, batches=3, as_of=dt.date(2025, 3, 1), first_start=dt.date(2023, 1, 1))
+    b = generate(tmp_path / "b", seed=3, batches=3, as_of=dt.date(2025, 3, 1), first_start=dt.date(2023, 1, 1))
+    files = sorted(p.relative_to(a.path) for p in a.path.rglob("*.parquet"))
+    assert files and all((a.path / f).read_bytes() == (b.path / f).read_bytes() for f in files)
+    assert (a.path / "manifest.json").read_bytes() == (b.path / "manifest.json").read_bytes()
+    assert failed(a) == []
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    start=st.dates(dt.date(2020, 1, 1), dt.date(2025, 6, 1)),
+    eggs=st.integers(10_000, 10_000_000),
+    geo=st.sampled_from(["Scotland", "Faroe Islands"]),
+    cut=st.integers(0, 870),
+)
+def test_any_batch_any_cut_passes_every_check(tmp_path_factory, start, eggs, geo, cut):
+    out = tmp_path_factory.mktemp("h") / "s"
+    snap, _ = add_batch(out, start_date=start, eggs=eggs, geography=geo, as_of=start + dt.timedelta(days=cut))
+    assert failed(snap) == []
+    for name in ("batch_batchcontainerassignment", "inventory_feedingevent", "batch_growthsample"):
+        df = snap.read(name)
+        for c in schemas.table(name).columns:
+            if not c.nullable:
+                assert df[c.name].null_count() == 0
