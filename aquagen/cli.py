@@ -130,6 +130,11 @@ def load(snapshot, dsn, pgdata):
         dsn, psql = embedded.start(pgdata)
     with _progress("loading") as tick:
         result = postgres.load(snap, dsn, progress=tick)
+    if result.already_loaded:
+        click.echo(f"snapshot {snap.path} is already loaded in this database; nothing to do")
+        if psql:
+            click.echo(f"connect with: {psql}")
+        return
     total = sum(result.rows.values())
     matched = sum(result.matched.values())
     click.echo(

@@ -12,6 +12,8 @@ rolls everything back, leaving the database exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -140,12 +142,41 @@ def _history_refs(t: schemas.Table, ts: dict[str, schemas.Table]) -> dict[str, s
 
 # --- loading --------------------------------------------------------------
 
+LOAD_LOG = "aquagen_load_log"
+
+
 @dataclass
 class LoadResult:
     created_schema: bool
     rows: dict[str, int]
     matched: dict[str, int]
     seconds: float
+    already_loaded: bool = False
+
+
+def manifest_digest(snapshot: Snapshot) -> str:
+    return hashlib.sha256((snapshot.path / "manifest.json").read_bytes()).hexdigest()
+
+
+def _load_log(conn, snapshot: Snapshot) -> bool:
+    """Record this load; True when the very same snapshot was loaded before (nothing to do)."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
+                 "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
+                 "row_counts jsonb NOT NULL)")
+    return conn.execute(f"SELECT 1 FROM public.{LOAD_LOG} WHERE manifest_sha256 = %s",
+                        (manifest_digest(snapshot),)).fetchone() is not None
+
+
+def _refuse_existing_batches(conn, snapshot: Snapshot) -> None:
+    names = [b["batch_number"] for b in snapshot.manifest.get("batches", [])]
+    if not names:
+        return
+    found = [r[0] for r in conn.execute(
+        "SELECT batch_number FROM public.batch_batch WHERE batch_number = ANY(%s) ORDER BY 1", (names,)).fetchall()]
+    if found:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise AquagenError(f"the database already holds batch {shown} from another load; "
+                           f"load into a fresh database or purge those batches first")
 
 
 def load(
@@ -178,10 +209,13 @@ def _load(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], progress) -> L
     if problems:
         raise AquagenError(f"schema mismatch with {snapshot.profile}: " + "; ".join(problems))
     created = problems is None
+    if _load_log(conn, snapshot):
+        return LoadResult(created, {}, {}, 0.0, already_loaded=True)
     if created:
         for t in ts.values():
             conn.execute(t.create_sql())
     else:
+        _refuse_existing_batches(conn, snapshot)
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents come first; no queue of deferred checks
 
     maps: dict[str, IdMap] = {}
@@ -210,6 +244,8 @@ def _load(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], progress) -> L
                 f"(SELECT count(*) > 0 FROM public.{t.name}))"
             )
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
+    conn.execute(f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts) VALUES (%s, %s, %s, %s)",
+                 (manifest_digest(snapshot), str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows)))
     return LoadResult(created, rows, matched, 0.0)
 
 

@@ -254,3 +254,20 @@ def test_cli_load_and_validate(master_snapshot, empty_db):
         conn.execute("DELETE FROM infrastructure_historicalsensor WHERE id = 5")
     r = run_cli("validate", "--dsn", empty_db)
     assert r.returncode == 1 and "1 failed" in r.stdout
+
+
+def test_reloading_is_a_no_op_and_other_batches_are_refused(tmp_path, empty_db):
+    from aquagen.generate import add_batch
+
+    snap, _ = add_batch(tmp_path / "a", start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland",
+                        as_of=dt.date(2024, 3, 1))
+    postgres.load(snap, empty_db)
+    before = fingerprint(empty_db)
+    r = run_cli("load", snap.path, "--dsn", empty_db)
+    assert r.returncode == 0 and "already loaded" in r.stdout
+    assert fingerprint(empty_db) == before
+    other, _ = add_batch(tmp_path / "b", start_date=dt.date(2024, 1, 1), eggs=2000, geography="Scotland",
+                         as_of=dt.date(2024, 3, 1))
+    r = run_cli("load", other.path, "--dsn", empty_db)
+    assert r.returncode == 2 and "already holds batch SCO-2024-001" in r.stderr
+    assert fingerprint(empty_db) == before
