@@ -7,7 +7,7 @@ table-building layer maps them to database ids. No I/O, no database, no clock.
 Why the whole life first, then the cut: every random draw is taken for the full
 860-day life, whatever the as-of date, and only then is everything dated after the
 as-of date dropped. A later as-of date therefore gives a superset of an earlier one
-with identical earlier rows, and a batch can be re-cut without re-simulating.
+with identical earlier rows.
 
 Timeline (day 0 = start_date). Freshwater lineage d (0..9) lives in tray d of the
 Egg&Alevin hall from day 0, moves to slot d of the next hall on day 90·k + d
@@ -53,7 +53,7 @@ TGC = np.array([0.0, 2.2, 2.7, 2.9, 3.2, 3.0])  # per 1,000 degree-days; no grow
 FIRST_FEEDING_G = 0.2
 TGC_HIGH_TEMP_C = 14.0  # above it the coefficient falls 10 % per °C (floor 50 %)
 TGC_LARGE_FISH_G = 2750.0  # above it the coefficient falls as 1/W
-FCR = np.array([np.nan, 0.8, 0.9, 1.0, 1.05, 1.15])  # feed / biomass gain by stage
+FCR = np.array([0.0, 0.8, 0.9, 1.0, 1.05, 1.15])  # feed / biomass gain by stage; eggs not fed
 
 # --- mortality ------------------------------------------------------------------------
 BASE_MORTALITY = np.array([0.0015, 0.0005, 0.0003, 0.0002, 0.00015, 0.0001])  # per day
@@ -62,8 +62,8 @@ LOW_OXYGEN_PCT = 80.0  # stress grows below it
 HANDLING_LOSS = (0.001, 0.005)  # fraction lost per move, uniform
 MORTALITY_CAUSES = ("DISEASE", "HANDLING", "PREDATION", "ENVIRONMENTAL", "UNKNOWN", "OTHER")
 
-# Biomass per container at which oxygen demand halves the density term: about the
-# end-of-stage biomass of a 3.5M-egg batch (350k fish per tank, 175k per ring).
+# Biomass per container at which stocking density costs 3 of its at most 6 points of
+# oxygen saturation: about the end-of-stage biomass of a 3.5M-egg batch.
 DENSITY_REF_KG = np.array([70.0, 3_000.0, 20_000.0, 65_000.0, 165_000.0, 875_000.0])
 
 # --- feeding --------------------------------------------------------------------------
@@ -87,6 +87,19 @@ DIURNAL_SWING_C = (0.1, 0.3)  # freshwater, sea: amplitude of the daily cycle
 
 JOURNAL_CATEGORIES = ("observation", "issue", "action", "diagnosis", "treatment", "vaccination", "sample")
 SEVERITIES = (None, "low", "medium", "high")
+
+# the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
+DATE_COLUMNS = {
+    "daily": "date",
+    "transfers": "transfer_date",
+    "harvests": "harvest_date",
+    "mortality": "event_date",
+    "feedings": "feeding_date",
+    "readings": "reading_time",
+    "samples": "sample_date",
+    "journal": "entry_time",
+    "stage_changes": "date",
+}
 
 _US_PER_DAY = 86_400_000_000
 _US_PER_HOUR = 3_600_000_000
@@ -125,7 +138,7 @@ class BatchSim:
     current_stage: int  # stage at as_of
 
 
-def effective_tgc(stage, temp_c, weight_g, container_factor=1.0):
+def effective_tgc(stage, temp_c, weight_g, container_factor=1.0) -> np.ndarray:
     """Thermal growth coefficient actually applied, per 1,000 degree-days.
 
     ``TGC_eff = TGC[stage] · f_c · f_T(T) · f_W(W)`` with
@@ -135,8 +148,8 @@ def effective_tgc(stage, temp_c, weight_g, container_factor=1.0):
     letting the coefficient fall inversely with weight above 2.75 kg compresses the
     spread between geographies (harvest weight rises only ~linearly with degree-days),
     landing 4.4–5.4 kg in the Faroes and 5.4–6.6 kg in Scotland whatever the season of
-    sea transfer, while freshwater (7.0–7.6 °C halls) stays unaffected: ≈185 g at the
-    end of Smolt and ≈480 g at sea transfer.
+    sea transfer, while freshwater fish (≈7.3 °C halls) stay below 2.75 kg and keep the
+    nominal TGCs: ≈185 g at the end of Smolt and ≈480 g at sea transfer.
     """
     return TGC[np.asarray(stage)] * container_factor * _temperature_factor(temp_c) * _weight_factor(weight_g)
 
@@ -213,19 +226,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
             }
         ),
     }
-    date_columns = {
-        "daily": "date",
-        "transfers": "transfer_date",
-        "harvests": "harvest_date",
-        "mortality": "event_date",
-        "feedings": "feeding_date",
-        "readings": "reading_time",
-        "samples": "sample_date",
-        "journal": "entry_time",
-        "stage_changes": "date",
-    }
     as_of = pl.lit(spec.as_of, dtype=pl.Date)
-    for name, col in date_columns.items():
+    for name, col in DATE_COLUMNS.items():
         frames[name] = frames[name].filter(pl.col(col).cast(pl.Date) <= as_of)
     frames["assignments"] = _assignments_frame(asg, life, frames["samples"], start, cut)
 
@@ -296,7 +298,7 @@ class _Grid:
 
 def _track_grid() -> _Grid:
     day = np.arange(LIFE_DAYS)[:, None]
-    rel = day - np.arange(SLOTS)[None, :]  # days since lineage d's (notional) Fry day -90
+    rel = day - np.arange(SLOTS)[None, :]  # lineage d enters stage k on day 90·k + d
     fw_stage = np.clip(rel // STAGE_DAYS, 0, None)
     fw_live = rel < SEA_START
     ring = np.arange(RINGS)[None, :]
@@ -332,7 +334,7 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float
     return out
 
 
-def sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
+def _sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
     """Seasonal sea temperature (no anomaly): coldest about 10 March, warmest about 9 September."""
     mean, amp, _, _ = SEA_TEMP[geography]
     d = np.asarray(epoch_days).astype("datetime64[D]")
@@ -345,7 +347,7 @@ def _temperatures(rng: np.random.Generator, grid: _Grid, start: int, geography: 
     hall = HALL_TEMP_C + _ar1(rng, (LIFE_DAYS, 5), 0.85, 0.15)
     tank_offset = np.clip(0.05 * rng.standard_normal((5, SLOTS)), -0.1, 0.1)
     _, _, lo, hi = SEA_TEMP[geography]
-    sea = sea_season_c(geography, start + np.arange(LIFE_DAYS)) + _ar1(rng, (LIFE_DAYS,), 0.9, 0.35)
+    sea = _sea_season_c(geography, start + np.arange(LIFE_DAYS)) + _ar1(rng, (LIFE_DAYS,), 0.9, 0.35)
     ring_offset = np.clip(0.05 * rng.standard_normal(RINGS), -0.1, 0.1)
 
     s = np.clip(grid.stage[:, :SLOTS], 0, 4)
@@ -397,7 +399,7 @@ def _water_levels(rng: np.random.Generator, grid: _Grid, temp: np.ndarray) -> _W
 
 @dataclass(frozen=True)
 class _Life:
-    """State per (day, track) over the full life, plus move and harvest counts."""
+    """State per (day, track) over the full life, plus the fish counted at each transfer."""
 
     pop_start: np.ndarray  # after the day's move, before mortality (= previous 20:00)
     pop_end: np.ndarray
@@ -527,7 +529,7 @@ def _assignments_frame(asg: _Layout, life: _Life, samples: pl.DataFrame, start: 
     """Assignments started by the cut; those departing after it are open, valued at the cut."""
     keep = asg.first_day <= cut
     closed = asg.end_day <= cut
-    value_day = np.where(closed, asg.end_day - 1, np.minimum(cut, asg.end_day - 1))
+    value_day = np.minimum(cut, asg.end_day - 1)  # last live day up to the cut
     pop = life.pop_end[value_day, asg.track]
     w = life.w_end[value_day, asg.track]
     last_weighing = np.full(N_ASSIGNMENTS, -1)
@@ -638,8 +640,7 @@ def _feedings(rng: np.random.Generator, d: dict[str, np.ndarray]) -> tuple[dict[
     """
     n_rows = len(d["day"])
     gain_kg = d["pop_end"] * (d["w_end"] - d["w_start"]) / 1000
-    fed = d["stage"] > 0
-    ration = np.where(fed, gain_kg * FCR[d["stage"]], 0.0) * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
+    ration = gain_kg * FCR[d["stage"]] * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
     share_noise = 1.0 + np.clip(0.1 * rng.standard_normal((n_rows, 4)), -0.25, 0.25)
     blocks = []
     # rows of one stage are contiguous (assignments are ordered by stage): one block each
@@ -667,7 +668,7 @@ def _feedings_frame(ev: dict[str, np.ndarray], start: int) -> pl.DataFrame:
         {
             "assignment_no": pl.Series(ev["assignment_no"], dtype=pl.Int32),
             "feeding_date": _dates(start + ev["day"]),
-            "feeding_time": pl.Series(ev["hour"].astype(np.int64) * 3_600_000_000_000).cast(pl.Time),
+            "feeding_time": pl.Series(ev["hour"].astype(np.int64) * _US_PER_HOUR * 1000).cast(pl.Time),  # ns
             "amount_kg": ev["amount"],
             "batch_biomass_kg": ev["biomass"],
             "feed": pl.Series(ev["feed"], dtype=pl.Int16),
@@ -684,17 +685,16 @@ def _readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: _
     clipped to the parameter's physical range and rounded to numeric(10,4).
     """
     frames = []
-    sea_rows = d["stage"] == ADULT
-    for rows, params in ((np.flatnonzero(~sea_rows), FRESHWATER_PARAMETERS), (np.flatnonzero(sea_rows), SEA_PARAMETER_IDS)):
+    for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
+        rows = np.flatnonzero((d["stage"] == ADULT) == at_sea)
         day, track = d["day"][rows], d["track"][rows]
-        at_sea = params is SEA_PARAMETER_IDS
         cycle = np.cos(2 * np.pi * (READING_HOURS - 15) / 24)[None, :]  # (1, 3)
         noise = rng.standard_normal((len(rows), 3, len(params)))
         level = {
             DO: d["oxygen"][rows, None] + (1.0 if at_sea else 0.0) * cycle,
             CO2: water.co2[day, track][:, None],
             PH: water.ph[day, track][:, None],
-            TEMP: d["temperature_c"][rows, None] + DIURNAL_SWING_C[at_sea] * cycle,
+            TEMP: d["temperature_c"][rows, None] + DIURNAL_SWING_C[int(at_sea)] * cycle,
             NO2: water.no2[day, track][:, None],
             NO3: water.no3[day, track][:, None],
             NH4: water.nh4[day, track][:, None],
@@ -709,7 +709,7 @@ def _readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: _
                 v = level[p] + scale[p] * np.clip(z, -2, 2)
             else:
                 v = level[p] + scale[p] * z
-            hi = 100.0 if p == DO else PARAMETERS[p].max_value
+            hi = 100.0 if p == DO else PARAMETERS[p].max_value  # no supersaturation modelled
             values[:, :, i] = np.clip(v, PARAMETERS[p].min_value, hi)
         n = len(rows) * 3 * len(params)
         hour = np.broadcast_to(READING_HOURS[None, :, None], noise.shape).ravel()
@@ -736,6 +736,7 @@ def _samples_frame(rng: np.random.Generator, asg: _Layout, d: dict[str, np.ndarr
     rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= 7) & (d["offset"] % 7 == 0))
     n_s = len(rows)
     size = rng.integers(20, 51, n_s)
+    enough = d["pop_start"][rows] >= size  # a tank with fewer fish than the sample is not sampled
     fish = np.arange(50)[None, :] < size[:, None]
     sigma = rng.uniform(0.15, 0.25, n_s)[:, None]
     weight = d["w_start"][rows, None] * np.exp(sigma * rng.standard_normal((n_s, 50)) - sigma**2 / 2)
@@ -749,7 +750,7 @@ def _samples_frame(rng: np.random.Generator, asg: _Layout, d: dict[str, np.ndarr
 
     w_mean, w_sd = stats(weight)
     l_mean, l_sd = stats(length)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "assignment_no": pl.Series(d["assignment_no"][rows], dtype=pl.Int32),
             "sample_date": _dates(start + d["day"][rows]),
@@ -763,6 +764,7 @@ def _samples_frame(rng: np.random.Generator, asg: _Layout, d: dict[str, np.ndarr
             "condition_factor": np.round(100 * w_mean / l_mean**3, 2),
         }
     )
+    return frame.filter(pl.Series(enough))
 
 
 # category -> (egg trays, freshwater tanks, sea rings) -> descriptions

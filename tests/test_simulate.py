@@ -1,0 +1,586 @@
+"""Tests of the batch simulation: DESIGN.md's lifecycle model and invariants."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from functools import cache
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aquagen.domain import PARAMETERS, SEA_PARAMETERS
+from aquagen.simulate import (
+    BatchSim,
+    BatchSpec,
+    MORTALITY_CAUSES,
+    TGC,
+    effective_tgc,
+    simulate_batch,
+)
+
+FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes")
+DATED = {
+    "daily": "date",
+    "transfers": "transfer_date",
+    "harvests": "harvest_date",
+    "mortality": "event_date",
+    "feedings": "feeding_date",
+    "readings": "reading_time",
+    "samples": "sample_date",
+    "journal": "entry_time",
+    "stage_changes": "date",
+}  # written out here, not imported, so that the test states the contract
+GEOGRAPHIES = ("Scotland", "Faroe Islands")
+LIFE_DAYS = 860
+# as-of offsets (days after start) that cut inside every stage and every transition
+CUTS = sorted(
+    {0, 1, 859, 860, 1200}
+    | {90 * k + d for k in range(1, 6) for d in (0, 1, 5, 9, 10, 45)}
+    | {850 + d for d in (0, 1, 5, 9)}
+    | {600, 700}
+)
+
+
+def spec(start=dt.date(2023, 3, 1), eggs=3_500_000, geography="Scotland", seed=7, shard=0, as_of_offset=LIFE_DAYS):
+    return BatchSpec(start, eggs, geography, seed, shard, start + dt.timedelta(days=as_of_offset))
+
+
+@cache
+def full_life(geography="Scotland", month=3, eggs=3_500_000, shard=0) -> BatchSim:
+    return simulate_batch(spec(dt.date(2023, month, 1), eggs, geography, shard=shard))
+
+
+def with_lineage(df: pl.DataFrame) -> pl.DataFrame:
+    """Egg tray a row's fish came from: slot ashore, ring // 2 at sea."""
+    return df.with_columns(lineage=pl.when(pl.col("stage") == 5).then(pl.col("slot") // 2).otherwise(pl.col("slot")))
+
+
+def trays(eggs: int) -> np.ndarray:
+    return eggs // 10 + (np.arange(10) < eggs % 10)
+
+
+# --- invariant checks, shared by the example and property tests -------------------------
+
+
+def check_conservation(sim: BatchSim, eggs: int) -> None:
+    """eggs = alive + daily deaths + transfer losses + harvested, per batch and per lineage."""
+    a = with_lineage(sim.assignments)
+    stage_slot = a.select("assignment_no", "lineage")
+
+    def by_lineage(df: pl.DataFrame, key: str, col: str) -> np.ndarray:
+        out = np.zeros(10, dtype=np.int64)
+        if df.height:
+            g = df.join(stage_slot, left_on=key, right_on="assignment_no").group_by("lineage").agg(pl.col(col).sum())
+            out[g["lineage"].to_numpy()] = g[col].to_numpy()
+        return out
+
+    alive = by_lineage(a.filter("is_active"), "assignment_no", "population_count")
+    deaths = by_lineage(sim.daily, "assignment_no", "deaths")
+    lost = by_lineage(sim.transfers, "dest_assignment_no", "mortality_count")
+    harvested = by_lineage(sim.harvests, "assignment_no", "count")
+    np.testing.assert_array_equal(alive + deaths + lost + harvested, trays(eggs))
+    assert alive.sum() + deaths.sum() + lost.sum() + harvested.sum() == eggs
+    assert sim.daily["deaths"].sum() == (sim.mortality["count"].sum() if sim.mortality.height else 0)
+
+
+def check_populations(sim: BatchSim) -> None:
+    """Population carries day to day; transfers move exactly the fish that left the source."""
+    a = sim.assignments
+    d = sim.daily.join(a.select("assignment_no", "initial_population"), on="assignment_no")
+    prev = d["population"].shift(1).to_numpy()
+    first = (d["assignment_no"] != d["assignment_no"].shift(1)).fill_null(True).to_numpy()
+    before = np.where(first, d["initial_population"].to_numpy(), prev)
+    np.testing.assert_array_equal(before - d["deaths"].to_numpy(), d["population"].to_numpy())
+    # the assignment's current value is its last daily row (for a closed one: at departure)
+    last = d.group_by("assignment_no").agg(pl.col("population").last(), pl.col("avg_weight_g").last())
+    j = a.join(last, on="assignment_no")
+    assert (j["population_count"] == j["population"]).all()
+    assert (j["avg_weight_g"] == j["avg_weight_g_right"]).all()
+
+    t = sim.transfers
+    if t.height:
+        per_source = t.group_by("source_assignment_no").agg(
+            pl.col("source_count").first(),
+            pl.col("source_count").n_unique().alias("n_source"),
+            (pl.col("transferred_count") + pl.col("mortality_count")).sum().alias("accounted"),
+            pl.len().alias("rows"),
+        )
+        assert (per_source["n_source"] == 1).all()
+        assert (per_source["source_count"] == per_source["accounted"]).all()
+        # full sources only: every source splits into 1 (freshwater) or 2 (to sea) rows
+        src = per_source.join(a, left_on="source_assignment_no", right_on="assignment_no")
+        np.testing.assert_array_equal(src["rows"], np.where(src["stage"] == 4, 2, 1))
+        assert (src["population_count"] == src["source_count"]).all()
+        assert (src["departure_date"].is_not_null()).all()
+        dest = t.join(a, left_on="dest_assignment_no", right_on="assignment_no")
+        assert (dest["transferred_count"] == dest["initial_population"]).all()
+        assert (dest["transfer_date"] == dest["assignment_date"]).all()
+        loss = t["mortality_count"].sum() / t["source_count"].sum()
+        assert 0 <= loss <= 0.006
+    if sim.harvests.height:
+        h = sim.harvests.join(a, on="assignment_no")
+        assert (h["count"] == h["population_count"]).all()
+        assert (h["harvest_date"] == h["departure_date"]).all()
+
+
+def check_biomass(sim: BatchSim) -> None:
+    """biomass_kg = population × avg_weight_g / 1000 everywhere it is stated."""
+    for df, n in ((sim.assignments, "population_count"), (sim.daily, "population"), (sim.harvests, "count")):
+        np.testing.assert_allclose(df["biomass_kg"], df[n] * df["avg_weight_g"] / 1000, rtol=1e-12)
+    t = sim.transfers.filter(pl.col("transferred_count") > 0)
+    np.testing.assert_allclose(t["source_biomass_kg"] / t["source_count"], t["transferred_biomass_kg"] / t["transferred_count"], rtol=1e-12)
+    if sim.mortality.height:
+        assert (sim.mortality["biomass_kg"] > 0).all()
+
+
+def check_live_windows(sim: BatchSim) -> None:
+    """Every dated row lies inside its assignment's live window."""
+    a = sim.assignments.select("assignment_no", "assignment_date", "departure_date")
+    for name, col in (("daily", "date"), ("feedings", "feeding_date"), ("readings", "reading_time"),
+                      ("samples", "sample_date"), ("journal", "entry_time")):
+        df = getattr(sim, name).with_columns(_d=pl.col(col).cast(pl.Date))
+        j = df.join(a, on="assignment_no", how="left")
+        assert j["assignment_date"].null_count() == 0, name
+        ok = (j["_d"] >= j["assignment_date"]) & (j["departure_date"].is_null() | (j["_d"] < j["departure_date"]))
+        assert ok.all(), name
+    # no two assignments in one (stage, slot) overlap
+    iv = sim.assignments.with_columns(end=pl.col("departure_date").fill_null(dt.date(9999, 1, 1)))
+    pairs = iv.join(iv, on=["stage", "slot"]).filter(pl.col("assignment_no") < pl.col("assignment_no_right"))
+    overlap = (pairs["assignment_date"] < pairs["end_right"]) & (pairs["assignment_date_right"] < pairs["end"])
+    assert not overlap.any()
+    assert iv.select(pl.struct("stage", "slot").n_unique()).item() == iv.height
+
+
+def check_cut(sim: BatchSim, s: BatchSpec) -> None:
+    """Nothing after as_of; open assignments are exactly those live past it; summary matches."""
+    for name, col in DATED.items():
+        df = getattr(sim, name)
+        if df.height:
+            assert df[col].cast(pl.Date).max() <= s.as_of, name
+    a = sim.assignments
+    assert a["assignment_no"].to_list() == sorted(a["assignment_no"].to_list())
+    assert a["assignment_date"].max() <= s.as_of
+    assert (a["is_active"] == a["departure_date"].is_null()).all()
+    closed = a.filter(~pl.col("is_active"))
+    assert closed.height == 0 or closed["departure_date"].max() <= s.as_of
+    offset = (s.as_of - s.start_date).days
+    assert sim.current_stage == min(offset // 90, 5)
+    assert sim.stage_changes["stage"].max() == sim.current_stage
+    assert sim.expected_end_date == s.start_date + dt.timedelta(days=859)
+    if offset >= 859:
+        assert sim.status == "COMPLETED" and sim.actual_end_date == sim.expected_end_date
+        assert a.filter("is_active").height == 0
+    else:
+        assert sim.status == "ACTIVE" and sim.actual_end_date is None
+        assert a.filter("is_active").height > 0
+
+
+def check_feedings(sim: BatchSim) -> None:
+    f = sim.feedings
+    if not f.height:
+        return
+    assert ((f["feeding_percentage"] > 0) & (f["feeding_percentage"] < 100)).all()
+    assert (f["amount_kg"] >= 0.0001).all() and (f["batch_biomass_kg"] >= 0.01).all()
+    np.testing.assert_allclose(f["feeding_percentage"], f["amount_kg"] / f["batch_biomass_kg"] * 100, atol=1e-6)
+    totals = f.group_by("assignment_no", "feeding_date").agg(pl.col("amount_kg").sum())
+    j = sim.daily.join(totals, left_on=["assignment_no", "date"], right_on=["assignment_no", "feeding_date"], how="left")
+    np.testing.assert_allclose(j["amount_kg"].fill_null(0.0), j["feed_kg"], atol=1e-9)
+
+
+def check_readings(sim: BatchSim) -> None:
+    r = sim.readings
+    if not r.height:
+        return
+    for p, spec_p in enumerate(PARAMETERS):
+        v = r.filter(pl.col("parameter") == p)["value"]
+        if v.len():
+            assert spec_p.min_value <= v.min() and v.max() <= spec_p.max_value, spec_p.name
+    assert (r["value"].abs() < 1e6).all() and (r["value"] == r["value"].round(4)).all()
+    hours = r["reading_time"].dt.hour().unique().sort().to_list()
+    assert set(hours) <= {6, 10, 18}
+
+
+def check_invariants(sim: BatchSim, s: BatchSpec) -> None:
+    check_cut(sim, s)
+    check_conservation(sim, s.eggs)
+    check_populations(sim)
+    check_biomass(sim)
+    check_live_windows(sim)
+    check_feedings(sim)
+    check_readings(sim)
+
+
+# --- example tests ---------------------------------------------------------------------
+
+
+def test_full_life_shape():
+    sim = full_life()
+    heights = {f: getattr(sim, f).height for f in FRAMES}
+    assert heights["assignments"] == 70
+    assert heights["daily"] == 10 * 94.5 + 40 * 90 + 20 * 400
+    assert heights["transfers"] == 60
+    assert heights["harvests"] == 20
+    assert heights["readings"] == (945 + 3600) * 21 + 8000 * 12
+    assert heights["feedings"] == 900 * 4 * 2 + 900 * 3 + 900 * 2 + 8000 * 2
+    assert heights["samples"] == 40 * 12 + 20 * 57
+    assert 24 <= heights["journal"] <= 30
+    assert sim.stage_changes["stage"].to_list() == list(range(6))
+    assert sim.stage_changes["date"].to_list() == [dt.date(2023, 3, 1) + dt.timedelta(days=90 * k) for k in range(6)]
+    a = sim.assignments
+    assert a.group_by("stage").len().sort("stage")["len"].to_list() == [10] * 5 + [20]
+    np.testing.assert_array_equal(a.filter(pl.col("stage") == 0)["initial_population"], trays(3_500_000))
+    check_invariants(sim, spec())
+
+
+def test_schema():
+    # parameter and feed indices follow the master data's order
+    assert [p.name for p in PARAMETERS] == ["Dissolved Oxygen", "CO2", "pH", "Temperature", "NO2", "NO3", "NH4"]
+    assert tuple(SEA_PARAMETERS) == (0, 1, 2, 3)
+    sim = full_life()
+    date, ts = pl.Date, pl.Datetime("us", "UTC")
+    small = (pl.Int16, pl.Int32)
+    expected = {
+        "assignments": {"assignment_no": small, "stage": small, "slot": small, "assignment_date": date,
+                        "departure_date": date, "is_active": pl.Boolean, "population_count": pl.Int64,
+                        "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64, "last_weighing_date": date,
+                        "initial_population": pl.Int64, "initial_weight_g": pl.Float64},
+        "daily": {"assignment_no": small, "date": date, "population": pl.Int64, "deaths": pl.Int64,
+                  "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64, "temperature_c": pl.Float64, "feed_kg": pl.Float64},
+        "transfers": {"transfer_date": date, "source_assignment_no": small, "dest_assignment_no": small,
+                      "source_stage": small, "dest_stage": small, "source_count": pl.Int64,
+                      "transferred_count": pl.Int64, "mortality_count": pl.Int64,
+                      "source_biomass_kg": pl.Float64, "transferred_biomass_kg": pl.Float64},
+        "harvests": {"assignment_no": small, "harvest_date": date, "count": pl.Int64, "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64},
+        "mortality": {"event_date": date, "count": pl.Int64, "biomass_kg": pl.Float64, "cause": pl.String},
+        "feedings": {"assignment_no": small, "feeding_date": date, "feeding_time": pl.Time, "amount_kg": pl.Float64,
+                     "batch_biomass_kg": pl.Float64, "feed": small, "feeding_percentage": pl.Float64},
+        "readings": {"assignment_no": small, "parameter": small, "reading_time": ts, "value": pl.Float64},
+        "samples": {"assignment_no": small, "sample_date": date, "sample_size": pl.Int64, "avg_weight_g": pl.Float64,
+                    "std_deviation_weight": pl.Float64, "min_weight_g": pl.Float64, "max_weight_g": pl.Float64,
+                    "avg_length_cm": pl.Float64, "std_deviation_length": pl.Float64, "condition_factor": pl.Float64},
+        "journal": {"entry_time": ts, "assignment_no": small, "category": pl.String, "severity": pl.String,
+                    "description": pl.String, "resolution_status": pl.Boolean, "resolution_notes": pl.String},
+        "stage_changes": {"date": date, "stage": small},
+    }
+    for name, cols in expected.items():
+        schema = getattr(sim, name).schema
+        assert list(schema) == list(cols), name
+        for col, want in cols.items():
+            assert schema[col] in (want if isinstance(want, tuple) else (want,)), (name, col, schema[col])
+
+
+@pytest.mark.parametrize("geography", GEOGRAPHIES)
+@pytest.mark.parametrize("month", [1, 4, 7, 10])
+def test_growth_bands(geography, month):
+    sim = full_life(geography, month)
+    a = sim.assignments
+    fry = a.filter(pl.col("stage") == 1)["initial_weight_g"]
+    assert 0.17 <= fry.min() and fry.max() <= 0.23  # ~0.2 g at first feeding
+    eggs = a.filter(pl.col("stage") == 0)
+    assert (eggs["avg_weight_g"] == eggs["initial_weight_g"]).all()  # no growth as eggs
+    smolt_end = a.filter(pl.col("stage") == 3)["avg_weight_g"]
+    assert 60 <= smolt_end.min() and smolt_end.max() <= 250
+    sea_transfer = a.filter(pl.col("stage") == 5)["initial_weight_g"]
+    assert 250 <= sea_transfer.min() and sea_transfer.max() <= 700
+    harvest = sim.harvests["avg_weight_g"]
+    assert 4000 <= harvest.min() and harvest.max() <= 7000
+    # weights only ever go up, and each stage ends where the next begins
+    d = sim.daily.join(a.select("assignment_no", "initial_weight_g"), on="assignment_no")
+    prev = d["avg_weight_g"].shift(1).to_numpy()
+    first = (d["assignment_no"] != d["assignment_no"].shift(1)).fill_null(True).to_numpy()
+    assert (d["avg_weight_g"].to_numpy() >= np.where(first, d["initial_weight_g"].to_numpy(), prev)).all()
+
+
+def test_scotland_grows_faster_than_faroe():
+    for month in (1, 7):
+        assert full_life("Scotland", month).harvests["avg_weight_g"].mean() > full_life("Faroe Islands", month).harvests["avg_weight_g"].mean()
+
+
+def test_growth_follows_tgc_rule():
+    """W(t+1)^(1/3) = W(t)^(1/3) + TGC_eff/1000 · T(t), TGC_eff within ±5 % per container of the formula."""
+    sim = full_life("Scotland", 5)
+    a = sim.assignments.select("assignment_no", "stage", "initial_weight_g")
+    d = sim.daily.join(a, on="assignment_no").with_columns(
+        before=pl.col("avg_weight_g").shift(1).over("assignment_no").fill_null(pl.col("initial_weight_g"))
+    ).filter(pl.col("stage") > 0)
+    step = np.cbrt(d["avg_weight_g"].to_numpy()) - np.cbrt(d["before"].to_numpy())
+    nominal = effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy()) * d["temperature_c"].to_numpy() / 1000
+    factor = pl.DataFrame({"a": d["assignment_no"], "f": step / nominal}).group_by("a").agg(
+        pl.col("f").min().alias("lo"), pl.col("f").max().alias("hi")
+    )
+    assert (factor["lo"] >= 0.95 - 1e-9).all() and (factor["hi"] <= 1.05 + 1e-9).all()
+    assert ((factor["hi"] - factor["lo"]) < 1e-9).all()  # one factor per container, constant over time
+    # the nominal coefficients at moderate size and temperature
+    assert effective_tgc(1, 10.0, 1.0) == pytest.approx(2.2)
+    assert effective_tgc(5, 12.0, 1000.0) == pytest.approx(3.0)
+    assert effective_tgc(5, 12.0, 5500.0) == pytest.approx(1.5)  # halves at twice 2.75 kg
+    assert effective_tgc(5, 16.0, 1000.0) == pytest.approx(2.4)  # -10 %/°C above 14 °C
+    assert list(TGC) == [0.0, 2.2, 2.7, 2.9, 3.2, 3.0]
+
+
+@pytest.mark.parametrize("geography", GEOGRAPHIES)
+def test_survival(geography):
+    for month in (2, 8):
+        sim = full_life(geography, month)
+        survival = sim.harvests["count"].sum() / 3_500_000
+        assert 0.70 <= survival <= 0.90
+
+
+def test_fcr_per_stage():
+    for geography in GEOGRAPHIES:
+        sim = full_life(geography, 6)
+        a = sim.assignments
+        feed = sim.daily.join(a.select("assignment_no", "stage"), on="assignment_no").group_by("stage").agg(pl.col("feed_kg").sum())
+        gain = a.group_by("stage").agg((pl.col("biomass_kg") - pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum().alias("gain"))
+        fcr = feed.join(gain, on="stage").sort("stage").with_columns(fcr=pl.col("feed_kg") / pl.col("gain"))
+        assert fcr.filter(pl.col("stage") == 0)["feed_kg"].item() == 0  # eggs are not fed
+        stages = fcr.filter(pl.col("stage") > 0)
+        assert ((stages["fcr"] >= 0.7) & (stages["fcr"] <= 1.5)).all(), stages
+
+
+def test_feedings_by_stage():
+    sim = full_life("Faroe Islands", 9)
+    a = sim.assignments.select("assignment_no", "stage", "initial_population", "initial_weight_g")
+    f = sim.feedings.join(a, on="assignment_no")
+    assert f["stage"].min() == 1
+    times = f.group_by("stage").agg(pl.col("feeding_time").unique().sort()).sort("stage")
+    hours = {row["stage"]: [t.hour for t in row["feeding_time"]] for row in times.iter_rows(named=True)}
+    assert hours == {1: [6, 10, 14, 18], 2: [6, 10, 14, 18], 3: [6, 12, 18], 4: [8, 16], 5: [8, 16]}
+    feeds = f.group_by("stage").agg(pl.col("feed").unique().sort()).sort("stage")["feed"].to_list()
+    assert feeds == [[0], [1], [2], [3], [4, 5]]
+    # Finisher 4.5 then 6.0: the switch happens once per ring, at >= 2.5 kg
+    adult = f.filter(pl.col("stage") == 5)
+    assert adult.group_by("assignment_no").agg(pl.col("feed").diff().min()).select(pl.col("feed").min()).item() >= 0
+    # batch_biomass_kg is the previous 20:00 biomass (or the fish as stocked on day one)
+    prev = sim.daily.with_columns(prev=pl.col("biomass_kg").shift(1).over("assignment_no"))
+    j = f.join(prev, left_on=["assignment_no", "feeding_date"], right_on=["assignment_no", "date"])
+    expected = j["prev"].fill_null(j["initial_population"] * j["initial_weight_g"] / 1000)
+    np.testing.assert_allclose(j["batch_biomass_kg"], expected.round(2), atol=1e-9)
+    switch = j.filter(pl.col("stage") == 5).with_columns(w=pl.col("batch_biomass_kg") * 1000 / pl.col("population"))
+    assert switch.filter(pl.col("feed") == 5)["w"].min() > 2400
+
+
+@pytest.mark.parametrize("geography, lo, hi", [("Faroe Islands", 6.0, 11.0), ("Scotland", 7.0, 14.0)])
+def test_temperatures(geography, lo, hi):
+    sim = full_life(geography, 1)
+    d = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+    eggs = d.filter(pl.col("stage") == 0)["temperature_c"]
+    assert 6.0 <= eggs.min() and eggs.max() <= 8.0
+    tanks = d.filter(pl.col("stage").is_between(1, 4))["temperature_c"]
+    assert 7.0 <= tanks.min() and tanks.max() <= 8.0
+    sea = d.filter(pl.col("stage") == 5)
+    assert lo <= sea["temperature_c"].min() and sea["temperature_c"].max() <= hi
+    by_month = sea.group_by(pl.col("date").dt.month().alias("m")).agg(pl.col("temperature_c").mean()).sort("m")
+    monthly = dict(zip(by_month["m"].to_list(), by_month["temperature_c"].to_list()))
+    assert min(monthly, key=monthly.get) in (2, 3, 4)  # coldest around March
+    assert max(monthly, key=monthly.get) in (8, 9)  # warmest August–September
+    assert monthly[9] - monthly[3] > (hi - lo) * 0.6
+    # day to day autocorrelated: small steps, but not a pure season
+    ring = sea.filter(pl.col("assignment_no") == 50)["temperature_c"].to_numpy()
+    steps = np.abs(np.diff(ring))
+    assert steps.mean() < 0.25 and steps.max() < 1.0 and steps.std() > 0.01
+
+
+def test_readings():
+    sim = full_life("Scotland", 4)
+    r = sim.readings.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+    per_stage = r.group_by("stage").agg(pl.col("parameter").unique().sort()).sort("stage")
+    assert per_stage["parameter"].to_list() == [list(range(7))] * 5 + [[0, 1, 2, 3]]
+    # 3 times a day, each of the container's sensors
+    counts = r.group_by("assignment_no", pl.col("reading_time").dt.date()).len()
+    per_day = counts.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+    np.testing.assert_array_equal(per_day["len"], np.where(per_day["stage"] == 5, 12, 21))
+    check_readings(sim)
+    # mostly in the safe range, with rare excursions
+    outside = 0
+    for p, spec_p in enumerate(PARAMETERS):
+        v = r.filter(pl.col("parameter") == p)
+        if p == 3:  # temperature: safe 4–16 ashore, 6–18 at sea
+            continue
+        bad = ((v["value"] < spec_p.optimal_min) | (v["value"] > spec_p.optimal_max)).mean()
+        assert bad < 0.02, spec_p.name
+        outside += bad
+    assert outside > 0
+    # temperature readings = daily mean + diurnal swing + small noise
+    t = r.filter(pl.col("parameter") == 3).with_columns(date=pl.col("reading_time").dt.date())
+    j = t.join(sim.daily, on=["assignment_no", "date"])
+    dev = (j["value"] - j["temperature_c"]).abs()
+    assert dev.max() < 0.35
+    day_mean = j.group_by("assignment_no", "date").agg(pl.col("value").mean(), pl.col("temperature_c").first())
+    assert (day_mean["value"] - day_mean["temperature_c"]).abs().max() < 0.2
+    afternoon = j.filter(pl.col("reading_time").dt.hour() == 18)
+    morning = j.filter(pl.col("reading_time").dt.hour() == 6)
+    assert afternoon["value"].mean() > morning["value"].mean()
+
+
+def test_mortality_events():
+    sim = full_life("Scotland", 11)
+    m = sim.mortality
+    per_day = sim.daily.group_by("date").agg(pl.col("deaths").sum()).filter(pl.col("deaths") > 0).sort("date")
+    assert m["event_date"].to_list() == per_day["date"].to_list()
+    assert m["count"].to_list() == per_day["deaths"].to_list()
+    assert set(m["cause"].unique()) <= set(MORTALITY_CAUSES)
+    common = m["cause"].is_in(["UNKNOWN", "ENVIRONMENTAL"]).mean()
+    assert common >= 0.75
+    assert m["event_date"].n_unique() == m.height
+    # handling losses are counted in transfers only
+    assert sim.daily["deaths"].sum() == m["count"].sum()
+    assert sim.transfers["mortality_count"].sum() > 0
+
+
+def test_samples():
+    sim = full_life("Faroe Islands", 2)
+    s = sim.samples.join(sim.assignments.select("assignment_no", "stage", "assignment_date", "last_weighing_date"), on="assignment_no")
+    assert s["stage"].min() == 1
+    assert ((s["sample_size"] >= 20) & (s["sample_size"] <= 50)).all()
+    assert ((s["min_weight_g"] <= s["avg_weight_g"]) & (s["avg_weight_g"] <= s["max_weight_g"])).all()
+    for col in ("avg_weight_g", "std_deviation_weight", "min_weight_g", "max_weight_g", "avg_length_cm", "std_deviation_length", "condition_factor"):
+        assert (s[col] == s[col].round(2)).all(), col
+    cf = (100 * s["avg_weight_g"] / s["avg_length_cm"] ** 3).round(2)
+    assert (cf == s["condition_factor"]).all()
+    assert ((s["condition_factor"] >= 1.0) & (s["condition_factor"] <= 1.3)).all()
+    # weekly per assignment
+    gaps = s.group_by("assignment_no").agg(pl.col("sample_date").diff().dt.total_days().drop_nulls().unique())
+    assert all(g == [7] for g in gaps["sample_date"].to_list())
+    # around the true weight
+    j = s.join(sim.daily, left_on=["assignment_no", "sample_date"], right_on=["assignment_no", "date"])
+    ratio = j["avg_weight_g"] / j["avg_weight_g_right"]
+    assert ratio.min() > 0.75 and ratio.max() < 1.25
+    # the assignment's last weighing follows its latest sample
+    last = s.group_by("assignment_no").agg(pl.col("sample_date").max(), pl.col("last_weighing_date").first())
+    assert (last["sample_date"] == last["last_weighing_date"]).all()
+    assert sim.assignments.filter(pl.col("stage") == 0)["last_weighing_date"].null_count() == 10
+
+
+def test_journal():
+    sim = full_life("Scotland", 8)
+    j = sim.journal
+    assert set(j["category"].unique()) <= {"observation", "issue", "action", "diagnosis", "treatment", "vaccination", "sample"}
+    assert set(j["severity"].drop_nulls().unique()) <= {"low", "medium", "high"}
+    assert (j["description"].str.len_chars() > 10).all()
+    assert (j.filter(~pl.col("resolution_status"))["resolution_notes"] == "").all()
+    gaps = j["entry_time"].dt.date().diff().dt.total_days().drop_nulls()
+    assert 18 <= gaps.min() and gaps.max() <= 42  # about monthly
+    hours = j["entry_time"].dt.hour()
+    assert hours.min() >= 8 and hours.max() < 16
+    vacc = j.filter(pl.col("category") == "vaccination").join(sim.assignments, on="assignment_no")
+    assert vacc["stage"].is_in([2, 3]).all()
+
+
+def test_determinism():
+    s = spec(dt.date(2024, 6, 15), 1_234_567, "Faroe Islands", seed=3, shard=9, as_of_offset=500)
+    a, b = simulate_batch(s), simulate_batch(s)
+    for f in FRAMES:
+        assert getattr(a, f).equals(getattr(b, f)), f
+    assert (a.status, a.actual_end_date, a.expected_end_date, a.current_stage) == (b.status, b.actual_end_date, b.expected_end_date, b.current_stage)
+    other = simulate_batch(dataclasses.replace(s, shard=10))
+    assert not other.daily.equals(a.daily)
+    other = simulate_batch(dataclasses.replace(s, seed=4))
+    assert not other.readings.equals(a.readings)
+
+
+def check_prefix(early: BatchSim, late: BatchSim, as_of: dt.date) -> None:
+    """A later cut holds the earlier one: identical rows up to as_of."""
+    for name, col in DATED.items():
+        cut = getattr(late, name).filter(pl.col(col).cast(pl.Date) <= as_of)
+        assert getattr(early, name).equals(cut), name
+    e, l = early.assignments, late.assignments.filter(pl.col("assignment_date") <= as_of)
+    fixed = ["assignment_no", "stage", "slot", "assignment_date", "initial_population", "initial_weight_g"]
+    assert e.select(fixed).equals(l.select(fixed))
+    closed = e.filter(~pl.col("is_active"))
+    assert closed.equals(l.filter(pl.col("assignment_no").is_in(closed["assignment_no"].implode())))
+    # an assignment open at the early cut shows the fish as of that day
+    opened = e.filter("is_active").join(late.daily.filter(pl.col("date") == as_of), on="assignment_no")
+    assert opened.height == e.filter("is_active").height
+    assert (opened["population_count"] == opened["population"]).all()
+    assert (opened["avg_weight_g"] == opened["avg_weight_g_right"]).all()
+
+
+@pytest.mark.parametrize("early", [0, 95, 455, 700, 855])
+def test_prefix_stability(early):
+    s = spec(dt.date(2021, 11, 20), 2_000_003, "Scotland", seed=11, shard=4, as_of_offset=early)
+    late = simulate_batch(dataclasses.replace(s, as_of=s.start_date + dt.timedelta(days=LIFE_DAYS + 30)))
+    check_prefix(simulate_batch(s), late, s.as_of)
+
+
+def test_cut_inside_transition():
+    """Day 3 of Parr -> Smolt: 3 tanks moved, 7 still in Parr, both halls live."""
+    s = spec(as_of_offset=270 + 2)
+    sim = simulate_batch(s)
+    a = sim.assignments.filter("is_active")
+    assert a.group_by("stage").len().sort("stage").rows() == [(2, 7), (3, 3)]
+    assert sim.current_stage == 3
+    assert sim.transfers.filter(pl.col("dest_stage") == 3).height == 3
+    live_today = sim.daily.filter(pl.col("date") == s.as_of)["assignment_no"].sort().to_list()
+    assert live_today == sorted(a["assignment_no"].to_list())
+    check_invariants(sim, s)
+
+
+def test_sea_split():
+    sim = full_life("Faroe Islands", 12)
+    t = sim.transfers.filter(pl.col("dest_stage") == 5)
+    assert t.height == 20
+    assert (t["dest_assignment_no"] - 50 == (t["source_assignment_no"] - 40) * 2 + pl.Series(list(range(20))) % 2).all()
+    pairs = t.group_by("source_assignment_no").agg(pl.col("transferred_count"))
+    for a, b in pairs["transferred_count"].to_list():
+        assert abs(a - b) <= 1  # 50/50
+    h = sim.harvests.join(sim.assignments, on="assignment_no")
+    assert ((h["harvest_date"] - h["assignment_date"]).dt.total_days() == 400).all()
+    days = h["harvest_date"].value_counts()["count"]
+    assert (days == 2).all() and days.len() == 10  # two rings a day over 10 days
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"as_of": dt.date(2023, 2, 28)}, "before start_date"),
+        ({"geography": "Norway"}, "geography"),
+        ({"eggs": 0}, "eggs"),
+        ({"eggs": -5}, "eggs"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_bad_spec(change, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_batch(dataclasses.replace(spec(), **change))
+
+
+# --- property tests ----------------------------------------------------------------------
+
+starts = st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31))
+eggs = st.integers(10_000, 10_000_000)
+geographies = st.sampled_from(GEOGRAPHIES)
+offsets = st.one_of(st.sampled_from(CUTS), st.integers(0, 900))
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=starts, n=eggs, geography=geographies, offset=offsets, seed=st.integers(0, 2**32), shard=st.integers(0, 500))
+def test_invariants_hold_at_any_cut(start, n, geography, offset, seed, shard):
+    s = spec(start, n, geography, seed, shard, offset)
+    check_invariants(simulate_batch(s), s)
+
+
+@settings(max_examples=15, deadline=None)
+@given(start=starts, n=eggs, geography=geographies, a=offsets, b=offsets, shard=st.integers(0, 500))
+def test_prefix_property(start, n, geography, a, b, shard):
+    early, late = sorted((a, b))
+    s = spec(start, n, geography, 5, shard, early)
+    check_prefix(simulate_batch(s), simulate_batch(dataclasses.replace(s, as_of=start + dt.timedelta(days=late))), s.as_of)
+
+
+@settings(max_examples=15, deadline=None)
+@given(start=starts, n=eggs, geography=geographies, shard=st.integers(0, 500))
+def test_bands_property(start, n, geography, shard):
+    sim = simulate_batch(spec(start, n, geography, 1, shard, LIFE_DAYS))
+    a = sim.assignments
+    assert 60 <= a.filter(pl.col("stage") == 3)["avg_weight_g"].min()
+    assert a.filter(pl.col("stage") == 3)["avg_weight_g"].max() <= 250
+    sea = a.filter(pl.col("stage") == 5)["initial_weight_g"]
+    assert 250 <= sea.min() and sea.max() <= 700
+    assert 4000 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7000
+    assert 0.70 <= sim.harvests["count"].sum() / n <= 0.90
+    check_feedings(sim)
