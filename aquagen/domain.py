@@ -48,11 +48,11 @@ class Stage:
 
 STAGES = (
     Stage("Egg&Alevin", 1, 90, "A", "Egg & Alevin Tray", 0.05, 0.3, 0.5, 2.5),
-    Stage("Fry", 2, 90, "B", "Fry Tank (small)", 0.2, 5.0, 2.5, 8.0),
-    Stage("Parr", 3, 90, "C", "Parr Tank (medium)", 5.0, 40.0, 8.0, 15.0),
-    Stage("Smolt", 4, 90, "D", "Smolt Tank (large)", 40.0, 250.0, 15.0, 25.0),
+    Stage("Fry", 2, 90, "B", "Fry Tank (small)", 0.2, 10.0, 2.5, 10.0),
+    Stage("Parr", 3, 90, "C", "Parr Tank (medium)", 8.0, 60.0, 9.0, 17.0),
+    Stage("Smolt", 4, 90, "D", "Smolt Tank (large)", 50.0, 250.0, 16.0, 28.0),
     Stage("Post-Smolt", 5, 90, "E", "Post-Smolt Tank (pre-transfer)", 150.0, 700.0, 22.0, 38.0),
-    Stage("Adult", 6, 400, None, "Sea Ring", 500.0, 7000.0, 35.0, 85.0),
+    Stage("Adult", 6, 400, None, "Sea Ring", 400.0, 7000.0, 33.0, 85.0),
 )
 
 

@@ -61,6 +61,13 @@ def _write_batch(w: SnapshotWriter, pb: PlannedBatch, seed: int, as_of: dt.date,
             next_id[name] = max(next_id.get(name, 1), int(df[col].max()) + 1)
 
 
+def _write_master(w: SnapshotWriter, seed: int, first_start: dt.date) -> None:
+    """Phases 1-2, set up SETUP_LEAD_DAYS before the first batch starts."""
+    setup_date = first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
+    for name, df in masterdata.build(setup_date, rng_for(seed, MASTER_SHARD)).items():
+        w.write(name, df, "master")
+
+
 def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:
     return {
         "generator": f"aquagen {__version__}",
@@ -89,7 +96,6 @@ def generate(
     first_start = first_start or default_first_start(as_of)
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
-    setup_date = first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
     # simple stagger: alternate geographies, every batch starts stagger_days after the previous
     planned: list[PlannedBatch] = []
     for i in range(n_batches):
@@ -102,8 +108,7 @@ def generate(
                                   geography_name=D.GEOGRAPHIES[i % len(D.GEOGRAPHIES)].name))
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days)
     with SnapshotWriter(out, meta, force=force) as w:
-        for name, df in masterdata.build(setup_date, rng_for(seed, MASTER_SHARD)).items():
-            w.write(name, df, "master")
+        _write_master(w, seed, first_start)
         next_id = _first_free_ids(None)
         for pb in planned:
             _write_batch(w, pb, seed, as_of, next_id)
@@ -155,8 +160,6 @@ def add_batch(
         meta = _meta(seed, as_of, first_start, planned)
     with SnapshotWriter(out, meta, base=base) as w:
         if base is None:
-            setup_date = first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
-            for name, df in masterdata.build(setup_date, rng_for(seed, MASTER_SHARD)).items():
-                w.write(name, df, "master")
+            _write_master(w, seed, first_start)
         _write_batch(w, pb, seed, as_of, next_id)
         return w.commit(), pb

@@ -97,6 +97,20 @@ def _site(kind: str, name: str, geo: D.Geography, sites: list[tuple[int, D.Geogr
     return name
 
 
+def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_free) -> str:
+    """The requested site if it exists, is in ``geo`` and is free; else the first free one."""
+    if requested is not None:
+        _site(kind, requested, geo, sites)
+        hit = conflict(existing, requested, start)
+        if hit:
+            raise AquagenError(busy(*hit))
+        return requested
+    free = [name for _, g, name in sites if g == geo and not conflict(existing, name, start)]
+    if not free:
+        raise AquagenError(none_free)
+    return free[0]
+
+
 def plan_batch(
     existing: list[PlannedBatch],
     *,
@@ -112,30 +126,18 @@ def plan_batch(
     if isinstance(eggs, bool) or not isinstance(eggs, int) or eggs <= 0:
         raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs")
     geo = geography(geography_name)
-    stations = [s for s in SITES.stations()]
-    areas = [a for a in SITES.areas()]
-    if station is not None:
-        _site("station", station, geo, stations)
-        hit = station_conflict(existing, station, start_date)
-        if hit:
-            raise AquagenError(f"station {station} is busy on {start_date}: batch {hit[0].batch_number} occupies its "
-                               f"halls; it is free for a batch starting on or after {hit[1]}")
-    else:
-        free = [s[2] for s in stations if s[1] == geo and not station_conflict(existing, s[2], start_date)]
-        if not free:
-            raise AquagenError(f"no station in {geo.name} has its halls free for a batch starting {start_date}")
-        station = free[0]
-    if sea_area is not None:
-        _site("sea area", sea_area, geo, areas)
-        hit = area_conflict(existing, sea_area, start_date)
-        if hit:
-            raise AquagenError(f"sea area {sea_area} is busy: batch {hit[0].batch_number} occupies it until "
-                               f"{hit[1]} (fallow included); it is free for a sea phase from {hit[1]}")
-    else:
-        free = [a[2] for a in areas if a[1] == geo and not area_conflict(existing, a[2], start_date)]
-        if not free:
-            raise AquagenError(f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}")
-        sea_area = free[0]
+    station = _choose(
+        "station", station, geo, SITES.stations(), station_conflict, existing, start_date,
+        lambda b, free: f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
+                        f"it is free for a batch starting on or after {free}",
+        f"no station in {geo.name} has its halls free for a batch starting {start_date}",
+    )
+    sea_area = _choose(
+        "sea area", sea_area, geo, SITES.areas(), area_conflict, existing, start_date,
+        lambda b, free: f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
+                        f"(fallow included); it is free for a sea phase from {free}",
+        f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}",
+    )
     if batch_name is None:
         prefix = f"{geo.code}-{start_date.year}-"
         n = 1 + sum(1 for b in existing if b.batch_number.startswith(prefix))
