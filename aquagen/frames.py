@@ -60,7 +60,7 @@ def _check(t: schemas.Table, df: pl.DataFrame) -> None:
 def history(
     name: str,
     base: pl.DataFrame,
-    history_date: pl.Expr | str = "created_at",
+    history_date: pl.Expr | pl.Series | str = "created_at",
     history_type: str = "+",
     user_id: int | pl.Expr | None = None,
     profile: str = schemas.PROFILE,
