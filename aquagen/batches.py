@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 import schemas
@@ -58,24 +57,10 @@ def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:
 
 
 def _container_ids(plan: BatchPlan, stage: pl.Expr, slot: pl.Expr) -> pl.Expr:
-    hall = (plan.station_id - 1) * len(D.HALLS) + stage + 1
-    tank = (hall - 1) * D.CONTAINERS_PER_HALL + slot + 1
-    ring = SITES.n_hall_containers + (plan.area_id - 1) * D.RINGS_PER_AREA + slot + 1
+    """Hall tank of the stage at the batch's station, or ring of its sea area (SITES' id arithmetic)."""
+    tank = SITES.tank_id(SITES.hall_id(plan.station_id, stage), slot)
+    ring = SITES.ring_id(plan.area_id, slot)
     return pl.when(stage == len(D.STAGES) - 1).then(ring).otherwise(tank).cast(pl.Int64)
-
-
-def row_counts(sim: BatchSim) -> dict[str, int]:
-    """Rows per base table, known before any id is assigned (to plan id ranges)."""
-    return {
-        "batch_batch": 1,
-        "batch_batchcontainerassignment": sim.assignments.height,
-        "batch_batchtransfer": sim.transfers.height,
-        "batch_mortalityevent": sim.mortality.height,
-        "batch_growthsample": sim.samples.height,
-        "inventory_feedingevent": sim.feedings.height,
-        "environmental_environmentalreading": sim.readings.height,
-        "health_journalentry": sim.journal.height,
-    }
 
 
 def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_history_id: dict[str, int]) -> dict[str, pl.DataFrame]:
@@ -225,13 +210,9 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
 
     # --- environmental readings (no history table) ---
     rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
-    n_hall = SITES.n_hall_containers
-    n_par = len(D.PARAMETERS)
-    sensor = pl.when(pl.col("container_id") <= n_hall).then(
-        (pl.col("container_id") - 1) * n_par + pl.col("parameter") + 1
-    ).otherwise(
-        n_hall * n_par + (pl.col("container_id") - n_hall - 1) * len(D.SEA_PARAMETERS) + pl.col("parameter") + 1
-    )
+    container, parameter = pl.col("container_id"), pl.col("parameter")
+    sensor = pl.when(container <= SITES.n_hall_containers).then(SITES.tank_sensor_id(container, parameter)) \
+        .otherwise(SITES.ring_sensor_id(container, parameter))  # sea parameters are 0..3, their own index
     out["environmental_environmentalreading"] = conform("environmental_environmentalreading", rd.select(
         id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["environmental_environmentalreading"],
         value="value",

@@ -158,13 +158,12 @@ def manifest_digest(snapshot: Snapshot) -> str:
     return hashlib.sha256((snapshot.path / "manifest.json").read_bytes()).hexdigest()
 
 
-def _load_log(conn, snapshot: Snapshot) -> bool:
-    """Record this load; True when the very same snapshot was loaded before (nothing to do)."""
+def _loaded_before(conn, digest: str) -> bool:
+    """True when the snapshot with this manifest digest was loaded before (nothing to do)."""
     conn.execute(f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
                  "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
                  "row_counts jsonb NOT NULL)")
-    return conn.execute(f"SELECT 1 FROM public.{LOAD_LOG} WHERE manifest_sha256 = %s",
-                        (manifest_digest(snapshot),)).fetchone() is not None
+    return conn.execute(f"SELECT 1 FROM public.{LOAD_LOG} WHERE manifest_sha256 = %s", (digest,)).fetchone() is not None
 
 
 def _refuse_existing_batches(conn, snapshot: Snapshot) -> None:
@@ -209,7 +208,8 @@ def _load(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], progress) -> L
     if problems:
         raise AquagenError(f"schema mismatch with {snapshot.profile}: " + "; ".join(problems))
     created = problems is None
-    if _load_log(conn, snapshot):
+    digest = manifest_digest(snapshot)
+    if _loaded_before(conn, digest):
         return LoadResult(created, {}, {}, 0.0, already_loaded=True)
     if created:
         for t in ts.values():
@@ -245,7 +245,7 @@ def _load(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], progress) -> L
             )
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
     conn.execute(f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts) VALUES (%s, %s, %s, %s)",
-                 (manifest_digest(snapshot), str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows)))
+                 (digest, str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows)))
     return LoadResult(created, rows, matched, 0.0)
 
 
