@@ -29,8 +29,13 @@ HALLS = "ABCDE"
 CONTAINERS_PER_HALL = 10
 RINGS_PER_AREA = 20
 BARGES_PER_AREA = 3
-SILO_CAPACITY_KG = 5_000.0
-BARGE_CAPACITY_KG = 25_000.0
+# Feed container capacity (infrastructure_feedcontainer.capacity_kg): sized so a batch needs a few
+# deliveries per stage (a hall's stage eats ~20 t Fry .. ~830 t Post-Smolt; a barge ~5,400 t in 400 days).
+SILO_CAPACITY_KG = {"A": 5_000.0, "B": 10_000.0, "C": 40_000.0, "D": 100_000.0, "E": 200_000.0}
+BARGE_CAPACITY_KG = 1_000_000.0
+# the plan's initial stock: one full lot per feed container
+INITIAL_SILO_STOCK_KG = 5_000.0
+INITIAL_BARGE_STOCK_KG = 25_000.0
 
 
 @dataclass(frozen=True)

@@ -230,9 +230,11 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     }, t + 6 * step, n))
 
     # feed containers: a silo per hall, 3 barges per area
-    fc = [(SITES.silo_id(h), f"{station}-Hall-{st.hall}-Silo", "SILO", D.SILO_CAPACITY_KG, h, None, D.HALL_FEED[st.hall])
+    fc = [(SITES.silo_id(h), f"{station}-Hall-{st.hall}-Silo", "SILO", D.SILO_CAPACITY_KG[st.hall], h, None,
+           D.HALL_FEED[st.hall], D.INITIAL_SILO_STOCK_KG)
           for h, _, station, st in halls]
-    fc += [(SITES.barge_id(a, b), f"{area}-Barge-{b + 1}", "BARGE", D.BARGE_CAPACITY_KG, None, a, D.BARGE_FEED)
+    fc += [(SITES.barge_id(a, b), f"{area}-Barge-{b + 1}", "BARGE", D.BARGE_CAPACITY_KG, None, a, D.BARGE_FEED,
+            D.INITIAL_BARGE_STOCK_KG)
            for a, _, area in areas for b in range(D.BARGES_PER_AREA)]
     n = len(fc)
     out["infrastructure_feedcontainer"] = conform("infrastructure_feedcontainer", _with_times({
@@ -290,7 +292,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "is_active": [True] * n,
     }, t + 3 * step, n))
 
-    # initial feed inventory: one purchase and one stock lot per feed container, full
+    # initial feed inventory: one purchase and one stock lot per feed container (the plan's quantities)
     n = len(fc)
     feed_idx = np.array([r[6] for r in fc])
     price = np.array([D.FEEDS[i].base_price for i in feed_idx]) * rng.uniform(0.97, 1.03, n)
@@ -298,7 +300,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     out["inventory_feedpurchase"] = conform("inventory_feedpurchase", _with_times({
         "id": list(range(1, n + 1)),
         "purchase_date": [purchase_day] * n,
-        "quantity_kg": [r[3] for r in fc],
+        "quantity_kg": [r[7] for r in fc],
         "cost_per_kg": np.clip(price, 1.80, 2.80),
         "supplier": [D.SUPPLIERS[i % len(D.SUPPLIERS)] for i in range(n)],
         "batch_number": [f"LOT-{purchase_day:%Y%m}-{i:05d}" for i in range(1, n + 1)],
@@ -309,7 +311,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     stamps = _stamps(t + 5 * step, n)
     out["inventory_feedcontainerstock"] = conform("inventory_feedcontainerstock", {
         "id": list(range(1, n + 1)),
-        "quantity_kg": [r[3] for r in fc],
+        "quantity_kg": [r[7] for r in fc],
         "entry_date": stamps,
         "created_at": stamps,
         "updated_at": stamps,
