@@ -14,7 +14,8 @@ import polars as pl
 import schemas
 
 from . import domain as D
-from .frames import conform, history, number_history
+from .frames import conform, history, order_history
+from .ids import IdBook, when_column
 from .masterdata import SITES
 from .simulate import BatchSim
 
@@ -28,6 +29,7 @@ MOVE_TIME = dt.timedelta(hours=9)
 SAMPLE_TIME = dt.timedelta(hours=11)
 MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
+SUMMARY_TIME = dt.timedelta(hours=23, minutes=30)  # nightly job on the period's last day
 
 # tables a batch writes, in the order their ids are assigned
 BATCH_TABLES = (
@@ -39,6 +41,8 @@ BATCH_TABLES = (
     "inventory_feedingevent",
     "environmental_environmentalreading",
     "health_journalentry",
+    "inventory_containerfeedingsummary",
+    "inventory_batchfeedingsummary",
 )
 
 
@@ -63,19 +67,24 @@ def _container_ids(plan: BatchPlan, stage: pl.Expr, slot: pl.Expr) -> pl.Expr:
     return pl.when(stage == len(D.STAGES) - 1).then(ring).otherwise(tank).cast(pl.Int64)
 
 
-def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_history_id: dict[str, int]) -> dict[str, pl.DataFrame]:
-    """All rows of one batch. ``first_id``/``first_history_id``: the first free id per table."""
+def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
+    """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.ids``).
+
+    The life is not cut here: ``cut`` drops what lies after the as-of date, so
+    that the rows (and ids) before it do not depend on that date.
+    """
     out: dict[str, pl.DataFrame] = {}
-    bca0 = first_id["batch_batchcontainerassignment"]
-    assignments = sim.assignments.with_columns(
-        id=pl.col("assignment_no").cast(pl.Int64) + bca0,
+    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=_at("assignment_date", MOVE_TIME))
+    assignments = asg.with_columns(
+        id=ids.assign("batch_batchcontainerassignment", asg),
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
     )
     # per assignment: what every child row needs
     link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
+    bca_of = lambda col: pl.col(col).replace_strict(assignments["assignment_no"], assignments["id"], return_dtype=pl.Int64)
 
-    # --- batch ---
+    # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.timezone.utc) + BATCH_CREATED
     states = sim.stage_changes.with_columns(
         history_date=_at("date", BATCH_CREATED),
@@ -104,16 +113,15 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
     )
     base_cols = schemas.table("batch_batch").column_names
     out["batch_batch"] = conform("batch_batch", batch_states.tail(1).select(base_cols))
-    hist = [history("batch_batch", conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
-                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])]
-    out["batch_historicalbatch"] = _finish_history("batch_batch", hist, first_history_id)
+    hist = history("batch_batch", conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
+                   "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
+    out["batch_historicalbatch"] = _number_history("batch_batch", hist, ids)
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = schemas.table("batch_batchcontainerassignment").column_names
     fixed = assignments.select(
-        "assignment_no", "id", "container_id", "lifecycle_stage_id", "assignment_date",
+        "assignment_no", "id", "container_id", "lifecycle_stage_id", "assignment_date", "created_at",
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64), notes=pl.lit(""),
-        created_at=_at("assignment_date", MOVE_TIME),
     )
     samples_by_day = sim.samples.select("assignment_no", "sample_date").sort("sample_date")
     daily = sim.daily.sort("date").join_asof(
@@ -151,17 +159,16 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
     ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
     last = states.sort(["id", "history_date"]).group_by("id", maintain_order=True).last()
     out["batch_batchcontainerassignment"] = conform("batch_batchcontainerassignment", last.select(bca_cols).sort("id"))
-    out["batch_historicalbatchcontainerassignment"] = _finish_history(
+    out["batch_historicalbatchcontainerassignment"] = _number_history(
         "batch_batchcontainerassignment",
-        [history("batch_batchcontainerassignment", conform("batch_batchcontainerassignment", states.select(bca_cols)),
-                 states["history_date"], "+", OPERATOR_ID).with_columns(history_type=states["history_type"])],
-        first_history_id,
+        history("batch_batchcontainerassignment", conform("batch_batchcontainerassignment", states.select(bca_cols)),
+                states["history_date"], "+", OPERATOR_ID).with_columns(history_type=states["history_type"]),
+        ids,
     )
 
     # --- transfers ---
     stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
     tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["batch_batchtransfer"],
         transfer_type=pl.lit("LIFECYCLE"),
         notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
         .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
@@ -171,32 +178,30 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
         source_lifecycle_stage_id=stage_id("source_stage"),
         destination_lifecycle_stage_id=stage_id("dest_stage"),
         is_emergency_mixing=pl.lit(False),
-        source_assignment_id=pl.col("source_assignment_no").cast(pl.Int64) + bca0,
-        destination_assignment_id=pl.col("dest_assignment_no").cast(pl.Int64) + bca0,
+        source_assignment_id=bca_of("source_assignment_no"),
+        destination_assignment_id=bca_of("dest_assignment_no"),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, first_history_id)
+    _base_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
 
     # --- mortality (per batch per day) ---
     mo = sim.mortality.sort("event_date").with_columns(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["batch_mortalityevent"],
         description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
         created_at=_at("event_date", MORTALITY_TIME),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, first_history_id)
+    _base_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
 
     # --- growth samples ---
-    gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no").with_columns(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["batch_growthsample"],
+    gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
         assignment_id=pl.col("bca_id"),
         created_at=_at("sample_date", SAMPLE_TIME),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_growthsample", gs, OPERATOR_ID, first_history_id)
+    _base_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
 
-    # --- feeding events ---
-    fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(link, on="assignment_no")
+    # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
+    fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(link, on="assignment_no",
+                                                                                 maintain_order="left")
     fe = fe.with_columns(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["inventory_feedingevent"],
         method=pl.lit("AUTOMATIC"),
         notes=pl.lit(""),
         created_at=(pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us")))
@@ -205,16 +210,16 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
         batch_assignment_id=pl.col("bca_id"),
         feed_id=pl.col("feed").cast(pl.Int64) + 1,
         recorded_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+        feed_cost=pl.lit(None, dtype=pl.Float64),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, first_history_id)
+    _base_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
 
     # --- environmental readings (no history table) ---
     rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
     container, parameter = pl.col("container_id"), pl.col("parameter")
     sensor = pl.when(container <= SITES.n_hall_containers).then(SITES.tank_sensor_id(container, parameter)) \
         .otherwise(SITES.ring_sensor_id(container, parameter))  # sea parameters are 0..3, their own index
-    out["environmental_environmentalreading"] = conform("environmental_environmentalreading", rd.select(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["environmental_environmentalreading"],
+    rd = rd.select(
         value="value",
         reading_time="reading_time",
         is_manual=pl.lit(False),
@@ -225,28 +230,137 @@ def build(plan: BatchPlan, sim: BatchSim, first_id: dict[str, int], first_histor
         parameter_id=pl.col("parameter").cast(pl.Int64) + 1,
         sensor_id=sensor.cast(pl.Int64),
         batch_container_assignment_id="bca_id",
-    ))
+    )
+    out["environmental_environmentalreading"] = conform(
+        "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd)))
 
     # --- health journal ---
-    je = sim.journal.sort("entry_time").join(link, on="assignment_no").with_columns(
-        id=pl.int_range(pl.len(), dtype=pl.Int64) + first_id["health_journalentry"],
+    je = sim.journal.sort("entry_time").join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         user_id=pl.lit(VET_ID, dtype=pl.Int32),
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "health_journalentry", je, VET_ID, first_history_id)
+    _base_and_history(out, "health_journalentry", je, VET_ID, ids)
+
+    # --- monthly feeding summaries ---
+    container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
+    _base_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
+    _base_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
     return out
 
 
-def _base_and_history(out: dict, name: str, df: pl.DataFrame, user: int, first_history_id: dict[str, int]) -> None:
+def _month_end(day: pl.Expr) -> pl.Expr:
+    return day.dt.month_end()
+
+
+def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedings: pl.DataFrame):
+    """Per assignment and per batch, per calendar month with feeding: feed totals, biomass, FCR.
+
+    Starting biomass is the end of the day before the period (or the assignment's
+    arrival); ending biomass the end of its last day; gain = ending - starting
+    (+ harvested biomass, batch level). FCR = feed / gain when gain > 0 and the
+    ratio fits numeric(5,3), else NULL.
+    """
+    created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
+    fed = feedings.join(assignments.select(batch_assignment_id="id", assignment_no="assignment_no"),
+                        on="batch_assignment_id").with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
+    days = sim.daily.join(assignments.select("assignment_no", "initial_population", "initial_weight_g"),
+                          on="assignment_no").sort("assignment_no", "date").with_columns(
+        month=pl.col("date").dt.truncate("1mo"),
+        before=pl.col("biomass_kg").shift(1).over("assignment_no").fill_null(
+            pl.col("initial_population") * pl.col("initial_weight_g") / 1000),
+    )
+    sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
+    c = days.group_by("assignment_no", "month").agg(
+        period_start=pl.col("date").min(), period_end=pl.col("date").max(),
+        starting_biomass_kg=pl.col("before").first(), ending_biomass_kg=pl.col("biomass_kg").last(),
+    ).join(fed.group_by("assignment_no", "month").agg(total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()),
+           on=["assignment_no", "month"]).join(
+        sampled.with_columns(measured=pl.lit(True)), on=["assignment_no", "month"], how="left",
+    ).join(assignments.select("assignment_no", container_assignment_id="id"), on="assignment_no").with_columns(
+        gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
+        measured=pl.col("measured").fill_null(False),
+    ).with_columns(
+        growth_kg=pl.col("gain").clip(lower_bound=0),
+        fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
+        estimation_method=pl.when("measured").then(pl.lit("MEASURED")).otherwise(pl.lit("INTERPOLATED")),
+        confidence_level=pl.when("measured").then(pl.lit("HIGH")).otherwise(pl.lit("MEDIUM")),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        created_at=created(),
+    ).with_columns(updated_at=pl.col("created_at")).sort("created_at", "container_assignment_id")
+
+    total = sim.daily.group_by("date").agg(biomass=pl.col("biomass_kg").sum()).sort("date")
+    first_biomass = assignments.filter(pl.col("assignment_date") == pl.col("assignment_date").min()).select(
+        (pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum()).item()
+    total = total.with_columns(month=pl.col("date").dt.truncate("1mo"),
+                               before=pl.col("biomass").shift(1).fill_null(first_biomass))
+    harvested = sim.harvests.group_by(month=pl.col("harvest_date").dt.truncate("1mo")).agg(
+        harvested=pl.col("biomass_kg").sum())
+    per_container = c.group_by("month").agg(
+        container_count=pl.len().cast(pl.Int32),
+        weighted=(pl.col("fcr") * pl.col("total_feed_kg")).sum() / pl.col("total_feed_kg").filter(
+            pl.col("fcr").is_not_null()).sum(),
+        n_measured=pl.col("measured").sum(),
+    )
+    b = total.group_by("month").agg(
+        period_start=pl.col("date").min(), period_end=pl.col("date").max(),
+        total_starting_biomass_kg=pl.col("before").first(), total_ending_biomass_kg=pl.col("biomass").last(),
+        average_biomass_kg=pl.col("biomass").mean(),
+    ).join(fed.group_by("month").agg(total_feed_kg=pl.col("amount_kg").sum(),
+                                     average_feeding_percentage=pl.col("feeding_percentage").mean()), on="month") \
+        .join(harvested, on="month", how="left").join(per_container, on="month").with_columns(
+        gain=pl.col("total_ending_biomass_kg") - pl.col("total_starting_biomass_kg") + pl.col("harvested").fill_null(0),
+    ).with_columns(
+        total_feed_consumed_kg=pl.col("total_feed_kg"),
+        total_biomass_gain_kg=pl.col("gain").clip(lower_bound=0),
+        total_growth_kg=pl.col("gain").clip(lower_bound=0),
+        fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
+        weighted_avg_fcr=pl.when(pl.col("weighted") < FCR_LIMIT).then(pl.col("weighted")),
+        estimation_method=pl.when(pl.col("n_measured") == pl.col("container_count")).then(pl.lit("MEASURED"))
+        .when(pl.col("n_measured") == 0).then(pl.lit("INTERPOLATED")).otherwise(pl.lit("MIXED")),
+        overall_confidence_level=pl.when(pl.col("n_measured") == pl.col("container_count")).then(pl.lit("HIGH"))
+        .otherwise(pl.lit("MEDIUM")),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        created_at=created(),
+    ).with_columns(updated_at=pl.col("created_at")).sort("created_at")
+    return c, b
+
+
+FCR_LIMIT = 99.9995  # numeric(5,3): anything that rounds above 99.999 overflows
+
+
+def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
+    ratio = feed / gain
+    return pl.when((gain > 0) & (ratio < FCR_LIMIT)).then(ratio)
+
+
+def _base_and_history(out: dict, name: str, df: pl.DataFrame, user: int, ids: IdBook) -> None:
+    """Numbers ``df``'s rows (in their order) and writes them with their '+' history rows."""
+    df = df.with_columns(id=ids.assign(name, df))
     cols = [c for c in schemas.table(name).column_names if c in df.columns]
     base = conform(name, df.select(cols))
     out[name] = base
-    out[schemas.table(name).history_table] = _finish_history(name, [history(name, base, "created_at", "+", user)],
-                                                             first_history_id)
+    out[schemas.table(name).history_table] = _number_history(name, history(name, base, "created_at", "+", user), ids)
 
 
-def _finish_history(name: str, parts: list[pl.DataFrame], first_history_id: dict[str, int]) -> pl.DataFrame:
+def _number_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
     h = schemas.table(name).history_table
-    return conform(h, number_history(pl.concat(parts), first_history_id.get(h, 1)))
+    rows = order_history(rows)
+    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)))
+
+
+MUTABLE = ("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock")
+
+
+def cut(frames: dict[str, pl.DataFrame], as_of: dt.date) -> dict[str, pl.DataFrame]:
+    """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each
+    changing object (batch, assignment, stock lot) as its last history row before then."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    out = {name: df.filter(pl.col(when_column(name)) < end) for name, df in frames.items()}
+    for name in MUTABLE:
+        h = schemas.table(name).history_table
+        if name in out and h in out:
+            cols = schemas.table(name).column_names
+            out[name] = out[h].sort("history_id").group_by("id", maintain_order=True).last().select(cols).sort("id")
+    return out

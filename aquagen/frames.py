@@ -85,8 +85,12 @@ def history(
     return rows.select(h.column_names)
 
 
-def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
-    """Dense history ids in (history_date, id, type) order, as the app would have written them."""
+def order_history(df: pl.DataFrame) -> pl.DataFrame:
+    """History rows in (history_date, id, type) order: the order the app would have written them."""
     order = df.with_columns(_t=pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8))
-    order = order.sort(["history_date", "id", "_t"], maintain_order=True).drop("_t")
-    return order.with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
+    return order.sort(["history_date", "id", "_t"], maintain_order=True).drop("_t")
+
+
+def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
+    """Dense history ids from ``first_id`` in ``order_history`` order."""
+    return order_history(df).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))

@@ -1,26 +1,54 @@
-"""``aquagen generate``: plan, simulate and write a snapshot."""
+"""``aquagen generate``: plan a fleet, simulate it in shards and write a snapshot.
+
+Shards, as dbgen's chunks: the master data (phases 1-2), each batch, each feed
+container. Each shard is a pure function of (seed, shard, plan) and runs in any
+worker. Ids come in two passes (``aquagen.ids``): every shard first counts its
+rows per table and day, then numbers and writes them. Batches write their
+feeding events into a work folder by feed container; each feed container then
+runs its FIFO over every batch it fed, and writes purchases, lots, decrements
+and the costed feeding events.
+
+Everything is built over the whole planned horizon and cut at the as-of date
+(``batches.cut``), so a later as-of date only adds rows. Work happens in
+``<out>.partial`` with ``progress.json``: a killed run continues with
+``resume=True`` and ends byte-identical to an uninterrupted one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
-
 import polars as pl
 
 import schemas
 
-from . import __version__, batches, masterdata
+from . import __version__, batches, feedstock, masterdata
 from . import domain as D
 from .errors import AquagenError
-from .plan import PlannedBatch, area_id, plan_batch, station_id
+from .ids import Allocated, Counting, allocate, id_column, when_column
+from .masterdata import SITES
+from .plan import LIFE_DAYS, PlannedBatch, area_id, plan_batch, plan_fleet, station_id
 from .simulate import BatchSpec, simulate_batch
-from .snapshot import Snapshot, SnapshotWriter
+from .snapshot import Snapshot, SnapshotWriter, write_part
 
 MASTER_SHARD = 1 << 31  # the RNG stream of phases 1-2, apart from every batch's
+MASTER_KEY = -1  # the master data's place among shards in id order (first)
+FEED_KEY = 1 << 40  # feed container shards come after batches (they share no table)
 SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before the first batch
 DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of date
+DEFAULT_STAGGER_DAYS = 20
+DEFAULT_EGGS = 3_500_000
+FEED_TABLES = ("inventory_feedingevent", "inventory_historicalfeedingevent")  # costed by the feed container
+STOCK_TABLES = ("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock")  # owned by feed containers
 
 
 def rng_for(seed: int, shard: int) -> np.random.Generator:
@@ -32,40 +60,265 @@ def default_first_start(as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
 
 
-DEFAULT_STAGGER_DAYS = 20
-DEFAULT_EGGS = 3_500_000
+def fleet_eggs(seed: int) -> Callable[[int], int]:
+    return lambda i: int(rng_for(seed, i).integers(3_000_000, 3_800_001))
 
 
-def _first_free_ids(snapshot: Snapshot | None) -> dict[str, int]:
-    """Next id per table (history tables: next history_id) after what ``snapshot`` holds."""
-    out = {}
-    for name in batches.BATCH_TABLES:
-        for t in (name, schemas.table(name).history_table):
-            if t is None:
-                continue
-            col = "history_id" if schemas.table(t).history_of else "id"
-            top = snapshot.scan(t).select(pl.col(col).max()).collect().item() if snapshot else None
-            out[t] = (top or 0) + 1
-    return out
+# --- shards (top-level functions: they run in worker processes) -------------------------
 
 
-def _write_batch(w: SnapshotWriter, pb: PlannedBatch, seed: int, as_of: dt.date, next_id: dict[str, int]) -> None:
-    """Simulate one planned batch, build its rows and write them as part files; advances ``next_id``."""
-    sim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, seed, pb.shard, as_of))
-    plan = batches.BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
-    ids = {**next_id, "batch_batch": pb.batch_id}
-    for name, df in batches.build(plan, sim, ids, ids).items():
-        w.write(name, df, f"batch-{pb.shard:05d}")
-        if df.height:
-            col = "history_id" if schemas.table(name).history_of else "id"
-            next_id[name] = max(next_id.get(name, 1), int(df[col].max()) + 1)
+@dataclass(frozen=True)
+class Job:
+    """What every shard needs: where to write, the seed and the as-of date."""
+
+    root: Path  # the work folder (becomes the snapshot)
+    seed: int
+    as_of: dt.date
+    first_start: dt.date
+
+    @property
+    def work(self) -> Path:
+        return self.root / "_work"
 
 
-def _write_master(w: SnapshotWriter, seed: int, first_start: dt.date) -> None:
-    """Phases 1-2, set up SETUP_LEAD_DAYS before the first batch starts."""
-    setup_date = first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
-    for name, df in masterdata.build(setup_date, rng_for(seed, MASTER_SHARD)).items():
-        w.write(name, df, "master")
+def _master_frames(job: Job) -> dict[str, pl.DataFrame]:
+    setup_date = job.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
+    return masterdata.build(setup_date, rng_for(job.seed, MASTER_SHARD))
+
+
+def _count(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Rows per table and day of frames numbered already (the master data's fixed ids)."""
+    counter = Counting()
+    for name, df in frames.items():
+        if when_column(name) in df.columns:  # tables without created_at are master-only
+            counter.assign(name, df)
+    return counter.counts()
+
+
+def master_shard(job: Job) -> tuple[dict, pl.DataFrame, int]:
+    """Phases 1-2: written at once (fixed ids); the initial stock lots go to the feed containers."""
+    frames = _master_frames(job)
+    job.work.mkdir(parents=True, exist_ok=True)
+    for name in STOCK_TABLES:
+        frames[name].write_parquet(job.work / f"{name}.parquet")
+    entries = {name: write_part(job.root, name, df, "master") for name, df in frames.items() if name not in STOCK_TABLES}
+    return entries, _count(frames), sum(df.height for df in frames.values())
+
+
+def _simulate(job: Job, pb: PlannedBatch) -> tuple[batches.BatchPlan, object]:
+    """The batch's whole life, independent of the as-of date."""
+    end = pb.start_date + dt.timedelta(days=LIFE_DAYS)
+    sim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
+    return batches.BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area)), sim
+
+
+def count_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
+    plan, sim = _simulate(job, pb)
+    counter = Counting()
+    batches.build(plan, sim, counter)
+    return counter.counts()
+
+
+def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> tuple[dict, int]:
+    """The batch's rows up to the as-of date as part files; its feeding events (whole life)
+    into the work folder, by feed container."""
+    plan, sim = _simulate(job, pb)
+    frames = batches.build(plan, sim, Allocated(first))
+    part = f"batch-{pb.shard:05d}"
+    for name in FEED_TABLES:
+        df = frames.pop(name).with_columns(_fc=feedstock.feed_container_of(pl.col("container_id")))
+        for (fc,), g in df.partition_by("_fc", as_dict=True).items():
+            folder = job.work / "feed" / f"{fc:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            g.drop("_fc").write_parquet(folder / f"{name}.{part}.parquet")
+    frames = batches.cut(frames, job.as_of)
+    entries = {name: write_part(job.root, name, df, part) for name, df in frames.items()}
+    return entries, sum(df.height for df in frames.values())
+
+
+@dataclass(frozen=True)
+class FeedSite:
+    """A feed shard: one station's silos or one sea area's barges, with their master rows."""
+
+    key: int
+    containers: pl.DataFrame  # id, capacity_kg
+    lots: pl.DataFrame
+    lot_history: pl.DataFrame
+    purchases: pl.DataFrame
+
+    @property
+    def part(self) -> str:
+        return f"feed-{self.key:03d}"
+
+
+def feed_sites(job: Job) -> list[FeedSite]:
+    """Feed shards from the master data: each station's 5 silos, each area's 3 barges."""
+    containers = pl.read_parquet(job.root / "infrastructure_feedcontainer" / "master.parquet").select(
+        "id", "capacity_kg", site=pl.coalesce(
+            (pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1))
+    lots = pl.read_parquet(job.work / "inventory_feedcontainerstock.parquet")
+    lot_history = pl.read_parquet(job.work / "inventory_historicalfeedcontainerstock.parquet")
+    purchases = pl.read_parquet(job.root / "inventory_feedpurchase" / "master.parquet")
+    sites = []
+    for (key,), c in sorted(containers.partition_by("site", as_dict=True).items()):
+        mine = lots.filter(pl.col("feed_container_id").is_in(c["id"].implode()))
+        sites.append(FeedSite(key, c.drop("site"), mine, lot_history.filter(pl.col("id").is_in(mine["id"].implode())),
+                              purchases.filter(pl.col("id").is_in(mine["feed_purchase_id"].implode()))))
+    return sites
+
+
+def _feed_build(job: Job, site: FeedSite, ids) -> dict[str, pl.DataFrame]:
+    feed = {}
+    for name in FEED_TABLES:
+        files = sorted(f for fc in site.containers["id"] for f in (job.work / "feed" / f"{fc:04d}").glob(f"{name}.*"))
+        feed[name] = pl.concat([pl.read_parquet(f) for f in files]) if files else \
+            pl.DataFrame(schema=schemas.table(name).polars_schema)
+    return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases,
+                           feed["inventory_feedingevent"], feed["inventory_historicalfeedingevent"], job.seed, ids)
+
+
+def count_feed(job: Job, site: FeedSite) -> pl.DataFrame:
+    counter = Counting()
+    _feed_build(job, site, counter)
+    return counter.counts()
+
+
+def write_feed(job: Job, site: FeedSite, first: pl.DataFrame) -> tuple[dict, int]:
+    frames = batches.cut(_feed_build(job, site, Allocated(first)), job.as_of)
+    entries = {name: write_part(job.root, name, df, site.part) for name, df in frames.items()}
+    return entries, sum(df.height for df in frames.values())
+
+
+# --- the run: phases of shards, a progress file, resume ----------------------------------
+
+
+class Progress:
+    """What a run reports; the CLI shows it with rich. Default: silent."""
+
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class _Run:
+    """Runs phases of shards over a worker pool, recording each finished shard in
+    ``progress.json`` so that a killed run resumes where it stopped."""
+
+    def __init__(self, job: Job, meta: dict, workers: int, progress: Progress, resume: bool):
+        self.job, self.workers, self.progress = job, workers, progress
+        self.file = job.root / "progress.json"
+        self.state = {"meta": meta, "done": {}}
+        if resume and self.file.exists():
+            saved = json.loads(self.file.read_text())
+            if saved["meta"] != json.loads(json.dumps(meta, default=str)):
+                raise AquagenError(f"{job.root} holds an interrupted run with other arguments "
+                                   f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
+            self.state = saved
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def _save(self) -> None:
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, default=str))
+        os.replace(tmp, self.file)
+
+    def phase(self, name: str, tasks: Iterable[tuple[str, Callable, tuple]]) -> dict:
+        """Run (key, function, args) tasks; results by key. Finished ones are taken from the
+        progress file: counts are kept as Parquet in the work folder, entries in the JSON."""
+        tasks = list(tasks)
+        self.progress.phase(name, len(tasks))
+        results, todo = {}, []
+        for key, fn, args in tasks:
+            if key in self.state["done"]:
+                results[key] = self._load(key)
+                self.progress.advance(0)
+            else:
+                todo.append((key, fn, args))
+        if self.pool is None:
+            done = ((key, fn(*args)) for key, fn, args in todo)
+        else:
+            futures = [(key, self.pool.submit(fn, *args)) for key, fn, args in todo]
+            done = ((key, f.result()) for key, f in futures)
+        for key, result in done:
+            results[key] = result
+            self._store(key, result)
+        return results
+
+    def _store(self, key: str, result) -> None:
+        rows = 0
+        if isinstance(result, pl.DataFrame):  # counts
+            path = self.job.work / "counts" / f"{key}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            result.write_parquet(path)
+            saved = {"counts": str(path.relative_to(self.job.root))}
+        else:  # (entries, rows) or (entries, counts, rows)
+            entries, *rest = result
+            rows = rest[-1]
+            saved = {"entries": entries, "rows": rows}
+            if len(rest) == 2:
+                path = self.job.work / "counts" / f"{key}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                rest[0].write_parquet(path)
+                saved["counts"] = str(path.relative_to(self.job.root))
+        self.state["done"][key] = saved
+        self._save()
+        self.progress.advance(rows)
+
+    def _load(self, key: str):
+        saved = self.state["done"][key]
+        counts = pl.read_parquet(self.job.root / saved["counts"]) if "counts" in saved else None
+        if "entries" not in saved:
+            return counts
+        return (saved["entries"], counts, saved["rows"]) if counts is not None else (saved["entries"], saved["rows"])
+
+
+def work_folder(out: Path) -> Path:
+    return out.parent / f"{out.name}.partial"
+
+
+def _build(out: Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
+           workers: int, progress: Progress | None, base_ok: bool = False) -> Snapshot:
+    """Write the snapshot of ``planned`` at ``out`` (see the module docstring)."""
+    if workers < 1:
+        raise AquagenError(f"--workers {workers} must be at least 1")
+    work = work_folder(out)
+    if work.exists() and not resume:
+        if not force:
+            raise AquagenError(f"{work} holds an interrupted run; pass --resume to continue it or --force to start over")
+        shutil.rmtree(work)
+    writer = SnapshotWriter(out, meta, force=force or base_ok, work=work)
+    job = Job(root=work, **job_args)
+    run = _Run(job, meta, workers, progress or Progress(), resume)
+    try:
+        entries: list[dict] = []
+        master_entries, master_counts, _ = run.phase("master data", [("master", master_shard, (job,))])["master"]
+        entries.append(master_entries)
+        if planned:
+            counts = run.phase("batches: count", [(f"count-{pb.shard:05d}", count_batch, (job, pb)) for pb in planned])
+            first = allocate({MASTER_KEY: master_counts, **{pb.shard: counts[f"count-{pb.shard:05d}"] for pb in planned}})
+            written = run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
+                                                   for pb in planned])
+            entries += [e for e, _ in written.values()]
+            sites = feed_sites(job)
+            counts = run.phase("feed stock: count", [(f"count-{s.part}", count_feed, (job, s)) for s in sites])
+            first = allocate({MASTER_KEY: master_counts, **{FEED_KEY + s.key: counts[f"count-{s.part}"] for s in sites}})
+            written = run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
+                                                      for s in sites])
+            entries += [e for e, _ in written.values()]
+        else:  # no batches: the initial lots as they are
+            for name in STOCK_TABLES:
+                writer.add(name, write_part(work, name, pl.read_parquet(job.work / f"{name}.parquet"), "master"))
+        for group in entries:
+            for name, entry in group.items():
+                writer.add(name, entry)
+    finally:
+        run.close()
+    shutil.rmtree(job.work)
+    run.file.unlink()
+    return writer.commit()
 
 
 def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:
@@ -73,7 +326,9 @@ def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[Planned
         "generator": f"aquagen {__version__}",
         "seed": seed,
         "arguments": {"as_of": as_of.isoformat(), "first_start": first_start.isoformat(), **args},
-        "batches": [b.to_json() for b in planned],
+        # the batches that exist at the as-of date (later ones are planned but not yet started)
+        "batches": [b.to_json() for b in planned if b.start_date <= as_of],
+        "planned_batches": [b.to_json() for b in planned],
     }
 
 
@@ -85,34 +340,27 @@ def generate(
     first_start: dt.date | None = None,
     force: bool = False,
     stagger_days: int = DEFAULT_STAGGER_DAYS,
+    geography: str | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    progress: Progress | None = None,
 ) -> Snapshot:
-    """Write a snapshot of the infrastructure, master data and ``batches`` staggered batches."""
-    n_batches = batches
+    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches."""
+    n_batches, out = batches, Path(out)
     if seed < 0:
         raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
     if n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
+    if stagger_days < 1:
+        raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
     as_of = as_of or dt.date.today()
     first_start = first_start or default_first_start(as_of)
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
-    # simple stagger: alternate geographies, every batch starts stagger_days after the previous
-    planned: list[PlannedBatch] = []
-    for i in range(n_batches):
-        start = first_start + dt.timedelta(days=i * stagger_days)
-        if start > as_of:
-            raise AquagenError(f"--batches {n_batches} with a {stagger_days}-day stagger from {first_start} puts "
-                               f"batch {i + 1} after the as-of date {as_of}; {i} batches fit")
-        eggs = int(rng_for(seed, i).integers(3_000_000, 3_800_001))
-        planned.append(plan_batch(planned, start_date=start, eggs=eggs,
-                                  geography_name=D.GEOGRAPHIES[i % len(D.GEOGRAPHIES)].name))
-    meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days)
-    with SnapshotWriter(out, meta, force=force) as w:
-        _write_master(w, seed, first_start)
-        next_id = _first_free_ids(None)
-        for pb in planned:
-            _write_batch(w, pb, seed, as_of, next_id)
-        return w.commit()
+    planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
+    meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
+    return _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start),
+                  force=force, resume=resume, workers=workers, progress=progress)
 
 
 def add_batch(
@@ -126,10 +374,14 @@ def add_batch(
     batch_name: str | None = None,
     as_of: dt.date | None = None,
     seed: int = 42,
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> tuple[Snapshot, PlannedBatch]:
-    """Generate one batch into the snapshot at ``out``, creating it (with phases 1-2) when new.
+    """Add one batch to the snapshot at ``out``, creating it (with phases 1-2) when new.
 
-    An existing snapshot keeps its seed and as-of date unless ``as_of`` is given.
+    The snapshot is rebuilt with the new batch beside the planned ones (feed
+    stock is shared, so FIFO runs again); it keeps its seed and as-of date
+    unless ``as_of`` is given. The old snapshot stays until the new one is complete.
     """
     out = Path(out)
     base = Snapshot.open(out) if (out / "manifest.json").exists() else None
@@ -139,27 +391,21 @@ def add_batch(
         seed = base.manifest["seed"]
         as_of = as_of or dt.date.fromisoformat(base.manifest["arguments"]["as_of"])
         first_start = dt.date.fromisoformat(base.manifest["arguments"]["first_start"])
-        existing = [PlannedBatch.from_json(b) for b in base.manifest.get("batches", [])]
+        existing = [PlannedBatch.from_json(b) for b in base.manifest.get("planned_batches", base.manifest["batches"])]
+        arguments = base.manifest["arguments"]
     else:
         as_of = as_of or dt.date.today()
-        first_start, existing = start_date, []
+        first_start, existing, arguments = start_date, [], {}
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
     if start_date < first_start:
         raise AquagenError(f"--start-date {start_date} is before this snapshot's infrastructure exists "
                            f"(first start {first_start}); use {first_start} or later")
-    next_id = _first_free_ids(base)
     pb = plan_batch(existing, start_date=start_date, eggs=eggs, geography_name=geography, station=station,
-                    sea_area=sea_area, batch_name=batch_name, first_id=next_id["batch_batch"])
+                    sea_area=sea_area, batch_name=batch_name)
     planned = existing + [pb]
-    if base is not None:
-        meta = {k: v for k, v in base.manifest.items() if k not in ("tables", "format_version", "schema")}
-        meta["arguments"] = {**meta["arguments"], "as_of": as_of.isoformat()}
-        meta["batches"] = [b.to_json() for b in planned]
-    else:
-        meta = _meta(seed, as_of, first_start, planned)
-    with SnapshotWriter(out, meta, base=base) as w:
-        if base is None:
-            _write_master(w, seed, first_start)
-        _write_batch(w, pb, seed, as_of, next_id)
-        return w.commit(), pb
+    args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
+    meta = _meta(seed, as_of, first_start, planned, **args)
+    snap = _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start), force=False,
+                  resume=False, workers=workers, progress=progress, base_ok=base is not None)
+    return snap, pb

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 from . import domain as D
 from .errors import AquagenError
@@ -159,6 +160,24 @@ def plan_batch(
         start_date=start_date,
         eggs=eggs,
     )
+
+
+def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[int], int],
+               geography_name: str | None = None) -> list[PlannedBatch]:
+    """``n`` batches starting every ``stagger_days`` from ``first_start``, alternating
+    geographies (or all in ``geography_name``), each on the first free station and
+    sea area; a one-line error says how many fit when they do not."""
+    geos = [geography(geography_name).name] if geography_name else [g.name for g in D.GEOGRAPHIES]
+    planned: list[PlannedBatch] = []
+    for i in range(n):
+        start = first_start + dt.timedelta(days=i * stagger_days)
+        try:
+            planned.append(plan_batch(planned, start_date=start, eggs=eggs(i), geography_name=geos[i % len(geos)]))
+        except AquagenError as e:
+            where = f" in {geography_name}" if geography_name else ""
+            raise AquagenError(f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
+                               f"only {i} batches fit ({e}); use fewer batches or a longer --stagger-days") from None
+    return planned
 
 
 def station_id(name: str) -> int:

@@ -43,6 +43,19 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
     return df.to_arrow().cast(table.arrow_schema)
 
 
+def write_part(root: Path, name: str, df: pl.DataFrame, part: str, profile: str = schemas.PROFILE) -> dict | None:
+    """Write ``df`` as part ``part`` of table ``name`` under ``root``; its manifest entry (None when empty)."""
+    if df.height == 0:
+        return None
+    rel = f"{name}/{part}.parquet"
+    path = Path(root) / rel
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(to_arrow(schemas.table(name, profile), df), tmp, compression="zstd", row_group_size=1 << 20)
+    os.replace(tmp, path)
+    return {"path": rel, "rows": df.height, "sha256": _sha256(path)}
+
+
 @dataclass
 class SnapshotWriter:
     """Collects part files in a temporary folder; ``commit`` puts them in place.
@@ -56,16 +69,21 @@ class SnapshotWriter:
     force: bool = False
     base: "Snapshot | None" = None
     profile: str = schemas.PROFILE
+    work: Path | None = None  # a resumable work folder to build in (kept on failure), else a private one
     _files: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         if self.base is None and self.out.exists() and any(self.out.iterdir()) and not self.force:
             raise AquagenError(f"output folder {self.out} exists and is not empty; pass --force to replace it")
-        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
+        if self.work is not None:
+            self.tmp = Path(self.work)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        else:
+            self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir(parents=True)
         self._files = {name: [] for name in schemas.tables(self.profile)}
         if self.base is not None:
             for name, entry in self.base.manifest["tables"].items():
@@ -77,16 +95,15 @@ class SnapshotWriter:
 
     def write(self, name: str, df: pl.DataFrame, part: str) -> None:
         """Write one part file of table ``name`` (skipped when empty)."""
-        if df.height == 0:
+        self.add(name, write_part(self.tmp, name, df, part, self.profile))
+
+    def add(self, name: str, entry: dict | None) -> None:
+        """Record a part file written into ``tmp`` (by ``write_part``, maybe in another process)."""
+        if entry is None:
             return
-        table = schemas.table(name, self.profile)
-        rel = f"{name}/{part}.parquet"
-        if any(f["path"] == rel for f in self._files[name]):
-            raise ValueError(f"part {rel} written twice")
-        path = self.tmp / rel
-        path.parent.mkdir(exist_ok=True)
-        pq.write_table(to_arrow(table, df), path, compression="zstd", row_group_size=1 << 20)
-        self._files[name].append({"path": rel, "rows": df.height, "sha256": _sha256(path)})
+        if any(f["path"] == entry["path"] for f in self._files[name]):
+            raise ValueError(f"part {entry['path']} written twice")
+        self._files[name].append(entry)
 
     def commit(self) -> "Snapshot":
         tables = {}
@@ -112,7 +129,7 @@ class SnapshotWriter:
         return self
 
     def __exit__(self, exc_type, *_) -> None:
-        if exc_type is not None:
+        if exc_type is not None and self.work is None:
             self.abort()
 
 

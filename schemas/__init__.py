@@ -113,6 +113,10 @@ class Table:
         raise KeyError(f"{self.name}.{name}")
 
     @property
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.polars_type for c in self.columns}
+
+    @property
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
 

@@ -1,0 +1,129 @@
+"""Table building for one feed container (a hall silo or a sea barge): its reorders
+(purchase + stock lot), every FIFO decrement of a lot as a history row, and the
+feeding events it supplied with their exact FIFO cost.
+
+The feeding events come from every batch that used the container's hall or sea
+area (written there by the batch shards, already numbered); the inventory math
+is ``aquagen.inventory``. Like ``batches.build``, this builds the whole horizon;
+``batches.cut`` drops what lies after the as-of date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+import schemas
+
+from . import domain as D
+from .frames import conform, history, order_history
+from .ids import IdBook
+from .inventory import plan_inventory
+from .masterdata import SITES
+
+OPERATOR_ID = 2  # the feeding (and so each decrement) is the operator's
+MANAGER_ID = 4  # manager_01 orders feed
+PURCHASE_TIME = dt.timedelta(hours=10)
+
+
+def feed_container_of(container: pl.Expr) -> pl.Expr:
+    """The feed container supplying a fish container: its hall's silo, or for a ring one of its
+    area's 3 barges — rings 1-7 barge 1, rings 8-14 barge 2, rings 15-20 barge 3 (slot·3 // 20)."""
+    ring = container - SITES.n_hall_containers - 1
+    silo = SITES.silo_id((container - 1) // D.CONTAINERS_PER_HALL + 1)
+    barge = SITES.barge_id(ring // D.RINGS_PER_AREA + 1, (ring % D.RINGS_PER_AREA) * D.BARGES_PER_AREA // D.RINGS_PER_AREA)
+    return pl.when(container <= SITES.n_hall_containers).then(silo).otherwise(barge).cast(pl.Int64)
+
+
+def build(
+    containers: pl.DataFrame,
+    lots: pl.DataFrame,
+    lot_history: pl.DataFrame,
+    purchases: pl.DataFrame,
+    feedings: pl.DataFrame,
+    feeding_history: pl.DataFrame,
+    seed: int,
+    ids: IdBook,
+) -> dict[str, pl.DataFrame]:
+    """All inventory rows of some feed containers (a site's) over the whole horizon.
+
+    ``containers``: id, capacity_kg. ``lots``/``lot_history``/``purchases``: their
+    initial stock lots (base rows, '+' history rows) and those lots' purchases, from
+    the master data. ``feedings``/``feeding_history``: the numbered feeding events
+    they supply (feed_cost empty).
+    """
+    feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
+    initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
+                                         cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64)), on="feed_purchase_id")
+    new, draws, costs = [], [], []
+    # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
+    for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
+        mine = feedings.filter(pl.col("fc") == fc)
+        if mine.height == 0:
+            continue
+        consumption = mine.select(event_id="id", time="created_at", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
+                                  amount_kg=pl.col("amount_kg").cast(pl.Float64))
+        start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
+        inv = plan_inventory(consumption, start.select("feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg",
+                                                       entry_time="entry_date"), float(capacity), fc, seed)
+        lot_ids = start.select(lot=pl.int_range(pl.len(), dtype=pl.Int32), id="id")
+        new.append(inv.lots.filter(~pl.col("initial")).with_columns(fc=pl.lit(fc, dtype=pl.Int64),
+                                                                    order=pl.int_range(1, pl.len() + 1)))
+        draws.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
+        costs.append(inv.costs)
+    out: dict[str, pl.DataFrame] = {}
+
+    # --- reorders: a purchase and a stock lot each ---
+    new = pl.concat(new) if new else pl.DataFrame(schema={"lot": pl.Int32, "feed": pl.Int16, "quantity_kg": pl.Float64,
+        "cost_per_kg": pl.Float64, "entry_time": pl.Datetime("us", "UTC"), "purchase_date": pl.Date,
+        "supplier": pl.String, "initial": pl.Boolean, "fc": pl.Int64, "order": pl.Int64})
+    bought = new.sort("purchase_date", "fc", "lot").with_columns(
+        created_at=(pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone("UTC"),
+        batch_number=pl.format("LOT-{}-{}-{}", pl.col("purchase_date").dt.strftime("%Y%m"),
+                               pl.col("fc").cast(pl.String).str.zfill(3), pl.col("order").cast(pl.String).str.zfill(3)),
+        expiry_date=pl.col("purchase_date") + pl.duration(days=365),
+        notes=pl.lit("Reorder"),
+        feed_id=pl.col("feed").cast(pl.Int64) + 1,
+    ).with_columns(updated_at=pl.col("created_at"))
+    bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
+    _with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
+
+    delivered = new.sort("entry_time", "fc", "lot").join(bought.select("fc", "lot", feed_purchase_id="id"),
+                                                         on=["fc", "lot"], maintain_order="left").with_columns(
+        entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc")
+    delivered = delivered.with_columns(id=ids.assign("inventory_feedcontainerstock", delivered))
+    stock_cols = schemas.table("inventory_feedcontainerstock").column_names
+    created = conform("inventory_feedcontainerstock", delivered.select(stock_cols))
+
+    # every FIFO decrement: the lot as it is after the draw ('~')
+    every_lot = pl.concat([conform("inventory_feedcontainerstock", lots), created])
+    lot_key = delivered.select("fc", "lot", new_id="id")
+    draws = (pl.concat(draws) if draws else pl.DataFrame(schema={"event_id": pl.Int64, "time": pl.Datetime("us", "UTC"),
+             "lot": pl.Int32, "drawn_kg": pl.Float64, "remaining_kg": pl.Float64, "fc": pl.Int64, "id": pl.Int64}))
+    draws = draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left").with_columns(
+        id=pl.coalesce("id", "new_id")).join(every_lot.drop("quantity_kg", "updated_at"), on="id", maintain_order="left") \
+        .with_columns(quantity_kg="remaining_kg", updated_at="time")
+    decrements = history("inventory_feedcontainerstock", conform("inventory_feedcontainerstock", draws.select(stock_cols)),
+                         draws["time"], "~", OPERATOR_ID)
+    new_rows = order_history(pl.concat([
+        history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]))
+    out["inventory_historicalfeedcontainerstock"] = conform("inventory_historicalfeedcontainerstock", pl.concat([
+        lot_history, new_rows.with_columns(history_id=ids.assign("inventory_historicalfeedcontainerstock", new_rows).cast(pl.Int32))]))
+    out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
+
+    # --- the feeding events they supplied, with their FIFO cost ---
+    cost = pl.concat(costs).select(id="event_id", cost="feed_cost") if costs else \
+        pl.DataFrame(schema={"id": pl.Int64, "cost": pl.Float64})
+    for name, df in (("inventory_feedingevent", feedings.drop("fc")), ("inventory_historicalfeedingevent", feeding_history)):
+        out[name] = conform(name, df.join(cost, on="id", how="left", maintain_order="left")
+                            .with_columns(feed_cost=pl.col("cost")).drop("cost"))
+    return out
+
+
+def _with_history(out: dict, name: str, df: pl.DataFrame, user: int, ids: IdBook) -> None:
+    base = conform(name, df.select(schemas.table(name).column_names))
+    out[name] = base
+    h = schemas.table(name).history_table
+    rows = order_history(history(name, base, "created_at", "+", user))
+    out[h] = conform(h, rows.with_columns(history_id=ids.assign(h, rows)))

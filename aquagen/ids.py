@@ -1,0 +1,86 @@
+"""Row ids in time order: dense per table, the same for any number of workers,
+and prefix-stable in time.
+
+A row's id is its rank in the order (day it was created, shard, order within
+the shard). Shards (master data, each batch, each feed container) build their
+rows twice: a first pass only counts rows per (table, day) (``Counting``), the
+counts of all shards give every shard the first id of each of its days
+(``allocate``), and the second pass numbers its rows from there
+(``Allocated``). Because the order starts with the day, the rows of a snapshot
+cut at any as-of date are exactly ids 1..n of the full-horizon numbering, so a
+later as-of date only appends ids: every earlier row keeps its id.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import polars as pl
+
+import schemas
+
+
+class IdBook(Protocol):
+    def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
+        """Ids for ``df``'s rows of ``table``, in row order (rows dated by ``when_column``)."""
+
+
+def when_column(table: str) -> str:
+    """The column that dates a row's creation: history_date for history rows, else created_at."""
+    return "history_date" if schemas.table(table).history_of else "created_at"
+
+
+def id_column(table: str) -> str:
+    return "history_id" if schemas.table(table).history_of else "id"
+
+
+def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
+    return df.select(day=pl.col(when).dt.date().cast(pl.Int32))
+
+
+class Counting:
+    """First pass: records how many rows each table gets per day; ids are placeholders."""
+
+    def __init__(self) -> None:
+        self._counts: list[pl.DataFrame] = []
+        self._seen: set[str] = set()
+
+    def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
+        if table in self._seen:
+            raise ValueError(f"ids of {table} assigned twice in one shard")
+        self._seen.add(table)
+        self._counts.append(_days(df, when_column(table)).group_by("day").len("n")
+                            .with_columns(table=pl.lit(table)))
+        return pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
+
+    def counts(self) -> pl.DataFrame:
+        """table, day, n — the shard's rows per table and day."""
+        if not self._counts:
+            return pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64})
+        return pl.concat(self._counts).select("table", "day", pl.col("n").cast(pl.Int64)).sort("table", "day")
+
+
+class Allocated:
+    """Second pass: numbers a shard's rows from the first id of each of its days."""
+
+    def __init__(self, first: pl.DataFrame) -> None:
+        self._first = {key[0]: g.drop("table") for key, g in first.partition_by("table", as_dict=True).items()}
+
+    def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
+        days = _days(df, when_column(table)).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("day"))
+        first = self._first.get(table, pl.DataFrame(schema={"day": pl.Int32, "first": pl.Int64}))
+        ids = days.join(first, on="day", how="left", maintain_order="left")
+        if ids["first"].null_count():
+            raise AssertionError(f"{table}: rows on days the counting pass did not see")
+        return ids.select(pl.col("first") + pl.col("rank"))["first"]
+
+
+def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
+    """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day."""
+    frames = [c.with_columns(shard=pl.lit(k, dtype=pl.Int64)) for k, c in counts.items() if c.height]
+    if not frames:
+        return {k: pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "first": pl.Int64}) for k in counts}
+    every = pl.concat(frames).sort("table", "day", "shard").with_columns(
+        first=pl.col("n").cum_sum().over("table") - pl.col("n") + 1)
+    parts = {key[0]: g.select("table", "day", "first") for key, g in every.partition_by("shard", as_dict=True).items()}
+    return {k: parts.get(k, every.clear().select("table", "day", "first")) for k in counts}
