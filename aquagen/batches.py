@@ -295,8 +295,11 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         (pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum()).item()
     total = total.with_columns(month=pl.col("date").dt.truncate("1mo"),
                                before=pl.col("biomass").shift(1).fill_null(first_biomass))
-    harvested = sim.harvests.group_by(month=pl.col("harvest_date").dt.truncate("1mo")).agg(
-        harvested=pl.col("biomass_kg").sum())
+    # fish harvested on day H left the end-of-day biomass of H-1: count them in the period holding H
+    # (a harvest the day after the period's last day is still in its ending biomass)
+    last_day = total.group_by("month").agg(last=pl.col("date").max())
+    harvested = sim.harvests.with_columns(month=pl.col("harvest_date").dt.truncate("1mo")).join(last_day, on="month") \
+        .filter(pl.col("harvest_date") <= pl.col("last")).group_by("month").agg(harvested=pl.col("biomass_kg").sum())
     per_container = c.group_by("month").agg(
         container_count=pl.len().cast(pl.Int32),
         weighted=(pl.col("fcr") * pl.col("total_feed_kg")).sum() / pl.col("total_feed_kg").filter(

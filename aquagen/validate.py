@@ -203,6 +203,56 @@ INVARIANTS = [
      f"SELECT COUNT(*) FROM {BCA} a LEFT JOIN (SELECT assignment_id, MAX(sample_date) AS d FROM batch_growthsample "
      "GROUP BY assignment_id) g ON g.assignment_id = a.id WHERE COALESCE(a.last_weighing_date, DATE '1900-01-01') "
      "<> COALESCE(g.d, DATE '1900-01-01')", 0),
+    # 5. feed stock never negative, drawn only after delivery, conserved; summaries equal their children
+    ("5 feed stock", "stock lots (or lot history rows) below zero",
+     "SELECT (SELECT COUNT(*) FROM inventory_feedcontainerstock WHERE quantity_kg < 0) "
+     "+ (SELECT COUNT(*) FROM inventory_historicalfeedcontainerstock WHERE quantity_kg < 0)", 0),
+    ("5 feed stock", "lot decrements before the lot's delivery",
+     "SELECT COUNT(*) FROM inventory_historicalfeedcontainerstock WHERE history_type = '~' AND history_date < entry_date", 0),
+    ("5 feed stock", "lots delivered before their purchase",
+     "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
+     "WHERE CAST(s.entry_date AS DATE) < p.purchase_date", 0),
+    ("5 feed stock", "lots holding more than their purchase",
+     "SELECT COUNT(*) FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedpurchase p "
+     "ON p.id = h.feed_purchase_id WHERE h.quantity_kg > p.quantity_kg", 0),
+    ("5 feed stock", "(hall or sea area, feed) where delivered <> fed + remaining",
+     "SELECT COUNT(*) FROM (SELECT COALESCE(fc.hall_id, -fc.area_id) AS site, p.feed_id, "
+     "SUM(h.quantity_kg) AS bought, SUM(s.quantity_kg) AS remaining, COUNT(*) AS lots "
+     "FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedcontainerstock s ON s.id = h.id "
+     "JOIN infrastructure_feedcontainer fc ON fc.id = s.feed_container_id "
+     "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id WHERE h.history_type = '+' GROUP BY 1, 2) b "
+     "LEFT JOIN (SELECT COALESCE(c.hall_id, -c.area_id) AS site, f.feed_id, SUM(f.amount_kg) AS fed "
+     "FROM inventory_feedingevent f JOIN infrastructure_container c ON c.id = f.container_id GROUP BY 1, 2) e "
+     "ON e.site = b.site AND e.feed_id = b.feed_id "
+     "WHERE ABS(b.bought - COALESCE(e.fed, 0) - b.remaining) > 0.005 * b.lots + 0.0001", 0),
+    ("5 feed stock", "feeding events without a FIFO cost",
+     "SELECT COUNT(*) FROM inventory_feedingevent WHERE feed_cost IS NULL", 0),
+    ("5 feed stock", "feeding events costing outside the prices of their site's lots of that feed",
+     "SELECT COUNT(*) FROM inventory_feedingevent f JOIN infrastructure_container c ON c.id = f.container_id "
+     "JOIN (SELECT COALESCE(fc.hall_id, -fc.area_id) AS site, p.feed_id, MIN(p.cost_per_kg) AS lo, "
+     "MAX(p.cost_per_kg) AS hi FROM inventory_feedcontainerstock s JOIN infrastructure_feedcontainer fc "
+     "ON fc.id = s.feed_container_id JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id GROUP BY 1, 2) l "
+     "ON l.site = COALESCE(c.hall_id, -c.area_id) AND l.feed_id = f.feed_id "
+     "WHERE f.feed_cost < f.amount_kg * l.lo - 0.005 OR f.feed_cost > f.amount_kg * l.hi + 0.005", 0),
+    ("5 summaries", "container summaries whose totals differ from their feeding events",
+     "SELECT COUNT(*) FROM inventory_containerfeedingsummary s LEFT JOIN (SELECT s2.id, SUM(f.amount_kg) AS kg, "
+     "COUNT(*) AS n FROM inventory_containerfeedingsummary s2 JOIN inventory_feedingevent f "
+     "ON f.batch_assignment_id = s2.container_assignment_id AND f.feeding_date >= s2.period_start "
+     "AND f.feeding_date <= s2.period_end GROUP BY s2.id) e ON e.id = s.id "
+     "WHERE e.id IS NULL OR ABS(s.total_feed_kg - e.kg) > 0.005 OR s.data_points <> e.n", 0),
+    ("5 summaries", "batch summaries whose totals differ from their feeding events",
+     "SELECT COUNT(*) FROM inventory_batchfeedingsummary s LEFT JOIN (SELECT s2.id, SUM(f.amount_kg) AS kg, "
+     "COUNT(DISTINCT f.batch_assignment_id) AS n FROM inventory_batchfeedingsummary s2 JOIN inventory_feedingevent f "
+     "ON f.batch_id = s2.batch_id AND f.feeding_date >= s2.period_start AND f.feeding_date <= s2.period_end "
+     "GROUP BY s2.id) e ON e.id = s.id WHERE e.id IS NULL OR ABS(s.total_feed_kg - e.kg) > 0.005 "
+     "OR s.container_count <> e.n", 0),
+    ("5 summaries", "summaries with an FCR but no positive growth",
+     "SELECT (SELECT COUNT(*) FROM inventory_containerfeedingsummary WHERE fcr IS NOT NULL AND NOT growth_kg > 0) "
+     "+ (SELECT COUNT(*) FROM inventory_batchfeedingsummary WHERE fcr IS NOT NULL AND NOT total_growth_kg > 0)", 0),
+    ("5 summaries", "summaries dated after their period or after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM inventory_containerfeedingsummary WHERE CAST(created_at AS DATE) < period_end "
+     "OR period_end > {as_of} OR period_start > period_end) + (SELECT COUNT(*) FROM inventory_batchfeedingsummary "
+     "WHERE CAST(created_at AS DATE) < period_end OR period_end > {as_of} OR period_start > period_end)", 0),
     # 6. nothing after the as-of date; COMPLETED only when harvested
     ("6 as-of", "event rows dated after the as-of date",
      "SELECT (SELECT COUNT(*) FROM environmental_environmentalreading WHERE CAST(reading_time AS DATE) > {as_of}) "
@@ -222,6 +272,10 @@ INVARIANTS = [
      f"SELECT COUNT(*) FROM batch_batch b LEFT JOIN (SELECT batch_id, COUNT(*) AS n FROM {BCA} WHERE is_active "
      "GROUP BY batch_id) a ON a.batch_id = b.id WHERE b.status = 'ACTIVE' AND (COALESCE(a.n, 0) = 0 "
      "OR b.actual_end_date IS NOT NULL)", 0),
+    ("history", "stock lots whose last history row differs from the row",
+     "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN (SELECT id, MAX(history_id) AS h FROM "
+     "inventory_historicalfeedcontainerstock GROUP BY id) m ON m.id = s.id JOIN inventory_historicalfeedcontainerstock h "
+     "ON h.history_id = m.h WHERE h.quantity_kg <> s.quantity_kg", 0),
     ("history", "assignments whose last history row differs from the row",
      f"SELECT COUNT(*) FROM {BCA} a JOIN (SELECT id, MAX(history_date) AS d FROM "
      "batch_historicalbatchcontainerassignment GROUP BY id) m ON m.id = a.id JOIN "
