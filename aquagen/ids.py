@@ -51,7 +51,8 @@ class Counting:
         self._seen.add(table)
         self._counts.append(_days(df, when_column(table)).group_by("day").len("n")
                             .with_columns(table=pl.lit(table)))
-        return pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
+        # placeholders: negative, so they never meet a real id in a join
+        return -pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
 
     def counts(self) -> pl.DataFrame:
         """table, day, n — the shard's rows per table and day."""
@@ -61,26 +62,29 @@ class Counting:
 
 
 class Allocated:
-    """Second pass: numbers a shard's rows from the first id of each of its days."""
+    """Second pass: numbers a shard's rows from the first id of each of its days (and checks
+    that it numbers exactly the rows the first pass counted)."""
 
     def __init__(self, first: pl.DataFrame) -> None:
         self._first = {key[0]: g.drop("table") for key, g in first.partition_by("table", as_dict=True).items()}
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         days = _days(df, when_column(table)).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("day"))
-        first = self._first.get(table, pl.DataFrame(schema={"day": pl.Int32, "first": pl.Int64}))
-        ids = days.join(first, on="day", how="left", maintain_order="left")
-        if ids["first"].null_count():
-            raise AssertionError(f"{table}: rows on days the counting pass did not see")
-        return ids.select(pl.col("first") + pl.col("rank"))["first"]
+        first = self._first.get(table, pl.DataFrame(schema={"day": pl.Int32, "first": pl.Int64, "n": pl.Int64}))
+        seen = days.group_by("day").len("rows").join(first, on="day", how="full", coalesce=True)
+        if seen.filter(pl.col("rows").fill_null(0) != pl.col("n").fill_null(0)).height:
+            raise AssertionError(f"{table}: the rows differ from the counting pass")
+        return days.join(first, on="day", how="left", maintain_order="left").select(
+            pl.col("first") + pl.col("rank"))["first"]
 
 
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day."""
     frames = [c.with_columns(shard=pl.lit(k, dtype=pl.Int64)) for k, c in counts.items() if c.height]
     if not frames:
-        return {k: pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "first": pl.Int64}) for k in counts}
+        return {k: pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64})
+                for k in counts}
     every = pl.concat(frames).sort("table", "day", "shard").with_columns(
         first=pl.col("n").cum_sum().over("table") - pl.col("n") + 1)
-    parts = {key[0]: g.select("table", "day", "first") for key, g in every.partition_by("shard", as_dict=True).items()}
-    return {k: parts.get(k, every.clear().select("table", "day", "first")) for k in counts}
+    parts = {key[0]: g.select("table", "day", "first", "n") for key, g in every.partition_by("shard", as_dict=True).items()}
+    return {k: parts.get(k, every.clear().select("table", "day", "first", "n")) for k in counts}

@@ -1,0 +1,135 @@
+"""The fleet: schedule, workers, prefix-stable ids, resume after kill -9, feed stock checks."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+
+import schemas
+from aquagen import validate
+from aquagen.batches import MUTABLE
+from aquagen.generate import DEFAULT_STAGGER_DAYS, default_first_start, fleet_eggs, generate, work_folder
+from aquagen.ids import id_column
+from aquagen.plan import LIFE_DAYS, SEA_START, plan_fleet
+
+from .conftest import run_cli
+from .test_batch import _rewrite, failed
+
+FIRST = dt.date(2023, 3, 1)
+AS_OF = dt.date(2024, 9, 20)  # batches in the sea, in freshwater, and one mid-transition
+ARGS = dict(seed=5, batches=4, first_start=FIRST, stagger_days=45)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("f") / "snap", as_of=AS_OF, workers=1, **ARGS)
+
+
+def _digests(snap) -> dict[str, str]:
+    return {f["path"]: f["sha256"] for t in snap.manifest["tables"].values() for f in t["files"]}
+
+
+def test_fleet_passes_every_check(fleet):
+    assert failed(fleet) == []
+    rows = {k: v["rows"] for k, v in fleet.manifest["tables"].items()}
+    assert rows["batch_batch"] == 4 and rows["inventory_feedpurchase"] > 236  # reorders happened
+    costs = fleet.read("inventory_feedingevent")["feed_cost"]
+    assert costs.null_count() == 0 and costs.len() == rows["inventory_feedingevent"]
+
+
+def test_same_bytes_for_any_number_of_workers(fleet, tmp_path):
+    two = generate(tmp_path / "snap", as_of=AS_OF, workers=2, **ARGS)
+    assert _digests(two) == _digests(fleet)
+    assert (two.path / "manifest.json").read_bytes() == (fleet.path / "manifest.json").read_bytes()
+
+
+def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
+    later = generate(tmp_path / "later", as_of=AS_OF + dt.timedelta(days=75), workers=2, **ARGS)
+    grew = 0
+    for name in fleet.manifest["tables"]:
+        early, late = fleet.read(name), later.read(name)
+        key = id_column(name) if id_column(name) in early.columns else early.columns[0]
+        if early.height:  # dense ids 1..n in both
+            assert early[key].sort().to_list() == list(range(1, early.height + 1)) or name.startswith(
+                ("auth_", "users_")) or key != id_column(name), name
+        if name in MUTABLE:  # objects that change keep their ids; their current state moves on
+            assert set(early[key]) <= set(late[key]), name
+            continue
+        if early.height == 0:
+            continue
+        assert late.filter(pl.col(key) <= early[key].max()).sort(key).equals(early.sort(key)), name
+        grew += late.height > early.height
+    assert grew >= 15  # every event and history table
+
+
+def test_resume_after_kill_gives_the_same_bytes(fleet, tmp_path):
+    out = tmp_path / "snap"
+    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--seed", "5", "--batches", "4",
+           "--first-start", FIRST.isoformat(), "--stagger-days", "45", "--as-of", AS_OF.isoformat(), "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = work_folder(out) / "progress.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if len(json.loads(progress.read_text())["done"]) >= 6:  # master, 4 counts, a written batch
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists() and progress.exists()
+    r = run_cli(*cmd[3:])  # without --resume: refused, nothing lost
+    assert r.returncode == 2 and "--resume" in r.stderr
+    r = run_cli(*cmd[3:], "--resume")
+    assert r.returncode == 0, r.stderr
+    assert not work_folder(out).exists()
+    assert (out / "manifest.json").read_bytes() == (fleet.path / "manifest.json").read_bytes()
+    assert all((out / p).read_bytes() == (fleet.path / p).read_bytes() for p in _digests(fleet))
+
+
+def test_default_fleet_shows_every_stage():
+    as_of = dt.date(2026, 11, 24)
+    planned = plan_fleet(50, default_first_start(as_of), DEFAULT_STAGGER_DAYS, fleet_eggs(42))
+    age = [(as_of - b.start_date).days for b in planned]
+    active = sum(0 <= a < LIFE_DAYS for a in age)
+    assert 40 <= active <= 50 and sum(a >= LIFE_DAYS for a in age) > 0  # harvested ones too
+    assert any(a >= SEA_START for a in age if a < LIFE_DAYS) and any(a < SEA_START for a in age)
+    assert any(a % 90 < 10 and 90 <= a < SEA_START + 10 for a in age)  # mid-transition
+    assert {b.geography for b in planned} == {"Scotland", "Faroe Islands"}
+
+
+def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):
+    r = run_cli("generate", "--out", tmp_path / "s", "--batches", "400", "--stagger-days", "1",
+                "--geography", "Scotland", "--as-of", "2026-01-01")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "only 10 batches fit" in r.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_broken_feed_stock_fails_exactly_its_check(fleet, tmp_path):
+    lots = "inventory_historicalfeedcontainerstock"
+    drawn = fleet.read(lots).filter(pl.col("history_type") == "~")["history_id"][0]
+    broken = _rewrite(fleet, tmp_path, lots, lambda df: df.with_columns(
+        history_date=pl.when(pl.col("history_id") == drawn).then(pl.col("entry_date") - pl.duration(hours=1))
+        .otherwise(pl.col("history_date"))))
+    assert failed(broken) == ["lot decrements before the lot's delivery"]
+    broken = _rewrite(fleet, tmp_path, "inventory_feedingevent", lambda df: df.with_columns(
+        amount_kg=pl.when(pl.col("id") == 1).then(pl.col("amount_kg") * 2).otherwise(pl.col("amount_kg")),
+        feeding_percentage=pl.when(pl.col("id") == 1).then(pl.col("feeding_percentage") * 2)
+        .otherwise(pl.col("feeding_percentage"))))
+    assert set(failed(broken)) == {"(hall or sea area, feed) where delivered <> fed + remaining",
+                                   "container summaries whose totals differ from their feeding events",
+                                   "batch summaries whose totals differ from their feeding events",
+                                   "feeding events costing outside the prices of their site's lots of that feed"}
+    stock = "inventory_feedcontainerstock"
+    broken = _rewrite(fleet, tmp_path, stock, lambda df: df.with_columns(
+        quantity_kg=pl.when(pl.col("id") == 1).then(-pl.col("quantity_kg") - 1).otherwise(pl.col("quantity_kg"))))
+    assert "stock lots (or lot history rows) below zero" in failed(broken)
