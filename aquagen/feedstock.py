@@ -45,13 +45,15 @@ def build(
     feeding_history: pl.DataFrame,
     seed: int,
     ids: IdBook,
+    costed_feedings: bool = True,
 ) -> dict[str, pl.DataFrame]:
     """All inventory rows of some feed containers (a site's) over the whole horizon.
 
     ``containers``: id, capacity_kg. ``lots``/``lot_history``/``purchases``: their
     initial stock lots (base rows, '+' history rows) and those lots' purchases, from
     the master data. ``feedings``/``feeding_history``: the numbered feeding events
-    they supply (feed_cost empty).
+    they supply (feed_cost empty); with ``costed_feedings`` false (when only counting rows)
+    they are not returned.
     """
     feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
     initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
@@ -113,6 +115,8 @@ def build(
     out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
 
     # --- the feeding events they supplied, with their FIFO cost ---
+    if not costed_feedings:
+        return out
     cost = pl.concat(costs).select(id="event_id", cost="feed_cost") if costs else \
         pl.DataFrame(schema={"id": pl.Int64, "cost": pl.Float64})
     for name, df in (("inventory_feedingevent", feedings.drop("fc")), ("inventory_historicalfeedingevent", feeding_history)):

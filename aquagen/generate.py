@@ -167,19 +167,20 @@ def feed_sites(job: Job) -> list[FeedSite]:
     return sites
 
 
-def _feed_build(job: Job, site: FeedSite, ids) -> dict[str, pl.DataFrame]:
+def _feed_build(job: Job, site: FeedSite, ids, costed_feedings: bool = True) -> dict[str, pl.DataFrame]:
     feed = {}
-    for name in FEED_TABLES:
+    for name in FEED_TABLES if costed_feedings else FEED_TABLES[:1]:
         files = sorted(f for fc in site.containers["id"] for f in (job.work / "feed" / f"{fc:04d}").glob(f"{name}.*"))
         feed[name] = pl.concat([pl.read_parquet(f) for f in files]) if files else \
             pl.DataFrame(schema=schemas.table(name).polars_schema)
-    return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases,
-                           feed["inventory_feedingevent"], feed["inventory_historicalfeedingevent"], job.seed, ids)
+    return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases, feed[FEED_TABLES[0]],
+                           feed.get(FEED_TABLES[1]), job.seed, ids, costed_feedings)
 
 
 def count_feed(job: Job, site: FeedSite) -> pl.DataFrame:
+    """The feed site's rows per table and day (its feeding events are numbered by their batches)."""
     counter = Counting()
-    _feed_build(job, site, counter)
+    _feed_build(job, site, counter, costed_feedings=False)
     return counter.counts()
 
 
