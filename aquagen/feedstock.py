@@ -25,6 +25,7 @@ from .masterdata import SITES
 OPERATOR_ID = 2  # the feeding (and so each decrement) is the operator's
 MANAGER_ID = 4  # manager_01 orders feed
 PURCHASE_TIME = dt.timedelta(hours=10)
+FEEDINGS = "inventory_feedingevent"
 
 
 def feed_container_of(container: pl.Expr) -> pl.Expr:
@@ -42,7 +43,6 @@ def build(
     lot_history: pl.DataFrame,
     purchases: pl.DataFrame,
     feedings: pl.DataFrame,
-    feeding_history: pl.DataFrame,
     seed: int,
     ids: IdBook,
     costed_feedings: bool = True,
@@ -51,9 +51,9 @@ def build(
 
     ``containers``: id, capacity_kg. ``lots``/``lot_history``/``purchases``: their
     initial stock lots (base rows, '+' history rows) and those lots' purchases, from
-    the master data. ``feedings``/``feeding_history``: the numbered feeding events
-    they supply (feed_cost empty); with ``costed_feedings`` false (when only counting rows)
-    they are not returned.
+    the master data. ``feedings``: the numbered feeding events they supply (feed_cost
+    empty), with the history_id of their '+' history row; with ``costed_feedings`` false
+    (when only counting rows) they are not returned.
     """
     feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
     initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
@@ -117,11 +117,14 @@ def build(
     # --- the feeding events they supplied, with their FIFO cost ---
     if not costed_feedings:
         return out
-    cost = pl.concat(costs).select(id="event_id", cost="feed_cost") if costs else \
-        pl.DataFrame(schema={"id": pl.Int64, "cost": pl.Float64})
-    for name, df in (("inventory_feedingevent", feedings.drop("fc")), ("inventory_historicalfeedingevent", feeding_history)):
-        out[name] = conform(name, df.join(cost, on="id", how="left", maintain_order="left")
-                            .with_columns(feed_cost=pl.col("cost")).drop("cost"))
+    cost = pl.concat(costs).select(id="event_id", feed_cost="feed_cost") if costs else \
+        pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
+    # the rows are conformed already (by their batch): only the cost is new
+    costed = feedings.drop("fc", "feed_cost").join(cost, on="id", how="left", maintain_order="left").with_columns(
+        feed_cost=pl.col("feed_cost").round(2).cast(schemas.table(FEEDINGS).column("feed_cost").polars_type))
+    out[FEEDINGS] = costed.select(schemas.table(FEEDINGS).column_names)
+    out[schemas.table(FEEDINGS).history_table] = history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
+        .with_columns(history_id=costed["history_id"])
     return out
 
 

@@ -47,7 +47,7 @@ SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before 
 DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of date
 DEFAULT_STAGGER_DAYS = 20
 DEFAULT_EGGS = 3_500_000
-FEED_TABLES = ("inventory_feedingevent", "inventory_historicalfeedingevent")  # costed by the feed container
+FEEDINGS, FEEDING_HISTORY = "inventory_feedingevent", "inventory_historicalfeedingevent"  # costed by feed sites
 STOCK_TABLES = ("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock")  # owned by feed containers
 
 
@@ -125,12 +125,14 @@ def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> tuple[dict, 
     plan, sim = _simulate(job, pb)
     frames = batches.build(plan, sim, Allocated(first))
     part = f"batch-{pb.shard:05d}"
-    for name in FEED_TABLES:
-        df = frames.pop(name).with_columns(_fc=feedstock.feed_container_of(pl.col("container_id")))
-        for (fc,), g in df.partition_by("_fc", as_dict=True).items():
-            folder = job.work / "feed" / f"{fc:04d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            g.drop("_fc").write_parquet(folder / f"{name}.{part}.parquet")
+    # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
+    feedings = frames.pop(FEEDINGS).join(frames.pop(FEEDING_HISTORY).select("id", "history_id"), on="id",
+                                         maintain_order="left")
+    feedings = feedings.with_columns(_fc=feedstock.feed_container_of(pl.col("container_id")))
+    for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
+        folder = job.work / "feed" / f"{fc:04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        g.drop("_fc").write_parquet(folder / f"{part}.parquet", compression="uncompressed")
     frames = batches.cut(frames, job.as_of)
     entries = {name: write_part(job.root, name, df, part) for name, df in frames.items()}
     return entries, sum(df.height for df in frames.values())
@@ -168,13 +170,11 @@ def feed_sites(job: Job) -> list[FeedSite]:
 
 
 def _feed_build(job: Job, site: FeedSite, ids, costed_feedings: bool = True) -> dict[str, pl.DataFrame]:
-    feed = {}
-    for name in FEED_TABLES if costed_feedings else FEED_TABLES[:1]:
-        files = sorted(f for fc in site.containers["id"] for f in (job.work / "feed" / f"{fc:04d}").glob(f"{name}.*"))
-        feed[name] = pl.concat([pl.read_parquet(f) for f in files]) if files else \
-            pl.DataFrame(schema=schemas.table(name).polars_schema)
-    return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases, feed[FEED_TABLES[0]],
-                           feed.get(FEED_TABLES[1]), job.seed, ids, costed_feedings)
+    files = sorted(f for fc in site.containers["id"] for f in (job.work / "feed" / f"{fc:04d}").glob("*.parquet"))
+    feedings = pl.concat([pl.read_parquet(f) for f in files]) if files else \
+        pl.DataFrame(schema={**schemas.table(FEEDINGS).polars_schema, "history_id": pl.Int32})
+    return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases, feedings, job.seed, ids,
+                           costed_feedings)
 
 
 def count_feed(job: Job, site: FeedSite) -> pl.DataFrame:
