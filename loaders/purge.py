@@ -1,0 +1,387 @@
+"""Purge batches (plan phase 4): delete every row that belongs to some batches,
+history included, in one transaction of set-based SQL; keep infrastructure,
+master data and users.
+
+What belongs to a batch is found in the database's own catalog: every row whose
+foreign key reaches a purged row (batch → assignments → growth samples, feeding
+events → ..., transfers → stage-transition snapshots, ...), so tables this code
+does not know are purged too instead of blocking the delete. History tables
+(django-simple-history: ``<app>_historical<model>``, no FKs) lose the rows of
+the purged objects, matched by the base id, and the rows of long-deleted objects
+whose copied FK columns point at a purged row.
+
+``reset_inventory`` restores the initial feed stock: the purchases noted
+'Initial stock' (else the lowest-id lot of each feed container) and their lots
+stay, reset to their '+' history row; every later purchase and lot, their
+history and the initial lots' '~' rows (the FIFO decrements) go.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import psycopg
+from psycopg import sql
+
+import schemas
+from aquagen.errors import AquagenError
+
+from .postgres import connect, exclusive
+
+PURCHASES = "inventory_feedpurchase"
+LOTS = "inventory_feedcontainerstock"
+INITIAL_NOTE = "Initial stock"
+
+
+@dataclass
+class PurgeResult:
+    batches: list[tuple[int, str]]  # (id, batch_number) purged
+    deleted: dict[str, int]  # rows per table that went (or would go, with dry_run)
+    reset: dict[str, int]  # --reset-inventory: rows put back to their initial values
+    preserved: dict[str, int]  # infrastructure and master data: counts, unchanged
+    dry_run: bool
+    restored: dict[str, int] = field(default_factory=dict)  # stock lots given back the purged feedings' feed
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+# --- the catalog --------------------------------------------------------------
+
+@dataclass
+class _Graph:
+    tables: set[str]
+    columns: dict[str, set[str]]
+    children: dict[str, list[tuple[str, str]]]  # parent -> [(child, fk column)], FKs to parent.id only
+    history: dict[str, str]  # base -> history table
+    fk_cols: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # child -> [(column, parent)]
+
+
+def _graph(conn: psycopg.Connection) -> _Graph:
+    cols: dict[str, set[str]] = {}
+    for rel, col in conn.execute(
+        "SELECT c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+    ).fetchall():
+        cols.setdefault(rel, set()).add(col)
+    children: dict[str, list[tuple[str, str]]] = {}
+    fk_cols: dict[str, list[tuple[str, str]]] = {}
+    for child, col, parent, pcol in conn.execute(
+        """
+        SELECT c.relname, a.attname, p.relname, pa.attname
+        FROM pg_constraint k
+        JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+        JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace AND pn.nspname = 'public'
+        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+        JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+        WHERE k.contype = 'f' AND cardinality(k.conkey) = 1
+        ORDER BY 1, 2
+        """
+    ).fetchall():
+        if pcol == "id" and "id" in cols.get(child, ()):
+            children.setdefault(parent, []).append((child, col))
+            fk_cols.setdefault(child, []).append((col, parent))
+    history = {}
+    for name, c in cols.items():
+        m = re.fullmatch(r"([a-z0-9]+)_historical(\w+)", name)
+        if m and {"history_id", "history_type", "id"} <= c:
+            if f"{m[1]}_{m[2]}" in cols:
+                history[f"{m[1]}_{m[2]}"] = name
+    return _Graph(set(cols), cols, children, history, fk_cols)
+
+
+def _reach(g: _Graph, root: str) -> list[str]:
+    """Tables whose rows can belong to a ``root`` row, parents before children."""
+    seen = {root}
+    todo = [root]
+    while todo:
+        for child, _ in g.children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(t: str, path: frozenset) -> None:
+        if t in done:
+            return
+        for col, parent in g.fk_cols.get(t, []):
+            if parent in seen and parent != t and parent not in path:
+                visit(parent, path | {t})
+        done.add(t)
+        order.append(t)
+
+    for t in sorted(seen):
+        visit(t, frozenset())
+    return order
+
+
+# --- purge ----------------------------------------------------------------------
+
+def _set(name: str) -> sql.Identifier:
+    return sql.Identifier(f"_purge_{name}"[:63])
+
+
+def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[str, int]:
+    """Temp tables _purge_<t>(id) with the ids of every purged row; returns their sizes."""
+    sizes = {}
+    for t in order:
+        T, S = sql.Identifier(t), _set(t)
+        if t == "batch_batch":
+            q = sql.SQL("SELECT id FROM public.batch_batch WHERE id = ANY({})").format(sql.Literal(batch_ids))
+        else:
+            parts = [sql.SQL("SELECT id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                T, sql.Identifier(col), _set(parent))
+                for col, parent in g.fk_cols.get(t, []) if parent in sizes and parent != t]
+            q = sql.SQL(" UNION ").join(parts)
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(S, q))
+        selfs = [col for col, parent in g.fk_cols.get(t, []) if parent == t]
+        for col in selfs:  # rows hanging off purged rows of the same table
+            while conn.execute(sql.SQL(
+                "INSERT INTO {S} SELECT id FROM public.{T} WHERE {c} IN (SELECT id FROM {S}) "
+                "AND id NOT IN (SELECT id FROM {S})").format(S=S, T=T, c=sql.Identifier(col))).rowcount:
+                pass
+        conn.execute(sql.SQL("ANALYZE {}").format(S))
+        sizes[t] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(S)).fetchone()[0]
+    return sizes
+
+
+def _history_rows(g: _Graph, base: str, sizes: dict[str, int]) -> sql.Composed:
+    """SELECT history_id of ``base``'s history rows that belong to purged rows."""
+    H = sql.Identifier(g.history[base])
+    parts = [sql.SQL("SELECT history_id FROM public.{} WHERE id IN (SELECT id FROM {})").format(H, _set(base))]
+    for col, parent in g.fk_cols.get(base, []):
+        if parent in sizes and col in g.columns[g.history[base]]:
+            parts.append(sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                H, sql.Identifier(col), _set(parent)))
+    return sql.SQL(" UNION ").join(parts)
+
+
+def purge_batches(conn: psycopg.Connection, batch_ids: Iterable[int],
+                  restore_stock: bool = True) -> tuple[dict[str, int], dict[str, int]]:
+    """Delete every row of these batches inside the caller's transaction; returns (rows
+    deleted per table, rows restored per table). A dry run is this, rolled back.
+
+    With ``restore_stock`` the stock-lot decrements their feedings caused go too and the
+    lots get that feed back (see ``_restore_stock``).
+    """
+    batch_ids = sorted(set(int(i) for i in batch_ids))
+    if not batch_ids:
+        return {}, {}
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    g = _graph(conn)
+    order = _reach(g, "batch_batch")
+    sizes = _collect(conn, g, order, batch_ids)
+    out: dict[str, int] = {}
+    restored: dict[str, int] = {}
+    if restore_stock and "inventory_feedingevent" in sizes:
+        out, restored = _restore_stock(conn, g)
+    for t in reversed(order):  # children first
+        if t in g.history:
+            h = g.history[t]
+            out[h] = conn.execute(sql.SQL("DELETE FROM public.{} WHERE history_id IN ({})").format(
+                sql.Identifier(h), _history_rows(g, t, sizes))).rowcount
+        out[t] = conn.execute(sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.id = s.id").format(
+            T=sql.Identifier(t), S=_set(t))).rowcount
+    for t in order:
+        conn.execute(sql.SQL("DROP TABLE {}").format(_set(t)))
+    return {k: v for k, v in out.items() if v}, restored
+
+
+_STOCK_TABLES = {LOTS, "inventory_historicalfeedcontainerstock", "infrastructure_feedcontainer",
+                 "infrastructure_container", "inventory_feedingevent"}
+
+
+def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
+    """Undo the stock decrements of the purged feeding events.
+
+    A decrement is a lot's '~' history row written at the feeding's ``created_at`` by
+    the feed container of the fed container's hall (silo) or sea area (barge); a hall
+    or area holds one batch at a time, so (site, time) names the feeding's batch.
+    Those rows go, and each lot gets back what they drew: its later history rows
+    and the lot itself hold that much more (the lot's updated_at follows its last
+    remaining history row).
+    """
+    if not _STOCK_TABLES <= g.tables:
+        return {}, {}
+    conn.execute(
+        "CREATE TEMP TABLE _purge_feed_times ON COMMIT DROP AS "
+        "SELECT DISTINCT f.created_at AS t, COALESCE(c.hall_id, -c.area_id) AS site "
+        "FROM public.inventory_feedingevent f JOIN _purge_inventory_feedingevent p ON p.id = f.id "
+        "JOIN public.infrastructure_container c ON c.id = f.container_id")
+    conn.execute(
+        "CREATE TEMP TABLE _purge_draws ON COMMIT DROP AS "
+        "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
+        "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
+        "JOIN _purge_feed_times p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
+        "WHERE h.history_type = '~'")
+    conn.execute("ANALYZE _purge_draws")
+    # every history row of the touched lots: what a removed draw gives back, and the new quantity
+    conn.execute(
+        "CREATE TEMP TABLE _purge_lot_rows ON COMMIT DROP AS "
+        "SELECT history_id, id, drawn, back, updated_at, "
+        "       quantity_kg + SUM(COALESCE(back, 0)) OVER (PARTITION BY id ORDER BY history_date, history_id "
+        "                                                  ROWS UNBOUNDED PRECEDING) AS new_kg, "
+        "       row_number() OVER (PARTITION BY id ORDER BY history_date DESC, history_id DESC) AS from_end "
+        "FROM (SELECT h.history_id, h.id, h.history_date, h.quantity_kg, h.updated_at, "
+        "             d.history_id IS NOT NULL AS drawn, "
+        "             CASE WHEN d.history_id IS NOT NULL THEN LAG(h.quantity_kg) OVER (PARTITION BY h.id "
+        "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back "
+        "      FROM public.inventory_historicalfeedcontainerstock h "
+        "      LEFT JOIN _purge_draws d ON d.history_id = h.history_id "
+        "      WHERE h.id IN (SELECT id FROM _purge_draws)) z")
+    draws = conn.execute("SELECT count(*) FROM _purge_draws").fetchone()[0]
+    lots = conn.execute("SELECT count(DISTINCT id) FROM _purge_draws").fetchone()[0]
+    if draws:
+        conn.execute("UPDATE public.inventory_historicalfeedcontainerstock h SET quantity_kg = r.new_kg "
+                     "FROM _purge_lot_rows r WHERE r.history_id = h.history_id AND NOT r.drawn "
+                     "AND r.new_kg <> h.quantity_kg")
+        conn.execute("DELETE FROM public.inventory_historicalfeedcontainerstock h USING _purge_draws d "
+                     "WHERE d.history_id = h.history_id")
+        conn.execute(
+            f"UPDATE public.{LOTS} s SET quantity_kg = s.quantity_kg + t.back, "
+            "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
+            "FROM (SELECT id, SUM(back) FILTER (WHERE drawn) AS back, bool_or(drawn AND from_end = 1) AS last_drawn, "
+            "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
+            "      FROM _purge_lot_rows GROUP BY id) t WHERE t.id = s.id")
+    conn.execute("DROP TABLE _purge_feed_times, _purge_draws, _purge_lot_rows")
+    return ({"inventory_historicalfeedcontainerstock": draws} if draws else {}), ({LOTS: lots} if lots else {})
+
+
+def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple[int, int]:
+    """Put the kept rows of ``base`` back to their '+' history row and drop their later history
+    rows; returns (rows reset, history rows deleted)."""
+    h = g.history.get(base)
+    if h is None:
+        return 0, 0
+    B, H = sql.Identifier(base), sql.Identifier(h)
+    cols = sorted((g.columns[base] & g.columns[h]) - {"id"})
+    first = sql.SQL("SELECT DISTINCT ON (id) * FROM public.{H} WHERE history_type = '+' AND id IN ({keep}) "
+                    "ORDER BY id, history_id").format(H=H, keep=keep)
+    differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c)) for c in cols),
+        sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in cols))
+    n = conn.execute(sql.SQL("UPDATE public.{B} b SET {sets} FROM ({first}) f WHERE f.id = b.id AND {d}").format(
+        B=B, first=first, d=differs,
+        sets=sql.SQL(", ").join(sql.SQL("{c} = f.{c}").format(c=sql.Identifier(c)) for c in cols))).rowcount
+    later = conn.execute(sql.SQL("DELETE FROM public.{H} WHERE id IN ({keep}) AND history_type <> '+'").format(
+        H=H, keep=keep)).rowcount
+    return n, later
+
+
+def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """Back to the initial feed stock, inside the caller's transaction; returns (rows deleted
+    per table, rows reset per table)."""
+    g = _graph(conn)
+    if not {PURCHASES, LOTS} <= g.tables:
+        return {}, {}
+    has_initial = conn.execute(f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)",
+                               (INITIAL_NOTE,)).fetchone()[0]
+    if has_initial:
+        conn.execute(f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT id FROM public.{PURCHASES} "
+                     "WHERE notes = %s", (INITIAL_NOTE,))
+        conn.execute(f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT id FROM public.{LOTS} "
+                     "WHERE feed_purchase_id IN (SELECT id FROM _keep_purchases)")
+    else:  # no notes to go by: the first lot of each feed container
+        conn.execute(f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT DISTINCT ON (feed_container_id) id "
+                     f"FROM public.{LOTS} ORDER BY feed_container_id, id")
+        conn.execute(f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT DISTINCT feed_purchase_id AS id "
+                     f"FROM public.{LOTS} WHERE id IN (SELECT id FROM _keep_lots)")
+    deleted: dict[str, int] = {}
+    reset: dict[str, int] = {}
+    for base, keep in ((LOTS, "_keep_lots"), (PURCHASES, "_keep_purchases")):  # lots reference purchases
+        K = sql.SQL("SELECT id FROM {}").format(sql.Identifier(keep))
+        reset[base], later = _reset_to_created(conn, g, base, K)
+        h = g.history.get(base)
+        if h:
+            deleted[h] = later + conn.execute(sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(
+                sql.Identifier(h), K)).rowcount
+        deleted[base] = conn.execute(sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(
+            sql.Identifier(base), K)).rowcount
+    conn.execute("DROP TABLE _keep_lots, _keep_purchases")
+    return {k: v for k, v in deleted.items() if v}, {k: v for k, v in reset.items() if v}
+
+
+def preserved_tables(conn: psycopg.Connection, reset: bool) -> list[str]:
+    """Infrastructure, master data and users: the profile's base tables no batch row can reach."""
+    g = _graph(conn)
+    owned = set(_reach(g, "batch_batch")) if "batch_batch" in g.tables else set()
+    if reset:
+        owned |= {PURCHASES, LOTS}
+    return [n for n, t in schemas.tables().items() if not t.history_of and n not in owned and n in g.tables]
+
+
+def _counts(conn, names: list[str]) -> dict[str, int]:
+    return {n: conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(n))).fetchone()[0]
+            for n in names}
+
+
+def purge(
+    dsn: str,
+    batch_ids: Iterable[int] = (),
+    batch_names: Iterable[str] = (),
+    all: bool = False,  # noqa: A002 - the CLI flag's name
+    dry_run: bool = False,
+    reset_inventory: bool = False,
+) -> PurgeResult:
+    """Delete the given batches (or ``all``) with everything that belongs to them, in one transaction."""
+    batch_ids, batch_names = list(batch_ids), list(batch_names)
+    if all and (batch_ids or batch_names):
+        raise AquagenError("--all purges every batch; leave out --batch-id / --batch-name, or drop --all")
+    if not (all or batch_ids or batch_names or reset_inventory):
+        raise AquagenError("nothing to purge: give --batch-id N, --batch-name NAME or --all (and/or --reset-inventory)")
+    start = time.perf_counter()
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        exclusive(conn, "purge")
+        if conn.execute("SELECT to_regclass('public.batch_batch')").fetchone()[0] is None:
+            raise AquagenError("the database has no AquaMind schema (table batch_batch is missing)")
+        try:
+            with conn.transaction():  # a dry run is the real thing, rolled back
+                chosen = _choose(conn, batch_ids, batch_names, all)
+                keep = preserved_tables(conn, reset_inventory)
+                before = _counts(conn, keep)
+                deleted, restored = purge_batches(conn, [i for i, _ in chosen])
+                reset: dict[str, int] = {}
+                if reset_inventory:
+                    gone, reset = restore_initial_inventory(conn)
+                    for name, n in gone.items():
+                        deleted[name] = deleted.get(name, 0) + n
+                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any dangling reference fails here, not at COMMIT
+                after = _counts(conn, keep)
+                if after != before:
+                    changed = ", ".join(f"{n} {before[n]} -> {after[n]}" for n in keep if before[n] != after[n])
+                    raise AquagenError(f"purge would change infrastructure or master data ({changed}); rolled back")
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except psycopg.Error as e:
+            raise AquagenError(f"purge failed and was rolled back: {' '.join(str(e).split())}") from None
+    return PurgeResult(chosen, deleted, reset, after, dry_run, restored, time.perf_counter() - start)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> list[tuple[int, str]]:  # noqa: A002
+    rows = conn.execute("SELECT id, batch_number FROM public.batch_batch ORDER BY id").fetchall()
+    if all:
+        return [(i, n) for i, n in rows]
+    by_id = {i: n for i, n in rows}
+    by_name = {n: i for i, n in rows}
+    unknown = [str(i) for i in batch_ids if i not in by_id] + [repr(n) for n in batch_names if n not in by_name]
+    if unknown:
+        held = ", ".join(n for _, n in rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        raise AquagenError(f"no batch {', '.join(unknown)} in the database; it holds "
+                           + (f"{len(rows)} batches: {held}" if rows else "no batches"))
+    ids = sorted(set(batch_ids) | {by_name[n] for n in batch_names})
+    return [(i, by_id[i]) for i in ids]
+

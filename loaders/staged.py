@@ -1,0 +1,317 @@
+"""Loading into a database without the schema: parallel, and safe to kill at any moment.
+
+1. Worker connections COPY whole tables, largest first, into bare tables of a
+   private staging schema; each table is created and filled in one transaction,
+   so ``COPY ... FREEZE`` is valid.
+2. The same workers build each table's primary key, UNIQUE and CHECK constraints
+   (one ALTER TABLE per table), then its indexes (one statement each, so the
+   indexes of the biggest table are built side by side), biggest tables first,
+   as soon as the table is filled: the other workers keep copying meanwhile.
+3. Foreign keys are added NOT VALID in one short transaction, then validated in
+   parallel (VALIDATE CONSTRAINT locks the referenced table only in ROW SHARE mode).
+4. One short transaction moves every table into ``public`` (ALTER TABLE ... SET
+   SCHEMA carries indexes, constraints and identity sequences along), moves the
+   sequences past the loaded ids and writes the load log row.
+
+Until step 4 commits, ``public`` is untouched. A failed load drops its staging
+schema; a killed one leaves it behind, and the next load (or purge) drops it
+while it holds the advisory lock that keeps two loads apart.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+import schemas
+from aquagen.snapshot import Snapshot
+
+from . import killpoints
+
+STAGING_PREFIX = "aquagen_staging_"
+BIG_ROWS = 100_000  # tables at least this big get one task per index and a parallel FK validation
+# per worker session: memory for index sorts; no parallel workers of the server's own
+# (the loader's connections already use every core)
+SESSION_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
+               "SET synchronous_commit = off")
+
+
+def session_sql(conn: psycopg.Connection) -> list[str]:
+    """Settings for a loader session; from PostgreSQL 14 on, a statement whose client died
+    (killed loader) is cancelled within a second instead of running to its end."""
+    out = list(SESSION_SQL)
+    if conn.info.server_version >= 140000:
+        out.append("SET client_connection_check_interval = '1s'")
+    return out
+
+
+def leftovers(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1", (STAGING_PREFIX.replace("_", r"\_") + "%",)
+    ).fetchall()]
+
+
+def drop_leftovers(conn: psycopg.Connection) -> list[str]:
+    """Drop the staging schemas of killed loads (call while holding the load lock)."""
+    names = leftovers(conn)
+    for name in names:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    return names
+
+
+def _in(schema: str, stmt: str) -> str:
+    """A profile DDL statement (written for ``public``) aimed at ``schema``."""
+    return re.sub(r"\bpublic\.", f"{schema}.", stmt)
+
+
+# --- a small dependency-aware task pool over worker connections ------------------
+
+@dataclass(eq=False)
+class Task:
+    label: str
+    point: str  # kill point reached before it runs
+    run: Callable[[psycopg.Connection], None]
+    priority: float
+    after: list["Task"] = field(default_factory=list)
+    _waiting: int = 0
+    _next: list["Task"] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _Pool:
+    def __init__(self, dsn: str, tasks: list[Task], workers: int, connect: Callable[[str], psycopg.Connection]):
+        self.tasks = tasks
+        self.cv = threading.Condition()
+        self.ready: list[tuple[float, int, Task]] = []
+        self.left = len(tasks)
+        self.error: BaseException | None = None
+        self.conns: list[psycopg.Connection] = []
+        self.dsn, self.connect, self.workers = dsn, connect, workers
+        for i, t in enumerate(tasks):
+            t._waiting = len(t.after)
+            for d in t.after:
+                d._next.append(t)
+        for i, t in enumerate(tasks):
+            if not t._waiting:
+                heapq.heappush(self.ready, (-t.priority, i, t))
+        self.order = {id(t): i for i, t in enumerate(tasks)}
+
+    def _worker(self, conn: psycopg.Connection) -> None:
+        while True:
+            with self.cv:
+                while not self.ready and self.left and self.error is None:
+                    self.cv.wait()
+                if self.error is not None or not self.left:
+                    return
+                _, _, task = heapq.heappop(self.ready)
+            try:
+                killpoints.reached(task.point)
+                t0 = time.perf_counter()
+                task.run(conn)
+                task.seconds = time.perf_counter() - t0
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                with self.cv:
+                    if self.error is None:
+                        self.error = e
+                        for c in self.conns:
+                            if c is not conn:
+                                try:
+                                    c.cancel_safe(timeout=5)
+                                except Exception:  # noqa: BLE001
+                                    pass
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                self.left -= 1
+                for n in task._next:
+                    n._waiting -= 1
+                    if not n._waiting:
+                        heapq.heappush(self.ready, (-n.priority, self.order[id(n)], n))
+                self.cv.notify_all()
+
+    def run(self) -> None:
+        for _ in range(self.workers):
+            conn = self.connect(self.dsn)
+            conn.autocommit = True
+            for s in session_sql(conn):
+                conn.execute(s)
+            self.conns.append(conn)
+        threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in self.conns]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except BaseException as e:  # Ctrl-C in the main thread: stop the workers, then re-raise
+            with self.cv:
+                if self.error is None:
+                    self.error = e
+                self.cv.notify_all()
+            for c in self.conns:
+                try:
+                    c.cancel_safe(timeout=5)
+                except Exception:  # noqa: BLE001
+                    pass
+            for t in threads:
+                t.join(10)
+        finally:
+            for c in self.conns:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        if self.error is not None:
+            raise self.error
+
+
+# --- the load --------------------------------------------------------------------
+
+@dataclass
+class StagedLoad:
+    rows: dict[str, int]
+    phases: dict[str, float]
+
+
+def _key_clause(t: schemas.Table) -> str | None:
+    """Every key/UNIQUE/CHECK of a table as one ALTER TABLE (one lock, CHECKs verified in one scan)."""
+    parts = [re.sub(r"^ALTER TABLE \S+ ", "", s) for s in t.key_sql()]
+    return ", ".join(parts) if parts else None
+
+
+def load_fresh(
+    ctl: psycopg.Connection,
+    dsn: str,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int],
+    finish: Callable[[psycopg.Connection, dict[str, int]], None],
+    connect: Callable[[str], psycopg.Connection],
+    progress: Callable[[str, int], None] | None = None,
+    workers: int = 2,
+) -> StagedLoad:
+    """Load ``snapshot`` into the empty schema ``public`` of ``dsn``; ``ctl`` holds the load lock.
+
+    ``copy_table(conn, snapshot, table, qualified_name)`` streams one table;
+    ``finish(conn, rows)`` runs inside the final transaction (sequences, load log).
+    """
+    staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    S = sql.Identifier(staging)
+    ctl.execute(sql.SQL("CREATE SCHEMA {}").format(S))
+    rows: dict[str, int] = {n: 0 for n in ts}
+    plock = threading.Lock()
+    phases: dict[str, float] = {}
+    t_start = time.perf_counter()
+
+    def report(name: str, n: int) -> None:
+        if progress:
+            with plock:
+                progress(name, n)
+
+    def q(name: str) -> str:
+        return f"{staging}.{name}"
+
+    tasks: list[Task] = []
+    built: list[Task] = []  # every task FKs must wait for
+    small_empty: list[schemas.Table] = []
+
+    def fill(t: schemas.Table, with_builds: bool) -> Callable[[psycopg.Connection], None]:
+        def run(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                conn.execute(_in(staging, t.create_sql()))
+                n = copy_table(conn, snapshot, t, q(t.name))
+                if with_builds:
+                    key = _key_clause(t)
+                    if key:
+                        killpoints.reached("keys")
+                        conn.execute(f"ALTER TABLE {q(t.name)} {key}")
+                    for stmt in t.index_sql():
+                        killpoints.reached("index")
+                        conn.execute(_in(staging, stmt))
+            rows[t.name] = n
+            report(t.name, n)
+        return run
+
+    for t in ts.values():
+        n = snapshot.rows(t.name)
+        if n == 0:
+            small_empty.append(t)
+            continue
+        if n < BIG_ROWS:
+            task = Task(f"load {t.name}", "copy", fill(t, True), n)
+            tasks.append(task)
+            built.append(task)
+            continue
+        copy = Task(f"copy {t.name}", "copy", fill(t, False), n * 3)
+        key = _key_clause(t)
+        keys = Task(f"keys of {t.name}", "keys",
+                    (lambda k, name: lambda c: c.execute(f"ALTER TABLE {q(name)} {k}"))(key, t.name), n * 2, [copy])
+        tasks += [copy, keys]
+        built.append(keys)
+        for stmt in t.index_sql():
+            ix = Task(stmt.split(" ON ")[0], "index", (lambda s: lambda c: c.execute(s))(_in(staging, stmt)), n, [keys])
+            tasks.append(ix)
+            built.append(ix)
+
+    def create_empty(conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            for t in small_empty:
+                conn.execute(_in(staging, t.create_sql()))
+                key = _key_clause(t)
+                if key:
+                    conn.execute(f"ALTER TABLE {q(t.name)} {key}")
+                for stmt in t.index_sql():
+                    conn.execute(_in(staging, stmt))
+
+    if small_empty:
+        empty = Task("empty tables", "copy", create_empty, 0)
+        tasks.append(empty)
+        built.append(empty)
+
+    # FKs: added NOT VALID at once (metadata only), validated per table in parallel
+    fk_tables = [t for t in ts.values() if t.foreign_keys]
+
+    def add_fks(conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            for t in fk_tables:
+                later = " NOT VALID" if snapshot.rows(t.name) >= BIG_ROWS else ""
+                for stmt in t.fk_sql():
+                    conn.execute(_in(staging, stmt) + later)
+
+    add = Task("foreign keys", "fk", add_fks, float("inf"), list(built))
+    tasks.append(add)
+    for t in fk_tables:
+        if snapshot.rows(t.name) >= BIG_ROWS:
+            stmts = [f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT {fk.constraint}" for fk in t.foreign_keys]
+            tasks.append(Task(f"validate {t.name}", "fk", (lambda ss: lambda c: [c.execute(s) for s in ss])(stmts),
+                              snapshot.rows(t.name), [add]))
+
+    try:
+        _Pool(dsn, tasks, max(1, workers), connect).run()
+        phases["copy_and_build"] = time.perf_counter() - t_start
+        # the one short transaction that makes the load visible
+        t0 = time.perf_counter()
+        with ctl.transaction():
+            for t in ts.values():
+                ctl.execute(f"ALTER TABLE {q(t.name)} SET SCHEMA public")
+            finish(ctl, rows)
+            ctl.execute(sql.SQL("DROP SCHEMA {}").format(S))
+            killpoints.reached("final")
+        phases["final"] = time.perf_counter() - t0
+    except BaseException:
+        try:
+            ctl.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(S))
+        except Exception:  # noqa: BLE001 - the next load drops it
+            pass
+        raise
+    phases["tasks"] = {t.label: round(t.seconds, 3) for t in tasks}  # type: ignore[assignment]
+    return StagedLoad(rows, phases)
+

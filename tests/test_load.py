@@ -1,0 +1,271 @@
+"""Loading a small fleet: the parallel staged load into an empty database, the
+verified path into an existing schema (with --rebuild-indexes), batches already
+there (refused, --skip-existing, --replace), and kill -9 at several points."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+import schemas
+from aquagen.errors import AquagenError
+from aquagen.snapshot import Snapshot
+from loaders import postgres, rebuild, staged
+from loaders.purge import purge
+
+from .conftest import fingerprint
+
+AS_OF = dt.date(2026, 1, 15)
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE_TABLES = list(schemas.tables())
+
+
+# Shared by test_load and test_purge (which import these helpers, not the fixtures): one
+# fleet and one loaded database per test process.
+_shared: dict = {}
+
+
+def shared_fleet(tmp_path_factory) -> Snapshot:
+    """Infrastructure, master data and 3 staggered batches."""
+    if "fleet" not in _shared:
+        from aquagen.generate import generate
+
+        _shared["fleet"] = generate(tmp_path_factory.mktemp("fleet") / "snap", seed=3, batches=3, as_of=AS_OF)
+    return _shared["fleet"]
+
+
+def acquire_fleet_db(pg_admin, fleet: Snapshot):
+    """A database with the fleet loaded by the staged path; tests work on copies (``cloned``)."""
+    if "db" not in _shared:
+        name = f"aquagen_fleet_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        dsn = make_conninfo(pg_admin, dbname=name)
+        _shared["db"] = (dsn, postgres.load(fleet, dsn))
+        _shared["users"] = 0
+    _shared["users"] += 1
+    return _shared["db"]
+
+
+def release_fleet_db(pg_admin) -> None:
+    _shared["users"] -= 1
+    if not _shared["users"]:
+        name = psycopg.conninfo.conninfo_to_dict(_shared.pop("db")[0])["dbname"]
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory) -> Snapshot:
+    return shared_fleet(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fleet_db(pg_admin, fleet):
+    yield acquire_fleet_db(pg_admin, fleet)
+    release_fleet_db(pg_admin)
+
+
+@contextmanager
+def cloned(pg_admin, template_dsn):
+    """A throwaway copy of a database (file copy, much faster than loading again)."""
+    template = psycopg.conninfo.conninfo_to_dict(template_dsn)["dbname"]
+    name = f"aquagen_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        strategy = " STRATEGY FILE_COPY" if c.info.server_version >= 150000 else ""
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+    try:
+        yield make_conninfo(pg_admin, dbname=name)
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fleet_copy(pg_admin, fleet_db):
+    with cloned(pg_admin, fleet_db[0]) as dsn:
+        yield dsn
+
+
+def counts(dsn) -> dict[str, int]:
+    with psycopg.connect(dsn) as c:
+        return postgres.row_counts(c, PROFILE_TABLES)
+
+
+def catalog(dsn) -> dict:
+    with psycopg.connect(dsn) as c:
+        return rebuild.signature(c, PROFILE_TABLES)
+
+
+def aquagen(*args, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "AQUAGEN_KILL_AT"}
+    if kill_at:
+        env["AQUAGEN_KILL_AT"] = kill_at
+    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+
+
+def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
+    """The same rows under another manifest digest (a different snapshot to the load log)."""
+    shutil.copytree(snapshot.path, dest)
+    m = json.loads((dest / "manifest.json").read_text())
+    m["note"] = note
+    (dest / "manifest.json").write_text(json.dumps(m, indent=1) + "\n")
+    return Snapshot.open(dest)
+
+
+def failed_checks(dsn) -> list[str]:
+    from aquagen import validate
+
+    with psycopg.connect(dsn) as c:
+        return [r.check.name for r in validate.run(validate.DatabaseSource(c, AS_OF)) if not r.ok]
+
+
+def expected_counts(snapshot: Snapshot) -> dict[str, int]:
+    return {n: snapshot.rows(n) for n in PROFILE_TABLES}
+
+
+# --- into an empty database ---------------------------------------------------------
+
+def test_fresh_load_builds_the_reference_catalog(fleet, fleet_db, empty_db):
+    dsn, result = fleet_db
+    assert result.created_schema and not result.already_loaded
+    assert counts(dsn) == expected_counts(fleet)
+    # the same tables, keys, indexes, constraint names and definitions as the one-shot DDL
+    with psycopg.connect(empty_db) as c:
+        c.execute(schemas.schema_sql())
+    assert catalog(dsn) == catalog(empty_db)
+    with psycopg.connect(dsn) as c:
+        assert staged.leftovers(c) == []
+        assert c.execute("SELECT count(*) FROM pg_constraint WHERE NOT convalidated").fetchone()[0] == 0
+        # identity sequences moved past the loaded ids, owned by the public tables
+        nxt = c.execute("SELECT nextval(pg_get_serial_sequence('public.batch_batch', 'id'))").fetchone()[0]
+        assert nxt == fleet.scan("batch_batch").select("id").collect()["id"].max() + 1
+        c.rollback()
+        log = c.execute(f"SELECT manifest_sha256, batches, mode, row_counts FROM {postgres.LOAD_LOG}").fetchall()
+        assert len(log) == 1
+        digest, batches, mode, rows = log[0]
+        assert digest == postgres.manifest_digest(fleet) and mode == "created"
+        assert sorted(batches) == sorted(fleet.read("batch_batch")["batch_number"].to_list())
+        assert rows == expected_counts(fleet)
+
+
+def test_reloading_changes_nothing(fleet, fleet_copy):
+    before = fingerprint(fleet_copy)
+    r = aquagen("load", fleet.path, "--dsn", fleet_copy)
+    assert r.returncode == 0 and "already loaded" in r.stdout, r.stderr
+    assert fingerprint(fleet_copy) == before
+
+
+def test_killed_fresh_load_leaves_public_untouched_and_a_rerun_completes(master_snapshot, empty_db):
+    before = fingerprint(empty_db)
+    # during a COPY, before a key build, while an index build may be running, before the
+    # foreign keys, and inside the final transaction just before COMMIT
+    for point in ("copy:3", "keys:4", "index:6+0.02", "fk", "final"):
+        r = aquagen("load", master_snapshot.path, "--dsn", empty_db, kill_at=point)
+        assert r.returncode == -9, (point, r.stdout, r.stderr)
+        assert fingerprint(empty_db) == before, point
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c)  # the killed runs' staging schemas, dropped by the next load
+    r = aquagen("load", master_snapshot.path, "--dsn", empty_db)
+    assert r.returncode == 0 and "created the schema" in r.stdout, r.stderr
+    assert counts(empty_db) == expected_counts(master_snapshot)
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c) == []
+
+
+# --- into an existing schema ------------------------------------------------------
+
+def _add_extras(dsn, on_batch_tables: bool) -> None:
+    """Objects a DBA may have added: a partial index, a clustered index, an unvalidated FK, and
+    an index with a comment (which the rebuild leaves in place)."""
+    with psycopg.connect(dsn) as c:
+        if on_batch_tables:
+            c.execute("CREATE INDEX extra_partial ON inventory_feedingevent (feeding_date) WHERE amount_kg > 1")
+            c.execute("CREATE INDEX extra_clustered ON environmental_environmentalreading (reading_time DESC)")
+            c.execute("ALTER TABLE environmental_environmentalreading CLUSTER ON extra_clustered")
+            c.execute("ALTER TABLE batch_growthsample ADD CONSTRAINT extra_fk FOREIGN KEY (assignment_id) "
+                      "REFERENCES batch_batchcontainerassignment (id) NOT VALID")
+            c.execute("CREATE INDEX extra_commented ON batch_mortalityevent (event_date)")
+        else:
+            c.execute("CREATE INDEX extra_partial ON infrastructure_sensor (name) WHERE active")
+            c.execute("CREATE INDEX extra_clustered ON infrastructure_container (name DESC)")
+            c.execute("ALTER TABLE infrastructure_container CLUSTER ON extra_clustered")
+            c.execute("ALTER TABLE infrastructure_sensor ADD CONSTRAINT extra_fk FOREIGN KEY (container_id) "
+                      "REFERENCES infrastructure_container (id) NOT VALID")
+            c.execute("CREATE INDEX extra_commented ON infrastructure_hall (name)")
+        c.execute("COMMENT ON INDEX extra_commented IS 'keep me'")
+
+
+def test_killed_rebuild_load_leaves_data_and_catalog_as_they_were(master_snapshot, empty_db):
+    with psycopg.connect(empty_db) as c:
+        c.execute(schemas.schema_sql())
+        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+    _add_extras(empty_db, on_batch_tables=False)
+    before, cat = fingerprint(empty_db), catalog(empty_db)
+    for point in ("copy:2", "index:3+0.02", "fk:2", "final"):
+        r = aquagen("load", master_snapshot.path, "--dsn", empty_db, "--rebuild-indexes", kill_at=point)
+        assert r.returncode == -9, (point, r.stdout, r.stderr)
+        assert fingerprint(empty_db) == before, point
+        assert catalog(empty_db) == cat, point
+    result = postgres.load(master_snapshot, empty_db, rebuild_indexes=True)
+    assert not result.created_schema and result.rebuilt[0] > 20 and result.rebuilt[1] > 10
+    assert catalog(empty_db) == cat
+    assert counts(empty_db) == expected_counts(master_snapshot)
+
+
+def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tmp_path):
+    original = counts(fleet_copy)
+    names = sorted(fleet.read("batch_batch")["batch_number"].to_list())
+    again = renamed(fleet, tmp_path / "again", "a second snapshot with the same batches")
+
+    before = fingerprint(fleet_copy)
+    r = aquagen("load", again.path, "--dsn", fleet_copy)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "already holds batch" in r.stderr and "--skip-existing" in r.stderr and "--replace" in r.stderr
+    assert fingerprint(fleet_copy) == before
+    with pytest.raises(AquagenError, match="exclude each other"):
+        postgres.load(again, fleet_copy, skip_existing=True, replace=True)
+
+    # one batch purged: --skip-existing loads exactly that one back
+    purge(fleet_copy, batch_names=[names[1]])
+    result = postgres.load(again, fleet_copy, skip_existing=True)
+    assert sorted(result.skipped_batches) == [names[0], names[2]]
+    assert counts(fleet_copy) == original
+    with psycopg.connect(fleet_copy) as c:
+        got = [r[0] for r in c.execute("SELECT batch_number FROM batch_batch ORDER BY batch_number").fetchall()]
+        assert got == names
+
+    # --replace: every batch purged and loaded again, same counts; with
+    # --rebuild-indexes, the catalog (extra objects included) comes back exactly
+    third = renamed(fleet, tmp_path / "third", "a third snapshot")
+    _add_extras(fleet_copy, on_batch_tables=True)
+    cat = catalog(fleet_copy)
+    result = postgres.load(third, fleet_copy, replace=True, rebuild_indexes=True)
+    assert sorted(result.replaced_batches) == names and result.rebuilt[0] > 100
+    assert catalog(fleet_copy) == cat
+    assert counts(fleet_copy) == original
+    with psycopg.connect(fleet_copy) as c:
+        new_ids = dict(c.execute("SELECT batch_number, id FROM batch_batch").fetchall())
+        assert sorted(new_ids) == names
+        assert len(c.execute(f"SELECT 1 FROM {postgres.LOAD_LOG}").fetchall()) == 3
+    assert failed_checks(fleet_copy) == []  # feed stock included: the lots follow the snapshot
+
+    # rerunning finished loads changes nothing
+    before = fingerprint(fleet_copy)
+    r = aquagen("load", third.path, "--dsn", fleet_copy, "--replace")
+    assert r.returncode == 0 and "already loaded" in r.stdout, r.stderr
+    assert postgres.load(third, fleet_copy, skip_existing=True).already_loaded
+    assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
+    assert fingerprint(fleet_copy) == before

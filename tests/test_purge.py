@@ -1,0 +1,112 @@
+"""Purge (plan phase 4) on a loaded fleet: dry run, one batch, every batch with the
+initial feed stock restored, and refused input."""
+
+from __future__ import annotations
+
+import polars as pl
+import psycopg
+import pytest
+
+import schemas
+from loaders.purge import purge
+
+from .conftest import fingerprint
+from .test_load import acquire_fleet_db, aquagen, cloned, counts, failed_checks, release_fleet_db, shared_fleet
+
+BATCH_LINKED = [n for n, t in schemas.tables().items() if not t.history_of and "batch_id" in t.column_names]
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory):
+    return shared_fleet(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fleet_db(pg_admin, fleet):
+    yield acquire_fleet_db(pg_admin, fleet)
+    release_fleet_db(pg_admin)
+
+
+@pytest.fixture
+def fleet_copy(pg_admin, fleet_db):
+    with cloned(pg_admin, fleet_db[0]) as dsn:
+        yield dsn
+
+
+def test_dry_run_then_purge_one_batch(fleet, fleet_copy):
+    batches = fleet.read("batch_batch").sort("id")
+    bid, name = batches["id"][0], batches["batch_number"][0]
+    original, before = counts(fleet_copy), fingerprint(fleet_copy)
+
+    r = aquagen("purge", "--dsn", fleet_copy, "--batch-name", name, "--dry-run")
+    assert r.returncode == 0 and "would delete" in r.stdout and "nothing changed" in r.stdout, r.stderr
+    assert fingerprint(fleet_copy) == before
+    dry = purge(fleet_copy, batch_names=[name], dry_run=True)
+    assert fingerprint(fleet_copy) == before
+
+    done = purge(fleet_copy, batch_ids=[bid])
+    assert done.batches == dry.batches == [(bid, name)]
+    assert done.deleted == dry.deleted
+    # exactly the batch's rows went, history included (the load kept the snapshot's ids)
+    for t in BATCH_LINKED:
+        n = fleet.scan(t).filter(pl.col("batch_id") == bid).select(pl.len()).collect().item()
+        assert done.deleted.get(t, 0) == n, t
+        h = schemas.table(t).history_table
+        if h:
+            n = fleet.scan(h).filter(pl.col("batch_id") == bid).select(pl.len()).collect().item()
+            assert done.deleted.get(h, 0) == n, h
+    assert done.deleted["batch_batch"] == 1 and done.deleted["batch_historicalbatch"] > 1
+    assert done.deleted["batch_growthsample"] > 0 and done.deleted["batch_historicalgrowthsample"] > 0
+    after = counts(fleet_copy)
+    assert after == {t: n - done.deleted.get(t, 0) for t, n in original.items()}
+    assert done.preserved == {t: original[t] for t in done.preserved}
+    assert {"infrastructure_container", "auth_user", "inventory_feed"} <= set(done.preserved)
+    assert after["inventory_feedcontainerstock"] == original["inventory_feedcontainerstock"]  # no --reset-inventory
+    with psycopg.connect(fleet_copy) as c:
+        assert c.execute("SELECT count(*) FROM batch_historicalbatchcontainerassignment WHERE batch_id = %s",
+                         (bid,)).fetchone()[0] == 0
+    assert failed_checks(fleet_copy) == []
+
+
+def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_copy):
+    original = counts(fleet_copy)
+    r = aquagen("purge", "--dsn", fleet_copy, "--all", "--reset-inventory", "--confirm")
+    assert r.returncode == 0, r.stderr
+    assert "deleted" in r.stdout and "reset the feed inventory" in r.stdout and "kept (unchanged)" in r.stdout
+    after = counts(fleet_copy)
+    for t in BATCH_LINKED + ["batch_growthsample", "batch_batchtransfer", "batch_historicalbatchtransfer",
+                             "batch_historicalgrowthsample", "inventory_historicalfeedingevent"]:
+        assert after[t] == 0, t
+    master = [n for n, t in schemas.tables().items() if n.startswith(("infrastructure_", "auth_", "users_", "health_"))
+              and n not in BATCH_LINKED and not (t.history_of and t.history_of in BATCH_LINKED)]
+    assert {t: after[t] for t in master} == {t: original[t] for t in master}
+    with psycopg.connect(fleet_copy) as c:
+        q = lambda s: c.execute(s).fetchone()[0]
+        assert q("SELECT count(*) FROM inventory_feedpurchase") == 236
+        assert q("SELECT count(*) FROM inventory_feedpurchase WHERE notes <> 'Initial stock'") == 0
+        assert q("SELECT count(*) FROM inventory_feedcontainerstock") == 236
+        assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock") == 236
+        assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock WHERE history_type <> '+'") == 0
+        assert q("SELECT count(*) FROM inventory_historicalfeedpurchase") == 236
+        assert q("SELECT count(*) FROM inventory_feedcontainerstock s JOIN inventory_historicalfeedcontainerstock h "
+                 "USING (id) WHERE (s.quantity_kg, s.updated_at) IS DISTINCT FROM (h.quantity_kg, h.updated_at)") == 0
+    assert failed_checks(fleet_copy) == []
+    # nothing left to purge: --all is a no-op, --reset-inventory too
+    again = purge(fleet_copy, all=True, reset_inventory=True)
+    assert again.total == 0 and again.reset == {}
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "nothing to purge"),
+    (["--all"], "--confirm"),
+    (["--batch-name", "NOPE", "--confirm"], "no batch 'NOPE'"),
+    (["--batch-id", "999", "--dry-run"], "no batch 999"),
+    (["--all", "--batch-id", "1", "--confirm"], "--all"),
+])
+def test_purge_refuses_bad_input_in_one_line(fleet_db, args, message):
+    dsn = fleet_db[0]
+    before = fingerprint(dsn)
+    r = aquagen("purge", "--dsn", dsn, *args)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert fingerprint(dsn) == before
