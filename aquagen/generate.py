@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -38,7 +37,8 @@ from .ids import Allocated, Counting, allocate, id_column, when_column
 from .masterdata import SITES
 from .plan import LIFE_DAYS, PlannedBatch, area_id, plan_batch, plan_fleet, station_id
 from .simulate import BatchSpec, simulate_batch
-from .snapshot import Snapshot, SnapshotWriter, write_part
+from .snapshot import Snapshot, build_manifest, publish, write_part
+from .store import Store
 
 MASTER_SHARD = 1 << 31  # the RNG stream of phases 1-2, apart from every batch's
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
@@ -71,14 +71,14 @@ def fleet_eggs(seed: int) -> Callable[[int], int]:
 class Job:
     """What every shard needs: where to write, the seed and the as-of date."""
 
-    root: Path  # the work folder (becomes the snapshot)
+    root: Store  # the work folder (becomes the snapshot), on any fsspec filesystem
     seed: int
     as_of: dt.date
     first_start: dt.date
 
     @property
-    def work(self) -> Path:
-        return self.root / "_work"
+    def work(self) -> Store:
+        return self.root.child("_work")
 
 
 def _master_frames(job: Job) -> dict[str, pl.DataFrame]:
@@ -98,9 +98,8 @@ def _count(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
 def master_shard(job: Job) -> tuple[dict, pl.DataFrame, int]:
     """Phases 1-2: written at once (fixed ids); the initial stock lots go to the feed containers."""
     frames = _master_frames(job)
-    job.work.mkdir(parents=True, exist_ok=True)
     for name in STOCK_TABLES:
-        frames[name].write_parquet(job.work / f"{name}.parquet")
+        job.work.write_parquet(f"{name}.parquet", frames[name])
     entries = {name: write_part(job.root, name, df, "master") for name, df in frames.items() if name not in STOCK_TABLES}
     return entries, _count(frames), sum(df.height for df in frames.values())
 
@@ -130,9 +129,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> tuple[dict, 
                                          maintain_order="left")
     feedings = feedings.with_columns(_fc=feedstock.feed_container_of(pl.col("container_id")))
     for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
-        folder = job.work / "feed" / f"{fc:04d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        g.drop("_fc").write_parquet(folder / f"{part}.parquet", compression="uncompressed")
+        job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
     frames = batches.cut(frames, job.as_of)
     entries = {name: write_part(job.root, name, df, part) for name, df in frames.items()}
     return entries, sum(df.height for df in frames.values())
@@ -155,12 +152,12 @@ class FeedSite:
 
 def feed_sites(job: Job) -> list[FeedSite]:
     """Feed shards from the master data: each station's 5 silos, each area's 3 barges."""
-    containers = pl.read_parquet(job.root / "infrastructure_feedcontainer" / "master.parquet").select(
+    containers = job.root.read_parquet("infrastructure_feedcontainer/master.parquet").select(
         "id", "capacity_kg", site=pl.coalesce(
             (pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1))
-    lots = pl.read_parquet(job.work / "inventory_feedcontainerstock.parquet")
-    lot_history = pl.read_parquet(job.work / "inventory_historicalfeedcontainerstock.parquet")
-    purchases = pl.read_parquet(job.root / "inventory_feedpurchase" / "master.parquet")
+    lots = job.work.read_parquet("inventory_feedcontainerstock.parquet")
+    lot_history = job.work.read_parquet("inventory_historicalfeedcontainerstock.parquet")
+    purchases = job.root.read_parquet("inventory_feedpurchase/master.parquet")
     sites = []
     for (key,), c in sorted(containers.partition_by("site", as_dict=True).items()):
         mine = lots.filter(pl.col("feed_container_id").is_in(c["id"].implode()))
@@ -170,8 +167,8 @@ def feed_sites(job: Job) -> list[FeedSite]:
 
 
 def _feed_build(job: Job, site: FeedSite, ids, costed_feedings: bool = True) -> dict[str, pl.DataFrame]:
-    files = sorted(f for fc in site.containers["id"] for f in (job.work / "feed" / f"{fc:04d}").glob("*.parquet"))
-    feedings = pl.concat([pl.read_parquet(f) for f in files]) if files else \
+    files = [f for fc in site.containers["id"] for f in job.work.glob(f"feed/{fc:04d}/*.parquet")]
+    feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
         pl.DataFrame(schema={**schemas.table(FEEDINGS).polars_schema, "history_id": pl.Int32})
     return feedstock.build(site.containers, site.lots, site.lot_history, site.purchases, feedings, job.seed, ids,
                            costed_feedings)
@@ -202,29 +199,39 @@ class Progress:
 
 
 class _Run:
-    """Runs phases of shards over a worker pool, recording each finished shard in
-    ``progress.json`` so that a killed run resumes where it stopped."""
+    """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
+    shard in ``progress.json`` so that a killed run resumes where it stopped."""
 
-    def __init__(self, job: Job, meta: dict, workers: int, progress: Progress, resume: bool):
-        self.job, self.workers, self.progress = job, workers, progress
-        self.file = job.root / "progress.json"
-        self.state = {"meta": meta, "done": {}}
-        if resume and self.file.exists():
-            saved = json.loads(self.file.read_text())
-            if saved["meta"] != json.loads(json.dumps(meta, default=str)):
-                raise AquagenError(f"{job.root} holds an interrupted run with other arguments "
+    PROGRESS = "progress.json"
+
+    def __init__(self, job: Job, meta: dict, workers: int, progress: Progress, resume: bool,
+                 scheduler: str | None = None):
+        self.job, self.progress = job, progress
+        self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
+        if resume and job.root.exists(self.PROGRESS):
+            saved = json.loads(job.root.read_text(self.PROGRESS))
+            if saved["meta"] != self.state["meta"]:
+                raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
                                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
             self.state = saved
-        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+        self.pool, self.client = None, None
+        if scheduler:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise AquagenError("--scheduler needs Dask: pip install 'aquagen[dask]'") from None
+            try:
+                self.client = Client(scheduler, timeout=10)
+            except OSError as e:
+                raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
+        elif workers > 1:
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
-
-    def _save(self) -> None:
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, default=str))
-        os.replace(tmp, self.file)
+        if self.client is not None:
+            self.client.close()
 
     def phase(self, name: str, tasks: Iterable[tuple[str, Callable, tuple]]) -> dict:
         """Run (key, function, args) tasks; results by key. Finished ones are taken from the
@@ -238,88 +245,93 @@ class _Run:
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
-        if self.pool is None:
-            done = ((key, fn(*args)) for key, fn, args in todo)
-        else:
+        if self.client is not None:  # a failed task is retried (a lost worker's tasks run elsewhere)
+            futures = [(key, self.client.submit(fn, *args, retries=2, pure=False)) for key, fn, args in todo]
+            done = ((key, f.result()) for key, f in futures)
+        elif self.pool is not None:
             futures = [(key, self.pool.submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
+        else:
+            done = ((key, fn(*args)) for key, fn, args in todo)
         for key, result in done:
             results[key] = result
             self._store(key, result)
         return results
 
     def _store(self, key: str, result) -> None:
-        rows = 0
-        if isinstance(result, pl.DataFrame):  # counts
-            path = self.job.work / "counts" / f"{key}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            result.write_parquet(path)
-            saved = {"counts": str(path.relative_to(self.job.root))}
-        else:  # (entries, rows) or (entries, counts, rows)
+        """Record a finished shard: its counts as Parquet, its part files and rows in the JSON."""
+        rows, saved = 0, {}
+        if not isinstance(result, pl.DataFrame):  # (entries, rows) or (entries, counts, rows)
             entries, *rest = result
             rows = rest[-1]
             saved = {"entries": entries, "rows": rows}
-            if len(rest) == 2:
-                path = self.job.work / "counts" / f"{key}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                rest[0].write_parquet(path)
-                saved["counts"] = str(path.relative_to(self.job.root))
+            result = rest[0] if len(rest) == 2 else None
+        if result is not None:
+            saved["counts"] = f"_work/counts/{key}.parquet"
+            self.job.root.write_parquet(saved["counts"], result)
         self.state["done"][key] = saved
-        self._save()
+        self.job.root.write_text(self.PROGRESS, json.dumps(self.state, default=str))
         self.progress.advance(rows)
 
     def _load(self, key: str):
         saved = self.state["done"][key]
-        counts = pl.read_parquet(self.job.root / saved["counts"]) if "counts" in saved else None
+        counts = self.job.root.read_parquet(saved["counts"]) if "counts" in saved else None
         if "entries" not in saved:
             return counts
         return (saved["entries"], counts, saved["rows"]) if counts is not None else (saved["entries"], saved["rows"])
 
 
-def work_folder(out: Path) -> Path:
-    return out.parent / f"{out.name}.partial"
+def work_folder(out: str | Path) -> Store:
+    """Where a run builds the snapshot ``out``: the sibling ``<out>.partial``."""
+    return Store(str(out)).sibling(".partial")
 
 
-def _build(out: Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
-           workers: int, progress: Progress | None, base_ok: bool = False) -> Snapshot:
+def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
+           workers: int, progress: Progress | None, replace_ok: bool = False, scheduler: str | None = None) -> Snapshot:
     """Write the snapshot of ``planned`` at ``out`` (see the module docstring)."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
-    work = work_folder(out)
+    target, work = Store(str(out)), work_folder(out)
+    if target.exists() and target.fs.ls(target.path()) and not (force or replace_ok):
+        raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
         if not force:
-            raise AquagenError(f"{work} holds an interrupted run; pass --resume to continue it or --force to start over")
-        shutil.rmtree(work)
-    writer = SnapshotWriter(out, meta, force=force or base_ok, work=work)
+            raise AquagenError(f"{work.url} holds an interrupted run; pass --resume to continue it or --force to "
+                               "start over")
+        work.rm()
     job = Job(root=work, **job_args)
-    run = _Run(job, meta, workers, progress or Progress(), resume)
+    run = _Run(job, meta, workers, progress or Progress(), resume, scheduler)
+    files: dict[str, list[dict]] = {}
     try:
-        entries: list[dict] = []
+        groups: list[dict] = []
         master_entries, master_counts, _ = run.phase("master data", [("master", master_shard, (job,))])["master"]
-        entries.append(master_entries)
+        groups.append(master_entries)
         if planned:
             counts = run.phase("batches: count", [(f"count-{pb.shard:05d}", count_batch, (job, pb)) for pb in planned])
             first = allocate({MASTER_KEY: master_counts, **{pb.shard: counts[f"count-{pb.shard:05d}"] for pb in planned}})
             written = run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
                                                    for pb in planned])
-            entries += [e for e, _ in written.values()]
+            groups += [e for e, _ in written.values()]
             sites = feed_sites(job)
             counts = run.phase("feed stock: count", [(f"count-{s.part}", count_feed, (job, s)) for s in sites])
             first = allocate({MASTER_KEY: master_counts, **{FEED_KEY + s.key: counts[f"count-{s.part}"] for s in sites}})
             written = run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
                                                       for s in sites])
-            entries += [e for e, _ in written.values()]
+            groups += [e for e, _ in written.values()]
         else:  # no batches: the initial lots as they are
-            for name in STOCK_TABLES:
-                writer.add(name, write_part(work, name, pl.read_parquet(job.work / f"{name}.parquet"), "master"))
-        for group in entries:
+            groups.append({name: write_part(work, name, job.work.read_parquet(f"{name}.parquet"), "master")
+                           for name in STOCK_TABLES})
+        for group in groups:
             for name, entry in group.items():
-                writer.add(name, entry)
+                if entry is not None:
+                    files.setdefault(name, []).append(entry)
     finally:
         run.close()
-    shutil.rmtree(job.work)
-    run.file.unlink()
-    return writer.commit()
+    work.rm("_work")
+    work.rm(_Run.PROGRESS)
+    publish(work, target, build_manifest(meta, files))
+    return Snapshot.open(target.local) if target.local is not None else Snapshot(target.url, json.loads(
+        target.read_text("manifest.json")))
 
 
 def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:
@@ -345,8 +357,12 @@ def generate(
     workers: int = 1,
     resume: bool = False,
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> Snapshot:
-    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches."""
+    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches.
+
+    ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
+    on that cluster instead of local worker processes, with the same bytes as a result."""
     n_batches, out = batches, Path(out)
     if seed < 0:
         raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
@@ -361,7 +377,7 @@ def generate(
     planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start),
-                  force=force, resume=resume, workers=workers, progress=progress)
+                  force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler)
 
 
 def add_batch(
@@ -408,5 +424,5 @@ def add_batch(
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)
     snap = _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start), force=False,
-                  resume=False, workers=workers, progress=progress, base_ok=base is not None)
+                  resume=False, workers=workers, progress=progress, replace_ok=base is not None)
     return snap, pb

@@ -106,7 +106,7 @@ def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, p
     for f in np.unique(feed):  # at most 6 feeds
         rows = np.flatnonzero(feed == f)
         sel = np.flatnonzero(lot_feed == f)
-        sel = sel[np.argsort(lot_id[sel])]  # FIFO order
+        sel = sel[np.lexsort((lot_id[sel], entry[sel]))]  # FIFO order
         a = amount[rows]
         C = np.cumsum(a)
         Cp = C - a
@@ -248,7 +248,8 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
     u = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED, feed_container_id])).random((k, 2))
     day = ent // US_PER_DAY - (LEAD_DAYS[0] + np.floor(u[:, 0] * (LEAD_DAYS[1] - LEAD_DAYS[0] + 1)).astype(np.int64))
     drift = np.array([price_per_kg(int(f), np.datetime64(int(d), "D"), seed) for f, d in zip(nf, day)])
-    cents = np.clip(np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5), PRICE_MIN_CENTS, PRICE_MAX_CENTS)
+    cents = np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5)  # ROUND_HALF_UP
+    cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS)
     lots = pl.concat([
         pl.DataFrame({
             "lot": pl.Series(np.arange(n0), dtype=pl.Int32),
@@ -267,7 +268,8 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
             "cost_per_kg": cents / 100,
             "entry_time": _ts(ent),
             "purchase_date": pl.Series(day.astype(np.int32)).cast(pl.Date),
-            "supplier": pl.Series([SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)], dtype=pl.String),
+            "supplier": pl.Series([SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)],
+                                  dtype=pl.String),
             "initial": pl.Series([False] * k, dtype=pl.Boolean),
         }),
     ])

@@ -9,6 +9,7 @@ counts and sha256 checksums, verified before anything is loaded.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 import schemas
 
 from .errors import AquagenError
+from .store import Store
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -43,17 +45,44 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
     return df.to_arrow().cast(table.arrow_schema)
 
 
-def write_part(root: Path, name: str, df: pl.DataFrame, part: str, profile: str = schemas.PROFILE) -> dict | None:
-    """Write ``df`` as part ``part`` of table ``name`` under ``root``; its manifest entry (None when empty)."""
+def write_part(root: "Store | Path", name: str, df: pl.DataFrame, part: str, profile: str = schemas.PROFILE) -> dict | None:
+    """Write ``df`` as part ``part`` of table ``name`` under ``root`` (a folder on any fsspec
+    filesystem); its manifest entry (None when empty)."""
     if df.height == 0:
         return None
+    store = root if isinstance(root, Store) else Store(str(root))
     rel = f"{name}/{part}.parquet"
-    path = Path(root) / rel
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(to_arrow(schemas.table(name, profile), df), tmp, compression="zstd", row_group_size=1 << 20)
-    os.replace(tmp, path)
-    return {"path": rel, "rows": df.height, "sha256": _sha256(path)}
+    buf = io.BytesIO()
+    pq.write_table(to_arrow(schemas.table(name, profile), df), buf, compression="zstd", row_group_size=1 << 20)
+    data = buf.getvalue()
+    store.write_bytes(rel, data)
+    return {"path": rel, "rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def build_manifest(meta: dict, files: dict[str, list[dict]], profile: str = schemas.PROFILE) -> dict:
+    """The manifest: format, schema profile, ``meta`` and per table its rows and files (sorted)."""
+    tables = {}
+    for name in schemas.tables(profile):
+        entries = sorted(files.get(name, []), key=lambda f: f["path"])
+        tables[name] = {"rows": sum(f["rows"] for f in entries), "files": entries}
+    return {"format_version": FORMAT_VERSION, "schema": profile, **meta, "tables": tables}
+
+
+def publish(work: Store, out: Store, manifest: dict) -> None:
+    """Write the manifest last, then put the finished folder in place of ``out``: locally by
+    renames (the old snapshot goes only once the new one is there), elsewhere by a move."""
+    work.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=False, default=str) + "\n")
+    if out.local is not None:
+        old = None
+        if out.local.exists():
+            old = out.local.parent / f".{out.local.name}.old-{os.getpid()}"
+            out.local.rename(old)
+        work.local.rename(out.local)
+        if old is not None:
+            shutil.rmtree(old)
+    else:
+        out.rm()
+        out.fs.mv(work.path(), out.path(), recursive=True)
 
 
 @dataclass
@@ -106,20 +135,7 @@ class SnapshotWriter:
         self._files[name].append(entry)
 
     def commit(self) -> "Snapshot":
-        tables = {}
-        for name, files in self._files.items():
-            files = sorted(files, key=lambda f: f["path"])
-            tables[name] = {"rows": sum(f["rows"] for f in files), "files": files}
-        manifest = {"format_version": FORMAT_VERSION, "schema": self.profile, **self.meta, "tables": tables}
-        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=False, default=str) + "\n")
-        # swap into place: the old folder is moved aside first and removed last
-        old = None
-        if self.out.exists():
-            old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
-            self.out.rename(old)
-        self.tmp.rename(self.out)
-        if old is not None:
-            shutil.rmtree(old)
+        publish(Store(str(self.tmp)), Store(str(self.out)), build_manifest(self.meta, self._files, self.profile))
         return Snapshot.open(self.out)
 
     def abort(self) -> None:

@@ -73,7 +73,7 @@ def test_resume_after_kill_gives_the_same_bytes(fleet, tmp_path):
     cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--seed", "5", "--batches", "4",
            "--first-start", FIRST.isoformat(), "--stagger-days", "45", "--as-of", AS_OF.isoformat(), "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    progress = work_folder(out) / "progress.json"
+    progress = work_folder(out).local / "progress.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:

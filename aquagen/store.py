@@ -1,0 +1,90 @@
+"""A folder on any filesystem fsspec knows: a local path, ``file://``, ``memory://``,
+``s3://`` ... Generation writes through it, so that workers of a cluster can write
+their part files straight to shared storage. Local folders get atomic writes
+(temporary file + rename)."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import fsspec
+import polars as pl
+from fsspec.implementations.local import LocalFileSystem
+
+
+@lru_cache(maxsize=64)
+def _fs(url: str):
+    return fsspec.core.url_to_fs(url)
+
+
+@dataclass(frozen=True)
+class Store:
+    url: str
+
+    @property
+    def fs(self):
+        return _fs(self.url)[0]
+
+    @property
+    def root(self) -> str:
+        return _fs(self.url)[1].rstrip("/")
+
+    @property
+    def local(self) -> Path | None:
+        """The folder as a local path, or None on a remote filesystem."""
+        return Path(self.root) if isinstance(self.fs, LocalFileSystem) else None
+
+    def path(self, rel: str = "") -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def child(self, rel: str) -> "Store":
+        return Store(f"{self.url.rstrip('/')}/{rel}")
+
+    def sibling(self, suffix: str) -> "Store":
+        return Store(self.url.rstrip("/") + suffix)
+
+    def exists(self, rel: str = "") -> bool:
+        return self.fs.exists(self.path(rel))
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        path = self.path(rel)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if self.local is not None:
+            tmp = f"{path}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        else:
+            with self.fs.open(path, "wb") as f:
+                f.write(data)
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open(self.path(rel), "rb") as f:
+            return f.read()
+
+    def write_text(self, rel: str, text: str) -> None:
+        self.write_bytes(rel, text.encode())
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode()
+
+    def write_parquet(self, rel: str, df: pl.DataFrame, compression: str = "uncompressed") -> None:
+        buf = io.BytesIO()
+        df.write_parquet(buf, compression=compression)
+        self.write_bytes(rel, buf.getvalue())
+
+    def read_parquet(self, rel: str) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self.read_bytes(rel)))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching ``pattern`` (relative to the store), sorted."""
+        n = len(self.root) + 1
+        return sorted(p[n:] if p.startswith(self.root) else p[n - 1:] for p in self.fs.glob(self.path(pattern)))
+
+    def rm(self, rel: str = "") -> None:
+        if self.exists(rel):
+            self.fs.rm(self.path(rel), recursive=True)
