@@ -79,8 +79,8 @@ def _summary(snap) -> str:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
-              help="Snapshot folder to write.")
+@click.option("--out", default=str(DEFAULT_OUT), show_default=True,
+              help="Snapshot folder to write (a path, or with --scheduler any fsspec URL).")
 @click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="Random seed.")
 @click.option("--batches", type=click.IntRange(min=0), default=0, show_default=True,
               help="Number of batches in the fleet (0: infrastructure and master data only).")
@@ -93,8 +93,11 @@ def _summary(snap) -> str:
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
               help="Worker processes; the output is the same for any number.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command (kept in OUT.partial).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the shards on this Dask cluster instead of local workers; OUT may then be any fsspec "
+                   "URL the workers can write (s3://..., a shared folder).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
-def generate(out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, force):
+def generate(out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force):
     """Write a snapshot: one folder of Parquet files per table plus manifest.json.
 
     With --batches N, a fleet: N batches starting every --stagger-days from
@@ -107,12 +110,14 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
       aquagen generate --out output/snapshot --seed 42 --batches 50
       aquagen generate --out /tmp/snap --seed 7 --batches 10 --as-of 2025-10-16 --force
       aquagen generate --out /tmp/snap --batches 50 --resume     # after an interruption
+      aquagen generate --batches 500 --scheduler tcp://scheduler:8786 --out s3://bucket/snap
     """
     from .generate import generate as run
 
     with RichProgress() as progress:
         snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
-                   stagger_days=stagger_days, geography=geography, workers=workers, resume=resume, progress=progress)
+                   stagger_days=stagger_days, geography=geography, workers=workers, resume=resume, progress=progress,
+                   scheduler=scheduler)
     click.echo(f"wrote {_summary(snap)} to {snap.path}")
 
 
@@ -259,9 +264,11 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
                + (" (dry run: nothing changed)" if r.dry_run else f" in {r.seconds:.1f} s"))
     for name, n in sorted(r.deleted.items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {n:>12,}  {name}")
+    for name, n in sorted(r.restored.items()):
+        click.echo(f"  {n:>12,}  {name} rows {'would get' if r.dry_run else 'got'} back the feed the purged feedings drew")
     for name, n in sorted(r.reset.items()):
         click.echo(f"  {n:>12,}  {name} rows {'would be ' if r.dry_run else ''}reset to their initial values")
-    click.echo("kept (unchanged): " + ", ".join(f"{name} {n:,}" for name, n in r.preserved.items()))
+    click.echo("kept (unchanged): " + ", ".join(f"{name} {n:,}" for name, n in r.preserved.items() if n))
 
 
 @cli.command()

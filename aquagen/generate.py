@@ -363,7 +363,7 @@ def generate(
 
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
-    n_batches, out = batches, Path(out)
+    n_batches = batches
     if seed < 0:
         raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
     if n_batches < 0:

@@ -1,0 +1,77 @@
+"""Scale-out: the shards on a Dask cluster, the snapshot on any fsspec filesystem, same bytes."""
+
+import datetime as dt
+import json
+
+import fsspec
+import pytest
+
+from aquagen.errors import AquagenError
+from aquagen.generate import generate
+
+from .conftest import run_cli
+
+distributed = pytest.importorskip("distributed")
+
+ARGS = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), stagger_days=30, as_of=dt.date(2025, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("local") / "snap", **ARGS)
+
+
+def _manifest_bytes(path) -> bytes:
+    return (path / "manifest.json").read_bytes()
+
+
+def test_local_cluster_writes_the_same_bytes(local, tmp_path):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        snap = generate(tmp_path / "snap", scheduler=cluster.scheduler_address, **ARGS)
+    assert _manifest_bytes(snap.path) == _manifest_bytes(local.path)
+    for t in local.manifest["tables"].values():
+        for f in t["files"]:
+            assert (snap.path / f["path"]).read_bytes() == (local.path / f["path"]).read_bytes()
+    assert not (tmp_path / "snap.partial").exists()
+
+
+def test_any_fsspec_url_with_threads_sharing_memory(local):
+    # workers in threads share the in-memory filesystem: the remote code path (no renames)
+    url = "memory://aquagen-test/snap"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        snap = generate(url, scheduler=cluster.scheduler_address, **ARGS)
+    fs = fsspec.filesystem("memory")
+    assert fs.cat("/aquagen-test/snap/manifest.json") == _manifest_bytes(local.path)
+    assert json.loads(fs.cat("/aquagen-test/snap/manifest.json")) == snap.manifest
+    for t in local.manifest["tables"].values():
+        for f in t["files"]:
+            assert fs.cat(f"/aquagen-test/snap/{f['path']}") == (local.path / f["path"]).read_bytes()
+    assert not fs.exists("/aquagen-test/snap.partial")
+    fs.rm("/aquagen-test", recursive=True)
+
+
+def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
+    # the first batch shard fails on every try: the run stops, no manifest claims its files
+    import aquagen.generate as G
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        tries = tmp_path / "tries"
+
+        def broken(job, pb, first):  # runs on a worker (a copy of this function): count tries in a file
+            with open(tries, "a") as f:
+                f.write(f"{pb.shard}\n")
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(G, "write_batch", broken)
+        with pytest.raises(RuntimeError, match="disk full"):
+            generate(tmp_path / "snap", scheduler=cluster.scheduler_address, **ARGS)
+    assert tries.read_text().split().count("0") == 3  # tried, then retried twice
+    assert not (tmp_path / "snap").exists()
+    assert (tmp_path / "snap.partial" / "progress.json").exists()  # resumable
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    with pytest.raises(AquagenError, match="cannot reach the Dask scheduler"):
+        generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", **ARGS)
+    r = run_cli("generate", "--out", tmp_path / "s2", "--batches", "1", "--scheduler", "tcp://127.0.0.1:9")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
