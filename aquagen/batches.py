@@ -14,7 +14,7 @@ import polars as pl
 import schemas
 
 from . import domain as D
-from .frames import conform, history, order_history
+from .frames import conform, history, numbered_history, with_history
 from .ids import IdBook, when_column
 from .masterdata import SITES
 from .simulate import BatchSim
@@ -115,7 +115,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     out["batch_batch"] = conform("batch_batch", batch_states.tail(1).select(base_cols))
     hist = history("batch_batch", conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
-    out["batch_historicalbatch"] = _number_history("batch_batch", hist, ids)
+    out["batch_historicalbatch"] = numbered_history("batch_batch", hist, ids)
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = schemas.table("batch_batchcontainerassignment").column_names
@@ -159,7 +159,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
     last = states.sort(["id", "history_date"]).group_by("id", maintain_order=True).last()
     out["batch_batchcontainerassignment"] = conform("batch_batchcontainerassignment", last.select(bca_cols).sort("id"))
-    out["batch_historicalbatchcontainerassignment"] = _number_history(
+    out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
         history("batch_batchcontainerassignment", conform("batch_batchcontainerassignment", states.select(bca_cols)),
                 states["history_date"], "+", OPERATOR_ID).with_columns(history_type=states["history_type"]),
@@ -340,17 +340,7 @@ def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
 
 def _base_and_history(out: dict, name: str, df: pl.DataFrame, user: int, ids: IdBook) -> None:
     """Numbers ``df``'s rows (in their order) and writes them with their '+' history rows."""
-    df = df.with_columns(id=ids.assign(name, df))
-    cols = [c for c in schemas.table(name).column_names if c in df.columns]
-    base = conform(name, df.select(cols))
-    out[name] = base
-    out[schemas.table(name).history_table] = _number_history(name, history(name, base, "created_at", "+", user), ids)
-
-
-def _number_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
-    h = schemas.table(name).history_table
-    rows = order_history(rows)
-    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)))
+    with_history(out, name, df.with_columns(id=ids.assign(name, df)), user, ids)
 
 
 MUTABLE = ("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock")

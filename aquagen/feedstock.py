@@ -17,7 +17,7 @@ import polars as pl
 import schemas
 
 from . import domain as D
-from .frames import conform, history, order_history
+from .frames import conform, history, numbered_history, with_history
 from .ids import IdBook
 from .inventory import plan_inventory
 from .masterdata import SITES
@@ -89,7 +89,7 @@ def build(
         feed_id=pl.col("feed").cast(pl.Int64) + 1,
     ).with_columns(updated_at=pl.col("created_at"))
     bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
-    _with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
+    with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
 
     delivered = new.sort("entry_time", "fc", "lot").join(bought.select("fc", "lot", feed_purchase_id="id"),
                                                          on=["fc", "lot"], maintain_order="left").with_columns(
@@ -108,10 +108,9 @@ def build(
         .with_columns(quantity_kg="remaining_kg", updated_at="time")
     decrements = history("inventory_feedcontainerstock", conform("inventory_feedcontainerstock", draws.select(stock_cols)),
                          draws["time"], "~", OPERATOR_ID)
-    new_rows = order_history(pl.concat([
-        history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]))
-    out["inventory_historicalfeedcontainerstock"] = conform("inventory_historicalfeedcontainerstock", pl.concat([
-        lot_history, new_rows.with_columns(history_id=ids.assign("inventory_historicalfeedcontainerstock", new_rows).cast(pl.Int32))]))
+    new_rows = numbered_history("inventory_feedcontainerstock", pl.concat([
+        history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]), ids)
+    out["inventory_historicalfeedcontainerstock"] = pl.concat([lot_history, new_rows])
     out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
 
     # --- the feeding events they supplied, with their FIFO cost ---
@@ -126,11 +125,3 @@ def build(
     out[schemas.table(FEEDINGS).history_table] = history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
         .with_columns(history_id=costed["history_id"])
     return out
-
-
-def _with_history(out: dict, name: str, df: pl.DataFrame, user: int, ids: IdBook) -> None:
-    base = conform(name, df.select(schemas.table(name).column_names))
-    out[name] = base
-    h = schemas.table(name).history_table
-    rows = order_history(history(name, base, "created_at", "+", user))
-    out[h] = conform(h, rows.with_columns(history_id=ids.assign(h, rows)))

@@ -94,3 +94,17 @@ def order_history(df: pl.DataFrame) -> pl.DataFrame:
 def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
     """Dense history ids from ``first_id`` in ``order_history`` order."""
     return order_history(df).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
+
+
+def numbered_history(name: str, rows: pl.DataFrame, ids) -> pl.DataFrame:
+    """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids`` (an IdBook)."""
+    h = schemas.table(name).history_table
+    rows = order_history(rows)
+    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)))
+
+
+def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids) -> None:
+    """Puts ``df``'s rows (ids set) of table ``name`` into ``out`` with their '+' history rows."""
+    base = conform(name, df.select([c for c in schemas.table(name).column_names if c in df.columns]))
+    out[name] = base
+    out[schemas.table(name).history_table] = numbered_history(name, history(name, base, "created_at", "+", user), ids)
