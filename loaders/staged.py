@@ -38,6 +38,8 @@ from . import killpoints
 
 STAGING_PREFIX = "aquagen_staging_"
 BIG_ROWS = 100_000  # tables at least this big get one task per index and a parallel FK validation
+# rough cost per row (2 cores, PostgreSQL 15/16) of a COPY, an index build and an FK check
+COPY_COST, INDEX_COST, FK_COST = 3.0, 1.0, 0.2
 # per worker session: memory for index sorts; no parallel workers of the server's own
 # (the loader's connections already use every core)
 SESSION_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
@@ -79,11 +81,30 @@ class Task:
     label: str
     point: str  # kill point reached before it runs
     run: Callable[[psycopg.Connection], None]
-    priority: float
+    cost: float  # estimated work (row units): priority is the longest chain of work from here to the end
     after: list["Task"] = field(default_factory=list)
     _waiting: int = 0
     _next: list["Task"] = field(default_factory=list)
+    priority: float = 0.0
+    start: float = 0.0
     seconds: float = 0.0
+
+
+def _topological(tasks: list[Task]) -> list[Task]:
+    order: list[Task] = []
+    seen: set[int] = set()
+
+    def visit(t: Task) -> None:
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        for d in t.after:
+            visit(d)
+        order.append(t)
+
+    for t in tasks:
+        visit(t)
+    return order
 
 
 class _Pool:
@@ -99,6 +120,10 @@ class _Pool:
             t._waiting = len(t.after)
             for d in t.after:
                 d._next.append(t)
+        # critical path first (upward rank, as list schedulers do): a task's priority is
+        # its cost plus the costliest chain of tasks waiting on it
+        for t in reversed(_topological(tasks)):
+            t.priority = t.cost + max((n.priority for n in t._next), default=0.0)
         for i, t in enumerate(tasks):
             if not t._waiting:
                 heapq.heappush(self.ready, (-t.priority, i, t))
@@ -114,9 +139,9 @@ class _Pool:
                 _, _, task = heapq.heappop(self.ready)
             try:
                 killpoints.reached(task.point)
-                t0 = time.perf_counter()
+                task.start = time.perf_counter()
                 task.run(conn)
-                task.seconds = time.perf_counter() - t0
+                task.seconds = time.perf_counter() - task.start
             except BaseException as e:  # noqa: BLE001 - handed to the main thread
                 with self.cv:
                     if self.error is None:
@@ -187,6 +212,21 @@ def _key_clause(t: schemas.Table) -> str | None:
     return ", ".join(parts) if parts else None
 
 
+def _split_keys(t: schemas.Table) -> tuple[list[str], str]:
+    """A big table's keys as CREATE UNIQUE INDEX statements (for ``public``) plus one ALTER TABLE
+    clause that turns them into the PRIMARY KEY / UNIQUE constraints (USING INDEX: same names,
+    same catalog) and adds the CHECK constraints."""
+    unique, clauses = [], []
+    for stmt in t.key_sql():
+        m = re.fullmatch(r"ALTER TABLE (\S+) ADD CONSTRAINT (\S+) (PRIMARY KEY|UNIQUE) \((.*)\)", stmt)
+        if m:
+            unique.append(f"CREATE UNIQUE INDEX {m[2]} ON {m[1]} USING btree ({m[4]})")
+            clauses.append(f"ADD CONSTRAINT {m[2]} {m[3]} USING INDEX {m[2]}")
+        else:
+            clauses.append(re.sub(r"^ALTER TABLE \S+ ", "", stmt))
+    return unique, ", ".join(clauses)
+
+
 def load_fresh(
     ctl: psycopg.Connection,
     dsn: str,
@@ -220,8 +260,9 @@ def load_fresh(
         return f"{staging}.{name}"
 
     tasks: list[Task] = []
-    built: list[Task] = []  # every task FKs must wait for
-    small_empty: list[schemas.Table] = []
+    keyed: dict[str, Task] = {}  # table -> the task after which it has its primary key
+    idle: dict[str, Task] = {}  # table -> the task after which only its FK task touches it
+    empty = [t for t in ts.values() if snapshot.rows(t.name) == 0]
 
     def fill(t: schemas.Table, with_builds: bool) -> Callable[[psycopg.Connection], None]:
         def run(conn: psycopg.Connection) -> None:
@@ -240,30 +281,9 @@ def load_fresh(
             report(t.name, n)
         return run
 
-    for t in ts.values():
-        n = snapshot.rows(t.name)
-        if n == 0:
-            small_empty.append(t)
-            continue
-        if n < BIG_ROWS:
-            task = Task(f"load {t.name}", "copy", fill(t, True), n)
-            tasks.append(task)
-            built.append(task)
-            continue
-        copy = Task(f"copy {t.name}", "copy", fill(t, False), n * 3)
-        key = _key_clause(t)
-        keys = Task(f"keys of {t.name}", "keys",
-                    (lambda k, name: lambda c: c.execute(f"ALTER TABLE {q(name)} {k}"))(key, t.name), n * 2, [copy])
-        tasks += [copy, keys]
-        built.append(keys)
-        for stmt in t.index_sql():
-            ix = Task(stmt.split(" ON ")[0], "index", (lambda s: lambda c: c.execute(s))(_in(staging, stmt)), n, [keys])
-            tasks.append(ix)
-            built.append(ix)
-
     def create_empty(conn: psycopg.Connection) -> None:
         with conn.transaction():
-            for t in small_empty:
+            for t in empty:
                 conn.execute(_in(staging, t.create_sql()))
                 key = _key_clause(t)
                 if key:
@@ -271,28 +291,59 @@ def load_fresh(
                 for stmt in t.index_sql():
                     conn.execute(_in(staging, stmt))
 
-    if small_empty:
-        empty = Task("empty tables", "copy", create_empty, 0)
-        tasks.append(empty)
-        built.append(empty)
+    def run_all(stmts: list[str]) -> Callable[[psycopg.Connection], None]:
+        def run(conn: psycopg.Connection) -> None:
+            for stmt in stmts:
+                conn.execute(stmt)
+        return run
 
-    # FKs: added NOT VALID at once (metadata only), validated per table in parallel
-    fk_tables = [t for t in ts.values() if t.foreign_keys]
+    if empty:
+        first = Task("empty tables", "copy", create_empty, 1000.0 * len(empty))
+        tasks.append(first)
+        for t in empty:
+            keyed[t.name] = idle[t.name] = first
+    big_fks: dict[str, Task] = {}
+    for t in ts.values():
+        n = snapshot.rows(t.name)
+        if n == 0:
+            continue
+        if n < BIG_ROWS:  # one transaction: create, COPY, keys, indexes
+            task = Task(f"load {t.name}", "copy", fill(t, True), n * (COPY_COST + INDEX_COST * (1 + len(t.index_sql()))))
+            tasks.append(task)
+            keyed[t.name] = idle[t.name] = task
+            continue
+        # A big table: its FKs are validated right after the COPY (while the other workers
+        # still copy or build elsewhere); then its PK/UNIQUE and other indexes are built side
+        # by side (CREATE INDEX takes a SHARE lock only), longest first, and attached as
+        # constraints (USING INDEX: the same names and catalog as ADD PRIMARY KEY).
+        copy = Task(f"copy {t.name}", "copy", fill(t, False), n * COPY_COST)
+        fks = Task(f"foreign keys of {t.name}", "fk", run_all(
+            [s for fk_stmt in t.fk_sql() for s in (_in(staging, fk_stmt) + " NOT VALID",
+             f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT {fk_stmt.split(' ADD CONSTRAINT ')[1].split()[0]}")]),
+            n * FK_COST * len(t.foreign_keys), [copy])
+        big_fks[t.name] = fks
+        unique, attach = _split_keys(t)
+        indexes = []
+        for stmt in [*(u.replace("ON public.", f"ON {staging}.") for u in unique),
+                     *(_in(staging, s) for s in t.index_sql())]:
+            width = stmt.count(",") + 1  # a wider index costs more to build
+            indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
+                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [fks]))
+        done = Task(f"constraints of {t.name}", "keys", run_all([f"ALTER TABLE {q(t.name)} {attach}"]),
+                    n * FK_COST * (1 + len(t.checks)), indexes)
+        tasks += [copy, fks, *indexes, done]
+        keyed[t.name] = idle[t.name] = done
 
-    def add_fks(conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            for t in fk_tables:
-                later = " NOT VALID" if snapshot.rows(t.name) >= BIG_ROWS else ""
-                for stmt in t.fk_sql():
-                    conn.execute(_in(staging, stmt) + later)
-
-    add = Task("foreign keys", "fk", add_fks, float("inf"), list(built))
-    tasks.append(add)
-    for t in fk_tables:
-        if snapshot.rows(t.name) >= BIG_ROWS:
-            stmts = [f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT {fk.constraint}" for fk in t.foreign_keys]
-            tasks.append(Task(f"validate {t.name}", "fk", (lambda ss: lambda c: [c.execute(s) for s in ss])(stmts),
-                              snapshot.rows(t.name), [add]))
+    # foreign keys need the referenced table's key; a big table's were added above
+    for t in ts.values():
+        parents = {fk.ref_table for fk in t.foreign_keys}
+        if t.name in big_fks:
+            big_fks[t.name].after += [keyed[p] for p in sorted(parents)]
+        elif t.foreign_keys:
+            tasks.append(Task(f"foreign keys of {t.name}", "fk",
+                              run_all([_in(staging, s) for s in t.fk_sql()]),
+                              100.0 + snapshot.rows(t.name) * FK_COST * len(t.foreign_keys),
+                              [idle[t.name], *(keyed[p] for p in sorted(parents) if keyed[p] is not idle[t.name])]))
 
     try:
         _Pool(dsn, tasks, max(1, workers), connect).run()
@@ -312,6 +363,6 @@ def load_fresh(
         except Exception:  # noqa: BLE001 - the next load drops it
             pass
         raise
-    phases["tasks"] = {t.label: round(t.seconds, 3) for t in tasks}  # type: ignore[assignment]
+    phases["tasks"] = {t.label: (round(t.start - t_start, 3), round(t.seconds, 3)) for t in tasks}  # type: ignore
     return StagedLoad(rows, phases)
 

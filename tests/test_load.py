@@ -161,6 +161,46 @@ def test_fresh_load_builds_the_reference_catalog(fleet, fleet_db, empty_db):
         assert rows == expected_counts(fleet)
 
 
+def test_every_table_built_in_parallel_gives_the_same_catalog(master_snapshot, empty_db, pg_admin, monkeypatch):
+    """With every table on the parallel path (keys as unique indexes attached at the end,
+    FKs validated per table), the catalog is still the one-shot DDL's."""
+    monkeypatch.setattr(staged, "BIG_ROWS", 1)
+    postgres.load(master_snapshot, empty_db, workers=3)
+    assert counts(empty_db) == expected_counts(master_snapshot)
+    with cloned(pg_admin, empty_db) as reference:
+        with psycopg.connect(reference) as c:
+            c.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            c.execute(schemas.schema_sql())
+        assert catalog(empty_db) == catalog(reference)
+
+
+def test_failed_fresh_load_is_rolled_back_in_one_line(master_snapshot, empty_db, tmp_path):
+    """A row breaking a foreign key: found while validating, the staging schema is dropped."""
+    import hashlib
+
+    import polars as pl
+
+    bad = tmp_path / "bad"
+    shutil.copytree(master_snapshot.path, bad)
+    rel = "infrastructure_sensor/master.parquet"
+    df = pl.read_parquet(bad / rel)
+    df = df.with_columns(container_id=pl.when(pl.col("id") == 7).then(999_999).otherwise(pl.col("container_id")))
+    import pyarrow.parquet as pq
+
+    pq.write_table(df.to_arrow().cast(schemas.table("infrastructure_sensor").arrow_schema), bad / rel)
+    m = json.loads((bad / "manifest.json").read_text())
+    for f in m["tables"]["infrastructure_sensor"]["files"]:
+        f["sha256"] = hashlib.sha256((bad / rel).read_bytes()).hexdigest()
+    (bad / "manifest.json").write_text(json.dumps(m))
+    before = fingerprint(empty_db)
+    r = aquagen("load", bad, "--dsn", empty_db)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "rolled back" in r.stderr and "infrastructure_sensor" in r.stderr and "Traceback" not in r.stderr
+    assert fingerprint(empty_db) == before
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c) == []
+
+
 def test_reloading_changes_nothing(fleet, fleet_copy):
     before = fingerprint(fleet_copy)
     r = aquagen("load", fleet.path, "--dsn", fleet_copy)

@@ -1,0 +1,169 @@
+"""aquagen load against the server's own best case, on the same rows and schema.
+
+    python3 benchmarks/bench_load.py [BATCHES] [--repeat R] [--workers W] [--dsn ADMIN_URL] [--snapshot DIR]
+
+1. Generates a snapshot of BATCHES batches (default 10) with ``python3 -m aquagen generate``
+   (or uses --snapshot DIR).
+2. (b) aquagen: ``loaders.postgres.load`` (what ``aquagen load`` runs) into a fresh database.
+3. (a) the server's best case: every table of (b)'s database is written to a server-side
+   binary COPY file (``COPY ... TO '/file' (FORMAT binary)``); then, in a fresh database and
+   one session with the server's default settings: bare tables, one stream of
+   ``COPY ... FROM '/file' (FORMAT binary, FREEZE)``, then the same primary keys, UNIQUE and
+   CHECK constraints, indexes and foreign keys (validated) as aquagen builds, then COMMIT.
+4. (a) and (b) alternate R times (default 3; the machine may be shared); medians are compared.
+
+The server is --dsn (a superuser URL: it creates databases and reads/writes server files) or
+env AQUAGEN_DSN, else an embedded PostgreSQL in a temporary folder. Run it on an otherwise
+idle machine: both sides are CPU bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg.conninfo import make_conninfo  # noqa: E402
+
+import schemas  # noqa: E402
+from aquagen.snapshot import Snapshot  # noqa: E402
+from loaders import postgres  # noqa: E402
+
+
+def create_db(admin: str) -> tuple[str, str]:
+    name = f"aquagen_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return name, make_conninfo(admin, dbname=name)
+
+
+def drop_db(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_aquagen(admin: str, snap: Snapshot, workers: int) -> tuple[float, dict, str, str]:
+    name, dsn = create_db(admin)
+    t0 = time.perf_counter()
+    result = postgres.load(snap, dsn, workers=workers)
+    return time.perf_counter() - t0, result.phases, name, dsn
+
+
+def dump_tables(dsn: str, folder: Path) -> None:
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for n in schemas.tables():
+            c.execute(f"COPY public.{n} TO '{folder / (n + '.bin')}' (FORMAT binary)")
+
+
+def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
+    ts = schemas.tables()
+    name, dsn = create_db(admin)
+    phases = {}
+    try:
+        with psycopg.connect(dsn) as c:
+            t0 = time.perf_counter()
+            for t in ts.values():
+                c.execute(t.create_sql())
+            for n in ts:
+                c.execute(f"COPY public.{n} FROM '{folder / (n + '.bin')}' (FORMAT binary, FREEZE)")
+            phases["copy"] = time.perf_counter() - t0
+            for stage in ("key_sql", "index_sql", "fk_sql"):
+                t1 = time.perf_counter()
+                for t in ts.values():
+                    for stmt in getattr(t, stage)():
+                        c.execute(stmt)
+                phases[stage.removesuffix("_sql")] = time.perf_counter() - t1
+            c.commit()
+            seconds = time.perf_counter() - t0
+    finally:
+        drop_db(admin, name)
+    return seconds, phases
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("batches", nargs="?", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=postgres.DEFAULT_WORKERS)
+    ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"))
+    ap.add_argument("--snapshot", type=Path, default=None, help="use this snapshot instead of generating one")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
+    os.chmod(work, 0o777)  # the server (maybe another OS user) writes and reads the COPY files here
+    server = None
+    try:
+        if args.snapshot:
+            snap = Snapshot.open(args.snapshot)
+        else:
+            out = ROOT / "output" / f"bench-load-{args.batches}"
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", str(args.batches),
+                            "--out", str(out), "--force"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            print(f"generated {args.batches} batches in {time.perf_counter() - t0:.1f} s: {out}")
+            snap = Snapshot.open(out)
+        admin = args.dsn
+        if admin is None:
+            import pgserver
+
+            server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+            admin = server.get_uri()
+        rows = sum(e["rows"] for e in snap.manifest["tables"].values())
+        with psycopg.connect(admin) as c:
+            version = c.execute("SHOW server_version").fetchone()[0]
+            settings = {k: c.execute(f"SHOW {k}").fetchone()[0] for k in
+                        ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")}
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
+              f"({', '.join(f'{k}={v}' for k, v in settings.items())})")
+        print(f"snapshot: {rows:,} rows in {sum(1 for e in snap.manifest['tables'].values() if e['rows'])} tables")
+
+        # the ceiling's files come from aquagen's own result: the very same rows
+        seconds, phases, name, dsn = run_aquagen(admin, snap, args.workers)
+        files = work / "copy"
+        files.mkdir()
+        os.chmod(files, 0o777)
+        dump_tables(dsn, files)
+        drop_db(admin, name)
+        ours, best = [seconds], []
+        ours_phases = [phases]
+        best_phases = []
+        for i in range(args.repeat):
+            s, p = run_ceiling(admin, files)
+            best.append(s)
+            best_phases.append(p)
+            if i < args.repeat - 1:
+                s, p, name, _ = run_aquagen(admin, snap, args.workers)
+                drop_db(admin, name)
+                ours.append(s)
+                ours_phases.append(p)
+        a, b = statistics.median(best), statistics.median(ours)
+        print(f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
+              f"   runs {', '.join(f'{x:.2f}' for x in best)}")
+        bp = best_phases[best.index(sorted(best)[len(best) // 2])]
+        print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in bp.items()))
+        print(f"(b) aquagen load ({args.workers} workers):                   {b:6.2f} s  {rows / b:>10,.0f} rows/s"
+              f"   runs {', '.join(f'{x:.2f}' for x in ours)}")
+        op = ours_phases[ours.index(sorted(ours)[len(ours) // 2])]
+        print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in op.items() if k != "tasks"))
+        print(f"ratio aquagen / best case: {b / a:.2f}   (goal <= 1.3; load average now {os.getloadavg()[0]:.2f})")
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
