@@ -1,13 +1,18 @@
-"""Load a snapshot into PostgreSQL with binary COPY, in one transaction.
+"""Load a snapshot into PostgreSQL with binary COPY, all or nothing.
 
-Into an empty database the schema is created bare, the rows are COPied (with
-FREEZE), and keys, indexes and foreign keys are built afterwards (the order of
-``pgbench -i``): far faster than loading into indexed tables. Into a database
-that already has the schema (e.g. created by AquaMind's migrations) the schema
-is verified first, master rows that already exist are matched by natural key
-and every reference is remapped to the existing ids, and new rows get ids past
-the existing ones. Identity sequences are moved past the loaded ids. Any error
-rolls everything back, leaving the database exactly as it was.
+Into a database without the schema (``loaders.staged``) the tables are created
+bare in a staging schema, COPied with FREEZE over parallel connections, their
+keys, indexes and foreign keys built there in parallel (the order of
+``pgbench -i``: far faster than loading into indexed tables), and one short
+final transaction moves them into ``public``. Into a database that already has
+the schema (e.g. created by AquaMind's migrations) everything happens in one
+transaction: the schema is verified first, master rows that already exist are
+matched by natural key and every reference is remapped to the existing ids,
+new rows get ids past the existing ones; ``rebuild_indexes`` drops and recreates
+the target tables' secondary indexes and FKs around the COPY. Identity sequences
+are moved past the loaded ids. An error or a kill leaves ``public`` exactly as
+it was. One load or purge runs at a time per database (an advisory lock), and
+``aquagen_load_log`` records every load.
 """
 
 from __future__ import annotations
