@@ -25,8 +25,27 @@ from pathlib import Path
 AS_OF = dt.date(2026, 11, 24)
 
 
-def one(n: int, workers: int, out: Path) -> dict:
+def _without_inventory() -> None:
+    """The baseline for the inventory's cost: feed sites only pass the feeding events through
+    (no FIFO, no reorders, no lot history), as a generator without feed stock would write them."""
+    from aquagen import feedstock
+    from aquagen.frames import history
+
+    def build(containers, lots, lot_history, purchases, feedings, seed, ids, costed_feedings=True):
+        if not costed_feedings:
+            return {}
+        rows = feedings.select(feedstock.schemas.table(feedstock.FEEDINGS).column_names)
+        return {feedstock.FEEDINGS: rows, "inventory_historicalfeedingevent": history(
+            feedstock.FEEDINGS, rows, "created_at", "+", 2).with_columns(history_id=feedings["history_id"])}
+
+    feedstock.build = build
+
+
+def one(n: int, workers: int, out: Path, baseline: bool = False) -> dict:
     from aquagen.generate import Progress, generate
+
+    if baseline:
+        _without_inventory()
     from aquagen.plan import LIFE_DAYS
 
     phases: dict[str, float] = {}
@@ -59,32 +78,40 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 50])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--inventory-cost", action="store_true",
+                    help="also run each size without feed inventory (one worker, so the stub reaches it)")
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.workers, args.out)))
+        print(json.dumps(one(args.one, args.workers, args.out, args.baseline)))
         return
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"workers {args.workers}")
     print(f"{'batches':>7} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'MB/s':>6} {'peak RSS MB':>11}  "
           "inventory share   phases (s)")
-    for n in args.sizes:
+    def run(n, workers, baseline=False) -> dict:
         tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
         try:
-            r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers),
-                                "--out", str(tmp / "snap")], capture_output=True, text=True)
+            r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
+                                "--out", str(tmp / "snap")] + (["--baseline"] if baseline else []),
+                               capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"{n} batches failed:\n{r.stderr}")
-            m = json.loads(r.stdout.strip().splitlines()[-1])
+            return json.loads(r.stdout.strip().splitlines()[-1])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    for n in args.sizes:
+        m = run(n, args.workers)
         feed = sum(v for k, v in m["phases"].items() if k.startswith("feed"))
         phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
         print(f"{n:>7} {m['rows']:>12,} {m['seconds']:>8.1f} {m['rows'] / m['seconds']:>10,.0f} "
               f"{m['bytes'] / 1e6 / m['seconds']:>6.1f} {m['peak_rss_mb']:>11,.0f}  "
               f"{feed / m['seconds']:>14.0%}   {phases}")
-
-
-if __name__ == "__main__":
-    main()
+    if args.inventory_cost:
+        for n in args.sizes:
+            full, base = run(n, 1), run(n, 1, baseline=True)
+            print(f"inventory cost, {n} batches, 1 worker: {full['seconds']:.1f} s with feed inventory, "
+                  f"{base['seconds']:.1f} s without: +{full['seconds'] / base['seconds'] - 1:.0%}")
