@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ def _history_refs(t: schemas.Table, ts: dict[str, schemas.Table]) -> dict[str, s
 LOAD_LOG = "aquagen_load_log"
 LOCK_ID = 0x61717561  # session advisory lock: one aquagen load or purge per database at a time
 LOCK_WAIT_S = 120
-DEFAULT_WORKERS = 2
+DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))  # connections of a load into a new schema
 
 
 @dataclass

@@ -302,7 +302,6 @@ def load_fresh(
         tasks.append(first)
         for t in empty:
             keyed[t.name] = idle[t.name] = first
-    big_fks: dict[str, Task] = {}
     for t in ts.values():
         n = snapshot.rows(t.name)
         if n == 0:
@@ -312,38 +311,37 @@ def load_fresh(
             tasks.append(task)
             keyed[t.name] = idle[t.name] = task
             continue
-        # A big table: its FKs are validated right after the COPY (while the other workers
-        # still copy or build elsewhere); then its PK/UNIQUE and other indexes are built side
-        # by side (CREATE INDEX takes a SHARE lock only), longest first, and attached as
-        # constraints (USING INDEX: the same names and catalog as ADD PRIMARY KEY).
+        # A big table: its PK/UNIQUE and other indexes are built side by side (CREATE INDEX
+        # takes a SHARE lock only), longest first, then attached as constraints (USING INDEX:
+        # the same names and catalog as ADD PRIMARY KEY); its FKs come last, when the
+        # indexes on their columns make the checks index-only scans.
         copy = Task(f"copy {t.name}", "copy", fill(t, False), n * COPY_COST)
-        fks = Task(f"foreign keys of {t.name}", "fk", run_all(
-            [s for fk_stmt in t.fk_sql() for s in (_in(staging, fk_stmt) + " NOT VALID",
-             f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT {fk_stmt.split(' ADD CONSTRAINT ')[1].split()[0]}")]),
-            n * FK_COST * len(t.foreign_keys), [copy])
-        big_fks[t.name] = fks
         unique, attach = _split_keys(t)
         indexes = []
         for stmt in [*(u.replace("ON public.", f"ON {staging}.") for u in unique),
                      *(_in(staging, s) for s in t.index_sql())]:
             width = stmt.count(",") + 1  # a wider index costs more to build
             indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
-                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [fks]))
+                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [copy]))
         done = Task(f"constraints of {t.name}", "keys", run_all([f"ALTER TABLE {q(t.name)} {attach}"]),
-                    n * FK_COST * (1 + len(t.checks)), indexes)
-        tasks += [copy, fks, *indexes, done]
+                    n * FK_COST * len(t.checks), indexes)
+        tasks += [copy, *indexes, done]
         keyed[t.name] = idle[t.name] = done
 
-    # foreign keys need the referenced table's key; a big table's were added above
+    # foreign keys, when the table is built and the tables they reference have their keys;
+    # a big table's are added NOT VALID and validated separately, which locks the referenced
+    # tables in ROW SHARE mode only, so that several tables' checks run side by side
     for t in ts.values():
-        parents = {fk.ref_table for fk in t.foreign_keys}
-        if t.name in big_fks:
-            big_fks[t.name].after += [keyed[p] for p in sorted(parents)]
-        elif t.foreign_keys:
-            tasks.append(Task(f"foreign keys of {t.name}", "fk",
-                              run_all([_in(staging, s) for s in t.fk_sql()]),
-                              100.0 + snapshot.rows(t.name) * FK_COST * len(t.foreign_keys),
-                              [idle[t.name], *(keyed[p] for p in sorted(parents) if keyed[p] is not idle[t.name])]))
+        if not t.foreign_keys:
+            continue
+        n = snapshot.rows(t.name)
+        stmts = [_in(staging, s) for s in t.fk_sql()]
+        if n >= BIG_ROWS:
+            stmts = [x for s in stmts for x in (s + " NOT VALID", f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT "
+                                                + s.split(" ADD CONSTRAINT ")[1].split()[0])]
+        parents = sorted({fk.ref_table for fk in t.foreign_keys} - {t.name})
+        tasks.append(Task(f"foreign keys of {t.name}", "fk", run_all(stmts), 100.0 + n * FK_COST * len(t.foreign_keys),
+                          [idle[t.name], *(keyed[p] for p in parents if keyed[p] is not idle[t.name])]))
 
     try:
         _Pool(dsn, tasks, max(1, workers), connect).run()
