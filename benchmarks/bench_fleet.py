@@ -74,6 +74,20 @@ def one(n: int, workers: int, out: Path, baseline: bool = False) -> dict:
     return {"batches": n, "seconds": total, "rows": rows, "bytes": size, "peak_rss_mb": rss / 1024, "phases": phases}
 
 
+def measure(n: int, workers: int, baseline: bool = False) -> dict:
+    """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder."""
+    tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
+    try:
+        r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
+                            "--out", str(tmp / "snap")] + (["--baseline"] if baseline else []),
+                           capture_output=True, text=True)
+        if r.returncode:
+            sys.exit(f"{n} batches failed:\n{r.stderr}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 50])
@@ -91,20 +105,8 @@ def main() -> None:
           f"workers {args.workers}")
     print(f"{'batches':>7} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'MB/s':>6} {'peak RSS MB':>11}  "
           "inventory share   phases (s)")
-    def run(n, workers, baseline=False) -> dict:
-        tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
-        try:
-            r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
-                                "--out", str(tmp / "snap")] + (["--baseline"] if baseline else []),
-                               capture_output=True, text=True)
-            if r.returncode:
-                sys.exit(f"{n} batches failed:\n{r.stderr}")
-            return json.loads(r.stdout.strip().splitlines()[-1])
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
     for n in args.sizes:
-        m = run(n, args.workers)
+        m = measure(n, args.workers)
         feed = sum(v for k, v in m["phases"].items() if k.startswith("feed"))
         phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
         print(f"{n:>7} {m['rows']:>12,} {m['seconds']:>8.1f} {m['rows'] / m['seconds']:>10,.0f} "
@@ -112,6 +114,10 @@ def main() -> None:
               f"{feed / m['seconds']:>14.0%}   {phases}")
     if args.inventory_cost:
         for n in args.sizes:
-            full, base = run(n, 1), run(n, 1, baseline=True)
+            full, base = measure(n, 1), measure(n, 1, baseline=True)
             print(f"inventory cost, {n} batches, 1 worker: {full['seconds']:.1f} s with feed inventory, "
                   f"{base['seconds']:.1f} s without: +{full['seconds'] / base['seconds'] - 1:.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@
 2. (b) aquagen: ``loaders.postgres.load`` (what ``aquagen load`` runs) into a fresh database.
 3. (a) the server's best case: every table of (b)'s database is written to a server-side
    binary COPY file (``COPY ... TO '/file' (FORMAT binary)``); then, in a fresh database and
-   one session with the server's default settings: bare tables, one stream of
+   one session (the server's settings, with aquagen's maintenance_work_mem): bare tables, one stream of
    ``COPY ... FROM '/file' (FORMAT binary, FREEZE)``, then the same primary keys, UNIQUE and
    CHECK constraints, indexes and foreign keys (validated) as aquagen builds, then COMMIT.
 4. (a) and (b) alternate R times (default 3; the machine may be shared); medians are compared.
@@ -39,7 +39,7 @@ from psycopg.conninfo import make_conninfo  # noqa: E402
 
 import schemas  # noqa: E402
 from aquagen.snapshot import Snapshot  # noqa: E402
-from loaders import postgres  # noqa: E402
+from loaders import postgres, staged  # noqa: E402
 
 
 def create_db(admin: str) -> tuple[str, str]:
@@ -73,6 +73,8 @@ def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
     phases = {}
     try:
         with psycopg.connect(dsn) as c:
+            # the same sort memory as each aquagen worker; the server's own parallel index builds stay on
+            c.execute(next(x for x in staged.SESSION_SQL if "maintenance_work_mem" in x))
             t0 = time.perf_counter()
             for t in ts.values():
                 c.execute(t.create_sql())
@@ -92,6 +94,67 @@ def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
     return seconds, phases
 
 
+def measure(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS,
+            work: Path | None = None) -> dict:
+    """(a) and (b) alternated ``repeat`` times on ``admin``'s server; medians, runs and phases.
+
+    ``work``: a folder the server can write (the COPY files go there); default a temporary one."""
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="aquagen-bench-")) if own else work
+    os.chmod(work, 0o777)  # the server (maybe another OS user) writes and reads the COPY files here
+    try:
+        rows = sum(e["rows"] for e in snap.manifest["tables"].values())
+        with psycopg.connect(admin) as c:
+            version = c.execute("SHOW server_version").fetchone()[0]
+            settings = {k: c.execute(f"SHOW {k}").fetchone()[0] for k in
+                        ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")}
+        load_before = os.getloadavg()[0]
+        # the ceiling's files come from aquagen's own result: the very same rows
+        seconds, phases, name, dsn = run_aquagen(admin, snap, workers)
+        files = work / "copy"
+        files.mkdir(exist_ok=True)
+        os.chmod(files, 0o777)
+        dump_tables(dsn, files)
+        drop_db(admin, name)
+        ours, best = [seconds], []
+        ours_phases = [phases]
+        best_phases = []
+        for i in range(repeat):
+            s, p = run_ceiling(admin, files)
+            best.append(s)
+            best_phases.append(p)
+            if i < repeat - 1:
+                s, p, name, _ = run_aquagen(admin, snap, workers)
+                drop_db(admin, name)
+                ours.append(s)
+                ours_phases.append(p)
+        a, b = statistics.median(best), statistics.median(ours)
+        return {
+            "rows": rows, "tables": sum(1 for e in snap.manifest["tables"].values() if e["rows"]),
+            "server_version": version, "settings": settings, "workers": workers,
+            "ceiling_seconds": a, "ceiling_runs": best, "ceiling_rows_per_s": rows / a,
+            "ceiling_phases": best_phases[best.index(sorted(best)[len(best) // 2])],
+            "aquagen_seconds": b, "aquagen_runs": ours, "aquagen_rows_per_s": rows / b,
+            "aquagen_phases": {k: v for k, v in ours_phases[ours.index(sorted(ours)[len(ours) // 2])].items()
+                               if k != "tasks"},
+            "ratio": b / a, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+        }
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def print_result(m: dict) -> None:
+    rows, a, b = m["rows"], m["ceiling_seconds"], m["aquagen_seconds"]
+    print(f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
+          f"   runs {', '.join(f'{x:.2f}' for x in m['ceiling_runs'])}")
+    print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in m["ceiling_phases"].items()))
+    print(f"(b) aquagen load ({m['workers']} workers):                   {b:6.2f} s  {rows / b:>10,.0f} rows/s"
+          f"   runs {', '.join(f'{x:.2f}' for x in m['aquagen_runs'])}")
+    print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in m["aquagen_phases"].items()))
+    print(f"ratio aquagen / best case: {b / a:.2f}   (goal <= 1.3; load average now {os.getloadavg()[0]:.2f})")
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -103,7 +166,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
-    os.chmod(work, 0o777)  # the server (maybe another OS user) writes and reads the COPY files here
+    os.chmod(work, 0o777)
     server = None
     try:
         if args.snapshot:
@@ -129,36 +192,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
               f"({', '.join(f'{k}={v}' for k, v in settings.items())})")
         print(f"snapshot: {rows:,} rows in {sum(1 for e in snap.manifest['tables'].values() if e['rows'])} tables")
-
-        # the ceiling's files come from aquagen's own result: the very same rows
-        seconds, phases, name, dsn = run_aquagen(admin, snap, args.workers)
-        files = work / "copy"
-        files.mkdir()
-        os.chmod(files, 0o777)
-        dump_tables(dsn, files)
-        drop_db(admin, name)
-        ours, best = [seconds], []
-        ours_phases = [phases]
-        best_phases = []
-        for i in range(args.repeat):
-            s, p = run_ceiling(admin, files)
-            best.append(s)
-            best_phases.append(p)
-            if i < args.repeat - 1:
-                s, p, name, _ = run_aquagen(admin, snap, args.workers)
-                drop_db(admin, name)
-                ours.append(s)
-                ours_phases.append(p)
-        a, b = statistics.median(best), statistics.median(ours)
-        print(f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
-              f"   runs {', '.join(f'{x:.2f}' for x in best)}")
-        bp = best_phases[best.index(sorted(best)[len(best) // 2])]
-        print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in bp.items()))
-        print(f"(b) aquagen load ({args.workers} workers):                   {b:6.2f} s  {rows / b:>10,.0f} rows/s"
-              f"   runs {', '.join(f'{x:.2f}' for x in ours)}")
-        op = ours_phases[ours.index(sorted(ours)[len(ours) // 2])]
-        print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in op.items() if k != "tasks"))
-        print(f"ratio aquagen / best case: {b / a:.2f}   (goal <= 1.3; load average now {os.getloadavg()[0]:.2f})")
+        print_result(measure(admin, snap, args.repeat, args.workers, work))
     finally:
         if server is not None:
             server.cleanup()
