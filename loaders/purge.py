@@ -10,10 +10,18 @@ does not know are purged too instead of blocking the delete. History tables
 the purged objects, matched by the base id, and the rows of long-deleted objects
 whose copied FK columns point at a purged row.
 
-``reset_inventory`` restores the initial feed stock: the purchases noted
-'Initial stock' (else the lowest-id lot of each feed container) and their lots
-stay, reset to their '+' history row; every later purchase and lot, their
-history and the initial lots' '~' rows (the FIFO decrements) go.
+The stock lots' decrements the purged feedings caused (their '~' history rows,
+found by feed site and time) go as well, and the lots get that feed back, so
+feed delivered = fed + remaining still holds. ``reset_inventory`` restores the
+initial feed stock instead: the purchases noted 'Initial stock' (else the
+lowest-id lot of each feed container) and their lots stay, reset to their '+'
+history row; every later purchase and lot, their history and the initial lots'
+'~' rows go.
+
+Everything runs in one transaction under the aquagen advisory lock; afterwards
+the infrastructure and master-data counts are compared with before (a change
+rolls everything back). A dry run does the same work and rolls it back, so its
+counts are exact.
 """
 
 from __future__ import annotations

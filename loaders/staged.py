@@ -1,21 +1,26 @@
 """Loading into a database without the schema: parallel, and safe to kill at any moment.
 
-1. Worker connections COPY whole tables, largest first, into bare tables of a
-   private staging schema; each table is created and filled in one transaction,
-   so ``COPY ... FREEZE`` is valid.
-2. The same workers build each table's primary key, UNIQUE and CHECK constraints
-   (one ALTER TABLE per table), then its indexes (one statement each, so the
-   indexes of the biggest table are built side by side), biggest tables first,
-   as soon as the table is filled: the other workers keep copying meanwhile.
-3. Foreign keys are added NOT VALID in one short transaction, then validated in
-   parallel (VALIDATE CONSTRAINT locks the referenced table only in ROW SHARE mode).
-4. One short transaction moves every table into ``public`` (ALTER TABLE ... SET
-   SCHEMA carries indexes, constraints and identity sequences along), moves the
-   sequences past the loaded ids and writes the load log row.
+Worker connections (2-4) run a graph of tasks in a private staging schema, the
+task with the longest chain of work behind it first (list scheduling):
 
-Until step 4 commits, ``public`` is untouched. A failed load drops its staging
-schema; a killed one leaves it behind, and the next load (or purge) drops it
-while it holds the advisory lock that keeps two loads apart.
+- a big table (>= BIG_ROWS rows) is created and COPied (``FREEZE``: same
+  transaction) on its own; its primary key and UNIQUE indexes and its other
+  indexes are then built one statement each, side by side (CREATE INDEX takes
+  a SHARE lock only), and attached as constraints (``ADD CONSTRAINT ... USING
+  INDEX``: the same names and catalog as ``ADD PRIMARY KEY``) with its CHECKs;
+- a small table is created, COPied, keyed and indexed in one transaction;
+- a table's foreign keys come when it is built and the tables they reference
+  have their keys (a big table's NOT VALID + VALIDATE CONSTRAINT, which locks
+  the referenced tables in ROW SHARE mode only); after the indexes, the checks
+  are index-only scans.
+
+Then one short transaction moves every table into ``public`` (ALTER TABLE ...
+SET SCHEMA carries indexes, constraints and identity sequences along), moves the
+sequences past the loaded ids and writes the load log row.
+
+Until that commits, ``public`` is untouched. A failed load drops its staging
+schema; a killed one leaves it behind, and the next load drops it while it holds
+the advisory lock that keeps two loads apart.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from aquagen.snapshot import Snapshot
 from . import killpoints
 
 STAGING_PREFIX = "aquagen_staging_"
-BIG_ROWS = 100_000  # tables at least this big get one task per index and a parallel FK validation
+BIG_ROWS = 100_000  # tables at least this big get one task per index build
 # rough cost per row (2 cores, PostgreSQL 15/16) of a COPY, an index build and an FK check
 COPY_COST, INDEX_COST, FK_COST = 3.0, 1.0, 0.2
 # per worker session: memory for index sorts; no parallel workers of the server's own
