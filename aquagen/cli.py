@@ -170,7 +170,7 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
 @click.option("--rebuild-indexes", is_flag=True,
               help="Existing schema: drop the target tables' secondary indexes and FKs around the COPY and "
                    "recreate them exactly, in the same transaction (faster for big loads).")
-@click.option("--workers", type=click.IntRange(min=1, max=16), default=2, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1, max=16), default=None, show_default="cores, 2 to 4",
               help="Parallel connections when creating the schema.")
 def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers):
     """Load SNAPSHOT into PostgreSQL with binary COPY, all or nothing.
@@ -199,7 +199,7 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
         dsn, psql = embedded.start(pgdata)
     with _progress("loading") as tick:
         result = postgres.load(snap, dsn, progress=tick, skip_existing=skip_existing, replace=replace,
-                               rebuild_indexes=rebuild_indexes, workers=workers)
+                               rebuild_indexes=rebuild_indexes, workers=workers or postgres.DEFAULT_WORKERS)
     if result.already_loaded:
         click.echo(f"snapshot {snap.path} is already loaded in this database; nothing to do")
         if psql:
@@ -259,7 +259,8 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
             reset_inventory=reset_inventory)
     verb = "would delete" if r.dry_run else "deleted"
     names = ", ".join(n for _, n in r.batches[:10]) + (f" and {len(r.batches) - 10} more" if len(r.batches) > 10 else "")
-    click.echo(f"{verb} {r.total:,} rows of {len(r.batches)} batches" + (f" ({names})" if names else "")
+    click.echo(f"{verb} {r.total:,} rows of {len(r.batches)} batch{'' if len(r.batches) == 1 else 'es'}"
+               + (f" ({names})" if names else "")
                + (" and reset the feed inventory" if reset_inventory and not r.dry_run else "")
                + (" (dry run: nothing changed)" if r.dry_run else f" in {r.seconds:.1f} s"))
     for name, n in sorted(r.deleted.items(), key=lambda kv: (-kv[1], kv[0])):
