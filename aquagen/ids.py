@@ -25,6 +25,9 @@ class IdBook(Protocol):
         """Ids for ``df``'s rows of ``table``, in row order (rows dated by ``when_column``)."""
 
 
+TABLE = pl.Enum(sorted(schemas.tables()))  # table names in the counts: 4 bytes a row, not a string
+
+
 def when_column(table: str) -> str:
     """The column that dates a row's creation: history_date for history rows, else created_at."""
     return "history_date" if schemas.table(table).history_of else "created_at"
@@ -57,8 +60,9 @@ class Counting:
     def counts(self) -> pl.DataFrame:
         """table, day, n — the shard's rows per table and day."""
         if not self._counts:
-            return pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64})
-        return pl.concat(self._counts).select("table", "day", pl.col("n").cast(pl.Int64)).sort("table", "day")
+            return pl.DataFrame(schema={"table": TABLE, "day": pl.Int32, "n": pl.Int64})
+        return pl.concat(self._counts).select(pl.col("table").cast(TABLE), "day", pl.col("n").cast(pl.Int64)) \
+            .sort("table", "day")
 
 
 class Allocated:
@@ -79,12 +83,16 @@ class Allocated:
 
 
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
-    """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day."""
-    frames = [c.with_columns(shard=pl.lit(k, dtype=pl.Int64)) for k, c in counts.items() if c.height]
-    if not frames:
-        return {k: pl.DataFrame(schema={"table": pl.String, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64})
-                for k in counts}
-    every = pl.concat(frames).sort("table", "day", "shard").with_columns(
-        first=pl.col("n").cum_sum().over("table") - pl.col("n") + 1)
-    parts = {key[0]: g.select("table", "day", "first", "n") for key, g in every.partition_by("shard", as_dict=True).items()}
-    return {k: parts.get(k, every.clear().select("table", "day", "first", "n")) for k in counts}
+    """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
+
+    Table by table, so that memory holds one table's days at a time besides the result."""
+    schema = {"table": TABLE, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
+    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in counts}
+    tables = sorted({t for c in counts.values() for t in c["table"].unique().to_list()})
+    for table in tables:
+        rows = pl.concat([c.filter(pl.col("table") == table).with_columns(shard=pl.lit(k, dtype=pl.Int64))
+                          for k, c in counts.items()])
+        rows = rows.sort("day", "shard").with_columns(first=pl.col("n").cum_sum() - pl.col("n") + 1)
+        for (k,), g in rows.partition_by("shard", as_dict=True).items():
+            parts[k].append(g.select(list(schema)))
+    return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}
