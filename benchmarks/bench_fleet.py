@@ -70,8 +70,10 @@ def one(n: int, workers: int, out: Path, baseline: bool = False) -> dict:
     phases[timer.name] = time.perf_counter() - timer.t
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     size = sum(p.stat().st_size for p in snap.path.rglob("*.parquet"))
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return {"batches": n, "seconds": total, "rows": rows, "bytes": size, "peak_rss_mb": rss / 1024, "phases": phases}
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers_ = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"batches": n, "seconds": total, "rows": rows, "bytes": size, "peak_rss_mb": max(parent, workers_),
+            "parent_rss_mb": parent, "worker_rss_mb": workers_, "phases": phases}
 
 
 def measure(n: int, workers: int, baseline: bool = False) -> dict:
@@ -109,6 +111,7 @@ def main() -> None:
         m = measure(n, args.workers)
         feed = sum(v for k, v in m["phases"].items() if k.startswith("feed"))
         phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
+        phases += f"; peak RSS parent {m['parent_rss_mb']:,.0f} MB, largest worker {m['worker_rss_mb']:,.0f} MB"
         print(f"{n:>7} {m['rows']:>12,} {m['seconds']:>8.1f} {m['rows'] / m['seconds']:>10,.0f} "
               f"{m['bytes'] / 1e6 / m['seconds']:>6.1f} {m['peak_rss_mb']:>11,.0f}  "
               f"{feed / m['seconds']:>14.0%}   {phases}")
