@@ -119,12 +119,12 @@ class Feed:
 
 
 FEEDS = (
-    Feed("Starter Feed 0.5mm", 0.5, "MICRO", 50, 18, 20, 2.70),
+    Feed("Starter Feed 0.5mm", 0.5, "MICRO", 50, 18, 20, 2.65),
     Feed("Starter Feed 1.0mm", 1.0, "SMALL", 48, 18, 22, 2.50),
     Feed("Grower Feed 2.0mm", 2.0, "SMALL", 45, 20, 23, 2.25),
     Feed("Grower Feed 3.0mm", 3.0, "MEDIUM", 43, 22, 23, 2.10),
     Feed("Finisher Feed 4.5mm", 4.5, "LARGE", 40, 24, 24, 1.95),
-    Feed("Finisher Feed 6.0mm", 6.0, "LARGE", 38, 26, 24, 1.85),
+    Feed("Finisher Feed 6.0mm", 6.0, "LARGE", 38, 26, 24, 1.90),
 )
 FEED_BRAND = "AquaNutrition"
 # feed stored in each hall's silo (hall A holds starter feed for first feeding) and in barges

@@ -41,8 +41,8 @@ LOT_STEP = 500 * KG
 MIN_LOT = 1_000 * KG
 DELIVERY_HOUR = 6  # UTC, on the trigger meal's day (earlier if a meal before 06:00 needs the lot)
 LEAD_DAYS = (3, 7)  # purchase_date = delivery date - 3..7 days
-# Price: base price x (1 + 6 % sin(2 pi days / 730 + phase(seed, feed))) x (1 +- 1 % per order)
-PRICE_DRIFT, PRICE_PERIOD_DAYS, PRICE_NOISE = 0.06, 730, 0.01
+# Price: base price x (1 + 4 % sin(2 pi days / 730 + phase(seed, feed))) x (1 +- 1 % per order)
+PRICE_DRIFT, PRICE_PERIOD_DAYS, PRICE_NOISE = 0.04, 730, 0.01  # base prices sit so that this stays in 1.80-2.80
 PRICE_MIN_CENTS, PRICE_MAX_CENTS = 180, 280
 
 
@@ -73,7 +73,7 @@ def _ceil(x, step):
 
 def price_per_kg(feed: int, day: dt.date | np.ndarray, seed: int):
     """The feed's price drift in EUR/kg on ``day`` (a date, or an array of datetime64[D]): its base
-    price +-6 % over a two-year cycle, phase drawn from (seed, feed) so feeds drift independently.
+    price +-4 % over a two-year cycle, phase drawn from (seed, feed) so feeds drift independently.
     Orders add +-1 % noise and clip to [1.80, 2.80]."""
     phase = 2 * np.pi * np.random.default_rng(np.random.SeedSequence([seed, 0x9A1CE, feed])).random()
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)

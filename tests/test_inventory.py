@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from aquagen.domain import FEEDS, SUPPLIERS
 from aquagen.errors import AquagenError
-from aquagen.inventory import fifo, plan_inventory, price_per_kg
+from aquagen.inventory import PRICE_NOISE, fifo, plan_inventory, price_per_kg
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -405,3 +405,12 @@ def test_scale_40k_events():
     assert cons.height == 40_000 and inv.costs.height == 40_000
     assert 10 <= inv.lots.height <= 60
     check_inventory(cons, init, 1_000_000.0, 11, inv)
+
+
+def test_price_drift_stays_inside_the_band_without_clipping():
+    # drift and per-order noise together never reach the plan's €1.80-2.80 bounds, so no feed sits on them
+    days = np.arange(np.datetime64("2020-01-01"), np.datetime64("2030-01-01"))
+    for feed in range(len(FEEDS)):
+        for seed in (0, 1, 42):
+            p = price_per_kg(feed, days, seed)
+            assert 1.80 < p.min() * (1 - PRICE_NOISE) and p.max() * (1 + PRICE_NOISE) < 2.80, (feed, seed)
