@@ -250,10 +250,6 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     return out
 
 
-def _month_end(day: pl.Expr) -> pl.Expr:
-    return day.dt.month_end()
-
-
 def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedings: pl.DataFrame):
     """Per assignment and per batch, per calendar month with feeding: feed totals, biomass, FCR.
 

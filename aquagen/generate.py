@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable
@@ -33,7 +33,7 @@ import schemas
 from . import __version__, batches, feedstock, masterdata
 from . import domain as D
 from .errors import AquagenError
-from .ids import Allocated, Counting, allocate, id_column, when_column
+from .ids import Allocated, Counting, allocate, when_column
 from .masterdata import SITES
 from .plan import LIFE_DAYS, PlannedBatch, area_id, plan_batch, plan_fleet, station_id
 from .simulate import BatchSpec, simulate_batch
@@ -46,7 +46,6 @@ FEED_KEY = 1 << 40  # feed container shards come after batches (they share no ta
 SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before the first batch
 DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of date
 DEFAULT_STAGGER_DAYS = 20
-DEFAULT_EGGS = 3_500_000
 FEEDINGS, FEEDING_HISTORY = "inventory_feedingevent", "inventory_historicalfeedingevent"  # costed by feed sites
 STOCK_TABLES = ("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock")  # owned by feed containers
 
@@ -245,11 +244,10 @@ class _Run:
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
-        if self.client is not None:  # a failed task is retried (a lost worker's tasks run elsewhere)
-            futures = [(key, self.client.submit(fn, *args, retries=2, pure=False)) for key, fn, args in todo]
-            done = ((key, f.result()) for key, f in futures)
-        elif self.pool is not None:
-            futures = [(key, self.pool.submit(fn, *args)) for key, fn, args in todo]
+        if self.client is not None or self.pool is not None:
+            # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
+            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
+            futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)

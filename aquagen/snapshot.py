@@ -98,21 +98,16 @@ class SnapshotWriter:
     force: bool = False
     base: "Snapshot | None" = None
     profile: str = schemas.PROFILE
-    work: Path | None = None  # a resumable work folder to build in (kept on failure), else a private one
     _files: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         if self.base is None and self.out.exists() and any(self.out.iterdir()) and not self.force:
             raise AquagenError(f"output folder {self.out} exists and is not empty; pass --force to replace it")
-        if self.work is not None:
-            self.tmp = Path(self.work)
-            self.tmp.mkdir(parents=True, exist_ok=True)
-        else:
-            self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
-            if self.tmp.exists():
-                shutil.rmtree(self.tmp)
-            self.tmp.mkdir(parents=True)
+        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
         self._files = {name: [] for name in schemas.tables(self.profile)}
         if self.base is not None:
             for name, entry in self.base.manifest["tables"].items():
@@ -145,7 +140,7 @@ class SnapshotWriter:
         return self
 
     def __exit__(self, exc_type, *_) -> None:
-        if exc_type is not None and self.work is None:
+        if exc_type is not None:
             self.abort()
 
 

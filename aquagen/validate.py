@@ -184,7 +184,7 @@ INVARIANTS = [
      f"SELECT COUNT(*) FROM batch_batchtransfer t JOIN {BCA} a ON a.id = t.source_assignment_id "
      "WHERE a.population_count <> t.source_count OR a.departure_date <> t.transfer_date", 0),
     ("3 conservation", "transfers whose destination did not start with the fish moved",
-     f"SELECT COUNT(*) FROM batch_batchtransfer t JOIN batch_historicalbatchcontainerassignment h "
+     "SELECT COUNT(*) FROM batch_batchtransfer t JOIN batch_historicalbatchcontainerassignment h "
      "ON h.id = t.destination_assignment_id WHERE h.history_type = '+' AND (h.population_count <> t.transferred_count "
      "OR h.assignment_date <> t.transfer_date)", 0),
     # 4. weight, biomass and population consistent

@@ -133,7 +133,6 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
         f"(the machine is shared with other jobs) |")
     add("")
 
-    f10 = {f["batches"]: f for f in fleet}
     big = max(fleet, key=lambda f: f["batches"])
     add("## Summary")
     add("")

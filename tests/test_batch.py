@@ -15,7 +15,7 @@ from aquagen.generate import add_batch, generate
 from aquagen.snapshot import Snapshot, SnapshotWriter
 from loaders import postgres
 
-from .conftest import fingerprint, run_cli
+from .conftest import run_cli
 
 AS_OF = dt.date(2026, 6, 1)
 

@@ -11,8 +11,6 @@ import time
 import polars as pl
 import pytest
 
-import schemas
-from aquagen import validate
 from aquagen.batches import MUTABLE
 from aquagen.generate import DEFAULT_STAGGER_DAYS, default_first_start, fleet_eggs, generate, work_folder
 from aquagen.ids import id_column

@@ -13,7 +13,6 @@ from aquagen import validate
 from aquagen.errors import AquagenError
 from aquagen.frames import SchemaViolation, conform
 from aquagen.generate import generate
-from aquagen.snapshot import Snapshot
 from loaders import postgres
 
 from .conftest import AS_OF, fingerprint, run_cli
