@@ -129,9 +129,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> tuple[dict, 
     feedings = feedings.with_columns(_fc=feedstock.feed_container_of(pl.col("container_id")))
     for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
         job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
-    frames = batches.cut(frames, job.as_of)
-    entries = {name: write_part(job.root, name, df, part) for name, df in frames.items()}
-    return entries, sum(df.height for df in frames.values())
+    return _write_cut(job, frames, part)
 
 
 @dataclass(frozen=True)
@@ -181,8 +179,13 @@ def count_feed(job: Job, site: FeedSite) -> pl.DataFrame:
 
 
 def write_feed(job: Job, site: FeedSite, first: pl.DataFrame) -> tuple[dict, int]:
-    frames = batches.cut(_feed_build(job, site, Allocated(first)), job.as_of)
-    entries = {name: write_part(job.root, name, df, site.part) for name, df in frames.items()}
+    return _write_cut(job, _feed_build(job, site, Allocated(first)), site.part)
+
+
+def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> tuple[dict, int]:
+    """A shard's whole-horizon rows, cut at the as-of date, as part files: (manifest entries, rows)."""
+    frames = batches.cut(frames, job.as_of)
+    entries = {name: write_part(job.root, name, df, part) for name, df in frames.items()}
     return entries, sum(df.height for df in frames.values())
 
 
