@@ -1,0 +1,43 @@
+"""The restructure changes no output byte: a small fleet's Parquet files match the pinned sha256 list.
+
+A change that alters the data on purpose regenerates ``tests/data/pinned_sha256.txt`` in the
+same commit (``python3 -m tests.test_pinned``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from pathlib import Path
+
+PINNED = Path(__file__).parent / "data" / "pinned_sha256.txt"
+ARGS = dict(seed=1, batches=3, as_of=dt.date(2026, 6, 30))
+
+
+def digests(root: Path) -> str:
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}"
+             for p in sorted(root.rglob("*.parquet"), key=lambda p: p.relative_to(root).as_posix())]
+    return "\n".join(lines) + "\n"
+
+
+def build(out: Path) -> Path:
+    from aquagen.generate import generate
+
+    generate(out, workers=2, **ARGS)
+    return out
+
+
+def test_output_matches_pinned_hashes(tmp_path):
+    got = digests(build(tmp_path / "pinned")).splitlines()
+    want = PINNED.read_text().splitlines()
+    assert [line.split()[1] for line in got] == [line.split()[1] for line in want], "file list changed"
+    changed = [g.split()[1] for g, w in zip(got, want) if g != w]
+    assert not changed, f"{len(changed)} files changed: {changed[:10]}"
+
+
+if __name__ == "__main__":  # regenerate the list after an intended change of the data
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        PINNED.write_text(digests(build(Path(d) / "pinned")))
+    sys.exit(0)
