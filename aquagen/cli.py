@@ -112,7 +112,7 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
       aquagen generate --out /tmp/snap --batches 50 --resume     # after an interruption
       aquagen generate --batches 500 --scheduler tcp://scheduler:8786 --out s3://bucket/snap
     """
-    from .generate import generate as run
+    from .run.generate import generate as run
 
     with RichProgress() as progress:
         snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
@@ -148,7 +148,7 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
           --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/snapshot
       aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland
     """
-    from .generate import add_batch
+    from .run.generate import add_batch
 
     with RichProgress() as progress:
         snap, pb = add_batch(out, start_date=start_date, eggs=eggs, geography=geography, station=station,
@@ -287,7 +287,7 @@ def validate(snapshot, dsn, as_of):
       aquagen validate output/snapshot
       aquagen validate --dsn postgresql://localhost/aquamind
     """
-    from . import validate as v
+    from .check import validate as v
     from .snapshot import Snapshot
 
     if (snapshot is None) == (dsn is None):

@@ -24,7 +24,7 @@ import polars.selectors as cs
 
 import schemas
 
-from . import validate as V
+from .check import validate as V
 from .errors import AquagenError
 from .snapshot import Snapshot
 

@@ -1,24 +1,50 @@
-"""The target schema profile: one definition of every table, from which the SQL
-DDL, the Arrow/Parquet schema and the Polars dtypes all derive.
+"""Schema profiles: one definition of every table of a target schema, from which the SQL DDL,
+the Arrow/Parquet schema and the Polars dtypes all derive.
 
-The definition is the machine-readable extract of the real application's
-database (``aquamind_8f2ab39.json``, copied from the reference), so column
-order, types, nullability and constraints are exactly the application's.
+A profile's definition is the machine-readable extract of the real application's database
+(``<slug>.json``, copied from the reference), so column order, types, nullability and
+constraints are exactly the application's; ``<slug>.choices.json`` holds the application's
+choices per column. A plug-in profile outside this folder keeps them as ``schema.json`` and
+``choices.json`` in its own folder (see ``aquagen.profiles``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-PROFILE = "aquamind@8f2ab39"
-_PROFILE_FILES = {PROFILE: "aquamind_8f2ab39.json"}
+PROFILE = "aquamind@8f2ab39"  # the default profile
+PROFILE_PATH_ENV = "AQUAGEN_PROFILE_PATH"  # folders holding plug-in profiles (os.pathsep-separated)
+_HERE = Path(__file__).parent
+
+
+def slug(profile: str) -> str:
+    """A profile's file and folder name: ``aquamind@8f2ab39`` -> ``aquamind_8f2ab39``."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", profile)
+
+
+def profile_dirs() -> list[Path]:
+    """Folders that hold plug-in profiles, from the environment (read at every call)."""
+    return [Path(p) for p in os.environ.get(PROFILE_PATH_ENV, "").split(os.pathsep) if p]
+
+
+def _file(profile: str, kind: str) -> Path | None:
+    """The profile's ``schema`` or ``choices`` file: here, or in a plug-in profile's folder."""
+    here = _HERE / (f"{slug(profile)}.json" if kind == "schema" else f"{slug(profile)}.{kind}.json")
+    if here.exists():
+        return here
+    for d in profile_dirs():
+        if (d / slug(profile) / f"{kind}.json").exists():
+            return d / slug(profile) / f"{kind}.json"
+    return None
+
 
 HISTORY_EXTRA = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
 
@@ -172,9 +198,11 @@ def _ident(table: str, cols, suffix: str) -> str:
 @cache
 def tables(profile: str = PROFILE) -> dict[str, Table]:
     """All tables of a schema profile, keyed by name, in load order (parents first)."""
-    if profile not in _PROFILE_FILES:
-        raise ValueError(f"unknown schema profile {profile!r}; known: {', '.join(_PROFILE_FILES)}")
-    raw = json.loads(resources.files(__name__).joinpath(_PROFILE_FILES[profile]).read_text())
+    path = _file(profile, "schema")
+    if path is None:
+        raise ValueError(f"unknown schema profile {profile!r}: no schemas/{slug(profile)}.json, nor "
+                         f"{slug(profile)}/schema.json in ${PROFILE_PATH_ENV}")
+    raw = json.loads(path.read_text())
     out = {}
     for name, t in raw.items():
         out[name] = Table(
@@ -214,6 +242,14 @@ def _load_order(ts: dict[str, Table]) -> list[str]:
     for name in sorted(ts, key=lambda n: (ts[n].history_of is not None, n)):
         visit(name)
     return order
+
+
+@cache
+def choices(profile: str = PROFILE) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The application's choices per (table, column): the values its validation accepts."""
+    path = _file(profile, "choices")
+    raw = json.loads(path.read_text()) if path else {}
+    return {(t, c): tuple(v for v, _ in values) for t, cols in raw.items() for c, values in cols.items()}
 
 
 def table(name: str, profile: str = PROFILE) -> Table:

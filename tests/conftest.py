@@ -45,7 +45,7 @@ def empty_db(pg_admin):
 @pytest.fixture(scope="session")
 def master_snapshot(tmp_path_factory):
     """Infrastructure and master data only (phases 1-2)."""
-    from aquagen.generate import generate
+    from aquagen.run.generate import generate
 
     return generate(tmp_path_factory.mktemp("snap") / "master", seed=11, batches=0, as_of=AS_OF)
 

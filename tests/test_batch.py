@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import schemas
-from aquagen import validate
-from aquagen.generate import add_batch, generate
+from aquagen.check import validate
+from aquagen.run.generate import add_batch, generate
 from aquagen.snapshot import Snapshot, SnapshotWriter
 from loaders import postgres
 

@@ -7,7 +7,7 @@ import fsspec
 import pytest
 
 from aquagen.errors import AquagenError
-from aquagen.generate import generate
+from aquagen.run.generate import generate
 
 from .conftest import run_cli
 
@@ -52,7 +52,7 @@ def test_any_fsspec_url_with_threads_sharing_memory(local):
 
 def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
     # the first batch shard fails on every try: the run stops, no manifest claims its files
-    import aquagen.generate as G
+    import aquagen.run.generate as G
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         tries = tmp_path / "tries"
@@ -72,6 +72,6 @@ def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
     with pytest.raises(AquagenError, match="cannot reach the Dask scheduler"):
-        generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", **ARGS)
+        generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", connect_timeout=1, **ARGS)
     r = run_cli("generate", "--out", tmp_path / "s2", "--batches", "1", "--scheduler", "tcp://127.0.0.1:9")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -11,10 +11,15 @@ import time
 import polars as pl
 import pytest
 
-from aquagen.batches import MUTABLE
-from aquagen.generate import DEFAULT_STAGGER_DAYS, default_first_start, fleet_eggs, generate, work_folder
-from aquagen.ids import id_column
-from aquagen.plan import LIFE_DAYS, SEA_START, plan_fleet
+from aquagen.model.fleet import plan_fleet
+from aquagen.model.seeds import fleet_eggs
+from aquagen.model.timeline import LIFE_DAYS, SEA_START
+from aquagen.profiles import get
+from aquagen.run.generate import DEFAULT_STAGGER_DAYS, default_first_start, generate, work_folder
+from aquagen.tables.ids import id_column
+
+PROFILE = get()
+MUTABLE = PROFILE.mutable
 
 from .conftest import run_cli
 from .test_batch import _rewrite, failed
@@ -52,10 +57,10 @@ def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
     grew = 0
     for name in fleet.manifest["tables"]:
         early, late = fleet.read(name), later.read(name)
-        key = id_column(name) if id_column(name) in early.columns else early.columns[0]
+        key = id_column(name, PROFILE.name) if id_column(name, PROFILE.name) in early.columns else early.columns[0]
         if early.height:  # dense ids 1..n in both
             assert early[key].sort().to_list() == list(range(1, early.height + 1)) or name.startswith(
-                ("auth_", "users_")) or key != id_column(name), name
+                ("auth_", "users_")) or key != id_column(name, PROFILE.name), name
         if name in MUTABLE:  # objects that change keep their ids; their current state moves on
             assert set(early[key]) <= set(late[key]), name
             continue

@@ -9,13 +9,15 @@ import psycopg
 import pytest
 
 import schemas
-from aquagen import validate
+from aquagen.check import validate
 from aquagen.errors import AquagenError
-from aquagen.frames import SchemaViolation, conform
-from aquagen.generate import generate
+from aquagen.tables.conform import SchemaViolation, conform
+from aquagen.run.generate import generate
 from loaders import postgres
 
 from .conftest import AS_OF, fingerprint, run_cli
+
+PROFILE = schemas.PROFILE
 
 
 def test_snapshot_counts_and_checks(master_snapshot):
@@ -67,18 +69,18 @@ def test_conform_rejects_overflow_and_nulls():
     row = {"id": [1], "created_at": [now], "updated_at": [now], "period_start": [now.date()],
            "period_end": [now.date()], "total_feed_kg": [1.0], "confidence_level": ["HIGH"], "data_points": [1],
            "batch_id": [1], "container_assignment_id": [1]}
-    assert conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9994]})["fcr"][0] == Decimal("99.999")
+    assert conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9994]}, PROFILE)["fcr"][0] == Decimal("99.999")
     with pytest.raises(SchemaViolation, match="decimal precision"):
-        conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9996]})  # rounds to 100.000
+        conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9996]}, PROFILE)  # rounds to 100.000
     with pytest.raises(SchemaViolation, match="not generated"):
-        conform("inventory_containerfeedingsummary", {"fcr": [1.0]})
+        conform("inventory_containerfeedingsummary", {"fcr": [1.0]}, PROFILE)
     ok = {c.name: [None] for c in schemas.table("inventory_batchfeedingsummary").columns}
     with pytest.raises(SchemaViolation, match="NOT NULL"):
-        conform("inventory_batchfeedingsummary", pl.DataFrame(ok, schema={k: pl.Int64 for k in ok}))
+        conform("inventory_batchfeedingsummary", pl.DataFrame(ok, schema={k: pl.Int64 for k in ok}), PROFILE)
     base = {"id": [1], "name": ["x" * 101], "description": [""], "created_at": [dt.datetime(2024, 1, 1)],
             "updated_at": [dt.datetime(2024, 1, 1)]}
     with pytest.raises(SchemaViolation, match="exceeds"):
-        conform("infrastructure_geography", base)
+        conform("infrastructure_geography", base, PROFILE)
 
 
 def test_numeric_overflow_is_an_error_not_a_clip():
@@ -86,7 +88,7 @@ def test_numeric_overflow_is_an_error_not_a_clip():
            "active": [True], "created_at": [dt.datetime(2024, 1, 1)], "updated_at": [dt.datetime(2024, 1, 1)],
            "geography_id": [1]}
     with pytest.raises(SchemaViolation):
-        conform("infrastructure_area", row)
+        conform("infrastructure_area", row, PROFILE)
 
 
 def test_load_into_empty_database(master_snapshot, empty_db):
@@ -256,7 +258,7 @@ def test_cli_load_and_validate(master_snapshot, empty_db):
 
 
 def test_reloading_is_a_no_op_and_other_batches_are_refused(tmp_path, empty_db):
-    from aquagen.generate import add_batch
+    from aquagen.run.generate import add_batch
 
     snap, _ = add_batch(tmp_path / "a", start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland",
                         as_of=dt.date(2024, 3, 1))

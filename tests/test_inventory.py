@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aquagen.domain import FEEDS, SUPPLIERS
+from aquagen.model.domain import FEEDS, SUPPLIERS
 from aquagen.errors import AquagenError
-from aquagen.inventory import PRICE_NOISE, fifo, plan_inventory, price_per_kg
+from aquagen.model.inventory import PRICE_NOISE, fifo, plan_inventory, price_per_kg
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)

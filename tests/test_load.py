@@ -39,7 +39,7 @@ _shared: dict = {}
 def shared_fleet(tmp_path_factory) -> Snapshot:
     """Infrastructure, master data and 3 staggered batches."""
     if "fleet" not in _shared:
-        from aquagen.generate import generate
+        from aquagen.run.generate import generate
 
         _shared["fleet"] = generate(tmp_path_factory.mktemp("fleet") / "snap", seed=3, batches=3, as_of=AS_OF)
     return _shared["fleet"]
@@ -126,7 +126,7 @@ def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
 
 
 def failed_checks(dsn) -> list[str]:
-    from aquagen import validate
+    from aquagen.check import validate
 
     with psycopg.connect(dsn) as c:
         return [r.check.name for r in validate.run(validate.DatabaseSource(c, AS_OF)) if not r.ok]

@@ -21,7 +21,7 @@ def digests(root: Path) -> str:
 
 
 def build(out: Path) -> Path:
-    from aquagen.generate import generate
+    from aquagen.run.generate import generate
 
     generate(out, workers=2, **ARGS)
     return out

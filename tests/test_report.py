@@ -15,7 +15,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import schemas
-from aquagen import report, validate
+from aquagen import report
+from aquagen.check import validate
+from aquagen.profiles import get
 from aquagen.snapshot import Snapshot, to_arrow
 
 from .conftest import run_cli
@@ -26,7 +28,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
-    from aquagen.generate import generate
+    from aquagen.run.generate import generate
 
     return generate(tmp_path_factory.mktemp("report") / "snap", seed=3, batches=3, as_of=AS_OF)
 
@@ -55,7 +57,7 @@ def _assert_page(path, results: list, as_of: dt.date) -> str:
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert len(captions) == len(report.CHART_FILES)
     assert not [c for c in captions if c.startswith("No ")]  # real charts, not the "no data" panel
-    checks = validate.checks(as_of)
+    checks = validate.checks(get(), as_of)
     rows = _validation_rows(page)
     assert [(g, n) for _, g, n, _ in rows] == [(html.escape(c.group), html.escape(c.name)) for c in checks]
     assert [(cls, text) for cls, _, _, text in rows] == [("ok", "pass") if r.ok else ("fail", "FAIL") for r in results]

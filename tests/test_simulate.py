@@ -12,15 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aquagen.domain import PARAMETERS, SEA_PARAMETERS
-from aquagen.simulate import (
-    BatchSim,
-    BatchSpec,
-    MORTALITY_CAUSES,
-    TGC,
-    effective_tgc,
-    simulate_batch,
-)
+from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
+from aquagen.model.population import TGC, effective_tgc
+from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
 
 FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes")
 DATED = {

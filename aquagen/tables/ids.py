@@ -13,6 +13,7 @@ later as-of date only appends ids: every earlier row keeps its id.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Protocol
 
 import polars as pl
@@ -21,20 +22,25 @@ import schemas
 
 
 class IdBook(Protocol):
+    profile: str  # the schema profile whose tables are numbered
+
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         """Ids for ``df``'s rows of ``table``, in row order (rows dated by ``when_column``)."""
 
 
-TABLE = pl.Enum(sorted(schemas.tables()))  # table names in the counts: 4 bytes a row, not a string
+@cache
+def table_enum(profile: str) -> pl.Enum:
+    """Table names in the counts: 4 bytes a row, not a string."""
+    return pl.Enum(sorted(schemas.tables(profile)))
 
 
-def when_column(table: str) -> str:
+def when_column(table: str, profile: str) -> str:
     """The column that dates a row's creation: history_date for history rows, else created_at."""
-    return "history_date" if schemas.table(table).history_of else "created_at"
+    return "history_date" if schemas.table(table, profile).history_of else "created_at"
 
 
-def id_column(table: str) -> str:
-    return "history_id" if schemas.table(table).history_of else "id"
+def id_column(table: str, profile: str) -> str:
+    return "history_id" if schemas.table(table, profile).history_of else "id"
 
 
 def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
@@ -44,7 +50,8 @@ def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
 class Counting:
     """First pass: records how many rows each table gets per day; ids are placeholders."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
         self._counts: list[pl.DataFrame] = []
         self._seen: set[str] = set()
 
@@ -52,16 +59,17 @@ class Counting:
         if table in self._seen:
             raise ValueError(f"ids of {table} assigned twice in one shard")
         self._seen.add(table)
-        self._counts.append(_days(df, when_column(table)).group_by("day").len("n")
+        self._counts.append(_days(df, when_column(table, self.profile)).group_by("day").len("n")
                             .with_columns(table=pl.lit(table)))
         # placeholders: negative, so they never meet a real id in a join
         return -pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
 
     def counts(self) -> pl.DataFrame:
         """table, day, n — the shard's rows per table and day."""
+        enum = table_enum(self.profile)
         if not self._counts:
-            return pl.DataFrame(schema={"table": TABLE, "day": pl.Int32, "n": pl.Int64})
-        return pl.concat(self._counts).select(pl.col("table").cast(TABLE), "day", pl.col("n").cast(pl.Int64)) \
+            return pl.DataFrame(schema={"table": enum, "day": pl.Int32, "n": pl.Int64})
+        return pl.concat(self._counts).select(pl.col("table").cast(enum), "day", pl.col("n").cast(pl.Int64)) \
             .sort("table", "day")
 
 
@@ -69,11 +77,12 @@ class Allocated:
     """Second pass: numbers a shard's rows from the first id of each of its days (and checks
     that it numbers exactly the rows the first pass counted)."""
 
-    def __init__(self, first: pl.DataFrame) -> None:
+    def __init__(self, first: pl.DataFrame, profile: str) -> None:
+        self.profile = profile
         self._first = {key[0]: g.drop("table") for key, g in first.partition_by("table", as_dict=True).items()}
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
-        days = _days(df, when_column(table)).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("day"))
+        days = _days(df, when_column(table, self.profile)).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("day"))
         first = self._first.get(table, pl.DataFrame(schema={"day": pl.Int32, "first": pl.Int64, "n": pl.Int64}))
         seen = days.group_by("day").len("rows").join(first, on="day", how="full", coalesce=True)
         if seen.filter(pl.col("rows").fill_null(0) != pl.col("n").fill_null(0)).height:
@@ -86,7 +95,8 @@ def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
 
     Table by table, so that memory holds one table's days at a time besides the result."""
-    schema = {"table": TABLE, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
+    enum = next(iter(counts.values())).schema["table"] if counts else pl.String
+    schema = {"table": enum, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
     parts: dict[int, list[pl.DataFrame]] = {k: [] for k in counts}
     tables = sorted({t for c in counts.values() for t in c["table"].unique().to_list()})
     for table in tables:

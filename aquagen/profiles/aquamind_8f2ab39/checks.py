@@ -1,63 +1,8 @@
-"""The validation checks, written once as SQL and run either on a snapshot
-(Polars' SQL engine over the Parquet files) or on a loaded database."""
+"""The plan's counts and DESIGN.md's invariants for this profile's tables, as SQL that runs the
+same on a snapshot (Polars' SQL engine) and on a database: each query returns one number,
+expected to equal the plan's count or 0 violations. ``{as_of}`` stands for the as-of date."""
 
 from __future__ import annotations
-
-import datetime as dt
-from dataclasses import dataclass
-from typing import Protocol
-
-import polars as pl
-
-import schemas
-
-from . import domain as D
-from .snapshot import Snapshot
-
-
-@dataclass(frozen=True)
-class Check:
-    group: str
-    name: str
-    sql: str  # returns a single number
-    expected: int  # counts: the plan's number; invariants: 0 violations
-
-
-@dataclass(frozen=True)
-class Result:
-    check: Check
-    actual: int
-
-    @property
-    def ok(self) -> bool:
-        return self.actual == self.check.expected
-
-
-class Source(Protocol):
-    as_of: dt.date
-
-    def scalar(self, sql: str) -> int: ...
-
-
-class SnapshotSource:
-    def __init__(self, snapshot: Snapshot):
-        self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
-        self.as_of = dt.date.fromisoformat(snapshot.manifest["arguments"]["as_of"])
-
-    def scalar(self, sql: str) -> int:
-        value = self.ctx.execute(sql).collect().item()
-        return int(value or 0)
-
-
-class DatabaseSource:
-    def __init__(self, conn, as_of: dt.date | None = None):
-        self.conn = conn
-        self.as_of = as_of or dt.date.today()
-        conn.execute("SET TIME ZONE 'UTC'")  # dates of timestamps are UTC dates, as generated
-
-    def scalar(self, sql: str) -> int:
-        return int(self.conn.execute(sql).fetchone()[0] or 0)
-
 
 def _count(table: str, where: str = "") -> str:
     return f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
@@ -89,30 +34,6 @@ PHASE_COUNTS = [
      "SELECT COUNT(*) FROM users_userprofile p JOIN auth_user u ON u.id = p.user_id "
      "WHERE u.username LIKE '%_01' OR u.username = 'system_admin'", 4),
 ]
-
-
-def _history_checks() -> list[Check]:
-    """Invariant: every object with a history twin has its '+' creation row."""
-    out = []
-    for t in schemas.tables().values():
-        if t.history_table:
-            out.append(Check(
-                "history", f"{t.name} rows without '+' history",
-                f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT id FROM {t.history_table} "
-                f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL",
-                0,
-            ))
-    return out
-
-
-def _enum_checks() -> list[Check]:
-    """Invariant 8: enum columns hold only the application's choices."""
-    out = []
-    for (table, column), allowed in D.ENUMS.items():
-        values = ", ".join(f"'{v}'" for v in allowed)
-        out.append(Check("schema", f"{table}.{column} outside its choices",
-                         _count(table, f"{column} IS NOT NULL AND {column} NOT IN ({values})"), 0))
-    return out
 
 
 BCA = "batch_batchcontainerassignment"
@@ -283,13 +204,3 @@ INVARIANTS = [
      "WHERE h.population_count <> a.population_count OR h.biomass_kg <> a.biomass_kg OR h.is_active <> a.is_active "
      "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')", 0),
 ]
-
-
-def checks(as_of: dt.date | None = None) -> list[Check]:
-    day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
-    return ([Check(*c) for c in PHASE_COUNTS] + _history_checks() + _enum_checks()
-            + [Check(g, n, sql.replace("{as_of}", day), e) for g, n, sql, e in INVARIANTS])
-
-
-def run(source: Source) -> list[Result]:
-    return [Result(c, source.scalar(c.sql)) for c in checks(source.as_of)]

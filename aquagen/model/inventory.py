@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from aquagen.domain import FEEDS, SUPPLIERS
-from aquagen.errors import AquagenError
+from ..errors import AquagenError
+from .domain import FEEDS, SUPPLIERS
+from .seeds import LEAD_TIME_STREAM, PRICE_STREAM, rng_for
 
 KG = 10_000  # units of 0.0001 kg per kg
 COST_PER_CENT = 10_000  # cost units (0.0001 kg x cent/kg) per cent
@@ -75,7 +76,7 @@ def price_per_kg(feed: int, day: dt.date | np.ndarray, seed: int):
     """The feed's price drift in EUR/kg on ``day`` (a date, or an array of datetime64[D]): its base
     price +-4 % over a two-year cycle, phase drawn from (seed, feed) so feeds drift independently.
     Orders add +-1 % noise and clip to [1.80, 2.80]."""
-    phase = 2 * np.pi * np.random.default_rng(np.random.SeedSequence([seed, 0x9A1CE, feed])).random()
+    phase = 2 * np.pi * rng_for(seed, PRICE_STREAM, feed).random()
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
     p = FEEDS[feed].base_price * (1 + PRICE_DRIFT * np.sin(2 * np.pi * days / PRICE_PERIOD_DAYS + phase))
     return float(p) if np.ndim(p) == 0 else p
@@ -245,7 +246,7 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
     ent, dl, nf, nq = (np.array([x[c] for x in new], np.int64) for c in range(4))
     if k:  # keep entries <= deadline and strictly increasing (moves only exact-instant ties, by µs)
         ent = np.minimum.accumulate((np.minimum(ent, dl) - np.arange(k))[::-1])[::-1] + np.arange(k)
-    u = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED, feed_container_id])).random((k, 2))
+    u = rng_for(seed, LEAD_TIME_STREAM, feed_container_id).random((k, 2))
     day = ent // US_PER_DAY - (LEAD_DAYS[0] + np.floor(u[:, 0] * (LEAD_DAYS[1] - LEAD_DAYS[0] + 1)).astype(np.int64))
     drift = np.array([price_per_kg(int(f), np.datetime64(int(d), "D"), seed) for f, d in zip(nf, day)])
     cents = np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5)  # ROUND_HALF_UP

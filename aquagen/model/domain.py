@@ -183,29 +183,14 @@ USERS = (
     User("manager_01", "Farm", "Manager", False, "MGR", "Operations Manager"),
 )
 DEFAULT_PASSWORD = "aquamind"  # every generated user can log in with it
+USER_ID = {u.username: i for i, u in enumerate(USERS, 1)}  # auth_user ids: the users in this order
+SYSTEM_ID = USER_ID["system_admin"]  # creates the master data, runs the nightly summaries
+OPERATOR_ID = USER_ID["operator_01"]  # records feedings, moves, mortality and samples
+VET_ID = USER_ID["vet_01"]  # writes the health journal
+MANAGER_ID = USER_ID["manager_01"]  # orders feed
 
-# Application-level choices (Django field choices; the database does not enforce them)
-ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("infrastructure_freshwaterstation", "station_type"): ("FRESHWATER", "BROODSTOCK"),
-    ("infrastructure_containertype", "category"): ("TANK", "PEN", "TRAY", "OTHER"),
-    ("infrastructure_feedcontainer", "container_type"): ("SILO", "BARGE", "TANK", "OTHER"),
-    ("infrastructure_sensor", "sensor_type"): ("TEMPERATURE", "OXYGEN", "PH", "SALINITY", "CO2", "OTHER"),
-    ("inventory_feed", "size_category"): ("MICRO", "SMALL", "MEDIUM", "LARGE"),
-    ("users_userprofile", "geography"): ("FO", "SC", "ALL"),
-    ("users_userprofile", "subsidiary"): ("BS", "FW", "FM", "LG", "ALL"),
-    ("users_userprofile", "role"): ("ADMIN", "MGR", "OPR", "SHIP_CREW", "VET", "QA", "FIN", "VIEW"),
-    ("users_userprofile", "language_preference"): ("en", "fo", "da"),
-    ("users_userprofile", "date_format_preference"): ("DMY", "MDY", "YMD"),
-    ("batch_batch", "status"): ("ACTIVE", "COMPLETED", "TERMINATED"),
-    ("batch_batch", "batch_type"): ("STANDARD", "MIXED"),
-    ("batch_batchtransfer", "transfer_type"): ("CONTAINER", "LIFECYCLE", "SPLIT", "MERGE", "MIXED_TRANSFER"),
-    ("batch_mortalityevent", "cause"): ("DISEASE", "HANDLING", "PREDATION", "ENVIRONMENTAL", "UNKNOWN", "OTHER"),
-    ("inventory_feedingevent", "method"): ("MANUAL", "AUTOMATIC", "BROADCAST"),
-    ("inventory_batchfeedingsummary", "overall_confidence_level"): ("VERY_HIGH", "HIGH", "MEDIUM", "LOW"),
-    ("inventory_batchfeedingsummary", "estimation_method"): ("MEASURED", "MIXED", "INTERPOLATED"),
-    ("inventory_containerfeedingsummary", "confidence_level"): ("VERY_HIGH", "HIGH", "MEDIUM", "LOW"),
-    ("inventory_containerfeedingsummary", "estimation_method"): ("MEASURED", "INTERPOLATED"),
-    ("health_journalentry", "category"): ("observation", "issue", "action", "diagnosis", "treatment",
-                                          "vaccination", "sample"),
-    ("health_journalentry", "severity"): ("low", "medium", "high"),
-}
+# The simulation's vocabularies (each profile maps them to its tables; validate checks them
+# against the application's choices)
+MORTALITY_CAUSES = ("DISEASE", "HANDLING", "PREDATION", "ENVIRONMENTAL", "UNKNOWN", "OTHER")
+JOURNAL_CATEGORIES = ("observation", "issue", "action", "diagnosis", "treatment", "vaccination", "sample")
+SEVERITIES = (None, "low", "medium", "high")

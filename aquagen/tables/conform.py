@@ -1,4 +1,4 @@
-"""Rows in the exact target columns: conform a frame to a table of the schema
+"""Rows in the exact target columns: conform a frame to a table of a schema
 profile, and synthesize django-simple-history rows for it."""
 
 from __future__ import annotations
@@ -7,12 +7,14 @@ import polars as pl
 
 import schemas
 
+from .ids import IdBook
+
 
 class SchemaViolation(ValueError):
     """A generated value does not fit the target schema (a bug, never an edge case)."""
 
 
-def conform(name: str, data: pl.DataFrame | dict, profile: str = schemas.PROFILE) -> pl.DataFrame:
+def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
     """Return ``data`` as a frame with exactly ``name``'s columns, order and types.
 
     Missing nullable columns become NULL; a missing NOT NULL column, a NULL in a
@@ -63,7 +65,7 @@ def history(
     history_date: pl.Expr | pl.Series | str = "created_at",
     history_type: str = "+",
     user_id: int | pl.Expr | None = None,
-    profile: str = schemas.PROFILE,
+    profile: str = "",
 ) -> pl.DataFrame:
     """History rows of base table ``name`` for the object states in ``base``.
 
@@ -96,15 +98,39 @@ def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
     return order_history(df).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
 
 
-def numbered_history(name: str, rows: pl.DataFrame, ids) -> pl.DataFrame:
-    """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids`` (an IdBook)."""
-    h = schemas.table(name).history_table
+def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
+    """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids``."""
+    h = schemas.table(name, ids.profile).history_table
     rows = order_history(rows)
-    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)))
+    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)), ids.profile)
 
 
-def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids) -> None:
+def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
     """Puts ``df``'s rows (ids set) of table ``name`` into ``out`` with their '+' history rows."""
-    base = conform(name, df.select([c for c in schemas.table(name).column_names if c in df.columns]))
+    t = schemas.table(name, ids.profile)
+    base = conform(name, df.select([c for c in t.column_names if c in df.columns]), ids.profile)
     out[name] = base
-    out[schemas.table(name).history_table] = numbered_history(name, history(name, base, "created_at", "+", user), ids)
+    out[t.history_table] = numbered_history(name, history(name, base, "created_at", "+", user, ids.profile), ids)
+
+
+def with_ids_and_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
+    """Numbers ``df``'s rows (in their order) and puts them into ``out`` with their '+' history rows."""
+    with_history(out, name, df.with_columns(id=ids.assign(name, df)), user, ids)
+
+
+class Bound:
+    """``conform``, ``history`` and the table definitions bound to one profile, so that a
+    profile's table builders (which also serve profiles derived from theirs) name it once."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+
+    def table(self, name: str) -> schemas.Table:
+        return schemas.table(name, self.profile)
+
+    def conform(self, name: str, data: pl.DataFrame | dict) -> pl.DataFrame:
+        return conform(name, data, self.profile)
+
+    def history(self, name: str, base: pl.DataFrame, history_date: pl.Expr | pl.Series | str = "created_at",
+                history_type: str = "+", user_id: int | pl.Expr | None = None) -> pl.DataFrame:
+        return history(name, base, history_date, history_type, user_id, self.profile)

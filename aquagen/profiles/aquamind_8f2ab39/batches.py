@@ -1,27 +1,19 @@
-"""Table building for one batch: from a simulated life (``simulate.BatchSim``,
-local indices, no ids) to rows in the target profile's tables, history included.
-
-This is the layer a later schema profile replaces; the simulation stays.
-"""
+"""Table building for one batch: from a simulated life (``BatchSim``, local indices, no ids)
+to rows in this profile's tables, history included."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import polars as pl
 
-import schemas
-
-from . import domain as D
-from .frames import conform, history, numbered_history, with_history
-from .ids import IdBook, when_column
-from .masterdata import SITES
-from .simulate import BatchSim
-
-OPERATOR_ID = 2  # operator_01 records feedings and moves
-VET_ID = 3  # vet_01 writes the health journal
-SYSTEM_ID = 1
+from aquagen.model import domain as D
+from aquagen.model.domain import OPERATOR_ID, SYSTEM_ID, VET_ID
+from aquagen.model.simulate import BatchSim
+from aquagen.model.sites import SITES
+from aquagen.profiles import BatchPlan
+from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
+from aquagen.tables.ids import IdBook
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -31,29 +23,6 @@ MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
 SUMMARY_TIME = dt.timedelta(hours=23, minutes=30)  # nightly job on the period's last day
 
-# tables a batch writes, in the order their ids are assigned
-BATCH_TABLES = (
-    "batch_batch",
-    "batch_batchcontainerassignment",
-    "batch_batchtransfer",
-    "batch_mortalityevent",
-    "batch_growthsample",
-    "inventory_feedingevent",
-    "environmental_environmentalreading",
-    "health_journalentry",
-    "inventory_containerfeedingsummary",
-    "inventory_batchfeedingsummary",
-)
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """Where and as what a simulated batch lands: its id, name and sites."""
-
-    batch_id: int
-    batch_number: str
-    station_id: int
-    area_id: int
 
 
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:
@@ -73,6 +42,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
     that the rows (and ids) before it do not depend on that date.
     """
+    T = Bound(ids.profile)
     out: dict[str, pl.DataFrame] = {}
     asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=_at("assignment_date", MOVE_TIME))
     assignments = asg.with_columns(
@@ -111,14 +81,14 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         species_id=pl.lit(1, dtype=pl.Int64),
         batch_type=pl.lit("STANDARD"),
     )
-    base_cols = schemas.table("batch_batch").column_names
-    out["batch_batch"] = conform("batch_batch", batch_states.tail(1).select(base_cols))
-    hist = history("batch_batch", conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
+    base_cols = T.table("batch_batch").column_names
+    out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
+    hist = T.history("batch_batch", T.conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
     out["batch_historicalbatch"] = numbered_history("batch_batch", hist, ids)
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
-    bca_cols = schemas.table("batch_batchcontainerassignment").column_names
+    bca_cols = T.table("batch_batchcontainerassignment").column_names
     fixed = assignments.select(
         "assignment_no", "id", "container_id", "lifecycle_stage_id", "assignment_date", "created_at",
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64), notes=pl.lit(""),
@@ -158,10 +128,10 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         avg_weight_g=pl.col("avg_weight_g").round(2),
     ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
     last = states.sort(["id", "history_date"]).group_by("id", maintain_order=True).last()
-    out["batch_batchcontainerassignment"] = conform("batch_batchcontainerassignment", last.select(bca_cols).sort("id"))
+    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select(bca_cols).sort("id"))
     out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
-        history("batch_batchcontainerassignment", conform("batch_batchcontainerassignment", states.select(bca_cols)),
+        T.history("batch_batchcontainerassignment", T.conform("batch_batchcontainerassignment", states.select(bca_cols)),
                 states["history_date"], "+", OPERATOR_ID).with_columns(history_type=states["history_type"]),
         ids,
     )
@@ -181,7 +151,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         source_assignment_id=bca_of("source_assignment_no"),
         destination_assignment_id=bca_of("dest_assignment_no"),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
+    with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
 
     # --- mortality (per batch per day) ---
     mo = sim.mortality.sort("event_date").with_columns(
@@ -189,14 +159,14 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         created_at=_at("event_date", MORTALITY_TIME),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
 
     # --- growth samples ---
     gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
         assignment_id=pl.col("bca_id"),
         created_at=_at("sample_date", SAMPLE_TIME),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
+    with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
     fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(link, on="assignment_no",
@@ -212,7 +182,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         recorded_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
         feed_cost=pl.lit(None, dtype=pl.Float64),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
+    with_ids_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
 
     # --- environmental readings (no history table) ---
     rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
@@ -231,7 +201,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         sensor_id=sensor.cast(pl.Int64),
         batch_container_assignment_id="bca_id",
     )
-    out["environmental_environmentalreading"] = conform(
+    out["environmental_environmentalreading"] = T.conform(
         "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd)))
 
     # --- health journal ---
@@ -241,12 +211,12 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         user_id=pl.lit(VET_ID, dtype=pl.Int32),
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
-    _base_and_history(out, "health_journalentry", je, VET_ID, ids)
+    with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
 
     # --- monthly feeding summaries ---
     container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
-    _base_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
-    _base_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
+    with_ids_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
+    with_ids_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
     return out
 
 
@@ -332,24 +302,3 @@ FCR_LIMIT = 99.9995  # numeric(5,3): anything that rounds above 99.999 overflows
 def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
     ratio = feed / gain
     return pl.when((gain > 0) & (ratio < FCR_LIMIT)).then(ratio)
-
-
-def _base_and_history(out: dict, name: str, df: pl.DataFrame, user: int, ids: IdBook) -> None:
-    """Numbers ``df``'s rows (in their order) and writes them with their '+' history rows."""
-    with_history(out, name, df.with_columns(id=ids.assign(name, df)), user, ids)
-
-
-MUTABLE = ("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock")
-
-
-def cut(frames: dict[str, pl.DataFrame], as_of: dt.date) -> dict[str, pl.DataFrame]:
-    """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each
-    changing object (batch, assignment, stock lot) as its last history row before then."""
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-    out = {name: df.filter(pl.col(when_column(name)) < end) for name, df in frames.items()}
-    for name in MUTABLE:
-        h = schemas.table(name).history_table
-        if name in out and h in out:
-            cols = schemas.table(name).column_names
-            out[name] = out[h].sort("history_id").group_by("id", maintain_order=True).last().select(cols).sort("id")
-    return out

@@ -12,15 +12,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from ..errors import AquagenError
 from . import domain as D
-from .errors import AquagenError
-from .masterdata import SITES
-
-TRANSITION_DAYS = 10
-FALLOW_DAYS = 30  # a sea area rests between batches
-FRESHWATER_STAGES = len(D.STAGES) - 1
-SEA_START = sum(s.days for s in D.STAGES[:-1])  # 450: first day of the sea transfer
-LIFE_DAYS = SEA_START + D.STAGES[-1].days + TRANSITION_DAYS  # 860: the day after the last harvest
+from .sites import SITES
+from .timeline import FALLOW_DAYS, LIFE_DAYS, SEA_START, TRANSITION_DAYS
 
 
 @dataclass(frozen=True)
@@ -178,11 +173,3 @@ def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[
             raise AquagenError(f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
                                f"only {i} batches fit ({e}); use fewer batches or a longer --stagger-days") from None
     return planned
-
-
-def station_id(name: str) -> int:
-    return next(s for s, _, n in SITES.stations() if n == name)
-
-
-def area_id(name: str) -> int:
-    return next(a for a, _, n in SITES.areas() if n == name)

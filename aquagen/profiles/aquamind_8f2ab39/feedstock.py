@@ -11,19 +11,19 @@ is ``aquagen.inventory``. Like ``batches.build``, this builds the whole horizon;
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import polars as pl
 
-import schemas
+from aquagen.model import domain as D
+from aquagen.profiles import FeedSite
+from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
+from aquagen.model.inventory import plan_inventory
+from aquagen.model.sites import SITES
+from aquagen.tables.conform import Bound, numbered_history, with_history
+from aquagen.tables.ids import IdBook
 
-from . import domain as D
-from .frames import conform, history, numbered_history, with_history
-from .ids import IdBook
-from .inventory import plan_inventory
-from .masterdata import SITES
-
-OPERATOR_ID = 2  # the feeding (and so each decrement) is the operator's
-MANAGER_ID = 4  # manager_01 orders feed
+# the feeding (and so each decrement) is the operator's; the manager orders feed
 PURCHASE_TIME = dt.timedelta(hours=10)
 FEEDINGS = "inventory_feedingevent"
 
@@ -35,6 +35,31 @@ def feed_container_of(container: pl.Expr) -> pl.Expr:
     silo = SITES.silo_id((container - 1) // D.CONTAINERS_PER_HALL + 1)
     barge = SITES.barge_id(ring // D.RINGS_PER_AREA + 1, (ring % D.RINGS_PER_AREA) * D.BARGES_PER_AREA // D.RINGS_PER_AREA)
     return pl.when(container <= SITES.n_hall_containers).then(silo).otherwise(barge).cast(pl.Int64)
+
+
+def sites(read: Callable[[str], pl.DataFrame]) -> list[FeedSite]:
+    """Feed shards from the master tables: each station's 5 silos, each area's 3 barges."""
+    containers = read("infrastructure_feedcontainer").select(
+        "id", "capacity_kg", site=pl.coalesce(
+            (pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1))
+    lots = read("inventory_feedcontainerstock")
+    lot_history = read("inventory_historicalfeedcontainerstock")
+    purchases = read("inventory_feedpurchase")
+    out = []
+    for (key,), c in sorted(containers.partition_by("site", as_dict=True).items()):
+        mine = lots.filter(pl.col("feed_container_id").is_in(c["id"].implode()))
+        out.append(FeedSite(key, {
+            "containers": c.drop("site"),
+            "lots": mine,
+            "lot_history": lot_history.filter(pl.col("id").is_in(mine["id"].implode())),
+            "purchases": purchases.filter(pl.col("id").is_in(mine["feed_purchase_id"].implode())),
+        }))
+    return out
+
+
+def build_site(site: FeedSite, feedings: pl.DataFrame, seed: int, ids: IdBook, costed_feedings: bool) -> dict[str, pl.DataFrame]:
+    t = site.tables
+    return build(t["containers"], t["lots"], t["lot_history"], t["purchases"], feedings, seed, ids, costed_feedings)
 
 
 def build(
@@ -55,6 +80,7 @@ def build(
     empty), with the history_id of their '+' history row; with ``costed_feedings`` false
     (when only counting rows) they are not returned.
     """
+    T = Bound(ids.profile)
     feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
     initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
                                          cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64)), on="feed_purchase_id")
@@ -95,21 +121,21 @@ def build(
                                                          on=["fc", "lot"], maintain_order="left").with_columns(
         entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc")
     delivered = delivered.with_columns(id=ids.assign("inventory_feedcontainerstock", delivered))
-    stock_cols = schemas.table("inventory_feedcontainerstock").column_names
-    created = conform("inventory_feedcontainerstock", delivered.select(stock_cols))
+    stock_cols = T.table("inventory_feedcontainerstock").column_names
+    created = T.conform("inventory_feedcontainerstock", delivered.select(stock_cols))
 
     # every FIFO decrement: the lot as it is after the draw ('~')
-    every_lot = pl.concat([conform("inventory_feedcontainerstock", lots), created])
+    every_lot = pl.concat([T.conform("inventory_feedcontainerstock", lots), created])
     lot_key = delivered.select("fc", "lot", new_id="id")
     draws = (pl.concat(draws) if draws else pl.DataFrame(schema={"event_id": pl.Int64, "time": pl.Datetime("us", "UTC"),
              "lot": pl.Int32, "drawn_kg": pl.Float64, "remaining_kg": pl.Float64, "fc": pl.Int64, "id": pl.Int64}))
     draws = draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left").with_columns(
         id=pl.coalesce("id", "new_id")).join(every_lot.drop("quantity_kg", "updated_at"), on="id", maintain_order="left") \
         .with_columns(quantity_kg="remaining_kg", updated_at="time")
-    decrements = history("inventory_feedcontainerstock", conform("inventory_feedcontainerstock", draws.select(stock_cols)),
+    decrements = T.history("inventory_feedcontainerstock", T.conform("inventory_feedcontainerstock", draws.select(stock_cols)),
                          draws["time"], "~", OPERATOR_ID)
     new_rows = numbered_history("inventory_feedcontainerstock", pl.concat([
-        history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]), ids)
+        T.history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]), ids)
     out["inventory_historicalfeedcontainerstock"] = pl.concat([lot_history, new_rows])
     out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
 
@@ -120,8 +146,8 @@ def build(
         pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
     # the rows are conformed already (by their batch): only the cost is new
     costed = feedings.drop("fc", "feed_cost").join(cost, on="id", how="left", maintain_order="left").with_columns(
-        feed_cost=pl.col("feed_cost").round(2).cast(schemas.table(FEEDINGS).column("feed_cost").polars_type))
-    out[FEEDINGS] = costed.select(schemas.table(FEEDINGS).column_names)
-    out[schemas.table(FEEDINGS).history_table] = history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
+        feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
+    out[FEEDINGS] = costed.select(T.table(FEEDINGS).column_names)
+    out[T.table(FEEDINGS).history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
         .with_columns(history_id=costed["history_id"])
     return out

@@ -1,8 +1,8 @@
 """Phases 1 and 2 of the plan: infrastructure and master data, as table frames.
 
-Ids are dense and follow the natural order of the sites (Scotland first), so
-later generators can compute any container's, sensor's or feed container's id
-arithmetically (see ``Sites``) instead of joining on names.
+Ids are dense and follow the natural order of the sites (``aquagen.model.sites``), so
+the batch and feed tables compute any container's, sensor's or feed container's id
+arithmetically instead of joining on names.
 """
 
 from __future__ import annotations
@@ -10,70 +10,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from . import domain as D
-from .frames import conform, history, number_history
+from aquagen.model import domain as D
+from aquagen.model.domain import SYSTEM_ID
+from aquagen.model.sites import SITES
+from aquagen.tables.conform import Bound, number_history
 
 UTC = dt.timezone.utc
 
-
-@dataclass(frozen=True)
-class Sites:
-    """Id arithmetic over the fixed infrastructure layout."""
-
-    n_stations: int = sum(g.stations for g in D.GEOGRAPHIES)
-    n_areas: int = sum(g.areas for g in D.GEOGRAPHIES)
-
-    @property
-    def n_halls(self) -> int:
-        return self.n_stations * len(D.HALLS)
-
-    @property
-    def n_hall_containers(self) -> int:
-        return self.n_halls * D.CONTAINERS_PER_HALL
-
-    @property
-    def n_rings(self) -> int:
-        return self.n_areas * D.RINGS_PER_AREA
-
-    def hall_id(self, station_id, hall_index):
-        return (station_id - 1) * len(D.HALLS) + hall_index + 1
-
-    def tank_id(self, hall_id, slot):
-        return (hall_id - 1) * D.CONTAINERS_PER_HALL + slot + 1
-
-    def ring_id(self, area_id, slot):
-        return self.n_hall_containers + (area_id - 1) * D.RINGS_PER_AREA + slot + 1
-
-    def tank_sensor_id(self, container_id, parameter):
-        return (container_id - 1) * len(D.PARAMETERS) + parameter + 1
-
-    def ring_sensor_id(self, container_id, sea_parameter_index):
-        ring = container_id - self.n_hall_containers - 1
-        return self.n_hall_containers * len(D.PARAMETERS) + ring * len(D.SEA_PARAMETERS) + sea_parameter_index + 1
-
-    def silo_id(self, hall_id):
-        return hall_id
-
-    def barge_id(self, area_id, barge):
-        return self.n_halls + (area_id - 1) * D.BARGES_PER_AREA + barge + 1
-
-    def stations(self) -> list[tuple[int, D.Geography, str]]:
-        """(station id, geography, name) in id order."""
-        names = [(g, f"{g.station_prefix}-{i:02d}") for g in D.GEOGRAPHIES for i in range(1, g.stations + 1)]
-        return [(k, g, name) for k, (g, name) in enumerate(names, 1)]
-
-    def areas(self) -> list[tuple[int, D.Geography, str]]:
-        names = [(g, f"{g.area_prefix}-{i:02d}") for g in D.GEOGRAPHIES for i in range(1, g.areas + 1)]
-        return [(k, g, name) for k, (g, name) in enumerate(names, 1)]
-
-
-SITES = Sites()
-SYSTEM_USER_ID = 1  # system_admin creates the master data
 
 
 def password_hash(password: str, username: str) -> str:
@@ -96,15 +43,16 @@ def _with_times(data: dict, start: dt.datetime, n: int) -> dict:
     return {**data, "created_at": t, "updated_at": t}
 
 
-def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[str, pl.DataFrame]:
     """All phase 1-2 tables (base and their '+' history rows) for a setup on ``setup_date``."""
+    T = Bound(profile)
     t0 = dt.datetime.combine(setup_date, dt.time(8, 0), UTC)
     step = dt.timedelta(minutes=5)  # each table a few minutes after the previous one
     out: dict[str, pl.DataFrame] = {}
 
     # --- users (phase 2, but every history row refers to them) ---
     n = len(D.USERS)
-    out["auth_user"] = conform("auth_user", {
+    out["auth_user"] = T.conform("auth_user", {
         "id": list(range(1, n + 1)),
         "password": [password_hash(D.DEFAULT_PASSWORD, u.username) for u in D.USERS],
         "is_superuser": [u.is_superuser for u in D.USERS],
@@ -116,7 +64,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "is_active": [True] * n,
         "date_joined": _stamps(t0, n),
     })
-    out["users_userprofile"] = conform("users_userprofile", _with_times({
+    out["users_userprofile"] = T.conform("users_userprofile", _with_times({
         "id": list(range(1, n + 1)),
         "user_id": list(range(1, n + 1)),
         "job_title": [u.job_title for u in D.USERS],
@@ -131,7 +79,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
 
     # --- infrastructure (phase 1) ---
     t = t0 + step
-    out["infrastructure_geography"] = conform("infrastructure_geography", _with_times({
+    out["infrastructure_geography"] = T.conform("infrastructure_geography", _with_times({
         "id": [1, 2],
         "name": [g.name for g in D.GEOGRAPHIES],
         "description": [f"{g.name} operations: freshwater stations and sea areas" for g in D.GEOGRAPHIES],
@@ -142,7 +90,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     n = len(stations)
     lat = np.array([g.lat for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
     lon = np.array([g.lon for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
-    out["infrastructure_freshwaterstation"] = conform("infrastructure_freshwaterstation", _with_times({
+    out["infrastructure_freshwaterstation"] = T.conform("infrastructure_freshwaterstation", _with_times({
         "id": [s for s, _, _ in stations],
         "name": [name for _, _, name in stations],
         "station_type": ["FRESHWATER"] * n,
@@ -155,7 +103,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
 
     areas = SITES.areas()
     n = len(areas)
-    out["infrastructure_area"] = conform("infrastructure_area", _with_times({
+    out["infrastructure_area"] = T.conform("infrastructure_area", _with_times({
         "id": [a for a, _, _ in areas],
         "name": [name for _, _, name in areas],
         "latitude": np.array([g.lat for _, g, _ in areas]) + rng.uniform(-1.0, 1.0, n),
@@ -167,7 +115,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
 
     halls = [(SITES.hall_id(s, h), s, name, D.STAGES[h]) for s, _, name in stations for h in range(len(D.HALLS))]
     n = len(halls)
-    out["infrastructure_hall"] = conform("infrastructure_hall", _with_times({
+    out["infrastructure_hall"] = T.conform("infrastructure_hall", _with_times({
         "id": [h for h, _, _, _ in halls],
         "name": [f"{name}-Hall-{st.hall}" for _, _, name, st in halls],
         "description": [f"Hall {st.hall}: {st.name} stage" for _, _, _, st in halls],
@@ -177,7 +125,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     }, t + 3 * step, n))
 
     n = len(D.CONTAINER_TYPES)
-    out["infrastructure_containertype"] = conform("infrastructure_containertype", _with_times({
+    out["infrastructure_containertype"] = T.conform("infrastructure_containertype", _with_times({
         "id": list(range(1, n + 1)),
         "name": [c.name for c in D.CONTAINER_TYPES],
         "category": [c.category for c in D.CONTAINER_TYPES],
@@ -196,7 +144,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
                  for j in range(D.RINGS_PER_AREA)]
     types = [D.CONTAINER_TYPES[r[2]] for r in rows]
     n = len(rows)
-    out["infrastructure_container"] = conform("infrastructure_container", _with_times({
+    out["infrastructure_container"] = T.conform("infrastructure_container", _with_times({
         "id": [r[0] for r in rows],
         "name": [r[1] for r in rows],
         "volume_m3": [c.volume_m3 for c in types],
@@ -217,7 +165,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
             sensor_rows.append((sid, f"{cname}-{D.PARAMETERS[p].name}", D.PARAMETERS[p].sensor_type, cid))
     n = len(sensor_rows)
     manufacturers = np.array(["Xylem", "OxyGuard", "Hach", "In-Situ"])
-    out["infrastructure_sensor"] = conform("infrastructure_sensor", _with_times({
+    out["infrastructure_sensor"] = T.conform("infrastructure_sensor", _with_times({
         "id": [r[0] for r in sensor_rows],
         "name": [r[1] for r in sensor_rows],
         "sensor_type": [r[2] for r in sensor_rows],
@@ -237,7 +185,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
             D.INITIAL_BARGE_STOCK_KG)
            for a, _, area in areas for b in range(D.BARGES_PER_AREA)]
     n = len(fc)
-    out["infrastructure_feedcontainer"] = conform("infrastructure_feedcontainer", _with_times({
+    out["infrastructure_feedcontainer"] = T.conform("infrastructure_feedcontainer", _with_times({
         "id": [r[0] for r in fc],
         "name": [r[1] for r in fc],
         "container_type": [r[2] for r in fc],
@@ -249,14 +197,14 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
 
     # --- master data (phase 2) ---
     t = t0 + dt.timedelta(hours=1)
-    out["batch_species"] = conform("batch_species", _with_times({
+    out["batch_species"] = T.conform("batch_species", _with_times({
         "id": [1], "name": ["Atlantic Salmon"], "scientific_name": ["Salmo salar"],
         "description": ["Atlantic salmon farmed from egg to harvest"],
         "optimal_temperature_min": [6.0], "optimal_temperature_max": [16.0],
         "optimal_oxygen_min": [80.0], "optimal_ph_min": [6.5], "optimal_ph_max": [8.5],
     }, t, 1))
     n = len(D.STAGES)
-    out["batch_lifecyclestage"] = conform("batch_lifecyclestage", _with_times({
+    out["batch_lifecyclestage"] = T.conform("batch_lifecyclestage", _with_times({
         "id": list(range(1, n + 1)),
         "name": [s.name for s in D.STAGES],
         "order": [s.order for s in D.STAGES],
@@ -268,7 +216,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "species_id": [1] * n,
     }, t + step, n))
     n = len(D.PARAMETERS)
-    out["environmental_environmentalparameter"] = conform("environmental_environmentalparameter", _with_times({
+    out["environmental_environmentalparameter"] = T.conform("environmental_environmentalparameter", _with_times({
         "id": list(range(1, n + 1)),
         "name": [p.name for p in D.PARAMETERS],
         "unit": [p.unit for p in D.PARAMETERS],
@@ -279,7 +227,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "optimal_max": [float(p.optimal_max) for p in D.PARAMETERS],
     }, t + 2 * step, n))
     n = len(D.FEEDS)
-    out["inventory_feed"] = conform("inventory_feed", _with_times({
+    out["inventory_feed"] = T.conform("inventory_feed", _with_times({
         "id": list(range(1, n + 1)),
         "name": [f.name for f in D.FEEDS],
         "brand": [D.FEED_BRAND] * n,
@@ -297,7 +245,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     feed_idx = np.array([r[6] for r in fc])
     price = np.array([D.FEEDS[i].base_price for i in feed_idx]) * rng.uniform(0.97, 1.03, n)
     purchase_day = setup_date
-    out["inventory_feedpurchase"] = conform("inventory_feedpurchase", _with_times({
+    out["inventory_feedpurchase"] = T.conform("inventory_feedpurchase", _with_times({
         "id": list(range(1, n + 1)),
         "purchase_date": [purchase_day] * n,
         "quantity_kg": [r[7] for r in fc],
@@ -309,7 +257,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "feed_id": feed_idx + 1,
     }, t + 4 * step, n))
     stamps = _stamps(t + 5 * step, n)
-    out["inventory_feedcontainerstock"] = conform("inventory_feedcontainerstock", {
+    out["inventory_feedcontainerstock"] = T.conform("inventory_feedcontainerstock", {
         "id": list(range(1, n + 1)),
         "quantity_kg": [r[7] for r in fc],
         "entry_date": stamps,
@@ -320,7 +268,7 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     })
 
     n = len(D.HEALTH_PARAMETERS)
-    out["health_healthparameter"] = conform("health_healthparameter", _with_times({
+    out["health_healthparameter"] = T.conform("health_healthparameter", _with_times({
         "id": list(range(1, n + 1)),
         "name": [name for name, _ in D.HEALTH_PARAMETERS],
         **{f"description_score_{k}": [f"{label}: {desc}" for _, label in D.HEALTH_PARAMETERS]
@@ -328,12 +276,12 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
         "is_active": [True] * n,
     }, t + 6 * step, n))
     for name, rows_ in (("health_mortalityreason", D.MORTALITY_REASONS), ("health_sampletype", D.SAMPLE_TYPES)):
-        out[name] = conform(name, {
+        out[name] = T.conform(name, {
             "id": list(range(1, len(rows_) + 1)),
             "name": [r[0] for r in rows_],
             "description": [r[1] for r in rows_],
         })
-    out["health_vaccinationtype"] = conform("health_vaccinationtype", {
+    out["health_vaccinationtype"] = T.conform("health_vaccinationtype", {
         "id": list(range(1, len(D.VACCINATION_TYPES) + 1)),
         "name": [v[0] for v in D.VACCINATION_TYPES],
         "manufacturer": [v[1] for v in D.VACCINATION_TYPES],
@@ -342,13 +290,11 @@ def build(setup_date: dt.date, rng: np.random.Generator) -> dict[str, pl.DataFra
     })
 
     # '+' history rows for every table that has a history twin
-    import schemas
-
     for name in list(out):
-        t_ = schemas.table(name)
+        t_ = T.table(name)
         if t_.history_table is None:
             continue
         created = "date_joined" if name == "auth_user" else "created_at"
-        user = None if name in ("auth_user", "users_userprofile") else SYSTEM_USER_ID
-        out[t_.history_table] = conform(t_.history_table, number_history(history(name, out[name], created, "+", user)))
+        user = None if name in ("auth_user", "users_userprofile") else SYSTEM_ID
+        out[t_.history_table] = T.conform(t_.history_table, number_history(T.history(name, out[name], created, "+", user)))
     return out

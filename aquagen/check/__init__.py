@@ -1,0 +1,1 @@
+"""Checking a snapshot or a database: ``validate`` (counts and invariants) and ``report``."""

@@ -1,0 +1,303 @@
+"""The simulated life as frames of events (local indices, no ids): daily states, assignments,
+transfers, harvests, mortality, feedings, readings and growth samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
+from .environment import DIURNAL_SWING_C, Water
+from .layout import Grid, Layout
+from .population import FCR, Life
+from .timeline import ADULT, LIFE_DAYS, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
+
+# --- feeding --------------------------------------------------------------------------
+FEED_BY_STAGE = np.array([-1, 0, 1, 2, 3, 4])  # Adult moves to feed 5 from FINISHER_SWITCH_G
+FINISHER_SWITCH_G = 2500.0
+FEEDING_HOURS = {1: (6, 10, 14, 18), 2: (6, 10, 14, 18), 3: (6, 12, 18), 4: (8, 16), 5: (8, 16)}
+
+# --- readings -------------------------------------------------------------------------
+READING_HOURS = np.array([6, 10, 18])
+DO, CO2, PH, TEMP, NO2, NO3, NH4 = range(7)
+FRESHWATER_PARAMETERS = np.arange(len(PARAMETERS))
+SEA_PARAMETER_IDS = np.array(SEA_PARAMETERS)
+
+
+def dates(epoch_days: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(epoch_days, dtype=np.int32)).cast(pl.Date)
+
+
+def datetimes(epoch_us: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(epoch_us, dtype=np.int64)).cast(pl.Datetime("us", "UTC"))
+
+
+def daily_rows(asg: Layout, life: Life, temp: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns of one row per live assignment-day of the full life, by (assignment, day)."""
+    n = asg.end_day - asg.first_day
+    no = np.repeat(np.arange(N_ASSIGNMENTS), n)
+    day = asg.first_day[no] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    track = asg.track[no]
+    cols = {"assignment_no": no, "day": day, "stage": asg.stage[no], "offset": day - asg.first_day[no]}
+    for name in ("pop_start", "pop_end", "deaths", "w_start", "w_end", "oxygen"):
+        cols[name] = getattr(life, name)[day, track]
+    cols["track"] = track
+    cols["temperature_c"] = temp[day, track]
+    return cols
+
+
+def daily_frame(d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "assignment_no": pl.Series(d["assignment_no"], dtype=pl.Int32),
+            "date": dates(start + d["day"]),
+            "population": pl.Series(d["pop_end"], dtype=pl.Int64),
+            "deaths": pl.Series(d["deaths"], dtype=pl.Int64),
+            "avg_weight_g": d["w_end"],
+            "biomass_kg": d["pop_end"] * d["w_end"] / 1000,
+            "temperature_c": d["temperature_c"],
+            "feed_kg": d["feed_kg"],
+        }
+    )
+
+
+def assignments_frame(asg: Layout, life: Life, samples: pl.DataFrame, start: int, cut: int) -> pl.DataFrame:
+    """Assignments started by the cut; those departing after it are open, valued at the cut."""
+    keep = asg.first_day <= cut
+    closed = asg.end_day <= cut
+    value_day = np.minimum(cut, asg.end_day - 1)  # last live day up to the cut
+    pop = life.pop_end[value_day, asg.track]
+    w = life.w_end[value_day, asg.track]
+    last_weighing = np.full(N_ASSIGNMENTS, -1)
+    if samples.height:
+        np.maximum.at(
+            last_weighing,
+            samples["assignment_no"].to_numpy(),
+            (samples["sample_date"].cast(pl.Int32).to_numpy() - start),
+        )
+    return pl.DataFrame(
+        {
+            "assignment_no": pl.Series(np.arange(N_ASSIGNMENTS), dtype=pl.Int32),
+            "stage": pl.Series(asg.stage, dtype=pl.Int16),
+            "slot": pl.Series(asg.slot, dtype=pl.Int16),
+            "assignment_date": dates(start + asg.first_day),
+            "departure_date": dates(start + asg.end_day).scatter(np.flatnonzero(~closed), None),
+            "is_active": ~closed,
+            "population_count": pl.Series(pop, dtype=pl.Int64),
+            "avg_weight_g": w,
+            "biomass_kg": pop * w / 1000,
+            "last_weighing_date": dates(start + last_weighing).scatter(np.flatnonzero(last_weighing < 0), None),
+            "initial_population": pl.Series(life.pop_start[asg.first_day, asg.track], dtype=pl.Int64),
+            "initial_weight_g": life.w_start[asg.first_day, asg.track],
+        }
+    ).filter(pl.Series(keep))
+
+
+def transfers_frame(asg: Layout, life: Life, start: int) -> pl.DataFrame:
+    """One row per destination; the sea split's two rows share their source (see simulate_batch)."""
+    dest = np.arange(SLOTS, N_ASSIGNMENTS)  # every assignment after the egg trays is a destination
+    day = asg.first_day[dest]
+    lineage = asg.lineage[dest]
+    k = asg.stage[dest] - 1  # transition index
+    source = np.where(k < 4, dest - SLOTS, 4 * SLOTS + lineage)
+    transferred = life.pop_start[day, asg.track[dest]]
+    total_loss = life.handling_loss[k, lineage]
+    second = (asg.stage[dest] == ADULT) & (asg.slot[dest] % 2 == 1)
+    first = (asg.stage[dest] == ADULT) & ~second
+    loss = np.where(first, total_loss - total_loss // 2, np.where(second, total_loss // 2, total_loss))
+    src_count = life.source_count[k, lineage]
+    w = life.w_start[day, asg.track[dest]]
+    return pl.DataFrame(
+        {
+            "transfer_date": dates(start + day),
+            "source_assignment_no": pl.Series(source, dtype=pl.Int32),
+            "dest_assignment_no": pl.Series(dest, dtype=pl.Int32),
+            "source_stage": pl.Series(asg.stage[source], dtype=pl.Int16),
+            "dest_stage": pl.Series(asg.stage[dest], dtype=pl.Int16),
+            "source_count": pl.Series(src_count, dtype=pl.Int64),
+            "transferred_count": pl.Series(transferred, dtype=pl.Int64),
+            "mortality_count": pl.Series(loss, dtype=pl.Int64),
+            "source_biomass_kg": src_count * w / 1000,
+            "transferred_biomass_kg": transferred * w / 1000,
+        }
+    )
+
+
+def harvests_frame(asg: Layout, life: Life, start: int) -> pl.DataFrame:
+    rings = np.flatnonzero(asg.stage == ADULT)
+    last = asg.end_day[rings] - 1
+    count = life.pop_end[last, asg.track[rings]]
+    w = life.w_end[last, asg.track[rings]]
+    return pl.DataFrame(
+        {
+            "assignment_no": pl.Series(rings, dtype=pl.Int32),
+            "harvest_date": dates(start + asg.end_day[rings]),
+            "count": pl.Series(count, dtype=pl.Int64),
+            "avg_weight_g": w,
+            "biomass_kg": count * w / 1000,
+        }
+    )
+
+
+def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int) -> pl.DataFrame:
+    """Batch-level deaths per day, with a cause.
+
+    ENVIRONMENTAL when more than half of the day's deaths are attributable to
+    temperature/oxygen stress (share (s−1)/s of each container's expected deaths);
+    otherwise drawn, mostly UNKNOWN (predators only at sea, handling only ashore).
+    """
+    count = life.deaths.sum(axis=1)
+    biomass = (life.deaths * life.w_start).sum(axis=1) / 1000
+    stress_share = (life.deaths * (1 - 1 / np.maximum(life.stress, 1.0))).sum(axis=1) / np.maximum(count, 1)
+    at_sea = life.deaths[:, grid.sea].sum(axis=1) > life.deaths[:, ~grid.sea].sum(axis=1)
+    #                 DISEASE HANDLING PREDATION ENVIRONMENTAL UNKNOWN OTHER
+    p_fresh = np.array([0.08, 0.04, 0.00, 0.02, 0.82, 0.04])
+    p_sea = np.array([0.08, 0.00, 0.06, 0.04, 0.78, 0.04])
+    u = rng.random(LIFE_DAYS)[:, None]
+    drawn = np.where(at_sea, (u > np.cumsum(p_sea)).sum(1), (u > np.cumsum(p_fresh)).sum(1))
+    cause = np.where(stress_share > 0.5, MORTALITY_CAUSES.index("ENVIRONMENTAL"), np.minimum(drawn, 5))
+    days = np.flatnonzero(count > 0)
+    return pl.DataFrame(
+        {
+            "event_date": dates(start + days),
+            "count": pl.Series(count[days], dtype=pl.Int64),
+            "biomass_kg": biomass[days],
+            "cause": np.array(MORTALITY_CAUSES)[cause[days]],
+        }
+    )
+
+
+def feedings(rng: np.random.Generator, d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Feeding events of the full life and the fed kg per daily row.
+
+    Daily ration = the day's biomass gain × stage FCR × lognormal noise (sd 10 %),
+    split unevenly (±10 %) over the stage's feeding times. Events too small to store
+    (amount < 0.0001 kg or biomass < 0.01 kg) are dropped.
+    """
+    n_rows = len(d["day"])
+    gain_kg = d["pop_end"] * (d["w_end"] - d["w_start"]) / 1000
+    ration = gain_kg * FCR[d["stage"]] * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
+    share_noise = 1.0 + np.clip(0.1 * rng.standard_normal((n_rows, 4)), -0.25, 0.25)
+    blocks = []
+    # rows of one stage are contiguous (assignments are ordered by stage): one block each
+    for stage, hours in FEEDING_HOURS.items():
+        rows = np.flatnonzero(d["stage"] == stage)
+        share = share_noise[rows, : len(hours)]
+        share = share / share.sum(axis=1, keepdims=True)
+        amount = np.round(ration[rows, None] * share, 4).ravel()
+        row = np.repeat(rows, len(hours))
+        feed = np.full(len(row), FEED_BY_STAGE[stage])
+        if stage == ADULT:
+            feed = np.where(d["w_start"][row] >= FINISHER_SWITCH_G, FEED_BY_STAGE[stage] + 1, feed)
+        blocks.append({"row": row, "hour": np.tile(hours, len(rows)), "amount": amount, "feed": feed})
+    ev = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    ev["biomass"] = np.round(d["pop_start"][ev["row"]] * d["w_start"][ev["row"]] / 1000, 2)
+    keep = (ev["amount"] >= 0.0001) & (ev["biomass"] >= 0.01)
+    ev = {k: v[keep] for k, v in ev.items()}
+    ev["assignment_no"] = d["assignment_no"][ev["row"]]
+    ev["day"] = d["day"][ev["row"]]
+    return ev, np.bincount(ev["row"], weights=ev["amount"], minlength=n_rows)
+
+
+def feedings_frame(ev: dict[str, np.ndarray], start: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "assignment_no": pl.Series(ev["assignment_no"], dtype=pl.Int32),
+            "feeding_date": dates(start + ev["day"]),
+            "feeding_time": pl.Series(ev["hour"].astype(np.int64) * US_PER_HOUR * 1000).cast(pl.Time),  # ns
+            "amount_kg": ev["amount"],
+            "batch_biomass_kg": ev["biomass"],
+            "feed": pl.Series(ev["feed"], dtype=pl.Int16),
+            "feeding_percentage": np.round(ev["amount"] / ev["biomass"] * 100, 6),
+        }
+    )
+
+
+def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Water, start: int) -> pl.DataFrame:
+    """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day.
+
+    Value = the container's daily level (the same series growth and mortality use)
+    + a diurnal cycle (temperature peaks ~15:00, sea oxygen with it) + sensor noise,
+    clipped to the parameter's physical range and rounded to numeric(10,4).
+    """
+    frames = []
+    for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
+        rows = np.flatnonzero((d["stage"] == ADULT) == at_sea)
+        day, track = d["day"][rows], d["track"][rows]
+        cycle = np.cos(2 * np.pi * (READING_HOURS - 15) / 24)[None, :]  # (1, 3)
+        noise = rng.standard_normal((len(rows), 3, len(params)))
+        level = {
+            DO: d["oxygen"][rows, None] + (1.0 if at_sea else 0.0) * cycle,
+            CO2: water.co2[day, track][:, None],
+            PH: water.ph[day, track][:, None],
+            TEMP: d["temperature_c"][rows, None] + DIURNAL_SWING_C[int(at_sea)] * cycle,
+            NO2: water.no2[day, track][:, None],
+            NO3: water.no3[day, track][:, None],
+            NH4: water.nh4[day, track][:, None],
+        }
+        scale = {DO: 0.7, CO2: 0.3, PH: 0.03, TEMP: 0.05, NO2: 0.05, NO3: 0.5, NH4: 0.05}
+        values = np.empty(noise.shape)
+        for i, p in enumerate(params):  # 7 parameters, each vectorized over all rows
+            z = noise[:, :, i]
+            if p in (NO2, NH4):  # multiplicative sensor noise keeps them positive
+                v = level[p] * np.exp(scale[p] * z)
+            elif p == TEMP:
+                v = level[p] + scale[p] * np.clip(z, -2, 2)
+            else:
+                v = level[p] + scale[p] * z
+            hi = 100.0 if p == DO else PARAMETERS[p].max_value  # no supersaturation modelled
+            values[:, :, i] = np.clip(v, PARAMETERS[p].min_value, hi)
+        n = len(rows) * 3 * len(params)
+        hour = np.broadcast_to(READING_HOURS[None, :, None], noise.shape).ravel()
+        frames.append(
+            pl.DataFrame(
+                {
+                    "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
+                    "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
+                    "reading_time": datetimes((start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR),
+                    "value": np.round(values.ravel(), 4),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
+    """Weekly growth samples (day 7, 14, ... of each assignment from Fry on).
+
+    Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
+    weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
+    length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
+    """
+    rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= 7) & (d["offset"] % 7 == 0))
+    n_s = len(rows)
+    size = rng.integers(20, 51, n_s)
+    enough = d["pop_start"][rows] >= size  # a tank with fewer fish than the sample is not sampled
+    fish = np.arange(50)[None, :] < size[:, None]
+    sigma = rng.uniform(0.15, 0.25, n_s)[:, None]
+    weight = d["w_start"][rows, None] * np.exp(sigma * rng.standard_normal((n_s, 50)) - sigma**2 / 2)
+    k = np.clip(1.12 + 0.05 * rng.standard_normal((n_s, 50)), 0.95, 1.3)
+    length = np.cbrt(100 * weight / k)
+
+    def stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.where(fish, x, 0).sum(1) / size
+        sd = np.sqrt(np.where(fish, (x - mean[:, None]) ** 2, 0).sum(1) / (size - 1))
+        return np.round(mean, 2), np.round(sd, 2)
+
+    w_mean, w_sd = stats(weight)
+    l_mean, l_sd = stats(length)
+    frame = pl.DataFrame(
+        {
+            "assignment_no": pl.Series(d["assignment_no"][rows], dtype=pl.Int32),
+            "sample_date": dates(start + d["day"][rows]),
+            "sample_size": pl.Series(size, dtype=pl.Int64),
+            "avg_weight_g": w_mean,
+            "std_deviation_weight": w_sd,
+            "min_weight_g": np.round(np.where(fish, weight, np.inf).min(1), 2),
+            "max_weight_g": np.round(np.where(fish, weight, -np.inf).max(1), 2),
+            "avg_length_cm": l_mean,
+            "std_deviation_length": l_sd,
+            "condition_factor": np.round(100 * w_mean / l_mean**3, 2),
+        }
+    )
+    return frame.filter(pl.Series(enough))

@@ -1,0 +1,191 @@
+"""One batch's life, simulated as arrays: the pure core of aquagen.
+
+``simulate_batch`` takes a :class:`BatchSpec` and returns a :class:`BatchSim` of polars
+frames keyed by local indices only (assignment_no, stage, slot, parameter, feed); the
+table-building layer maps them to database ids. No I/O, no database, no clock.
+
+Why the whole life first, then the cut: every random draw is taken for the full
+860-day life, whatever the as-of date, and only then is everything dated after the
+as-of date dropped. A later as-of date therefore gives a superset of an earlier one
+with identical earlier rows.
+
+Timeline (day 0 = start_date). Freshwater lineage d (0..9) lives in tray d of the
+Egg&Alevin hall from day 0, moves to slot d of the next hall on day 90·k + d
+(k = 1..4: Fry, Parr, Smolt, Post-Smolt), and on day 450 + d splits 50/50 into
+rings 2d and 2d+1 of the sea area. Rings 2d and 2d+1 are harvested on day 850 + d.
+Hence every lineage spends exactly 90 days in each freshwater stage from Fry on
+(90 + d in its egg tray) and 400 days at sea; the last harvest is on day 859.
+A move happens at the start of its day: the departure day is not a live day of the
+source, and is the first live day of the destination.
+
+Rounding: state values (populations, weights, biomass, temperatures) keep full float
+precision, so ``biomass_kg == population * avg_weight_g / 1000`` holds exactly.
+Frames whose columns are derived from each other once stored are rounded here to the
+schema's scale: feedings (amount 4 dp, biomass 2 dp, percentage 6 dp, computed from the
+rounded amount and biomass), samples (2 dp, condition factor from the rounded weight
+and length) and readings (4 dp). ``daily.feed_kg`` is the sum of the stored feedings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .events import (
+    assignments_frame,
+    daily_frame,
+    daily_rows,
+    dates,
+    feedings,
+    feedings_frame,
+    harvests_frame,
+    mortality_frame,
+    readings_frame,
+    samples_frame,
+    transfers_frame,
+)
+from .environment import SEA_TEMP, temperatures, water_levels
+from .journal import journal_frame
+from .layout import assignment_layout, track_grid
+from .population import FIRST_FEEDING_G, run_days
+from .seeds import rng_for
+from .timeline import ADULT, EPOCH, LIFE_DAYS, N_ASSIGNMENTS, N_STAGES, SLOTS, STAGE_DAYS
+
+# the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
+DATE_COLUMNS = {
+    "daily": "date",
+    "transfers": "transfer_date",
+    "harvests": "harvest_date",
+    "mortality": "event_date",
+    "feedings": "feeding_date",
+    "readings": "reading_time",
+    "samples": "sample_date",
+    "journal": "entry_time",
+    "stage_changes": "date",
+}
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What to simulate: one batch of the fleet, and the date to cut it at."""
+
+    start_date: dt.date
+    eggs: int
+    geography: str  # "Scotland" or "Faroe Islands"
+    seed: int  # fleet seed
+    shard: int  # batch index in the fleet: its own RNG stream
+    as_of: dt.date  # nothing dated after it
+
+
+@dataclass(frozen=True)
+class BatchSim:
+    """A batch as of ``spec.as_of``: frames (see ``simulate_batch``) and batch summary."""
+
+    assignments: pl.DataFrame
+    daily: pl.DataFrame
+    transfers: pl.DataFrame
+    harvests: pl.DataFrame
+    mortality: pl.DataFrame
+    feedings: pl.DataFrame
+    readings: pl.DataFrame
+    samples: pl.DataFrame
+    journal: pl.DataFrame
+    stage_changes: pl.DataFrame
+    status: str  # ACTIVE or COMPLETED
+    actual_end_date: dt.date | None  # last harvest, when completed
+    expected_end_date: dt.date  # planned last harvest
+    current_stage: int  # stage at as_of
+
+
+def simulate_batch(spec: BatchSpec) -> BatchSim:
+    """Simulate ``spec``'s batch over its whole life and cut it at ``spec.as_of``.
+
+    Frames (ordered as listed; ``assignment_no`` indexes ``assignments`` and is stable):
+
+    - assignments: assignment_no, stage, slot, assignment_date, departure_date,
+      is_active, population_count, avg_weight_g, biomass_kg, last_weighing_date,
+      initial_population, initial_weight_g — one per container occupied; the current
+      values are at departure (the fish that left) or, when open, at the end of as_of.
+    - daily: assignment_no, date, population, deaths, avg_weight_g, biomass_kg,
+      temperature_c, feed_kg — per live assignment-day, end of day.
+    - transfers: transfer_date, source_assignment_no, dest_assignment_no, source_stage,
+      dest_stage, source_count, transferred_count, mortality_count, source_biomass_kg,
+      transferred_biomass_kg — one row per destination. For the Post-Smolt -> Adult
+      split both rows carry the whole source (source_count, source_biomass_kg), and
+      the source is accounted for by the pair:
+      source_count = Σ transferred_count + Σ mortality_count over its two rows.
+    - harvests: assignment_no, harvest_date, count, avg_weight_g, biomass_kg.
+    - mortality: event_date, count, biomass_kg, cause — per day with deaths
+      (transfer handling losses are in transfers.mortality_count instead).
+    - feedings: assignment_no, feeding_date, feeding_time, amount_kg,
+      batch_biomass_kg, feed, feeding_percentage.
+    - readings: assignment_no, parameter, reading_time, value.
+    - samples: assignment_no, sample_date, sample_size, avg_weight_g,
+      std_deviation_weight, min_weight_g, max_weight_g, avg_length_cm,
+      std_deviation_length, condition_factor.
+    - journal: entry_time, assignment_no, category, severity, description,
+      resolution_status, resolution_notes.
+    - stage_changes: date, stage.
+    """
+    _validate(spec)
+    rng = rng_for(spec.seed, spec.shard)
+    # one child stream per model, so that changing one model leaves the others' draws alone
+    (r_temp, r_growth, r_mort, r_move, r_water, r_feed, r_read, r_sample, r_journal, r_cause) = rng.spawn(10)
+
+    start = (spec.start_date - EPOCH).days
+    cut = (spec.as_of - spec.start_date).days  # last day index kept
+    asg = assignment_layout()
+    grid = track_grid()
+    temp = temperatures(r_temp, grid, start, spec.geography)
+    growth_factor = np.clip(1.0 + 0.02 * r_growth.standard_normal(N_ASSIGNMENTS), 0.95, 1.05)
+    egg_weight = FIRST_FEEDING_G * np.clip(1.0 + 0.03 * r_growth.standard_normal(SLOTS), 0.94, 1.06)
+    water = water_levels(r_water, grid, temp)
+    life = run_days(spec.eggs, grid, temp, water, growth_factor, egg_weight, r_mort, r_move)
+
+    daily = daily_rows(asg, life, temp)
+    feed_rows, feed_kg = feedings(r_feed, daily)
+    daily["feed_kg"] = feed_kg
+    frames = {
+        "daily": daily_frame(daily, start),
+        "transfers": transfers_frame(asg, life, start),
+        "harvests": harvests_frame(asg, life, start),
+        "mortality": mortality_frame(r_cause, grid, life, start),
+        "feedings": feedings_frame(feed_rows, start),
+        "readings": readings_frame(r_read, daily, water, start),
+        "samples": samples_frame(r_sample, asg, daily, start),
+        "journal": journal_frame(r_journal, asg, start),
+        "stage_changes": pl.DataFrame(
+            {
+                "date": dates(start + STAGE_DAYS * np.arange(N_STAGES)),
+                "stage": pl.Series(np.arange(N_STAGES), dtype=pl.Int16),
+            }
+        ),
+    }
+    as_of = pl.lit(spec.as_of, dtype=pl.Date)
+    for name, col in DATE_COLUMNS.items():
+        frames[name] = frames[name].filter(pl.col(col).cast(pl.Date) <= as_of)
+    frames["assignments"] = assignments_frame(asg, life, frames["samples"], start, cut)
+
+    last_day = LIFE_DAYS - 1
+    completed = cut >= last_day
+    return BatchSim(
+        **frames,
+        status="COMPLETED" if completed else "ACTIVE",
+        actual_end_date=spec.start_date + dt.timedelta(days=last_day) if completed else None,
+        expected_end_date=spec.start_date + dt.timedelta(days=last_day),
+        current_stage=int(min(cut // STAGE_DAYS, ADULT)),
+    )
+
+
+def _validate(spec: BatchSpec) -> None:
+    if spec.geography not in SEA_TEMP:
+        raise ValueError(f"geography {spec.geography!r} is unknown; use one of {sorted(SEA_TEMP)}")
+    if isinstance(spec.eggs, bool) or not isinstance(spec.eggs, (int, np.integer)) or not 0 < spec.eggs < 2**31:
+        raise ValueError(f"eggs {spec.eggs!r} must be an integer in 1..{2**31 - 1}")
+    if spec.seed < 0 or spec.shard < 0:
+        raise ValueError(f"seed {spec.seed} and shard {spec.shard} must be integers ≥ 0")
+    if spec.as_of < spec.start_date:
+        raise ValueError(f"as_of {spec.as_of} is before start_date {spec.start_date}")

@@ -1,0 +1,136 @@
+"""Schema profiles as plug-ins: one folder per target schema of AquaMind.
+
+A profile is a package whose ``PROFILE`` says how the shared simulation becomes that schema's
+tables: its master data, a batch's tables, the feed sites' tables, which tables change over
+time, how master rows are matched in an existing database, and its checks. Its table
+definitions and the application's choices come from its schema files (``schemas``). Adding a
+profile means adding a folder here (or in a folder named by ``$AQUAGEN_PROFILE_PATH``, for
+plug-ins kept outside the package) and its schema file: nothing else changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+import schemas
+
+from ..errors import AquagenError
+from ..model.simulate import BatchSim
+from ..tables.ids import IdBook
+
+DEFAULT = schemas.PROFILE
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Where and as what a simulated batch lands in the tables: its id, name and sites."""
+
+    batch_id: int
+    batch_number: str
+    station_id: int
+    area_id: int
+
+
+@dataclass(frozen=True)
+class FeedSite:
+    """A feed shard: one station's silos or one sea area's barges, with their master rows
+    (the profile decides which tables those are)."""
+
+    key: int
+    tables: dict[str, pl.DataFrame]
+
+    @property
+    def part(self) -> str:
+        return f"feed-{self.key:03d}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What makes one schema's tables out of the shared simulation (see the module docstring)."""
+
+    name: str
+    # phases 1-2: (setup date, random stream, profile name) -> every master table, ids fixed
+    master: Callable[[dt.date, np.random.Generator, str], dict[str, pl.DataFrame]]
+    # one batch's whole life -> its tables, numbered by the id book
+    batch: Callable[[BatchPlan, BatchSim, IdBook], dict[str, pl.DataFrame]]
+    # the master tables -> the feed sites (each with the master rows it owns)
+    feed_sites: Callable[[Callable[[str], pl.DataFrame]], list[FeedSite]]
+    # a feed site, the feeding events it supplied, the seed and the id book (and whether to cost the
+    # feedings or only count rows) -> its tables
+    feed_site: Callable[[FeedSite, pl.DataFrame, int, IdBook, bool], dict[str, pl.DataFrame]]
+    feed_container_of: Callable[[pl.Expr], pl.Expr]  # a fish container's feed container
+    feedings: tuple[str, str]  # the feeding table and its history: built by batches, costed by feed sites
+    stock_tables: tuple[str, ...]  # master tables the feed sites own (written by them, not by the master shard)
+    mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
+    natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
+    checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
+    tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", schemas.tables(self.name))
+
+    @property
+    def choices(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        return schemas.choices(self.name)
+
+
+def _folders() -> list[Path]:
+    return [Path(__file__).parent, *schemas.profile_dirs()]
+
+
+def _load(folder: Path) -> Profile | None:
+    """The PROFILE of the package in ``folder``, imported as ``aquagen.profiles.<folder name>``."""
+    name = f"{__name__}.{folder.name}"
+    if name not in sys.modules:
+        if folder.parent == Path(__file__).parent:
+            importlib.import_module(name)
+        else:
+            spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                          submodule_search_locations=[str(folder)])
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    return getattr(sys.modules[name], "PROFILE", None)
+
+
+def names() -> list[str]:
+    """Every profile's name, built in and plug-in."""
+    return sorted(p.name for p in _all().values())
+
+
+def _all() -> dict[str, Profile]:
+    found = {}
+    for base in _folders():
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            if (folder / "__init__.py").exists():
+                profile = _load(folder)
+                if profile is not None:
+                    found[profile.name] = profile
+    return found
+
+
+@cache
+def _cached(name: str) -> Profile | None:
+    return _all().get(name)
+
+
+def get(name: str | None = None) -> Profile:
+    """The profile called ``name`` (default: ``DEFAULT``); a one-line error lists the known ones."""
+    profile = _cached(name or DEFAULT)
+    if profile is None:
+        _cached.cache_clear()  # a plug-in folder may have been added since
+        profile = _cached(name or DEFAULT)
+    if profile is None:
+        raise AquagenError(f"unknown profile {name!r}; known: {', '.join(names())}")
+    return profile

@@ -1,0 +1,42 @@
+"""``aquamind@8f2ab39``: AquaMind as of the original plan (2025-10-16), 76 tables."""
+
+from __future__ import annotations
+
+from aquagen.profiles import Profile
+
+from . import batches, checks, feedstock, masterdata
+
+PROFILE = Profile(
+    name="aquamind@8f2ab39",
+    master=masterdata.build,
+    batch=batches.build,
+    feed_sites=feedstock.sites,
+    feed_site=feedstock.build_site,
+    feed_container_of=feedstock.feed_container_of,
+    feedings=("inventory_feedingevent", "inventory_historicalfeedingevent"),
+    stock_tables=("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"),
+    mutable=("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock"),
+    natural_keys={
+        "auth_user": ("username",),
+        "users_userprofile": ("user_id",),
+        "infrastructure_geography": ("name",),
+        "infrastructure_freshwaterstation": ("name",),
+        "infrastructure_area": ("name",),
+        "infrastructure_hall": ("name",),
+        "infrastructure_containertype": ("name",),
+        "infrastructure_container": ("name",),
+        "infrastructure_sensor": ("name",),
+        "infrastructure_feedcontainer": ("name",),
+        "batch_species": ("name",),
+        "batch_lifecyclestage": ("name",),
+        "environmental_environmentalparameter": ("name",),
+        "inventory_feed": ("name",),
+        "inventory_feedpurchase": ("batch_number",),
+        "inventory_feedcontainerstock": ("feed_container_id", "feed_purchase_id"),
+        "health_healthparameter": ("name",),
+        "health_mortalityreason": ("name",),
+        "health_sampletype": ("name",),
+        "health_vaccinationtype": ("name",),
+    },
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+)

@@ -1,0 +1,107 @@
+"""The runner: phases of shards over a worker pool (or a Dask cluster), each finished shard
+recorded in ``progress.json`` so that a killed run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from multiprocessing import get_context
+from typing import Callable, Iterable
+
+import polars as pl
+
+from ..errors import AquagenError
+from .shards import Job, Written
+
+Result = pl.DataFrame | Written  # a counting pass's counts, or a writing pass's part files
+
+
+class Progress:
+    """What a run reports; the CLI shows it with rich. Default: silent."""
+
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class Runner:
+    """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
+    shard in ``progress.json`` so that a killed run resumes where it stopped."""
+
+    PROGRESS = "progress.json"
+
+    def __init__(self, job: Job, meta: dict, workers: int, progress: Progress, resume: bool,
+                 scheduler: str | None = None, connect_timeout: float = 10.0):
+        self.job, self.progress = job, progress
+        self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
+        if resume and job.root.exists(self.PROGRESS):
+            saved = json.loads(job.root.read_text(self.PROGRESS))
+            if saved["meta"] != self.state["meta"]:
+                raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
+                                   f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
+            self.state = saved
+        self.pool, self.client = None, None
+        if scheduler:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise AquagenError("--scheduler needs Dask: pip install 'aquagen[dask]'") from None
+            try:
+                self.client = Client(scheduler, timeout=connect_timeout)
+            except OSError as e:
+                raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
+        elif workers > 1:
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+        if self.client is not None:
+            self.client.close()
+
+    def phase(self, name: str, tasks: Iterable[tuple[str, Callable[..., Result], tuple]]) -> dict[str, Result]:
+        """Run (key, function, args) tasks; results by key. Finished ones are taken from the
+        progress file: counts are kept as Parquet in the work folder, entries in the JSON."""
+        tasks = list(tasks)
+        self.progress.phase(name, len(tasks))
+        results: dict[str, Result] = {}
+        todo = []
+        for key, fn, args in tasks:
+            if key in self.state["done"]:
+                results[key] = self._load(key)
+                self.progress.advance(0)
+            else:
+                todo.append((key, fn, args))
+        if self.client is not None or self.pool is not None:
+            # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
+            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
+            futures = [(key, submit(fn, *args)) for key, fn, args in todo]
+            done = ((key, f.result()) for key, f in futures)
+        else:
+            done = ((key, fn(*args)) for key, fn, args in todo)
+        for key, result in done:
+            results[key] = result
+            self._store(key, result)
+        return results
+
+    def _store(self, key: str, result: Result) -> None:
+        """Record a finished shard: its counts as Parquet, its part files and rows in the JSON."""
+        saved: dict = {}
+        counts = result if isinstance(result, pl.DataFrame) else result.counts
+        if isinstance(result, Written):
+            saved = {"entries": result.entries, "rows": result.rows}
+        if counts is not None:
+            saved["counts"] = f"_work/counts/{key}.parquet"
+            self.job.root.write_parquet(saved["counts"], counts)
+        self.state["done"][key] = saved
+        self.job.root.write_text(self.PROGRESS, json.dumps(self.state, default=str))
+        self.progress.advance(saved.get("rows", 0))
+
+    def _load(self, key: str) -> Result:
+        saved = self.state["done"][key]
+        counts = self.job.root.read_parquet(saved["counts"]) if "counts" in saved else None
+        if "entries" not in saved:
+            assert counts is not None
+            return counts
+        return Written(saved["entries"], saved["rows"], counts)
