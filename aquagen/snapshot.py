@@ -163,8 +163,10 @@ class Snapshot:
             raise AquagenError(
                 f"{mf}: format_version {manifest.get('format_version')!r} is not supported (expected {FORMAT_VERSION})"
             )
-        if manifest.get("schema") not in (schemas.PROFILE,):
-            raise AquagenError(f"{mf}: schema {manifest.get('schema')!r} is not supported (expected {schemas.PROFILE})")
+        try:
+            schemas.tables(str(manifest.get("schema")))
+        except ValueError as e:
+            raise AquagenError(f"{mf}: schema {manifest.get('schema')!r} is not supported ({e})") from None
         return cls(path, manifest)
 
     @property

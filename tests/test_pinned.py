@@ -23,7 +23,7 @@ def digests(root: Path) -> str:
 def build(out: Path) -> Path:
     from aquagen.run.generate import generate
 
-    generate(out, workers=2, **ARGS)
+    generate(out, workers=2, profile="aquamind@8f2ab39", **ARGS)
     return out
 
 
