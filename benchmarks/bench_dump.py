@@ -1,0 +1,119 @@
+"""Sharing data: an aquagen snapshot against a PostgreSQL dump of the same loaded database.
+
+    python3 benchmarks/bench_dump.py [BATCHES] [--repeat R] [--dsn ADMIN_URL] [--snapshot DIR]
+
+1. Generates a snapshot of BATCHES batches (default 10; or uses --snapshot DIR).
+2. Loads it with ``aquagen load`` (``loaders.postgres.load``) into a fresh database: time (b).
+3. Dumps that database with ``pg_dump -Fc`` (custom format, default compression): its size
+   against the snapshot's Parquet bytes.
+4. Restores the dump with ``pg_restore -j 2`` into a fresh database: time (a).
+5. (a) and (b) alternate R times (default 3); medians are compared.
+
+The issue's targets: the load ≥ 1.5× faster than ``pg_restore -j 2`` and the snapshot ≤ 0.8×
+the dump's size. pg_dump/pg_restore are the server's own (the embedded server's binaries, or
+those on PATH with --dsn). The server is --dsn (a superuser URL), env AQUAGEN_DSN, else an
+embedded PostgreSQL in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_load import create_db, drop_db  # noqa: E402
+
+from aquagen.snapshot import Snapshot  # noqa: E402
+from loaders import postgres  # noqa: E402
+
+AS_OF = "2026-11-24"  # fixed, so that every run generates the same rows
+
+
+def generate_snapshot(batches: int, out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", str(batches), "--as-of", AS_OF,
+                    "--out", str(out), "--force"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    return f"machine: {os.cpu_count()} cores ({cpu}), load average {os.getloadavg()[0]:.2f} at the end"
+
+
+def _tool(name: str) -> str:
+    """pg_dump / pg_restore of the embedded server (same major version), else from PATH."""
+    import pgserver
+
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    return str(bundled) if bundled.exists() else (shutil.which(name) or name)
+
+
+def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: Path) -> dict:
+    snap = Snapshot.open(snapshot or generate_snapshot(batches, work / "snap"))
+    parquet_bytes = sum(f.stat().st_size for f in snap.path.rglob("*.parquet"))
+    rows = sum(t["rows"] for t in snap.manifest["tables"].values())
+    loads, restores, dump_bytes = [], [], 0
+    for _ in range(repeat):
+        name, dsn = create_db(admin)
+        t0 = time.perf_counter()
+        postgres.load(snap, dsn)
+        loads.append(time.perf_counter() - t0)
+        dump = work / "db.dump"
+        subprocess.run([_tool("pg_dump"), "-Fc", "-f", str(dump), "-d", dsn], check=True)
+        dump_bytes = dump.stat().st_size
+        drop_db(admin, name)
+        name, dsn = create_db(admin)
+        t0 = time.perf_counter()
+        subprocess.run([_tool("pg_restore"), "-j", "2", "--no-owner", "-d", dsn, str(dump)], check=True)
+        restores.append(time.perf_counter() - t0)
+        drop_db(admin, name)
+        dump.unlink()
+    load, restore = statistics.median(loads), statistics.median(restores)
+    return {"rows": rows, "load_s": load, "restore_s": restore, "speedup": restore / load,
+            "snapshot_mb": parquet_bytes / 1e6, "dump_mb": dump_bytes / 1e6, "size_ratio": parquet_bytes / dump_bytes,
+            "loads": loads, "restores": restores}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("batches", type=int, nargs="?", default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"))
+    ap.add_argument("--snapshot", type=Path)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        server = None
+        if args.dsn is None:
+            warnings.filterwarnings("ignore")
+            import pgserver
+
+            server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+        try:
+            r = measure(args.batches, args.repeat, args.dsn or server.get_uri(), args.snapshot, work)
+        finally:
+            if server is not None:
+                server.cleanup()
+    print(machine())
+    print(f"{args.batches} batches, {r['rows']:,} rows")
+    print(f"aquagen load: {r['load_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['loads'])})")
+    print(f"pg_restore -j 2: {r['restore_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['restores'])})")
+    print(f"load is {r['speedup']:.2f}x faster than pg_restore (target >= 1.5x)")
+    print(f"snapshot {r['snapshot_mb']:.1f} MB, dump {r['dump_mb']:.1f} MB: {r['size_ratio']:.2f}x (target <= 0.8x)")
+
+
+if __name__ == "__main__":
+    main()
