@@ -1,0 +1,1 @@
+"""Checking a snapshot or a database: validation and the report."""
