@@ -56,7 +56,7 @@ def _body(page: str) -> str:
 
 def _text(page: str) -> str:
     """The body without scripts: what people read."""
-    return re.sub(r"<script>.*?</script>", "", _body(page), flags=re.S)
+    return re.sub(r"<script>.*?</script>", "", _body(page), flags=re.DOTALL)
 
 
 def _assert_page(path: Path, results: list, as_of: dt.date) -> str:
@@ -207,7 +207,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
     assert exe, "Chromium is not installed: apt-get install chromium (.ci/run does)"
     return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", *args],
-                          capture_output=True, text=True, timeout=180)
+                          check=False, capture_output=True, text=True, timeout=180)
 
 
 def test_page_in_browser(fleet_report):
@@ -227,6 +227,7 @@ def test_page_in_browser(fleet_report):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
     r = _chromium("--window-size=1440,1600", f"--screenshot={SCREENSHOT}", url)
+    assert r.returncode == 0, r.stderr[-2000:]
     data = SCREENSHOT.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1440, 1600)
     assert len(data) > 50_000  # a drawn page, not a blank one
@@ -338,7 +339,7 @@ def test_broken_reading_outside_assignment(fleet, tmp_path):
         0, named=True)
     r = snap.scan("environmental_environmentalreading").filter(
         pl.col("batch_container_assignment_id") == a["id"]).select(pl.col("id").min()).collect().item()
-    moved = dt.datetime.combine(a["departure_date"], dt.time(6), tzinfo=dt.timezone.utc)
+    moved = dt.datetime.combine(a["departure_date"], dt.time(6), tzinfo=dt.UTC)
     _rewrite(snap, "environmental_environmentalreading", lambda df: df.with_columns(
         pl.when(pl.col("id") == r).then(pl.lit(moved).dt.cast_time_unit("us")).otherwise(pl.col("reading_time"))
         .alias("reading_time")))

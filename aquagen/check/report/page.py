@@ -93,7 +93,7 @@ section.chart h2 { margin: 0.2em 0 0.2em; }
 .nothing { color: var(--muted); padding: 2em; text-align: center; border: 1px dashed #ccd; border-radius: 6px; }
 details { margin: 0.6em 0; } summary { cursor: pointer; color: #1f5fa8; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; font-size: 0.92em; }
-dt { font-weight: 600; } dd { margin: 0; }
+dt { font-weight: 600; } dd { margin: 0; } .small { font-size: 0.85em; max-width: 700px; }
 """
 
 
@@ -166,7 +166,8 @@ def _today(page: Page) -> str:
                  f"<td class='n'>{count(r['rows'])}</td><td class='n'>{megabytes(r['bytes'])}</td></tr>")
     p.append("</table></details>")
     if empty:
-        p.append(f"<p><span class='tag'>{len(empty)} empty tables</span> {', '.join(esc(e) for e in empty)}</p>")
+        p.append(f"<details><summary><span class='tag'>{len(empty)} empty tables</span> (no rows)</summary>"
+                 f"<p class='small'>{', '.join(esc(e) for e in empty)}</p></details>")
     p.append("<p class='sub'>Rows and sizes are the whole source's (not cut at the report's day).</p></div></div>")
     return "\n".join(p)
 
