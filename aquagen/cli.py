@@ -321,29 +321,27 @@ def _print_results(results) -> None:
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
 @click.option("--dsn", envvar="AQUAGEN_DSN", default=None, help="Report on a database instead of a snapshot.")
 @click.option("--as-of", type=DATE, default=None,
-              help="With --dsn: the validation's as-of date and the charts' last day. [default: today for the "
-                   "validation, the last day with data for the charts; a snapshot knows its own]")
+              help="The report's day: nothing later is shown. [default: a snapshot's as-of date (a later date is "
+                   "refused), or a database's last day with data]")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="HTML file to write (or a folder for index.html); the PNG charts go beside it. "
+              help="HTML file to write (or a folder for index.html), self-contained. "
                    "[default: SNAPSHOT/report/index.html, or output/report/index.html with --dsn]")
 def report(snapshot, dsn, as_of, out):
-    """Write an HTML report: charts of growth, population and biomass, mortality, feed and FCR,
-    temperature, feed stock and site occupancy, and the validation table of `aquagen validate`.
+    """Write an interactive HTML report (one file, works offline): the fleet on the report's day, then
+    growth, mortality, feed and FCR, sensors, feed stock and occupancy, and `aquagen validate`'s checks.
 
     \b
     Examples:
       aquagen report output/snapshot            # -> output/snapshot/report/index.html
-      aquagen report --dsn postgresql://localhost/aquamind --out /tmp/report
+      aquagen report --dsn postgresql://localhost/aquamind --as-of 2026-01-15 --out output/report-jan
     """
-    from . import report as r
+    from .check import report as r
 
     if (snapshot is None) == (dsn is None):
         raise AquagenError("give either a SNAPSHOT folder or --dsn URL")
-    if snapshot is not None and as_of is not None:
-        raise AquagenError("--as-of is for --dsn; a snapshot has its own as-of date")
-    rep = r.report_database(dsn, out, as_of) if dsn else r.report_snapshot(snapshot, out)
-    click.echo(f"wrote {rep.path} with {len(rep.charts)} charts ({rep.shown_batches} of {rep.batches} batches "
-               f"charted one by one); validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed")
+    rep = r.report_database(dsn, out, as_of) if dsn else r.report_snapshot(snapshot, out, as_of)
+    click.echo(f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
+               f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed")
 
 
 class _progress:

@@ -1,5 +1,6 @@
-"""aquagen report: the HTML page and its charts, on a snapshot and on a loaded database; broken snapshots
-fail exactly the matching invariant in the report's validation table."""
+"""aquagen report: one self-contained interactive page, on a snapshot and on a loaded database; ``--as-of``
+cuts every query; the page renders in a real headless Chromium; broken snapshots fail exactly the matching
+invariant in the report's validation table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import html
 import re
 import shutil
 import struct
+import subprocess
+from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -15,22 +18,26 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import schemas
-from aquagen import report
 from aquagen.check import validate
 from aquagen.profiles import get
+from aquagen.check import report
+from aquagen.check.report import charts, queries
 from aquagen.snapshot import Snapshot, to_arrow
 
 from .conftest import run_cli
 
 AS_OF = dt.date(2026, 1, 15)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "output" / "test-report" / "top.png"
 
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
     from aquagen.run.generate import generate
 
-    return generate(tmp_path_factory.mktemp("report") / "snap", seed=3, batches=3, as_of=AS_OF)
+    # three batches in different stages on the as-of day (the page's summary has live fish)
+    return generate(tmp_path_factory.mktemp("report") / "snap", seed=3, batches=3, as_of=AS_OF,
+                    first_start=dt.date(2024, 3, 1), stagger_days=150)
 
 
 @pytest.fixture(scope="session")
@@ -39,92 +46,195 @@ def fleet_report(fleet):
 
 
 def _validation_rows(page: str) -> list[tuple[str, str, str, str]]:
-    """(status class, group, check, status text) of every row of the page's validation table."""
+    """(status class, group, check, status text) of every row of a validation table."""
     return re.findall(r"<tr class='(ok|fail)'><td>(.*?)</td><td>(.*?)</td>.*?<td class='status'>(.*?)</td></tr>", page)
 
 
-def _assert_page(path, results: list, as_of: dt.date) -> str:
-    """Every chart a valid, real PNG referenced by the page; the validation table lists every check of
-    ``aquagen.validate`` in its order with the status of ``results``."""
+def _body(page: str) -> str:
+    """The page without the embedded plotly.js in its head (the figures' own scripts stay)."""
+    return page[page.index("</head>"):]
+
+
+def _text(page: str) -> str:
+    """The body without scripts: what people read."""
+    return re.sub(r"<script>.*?</script>", "", _body(page), flags=re.DOTALL)
+
+
+def _assert_page(path: Path, results: list, as_of: dt.date) -> str:
+    """One self-contained file: Plotly's JavaScript inside, nothing fetched; a figure for every chart; the full
+    validation table lists every check of ``aquagen.validate`` in its order with the status of ``results``."""
     page = path.read_text(encoding="utf-8")
-    for f in report.CHART_FILES:
-        data = (path.parent / f).read_bytes()
-        assert data[:8] == PNG_SIGNATURE, f
-        width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
-        assert width >= 600 and height >= 300, (f, width, height)
-        assert len(data) > 10_000, f
-        assert f"<img src='{f}'" in page
-    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
-    assert len(captions) == len(report.CHART_FILES)
-    assert not [c for c in captions if c.startswith("No ")]  # real charts, not the "no data" panel
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # nothing beside it
+    assert "Plotly.newPlot" in page and len(page) > 3_000_000  # plotly.min.js is embedded
+    assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page), "a resource fetched"
+    assert not re.search(r"(https?:)?//", _text(page)), "a link to the network"
+    assert re.findall(r"<div id=\"chart-([a-z-]+)\"", page) == list(report.CHARTS)
+    assert "class='nothing'" not in page
+    text = _text(page)
+    assert ">None<" not in text and "None" not in re.sub(r"<[^>]+>", " ", text)
+    full = text[text.index("id='all-checks'"):]
     checks = validate.checks(get(), as_of)
-    rows = _validation_rows(page)
+    rows = _validation_rows(full)
     assert [(g, n) for _, g, n, _ in rows] == [(html.escape(c.group), html.escape(c.name)) for c in checks]
-    assert [(cls, text) for cls, _, _, text in rows] == [("ok", "pass") if r.ok else ("fail", "FAIL") for r in results]
+    assert [(cls, t) for cls, _, _, t in rows] == [("ok", "pass") if r.ok else ("fail", "FAIL") for r in results]
     return page
 
 
 def test_snapshot_report(fleet, fleet_report):
     rep = fleet_report
     assert rep.path == fleet.path / "report" / "index.html"
-    assert [c.file for c in rep.charts] == list(report.CHART_FILES)
+    assert [c.key for c in rep.charts] == list(report.CHARTS)
     page = _assert_page(rep.path, rep.results, AS_OF)
-    assert rep.failed == 0 and rep.batches == 3 and rep.shown_batches == 3
+    assert rep.failed == 0 and rep.batches == 3 and rep.end == AS_OF
+    assert f"all {len(rep.results)} checks passed" in page
     for b in fleet.manifest["batches"]:
         assert b["batch_number"] in page
-    assert "seed</dt><dd>3</dd>" in page and "2026-01-15" in page
-    # the row counts table: every table of the manifest with its count
+        assert f"<td class='n'>{b['eggs']:,}</td>" in page  # eggs for people: 3,071,400
+    assert "seed</dt><dd>3</dd>" in page and "aquagen report · 2026-01-15" in page
+    # the "today" summary: the tables with rows and MB, empty ones flagged
     for name, entry in fleet.manifest["tables"].items():
-        assert f"<td>{name}</td><td class='n'>{entry['rows']:,}</td>" in page
-    assert "Per-batch charts" not in page  # all 3 batches are charted
+        assert f"<td>{name}" in page and f"<td class='n'>{entry['rows']:,}</td>" in page
+    empty = [n for n, e in fleet.manifest["tables"].items() if e["rows"] == 0]
+    assert empty and f"{len(empty)} empty tables" in page
+    assert "freshwater containers occupied" in page and "live fish" in page and "feed on hand" in page
+
+
+def test_today(fleet):
+    """The summary's figures equal what the tables hold on the report's day."""
+    src = report.SnapshotData(fleet)
+    now = queries.today(src)
+    a = fleet.read("batch_batchcontainerassignment")
+    live = a.filter(pl.col("is_active"))
+    assert now["fish"] == live["population_count"].sum() > 0
+    assert now["biomass_kg"] == pytest.approx(float(live["biomass_kg"].cast(pl.Float64).sum()))
+    occupied = sum(o for o, _ in now["occupancy"].values())
+    assert occupied == live["container_id"].n_unique()
+    assert sum(t for _, t in now["occupancy"].values()) == fleet.manifest["tables"]["infrastructure_container"]["rows"]
+    sizes = src.table_sizes()
+    assert sizes["rows"].sum() == sum(e["rows"] for e in fleet.manifest["tables"].values())
+    assert (sizes.filter(pl.col("rows") > 0)["bytes"] > 0).all()
 
 
 def test_chart_data(fleet):
     """The aggregates behind the charts are plausible and small."""
     src = report.SnapshotData(fleet)
-    b = report.batches(src)
+    b = queries.batches(src)
     assert b["batch_number"].to_list() == [x["batch_number"] for x in fleet.manifest["batches"]]
     assert b["eggs"].to_list() == [x["eggs"] for x in fleet.manifest["batches"]]
-    g = report.growth(src, b["batch_id"].to_list())
+    assert b["geography"].null_count() == 0 and b["stage"].null_count() == 0
+    g = queries.growth(src)
     first = g.group_by("batch_id").agg(pl.all().sort_by("day").first())
     assert (first["population"] < b.sort("batch_id")["eggs"]).all()  # the first evening, after a day's deaths
-    assert g["avg_weight_g"].max() > 3000  # harvest weight
-    temp = report.temperature(src)
-    sea = temp.filter(pl.col("env") == "sea")
-    assert set(sea["geography"]) == {"Scotland", "Faroe Islands"} and 5 < sea["mean"].min() < sea["mean"].max() < 16
-    f = report.feed_by_stage(src).filter(pl.col("fcr").is_not_null())
-    assert f.height >= 8 and f["fcr"].is_between(0.5, 2.0).all()
-    occ = report.occupancy(src)
-    assert occ.height == 3 * 6  # 5 halls and 1 sea area per batch
+    assert g["avg_weight_g"].max() > 1000
+    s = queries.sensors(src)
+    params = fleet.read("environmental_environmentalparameter")["name"].to_list()
+    assert sorted(s["parameter"].unique().to_list()) == sorted(params) and len(params) > 1  # every parameter
+    temp = s.filter(pl.col("parameter") == "Temperature", pl.col("env") == "sea")
+    assert set(temp["geography"]) == {"Scotland", "Faroe Islands"} and 3 < temp["mean"].min() < temp["mean"].max() < 16
+    assert s["readings"].sum() == fleet.manifest["tables"]["environmental_environmentalreading"]["rows"]
+    f = queries.feed_by_batch_stage(src).filter(pl.col("fcr").is_not_null())
+    assert f.height >= 3 * 4 and f["fcr"].is_between(0.5, 2.0).all()
+    occ = queries.occupancy(src)
+    assert occ.height >= 3 * 5 and occ["geography"].null_count() == 0
 
 
-def test_pick_spreads_over_start_dates():
-    b = pl.DataFrame({"batch_id": range(1, 51)})
-    picked = report.pick(b)["batch_id"].to_list()
-    assert len(picked) == report.MAX_BATCHES and picked[0] == 1 and picked[-1] == 50
-    assert report.pick(b.head(5))["batch_id"].to_list() == [1, 2, 3, 4, 5]
+def test_as_of_cuts_everything(fleet, tmp_path):
+    """A report on an earlier day: no later date anywhere, a batch started later is absent, open periods end
+    on that day, and the snapshot's validation still passes."""
+    starts = sorted(dt.date.fromisoformat(x["start_date"]) for x in fleet.manifest["batches"])
+    cut = starts[-1] - dt.timedelta(days=1)  # the day before the last batch starts
+    src = report.SnapshotData(fleet, cut)
+    b = queries.batches(src)
+    assert b.height == len(starts) - 1 and b["start_date"].max() <= cut
+    assert b["actual_end_date"].null_count() == b.height and set(b["status"]) == {"ACTIVE"}
+    for name, df, cols in (
+            ("growth", queries.growth(src), ["day"]), ("spans", queries.stage_spans(src), ["start", "stop"]),
+            ("mortality", queries.mortality(src), ["day"]), ("sensors", queries.sensors(src), ["day"]),
+            ("lots", queries.stock_lot_days(src), ["day"]), ("purchases", queries.purchases(src), ["day"]),
+            ("occupancy", queries.occupancy(src), ["start", "stop"])):
+        assert df.height, name
+        for c in cols:
+            assert df[c].max() <= cut, (name, c)
+    spans = queries.stage_spans(src)
+    assert spans.group_by("batch_id").agg(pl.col("stop").max())["stop"].to_list() == [cut] * b.height
+    assert queries.occupancy(src)["stop"].max() == cut
+    rep = report.report_snapshot(fleet.path, tmp_path / "cut.html", as_of=cut)
+    assert rep.failed == 0 and rep.batches == len(starts) - 1 and rep.end == cut
+    page = rep.path.read_text(encoding="utf-8")
+    assert fleet.manifest["batches"][-1]["batch_number"] not in _text(page).split("id='source'")[0]
+    # the figures end on the cut: every date in the chart data is at most the cut
+    dates = set(re.findall(r'"(\d{4}-\d{2}-\d{2})', _body(page)))  # (the figures' data, not plotly.js)
+    assert dates and max(dates) <= cut.isoformat()
+
+
+def test_band_across_batches():
+    """Median and 10–90 % band per day since the start, values carried over days without rows, each batch
+    up to its harvest or the report's day."""
+    b = pl.DataFrame({"batch_id": [1, 2, 3], "start_date": [dt.date(2025, 1, 1)] * 3,
+                      "actual_end_date": [dt.date(2025, 1, 3), None, None]})
+    v = pl.DataFrame({"batch_id": [1, 2, 3, 2], "day": [dt.date(2025, 1, 1)] * 3 + [dt.date(2025, 1, 4)],
+                      "x": [1.0, 2.0, 3.0, 20.0]})
+    aged = charts.by_age(v, "x", b, dt.date(2025, 1, 5))
+    assert aged.group_by("batch_id").agg(pl.len()).sort("batch_id")["len"].to_list() == [3, 5, 5]
+    s = charts.spread(aged, "x")
+    assert s["age"].to_list() == [0, 1, 2, 3, 4]  # day 3 and 4: two batches left
+    assert s["median"].to_list() == [2.0, 2.0, 2.0, 11.5, 11.5] and s["n"].to_list() == [3, 3, 3, 2, 2]
+    assert s["lo"][0] == pytest.approx(1.0, abs=0.5) and s["hi"][0] == pytest.approx(3.0, abs=0.5)
+    assert charts.pick(pl.DataFrame({"batch_id": range(1, 51)}))["batch_id"].to_list() == [1, 13, 25, 38, 50]
 
 
 def test_cli(master_snapshot, fleet, tmp_path):
-    """The command on a snapshot without batches (the fleet's page is made through the CLI with --dsn below):
-    every chart is there, saying there is nothing to draw."""
+    """The command on a snapshot without batches: every chart is there, saying there is nothing to draw;
+    bad input is one line on stderr."""
     out = tmp_path / "cli-report"
     r = run_cli("report", master_snapshot.path, "--out", out)
     assert r.returncode == 0, r.stderr
     assert str(out / "index.html") in r.stdout and "0 failed" in r.stdout
     page = (out / "index.html").read_text()
-    assert "No batches" in page
-    for f in report.CHART_FILES:
-        assert (out / f).read_bytes()[:8] == PNG_SIGNATURE and f"<img src='{f}'" in page
-    bad = (["report", tmp_path / "no-such-snapshot"], ["report"], ["report", fleet.path, "--as-of", "2026-01-01"])
+    assert "No batches" in page and page.count("class='nothing'") == len(report.CHARTS) - 1  # feed stock is there
+    bad = (["report", tmp_path / "no-such-snapshot"], ["report"], ["report", fleet.path, "--as-of", "2026-01-16"])
     for args in bad:
         r = run_cli(*args)
-        assert r.returncode != 0
+        assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr  # one line, no traceback
-        if len(args) == 2:
-            assert "no-such-snapshot" in lines[0]
+    assert "2026-01-16" in lines[0] and "2026-01-15" in lines[0]
 
+
+# --- a real browser --------------------------------------------------------------------------------------
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "Chromium is not installed: apt-get install chromium (.ci/run does)"
+    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", *args],
+                          check=False, capture_output=True, text=True, timeout=180)
+
+
+def test_page_in_browser(fleet_report):
+    """Headless Chromium opens the file offline: no console message (errors included), every chart drawn
+    (an svg with traces in each chart's div), and a screenshot of the top of the page."""
+    url = fleet_report.path.as_uri()
+    r = _chromium("--dump-dom", url)
+    assert r.returncode == 0, r.stderr[-2000:]
+    console = [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    dom = r.stdout
+    parts = re.split(r'<div id="chart-([a-z-]+)"', dom)[1:]
+    drawn = {key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
+             for key, body in zip(parts[::2], parts[1::2])}
+    assert list(drawn) == list(report.CHARTS)
+    assert all(svgs >= 1 and traces >= 1 for svgs, traces in drawn.values()), drawn
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    r = _chromium("--window-size=1440,1600", f"--screenshot={SCREENSHOT}", url)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = SCREENSHOT.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1440, 1600)
+    assert len(data) > 50_000  # a drawn page, not a blank one
+
+
+# --- a database -------------------------------------------------------------------------------------------
 
 def test_database_report_matches_snapshot(fleet, empty_db, tmp_path):
     from loaders.postgres import connect, load
@@ -136,23 +246,39 @@ def test_database_report_matches_snapshot(fleet, empty_db, tmp_path):
     snap = report.SnapshotData(fleet)
     with connect(empty_db) as conn:
         db = report.DatabaseData(conn, "test", AS_OF)
-        page = _assert_page(tmp_path / "db" / "index.html", validate.run(db.validation_source()), AS_OF)
+        page = _assert_page(tmp_path / "db" / "index.html", validate.run(db.validation_source()), db.as_of)
         assert "loaded snapshot" in page and str(fleet.path) in page
         # the same queries give the same aggregates on both sources
         assert db.end == snap.end == AS_OF
-        ids = report.batches(snap)["batch_id"].to_list()
-        for q in (report.batches, report.feed_by_stage, report.temperature, report.occupancy, report.purchases,
-                  report.stock_lot_days, report.feed_containers,
-                  lambda s: report.growth(s, ids), lambda s: report.mortality(s, ids),
-                  lambda s: report.stage_spans(s, ids)):
+        for q in (queries.batches, queries.feed_by_batch_stage, queries.sensors, queries.occupancy, queries.purchases,
+                  queries.stock_lot_days, queries.feed_containers, queries.growth, queries.mortality,
+                  queries.stage_spans):
             a, b = q(snap), q(db)
             key = a.columns[: min(3, len(a.columns))]
             assert_frame_equal(a.sort(key), b.sort(key), check_dtypes=False, check_exact=False, rel_tol=1e-9)
-        counts = db.row_counts()
+        t_db, t_snap = queries.today(db), queries.today(snap)
+        assert t_db["fish"] == t_snap["fish"] and t_db["occupancy"] == t_snap["occupancy"]
+        sizes = db.table_sizes()
         for name, n in fleet.manifest["tables"].items():
-            assert counts[name] == n["rows"], name
-        # without --as-of the charts end with the data (here: the last harvest)
-        assert report.DatabaseData(conn, "test").end == report.batches(snap)["actual_end_date"].max()
+            assert sizes.filter(pl.col("table") == name)["rows"].item() == n["rows"], name
+        # without --as-of the report ends with the data (here: the as-of day, batches still live)
+        assert report.DatabaseData(conn, "test").end == AS_OF
+
+
+def test_database_report_on_an_earlier_day(fleet, empty_db, tmp_path):
+    """The README's example: a database holding data after --as-of gives a green report cut at --as-of (the
+    validation checks the whole database as it is, not a past day it cannot see)."""
+    from loaders.postgres import load
+
+    load(fleet, empty_db)
+    cut = dt.date(2025, 6, 1)
+    r = run_cli("report", "--dsn", empty_db, "--as-of", cut.isoformat(), "--out", tmp_path / "early.html")
+    assert r.returncode == 0, r.stderr
+    assert "0 failed" in r.stdout and "up to 2025-06-01" in r.stdout
+    page = (tmp_path / "early.html").read_text(encoding="utf-8")
+    dates = set(re.findall(r'"(\d{4}-\d{2}-\d{2})', _body(page)))
+    assert dates and max(dates) <= cut.isoformat()
+    assert f"as of {dt.date.today().isoformat()}" in page  # the validation's day
 
 
 def test_database_without_schema(empty_db, tmp_path):
@@ -214,7 +340,7 @@ def test_broken_reading_outside_assignment(fleet, tmp_path):
         0, named=True)
     r = snap.scan("environmental_environmentalreading").filter(
         pl.col("batch_container_assignment_id") == a["id"]).select(pl.col("id").min()).collect().item()
-    moved = dt.datetime.combine(a["departure_date"], dt.time(6), tzinfo=dt.timezone.utc)
+    moved = dt.datetime.combine(a["departure_date"], dt.time(6), tzinfo=dt.UTC)
     _rewrite(snap, "environmental_environmentalreading", lambda df: df.with_columns(
         pl.when(pl.col("id") == r).then(pl.lit(moved).dt.cast_time_unit("us")).otherwise(pl.col("reading_time"))
         .alias("reading_time")))
