@@ -114,7 +114,8 @@ def test_cli(master_snapshot, fleet, tmp_path):
     assert "No batches" in page
     for f in report.CHART_FILES:
         assert (out / f).read_bytes()[:8] == PNG_SIGNATURE and f"<img src='{f}'" in page
-    bad = (["report", tmp_path / "no-such-snapshot"], ["report"], ["report", fleet.path, "--as-of", "2026-01-01"])
+    bad = (["report", tmp_path / "no-such-snapshot"], ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
+           ["report", fleet.path, "--as-of", "2026-01-01"])
     for args in bad:
         r = run_cli(*args)
         assert r.returncode != 0
