@@ -83,8 +83,6 @@ def test_one_server_per_project_from_any_subfolder(project, small):
     r = aquagen("db", "status", cwd=project)
     assert r.returncode == 0, r.stderr
     assert "embedded PostgreSQL: running (pid" in r.stdout and "TCP: none" in r.stdout
-    mb = int(r.stdout.split(f"{project / 'output' / 'pgdata'} (")[1].split(" MB)")[0].replace(",", ""))
-    assert mb == round(embedded.folder_bytes(project / "output" / "pgdata") / 1e6) and mb > 10
 
     url = aquagen("db", "url", cwd=deeper).stdout.strip()
     with psycopg.connect(url) as conn:
@@ -104,6 +102,8 @@ def test_one_server_per_project_from_any_subfolder(project, small):
     assert not alive(pid)
     r = aquagen("db", "status", cwd=deeper)
     assert "embedded PostgreSQL: stopped" in r.stdout and "holds output/pgdata" in r.stdout
+    mb = int(r.stdout.split(f"{project / 'output' / 'pgdata'} (")[1].split(" MB)")[0].replace(",", ""))
+    assert mb == round(embedded.folder_bytes(project / "output" / "pgdata") / 1e6) and mb > 10
     assert aquagen("db", "stop", cwd=deeper).stdout.startswith("not running:")
 
 
@@ -156,11 +156,9 @@ def test_one_rule_chooses_the_database(project, small, empty_db, tmp_path):
     r = aquagen("purge", "--all", "--dry-run", cwd=tmp_path, env=env)
     assert r.returncode == 0 and "would delete" in r.stdout and "2 batches" in r.stdout, r.stderr
     assert fingerprint(empty_db) == before
-    # --dsn wins over the environment, for every command
-    for args in (["load", small.path], ["validate"], ["purge", "--all", "--dry-run"],
-                 ["report", "--out", tmp_path / "rep2"]):
-        r = aquagen(*args, "--dsn", bad, cwd=tmp_path, env=env)
-        assert r.returncode == 2 and r.stderr.startswith("error: cannot connect") and "secret" not in r.stderr, args
+    # --dsn wins over the environment
+    r = aquagen("validate", "--dsn", bad, cwd=tmp_path, env=env)
+    assert r.returncode == 2 and r.stderr.startswith("error: cannot connect") and "secret" not in r.stderr
     # the environment wins over the embedded server
     r = aquagen("validate", cwd=project, env={"AQUAGEN_DSN": bad})
     assert r.returncode == 2 and "cannot connect" in r.stderr
@@ -175,8 +173,25 @@ def test_one_rule_chooses_the_database(project, small, empty_db, tmp_path):
     assert r.returncode == 0 and " 0 failed" in r.stdout, r.stderr
     r = aquagen("validate", small.path, "--dsn", empty_db, cwd=tmp_path)
     assert r.returncode == 2 and "not both" in r.stderr
-    r = aquagen("load", small.path, "--dsn", "", cwd=tmp_path)
-    assert r.returncode == 2 and "--dsn is empty" in r.stderr
+
+
+def test_choose(project, monkeypatch):
+    """The rule itself, as load, purge, validate and report call it."""
+    from aquagen.errors import AquagenError
+    from loaders.dsn import choose
+
+    monkeypatch.setenv("AQUAGEN_DSN", "postgresql://env/db")
+    assert (choose("postgresql://opt/db").dsn, choose("postgresql://opt/db").source) == ("postgresql://opt/db", "--dsn")
+    assert (choose(None).dsn, choose(None).source) == ("postgresql://env/db", "AQUAGEN_DSN")
+    with pytest.raises(AquagenError, match="--dsn is empty"):
+        choose(" ")
+    monkeypatch.setenv("AQUAGEN_DSN", "")  # set but empty counts as unset
+    monkeypatch.chdir(project / "notes")
+    db = choose(None)
+    assert db.embedded and db.folder == project / "output" / "pgdata"
+    assert db.dsn == embedded.status(project / "output" / "pgdata").dsn()
+    with psycopg.connect(db.dsn) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "aquamind"
 
 
 def test_empty_database_is_named(tmp_path):
@@ -269,12 +284,12 @@ def migrated_db(empty_db):
     return empty_db
 
 
-@pytest.mark.parametrize("flags", [[], ["--rebuild-indexes"]])
-def test_fill_the_applications_database(migrated_db, small, tmp_path, flags):
-    """README "Fill your AquaMind database": migrate (the fixture), then aquagen load --dsn."""
+def test_fill_the_applications_database(migrated_db, small, tmp_path):
+    """README "Fill your AquaMind database": migrate (the fixture), then aquagen load --dsn ... --rebuild-indexes
+    (the path without --rebuild-indexes is tested in test_load)."""
     before = django_state(migrated_db)
     assert before["rows"]["auth_permission"] and before["rows"]["django_migrations"]
-    r = aquagen("load", small.path, "--dsn", migrated_db, *flags, cwd=tmp_path)
+    r = aquagen("load", small.path, "--dsn", migrated_db, "--rebuild-indexes", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "existing schema verified" in r.stdout and "1 existing rows reused" in r.stdout  # UNKNOWN, by name
     assert django_state(migrated_db) == before
