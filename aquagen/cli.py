@@ -390,7 +390,8 @@ def _django_settings(st, database: str) -> str:
 
 @db.command("start")
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=None,
-              help="Also listen on this TCP port of 127.0.0.1. [default: the Unix socket only]")
+              help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted). "
+                   "[default: the Unix socket only]")
 @_database_option
 @_pgdata_option
 def db_start(port, database, pgdata):
@@ -399,7 +400,9 @@ def db_start(port, database, pgdata):
 
     was = embedded.status(pgdata)
     st = embedded.ensure_running(pgdata, port=port, database=database)
-    click.echo(f"{'already running' if was.running else 'started'}: embedded PostgreSQL in {st.folder.path}")
+    verb = ("started" if not was.running else "already running" if was.pid == st.pid
+            else f"restarted with port {st.port}")
+    click.echo(f"{verb}: embedded PostgreSQL in {st.folder.path}")
     click.echo(f"URL: {st.dsn(database)}")
     if st.port:
         click.echo(f"TCP URL: {st.tcp_dsn(database)}")

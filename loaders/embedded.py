@@ -168,7 +168,11 @@ def _port_free(port: int) -> bool:
 
 def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None = None,
                    database: str = DATABASE) -> Status:
-    """Start the server unless it runs (on ``port`` of 127.0.0.1 too, when given); create ``database``."""
+    """Start the server unless it runs (on ``port`` of 127.0.0.1 too, when given); create ``database``.
+
+    A server running without that port is restarted with it (its sessions end; a load in progress
+    rolls back, as after any kill, and can be run again).
+    """
     folder = data_folder(pgdata)
     path = folder.path
     if not path.parent.exists():
@@ -176,9 +180,10 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
     with _lock():
         st = status(path)
         if st.running and port is not None and st.port != port:
-            now = f"on port {st.port}" if st.port else "without a TCP port"
-            raise AquagenError(f"the embedded PostgreSQL in {path} already runs {now}; stop it first "
-                               f"(aquagen db stop), then: aquagen db start --port {port}")
+            if not _port_free(port):
+                raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
+            _pg_ctl(["-w", "-m", "fast", "stop"], path)
+            st = status(path)
         if not st.running:
             _init(path)
             if port is not None and not _port_free(port):
