@@ -39,10 +39,13 @@ def cli() -> None:
     """Generate realistic AquaMind test data as a Parquet snapshot and load it into PostgreSQL.
 
     \b
-    Typical session:
-      aquagen generate --out output/snapshot --seed 42
-      aquagen load output/snapshot              # embedded PostgreSQL under output/pgdata
-      aquagen validate --dsn postgresql://...   # or: aquagen validate output/snapshot
+    Typical session (7 batches, one in every stage on the as-of date; rerunning it is a no-op):
+      aquagen generate --batches 7 --stagger-days 90 --first-start 2024-12-01 --as-of 2026-06-30 \\
+          --out output/snapshot --force
+      aquagen load output/snapshot        # into this project's embedded PostgreSQL (aquagen db status)
+      aquagen validate                    # that database; or: aquagen validate output/snapshot
+      aquagen report output/snapshot      # -> output/snapshot/report/index.html
+    The database of load, purge, validate and report: --dsn, else env AQUAGEN_DSN, else the embedded one.
     """
 
 
@@ -110,8 +113,8 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
     \b
     Examples:
       aquagen generate --out output/snapshot --seed 42 --batches 50
-      aquagen generate --out /tmp/snap --seed 7 --batches 10 --as-of 2025-10-16 --force
-      aquagen generate --out /tmp/snap --batches 50 --resume     # after an interruption
+      aquagen generate --out output/older --seed 7 --batches 10 --as-of 2025-10-16 --force
+      aquagen generate --out output/snapshot --seed 42 --batches 50 --resume   # after an interruption
       aquagen generate --batches 500 --scheduler tcp://scheduler:8786 --out s3://bucket/snap
     """
     from .generate import generate as run
@@ -147,8 +150,8 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
     \b
     Examples:
       aquagen batch --start-date 2024-01-01 --eggs 3500000 --geography "Faroe Islands" \\
-          --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/snapshot
-      aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland
+          --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/lifecycle
+      aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland --out output/lifecycle
     """
     from .generate import add_batch
 
@@ -185,9 +188,9 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 
     \b
     Examples:
-      aquagen load output/snapshot
-      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost/aquamind
-      aquagen load output/snapshot --dsn $DSN --skip-existing --rebuild-indexes
+      aquagen load output/snapshot        # --dsn, else env AQUAGEN_DSN, else the embedded server
+      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost:5432/aquamind --rebuild-indexes
+      aquagen load output/snapshot --skip-existing
     """
     from loaders import dsn as database
     from loaders import postgres
@@ -240,9 +243,9 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 
     \b
     Examples:
-      aquagen purge --dsn $DSN --all --dry-run
-      aquagen purge --dsn $DSN --batch-name SCO-2024-001 --confirm
-      aquagen purge --dsn $DSN --all --reset-inventory --confirm
+      aquagen purge --all --dry-run       # --dsn, else env AQUAGEN_DSN, else the embedded server
+      aquagen purge --batch-name SCO-2024-001 --confirm
+      aquagen purge --all --reset-inventory --confirm
     """
     from loaders import dsn as database
     from loaders.purge import purge as run
@@ -283,7 +286,7 @@ def validate(snapshot, dsn, as_of):
     \b
     Examples:
       aquagen validate output/snapshot
-      aquagen validate --dsn postgresql://localhost/aquamind
+      aquagen validate                    # the database: --dsn, else env AQUAGEN_DSN, else the embedded one
     """
     from . import validate as v
     from .snapshot import Snapshot
@@ -337,7 +340,7 @@ def report(snapshot, dsn, as_of, out):
     \b
     Examples:
       aquagen report output/snapshot            # -> output/snapshot/report/index.html
-      aquagen report --dsn postgresql://localhost/aquamind --out /tmp/report
+      aquagen report --as-of 2026-06-30 --out output/report   # the database (--dsn, AQUAGEN_DSN or embedded)
     """
     from . import report as r
 

@@ -28,8 +28,8 @@ def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedPr
     e = {k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA")}
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")])
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=e)
+    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], check=False, capture_output=True,
+                          text=True, cwd=cwd, env=e)
 
 
 def alive(pid: int) -> bool:
