@@ -13,7 +13,9 @@ import click
 from .errors import AquagenError
 
 DEFAULT_OUT = Path("output") / "snapshot"
-DEFAULT_PGDATA = Path("output") / "pgdata"
+DSN_HELP = "PostgreSQL URL. [default: env AQUAGEN_DSN, else the embedded server (aquagen db status)]"
+PGDATA_HELP = ("Data folder of the embedded server. [default: env AQUAGEN_PGDATA, else output/pgdata of the project "
+               "folder above, else a per-user folder]")
 
 
 class Date(click.ParamType):
@@ -37,10 +39,13 @@ def cli() -> None:
     """Generate realistic AquaMind test data as a Parquet snapshot and load it into PostgreSQL.
 
     \b
-    Typical session:
-      aquagen generate --out output/snapshot --seed 42
-      aquagen load output/snapshot              # embedded PostgreSQL under output/pgdata
-      aquagen validate --dsn postgresql://...   # or: aquagen validate output/snapshot
+    Typical session (7 batches, one in every stage on the as-of date; rerunning it is a no-op):
+      aquagen generate --batches 7 --stagger-days 90 --first-start 2024-12-01 --as-of 2026-06-30 \\
+          --out output/snapshot --force
+      aquagen load output/snapshot        # into this project's embedded PostgreSQL (aquagen db status)
+      aquagen validate                    # that database; or: aquagen validate output/snapshot
+      aquagen report output/snapshot      # -> output/snapshot/report/index.html
+    The database of load, purge, validate and report: --dsn, else env AQUAGEN_DSN, else the embedded one.
     """
 
 
@@ -108,8 +113,8 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
     \b
     Examples:
       aquagen generate --out output/snapshot --seed 42 --batches 50
-      aquagen generate --out /tmp/snap --seed 7 --batches 10 --as-of 2025-10-16 --force
-      aquagen generate --out /tmp/snap --batches 50 --resume     # after an interruption
+      aquagen generate --out output/older --seed 7 --batches 10 --as-of 2025-10-16 --force
+      aquagen generate --out output/snapshot --seed 42 --batches 50 --resume   # after an interruption
       aquagen generate --batches 500 --scheduler tcp://scheduler:8786 --out s3://bucket/snap
     """
     from .run.generate import generate as run
@@ -145,8 +150,8 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
     \b
     Examples:
       aquagen batch --start-date 2024-01-01 --eggs 3500000 --geography "Faroe Islands" \\
-          --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/snapshot
-      aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland
+          --station FI-FW-01 --sea-area FI-SEA-01 --batch-name FI-2024-001 --out output/lifecycle
+      aquagen batch --start-date 2024-02-01 --eggs 3200000 --geography Scotland --out output/lifecycle
     """
     from .run.generate import add_batch
 
@@ -160,10 +165,8 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), default=DEFAULT_OUT)
-@click.option("--dsn", envvar="AQUAGEN_DSN", default=None,
-              help="PostgreSQL URL (or env AQUAGEN_DSN). Without it, an embedded server under --pgdata is used.")
-@click.option("--pgdata", type=click.Path(path_type=Path), default=DEFAULT_PGDATA, show_default=True,
-              help="Data folder of the embedded server.")
+@click.option("--dsn", default=None, help=DSN_HELP)
+@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
 @click.option("--skip-existing", is_flag=True,
               help="Batches already in the database (by batch number) are left out; the others are loaded.")
 @click.option("--replace", is_flag=True, help="Batches already in the database are purged first, then loaded again.")
@@ -185,20 +188,20 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 
     \b
     Examples:
-      aquagen load output/snapshot
-      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost/aquamind
-      aquagen load output/snapshot --dsn $DSN --skip-existing --rebuild-indexes
+      aquagen load output/snapshot        # --dsn, else env AQUAGEN_DSN, else the embedded server
+      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost:5432/aquamind --rebuild-indexes
+      aquagen load output/snapshot --skip-existing
     """
-    from loaders import embedded, postgres
+    from loaders import dsn as database
+    from loaders import postgres
 
     from .snapshot import Snapshot
 
     snap = Snapshot.open(snapshot)
-    psql = None
-    if dsn is None:
-        dsn, psql = embedded.start(pgdata)
+    db = database.choose(dsn, pgdata)
+    psql = "aquagen db psql" if db.embedded else None
     with _progress("loading") as tick:
-        result = postgres.load(snap, dsn, progress=tick, skip_existing=skip_existing, replace=replace,
+        result = postgres.load(snap, db.dsn, progress=tick, skip_existing=skip_existing, replace=replace,
                                rebuild_indexes=rebuild_indexes, workers=workers or postgres.DEFAULT_WORKERS)
     if result.already_loaded:
         click.echo(f"snapshot {snap.path} is already loaded in this database; nothing to do")
@@ -223,10 +226,8 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 
 
 @cli.command()
-@click.option("--dsn", envvar="AQUAGEN_DSN", default=None,
-              help="PostgreSQL URL (or env AQUAGEN_DSN). Without it, the embedded server under --pgdata.")
-@click.option("--pgdata", type=click.Path(path_type=Path), default=DEFAULT_PGDATA, show_default=True,
-              help="Data folder of the embedded server.")
+@click.option("--dsn", default=None, help=DSN_HELP)
+@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
 @click.option("--batch-id", "batch_ids", type=int, multiple=True, help="Batch id to purge (repeatable).")
 @click.option("--batch-name", "batch_names", multiple=True, help="Batch number to purge, e.g. SCO-2024-001 (repeatable).")
 @click.option("--all", "all_batches", is_flag=True, help="Purge every batch.")
@@ -242,19 +243,18 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 
     \b
     Examples:
-      aquagen purge --dsn $DSN --all --dry-run
-      aquagen purge --dsn $DSN --batch-name SCO-2024-001 --confirm
-      aquagen purge --dsn $DSN --all --reset-inventory --confirm
+      aquagen purge --all --dry-run       # --dsn, else env AQUAGEN_DSN, else the embedded server
+      aquagen purge --batch-name SCO-2024-001 --confirm
+      aquagen purge --all --reset-inventory --confirm
     """
-    from loaders import embedded
+    from loaders import dsn as database
     from loaders.purge import purge as run
 
     if not (all_batches or batch_ids or batch_names or reset_inventory):
         raise AquagenError("nothing to purge: give --batch-id N, --batch-name NAME or --all (and/or --reset-inventory)")
     if not (dry_run or confirm):
         raise AquagenError("purge deletes data: add --confirm to go ahead, or --dry-run to see what would go")
-    if dsn is None:
-        dsn, _ = embedded.start(pgdata)
+    dsn = database.choose(dsn, pgdata).dsn
     r = run(dsn, batch_ids=batch_ids, batch_names=batch_names, all=all_batches, dry_run=dry_run,
             reset_inventory=reset_inventory)
     verb = "would delete" if r.dry_run else "deleted"
@@ -274,7 +274,8 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
-@click.option("--dsn", envvar="AQUAGEN_DSN", default=None, help="Validate a database instead of a snapshot.")
+@click.option("--dsn", default=None, help="Validate this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
+              "else the embedded server]")
 @click.option("--as-of", type=DATE, default=None,
               help="With --dsn: the date nothing may be after. [default: today; a snapshot knows its own]")
 def validate(snapshot, dsn, as_of):
@@ -285,17 +286,22 @@ def validate(snapshot, dsn, as_of):
     \b
     Examples:
       aquagen validate output/snapshot
-      aquagen validate --dsn postgresql://localhost/aquamind
+      aquagen validate                    # the database: --dsn, else env AQUAGEN_DSN, else the embedded one
     """
     from .check import validate as v
     from .snapshot import Snapshot
 
-    if (snapshot is None) == (dsn is None):
-        raise AquagenError("give either a SNAPSHOT folder or --dsn URL")
-    if dsn:
-        from loaders.postgres import connect
+    if snapshot is not None and dsn is not None:
+        raise AquagenError("give a SNAPSHOT folder or --dsn URL, not both")
+    if snapshot is None:
+        from loaders import dsn as database
+        from loaders.postgres import connect, schema_mismatches
 
-        with connect(dsn) as conn:
+        db = database.choose(dsn)
+        with connect(db.dsn) as conn:
+            if schema_mismatches(conn) is None:
+                raise AquagenError(f"{database.describe(db)} has no AquaMind schema: load a snapshot first "
+                                   "(aquagen load output/snapshot)")
             results = v.run(v.DatabaseSource(conn, as_of))
     else:
         results = v.run(v.SnapshotSource(Snapshot.open(snapshot)))
@@ -319,7 +325,8 @@ def _print_results(results) -> None:
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
-@click.option("--dsn", envvar="AQUAGEN_DSN", default=None, help="Report on a database instead of a snapshot.")
+@click.option("--dsn", default=None, help="Report on this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
+              "else the embedded server]")
 @click.option("--as-of", type=DATE, default=None,
               help="The report's day: nothing later is shown. [default: a snapshot's as-of date (a later date is "
                    "refused), or a database's last day with data]")
@@ -333,15 +340,137 @@ def report(snapshot, dsn, as_of, out):
     \b
     Examples:
       aquagen report output/snapshot            # -> output/snapshot/report/index.html
-      aquagen report --dsn postgresql://localhost/aquamind --as-of 2026-01-15 --out output/report-jan
+      aquagen report --as-of 2026-06-30 --out output/report   # the database (--dsn, AQUAGEN_DSN or embedded)
     """
     from .check import report as r
 
-    if (snapshot is None) == (dsn is None):
-        raise AquagenError("give either a SNAPSHOT folder or --dsn URL")
-    rep = r.report_database(dsn, out, as_of) if dsn else r.report_snapshot(snapshot, out, as_of)
+    if snapshot is not None and dsn is not None:
+        raise AquagenError("give a SNAPSHOT folder or --dsn URL, not both")
+    if snapshot is None:
+        from loaders import dsn as database
+
+        rep = r.report_database(database.choose(dsn).dsn, out, as_of)
+    else:
+        rep = r.report_snapshot(snapshot, out, as_of)
     click.echo(f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
                f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed")
+
+
+@cli.group()
+def db() -> None:
+    """The embedded PostgreSQL: one server per project folder, kept running between commands.
+
+    Its data folder is output/pgdata of the project folder found upward from the
+    current folder (the first whose pyproject.toml names aquagen, or that holds an
+    output/pgdata database), else a per-user folder; env AQUAGEN_PGDATA overrides.
+    load, purge, validate and report use it unless --dsn or env AQUAGEN_DSN is given.
+
+    \b
+    Examples:
+      aquagen db start --port 5433   # also listen on 127.0.0.1:5433 (for AquaMind's manage.py)
+      aquagen db status              # running?, URL, data folder and its size
+      aquagen db psql -c 'SELECT count(*) FROM batch_batch'
+      aquagen db stop
+    """
+
+
+def _pgdata_option(f):
+    return click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)(f)
+
+
+def _database_option(f):
+    return click.option("--database", default="aquamind", show_default=True,
+                        help="Database on the server (created when missing).")(f)
+
+
+def _django_settings(st, database: str) -> str:
+    """What AquaMind's settings need to reach the server over TCP (the server trusts local connections)."""
+    return (f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{database}', "
+            f"'USER': 'postgres', 'PASSWORD': '', 'HOST': '127.0.0.1', 'PORT': '{st.port}'}}}}")
+
+
+@db.command("start")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=None,
+              help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted). "
+                   "[default: the Unix socket only]")
+@_database_option
+@_pgdata_option
+def db_start(port, database, pgdata):
+    """Start the server (or find it running) and print how to connect."""
+    from loaders import embedded
+
+    was = embedded.status(pgdata)
+    st = embedded.ensure_running(pgdata, port=port, database=database)
+    verb = ("started" if not was.running else "already running" if was.pid == st.pid
+            else f"restarted with port {st.port}")
+    click.echo(f"{verb}: embedded PostgreSQL in {st.folder.path}")
+    click.echo(f"URL: {st.dsn(database)}")
+    if st.port:
+        click.echo(f"TCP URL: {st.tcp_dsn(database)}")
+        click.echo(f"Django settings: {_django_settings(st, database)}")
+
+
+@db.command("stop")
+@_pgdata_option
+def db_stop(pgdata):
+    """Stop the server (open sessions are ended); the data stays."""
+    from loaders import embedded
+
+    st = embedded.stop(pgdata)
+    click.echo(f"{'stopped' if st.running else 'not running'}: embedded PostgreSQL in {st.folder.path}")
+
+
+@db.command("status")
+@_database_option
+@_pgdata_option
+def db_status(database, pgdata):
+    """Running or not, URL, data folder (and why there) and its size."""
+    from loaders import embedded
+
+    st = embedded.status(pgdata)
+    state = (f"running (pid {st.pid}, since {st.started:%Y-%m-%d %H:%M})" if st.running
+             else "stopped" if st.initialized else "not created yet (aquagen db start, or aquagen load, creates it)")
+    click.echo(f"embedded PostgreSQL: {state}")
+    size = embedded.folder_bytes(st.folder.path) if st.initialized else 0
+    click.echo(f"data folder: {st.folder.path} ({size / 1e6:,.0f} MB)")
+    click.echo(f"  chosen as: {st.folder.reason}")
+    if st.running:
+        click.echo(f"URL: {st.dsn(database)}")
+        click.echo(f"TCP: {st.tcp_dsn(database)}" if st.port
+                   else "TCP: none (the Unix socket only; aquagen db stop, then aquagen db start --port 5433)")
+    if os.environ.get("AQUAGEN_DSN", "").strip():
+        from loaders.postgres import redact
+
+        click.echo(f"note: AQUAGEN_DSN is set ({redact(os.environ['AQUAGEN_DSN'])}): load, purge, validate and "
+                   "report use that database, not this server")
+
+
+@db.command("url")
+@click.option("--tcp", is_flag=True, help="The 127.0.0.1 URL (the server must have been started with --port).")
+@_database_option
+@_pgdata_option
+def db_url(tcp, database, pgdata):
+    """Print the server's URL (starting it when needed), e.g. export AQUAGEN_DSN=$(aquagen db url)."""
+    from loaders import embedded
+
+    st = embedded.ensure_running(pgdata, database=database)
+    if tcp and not st.port:
+        raise AquagenError("the embedded PostgreSQL has no TCP port: aquagen db stop, then aquagen db start --port 5433")
+    click.echo(st.tcp_dsn(database) if tcp else st.dsn(database))
+
+
+@db.command("psql", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@_database_option
+@_pgdata_option
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def db_psql(database, pgdata, psql_args):
+    """Open psql on the server (starting it when needed); further arguments go to psql, e.g. -c 'SELECT 1'."""
+    from loaders import embedded
+
+    st = embedded.ensure_running(pgdata, database=database)
+    psql = embedded.psql_command()
+    sys.stdout.flush()
+    os.execv(psql, [psql, st.dsn(database), *psql_args])
 
 
 class _progress:

@@ -1,34 +1,254 @@
-"""An embedded PostgreSQL (the ``pgserver`` package) for users without a server.
+"""An embedded PostgreSQL (the ``pgserver`` package's binaries) for users without a server.
 
-The server keeps running after aquagen exits, so the loaded data can be
-queried; ``aquagen load`` prints the psql command that connects to it.
+One server per project: its data folder is ``output/pgdata`` of the project folder found upward
+from the current folder (the first holding a ``pyproject.toml`` that names aquagen, or an
+``output/pgdata`` database), else a per-user folder, so commands run from any subfolder share
+it. It keeps running after aquagen exits, so the loaded data can be queried; ``aquagen db``
+starts, stops and shows it. It listens on a Unix socket in its data folder and, when asked, on a
+TCP port of 127.0.0.1 (so another program, e.g. AquaMind's ``manage.py``, can connect).
+
+As root, pgserver runs PostgreSQL as the system user ``pgserver`` (PostgreSQL refuses root);
+``pg_ctl`` is run the same way here, so the server is the one pgserver would start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import socket
+import subprocess
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from aquagen.errors import AquagenError
 
 DATABASE = "aquamind"
+SUPERUSER = "postgres"
+SOCKET_PORT = 5432  # names the socket file when the server has no TCP port
+PGDATA_ENV = "AQUAGEN_PGDATA"
 
 
-def start(root: str | os.PathLike, database: str = DATABASE) -> tuple[str, str]:
-    """Start (or reuse) the server whose data lives in ``root``; returns (dsn, psql command)."""
-    import pgserver
+@dataclass(frozen=True)
+class DataFolder:
+    """Where the embedded server keeps its data, and why there."""
+
+    path: Path
+    reason: str
+
+
+def _names_aquagen(pyproject: Path) -> bool:
+    try:
+        return tomllib.loads(pyproject.read_text()).get("project", {}).get("name") == "aquagen"
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def data_folder(pgdata: str | os.PathLike | None = None, start: Path | None = None) -> DataFolder:
+    """The data folder: ``pgdata`` if given, else $AQUAGEN_PGDATA, else the project's, else the user's."""
+    if pgdata:
+        return DataFolder(Path(pgdata).expanduser().resolve(), "given with --pgdata")
+    if os.environ.get(PGDATA_ENV):
+        return DataFolder(Path(os.environ[PGDATA_ENV]).expanduser().resolve(), f"from ${PGDATA_ENV}")
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "output" / "pgdata" / "PG_VERSION").exists():
+            return DataFolder(folder / "output" / "pgdata", f"project folder {folder} (it holds output/pgdata)")
+        if (folder / "pyproject.toml").is_file() and _names_aquagen(folder / "pyproject.toml"):
+            return DataFolder(folder / "output" / "pgdata",
+                              f"project folder {folder} (its pyproject.toml names aquagen)")
+    import platformdirs
+
+    path = platformdirs.user_data_path("aquagen") / "pgdata"
+    return DataFolder(path, f"per-user folder: no aquagen project folder above {here}")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``aquagen db status`` shows."""
+
+    folder: DataFolder
+    initialized: bool
+    running: bool
+    pid: int | None = None
+    port: int | None = None  # TCP port on 127.0.0.1, None when the server listens on its socket only
+    socket_dir: Path | None = None
+    started: dt.datetime | None = None
+
+    def dsn(self, database: str = DATABASE) -> str:
+        """The socket URL (what aquagen itself uses)."""
+        port = self.port or SOCKET_PORT
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={port}"
+
+    def tcp_dsn(self, database: str = DATABASE) -> str | None:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}" if self.port else None
+
+
+def _postmaster(pgdata: Path):
+    from pgserver.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (OSError, AssertionError, ValueError):  # a half-written postmaster.pid while starting
+        return None
+    return info if info is not None and info.is_running() and info.status == "ready" else None
+
+
+def status(pgdata: str | os.PathLike | None = None) -> Status:
+    folder = data_folder(pgdata)
+    info = _postmaster(folder.path)
+    initialized = (folder.path / "PG_VERSION").exists()
+    if info is None:
+        return Status(folder, initialized, False)
+    tcp = info.hostname not in (None, "", "*") or None
+    return Status(folder, initialized, True, info.pid, info.port if tcp else None, info.socket_dir, info.start_time)
+
+
+def _system_user() -> str | None:
+    """PostgreSQL refuses to run as root: pgserver then runs it as the user ``pgserver``."""
+    return "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+
+
+def _pg_ctl(args: list[str], pgdata: Path, timeout: float = 60) -> None:
+    from pgserver._commands import pg_ctl
+
+    try:
+        pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
+    except subprocess.CalledProcessError:
+        log = pgdata / "log"
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        raise AquagenError(f"the embedded PostgreSQL in {pgdata} failed to {args[-1]}"
+                           + (f": {tail[0]}" if tail else "") + f" (log: {log})") from None
+
+
+def _lock():
+    """pgserver's own inter-process lock, so two commands never start one server twice."""
+    from pgserver.postgres_server import PostgresServer
+
+    return PostgresServer._lock
+
+
+def _init(pgdata: Path) -> None:
+    """Create the data folder as pgserver does (owned by ``pgserver`` when root)."""
+    from pgserver._commands import POSTGRES_BIN_PATH, initdb
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    user = _system_user()
+    if user:
+        import pwd
+        import stat
+
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, read | execute)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    if not (pgdata / "PG_VERSION").exists():
+        try:
+            initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", SUPERUSER], pgdata=pgdata,
+                   user=user)
+        except subprocess.CalledProcessError as e:
+            raise AquagenError(f"could not create the embedded PostgreSQL in {pgdata}: "
+                               f"{(e.stderr or '').strip() or e}") from None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None = None,
+                   database: str = DATABASE) -> Status:
+    """Start the server unless it runs (on ``port`` of 127.0.0.1 too, when given); create ``database``.
+
+    A server running without that port is restarted with it (its sessions end; a load in progress
+    rolls back, as after any kill, and can be run again).
+    """
+    folder = data_folder(pgdata)
+    path = folder.path
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock():
+        st = status(path)
+        if st.running and port is not None and st.port != port:
+            if not _port_free(port):
+                raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
+            _pg_ctl(["-w", "-m", "fast", "stop"], path)
+            st = status(path)
+        if not st.running:
+            _init(path)
+            if port is not None and not _port_free(port):
+                raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
+            from pgserver.postgres_server import PostgresServer
+            from pgserver.utils import find_suitable_socket_dir
+
+            sockets = find_suitable_socket_dir(path, PostgresServer.runtime_path)
+            if _system_user() and sockets != path:
+                sockets.chmod(0o777)
+            host = "127.0.0.1" if port is not None else ""
+            _pg_ctl(["-w", "-o", f'-h "{host}"', "-o", f"-p {port or SOCKET_PORT}", "-o", f"-k {sockets}",
+                     "-l", str(path / "log"), "start"], path)
+            st = status(path)
+            if not st.running:
+                raise AquagenError(f"the embedded PostgreSQL in {path} did not start (log: {path / 'log'})")
+    _create_database(st, database)
+    return st
+
+
+def _create_database(st: Status, database: str) -> None:
     import psycopg
 
-    root = Path(root).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        server = pgserver.get_server(root, cleanup_mode=None)
-    except Exception as e:  # pgserver raises plain exceptions with the server log
-        raise AquagenError(f"could not start the embedded PostgreSQL in {root}: {str(e).splitlines()[0]}") from None
-    admin = server.get_uri()
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(st.dsn("postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
             conn.execute(f'CREATE DATABASE "{database}"')
-    dsn = server.get_uri(database)
-    psql = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
-    return dsn, f"{psql} '{dsn}'"
+
+
+def stop(pgdata: str | os.PathLike | None = None) -> Status:
+    """Stop the server (fast shutdown: open sessions are ended); returns its status before."""
+    st = status(pgdata)
+    if st.running:
+        with _lock():
+            _pg_ctl(["-w", "-m", "fast", "stop"], st.folder.path)
+    return st
+
+
+def start(root: str | os.PathLike | None = None, database: str = DATABASE) -> tuple[str, str]:
+    """Start (or reuse) the server; returns (dsn, how to connect)."""
+    st = ensure_running(root, database=database)
+    return st.dsn(database), "aquagen db psql"
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (the data folder grows to GBs with big fleets)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def psql_command() -> str:
+    """The psql that comes with pgserver (same version as the server), else one on PATH."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    bundled = POSTGRES_BIN_PATH / "psql"
+    if bundled.exists():
+        return str(bundled)
+    import shutil
+
+    found = shutil.which("psql")
+    if not found:
+        raise AquagenError("no psql found: install the PostgreSQL client (e.g. apt-get install postgresql-client)")
+    return found

@@ -192,7 +192,8 @@ def test_cli(master_snapshot, fleet, tmp_path):
     assert str(out / "index.html") in r.stdout and "0 failed" in r.stdout
     page = (out / "index.html").read_text()
     assert "No batches" in page and page.count("class='nothing'") == len(report.CHARTS) - 1  # feed stock is there
-    bad = (["report", tmp_path / "no-such-snapshot"], ["report"], ["report", fleet.path, "--as-of", "2026-01-16"])
+    bad = (["report", tmp_path / "no-such-snapshot"], ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
+           ["report", fleet.path, "--as-of", "2026-01-16"])
     for args in bad:
         r = run_cli(*args)
         assert r.returncode == 2, r.stderr
