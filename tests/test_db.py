@@ -59,7 +59,7 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """Master data and two batches, one just at sea and one in eggs (about 150k rows): every table family, fast."""
-    from aquagen.generate import generate
+    from aquagen.run.generate import generate
 
     return generate(tmp_path_factory.mktemp("small") / "snap", seed=5, batches=2, stagger_days=400,
                     first_start=dt.date(2024, 9, 27), as_of=dt.date(2025, 12, 31), workers=1)

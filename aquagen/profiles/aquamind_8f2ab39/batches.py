@@ -37,7 +37,7 @@ def _container_ids(plan: BatchPlan, stage: pl.Expr, slot: pl.Expr) -> pl.Expr:
 
 
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
-    """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.ids``).
+    """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.tables.ids``).
 
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
     that the rows (and ids) before it do not depend on that date.
