@@ -37,7 +37,7 @@ from psycopg import sql
 import schemas
 from aquagen.errors import AquagenError
 
-from .postgres import connect, exclusive
+from .session import connect, exclusive
 
 PURCHASES = "inventory_feedpurchase"
 LOTS = "inventory_feedcontainerstock"

@@ -40,26 +40,12 @@ import schemas
 from aquagen.snapshot import Snapshot
 
 from . import killpoints
+from .session import worker_sql
 
 STAGING_PREFIX = "aquagen_staging_"
 BIG_ROWS = 100_000  # tables at least this big get one task per index build
 # rough cost per row (2 cores, PostgreSQL 15/16) of a COPY, an index build and an FK check
 COPY_COST, INDEX_COST, FK_COST = 3.0, 1.0, 0.2
-# per worker session: memory for index sorts; no parallel workers of the server's own
-# (the loader's connections already use every core)
-SESSION_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
-               "SET synchronous_commit = off")
-
-
-def session_sql(conn: psycopg.Connection) -> list[str]:
-    """Settings for a loader session; from PostgreSQL 14 on, a statement whose client died
-    (killed loader) is cancelled within a second instead of running to its end."""
-    out = list(SESSION_SQL)
-    if conn.info.server_version >= 140000:
-        out.append("SET client_connection_check_interval = '1s'")
-    return out
-
-
 def leftovers(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1", (STAGING_PREFIX.replace("_", r"\_") + "%",)
@@ -171,7 +157,7 @@ class _Pool:
         for _ in range(self.workers):
             conn = self.connect(self.dsn)
             conn.autocommit = True
-            for s in session_sql(conn):
+            for s in worker_sql(conn):
                 conn.execute(s)
             self.conns.append(conn)
         threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in self.conns]
