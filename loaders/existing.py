@@ -99,7 +99,8 @@ def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
 
 
 def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: schemas.Table,
-                  ts: dict[str, schemas.Table], maps: dict[str, IdMap], skip: dict[str, pl.Series]) -> int:
+                  ts: dict[str, schemas.Table], maps: dict[str, IdMap], skip: dict[str, pl.Series],
+                  freeze: bool = False) -> int:
     """COPY one table's rows into ``schema``'s copy of it (which holds the database's rows):
     skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values."""
     if snapshot.rows(t.name) == 0:
@@ -127,7 +128,7 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
             matched = None
     history_offset = max_id(conn, t, schema) if t.history_of else 0
     if not (needs_remap or matched is not None or drop or history_offset):
-        return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=False)
+        return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze)
 
     def transform(batch: pa.RecordBatch) -> pa.Table:
         df = pl.from_arrow(batch)
@@ -141,7 +142,7 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
             df = df.with_columns(pl.col("history_id") + history_offset)
         return df.to_arrow()
 
-    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=False, transform=transform)
+    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform)
 
 
 @dataclass

@@ -25,12 +25,19 @@ import schemas
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
-from . import existing, staged
+from . import existing, staged, swap
 from .binarycopy import copy_rows
 from .catalog import row_counts, schema_mismatches, set_sequences  # noqa: F401 - re-exported
 from .loadlog import LOAD_LOG, already_loaded, manifest_digest, write_log  # noqa: F401 - re-exported
 from .reconcile import snapshot_batches
-from .session import DEFAULT_WORKERS, check_client, connect, exclusive, redact  # noqa: F401 - re-exported
+from .session import (  # noqa: F401 - re-exported
+    DEFAULT_WORKERS,
+    check_client,
+    connect,
+    exclusive,
+    lock_tables,
+    redact,
+)
 
 
 @dataclass
@@ -84,11 +91,14 @@ def load(
             if problems is None:
                 result = _load_fresh(ctl, dsn, snapshot, ts, digest, progress, workers, start)
             else:
-                with ctl.transaction():
-                    p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
-                    done = existing.load_in_place(ctl, snapshot, ts, digest, p, rebuild_indexes, start, progress)
-                result = LoadResult(False, done.rows, done.matched, 0.0, skipped_batches=p.skipped,
-                                    replaced_batches=p.replaced, rebuilt=done.rebuilt)
+                staging = staged.new_staging_name()
+                try:
+                    with ctl.transaction():
+                        result = _load_existing(ctl, dsn, staging, snapshot, ts, digest, progress, skip_existing,
+                                                replace, rebuild_indexes, workers, start)
+                except BaseException:
+                    staged.drop_staging(ctl, staging)
+                    raise
         except psycopg.Error as e:
             msg = " ".join(str(e).split())
             raise AquagenError(f"load failed and was rolled back: {msg}") from None
@@ -109,3 +119,44 @@ def _load_fresh(ctl: psycopg.Connection, dsn: str, snapshot: Snapshot, ts: dict[
 
     done = staged.load_fresh(ctl, dsn, snapshot, ts, copy_table, finish, connect, progress, workers)
     return LoadResult(True, done.rows, {}, 0.0, phases=done.phases, method="created the schema")
+
+
+SWAP_RATIO = 4  # copies are built when the tables hold at most this many rows per row loaded
+
+
+def _held(ctl: psycopg.Connection, tables: list[str], cap: int) -> int:
+    """Rows the tables hold, counted up to ``cap`` (beyond it the answer is the same)."""
+    total = 0
+    for t in tables:
+        total += ctl.execute(f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x', (cap - total,)).fetchone()[0]
+        if total >= cap:
+            break
+    return total
+
+
+def _load_existing(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
+                   digest: str, progress, skip_existing: bool, replace: bool, rebuild_indexes: bool, workers: int,
+                   start: float) -> LoadResult:
+    """Into a schema that is already there, inside ``ctl``'s transaction: copies built in
+    parallel and swapped in when the load is large against what the tables hold, else in place."""
+    tables = [n for n in ts if snapshot.rows(n)]
+    lock_tables(ctl, [f'public."{t}"' for t in tables], "SHARE")  # reads go on; writes wait until we are done
+    p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
+    new = sum(snapshot.rows(t) for t in tables)
+    held = _held(ctl, tables, SWAP_RATIO * new + 1)
+    if rebuild_indexes:
+        why = "--rebuild-indexes"
+    elif p.replaced:
+        why = "--replace purges batches first"
+    elif held > SWAP_RATIO * new:
+        why = f"the tables hold over {SWAP_RATIO}x the {new:,} rows loaded"
+    else:
+        why = swap.ineligible(ctl, tables)
+    if why is None:
+        done = swap.load_swapped(ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress)
+        return LoadResult(False, done.rows, done.matched, 0.0, skipped_batches=p.skipped, phases=done.phases,
+                          method=f"copies of {len(tables)} tables built on {workers} connections and swapped in "
+                                 f"(they held {held:,} rows, {new:,} loaded)")
+    inplace = existing.load_in_place(ctl, snapshot, ts, digest, p, rebuild_indexes, start, progress)
+    return LoadResult(False, inplace.rows, inplace.matched, 0.0, skipped_batches=p.skipped, replaced_batches=p.replaced,
+                      rebuilt=inplace.rebuilt, method=f"in place, one transaction ({why})")

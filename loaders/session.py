@@ -65,19 +65,19 @@ _HOLDERS = """
 SELECT DISTINCT a.pid, COALESCE(NULLIF(a.application_name, ''), '?'), COALESCE(a.usename::text, '?'),
        COALESCE(a.client_addr::text, 'local'), a.state, c.relname
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-WHERE l.granted AND l.pid <> pg_backend_pid() AND c.relname = ANY(%s)
+JOIN pg_class c ON c.oid = l.relation
+WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[])
 ORDER BY 1 LIMIT 3
 """
 
 
 def lock_tables(conn: psycopg.Connection, tables: list[str], mode: str, wait: str = TABLE_LOCK_WAIT) -> None:
-    """LOCK TABLE ``tables`` IN ``mode``, inside the caller's transaction, waiting at most ``wait``:
+    """LOCK TABLE ``tables`` (schema-qualified) IN ``mode``, inside the caller's transaction, waiting at most ``wait``:
     the application's queries never queue behind a loader stuck on a long reader. On timeout, a
     one-line error names the sessions holding the tables."""
     if not tables:
         return
-    names = ", ".join(f'public."{t}"' for t in tables)
+    names = ", ".join(tables)
     conn.execute(f"SET LOCAL lock_timeout = '{wait}'")
     try:
         with conn.transaction():  # a savepoint: the holders are looked up in the same transaction

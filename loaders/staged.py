@@ -36,8 +36,8 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -362,8 +362,12 @@ def build_all(
     return StagedLoad(rows, phases)
 
 
+def new_staging_name() -> str:
+    return f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+
+
 def new_staging(ctl: psycopg.Connection) -> str:
-    staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging = new_staging_name()
     ctl.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
     return staging
 
