@@ -12,9 +12,14 @@ import schemas
 
 from . import killpoints
 
+# A load's progress: (table, rows just copied, rows whose table is now complete — keys,
+# indexes and FKs built); called from several threads, by a loader that serializes the calls.
+Progress = Callable[[str, int, int], None]
+
 
 def copy_rows(conn: psycopg.Connection, qualified: str, t: schemas.Table, batches: Iterable, freeze: bool,
-               transform: Callable[[pa.RecordBatch], pa.Table | pa.RecordBatch] | None = None) -> int:
+               transform: Callable[[pa.RecordBatch], pa.Table | pa.RecordBatch] | None = None,
+               progress: Progress | None = None) -> int:
     """Stream record batches into ``qualified`` with binary COPY; returns rows written."""
     schema = t.arrow_schema
     encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)
@@ -31,6 +36,8 @@ def copy_rows(conn: psycopg.Connection, qualified: str, t: schemas.Table, batche
                 if b.num_rows:
                     cp.write(encoder.write_batch(b))
                     n += b.num_rows
+                    if progress:
+                        progress(t.name, b.num_rows, 0)
             killpoints.reached("copy")
         cp.write(encoder.finish())
     return n

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -27,7 +26,7 @@ from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
 from . import killpoints, rebuild
-from .binarycopy import copy_rows
+from .binarycopy import Progress, copy_rows
 from .catalog import analyze, max_id, set_sequences
 from .loadlog import write_log
 from .purge import purge_batches
@@ -100,7 +99,7 @@ def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
 
 def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: schemas.Table,
                   ts: dict[str, schemas.Table], maps: dict[str, IdMap], skip: dict[str, pl.Series],
-                  freeze: bool = False) -> int:
+                  freeze: bool = False, progress: Progress | None = None) -> int:
     """COPY one table's rows into ``schema``'s copy of it (which holds the database's rows):
     skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values."""
     if snapshot.rows(t.name) == 0:
@@ -128,7 +127,7 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
             matched = None
     history_offset = max_id(conn, t, schema) if t.history_of else 0
     if not (needs_remap or matched is not None or drop or history_offset):
-        return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze)
+        return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, progress=progress)
 
     def transform(batch: pa.RecordBatch) -> pa.Table:
         df = pl.from_arrow(batch)
@@ -142,7 +141,8 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
             df = df.with_columns(pl.col("history_id") + history_offset)
         return df.to_arrow()
 
-    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform)
+    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform,
+                         progress=progress)
 
 
 @dataclass
@@ -154,11 +154,12 @@ class InPlace:
 
 def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], digest: str,
                   p: Plan, rebuild_indexes: bool, start: float,
-                  progress: Callable[[str, int], None] | None = None) -> InPlace:
+                  progress: Progress | None = None) -> InPlace:
     """Into the existing tables themselves, inside the caller's transaction."""
     if p.replaced:
-        # the stock decrements stay: the snapshot's lots (matched by lot number) already hold them
-        purge_batches(conn, [i for i, _ in p.existing], restore_stock=False)
+        # the lots get back what the purged feedings drew: lots the snapshot does not hold (another
+        # seed's) are left consistent; those it holds (matched by lot number) then take its values
+        purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents come first; no queue of deferred checks
     saved = None
     loaded = [n for n in ts if snapshot.rows(n)]
@@ -168,11 +169,14 @@ def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, sc
     maps = id_maps(conn, snapshot, ts)
     rows: dict[str, int] = {}
     for name, t in ts.items():
-        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip)
-        if progress:
-            progress(name, rows[name])
+        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, progress=progress)
+        if progress and saved is None:
+            progress(name, 0, rows[name])
     if saved is not None:
         rebuild.restore(conn, saved)
+        for name in ts:
+            if progress:
+                progress(name, 0, rows[name])
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
     analyze(conn, loaded)

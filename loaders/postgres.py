@@ -15,8 +15,8 @@ advisory lock, ``loaders.session``), and ``aquagen_load_log`` records every load
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -26,12 +26,13 @@ from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
 from . import existing, staged, swap
-from .binarycopy import copy_rows
-from .catalog import row_counts, schema_mismatches, set_sequences  # noqa: F401 - re-exported
+from .binarycopy import Progress, copy_rows
+from .catalog import introspect, row_counts, schema_mismatches, set_sequences  # noqa: F401 - re-exported
 from .loadlog import LOAD_LOG, already_loaded, manifest_digest, write_log  # noqa: F401 - re-exported
 from .reconcile import snapshot_batches
 from .session import (  # noqa: F401 - re-exported
     DEFAULT_WORKERS,
+    TABLE_LOCK_WAIT,
     check_client,
     connect,
     exclusive,
@@ -57,22 +58,27 @@ class LoadResult:
 def load(
     snapshot: Snapshot,
     dsn: str,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     *,
     skip_existing: bool = False,
     replace: bool = False,
     rebuild_indexes: bool = False,
     workers: int = DEFAULT_WORKERS,
+    lock_wait: str = TABLE_LOCK_WAIT,
 ) -> LoadResult:
     """Load every table of ``snapshot`` into the database at ``dsn``, all or nothing.
 
     Batches already in the database are refused unless ``skip_existing`` (their rows
     are left out) or ``replace`` (they are purged first, in the same transaction).
     ``rebuild_indexes`` forces the in-place path with the target tables' secondary
-    indexes and FKs dropped around the COPY and recreated exactly.
+    indexes and FKs dropped around the COPY and recreated exactly. Table locks the
+    application holds are waited for at most ``lock_wait`` (then a one-line error names
+    the session holding them).
     """
     if skip_existing and replace:
         raise AquagenError("--skip-existing and --replace exclude each other; choose one")
+    if progress is not None:
+        progress = _serialized(progress)
     snapshot.verify()
     start = time.perf_counter()
     ts = schemas.tables(snapshot.profile)
@@ -95,7 +101,7 @@ def load(
                 try:
                     with ctl.transaction():
                         result = _load_existing(ctl, dsn, staging, snapshot, ts, digest, progress, skip_existing,
-                                                replace, rebuild_indexes, workers, start)
+                                                replace, rebuild_indexes, workers, start, lock_wait)
                 except BaseException:
                     staged.drop_staging(ctl, staging)
                     raise
@@ -111,7 +117,7 @@ def _load_fresh(ctl: psycopg.Connection, dsn: str, snapshot: Snapshot, ts: dict[
     names = snapshot_batches(snapshot)["batch_number"].to_list()
 
     def copy_table(conn, snap, t, qualified):
-        return copy_rows(conn, qualified, t, snap.record_batches(t.name), freeze=True)
+        return copy_rows(conn, qualified, t, snap.record_batches(t.name), freeze=True, progress=progress)
 
     def finish(conn, rows):
         set_sequences(conn, ts)
@@ -136,11 +142,12 @@ def _held(ctl: psycopg.Connection, tables: list[str], cap: int) -> int:
 
 def _load_existing(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
                    digest: str, progress, skip_existing: bool, replace: bool, rebuild_indexes: bool, workers: int,
-                   start: float) -> LoadResult:
+                   start: float, lock_wait: str) -> LoadResult:
     """Into a schema that is already there, inside ``ctl``'s transaction: copies built in
     parallel and swapped in when the load is large against what the tables hold, else in place."""
     tables = [n for n in ts if snapshot.rows(n)]
-    lock_tables(ctl, [f'public."{t}"' for t in tables], "SHARE")  # reads go on; writes wait until we are done
+    locked = [f'public."{t}"' for t in tables]
+    lock_tables(ctl, locked, "SHARE", lock_wait)  # reads go on; writes wait until the load is done
     p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
     new = sum(snapshot.rows(t) for t in tables)
     held = _held(ctl, tables, SWAP_RATIO * new + 1)
@@ -153,10 +160,23 @@ def _load_existing(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Sn
     else:
         why = swap.ineligible(ctl, tables)
     if why is None:
-        done = swap.load_swapped(ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress)
+        done = swap.load_swapped(ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress,
+                                 lock_wait)
         return LoadResult(False, done.rows, done.matched, 0.0, skipped_batches=p.skipped, phases=done.phases,
                           method=f"copies of {len(tables)} tables built on {workers} connections and swapped in "
                                  f"(they held {held:,} rows, {new:,} loaded)")
+    if rebuild_indexes:  # dropping indexes takes the tables from their readers too: a bounded wait
+        lock_tables(ctl, locked, "ACCESS EXCLUSIVE", lock_wait)
     inplace = existing.load_in_place(ctl, snapshot, ts, digest, p, rebuild_indexes, start, progress)
     return LoadResult(False, inplace.rows, inplace.matched, 0.0, skipped_batches=p.skipped, replaced_batches=p.replaced,
                       rebuilt=inplace.rebuilt, method=f"in place, one transaction ({why})")
+
+
+def _serialized(progress: Progress) -> Progress:
+    """The caller's callback, called by one thread at a time."""
+    lock = threading.Lock()
+
+    def call(table: str, copied: int, done: int) -> None:
+        with lock:
+            progress(table, copied, done)
+    return call

@@ -46,6 +46,7 @@ import schemas
 from aquagen.snapshot import Snapshot
 
 from . import killpoints
+from .binarycopy import Progress
 from .session import worker_sql
 
 STAGING_PREFIX = "aquagen_staging_"
@@ -256,7 +257,7 @@ def build_all(
     staging: str,
     builds: list[Build],
     connect: Callable[[str], psycopg.Connection],
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     workers: int = 2,
 ) -> StagedLoad:
     """Build every table of ``builds`` in the (existing) schema ``staging`` over ``workers`` connections."""
@@ -264,10 +265,10 @@ def build_all(
     plock = threading.Lock()
     t_start = time.perf_counter()
 
-    def report(name: str, n: int) -> None:
+    def report(name: str) -> None:
         if progress:
             with plock:
-                progress(name, n)
+                progress(name, 0, rows[name])
 
     def q(name: str) -> str:
         return f"{staging}.{name}"
@@ -293,7 +294,8 @@ def build_all(
                     if n:
                         conn.execute(f"ANALYZE {q(b.name)}")
             rows[b.name] = n
-            report(b.name, n)
+            if with_builds:
+                report(b.name)
         return run
 
     def run_all(stmts: list[str]) -> Callable[[psycopg.Connection], None]:
@@ -334,9 +336,10 @@ def build_all(
             width = stmt.count(",") + 1  # a wider index costs more to build
             indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
                                 run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [copy]))
-        done = Task(f"constraints of {b.name}", "keys",
-                    run_all([*alter(b, [a for _, a in b.keys] + b.checks), *b.after, f"ANALYZE {q(b.name)}"]),
-                    n * FK_COST * (len(b.checks) + 1), indexes)
+        def finish(conn: psycopg.Connection, b: Build = b) -> None:
+            run_all([*alter(b, [a for _, a in b.keys] + b.checks), *b.after, f"ANALYZE {q(b.name)}"])(conn)
+            report(b.name)
+        done = Task(f"constraints of {b.name}", "keys", finish, n * FK_COST * (len(b.checks) + 1), indexes)
         tasks += [copy, *indexes, done]
         keyed[b.name] = idle[b.name] = done
 
@@ -388,7 +391,7 @@ def load_fresh(
     copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int],
     finish: Callable[[psycopg.Connection, dict[str, int]], None],
     connect: Callable[[str], psycopg.Connection],
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     workers: int = 2,
 ) -> StagedLoad:
     """Load ``snapshot`` into the empty schema ``public`` of ``dsn``; ``ctl`` holds the load lock.

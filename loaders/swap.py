@@ -38,10 +38,11 @@ import schemas
 from aquagen.snapshot import Snapshot
 
 from . import killpoints, staged
+from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, id_maps, matched_counts
 from .loadlog import write_log
-from .session import connect, lock_tables
+from .session import TABLE_LOCK_WAIT, connect, lock_tables
 
 _BLOCKERS = """
 SELECT c.relname, CASE
@@ -209,7 +210,7 @@ class Swapped:
 
 def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
                  digest: str, p: Plan, tables: list[str], workers: int, start: float,
-                 progress: Callable[[str, int], None] | None = None) -> Swapped:
+                 progress: Progress | None = None, lock_wait: str = TABLE_LOCK_WAIT) -> Swapped:
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
     snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
     fails), then swap them in before that transaction commits."""
@@ -229,7 +230,7 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
             conn.execute(f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
                          "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS)")
             conn.execute(f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"')
-            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, freeze=True)
+            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, freeze=True, progress=progress)
         return fill
 
     builds = [staged.Build(c.name, snapshot.rows(c.name) + max(0, existing_rows.get(c.name, 0)), fill_for(c.name),
@@ -242,7 +243,8 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
 
     t0 = time.perf_counter()
     names = ", ".join(f'public."{t}"' for t in tables)
-    lock_tables(ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE")
+    lock_tables(ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE",
+                lock_wait)
     sequences = {}
     for t in tables:
         col = ts[t].identity_column
