@@ -240,6 +240,7 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
         aside.autocommit = True
         aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
+    rows = {n: done.rows.get(n, 0) for n in ts}
 
     t0 = time.perf_counter()
     names = ", ".join(f'public."{t}"' for t in tables)
@@ -278,8 +279,8 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
         ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
     set_sequences(ctl, ts)
     ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
-    write_log(ctl, snapshot, digest, done.rows, p.loaded + p.skipped, "existing (swapped)",
+    write_log(ctl, snapshot, digest, rows, p.loaded + p.skipped, "existing (swapped)",
               time.perf_counter() - start, p.skipped)
     killpoints.reached("final")
     done.phases["final"] = time.perf_counter() - t0
-    return Swapped(done.rows, matched_counts(maps), done.phases)
+    return Swapped(rows, matched_counts(maps), done.phases)
