@@ -171,25 +171,27 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
               help="Batches already in the database (by batch number) are left out; the others are loaded.")
 @click.option("--replace", is_flag=True, help="Batches already in the database are purged first, then loaded again.")
 @click.option("--rebuild-indexes", is_flag=True,
-              help="Existing schema: drop the target tables' secondary indexes and FKs around the COPY and "
-                   "recreate them exactly, in the same transaction (faster for big loads).")
+              help="Existing schema: load in place, in one transaction, with the target tables' secondary "
+                   "indexes and FKs dropped around the COPY and recreated exactly (the default chooses by itself).")
 @click.option("--workers", type=click.IntRange(min=1, max=16), default=None, show_default="cores, 2 to 4",
-              help="Parallel connections when creating the schema.")
+              help="Parallel connections building the tables.")
 def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers):
     """Load SNAPSHOT into PostgreSQL with binary COPY, all or nothing.
 
     Into a database without the schema: tables are COPied and their keys,
     indexes and foreign keys built over parallel connections in a staging
     schema, then moved into public by one short transaction. Into an existing
-    schema (e.g. created by AquaMind's migrations): verified, then loaded in one
-    transaction; master rows that already exist are matched by natural key,
-    never duplicated. Killing the load at any moment leaves the database as it
-    was; loading the same snapshot again changes nothing.
+    schema (e.g. created by AquaMind's migrations): verified; master rows that
+    already exist are matched by natural key, never duplicated; then copies of
+    the tables are built the same way and swapped in, or, into tables that
+    already hold far more rows, the rows go in place in one transaction (the
+    choice is printed). Killing the load at any moment leaves the database as
+    it was; loading the same snapshot again changes nothing.
 
     \b
     Examples:
       aquagen load output/snapshot        # --dsn, else env AQUAGEN_DSN, else the embedded server
-      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost:5432/aquamind --rebuild-indexes
+      aquagen load output/snapshot --dsn postgresql://aquamind:secret@localhost:5432/aquamind
       aquagen load output/snapshot --skip-existing
     """
     from loaders import dsn as database
@@ -200,7 +202,7 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
     snap = Snapshot.open(snapshot)
     db = database.choose(dsn, pgdata)
     psql = "aquagen db psql" if db.embedded else None
-    with _progress("loading") as tick:
+    with _LoadProgress(sum(e["rows"] for e in snap.manifest["tables"].values())) as tick:
         result = postgres.load(snap, db.dsn, progress=tick, skip_existing=skip_existing, replace=replace,
                                rebuild_indexes=rebuild_indexes, workers=workers or postgres.DEFAULT_WORKERS)
     if result.already_loaded:
@@ -216,6 +218,8 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
         + ("created the schema" if result.created_schema else f"existing schema verified, {matched} existing rows reused")
         + (f"; {result.rebuilt[0]} indexes and {result.rebuilt[1]} foreign keys rebuilt" if any(result.rebuilt) else "")
     )
+    if result.method and not result.created_schema:
+        click.echo(f"rows written: {result.method}")
     if result.skipped_batches:
         click.echo(f"skipped {len(result.skipped_batches)} batches already in the database: "
                    + ", ".join(result.skipped_batches))
@@ -233,7 +237,7 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 @click.option("--all", "all_batches", is_flag=True, help="Purge every batch.")
 @click.option("--reset-inventory", is_flag=True,
               help="Also restore the initial feed stock: later purchases and lots go, initial lots are refilled.")
-@click.option("--dry-run", is_flag=True, help="Print what would go; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would go; change nothing. Alone: as --all.")
 @click.option("--confirm", is_flag=True, help="Really delete (required unless --dry-run).")
 def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry_run, confirm):
     """Delete batches with all their events and history (plan phase 4), in one transaction.
@@ -243,15 +247,17 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 
     \b
     Examples:
-      aquagen purge --all --dry-run       # --dsn, else env AQUAGEN_DSN, else the embedded server
+      aquagen purge --dry-run             # what --all would delete (--dsn, else env AQUAGEN_DSN, else embedded)
       aquagen purge --batch-name SCO-2024-001 --confirm
       aquagen purge --all --reset-inventory --confirm
     """
     from loaders import dsn as database
     from loaders.purge import purge as run
 
-    if not (all_batches or batch_ids or batch_names or reset_inventory):
+    if not (all_batches or batch_ids or batch_names or reset_inventory or dry_run):
         raise AquagenError("nothing to purge: give --batch-id N, --batch-name NAME or --all (and/or --reset-inventory)")
+    if dry_run and not (batch_ids or batch_names or reset_inventory):
+        all_batches = True  # the plan's "always dry-run first": a bare --dry-run shows everything
     if not (dry_run or confirm):
         raise AquagenError("purge deletes data: add --confirm to go ahead, or --dry-run to see what would go")
     dsn = database.choose(dsn, pgdata).dsn
@@ -473,29 +479,31 @@ def db_psql(database, pgdata, psql_args):
     os.execv(psql, [psql, st.dsn(database), *psql_args])
 
 
-class _progress:
-    """A rich progress bar over tables, silent when stderr is not a terminal."""
+class _LoadProgress:
+    """``load``'s bar: rows copied / total, percentage and time left (the work counts each row
+    twice: once copied, once its table's keys, indexes and FKs are built); silent when stderr
+    is not a terminal."""
 
-    def __init__(self, label: str):
-        self.label = label
+    def __init__(self, total_rows: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        self.bar = Progress(TextColumn("loading {task.fields[table]:<24.24}"), BarColumn(bar_width=16), TaskProgressColumn(),
+                            TextColumn("{task.fields[copied]:>12,} / {task.fields[rows]:,} rows"),
+                            TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal)
+        self.task = self.bar.add_task("load", total=2 * max(total_rows, 1), table="", copied=0, rows=total_rows)
 
     def __enter__(self):
-        if not sys.stderr.isatty():
-            return lambda name, rows: None
-        from rich.progress import Progress
-
-        self.p = Progress(transient=True)
-        self.p.start()
-        self.task = self.p.add_task(self.label, total=None)
-
-        def tick(name: str, rows: int) -> None:
-            self.p.update(self.task, advance=1, description=f"{self.label} {name} ({rows:,} rows)")
-
-        return tick
+        self.bar.__enter__()
+        return self
 
     def __exit__(self, *exc):
-        if hasattr(self, "p"):
-            self.p.stop()
+        self.bar.__exit__(*exc)
+
+    def __call__(self, table: str, copied: int, done: int) -> None:
+        task = self.bar.tasks[0]
+        self.bar.update(self.task, advance=copied + done, table=table, copied=task.fields["copied"] + copied)
 
 
 def main() -> None:

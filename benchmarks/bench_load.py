@@ -39,7 +39,7 @@ from psycopg.conninfo import make_conninfo  # noqa: E402
 
 import schemas  # noqa: E402
 from aquagen.snapshot import Snapshot  # noqa: E402
-from loaders import postgres, staged  # noqa: E402
+from loaders import postgres, session  # noqa: E402
 
 
 def create_db(admin: str) -> tuple[str, str]:
@@ -74,7 +74,7 @@ def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
     try:
         with psycopg.connect(dsn) as c:
             # the same sort memory as each aquagen worker; the server's own parallel index builds stay on
-            c.execute(next(x for x in staged.SESSION_SQL if "maintenance_work_mem" in x))
+            c.execute(next(x for x in session.WORKER_SQL if "maintenance_work_mem" in x))
             t0 = time.perf_counter()
             for t in ts.values():
                 c.execute(t.create_sql())

@@ -4,8 +4,9 @@
 the first) POINT is reached, either at once or SECONDS later from a timer
 thread, so that the statement just sent to the server is still running. Points:
 ``copy`` (after each chunk written into a COPY stream), ``keys``, ``index``,
-``fk`` (before each such build statement), ``final`` (inside the last
-transaction, just before COMMIT). Unset, the hook costs one dict lookup.
+``fk`` (before each such build statement), ``swap`` (in the final transaction of a
+load into an existing schema, before the tables are replaced by their copies),
+``final`` (inside the last transaction, just before COMMIT). Unset, the hook costs one dict lookup.
 """
 
 from __future__ import annotations

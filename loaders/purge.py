@@ -37,7 +37,7 @@ from psycopg import sql
 import schemas
 from aquagen.errors import AquagenError
 
-from .postgres import connect, exclusive
+from .session import connect, exclusive
 
 PURCHASES = "inventory_feedpurchase"
 LOTS = "inventory_feedcontainerstock"
@@ -354,10 +354,14 @@ def purge(
     dry_run: bool = False,
     reset_inventory: bool = False,
 ) -> PurgeResult:
-    """Delete the given batches (or ``all``) with everything that belongs to them, in one transaction."""
+    """Delete the given batches (or ``all``) with everything that belongs to them, in one transaction.
+
+    A dry run without batches named shows the plan for every batch (as ``all``)."""
     batch_ids, batch_names = list(batch_ids), list(batch_names)
     if all and (batch_ids or batch_names):
         raise AquagenError("--all purges every batch; leave out --batch-id / --batch-name, or drop --all")
+    if dry_run and not (batch_ids or batch_names or reset_inventory):
+        all = True  # noqa: A001 - the plan's "always dry-run first": a bare dry run shows everything
     if not (all or batch_ids or batch_names or reset_inventory):
         raise AquagenError("nothing to purge: give --batch-id N, --batch-name NAME or --all (and/or --reset-inventory)")
     start = time.perf_counter()

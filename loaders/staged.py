@@ -1,22 +1,28 @@
-"""Loading into a database without the schema: parallel, and safe to kill at any moment.
+"""Tables built in a private staging schema over parallel connections, then made
+visible by one short transaction: safe to kill at any moment.
 
-Worker connections (2-4) run a graph of tasks in a private staging schema, the
-task with the longest chain of work behind it first (list scheduling):
+Used for a database without the schema (``load_fresh``) and, with copies of the
+existing tables, for one that has it (``loaders.swap``). Worker connections (2-4)
+run a graph of tasks, the task with the longest chain of work behind it first
+(list scheduling):
 
 - a big table (>= BIG_ROWS rows) is created and COPied (``FREEZE``: same
   transaction) on its own; its primary key and UNIQUE indexes and its other
   indexes are then built one statement each, side by side (CREATE INDEX takes
   a SHARE lock only), and attached as constraints (``ADD CONSTRAINT ... USING
   INDEX``: the same names and catalog as ``ADD PRIMARY KEY``) with its CHECKs;
-- a small table is created, COPied, keyed and indexed in one transaction;
+- a small table is created, COPied, keyed, indexed and analyzed in one transaction;
 - a table's foreign keys come when it is built and the tables they reference
   have their keys (a big table's NOT VALID + VALIDATE CONSTRAINT, which locks
   the referenced tables in ROW SHARE mode only); after the indexes, the checks
   are index-only scans.
 
+- every table is ANALYZEd once built, so the application's first queries plan on
+  real statistics (they move with the table).
+
 Then one short transaction moves every table into ``public`` (ALTER TABLE ...
-SET SCHEMA carries indexes, constraints and identity sequences along), moves the
-sequences past the loaded ids and writes the load log row.
+SET SCHEMA carries indexes, constraints, statistics and identity sequences
+along), moves the sequences past the loaded ids and writes the load log row.
 
 Until that commits, ``public`` is untouched. A failed load drops its staging
 schema; a killed one leaves it behind, and the next load drops it while it holds
@@ -30,8 +36,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -40,26 +46,13 @@ import schemas
 from aquagen.snapshot import Snapshot
 
 from . import killpoints
+from .binarycopy import Progress
+from .session import worker_sql
 
 STAGING_PREFIX = "aquagen_staging_"
 BIG_ROWS = 100_000  # tables at least this big get one task per index build
 # rough cost per row (2 cores, PostgreSQL 15/16) of a COPY, an index build and an FK check
 COPY_COST, INDEX_COST, FK_COST = 3.0, 1.0, 0.2
-# per worker session: memory for index sorts; no parallel workers of the server's own
-# (the loader's connections already use every core)
-SESSION_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
-               "SET synchronous_commit = off")
-
-
-def session_sql(conn: psycopg.Connection) -> list[str]:
-    """Settings for a loader session; from PostgreSQL 14 on, a statement whose client died
-    (killed loader) is cancelled within a second instead of running to its end."""
-    out = list(SESSION_SQL)
-    if conn.info.server_version >= 140000:
-        out.append("SET client_connection_check_interval = '1s'")
-    return out
-
-
 def leftovers(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1", (STAGING_PREFIX.replace("_", r"\_") + "%",)
@@ -87,9 +80,9 @@ class Task:
     point: str  # kill point reached before it runs
     run: Callable[[psycopg.Connection], None]
     cost: float  # estimated work (row units): priority is the longest chain of work from here to the end
-    after: list["Task"] = field(default_factory=list)
+    after: list[Task] = field(default_factory=list)
     _waiting: int = 0
-    _next: list["Task"] = field(default_factory=list)
+    _next: list[Task] = field(default_factory=list)
     priority: float = 0.0
     start: float = 0.0
     seconds: float = 0.0
@@ -171,7 +164,7 @@ class _Pool:
         for _ in range(self.workers):
             conn = self.connect(self.dsn)
             conn.autocommit = True
-            for s in session_sql(conn):
+            for s in worker_sql(conn):
                 conn.execute(s)
             self.conns.append(conn)
         threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in self.conns]
@@ -206,30 +199,188 @@ class _Pool:
 # --- the load --------------------------------------------------------------------
 
 @dataclass
+class Build:
+    """One table to build in the staging schema: its rows, then its keys, indexes and FKs,
+    each statement aimed at the staging schema."""
+
+    name: str
+    rows: int  # rows it will hold (the cost model and the big/small choice)
+    fill: Callable[[psycopg.Connection], int]  # creates the table and writes its rows (inside a transaction)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (CREATE UNIQUE INDEX, ADD CONSTRAINT .. USING INDEX)
+    checks: list[str] = field(default_factory=list)  # other ALTER TABLE clauses (CHECK, EXCLUDE)
+    indexes: list[str] = field(default_factory=list)  # CREATE INDEX statements
+    after: list[str] = field(default_factory=list)  # statements once indexed (CLUSTER ON, comments)
+    fks: list[tuple[str, str, bool]] = field(default_factory=list)  # (constraint, ADD CONSTRAINT clause, validated)
+    parents: set[str] = field(default_factory=set)  # staged tables its FKs reference
+
+
+@dataclass
 class StagedLoad:
     rows: dict[str, int]
     phases: dict[str, float]
 
 
-def _key_clause(t: schemas.Table) -> str | None:
-    """Every key/UNIQUE/CHECK of a table as one ALTER TABLE (one lock, CHECKs verified in one scan)."""
-    parts = [re.sub(r"^ALTER TABLE \S+ ", "", s) for s in t.key_sql()]
-    return ", ".join(parts) if parts else None
-
-
-def _split_keys(t: schemas.Table) -> tuple[list[str], str]:
-    """A big table's keys as CREATE UNIQUE INDEX statements (for ``public``) plus one ALTER TABLE
-    clause that turns them into the PRIMARY KEY / UNIQUE constraints (USING INDEX: same names,
-    same catalog) and adds the CHECK constraints."""
-    unique, clauses = [], []
+def split_keys(t: schemas.Table, staging: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """A profile table's keys as CREATE UNIQUE INDEX statements plus the ALTER TABLE clauses
+    that turn them into the PRIMARY KEY / UNIQUE constraints (USING INDEX: same names, same
+    catalog as ADD PRIMARY KEY), and its CHECK clauses."""
+    keys, checks = [], []
     for stmt in t.key_sql():
         m = re.fullmatch(r"ALTER TABLE (\S+) ADD CONSTRAINT (\S+) (PRIMARY KEY|UNIQUE) \((.*)\)", stmt)
         if m:
-            unique.append(f"CREATE UNIQUE INDEX {m[2]} ON {m[1]} USING btree ({m[4]})")
-            clauses.append(f"ADD CONSTRAINT {m[2]} {m[3]} USING INDEX {m[2]}")
+            keys.append((_in(staging, f"CREATE UNIQUE INDEX {m[2]} ON {m[1]} USING btree ({m[4]})"),
+                         f"ADD CONSTRAINT {m[2]} {m[3]} USING INDEX {m[2]}"))
         else:
-            clauses.append(re.sub(r"^ALTER TABLE \S+ ", "", stmt))
-    return unique, ", ".join(clauses)
+            checks.append(re.sub(r"^ALTER TABLE \S+ ", "", stmt))
+    return keys, checks
+
+
+def profile_builds(snapshot: Snapshot, ts: dict[str, schemas.Table], staging: str,
+                   copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int]) -> list[Build]:
+    """The profile's tables, bare, COPied with their snapshot rows (a fresh load)."""
+    out = []
+    for t in ts.values():
+        def fill(conn: psycopg.Connection, t: schemas.Table = t) -> int:
+            conn.execute(_in(staging, t.create_sql()))
+            return copy_table(conn, snapshot, t, f"{staging}.{t.name}") if snapshot.rows(t.name) else 0
+        keys, checks = split_keys(t, staging)
+        fks = [(s.split(" ADD CONSTRAINT ")[1].split()[0], "ADD CONSTRAINT " + _in(staging, s).split(" ADD CONSTRAINT ", 1)[1],
+                True) for s in t.fk_sql()]
+        out.append(Build(t.name, snapshot.rows(t.name), fill, keys, checks, [_in(staging, s) for s in t.index_sql()],
+                         [], fks, {fk.ref_table for fk in t.foreign_keys} - {t.name}))
+    return out
+
+
+def build_all(
+    ctl: psycopg.Connection,
+    dsn: str,
+    staging: str,
+    builds: list[Build],
+    connect: Callable[[str], psycopg.Connection],
+    progress: Progress | None = None,
+    workers: int = 2,
+) -> StagedLoad:
+    """Build every table of ``builds`` in the (existing) schema ``staging`` over ``workers`` connections."""
+    rows: dict[str, int] = {b.name: 0 for b in builds}
+    plock = threading.Lock()
+    t_start = time.perf_counter()
+
+    def report(name: str) -> None:
+        if progress:
+            with plock:
+                progress(name, 0, rows[name])
+
+    def q(name: str) -> str:
+        return f"{staging}.{name}"
+
+    def alter(b: Build, clauses: list[str]) -> list[str]:
+        return [f"ALTER TABLE {q(b.name)} {', '.join(clauses)}"] if clauses else []
+
+    def fill(b: Build, with_builds: bool) -> Callable[[psycopg.Connection], None]:
+        def run(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                n = b.fill(conn)
+                if with_builds:
+                    for stmt, _ in b.keys:
+                        killpoints.reached("keys")
+                        conn.execute(stmt)
+                    for stmt in alter(b, [a for _, a in b.keys] + b.checks):
+                        conn.execute(stmt)
+                    for stmt in b.indexes:
+                        killpoints.reached("index")
+                        conn.execute(stmt)
+                    for stmt in b.after:
+                        conn.execute(stmt)
+                    if n:
+                        conn.execute(f"ANALYZE {q(b.name)}")
+            rows[b.name] = n
+            if with_builds:
+                report(b.name)
+        return run
+
+    def run_all(stmts: list[str]) -> Callable[[psycopg.Connection], None]:
+        def run(conn: psycopg.Connection) -> None:
+            for stmt in stmts:
+                conn.execute(stmt)
+        return run
+
+    tasks: list[Task] = []
+    keyed: dict[str, Task] = {}  # table -> the task after which it has its primary key
+    idle: dict[str, Task] = {}  # table -> the task after which only its FK task touches it
+    empty = [b for b in builds if b.rows == 0]
+    if empty:
+        def create_empty(conn: psycopg.Connection) -> None:
+            for b in empty:
+                fill(b, True)(conn)
+        first = Task("empty tables", "copy", create_empty, 1000.0 * len(empty))
+        tasks.append(first)
+        for b in empty:
+            keyed[b.name] = idle[b.name] = first
+    for b in builds:
+        n = b.rows
+        if n == 0:
+            continue
+        if n < BIG_ROWS:  # one transaction: create, COPY, keys, indexes
+            task = Task(f"load {b.name}", "copy", fill(b, True),
+                        n * (COPY_COST + INDEX_COST * (len(b.keys) + len(b.indexes))))
+            tasks.append(task)
+            keyed[b.name] = idle[b.name] = task
+            continue
+        # A big table: its PK/UNIQUE and other indexes are built side by side (CREATE INDEX
+        # takes a SHARE lock only), longest first, then attached as constraints (USING INDEX:
+        # the same names and catalog as ADD PRIMARY KEY); its FKs come last, when the
+        # indexes on their columns make the checks index-only scans.
+        copy = Task(f"copy {b.name}", "copy", fill(b, False), n * COPY_COST)
+        indexes = []
+        for stmt in [*(k for k, _ in b.keys), *b.indexes]:
+            width = stmt.count(",") + 1  # a wider index costs more to build
+            indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
+                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [copy]))
+        def finish(conn: psycopg.Connection, b: Build = b) -> None:
+            run_all([*alter(b, [a for _, a in b.keys] + b.checks), *b.after, f"ANALYZE {q(b.name)}"])(conn)
+            report(b.name)
+        done = Task(f"constraints of {b.name}", "keys", finish, n * FK_COST * (len(b.checks) + 1), indexes)
+        tasks += [copy, *indexes, done]
+        keyed[b.name] = idle[b.name] = done
+
+    # foreign keys, when the table is built and the tables they reference have their keys;
+    # a big table's are added NOT VALID and validated separately, which locks the referenced
+    # tables in ROW SHARE mode only, so that several tables' checks run side by side
+    for b in builds:
+        if not b.fks:
+            continue
+        stmts = []
+        for name, clause, valid in b.fks:
+            if b.rows >= BIG_ROWS and valid:
+                stmts += [f"ALTER TABLE {q(b.name)} {clause} NOT VALID", f"ALTER TABLE {q(b.name)} VALIDATE CONSTRAINT {name}"]
+            else:
+                stmts.append(f"ALTER TABLE {q(b.name)} {clause}")
+        parents = sorted(p for p in b.parents if p != b.name and p in keyed)
+        tasks.append(Task(f"foreign keys of {b.name}", "fk", run_all(stmts), 100.0 + b.rows * FK_COST * len(b.fks),
+                          [idle[b.name], *(keyed[p] for p in parents if keyed[p] is not idle[b.name])]))
+
+    _Pool(dsn, tasks, max(1, workers), connect).run()
+    phases: dict = {"copy_and_build": time.perf_counter() - t_start}
+    phases["tasks"] = {t.label: (round(t.start - t_start, 3), round(t.seconds, 3)) for t in tasks}
+    return StagedLoad(rows, phases)
+
+
+def new_staging_name() -> str:
+    return f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+
+
+def new_staging(ctl: psycopg.Connection) -> str:
+    staging = new_staging_name()
+    ctl.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+    return staging
+
+
+def drop_staging(ctl: psycopg.Connection, staging: str) -> None:
+    """After a failure (the next load drops what a kill left)."""
+    try:
+        ctl.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
+    except Exception:  # noqa: BLE001, S110 - the next load drops it
+        pass
 
 
 def load_fresh(
@@ -240,7 +391,7 @@ def load_fresh(
     copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int],
     finish: Callable[[psycopg.Connection, dict[str, int]], None],
     connect: Callable[[str], psycopg.Connection],
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     workers: int = 2,
 ) -> StagedLoad:
     """Load ``snapshot`` into the empty schema ``public`` of ``dsn``; ``ctl`` holds the load lock.
@@ -248,124 +399,20 @@ def load_fresh(
     ``copy_table(conn, snapshot, table, qualified_name)`` streams one table;
     ``finish(conn, rows)`` runs inside the final transaction (sequences, load log).
     """
-    staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-    S = sql.Identifier(staging)
-    ctl.execute(sql.SQL("CREATE SCHEMA {}").format(S))
-    rows: dict[str, int] = {n: 0 for n in ts}
-    plock = threading.Lock()
-    phases: dict[str, float] = {}
-    t_start = time.perf_counter()
-
-    def report(name: str, n: int) -> None:
-        if progress:
-            with plock:
-                progress(name, n)
-
-    def q(name: str) -> str:
-        return f"{staging}.{name}"
-
-    tasks: list[Task] = []
-    keyed: dict[str, Task] = {}  # table -> the task after which it has its primary key
-    idle: dict[str, Task] = {}  # table -> the task after which only its FK task touches it
-    empty = [t for t in ts.values() if snapshot.rows(t.name) == 0]
-
-    def fill(t: schemas.Table, with_builds: bool) -> Callable[[psycopg.Connection], None]:
-        def run(conn: psycopg.Connection) -> None:
-            with conn.transaction():
-                conn.execute(_in(staging, t.create_sql()))
-                n = copy_table(conn, snapshot, t, q(t.name))
-                if with_builds:
-                    key = _key_clause(t)
-                    if key:
-                        killpoints.reached("keys")
-                        conn.execute(f"ALTER TABLE {q(t.name)} {key}")
-                    for stmt in t.index_sql():
-                        killpoints.reached("index")
-                        conn.execute(_in(staging, stmt))
-            rows[t.name] = n
-            report(t.name, n)
-        return run
-
-    def create_empty(conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            for t in empty:
-                conn.execute(_in(staging, t.create_sql()))
-                key = _key_clause(t)
-                if key:
-                    conn.execute(f"ALTER TABLE {q(t.name)} {key}")
-                for stmt in t.index_sql():
-                    conn.execute(_in(staging, stmt))
-
-    def run_all(stmts: list[str]) -> Callable[[psycopg.Connection], None]:
-        def run(conn: psycopg.Connection) -> None:
-            for stmt in stmts:
-                conn.execute(stmt)
-        return run
-
-    if empty:
-        first = Task("empty tables", "copy", create_empty, 1000.0 * len(empty))
-        tasks.append(first)
-        for t in empty:
-            keyed[t.name] = idle[t.name] = first
-    for t in ts.values():
-        n = snapshot.rows(t.name)
-        if n == 0:
-            continue
-        if n < BIG_ROWS:  # one transaction: create, COPY, keys, indexes
-            task = Task(f"load {t.name}", "copy", fill(t, True), n * (COPY_COST + INDEX_COST * (1 + len(t.index_sql()))))
-            tasks.append(task)
-            keyed[t.name] = idle[t.name] = task
-            continue
-        # A big table: its PK/UNIQUE and other indexes are built side by side (CREATE INDEX
-        # takes a SHARE lock only), longest first, then attached as constraints (USING INDEX:
-        # the same names and catalog as ADD PRIMARY KEY); its FKs come last, when the
-        # indexes on their columns make the checks index-only scans.
-        copy = Task(f"copy {t.name}", "copy", fill(t, False), n * COPY_COST)
-        unique, attach = _split_keys(t)
-        indexes = []
-        for stmt in [*(u.replace("ON public.", f"ON {staging}.") for u in unique),
-                     *(_in(staging, s) for s in t.index_sql())]:
-            width = stmt.count(",") + 1  # a wider index costs more to build
-            indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
-                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [copy]))
-        done = Task(f"constraints of {t.name}", "keys", run_all([f"ALTER TABLE {q(t.name)} {attach}"]),
-                    n * FK_COST * len(t.checks), indexes)
-        tasks += [copy, *indexes, done]
-        keyed[t.name] = idle[t.name] = done
-
-    # foreign keys, when the table is built and the tables they reference have their keys;
-    # a big table's are added NOT VALID and validated separately, which locks the referenced
-    # tables in ROW SHARE mode only, so that several tables' checks run side by side
-    for t in ts.values():
-        if not t.foreign_keys:
-            continue
-        n = snapshot.rows(t.name)
-        stmts = [_in(staging, s) for s in t.fk_sql()]
-        if n >= BIG_ROWS:
-            stmts = [x for s in stmts for x in (s + " NOT VALID", f"ALTER TABLE {q(t.name)} VALIDATE CONSTRAINT "
-                                                + s.split(" ADD CONSTRAINT ")[1].split()[0])]
-        parents = sorted({fk.ref_table for fk in t.foreign_keys} - {t.name})
-        tasks.append(Task(f"foreign keys of {t.name}", "fk", run_all(stmts), 100.0 + n * FK_COST * len(t.foreign_keys),
-                          [idle[t.name], *(keyed[p] for p in parents if keyed[p] is not idle[t.name])]))
-
+    staging = new_staging(ctl)
     try:
-        _Pool(dsn, tasks, max(1, workers), connect).run()
-        phases["copy_and_build"] = time.perf_counter() - t_start
+        done = build_all(ctl, dsn, staging, profile_builds(snapshot, ts, staging, copy_table), connect, progress,
+                         workers)
         # the one short transaction that makes the load visible
         t0 = time.perf_counter()
         with ctl.transaction():
             for t in ts.values():
-                ctl.execute(f"ALTER TABLE {q(t.name)} SET SCHEMA public")
-            finish(ctl, rows)
-            ctl.execute(sql.SQL("DROP SCHEMA {}").format(S))
+                ctl.execute(f"ALTER TABLE {staging}.{t.name} SET SCHEMA public")
+            finish(ctl, done.rows)
+            ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
             killpoints.reached("final")
-        phases["final"] = time.perf_counter() - t0
+        done.phases["final"] = time.perf_counter() - t0
     except BaseException:
-        try:
-            ctl.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(S))
-        except Exception:  # noqa: BLE001 - the next load drops it
-            pass
+        drop_staging(ctl, staging)
         raise
-    phases["tasks"] = {t.label: (round(t.start - t_start, 3), round(t.seconds, 3)) for t in tasks}  # type: ignore
-    return StagedLoad(rows, phases)
-
+    return done

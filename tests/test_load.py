@@ -21,7 +21,8 @@ from psycopg.conninfo import make_conninfo
 import schemas
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
-from loaders import postgres, rebuild, staged
+from loaders import loadlog, postgres, rebuild, staged
+from loaders.catalog import row_counts
 from loaders.purge import purge
 
 from .conftest import fingerprint
@@ -100,7 +101,7 @@ def fleet_copy(pg_admin, fleet_db):
 
 def counts(dsn) -> dict[str, int]:
     with psycopg.connect(dsn) as c:
-        return postgres.row_counts(c, PROFILE_TABLES)
+        return row_counts(c, PROFILE_TABLES)
 
 
 def catalog(dsn) -> dict:
@@ -136,6 +137,13 @@ def expected_counts(snapshot: Snapshot) -> dict[str, int]:
     return {n: snapshot.rows(n) for n in PROFILE_TABLES}
 
 
+def unanalyzed(conn, snapshot: Snapshot) -> list[str]:
+    """Loaded tables without planner statistics (never ANALYZEd: reltuples -1)."""
+    return [r[0] for r in conn.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY(%s) "
+        "AND reltuples < 0 ORDER BY 1", ([n for n in PROFILE_TABLES if snapshot.rows(n)],)).fetchall()]
+
+
 # --- into an empty database ---------------------------------------------------------
 
 def test_fresh_load_builds_the_reference_catalog(fleet, fleet_db, empty_db):
@@ -153,12 +161,13 @@ def test_fresh_load_builds_the_reference_catalog(fleet, fleet_db, empty_db):
         nxt = c.execute("SELECT nextval(pg_get_serial_sequence('public.batch_batch', 'id'))").fetchone()[0]
         assert nxt == fleet.scan("batch_batch").select("id").collect()["id"].max() + 1
         c.rollback()
-        log = c.execute(f"SELECT manifest_sha256, batches, mode, row_counts FROM {postgres.LOAD_LOG}").fetchall()
+        log = c.execute(f"SELECT manifest_sha256, batches, mode, row_counts FROM {loadlog.LOAD_LOG}").fetchall()
         assert len(log) == 1
         digest, batches, mode, rows = log[0]
-        assert digest == postgres.manifest_digest(fleet) and mode == "created"
+        assert digest == loadlog.manifest_digest(fleet) and mode == "created"
         assert sorted(batches) == sorted(fleet.read("batch_batch")["batch_number"].to_list())
         assert rows == expected_counts(fleet)
+        assert unanalyzed(c, fleet) == []
 
 
 def test_every_table_built_in_parallel_gives_the_same_catalog(master_snapshot, empty_db, pg_admin, monkeypatch):
@@ -286,6 +295,12 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     with psycopg.connect(fleet_copy) as c:
         got = [r[0] for r in c.execute("SELECT batch_number FROM batch_batch ORDER BY batch_number").fetchall()]
         assert got == names
+    # --replace right after --skip-existing replaces the skipped batches (not "already loaded");
+    # then the snapshot is wholly there and a second --replace changes nothing
+    result = postgres.load(again, fleet_copy, replace=True)
+    assert not result.already_loaded and sorted(result.replaced_batches) == names
+    assert counts(fleet_copy) == original
+    assert postgres.load(again, fleet_copy, replace=True).already_loaded
 
     # --replace: every batch purged and loaded again, same counts; with
     # --rebuild-indexes, the catalog (extra objects included) comes back exactly
@@ -299,7 +314,7 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     with psycopg.connect(fleet_copy) as c:
         new_ids = dict(c.execute("SELECT batch_number, id FROM batch_batch").fetchall())
         assert sorted(new_ids) == names
-        assert len(c.execute(f"SELECT 1 FROM {postgres.LOAD_LOG}").fetchall()) == 3
+        assert len(c.execute(f"SELECT 1 FROM {loadlog.LOAD_LOG}").fetchall()) == 3
     assert failed_checks(fleet_copy) == []  # feed stock included: the lots follow the snapshot
 
     # rerunning finished loads changes nothing
@@ -309,3 +324,125 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     assert postgres.load(third, fleet_copy, skip_existing=True).already_loaded
     assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
     assert fingerprint(fleet_copy) == before
+
+
+# --- into an application's migrated schema (the default path: copies swapped in) -----------
+
+APP_TABLE = "django_admin_log"
+
+
+def _migrated(dsn) -> None:
+    """A database as AquaMind's migrations leave it: the profile's exact DDL and seeded rows,
+    plus what an application and its DBA add: a table of its own holding an FK on a loaded
+    table (as django_admin_log on auth_user), grants, comments, a sequence moved on, and the
+    extra objects of ``_add_extras``."""
+    with psycopg.connect(dsn) as c:
+        c.execute(schemas.schema_sql())
+        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+        c.execute("SELECT setval(pg_get_serial_sequence('public.health_mortalityreason', 'id'), 40)")
+        c.execute("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+                  "is_active, date_joined) VALUES ('!', true, 'site-admin', '', '', '', true, true, now())")
+        c.execute(f"CREATE TABLE {APP_TABLE} (id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                  f"user_id integer NOT NULL CONSTRAINT {APP_TABLE}_user_id_fk REFERENCES auth_user (id) "
+                  "DEFERRABLE INITIALLY DEFERRED, change_message text NOT NULL)")
+        c.execute(f"INSERT INTO {APP_TABLE} (user_id, change_message) SELECT id, 'created' FROM auth_user")
+        c.execute("COMMENT ON TABLE infrastructure_container IS 'tanks, pens and trays'")
+        c.execute("COMMENT ON COLUMN infrastructure_container.name IS 'unique per site'")
+        c.execute("COMMENT ON CONSTRAINT infrastructure_container_pkey ON infrastructure_container IS 'the key'")
+        c.execute("DO $$ BEGIN CREATE ROLE aquagen_test_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        c.execute("GRANT SELECT ON infrastructure_container, auth_user TO aquagen_test_reader")
+        c.execute("GRANT USAGE ON SEQUENCE infrastructure_container_id_seq TO aquagen_test_reader")
+    _add_extras(dsn, on_batch_tables=False)
+
+
+def state(dsn) -> dict:
+    """Everything a swap must carry over besides the rows: every index and constraint definition,
+    grants, comments, owners, and the identity sequences' names."""
+    names = [*PROFILE_TABLES, APP_TABLE]
+    identity = [(n, t.identity_column) for n, t in schemas.tables().items() if t.identity_column] + [(APP_TABLE, "id")]
+    with psycopg.connect(dsn) as c:
+        return {
+            "catalog": rebuild.signature(c, names),
+            "acl": c.execute("SELECT relname, relkind, relacl::text, pg_get_userbyid(relowner) FROM pg_class "
+                             "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S') AND relname <> %s "
+                             "ORDER BY 1", (loadlog.LOAD_LOG,)).fetchall(),
+            "comments": c.execute(
+                "SELECT COALESCE(r.relname, k.conname), d.objsubid, d.description FROM pg_description d "
+                "LEFT JOIN pg_class r ON d.classoid = 'pg_class'::regclass AND r.oid = d.objoid "
+                "LEFT JOIN pg_constraint k ON d.classoid = 'pg_constraint'::regclass AND k.oid = d.objoid "
+                "WHERE COALESCE(r.relnamespace, k.connamespace) = 'public'::regnamespace ORDER BY 1, 2").fetchall(),
+            "sequences": [(t, c.execute("SELECT pg_get_serial_sequence(%s, %s)", (f"public.{t}", col)).fetchone()[0])
+                          for t, col in identity],
+        }
+
+
+def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, monkeypatch):
+    """The migrated database's default path: copies built in parallel (every table on the
+    big-table path here) and swapped in; the catalog, grants, comments, owners and sequences
+    come out as they were, the application's FK on auth_user included, every table analyzed."""
+    _migrated(empty_db)
+    before, held = state(empty_db), counts(empty_db)
+    monkeypatch.setattr(staged, "BIG_ROWS", 1)
+    result = postgres.load(master_snapshot, empty_db, workers=3)
+    assert "swapped in" in result.method and not result.created_schema, result.method
+    assert state(empty_db) == before
+    after = counts(empty_db)
+    assert after == {t: held[t] + result.rows[t] for t in PROFILE_TABLES}
+    assert result.matched.get("health_mortalityreason") == 1  # the seeded reason, matched by name
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c) == []
+        assert unanalyzed(c, master_snapshot) == []
+        assert c.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s AND convalidated",
+                         (f"{APP_TABLE}_user_id_fk",)).fetchone()[0] == 1
+        assert c.execute(f"SELECT count(*) FROM {APP_TABLE} JOIN auth_user u ON u.id = user_id "
+                         "WHERE u.username = 'site-admin'").fetchone()[0] == 1
+        # sequences: never backwards, past every id
+        nxt = c.execute("SELECT nextval(pg_get_serial_sequence('public.health_mortalityreason', 'id'))").fetchone()[0]
+        top = c.execute("SELECT max(id) FROM health_mortalityreason").fetchone()[0]
+        assert nxt > max(40, top)
+
+
+def test_killed_existing_schema_load_leaves_everything_as_it_was(master_snapshot, empty_db):
+    _migrated(empty_db)
+    before, st = fingerprint(empty_db), state(empty_db)
+    # in a COPY, a key or index build, an FK, inside the final transaction before and after the swap
+    for point in ("copy:2", "keys:3", "index:2+0.02", "fk:2", "swap", "final"):
+        r = aquagen("load", master_snapshot.path, "--dsn", empty_db, kill_at=point)
+        assert r.returncode == -9, (point, r.stdout, r.stderr)
+        assert fingerprint(empty_db) == before, point
+        assert state(empty_db) == st, point
+    r = aquagen("load", master_snapshot.path, "--dsn", empty_db)
+    assert r.returncode == 0 and "swapped in" in r.stdout, r.stdout + r.stderr
+    assert state(empty_db) == st
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c) == []
+
+
+def test_a_long_reader_stops_the_swap_with_a_bounded_wait(master_snapshot, empty_db):
+    """A session reading a loaded table: the load builds its copies, waits 1 s for the swap's
+    lock, then stops with one line naming that session; nothing changed."""
+    _migrated(empty_db)
+    before, st = fingerprint(empty_db), state(empty_db)
+    with psycopg.connect(empty_db, application_name="aquamind-report") as reader:
+        reader.execute("SELECT count(*) FROM infrastructure_container").fetchone()  # its transaction stays open
+        with pytest.raises(AquagenError) as e:
+            postgres.load(master_snapshot, empty_db, lock_wait="1s")
+        reader.rollback()
+    msg = str(e.value)
+    assert "aquamind-report" in msg and "locked" in msg and "\n" not in msg, msg
+    assert fingerprint(empty_db) == before and state(empty_db) == st
+    with psycopg.connect(empty_db) as c:
+        assert staged.leftovers(c) == []
+
+
+def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy, tmp_path):
+    """The same batch numbers from another seed: other lots, other feedings. The purged feedings'
+    feed goes back to the lots the new snapshot does not hold; validate passes."""
+    from aquagen.generate import generate
+
+    other = generate(tmp_path / "other", seed=4, batches=3, as_of=AS_OF)
+    names = sorted(fleet.read("batch_batch")["batch_number"].to_list())
+    assert sorted(other.read("batch_batch")["batch_number"].to_list()) == names
+    result = postgres.load(other, fleet_copy, replace=True)
+    assert sorted(result.replaced_batches) == names
+    assert failed_checks(fleet_copy) == []

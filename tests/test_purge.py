@@ -68,6 +68,19 @@ def test_dry_run_then_purge_one_batch(fleet, fleet_copy):
     assert failed_checks(fleet_copy) == []
 
 
+def test_bare_dry_run_shows_the_plan_for_everything(fleet, fleet_db):
+    """The plan's "always dry-run first": --dry-run alone is --all --dry-run."""
+    dsn = fleet_db[0]
+    before = fingerprint(dsn)
+    bare = aquagen("purge", "--dsn", dsn, "--dry-run")
+    assert bare.returncode == 0, bare.stderr
+    assert "would delete" in bare.stdout and "of 3 batches" in bare.stdout and "nothing changed" in bare.stdout
+    every = aquagen("purge", "--dsn", dsn, "--all", "--dry-run")
+    assert every.returncode == 0 and every.stdout == bare.stdout
+    assert purge(dsn, dry_run=True).deleted == purge(dsn, all=True, dry_run=True).deleted
+    assert fingerprint(dsn) == before
+
+
 def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_copy):
     original = counts(fleet_copy)
     r = aquagen("purge", "--dsn", fleet_copy, "--all", "--reset-inventory", "--confirm")

@@ -1,0 +1,135 @@
+"""What the database holds: its tables checked against the profile, described as the
+reference JSON does, counted, and its identity sequences moved past the loaded ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+
+import schemas
+
+_CATALOG_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity <> ''
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
+ORDER BY c.relname, a.attnum
+"""
+
+
+def schema_mismatches(conn: psycopg.Connection, profile: str = schemas.PROFILE) -> list[str] | None:
+    """None when the database has none of the profile's tables, else every difference found."""
+    ts = schemas.tables(profile)
+    rows = conn.execute(_CATALOG_SQL, (list(ts),)).fetchall()
+    if not rows:
+        return None
+    found: dict[str, dict[str, tuple]] = {}
+    for rel, col, typ, notnull, identity in rows:
+        found.setdefault(rel, {})[col] = (typ, notnull, identity)
+    problems = []
+    for name, t in ts.items():
+        if name not in found:
+            problems.append(f"table {name} is missing")
+            continue
+        have = found[name]
+        for c in t.columns:
+            if c.name not in have:
+                problems.append(f"{name}.{c.name} is missing")
+                continue
+            typ, notnull, _ = have[c.name]
+            if typ != c.sql_type:
+                problems.append(f"{name}.{c.name} is {typ}, expected {c.sql_type}")
+            if notnull == c.nullable:
+                problems.append(f"{name}.{c.name} is {'NOT NULL' if notnull else 'nullable'}, expected "
+                                f"{'nullable' if c.nullable else 'NOT NULL'}")
+        for col, (_, notnull, identity) in have.items():
+            if col not in t.column_names and notnull and not identity:
+                problems.append(f"{name}.{col} is an unknown NOT NULL column")
+    return problems
+
+
+def has_table(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{name}",)).fetchone()[0]
+
+
+def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -> int:
+    """The highest id a table holds (0 when empty)."""
+    col = t.identity_column or "id"
+    return conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}").fetchone()[0]
+
+
+def set_sequences(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> None:
+    """Move every identity sequence past the highest id, never backwards.
+
+    ALTER SEQUENCE ... RESTART is transactional (setval is not), so a load that
+    is rolled back or killed leaves the sequences where they were too.
+    """
+    for t in ts.values():
+        col = t.identity_column
+        if not col:
+            continue
+        seq, top = conn.execute(f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), "
+                                f"(SELECT max({col}) FROM public.{t.name})").fetchone()
+        if top is None:
+            continue
+        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
+        if top + 1 > last + (1 if called else 0):
+            conn.execute(f"ALTER SEQUENCE {seq} RESTART WITH {top + 1}")
+
+
+def row_counts(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
+    return {n: conn.execute(f"SELECT count(*) FROM public.{n}").fetchone()[0] for n in names}
+
+
+def introspect(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, dict]:
+    """Tables as the reference JSON describes them (columns, keys, FKs, checks, indexes)."""
+    names = list(names)
+    out: dict[str, dict] = {}
+    for rel, col, typ, notnull, identity in conn.execute(_CATALOG_SQL, (names,)).fetchall():
+        t = out.setdefault(rel, {"columns": [], "primary_key": [], "foreign_keys": [], "unique": [],
+                                 "unique_partial": [], "checks": [], "indexes": []})
+        t["columns"].append({"name": col, "type": typ, "nullable": not notnull, "identity": identity})
+    cons = conn.execute(
+        """
+        SELECT c.relname, k.contype, k.conname, pg_get_constraintdef(k.oid),
+               ARRAY(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+                     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+               r.relname, k.condeferrable, k.condeferred
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+        LEFT JOIN pg_class r ON r.oid = k.confrelid
+        WHERE c.relname = ANY(%s) ORDER BY c.relname, k.conname
+        """,
+        (names,),
+    ).fetchall()
+    constraint_indexes = set()
+    for rel, kind, conname, definition, cols, ref, deferrable, deferred in cons:
+        t = out[rel]
+        if kind == "p":
+            t["primary_key"] = list(cols)
+            constraint_indexes.add(conname)
+        elif kind == "u":
+            t["unique"].append(list(cols))
+            constraint_indexes.add(conname)
+        elif kind == "c":
+            t["checks"].append(definition.removeprefix("CHECK (").removesuffix(")"))
+        elif kind == "f":
+            t["foreign_keys"].append({"column": cols[0], "ref_table": ref, "deferrable": deferrable,
+                                      "initially_deferred": deferred, "constraint": conname})
+    for rel, idxname, indexdef in conn.execute(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)",
+        (names,),
+    ).fetchall():
+        if idxname in constraint_indexes:
+            continue
+        key = "unique_partial" if indexdef.startswith("CREATE UNIQUE INDEX") else "indexes"
+        out[rel][key].append(indexdef)
+    return out
+
+
+def analyze(conn: psycopg.Connection, names: Iterable[str], schema: str = "public") -> None:
+    """Fresh planner statistics for loaded tables: the application's first queries plan on real numbers."""
+    for n in names:
+        conn.execute(f'ANALYZE {schema}."{n}"')

@@ -1,0 +1,185 @@
+"""Loading into a schema that is already there (e.g. created by AquaMind's migrations).
+
+The batches the database already holds are refused, left out (``--skip-existing``)
+or purged first (``--replace``); master rows are matched by natural key and every
+reference remapped (``loaders.reconcile``). The rows are then written either
+
+- in place (``load_in_place``): one transaction on one connection, the COPY going into the
+  indexed tables (``rebuild`` drops the secondary indexes and FKs around it), the choice
+  when the tables already hold more rows than the snapshot brings, or for ``--replace``;
+- or staged (``loaders.swap``): copies of the tables built in parallel, swapped in at the end.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from dataclasses import dataclass, field
+from functools import reduce
+
+import polars as pl
+import psycopg
+import pyarrow as pa
+
+import schemas
+from aquagen.errors import AquagenError
+from aquagen.snapshot import Snapshot
+
+from . import killpoints, rebuild
+from .binarycopy import Progress, copy_rows
+from .catalog import analyze, max_id, set_sequences
+from .loadlog import write_log
+from .purge import purge_batches
+from .reconcile import (
+    IdMap,
+    batch_closure,
+    history_refs,
+    reconcile,
+    remap,
+    snapshot_batches,
+)
+
+# The feed stock is the state of the snapshot's FIFO over all its batches: lots and
+# purchases already in the database (matched by lot number) take the snapshot's values
+# and history instead of keeping their own, so stock and feedings stay consistent when
+# batches are added to, or purged and reloaded into, a database aquagen filled before.
+FOLLOW_SNAPSHOT = ("inventory_feedpurchase", "inventory_feedcontainerstock")
+
+
+@dataclass
+class Plan:
+    """What a load into an existing schema does with the batches the database already holds."""
+
+    batches: pl.DataFrame  # (id, batch_number) of the snapshot's batches
+    existing: list[tuple[int, str]]  # (database id, batch_number) of those already in the database
+    skip: dict[str, pl.Series] = field(default_factory=dict)  # table -> snapshot ids left out
+    skipped: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> list[str]:
+        return [n for n in self.batches["batch_number"].to_list() if n not in self.skipped]
+
+
+def plan(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], skip_existing: bool,
+         replace: bool) -> Plan:
+    batches = snapshot_batches(snapshot)
+    existing = [tuple(r) for r in conn.execute(
+        "SELECT id, batch_number FROM public.batch_batch WHERE batch_number = ANY(%s) ORDER BY batch_number",
+        (batches["batch_number"].to_list(),)).fetchall()] if batches.height else []
+    out = Plan(batches, existing)
+    names = [n for _, n in existing]
+    if not existing:
+        return out
+    if replace:
+        out.replaced = names
+    elif skip_existing:
+        ids = batches.filter(pl.col("batch_number").is_in(names))["id"]
+        out.skip = batch_closure(snapshot, ts, ids)
+        out.skipped = names
+    else:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise AquagenError(f"the database already holds batch {shown} from another load; pass --skip-existing "
+                           f"to load only the other batches, or --replace to purge and reload them")
+    return out
+
+
+def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table]) -> dict[str, IdMap]:
+    """Where every base table's snapshot ids go in this database (reads only)."""
+    maps: dict[str, IdMap] = {}
+    for name, t in ts.items():
+        if not t.history_of:
+            maps[name] = reconcile(conn, snapshot, t, ts, maps)
+    return maps
+
+
+def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
+    return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
+
+
+def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: schemas.Table,
+                  ts: dict[str, schemas.Table], maps: dict[str, IdMap], skip: dict[str, pl.Series],
+                  freeze: bool = False, progress: Progress | None = None) -> int:
+    """COPY one table's rows into ``schema``'s copy of it (which holds the database's rows):
+    skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values."""
+    if snapshot.rows(t.name) == 0:
+        return 0
+    target = f"{schema}.{t.name}"
+    refs = history_refs(t, ts)
+    own = maps.get(t.history_of or t.name)
+    needs_remap = any(not maps[r].identity for r in refs.values() if r in maps) or (own is not None and not own.identity)
+    matched = own.matched if own is not None and own.matched is not None and own.matched.len() else None
+    drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [("id", t.name)])] if r in skip]
+    n = 0
+    if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
+        existing = own.pairs.filter(pl.col("old").is_in(matched.implode()))["new"].to_list()
+        if t.history_of:  # the matched rows' history is replaced by the snapshot's
+            conn.execute(f"DELETE FROM {target} WHERE id = ANY(%s)", (existing,))
+        else:  # the matched rows are updated to the snapshot's values
+            rows = remap(snapshot.scan(t.name).filter(pl.col("id").is_in(matched.implode())).collect(),
+                         t, ts, maps, own)
+            conn.execute(f"CREATE TEMP TABLE _aquagen_upsert (LIKE {target}) ON COMMIT DROP")
+            copy_rows(conn, "_aquagen_upsert", t, [rows.to_arrow()], freeze=False)
+            sets = ", ".join(f'"{c}" = u."{c}"' for c in t.column_names if c != "id")
+            n = conn.execute(f"UPDATE {target} b SET {sets} FROM _aquagen_upsert u WHERE b.id = u.id").rowcount
+            conn.execute("DROP TABLE _aquagen_upsert")
+        if t.history_of:
+            matched = None
+    history_offset = max_id(conn, t, schema) if t.history_of else 0
+    if not (needs_remap or matched is not None or drop or history_offset):
+        return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, progress=progress)
+
+    def transform(batch: pa.RecordBatch) -> pa.Table:
+        df = pl.from_arrow(batch)
+        if matched is not None:
+            df = df.filter(~pl.col("id").is_in(matched.implode()))
+        if drop:
+            df = df.filter(~reduce(operator.or_, [pl.col(c).cast(pl.Int64).is_in(skip[r].implode()).fill_null(False)
+                                                  for c, r in drop]))
+        df = remap(df, t, ts, maps, own)
+        if history_offset:
+            df = df.with_columns(pl.col("history_id") + history_offset)
+        return df.to_arrow()
+
+    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform,
+                         progress=progress)
+
+
+@dataclass
+class InPlace:
+    rows: dict[str, int]
+    matched: dict[str, int]
+    rebuilt: tuple[int, int]  # secondary indexes and foreign keys dropped and recreated
+
+
+def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], digest: str,
+                  p: Plan, rebuild_indexes: bool, start: float,
+                  progress: Progress | None = None) -> InPlace:
+    """Into the existing tables themselves, inside the caller's transaction."""
+    if p.replaced:
+        # the lots get back what the purged feedings drew: lots the snapshot does not hold (another
+        # seed's) are left consistent; those it holds (matched by lot number) then take its values
+        purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents come first; no queue of deferred checks
+    saved = None
+    loaded = [n for n in ts if snapshot.rows(n)]
+    if rebuild_indexes:
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        saved = rebuild.drop(conn, loaded)
+    maps = id_maps(conn, snapshot, ts)
+    rows: dict[str, int] = {}
+    for name, t in ts.items():
+        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, progress=progress)
+        if progress and saved is None:
+            progress(name, 0, rows[name])
+    if saved is not None:
+        rebuild.restore(conn, saved)
+        for name in ts:
+            if progress:
+                progress(name, 0, rows[name])
+    set_sequences(conn, ts)
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
+    analyze(conn, loaded)
+    write_log(conn, snapshot, digest, rows, p.loaded + p.skipped, "existing", time.perf_counter() - start, p.skipped)
+    killpoints.reached("final")
+    return InPlace(rows, matched_counts(maps), (len(saved.indexes), len(saved.fks)) if saved else (0, 0))

@@ -1,0 +1,72 @@
+"""The load log (``aquagen_load_log``): one row per snapshot loaded, keyed by the sha256 of
+its manifest, with the batches it brought. A snapshot whose batches are all still in the
+database is not loaded again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import psycopg
+
+from aquagen.snapshot import Snapshot
+
+from .catalog import has_table
+
+LOAD_LOG = "aquagen_load_log"
+
+
+def manifest_digest(snapshot: Snapshot) -> str:
+    return hashlib.sha256((snapshot.path / "manifest.json").read_bytes()).hexdigest()
+
+
+def ensure_log(conn: psycopg.Connection) -> None:
+    conn.execute(f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
+                 "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
+                 "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb)")
+    have = {r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (f"public.{LOAD_LOG}",)).fetchall()}
+    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision"), ("skipped", "jsonb")):
+        if col not in have:  # a log written by an earlier aquagen
+            conn.execute(f"ALTER TABLE public.{LOAD_LOG} ADD COLUMN {col} {typ}")
+
+
+def write_log(conn: psycopg.Connection, snapshot: Snapshot, digest: str, rows: dict[str, int], batches: list[str],
+              mode: str, seconds: float, skipped: list[str] = ()) -> None:
+    """Record a load: ``batches`` every batch of the snapshot now in the database, ``skipped``
+    those of them that were already there (left out by --skip-existing: another snapshot's rows)."""
+    ensure_log(conn)
+    conn.execute(
+        f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts, batches, mode, seconds, skipped) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (manifest_sha256) DO UPDATE SET "
+        "snapshot = EXCLUDED.snapshot, seed = EXCLUDED.seed, loaded_at = now(), row_counts = EXCLUDED.row_counts, "
+        "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds, skipped = EXCLUDED.skipped",
+        (digest, str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows), json.dumps(batches), mode,
+         round(seconds, 3), json.dumps(list(skipped))))
+
+
+def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False) -> bool:
+    """True when loading this snapshot again would change nothing: it was loaded before and its
+    batches are all still there (not purged). With ``replace``, only if that load left none of
+    them out (--skip-existing kept another snapshot's rows, which --replace is asked to replace)."""
+    if not has_table(conn, LOAD_LOG):
+        return False
+    have = {r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (f"public.{LOAD_LOG}",)).fetchall()}
+    row = conn.execute(f"SELECT {'batches' if 'batches' in have else 'NULL'}, "
+                       f"{'skipped' if 'skipped' in have else 'NULL'} FROM public.{LOAD_LOG} "
+                       "WHERE manifest_sha256 = %s", (digest,)).fetchone()
+    if row is None:
+        return False
+    names, skipped = row[0] or [], row[1] or []
+    if replace and skipped:
+        return False
+    if not names:
+        return True
+    if not has_table(conn, "batch_batch"):
+        return False
+    found = conn.execute("SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)",
+                         (names,)).fetchone()[0]
+    return found == len(set(names))

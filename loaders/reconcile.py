@@ -1,0 +1,103 @@
+"""Master rows a database already holds, matched by natural key, and the id each snapshot row
+gets there: matched rows take the existing ids, new rows ids past the existing ones, and every
+reference follows (``IdMap``)."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from functools import reduce
+
+import polars as pl
+import psycopg
+
+import schemas
+from aquagen.profiles import get
+from aquagen.snapshot import Snapshot
+
+from .catalog import max_id
+
+
+@dataclass
+class IdMap:
+    """Where a table's snapshot ids go in the database."""
+
+    offset: int = 0
+    pairs: pl.DataFrame | None = None  # columns old, new (for reconciled tables)
+    matched: pl.Series | None = None  # old ids of rows that already exist (not inserted)
+
+    @property
+    def identity(self) -> bool:
+        return self.offset == 0 and self.pairs is None
+
+    def expr(self, col: str) -> pl.Expr:
+        if self.pairs is not None:
+            return pl.col(col).replace_strict(self.pairs["old"], self.pairs["new"], default=pl.col(col))
+        return pl.col(col) + self.offset
+
+
+def history_refs(t: schemas.Table, ts: dict[str, schemas.Table]) -> dict[str, str]:
+    """column -> referenced table, for every id column a table carries."""
+    if t.history_of:
+        base = ts[t.history_of]
+        refs = {fk.column: fk.ref_table for fk in base.foreign_keys}
+        refs["id"] = base.name
+        refs["history_user_id"] = "auth_user"
+        return refs
+    return {fk.column: fk.ref_table for fk in t.foreign_keys}
+
+
+def snapshot_batches(snapshot: Snapshot) -> pl.DataFrame:
+    """(id, batch_number) of the snapshot's batches."""
+    return snapshot.scan("batch_batch").select(pl.col("id").cast(pl.Int64), "batch_number").collect()
+
+
+def batch_closure(snapshot: Snapshot, ts: dict[str, schemas.Table], batch_ids: pl.Series) -> dict[str, pl.Series]:
+    """Snapshot ids of every base row that belongs to these batches (follows FKs down from batch_batch)."""
+    out = {"batch_batch": batch_ids.cast(pl.Int64)}
+    for name, t in ts.items():
+        if t.history_of or name == "batch_batch" or not snapshot.rows(name):
+            continue
+        refs = [(fk.column, fk.ref_table) for fk in t.foreign_keys if fk.ref_table in out and fk.ref_table != name]
+        if not refs:
+            continue
+        cond = reduce(operator.or_, [pl.col(c).cast(pl.Int64).is_in(out[r].implode()) for c, r in refs])
+        ids = snapshot.scan(name).filter(cond).select(pl.col("id").cast(pl.Int64)).collect()["id"]
+        if ids.len():
+            out[name] = ids
+    return out
+
+
+def remap(df: pl.DataFrame, t: schemas.Table, ts, maps: dict[str, IdMap], own: IdMap | None) -> pl.DataFrame:
+    exprs = []
+    for col, ref in history_refs(t, ts).items():
+        m = maps.get(ref)
+        if m is not None and not m.identity and col in df.columns:
+            exprs.append(m.expr(col).cast(df.schema[col]))
+    if own is not None and not own.identity and not t.history_of:
+        exprs.append(own.expr("id").cast(df.schema["id"]))
+    return df.with_columns(exprs) if exprs else df
+
+
+def reconcile(conn: psycopg.Connection, snapshot: Snapshot, t: schemas.Table, ts, maps: dict[str, IdMap]) -> IdMap:
+    """Ids for a base table's rows in a database that already holds rows."""
+    existing_max = max_id(conn, t)
+    if snapshot.rows(t.name) == 0 or existing_max == 0:
+        return IdMap()
+    key = get(snapshot.profile).natural_keys.get(t.name)  # master rows: the same object by natural key
+    if key is None:
+        return IdMap(offset=existing_max)
+    df = remap(snapshot.read(t.name), t, ts, maps, None).select(["id", *key])
+    cols = ", ".join(f'"{c}"' for c in key)
+    existing = pl.DataFrame(
+        conn.execute(f"SELECT id, {cols} FROM public.{t.name}").fetchall(),
+        schema={"existing": pl.Int64, **{c: df.schema[c] for c in key}},
+        orient="row",
+    )
+    joined = df.join(existing, on=list(key), how="left", nulls_equal=False)
+    new = joined.filter(pl.col("existing").is_null()).with_columns(
+        existing=pl.int_range(existing_max + 1, existing_max + 1 + pl.len(), dtype=pl.Int64)
+    )
+    found = joined.filter(pl.col("existing").is_not_null())
+    pairs = pl.concat([found, new]).select(old=pl.col("id").cast(pl.Int64), new=pl.col("existing"))
+    return IdMap(pairs=pairs, matched=found["id"])

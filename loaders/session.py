@@ -1,0 +1,91 @@
+"""Connections to the target database: connecting, hiding passwords, the settings of a
+loader session, bounded lock waits, and the advisory lock that keeps loads and purges apart."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import psycopg
+
+from aquagen.errors import AquagenError
+
+LOCK_ID = 0x61717561  # session advisory lock: one aquagen load or purge per database at a time
+LOCK_WAIT_S = 120  # how long a load or purge waits for another one to finish
+TABLE_LOCK_WAIT = "10s"  # how long a load waits for a table lock the application holds
+DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))  # connections of a staged load
+# per worker session: memory for index sorts; no parallel workers of the server's own
+# (the loader's connections already use every core)
+WORKER_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
+              "SET synchronous_commit = off")
+
+
+def connect(dsn: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, connect_timeout=5, autocommit=False)
+    except psycopg.Error as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise AquagenError(f"cannot connect to the database {redact(dsn)}: {reason}") from None
+
+
+def redact(dsn: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
+
+
+def check_client(conn: psycopg.Connection) -> None:
+    """From PostgreSQL 14 on, a statement whose client died (killed loader) is cancelled
+    within a second instead of running to its end."""
+    if conn.info.server_version >= 140000:
+        conn.execute("SET client_connection_check_interval = '1s'")
+
+
+def worker_sql(conn: psycopg.Connection) -> list[str]:
+    """Settings for a loader's worker session."""
+    out = list(WORKER_SQL)
+    if conn.info.server_version >= 140000:
+        out.append("SET client_connection_check_interval = '1s'")
+    return out
+
+
+def exclusive(conn: psycopg.Connection, what: str = "load") -> None:
+    """Take the database's aquagen lock for this session (a killed client's session ends and frees it)."""
+    if conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)).fetchone()[0]:
+        return
+    try:
+        conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
+    except psycopg.errors.LockNotAvailable:
+        raise AquagenError(f"another aquagen load or purge has held this database for over {LOCK_WAIT_S} s; "
+                           f"try the {what} again when it has finished") from None
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+_HOLDERS = """
+SELECT DISTINCT a.pid, COALESCE(NULLIF(a.application_name, ''), '?'), COALESCE(a.usename::text, '?'),
+       COALESCE(a.client_addr::text, 'local'), a.state, c.relname
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+JOIN pg_class c ON c.oid = l.relation
+WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[])
+ORDER BY 1 LIMIT 3
+"""
+
+
+def lock_tables(conn: psycopg.Connection, tables: list[str], mode: str, wait: str = TABLE_LOCK_WAIT) -> None:
+    """LOCK TABLE ``tables`` (schema-qualified) IN ``mode``, inside the caller's transaction, waiting at most ``wait``:
+    the application's queries never queue behind a loader stuck on a long reader. On timeout, a
+    one-line error names the sessions holding the tables."""
+    if not tables:
+        return
+    names = ", ".join(tables)
+    conn.execute(f"SET LOCAL lock_timeout = '{wait}'")
+    try:
+        with conn.transaction():  # a savepoint: the holders are looked up in the same transaction
+            conn.execute(f"LOCK TABLE {names} IN {mode} MODE")
+    except psycopg.errors.LockNotAvailable:
+        holders = conn.execute(_HOLDERS, (tables,)).fetchall()
+        who = "; ".join(f"pid {pid} ({app}, user {user}, {addr}, {state}) on {rel}"
+                        for pid, app, user, addr, state, rel in holders) or "another session"
+        raise AquagenError(f"the tables stayed locked for over {wait}: {who}; stop that session or try again "
+                           "when it has finished") from None
+    conn.execute("SET LOCAL lock_timeout = 0")

@@ -1,0 +1,286 @@
+"""Loading into an existing schema at the speed of a fresh load: build copies, swap them in.
+
+For every table the snapshot fills, a copy is built in a staging schema over parallel
+connections (``loaders.staged``): created ``LIKE`` the table (columns, defaults,
+identity, storage, column comments), filled with the table's own rows and then the
+snapshot's (remapped, ``loaders.existing``), and given the table's own keys, CHECKs,
+indexes (clustered marks, comments) and foreign keys, each from its definition in
+the catalog (``pg_get_indexdef``, ``pg_get_constraintdef``), with the same names.
+The tables themselves stay readable meanwhile; writes to them wait (SHARE lock), so
+the copies hold every row.
+
+One short final transaction then takes the tables (ACCESS EXCLUSIVE, bounded wait),
+drops the foreign keys other tables hold on them, drops them, moves the copies into
+their place, gives each identity sequence the old one's name and position, the
+owner, grants and comments back, re-adds the dropped foreign keys (validated),
+moves the sequences past the loaded ids, ANALYZEs nothing more (the copies were
+analyzed when built) and writes the load log. A kill before that COMMIT leaves the
+database exactly as it was; the next load drops the leftover staging schema.
+
+Tables with anything a copy would not carry (triggers, rules, row security, views
+on them, publications, partitions or inheritance, extended statistics, tablespaces,
+storage options, a replica identity, column grants, generated columns, serial
+sequences, an owner this role cannot act as) are loaded in place instead
+(``ineligible`` says why).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+import schemas
+from aquagen.snapshot import Snapshot
+
+from . import killpoints, staged
+from .binarycopy import Progress
+from .catalog import set_sequences
+from .existing import Plan, copy_existing, id_maps, matched_counts
+from .loadlog import write_log
+from .session import TABLE_LOCK_WAIT, connect, lock_tables
+
+_BLOCKERS = """
+SELECT c.relname, CASE
+  WHEN c.relkind <> 'r' OR c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid
+       OR i.inhparent = c.oid) THEN 'partitions or inheritance'
+  WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) THEN 'a trigger'
+  WHEN EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid) THEN 'a rule'
+  WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+       WHERE d.refobjid = c.oid AND d.refclassid = 'pg_class'::regclass AND r.ev_class <> c.oid) THEN 'a view on it'
+  WHEN c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) THEN 'row security'
+  WHEN EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid) THEN 'a publication'
+  WHEN EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxrelid = c.oid) THEN 'extended statistics'
+  WHEN c.reltablespace <> 0 OR EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+       WHERE x.indrelid = c.oid AND (i.reltablespace <> 0 OR i.reloptions IS NOT NULL)) THEN 'a tablespace or index options'
+  WHEN c.reloptions IS NOT NULL OR c.relpersistence <> 'p' THEN 'storage options'
+  WHEN c.relreplident NOT IN ('d', 'n') OR EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid
+       AND x.indisreplident) THEN 'a replica identity'
+  WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       AND (a.attacl IS NOT NULL OR a.attgenerated <> '')) THEN 'column grants or generated columns'
+  WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       WHERE d.refobjid = c.oid AND d.deptype = 'a') THEN 'a serial sequence'
+  WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype NOT IN ('p', 'u', 'c', 'f', 'x'))
+       THEN 'a constraint trigger'
+  WHEN NOT pg_has_role(current_user, c.relowner, 'MEMBER') THEN 'an owner this role cannot act as'
+  END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+WHERE c.relname = ANY(%s)
+ORDER BY 1
+"""
+
+
+def ineligible(conn: psycopg.Connection, tables: list[str]) -> str | None:
+    """Why copies of ``tables`` would not be exact (the first reason found), or None."""
+    for rel, why in conn.execute(_BLOCKERS, (tables,)).fetchall():
+        if why:
+            return f"{rel} has {why}"
+    return None
+
+
+@dataclass
+class Inbound:
+    """A foreign key another (not loaded) table holds on a loaded one: dropped and re-added by the swap."""
+
+    table: str  # qualified
+    name: str
+    definition: str
+
+
+@dataclass
+class Copy:
+    """What a loaded table's copy needs beyond its rows, read from the catalog."""
+
+    name: str
+    owner: str
+    keys: list[tuple[str, str]]
+    checks: list[str]
+    indexes: list[str]
+    after: list[str]
+    fks: list[tuple[str, str, bool]]
+    parents: set[str]
+    comments: list[str]  # COMMENT statements run after the swap (table, constraints)
+    grants: list[str]  # GRANT statements on the table, run after the swap
+
+
+def _aim(stmt: str, staging: str, table: str) -> str:
+    """An index definition on public.``table`` aimed at the staging copy."""
+    return re.sub(rf" ON (ONLY )?public\.{re.escape(table)} ", rf" ON \g<1>{staging}.{table} ", stmt, count=1)
+
+
+def _refs(definition: str, staging: str, staged_tables: set[str]) -> tuple[str, str | None]:
+    """A foreign key definition whose referenced table, when it is loaded, is its staging copy."""
+    m = re.search(r"REFERENCES public\.(\"?[\w$]+\"?)\(", definition)
+    if not m:
+        return definition, None
+    parent = m[1].strip('"')
+    if parent not in staged_tables:
+        return definition, None
+    return definition[:m.start(1)].replace("REFERENCES public.", f"REFERENCES {staging}.") + definition[m.start(1):], \
+        parent
+
+
+def _literal(conn: psycopg.Connection, text: str) -> str:
+    return sql.Literal(text).as_string(conn)
+
+
+def _grants(conn: psycopg.Connection, kind: str, qualified: str, oid: int) -> list[str]:
+    col = "relacl"
+    out = []
+    for grantee, priv, grantable in conn.execute(
+        f"SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
+        f"a.is_grantable FROM pg_class c, aclexplode(c.{col}) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE c.oid = %s ORDER BY 1, 2", (oid,)).fetchall():
+        out.append(f"GRANT {priv} ON {kind} {qualified} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}")
+    return out
+
+
+def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: set[str]) -> Copy:
+    """The table's keys, checks, indexes, FKs, grants and comments, as statements for its copy."""
+    oid, owner, comment = conn.execute(
+        "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
+        "FROM pg_class c WHERE c.oid = %s::regclass", (f'public."{table}"',)).fetchone()
+    q = f"{staging}.{table}"
+    keys, checks, fks, parents, after, comments = [], [], [], set(), [], []
+    if comment is not None:
+        comments.append(f'COMMENT ON TABLE public."{table}" IS {_literal(conn, comment)}')
+    for name, kind, definition, indexdef, deferrable, deferred, validated, ccomment in conn.execute(
+        "SELECT k.conname, k.contype, pg_get_constraintdef(k.oid), "
+        "       CASE WHEN k.contype IN ('p', 'u') THEN pg_get_indexdef(k.conindid) END, k.condeferrable, "
+        "       k.condeferred, k.convalidated, obj_description(k.oid, 'pg_constraint') "
+        "FROM pg_constraint k WHERE k.conrelid = %s ORDER BY k.conname", (oid,)).fetchall():
+        ident = sql.Identifier(name).as_string(conn)
+        if kind in ("p", "u"):
+            clause = f"ADD CONSTRAINT {ident} {'PRIMARY KEY' if kind == 'p' else 'UNIQUE'} USING INDEX {ident}"
+            if deferrable:
+                clause += " DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")
+            keys.append((_aim(indexdef, staging, table), clause))
+        elif kind == "f":
+            definition, parent = _refs(definition, staging, staged_tables)
+            fks.append((ident, f"ADD CONSTRAINT {ident} {definition}", validated))
+            if parent:
+                parents.add(parent)
+        else:
+            checks.append(f"ADD CONSTRAINT {ident} {definition}")
+        if ccomment is not None:
+            comments.append(f'COMMENT ON CONSTRAINT {ident} ON public."{table}" IS {_literal(conn, ccomment)}')
+    indexes = []
+    for name, indexdef, clustered, icomment in conn.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid), x.indisclustered, obj_description(i.oid, 'pg_class') "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid) "
+        "ORDER BY 1", (oid,)).fetchall():
+        indexes.append(_aim(indexdef, staging, table))
+        ident = sql.Identifier(name).as_string(conn)
+        if clustered:
+            after.append(f"ALTER TABLE {q} CLUSTER ON {ident}")
+        if icomment is not None:
+            after.append(f"COMMENT ON INDEX {staging}.{ident} IS {_literal(conn, icomment)}")
+    for name, clustered in conn.execute(  # a key's index may be the clustered one
+        "SELECT i.relname, x.indisclustered FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
+        "WHERE x.indrelid = %s AND x.indisclustered", (oid,)).fetchall():
+        after.append(f"ALTER TABLE {q} CLUSTER ON {sql.Identifier(name).as_string(conn)}")
+    return Copy(table, owner, keys, checks, indexes, after, fks, parents, comments,
+                _grants(conn, "TABLE", f'public."{table}"', oid))
+
+
+def inbound(conn: psycopg.Connection, tables: list[str]) -> list[Inbound]:
+    """Foreign keys that tables not loaded hold on the loaded ones."""
+    return [Inbound(*r) for r in conn.execute(
+        "SELECT k.conrelid::regclass::text, quote_ident(k.conname), pg_get_constraintdef(k.oid) "
+        "FROM pg_constraint k JOIN pg_class p ON p.oid = k.confrelid "
+        "JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = 'public' "
+        "WHERE k.contype = 'f' AND k.conparentid = 0 AND p.relname = ANY(%s) "
+        "AND k.conrelid NOT IN (SELECT c.oid FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+        "                       AND cn.nspname = 'public' WHERE c.relname = ANY(%s)) ORDER BY 1, 2",
+        (tables, tables)).fetchall()]
+
+
+@dataclass
+class Swapped:
+    rows: dict[str, int]
+    matched: dict[str, int]
+    phases: dict
+
+
+def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
+                 digest: str, p: Plan, tables: list[str], workers: int, start: float,
+                 progress: Progress | None = None, lock_wait: str = TABLE_LOCK_WAIT) -> Swapped:
+    """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
+    snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
+    fails), then swap them in before that transaction commits."""
+    ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
+    copies = {t: describe(ctl, t, staging, set(tables)) for t in tables}
+    holders = inbound(ctl, tables)
+    maps = id_maps(ctl, snapshot, ts)
+    existing_rows = dict(ctl.execute(
+        "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "AND n.nspname = 'public' WHERE c.relname = ANY(%s)", (tables,)).fetchall())
+    ctl.execute("RESET search_path")
+
+    def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
+        t = ts[name]
+
+        def fill(conn: psycopg.Connection) -> int:
+            conn.execute(f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
+                         "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS)")
+            conn.execute(f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"')
+            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, freeze=True, progress=progress)
+        return fill
+
+    builds = [staged.Build(c.name, snapshot.rows(c.name) + max(0, existing_rows.get(c.name, 0)), fill_for(c.name),
+                           c.keys, c.checks, c.indexes, c.after, c.fks, c.parents) for c in copies.values()]
+    # the staging schema is made on its own connection: the workers must see it now
+    with connect(dsn) as aside:
+        aside.autocommit = True
+        aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+    done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
+    rows = {n: done.rows.get(n, 0) for n in ts}
+
+    t0 = time.perf_counter()
+    names = ", ".join(f'public."{t}"' for t in tables)
+    lock_tables(ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE",
+                lock_wait)
+    sequences = {}
+    for t in tables:
+        col = ts[t].identity_column
+        if col:
+            seq = ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)).fetchone()[0]
+            if seq:
+                last, called, acl_oid = ctl.execute(
+                    f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}").fetchone()
+                sequences[t] = (col, seq, last + 1 if called else last, _grants(ctl, "SEQUENCE", seq, acl_oid))
+    for h in holders:
+        ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
+    killpoints.reached("swap")
+    ctl.execute(f"DROP TABLE {names}")
+    for t in tables:
+        ctl.execute(f'ALTER TABLE {staging}."{t}" SET SCHEMA public')
+    role = ctl.execute("SELECT quote_ident(current_user)").fetchone()[0]
+    for t, c in copies.items():
+        if c.owner != role:
+            ctl.execute(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
+        for stmt in c.grants + c.comments:
+            ctl.execute(stmt)
+    for t, (col, old, nxt, grants) in sequences.items():
+        new = ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)).fetchone()[0]
+        if new != old:
+            ctl.execute(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
+        ctl.execute(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")
+        for g in grants:
+            ctl.execute(g)
+    for h in holders:
+        killpoints.reached("fk")
+        ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
+    set_sequences(ctl, ts)
+    ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
+    write_log(ctl, snapshot, digest, rows, p.loaded + p.skipped, "existing (swapped)",
+              time.perf_counter() - start, p.skipped)
+    killpoints.reached("final")
+    done.phases["final"] = time.perf_counter() - t0
+    return Swapped(rows, matched_counts(maps), done.phases)
