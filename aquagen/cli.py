@@ -301,7 +301,8 @@ def validate(snapshot, dsn, as_of):
         raise AquagenError("give a SNAPSHOT folder or --dsn URL, not both")
     if snapshot is None:
         from loaders import dsn as database
-        from loaders.postgres import connect, schema_mismatches
+        from loaders.catalog import schema_mismatches
+        from loaders.session import connect
 
         db = database.choose(dsn)
         with connect(db.dsn) as conn:
@@ -445,7 +446,7 @@ def db_status(database, pgdata):
         click.echo(f"TCP: {st.tcp_dsn(database)}" if st.port
                    else "TCP: none (the Unix socket only; aquagen db stop, then aquagen db start --port 5433)")
     if os.environ.get("AQUAGEN_DSN", "").strip():
-        from loaders.postgres import redact
+        from loaders.session import redact
 
         click.echo(f"note: AQUAGEN_DSN is set ({redact(os.environ['AQUAGEN_DSN'])}): load, purge, validate and "
                    "report use that database, not this server")

@@ -133,7 +133,7 @@ def report_snapshot(path: str | os.PathLike, out: str | os.PathLike | None = Non
 def report_database(dsn: str, out: str | os.PathLike | None = None, as_of: dt.date | None = None) -> Report:
     """The report of a loaded database up to ``as_of`` (default: its last day with data); by default written
     to ``output/report/index.html``."""
-    from loaders.postgres import connect, redact
+    from loaders.session import connect, redact
 
     with connect(dsn) as conn:
         return build(DatabaseData(conn, redact(dsn), as_of), _target(out, DEFAULT_DB_OUT))
