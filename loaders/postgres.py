@@ -200,21 +200,27 @@ def _ensure_log(conn) -> None:
     have = {r[0] for r in conn.execute(
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
         (f"public.{LOAD_LOG}",)).fetchall()}
-    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision")):
+    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision"), ("meta", "jsonb"),
+                     ("id_segments", "jsonb")):
         if col not in have:  # a log written by an earlier aquagen
             conn.execute(f"ALTER TABLE public.{LOAD_LOG} ADD COLUMN {col} {typ}")
 
 
 def _write_log(conn, snapshot: Snapshot, digest: str, rows: dict[str, int], batches: list[str], mode: str,
-               seconds: float) -> None:
+               seconds: float, segments: dict[str, list] | None = None) -> None:
+    """Log a load (or an advance): the snapshot, its generation arguments (``meta``: the manifest
+    without its table list, so that ``aquagen advance`` can generate it at a later date) and where
+    its ids went (``id_segments``: per table, [first snapshot id, offset] pairs; none = unchanged)."""
     _ensure_log(conn)
+    meta = {k: v for k, v in snapshot.manifest.items() if k != "tables"}
     conn.execute(
-        f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts, batches, mode, seconds) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (manifest_sha256) DO UPDATE SET "
+        f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts, batches, mode, seconds, meta, "
+        "id_segments) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (manifest_sha256) DO UPDATE SET "
         "snapshot = EXCLUDED.snapshot, seed = EXCLUDED.seed, loaded_at = now(), row_counts = EXCLUDED.row_counts, "
-        "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds",
+        "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds, meta = EXCLUDED.meta, "
+        "id_segments = EXCLUDED.id_segments",
         (digest, str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows), json.dumps(batches), mode,
-         round(seconds, 3)))
+         round(seconds, 3), json.dumps(meta), json.dumps(segments or {})))
 
 
 def _already_loaded(conn, digest: str) -> bool:
@@ -362,11 +368,14 @@ def _load_existing(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], diges
     maps: dict[str, IdMap] = {}
     rows: dict[str, int] = {}
     matched: dict[str, int] = {}
+    history_offsets: dict[str, int] = {}
     for name, t in ts.items():
         if not t.history_of:
             maps[name] = _reconcile(conn, snapshot, t, ts, maps)
             if maps[name].matched is not None:
                 matched[name] = maps[name].matched.len()
+        else:
+            history_offsets[name] = _max_id(conn, t)
         rows[name] = _copy_existing(conn, snapshot, t, ts, maps, skip)
         if progress:
             progress(name, rows[name])
@@ -375,7 +384,9 @@ def _load_existing(conn, snapshot: Snapshot, ts: dict[str, schemas.Table], diges
     _set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
     loaded = [n for n in batches["batch_number"].to_list() if n not in skipped]
-    _write_log(conn, snapshot, digest, rows, loaded + skipped, "existing", time.perf_counter() - start)
+    segments = {n: [[1, m.offset]] for n, m in maps.items() if m.pairs is None and m.offset}
+    segments |= {n: [[1, o]] for n, o in history_offsets.items() if o}
+    _write_log(conn, snapshot, digest, rows, loaded + skipped, "existing", time.perf_counter() - start, segments)
     killpoints.reached("final")
     return LoadResult(False, rows, matched, 0.0, skipped_batches=skipped, replaced_batches=replaced,
                       rebuilt=(len(saved.indexes), len(saved.fks)) if saved else (0, 0))
