@@ -229,6 +229,34 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
         click.echo(f"connect with: {psql}")
 
 
+
+@cli.command()
+@click.option("--dsn", default=None, help=DSN_HELP)
+@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
+@click.option("--to", "to", type=DATE, default=None, help="The new as-of date. [default: today]")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
+              help="Worker processes generating the new days.")
+def advance(dsn, pgdata, to, workers):
+    """Move a loaded database on to a later as-of date, without reloading.
+
+    Reads from the load log how the data was generated and the date it holds, generates
+    the same farm at the new date and, in one transaction, adds every row created since
+    and moves batches, assignments and stock lots on. Rows added through the application
+    are kept; killing it leaves the database at the old date.
+
+    \b
+    Examples:
+      aquagen advance                        # the embedded database, to today
+      aquagen advance --dsn $DSN --to 2026-12-24
+    """
+    from loaders import dsn as database
+    from loaders.advance import advance as run
+    from loaders.advance import describe
+
+    with RichProgress() as progress:
+        result = run(database.choose(dsn, pgdata).dsn, to, workers=workers, progress=progress)
+    click.echo(describe(result))
+
 @cli.command()
 @click.option("--dsn", default=None, help=DSN_HELP)
 @click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)

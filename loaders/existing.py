@@ -93,6 +93,15 @@ def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.
     return maps
 
 
+def id_segments(conn: psycopg.Connection, ts: dict[str, schemas.Table], maps: dict[str, IdMap]) -> dict[str, list]:
+    """Where the ids of the tables that do not keep them go, for the load log (``aquagen advance``
+    maps later ids the same way): events past the rows already there, history rows likewise.
+    Master tables matched by natural key are found by it again, so they are not listed."""
+    out = {n: [[1, m.offset]] for n, m in maps.items() if m.pairs is None and m.offset}
+    out |= {n: [[1, o]] for n, t in ts.items() if t.history_of and (o := max_id(conn, t))}
+    return out
+
+
 def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
     return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
 
@@ -167,6 +176,7 @@ def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, sc
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         saved = rebuild.drop(conn, loaded)
     maps = id_maps(conn, snapshot, ts)
+    segments = id_segments(conn, ts, maps)
     rows: dict[str, int] = {}
     for name, t in ts.items():
         rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, progress=progress)
@@ -180,6 +190,7 @@ def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, sc
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
     analyze(conn, loaded)
-    write_log(conn, snapshot, digest, rows, p.loaded + p.skipped, "existing", time.perf_counter() - start, p.skipped)
+    write_log(conn, snapshot, digest, rows, p.loaded + p.skipped, "existing", time.perf_counter() - start, p.skipped,
+              segments)
     killpoints.reached("final")
     return InPlace(rows, matched_counts(maps), (len(saved.indexes), len(saved.fks)) if saved else (0, 0))

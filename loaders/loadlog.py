@@ -1,6 +1,9 @@
-"""The load log (``aquagen_load_log``): one row per snapshot loaded, keyed by the sha256 of
-its manifest, with the batches it brought. A snapshot whose batches are all still in the
-database is not loaded again."""
+"""The load log (``aquagen_load_log``): one row per snapshot loaded (or advanced to), keyed by
+the sha256 of its manifest, with the batches it brought, how it was generated (``meta``: the
+manifest without its table list, so that ``aquagen advance`` can generate it at a later date)
+and where its ids went (``id_segments``: per table, [first snapshot id, offset] pairs; a table
+not named kept its ids). A snapshot whose batches are all still in the database is not loaded
+again."""
 
 from __future__ import annotations
 
@@ -23,27 +26,32 @@ def manifest_digest(snapshot: Snapshot) -> str:
 def ensure_log(conn: psycopg.Connection) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
                  "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
-                 "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb)")
+                 "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb, "
+                 "meta jsonb, id_segments jsonb)")
     have = {r[0] for r in conn.execute(
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
         (f"public.{LOAD_LOG}",)).fetchall()}
-    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision"), ("skipped", "jsonb")):
+    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision"), ("skipped", "jsonb"),
+                     ("meta", "jsonb"), ("id_segments", "jsonb")):
         if col not in have:  # a log written by an earlier aquagen
             conn.execute(f"ALTER TABLE public.{LOAD_LOG} ADD COLUMN {col} {typ}")
 
 
 def write_log(conn: psycopg.Connection, snapshot: Snapshot, digest: str, rows: dict[str, int], batches: list[str],
-              mode: str, seconds: float, skipped: list[str] = ()) -> None:
+              mode: str, seconds: float, skipped: list[str] = (), segments: dict[str, list] | None = None) -> None:
     """Record a load: ``batches`` every batch of the snapshot now in the database, ``skipped``
-    those of them that were already there (left out by --skip-existing: another snapshot's rows)."""
+    those of them that were already there (left out by --skip-existing: another snapshot's rows),
+    ``segments`` where the ids of tables that did not keep them went."""
     ensure_log(conn)
+    meta = {k: v for k, v in snapshot.manifest.items() if k != "tables"}
     conn.execute(
-        f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts, batches, mode, seconds, skipped) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (manifest_sha256) DO UPDATE SET "
-        "snapshot = EXCLUDED.snapshot, seed = EXCLUDED.seed, loaded_at = now(), row_counts = EXCLUDED.row_counts, "
-        "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds, skipped = EXCLUDED.skipped",
+        f"INSERT INTO public.{LOAD_LOG} (manifest_sha256, snapshot, seed, row_counts, batches, mode, seconds, skipped, "
+        "meta, id_segments) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (manifest_sha256) DO UPDATE "
+        "SET snapshot = EXCLUDED.snapshot, seed = EXCLUDED.seed, loaded_at = now(), row_counts = EXCLUDED.row_counts, "
+        "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds, skipped = EXCLUDED.skipped, "
+        "meta = EXCLUDED.meta, id_segments = EXCLUDED.id_segments",
         (digest, str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows), json.dumps(batches), mode,
-         round(seconds, 3), json.dumps(list(skipped))))
+         round(seconds, 3), json.dumps(list(skipped)), json.dumps(meta), json.dumps(segments or {})))
 
 
 def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False) -> bool:

@@ -40,7 +40,7 @@ from aquagen.snapshot import Snapshot
 from . import killpoints, staged
 from .binarycopy import Progress
 from .catalog import set_sequences
-from .existing import Plan, copy_existing, id_maps, matched_counts
+from .existing import Plan, copy_existing, id_maps, id_segments, matched_counts
 from .loadlog import write_log
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
 
@@ -218,6 +218,7 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
     copies = {t: describe(ctl, t, staging, set(tables)) for t in tables}
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
+    segments = id_segments(ctl, ts, maps)
     existing_rows = dict(ctl.execute(
         "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "AND n.nspname = 'public' WHERE c.relname = ANY(%s)", (tables,)).fetchall())
@@ -280,7 +281,7 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
     set_sequences(ctl, ts)
     ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
     write_log(ctl, snapshot, digest, rows, p.loaded + p.skipped, "existing (swapped)",
-              time.perf_counter() - start, p.skipped)
+              time.perf_counter() - start, p.skipped, segments)
     killpoints.reached("final")
     done.phases["final"] = time.perf_counter() - t0
     return Swapped(rows, matched_counts(maps), done.phases)

@@ -145,6 +145,18 @@ def generate(
                   connect_timeout=connect_timeout)
 
 
+def regenerate(meta: dict, as_of: dt.date, out: str | Path, *, workers: int = 1,
+               progress: Progress | None = None) -> Snapshot:
+    """The snapshot a manifest's ``meta`` (its generation arguments and planned batches) describes,
+    at another as-of date: the same rows up to the old date, ids included (prefix-stable)."""
+    args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "first_start")}
+    first_start = dt.date.fromisoformat(meta["arguments"]["first_start"])
+    planned = [PlannedBatch.from_json(b) for b in meta.get("planned_batches", meta["batches"])]
+    job_args = dict(profile_name=get(meta["schema"]).name, seed=meta["seed"], as_of=as_of, first_start=first_start)
+    return _build(out, _meta(meta["seed"], as_of, first_start, planned, **args), planned, job_args, force=True,
+                  resume=False, workers=workers, progress=progress)
+
+
 def add_batch(
     out: str | Path,
     *,

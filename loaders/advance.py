@@ -1,0 +1,248 @@
+"""``aquagen advance``: move a loaded database on to a later as-of date, without reloading.
+
+aquagen's output is prefix-stable: a snapshot at a later date holds every row of an earlier
+one unchanged, ids included, and only the rows of the tables whose rows change (batches,
+assignments, stock lots: the profile's ``mutable`` tables) move on. So advancing a database
+from D1 to D2 generates the snapshot at D2 with the arguments its load log recorded and, in
+one transaction, inserts every row created after D1 (per table, exactly the ids above D1's
+largest), updates the changing rows to their D2 state, moves the sequences and logs D2.
+
+Rows the application's users added in between are never touched: where one holds an id that
+aquagen's new rows would take, all new rows of that table move past the table's largest id,
+and every reference to them follows (``Segments``). The offsets are kept in the load log so
+that the next advance maps ids the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+import schemas
+from aquagen.errors import AquagenError
+from aquagen.profiles import Profile, get
+from aquagen.run.generate import regenerate
+from aquagen.run.runner import Progress
+from aquagen.snapshot import Snapshot
+from aquagen.tables.ids import id_column, when_column
+
+from . import killpoints
+from .binarycopy import copy_rows
+from .catalog import set_sequences
+from .loadlog import LOAD_LOG, manifest_digest, write_log
+from .reconcile import history_refs
+from .session import check_client, connect, exclusive
+
+
+@dataclass
+class Segments:
+    """Where a table's snapshot ids sit in the database: id s moves by the offset of the last
+    segment starting at or below s (one segment per load or advance that had to move ids)."""
+
+    starts: list[int] = field(default_factory=lambda: [1])
+    offsets: list[int] = field(default_factory=lambda: [0])
+
+    @classmethod
+    def from_json(cls, raw: list | None) -> Segments:
+        return cls([s for s, _ in raw], [o for _, o in raw]) if raw else cls()
+
+    def to_json(self) -> list[list[int]]:
+        return [[s, o] for s, o in zip(self.starts, self.offsets)]
+
+    @property
+    def identity(self) -> bool:
+        return not any(self.offsets)
+
+    def add(self, start: int, offset: int) -> None:
+        if offset != self.offsets[-1]:
+            self.starts.append(start)
+            self.offsets.append(offset)
+
+    def expr(self, col: str) -> pl.Expr:
+        out = pl.col(col) + self.offsets[0]
+        for s, o in zip(self.starts[1:], self.offsets[1:]):
+            out = pl.when(pl.col(col) >= s).then(pl.col(col) + o).otherwise(out)
+        return out
+
+
+@dataclass
+class AdvanceResult:
+    from_date: dt.date
+    to_date: dt.date
+    rows: dict[str, int] = field(default_factory=dict)  # rows inserted per table
+    updated: dict[str, int] = field(default_factory=dict)  # changing rows moved on, per table
+    moved: dict[str, int] = field(default_factory=dict)  # tables whose new ids moved past users' rows: by how much
+    seconds: float = 0.0
+
+    @property
+    def noop(self) -> bool:
+        return self.from_date == self.to_date
+
+
+@dataclass
+class _State:
+    """What the load log says the database holds."""
+
+    meta: dict  # the snapshot's manifest without its table list: profile, seed, arguments, planned batches
+    as_of: dt.date
+    segments: dict[str, Segments]
+
+
+def _state(conn: psycopg.Connection) -> _State:
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{LOAD_LOG}",)).fetchone()[0]
+    if not exists:
+        raise AquagenError("this database has no aquagen load log: load a snapshot first (aquagen load)")
+    cols = {r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (f"public.{LOAD_LOG}",)).fetchall()}
+    if not {"meta", "id_segments"} <= cols:
+        raise AquagenError("the load log was written by an older aquagen and does not say how the data was "
+                           "generated; load the snapshot once more with this version, then advance")
+    row = conn.execute(f"SELECT meta, id_segments FROM public.{LOAD_LOG} WHERE meta IS NOT NULL "
+                       "ORDER BY loaded_at DESC LIMIT 1").fetchone()
+    if row is None:
+        raise AquagenError("the load log holds no snapshot loaded by this aquagen version; load one first")
+    meta, segments = row
+    return _State(meta, dt.date.fromisoformat(meta["arguments"]["as_of"]),
+                  {t: Segments.from_json(s) for t, s in (segments or {}).items()})
+
+
+def advance(dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: Progress | None = None,
+            work: Path | None = None) -> AdvanceResult:
+    """Advance the database at ``dsn`` to ``to`` (default today): see the module docstring."""
+    start = time.perf_counter()
+    to = to or dt.date.today()
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        check_client(conn)
+        exclusive(conn, "advance")
+        state = _state(conn)
+        if to < state.as_of:
+            raise AquagenError(f"--to {to} is before the database's as-of date {state.as_of}; "
+                               "advance only moves forward (purge and load to go back)")
+        if to == state.as_of:
+            return AdvanceResult(to, to)
+        with tempfile.TemporaryDirectory(prefix="aquagen-advance-", dir=work) as tmp:
+            snap = regenerate(state.meta, to, Path(tmp) / "snapshot", workers=workers, progress=progress)
+            try:
+                with conn.transaction():
+                    result = _apply(conn, snap, state)
+                    killpoints.reached("final")
+            except psycopg.Error as e:
+                raise AquagenError("advance failed and was rolled back (did the application change or delete "
+                                   f"aquagen's rows?): {' '.join(str(e).split())}") from None
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceResult:
+    """Inside the caller's transaction: insert what D2 adds, move the changing rows on."""
+    profile = get(snap.profile)
+    ts = profile.tables
+    cutoff = dt.datetime.combine(state.as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    result = AdvanceResult(state.as_of, dt.date.fromisoformat(snap.manifest["arguments"]["as_of"]))
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
+    maps: dict[str, Segments | pl.DataFrame] = {}
+    for name, t in ts.items():
+        idcol, when = id_column(name, profile.name), when_column(name, profile.name)
+        lf = snap.scan(name)
+        dated = when in t.column_names  # a table without a creation time is master data: nothing new
+        old = lf.filter(pl.col(when) < cutoff) if dated else lf
+        new = lf.filter(pl.col(when) >= cutoff).collect() if dated else lf.head(0).collect()
+        old_max = old.select(pl.col(idcol).max()).collect().item() or 0
+        db_max = conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}').fetchone()[0]
+        if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
+            pairs = _natural_pairs(conn, profile, name, old, maps)
+            offset = max(0, db_max - old_max)
+            maps[name] = pl.concat([pairs, new.select(old=pl.col("id").cast(pl.Int64),
+                                                      new=pl.col("id").cast(pl.Int64) + offset)])
+            moved = offset if new.height and db_max > (pairs["new"].max() or 0) else 0
+        else:  # events: where the load and earlier advances put them (the log's segments)
+            seg = state.segments.get(name, Segments())
+            moved = max(0, db_max - (old_max + seg.offsets[-1]))
+            if moved:  # the application's users added rows: aquagen's new ones go past them
+                seg.add(old_max + 1, db_max - old_max)
+            state.segments[name] = maps[name] = seg
+        if moved and new.height:
+            result.moved[name] = moved
+        if new.height:
+            result.rows[name] = copy_rows(conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()],
+                                           freeze=False)
+        if name in profile.mutable:
+            result.updated[name] = _move_on(conn, t, _remap(old.collect(), t, ts, maps))
+    set_sequences(conn, ts)
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any violation surfaces here, before COMMIT
+    write_log(conn, snap, manifest_digest(snap), result.rows, [], "advanced", 0.0,
+              segments={n: s.to_json() for n, s in state.segments.items() if not s.identity})
+    return result
+
+
+def _natural_pairs(conn, profile: Profile, name: str, old: pl.LazyFrame, maps: dict) -> pl.DataFrame:
+    """old -> database ids of aquagen's earlier rows of a master table, by natural key (as the loader
+    matched them: a schema made by the application's migrations holds some of them already)."""
+    key = profile.natural_keys[name]
+    t = profile.tables[name]
+    rows = _remap(old.select("id", *key).collect(), t, profile.tables, maps, own=False)
+    cols = ", ".join(f'"{c}"' for c in key)
+    db = pl.DataFrame(conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
+                      schema={"new": pl.Int64, **{c: rows.schema[c] for c in key}}, orient="row")
+    pairs = rows.join(db, on=list(key), how="left").select(old=pl.col("id").cast(pl.Int64), new="new")
+    missing = pairs.filter(pl.col("new").is_null())
+    if missing.height:
+        raise AquagenError(f"{name}: {missing.height} of aquagen's rows are no longer in the database (e.g. id "
+                           f"{missing['old'][0]}); advance cannot reconcile it: purge and load instead")
+    return pairs
+
+
+def _ref_expr(m: Segments | pl.DataFrame, col: str) -> pl.Expr:
+    if isinstance(m, Segments):
+        return m.expr(col)
+    return pl.col(col).replace_strict(m["old"], m["new"], default=pl.col(col))
+
+
+def _remap(df: pl.DataFrame, t: schemas.Table, ts: dict[str, schemas.Table], maps: dict, own: bool = True) -> pl.DataFrame:
+    """Every id column (the row's own and its references) moved to where the database holds it."""
+    exprs = []
+    refs = dict(history_refs(t, ts))
+    if own:
+        refs["history_id" if t.history_of else "id"] = t.name
+    for col, ref in refs.items():
+        m = maps.get(ref)
+        if col in df.columns and m is not None and not (isinstance(m, Segments) and m.identity):
+            exprs.append(_ref_expr(m, col).cast(df.schema[col]))
+    return df.with_columns(exprs) if exprs else df
+
+
+def _move_on(conn, t: schemas.Table, rows: pl.DataFrame) -> int:
+    """Rows of a changing table updated to their state at the new date (unchanged rows untouched)."""
+    if rows.height == 0:
+        return 0
+    conn.execute(f"CREATE TEMP TABLE _aquagen_advance (LIKE public.{t.name}) ON COMMIT DROP")
+    copy_rows(conn, "_aquagen_advance", t, [rows.to_arrow()], freeze=False)
+    cols = [c for c in t.column_names if c != "id"]
+    sets = ", ".join(f'"{c}" = u."{c}"' for c in cols)
+    mine = ", ".join(f'b."{c}"' for c in cols)
+    theirs = ", ".join(f'u."{c}"' for c in cols)
+    n = conn.execute(f"UPDATE public.{t.name} b SET {sets} FROM _aquagen_advance u "
+                     f"WHERE b.id = u.id AND ({mine}) IS DISTINCT FROM ({theirs})").rowcount
+    conn.execute("DROP TABLE _aquagen_advance")
+    return n
+
+
+def describe(result: AdvanceResult) -> str:
+    """One line for the CLI."""
+    if result.noop:
+        return f"the database is already at {result.to_date}; nothing to do"
+    line = (f"advanced from {result.from_date} to {result.to_date}: {sum(result.rows.values()):,} new rows in "
+            f"{len(result.rows)} tables, {sum(result.updated.values()):,} rows moved on, in {result.seconds:.1f} s")
+    if result.moved:
+        line += ("; rows added through the application kept their ids, aquagen's new rows moved past them in "
+                 + ", ".join(f"{n} (+{k})" for n, k in sorted(result.moved.items())))
+    return line
+

@@ -1,0 +1,137 @@
+"""aquagen advance: a database loaded at D1 and advanced to D2 equals a fresh load at D2, table
+by table, ids and sequences included; rows added through the application are kept; a kill
+leaves the database at D1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from aquagen.errors import AquagenError
+from aquagen.profiles import get
+from aquagen.run.generate import generate
+from loaders.advance import advance
+from loaders.postgres import LOAD_LOG, load
+
+from .conftest import fingerprint
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+# batch 0 is harvested from day 850, batch 1 moves to sea on day 450: the window D1 -> D2
+# crosses a harvest, a sea transfer and a month end
+FIRST = dt.date(2023, 1, 1)
+ARGS = dict(seed=4, batches=2, stagger_days=400, first_start=FIRST)
+D1 = FIRST + dt.timedelta(days=845)  # 2025-04-25
+D2 = FIRST + dt.timedelta(days=857)  # 2025-05-07
+
+
+def contents(dsn: str) -> dict[str, tuple[int, str]]:
+    """Per table: rows and an md5 of every row in primary-key order; and every sequence's position."""
+    out = {}
+    with psycopg.connect(dsn) as c:
+        for name, t in get().tables.items():
+            order = ", ".join(f'"{k}"' for k in t.primary_key)
+            out[name] = c.execute(f"SELECT count(*), md5(string_agg(md5(x::text), '' ORDER BY {order})) "
+                                  f"FROM public.{name} x").fetchone()
+        out["sequences"] = c.execute("SELECT sequencename, last_value FROM pg_sequences "
+                                     "WHERE schemaname = 'public' AND sequencename NOT LIKE 'aquagen%' "
+                                     "ORDER BY 1").fetchall()
+    return out
+
+
+@pytest.fixture(scope="module")
+def template_d1(pg_admin, tmp_path_factory):
+    """A database loaded at D1, used as the template of each test's copy."""
+    name = f"aquagen_advance_{os.getpid()}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    load(generate(tmp_path_factory.mktemp("d1") / "snap", as_of=D1, **ARGS), make_conninfo(pg_admin, dbname=name))
+    yield name
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def loaded_d1(template_d1, pg_admin):
+    name = f"{template_d1}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_d1}"')
+    yield make_conninfo(pg_admin, dbname=name)
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin):
+    middle = D1 + dt.timedelta(days=6)
+    first = advance(loaded_d1, middle, work=tmp_path)
+    assert first.rows and first.updated.get("batch_batchcontainerassignment") and not first.moved
+    second = advance(loaded_d1, D2, work=tmp_path)
+    assert second.from_date == middle and second.to_date == D2
+    assert second.rows.get("inventory_feedingevent") and second.rows.get("environmental_environmentalreading")
+
+    name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"
+    fresh = make_conninfo(pg_admin, dbname=name)
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        load(generate(tmp_path / "d2", as_of=D2, **ARGS), fresh)
+        got, want = contents(loaded_d1), contents(fresh)
+        assert [n for n in want if got[n] != want[n]] == []
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_zero_days_is_a_no_op_and_going_back_is_refused(tmp_path, loaded_d1):
+    before = fingerprint(loaded_d1)
+    assert advance(loaded_d1, D1, work=tmp_path).noop
+    with pytest.raises(AquagenError, match=f"--to {D1 - dt.timedelta(days=1)} is before the database's as-of date"):
+        advance(loaded_d1, D1 - dt.timedelta(days=1), work=tmp_path)
+    assert fingerprint(loaded_d1) == before
+
+
+def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
+    with psycopg.connect(loaded_d1) as c:  # a feeding someone entered in the UI, with the next id
+        c.execute("INSERT INTO inventory_feedingevent (feeding_date, feeding_time, amount_kg, batch_biomass_kg, "
+                  "feeding_percentage, method, notes, created_at, updated_at, batch_id, container_id, feed_id, "
+                  "batch_assignment_id, recorded_by_id, feed_cost) SELECT feeding_date, feeding_time, 1.5, "
+                  "batch_biomass_kg, 0.1, 'MANUAL', 'entered by hand', now(), now(), batch_id, container_id, "
+                  "feed_id, batch_assignment_id, recorded_by_id, 3.0 FROM inventory_feedingevent ORDER BY id DESC "
+                  "LIMIT 1")
+        mine = c.execute("SELECT max(id) FROM inventory_feedingevent").fetchone()[0]
+    result = advance(loaded_d1, D1 + dt.timedelta(days=3), work=tmp_path)
+    assert result.moved.get("inventory_feedingevent") == 1
+    with psycopg.connect(loaded_d1) as c:
+        assert c.execute("SELECT notes FROM inventory_feedingevent WHERE id = %s", (mine,)).fetchone()[0] == \
+            "entered by hand"
+        n = c.execute("SELECT count(*) FROM inventory_feedingevent WHERE id > %s", (mine,)).fetchone()[0]
+    assert n == result.rows["inventory_feedingevent"]
+
+
+def test_a_killed_advance_leaves_the_database_at_the_old_date(tmp_path, loaded_d1):
+    before = fingerprint(loaded_d1)
+    env = {**os.environ, "AQUAGEN_KILL_AT": "final"}
+    cmd = [sys.executable, "-m", "aquagen", "advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)),
+           "--workers", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == -9
+    assert fingerprint(loaded_d1) == before
+    env.pop("AQUAGEN_KILL_AT")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "advanced from 2025-04-25 to 2025-04-27" in r.stdout, r.stderr
+    with psycopg.connect(loaded_d1) as c:
+        assert c.execute(f"SELECT meta->'arguments'->>'as_of' FROM {LOAD_LOG} ORDER BY loaded_at DESC LIMIT 1"
+                         ).fetchone()[0] == "2025-04-27"
+
+
+def test_no_load_log_is_one_line(empty_db):
+    r = subprocess.run([sys.executable, "-m", "aquagen", "advance", "--dsn", empty_db], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip() == \
+        "error: this database has no aquagen load log: load a snapshot first (aquagen load)"
