@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from typing import Protocol
 
 import polars as pl
 import polars.selectors as cs
@@ -41,7 +42,7 @@ def _date(d: dt.date) -> str:
     return f"DATE '{d.isoformat()}'"
 
 
-class ReportSource:
+class ReportSource(Protocol):
     """Runs the report's SQL; ``frame`` returns a small, already aggregated frame."""
 
     label: str
@@ -171,6 +172,11 @@ def _typed(df: pl.DataFrame, schema: dict) -> pl.DataFrame:
     return df.cast({k: v for k, v in schema.items() if k in df.columns})
 
 
+# the columns batches() adds to batch_batch's
+EXTRA = pl.Schema({"stage_order": pl.Int64, "stage": pl.String, "geography": pl.String, "station": pl.String,
+                   "sea_area": pl.String, "eggs": pl.Int64})
+
+
 def batches(src: ReportSource) -> pl.DataFrame:
     """One row per batch started by the report's last day, by start date: number, status and stage on that
     day (ACTIVE until harvested; the stage of its latest assignment), geography, station, sea area, eggs."""
@@ -209,9 +215,6 @@ def batches(src: ReportSource) -> pl.DataFrame:
             b = b.with_columns(pl.lit(None, dtype).alias(col))
     return b.cast(EXTRA).sort("start_date", "batch_id")
 
-
-EXTRA = {"stage_order": pl.Int64, "stage": pl.String, "geography": pl.String, "station": pl.String,
-         "sea_area": pl.String, "eggs": pl.Int64}
 
 
 def growth(src: ReportSource) -> pl.DataFrame:
@@ -308,7 +311,7 @@ def stock_lot_days(src: ReportSource) -> pl.DataFrame:
         "SELECT s.id AS lot_id, s.feed_container_id, CAST(s.entry_date AS DATE) AS day, s.quantity_kg "
         f"FROM inventory_feedcontainerstock s LEFT JOIN (SELECT DISTINCT id FROM {HSTOCK}) h ON h.id = s.id "
         f"WHERE h.id IS NULL AND CAST(s.entry_date AS DATE) <= {e}")
-    schema = {"lot_id": pl.Int64, "feed_container_id": pl.Int64, "day": pl.Date, "quantity_kg": pl.Float64}
+    schema = pl.Schema({"lot_id": pl.Int64, "feed_container_id": pl.Int64, "day": pl.Date, "quantity_kg": pl.Float64})
     parts = [p.cast(schema) for p in (hist, base) if p.height]
     if not parts:
         return pl.DataFrame(schema=schema)
@@ -343,8 +346,8 @@ def occupancy(src: ReportSource) -> pl.DataFrame:
         f"MAX({_stop('a.departure_date', src.end)}) AS stop FROM {BCA} a "
         "JOIN infrastructure_container c ON c.id = a.container_id "
         f"WHERE a.assignment_date <= {_date(src.end)} GROUP BY a.batch_id, c.hall_id, c.area_id")
-    cols = {"batch_id": pl.Int64, "site": pl.String, "geography": pl.String, "station": pl.String, "kind": pl.Int64,
-            "start": pl.Date, "stop": pl.Date}
+    cols = pl.Schema({"batch_id": pl.Int64, "site": pl.String, "geography": pl.String, "station": pl.String,
+                      "kind": pl.Int64, "start": pl.Date, "stop": pl.Date})
     if occ.height == 0:
         return pl.DataFrame(schema=cols)
     halls = src.frame(
