@@ -224,7 +224,7 @@ def test_page_in_browser(fleet_report):
     dom = r.stdout
     parts = re.split(r'<div id="chart-([a-z-]+)"', dom)[1:]
     drawn = {key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
-             for key, body in zip(parts[::2], parts[1::2])}
+             for key, body in zip(parts[::2], parts[1::2], strict=True)}
     assert list(drawn) == list(report.CHARTS)
     assert all(svgs >= 1 and traces >= 1 for svgs, traces in drawn.values()), drawn
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,8 @@ def _last_of_day(history: str, end: dt.date) -> str:
     """SQL: the history_id of each object's last history row of each day up to ``end`` (latest history_date,
     then the highest history_id: several updates may share a timestamp)."""
     return (f"(SELECT x.id, MAX(x.history_id) AS hid FROM {history} x JOIN (SELECT id, MAX(history_date) AS hd "
-            f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} GROUP BY id, CAST(history_date AS DATE)) m "
+            f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} "
+            "GROUP BY id, CAST(history_date AS DATE)) m "
             "ON m.id = x.id AND m.hd = x.history_date GROUP BY x.id, x.history_date)")
 
 
@@ -195,7 +196,8 @@ def batches(src: ReportSource) -> pl.DataFrame:
         f"SELECT a.batch_id, s.\"order\" AS stage_order, s.name AS stage FROM {BCA} a "
         f"JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id JOIN (SELECT batch_id, MAX(s2.\"order\") AS o "
         f"FROM {BCA} a2 JOIN batch_lifecyclestage s2 ON s2.id = a2.lifecycle_stage_id WHERE a2.assignment_date <= {e} "
-        "GROUP BY batch_id) m ON m.batch_id = a.batch_id AND m.o = s.\"order\" GROUP BY a.batch_id, s.\"order\", s.name")
+        "GROUP BY batch_id) m ON m.batch_id = a.batch_id AND m.o = s.\"order\" "
+        "GROUP BY a.batch_id, s.\"order\", s.name")
     sites = src.frame(
         f"SELECT a.batch_id, MIN(g.name) AS geography, MIN(st.name) AS station, MIN(ar.name) AS sea_area "
         f"FROM {BCA} a JOIN infrastructure_container c ON c.id = a.container_id JOIN {GEO} x "
@@ -294,7 +296,8 @@ def sensors(src: ReportSource) -> pl.DataFrame:
 
 def feed_containers(src: ReportSource) -> pl.DataFrame:
     """Every feed container with its type."""
-    df = src.frame("SELECT id AS feed_container_id, name, container_type, capacity_kg FROM infrastructure_feedcontainer")
+    df = src.frame("SELECT id AS feed_container_id, name, container_type, capacity_kg "
+                   "FROM infrastructure_feedcontainer")
     return _typed(df, {"feed_container_id": pl.Int64, "name": pl.String, "container_type": pl.String,
                        "capacity_kg": pl.Float64})
 
