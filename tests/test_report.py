@@ -10,12 +10,15 @@ import re
 import shutil
 import struct
 import subprocess
+import uuid
 from pathlib import Path
 
 import polars as pl
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
+from psycopg.conninfo import make_conninfo
 
 import schemas
 from aquagen.check import validate
@@ -223,7 +226,7 @@ def test_page_in_browser(fleet_report):
     dom = r.stdout
     parts = re.split(r'<div id="chart-([a-z-]+)"', dom)[1:]
     drawn = {key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
-             for key, body in zip(parts[::2], parts[1::2])}
+             for key, body in zip(parts[::2], parts[1::2], strict=True)}
     assert list(drawn) == list(report.CHARTS)
     assert all(svgs >= 1 and traces >= 1 for svgs, traces in drawn.values()), drawn
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -237,15 +240,29 @@ def test_page_in_browser(fleet_report):
 
 # --- a database -------------------------------------------------------------------------------------------
 
-def test_database_report_matches_snapshot(fleet, empty_db, tmp_path):
-    from loaders.postgres import connect, load
+@pytest.fixture(scope="module")
+def loaded_db(fleet, pg_admin):
+    """The fleet loaded once into a database of its own (the database tests only read it)."""
+    from loaders.postgres import load
 
-    load(fleet, empty_db)
-    r = run_cli("report", "--dsn", empty_db, "--as-of", AS_OF.isoformat(), "--out", tmp_path / "db")
+    name = f"aquagen_report_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(pg_admin, dbname=name)
+    load(fleet, dsn)
+    yield dsn
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_database_report_matches_snapshot(fleet, loaded_db, tmp_path):
+    from loaders.postgres import connect
+
+    r = run_cli("report", "--dsn", loaded_db, "--as-of", AS_OF.isoformat(), "--out", tmp_path / "db")
     assert r.returncode == 0, r.stderr
     assert "0 failed" in r.stdout
     snap = report.SnapshotData(fleet)
-    with connect(empty_db) as conn:
+    with connect(loaded_db) as conn:
         db = report.DatabaseData(conn, "test", AS_OF)
         page = _assert_page(tmp_path / "db" / "index.html", validate.run(db.validation_source()), db.as_of)
         assert "loaded snapshot" in page and str(fleet.path) in page
@@ -266,14 +283,11 @@ def test_database_report_matches_snapshot(fleet, empty_db, tmp_path):
         assert report.DatabaseData(conn, "test").end == AS_OF
 
 
-def test_database_report_on_an_earlier_day(fleet, empty_db, tmp_path):
+def test_database_report_on_an_earlier_day(loaded_db, tmp_path):
     """The README's example: a database holding data after --as-of gives a green report cut at --as-of (the
     validation checks the whole database as it is, not a past day it cannot see)."""
-    from loaders.postgres import load
-
-    load(fleet, empty_db)
     cut = dt.date(2025, 6, 1)
-    r = run_cli("report", "--dsn", empty_db, "--as-of", cut.isoformat(), "--out", tmp_path / "early.html")
+    r = run_cli("report", "--dsn", loaded_db, "--as-of", cut.isoformat(), "--out", tmp_path / "early.html")
     assert r.returncode == 0, r.stderr
     assert "0 failed" in r.stdout and "up to 2025-06-01" in r.stdout
     page = (tmp_path / "early.html").read_text(encoding="utf-8")

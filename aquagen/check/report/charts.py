@@ -45,7 +45,8 @@ def pick(b: pl.DataFrame, n: int = BATCH_LINES) -> pl.DataFrame:
     return b[idx]
 
 
-def by_age(values: pl.DataFrame, value: str, b: pl.DataFrame, end: dt.date, start_at: float | None = None) -> pl.DataFrame:
+def by_age(values: pl.DataFrame, value: str, b: pl.DataFrame, end: dt.date,
+           start_at: float | None = None) -> pl.DataFrame:
     """``value`` per batch and day since the batch started, on every day of the batch's life up to its
     harvest or ``end`` (a day without a row keeps the previous value; ``start_at`` fills the days before
     the first row)."""
@@ -135,7 +136,8 @@ def fleet_stock(g: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | N
                                  stackgroup="fish", line={"color": color, "width": 1},
                                  hovertemplate=f"{geo}: %{{y:,.2f}} million fish<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(x=x["day"].to_list(), y=(x["biomass_kg"] / 1000).to_list(), name=geo,
-                                 legendgroup=geo, showlegend=False, stackgroup="biomass", line={"color": color, "width": 1},
+                                 legendgroup=geo, showlegend=False, stackgroup="biomass",
+                                 line={"color": color, "width": 1},
                                  hovertemplate=f"{geo}: %{{y:,.1f}} t<extra></extra>"), row=2, col=1)
     _end_line(fig, end, row="all", col=1)
     fig.update_layout(hovermode="x unified")
@@ -167,7 +169,8 @@ def feed_fcr(f: pl.DataFrame, b: pl.DataFrame) -> go.Figure | None:
         pl.col("geography").fill_null("unknown"))
     stages = f.select("stage_order", "stage").unique().sort("stage_order")["stage"].to_list()
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=("feed given per stage (t)", "FCR per stage across batches (feed / biomass gain)"))
+                        subplot_titles=("feed given per stage (t)",
+                                        "FCR per stage across batches (feed / biomass gain)"))
     per = f.group_by("stage_order", "stage", "geography").agg(pl.col("feed_kg").sum()).sort("stage_order")
     for j, geo in enumerate(sorted(per["geography"].unique().to_list())):
         d = per.filter(pl.col("geography") == geo)
@@ -256,7 +259,7 @@ def feed_stock(fcs: pl.DataFrame, lots: pl.DataFrame, buys: pl.DataFrame, end: d
 def _gantt_bar(fig: go.Figure, d: pl.DataFrame, y: list, color, text: list, hover: list, name: str,
                showlegend: bool = False) -> None:
     start = d["start"].to_list()
-    width = [((b - a).days + 1) * MS_PER_DAY for a, b in zip(start, d["stop"].to_list())]
+    width = [((b - a).days + 1) * MS_PER_DAY for a, b in zip(start, d["stop"].to_list(), strict=True)]
     fig.add_trace(go.Bar(orientation="h", base=[s.isoformat() for s in start], x=width, y=y, name=name,
                          marker={"color": color, "line": {"color": "rgba(0,0,0,0.45)", "width": 0.6}}, text=text,
                          textposition="inside", insidetextanchor="middle", textfont={"size": 11}, hovertext=hover,
@@ -299,8 +302,9 @@ def occupancy(occ: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | N
     labels = {r["site"]: (r["site"] if r["kind"] == 1 or r["site"].startswith(r["station"] or "")
                           else f"{r['station']} · {r['site']}") for r in sites.iter_rows(named=True)}
     fig = go.Figure()
-    hover = [f"<b>{r['batch_number']}</b><br>{labels[r['site']]} ({r['geography']})<br>{r['start']} → {r['stop']} "
-             f"({(r['stop'] - r['start']).days + 1} days)" for r in d.iter_rows(named=True)]
+    hover = [f"<b>{r['batch_number']}</b><br>{labels[r['site']]} ({r['geography'] or '—'})<br>"
+             f"{r['start']} → {r['stop']} ({(r['stop'] - r['start']).days + 1} days)"
+             for r in d.iter_rows(named=True)]
     _gantt_bar(fig, d, [labels[s] for s in d["site"].to_list()],
                [BATCH_COLORS[int(i) % len(BATCH_COLORS)] for i in d["i"].to_list()], d["batch_number"].to_list(),
                hover, "assignments")
