@@ -1,6 +1,8 @@
-"""aquagen load against the server's own best case, on the same rows and schema.
+"""aquagen load against the server's own best case, on the same rows and schema; or (--existing)
+a load into an application's migrated schema against a fresh load of the same snapshot.
 
     python3 benchmarks/bench_load.py [BATCHES] [--repeat R] [--workers W] [--dsn ADMIN_URL] [--snapshot DIR]
+    python3 benchmarks/bench_load.py [BATCHES] --existing [--in-place] ...
 
 1. Generates a snapshot of BATCHES batches (default 10) with ``python3 -m aquagen generate``
    (or uses --snapshot DIR).
@@ -11,6 +13,12 @@
    ``COPY ... FROM '/file' (FORMAT binary, FREEZE)``, then the same primary keys, UNIQUE and
    CHECK constraints, indexes and foreign keys (validated) as aquagen builds, then COMMIT.
 4. (a) and (b) alternate R times (default 3; the machine may be shared); medians are compared.
+
+--existing: (f) ``load`` into a fresh database (the schema created) and (e) ``load`` into a
+database whose schema was made by ``schemas.schema_sql()`` (the profile's exact DDL, as the
+application's migrations make it) with one seeded master row, alternated R times; the ratio
+of the medians e / f is the goal of issue 18 (<= 1.1). --in-place adds (i) the same as (e)
+with ``rebuild_indexes=True`` (the in-place path, one transaction) for comparison.
 
 The server is --dsn (a superuser URL: it creates databases and reads/writes server files) or
 env AQUAGEN_DSN, else an embedded PostgreSQL in a temporary folder. Run it on an otherwise
@@ -144,6 +152,50 @@ def measure(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres
             shutil.rmtree(work, ignore_errors=True)
 
 
+def migrated_db(admin: str) -> tuple[str, str]:
+    """A database as the application's migrations leave it: the profile's DDL, a seeded row."""
+    name, dsn = create_db(admin)
+    with psycopg.connect(dsn) as c:
+        c.execute(schemas.schema_sql())
+        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+    return name, dsn
+
+
+def measure_existing(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS,
+                     in_place: bool = False) -> dict:
+    """Fresh load vs existing-schema load of ``snap``, alternated ``repeat`` times; medians and their ratio."""
+    runs: dict[str, list[float]] = {"fresh": [], "existing": [], **({"in_place": []} if in_place else {})}
+    method = ""
+    load_before = os.getloadavg()[0]
+    for _ in range(repeat):
+        for kind in runs:
+            name, dsn = create_db(admin) if kind == "fresh" else migrated_db(admin)
+            try:
+                t0 = time.perf_counter()
+                r = postgres.load(snap, dsn, workers=workers, rebuild_indexes=kind == "in_place")
+                runs[kind].append(time.perf_counter() - t0)
+                if kind == "existing":
+                    method = r.method
+            finally:
+                drop_db(admin, name)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {"runs": runs, "median": med, "ratio": med["existing"] / med["fresh"], "method": method,
+            "workers": workers, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+            **({"ratio_in_place": med["in_place"] / med["fresh"]} if in_place else {})}
+
+
+def print_existing(m: dict, rows: int) -> None:
+    labels = {"fresh": "(f) fresh database, schema created", "existing": "(e) migrated schema (default)",
+              "in_place": "(i) migrated schema, --rebuild-indexes"}
+    for k, runs in m["runs"].items():
+        s = m["median"][k]
+        print(f"{labels[k]:<42} {s:6.2f} s  {rows / s:>10,.0f} rows/s   runs {', '.join(f'{x:.2f}' for x in runs)}")
+    print(f"    (e) chose: {m['method']}")
+    print(f"ratio existing / fresh: {m['ratio']:.2f}   (goal <= 1.1)"
+          + (f";  in place / fresh: {m['ratio_in_place']:.2f}" if "ratio_in_place" in m else "")
+          + f";  load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after")
+
+
 def print_result(m: dict) -> None:
     rows, a, b = m["rows"], m["ceiling_seconds"], m["aquagen_seconds"]
     print(f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
@@ -163,6 +215,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=postgres.DEFAULT_WORKERS)
     ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"))
     ap.add_argument("--snapshot", type=Path, default=None, help="use this snapshot instead of generating one")
+    ap.add_argument("--existing", action="store_true", help="fresh load vs load into a migrated schema")
+    ap.add_argument("--in-place", action="store_true", help="with --existing: also the in-place path")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
@@ -192,7 +246,10 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
               f"({', '.join(f'{k}={v}' for k, v in settings.items())})")
         print(f"snapshot: {rows:,} rows in {sum(1 for e in snap.manifest['tables'].values() if e['rows'])} tables")
-        print_result(measure(admin, snap, args.repeat, args.workers, work))
+        if args.existing:
+            print_existing(measure_existing(admin, snap, args.repeat, args.workers, args.in_place), rows)
+        else:
+            print_result(measure(admin, snap, args.repeat, args.workers, work))
     finally:
         if server is not None:
             server.cleanup()

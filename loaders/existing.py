@@ -116,7 +116,8 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
     target = f"{schema}.{t.name}"
     refs = history_refs(t, ts)
     own = maps.get(t.history_of or t.name)
-    needs_remap = any(not maps[r].identity for r in refs.values() if r in maps) or (own is not None and not own.identity)
+    needs_remap = (any(not maps[r].identity for r in refs.values() if r in maps)
+                   or (own is not None and not own.identity))
     matched = own.matched if own is not None and own.matched is not None and own.matched.len() else None
     drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [("id", t.name)])] if r in skip]
     n = 0

@@ -134,7 +134,8 @@ def _held(ctl: psycopg.Connection, tables: list[str], cap: int) -> int:
     """Rows the tables hold, counted up to ``cap`` (beyond it the answer is the same)."""
     total = 0
     for t in tables:
-        total += ctl.execute(f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x', (cap - total,)).fetchone()[0]
+        total += ctl.execute(f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x',
+                             (cap - total,)).fetchone()[0]
         if total >= cap:
             break
     return total

@@ -15,9 +15,10 @@ LOCK_WAIT_S = 120  # how long a load or purge waits for another one to finish
 TABLE_LOCK_WAIT = "10s"  # how long a load waits for a table lock the application holds
 DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))  # connections of a staged load
 # per worker session: memory for index sorts; no parallel workers of the server's own
-# (the loader's connections already use every core)
+# (the loader's connections already use every core); bounded waits for the few locks a
+# worker takes on tables it did not create (an FK's check on a table the load leaves alone)
 WORKER_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
-              "SET synchronous_commit = off")
+              "SET synchronous_commit = off", f"SET lock_timeout = '{TABLE_LOCK_WAIT}'")
 
 
 def connect(dsn: str) -> psycopg.Connection:

@@ -244,8 +244,8 @@ def profile_builds(snapshot: Snapshot, ts: dict[str, schemas.Table], staging: st
             conn.execute(_in(staging, t.create_sql()))
             return copy_table(conn, snapshot, t, f"{staging}.{t.name}") if snapshot.rows(t.name) else 0
         keys, checks = split_keys(t, staging)
-        fks = [(s.split(" ADD CONSTRAINT ")[1].split()[0], "ADD CONSTRAINT " + _in(staging, s).split(" ADD CONSTRAINT ", 1)[1],
-                True) for s in t.fk_sql()]
+        fks = [(s.split(" ADD CONSTRAINT ")[1].split()[0],
+                "ADD CONSTRAINT " + _in(staging, s).split(" ADD CONSTRAINT ", 1)[1], True) for s in t.fk_sql()]
         out.append(Build(t.name, snapshot.rows(t.name), fill, keys, checks, [_in(staging, s) for s in t.index_sql()],
                          [], fks, {fk.ref_table for fk in t.foreign_keys} - {t.name}))
     return out
@@ -352,7 +352,8 @@ def build_all(
         stmts = []
         for name, clause, valid in b.fks:
             if b.rows >= BIG_ROWS and valid:
-                stmts += [f"ALTER TABLE {q(b.name)} {clause} NOT VALID", f"ALTER TABLE {q(b.name)} VALIDATE CONSTRAINT {name}"]
+                stmts += [f"ALTER TABLE {q(b.name)} {clause} NOT VALID",
+                          f"ALTER TABLE {q(b.name)} VALIDATE CONSTRAINT {name}"]
             else:
                 stmts.append(f"ALTER TABLE {q(b.name)} {clause}")
         parents = sorted(p for p in b.parents if p != b.name and p in keyed)

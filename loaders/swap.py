@@ -56,7 +56,8 @@ SELECT c.relname, CASE
   WHEN EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid) THEN 'a publication'
   WHEN EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxrelid = c.oid) THEN 'extended statistics'
   WHEN c.reltablespace <> 0 OR EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-       WHERE x.indrelid = c.oid AND (i.reltablespace <> 0 OR i.reloptions IS NOT NULL)) THEN 'a tablespace or index options'
+       WHERE x.indrelid = c.oid AND (i.reltablespace <> 0 OR i.reloptions IS NOT NULL))
+       THEN 'a tablespace or index options'
   WHEN c.reloptions IS NOT NULL OR c.relpersistence <> 'p' THEN 'storage options'
   WHEN c.relreplident NOT IN ('d', 'n') OR EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid
        AND x.indisreplident) THEN 'a replica identity'
@@ -180,8 +181,8 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
             after.append(f"ALTER TABLE {q} CLUSTER ON {ident}")
         if icomment is not None:
             after.append(f"COMMENT ON INDEX {staging}.{ident} IS {_literal(conn, icomment)}")
-    for name, clustered in conn.execute(  # a key's index may be the clustered one
-        "SELECT i.relname, x.indisclustered FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+    for (name,) in conn.execute(  # a key's index may be the clustered one
+        "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
         "JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
         "WHERE x.indrelid = %s AND x.indisclustered", (oid,)).fetchall():
         after.append(f"ALTER TABLE {q} CLUSTER ON {sql.Identifier(name).as_string(conn)}")
