@@ -277,7 +277,7 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 @click.option("--dsn", default=None, help="Validate this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
               "else the embedded server]")
 @click.option("--as-of", type=DATE, default=None,
-              help="With --dsn: the date nothing may be after. [default: today; a snapshot knows its own]")
+              help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]")
 def validate(snapshot, dsn, as_of):
     """Check the plan's counts and DESIGN.md's invariants, expected against actual.
 
@@ -328,11 +328,11 @@ def _print_results(results) -> None:
 @click.option("--dsn", default=None, help="Report on this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
               "else the embedded server]")
 @click.option("--as-of", type=DATE, default=None,
-              help="With --dsn: the validation's as-of date and the charts' last day. [default: today for the "
+              help="For a database: the validation's as-of date and the charts' last day. [default: today for the "
                    "validation, the last day with data for the charts; a snapshot knows its own]")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="HTML file to write (or a folder for index.html); the PNG charts go beside it. "
-                   "[default: SNAPSHOT/report/index.html, or output/report/index.html with --dsn]")
+                   "[default: SNAPSHOT/report/index.html, or output/report/index.html for a database]")
 def report(snapshot, dsn, as_of, out):
     """Write an HTML report: charts of growth, population and biomass, mortality, feed and FCR,
     temperature, feed stock and site occupancy, and the validation table of `aquagen validate`.
