@@ -21,6 +21,7 @@ from loaders import embedded, postgres
 from .conftest import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # pgserver's import, not ours
 
 
 def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
