@@ -102,8 +102,8 @@ def _postmaster(pgdata: Path):
         return None
 
 
-def status(pgdata: str | os.PathLike | None = None) -> Status:
-    folder = data_folder(pgdata)
+def status(pgdata: str | os.PathLike | DataFolder | None = None) -> Status:
+    folder = pgdata if isinstance(pgdata, DataFolder) else data_folder(pgdata)
     info = _postmaster(folder.path)
     initialized = (folder.path / "PG_VERSION").exists()
     if info is None:
@@ -186,12 +186,12 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     with _lock():
-        st = status(path)
+        st = status(folder)
         if st.running and port is not None and st.port != port:
             if not _port_free(port):
                 raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
             _pg_ctl(["-w", "-m", "fast", "stop"], path)
-            st = status(path)
+            st = status(folder)
         if not st.running:
             _init(path)
             if port is not None and not _port_free(port):
@@ -205,7 +205,7 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
             host = "127.0.0.1" if port is not None else ""
             _pg_ctl(["-w", "-o", f'-h "{host}"', "-o", f"-p {port or SOCKET_PORT}", "-o", f"-k {sockets}",
                      "-l", str(path / "log"), "start"], path)
-            st = status(path)
+            st = status(folder)
             if not st.running:
                 raise AquagenError(f"the embedded PostgreSQL in {path} did not start (log: {path / 'log'})")
     _create_database(st, database)
