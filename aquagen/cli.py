@@ -311,7 +311,7 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 @click.option("--dsn", default=None, help="Validate this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
               "else the embedded server]")
 @click.option("--as-of", type=DATE, default=None,
-              help="With --dsn: the date nothing may be after. [default: today; a snapshot knows its own]")
+              help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]")
 def validate(snapshot, dsn, as_of):
     """Check the plan's counts and DESIGN.md's invariants, expected against actual.
 

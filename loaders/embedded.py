@@ -51,12 +51,14 @@ def data_folder(pgdata: str | os.PathLike | None = None, start: Path | None = No
     if os.environ.get(PGDATA_ENV):
         return DataFolder(Path(os.environ[PGDATA_ENV]).expanduser().resolve(), f"from ${PGDATA_ENV}")
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "output" / "pgdata" / "PG_VERSION").exists():
-            return DataFolder(folder / "output" / "pgdata", f"project folder {folder} (it holds output/pgdata)")
+    folders = (here, *here.parents)
+    for folder in folders:  # the clone first, so a stray output/pgdata in a subfolder is not used
         if (folder / "pyproject.toml").is_file() and _names_aquagen(folder / "pyproject.toml"):
             return DataFolder(folder / "output" / "pgdata",
                               f"project folder {folder} (its pyproject.toml names aquagen)")
+    for folder in folders:
+        if (folder / "output" / "pgdata" / "PG_VERSION").exists():
+            return DataFolder(folder / "output" / "pgdata", f"project folder {folder} (it holds output/pgdata)")
     import platformdirs
 
     path = platformdirs.user_data_path("aquagen") / "pgdata"
@@ -85,17 +87,23 @@ class Status:
 
 
 def _postmaster(pgdata: Path):
+    import psutil
     from pgserver.utils import PostmasterInfo
 
     try:
         info = PostmasterInfo.read_from_pgdata(pgdata)
     except (OSError, AssertionError, ValueError):  # a half-written postmaster.pid while starting
         return None
-    return info if info is not None and info.is_running() and info.status == "ready" else None
+    if info is None or not info.is_running() or info.status != "ready":
+        return None
+    try:  # a stale postmaster.pid whose pid now belongs to another program
+        return info if info.process.name() == "postgres" else None
+    except psutil.Error:
+        return None
 
 
-def status(pgdata: str | os.PathLike | None = None) -> Status:
-    folder = data_folder(pgdata)
+def status(pgdata: str | os.PathLike | DataFolder | None = None) -> Status:
+    folder = pgdata if isinstance(pgdata, DataFolder) else data_folder(pgdata)
     info = _postmaster(folder.path)
     initialized = (folder.path / "PG_VERSION").exists()
     if info is None:
@@ -178,12 +186,12 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     with _lock():
-        st = status(path)
+        st = status(folder)
         if st.running and port is not None and st.port != port:
             if not _port_free(port):
                 raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
             _pg_ctl(["-w", "-m", "fast", "stop"], path)
-            st = status(path)
+            st = status(folder)
         if not st.running:
             _init(path)
             if port is not None and not _port_free(port):
@@ -197,7 +205,7 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
             host = "127.0.0.1" if port is not None else ""
             _pg_ctl(["-w", "-o", f'-h "{host}"', "-o", f"-p {port or SOCKET_PORT}", "-o", f"-k {sockets}",
                      "-l", str(path / "log"), "start"], path)
-            st = status(path)
+            st = status(folder)
             if not st.running:
                 raise AquagenError(f"the embedded PostgreSQL in {path} did not start (log: {path / 'log'})")
     _create_database(st, database)

@@ -21,6 +21,7 @@ from loaders import embedded, postgres
 from .conftest import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # pgserver's import, not ours
 
 
 def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -101,7 +102,7 @@ def test_one_server_per_project_from_any_subfolder(project, small):
         psycopg.connect(url, connect_timeout=2)
     assert not alive(pid)
     r = aquagen("db", "status", cwd=deeper)
-    assert "embedded PostgreSQL: stopped" in r.stdout and "holds output/pgdata" in r.stdout
+    assert "embedded PostgreSQL: stopped" in r.stdout and "pyproject.toml names aquagen" in r.stdout
     mb = int(r.stdout.split(f"{project / 'output' / 'pgdata'} (")[1].split(" MB)")[0].replace(",", ""))
     assert mb == round(embedded.folder_bytes(project / "output" / "pgdata") / 1e6) and mb > 10
     assert aquagen("db", "stop", cwd=deeper).stdout.startswith("not running:")
@@ -132,6 +133,21 @@ def test_tcp_port_for_other_programs(project):
         r = aquagen("db", "start", "--port", s.getsockname()[1], cwd=project)
     assert r.returncode == 2 and "is in use" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert not embedded.status(project / "output" / "pgdata").running
+
+
+def test_folder_rules(tmp_path):
+    """The clone's pyproject.toml wins over a stray output/pgdata below it; without one, an output/pgdata
+    database above is used (e.g. made by an older aquagen)."""
+    (tmp_path / "clone" / "sub" / "output" / "pgdata").mkdir(parents=True)
+    (tmp_path / "clone" / "sub" / "output" / "pgdata" / "PG_VERSION").write_text("16\n")
+    (tmp_path / "clone" / "pyproject.toml").write_text('[project]\nname = "aquagen"\n')
+    (tmp_path / "other" / "a").mkdir(parents=True)
+    (tmp_path / "other" / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    assert embedded.data_folder(start=tmp_path / "clone" / "sub").path == tmp_path / "clone" / "output" / "pgdata"
+    (tmp_path / "clone" / "pyproject.toml").unlink()
+    found = embedded.data_folder(start=tmp_path / "clone" / "sub")
+    assert found.path == tmp_path / "clone" / "sub" / "output" / "pgdata" and "holds output/pgdata" in found.reason
+    assert "per-user" in embedded.data_folder(start=tmp_path / "other" / "a").reason
 
 
 def test_per_user_folder_outside_a_project(tmp_path):
