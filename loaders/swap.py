@@ -19,7 +19,7 @@ database exactly as it was; the next load drops the leftover staging schema.
 
 Tables with anything a copy would not carry (triggers, rules, row security, views
 on them, publications, partitions or inheritance, extended statistics, tablespaces,
-storage options, a replica identity, column grants, generated columns, serial
+storage options, a replica identity, column grants or options, generated columns, serial
 sequences, an owner this role cannot act as) are loaded in place instead
 (``ineligible`` says why).
 """
@@ -62,7 +62,8 @@ SELECT c.relname, CASE
   WHEN c.relreplident NOT IN ('d', 'n') OR EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid
        AND x.indisreplident) THEN 'a replica identity'
   WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-       AND (a.attacl IS NOT NULL OR a.attgenerated <> '')) THEN 'column grants or generated columns'
+       AND (a.attacl IS NOT NULL OR a.attgenerated <> '' OR a.attoptions IS NOT NULL
+            OR COALESCE(a.attstattarget, -1) >= 0)) THEN 'column grants, options or generated columns'
   WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
        WHERE d.refobjid = c.oid AND d.deptype = 'a') THEN 'a serial sequence'
   WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype NOT IN ('p', 'u', 'c', 'f', 'x'))

@@ -402,6 +402,21 @@ def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, m
         assert nxt > max(40, top)
 
 
+def test_what_a_copy_would_not_carry_makes_the_load_go_in_place(master_snapshot, empty_db):
+    """A view on a loaded table: its copy could not take the view along, so the rows go in place
+    (and the load says why); the view still works."""
+    _migrated(empty_db)
+    with psycopg.connect(empty_db) as c:
+        c.execute("CREATE VIEW staff AS SELECT username FROM auth_user WHERE is_staff")
+    before = state(empty_db)
+    result = postgres.load(master_snapshot, empty_db)
+    assert result.method.startswith("in place") and "auth_user has a view on it" in result.method, result.method
+    assert state(empty_db) == before
+    with psycopg.connect(empty_db) as c:
+        assert c.execute("SELECT count(*) FROM staff").fetchone()[0] >= 1
+        assert unanalyzed(c, master_snapshot) == []
+
+
 def test_killed_existing_schema_load_leaves_everything_as_it_was(master_snapshot, empty_db):
     _migrated(empty_db)
     before, st = fingerprint(empty_db), state(empty_db)
