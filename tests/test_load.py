@@ -453,7 +453,7 @@ def test_a_long_reader_stops_the_swap_with_a_bounded_wait(master_snapshot, empty
 def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy, tmp_path):
     """The same batch numbers from another seed: other lots, other feedings. The purged feedings'
     feed goes back to the lots the new snapshot does not hold; validate passes."""
-    from aquagen.generate import generate
+    from aquagen.run.generate import generate
 
     other = generate(tmp_path / "other", seed=4, batches=3, as_of=AS_OF)
     names = sorted(fleet.read("batch_batch")["batch_number"].to_list())
