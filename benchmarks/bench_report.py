@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("output") / "bench-report")
     args = ap.parse_args()
     if args.snapshot is None:
-        from aquagen.generate import generate
+        from aquagen.run.generate import generate
 
         args.snapshot = args.out / "snapshot"
         if not (args.snapshot / "manifest.json").is_file():
