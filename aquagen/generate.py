@@ -17,7 +17,10 @@ Everything is built over the whole planned horizon and cut at the as-of date
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +40,7 @@ from .ids import Allocated, Counting, allocate, when_column
 from .masterdata import SITES
 from .plan import LIFE_DAYS, PlannedBatch, area_id, plan_batch, plan_fleet, station_id
 from .simulate import BatchSpec, simulate_batch
-from .snapshot import Snapshot, build_manifest, publish, write_part
+from .snapshot import BIGINT_MAX, MANIFEST, MAX_DATE, MIN_DATE, Snapshot, build_manifest, finish, locked, publish, recover, write_part
 from .store import Store
 
 MASTER_SHARD = 1 << 31  # the RNG stream of phases 1-2, apart from every batch's
@@ -200,6 +203,18 @@ class Progress:
     def advance(self, rows: int) -> None: ...
 
 
+def _worker_init() -> None:
+    """In each worker: Ctrl-C (sent to the whole terminal group) is the parent's to handle, and
+    a worker dies with its parent (no orphan keeps running after a kill -9 of the run)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 class _Run:
     """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
     shard in ``progress.json`` so that a killed run resumes where it stopped."""
@@ -227,11 +242,16 @@ class _Run:
             except OSError as e:
                 raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
         elif workers > 1:
-            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: when the run failed or was interrupted, at once (killed: they write
+        only through temporary files, and nothing they did is recorded as done)."""
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            if abort:
+                for proc in list(getattr(self.pool, "_processes", {}).values()):
+                    proc.kill()
+            self.pool.shutdown(wait=not abort, cancel_futures=True)
         if self.client is not None:
             self.client.close()
 
@@ -287,12 +307,100 @@ def work_folder(out: str | Path) -> Store:
     return Store(str(out)).sibling(".partial")
 
 
+def _usable_out(out: Path) -> None:
+    """Refuse, in one line, an ``--out`` that cannot become a snapshot folder."""
+    if out.exists() and not out.is_dir():
+        raise AquagenError(f"--out {out} is a file, not a folder")
+    up = out.parent
+    while not up.exists():
+        up = up.parent
+    if not up.is_dir():
+        raise AquagenError(f"--out {out} is below {up}, which is a file, not a folder")
+    if not os.access(up, os.W_OK | os.X_OK):
+        raise AquagenError(f"--out {out}: cannot write into {up} (read-only)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AquagenError(f"--out {out}: cannot create {out.parent} ({e.strerror})") from None
+
+
+def _meta_of(manifest: dict) -> dict:
+    return {k: v for k, v in manifest.items() if k not in ("tables", "format_version", "schema")}
+
+
+def _no_space(work: Store, out: str | Path, planned: list[PlannedBatch]) -> AquagenError:
+    """ENOSPC: drop the killed writes' temporary files (the work folder stays resumable) and say
+    about how much more room the snapshot needs."""
+    root = work.local or Path(str(out))
+    written = 0
+    for dirpath, _, filenames in os.walk(root):
+        for fn in filenames:
+            f = Path(dirpath) / fn
+            if ".tmp-" in fn:
+                f.unlink(missing_ok=True)
+            else:
+                written += f.stat().st_size
+    up = root
+    while not up.exists():
+        up = up.parent
+    device = _mount_point(up)
+    need = max(1, (MB_MASTER + MB_PER_BATCH * len(planned)) - written // (1 << 20))
+    return AquagenError(f"no space left on {device}: needs about {need} MB more; nothing was published "
+                        "(free space, then rerun with --resume)")
+
+
+def _mount_point(path: Path) -> str:
+    path = path.resolve()
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return str(path)
+
+
+MB_MASTER, MB_PER_BATCH = 2, 6  # snapshot and work files: master data, and each batch (measured ~1 and ~4.5)
+
+
 def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
            workers: int, progress: Progress | None, replace_ok: bool = False, scheduler: str | None = None) -> Snapshot:
-    """Write the snapshot of ``planned`` at ``out`` (see the module docstring)."""
+    """Write the snapshot of ``planned`` at ``out`` (see the module docstring), holding a lock on it."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
+    target = Store(str(out))
+    if target.local is None:  # a shared filesystem: no lock, no recovery (one writer is the user's job)
+        return _build_locked(out, meta, planned, job_args, force=force, resume=resume, workers=workers,
+                             progress=progress, replace_ok=replace_ok, scheduler=scheduler)
+    _usable_out(target.local)
+    work = work_folder(out)
+    try:
+        with locked(target.local):
+            return _build_locked(out, meta, planned, job_args, force=force, resume=resume, workers=workers,
+                                 progress=progress, replace_ok=replace_ok, scheduler=scheduler)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise _no_space(work, out, planned) from None
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise AquagenError(f"cannot write {e.filename or out}: {e.strerror}") from None
+        raise
+
+
+def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool,
+                  resume: bool, workers: int, progress: Progress | None, replace_ok: bool,
+                  scheduler: str | None) -> Snapshot:
     target, work = Store(str(out)), work_folder(out)
+    wanted = json.loads(json.dumps(meta, default=str))
+    if target.local is not None:
+        recover(work.local, target.local)  # a publish killed half-way is finished first
+        if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
+            snap = Snapshot.open(target.local)
+            if _meta_of(snap.manifest) != wanted:
+                raise AquagenError(f"{out} holds a complete snapshot of other arguments ({snap.manifest['arguments']}); "
+                                   "pass --force to replace it")
+            snap.status = "complete"
+            return snap
+        if resume and work.exists() and (work.local / MANIFEST).is_file():  # killed while publishing
+            if _meta_of(json.loads((work.local / MANIFEST).read_text())) != wanted:
+                raise AquagenError(f"{work.url} holds a finished run of other arguments; pass --force to start over")
+            finish(work.local, target.local)
+            return Snapshot.open(target.local)
     if target.exists() and target.fs.ls(target.path()) and not (force or replace_ok):
         raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
@@ -300,6 +408,9 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
             raise AquagenError(f"{work.url} holds an interrupted run; pass --resume to continue it or --force to "
                                "start over")
         work.rm()
+    if resume and work.local is not None and work.exists():
+        for leftover in work.local.rglob("*.tmp-*"):  # writes a kill cut short (never renamed in place)
+            leftover.unlink()
     job = Job(root=work, **job_args)
     run = _Run(job, meta, workers, progress or Progress(), resume, scheduler)
     files: dict[str, list[dict]] = {}
@@ -326,11 +437,14 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
             for name, entry in group.items():
                 if entry is not None:
                     files.setdefault(name, []).append(entry)
-    finally:
-        run.close()
-    work.rm("_work")
-    work.rm(_Run.PROGRESS)
-    publish(work, target, build_manifest(meta, files))
+    except BaseException:
+        run.close(abort=True)
+        raise
+    run.close()
+    if target.local is None:
+        work.rm("_work")
+        work.rm(_Run.PROGRESS)
+    publish(work, target, build_manifest(meta, files))  # locally, prunes the work files first
     return Snapshot.open(target.local) if target.local is not None else Snapshot(target.url, json.loads(
         target.read_text("manifest.json")))
 
@@ -344,6 +458,27 @@ def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[Planned
         "batches": [b.to_json() for b in planned if b.start_date <= as_of],
         "planned_batches": [b.to_json() for b in planned],
     }
+
+
+FEED_PER_FISH_KG = 10  # more than one fish eats in its life (harvest weight ≤ 7 kg × FCR ≤ 1.3)
+
+
+def max_eggs() -> int:
+    """The most eggs a batch may start with: its whole-life feed must fit the narrowest batch
+    total of the schema (inventory_batchfeedingsummary.total_feed_kg, numeric(10,2))."""
+    precision, scale = schemas.table("inventory_batchfeedingsummary").column("total_feed_kg").numeric
+    return 10 ** (precision - scale) // FEED_PER_FISH_KG
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed <= BIGINT_MAX:
+        raise AquagenError(f"--seed {seed} is outside 0..{BIGINT_MAX} (the load log stores it as bigint)")
+
+
+def check_date(option: str, day: dt.date) -> dt.date:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise AquagenError(f"{option} {day} is outside {MIN_DATE}..{MAX_DATE}")
+    return day
 
 
 def generate(
@@ -365,16 +500,21 @@ def generate(
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
     n_batches = batches
-    if seed < 0:
-        raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
+    check_seed(seed)
     if n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
-    as_of = as_of or dt.date.today()
-    first_start = first_start or default_first_start(as_of)
+    as_of = check_date("--as-of", as_of or dt.date.today())
+    first_start = check_date("--first-start" if first_start else "the default --first-start (as-of - 1000 days)",
+                             first_start or default_first_start(as_of))
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
+    starts = (as_of - first_start).days // stagger_days + 1  # batch starts from first start up to the as-of date
+    if n_batches > starts:
+        raise AquagenError(f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
+                           f"{first_start} to the as-of date {as_of}; use fewer batches, an earlier --first-start "
+                           "or a shorter --stagger-days")
     planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start),
@@ -401,7 +541,16 @@ def add_batch(
     stock is shared, so FIFO runs again); it keeps its seed and as-of date
     unless ``as_of`` is given. The old snapshot stays until the new one is complete.
     """
+    check_seed(seed)
+    check_date("--start-date", start_date)
+    if as_of is not None:
+        check_date("--as-of", as_of)
+    if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= max_eggs():
+        raise AquagenError(f"--eggs {eggs!r} must be a whole number from 1 to {max_eggs():,} (a batch's whole-life "
+                           "feed must fit inventory_batchfeedingsummary.total_feed_kg)")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AquagenError(f"--out {out} is a file, not a folder")
     base = Snapshot.open(out) if (out / "manifest.json").exists() else None
     if base is None and out.exists() and any(out.iterdir()):
         raise AquagenError(f"{out} is neither empty nor a snapshot (no manifest.json)")
@@ -425,5 +574,5 @@ def add_batch(
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)
     snap = _build(out, meta, planned, dict(seed=seed, as_of=as_of, first_start=first_start), force=False,
-                  resume=False, workers=workers, progress=progress, replace_ok=base is not None)
+                  resume=True, workers=workers, progress=progress, replace_ok=base is not None)
     return snap, pb
