@@ -405,7 +405,7 @@ def main() -> None:
     except AquagenError as e:
         _fail(f"error: {e}", 2)
     except click.exceptions.Abort:
-        _fail("aborted" + (f"; {_RESUME_HINT[0]}" if _RESUME_HINT else ""), 130)
+        _fail("interrupted" + (f"; {_RESUME_HINT[0]}" if _RESUME_HINT else ""), 130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:

@@ -21,12 +21,14 @@ import errno
 import json
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import polars as pl
@@ -203,6 +205,20 @@ class Progress:
     def advance(self, rows: int) -> None: ...
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while worker processes may be spawned (an ignored signal survives exec, so a
+    worker still starting up does not die with a traceback when Ctrl-C reaches the terminal group)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_init() -> None:
     """In each worker: Ctrl-C (sent to the whole terminal group) is the parent's to handle, and
     a worker dies with its parent (no orphan keeps running after a kill -9 of the run)."""
@@ -270,7 +286,8 @@ class _Run:
         if self.client is not None or self.pool is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
             submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
-            futures = [(key, submit(fn, *args)) for key, fn, args in todo]
+            with _sigint_ignored():  # workers spawned here inherit it: Ctrl-C is the parent's to handle
+                futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)
