@@ -432,7 +432,8 @@ def _internal(e: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(e)
     first = (str(e).splitlines() or [""])[0][:300]
-    _fail(f"internal error: {type(e).__name__}: {first}" + ("" if debug else " (rerun with --debug for the traceback)"), 1)
+    hint = "" if debug else " (rerun with --debug for the traceback)"
+    _fail(f"internal error: {type(e).__name__}: {first}{hint}", 1)
 
 
 def _device(filename) -> str:

@@ -42,7 +42,19 @@ from .ids import Allocated, Counting, allocate, when_column
 from .masterdata import SITES
 from .plan import LIFE_DAYS, PlannedBatch, area_id, plan_batch, plan_fleet, station_id
 from .simulate import BatchSpec, simulate_batch
-from .snapshot import BIGINT_MAX, MANIFEST, MAX_DATE, MIN_DATE, Snapshot, build_manifest, finish, locked, publish, recover, write_part
+from .snapshot import (
+    BIGINT_MAX,
+    MANIFEST,
+    MAX_DATE,
+    MIN_DATE,
+    Snapshot,
+    build_manifest,
+    finish,
+    locked,
+    publish,
+    recover,
+    write_part,
+)
 from .store import Store
 
 MASTER_SHARD = 1 << 31  # the RNG stream of phases 1-2, apart from every batch's
@@ -409,7 +421,8 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
             snap = Snapshot.open(target.local)
             if _meta_of(snap.manifest) != wanted:
-                raise AquagenError(f"{out} holds a complete snapshot of other arguments ({snap.manifest['arguments']}); "
+                raise AquagenError(f"{out} holds a complete snapshot of other arguments "
+                                   f"({snap.manifest['arguments']}); "
                                    "pass --force to replace it")
             snap.status = "complete"
             return snap

@@ -99,12 +99,13 @@ def prune(root: Path, manifest: dict) -> None:
     killed write) go, a listed file that is missing is an error."""
     for rel in unlisted(root, manifest):
         (root / rel).unlink()
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+    for dirpath, _, _ in os.walk(root, topdown=False):
         if dirpath != str(root) and not os.listdir(dirpath):
             os.rmdir(dirpath)
     missing = [rel for rel in sorted(listed(manifest)) if not (root / rel).is_file()]
     if missing:
-        raise AquagenError(f"{root} lost {missing[0]} (and {len(missing) - 1} more) of its run; start over with --force")
+        raise AquagenError(f"{root} lost {missing[0]} (and {len(missing) - 1} more) of its run; "
+                           "start over with --force")
 
 
 def _killpoint(name: str) -> None:
@@ -378,7 +379,8 @@ def _inside(root: Path, rel: str) -> Path:
 
 
 def _not_ours(table: str, rel: str, profile: str, what: str) -> AquagenError:
-    return AquagenError(f"table {table}, file {rel}: {what}; the snapshot is not an aquagen snapshot of profile {profile}")
+    return AquagenError(f"table {table}, file {rel}: {what}; "
+                        f"the snapshot is not an aquagen snapshot of profile {profile}")
 
 
 def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: str) -> None:
@@ -389,7 +391,8 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
     except Exception as e:  # noqa: BLE001 - any reader failure means "not a Parquet file of ours"
-        raise _not_ours(table.name, rel, profile, f"not a readable Parquet file ({str(e).splitlines()[0][:120]})")
+        raise _not_ours(table.name, rel, profile,
+                        f"not a readable Parquet file ({str(e).splitlines()[0][:120]})") from None
     if pf.metadata.num_rows != rows:
         raise _not_ours(table.name, rel, profile, f"holds {pf.metadata.num_rows} rows, the manifest says {rows}")
     names = schema.names
@@ -410,11 +413,12 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
     ge0 = {m[1] for c in table.checks if (m := re.fullmatch(r'\("?(\w+)"? >= 0\)', c))}
     # the columns whose Arrow type alone does not keep values inside the SQL type
     ranged = [c for c in table.columns if c.numeric or c.max_length is not None or c.name in ge0
-              or c.sql_type in ("date", "timestamp with time zone") or (not c.nullable and schema.field(c.name).nullable)]
+              or c.sql_type in ("date", "timestamp with time zone")
+              or (not c.nullable and schema.field(c.name).nullable)]
     try:
         data = pf.read(columns=[c.name for c in ranged] or [table.columns[0].name], use_threads=True)
     except Exception as e:  # noqa: BLE001 - corrupt pages
-        raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})")
+        raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
     if data.num_rows != rows:
         raise _not_ours(table.name, rel, profile, f"holds {data.num_rows} rows of data, the manifest says {rows}")
     for col in ranged:
@@ -489,7 +493,7 @@ class Snapshot:
     def verify(self) -> None:
         """Check every file: inside the folder, its checksum, then (``check_part``) its row count
         and schema against the manifest and the profile. Raises a one-line AquagenError."""
-        for name, entry in self.manifest["tables"].items():
+        for entry in self.manifest["tables"].values():
             for f in entry["files"]:
                 p = _inside(self.path, f["path"])
                 if _sha256(p) != f["sha256"]:

@@ -16,7 +16,6 @@ import fsspec
 import polars as pl
 from fsspec.implementations.local import LocalFileSystem
 
-
 _ENOSPC_AT = "AQUAGEN_ENOSPC_AT"  # test hook: the N-th local write of this process fails as on a full disk
 _writes = [0]
 

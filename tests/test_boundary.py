@@ -94,8 +94,9 @@ MUTATIONS = {
     "file entry without a key": lambda s, m, d: _entry(m, "auth_user").pop(d(st.sampled_from(["path", "rows",
                                                                                                 "sha256"]))),
     "path outside": lambda s, m, d: _entry(m, "auth_user").__setitem__("path", d(st.sampled_from(
-        ["../../etc/hostname", "/etc/hostname", "auth_user/../../x.parquet", "auth_user/../batch_species/master.parquet",
-         "batch_species/master.parquet", "auth_user\\..\\x.parquet", "auth_user/.././../x.parquet"]))),
+        ["../../etc/hostname", "/etc/hostname", "auth_user/../../x.parquet",
+         "auth_user/../batch_species/master.parquet", "batch_species/master.parquet", "auth_user\\..\\x.parquet",
+         "auth_user/.././../x.parquet"]))),
     "files listed twice": lambda s, m, d: m["tables"]["auth_user"]["files"].append(dict(_entry(m, "auth_user"))),
     "symlink leading out": lambda s, m, d: _symlink_out(s, m),
     "checksum changed": lambda s, m, d: _entry(m, "auth_user").__setitem__("sha256", "0" * 64),
@@ -111,8 +112,9 @@ MUTATIONS = {
         t, "id", pa.array([2**31 + i for i in range(t.num_rows)], pa.int64()))),
     "NULL in a NOT NULL column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
         t, "name", pa.array([None] + t.column("name").to_pylist()[1:], pa.string()))),
-    "numeric beyond its precision": lambda s, m, d: _rewrite_part(s, m, "infrastructure_container", lambda t: _set_column(
-        t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3"))),
+    "numeric beyond its precision": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_container",
+        lambda t: _set_column(t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3"))),
     "varchar too long": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
         t, "name", pa.array(["x" * 5000] * t.num_rows), t.schema.field("name"))),
     "more rows than listed": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: pa.concat_tables(
