@@ -151,8 +151,9 @@ def finish(work: Path, out: Path) -> None:
 def locked(out: Path) -> Iterator[None]:
     """Hold ``.<out>.lock`` beside ``out`` for a run into it: a second run is refused in one line.
 
-    flock: the kernel drops it when the holder dies (kill -9 included); the file stays (removing
-    it would let a waiting opener lock an unlinked file), and the inode check catches that race."""
+    flock: the kernel drops it when the holder dies (kill -9 included; the file then stays and is
+    reused). The holder removes the file before unlocking; a run that opened it just before locks
+    an unlinked inode, which the inode check catches (it tries again)."""
     path = out.parent / f".{out.name}.lock"
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -172,6 +173,7 @@ def locked(out: Path) -> Iterator[None]:
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
+        path.unlink(missing_ok=True)  # still locked: a run that opened it meanwhile sees the inode gone
         os.close(fd)
 
 
