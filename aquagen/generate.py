@@ -254,7 +254,13 @@ class _Run:
         self.job, self.progress = job, progress
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
-            saved = json.loads(job.root.read_text(self.PROGRESS))
+            try:
+                saved = json.loads(job.root.read_text(self.PROGRESS))
+                if not (isinstance(saved, dict) and isinstance(saved.get("meta"), dict)
+                        and isinstance(saved.get("done"), dict)):
+                    raise ValueError("not a progress record")
+            except ValueError:
+                raise AquagenError(f"{job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
             if saved["meta"] != self.state["meta"]:
                 raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
                                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
@@ -576,8 +582,8 @@ def add_batch(
     if as_of is not None:
         check_date("--as-of", as_of)
     if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= max_eggs():
-        raise AquagenError(f"--eggs {eggs!r} must be a whole number from 1 to {max_eggs():,} (a batch's whole-life "
-                           "feed must fit inventory_batchfeedingsummary.total_feed_kg)")
+        raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs, at most {max_eggs():,} "
+                           "(a batch's whole-life feed must fit inventory_batchfeedingsummary.total_feed_kg)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AquagenError(f"--out {out} is a file, not a folder")
