@@ -117,6 +117,10 @@ MUTATIONS = {
         lambda t: _set_column(t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3"))),
     "varchar too long": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
         t, "name", pa.array(["x" * 5000] * t.num_rows), t.schema.field("name"))),
+    "a timestamp far beyond Python's dates": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_hall", lambda t: _set_column(t, "created_at", pa.array(
+            [d(st.sampled_from([2**62, -(2**62)]))] * t.num_rows).cast(t.schema.field("created_at").type),
+            t.schema.field("created_at"))),
     "more rows than listed": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: pa.concat_tables(
         [t, t.slice(0, d(st.integers(min_value=1, max_value=5)))])),
 }
