@@ -217,24 +217,35 @@ class Progress:
     def advance(self, rows: int) -> None: ...
 
 
+_STOP = {signal.SIGINT, signal.SIGTERM}
+
+
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while worker processes may be spawned (an ignored signal survives exec, so a
-    worker still starting up does not die with a traceback when Ctrl-C reaches the terminal group)."""
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while worker processes are spawned: a spawn is never cut in
+    half (a worker reading its start-up data from a dead pipe prints a traceback), and the blocked
+    mask is inherited, so a worker starting up ignores them until ``_worker_init``."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, _: held.append(signum)) for sig in _STOP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal held by the kernel reaches `held` now
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _worker_init() -> None:
     """In each worker: Ctrl-C (sent to the whole terminal group) is the parent's to handle, and
     a worker dies with its parent (no orphan keeps running after a kill -9 of the run)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)  # blocked since the spawn; SIGTERM ends a worker
     try:
         import ctypes
 
@@ -304,7 +315,7 @@ class _Run:
         if self.client is not None or self.pool is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
             submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
-            with _sigint_ignored():  # workers spawned here inherit it: Ctrl-C is the parent's to handle
+            with _signals_deferred():  # workers are spawned here
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
         else:

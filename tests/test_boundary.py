@@ -281,7 +281,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig):
     out = tmp_path / "snap"
-    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--batches", "4", "--as-of",
+    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--batches", "12", "--as-of",
            AS_OF.isoformat(), "--workers", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                             start_new_session=True)
