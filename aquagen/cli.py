@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import signal
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -35,7 +38,8 @@ DATE = Date()
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquagen")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="On an internal error, show the traceback (else one line).")
+def cli(debug: bool) -> None:
     """Generate realistic AquaMind test data as a Parquet snapshot and load it into PostgreSQL.
 
     \b
@@ -86,13 +90,13 @@ def _summary(snap) -> str:
 @cli.command()
 @click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               help="Snapshot folder to write (a path, or with --scheduler any fsspec URL).")
-@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="Random seed.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=42, show_default=True, help="Random seed.")
 @click.option("--batches", type=click.IntRange(min=0), default=0, show_default=True,
               help="Number of batches in the fleet (0: infrastructure and master data only).")
 @click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
 @click.option("--first-start", type=DATE, default=None,
               help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1000 days]")
-@click.option("--stagger-days", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--stagger-days", type=click.IntRange(min=1, max=3650), default=20, show_default=True,
               help="Days between batch starts (geographies alternate).")
 @click.option("--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
@@ -119,11 +123,15 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
     """
     from .run.generate import generate as run
 
+    _RESUME_HINT.append(f"the run is kept in {out}.partial: rerun the same command with --resume to continue")
     with RichProgress() as progress:
         snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
                    stagger_days=stagger_days, geography=geography, workers=workers, resume=resume, progress=progress,
                    scheduler=scheduler)
-    click.echo(f"wrote {_summary(snap)} to {snap.path}")
+    if snap.status == "complete":
+        click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")
+    else:
+        click.echo(f"wrote {_summary(snap)} to {snap.path}")
 
 
 @cli.command()
@@ -135,7 +143,7 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
 @click.option("--batch-name", default=None, help="Batch number. [default: <FI|SCO>-<year>-<NNN>]")
 @click.option("--as-of", type=DATE, default=None,
               help="Cut the life here. [default: the snapshot's as-of date, or today for a new snapshot]")
-@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=42, show_default=True,
               help="Random seed of a new snapshot (an existing one keeps its own).")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
               help="Worker processes.")
@@ -155,6 +163,7 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
     """
     from .run.generate import add_batch
 
+    _RESUME_HINT.append(f"the run is kept in {out}.partial: rerun the same command to continue")
     with RichProgress() as progress:
         snap, pb = add_batch(out, start_date=start_date, eggs=eggs, geography=geography, station=station,
                              sea_area=sea_area, batch_name=batch_name, as_of=as_of, seed=seed, workers=workers,
@@ -339,7 +348,9 @@ def validate(snapshot, dsn, as_of):
                                    "(aquagen load output/snapshot)")
             results = v.run(v.DatabaseSource(conn, as_of))
     else:
-        results = v.run(v.SnapshotSource(Snapshot.open(snapshot)))
+        snap = Snapshot.open(snapshot)
+        snap.verify()  # a shared snapshot is untrusted: every file checked before it is read
+        results = v.run_snapshot(snap)
     _print_results(results)
     failed = [r for r in results if not r.ok]
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
@@ -386,6 +397,9 @@ def report(snapshot, dsn, as_of, out):
 
         rep = r.report_database(database.choose(dsn).dsn, out, as_of)
     else:
+        from .snapshot import Snapshot
+
+        Snapshot.open(snapshot).verify()  # untrusted input: checked before it is read
         rep = r.report_snapshot(snapshot, out, as_of)
     click.echo(f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
                f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed")
@@ -535,19 +549,58 @@ class _LoadProgress:
         self.bar.update(self.task, advance=copied + done, table=table, copied=task.fields["copied"] + copied)
 
 
+_RESUME_HINT: list[str] = []  # set by generate/batch: what to say when the run is interrupted
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # the same clean stop as Ctrl-C: workers killed, work folder kept
+
+
 def main() -> None:
+    """Run the CLI: a user error is one line and exit 2, an internal bug "internal error: ..." and
+    exit 1 (the traceback only with --debug), an interruption one line with the --resume hint, 130."""
     warnings.filterwarnings("ignore")  # third-party warnings (e.g. platformdirs) are not for users
+    command_at = next((i for i, a in enumerate(sys.argv[1:], 1) if a in cli.commands), len(sys.argv))
+    debug = "--debug" in sys.argv[1:command_at]  # a global option: before the command
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="aquagen", standalone_mode=False)
     except AquagenError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+        _fail(f"error: {e}", 2)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
+        _fail("interrupted" + (f"; {_RESUME_HINT[0]}" if _RESUME_HINT else ""), 130)
+    except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.ClickException as e:
+        _fail(f"error: {e.format_message()}", e.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _fail("interrupted" + (f"; {_RESUME_HINT[0]}" if _RESUME_HINT else ""), 130)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            where = _device(e.filename)
+            _fail(f"error: no space left on {where}: free some space and rerun; nothing was published", 2)
+        if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT):
+            _fail(f"error: {e.filename or 'a file'}: {e.strerror}", 2)
+        _internal(e, debug)
+    except Exception as e:  # noqa: BLE001 - the one place that turns a bug into "internal error"
+        _internal(e, debug)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _internal(e: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(e)
+    first = (str(e).splitlines() or [""])[0][:300]
+    hint = "" if debug else " (rerun with --debug for the traceback)"
+    _fail(f"internal error: {type(e).__name__}: {first}{hint}", 1)
+
+
+def _device(filename) -> str:
+    path = Path(filename or ".").resolve()
+    while not path.exists() or (not os.path.ismount(path) and path.parent != path):
+        path = path.parent
+    return str(path)

@@ -8,21 +8,28 @@ counts and sha256 checksums, verified before anything is loaded.
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import schemas
 
+from . import killpoints
 from .errors import AquagenError
 from .store import Store
 
@@ -68,21 +75,119 @@ def build_manifest(meta: dict, files: dict[str, list[dict]], profile: str = sche
     return {"format_version": FORMAT_VERSION, "schema": profile, **meta, "tables": tables}
 
 
+def aside(out: Path) -> Path:
+    """Where the previous snapshot waits while the new one moves in (one name: a rerun finds it)."""
+    return out.parent / f".{out.name}.old"
+
+
+def listed(manifest: dict) -> set[str]:
+    return {f["path"] for t in manifest["tables"].values() for f in t["files"]} | {MANIFEST}
+
+
+def unlisted(root: Path, manifest: dict) -> list[str]:
+    """Files under ``root`` the manifest does not list (a report written into the snapshot aside)."""
+    keep, out = listed(manifest), []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        if rel == ".":
+            dirnames[:] = [d for d in dirnames if d != "report"]
+        out += [r for fn in filenames if (r := fn if rel == "." else f"{rel}/{fn}") not in keep]
+    return sorted(out)
+
+
+def prune(root: Path, manifest: dict) -> None:
+    """Make ``root`` hold exactly the manifest's files: leftovers (work files, ``*.tmp-*`` of a
+    killed write) go, a listed file that is missing is an error."""
+    for rel in unlisted(root, manifest):
+        (root / rel).unlink()
+    for dirpath, _, _ in os.walk(root, topdown=False):
+        if dirpath != str(root) and not os.listdir(dirpath):
+            os.rmdir(dirpath)
+    missing = [rel for rel in sorted(listed(manifest)) if not (root / rel).is_file()]
+    if missing:
+        raise AquagenError(f"{root} lost {missing[0]} (and {len(missing) - 1} more) of its run; "
+                           "start over with --force")
+
+
+
 def publish(work: Store, out: Store, manifest: dict) -> None:
-    """Write the manifest last, then put the finished folder in place of ``out``: locally by
-    renames (the old snapshot goes only once the new one is there), elsewhere by a move."""
+    """Write the manifest last, then put the finished folder in place of ``out``.
+
+    Locally by renames, each step recoverable by ``recover`` from a kill at any point: the
+    manifest in ``work`` marks it complete; the work folder is pruned to the manifest's files;
+    the old snapshot moves to ``aside(out)``, the new one in, the old one goes. Elsewhere
+    (fsspec) by a move."""
     work.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=False, default=str) + "\n")
-    if out.local is not None:
-        old = None
-        if out.local.exists():
-            old = out.local.parent / f".{out.local.name}.old-{os.getpid()}"
-            out.local.rename(old)
-        work.local.rename(out.local)
-        if old is not None:
-            shutil.rmtree(old)
-    else:
+    killpoints.reached("publish_manifest")
+    if out.local is None:
         out.rm()
         out.fs.mv(work.path(), out.path(), recursive=True)
+        return
+    finish(work.local, out.local)
+
+
+def finish(work: Path, out: Path) -> None:
+    """The renames of ``publish`` once ``work`` holds its manifest (also what ``recover`` resumes)."""
+    prune(work, json.loads((work / MANIFEST).read_text()))
+    killpoints.reached("publish_prune")
+    old = aside(out)
+    if out.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        killpoints.reached("publish_aside")
+    work.rename(out)
+    killpoints.reached("publish_in")
+    if old.exists():
+        shutil.rmtree(old)
+    killpoints.reached("publish_done")
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold ``.<out>.lock`` beside ``out`` for a run into it: a second run is refused in one line.
+
+    flock: the kernel drops it when the holder dies (kill -9 included; the file then stays and is
+    reused). The holder removes the file before unlocking; a run that opened it just before locks
+    an unlinked inode, which the inode check catches (it tries again)."""
+    path = out.parent / f".{out.name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AquagenError(f"another aquagen run is writing {out} (it holds {path}); wait for it to end") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # still locked: a run that opened it meanwhile sees the inode gone
+        os.close(fd)
+
+
+def recover(work: Path, out: Path) -> bool:
+    """Complete a publish that was killed after the manifest was written (roll forward); True
+    when it did. A killed rmtree of the old snapshot is finished; an old snapshot moved aside
+    without a complete new one is moved back."""
+    old = aside(out)
+    ready = (work / MANIFEST).is_file()
+    if old.exists():
+        if out.exists():
+            shutil.rmtree(old)
+        elif ready:
+            finish(work, out)
+            return True
+        else:
+            old.rename(out)
+    return False
 
 
 @dataclass
@@ -144,29 +249,243 @@ class SnapshotWriter:
             self.abort()
 
 
+# --- reading: a shared snapshot is untrusted input ---------------------------------------
+
+MAX_MANIFEST_BYTES = 256 << 20  # a manifest of 100,000 batches is ~60 MB; larger is not one of ours
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.parquet")
+_BATCH_KEYS = {"shard": int, "batch_id": int, "batch_number": str, "geography": str, "station": str,
+               "sea_area": str, "start_date": str, "eggs": int}
+BIGINT_MAX = 2**63 - 1  # the load log stores the seed as bigint
+MIN_DATE, MAX_DATE = dt.date(1970, 1, 1), dt.date(2099, 12, 31)  # dates a snapshot may hold (and the CLI accepts)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _date(where: str, v: object) -> dt.date:
+    if not isinstance(v, str):
+        raise AquagenError(f"{where} is {_kind(v)}, not a date string")
+    try:
+        d = dt.date.fromisoformat(v)
+    except ValueError:
+        raise AquagenError(f"{where} {v!r} is not a date (YYYY-MM-DD)") from None
+    if not MIN_DATE <= d <= MAX_DATE:
+        raise AquagenError(f"{where} {v} is outside {MIN_DATE}..{MAX_DATE}")
+    return d
+
+
+def _kind(v: object) -> str:
+    return "null" if v is None else f"a {type(v).__name__} ({str(v)[:40]!r})"
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def check_manifest(manifest: object, where: str) -> None:
+    """Every field of a manifest: types, required keys, profile and format, the profile's tables
+    and nothing else, file entries (safe relative paths inside their table's folder, row counts
+    that add up, sha256). Raises AquagenError naming the field."""
+    def need(obj: dict, key: str, kind: type | tuple, ctx: str):
+        if key not in obj:
+            raise AquagenError(f"{where}: {ctx}{key} is missing")
+        v = obj[key]
+        if (kind is int and not _is_int(v)) or (kind is not int and not isinstance(v, kind)):
+            raise AquagenError(f"{where}: {ctx}{key} is {_kind(v)}, not {getattr(kind, '__name__', kind)}")
+        return v
+
+    if not isinstance(manifest, dict):
+        raise AquagenError(f"{where}: the manifest is {_kind(manifest)}, not a JSON object")
+    version = manifest.get("format_version")
+    if not _is_int(version) or version != FORMAT_VERSION:
+        raise AquagenError(f"{where}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    profile = manifest.get("schema")
+    try:
+        if not isinstance(profile, str):
+            raise ValueError(f"known: {schemas.PROFILE}")
+        known = schemas.tables(profile)
+    except ValueError as e:
+        raise AquagenError(f"{where}: schema {profile!r} is not supported ({e})") from None
+    seed = need(manifest, "seed", int, "")
+    if not 0 <= seed <= BIGINT_MAX:
+        raise AquagenError(f"{where}: seed {seed} is outside 0..{BIGINT_MAX}")
+    if "generator" in manifest and not isinstance(manifest["generator"], str):
+        raise AquagenError(f"{where}: generator is {_kind(manifest['generator'])}, not a string")
+    args = need(manifest, "arguments", dict, "")
+    as_of = _date(f"{where}: arguments.as_of", args.get("as_of"))
+    first = _date(f"{where}: arguments.first_start", args.get("first_start"))
+    if first > as_of:
+        raise AquagenError(f"{where}: arguments.first_start {first} is after arguments.as_of {as_of}")
+    for key in ("batches", "planned_batches"):
+        for i, b in enumerate(need(manifest, key, list, "")):
+            ctx = f"{key}[{i}]."
+            if not isinstance(b, dict):
+                raise AquagenError(f"{where}: {key}[{i}] is {_kind(b)}, not an object")
+            if set(b) != set(_BATCH_KEYS):
+                raise AquagenError(f"{where}: {key}[{i}] has keys {sorted(b)}, expected {sorted(_BATCH_KEYS)}")
+            for k, kind in _BATCH_KEYS.items():
+                need(b, k, kind, ctx)
+            _date(f"{where}: {ctx}start_date", b["start_date"])
+    tables = need(manifest, "tables", dict, "")
+    unknown = sorted(set(tables) - set(known))
+    if unknown:
+        raise AquagenError(f"{where}: table {unknown[0]!r} is not in schema profile {profile}")
+    missing = [name for name in known if name not in tables]
+    if missing:
+        raise AquagenError(f"{where}: table {missing[0]} of schema profile {profile} is missing from tables")
+    seen: set[str] = set()
+    for name, entry in tables.items():
+        ctx = f"tables.{name}."
+        if not isinstance(entry, dict):
+            raise AquagenError(f"{where}: tables.{name} is {_kind(entry)}, not an object")
+        rows = need(entry, "rows", int, ctx)
+        total = 0
+        for i, f in enumerate(need(entry, "files", list, ctx)):
+            fctx = f"{ctx}files[{i}]."
+            if not isinstance(f, dict):
+                raise AquagenError(f"{where}: {ctx}files[{i}] is {_kind(f)}, not an object")
+            path = need(f, "path", str, fctx)
+            n = need(f, "rows", int, fctx)
+            sha = need(f, "sha256", str, fctx)
+            parts = path.split("/")
+            if len(parts) != 2 or parts[0] != name or not _PART.fullmatch(parts[1]):
+                raise AquagenError(f"{where}: {fctx}path {path!r} is not a part file of {name} "
+                                   f"(expected {name}/<part>.parquet inside the snapshot)")
+            if path in seen:
+                raise AquagenError(f"{where}: {fctx}path {path} is listed twice")
+            seen.add(path)
+            if n < 1:
+                raise AquagenError(f"{where}: {fctx}rows {n} must be at least 1 (empty parts are not written)")
+            if not _SHA256.fullmatch(sha):
+                raise AquagenError(f"{where}: {fctx}sha256 {sha[:70]!r} is not 64 lowercase hex digits")
+            total += n
+        if rows != total:
+            raise AquagenError(f"{where}: {ctx}rows {rows} is not the sum of its files' rows ({total})")
+
+
+def _inside(root: Path, rel: str) -> Path:
+    """``root/rel`` when it is a regular file whose real path lies inside ``root``."""
+    p = root / rel
+    real, top = Path(os.path.realpath(p)), Path(os.path.realpath(root))
+    if not real.is_relative_to(top) or real == top:
+        raise AquagenError(f"snapshot {root}: {rel} leads outside the snapshot (symlink to {real})")
+    if not real.is_file():
+        raise AquagenError(f"snapshot {root} is incomplete: {rel} is missing or not a file")
+    return p
+
+
+def _not_ours(table: str, rel: str, profile: str, what: str) -> AquagenError:
+    return AquagenError(f"table {table}, file {rel}: {what}; "
+                        f"the snapshot is not an aquagen snapshot of profile {profile}")
+
+
+def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: str) -> None:
+    """One part file against the profile: readable Parquet, the manifest's row count (metadata and
+    data), exactly the table's columns with their Arrow types, no NULL in a NOT NULL column, and
+    values inside their SQL type (numeric precision, varchar length, CHECK (col >= 0), dates)."""
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+    except Exception as e:  # noqa: BLE001 - any reader failure means "not a Parquet file of ours"
+        raise _not_ours(table.name, rel, profile,
+                        f"not a readable Parquet file ({str(e).splitlines()[0][:120]})") from None
+    if pf.metadata.num_rows != rows:
+        raise _not_ours(table.name, rel, profile, f"holds {pf.metadata.num_rows} rows, the manifest says {rows}")
+    names = schema.names
+    for col in table.columns:
+        if col.name not in names:
+            raise _not_ours(table.name, rel, profile, f"column {col.name} is missing")
+    for n in names:
+        if n not in table.column_names or names.count(n) > 1:
+            raise _not_ours(table.name, rel, profile, f"column {n} is not a column of the table"
+                            if n not in table.column_names else f"column {n} appears twice")
+    if names != table.column_names:
+        raise _not_ours(table.name, rel, profile, f"columns are in the order {names}, not the table's")
+    for col in table.columns:
+        got = schema.field(col.name).type
+        if got != col.arrow_type:
+            raise _not_ours(table.name, rel, profile, f"column {col.name} is {got}, the profile's {col.sql_type} "
+                            f"is {col.arrow_type}")
+    ge0 = {m[1] for c in table.checks if (m := re.fullmatch(r'\("?(\w+)"? >= 0\)', c))}
+    # the columns whose Arrow type alone does not keep values inside the SQL type
+    ranged = [c for c in table.columns if c.numeric or c.max_length is not None or c.name in ge0
+              or c.sql_type in ("date", "timestamp with time zone")
+              or (not c.nullable and schema.field(c.name).nullable)]
+    try:
+        data = pf.read(columns=[c.name for c in ranged] or [table.columns[0].name], use_threads=True)
+    except Exception as e:  # noqa: BLE001 - corrupt pages
+        raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
+    if data.num_rows != rows:
+        raise _not_ours(table.name, rel, profile, f"holds {data.num_rows} rows of data, the manifest says {rows}")
+    for col in ranged:
+        try:
+            problem = _value_problem(col, data.column(col.name), col.name in ge0)
+        except Exception as e:  # noqa: BLE001 - values no aquagen writer produces
+            problem = f"holds values that cannot be checked ({str(e).splitlines()[0][:120]})"
+        if problem:
+            raise _not_ours(table.name, rel, profile, f"column {col.name} {problem}")
+
+
+_EPOCH = dt.date(1970, 1, 1)
+_DAYS = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))  # dates and timestamps a part may hold
+
+
+def _value_problem(col: schemas.Column, arr: pa.ChunkedArray, non_negative: bool) -> str | None:
+    """Why ``arr`` cannot go into ``col`` (None when it can)."""
+    if not col.nullable and arr.null_count:
+        return f"holds {arr.null_count} NULLs but is NOT NULL"
+    if arr.null_count == len(arr):
+        return None
+    if col.numeric:
+        p, s = col.numeric
+        lo, hi = pc.min_max(arr).values()
+        limit = Decimal(10) ** (p - s)
+        if max(abs(lo.as_py()), abs(hi.as_py())) >= limit:
+            return f"holds {max(lo.as_py(), hi.as_py(), key=abs)}, beyond {col.sql_type}"
+    elif col.max_length is not None:
+        longest = pc.max(pc.utf8_length(arr)).as_py()
+        if longest > col.max_length:
+            return f"holds a value of {longest} characters, longer than {col.sql_type} allows"
+    elif col.sql_type in ("date", "timestamp with time zone"):
+        # as integers (days, microseconds since 1970): Python's dates stop at year 9999
+        unit = 1 if col.sql_type == "date" else 86_400_000_000
+        lo, hi = (v.as_py() for v in pc.min_max(arr.cast(pa.int32() if unit == 1 else pa.int64())).values())
+        first, last = ((d - _EPOCH).days * unit for d in _DAYS)
+        if lo < first or hi >= last + unit:
+            return f"holds dates outside {_DAYS[0]}..{_DAYS[1]}"
+    if non_negative and pc.min(arr).as_py() < 0:
+        return f"holds {pc.min(arr).as_py()}, below the CHECK ({col.name} >= 0)"
+    return None
+
+
 @dataclass
 class Snapshot:
+    """A snapshot folder. ``open`` checks the manifest (cheap); ``verify`` checks every file
+    against it and against the profile (reads them all): both before any database is touched."""
+
     path: Path
     manifest: dict
+    status: str = "written"  # "complete" when generate --resume found the snapshot finished already
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Snapshot":
         path = Path(path)
         mf = path / MANIFEST
+        if not path.is_dir():
+            raise AquagenError(f"{path} is not a snapshot: " + ("not a folder" if path.exists() else "no such folder"))
         if not mf.is_file():
             raise AquagenError(f"{path} is not a snapshot: {mf} is missing")
+        if os.path.getsize(mf) > MAX_MANIFEST_BYTES:
+            raise AquagenError(f"{mf} is larger than {MAX_MANIFEST_BYTES >> 20} MB; not an aquagen manifest")
         try:
-            manifest = json.loads(mf.read_text())
+            manifest = json.loads(mf.read_bytes().decode("utf-8"), parse_constant=_reject_constant)
         except json.JSONDecodeError as e:
             raise AquagenError(f"{mf} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise AquagenError(
-                f"{mf}: format_version {manifest.get('format_version')!r} is not supported (expected {FORMAT_VERSION})"
-            )
-        try:
-            schemas.tables(str(manifest.get("schema")))
-        except ValueError as e:
-            raise AquagenError(f"{mf}: schema {manifest.get('schema')!r} is not supported ({e})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise AquagenError(f"{mf} is not valid JSON ({str(e)[:100]})") from None
+        check_manifest(manifest, str(mf))
         return cls(path, manifest)
 
     @property
@@ -177,14 +496,23 @@ class Snapshot:
         return self.manifest["tables"][name]["rows"]
 
     def verify(self) -> None:
-        """Check every file's presence, checksum and row count against the manifest."""
-        for name, entry in self.manifest["tables"].items():
+        """Check every file: inside the folder, its checksum, then (``check_part``) its row count
+        and schema against the manifest and the profile. Raises a one-line AquagenError."""
+        for entry in self.manifest["tables"].values():
             for f in entry["files"]:
-                p = self.path / f["path"]
-                if not p.is_file():
-                    raise AquagenError(f"snapshot {self.path} is incomplete: {f['path']} is missing")
+                p = _inside(self.path, f["path"])
                 if _sha256(p) != f["sha256"]:
-                    raise AquagenError(f"snapshot {self.path} is corrupted: checksum of {f['path']} does not match the manifest")
+                    raise AquagenError(f"snapshot {self.path} is corrupted: checksum of {f['path']} does not match "
+                                       "the manifest")
+        for name, entry in self.manifest["tables"].items():
+            table = schemas.table(name, self.profile)
+            for f in entry["files"]:
+                check_part(self.path / f["path"], f["path"], table, f["rows"], self.profile)
+
+    def unlisted(self) -> list[str]:
+        """Files in the folder that the manifest does not list (beside manifest.json and a report
+        written into it): leftovers a published snapshot must not have."""
+        return unlisted(self.path, self.manifest)
 
     def files(self, name: str) -> list[Path]:
         return [self.path / f["path"] for f in self.manifest["tables"][name]["files"]]

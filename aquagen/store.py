@@ -5,6 +5,7 @@ their part files straight to shared storage. Local folders get atomic writes
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from dataclasses import dataclass
@@ -14,6 +15,22 @@ from pathlib import Path
 import fsspec
 import polars as pl
 from fsspec.implementations.local import LocalFileSystem
+
+from . import killpoints
+
+_ENOSPC_AT = "AQUAGEN_ENOSPC_AT"  # test hook: the N-th local write of this process fails as on a full disk
+_writes = [0]
+
+
+def _no_space_hook(f, data: bytes) -> None:
+    at = os.environ.get(_ENOSPC_AT)
+    if not at:
+        return
+    _writes[0] += 1
+    if _writes[0] >= int(at):
+        f.write(data[: len(data) // 2])  # a full disk cuts a write short
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.name)
+
 
 
 @lru_cache(maxsize=64)
@@ -56,7 +73,9 @@ class Store:
         if self.local is not None:
             tmp = f"{path}.tmp-{os.getpid()}"
             with open(tmp, "wb") as f:
+                _no_space_hook(f, data)
                 f.write(data)
+            killpoints.reached("store_tmp")  # a temporary file written, not yet in place
             os.replace(tmp, path)
         else:
             with self.fs.open(path, "wb") as f:

@@ -32,7 +32,7 @@ from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_column, when_column
 
-from . import killpoints
+from aquagen import killpoints
 from .binarycopy import copy_rows
 from .catalog import set_sequences
 from .loadlog import LOAD_LOG, manifest_digest, write_log

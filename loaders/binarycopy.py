@@ -10,7 +10,7 @@ import pyarrow as pa
 
 import schemas
 
-from . import killpoints
+from aquagen import killpoints
 
 # A load's progress: (table, rows just copied, rows whose table is now complete — keys,
 # indexes and FKs built); called from several threads, by a loader that serializes the calls.

@@ -25,7 +25,9 @@ import schemas
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
-from . import killpoints, rebuild
+from aquagen import killpoints
+
+from . import rebuild
 from .binarycopy import Progress, copy_rows
 from .catalog import analyze, max_id, set_sequences
 from .loadlog import write_log

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from . import killpoints
+from aquagen import killpoints
 
 _INDEXES = """
 SELECT c.relname, i.relname, pg_get_indexdef(i.oid), x.indisclustered

@@ -45,7 +45,7 @@ from psycopg import sql
 import schemas
 from aquagen.snapshot import Snapshot
 
-from . import killpoints
+from aquagen import killpoints
 from .binarycopy import Progress
 from .session import worker_sql
 

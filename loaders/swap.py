@@ -37,7 +37,9 @@ from psycopg import sql
 import schemas
 from aquagen.snapshot import Snapshot
 
-from . import killpoints, staged
+from aquagen import killpoints
+
+from . import staged
 from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, id_maps, id_segments, matched_counts

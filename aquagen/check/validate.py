@@ -93,3 +93,10 @@ def checks(profile: Profile, as_of: dt.date | None = None) -> list[Check]:
 
 def run(source: Source) -> list[Result]:
     return [Result(c, source.scalar(c.sql)) for c in checks(get(source.profile), source.as_of)]
+
+
+def run_snapshot(snapshot: Snapshot) -> list[Result]:
+    """A snapshot's checks, first the folder's own: no file the manifest does not list."""
+    extra = snapshot.unlisted()
+    name = "files the manifest does not list" + (f" (e.g. {extra[0]})" if extra else "")
+    return [Result(Check("snapshot", name, "", 0), len(extra)), *run(SnapshotSource(snapshot))]

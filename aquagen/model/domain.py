@@ -189,6 +189,10 @@ OPERATOR_ID = USER_ID["operator_01"]  # records feedings, moves, mortality and s
 VET_ID = USER_ID["vet_01"]  # writes the health journal
 MANAGER_ID = USER_ID["manager_01"]  # orders feed
 
+# The most eggs a batch may start with: its whole-life feed (under 10 kg a fish: harvest weight ≤ 7 kg
+# × FCR ≤ 1.3) must fit the application's batch feed totals (total_feed_kg numeric(10,2): < 10^8 kg).
+MAX_EGGS = 10**8 // 10
+
 # The simulation's vocabularies (each profile maps them to its tables; validate checks them
 # against the application's choices)
 MORTALITY_CAUSES = ("DISEASE", "HANDLING", "PREDATION", "ENVIRONMENTAL", "UNKNOWN", "OTHER")

@@ -8,15 +8,29 @@ Work happens in ``<out>.partial`` with ``progress.json``: a killed run continues
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 from pathlib import Path
 
 from .. import __version__
 from ..errors import AquagenError
+from ..model.domain import MAX_EGGS
 from ..model.fleet import PlannedBatch, plan_batch, plan_fleet
 from ..model.seeds import fleet_eggs
 from ..profiles import get
-from ..snapshot import Snapshot, build_manifest, publish
+from ..snapshot import (
+    BIGINT_MAX,
+    MANIFEST,
+    MAX_DATE,
+    MIN_DATE,
+    Snapshot,
+    build_manifest,
+    finish,
+    locked,
+    publish,
+    recover,
+)
 from ..store import Store
 from ..tables.ids import allocate
 from .runner import Progress, Runner
@@ -47,13 +61,102 @@ def work_folder(out: str | Path) -> Store:
     return Store(str(out)).sibling(".partial")
 
 
+def _usable_out(out: Path) -> None:
+    """Refuse, in one line, an ``--out`` that cannot become a snapshot folder."""
+    if out.exists() and not out.is_dir():
+        raise AquagenError(f"--out {out} is a file, not a folder")
+    up = out.parent
+    while not up.exists():
+        up = up.parent
+    if not up.is_dir():
+        raise AquagenError(f"--out {out} is below {up}, which is a file, not a folder")
+    if not os.access(up, os.W_OK | os.X_OK):
+        raise AquagenError(f"--out {out}: cannot write into {up} (read-only)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AquagenError(f"--out {out}: cannot create {out.parent} ({e.strerror})") from None
+
+
+def _meta_of(manifest: dict) -> dict:
+    return {k: v for k, v in manifest.items() if k not in ("tables", "format_version", "schema")}
+
+
+def _no_space(work: Store, out: str | Path, planned: list[PlannedBatch]) -> AquagenError:
+    """ENOSPC: drop the killed writes' temporary files (the work folder stays resumable) and say
+    about how much more room the snapshot needs."""
+    root = work.local or Path(str(out))
+    written = 0
+    for dirpath, _, filenames in os.walk(root):
+        for fn in filenames:
+            f = Path(dirpath) / fn
+            if ".tmp-" in fn:
+                f.unlink(missing_ok=True)
+            else:
+                written += f.stat().st_size
+    up = root
+    while not up.exists():
+        up = up.parent
+    device = _mount_point(up)
+    need = max(1, (MB_MASTER + MB_PER_BATCH * len(planned)) - written // (1 << 20))
+    return AquagenError(f"no space left on {device}: needs about {need} MB more; nothing was published "
+                        "(free space, then rerun with --resume)")
+
+
+def _mount_point(path: Path) -> str:
+    path = path.resolve()
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return str(path)
+
+
+MB_MASTER, MB_PER_BATCH = 2, 6  # snapshot and work files: master data, and each batch (measured ~1 and ~4.5)
+
+
 def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
            workers: int, progress: Progress | None, replace_ok: bool = False, scheduler: str | None = None,
            connect_timeout: float = 10.0) -> Snapshot:
-    """Write the snapshot of ``planned`` at ``out`` (see the module docstring)."""
+    """Write the snapshot of ``planned`` at ``out`` (see the module docstring), holding a lock on it."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
+    target = Store(str(out))
+    args = dict(force=force, resume=resume, workers=workers, progress=progress, replace_ok=replace_ok,
+                scheduler=scheduler, connect_timeout=connect_timeout)
+    if target.local is None:  # a shared filesystem: no lock, no recovery (one writer is the user's job)
+        return _build_locked(out, meta, planned, job_args, **args)
+    _usable_out(target.local)
+    work = work_folder(out)
+    try:
+        with locked(target.local):
+            return _build_locked(out, meta, planned, job_args, **args)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise _no_space(work, out, planned) from None
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise AquagenError(f"cannot write {e.filename or out}: {e.strerror}") from None
+        raise
+
+
+def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool,
+                  resume: bool, workers: int, progress: Progress | None, replace_ok: bool,
+                  scheduler: str | None, connect_timeout: float) -> Snapshot:
     target, work = Store(str(out)), work_folder(out)
+    wanted = json.loads(json.dumps(meta, default=str))
+    if target.local is not None:
+        recover(work.local, target.local)  # a publish killed half-way is finished first
+        if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
+            snap = Snapshot.open(target.local)
+            if _meta_of(snap.manifest) != wanted:
+                raise AquagenError(f"{out} holds a complete snapshot of other arguments "
+                                   f"({snap.manifest['arguments']}); "
+                                   "pass --force to replace it")
+            snap.status = "complete"
+            return snap
+        if resume and work.exists() and (work.local / MANIFEST).is_file():  # killed while publishing
+            if _meta_of(json.loads((work.local / MANIFEST).read_text())) != wanted:
+                raise AquagenError(f"{work.url} holds a finished run of other arguments; pass --force to start over")
+            finish(work.local, target.local)
+            return Snapshot.open(target.local)
     if target.exists() and target.fs.ls(target.path()) and not (force or replace_ok):
         raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
@@ -61,6 +164,9 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
             raise AquagenError(f"{work.url} holds an interrupted run; pass --resume to continue it or --force to "
                                "start over")
         work.rm()
+    if resume and work.local is not None and work.exists():
+        for leftover in work.local.rglob("*.tmp-*"):  # writes a kill cut short (never renamed in place)
+            leftover.unlink()
     job = Job(root=work, **job_args)
     run = Runner(job, meta, workers, progress or Progress(), resume, scheduler, connect_timeout)
     written: list[Written] = []
@@ -80,17 +186,20 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
                                                        for s in sites]).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))
-    finally:
-        run.close()
+    except BaseException:
+        run.close(abort=True)
+        raise
+    run.close()
     files: dict[str, list[dict]] = {}
     for w in written:
         assert isinstance(w, Written)
         for name, entry in w.entries.items():
             if entry is not None:
                 files.setdefault(name, []).append(entry)
-    work.rm("_work")
-    work.rm(Runner.PROGRESS)
-    publish(work, target, build_manifest(meta, files, job.profile_name))
+    if target.local is None:
+        work.rm("_work")
+        work.rm(Runner.PROGRESS)
+    publish(work, target, build_manifest(meta, files, job.profile_name))  # locally, prunes the work files first
     return Snapshot.open(target.local) if target.local is not None else Snapshot(target.url, json.loads(
         target.read_text("manifest.json")))
 
@@ -104,6 +213,17 @@ def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[Planned
         "batches": [b.to_json() for b in planned if b.start_date <= as_of],
         "planned_batches": [b.to_json() for b in planned],
     }
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed <= BIGINT_MAX:
+        raise AquagenError(f"--seed {seed} is outside 0..{BIGINT_MAX} (the load log stores it as bigint)")
+
+
+def check_date(option: str, day: dt.date) -> dt.date:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise AquagenError(f"{option} {day} is outside {MIN_DATE}..{MAX_DATE}")
+    return day
 
 
 def generate(
@@ -127,16 +247,21 @@ def generate(
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
     n_batches = batches
-    if seed < 0:
-        raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
+    check_seed(seed)
     if n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
-    as_of = as_of or dt.date.today()
-    first_start = first_start or default_first_start(as_of)
+    as_of = check_date("--as-of", as_of or dt.date.today())
+    first_start = check_date("--first-start" if first_start else "the default --first-start (as-of - 1000 days)",
+                             first_start or default_first_start(as_of))
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
+    starts = (as_of - first_start).days // stagger_days + 1  # batch starts from first start up to the as-of date
+    if n_batches > starts:
+        raise AquagenError(f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
+                           f"{first_start} to the as-of date {as_of}; use fewer batches, an earlier --first-start "
+                           "or a shorter --stagger-days")
     profile_name = get(profile).name
     planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
@@ -178,7 +303,16 @@ def add_batch(
     stock is shared, so FIFO runs again); it keeps its seed and as-of date
     unless ``as_of`` is given. The old snapshot stays until the new one is complete.
     """
+    check_seed(seed)
+    check_date("--start-date", start_date)
+    if as_of is not None:
+        check_date("--as-of", as_of)
+    if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= MAX_EGGS:
+        raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs, at most {MAX_EGGS:,} "
+                           "(a batch's whole-life feed must fit inventory_batchfeedingsummary.total_feed_kg)")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AquagenError(f"--out {out} is a file, not a folder")
     base = Snapshot.open(out) if (out / "manifest.json").exists() else None
     if base is None and out.exists() and any(out.iterdir()):
         raise AquagenError(f"{out} is neither empty nor a snapshot (no manifest.json)")
@@ -204,5 +338,5 @@ def add_batch(
     meta = _meta(seed, as_of, first_start, planned, **args)
     job_args = dict(profile_name=get(profile).name, seed=seed, as_of=as_of, first_start=first_start)
     snap = _build(out, meta, planned, job_args, force=False,
-                  resume=False, workers=workers, progress=progress, replace_ok=base is not None)
+                  resume=True, workers=workers, progress=progress, replace_ok=base is not None)
     return snap, pb

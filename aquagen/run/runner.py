@@ -4,10 +4,13 @@ recorded in ``progress.json`` so that a killed run resumes where it stopped."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
-from typing import Callable, Iterable
 
 import polars as pl
 
@@ -25,6 +28,43 @@ class Progress:
     def advance(self, rows: int) -> None: ...
 
 
+_STOP = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while worker processes are spawned: a spawn is never cut in
+    half (a worker reading its start-up data from a dead pipe prints a traceback), and the blocked
+    mask is inherited, so a worker starting up ignores them until ``_worker_init``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, _: held.append(signum)) for sig in _STOP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal held by the kernel reaches `held` now
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _worker_init() -> None:
+    """In each worker: Ctrl-C (sent to the whole terminal group) is the parent's to handle, and
+    a worker dies with its parent (no orphan keeps running after a kill -9 of the run)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)  # blocked since the spawn; SIGTERM ends a worker
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 class Runner:
     """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
     shard in ``progress.json`` so that a killed run resumes where it stopped."""
@@ -36,7 +76,13 @@ class Runner:
         self.job, self.progress = job, progress
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
-            saved = json.loads(job.root.read_text(self.PROGRESS))
+            try:
+                saved = json.loads(job.root.read_text(self.PROGRESS))
+                if not (isinstance(saved, dict) and isinstance(saved.get("meta"), dict)
+                        and isinstance(saved.get("done"), dict)):
+                    raise ValueError("not a progress record")
+            except ValueError:
+                raise AquagenError(f"{job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
             if saved["meta"] != self.state["meta"]:
                 raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
                                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
@@ -52,11 +98,16 @@ class Runner:
             except OSError as e:
                 raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
         elif workers > 1:
-            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: when the run failed or was interrupted, at once (killed: they write
+        only through temporary files, and nothing they did is recorded as done)."""
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            if abort:
+                for proc in list(getattr(self.pool, "_processes", {}).values()):
+                    proc.kill()
+            self.pool.shutdown(wait=not abort, cancel_futures=True)
         if self.client is not None:
             self.client.close()
 
@@ -76,7 +127,8 @@ class Runner:
         if self.client is not None or self.pool is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
             submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
-            futures = [(key, submit(fn, *args)) for key, fn, args in todo]
+            with _signals_deferred():  # workers are spawned here
+                futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)

@@ -1,4 +1,4 @@
-"""A test hook that kills the loader with SIGKILL at a named point.
+"""A test hook that kills aquagen with SIGKILL at a named point (a load, an advance, a publish).
 
 ``AQUAGEN_KILL_AT=POINT[:N][+SECONDS]`` kills the process the N-th time (default
 the first) POINT is reached, either at once or SECONDS later from a timer

@@ -1,0 +1,346 @@
+"""A shared snapshot is untrusted input; every failure at the edges is one line and leaves nothing
+half-done (issue 19): tampered manifests and part files, kills at every step of publish, a second
+run into the same folder, a full disk, signals, out-of-range CLI values, internal errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+
+from aquagen.errors import AquagenError
+from aquagen.snapshot import Snapshot, aside, locked
+from loaders import postgres
+
+from .conftest import AS_OF, fingerprint, run_cli
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def _cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, **kw)
+
+
+def _one_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
+    err = r.stderr.strip()
+    assert r.returncode == code and len(err.splitlines()) == 1 and "Traceback" not in err, (r.returncode, err)
+    return err
+
+
+# --- tampered snapshots -------------------------------------------------------------------------
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _entry(m: dict, table: str) -> dict:
+    return m["tables"][table]["files"][0]
+
+
+def _rewrite_part(snap: Path, m: dict, table: str, change) -> None:
+    """Replace the first part of ``table`` by ``change(arrow table)``, with a recomputed checksum."""
+    f = _entry(m, table)
+    t = pq.read_table(snap / f["path"])
+    pq.write_table(change(t), snap / f["path"])
+    f["sha256"] = _sha(snap / f["path"])
+
+
+def _set_column(t: pa.Table, name: str, arr: pa.Array, field: pa.Field | None = None) -> pa.Table:
+    i = t.schema.get_field_index(name)
+    return t.set_column(i, field or pa.field(name, arr.type, nullable=True), arr)
+
+
+def _overflowing_decimal(n: int) -> pa.Array:
+    """decimal(10,2) values with 12 integer digits (Arrow does not check precision on its buffers)."""
+    wide = pa.array([Decimal("123456789012.00")] * n, type=pa.decimal128(20, 2))
+    return pa.Array.from_buffers(pa.decimal128(10, 2), n, wide.buffers())
+
+
+# each mutation: (name, function(snapshot folder, manifest dict, draw) -> None); the manifest is written after
+MUTATIONS = {
+    "drop a top-level key": lambda s, m, d: m.pop(d(st.sampled_from(
+        ["format_version", "schema", "seed", "arguments", "batches", "planned_batches", "tables"]))),
+    "wrong type at top level": lambda s, m, d: m.__setitem__(
+        d(st.sampled_from(["format_version", "schema", "seed", "arguments", "batches", "tables"])),
+        d(st.one_of(st.none(), st.booleans(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                    st.floats(allow_nan=False, allow_infinity=False)))),
+    "seed beyond bigint": lambda s, m, d: m.__setitem__("seed", d(st.integers(min_value=2**63))),
+    "unknown profile": lambda s, m, d: m.__setitem__("schema", d(st.text(max_size=12))),
+    "other format version": lambda s, m, d: m.__setitem__("format_version", d(st.integers().filter(lambda v: v != 1))),
+    "bad as-of date": lambda s, m, d: m["arguments"].__setitem__("as_of", d(st.sampled_from(
+        ["0001-06-01", "2026-13-01", "tomorrow", 20260101]))),
+    "tables as a list": lambda s, m, d: m.__setitem__("tables", list(m["tables"].values())),
+    "a table missing": lambda s, m, d: m["tables"].pop(d(st.sampled_from(sorted(m["tables"])))),
+    "an unknown table": lambda s, m, d: m["tables"].__setitem__("evil_table", {"rows": 0, "files": []}),
+    "table rows off": lambda s, m, d: m["tables"]["batch_species"].__setitem__(
+        "rows", 1 + d(st.integers(min_value=1, max_value=10))),
+    "file rows off with the table's": lambda s, m, d: (
+        _entry(m, "infrastructure_hall").__setitem__("rows", 110 + (k := d(st.sampled_from([-5, -1, 1, 5])))),
+        m["tables"]["infrastructure_hall"].__setitem__("rows", 110 + k)),
+    "file entry without a key": lambda s, m, d: _entry(m, "auth_user").pop(d(st.sampled_from(["path", "rows",
+                                                                                                "sha256"]))),
+    "path outside": lambda s, m, d: _entry(m, "auth_user").__setitem__("path", d(st.sampled_from(
+        ["../../etc/hostname", "/etc/hostname", "auth_user/../../x.parquet",
+         "auth_user/../batch_species/master.parquet", "batch_species/master.parquet", "auth_user\\..\\x.parquet",
+         "auth_user/.././../x.parquet"]))),
+    "files listed twice": lambda s, m, d: m["tables"]["auth_user"]["files"].append(dict(_entry(m, "auth_user"))),
+    "symlink leading out": lambda s, m, d: _symlink_out(s, m),
+    "checksum changed": lambda s, m, d: _entry(m, "auth_user").__setitem__("sha256", "0" * 64),
+    "truncated part": lambda s, m, d: _truncate(s, m, d(st.integers(min_value=0, max_value=200))),
+    "garbage part": lambda s, m, d: _garbage(s, m, d(st.binary(min_size=0, max_size=300))),
+    "extra column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: t.append_column(
+        "evil", pa.array([1] * t.num_rows))),
+    "missing column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: t.drop_columns(
+        [d(st.sampled_from(t.column_names))])),
+    "wrong type": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
+        t, "name", pa.array(list(range(t.num_rows)), pa.int64()))),
+    "int64 overflowing an int32 column": lambda s, m, d: _rewrite_part(s, m, "auth_user", lambda t: _set_column(
+        t, "id", pa.array([2**31 + i for i in range(t.num_rows)], pa.int64()))),
+    "NULL in a NOT NULL column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
+        t, "name", pa.array([None] + t.column("name").to_pylist()[1:], pa.string()))),
+    "numeric beyond its precision": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_container",
+        lambda t: _set_column(t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3"))),
+    "varchar too long": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
+        t, "name", pa.array(["x" * 5000] * t.num_rows), t.schema.field("name"))),
+    "a timestamp far beyond Python's dates": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_hall", lambda t: _set_column(t, "created_at", pa.array(
+            [d(st.sampled_from([2**62, -(2**62)]))] * t.num_rows).cast(t.schema.field("created_at").type),
+            t.schema.field("created_at"))),
+    "more rows than listed": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: pa.concat_tables(
+        [t, t.slice(0, d(st.integers(min_value=1, max_value=5)))])),
+}
+
+
+def _symlink_out(s: Path, m: dict) -> None:
+    outside = s.parent / f"outside-{s.name}.parquet"
+    shutil.copy(s / _entry(m, "auth_user")["path"], outside)
+    (s / _entry(m, "auth_user")["path"]).unlink()
+    (s / _entry(m, "auth_user")["path"]).symlink_to(outside)
+
+
+def _truncate(s: Path, m: dict, n: int) -> None:
+    p = s / _entry(m, "infrastructure_hall")["path"]
+    p.write_bytes(p.read_bytes()[:n])
+    _entry(m, "infrastructure_hall")["sha256"] = _sha(p)
+
+
+def _garbage(s: Path, m: dict, data: bytes) -> None:
+    p = s / _entry(m, "infrastructure_hall")["path"]
+    p.write_bytes(data)
+    _entry(m, "infrastructure_hall")["sha256"] = _sha(p)
+
+
+def _tampered(master_snapshot, folder: Path, name: str, draw) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(master_snapshot.path, folder)
+    m = json.loads((folder / "manifest.json").read_text())
+    MUTATIONS[name](folder, m, draw)
+    (folder / "manifest.json").write_text(json.dumps(m))
+    return folder
+
+
+def test_an_untampered_snapshot_passes(master_snapshot):
+    snap = Snapshot.open(master_snapshot.path)
+    snap.verify()
+    assert snap.unlisted() == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(MUTATIONS)), data=st.data())
+def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(master_snapshot, empty_db, tmp_path, name,
+                                                                         data):
+    before = fingerprint(empty_db)
+    folder = _tampered(master_snapshot, tmp_path / "t", name, data.draw)
+    with pytest.raises(AquagenError) as e:
+        postgres.load(Snapshot.open(folder), empty_db)
+    assert "\n" not in str(e.value) and str(e.value)
+    assert fingerprint(empty_db) == before
+
+
+@pytest.mark.parametrize("name", ["path outside", "int64 overflowing an int32 column", "a table missing",
+                                  "NULL in a NOT NULL column", "garbage part"])
+def test_the_cli_refuses_a_tampered_snapshot_with_exit_2(master_snapshot, empty_db, tmp_path, name):
+    folder = _tampered(master_snapshot, tmp_path / "t", name, lambda s: find(s, lambda _: True))
+    before = fingerprint(empty_db)
+    err = _one_line(_cli("load", folder, "--dsn", empty_db))
+    assert err.startswith("error: ")
+    assert fingerprint(empty_db) == before
+    if name == "int64 overflowing an int32 column":
+        assert err == ("error: table auth_user, file auth_user/master.parquet: column id is int64, the profile's "
+                       "integer is int32; the snapshot is not an aquagen snapshot of profile aquamind@8f2ab39")
+
+
+def test_validate_flags_files_the_manifest_does_not_list(master_snapshot, tmp_path):
+    folder = tmp_path / "s"
+    shutil.copytree(master_snapshot.path, folder)
+    (folder / "auth_user" / "master.parquet.tmp-123").write_bytes(b"x")
+    r = _cli("validate", folder)
+    assert r.returncode == 1 and "files the manifest does not list" in r.stdout and "1 failed" in r.stdout
+
+
+# --- generate: kill points, lock, resume, full disk, signals ---------------------------------------
+
+GEN = ["generate", "--seed", "3", "--batches", "0", "--as-of", AS_OF.isoformat(), "--workers", "1"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "snap"
+    assert _cli(*GEN, "--out", out).returncode == 0
+    return out
+
+
+def _same(out: Path, reference: Path) -> None:
+    snap = Snapshot.open(out)
+    assert (out / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
+    assert snap.unlisted() == []
+    snap.verify()
+    assert not aside(out).exists() and not Path(f"{out}.partial").exists()
+
+
+@pytest.mark.parametrize("point", ["publish_manifest", "publish_prune", "publish_aside", "publish_in", "publish_done"])
+def test_publish_recovers_from_a_kill_at_every_step(reference, tmp_path, point):
+    out = tmp_path / "snap"
+    assert _cli(*GEN, "--seed", "4", "--out", out).returncode == 0  # an older snapshot, replaced with --force
+    r = _cli(*GEN, "--out", out, "--force", env={"AQUAGEN_KILL_AT": point})
+    assert r.returncode == -signal.SIGKILL
+    assert out.exists() or aside(out).exists()  # the old or the new snapshot is always somewhere
+    r = _cli(*GEN, "--out", out, "--resume")
+    assert r.returncode == 0, r.stderr
+    _same(out, reference)
+
+
+def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, tmp_path):
+    out = tmp_path / "snap"
+    assert _cli(*GEN, "--seed", "4", "--out", out).returncode == 0
+    assert _cli(*GEN, "--out", out, "--force", env={"AQUAGEN_KILL_AT": "publish_aside"}).returncode < 0
+    assert not out.exists()
+    r = _cli(*GEN, "--out", out)  # without --resume: the interrupted publish is finished first
+    assert "exists" in _one_line(r) and "--force" in r.stderr
+    _same(out, reference)
+
+
+def test_a_temporary_file_of_a_killed_write_never_reaches_the_snapshot(reference, tmp_path):
+    out = tmp_path / "snap"
+    r = _cli(*GEN, "--out", out, env={"AQUAGEN_KILL_AT": "store_tmp:7"})
+    assert r.returncode == -signal.SIGKILL
+    assert list(Path(f"{out}.partial").rglob("*.tmp-*"))
+    assert _cli(*GEN, "--out", out, "--resume").returncode == 0
+    _same(out, reference)
+
+
+def test_resume_of_a_complete_snapshot_says_so(reference, tmp_path):
+    out = tmp_path / "snap"
+    shutil.copytree(reference, out)
+    r = _cli(*GEN, "--out", out, "--resume")
+    assert r.returncode == 0 and "already complete" in r.stdout
+    _same(out, reference)
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+    out = tmp_path / "snap"
+    with locked(out):
+        err = _one_line(_cli(*GEN, "--out", out))
+    assert "another aquagen run is writing" in err
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+def test_a_full_disk_is_one_line_and_resumable(reference, tmp_path):
+    out = tmp_path / "snap"
+    err = _one_line(_cli(*GEN, "--out", out, env={"AQUAGEN_ENOSPC_AT": "9"}))
+    assert err.startswith("error: no space left on /") and "MB more; nothing was published" in err
+    assert not out.exists() and not list(Path(f"{out}.partial").rglob("*.tmp-*"))
+    assert _cli(*GEN, "--out", out, "--resume").returncode == 0
+    _same(out, reference)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig):
+    out = tmp_path / "snap"
+    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--batches", "12", "--as-of",
+           AS_OF.isoformat(), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)
+    deadline, workers = time.monotonic() + 120, []
+    while time.monotonic() < deadline and proc.poll() is None:  # both workers busy with batches
+        workers = _children(proc.pid)
+        if len(workers) >= 2 and (Path(f"{out}.partial") / "progress.json").exists():
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None and len(workers) >= 2
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)  # Ctrl-C reaches the whole group
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in stderr, stderr
+    time.sleep(0.5)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text()
+             .split()[2]]
+    assert alive == []
+    assert not out.exists() and (Path(f"{out}.partial") / "progress.json").exists()
+
+
+# --- the CLI's edges ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, says", [
+    (["batch", "--start-date", "2025-01-01", "--eggs", "1000000000000", "--geography", "Scotland"], "--eggs"),
+    (["batch", "--start-date", "2025-01-01", "--eggs", "2147483648", "--geography", "Scotland"], "--eggs"),
+    (["batch", "--start-date", "2025-01-01", "--eggs", "0", "--geography", "Scotland"], "--eggs"),
+    (["generate", "--as-of", "0001-06-01"], "--as-of"),
+    (["generate", "--as-of", "2026-01-01", "--first-start", "0001-01-01"], "--first-start"),
+    (["generate", "--as-of", "2200-01-01"], "--as-of"),
+    (["generate", "--batches", "1000000000", "--as-of", "2026-01-01"], "--batches"),
+    (["generate", "--batches", "100000", "--as-of", "2026-01-01"], "--batches"),
+    (["generate", "--seed", "9223372036854775808"], "--seed"),
+    (["generate", "--stagger-days", "99999999999"], "--stagger-days"),
+])
+def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, says):
+    start = time.monotonic()
+    err = _one_line(_cli(*args, "--out", tmp_path / "snap"))
+    assert says in err, err
+    assert time.monotonic() - start < 60  # not a measurement: a guard against planning 1e9 batches
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unusable_out_is_refused(tmp_path, master_snapshot):
+    file = master_snapshot.path / "manifest.json"
+    assert "is a file" in _one_line(_cli(*GEN, "--out", file))
+    assert "which is a file" in _one_line(_cli(*GEN, "--out", file / "below"))
+
+
+def test_an_internal_bug_exits_1_and_hides_the_traceback_unless_debug(tmp_path):
+    code = ("import sys, click; from aquagen import cli\n"
+            "@cli.cli.command()\ndef boom():\n    {}['x']\n"
+            "sys.argv = ['aquagen', *sys.argv[1:]]; cli.main()")
+    r = subprocess.run([sys.executable, "-c", code, "boom"], capture_output=True, text=True, env=ENV)
+    assert _one_line(r, 1).startswith("internal error: KeyError")
+    r = subprocess.run([sys.executable, "-c", code, "--debug", "boom"], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 1 and "Traceback" in r.stderr and "internal error: KeyError" in r.stderr
+
+
+def test_a_user_error_stays_exit_2(tmp_path):
+    assert _one_line(run_cli("validate", tmp_path / "none")).startswith("error: ")
