@@ -25,8 +25,8 @@ from .shards import (
     MASTER_KEY,
     Job,
     Written,
-    count_batch,
-    count_feed,
+    build_batch,
+    build_feed,
     feed_sites,
     master_shard,
     master_stock,
@@ -69,13 +69,13 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
         assert isinstance(master, Written) and master.counts is not None
         written.append(master)
         if planned:
-            counts = run.phase("batches: count", [(f"count-{pb.shard:05d}", count_batch, (job, pb)) for pb in planned])
-            first = allocate({MASTER_KEY: master.counts, **{pb.shard: counts[f"count-{pb.shard:05d}"] for pb in planned}})
+            counts = run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned])
+            first = allocate({MASTER_KEY: master.counts, **{pb.shard: counts[f"build-{pb.shard:05d}"] for pb in planned}})
             written += run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
                                                     for pb in planned]).values()
             sites = feed_sites(job)
-            counts = run.phase("feed stock: count", [(f"count-{s.part}", count_feed, (job, s)) for s in sites])
-            first = allocate({MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts[f"count-{s.part}"] for s in sites}})
+            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s)) for s in sites])
+            first = allocate({MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts[f"build-{s.part}"] for s in sites}})
             written += run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
                                                        for s in sites]).values()
         else:  # no batches: the initial lots as they are
