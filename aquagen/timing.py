@@ -33,9 +33,10 @@ MASTER = "master"  # phases 1-2: infrastructure and master data
 @dataclass(frozen=True)
 class Timing:
     phase: str
-    seconds: float
+    seconds: float  # wall clock
     rows: int = 0
     table: str | None = None
+    cpu: float = 0.0  # CPU-seconds of the process (all its threads), steadier than wall on a shared machine
 
 
 @dataclass
@@ -53,12 +54,29 @@ def timed(phase: str, table: str | None = None, rows: int = 0) -> Iterator[Step]
         yield Step(rows, table)
         return
     step = Step(rows, table)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         yield step
     finally:
-        t = Timing(phase, time.perf_counter() - t0, step.rows, step.table)
+        t = Timing(phase, time.perf_counter() - t0, step.rows, step.table, time.process_time() - c0)
         LOGGER.debug("%s %s %.4f s %d rows", t.phase, t.table or "", t.seconds, t.rows, extra={"timing": t})
+
+
+class Laps:
+    """Consecutive steps of one phase (a builder's sections): each call ends a step, timed from the
+    previous call (or from the start)."""
+
+    def __init__(self, phase: str) -> None:
+        self.phase, self.on = phase, LOGGER.isEnabledFor(logging.DEBUG)
+        self.t, self.c = time.perf_counter(), time.process_time()
+
+    def __call__(self, table: str | None, rows: int = 0, phase: str | None = None) -> None:
+        if not self.on:
+            return
+        now, cpu = time.perf_counter(), time.process_time()
+        t = Timing(phase or self.phase, now - self.t, rows, table, cpu - self.c)
+        LOGGER.debug("%s %s %.4f s %d rows", t.phase, t.table or "", t.seconds, t.rows, extra={"timing": t})
+        self.t, self.c = now, cpu
 
 
 @dataclass

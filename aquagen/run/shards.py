@@ -15,6 +15,7 @@ depend on the rows after them: a later as-of date only adds rows.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,9 +29,9 @@ from ..model.timeline import LIFE_DAYS
 from ..profiles import BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
-from ..tables.cut import cut
+from ..tables.cut import cut, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
-from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
+from ..timing import CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
 FEED_KEY = 1 << 40  # feed sites come after batches in id order (they share no table)
@@ -107,10 +108,7 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
         sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
         step.rows = sim.daily.height
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
-    with timed(BUILD) as step:
-        frames = job.profile.batch(plan, sim, ids)
-        step.rows = sum(df.height for df in frames.values())
-    return frames
+    return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
 
 def _day(d: dt.date) -> int:
@@ -121,22 +119,24 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
     """The rows created up to the end of day ``last``."""
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
     with timed(CUT):
-        return {name: df.filter(pl.col(when_column(name, job.profile_name)) < end) for name, df in frames.items()}
+        return {name: until(df, when_column(name, job.profile_name), end) for name, df in frames.items()}
 
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
     """A shard's locally numbered tables, until its ids are known."""
-    with timed(HANDOFF) as step:
+    with timed(HANDOFF) as step:  # Arrow IPC, uncompressed: no encoding, read back as is
         for name, df in frames.items():
-            job.work.write_parquet(f"local/{part}/{name}.parquet", df)
+            buf = io.BytesIO()
+            df.write_ipc(buf, compression="uncompressed")
+            job.work.write_bytes(f"local/{part}/{name}.arrow", buf.getvalue())
         step.rows = sum(df.height for df in frames.values())
 
 
 def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
     with timed(HANDOFF) as step:
-        frames = {f.rsplit("/", 1)[1][: -len(".parquet")]: job.work.read_parquet(f)
-                  for f in job.work.glob(f"local/{part}/*.parquet")}
+        frames = {f.rsplit("/", 1)[1][: -len(".arrow")]: pl.read_ipc(io.BytesIO(job.work.read_bytes(f)))
+                  for f in job.work.glob(f"local/{part}/*.arrow")}
         step.rows = sum(df.height for df in frames.values())
     with timed(NUMBER) as step:
         frames = renumber(frames, first, job.profile_name)
@@ -195,9 +195,7 @@ def build_feed(job: Job, site: FeedSite) -> pl.DataFrame:
             pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
         step.rows = feedings.height
     ids = Local(job.profile_name)
-    with timed(BUILD) as step:
-        frames = p.feed_site(site, feedings, job.seed, ids, True)
-        step.rows = sum(df.height for df in frames.values())
+    frames = p.feed_site(site, feedings, job.seed, ids, True)  # timed by FIFO and table
     del feedings
     _keep(job, site.part, _until(job, frames, job.as_of))
     return ids.counts(_day(job.as_of))

@@ -163,17 +163,16 @@ def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
 
-    Table by table, so that memory holds one table's days at a time besides the result."""
+    One sort of every count row by (table, day, shard) and a running sum per table."""
     enum = next(iter(counts.values())).schema["table"] if counts else pl.String
     schema = {"table": enum, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
-    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in counts}
-    tables = sorted({t for c in counts.values() for t in c["table"].unique().to_list()})
-    for table in tables:
-        rows = pl.concat([c.filter(pl.col("table") == table).with_columns(shard=pl.lit(k, dtype=pl.Int64))
-                          for k, c in counts.items()])
-        rows = rows.sort("day", "shard").with_columns(first=pl.col("n").cum_sum() - pl.col("n") + 1)
-        if rows.height and rows["n"].sum() >= LOCAL_BASE:
-            raise AssertionError(f"{table}: {rows['n'].sum()} rows do not fit below the local ids")
-        for (k,), g in rows.partition_by("shard", as_dict=True).items():
-            parts[k].append(g.select(list(schema)))
-    return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}
+    rows = pl.concat([c.with_columns(shard=pl.lit(k, dtype=pl.Int64)) for k, c in counts.items()]) if counts else \
+        pl.DataFrame(schema={**schema, "shard": pl.Int64})
+    rows = rows.sort("table", "day", "shard").with_columns(
+        first=(pl.col("n").cum_sum() - pl.col("n") + 1).over("table"))
+    too_many = rows.group_by("table").agg(pl.col("n").sum()).filter(pl.col("n") >= LOCAL_BASE)
+    if too_many.height:
+        raise AssertionError(f"{too_many.row(0)}: more rows than fit below the local ids")
+    parts = rows.partition_by("shard", as_dict=True)
+    empty = pl.DataFrame(schema=schema)
+    return {k: parts[(k,)].select(list(schema)) if (k,) in parts else empty for k in counts}
