@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import pickle
 from dataclasses import dataclass
 
 import polars as pl
@@ -124,19 +125,23 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
     """A shard's locally numbered tables, until its ids are known."""
-    with timed(HANDOFF) as step:  # Arrow IPC, uncompressed: no encoding, read back as is
-        for name, df in frames.items():
-            buf = io.BytesIO()
-            df.write_ipc(buf, compression="uncompressed")
-            job.work.write_bytes(f"local/{part}/{name}.arrow", buf.getvalue())
+    with timed(HANDOFF, "local out") as step:  # one file per shard: each frame as uncompressed Arrow IPC
+        job.work.write_bytes(f"local/{part}.pickle", pickle.dumps({name: _ipc(df) for name, df in frames.items()},
+                                                                  protocol=pickle.HIGHEST_PROTOCOL))
         step.rows = sum(df.height for df in frames.values())
+
+
+def _ipc(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_ipc(buf, compression="uncompressed")
+    return buf.getvalue()
 
 
 def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
-    with timed(HANDOFF) as step:
-        frames = {f.rsplit("/", 1)[1][: -len(".arrow")]: pl.read_ipc(io.BytesIO(job.work.read_bytes(f)))
-                  for f in job.work.glob(f"local/{part}/*.arrow")}
+    with timed(HANDOFF, "local in") as step:
+        frames = {name: pl.read_ipc(io.BytesIO(data)) for name, data in
+                  pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()}
         step.rows = sum(df.height for df in frames.values())
     with timed(NUMBER) as step:
         frames = renumber(frames, first, job.profile_name)
@@ -164,7 +169,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> Written:
     feedings_table, history_table = p.feedings
     if feedings_table in frames:
         # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
-        with timed(HANDOFF) as step:
+        with timed(HANDOFF, "feedings out") as step:
             feedings = frames.pop(feedings_table).join(frames.pop(history_table).select("id", "history_id"), on="id",
                                                        maintain_order="left")
             feedings = feedings.with_columns(_fc=p.feed_container_of(pl.col("container_id")))
@@ -189,7 +194,7 @@ def build_feed(job: Job, site: FeedSite) -> pl.DataFrame:
     """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
     keep its tables up to the as-of date with local ids; their rows per table and day."""
     p = job.profile
-    with timed(HANDOFF) as step:
+    with timed(HANDOFF, "feedings in") as step:
         files = [f for fc in site.tables["containers"]["id"] for f in job.work.glob(f"feed/{fc:04d}/*.parquet")]
         feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
             pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
