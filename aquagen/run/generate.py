@@ -27,6 +27,7 @@ from .shards import (
     Written,
     build_batch,
     build_feed,
+    feed_files,
     feed_sites,
     master_shard,
     master_stock,
@@ -74,7 +75,9 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
             written += run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
                                                     for pb in planned]).values()
             sites = feed_sites(job)
-            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s)) for s in sites])
+            files = feed_files(job, sites)
+            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s, files[s.key]))
+                                                     for s in sites])
             first = allocate({MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts[f"build-{s.part}"] for s in sites}})
             written += run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
                                                        for s in sites]).values()

@@ -124,11 +124,24 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
 
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
-    """A shard's locally numbered tables, until its ids are known."""
-    with timed(HANDOFF, "local out") as step:  # one file per shard: each frame as uncompressed Arrow IPC
-        job.work.write_bytes(f"local/{part}.pickle", pickle.dumps({name: _ipc(df) for name, df in frames.items()},
-                                                                  protocol=pickle.HIGHEST_PROTOCOL))
+    """A shard's locally numbered tables, until its ids are known: uncompressed Arrow IPC files
+    (written straight from the frames, read back memory-mapped), or one pickled file elsewhere."""
+    with timed(HANDOFF, "local out") as step:
+        if job.work.local is not None:
+            folder = job.work.local / "local" / part
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, df in frames.items():
+                df.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
+            (folder / "complete").touch()
+        else:
+            job.work.write_bytes(f"local/{part}.pickle", pickle.dumps({name: _ipc(df) for name, df in frames.items()},
+                                                                      protocol=pickle.HIGHEST_PROTOCOL))
         step.rows = sum(df.height for df in frames.values())
+
+
+def _has_kept(job: Job, part: str) -> bool:
+    return job.work.exists(f"local/{part}/complete") if job.work.local is not None else \
+        job.work.exists(f"local/{part}.pickle")
 
 
 def _ipc(df: pl.DataFrame) -> bytes:
@@ -140,8 +153,11 @@ def _ipc(df: pl.DataFrame) -> bytes:
 def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
     with timed(HANDOFF, "local in") as step:
-        frames = {name: pl.read_ipc(io.BytesIO(data)) for name, data in
-                  pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()}
+        if job.work.local is not None:
+            frames = {f.stem: pl.read_ipc(f) for f in sorted((job.work.local / "local" / part).glob("*.arrow"))}
+        else:
+            frames = {name: pl.read_ipc(io.BytesIO(data)) for name, data in
+                      pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()}
         step.rows = sum(df.height for df in frames.values())
     with timed(NUMBER) as step:
         frames = renumber(frames, first, job.profile_name)
@@ -190,15 +206,32 @@ def feed_sites(job: Job) -> list[FeedSite]:
     return p.feed_sites(read)
 
 
-def build_feed(job: Job, site: FeedSite) -> pl.DataFrame:
-    """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
-    keep its tables up to the as-of date with local ids; their rows per table and day."""
+def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, list[str]]:
+    """Per feed site, the batches' hand-off files of its feed containers (one listing for all)."""
+    files: dict[str, list[str]] = {}
+    for f in job.work.glob("feed/*/*.parquet"):
+        files.setdefault(f.split("/")[-2], []).append(f)
+    return {s.key: [f for fc in s.tables["containers"]["id"] for f in files.get(f"{fc:04d}", [])] for s in sites}
+
+
+def _site_feedings(job: Job, files: list[str]) -> pl.DataFrame:
+    """The feeding events (up to the horizon) of every batch a site fed."""
     p = job.profile
     with timed(HANDOFF, "feedings in") as step:
-        files = [f for fc in site.tables["containers"]["id"] for f in job.work.glob(f"feed/{fc:04d}/*.parquet")]
         feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
             pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
         step.rows = feedings.height
+    return feedings
+
+
+def build_feed(job: Job, site: FeedSite, files: list[str]) -> pl.DataFrame:
+    """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
+    keep its tables up to the as-of date with local ids; their rows per table and day. An idle
+    site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written."""
+    p = job.profile
+    feedings = _site_feedings(job, files)
+    if feedings.height == 0:
+        return Counting(job.profile_name).counts()
     ids = Local(job.profile_name)
     frames = p.feed_site(site, feedings, job.seed, ids, True)  # timed by FIFO and table
     del feedings
@@ -207,6 +240,10 @@ def build_feed(job: Job, site: FeedSite) -> pl.DataFrame:
 
 
 def write_feed(job: Job, site: FeedSite, first: pl.DataFrame) -> Written:
+    if first.height == 0 and not _has_kept(job, site.part):  # an idle site
+        p = job.profile
+        frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
+        return _write_cut(job, frames, site.part)
     return _write_cut(job, _kept(job, site.part, first), site.part)
 
 

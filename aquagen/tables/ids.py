@@ -66,7 +66,9 @@ class Counting:
             raise ValueError(f"ids of {table} assigned twice in one shard")
         self._seen.add(table)
         days, n = np.unique(day, return_counts=True)
-        self._counts.append(pl.DataFrame({"table": table, "day": days.astype(np.int32), "n": n.astype(np.int64)}))
+        self._counts.append(pl.DataFrame({"table": [table] * len(days), "day": days.astype(np.int32),
+                                          "n": n.astype(np.int64)}, schema={"table": pl.String, "day": pl.Int32,
+                                                                            "n": pl.Int64}))
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         self._count(table, _day_array(df, when_column(table, self.profile)))
