@@ -113,7 +113,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     phases[timer.name] = time.perf_counter() - timer.t
     hooks: dict[str, float] = {}
     for t in collector.records if collector is not None else []:
-        hooks[t.phase] = hooks.get(t.phase, 0.0) + t.seconds
+        hooks[t.phase] = hooks.get(t.phase, 0.0) + t.cpu
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     size = sum(p.stat().st_size for p in snap.path.rglob("*.parquet"))
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -147,7 +147,8 @@ def line(m: dict) -> str:
     hooks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(m["hooks"].items(), key=lambda kv: -kv[1]))
     return (f"{m['batches']:>7} {m['rows']:>12,} {m['seconds']:>7.1f} {m['cpu_seconds']:>7.1f} "
             f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
-            f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}" + (f"; hooks (s): {hooks}" if hooks else ""))
+            f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}"
+            + (f"; hooks (CPU s): {hooks}" if hooks else ""))
 
 
 HEADER = (f"{'batches':>7} {'rows':>12} {'wall s':>7} {'CPU s':>7} {'rows/CPU-s':>12} {'MB':>7} {'tree MB':>8} "

@@ -198,7 +198,8 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     for f in sorted(fleet, key=lambda f: f["batches"]):
         phases = ", ".join(f"{k} {v:.1f}" for k, v in f["phases"].items())
         add(f"| {f['batches']} | {_n(f['rows'])} | {f['cpu_seconds']:.1f} | {_n(f['rows'] / f['cpu_seconds'])} | "
-            f"{f['seconds']:.1f} | {f['bytes'] / 1e6:,.0f} | {f['tree_rss_mb']:,.0f} MB | {f['parent_rss_mb']:,.0f} MB | "
+            f"{f['seconds']:.1f} | {f['bytes'] / 1e6:,.0f} | {f['tree_rss_mb']:,.0f} MB | "
+            f"{f['parent_rss_mb']:,.0f} MB | "
             f"{f['worker_rss_mb']:,.0f} MB | {phases} |")
     add("")
     add(f"Peak RSS of the process tree: {rss_verdict(fleet)}.")

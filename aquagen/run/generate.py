@@ -19,6 +19,7 @@ from ..profiles import get
 from ..snapshot import Snapshot, build_manifest, publish
 from ..store import Store
 from ..tables.ids import allocate
+from ..timing import ALLOCATE, timed
 from .runner import Progress, Runner
 from .shards import (
     FEED_KEY,
@@ -71,16 +72,20 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
         written.append(master)
         if planned:
             counts = run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned])
-            first = allocate({MASTER_KEY: master.counts, **{pb.shard: counts[f"build-{pb.shard:05d}"] for pb in planned}})
+            with timed(ALLOCATE):
+                first = allocate({MASTER_KEY: master.counts,
+                                  **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}})
             written += run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
                                                     for pb in planned]).values()
             sites = feed_sites(job)
-            files = feed_files(job, sites)
-            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s, files[s.key]))
+            hand_off = feed_files(job, sites)
+            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key]))
                                                      for s in sites])
-            first = allocate({MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts[f"build-{s.part}"] for s in sites}})
-            written += run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
-                                                       for s in sites]).values()
+            with timed(ALLOCATE):
+                first = allocate({MASTER_KEY: master.counts,
+                                  **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}})
+            written += run.phase("feed stock: write", [
+                (f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites]).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))
     finally:

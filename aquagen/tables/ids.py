@@ -165,16 +165,28 @@ def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
 
-    One sort of every count row by (table, day, shard) and a running sum per table."""
+    Table by table on NumPy arrays (shard index, day, n): one stable sort by day over shards taken in
+    key order and a running sum, so that memory holds one table's days at a time besides the result."""
     enum = next(iter(counts.values())).schema["table"] if counts else pl.String
     schema = {"table": enum, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
-    rows = pl.concat([c.with_columns(shard=pl.lit(k, dtype=pl.Int64)) for k, c in counts.items()]) if counts else \
-        pl.DataFrame(schema={**schema, "shard": pl.Int64})
-    rows = rows.sort("table", "day", "shard").with_columns(
-        first=(pl.col("n").cum_sum() - pl.col("n") + 1).over("table"))
-    too_many = rows.group_by("table").agg(pl.col("n").sum()).filter(pl.col("n") >= LOCAL_BASE)
-    if too_many.height:
-        raise AssertionError(f"{too_many.row(0)}: more rows than fit below the local ids")
-    parts = rows.partition_by("shard", as_dict=True)
-    empty = pl.DataFrame(schema=schema)
-    return {k: parts[(k,)].select(list(schema)) if (k,) in parts else empty for k in counts}
+    keys = sorted(counts)
+    by_table: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for i, k in enumerate(keys):
+        for (table,), g in counts[k].partition_by("table", as_dict=True).items():
+            by_table.setdefault(str(table), []).append((i, g["day"].to_numpy(), g["n"].to_numpy()))
+    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in keys}
+    for table in sorted(by_table):
+        rows = by_table.pop(table)
+        shard = np.concatenate([np.full(len(d), i, dtype=np.int32) for i, d, _ in rows])
+        day = np.concatenate([d for _, d, _ in rows])
+        n = np.concatenate([c for _, _, c in rows]).astype(np.int64)
+        order = np.lexsort((shard, day))
+        first = np.empty_like(n)
+        first[order] = np.cumsum(n[order]) - n[order] + 1
+        if n.sum() >= LOCAL_BASE:
+            raise AssertionError(f"{table}: {n.sum()} rows do not fit below the local ids")
+        bounds = np.cumsum([0] + [len(d) for _, d, _ in rows])
+        for (i, _, _), a, b in zip(rows, bounds[:-1], bounds[1:]):
+            parts[keys[i]].append(pl.DataFrame({"table": pl.Series([table] * int(b - a), dtype=enum), "day": day[a:b],
+                                                "first": first[a:b], "n": n[a:b]}, schema=schema))
+    return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}
