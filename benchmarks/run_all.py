@@ -1,18 +1,22 @@
 """Every benchmark in one command; writes a markdown report (and prints it).
 
-    python3 benchmarks/run_all.py [--batches 50] [--sizes 10 50] [--out benchmarks/RESULTS.md]
-                                  [--workers N] [--load-repeat 3] [--dsn ADMIN_URL]
+    python3 benchmarks/run_all.py [--batches 50] [--sizes 10 50] [--default-sizes 50] [--out benchmarks/RESULTS.md]
+                                  [--workers N] [--load-repeat 3] [--dsn ADMIN_URL] [--generation-only]
 
-1. Generation rows/s per table family: ``bench_batch.measure_families`` (one full-life batch,
-   master data and its feed sites, the generator's shard functions in one process).
+1. Generation rows per CPU-second per table family: ``bench_batch.measure_families`` (one full-life
+   batch with the master data and its feed sites, ``aquagen generate --workers 1`` in process,
+   split by the generator's timing hooks).
 2. Fleet generation for each of --sizes (``bench_fleet.measure``: a fresh process per size,
-   full lives, --workers): rows/s, Parquet MB/s, peak RSS.
+   full lives, --workers) and each of --default-sizes (the default fleet, as-of 2026-11-24):
+   rows per CPU-second of the process tree, Parquet MB, peak RSS of the process tree.
 3. End to end for --batches: ``python3 -m aquagen generate --batches N --as-of 2026-11-24``
    (what a user runs), then the load benchmark on that snapshot (``bench_load.measure``):
    ``aquagen load`` into a fresh database against the server's own ``COPY FROM file`` best
    case on the same rows, alternated --load-repeat times, medians.
 4. Row-at-a-time INSERT baseline (``bench_insert.measure``) on a slice of a one-batch
    snapshot, in a fresh database with the same schema.
+
+``--generation-only`` stops after 2 (no database).
 
 The PostgreSQL server is --dsn (a superuser URL: it creates and drops databases and
 reads/writes server-side files in a temporary folder) or env AQUAGEN_DSN, else an embedded
@@ -79,6 +83,10 @@ def machine() -> dict:
             "loadavg_start": os.getloadavg()[0]}
 
 
+class _Done(Exception):
+    """--generation-only: the database benchmarks are skipped."""
+
+
 def step(title: str) -> float:
     print(f"--- {title} ({dt.datetime.now():%H:%M:%S})", flush=True)
     return time.perf_counter()
@@ -109,7 +117,8 @@ def rss_verdict(fleet: list[dict]) -> str:
             f"({hi['rows'] / lo['rows']:.1f}x the rows); flat means under {FLAT_GROWTH:+.0%}")
 
 
-def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, ins: dict, wall: float) -> str:
+def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dict], e2e: dict, load: dict, ins: dict,
+           wall: float) -> str:
     L: list[str] = []
     add = L.append
     cmd = "python3 benchmarks/run_all.py " + " ".join(sys.argv[1:])
@@ -126,8 +135,9 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add(f"| OS | {m['os']} |")
     add(f"| Python | {m['python']} |")
     server = "embedded (pgserver)" if not args.dsn else "--dsn"
-    add(f"| PostgreSQL | {load['server_version']}, {server}; "
-        + ", ".join(f"{k}={v}" for k, v in load["settings"].items()) + " |")
+    if load:
+        add(f"| PostgreSQL | {load['server_version']}, {server}; "
+            + ", ".join(f"{k}={v}" for k, v in load["settings"].items()) + " |")
     add(f"| code | {m['code']} |")
     add(f"| load average | {m['loadavg_start']:.1f} at the start, {m['loadavg_end']:.1f} at the end "
         f"(the machine is shared with other jobs) |")
@@ -150,6 +160,24 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
             f"{args.workers} workers, full lives |")
     add(f"| Parquet, {big['batches']}-batch fleet | {big['bytes'] / 1e6:,.0f} MB | zstd Parquet, "
         f"{big['bytes'] / 1e6 / big['seconds']:.1f} MB per wall second |")
+    for f in fleet_default:
+        add(f"| generation, default {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
+            f"`aquagen generate --batches {f['batches']} --as-of {bench_fleet.AS_OF}`: {_n(f['rows'])} rows in "
+            f"{f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), {args.workers} workers |")
+    if load:
+        _load_summary(add, args, load, e2e, ins)
+    for f in sorted(fleet, key=lambda f: f["batches"]):
+        add(f"| peak RSS, {f['batches']} batches | {f['tree_rss_mb']:,.0f} MB | whole process tree (parent + "
+            f"workers, sampled), {_n(f['rows'])} rows |")
+    add(f"| peak RSS growth | {rss_verdict(fleet).split(':')[0]} | {rss_verdict(fleet).split(': ', 1)[-1]} |")
+    add("")
+    _generation(add, fams, fleet, args)
+    if load:
+        _load_sections(add, load, e2e, ins, args)
+    return "\n".join(L) + "\n"
+
+
+def _load_summary(add, args, load: dict, e2e: dict, ins: dict) -> None:
     add(f"| load, aquagen | {_n(load['aquagen_rows_per_s'])} rows/s | {_n(load['rows'])} rows "
         f"({e2e['batches']} batches) in {load['aquagen_seconds']:.1f} s into a fresh database, median of "
         f"{len(load['aquagen_runs'])} |")
@@ -161,17 +189,14 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add(f"| end to end, {e2e['batches']} batches | {e2e['generate_seconds'] + load['aquagen_seconds']:.1f} s | "
         f"generate {e2e['generate_seconds']:.1f} s + load {load['aquagen_seconds']:.1f} s; {_n(load['rows'])} "
         f"rows, as-of {E2E_AS_OF} |")
-    for f in sorted(fleet, key=lambda f: f["batches"]):
-        add(f"| peak RSS, {f['batches']} batches | {f['tree_rss_mb']:,.0f} MB | whole process tree (parent + "
-            f"workers, sampled), {_n(f['rows'])} rows |")
-    add(f"| peak RSS growth | {rss_verdict(fleet).split(':')[0]} | {rss_verdict(fleet).split(': ', 1)[-1]} |")
     add(f"| row-at-a-time INSERT | {_n(ins['rows_per_s'])} rows/s | {_n(ins['rows'])} rows "
         f"({_n(ins[bench_insert.READINGS]['rows'])} readings + {_n(ins[bench_insert.FEEDINGS]['rows'])} "
         f"feeding events) in {ins['seconds']:.2f} s, one INSERT per row |")
     add(f"| aquagen load / INSERT | {load['aquagen_rows_per_s'] / ins['rows_per_s']:.0f}x | aquagen load rows/s "
         "over row-at-a-time INSERT rows/s |")
-    add("")
 
+
+def _generation(add, fams: dict, fleet: list[dict], args) -> None:
     add("## Generation per table family")
     add("")
     add("`bench_batch.measure_families()`: `aquagen generate --workers 1` of a one-batch fleet (a full 860-day "
@@ -204,6 +229,9 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add("")
     add(f"Peak RSS of the process tree: {rss_verdict(fleet)}.")
     add("")
+
+
+def _load_sections(add, load: dict, e2e: dict, ins: dict, args) -> None:
 
     add(f"## Load (`bench_load.py`, {e2e['batches']} batches, as-of {E2E_AS_OF})")
     add("")
@@ -246,7 +274,6 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
         f"after the COPY): at the INSERT rate the {e2e['batches']}-batch snapshot's {_n(load['rows'])} rows "
         f"would take {load['rows'] / ins['rows_per_s'] / 60:.0f} min instead of {load['aquagen_seconds']:.0f} s.")
     add("")
-    return "\n".join(L) + "\n"
 
 
 def main() -> None:
@@ -261,6 +288,9 @@ def main() -> None:
     ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"), help="superuser URL of a PostgreSQL server")
     ap.add_argument("--insert-readings", type=int, default=20_000)
     ap.add_argument("--insert-feedings", type=int, default=5_000)
+    ap.add_argument("--default-sizes", type=int, nargs="*", default=[50],
+                    help="default fleets (aquagen generate --batches N, as-of fixed) for rows per CPU-second")
+    ap.add_argument("--generation-only", action="store_true", help="only the generation benchmarks (no database)")
     args = ap.parse_args()
 
     m = machine()
@@ -280,6 +310,15 @@ def main() -> None:
             fleet.append(f)
             print(bench_fleet.line(f))
 
+        fleet_default = []
+        for n in args.default_sizes:
+            step(f"default fleet generation, {n} batches, {args.workers} workers")
+            fleet_default.append(bench_fleet.measure(n, args.workers, default_fleet=True))
+            print(bench_fleet.line(fleet_default[-1]))
+
+        e2e = load = ins = {}
+        if args.generation_only:
+            raise _Done
         step(f"end to end: generate {args.batches} batches")
         snap_dir = work / f"snap-{args.batches}"
         e2e = {"batches": args.batches, "generate_seconds": generate_cli(snap_dir, args.batches, args.workers)}
@@ -304,13 +343,15 @@ def main() -> None:
         generate_cli(one, 1, args.workers)
         ins = bench_insert.measure(one, admin, args.insert_readings, args.insert_feedings)
         bench_insert.print_result(ins)
+    except _Done:
+        pass
     finally:
         if server is not None:
             server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
     m["loadavg_end"] = os.getloadavg()[0]
-    text = report(args, m, fams, fleet, e2e, load, ins, time.perf_counter() - wall)
+    text = report(args, m, fams, fleet, fleet_default, e2e, load, ins, time.perf_counter() - wall)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print()
