@@ -90,7 +90,7 @@ def measure_families(seed: int = 42, repeat: int = 3) -> dict:
                 seconds[key] += t.cpu
                 if t.phase == WRITE and t.table:
                     n[family(t.table)] += t.rows
-            seconds["other (allocation, manifest, files)"] = total - sum(seconds.values())
+            seconds["other (manifest, progress, files)"] = total - sum(seconds.values())
             runs.append((total, rows, dict(seconds), dict(n)))
     rows, counts = runs[0][1], runs[0][3]
     names = list(FAMILIES) + sorted({k for r in runs for k in r[2]} - set(FAMILIES))
