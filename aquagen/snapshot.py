@@ -60,10 +60,18 @@ def write_part(root: "Store | Path", name: str, df: pl.DataFrame, part: str, pro
     store = root if isinstance(root, Store) else Store(str(root))
     rel = f"{name}/{part}.parquet"
     buf = io.BytesIO()
-    pq.write_table(to_arrow(schemas.table(name, profile), df), buf, compression="zstd", row_group_size=1 << 20)
+    t = schemas.table(name, profile)
+    # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
+    # statistics only where a reader filters or joins (ids, references, creation time)
+    pq.write_table(to_arrow(t, df), buf, compression="zstd", row_group_size=1 << 20, use_dictionary=False,
+                   write_statistics=_key_columns(t))
     data = buf.getvalue()
     store.write_bytes(rel, data)
     return {"path": rel, "rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _key_columns(t: schemas.Table) -> list[str]:
+    return [c for c in t.column_names if c in ("id", "history_id", "created_at", "history_date") or c.endswith("_id")]
 
 
 def build_manifest(meta: dict, files: dict[str, list[dict]], profile: str = schemas.PROFILE) -> dict:

@@ -1,10 +1,16 @@
-"""Fleet generation: time per phase, rows/s, MB/s and peak RSS for N batches.
+"""Fleet generation: rows per CPU-second, wall time per phase, Parquet MB and peak RSS for N batches.
 
-    python3 benchmarks/bench_fleet.py 10 50 200 [--workers 2]
+    python3 benchmarks/bench_fleet.py 10 50 200 [--workers 2] [--default]
 
-Each size runs in a fresh process (so peak RSS is its own); peak RSS is the
-largest of the parent and its worker processes. Flat growth with N means memory
-is bounded by a shard, not by the fleet.
+Each size runs in a fresh process (so that its peak memory is its own). CPU-seconds are those
+of the whole process tree (the generator and its workers: user + system, from the kernel's
+rusage of the process and its waited-for children); peak RSS of the tree is the largest sum of
+the resident memory of the generator and its live workers, sampled every 20 ms. Full lives
+(default): every batch is harvested by the as-of date (the most rows a fleet of N can have);
+``--default``: ``aquagen generate --batches N`` as a user runs it (as-of 2026-11-24, the
+default first start and stagger, so part of the fleet is still growing). Wall time per phase
+comes from the runner's progress phases; the seconds inside the shards per kind of work from
+the generator's timing hooks (``aquagen.timing``) when ``--workers 1``.
 """
 
 from __future__ import annotations
@@ -19,34 +25,61 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 AS_OF = dt.date(2026, 11, 24)
 
 
-def _without_inventory() -> None:
-    """The baseline for the inventory's cost: feed sites only pass the feeding events through
-    (no FIFO, no reorders, no lot history), as a generator without feed stock would write them."""
-    from aquagen import feedstock
-    from aquagen.frames import history
+class _TreeRss:
+    """Samples the resident memory of this process and its children (the workers)."""
 
-    def build(containers, lots, lot_history, purchases, feedings, seed, ids, costed_feedings=True):
-        if not costed_feedings:
-            return {}
-        rows = feedings.select(feedstock.schemas.table(feedstock.FEEDINGS).column_names)
-        return {feedstock.FEEDINGS: rows, "inventory_historicalfeedingevent": history(
-            feedstock.FEEDINGS, rows, "created_at", "+", 2).with_columns(history_id=feedings["history_id"])}
+    def __init__(self, every: float = 0.02) -> None:
+        self.peak, self.every, self._stop = 0, every, threading.Event()
+        self._me = psutil.Process()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    feedstock.build = build
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in [self._me, *self._me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> _TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
-def one(n: int, workers: int, out: Path, baseline: bool = False) -> dict:
-    from aquagen.generate import Progress, generate
+def _cpu_seconds() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
-    if baseline:
-        _without_inventory()
-    from aquagen.plan import LIFE_DAYS
+
+def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
+    from aquagen.model.timeline import LIFE_DAYS
+    from aquagen.run.generate import (
+        DEFAULT_STAGGER_DAYS,
+        Progress,
+        default_first_start,
+        generate,
+    )
+
+    try:
+        from aquagen.timing import Collector
+    except ImportError:  # a tree from before the timing hooks
+        Collector = None
 
     phases: dict[str, float] = {}
 
@@ -61,27 +94,41 @@ def one(n: int, workers: int, out: Path, baseline: bool = False) -> dict:
             self.name, self.t = name, now
 
     timer = Timer()
-    t0 = time.perf_counter()
-    # full lives: every batch is harvested by the as-of date (the most rows a fleet of n can have)
-    stagger = 20 if n <= 50 else 12  # Scotland's 20 sea areas take a batch every 22 days at most
-    snap = generate(out, seed=1, batches=n, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger),
-                    stagger_days=stagger, workers=workers, force=True, progress=timer)
-    total = time.perf_counter() - t0
+    if default_fleet:
+        args = dict(first_start=default_first_start(AS_OF), stagger_days=DEFAULT_STAGGER_DAYS)
+    else:  # full lives; Scotland's 20 sea areas take a batch every 22 days at most
+        stagger = 20 if n <= 50 else 12
+        args = dict(first_start=AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger), stagger_days=stagger)
+    collector = Collector() if Collector is not None and workers == 1 else None
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    with _TreeRss() as rss:
+        if collector is not None:
+            collector.__enter__()
+        try:
+            snap = generate(out, seed=1, batches=n, as_of=AS_OF, workers=workers, force=True, progress=timer, **args)
+        finally:
+            if collector is not None:
+                collector.__exit__(None, None, None)
+    total, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     phases[timer.name] = time.perf_counter() - timer.t
+    hooks: dict[str, float] = {}
+    for t in collector.records if collector is not None else []:
+        hooks[t.phase] = hooks.get(t.phase, 0.0) + t.cpu
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     size = sum(p.stat().st_size for p in snap.path.rglob("*.parquet"))
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers_ = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"batches": n, "seconds": total, "rows": rows, "bytes": size, "peak_rss_mb": max(parent, workers_),
-            "parent_rss_mb": parent, "worker_rss_mb": workers_, "phases": phases}
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"batches": n, "seconds": total, "cpu_seconds": cpu, "rows": rows, "bytes": size,
+            "tree_rss_mb": rss.peak / 2**20, "parent_rss_mb": parent, "worker_rss_mb": worker,
+            "phases": phases, "hooks": hooks, "default_fleet": default_fleet, "workers": workers}
 
 
-def measure(n: int, workers: int, baseline: bool = False) -> dict:
+def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
     """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
     try:
         r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
-                            "--out", str(tmp / "snap")] + (["--baseline"] if baseline else []),
+                            "--out", str(tmp / "snap")] + (["--default"] if default_fleet else []),
                            capture_output=True, text=True)
         if r.returncode:
             sys.exit(f"{n} batches failed:\n{r.stderr}")
@@ -90,36 +137,40 @@ def measure(n: int, workers: int, baseline: bool = False) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def describe() -> str:
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"load average {os.getloadavg()[0]:.1f} (1 min), shared with other jobs unless idle")
+
+
+def line(m: dict) -> str:
+    phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
+    hooks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(m["hooks"].items(), key=lambda kv: -kv[1]))
+    return (f"{m['batches']:>7} {m['rows']:>12,} {m['seconds']:>7.1f} {m['cpu_seconds']:>7.1f} "
+            f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
+            f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}"
+            + (f"; hooks (CPU s): {hooks}" if hooks else ""))
+
+
+HEADER = (f"{'batches':>7} {'rows':>12} {'wall s':>7} {'CPU s':>7} {'rows/CPU-s':>12} {'MB':>7} {'tree MB':>8} "
+          f"{'parent':>7} {'worker':>7}  phases (wall s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 50])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--inventory-cost", action="store_true",
-                    help="also run each size without feed inventory (one worker, so the stub reaches it)")
-    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--default", action="store_true", help="the default fleet (as-of 2026-11-24), not full lives")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.workers, args.out, args.baseline)))
+        print(json.dumps(one(args.one, args.workers, args.out, args.default)))
         return
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"workers {args.workers}")
-    print(f"{'batches':>7} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'MB/s':>6} {'peak RSS MB':>11}  "
-          "inventory share   phases (s)")
+    print(describe() + f"; workers {args.workers}; {'default fleet' if args.default else 'full lives'}")
+    print(HEADER)
     for n in args.sizes:
-        m = measure(n, args.workers)
-        feed = sum(v for k, v in m["phases"].items() if k.startswith("feed"))
-        phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
-        phases += f"; peak RSS parent {m['parent_rss_mb']:,.0f} MB, largest worker {m['worker_rss_mb']:,.0f} MB"
-        print(f"{n:>7} {m['rows']:>12,} {m['seconds']:>8.1f} {m['rows'] / m['seconds']:>10,.0f} "
-              f"{m['bytes'] / 1e6 / m['seconds']:>6.1f} {m['peak_rss_mb']:>11,.0f}  "
-              f"{feed / m['seconds']:>14.0%}   {phases}")
-    if args.inventory_cost:
-        for n in args.sizes:
-            full, base = measure(n, 1), measure(n, 1, baseline=True)
-            print(f"inventory cost, {n} batches, 1 worker: {full['seconds']:.1f} s with feed inventory, "
-                  f"{base['seconds']:.1f} s without: +{full['seconds'] / base['seconds'] - 1:.0%}")
+        print(line(measure(n, args.workers, args.default)), flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

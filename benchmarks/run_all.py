@@ -1,18 +1,22 @@
 """Every benchmark in one command; writes a markdown report (and prints it).
 
-    python3 benchmarks/run_all.py [--batches 50] [--sizes 10 50] [--out benchmarks/RESULTS.md]
-                                  [--workers N] [--load-repeat 3] [--dsn ADMIN_URL]
+    python3 benchmarks/run_all.py [--batches 50] [--sizes 10 50] [--default-sizes 50] [--out benchmarks/RESULTS.md]
+                                  [--workers N] [--load-repeat 3] [--dsn ADMIN_URL] [--generation-only]
 
-1. Generation rows/s per table family: ``bench_batch.measure_families`` (one full-life batch,
-   master data and its feed sites, the generator's shard functions in one process).
+1. Generation rows per CPU-second per table family: ``bench_batch.measure_families`` (one full-life
+   batch with the master data and its feed sites, ``aquagen generate --workers 1`` in process,
+   split by the generator's timing hooks).
 2. Fleet generation for each of --sizes (``bench_fleet.measure``: a fresh process per size,
-   full lives, --workers): rows/s, Parquet MB/s, peak RSS.
+   full lives, --workers) and each of --default-sizes (the default fleet, as-of 2026-11-24):
+   rows per CPU-second of the process tree, Parquet MB, peak RSS of the process tree.
 3. End to end for --batches: ``python3 -m aquagen generate --batches N --as-of 2026-11-24``
    (what a user runs), then the load benchmark on that snapshot (``bench_load.measure``):
    ``aquagen load`` into a fresh database against the server's own ``COPY FROM file`` best
    case on the same rows, alternated --load-repeat times, medians.
 4. Row-at-a-time INSERT baseline (``bench_insert.measure``) on a slice of a one-batch
    snapshot, in a fresh database with the same schema.
+
+``--generation-only`` stops after 2 (no database).
 
 The PostgreSQL server is --dsn (a superuser URL: it creates and drops databases and
 reads/writes server-side files in a temporary folder) or env AQUAGEN_DSN, else an embedded
@@ -40,13 +44,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-import bench_batch  # noqa: E402
-import bench_fleet  # noqa: E402
-import bench_insert  # noqa: E402
-import bench_load  # noqa: E402
+import bench_batch
+import bench_fleet
+import bench_insert
+import bench_load
 
 E2E_AS_OF = dt.date(2026, 11, 24)  # fixed, so that every run generates the same rows
-FLAT_GROWTH = 0.5  # peak RSS "flat": grows less than 50 % over the sizes measured
+FLAT_GROWTH = 0.15  # peak RSS "flat": grows less than 15 % over the sizes measured (issue 18)
 
 
 def machine() -> dict:
@@ -75,8 +79,12 @@ def machine() -> dict:
     except (OSError, subprocess.CalledProcessError):
         code = "unknown (not a git checkout)"
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram, "python": platform.python_version(), "code": code,
-            "os": f"{platform.system()} {platform.release()}", "date": dt.datetime.now(dt.timezone.utc),
+            "os": f"{platform.system()} {platform.release()}", "date": dt.datetime.now(dt.UTC),
             "loadavg_start": os.getloadavg()[0]}
+
+
+class _Done(Exception):
+    """--generation-only: the database benchmarks are skipped."""
 
 
 def step(title: str) -> float:
@@ -103,13 +111,14 @@ def rss_verdict(fleet: list[dict]) -> str:
     if len(fleet) < 2:
         return "one size only: no growth to judge"
     lo, hi = min(fleet, key=lambda m: m["batches"]), max(fleet, key=lambda m: m["batches"])
-    growth = hi["peak_rss_mb"] / lo["peak_rss_mb"] - 1
+    growth = hi["tree_rss_mb"] / lo["tree_rss_mb"] - 1
     flat = growth < FLAT_GROWTH
     return (f"{'flat' if flat else 'NOT flat'}: {growth:+.0%} for {hi['batches'] / lo['batches']:.0f}x the batches "
             f"({hi['rows'] / lo['rows']:.1f}x the rows); flat means under {FLAT_GROWTH:+.0%}")
 
 
-def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, ins: dict, wall: float) -> str:
+def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dict], e2e: dict, load: dict, ins: dict,
+           wall: float) -> str:
     L: list[str] = []
     add = L.append
     cmd = "python3 benchmarks/run_all.py " + " ".join(sys.argv[1:])
@@ -126,8 +135,9 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add(f"| OS | {m['os']} |")
     add(f"| Python | {m['python']} |")
     server = "embedded (pgserver)" if not args.dsn else "--dsn"
-    add(f"| PostgreSQL | {load['server_version']}, {server}; "
-        + ", ".join(f"{k}={v}" for k, v in load["settings"].items()) + " |")
+    if load:
+        add(f"| PostgreSQL | {load['server_version']}, {server}; "
+            + ", ".join(f"{k}={v}" for k, v in load["settings"].items()) + " |")
     add(f"| code | {m['code']} |")
     add(f"| load average | {m['loadavg_start']:.1f} at the start, {m['loadavg_end']:.1f} at the end "
         f"(the machine is shared with other jobs) |")
@@ -140,14 +150,34 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add("|---|---:|---|")
     for fam in bench_batch.FAMILIES:
         f = fams["families"][fam]
-        add(f"| generation, {fam} | {_n(f['rows_per_s'])} rows/s | {_n(f['rows'])} rows in {f['seconds']:.2f} s "
-            "(one batch, one process, see below) |")
-    add(f"| generation, all families, one batch | {_n(fams['rows'] / fams['seconds'])} rows/s | "
-        f"{_n(fams['rows'])} rows in {fams['seconds']:.2f} s, one process, incl. shared simulation and glue |")
-    add(f"| generation, {big['batches']}-batch fleet | {_n(big['rows'] / big['seconds'])} rows/s | "
-        f"{_n(big['rows'])} rows in {big['seconds']:.1f} s, {args.workers} workers, full lives |")
-    add(f"| Parquet MB/s, {big['batches']}-batch fleet | {big['bytes'] / 1e6 / big['seconds']:.1f} MB/s | "
-        f"{big['bytes'] / 1e6:,.0f} MB of zstd Parquet / generation seconds |")
+        add(f"| generation, {fam} | {_n(f['rows_per_s'])} rows/CPU-s | {_n(f['rows'])} rows in {f['seconds']:.2f} "
+            "CPU-s (one batch, one process, see below) |")
+    add(f"| generation, one batch | {_n(fams['rows'] / fams['seconds'])} rows/CPU-s | "
+        f"{_n(fams['rows'])} rows in {fams['seconds']:.2f} CPU-s, one process, incl. shared steps |")
+    for f in sorted(fleet, key=lambda f: f["batches"]):
+        add(f"| generation, {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
+            f"{_n(f['rows'])} rows in {f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), "
+            f"{args.workers} workers, full lives |")
+    add(f"| Parquet, {big['batches']}-batch fleet | {big['bytes'] / 1e6:,.0f} MB | zstd Parquet, "
+        f"{big['bytes'] / 1e6 / big['seconds']:.1f} MB per wall second |")
+    for f in fleet_default:
+        add(f"| generation, default {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
+            f"`aquagen generate --batches {f['batches']} --as-of {bench_fleet.AS_OF}`: {_n(f['rows'])} rows in "
+            f"{f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), {args.workers} workers |")
+    if load:
+        _load_summary(add, args, load, e2e, ins)
+    for f in sorted(fleet, key=lambda f: f["batches"]):
+        add(f"| peak RSS, {f['batches']} batches | {f['tree_rss_mb']:,.0f} MB | whole process tree (parent + "
+            f"workers, sampled), {_n(f['rows'])} rows |")
+    add(f"| peak RSS growth | {rss_verdict(fleet).split(':')[0]} | {rss_verdict(fleet).split(': ', 1)[-1]} |")
+    add("")
+    _generation(add, fams, fleet, args)
+    if load:
+        _load_sections(add, load, e2e, ins, args)
+    return "\n".join(L) + "\n"
+
+
+def _load_summary(add, args, load: dict, e2e: dict, ins: dict) -> None:
     add(f"| load, aquagen | {_n(load['aquagen_rows_per_s'])} rows/s | {_n(load['rows'])} rows "
         f"({e2e['batches']} batches) in {load['aquagen_seconds']:.1f} s into a fresh database, median of "
         f"{len(load['aquagen_runs'])} |")
@@ -159,57 +189,49 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
     add(f"| end to end, {e2e['batches']} batches | {e2e['generate_seconds'] + load['aquagen_seconds']:.1f} s | "
         f"generate {e2e['generate_seconds']:.1f} s + load {load['aquagen_seconds']:.1f} s; {_n(load['rows'])} "
         f"rows, as-of {E2E_AS_OF} |")
-    for f in sorted(fleet, key=lambda f: f["batches"]):
-        add(f"| peak RSS, {f['batches']} batches | {f['peak_rss_mb']:,.0f} MB | largest single process "
-            f"(parent or worker), {_n(f['rows'])} rows |")
-    add(f"| peak RSS growth | {rss_verdict(fleet).split(':')[0]} | {rss_verdict(fleet).split(': ', 1)[-1]} |")
     add(f"| row-at-a-time INSERT | {_n(ins['rows_per_s'])} rows/s | {_n(ins['rows'])} rows "
         f"({_n(ins[bench_insert.READINGS]['rows'])} readings + {_n(ins[bench_insert.FEEDINGS]['rows'])} "
         f"feeding events) in {ins['seconds']:.2f} s, one INSERT per row |")
     add(f"| aquagen load / INSERT | {load['aquagen_rows_per_s'] / ins['rows_per_s']:.0f}x | aquagen load rows/s "
         "over row-at-a-time INSERT rows/s |")
-    add("")
 
+
+def _generation(add, fams: dict, fleet: list[dict], args) -> None:
     add("## Generation per table family")
     add("")
-    add(f"`bench_batch.measure_families()`: the generator's own shard functions run in one process, as "
-        "`aquagen generate --workers 1` runs them for a one-batch fleet: the master data; the batch's counting "
-        "pass and writing pass (a full 860-day life, 3.0-3.8M eggs); its two feed sites (its station's silos, its "
-        "sea area's barges), counting pass and FIFO writing pass. A clock marks the end of every step that "
-        "finishes rows of a table (a simulated frame, a frame conformed to its schema, a table's ids numbered, "
-        "a table's zstd Parquet part written with its sha256) and charges the time since the previous mark to "
-        "that table's family. A family's rows/s is its rows over the seconds charged to it. Simulation work "
-        "shared by all tables (temperatures, water, growth and mortality model, daily rows) and pipeline "
-        "glue (id allocation, the hand-off of feeding events to the feed sites, the as-of cut) have rows of "
-        "their own and count only in the total. An object's state rows (e.g. the assignments' daily "
-        "updates) count as history from the step that conforms them as states; computing them counts "
-        f"towards the object's family. Seconds: median of {fams['repeat']} runs after a warm-up run.")
+    add("`bench_batch.measure_families()`: `aquagen generate --workers 1` of a one-batch fleet (a full 860-day "
+        "life) in one process, listening to the generator's timing hooks (`aquagen.timing`, through `logging`): "
+        "each step that builds or writes a table reports its CPU-seconds and rows; a family's seconds are its "
+        "tables' build and write steps. Shared steps (simulation, FIFO, id numbering, the as-of cut, hand-off "
+        "files, master data) are listed by name. CPU-seconds of the process (all threads), median of "
+        f"{fams['repeat']} runs after a warm-up run.")
     add("")
-    add("| family | tables | rows | seconds | rows/s | Parquet MB | Parquet MB/s |")
-    add("|---|---|---:|---:|---:|---:|---:|")
+    add("| family or shared step | tables | rows written | CPU-s | rows/CPU-s |")
+    add("|---|---|---:|---:|---:|")
     for fam, f in fams["families"].items():
         rps = _n(f["rows_per_s"]) if f["rows_per_s"] else "–"
-        mb = f"{f['bytes'] / 1e6:.2f}" if f["bytes"] else "–"
-        mbs = f"{f['mb_per_s']:.1f}" if f["mb_per_s"] else "–"
-        add(f"| {fam} | {f['tables']} | {_n(f['rows']) if f['rows'] else '–'} | {f['seconds']:.3f} | {rps} | "
-            f"{mb} | {mbs} |")
+        add(f"| {fam} | {f['tables']} | {_n(f['rows']) if f['rows'] else '–'} | {f['seconds']:.3f} | {rps} |")
     add(f"| **all** | | **{_n(fams['rows'])}** | **{fams['seconds']:.3f}** | "
-        f"**{_n(fams['rows'] / fams['seconds'])}** | **{fams['bytes'] / 1e6:.2f}** | "
-        f"**{fams['bytes'] / 1e6 / fams['seconds']:.1f}** |")
+        f"**{_n(fams['rows'] / fams['seconds'])}** |")
     add("")
 
     add(f"## Fleet generation (`bench_fleet.py`, {args.workers} workers, full lives)")
     add("")
-    add("| batches | rows | seconds | rows/s | Parquet MB | Parquet MB/s | peak RSS | phases (s) |")
-    add("|---:|---:|---:|---:|---:|---:|---:|---|")
+    add("| batches | rows | CPU-s (tree) | rows/CPU-s | wall s | Parquet MB | peak RSS, tree | parent | largest "
+        "worker | phases (wall s) |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for f in sorted(fleet, key=lambda f: f["batches"]):
         phases = ", ".join(f"{k} {v:.1f}" for k, v in f["phases"].items())
-        add(f"| {f['batches']} | {_n(f['rows'])} | {f['seconds']:.1f} | {_n(f['rows'] / f['seconds'])} | "
-            f"{f['bytes'] / 1e6:,.0f} | {f['bytes'] / 1e6 / f['seconds']:.1f} | {f['peak_rss_mb']:,.0f} MB | {phases} |")
+        add(f"| {f['batches']} | {_n(f['rows'])} | {f['cpu_seconds']:.1f} | {_n(f['rows'] / f['cpu_seconds'])} | "
+            f"{f['seconds']:.1f} | {f['bytes'] / 1e6:,.0f} | {f['tree_rss_mb']:,.0f} MB | "
+            f"{f['parent_rss_mb']:,.0f} MB | "
+            f"{f['worker_rss_mb']:,.0f} MB | {phases} |")
     add("")
-    add(f"Peak RSS: {rss_verdict(fleet)}. A worker holds one batch or one feed site, so memory follows the "
-        "largest shard, not the fleet.")
+    add(f"Peak RSS of the process tree: {rss_verdict(fleet)}.")
     add("")
+
+
+def _load_sections(add, load: dict, e2e: dict, ins: dict, args) -> None:
 
     add(f"## Load (`bench_load.py`, {e2e['batches']} batches, as-of {E2E_AS_OF})")
     add("")
@@ -252,7 +274,6 @@ def report(args, m: dict, fams: dict, fleet: list[dict], e2e: dict, load: dict, 
         f"after the COPY): at the INSERT rate the {e2e['batches']}-batch snapshot's {_n(load['rows'])} rows "
         f"would take {load['rows'] / ins['rows_per_s'] / 60:.0f} min instead of {load['aquagen_seconds']:.0f} s.")
     add("")
-    return "\n".join(L) + "\n"
 
 
 def main() -> None:
@@ -267,6 +288,9 @@ def main() -> None:
     ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"), help="superuser URL of a PostgreSQL server")
     ap.add_argument("--insert-readings", type=int, default=20_000)
     ap.add_argument("--insert-feedings", type=int, default=5_000)
+    ap.add_argument("--default-sizes", type=int, nargs="*", default=[50],
+                    help="default fleets (aquagen generate --batches N, as-of fixed) for rows per CPU-second")
+    ap.add_argument("--generation-only", action="store_true", help="only the generation benchmarks (no database)")
     args = ap.parse_args()
 
     m = machine()
@@ -284,9 +308,17 @@ def main() -> None:
             step(f"fleet generation, {n} batches, {args.workers} workers")
             f = bench_fleet.measure(n, args.workers)
             fleet.append(f)
-            print(f"{n} batches: {f['rows']:,} rows in {f['seconds']:.1f} s = {f['rows'] / f['seconds']:,.0f} rows/s, "
-                  f"{f['bytes'] / 1e6 / f['seconds']:.1f} MB/s, peak RSS {f['peak_rss_mb']:,.0f} MB")
+            print(bench_fleet.line(f))
 
+        fleet_default = []
+        for n in args.default_sizes:
+            step(f"default fleet generation, {n} batches, {args.workers} workers")
+            fleet_default.append(bench_fleet.measure(n, args.workers, default_fleet=True))
+            print(bench_fleet.line(fleet_default[-1]))
+
+        e2e = load = ins = {}
+        if args.generation_only:
+            raise _Done
         step(f"end to end: generate {args.batches} batches")
         snap_dir = work / f"snap-{args.batches}"
         e2e = {"batches": args.batches, "generate_seconds": generate_cli(snap_dir, args.batches, args.workers)}
@@ -311,13 +343,15 @@ def main() -> None:
         generate_cli(one, 1, args.workers)
         ins = bench_insert.measure(one, admin, args.insert_readings, args.insert_feedings)
         bench_insert.print_result(ins)
+    except _Done:
+        pass
     finally:
         if server is not None:
             server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
     m["loadavg_end"] = os.getloadavg()[0]
-    text = report(args, m, fams, fleet, e2e, load, ins, time.perf_counter() - wall)
+    text = report(args, m, fams, fleet, fleet_default, e2e, load, ins, time.perf_counter() - wall)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print()

@@ -33,14 +33,16 @@ from ..snapshot import (
 )
 from ..store import Store
 from ..tables.ids import allocate
+from ..timing import ALLOCATE, timed
 from .runner import Progress, Runner
 from .shards import (
     FEED_KEY,
     MASTER_KEY,
     Job,
     Written,
-    count_batch,
-    count_feed,
+    build_batch,
+    build_feed,
+    feed_files,
     feed_sites,
     master_shard,
     master_stock,
@@ -175,15 +177,21 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         assert isinstance(master, Written) and master.counts is not None
         written.append(master)
         if planned:
-            counts = run.phase("batches: count", [(f"count-{pb.shard:05d}", count_batch, (job, pb)) for pb in planned])
-            first = allocate({MASTER_KEY: master.counts, **{pb.shard: counts[f"count-{pb.shard:05d}"] for pb in planned}})
+            counts = run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned])
+            with timed(ALLOCATE):
+                first = allocate({MASTER_KEY: master.counts,
+                                  **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}})
             written += run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
                                                     for pb in planned]).values()
             sites = feed_sites(job)
-            counts = run.phase("feed stock: count", [(f"count-{s.part}", count_feed, (job, s)) for s in sites])
-            first = allocate({MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts[f"count-{s.part}"] for s in sites}})
-            written += run.phase("feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key]))
-                                                       for s in sites]).values()
+            hand_off = feed_files(job, sites)
+            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key]))
+                                                     for s in sites])
+            with timed(ALLOCATE):
+                first = allocate({MASTER_KEY: master.counts,
+                                  **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}})
+            written += run.phase("feed stock: write", [
+                (f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites]).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))
     except BaseException:

@@ -1,5 +1,9 @@
 """The runner: phases of shards over a worker pool (or a Dask cluster), each finished shard
-recorded in ``progress.json`` so that a killed run resumes where it stopped."""
+recorded in ``progress.json`` so that a killed run resumes where it stopped.
+
+``progress.json`` is JSON lines: the run's arguments first, then one line per finished shard,
+appended (a fleet's progress is written once, not once per shard). A line cut short by a kill
+is ignored on resume: its shard runs again."""
 
 from __future__ import annotations
 
@@ -76,17 +80,13 @@ class Runner:
         self.job, self.progress = job, progress
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
-            try:
-                saved = json.loads(job.root.read_text(self.PROGRESS))
-                if not (isinstance(saved, dict) and isinstance(saved.get("meta"), dict)
-                        and isinstance(saved.get("done"), dict)):
-                    raise ValueError("not a progress record")
-            except ValueError:
-                raise AquagenError(f"{job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
+            saved = self._read()
             if saved["meta"] != self.state["meta"]:
                 raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
                                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
             self.state = saved
+        else:
+            self.job.root.write_text(self.PROGRESS, json.dumps({"meta": self.state["meta"]}, default=str) + "\n")
         self.pool, self.client = None, None
         if scheduler:
             try:
@@ -147,8 +147,44 @@ class Runner:
             saved["counts"] = f"_work/counts/{key}.parquet"
             self.job.root.write_parquet(saved["counts"], counts)
         self.state["done"][key] = saved
-        self.job.root.write_text(self.PROGRESS, json.dumps(self.state, default=str))
+        self._append(json.dumps({"done": key, **saved}, default=str) + "\n")
         self.progress.advance(saved.get("rows", 0))
+
+    def _append(self, line: str) -> None:
+        root = self.job.root
+        if root.local is not None:
+            with open(root.local / self.PROGRESS, "a") as f:
+                f.write(line)
+            return
+        try:
+            with root.fs.open(root.path(self.PROGRESS), "ab") as f:
+                f.write(line.encode())
+        except (NotImplementedError, ValueError):  # a filesystem without append: rewrite
+            root.write_text(self.PROGRESS, root.read_text(self.PROGRESS) + line)
+
+    def _read(self) -> dict:
+        """The saved state: the meta line, then the finished shards (a torn last line is dropped)."""
+        try:
+            lines = self.job.root.read_text(self.PROGRESS).splitlines()
+        except UnicodeDecodeError:
+            raise AquagenError(f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
+        if not lines or (len(lines) == 1 and not lines[0].endswith("}")):  # killed while starting: nothing done
+            return {"meta": self.state["meta"], "done": {}}
+        try:
+            meta = json.loads(lines[0])["meta"]
+            if not isinstance(meta, dict):
+                raise ValueError("not a progress record")
+        except (ValueError, KeyError, TypeError):
+            raise AquagenError(f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
+        state: dict = {"meta": meta, "done": {}}
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                key = entry.pop("done")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                break  # a torn last line: that shard runs again
+            state["done"][key] = entry
+        return state
 
     def _load(self, key: str) -> Result:
         saved = self.state["done"][key]

@@ -1,22 +1,28 @@
 """Shards, as dbgen's chunks: the master data, each batch, each feed site. Each is a pure
 function of (seed, shard, plan) and runs in any worker process (so these are top-level
-functions). Ids come in two passes (``aquagen.tables.ids``): every shard first counts its rows
-per table and day, then numbers and writes them. Batches write their feeding events into the
-work folder by feed container; each feed site then runs FIFO over every batch it fed and writes
-purchases, lots, decrements and the costed feeding events.
+functions). Each shard builds its tables once, with local ids (``aquagen.tables.ids``), keeps
+them in the work folder and returns its rows per table and day; once every shard's counts are
+in, it numbers them with the snapshot's ids and writes them. Batches hand their feeding events
+to the feed sites by feed container; each feed site then runs FIFO over every batch it fed and
+writes purchases, lots, decrements and the costed feeding events.
 
-Everything is built over the whole planned horizon and cut at the as-of date
-(``aquagen.tables.cut``), so a later as-of date only adds rows.
+A shard builds up to the as-of date plus ``LOOKAHEAD_DAYS`` (what a row on the as-of day
+depends on: the month's feeding summary, FIFO's reorders) and is cut at the as-of date
+(``aquagen.tables.cut``). Rows are numbered in time order, so the ids of the rows kept do not
+depend on the rows after them: a later as-of date only adds rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import pickle
 from dataclasses import dataclass
 
 import polars as pl
 
 from ..model.fleet import PlannedBatch
+from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
@@ -24,12 +30,17 @@ from ..model.timeline import LIFE_DAYS
 from ..profiles import BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
-from ..tables.cut import cut
-from ..tables.ids import Allocated, Counting, IdBook, when_column
+from ..tables.cut import cut, until
+from ..tables.ids import Counting, IdBook, Local, renumber, when_column
+from ..timing import CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
 FEED_KEY = 1 << 40  # feed sites come after batches in id order (they share no table)
 SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before the first batch
+# Rows on the as-of day depend on this much of the future: a month's feeding summary is dated at
+# the month's end (31 days), a reorder bought on a day is for consumption up to a lead time
+# (≤ 7 days) and a cover (30 days) later, triggered by the coming week's need (7 days).
+LOOKAHEAD_DAYS = max(31, LEAD_DAYS[1] + COVER_DAYS + SAFETY_DAYS) + 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,11 @@ class Job:
     def profile(self) -> Profile:
         return get(self.profile_name)
 
+    @property
+    def horizon(self) -> dt.date:
+        """The last day built: the as-of date plus what its rows depend on."""
+        return self.as_of + dt.timedelta(days=LOOKAHEAD_DAYS)
+
 
 @dataclass(frozen=True)
 class Written:
@@ -65,15 +81,16 @@ def master_shard(job: Job) -> Written:
     """Phases 1-2: written at once (fixed ids); the stock tables go to the feed sites."""
     p = job.profile
     setup_date = job.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
-    frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+    with timed(MASTER) as step:
+        frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+        step.rows = sum(df.height for df in frames.values())
     for name in p.stock_tables:
         job.work.write_parquet(f"{name}.parquet", frames[name])
     counter = Counting(p.name)
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
             counter.assign(name, df)
-    entries = {name: write_part(job.root, name, df, "master", p.name)
-               for name, df in frames.items() if name not in p.stock_tables}
+    entries = {name: _write(job, name, df, "master") for name, df in frames.items() if name not in p.stock_tables}
     return Written(entries, sum(df.height for df in frames.values()), counter.counts())
 
 
@@ -81,37 +98,100 @@ def master_stock(job: Job) -> Written:
     """Without batches, the initial stock lots as they are."""
     p = job.profile
     frames = {name: job.work.read_parquet(f"{name}.parquet") for name in p.stock_tables}
-    return Written({name: write_part(job.root, name, df, "master", p.name) for name, df in frames.items()},
+    return Written({name: _write(job, name, df, "master") for name, df in frames.items()},
                    sum(df.height for df in frames.values()))
 
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
-    """The batch's whole life (independent of the as-of date) as the profile's tables."""
-    end = pb.start_date + dt.timedelta(days=LIFE_DAYS)
-    sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
+    """The batch's life up to the horizon (or its end) as the profile's tables."""
+    end = min(pb.start_date + dt.timedelta(days=LIFE_DAYS), job.horizon)
+    with timed(SIMULATE) as step:
+        sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
+        step.rows = sim.daily.height
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
-    return job.profile.batch(plan, sim, ids)
+    return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
 
-def count_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
-    counter = Counting(job.profile_name)
-    _batch(job, pb, counter)
-    return counter.counts()
+def _day(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str, pl.DataFrame]:
+    """The rows created up to the end of day ``last``."""
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    with timed(CUT):
+        return {name: until(df, when_column(name, job.profile_name), end) for name, df in frames.items()}
+
+
+def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
+    """A shard's locally numbered tables, until its ids are known: uncompressed Arrow IPC files
+    (written straight from the frames, read back memory-mapped), or one pickled file elsewhere."""
+    with timed(HANDOFF, "local out") as step:
+        if job.work.local is not None:
+            folder = job.work.local / "local" / part
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, df in frames.items():
+                df.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
+            (folder / "complete").touch()
+        else:
+            job.work.write_bytes(f"local/{part}.pickle", pickle.dumps({name: _ipc(df) for name, df in frames.items()},
+                                                                      protocol=pickle.HIGHEST_PROTOCOL))
+        step.rows = sum(df.height for df in frames.values())
+
+
+def _has_kept(job: Job, part: str) -> bool:
+    return job.work.exists(f"local/{part}/complete") if job.work.local is not None else \
+        job.work.exists(f"local/{part}.pickle")
+
+
+def _ipc(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_ipc(buf, compression="uncompressed")
+    return buf.getvalue()
+
+
+def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
+    with timed(HANDOFF, "local in") as step:
+        if job.work.local is not None:
+            frames = {f.stem: pl.read_ipc(f) for f in sorted((job.work.local / "local" / part).glob("*.arrow"))}
+        else:
+            frames = {name: pl.read_ipc(io.BytesIO(data)) for name, data in
+                      pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()}
+        step.rows = sum(df.height for df in frames.values())
+    with timed(NUMBER) as step:
+        frames = renumber(frames, first, job.profile_name)
+        step.rows = sum(df.height for df in frames.values())
+    return frames
+
+
+def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
+    """Build the batch's tables up to the horizon with local ids and keep them; its rows per table
+    and day. A batch that starts after the horizon has none yet."""
+    if pb.start_date > job.horizon:
+        return Counting(job.profile_name).counts()
+    ids = Local(job.profile_name)
+    frames = _until(job, _batch(job, pb, ids), job.horizon)
+    _keep(job, f"batch-{pb.shard:05d}", frames)
+    return ids.counts(_day(job.horizon))
 
 
 def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> Written:
-    """The batch's rows up to the as-of date as part files; its feeding events (whole life)
-    into the work folder, by feed container."""
+    """The batch's rows up to the as-of date as part files; its feeding events (up to the
+    horizon) into the work folder, by feed container."""
     p = job.profile
-    frames = _batch(job, pb, Allocated(first, p.name))
     part = f"batch-{pb.shard:05d}"
-    # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
+    frames = _kept(job, part, first)
     feedings_table, history_table = p.feedings
-    feedings = frames.pop(feedings_table).join(frames.pop(history_table).select("id", "history_id"), on="id",
-                                               maintain_order="left")
-    feedings = feedings.with_columns(_fc=p.feed_container_of(pl.col("container_id")))
-    for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
-        job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
+    if feedings_table in frames:
+        # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
+        with timed(HANDOFF, "feedings out") as step:
+            feedings = frames.pop(feedings_table).join(frames.pop(history_table).select("id", "history_id"), on="id",
+                                                       maintain_order="left")
+            feedings = feedings.with_columns(_fc=p.feed_container_of(pl.col("container_id")))
+            for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
+                job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
+            step.rows = feedings.height
     return _write_cut(job, frames, part)
 
 
@@ -126,28 +206,56 @@ def feed_sites(job: Job) -> list[FeedSite]:
     return p.feed_sites(read)
 
 
-def _feed_build(job: Job, site: FeedSite, ids: IdBook, costed_feedings: bool = True) -> dict[str, pl.DataFrame]:
+def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, list[str]]:
+    """Per feed site, the batches' hand-off files of its feed containers (one listing for all)."""
+    files: dict[str, list[str]] = {}
+    for f in job.work.glob("feed/*/*.parquet"):
+        files.setdefault(f.split("/")[-2], []).append(f)
+    return {s.key: [f for fc in s.tables["containers"]["id"] for f in files.get(f"{fc:04d}", [])] for s in sites}
+
+
+def _site_feedings(job: Job, files: list[str]) -> pl.DataFrame:
+    """The feeding events (up to the horizon) of every batch a site fed."""
     p = job.profile
-    files = [f for fc in site.tables["containers"]["id"] for f in job.work.glob(f"feed/{fc:04d}/*.parquet")]
-    feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
-        pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
-    return p.feed_site(site, feedings, job.seed, ids, costed_feedings)
+    with timed(HANDOFF, "feedings in") as step:
+        feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
+            pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
+        step.rows = feedings.height
+    return feedings
 
 
-def count_feed(job: Job, site: FeedSite) -> pl.DataFrame:
-    """The feed site's rows per table and day (its feeding events are numbered by their batches)."""
-    counter = Counting(job.profile_name)
-    _feed_build(job, site, counter, costed_feedings=False)
-    return counter.counts()
+def build_feed(job: Job, site: FeedSite, files: list[str]) -> pl.DataFrame:
+    """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
+    keep its tables up to the as-of date with local ids; their rows per table and day. An idle
+    site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written."""
+    p = job.profile
+    feedings = _site_feedings(job, files)
+    if feedings.height == 0:
+        return Counting(job.profile_name).counts()
+    ids = Local(job.profile_name)
+    frames = p.feed_site(site, feedings, job.seed, ids, True)  # timed by FIFO and table
+    del feedings
+    _keep(job, site.part, _until(job, frames, job.as_of))
+    return ids.counts(_day(job.as_of))
 
 
 def write_feed(job: Job, site: FeedSite, first: pl.DataFrame) -> Written:
-    return _write_cut(job, _feed_build(job, site, Allocated(first, job.profile_name)), site.part)
+    if first.height == 0 and not _has_kept(job, site.part):  # an idle site
+        p = job.profile
+        frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
+        return _write_cut(job, frames, site.part)
+    return _write_cut(job, _kept(job, site.part, first), site.part)
+
+
+def _write(job: Job, name: str, df: pl.DataFrame, part: str) -> dict | None:
+    with timed(WRITE, name, df.height):
+        return write_part(job.root, name, df, part, job.profile_name)
 
 
 def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
-    """A shard's whole-horizon rows, cut at the as-of date, as part files."""
+    """A shard's rows up to the horizon, cut at the as-of date, as part files."""
     p = job.profile
-    frames = cut(frames, job.as_of, p.name, p.mutable)
-    entries = {name: write_part(job.root, name, df, part, p.name) for name, df in frames.items()}
+    with timed(CUT):
+        frames = cut(frames, job.as_of, p.name, p.mutable)
+    entries = {name: _write(job, name, df, part) for name, df in frames.items()}
     return Written(entries, sum(df.height for df in frames.values()))

@@ -16,10 +16,17 @@ def cut(frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: 
     """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each changing
     object (a table in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-    out = {name: df.filter(pl.col(when_column(name, profile)) < end) for name, df in frames.items()}
+    out = {name: until(df, when_column(name, profile), end) for name, df in frames.items()}
     for name in mutable:
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
             out[name] = (out[t.history_table].sort("history_id").group_by("id", maintain_order=True).last()
                          .select(t.column_names).sort("id"))
     return out
+
+
+def until(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
+    """``df``'s rows with ``when`` before ``end``; ``df`` itself when they all are (no copy)."""
+    if df.height == 0 or df[when].max() < end:
+        return df
+    return df.filter(pl.col(when) < end)

@@ -2,13 +2,14 @@
 and prefix-stable in time.
 
 A row's id is its rank in the order (day it was created, shard, order within
-the shard). Shards (master data, each batch, each feed container) build their
-rows twice: a first pass only counts rows per (table, day) (``Counting``), the
-counts of all shards give every shard the first id of each of its days
-(``allocate``), and the second pass numbers its rows from there
-(``Allocated``). Because the order starts with the day, the rows of a snapshot
-cut at any as-of date are exactly ids 1..n of the full-horizon numbering, so a
-later as-of date only appends ids: every earlier row keeps its id.
+the shard). Each shard (master data, each batch, each feed site) builds its rows
+once, with local ids (``Local``: LOCAL_BASE + the row's rank in its table, in the
+same order) and its rows per (table, day); the counts of all shards give every
+shard the first id of each of its days (``allocate``), and ``renumber`` turns the
+local ids (in id and reference columns alike) into the snapshot's by arithmetic
+on (day, rank). Because the order starts with the day, the rows of a snapshot cut
+at any as-of date are exactly ids 1..n of the full-horizon numbering, so a later
+as-of date only appends ids: every earlier row keeps its id.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Protocol
 
+import numpy as np
 import polars as pl
 
 import schemas
@@ -47,62 +49,144 @@ def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
     return df.select(day=pl.col(when).dt.date().cast(pl.Int32))
 
 
+LOCAL_BASE = 1 << 30  # local ids start here: above every real id (checked by ``allocate``), and fit an integer column
+
+
 class Counting:
-    """First pass: records how many rows each table gets per day; ids are placeholders."""
+    """Counts rows per table and day and gives them placeholder ids (for rows with fixed ids,
+    e.g. the master data, and for benchmarks that only build)."""
 
     def __init__(self, profile: str) -> None:
         self.profile = profile
         self._counts: list[pl.DataFrame] = []
         self._seen: set[str] = set()
 
-    def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
+    def _count(self, table: str, day: np.ndarray) -> None:
         if table in self._seen:
             raise ValueError(f"ids of {table} assigned twice in one shard")
         self._seen.add(table)
-        self._counts.append(_days(df, when_column(table, self.profile)).group_by("day").len("n")
-                            .with_columns(table=pl.lit(table)))
+        days, n = np.unique(day, return_counts=True)
+        self._counts.append(pl.DataFrame({"table": [table] * len(days), "day": days.astype(np.int32),
+                                          "n": n.astype(np.int64)}, schema={"table": pl.String, "day": pl.Int32,
+                                                                            "n": pl.Int64}))
+
+    def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
+        self._count(table, _day_array(df, when_column(table, self.profile)))
         # placeholders: negative, so they never meet a real id in a join
         return -pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
 
-    def counts(self) -> pl.DataFrame:
-        """table, day, n — the shard's rows per table and day."""
+    @property
+    def tables(self) -> set[str]:
+        """The tables this book numbered."""
+        return set(self._seen)
+
+    def counts(self, last_day: int | None = None) -> pl.DataFrame:
+        """table, day, n — the shard's rows per table and day (up to ``last_day``, days since 1970)."""
         enum = table_enum(self.profile)
         if not self._counts:
             return pl.DataFrame(schema={"table": enum, "day": pl.Int32, "n": pl.Int64})
-        return pl.concat(self._counts).select(pl.col("table").cast(enum), "day", pl.col("n").cast(pl.Int64)) \
-            .sort("table", "day")
+        out = pl.concat(self._counts)
+        if last_day is not None:
+            out = out.filter(pl.col("day") <= last_day)
+        return out.select(pl.col("table").cast(enum), "day", "n").sort("table", "day")
 
 
-class Allocated:
-    """Second pass: numbers a shard's rows from the first id of each of its days (and checks
-    that it numbers exactly the rows the first pass counted)."""
-
-    def __init__(self, first: pl.DataFrame, profile: str) -> None:
-        self.profile = profile
-        self._first = {key[0]: g.drop("table") for key, g in first.partition_by("table", as_dict=True).items()}
+class Local(Counting):
+    """The one building pass: numbers each table's rows with local ids in id order, from
+    ``LOCAL_BASE``: ordered by (day, row order), like the final ids, so that sorting, cutting
+    and joining on them gives what the final ids would. ``renumber`` turns them into the
+    snapshot's ids once every shard's counts are known, by arithmetic on (day, rank)."""
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
-        days = _days(df, when_column(table, self.profile)).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("day"))
-        first = self._first.get(table, pl.DataFrame(schema={"day": pl.Int32, "first": pl.Int64, "n": pl.Int64}))
-        seen = days.group_by("day").len("rows").join(first, on="day", how="full", coalesce=True)
-        if seen.filter(pl.col("rows").fill_null(0) != pl.col("n").fill_null(0)).height:
-            raise AssertionError(f"{table}: the rows differ from the counting pass")
-        return days.join(first, on="day", how="left", maintain_order="left").select(
-            pl.col("first") + pl.col("rank"))["first"]
+        day = _day_array(df, when_column(table, self.profile))
+        self._count(table, day)
+        rank = np.empty(len(day), dtype=np.int64)
+        rank[np.argsort(day, kind="stable")] = np.arange(len(day), dtype=np.int64)
+        return pl.Series(rank + LOCAL_BASE)
+
+
+def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
+    return df[when].dt.date().cast(pl.Int32).to_numpy()
+
+
+@cache
+def id_references(profile: str) -> dict[str, dict[str, str]]:
+    """Per table: its columns that hold ids of a table (column -> table), its own id column
+    included; a history table's columns as its base table's."""
+    ts = schemas.tables(profile)
+    out: dict[str, dict[str, str]] = {}
+    for name, t in ts.items():
+        base = ts[t.history_of] if t.history_of else t
+        refs = {fk.column: fk.ref_table for fk in base.foreign_keys if fk.ref_column == "id"}
+        if "id" in t.column_names:
+            refs["id"] = base.name
+        if t.history_of:
+            refs["history_id"] = name
+        out[name] = {c: r for c, r in refs.items() if c in t.column_names}
+    return out
+
+
+def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str) -> dict[str, pl.DataFrame]:
+    """``frames`` numbered by ``Local`` with the snapshot's ids: a local id is ``LOCAL_BASE`` +
+    its rank in the shard's table; its day's block of ranks starts at the shard's first id of
+    that day (``allocate``), so the id is local + (first - block start) of its day."""
+    maps = {}
+    for (table,), g in first.partition_by("table", as_dict=True).items():
+        g = g.sort("day")
+        n = g["n"].to_numpy()
+        start = LOCAL_BASE + np.cumsum(n) - n
+        maps[str(table)] = (start, g["first"].to_numpy() - start, LOCAL_BASE + int(n.sum()))
+    refs = id_references(profile)
+    out = {}
+    for name, df in frames.items():
+        exprs = []
+        for col, table in refs.get(name, {}).items():
+            if table in maps and col in df.columns:
+                exprs.append(_mapped(df[col], *maps[table]))
+        out[name] = df.with_columns(exprs) if exprs else df
+    return out
+
+
+def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl.Series:
+    v = s.to_numpy()
+    local = v >= LOCAL_BASE
+    if s.null_count():
+        local &= ~s.is_null().to_numpy()
+    if not local.any():
+        return s
+    lv = v[local].astype(np.int64)
+    if lv.max() >= end:
+        raise AssertionError(f"{s.name}: a local id beyond the counted rows")
+    out = v.astype(np.int64, copy=True)
+    out[local] = lv + offset[np.searchsorted(start, lv, side="right") - 1]
+    return pl.Series(s.name, out, dtype=pl.Int64).cast(s.dtype)
 
 
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
 
-    Table by table, so that memory holds one table's days at a time besides the result."""
+    Table by table on NumPy arrays (shard index, day, n): one stable sort by day over shards taken in
+    key order and a running sum, so that memory holds one table's days at a time besides the result."""
     enum = next(iter(counts.values())).schema["table"] if counts else pl.String
     schema = {"table": enum, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
-    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in counts}
-    tables = sorted({t for c in counts.values() for t in c["table"].unique().to_list()})
-    for table in tables:
-        rows = pl.concat([c.filter(pl.col("table") == table).with_columns(shard=pl.lit(k, dtype=pl.Int64))
-                          for k, c in counts.items()])
-        rows = rows.sort("day", "shard").with_columns(first=pl.col("n").cum_sum() - pl.col("n") + 1)
-        for (k,), g in rows.partition_by("shard", as_dict=True).items():
-            parts[k].append(g.select(list(schema)))
+    keys = sorted(counts)
+    by_table: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for i, k in enumerate(keys):
+        for (table,), g in counts[k].partition_by("table", as_dict=True).items():
+            by_table.setdefault(str(table), []).append((i, g["day"].to_numpy(), g["n"].to_numpy()))
+    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in keys}
+    for table in sorted(by_table):
+        rows = by_table.pop(table)
+        shard = np.concatenate([np.full(len(d), i, dtype=np.int32) for i, d, _ in rows])
+        day = np.concatenate([d for _, d, _ in rows])
+        n = np.concatenate([c for _, _, c in rows]).astype(np.int64)
+        order = np.lexsort((shard, day))
+        first = np.empty_like(n)
+        first[order] = np.cumsum(n[order]) - n[order] + 1
+        if n.sum() >= LOCAL_BASE:
+            raise AssertionError(f"{table}: {n.sum()} rows do not fit below the local ids")
+        bounds = np.cumsum([0] + [len(d) for _, d, _ in rows])
+        for (i, _, _), a, b in zip(rows, bounds[:-1], bounds[1:]):
+            parts[keys[i]].append(pl.DataFrame({"table": pl.Series([table] * int(b - a), dtype=enum), "day": day[a:b],
+                                                "first": first[a:b], "n": n[a:b]}, schema=schema))
     return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}

@@ -14,6 +14,7 @@ from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
 from aquagen.tables.ids import IdBook
+from aquagen.timing import BUILD, Laps
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -43,6 +44,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     that the rows (and ids) before it do not depend on that date.
     """
     T = Bound(ids.profile)
+    lap = Laps(BUILD)  # timing hooks: one step per table built
     out: dict[str, pl.DataFrame] = {}
     asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=_at("assignment_date", MOVE_TIME))
     assignments = asg.with_columns(
@@ -86,6 +88,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     hist = T.history("batch_batch", T.conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
     out["batch_historicalbatch"] = numbered_history("batch_batch", hist, ids)
+    lap("batch_batch", out["batch_historicalbatch"].height)
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = T.table("batch_batchcontainerassignment").column_names
@@ -136,6 +139,8 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         ids,
     )
 
+    lap("batch_batchcontainerassignment", out["batch_historicalbatchcontainerassignment"].height)
+
     # --- transfers ---
     stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
     tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
@@ -152,6 +157,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         destination_assignment_id=bca_of("dest_assignment_no"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
+    lap("batch_batchtransfer", tr.height)
 
     # --- mortality (per batch per day) ---
     mo = sim.mortality.sort("event_date").with_columns(
@@ -160,6 +166,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+    lap("batch_mortalityevent", mo.height)
 
     # --- growth samples ---
     gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
@@ -167,6 +174,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         created_at=_at("sample_date", SAMPLE_TIME),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
+    lap("batch_growthsample", gs.height)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
     fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(link, on="assignment_no",
@@ -183,6 +191,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         feed_cost=pl.lit(None, dtype=pl.Float64),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
+    lap("inventory_feedingevent", fe.height)
 
     # --- environmental readings (no history table) ---
     rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
@@ -204,6 +213,8 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     out["environmental_environmentalreading"] = T.conform(
         "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd)))
 
+    lap("environmental_environmentalreading", rd.height)
+
     # --- health journal ---
     je = sim.journal.sort("entry_time").join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
@@ -212,11 +223,13 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
+    lap("health_journalentry", je.height)
 
     # --- monthly feeding summaries ---
     container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
     with_ids_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
     with_ids_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
+    lap("inventory_containerfeedingsummary", container_summary.height + batch_summary.height)
     return out
 
 

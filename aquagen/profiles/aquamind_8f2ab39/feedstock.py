@@ -22,6 +22,7 @@ from aquagen.model.inventory import plan_inventory
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, numbered_history, with_history
 from aquagen.tables.ids import IdBook
+from aquagen.timing import BUILD, FIFO, Laps
 
 # the feeding (and so each decrement) is the operator's; the manager orders feed
 PURCHASE_TIME = dt.timedelta(hours=10)
@@ -81,6 +82,11 @@ def build(
     (when only counting rows) they are not returned.
     """
     T = Bound(ids.profile)
+    lap = Laps(BUILD)  # timing hooks: the FIFO, then one step per table built
+    if feedings.height == 0:  # an idle site (most of them in a small fleet): its initial lots as they are
+        lap("inventory_feedcontainerstock", lot_history.height)
+        return {"inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
+                "inventory_historicalfeedcontainerstock": lot_history}
     feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
     initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
                                          cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64)), on="feed_purchase_id")
@@ -101,6 +107,7 @@ def build(
         draws.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
         costs.append(inv.costs)
     out: dict[str, pl.DataFrame] = {}
+    lap(None, feedings.height, FIFO)
 
     # --- reorders: a purchase and a stock lot each ---
     new = pl.concat(new) if new else pl.DataFrame(schema={"lot": pl.Int32, "feed": pl.Int16, "quantity_kg": pl.Float64,
@@ -138,6 +145,7 @@ def build(
         T.history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]), ids)
     out["inventory_historicalfeedcontainerstock"] = pl.concat([lot_history, new_rows])
     out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
+    lap("inventory_feedcontainerstock", out["inventory_historicalfeedcontainerstock"].height)
 
     # --- the feeding events they supplied, with their FIFO cost ---
     if not costed_feedings:
@@ -150,4 +158,5 @@ def build(
     out[FEEDINGS] = costed.select(T.table(FEEDINGS).column_names)
     out[T.table(FEEDINGS).history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
         .with_columns(history_id=costed["history_id"])
+    lap("inventory_feedingevent", costed.height)
     return out
