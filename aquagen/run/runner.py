@@ -8,10 +8,10 @@ is ignored on resume: its shard runs again."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from multiprocessing import get_context
-from typing import Callable, Iterable
 
 import polars as pl
 
