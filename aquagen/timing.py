@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Self
 
 LOGGER = logging.getLogger("aquagen.timing")
 
@@ -94,7 +95,7 @@ class Collector(logging.Handler):
         if t is not None:
             self.records.append(t)
 
-    def __enter__(self) -> Collector:
+    def __enter__(self) -> Self:
         self._level = LOGGER.level
         LOGGER.addHandler(self)
         LOGGER.setLevel(logging.DEBUG)

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -53,7 +54,7 @@ class _TreeRss:
             self.peak = max(self.peak, total)
             self._stop.wait(self.every)
 
-    def __enter__(self) -> _TreeRss:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -95,10 +96,10 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
 
     timer = Timer()
     if default_fleet:
-        args = dict(first_start=default_first_start(AS_OF), stagger_days=DEFAULT_STAGGER_DAYS)
+        args = {"first_start": default_first_start(AS_OF), "stagger_days": DEFAULT_STAGGER_DAYS}
     else:  # full lives; Scotland's 20 sea areas take a batch every 22 days at most
         stagger = 20 if n <= 50 else 12
-        args = dict(first_start=AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger), stagger_days=stagger)
+        args = {"first_start": AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger), "stagger_days": stagger}
     collector = Collector() if Collector is not None and workers == 1 else None
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
     with _TreeRss() as rss:
@@ -129,7 +130,7 @@ def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
     try:
         r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
                             "--out", str(tmp / "snap")] + (["--default"] if default_fleet else []),
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
         if r.returncode:
             sys.exit(f"{n} batches failed:\n{r.stderr}")
         return json.loads(r.stdout.strip().splitlines()[-1])

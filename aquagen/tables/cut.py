@@ -15,7 +15,7 @@ from .ids import when_column
 def cut(frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: tuple[str, ...]) -> dict[str, pl.DataFrame]:
     """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each changing
     object (a table in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
     out = {name: until(df, when_column(name, profile), end) for name, df in frames.items()}
     for name in mutable:
         t = schemas.table(name, profile)
