@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aquagen.model.calendar import batch_draw
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
-from aquagen.model.population import TGC, effective_tgc
+from aquagen.model.layout import assignment_layout
+from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
 
 FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes")
@@ -29,14 +31,18 @@ DATED = {
     "stage_changes": "date",
 }  # written out here, not imported, so that the test states the contract
 GEOGRAPHIES = ("Scotland", "Faroe Islands")
-LIFE_DAYS = 860
+LIFE_DAYS = 1300  # past the end of any batch's life (a batch lives 800-1000 days)
 # as-of offsets (days after start) that cut inside every stage and every transition
 CUTS = sorted(
-    {0, 1, 859, 860, 1200}
+    {0, 1, 859, 860, 1000, 1200}
     | {90 * k + d for k in range(1, 6) for d in (0, 1, 5, 9, 10, 45)}
     | {850 + d for d in (0, 1, 5, 9)}
     | {600, 700}
 )
+
+
+def calendar(s: BatchSpec):
+    return batch_draw(s.seed, s.shard, s.start_date, s.geography).calendar
 
 
 def spec(start=dt.date(2023, 3, 1), eggs=3_500_000, geography="Scotland", seed=7, shard=0, as_of_offset=LIFE_DAYS):
@@ -162,10 +168,12 @@ def check_cut(sim: BatchSim, s: BatchSpec) -> None:
     closed = a.filter(~pl.col("is_active"))
     assert closed.height == 0 or closed["departure_date"].max() <= s.as_of
     offset = (s.as_of - s.start_date).days
-    assert sim.current_stage == min(offset // 90, 5)
+    cal = calendar(s)
+    assert sim.current_stage == int((cal.stage_start <= offset).sum() - 1)
     assert sim.stage_changes["stage"].max() == sim.current_stage
-    assert sim.expected_end_date == s.start_date + dt.timedelta(days=859)
-    if offset >= 859:
+    last = cal.life_days - 1
+    assert sim.expected_end_date == s.start_date + dt.timedelta(days=last)
+    if offset >= last:
         assert sim.status == "COMPLETED" and sim.actual_end_date == sim.expected_end_date
         assert a.filter("is_active").height == 0
     else:
@@ -214,16 +222,22 @@ def check_invariants(sim: BatchSim, s: BatchSpec) -> None:
 def test_full_life_shape():
     sim = full_life()
     heights = {f: getattr(sim, f).height for f in FRAMES}
+    cal = calendar(spec())
+    lay = assignment_layout(cal)
+    days = lay.end_day - lay.first_day
+    fw_days, sea_days = days[:50].sum(), days[50:].sum()
     assert heights["assignments"] == 70
-    assert heights["daily"] == 10 * 94.5 + 40 * 90 + 20 * 400
+    assert heights["daily"] == days.sum()
     assert heights["transfers"] == 60
     assert heights["harvests"] == 20
-    assert heights["readings"] == (945 + 3600) * 21 + 8000 * 12
-    assert heights["feedings"] == 900 * 4 * 2 + 900 * 3 + 900 * 2 + 8000 * 2
-    assert heights["samples"] == 40 * 12 + 20 * 57
-    assert 24 <= heights["journal"] <= 30
+    assert heights["readings"] == fw_days * 21 + sea_days * 12
+    per_day = np.repeat([0, 4, 4, 3, 2, 2], [10, 10, 10, 10, 10, 20])
+    assert heights["feedings"] <= (days * per_day).sum()
+    assert 24 <= heights["journal"] <= cal.life_days // 30
     assert sim.stage_changes["stage"].to_list() == list(range(6))
-    assert sim.stage_changes["date"].to_list() == [dt.date(2023, 3, 1) + dt.timedelta(days=90 * k) for k in range(6)]
+    assert sim.stage_changes["date"].to_list() == [dt.date(2023, 3, 1) + dt.timedelta(days=int(d)) for d in cal.stage_start]
+    # the batch's own calendar: stages within ±20 days of the nominal 90
+    assert all(70 <= d <= 110 for d in cal.stage_days[:5]) and 300 <= cal.stage_days[5] <= 560
     a = sim.assignments
     assert a.group_by("stage").len().sort("stage")["len"].to_list() == [10] * 5 + [20]
     np.testing.assert_array_equal(a.filter(pl.col("stage") == 0)["initial_population"], trays(3_500_000))
@@ -249,7 +263,8 @@ def test_schema():
                       "transferred_count": pl.Int64, "mortality_count": pl.Int64,
                       "source_biomass_kg": pl.Float64, "transferred_biomass_kg": pl.Float64},
         "harvests": {"assignment_no": small, "harvest_date": date, "count": pl.Int64, "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64},
-        "mortality": {"event_date": date, "count": pl.Int64, "biomass_kg": pl.Float64, "cause": pl.String},
+        "mortality": {"event_date": date, "count": pl.Int64, "biomass_kg": pl.Float64, "cause": pl.String,
+                      "episode": pl.Boolean},
         "feedings": {"assignment_no": small, "feeding_date": date, "feeding_time": pl.Time, "amount_kg": pl.Float64,
                      "batch_biomass_kg": pl.Float64, "feed": small, "feeding_percentage": pl.Float64},
         "readings": {"assignment_no": small, "parameter": small, "reading_time": ts, "value": pl.Float64},
@@ -290,30 +305,61 @@ def test_growth_bands(geography, month):
 
 
 def test_scotland_grows_faster_than_faroe():
+    """Same draws, warmer sea: Scotland reaches the target weight sooner."""
     for month in (1, 7):
-        assert full_life("Scotland", month).harvests["avg_weight_g"].mean() > full_life("Faroe Islands", month).harvests["avg_weight_g"].mean()
+        sco, far = full_life("Scotland", month), full_life("Faroe Islands", month)
+        assert sco.target_weight_g == far.target_weight_g
+        assert sco.harvests["harvest_date"].min() + dt.timedelta(days=30) < far.harvests["harvest_date"].min()
 
 
 def test_growth_follows_tgc_rule():
-    """W(t+1)^(1/3) = W(t)^(1/3) + TGC_eff/1000 · T(t), TGC_eff within ±5 % per container of the formula."""
+    """W(t+1)^(1/3) = W(t)^(1/3) + TGC_eff/1000 · T(t): one factor per container (batch ±13 % ×
+    container ±6 %), constant over time, except in the first 4 weeks at sea (growth check) and on
+    days a container is at its capacity."""
     sim = full_life("Scotland", 5)
-    a = sim.assignments.select("assignment_no", "stage", "initial_weight_g")
+    a = sim.assignments.select("assignment_no", "stage", "initial_weight_g", "assignment_date")
     d = sim.daily.join(a, on="assignment_no").with_columns(
         before=pl.col("avg_weight_g").shift(1).over("assignment_no").fill_null(pl.col("initial_weight_g"))
-    ).filter(pl.col("stage") > 0)
+    ).filter((pl.col("stage") > 0) & ((pl.col("stage") < 5) | ((pl.col("date") - pl.col("assignment_date")).dt.total_days() >= 28)))
+    d = d.filter(pl.col("biomass_kg") < 0.999 * pl.Series(CAPACITY_KG)[d["stage"]])
     step = np.cbrt(d["avg_weight_g"].to_numpy()) - np.cbrt(d["before"].to_numpy())
     nominal = effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy()) * d["temperature_c"].to_numpy() / 1000
     factor = pl.DataFrame({"a": d["assignment_no"], "f": step / nominal}).group_by("a").agg(
         pl.col("f").min().alias("lo"), pl.col("f").max().alias("hi")
     )
-    assert (factor["lo"] >= 0.95 - 1e-9).all() and (factor["hi"] <= 1.05 + 1e-9).all()
+    assert (factor["lo"] >= 0.87 * 0.94 - 1e-9).all() and (factor["hi"] <= 1.13 * 1.06 + 1e-9).all()
     assert ((factor["hi"] - factor["lo"]) < 1e-9).all()  # one factor per container, constant over time
-    # the nominal coefficients at moderate size and temperature
+    assert factor["lo"].std() > 0.005  # containers differ
+    # the nominal coefficients at moderate size and temperature; a gentle decline with size (no bend)
     assert effective_tgc(1, 10.0, 1.0) == pytest.approx(2.2)
-    assert effective_tgc(5, 12.0, 1000.0) == pytest.approx(3.0)
-    assert effective_tgc(5, 12.0, 5500.0) == pytest.approx(1.5)  # halves at twice 2.75 kg
-    assert effective_tgc(5, 16.0, 1000.0) == pytest.approx(2.4)  # -10 %/°C above 14 °C
+    assert effective_tgc(5, 12.0, 500.0) == pytest.approx(3.0)
+    assert effective_tgc(5, 12.0, 5000.0) == pytest.approx(3.0 * 10 ** -0.1)
+    assert effective_tgc(5, 15.0, 500.0) == pytest.approx(3.0 * 0.84)  # -8 %/°C above 13 °C
+    assert effective_tgc(5, 12.0, 500.0, check=0.4) == pytest.approx(1.2)
     assert list(TGC) == [0.0, 2.2, 2.7, 2.9, 3.2, 3.0]
+
+
+def test_batches_differ():
+    """Random effects per batch: survival, FCR, calendar and harvest weight spread across shards."""
+    sims = [simulate_batch(spec(dt.date(2022, 1 + 2 * i, 1), 3_500_000, GEOGRAPHIES[i % 2], seed=42, shard=i))
+            for i in range(6)]
+    survival = np.array([s.harvests["count"].sum() / 3_500_000 for s in sims])
+    weight = np.array([s.harvests["avg_weight_g"].mean() for s in sims])
+    life = np.array([(s.expected_end_date - s.stage_changes["date"][0]).days for s in sims])
+    assert survival.std() > 0.02 and weight.std() > 100 and life.std() > 10
+    target = np.array([s.target_weight_g for s in sims])
+    assert (np.abs(weight / target - 1) < 0.12).all()  # harvested at about the target weight
+    # a ring's harvest spreads over weeks, not two rings a day
+    spans = [(s.harvests["harvest_date"].max() - s.harvests["harvest_date"].min()).days for s in sims]
+    assert min(spans) >= 20
+
+
+def test_capacity():
+    """No container ever holds more than its type's max_biomass_kg."""
+    for geography in GEOGRAPHIES:
+        sim = full_life(geography, 9, eggs=3_800_000)
+        d = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+        assert (d["biomass_kg"].to_numpy() <= CAPACITY_KG[d["stage"].to_numpy()]).all()
 
 
 @pytest.mark.parametrize("geography", GEOGRAPHIES)
@@ -321,7 +367,7 @@ def test_survival(geography):
     for month in (2, 8):
         sim = full_life(geography, month)
         survival = sim.harvests["count"].sum() / 3_500_000
-        assert 0.70 <= survival <= 0.90
+        assert 0.45 <= survival <= 0.85
 
 
 def test_fcr_per_stage():
@@ -371,7 +417,7 @@ def test_temperatures(geography, lo, hi):
     by_month = sea.group_by(pl.col("date").dt.month().alias("m")).agg(pl.col("temperature_c").mean()).sort("m")
     monthly = dict(zip(by_month["m"].to_list(), by_month["temperature_c"].to_list()))
     assert min(monthly, key=monthly.get) in (2, 3, 4)  # coldest around March
-    assert max(monthly, key=monthly.get) in (8, 9)  # warmest August–September
+    assert max(monthly, key=monthly.get) in (8, 9, 10)  # warmest August–October
     assert monthly[9] - monthly[3] > (hi - lo) * 0.6
     # day to day autocorrelated: small steps, but not a pure season
     ring = sea.filter(pl.col("assignment_no") == 50)["temperature_c"].to_numpy()
@@ -419,7 +465,11 @@ def test_mortality_events():
     assert m["count"].to_list() == per_day["deaths"].to_list()
     assert set(m["cause"].unique()) <= set(MORTALITY_CAUSES)
     common = m["cause"].is_in(["UNKNOWN", "ENVIRONMENTAL"]).mean()
-    assert common >= 0.75
+    assert common >= 0.5
+    # episodes at sea carry their cause, and kill more a day than the baseline
+    ep = m.filter("episode")
+    assert ep.height >= 7 and set(ep["cause"].unique()) <= {"DISEASE", "ENVIRONMENTAL", "HANDLING"}
+    assert ep["count"].mean() > m.filter(~pl.col("episode") & (pl.col("event_date") > ep["event_date"].min()))["count"].mean()
     assert m["event_date"].n_unique() == m.height
     # handling losses are counted in transfers only
     assert sim.daily["deaths"].sum() == m["count"].sum()
@@ -503,7 +553,8 @@ def test_prefix_stability(early):
 
 def test_cut_inside_transition():
     """Day 3 of Parr -> Smolt: 3 tanks moved, 7 still in Parr, both halls live."""
-    s = spec(as_of_offset=270 + 2)
+    s = spec()
+    s = spec(as_of_offset=int(calendar(s).stage_start[3]) + 2)
     sim = simulate_batch(s)
     a = sim.assignments.filter("is_active")
     assert a.group_by("stage").len().sort("stage").rows() == [(2, 7), (3, 3)]
@@ -522,10 +573,11 @@ def test_sea_split():
     pairs = t.group_by("source_assignment_no").agg(pl.col("transferred_count"))
     for a, b in pairs["transferred_count"].to_list():
         assert abs(a - b) <= 1  # 50/50
-    h = sim.harvests.join(sim.assignments, on="assignment_no")
-    assert ((h["harvest_date"] - h["assignment_date"]).dt.total_days() == 400).all()
-    days = h["harvest_date"].value_counts()["count"]
-    assert (days == 2).all() and days.len() == 10  # two rings a day over 10 days
+    # harvested ring by ring on the batch's calendar, over weeks
+    cal = calendar(spec(dt.date(2023, 12, 1), geography="Faroe Islands"))
+    h = sim.harvests.sort("assignment_no")
+    assert h["harvest_date"].to_list() == [dt.date(2023, 12, 1) + dt.timedelta(days=int(d)) for d in cal.harvest_day]
+    assert h["harvest_date"].n_unique() >= 15
 
 
 @pytest.mark.parametrize(
@@ -546,7 +598,7 @@ def test_bad_spec(change, message):
 # --- property tests ----------------------------------------------------------------------
 
 starts = st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31))
-eggs = st.integers(10_000, 10_000_000)
+eggs = st.integers(10_000, 3_800_000)  # the container types are sized for up to 3.8 M eggs
 geographies = st.sampled_from(GEOGRAPHIES)
 offsets = st.one_of(st.sampled_from(CUTS), st.integers(0, 900))
 
@@ -576,5 +628,5 @@ def test_bands_property(start, n, geography, shard):
     sea = a.filter(pl.col("stage") == 5)["initial_weight_g"]
     assert 250 <= sea.min() and sea.max() <= 700
     assert 4000 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7000
-    assert 0.70 <= sim.harvests["count"].sum() / n <= 0.90
+    assert 0.40 <= sim.harvests["count"].sum() / n <= 0.85
     check_feedings(sim)

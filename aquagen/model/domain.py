@@ -71,14 +71,23 @@ class ContainerType:
     description: str
 
 
+# Sized so that the most a tank of a batch of up to 3.8 M eggs holds at the end of its stage stays
+# within the stage's density limit (kg/m³), with ~15 % headroom: fry ≤ 30, parr ≤ 45, smolt ≤ 60,
+# post-smolt ≤ 75 (RAS practice: Thorarensen & Farrell 2011; Norwegian welfare guidance),
+# sea ≤ 25 (Norway's legal maximum, Akvakulturdriftsforskriften § 46); max_biomass_kg = limit × volume.
+# Trays hold eggs and alevins by count, not by density.
 CONTAINER_TYPES = (
     ContainerType("Egg & Alevin Tray", "TRAY", 5.0, 2.5, 250.0, "Incubation tray for eggs and alevins"),
-    ContainerType("Fry Tank (small)", "TANK", 30.0, 25.0, 1_500.0, "Small indoor tank for fry"),
-    ContainerType("Parr Tank (medium)", "TANK", 120.0, 100.0, 6_000.0, "Medium indoor tank for parr"),
-    ContainerType("Smolt Tank (large)", "TANK", 400.0, 350.0, 25_000.0, "Large indoor tank for smolt"),
-    ContainerType("Post-Smolt Tank (pre-transfer)", "TANK", 900.0, 800.0, 60_000.0, "Pre-transfer tank for post-smolt"),
-    ContainerType("Sea Ring", "PEN", 40_000.0, 35_000.0, 900_000.0, "Circular sea pen (160 m circumference)"),
+    ContainerType("Fry Tank (small)", "TANK", 160.0, 140.0, 4_200.0, "Fry tank, 7 m diameter (≤ 30 kg/m³)"),
+    ContainerType("Parr Tank (medium)", "TANK", 600.0, 560.0, 25_200.0, "Parr tank, 13 m diameter (≤ 45 kg/m³)"),
+    ContainerType("Smolt Tank (large)", "TANK", 1_500.0, 1_400.0, 84_000.0, "Smolt tank, 20 m diameter (≤ 60 kg/m³)"),
+    ContainerType("Post-Smolt Tank (pre-transfer)", "TANK", 3_000.0, 2_800.0, 210_000.0,
+                  "Post-smolt RAS tank, 28 m diameter (≤ 75 kg/m³)"),
+    ContainerType("Sea Ring", "PEN", 45_000.0, 42_000.0, 1_050_000.0,
+                  "Circular sea pen, 160 m circumference, 20 m deep (≤ 25 kg/m³)"),
 )
+# the stage density limits the container types are sized for (kg/m³)
+STAGE_DENSITY_LIMIT = (100.0, 30.0, 45.0, 60.0, 75.0, 25.0)
 
 
 @dataclass(frozen=True)

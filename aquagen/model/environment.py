@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .layout import Grid
-from .timeline import LIFE_DAYS, RINGS, SLOTS
+from .timeline import RINGS, SLOTS
 
 # --- temperature ----------------------------------------------------------------------
 HALL_TEMP_C = np.array([7.0, 7.3, 7.3, 7.3, 7.3])  # hatchery set points by stage hall
@@ -36,7 +36,7 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float
     return out
 
 
-def _sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
+def sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
     """Seasonal sea temperature (no anomaly): coldest about 10 March, warmest about 9 September."""
     mean, amp, _, _ = SEA_TEMP[geography]
     d = np.asarray(epoch_days).astype("datetime64[D]")
@@ -46,14 +46,15 @@ def _sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
 
 def temperatures(rng: np.random.Generator, grid: Grid, start: int, geography: str) -> np.ndarray:
     """Daily mean water temperature per (day, track): hall set point or sea season + AR(1)."""
-    hall = HALL_TEMP_C + _ar1(rng, (LIFE_DAYS, 5), 0.85, 0.15)
+    n_days = grid.live.shape[0]
+    hall = HALL_TEMP_C + _ar1(rng, (n_days, 5), 0.85, 0.15)
     tank_offset = np.clip(0.05 * rng.standard_normal((5, SLOTS)), -0.1, 0.1)
     _, _, lo, hi = SEA_TEMP[geography]
-    sea = _sea_season_c(geography, start + np.arange(LIFE_DAYS)) + _ar1(rng, (LIFE_DAYS,), 0.9, 0.35)
+    sea = sea_season_c(geography, start + np.arange(n_days)) + _ar1(rng, (n_days,), 0.9, 0.35)
     ring_offset = np.clip(0.05 * rng.standard_normal(RINGS), -0.1, 0.1)
 
     s = np.clip(grid.stage[:, :SLOTS], 0, 4)
-    days = np.arange(LIFE_DAYS)[:, None]
+    days = np.arange(n_days)[:, None]
     fw = hall[days, s] + tank_offset[s, np.arange(SLOTS)]
     fw = np.clip(fw, HALL_TEMP_BAND[s, 0], HALL_TEMP_BAND[s, 1])
     return np.concatenate([fw, np.clip(sea[:, None] + ring_offset, lo, hi)], axis=1)

@@ -3,19 +3,22 @@
 A batch occupies hall k of its station from the day its first container
 arrives until the day after its last container leaves, and its sea area from
 the sea transfer to the last harvest plus a fallow period. No hall and no sea
-area ever holds two batches at once.
+area ever holds two batches at once. The windows are the batch's own calendar
+(``calendar.batch_draw``: its stage lengths and the sea phase its target weight
+takes), the same the simulation lives.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from ..errors import AquagenError
 from . import domain as D
+from .calendar import batch_draw
 from .sites import SITES
-from .timeline import FALLOW_DAYS, LIFE_DAYS, SEA_START, TRANSITION_DAYS
+from .timeline import Calendar
 
 
 @dataclass(frozen=True)
@@ -33,35 +36,37 @@ class PlannedBatch:
         return {**asdict(self), "start_date": self.start_date.isoformat()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "PlannedBatch":
+    def from_json(cls, d: dict) -> PlannedBatch:
         return cls(**{**d, "start_date": dt.date.fromisoformat(d["start_date"])})
 
 
-def hall_windows(start: dt.date) -> list[tuple[int, dt.date, dt.date]]:
+def calendar_of(b: PlannedBatch, seed: int) -> Calendar:
+    return batch_draw(seed, b.shard, b.start_date, b.geography).calendar
+
+
+def hall_windows(start: dt.date, cal: Calendar) -> list[tuple[int, dt.date, dt.date]]:
     """(hall index, first day, first free day) for each freshwater stage."""
-    out, day = [], 0
-    for k, stage in enumerate(D.STAGES[:-1]):
-        out.append((k, start + dt.timedelta(days=day), start + dt.timedelta(days=day + stage.days + TRANSITION_DAYS)))
-        day += stage.days
-    return out
+    return [(k, start + dt.timedelta(days=a), start + dt.timedelta(days=b)) for k, (a, b) in enumerate(cal.hall_windows())]
 
 
-def sea_window(start: dt.date) -> tuple[dt.date, dt.date]:
+def sea_window(start: dt.date, cal: Calendar) -> tuple[dt.date, dt.date]:
     """(first day, first free day) of the sea area, fallow included."""
-    return start + dt.timedelta(days=SEA_START), start + dt.timedelta(days=LIFE_DAYS + FALLOW_DAYS)
+    a, b = cal.sea_window()
+    return start + dt.timedelta(days=a), start + dt.timedelta(days=b)
 
 
 def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
+def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date, cal: Calendar,
+                     seed: int) -> tuple[PlannedBatch, dt.date] | None:
     """The batch blocking ``station`` for a batch starting on ``start``, and when it frees the station."""
-    mine = hall_windows(start)
+    mine = hall_windows(start, cal)
     for b in existing:
         if b.station != station:
             continue
-        theirs = hall_windows(b.start_date)
+        theirs = hall_windows(b.start_date, calendar_of(b, seed))
         if any(_overlap(m[1:], t[1:]) for m, t in zip(mine, theirs)):
             # first start date from which every hall is free of b
             free = max(t[2] - (m[1] - start) for m, t in zip(mine, theirs))
@@ -69,11 +74,14 @@ def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date)
     return None
 
 
-def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
-    mine = sea_window(start)
+def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date, cal: Calendar,
+                  seed: int) -> tuple[PlannedBatch, dt.date] | None:
+    mine = sea_window(start, cal)
     for b in existing:
-        if b.sea_area == area and _overlap(mine, sea_window(b.start_date)):
-            return b, sea_window(b.start_date)[1]
+        if b.sea_area == area:
+            theirs = sea_window(b.start_date, calendar_of(b, seed))
+            if _overlap(mine, theirs):
+                return b, theirs[1]
     return None
 
 
@@ -97,11 +105,11 @@ def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_f
     """The requested site if it exists, is in ``geo`` and is free; else the first free one."""
     if requested is not None:
         _site(kind, requested, geo, sites)
-        hit = conflict(existing, requested, start)
+        hit = conflict(existing, requested)
         if hit:
             raise AquagenError(busy(*hit))
         return requested
-    free = [name for _, g, name in sites if g == geo and not conflict(existing, name, start)]
+    free = [name for _, g, name in sites if g == geo and not conflict(existing, name)]
     if not free:
         raise AquagenError(none_free)
     return free[0]
@@ -117,19 +125,24 @@ def plan_batch(
     sea_area: str | None = None,
     batch_name: str | None = None,
     first_id: int | None = None,
+    seed: int = 0,
 ) -> PlannedBatch:
-    """Place one more batch beside ``existing`` ones, or explain in one line why it cannot go there."""
+    """Place one more batch beside ``existing`` ones, or explain in one line why it cannot go there.
+    ``seed``: the fleet's, whose draws give every batch its calendar."""
     if isinstance(eggs, bool) or not isinstance(eggs, int) or eggs <= 0:
         raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs")
     geo = geography(geography_name)
+    cal = batch_draw(seed, len(existing), start_date, geo.name).calendar
     station = _choose(
-        "station", station, geo, SITES.stations(), station_conflict, existing, start_date,
+        "station", station, geo, SITES.stations(), lambda e, s: station_conflict(e, s, start_date, cal, seed),
+        existing, start_date,
         lambda b, free: f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
                         f"it is free for a batch starting on or after {free}",
         f"no station in {geo.name} has its halls free for a batch starting {start_date}",
     )
     sea_area = _choose(
-        "sea area", sea_area, geo, SITES.areas(), area_conflict, existing, start_date,
+        "sea area", sea_area, geo, SITES.areas(), lambda e, a: area_conflict(e, a, start_date, cal, seed),
+        existing, start_date,
         lambda b, free: f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
                         f"(fallow included); it is free for a sea phase from {free}",
         f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}",
@@ -158,7 +171,7 @@ def plan_batch(
 
 
 def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[int], int],
-               geography_name: str | None = None) -> list[PlannedBatch]:
+               geography_name: str | None = None, seed: int = 0) -> list[PlannedBatch]:
     """``n`` batches starting every ``stagger_days`` from ``first_start``, alternating
     geographies (or all in ``geography_name``), each on the first free station and
     sea area; a one-line error says how many fit when they do not."""
@@ -167,7 +180,8 @@ def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[
     for i in range(n):
         start = first_start + dt.timedelta(days=i * stagger_days)
         try:
-            planned.append(plan_batch(planned, start_date=start, eggs=eggs(i), geography_name=geos[i % len(geos)]))
+            planned.append(plan_batch(planned, start_date=start, eggs=eggs(i), geography_name=geos[i % len(geos)],
+                                      seed=seed))
         except AquagenError as e:
             where = f" in {geography_name}" if geography_name else ""
             raise AquagenError(f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "

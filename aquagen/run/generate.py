@@ -138,7 +138,7 @@ def generate(
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
     profile_name = get(profile).name
-    planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
+    planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
                   force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler,
@@ -186,7 +186,7 @@ def add_batch(
         raise AquagenError(f"--start-date {start_date} is before this snapshot's infrastructure exists "
                            f"(first start {first_start}); use {first_start} or later")
     pb = plan_batch(existing, start_date=start_date, eggs=eggs, geography_name=geography, station=station,
-                    sea_area=sea_area, batch_name=batch_name)
+                    sea_area=sea_area, batch_name=batch_name, seed=seed)
     planned = existing + [pb]
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)

@@ -20,7 +20,7 @@ from ..model.fleet import PlannedBatch
 from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
-from ..model.timeline import LIFE_DAYS
+from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
@@ -87,7 +87,7 @@ def master_stock(job: Job) -> Written:
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     """The batch's whole life (independent of the as-of date) as the profile's tables."""
-    end = pb.start_date + dt.timedelta(days=LIFE_DAYS)
+    end = pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS)
     sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
     return job.profile.batch(plan, sim, ids)
