@@ -13,7 +13,13 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import AquagenError
-from ..model.fleet import PlannedBatch, plan_batch, plan_fleet
+from ..model.fleet import (
+    FARM_HISTORY_DAYS,
+    PlannedBatch,
+    plan_batch,
+    plan_farm,
+    plan_fleet,
+)
 from ..model.seeds import fleet_eggs
 from ..profiles import get
 from ..snapshot import Snapshot, build_manifest, publish
@@ -38,8 +44,11 @@ DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of d
 DEFAULT_STAGGER_DAYS = 20
 
 
-def default_first_start(as_of: dt.date) -> dt.date:
-    return as_of - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
+def default_first_start(as_of: dt.date, batches: int = 0, stagger_days: int = DEFAULT_STAGGER_DAYS) -> dt.date:
+    """1000 days before the as-of date, earlier when ``batches`` staggered starts need it (so that
+    every batch has started by the as-of date), but never more than a full farm's history."""
+    need = (max(batches, 1) - 1) * stagger_days
+    return as_of - dt.timedelta(days=min(max(DEFAULT_HISTORY_DAYS, need), FARM_HISTORY_DAYS))
 
 
 def work_folder(out: str | Path) -> Store:
@@ -109,7 +118,7 @@ def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[Planned
 def generate(
     out: str | Path,
     seed: int = 42,
-    batches: int = 0,
+    batches: int | None = 0,
     as_of: dt.date | None = None,
     first_start: dt.date | None = None,
     force: bool = False,
@@ -122,23 +131,29 @@ def generate(
     profile: str | None = None,
     connect_timeout: float = 10.0,
 ) -> Snapshot:
-    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches.
+    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
+    (0: none; None: a full farm, every egg intake that finds a free station and sea area from
+    ``first_start``, by default about 4.5 years before ``as_of``).
 
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
     n_batches = batches
     if seed < 0:
         raise AquagenError(f"--seed {seed} is negative; use an integer ≥ 0")
-    if n_batches < 0:
+    if n_batches is not None and n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
     as_of = as_of or dt.date.today()
-    first_start = first_start or default_first_start(as_of)
+    first_start = first_start or (as_of - dt.timedelta(days=FARM_HISTORY_DAYS) if n_batches is None
+                                  else default_first_start(as_of, n_batches, stagger_days))
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
     profile_name = get(profile).name
-    planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed)
+    if n_batches is None:
+        planned = plan_farm(first_start, as_of, fleet_eggs(seed), seed, geography)
+    else:
+        planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=as_of)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
                   force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler,
