@@ -292,11 +292,11 @@ def test_growth_bands(geography, month):
     eggs = a.filter(pl.col("stage") == 0)
     assert (eggs["avg_weight_g"] == eggs["initial_weight_g"]).all()  # no growth as eggs
     smolt_end = a.filter(pl.col("stage") == 3)["avg_weight_g"]
-    assert 60 <= smolt_end.min() and smolt_end.max() <= 250
+    assert 60 <= smolt_end.min() and smolt_end.max() <= 400  # fast batches with long stages reach 350 g
     sea_transfer = a.filter(pl.col("stage") == 5)["initial_weight_g"]
-    assert 250 <= sea_transfer.min() and sea_transfer.max() <= 700
+    assert 250 <= sea_transfer.min() and sea_transfer.max() <= 900
     harvest = sim.harvests["avg_weight_g"]
-    assert 4000 <= harvest.min() and harvest.max() <= 7000
+    assert 3500 <= harvest.min() and harvest.max() <= 7500  # target 4.5–6.5 kg; late rings of a long harvest grow on
     # weights only ever go up, and each stage ends where the next begins
     d = sim.daily.join(a.select("assignment_no", "initial_weight_g"), on="assignment_no")
     prev = d["avg_weight_g"].shift(1).to_numpy()
@@ -324,7 +324,9 @@ def test_growth_follows_tgc_rule():
     d = d.filter(pl.col("biomass_kg") < 0.999 * pl.Series(CAPACITY_KG)[d["stage"]])
     step = np.cbrt(d["avg_weight_g"].to_numpy()) - np.cbrt(d["before"].to_numpy())
     nominal = effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy()) * d["temperature_c"].to_numpy() / 1000
-    factor = pl.DataFrame({"a": d["assignment_no"], "f": step / nominal}).group_by("a").agg(
+    fasting = step == 0  # no feed, no growth: around moves, before harvest, at delousing
+    assert 0 < fasting.mean() < 0.05
+    factor = pl.DataFrame({"a": d["assignment_no"], "f": step / nominal}).filter(~pl.Series(fasting)).group_by("a").agg(
         pl.col("f").min().alias("lo"), pl.col("f").max().alias("hi")
     )
     assert (factor["lo"] >= 0.87 * 0.94 - 1e-9).all() and (factor["hi"] <= 1.13 * 1.06 + 1e-9).all()
@@ -390,21 +392,30 @@ def test_feedings_by_stage():
     times = f.group_by("stage").agg(pl.col("feeding_time").unique().sort()).sort("stage")
     hours = {row["stage"]: [t.hour for t in row["feeding_time"]] for row in times.iter_rows(named=True)}
     assert hours == {1: [6, 10, 14, 18], 2: [6, 10, 14, 18], 3: [6, 12, 18], 4: [8, 16], 5: [8, 16]}
-    feeds = f.group_by("stage").agg(pl.col("feed").unique().sort()).sort("stage")["feed"].to_list()
-    assert feeds == [[0], [1], [2], [3], [4, 5]]
-    # Finisher 4.5 then 6.0: the switch happens once per ring, at >= 2.5 kg
-    adult = f.filter(pl.col("stage") == 5)
-    assert adult.group_by("assignment_no").agg(pl.col("feed").diff().min()).select(pl.col("feed").min()).item() >= 0
+    # pellet size by fish weight: each feed inside its weight band, never back to a smaller pellet
+    w = f["batch_biomass_kg"] * 1000 / f["initial_population"]  # rough: the band check uses the daily weight below
+    assert w.len() == f.height
+    assert f.group_by("assignment_no").agg(pl.col("feed").diff().min()).select(pl.col("feed").min()).item() >= 0
+    assert sorted(f["feed"].unique().to_list()) == [0, 1, 2, 3, 4, 5]
     # batch_biomass_kg is the previous 20:00 biomass (or the fish as stocked on day one)
     prev = sim.daily.with_columns(prev=pl.col("biomass_kg").shift(1).over("assignment_no"))
     j = f.join(prev, left_on=["assignment_no", "feeding_date"], right_on=["assignment_no", "date"])
     expected = j["prev"].fill_null(j["initial_population"] * j["initial_weight_g"] / 1000)
     np.testing.assert_allclose(j["batch_biomass_kg"], expected.round(2), atol=1e-9)
-    switch = j.filter(pl.col("stage") == 5).with_columns(w=pl.col("batch_biomass_kg") * 1000 / pl.col("population"))
-    assert switch.filter(pl.col("feed") == 5)["w"].min() > 2400
+    prev_w = sim.daily.with_columns(w=pl.col("avg_weight_g").shift(1).over("assignment_no"))
+    k = f.join(prev_w, left_on=["assignment_no", "feeding_date"], right_on=["assignment_no", "date"])
+    k = k.with_columns(w=pl.col("w").fill_null(pl.col("initial_weight_g")))
+    bands = {0: (0, 1.0), 1: (1.0, 5.0), 2: (5.0, 30.0), 3: (30.0, 150.0), 4: (150.0, 1500.0), 5: (1500.0, 1e9)}
+    for feed, (lo, hi) in bands.items():
+        g = k.filter(pl.col("feed") == feed)["w"]
+        assert g.len() and lo <= g.min() and g.max() < hi, feed
+    # no feeding in the last days before a ring's harvest
+    h = sim.harvests.select("assignment_no", "harvest_date")
+    last = f.group_by("assignment_no").agg(pl.col("feeding_date").max()).join(h, on="assignment_no")
+    assert ((last["harvest_date"] - last["feeding_date"]).dt.total_days() > 5).all()
 
 
-@pytest.mark.parametrize("geography, lo, hi", [("Faroe Islands", 6.0, 11.0), ("Scotland", 7.0, 14.0)])
+@pytest.mark.parametrize("geography, lo, hi", [("Faroe Islands", 4.5, 13.0), ("Scotland", 5.5, 17.0)])
 def test_temperatures(geography, lo, hi):
     sim = full_life(geography, 1)
     d = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
@@ -418,11 +429,25 @@ def test_temperatures(geography, lo, hi):
     monthly = dict(zip(by_month["m"].to_list(), by_month["temperature_c"].to_list()))
     assert min(monthly, key=monthly.get) in (2, 3, 4)  # coldest around March
     assert max(monthly, key=monthly.get) in (8, 9, 10)  # warmest August–October
-    assert monthly[9] - monthly[3] > (hi - lo) * 0.6
+    assert monthly[9] - monthly[3] > (hi - lo) * 0.4
+    # soft limits: no value piles up at a cap
+    cap = {"Faroe Islands": (6.0, 11.0), "Scotland": (7.0, 14.0)}[geography]  # where hard caps used to be
+    t = sea["temperature_c"]
+    assert ((t - cap[0]).abs() < 0.005).mean() < 0.005 and ((t - cap[1]).abs() < 0.005).mean() < 0.005
     # day to day autocorrelated: small steps, but not a pure season
     ring = sea.filter(pl.col("assignment_no") == 50)["temperature_c"].to_numpy()
     steps = np.abs(np.diff(ring))
     assert steps.mean() < 0.25 and steps.max() < 1.0 and steps.std() > 0.01
+
+
+def test_regional_weather_is_shared():
+    """Two batches at sea at the same time in one geography see the same regional weather."""
+    sims = [full_life("Scotland", 3, shard=s) for s in (0, 1)]
+    d = [s.daily.join(s.assignments.select("assignment_no", "stage"), on="assignment_no").filter(pl.col("stage") == 5)
+         .group_by("date").agg(pl.col("temperature_c").mean()).sort("date") for s in sims]
+    j = d[0].join(d[1], on="date").sort("date")
+    a, b = np.diff(j["temperature_c"].to_numpy(), 7), np.diff(j["temperature_c_right"].to_numpy(), 7)
+    assert j.height > 200 and np.corrcoef(a, b)[0, 1] > 0.6  # weekly changes move together
 
 
 def test_readings():
@@ -487,9 +512,12 @@ def test_samples():
     cf = (100 * s["avg_weight_g"] / s["avg_length_cm"] ** 3).round(2)
     assert (cf == s["condition_factor"]).all()
     assert ((s["condition_factor"] >= 1.0) & (s["condition_factor"] <= 1.3)).all()
-    # weekly per assignment
+    # weekly per assignment, every tank of the batch on the same day of the week
     gaps = s.group_by("assignment_no").agg(pl.col("sample_date").diff().dt.total_days().drop_nulls().unique())
     assert all(g == [7] for g in gaps["sample_date"].to_list())
+    assert s["sample_date"].dt.weekday().n_unique() == 1
+    same_day = s.group_by("sample_date").agg(pl.col("stage").n_unique(), pl.len())
+    assert same_day["len"].max() >= 10
     # around the true weight
     j = s.join(sim.daily, left_on=["assignment_no", "sample_date"], right_on=["assignment_no", "date"])
     ratio = j["avg_weight_g"] / j["avg_weight_g_right"]
@@ -624,9 +652,9 @@ def test_bands_property(start, n, geography, shard):
     sim = simulate_batch(spec(start, n, geography, 1, shard, LIFE_DAYS))
     a = sim.assignments
     assert 60 <= a.filter(pl.col("stage") == 3)["avg_weight_g"].min()
-    assert a.filter(pl.col("stage") == 3)["avg_weight_g"].max() <= 250
+    assert a.filter(pl.col("stage") == 3)["avg_weight_g"].max() <= 400
     sea = a.filter(pl.col("stage") == 5)["initial_weight_g"]
-    assert 250 <= sea.min() and sea.max() <= 700
-    assert 4000 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7000
-    assert 0.40 <= sim.harvests["count"].sum() / n <= 0.85
+    assert 250 <= sea.min() and sea.max() <= 900
+    assert 3500 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7500
+    assert 0.30 <= sim.harvests["count"].sum() / n <= 0.85  # the worst cycles lose half their fish at sea
     check_feedings(sim)

@@ -13,9 +13,15 @@ from .population import Life, fcr
 from .timeline import ADULT, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
 
 # --- feeding --------------------------------------------------------------------------
-FEED_BY_STAGE = np.array([-1, 0, 1, 2, 3, 4])  # Adult moves to feed 5 from FINISHER_SWITCH_G
-FINISHER_SWITCH_G = 2500.0
+# Pellet size by fish weight (feed i is fed below FEED_UP_TO_G[i] grams, domain.FEEDS order: 0.5, 1.0,
+# 2.0, 3.0, 4.5, 6.0 mm), after the feed suppliers' tables (BioMar, Skretting: 0.5 mm at first feeding,
+# 1 mm to ≈5 g, 2 mm to ≈30 g, 3 mm to ≈150 g, 4.5 mm to ≈1.5 kg, 6+ mm above).
+FEED_UP_TO_G = np.array([1.0, 5.0, 30.0, 150.0, 1500.0])
 FEEDING_HOURS = {1: (6, 10, 14, 18), 2: (6, 10, 14, 18), 3: (6, 12, 18), 4: (8, 16), 5: (8, 16)}
+
+# --- growth samples ---
+SAMPLE_WEEKDAY = 3  # batch day 7k + 3: every tank of the batch weighed on the same day
+SAMPLE_SETTLE_DAYS = 4  # not in the first days after a move
 
 # --- readings -------------------------------------------------------------------------
 READING_HOURS = np.array([6, 10, 18])
@@ -209,9 +215,7 @@ def feedings(rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: flo
         share = share / share.sum(axis=1, keepdims=True)
         amount = np.round(ration[rows, None] * share, 4).ravel()
         row = np.repeat(rows, len(hours))
-        feed = np.full(len(row), FEED_BY_STAGE[stage])
-        if stage == ADULT:
-            feed = np.where(d["w_start"][row] >= FINISHER_SWITCH_G, FEED_BY_STAGE[stage] + 1, feed)
+        feed = np.searchsorted(FEED_UP_TO_G, d["w_start"][row], side="right")
         blocks.append({"row": row, "hour": np.tile(hours, len(rows)), "amount": amount, "feed": feed})
     ev = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
     ev["biomass"] = np.round(d["pop_start"][ev["row"]] * d["w_start"][ev["row"]] / 1000, 2)
@@ -286,13 +290,14 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
 
 
 def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
-    """Weekly growth samples (day 7, 14, ... of each assignment from Fry on).
+    """Weekly growth samples from Fry on: every tank of the batch on the same day of the week
+    (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
     weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
     length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
     """
-    rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= 7) & (d["offset"] % 7 == 0))
+    rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= SAMPLE_SETTLE_DAYS) & (d["day"] % 7 == SAMPLE_WEEKDAY))
     n_s = len(rows)
     size = rng.integers(20, 51, n_s)
     enough = d["pop_start"][rows] >= size  # a tank with fewer fish than the sample is not sampled

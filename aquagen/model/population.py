@@ -41,6 +41,9 @@ FCR_PER_KG = 0.04  # at sea FCR rises 0.04 per kg of fish (Mowi handbook: 1.05 a
 FCR_TEMP_BAND_C = (6.0, 14.0)  # outside it FCR rises 4 % per °C
 BATCH_FCR_SD, BATCH_FCR_CLIP = 0.05, 0.12
 
+FAST_BEFORE_HARVEST = 5  # days without feed before slaughter
+FAST_TREATMENT_DAYS = 2  # around a delousing
+
 # --- mortality ------------------------------------------------------------------------
 BASE_MORTALITY = np.array([0.0004, 0.0005, 0.0003, 0.0002, 0.00015, 0.00035])  # per day; sea ≈ 1 %/month
 # Egg&Alevin losses at picking (first 3 weeks), hatching (mid-stage) and first feeding (end):
@@ -78,8 +81,8 @@ def temperature_factor(temp_c):
 
 def weight_factor(weight_g):
     """Gentle decline of the coefficient with size (1 up to 500 g, 0.79 at 5 kg)."""
-    w = np.maximum(np.asarray(weight_g, dtype=float), 1e-9)
-    return np.clip((w / TGC_SIZE_REF_G) ** -TGC_SIZE_EXPONENT, 0.75, 1.0)
+    w = np.maximum(np.asarray(weight_g, dtype=float), TGC_SIZE_REF_G)  # 1 up to 500 g (ufuncs: the day loop calls it)
+    return np.maximum(np.power(w / TGC_SIZE_REF_G, -TGC_SIZE_EXPONENT), 0.75)
 
 
 def effective_tgc(stage, temp_c, weight_g, container_factor=1.0, check=1.0) -> np.ndarray:
@@ -132,7 +135,7 @@ def draw_traits(rng: np.random.Generator, batch_tgc: float, cal: Calendar, start
     container = np.clip(CONTAINER_TGC_SD * rng.standard_normal(n_assignments), -CONTAINER_TGC_CLIP, CONTAINER_TGC_CLIP)
     fcr_factor = 1.0 + float(np.clip(BATCH_FCR_SD * rng.standard_normal(), -BATCH_FCR_CLIP, BATCH_FCR_CLIP))
     z = rng.standard_normal(2)
-    mortality = float(np.exp(BATCH_MORTALITY_SIGMA * z[0] - BATCH_MORTALITY_SIGMA**2 / 2))
+    mortality = float(np.clip(np.exp(BATCH_MORTALITY_SIGMA * z[0] - BATCH_MORTALITY_SIGMA**2 / 2), 0.4, 3.0))
     mortality_fw = float(np.exp(FRESHWATER_MORTALITY_SIGMA * z[1] - FRESHWATER_MORTALITY_SIGMA**2 / 2))
     egg_weight = FIRST_FEEDING_G * np.clip(1.0 + 0.03 * rng.standard_normal(SLOTS), 0.94, 1.06)
     post = float(rng.uniform(*POST_TRANSFER_LOSS))
@@ -214,6 +217,26 @@ def mortality_rates(cal: Calendar, grid: Grid, asg: Layout, traits: Traits) -> d
             **{k: np.where(live, v, 0.0) for k, v in by_cause.items()}}
 
 
+def fasting_days(cal: Calendar, asg: Layout, traits: Traits) -> np.ndarray:
+    """(day, track) without feeding (and so without growth): the day before and the day of a move,
+    the last FAST_BEFORE_HARVEST days before a ring's harvest, the first days of a delousing
+    episode in the rings it treats (Mowi handbook: fish are starved before handling and slaughter)."""
+    n_days = cal.life_days
+    fast = np.zeros((n_days, N_TRACKS), dtype=bool)
+    fed = asg.stage > 0
+    for day, track in ((asg.first_day[fed], asg.track[fed]), (asg.end_day[fed] - 1, asg.track[fed])):
+        ok = (day >= 0) & (day < n_days)
+        fast[day[ok], track[ok]] = True
+    rings = asg.stage == ADULT
+    for k in range(1, FAST_BEFORE_HARVEST + 1):
+        fast[asg.end_day[rings] - k, asg.track[rings]] = True
+    ep = traits.episodes
+    for i in np.flatnonzero(np.array([EPISODES[k][1] == "HANDLING" for k in ep.kind], dtype=bool)):
+        days = np.arange(ep.first_day[i], min(ep.first_day[i] + FAST_TREATMENT_DAYS, n_days))
+        fast[np.ix_(days, SLOTS + np.flatnonzero(ep.rings[i]))] = True
+    return fast
+
+
 def run_days(
     eggs: int,
     cal: Calendar,
@@ -243,9 +266,9 @@ def run_days(
     check = np.ones(shape)
     check[:, SLOTS:] = np.clip(SEA_CHECK_FLOOR + (1 - SEA_CHECK_FLOOR) * (days - ring_first[None, :]) / SEA_CHECK_DAYS,
                                SEA_CHECK_FLOOR, 1.0)
-    # cube-root growth per day before the weight factor, which the day loop applies
+    # cube-root growth per day before the weight factor, which the day loop applies; none on fasting days
     tgc = TGC[stage] * traits.tgc[asg_no] * temperature_factor(temp) * check
-    cbrt_step = np.where(live, tgc * temp / 1000, 0.0)
+    cbrt_step = np.where(live & ~fasting_days(cal, asg, traits), tgc * temp / 1000, 0.0)
     capacity_g = CAPACITY_KG[stage] * 1000.0
     temp_stress = 1.0 + 0.3 * np.maximum(0.0, temp - OPTIMUM_TEMP_C[stage])
     rates = mortality_rates(cal, grid, asg, traits)

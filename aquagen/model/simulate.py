@@ -144,9 +144,9 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     cal = draw.calendar
     asg = assignment_layout(cal)
     grid = track_grid(cal)
-    temp = temperatures(r_temp, grid, start, spec.geography)
+    temp = temperatures(r_temp, grid, start, spec.geography, spec.seed)
     traits = draw_traits(r_growth, draw.tgc, cal, start, N_ASSIGNMENTS)
-    water = water_levels(r_water, grid, temp)
+    water = water_levels(r_water, grid, temp, start)
     life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
 
     daily = daily_rows(asg, life, temp)

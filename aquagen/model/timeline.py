@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Calendar:
     stage_days: tuple[int, ...]  # N_STAGES lengths; the last is the sea phase up to the first harvest
     harvest_span: int
 
-    @property
+    @cached_property
     def stage_start(self) -> np.ndarray:
         """First day of each stage (its first lineage's move), day 0 for Egg&Alevin."""
         return np.concatenate([[0], np.cumsum(self.stage_days[:-1])]).astype(np.int64)
@@ -72,7 +73,7 @@ class Calendar:
     def harvest_start(self) -> int:
         return self.sea_start + self.stage_days[ADULT]
 
-    @property
+    @cached_property
     def harvest_day(self) -> np.ndarray:
         """Day each ring is harvested: ring by ring, in order, spread evenly over the span."""
         return self.harvest_start + np.rint(np.arange(RINGS) * self.harvest_span / (RINGS - 1)).astype(np.int64)
