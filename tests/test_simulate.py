@@ -18,7 +18,8 @@ from aquagen.model.layout import assignment_layout
 from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
 
-FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes")
+FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes",
+          "episodes")
 DATED = {
     "daily": "date",
     "transfers": "transfer_date",
@@ -29,6 +30,7 @@ DATED = {
     "samples": "sample_date",
     "journal": "entry_time",
     "stage_changes": "date",
+    "episodes": "start_date",
 }  # written out here, not imported, so that the test states the contract
 GEOGRAPHIES = ("Scotland", "Faroe Islands")
 LIFE_DAYS = 1300  # past the end of any batch's life (a batch lives 800-1000 days)
@@ -499,6 +501,18 @@ def test_mortality_events():
     # handling losses are counted in transfers only
     assert sim.daily["deaths"].sum() == m["count"].sum()
     assert sim.transfers["mortality_count"].sum() > 0
+
+
+def test_episodes():
+    """Sea episodes: their rings are live, their days carry their cause in the mortality rows."""
+    sim = full_life("Scotland", 11)
+    ep = sim.episodes
+    assert 1 <= ep.select(pl.struct("start_date", "kind").n_unique()).item() <= 3
+    j = ep.join(sim.assignments, on="assignment_no")
+    assert (j["stage"] == 5).all() and (j["assignment_date"] <= j["start_date"]).all()
+    assert (j["start_date"] < j["departure_date"]).all() and (j["end_date"] <= j["departure_date"]).all()
+    days = sim.mortality.filter("episode")
+    assert set(days["cause"].unique()) <= set(ep["cause"].unique())
 
 
 def test_samples():

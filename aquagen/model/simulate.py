@@ -51,7 +51,7 @@ from .events import (
 )
 from .journal import journal_frame
 from .layout import assignment_layout, track_grid
-from .population import draw_traits, run_days
+from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import rng_for
 from .timeline import EPOCH, N_ASSIGNMENTS, N_STAGES
 
@@ -66,6 +66,7 @@ DATE_COLUMNS = {
     "samples": "sample_date",
     "journal": "entry_time",
     "stage_changes": "date",
+    "episodes": "start_date",
 }
 
 
@@ -95,6 +96,7 @@ class BatchSim:
     samples: pl.DataFrame
     journal: pl.DataFrame
     stage_changes: pl.DataFrame
+    episodes: pl.DataFrame  # sea episodes, one row per ring affected (see simulate_batch)
     status: str  # ACTIVE or COMPLETED
     actual_end_date: dt.date | None  # last harvest, when completed
     expected_end_date: dt.date  # planned last harvest
@@ -132,6 +134,9 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     - journal: entry_time, assignment_no, category, severity, description,
       resolution_status, resolution_notes.
     - stage_changes: date, stage.
+    - episodes: start_date, end_date (first day after), kind (gill disease, winter ulcer,
+      jellyfish, delousing handling), cause, assignment_no — a sea episode in one ring it
+      affects (the ring must be live on start_date); its deaths are in daily/mortality.
     """
     _validate(spec)
     rng = rng_for(spec.seed, spec.shard)
@@ -161,6 +166,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "readings": readings_frame(r_read, daily, water, start),
         "samples": samples_frame(r_sample, asg, daily, start),
         "journal": journal_frame(r_journal, asg, start),
+        "episodes": episodes_frame(traits.episodes, asg, start),
         "stage_changes": pl.DataFrame(
             {
                 "date": dates(start + cal.stage_start),
@@ -183,6 +189,24 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         current_stage=cal.stage_on(cut),
         target_weight_g=draw.target_weight_g,
     )
+
+
+def episodes_frame(ep: Episodes, asg, start: int) -> pl.DataFrame:
+    """One row per (episode, ring affected and live on its first day)."""
+    rings = np.flatnonzero(asg.stage == asg.stage.max())
+    e, r = np.nonzero(ep.rings)
+    no = rings[r]
+    live = (asg.first_day[no] <= ep.first_day[e]) & (ep.first_day[e] < asg.end_day[no])
+    e, no = e[live], no[live]
+    return pl.DataFrame(
+        {
+            "start_date": dates(start + ep.first_day[e]),
+            "end_date": dates(start + np.minimum(ep.first_day[e] + ep.days[e], asg.end_day[no])),
+            "kind": pl.Series([EPISODES[k][0] for k in ep.kind[e]], dtype=pl.String),
+            "cause": pl.Series([EPISODES[k][1] for k in ep.kind[e]], dtype=pl.String),
+            "assignment_no": pl.Series(no, dtype=pl.Int32),
+        }
+    ).sort("start_date", "assignment_no")
 
 
 def _validate(spec: BatchSpec) -> None:
