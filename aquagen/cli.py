@@ -91,11 +91,13 @@ def _summary(snap) -> str:
 @click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               help="Snapshot folder to write (a path, or with --scheduler any fsspec URL).")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=42, show_default=True, help="Random seed.")
-@click.option("--batches", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Number of batches in the fleet (0: infrastructure and master data only).")
+@click.option("--batches", type=click.IntRange(min=0), default=None,
+              help="Number of batches in the fleet (0: infrastructure and master data only). "
+                   "[default: a full farm, ≈4.5 years of egg intakes]")
 @click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
 @click.option("--first-start", type=DATE, default=None,
-              help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1000 days]")
+              help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1640 days "
+                   "for a full farm; with --batches, as-of - 1000 days or earlier so that every batch has started]")
 @click.option("--stagger-days", type=click.IntRange(min=1, max=3650), default=20, show_default=True,
               help="Days between batch starts (geographies alternate).")
 @click.option("--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]")
@@ -132,6 +134,14 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
         click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")
     else:
         click.echo(f"wrote {_summary(snap)} to {snap.path}")
+    from .model.fleet import PlannedBatch, fleet_status
+
+    planned = [PlannedBatch.from_json(b) for b in snap.manifest.get("batches", [])]
+    if planned:
+        as_of_day = dt.date.fromisoformat(snap.manifest["arguments"]["as_of"])
+        share, stages = fleet_status(planned, snap.manifest["seed"], as_of_day)
+        click.echo(f"on {as_of_day}: {share:.0%} of containers hold fish; active batches by stage: "
+                   + ", ".join(f"{k} {v}" for k, v in stages.items()))
 
 
 @cli.command()

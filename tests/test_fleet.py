@@ -1,6 +1,7 @@
 """The fleet: schedule, workers, prefix-stable ids, resume after kill -9, feed stock checks."""
 
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -11,11 +12,25 @@ import time
 import polars as pl
 import pytest
 
-from aquagen.model.fleet import plan_fleet
+from aquagen.errors import AquagenError
+from aquagen.model.fleet import (
+    FARM_HISTORY_DAYS,
+    calendar_of,
+    fleet_status,
+    hall_windows,
+    plan_farm,
+    plan_fleet,
+    sea_window,
+)
 from aquagen.model.seeds import fleet_eggs
 from aquagen.model.timeline import LIFE_DAYS, SEA_START
 from aquagen.profiles import get
-from aquagen.run.generate import DEFAULT_STAGGER_DAYS, default_first_start, generate, work_folder
+from aquagen.run.generate import (
+    DEFAULT_STAGGER_DAYS,
+    default_first_start,
+    generate,
+    work_folder,
+)
 from aquagen.tables.ids import id_column
 
 PROFILE = get()
@@ -101,13 +116,47 @@ def test_resume_after_kill_gives_the_same_bytes(fleet, tmp_path):
 
 def test_default_fleet_shows_every_stage():
     as_of = dt.date(2026, 11, 24)
-    planned = plan_fleet(50, default_first_start(as_of), DEFAULT_STAGGER_DAYS, fleet_eggs(42))
+    planned = plan_fleet(50, default_first_start(as_of), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42, as_of=as_of)
+    assert len(planned) == 50
     age = [(as_of - b.start_date).days for b in planned]
-    active = sum(0 <= a < LIFE_DAYS for a in age)
-    assert 40 <= active <= 50 and sum(a >= LIFE_DAYS for a in age) > 0  # harvested ones too
+    life = [calendar_of(b, 42).life_days for b in planned]
+    active = sum(0 <= a < n for a, n in zip(age, life))
+    assert 40 <= active <= 50 and sum(a >= n for a, n in zip(age, life)) > 0  # harvested ones too
     assert any(a >= SEA_START for a in age if a < LIFE_DAYS) and any(a < SEA_START for a in age)
-    assert any(a % 90 < 10 and 90 <= a < SEA_START + 10 for a in age)  # mid-transition
     assert {b.geography for b in planned} == {"Scotland", "Faroe Islands"}
+
+
+def test_every_planned_batch_has_started_or_it_says_so():
+    as_of = dt.date(2026, 11, 30)
+    planned = plan_fleet(60, default_first_start(as_of, 60), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42, as_of=as_of)
+    assert len(planned) == 60 and max(b.start_date for b in planned) <= as_of
+    with pytest.raises(AquagenError, match=r"--batches 100000 do not all start by the as-of date .* only \d+ batches"):
+        plan_fleet(100_000, default_first_start(as_of, 100_000), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42,
+                   as_of=as_of)
+
+
+def test_full_farm_plan():
+    """A full farm: years of history, every station and sea area used, both geographies, every stage."""
+    as_of = dt.date(2026, 11, 30)
+    planned = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of, fleet_eggs(42), 42)
+    assert len({b.station for b in planned}) == 22 and len({b.sea_area for b in planned}) == 42
+    geos = [b.geography for b in planned]
+    assert abs(geos.count("Scotland") - geos.count("Faroe Islands")) <= 0.1 * len(planned)
+    share, stages = fleet_status(planned, 42, as_of)
+    assert share >= 0.45 and all(n >= 1 for n in stages.values()) and stages["Adult"] >= 25
+    # the windows the plan reserved are the batch's own calendar: no hall or area holds two batches
+    for key, windows in (("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, 42))]),
+                         ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, 42))])):
+        by_site: dict = {}
+        for b in planned:
+            for k, w in enumerate(windows(b)):
+                by_site.setdefault((getattr(b, key), k), []).append(w)
+        for ws in by_site.values():
+            ws.sort()
+            assert all(a[1] <= b[0] for a, b in itertools.pairwise(ws))
+    # a later as-of date only adds batches (prefix-stable plan from a fixed first start)
+    later = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of + dt.timedelta(days=200), fleet_eggs(42), 42)
+    assert later[: len(planned)] == planned and len(later) > len(planned)
 
 
 def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):

@@ -222,12 +222,12 @@ def test_unreachable_database():
 
 def test_existing_output_needs_force(tmp_path):
     out = tmp_path / "snap"
-    assert run_cli("generate", "--out", out, "--as-of", "2025-06-01").returncode == 0
+    assert run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--batches", "0").returncode == 0
     before = (out / "manifest.json").read_bytes()
-    r = run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--seed", "9")
+    r = run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--seed", "9", "--batches", "0")
     assert r.returncode == 2 and "--force" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert (out / "manifest.json").read_bytes() == before
-    r = run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--seed", "9", "--force")
+    r = run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--seed", "9", "--force", "--batches", "0")
     assert r.returncode == 0 and json.loads((out / "manifest.json").read_text())["seed"] == 9
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folders left behind
 

@@ -25,6 +25,25 @@ GEOGRAPHIES = (
 )
 GEOGRAPHY_BY_NAME = {g.name: g for g in GEOGRAPHIES}
 
+# Where the sites are (lat, lon): sea areas in the sea lochs and sounds of the Scottish west coast
+# and the Hebrides, and in the fjords of the Faroes (as the farms listed by Marine Scotland and the
+# Faroese Food and Veterinary Authority); freshwater stations inland, by lochs and rivers.
+AREA_SITES = {
+    "Scotland": ((56.62, -5.42), (56.08, -5.27), (56.69, -5.80), (57.27, -6.08), (57.55, -5.72), (57.80, -5.62),
+                 (57.90, -5.25), (56.47, -5.92), (55.85, -6.10), (55.60, -5.52), (57.85, -6.78), (58.18, -6.58),
+                 (57.43, -7.32), (56.98, -5.70), (57.10, -5.62), (56.33, -5.55), (56.52, -5.48), (57.38, -5.65),
+                 (58.05, -5.30), (56.88, -5.95)),
+    "Faroe Islands": ((62.06, -6.86), (62.15, -7.02), (62.25, -6.95), (62.12, -6.76), (62.10, -6.94),
+                      (62.15, -7.17), (61.60, -6.95), (61.56, -6.83), (61.47, -6.80), (62.07, -7.32),
+                      (62.22, -6.59), (62.25, -6.80), (61.85, -6.82), (61.91, -6.87), (62.29, -6.52)),
+}
+STATION_SITES = {
+    "Scotland": ((57.15, -4.68), (56.80, -4.25), (57.45, -4.45), (57.62, -4.78), (56.42, -4.85), (57.02, -5.05),
+                 (56.95, -4.55), (57.30, -4.95), (56.60, -4.40), (57.75, -4.60)),
+    "Faroe Islands": ((62.04, -6.92), (62.16, -6.86), (62.26, -6.72), (62.10, -7.08), (61.57, -6.88),
+                      (62.20, -7.10), (62.02, -7.22), (61.88, -6.85), (62.24, -6.62), (62.13, -6.97),
+                      (61.52, -6.78), (62.30, -6.62)),
+}
 HALLS = "ABCDE"
 CONTAINERS_PER_HALL = 10
 RINGS_PER_AREA = 20
@@ -71,14 +90,23 @@ class ContainerType:
     description: str
 
 
+# Sized so that the most a tank of a batch of up to 3.8 M eggs holds at the end of its stage stays
+# within the stage's density limit (kg/m³), with ~15 % headroom: fry ≤ 30, parr ≤ 45, smolt ≤ 60,
+# post-smolt ≤ 75 (RAS practice: Thorarensen & Farrell 2011; Norwegian welfare guidance),
+# sea ≤ 25 (Norway's legal maximum, Akvakulturdriftsforskriften § 46); max_biomass_kg = limit × volume.
+# Trays hold eggs and alevins by count, not by density.
 CONTAINER_TYPES = (
     ContainerType("Egg & Alevin Tray", "TRAY", 5.0, 2.5, 250.0, "Incubation tray for eggs and alevins"),
-    ContainerType("Fry Tank (small)", "TANK", 30.0, 25.0, 1_500.0, "Small indoor tank for fry"),
-    ContainerType("Parr Tank (medium)", "TANK", 120.0, 100.0, 6_000.0, "Medium indoor tank for parr"),
-    ContainerType("Smolt Tank (large)", "TANK", 400.0, 350.0, 25_000.0, "Large indoor tank for smolt"),
-    ContainerType("Post-Smolt Tank (pre-transfer)", "TANK", 900.0, 800.0, 60_000.0, "Pre-transfer tank for post-smolt"),
-    ContainerType("Sea Ring", "PEN", 40_000.0, 35_000.0, 900_000.0, "Circular sea pen (160 m circumference)"),
+    ContainerType("Fry Tank (small)", "TANK", 160.0, 140.0, 4_200.0, "Fry tank, 7 m diameter (≤ 30 kg/m³)"),
+    ContainerType("Parr Tank (medium)", "TANK", 600.0, 560.0, 25_200.0, "Parr tank, 13 m diameter (≤ 45 kg/m³)"),
+    ContainerType("Smolt Tank (large)", "TANK", 1_500.0, 1_400.0, 84_000.0, "Smolt tank, 20 m diameter (≤ 60 kg/m³)"),
+    ContainerType("Post-Smolt Tank (pre-transfer)", "TANK", 3_000.0, 2_800.0, 210_000.0,
+                  "Post-smolt RAS tank, 28 m diameter (≤ 75 kg/m³)"),
+    ContainerType("Sea Ring", "PEN", 45_000.0, 42_000.0, 1_050_000.0,
+                  "Circular sea pen, 160 m circumference, 20 m deep (≤ 25 kg/m³)"),
 )
+# the stage density limits the container types are sized for (kg/m³)
+STAGE_DENSITY_LIMIT = (100.0, 30.0, 45.0, 60.0, 75.0, 25.0)
 
 
 @dataclass(frozen=True)

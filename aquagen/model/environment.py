@@ -1,14 +1,23 @@
 """Water temperature and chemistry per (day, track): hall set points, the sea's season by
-geography, AR(1) weather and rare excursions."""
+geography, the region's weather (shared by every sea area of a geography: one series per seed
+and geography, with year-to-year anomalies), local AR(1) noise, soft limits, late-summer oxygen
+dips and rare excursions.
+
+Sources: Marine Scotland Science coastal temperature monitoring (west-coast sea lochs 7–14 °C,
+warm spells to 15–17 °C in 2018 and 2022); Faroe Marine Research Institute (Skopun 6–11 °C);
+year-to-year anomalies of ±1 °C (ICES Report on Ocean Climate); oxygen saturation in pens
+falling to 70–85 % in late summer (Oldham et al. 2018, Aquaculture 486).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .layout import Grid
-from .timeline import LIFE_DAYS, RINGS, SLOTS
+from .timeline import RINGS, SLOTS
 
 # --- temperature ----------------------------------------------------------------------
 HALL_TEMP_C = np.array([7.0, 7.3, 7.3, 7.3, 7.3])  # hatchery set points by stage hall
@@ -17,6 +26,13 @@ HALL_TEMP_BAND = np.array([[6.0, 8.0], [7.0, 8.0], [7.0, 8.0], [7.0, 8.0], [7.0,
 SEA_TEMP = {"Faroe Islands": (8.5, 2.3, 6.0, 11.0), "Scotland": (10.5, 3.2, 7.0, 14.0)}
 WARMEST_DAY_OF_YEAR = 252  # ~9 September
 DIURNAL_SWING_C = (0.1, 0.3)  # freshwater, sea: amplitude of the daily cycle
+REGION_STREAM = 0x5EA7  # the region's weather: its own stream per (seed, geography)
+REGION_ORIGIN = 7_305  # 1990-01-01 (epoch days): the regional series starts here
+REGION_DAYS = 22_000  # ... and covers 60 years
+REGION_AR1 = (0.96, 0.55)  # regional anomaly: φ, sd (°C)
+YEAR_ANOMALY_SD, YEAR_ANOMALY_CLIP = 0.6, 1.2  # warm and cold years
+LOCAL_AR1 = (0.9, 0.15)  # a sea area's own deviation from its region
+SOFT_LIMIT_C = {"Faroe Islands": (4.5, 13.0), "Scotland": (5.5, 17.0)}  # what the soft band tends to
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float) -> np.ndarray:
@@ -36,7 +52,7 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float
     return out
 
 
-def _sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
+def sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
     """Seasonal sea temperature (no anomaly): coldest about 10 March, warmest about 9 September."""
     mean, amp, _, _ = SEA_TEMP[geography]
     d = np.asarray(epoch_days).astype("datetime64[D]")
@@ -44,19 +60,44 @@ def _sea_season_c(geography: str, epoch_days: np.ndarray) -> np.ndarray:
     return mean + amp * np.cos(2 * np.pi * (doy - WARMEST_DAY_OF_YEAR) / 365.25)
 
 
-def temperatures(rng: np.random.Generator, grid: Grid, start: int, geography: str) -> np.ndarray:
-    """Daily mean water temperature per (day, track): hall set point or sea season + AR(1)."""
-    hall = HALL_TEMP_C + _ar1(rng, (LIFE_DAYS, 5), 0.85, 0.15)
+@lru_cache(maxsize=8)
+def regional_anomaly(seed: int, geography: str) -> np.ndarray:
+    """The region's weather from REGION_ORIGIN on (°C per day): AR(1) + a smooth anomaly per year.
+    Every batch of a geography reads the same series, so neighbouring sea areas correlate."""
+    g = sorted(SEA_TEMP).index(geography)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, REGION_STREAM, g]))
+    weather = _ar1(rng, (REGION_DAYS,), *REGION_AR1)
+    years = REGION_DAYS // 365 + 2
+    year = np.clip(YEAR_ANOMALY_SD * rng.standard_normal(years), -YEAR_ANOMALY_CLIP, YEAR_ANOMALY_CLIP)
+    t = np.arange(REGION_DAYS) / 365.25
+    return weather + np.interp(t, np.arange(years) + 0.5, year)  # linear between mid-years: no jump
+
+
+def _soft(x: np.ndarray, lo: float, hi: float, soft_lo: float, soft_hi: float) -> np.ndarray:
+    """Identity inside [lo, hi]; beyond, tends to soft_lo / soft_hi (tanh): no value piles up at a cap."""
+    up, down = soft_hi - hi, lo - soft_lo
+    x = np.where(x > hi, hi + up * np.tanh((x - hi) / up), x)
+    return np.where(x < lo, lo - down * np.tanh((lo - x) / down), x)
+
+
+def temperatures(rng: np.random.Generator, grid: Grid, start: int, geography: str, seed: int = 0) -> np.ndarray:
+    """Daily mean water temperature per (day, track): hall set point, or sea season + the region's
+    weather + the area's own AR(1), softly limited."""
+    n_days = grid.live.shape[0]
+    hall = HALL_TEMP_C + _ar1(rng, (n_days, 5), 0.85, 0.15)
     tank_offset = np.clip(0.05 * rng.standard_normal((5, SLOTS)), -0.1, 0.1)
     _, _, lo, hi = SEA_TEMP[geography]
-    sea = _sea_season_c(geography, start + np.arange(LIFE_DAYS)) + _ar1(rng, (LIFE_DAYS,), 0.9, 0.35)
+    days_epoch = start + np.arange(n_days)
+    region = regional_anomaly(seed, geography)[np.clip(days_epoch - REGION_ORIGIN, 0, REGION_DAYS - 1)]
+    sea = sea_season_c(geography, days_epoch) + region + _ar1(rng, (n_days,), *LOCAL_AR1)
     ring_offset = np.clip(0.05 * rng.standard_normal(RINGS), -0.1, 0.1)
 
     s = np.clip(grid.stage[:, :SLOTS], 0, 4)
-    days = np.arange(LIFE_DAYS)[:, None]
+    days = np.arange(n_days)[:, None]
     fw = hall[days, s] + tank_offset[s, np.arange(SLOTS)]
     fw = np.clip(fw, HALL_TEMP_BAND[s, 0], HALL_TEMP_BAND[s, 1])
-    return np.concatenate([fw, np.clip(sea[:, None] + ring_offset, lo, hi)], axis=1)
+    soft_lo, soft_hi = SOFT_LIMIT_C[geography]
+    return np.concatenate([fw, _soft(sea[:, None] + ring_offset, lo, hi, soft_lo, soft_hi)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -71,7 +112,12 @@ class Water:
     nh4: np.ndarray
 
 
-def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray) -> Water:
+OXYGEN_DIP_P = 0.02  # per sea day in August–September
+OXYGEN_DIP_POINTS = (8.0, 20.0)
+OXYGEN_DIP_DAYS = (2, 7)
+
+
+def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray, start: int = 0) -> Water:
     """Water chemistry by day and track: safe most days, with rare one-day excursions.
 
     Oxygen saturation falls with temperature at sea (oxygenated tanks ashore do not);
@@ -86,6 +132,18 @@ def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray) -> Wate
 
     oxygen = np.where(sea, 97.0 - 0.9 * np.maximum(0.0, temp - 8.0), 95.0) + _ar1(rng, shape, 0.7, 1.2)
     oxygen -= excursion(0.003, 8.0, 25.0)
+    # late-summer dips at sea: warm, calm spells of 2–6 days (August–September), −8 to −20 points
+    doy = ((np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]")
+            - np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]").astype("datetime64[Y]")).astype(int))
+    late_summer = ((doy >= 212) & (doy < 274))[:, None] & sea
+    day_shape = (shape[0], 1)  # a spell hits every ring of the area, each a little differently
+    begins = late_summer & (rng.random(day_shape) < OXYGEN_DIP_P)
+    depth = np.where(begins, rng.uniform(*OXYGEN_DIP_POINTS, day_shape) * rng.uniform(0.8, 1.2, shape), 0.0)
+    length = np.broadcast_to(rng.integers(*OXYGEN_DIP_DAYS, day_shape), shape)
+    dip = np.zeros(shape)
+    for k in range(OXYGEN_DIP_DAYS[1]):
+        dip[k:] = np.maximum(dip[k:], np.where(length[: shape[0] - k] > k, depth[: shape[0] - k], 0.0))
+    oxygen -= dip
     co2 = np.where(sea, 2.5 + _ar1(rng, shape, 0.8, 0.4), 7.0 + _ar1(rng, shape, 0.8, 1.0))
     co2 += excursion(0.002, 8.0, 15.0)
     ph = np.where(sea, 7.95 + _ar1(rng, shape, 0.8, 0.05), 7.1 + _ar1(rng, shape, 0.8, 0.12))

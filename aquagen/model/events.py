@@ -9,13 +9,19 @@ import polars as pl
 from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from .environment import DIURNAL_SWING_C, Water
 from .layout import Grid, Layout
-from .population import FCR, Life
-from .timeline import ADULT, LIFE_DAYS, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
+from .population import Life, fcr
+from .timeline import ADULT, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
 
 # --- feeding --------------------------------------------------------------------------
-FEED_BY_STAGE = np.array([-1, 0, 1, 2, 3, 4])  # Adult moves to feed 5 from FINISHER_SWITCH_G
-FINISHER_SWITCH_G = 2500.0
+# Pellet size by fish weight (feed i is fed below FEED_UP_TO_G[i] grams, domain.FEEDS order: 0.5, 1.0,
+# 2.0, 3.0, 4.5, 6.0 mm), after the feed suppliers' tables (BioMar, Skretting: 0.5 mm at first feeding,
+# 1 mm to ≈5 g, 2 mm to ≈30 g, 3 mm to ≈150 g, 4.5 mm to ≈1.5 kg, 6+ mm above).
+FEED_UP_TO_G = np.array([1.0, 5.0, 30.0, 150.0, 1500.0])
 FEEDING_HOURS = {1: (6, 10, 14, 18), 2: (6, 10, 14, 18), 3: (6, 12, 18), 4: (8, 16), 5: (8, 16)}
+
+# --- growth samples ---
+SAMPLE_WEEKDAY = 3  # batch day 7k + 3: every tank of the batch weighed on the same day
+SAMPLE_SETTLE_DAYS = 4  # not in the first days after a move
 
 # --- readings -------------------------------------------------------------------------
 READING_HOURS = np.array([6, 10, 18])
@@ -140,22 +146,42 @@ def harvests_frame(asg: Layout, life: Life, start: int) -> pl.DataFrame:
 
 
 def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int) -> pl.DataFrame:
-    """Batch-level deaths per day, with a cause.
+    """Batch-level deaths per day, with the cause that explains most of them.
 
-    ENVIRONMENTAL when more than half of the day's deaths are attributable to
-    temperature/oxygen stress (share (s−1)/s of each container's expected deaths);
-    otherwise drawn, mostly UNKNOWN (predators only at sea, handling only ashore).
+    The day's expected deaths are split by component of the death rate: an episode's cause
+    (gill disease and winter ulcer: DISEASE, jellyfish: ENVIRONMENTAL, delousing: HANDLING),
+    the weeks after sea transfer (HANDLING), egg losses and the base rate's temperature/oxygen
+    stress (ENVIRONMENTAL) and the base rate itself, whose cause is drawn, mostly UNKNOWN
+    (predators only at sea). ``episode`` is 1 on days an episode's cause wins.
     """
+    n_days = life.deaths.shape[0]
     count = life.deaths.sum(axis=1)
     biomass = (life.deaths * life.w_start).sum(axis=1) / 1000
-    stress_share = (life.deaths * (1 - 1 / np.maximum(life.stress, 1.0))).sum(axis=1) / np.maximum(count, 1)
+    pop = life.pop_start.astype(float)
+    stress = np.maximum(life.stress, 1.0)
+    base = life.rates["base"]
+    expected = {
+        "base": (pop * base).sum(1),
+        "ENVIRONMENTAL_STRESS": (pop * base * (stress - 1)).sum(1),
+        "EGGS": (pop * life.rates["eggs"]).sum(1),
+        "POST_TRANSFER": (pop * life.rates["post_transfer"]).sum(1),
+    }
+    episode_causes = [k for k in life.rates if k in MORTALITY_CAUSES]
+    for k in episode_causes:
+        expected[k] = (pop * life.rates[k]).sum(1)
+    names = list(expected)
+    winner = np.argmax(np.stack([expected[k] for k in names]), axis=0)
     at_sea = life.deaths[:, grid.sea].sum(axis=1) > life.deaths[:, ~grid.sea].sum(axis=1)
     #                 DISEASE HANDLING PREDATION ENVIRONMENTAL UNKNOWN OTHER
-    p_fresh = np.array([0.08, 0.04, 0.00, 0.02, 0.82, 0.04])
-    p_sea = np.array([0.08, 0.00, 0.06, 0.04, 0.78, 0.04])
-    u = rng.random(LIFE_DAYS)[:, None]
-    drawn = np.where(at_sea, (u > np.cumsum(p_sea)).sum(1), (u > np.cumsum(p_fresh)).sum(1))
-    cause = np.where(stress_share > 0.5, MORTALITY_CAUSES.index("ENVIRONMENTAL"), np.minimum(drawn, 5))
+    p_fresh = np.array([0.10, 0.03, 0.00, 0.02, 0.80, 0.05])
+    p_sea = np.array([0.10, 0.00, 0.08, 0.02, 0.75, 0.05])
+    u = rng.random(n_days)[:, None]
+    drawn = np.minimum(np.where(at_sea, (u > np.cumsum(p_sea)).sum(1), (u > np.cumsum(p_fresh)).sum(1)), 5)
+    index = {k: MORTALITY_CAUSES.index(k) for k in MORTALITY_CAUSES}
+    fixed = np.array([index["ENVIRONMENTAL"] if k == "ENVIRONMENTAL_STRESS" else index["UNKNOWN"] if k == "EGGS"
+                      else index["HANDLING"] if k == "POST_TRANSFER" else index.get(k, -1) for k in names])
+    cause = np.where(np.array(names)[winner] == "base", drawn, fixed[winner])
+    episode = np.isin(np.array(names)[winner], episode_causes)
     days = np.flatnonzero(count > 0)
     return pl.DataFrame(
         {
@@ -163,20 +189,23 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
             "count": pl.Series(count[days], dtype=pl.Int64),
             "biomass_kg": biomass[days],
             "cause": np.array(MORTALITY_CAUSES)[cause[days]],
+            "episode": episode[days],
         }
     )
 
 
-def feedings(rng: np.random.Generator, d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def feedings(rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: float = 1.0
+             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Feeding events of the full life and the fed kg per daily row.
 
-    Daily ration = the day's biomass gain × stage FCR × lognormal noise (sd 10 %),
+    Daily ration = the day's biomass gain × FCR (by stage, size and temperature, × the batch's
+    factor: ``population.fcr``) × lognormal noise (sd 10 %),
     split unevenly (±10 %) over the stage's feeding times. Events too small to store
     (amount < 0.0001 kg or biomass < 0.01 kg) are dropped.
     """
     n_rows = len(d["day"])
     gain_kg = d["pop_end"] * (d["w_end"] - d["w_start"]) / 1000
-    ration = gain_kg * FCR[d["stage"]] * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
+    ration = gain_kg * fcr(d["stage"], d["w_start"], d["temperature_c"], fcr_factor) * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
     share_noise = 1.0 + np.clip(0.1 * rng.standard_normal((n_rows, 4)), -0.25, 0.25)
     blocks = []
     # rows of one stage are contiguous (assignments are ordered by stage): one block each
@@ -186,9 +215,7 @@ def feedings(rng: np.random.Generator, d: dict[str, np.ndarray]) -> tuple[dict[s
         share = share / share.sum(axis=1, keepdims=True)
         amount = np.round(ration[rows, None] * share, 4).ravel()
         row = np.repeat(rows, len(hours))
-        feed = np.full(len(row), FEED_BY_STAGE[stage])
-        if stage == ADULT:
-            feed = np.where(d["w_start"][row] >= FINISHER_SWITCH_G, FEED_BY_STAGE[stage] + 1, feed)
+        feed = np.searchsorted(FEED_UP_TO_G, d["w_start"][row], side="right")
         blocks.append({"row": row, "hour": np.tile(hours, len(rows)), "amount": amount, "feed": feed})
     ev = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
     ev["biomass"] = np.round(d["pop_start"][ev["row"]] * d["w_start"][ev["row"]] / 1000, 2)
@@ -263,13 +290,14 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
 
 
 def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
-    """Weekly growth samples (day 7, 14, ... of each assignment from Fry on).
+    """Weekly growth samples from Fry on: every tank of the batch on the same day of the week
+    (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
     weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
     length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
     """
-    rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= 7) & (d["offset"] % 7 == 0))
+    rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= SAMPLE_SETTLE_DAYS) & (d["day"] % 7 == SAMPLE_WEEKDAY))
     n_s = len(rows)
     size = rng.integers(20, 51, n_s)
     enough = d["pop_start"][rows] >= size  # a tank with fewer fish than the sample is not sampled

@@ -3,19 +3,24 @@
 A batch occupies hall k of its station from the day its first container
 arrives until the day after its last container leaves, and its sea area from
 the sea transfer to the last harvest plus a fallow period. No hall and no sea
-area ever holds two batches at once.
+area ever holds two batches at once. The windows are the batch's own calendar
+(``calendar.batch_draw``: its stage lengths and the sea phase its target weight
+takes), the same the simulation lives.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
+
+import numpy as np
 
 from ..errors import AquagenError
 from . import domain as D
+from .calendar import batch_draw
 from .sites import SITES
-from .timeline import FALLOW_DAYS, LIFE_DAYS, SEA_START, TRANSITION_DAYS
+from .timeline import Calendar
 
 
 @dataclass(frozen=True)
@@ -33,35 +38,37 @@ class PlannedBatch:
         return {**asdict(self), "start_date": self.start_date.isoformat()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "PlannedBatch":
+    def from_json(cls, d: dict) -> PlannedBatch:
         return cls(**{**d, "start_date": dt.date.fromisoformat(d["start_date"])})
 
 
-def hall_windows(start: dt.date) -> list[tuple[int, dt.date, dt.date]]:
+def calendar_of(b: PlannedBatch, seed: int) -> Calendar:
+    return batch_draw(seed, b.shard, b.start_date, b.geography).calendar
+
+
+def hall_windows(start: dt.date, cal: Calendar) -> list[tuple[int, dt.date, dt.date]]:
     """(hall index, first day, first free day) for each freshwater stage."""
-    out, day = [], 0
-    for k, stage in enumerate(D.STAGES[:-1]):
-        out.append((k, start + dt.timedelta(days=day), start + dt.timedelta(days=day + stage.days + TRANSITION_DAYS)))
-        day += stage.days
-    return out
+    return [(k, start + dt.timedelta(days=a), start + dt.timedelta(days=b)) for k, (a, b) in enumerate(cal.hall_windows())]
 
 
-def sea_window(start: dt.date) -> tuple[dt.date, dt.date]:
+def sea_window(start: dt.date, cal: Calendar) -> tuple[dt.date, dt.date]:
     """(first day, first free day) of the sea area, fallow included."""
-    return start + dt.timedelta(days=SEA_START), start + dt.timedelta(days=LIFE_DAYS + FALLOW_DAYS)
+    a, b = cal.sea_window()
+    return start + dt.timedelta(days=a), start + dt.timedelta(days=b)
 
 
 def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
+def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date, cal: Calendar,
+                     seed: int) -> tuple[PlannedBatch, dt.date] | None:
     """The batch blocking ``station`` for a batch starting on ``start``, and when it frees the station."""
-    mine = hall_windows(start)
+    mine = hall_windows(start, cal)
     for b in existing:
         if b.station != station:
             continue
-        theirs = hall_windows(b.start_date)
+        theirs = hall_windows(b.start_date, calendar_of(b, seed))
         if any(_overlap(m[1:], t[1:]) for m, t in zip(mine, theirs)):
             # first start date from which every hall is free of b
             free = max(t[2] - (m[1] - start) for m, t in zip(mine, theirs))
@@ -69,11 +76,14 @@ def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date)
     return None
 
 
-def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date) -> tuple[PlannedBatch, dt.date] | None:
-    mine = sea_window(start)
+def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date, cal: Calendar,
+                  seed: int) -> tuple[PlannedBatch, dt.date] | None:
+    mine = sea_window(start, cal)
     for b in existing:
-        if b.sea_area == area and _overlap(mine, sea_window(b.start_date)):
-            return b, sea_window(b.start_date)[1]
+        if b.sea_area == area:
+            theirs = sea_window(b.start_date, calendar_of(b, seed))
+            if _overlap(mine, theirs):
+                return b, theirs[1]
     return None
 
 
@@ -97,11 +107,11 @@ def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_f
     """The requested site if it exists, is in ``geo`` and is free; else the first free one."""
     if requested is not None:
         _site(kind, requested, geo, sites)
-        hit = conflict(existing, requested, start)
+        hit = conflict(existing, requested)
         if hit:
             raise AquagenError(busy(*hit))
         return requested
-    free = [name for _, g, name in sites if g == geo and not conflict(existing, name, start)]
+    free = [name for _, g, name in sites if g == geo and not conflict(existing, name)]
     if not free:
         raise AquagenError(none_free)
     return free[0]
@@ -117,19 +127,24 @@ def plan_batch(
     sea_area: str | None = None,
     batch_name: str | None = None,
     first_id: int | None = None,
+    seed: int = 0,
 ) -> PlannedBatch:
-    """Place one more batch beside ``existing`` ones, or explain in one line why it cannot go there."""
+    """Place one more batch beside ``existing`` ones, or explain in one line why it cannot go there.
+    ``seed``: the fleet's, whose draws give every batch its calendar."""
     if isinstance(eggs, bool) or not isinstance(eggs, int) or eggs <= 0:
         raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs")
     geo = geography(geography_name)
+    cal = batch_draw(seed, len(existing), start_date, geo.name).calendar
     station = _choose(
-        "station", station, geo, SITES.stations(), station_conflict, existing, start_date,
+        "station", station, geo, SITES.stations(), lambda e, s: station_conflict(e, s, start_date, cal, seed),
+        existing, start_date,
         lambda b, free: f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
                         f"it is free for a batch starting on or after {free}",
         f"no station in {geo.name} has its halls free for a batch starting {start_date}",
     )
     sea_area = _choose(
-        "sea area", sea_area, geo, SITES.areas(), area_conflict, existing, start_date,
+        "sea area", sea_area, geo, SITES.areas(), lambda e, a: area_conflict(e, a, start_date, cal, seed),
+        existing, start_date,
         lambda b, free: f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
                         f"(fallow included); it is free for a sea phase from {free}",
         f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}",
@@ -157,19 +172,115 @@ def plan_batch(
     )
 
 
+class _Farm:
+    """The fleet plan's state for batches placed in start order: per station the first free day of
+    each hall, per sea area its first free day (fallow included), and when each was last used.
+    Placing a batch looks at every site of its geography once: planning is linear in batches."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.planned: list[PlannedBatch] = []
+        self.hall_free = {name: [dt.date.min] * len(D.HALLS) for _, _, name in SITES.stations()}
+        self.area_free = {name: dt.date.min for _, _, name in SITES.areas()}
+        self.station_used = {name: (dt.date.min, k) for k, _, name in SITES.stations()}
+        self.area_used = {name: (dt.date.min, k) for k, _, name in SITES.areas()}
+        self.names: dict[str, int] = {}
+
+    def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
+        """The batch on the least recently used free station and sea area, or None when none is free."""
+        shard = len(self.planned)
+        cal = batch_draw(self.seed, shard, start, geo.name).calendar
+        halls = hall_windows(start, cal)
+        stations = [name for _, g, name in SITES.stations() if g == geo
+                    and all(first >= free for (_, first, _), free in zip(halls, self.hall_free[name]))]
+        sea_first, sea_free = sea_window(start, cal)
+        areas = [name for _, g, name in SITES.areas() if g == geo and sea_first >= self.area_free[name]]
+        if not stations or not areas:
+            return None
+        station = min(stations, key=self.station_used.__getitem__)
+        area = min(areas, key=self.area_used.__getitem__)
+        self.hall_free[station] = [end for _, _, end in halls]
+        self.area_free[area] = sea_free
+        self.station_used[station] = (start, self.station_used[station][1])
+        self.area_used[area] = (sea_free, self.area_used[area][1])
+        prefix = f"{geo.code}-{start.year}-"
+        self.names[prefix] = self.names.get(prefix, 0) + 1
+        pb = PlannedBatch(shard=shard, batch_id=shard + 1, batch_number=f"{prefix}{self.names[prefix]:03d}",
+                          geography=geo.name, station=station, sea_area=area, start_date=start, eggs=eggs)
+        self.planned.append(pb)
+        return pb
+
+
 def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[int], int],
-               geography_name: str | None = None) -> list[PlannedBatch]:
+               geography_name: str | None = None, seed: int = 0, as_of: dt.date | None = None) -> list[PlannedBatch]:
     """``n`` batches starting every ``stagger_days`` from ``first_start``, alternating
-    geographies (or all in ``geography_name``), each on the first free station and
-    sea area; a one-line error says how many fit when they do not."""
-    geos = [geography(geography_name).name] if geography_name else [g.name for g in D.GEOGRAPHIES]
-    planned: list[PlannedBatch] = []
+    geographies (or all in ``geography_name``), each on the least recently used free station
+    and sea area; a one-line error says how many fit when they do not, or how many start by
+    ``as_of`` (every planned batch exists on the as-of date)."""
+    geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
+    farm = _Farm(seed)
+    where = f" in {geography_name}" if geography_name else ""
     for i in range(n):
         start = first_start + dt.timedelta(days=i * stagger_days)
-        try:
-            planned.append(plan_batch(planned, start_date=start, eggs=eggs(i), geography_name=geos[i % len(geos)]))
-        except AquagenError as e:
-            where = f" in {geography_name}" if geography_name else ""
+        if as_of is not None and start > as_of:
+            raise AquagenError(f"--batches {n} do not all start by the as-of date {as_of}: with a {stagger_days}-day "
+                               f"stagger from {first_start} only {i} batches do; use fewer batches, a shorter "
+                               f"--stagger-days or an earlier --first-start")
+        if farm.place(start, geos[i % len(geos)], eggs(i)) is None:
+            geo = geos[i % len(geos)]
             raise AquagenError(f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
-                               f"only {i} batches fit ({e}); use fewer batches or a longer --stagger-days") from None
-    return planned
+                               f"only {i} batches fit (no station or sea area in {geo.name} is free for a batch "
+                               f"starting {start}); use fewer batches or a longer --stagger-days")
+    return farm.planned
+
+
+# --- a full farm ------------------------------------------------------------------------
+FARM_STREAM = 0xFA53
+FARM_HISTORY_DAYS = 1640  # ≈ 4.5 years of history before the as-of date (every state of a cycle, twice)
+# Egg intakes: day of year of each intake and how many batches each geography may start in it.
+# Salmon farms take eggs several times a year (natural winter spawning and photoperiod-shifted
+# eggs for off-season smolts: Mowi handbook ch. 4), each intake spread over a few weeks.
+INTAKES = ((10, 3), (70, 3), (130, 3), (190, 3), (250, 3), (310, 3))
+INTAKE_JITTER_DAYS = 24
+
+
+def intake_dates(seed: int, first_start: dt.date, as_of: dt.date, geos: list[D.Geography]) -> list[tuple[dt.date, int]]:
+    """Candidate (start date, geography index) of a full farm, by date; each year's draws come from
+    that year's own stream, so a later as-of date only adds candidates."""
+    out = []
+    for year in range(first_start.year, as_of.year + 1):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, FARM_STREAM, year]))
+        for doy, k in INTAKES:
+            jitter = rng.integers(-INTAKE_JITTER_DAYS, INTAKE_JITTER_DAYS + 1, (len(D.GEOGRAPHIES), k))
+            for g in range(len(D.GEOGRAPHIES)):
+                for j in range(k):
+                    day = dt.date(year, 1, 1) + dt.timedelta(days=int(doy + jitter[g, j]))
+                    if first_start <= day <= as_of and D.GEOGRAPHIES[g] in geos:
+                        out.append((day, g))
+    return sorted(out)
+
+
+def plan_farm(first_start: dt.date, as_of: dt.date, eggs: Callable[[int], int], seed: int = 0,
+              geography_name: str | None = None) -> list[PlannedBatch]:
+    """A full farm: every egg intake from ``first_start`` to ``as_of`` that finds a free station and
+    sea area (least recently used first, fallow kept) becomes a batch."""
+    geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
+    farm = _Farm(seed)
+    for day, g in intake_dates(seed, first_start, as_of, geos):
+        farm.place(day, D.GEOGRAPHIES[g], eggs(len(farm.planned)))
+    return farm.planned
+
+
+def fleet_status(planned: list[PlannedBatch], seed: int, as_of: dt.date) -> tuple[float, dict[str, int]]:
+    """Share of the farm's containers holding fish at the end of ``as_of``, and active batches by stage."""
+    from .layout import track_grid
+
+    occupied = 0
+    stages = {s.name: 0 for s in D.STAGES}
+    for b in planned:
+        cal = calendar_of(b, seed)
+        t = (as_of - b.start_date).days
+        if 0 <= t < cal.life_days - 1:
+            occupied += int(track_grid(cal).live[t].sum())
+            stages[D.STAGES[cal.stage_on(t)].name] += 1
+    return occupied / (SITES.n_hall_containers + SITES.n_rings), stages

@@ -8,7 +8,7 @@ import polars as pl
 from .domain import JOURNAL_CATEGORIES, SEVERITIES
 from .events import datetimes
 from .layout import Layout
-from .timeline import ADULT, HARVEST_START, LIFE_DAYS, SLOTS, US_PER_DAY
+from .timeline import ADULT, US_PER_DAY
 
 # category -> (egg trays, freshwater tanks, sea rings) -> descriptions
 _VACCINATION_TEXT = (
@@ -163,9 +163,10 @@ _SEVERITY_P = np.array(
 
 def journal_frame(rng: np.random.Generator, asg: Layout, start: int) -> pl.DataFrame:
     """About one health journal entry a month, each about a container live that day."""
-    n = LIFE_DAYS // 30
+    last_live = int(asg.end_day.max()) - 1  # the last ring's last day
+    n = (last_live + 1) // 30
     day = 15 + 30 * np.arange(n) + rng.integers(-5, 6, n)
-    day = day[day < HARVEST_START + SLOTS - 1]  # last live day is 858
+    day = day[day < last_live]
     n = len(day)
     live = (asg.first_day[None, :] <= day[:, None]) & (day[:, None] < asg.end_day[None, :])
     pick = (rng.random(n) * live.sum(1)).astype(int)  # the pick-th live assignment that day

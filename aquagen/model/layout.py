@@ -1,5 +1,5 @@
 """Where a batch's fish are on each day of its life: assignments and the day loop's tracks,
-fixed by the timeline, independent of any random draw."""
+fixed by the batch's calendar (``timeline.Calendar``), independent of any other draw."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .timeline import ADULT, HARVEST_START, LIFE_DAYS, N_TRACKS, RINGS, SEA_START, SLOTS, STAGE_DAYS
+from .timeline import ADULT, FRESHWATER_STAGES, N_TRACKS, RINGS, SLOTS, Calendar
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,15 @@ class Layout:
     end_day: np.ndarray  # departure day (transfer or harvest)
 
 
-def assignment_layout() -> Layout:
-    fw_stage = np.repeat(np.arange(5), SLOTS)
-    fw_slot = np.tile(np.arange(SLOTS), 5)
+def assignment_layout(cal: Calendar) -> Layout:
+    s = cal.stage_start
+    fw_stage = np.repeat(np.arange(FRESHWATER_STAGES), SLOTS)
+    fw_slot = np.tile(np.arange(SLOTS), FRESHWATER_STAGES)
     ring = np.arange(RINGS)
     stage = np.concatenate([fw_stage, np.full(RINGS, ADULT)])
     slot = np.concatenate([fw_slot, ring])
-    first = np.concatenate([np.where(fw_stage == 0, 0, STAGE_DAYS * fw_stage + fw_slot), SEA_START + ring // 2])
-    end = np.concatenate([STAGE_DAYS * (fw_stage + 1) + fw_slot, HARVEST_START + ring // 2])
+    first = np.concatenate([np.where(fw_stage == 0, 0, s[fw_stage] + fw_slot), cal.sea_start + ring // 2])
+    end = np.concatenate([s[fw_stage + 1] + fw_slot, cal.harvest_day])
     return Layout(
         stage=stage,
         slot=slot,
@@ -50,16 +51,17 @@ class Grid:
     sea: np.ndarray  # bool per track
 
 
-def track_grid() -> Grid:
-    day = np.arange(LIFE_DAYS)[:, None]
-    rel = day - np.arange(SLOTS)[None, :]  # lineage d enters stage k on day 90·k + d
-    fw_stage = np.clip(rel // STAGE_DAYS, 0, None)
-    fw_live = rel < SEA_START
+def track_grid(cal: Calendar) -> Grid:
+    day = np.arange(cal.life_days)[:, None]
+    rel = day - np.arange(SLOTS)[None, :]  # lineage d enters stage k on stage_start[k] + d
+    fw_stage = np.clip(np.searchsorted(cal.stage_start, rel, side="right") - 1, 0, None)
+    fw_live = rel < cal.sea_start
     ring = np.arange(RINGS)[None, :]
-    sea_live = (day >= SEA_START + ring // 2) & (day < HARVEST_START + ring // 2)
+    sea_live = (day >= cal.sea_start + ring // 2) & (day < cal.harvest_day[None, :])
     live = np.concatenate([fw_live, sea_live], axis=1)
     stage = np.concatenate([fw_stage, np.full(sea_live.shape, ADULT)], axis=1)
-    assignment = np.concatenate([SLOTS * fw_stage + np.arange(SLOTS), 5 * SLOTS + np.broadcast_to(ring, sea_live.shape)], axis=1)
+    assignment = np.concatenate([SLOTS * np.minimum(fw_stage, FRESHWATER_STAGES - 1) + np.arange(SLOTS),
+                                 FRESHWATER_STAGES * SLOTS + np.broadcast_to(ring, sea_live.shape)], axis=1)
     return Grid(
         stage=np.where(live, stage, -1),
         assignment=np.where(live, assignment, -1),

@@ -5,16 +5,16 @@ frames keyed by local indices only (assignment_no, stage, slot, parameter, feed)
 table-building layer maps them to database ids. No I/O, no database, no clock.
 
 Why the whole life first, then the cut: every random draw is taken for the full
-860-day life, whatever the as-of date, and only then is everything dated after the
+life, whatever the as-of date, and only then is everything dated after the
 as-of date dropped. A later as-of date therefore gives a superset of an earlier one
 with identical earlier rows.
 
-Timeline (day 0 = start_date). Freshwater lineage d (0..9) lives in tray d of the
-Egg&Alevin hall from day 0, moves to slot d of the next hall on day 90·k + d
-(k = 1..4: Fry, Parr, Smolt, Post-Smolt), and on day 450 + d splits 50/50 into
-rings 2d and 2d+1 of the sea area. Rings 2d and 2d+1 are harvested on day 850 + d.
-Hence every lineage spends exactly 90 days in each freshwater stage from Fry on
-(90 + d in its egg tray) and 400 days at sea; the last harvest is on day 859.
+Timeline (day 0 = start_date): the batch's own calendar (``calendar.batch_draw``: the
+nominal 90-day stages of ``timeline`` ± its draws, and a sea phase as long as its target
+weight takes). Freshwater lineage d (0..9) lives in tray d of the Egg&Alevin hall from
+day 0, moves to slot d of the next hall on ``stage_start[k] + d`` (k = 1..4: Fry, Parr,
+Smolt, Post-Smolt), and on ``stage_start[5] + d`` splits 50/50 into rings 2d and 2d+1 of
+the sea area. Ring r is harvested on ``harvest_day[r]``, ring by ring over 3–7 weeks.
 A move happens at the start of its day: the departure day is not a live day of the
 source, and is the first live day of the destination.
 
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from .calendar import batch_draw
+from .environment import SEA_TEMP, temperatures, water_levels
 from .events import (
     assignments_frame,
     daily_frame,
@@ -47,12 +49,11 @@ from .events import (
     samples_frame,
     transfers_frame,
 )
-from .environment import SEA_TEMP, temperatures, water_levels
 from .journal import journal_frame
 from .layout import assignment_layout, track_grid
-from .population import FIRST_FEEDING_G, run_days
+from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import rng_for
-from .timeline import ADULT, EPOCH, LIFE_DAYS, N_ASSIGNMENTS, N_STAGES, SLOTS, STAGE_DAYS
+from .timeline import EPOCH, N_ASSIGNMENTS, N_STAGES
 
 # the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
 DATE_COLUMNS = {
@@ -65,6 +66,7 @@ DATE_COLUMNS = {
     "samples": "sample_date",
     "journal": "entry_time",
     "stage_changes": "date",
+    "episodes": "start_date",
 }
 
 
@@ -94,10 +96,12 @@ class BatchSim:
     samples: pl.DataFrame
     journal: pl.DataFrame
     stage_changes: pl.DataFrame
+    episodes: pl.DataFrame  # sea episodes, one row per ring affected (see simulate_batch)
     status: str  # ACTIVE or COMPLETED
     actual_end_date: dt.date | None  # last harvest, when completed
     expected_end_date: dt.date  # planned last harvest
     current_stage: int  # stage at as_of
+    target_weight_g: float = 0.0  # the harvest weight the batch is grown to (its sea phase's length)
 
 
 def simulate_batch(spec: BatchSpec) -> BatchSim:
@@ -118,8 +122,9 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
       the source is accounted for by the pair:
       source_count = Σ transferred_count + Σ mortality_count over its two rows.
     - harvests: assignment_no, harvest_date, count, avg_weight_g, biomass_kg.
-    - mortality: event_date, count, biomass_kg, cause — per day with deaths
-      (transfer handling losses are in transfers.mortality_count instead).
+    - mortality: event_date, count, biomass_kg, cause, episode — per day with deaths
+      (transfer handling losses are in transfers.mortality_count instead); cause of the
+      component explaining most deaths, episode true on a sea episode's days.
     - feedings: assignment_no, feeding_date, feeding_time, amount_kg,
       batch_biomass_kg, feed, feeding_percentage.
     - readings: assignment_no, parameter, reading_time, value.
@@ -129,6 +134,9 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     - journal: entry_time, assignment_no, category, severity, description,
       resolution_status, resolution_notes.
     - stage_changes: date, stage.
+    - episodes: start_date, end_date (first day after), kind (gill disease, winter ulcer,
+      jellyfish, delousing handling), cause, assignment_no — a sea episode in one ring it
+      affects (the ring must be live on start_date); its deaths are in daily/mortality.
     """
     _validate(spec)
     rng = rng_for(spec.seed, spec.shard)
@@ -137,16 +145,17 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
 
     start = (spec.start_date - EPOCH).days
     cut = (spec.as_of - spec.start_date).days  # last day index kept
-    asg = assignment_layout()
-    grid = track_grid()
-    temp = temperatures(r_temp, grid, start, spec.geography)
-    growth_factor = np.clip(1.0 + 0.02 * r_growth.standard_normal(N_ASSIGNMENTS), 0.95, 1.05)
-    egg_weight = FIRST_FEEDING_G * np.clip(1.0 + 0.03 * r_growth.standard_normal(SLOTS), 0.94, 1.06)
-    water = water_levels(r_water, grid, temp)
-    life = run_days(spec.eggs, grid, temp, water, growth_factor, egg_weight, r_mort, r_move)
+    draw = batch_draw(spec.seed, spec.shard, spec.start_date, spec.geography)
+    cal = draw.calendar
+    asg = assignment_layout(cal)
+    grid = track_grid(cal)
+    temp = temperatures(r_temp, grid, start, spec.geography, spec.seed)
+    traits = draw_traits(r_growth, draw.tgc, cal, start, N_ASSIGNMENTS)
+    water = water_levels(r_water, grid, temp, start)
+    life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
 
     daily = daily_rows(asg, life, temp)
-    feed_rows, feed_kg = feedings(r_feed, daily)
+    feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr)
     daily["feed_kg"] = feed_kg
     frames = {
         "daily": daily_frame(daily, start),
@@ -157,9 +166,10 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "readings": readings_frame(r_read, daily, water, start),
         "samples": samples_frame(r_sample, asg, daily, start),
         "journal": journal_frame(r_journal, asg, start),
+        "episodes": episodes_frame(traits.episodes, asg, start),
         "stage_changes": pl.DataFrame(
             {
-                "date": dates(start + STAGE_DAYS * np.arange(N_STAGES)),
+                "date": dates(start + cal.stage_start),
                 "stage": pl.Series(np.arange(N_STAGES), dtype=pl.Int16),
             }
         ),
@@ -169,15 +179,34 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         frames[name] = frames[name].filter(pl.col(col).cast(pl.Date) <= as_of)
     frames["assignments"] = assignments_frame(asg, life, frames["samples"], start, cut)
 
-    last_day = LIFE_DAYS - 1
+    last_day = cal.life_days - 1
     completed = cut >= last_day
     return BatchSim(
         **frames,
         status="COMPLETED" if completed else "ACTIVE",
         actual_end_date=spec.start_date + dt.timedelta(days=last_day) if completed else None,
         expected_end_date=spec.start_date + dt.timedelta(days=last_day),
-        current_stage=int(min(cut // STAGE_DAYS, ADULT)),
+        current_stage=cal.stage_on(cut),
+        target_weight_g=draw.target_weight_g,
     )
+
+
+def episodes_frame(ep: Episodes, asg, start: int) -> pl.DataFrame:
+    """One row per (episode, ring affected and live on its first day)."""
+    rings = np.flatnonzero(asg.stage == asg.stage.max())
+    e, r = np.nonzero(ep.rings)
+    no = rings[r]
+    live = (asg.first_day[no] <= ep.first_day[e]) & (ep.first_day[e] < asg.end_day[no])
+    e, no = e[live], no[live]
+    return pl.DataFrame(
+        {
+            "start_date": dates(start + ep.first_day[e]),
+            "end_date": dates(start + np.minimum(ep.first_day[e] + ep.days[e], asg.end_day[no])),
+            "kind": pl.Series([EPISODES[k][0] for k in ep.kind[e]], dtype=pl.String),
+            "cause": pl.Series([EPISODES[k][1] for k in ep.kind[e]], dtype=pl.String),
+            "assignment_no": pl.Series(no, dtype=pl.Int32),
+        }
+    ).sort("start_date", "assignment_no")
 
 
 def _validate(spec: BatchSpec) -> None:

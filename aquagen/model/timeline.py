@@ -1,9 +1,23 @@
 """The life of a batch in days: one definition of the stage calendar, used by the fleet plan,
-the simulation and the table layer alike. Day 0 is the batch's start date."""
+the simulation and the table layer alike. Day 0 is the batch's start date.
+
+The *nominal* calendar is the plan's: 90 days in each freshwater stage, 400 at sea. A batch's
+*actual* calendar (:func:`batch_calendar`) is the nominal one plus the batch's own draws from
+its seed: every stage a little longer or shorter (hatcheries grade and move by size, not by the
+calendar: ±10–20 days is usual), and a harvest spread ring by ring over several weeks, as a
+site is harvested as fast as the well boat and the processing plant take it (Mowi, *Salmon
+Farming Industry Handbook* 2023, ch. 4: 10–12 months in freshwater, 14–24 at sea). The plan
+and the simulation both read the calendar from here, so the halls and sea areas the plan
+reserves are exactly the windows the simulated fish live in.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 from .domain import STAGES
 
@@ -12,11 +26,11 @@ ADULT = N_STAGES - 1
 FRESHWATER_STAGES = N_STAGES - 1
 SLOTS = 10  # containers per freshwater hall: one lineage each
 RINGS = 20  # rings per sea area
-STAGE_DAYS = 90  # every freshwater stage (the plan's)
-TRANSITION_DAYS = SLOTS  # lineage d moves on day 90·k + d: a transition takes 10 days
-SEA_START = sum(s.days for s in STAGES[:-1])  # 450: first day of the Post-Smolt -> Adult transition
-HARVEST_START = SEA_START + STAGES[-1].days  # 850
-LIFE_DAYS = HARVEST_START + SLOTS  # 860: days 0..859; the last harvest is on day 859
+STAGE_DAYS = 90  # every freshwater stage in the nominal calendar (the plan's)
+TRANSITION_DAYS = SLOTS  # lineage d moves on the stage's first day + d: a transition takes 10 days
+SEA_START = sum(s.days for s in STAGES[:-1])  # 450: nominal first day of the Post-Smolt -> Adult transition
+HARVEST_START = SEA_START + STAGES[-1].days  # 850 (nominal)
+LIFE_DAYS = HARVEST_START + SLOTS  # 860: nominal days 0..859; the last harvest is on day 859
 FALLOW_DAYS = 30  # a sea area rests between batches
 N_TRACKS = SLOTS + RINGS  # state columns of the day loop: 10 lineages, then 20 rings
 N_ASSIGNMENTS = FRESHWATER_STAGES * SLOTS + RINGS
@@ -26,3 +40,61 @@ US_PER_HOUR = 3_600_000_000
 EPOCH = dt.date(1970, 1, 1)
 
 assert all(s.days == STAGE_DAYS for s in STAGES[:-1])
+
+# --- a batch's own calendar -------------------------------------------------------------
+STAGE_DAYS_SD = 8.0  # days; a stage's length is nominal + N(0, sd) clipped to ±STAGE_DAYS_MAX_SHIFT
+STAGE_DAYS_MAX_SHIFT = 20
+SEA_DAYS = (300, 560)  # the sea phase (transfer to first harvest): as long as the target weight takes
+HARVEST_SPAN_DAYS = (20, 50)  # first to last ring: a site is harvested over 3–7 weeks
+MAX_LIFE_DAYS = SEA_START + FRESHWATER_STAGES * STAGE_DAYS_MAX_SHIFT + SEA_DAYS[1] + HARVEST_SPAN_DAYS[1] + 1
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A batch's actual calendar: days per stage (egg tray to the first harvest) and harvest span.
+
+    Lineage d (0..9) enters stage k ≥ 1 on ``stage_start[k] + d``; the sea transfer splits it into
+    rings 2d and 2d+1 on ``stage_start[ADULT] + d``; ring r is harvested on ``harvest_day[r]``.
+    """
+
+    stage_days: tuple[int, ...]  # N_STAGES lengths; the last is the sea phase up to the first harvest
+    harvest_span: int
+
+    @cached_property
+    def stage_start(self) -> np.ndarray:
+        """First day of each stage (its first lineage's move), day 0 for Egg&Alevin."""
+        return np.concatenate([[0], np.cumsum(self.stage_days[:-1])]).astype(np.int64)
+
+    @property
+    def sea_start(self) -> int:
+        return int(self.stage_start[ADULT])
+
+    @property
+    def harvest_start(self) -> int:
+        return self.sea_start + self.stage_days[ADULT]
+
+    @cached_property
+    def harvest_day(self) -> np.ndarray:
+        """Day each ring is harvested: ring by ring, in order, spread evenly over the span."""
+        return self.harvest_start + np.rint(np.arange(RINGS) * self.harvest_span / (RINGS - 1)).astype(np.int64)
+
+    @property
+    def life_days(self) -> int:
+        """Days 0..life_days-1: the last is the last harvest."""
+        return int(self.harvest_day[-1]) + 1
+
+    def stage_on(self, day: int) -> int:
+        """The batch's stage on ``day`` (its first lineage's)."""
+        return int(np.searchsorted(self.stage_start, day, side="right") - 1)
+
+    def hall_windows(self) -> list[tuple[int, int]]:
+        """(first day, first free day) of each freshwater hall: first move in to last move out."""
+        s = self.stage_start
+        return [(int(s[k]), int(s[k + 1]) + TRANSITION_DAYS) for k in range(FRESHWATER_STAGES)]
+
+    def sea_window(self) -> tuple[int, int]:
+        """(first day, first free day) of the sea area, fallow included."""
+        return self.sea_start, self.life_days + FALLOW_DAYS
+
+
+NOMINAL = Calendar(tuple(s.days for s in STAGES), SLOTS - 1)  # the plan's; ring pair d harvested on 850 + d

@@ -16,7 +16,13 @@ from pathlib import Path
 from .. import __version__
 from ..errors import AquagenError
 from ..model.domain import MAX_EGGS
-from ..model.fleet import PlannedBatch, plan_batch, plan_fleet
+from ..model.fleet import (
+    FARM_HISTORY_DAYS,
+    PlannedBatch,
+    plan_batch,
+    plan_farm,
+    plan_fleet,
+)
 from ..model.seeds import fleet_eggs
 from ..profiles import get
 from ..snapshot import (
@@ -54,8 +60,11 @@ DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of d
 DEFAULT_STAGGER_DAYS = 20
 
 
-def default_first_start(as_of: dt.date) -> dt.date:
-    return as_of - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
+def default_first_start(as_of: dt.date, batches: int = 0, stagger_days: int = DEFAULT_STAGGER_DAYS) -> dt.date:
+    """1000 days before the as-of date, earlier when ``batches`` staggered starts need it (so that
+    every batch has started by the as-of date), but never more than a full farm's history."""
+    need = (max(batches, 1) - 1) * stagger_days
+    return as_of - dt.timedelta(days=min(max(DEFAULT_HISTORY_DAYS, need), FARM_HISTORY_DAYS))
 
 
 def work_folder(out: str | Path) -> Store:
@@ -237,7 +246,7 @@ def check_date(option: str, day: dt.date) -> dt.date:
 def generate(
     out: str | Path,
     seed: int = 42,
-    batches: int = 0,
+    batches: int | None = 0,
     as_of: dt.date | None = None,
     first_start: dt.date | None = None,
     force: bool = False,
@@ -250,28 +259,35 @@ def generate(
     profile: str | None = None,
     connect_timeout: float = 10.0,
 ) -> Snapshot:
-    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches.
+    """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
+    (0: none; None: a full farm, every egg intake that finds a free station and sea area from
+    ``first_start``, by default about 4.5 years before ``as_of``).
 
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
     n_batches = batches
     check_seed(seed)
-    if n_batches < 0:
+    if n_batches is not None and n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
     as_of = check_date("--as-of", as_of or dt.date.today())
-    first_start = check_date("--first-start" if first_start else "the default --first-start (as-of - 1000 days)",
-                             first_start or default_first_start(as_of))
+    first_start = check_date(
+        "--first-start" if first_start else "the default --first-start",
+        first_start or (as_of - dt.timedelta(days=FARM_HISTORY_DAYS) if n_batches is None
+                        else default_first_start(as_of, n_batches, stagger_days)))
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
     starts = (as_of - first_start).days // stagger_days + 1  # batch starts from first start up to the as-of date
-    if n_batches > starts:
+    if n_batches is not None and n_batches > starts:
         raise AquagenError(f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
                            f"{first_start} to the as-of date {as_of}; use fewer batches, an earlier --first-start "
                            "or a shorter --stagger-days")
     profile_name = get(profile).name
-    planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography)
+    if n_batches is None:
+        planned = plan_farm(first_start, as_of, fleet_eggs(seed), seed, geography)
+    else:
+        planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=as_of)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
                   force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler,
@@ -340,7 +356,7 @@ def add_batch(
         raise AquagenError(f"--start-date {start_date} is before this snapshot's infrastructure exists "
                            f"(first start {first_start}); use {first_start} or later")
     pb = plan_batch(existing, start_date=start_date, eggs=eggs, geography_name=geography, station=station,
-                    sea_area=sea_area, batch_name=batch_name)
+                    sea_area=sea_area, batch_name=batch_name, seed=seed)
     planned = existing + [pb]
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)

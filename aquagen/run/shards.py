@@ -26,7 +26,7 @@ from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
-from ..model.timeline import LIFE_DAYS
+from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
@@ -104,7 +104,7 @@ def master_stock(job: Job) -> Written:
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     """The batch's life up to the horizon (or its end) as the profile's tables."""
-    end = min(pb.start_date + dt.timedelta(days=LIFE_DAYS), job.horizon)
+    end = min(pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS), job.horizon)
     with timed(SIMULATE) as step:
         sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
         step.rows = sim.daily.height

@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 
 from aquagen.model import domain as D
-from aquagen.model.domain import OPERATOR_ID, SYSTEM_ID, VET_ID
+from aquagen.model.domain import MANAGER_ID, OPERATOR_ID, SYSTEM_ID, VET_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
@@ -219,10 +219,16 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     je = sim.journal.sort("entry_time").join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        user_id=pl.lit(VET_ID, dtype=pl.Int32),
+        # the vet writes diagnoses, treatments and vaccinations; operators their observations,
+        # issues, actions and samples; the manager now and then
+        user_id=pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"])).then(VET_ID)
+        .when(pl.col("entry_time").dt.day() % 5 == 0).then(MANAGER_ID)
+        .otherwise(OPERATOR_ID).cast(pl.Int32),
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
+    out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
+        history_user_id=pl.col("user_id").cast(out["health_historicaljournalentry"]["history_user_id"].dtype))
     lap("health_journalentry", je.height)
 
     # --- monthly feeding summaries ---

@@ -4,6 +4,7 @@ expected to equal the plan's count or 0 violations. ``{as_of}`` stands for the a
 
 from __future__ import annotations
 
+
 def _count(table: str, where: str = "") -> str:
     return f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
 
@@ -82,6 +83,10 @@ INVARIANTS = [
      f"AS site, MIN(a.assignment_date) AS s, MAX(COALESCE(a.departure_date, {FAR})) AS e FROM {BCA} a "
      "JOIN infrastructure_container c ON c.id = a.container_id GROUP BY a.batch_id, COALESCE(c.hall_id, -c.area_id)) y "
      "ON x.site = y.site WHERE x.batch_id < y.batch_id AND x.s < y.e AND y.s < x.e", 0),
+    ("2 occupancy", "assignments (or their history rows) above their container's max_biomass_kg",
+     f"SELECT (SELECT COUNT(*) FROM {BCA} a JOIN infrastructure_container c ON c.id = a.container_id "
+     "WHERE a.biomass_kg > c.max_biomass_kg) + (SELECT COUNT(*) FROM batch_historicalbatchcontainerassignment h "
+     "JOIN infrastructure_container c ON c.id = h.container_id WHERE h.biomass_kg > c.max_biomass_kg)", 0),
     # 3. fish conserved
     ("3 conservation", "batches where eggs <> alive + deaths + transfer losses + harvested",
      "SELECT COUNT(*) FROM (SELECT e.batch_id, e.eggs, COALESCE(al.n, 0) + COALESCE(d.n, 0) + COALESCE(t.n, 0) "

@@ -23,6 +23,21 @@ UTC = dt.timezone.utc
 
 
 
+
+def _place(anchors: dict[str, tuple[tuple[float, float], ...]], sites, rng: np.random.Generator,
+           jitter: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of ``sites`` (id, geography, name): the geography's anchor points in turn, a
+    little apart when an anchor is used twice (sea areas in sea lochs and fjords, stations inland)."""
+    lat, lon, used = [], [], {}
+    for _, g, _ in sites:
+        k = used.get(g.name, 0)
+        used[g.name] = k + 1
+        a = anchors[g.name][k % len(anchors[g.name])]
+        lat.append(a[0] + 0.03 * (k // len(anchors[g.name])))
+        lon.append(a[1])
+    n = len(lat)
+    return np.round(np.array(lat) + rng.uniform(-jitter, jitter, n), 6), np.round(np.array(lon) + rng.uniform(-jitter, jitter, n), 6)
+
 def password_hash(password: str, username: str) -> str:
     """A real Django pbkdf2_sha256 hash (deterministic salt), so users can log in."""
     iterations = 100_000
@@ -88,8 +103,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     stations = SITES.stations()
     geo_ids = {g.name: i + 1 for i, g in enumerate(D.GEOGRAPHIES)}
     n = len(stations)
-    lat = np.array([g.lat for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
-    lon = np.array([g.lon for _, g, _ in stations]) + rng.uniform(-0.8, 0.8, n)
+    lat, lon = _place(D.STATION_SITES, stations, rng, 0.02)
     out["infrastructure_freshwaterstation"] = T.conform("infrastructure_freshwaterstation", _with_times({
         "id": [s for s, _, _ in stations],
         "name": [name for _, _, name in stations],
@@ -103,11 +117,12 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
 
     areas = SITES.areas()
     n = len(areas)
+    area_lat, area_lon = _place(D.AREA_SITES, areas, rng, 0.01)
     out["infrastructure_area"] = T.conform("infrastructure_area", _with_times({
         "id": [a for a, _, _ in areas],
         "name": [name for _, _, name in areas],
-        "latitude": np.array([g.lat for _, g, _ in areas]) + rng.uniform(-1.0, 1.0, n),
-        "longitude": np.array([g.lon for _, g, _ in areas]) + rng.uniform(-1.0, 1.0, n),
+        "latitude": area_lat,
+        "longitude": area_lon,
         "max_biomass": np.full(n, D.RINGS_PER_AREA * D.CONTAINER_TYPES[-1].max_biomass_kg),
         "active": [True] * n,
         "geography_id": [geo_ids[g.name] for _, g, _ in areas],
@@ -172,7 +187,8 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         "serial_number": [f"SN-{r[0]:06d}" for r in sensor_rows],
         "manufacturer": manufacturers[rng.integers(0, len(manufacturers), n)],
         "installation_date": [setup_date] * n,
-        "last_calibration_date": np.datetime64(setup_date, "D") - rng.integers(0, 90, n).astype("timedelta64[D]"),
+        # calibrated when commissioned, within the weeks after installation (before the first fish)
+        "last_calibration_date": np.datetime64(setup_date, "D") + rng.integers(1, 25, n).astype("timedelta64[D]"),
         "active": [True] * n,
         "container_id": [r[3] for r in sensor_rows],
     }, t + 6 * step, n))
