@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import schemas
 from aquagen.check import validate
+from aquagen.model.calendar import batch_draw
+from aquagen.model.fleet import PlannedBatch, area_conflict, station_conflict
 from aquagen.run.generate import add_batch, generate
 from aquagen.snapshot import Snapshot, SnapshotWriter
 from loaders import postgres
@@ -40,7 +42,8 @@ def test_two_batches_pass_every_check(two_batches):
     b = two_batches.read("batch_batch").sort("id")
     assert b["batch_number"].to_list() == ["FI-2023-001", "SCO-2024-001"]
     assert b["status"].to_list() == ["COMPLETED", "ACTIVE"]
-    assert b["actual_end_date"][0] == dt.date(2023, 9, 1) + dt.timedelta(days=859)
+    life = batch_draw(42, 0, dt.date(2023, 9, 1), "Faroe Islands").calendar.life_days  # the batch's own calendar
+    assert b["actual_end_date"][0] == dt.date(2023, 9, 1) + dt.timedelta(days=life - 1)
     assert b["lifecycle_stage_id"].to_list() == [6, 6]
 
 
@@ -114,9 +117,11 @@ def test_broken_snapshots_fail_exactly_their_check(two_batches, tmp_path):
         .otherwise(pl.col("reading_time"))))
     assert failed(broken) == ["readings outside their assignment"]
     # batch 2's first tray placed in a ring batch 1 occupies at the time
-    ring = two_batches.read(bca).filter(pl.col("id") == 51)["container_id"].item()
+    asg = two_batches.read(bca)
+    ring = asg.filter((pl.col("batch_id") == 1) & (pl.col("lifecycle_stage_id") == 6)).sort("id")["container_id"][0]
+    tray = asg.filter(pl.col("batch_id") == 2).sort("id")["id"][0]
     broken = _rewrite(two_batches, tmp_path, bca, lambda df: df.with_columns(
-        container_id=pl.when(pl.col("id") == 71).then(pl.lit(ring, dtype=pl.Int64)).otherwise(pl.col("container_id"))))
+        container_id=pl.when(pl.col("id") == tray).then(pl.lit(ring, dtype=pl.Int64)).otherwise(pl.col("container_id"))))
     assert {"containers holding two assignments at once", "halls or sea areas holding two batches at once"} <= \
         set(failed(broken))
     # fish appearing from nowhere
@@ -131,6 +136,9 @@ def test_cli_batch_errors_write_nothing(tmp_path):
                 "--station", "FI-FW-02", "--as-of", "2025-01-01", "--out", out)
     assert r.returncode == 0, r.stderr
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    existing = [PlannedBatch.from_json(b) for b in Snapshot.open(out).manifest["planned_batches"]]
+    free = station_conflict(existing, "FI-FW-02", dt.date(2024, 2, 1),
+                            batch_draw(42, 1, dt.date(2024, 2, 1), "Faroe Islands").calendar, 42)[1]
     cases = [
         (["--eggs", "0", "--geography", "Scotland"], "--eggs 0 must be a positive"),
         (["--eggs", "abc", "--geography", "Scotland"], "not a valid integer"),
@@ -139,7 +147,7 @@ def test_cli_batch_errors_write_nothing(tmp_path):
         (["--eggs", "10", "--geography", "Scotland", "--station", "FI-FW-01"], "is in Faroe Islands"),
         (["--eggs", "10", "--geography", "Scotland", "--sea-area", "FI-SEA-01"], "is in Faroe Islands"),
         (["--eggs", "10", "--geography", "Faroe Islands", "--station", "FI-FW-02"],
-         "batch FI-2024-001 occupies its halls; it is free for a batch starting on or after 2024-04-10"),
+         f"batch FI-2024-001 occupies its halls; it is free for a batch starting on or after {free}"),
         (["--eggs", "10", "--geography", "Faroe Islands", "--batch-name", "FI-2024-001"], "already exists"),
     ]
     for args, message in cases:
@@ -158,7 +166,10 @@ def test_busy_sea_area_names_batch_and_free_date(tmp_path):
               as_of=dt.date(2024, 3, 1))
     r = run_cli("batch", "--start-date", "2024-02-01", "--eggs", "10", "--geography", "Scotland",
                 "--sea-area", "S-SEA-03", "--out", out)
-    assert r.returncode == 2 and "batch SCO-2024-001 occupies it until 2026-06-09" in r.stderr
+    existing = [PlannedBatch.from_json(b) for b in Snapshot.open(out).manifest["planned_batches"]]
+    until = area_conflict(existing, "S-SEA-03", dt.date(2024, 2, 1),
+                          batch_draw(42, 1, dt.date(2024, 2, 1), "Scotland").calendar, 42)[1]
+    assert r.returncode == 2 and f"batch SCO-2024-001 occupies it until {until}" in r.stderr
 
 
 def test_generate_batches_is_deterministic(tmp_path):
