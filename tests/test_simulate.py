@@ -668,7 +668,9 @@ def test_bands_property(start, n, geography, shard):
     assert 60 <= a.filter(pl.col("stage") == 3)["avg_weight_g"].min()
     assert a.filter(pl.col("stage") == 3)["avg_weight_g"].max() <= 400
     sea = a.filter(pl.col("stage") == 5)["initial_weight_g"]
-    assert 250 <= sea.min() and sea.max() <= 900
+    # smolts go to sea at 100-250 g, post-smolts up to about 1 kg (Mowi Salmon Farming Industry
+    # Handbook 2023, ch. 4); per-batch TGC and stage-length draws spread the plan's ≈475 g over that
+    assert 150 <= sea.min() and sea.max() <= 900
     assert 3500 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7500
     assert 0.30 <= sim.harvests["count"].sum() / n <= 0.85  # the worst cycles lose half their fish at sea
     check_feedings(sim)
