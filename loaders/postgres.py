@@ -61,6 +61,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "health_mortalityreason": ("name",),
     "health_sampletype": ("name",),
     "health_vaccinationtype": ("name",),
+    "harvest_productgrade": ("code",),
 }
 
 

@@ -66,6 +66,8 @@ def master_shard(job: Job) -> Written:
     p = job.profile
     setup_date = job.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
     frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+    if p.environment is not None:
+        frames.update(p.environment(frames, setup_date, job.as_of, job.seed, p.name))
     for name in p.stock_tables:
         job.work.write_parquet(f"{name}.parquet", frames[name])
     counter = Counting(p.name)

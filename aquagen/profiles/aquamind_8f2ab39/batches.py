@@ -15,6 +15,8 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
 from aquagen.tables.ids import IdBook
 
+from . import environment, harvest, health
+
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
 MOVE_TIME = dt.timedelta(hours=9)
@@ -212,6 +214,11 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
+
+    # --- health records and harvest (issue 14) ---
+    health.build(out, plan, sim, link, ids)
+    environment.stage_transitions(out, sim, link, ids)
+    harvest.build(out, plan, sim, link, ids)
 
     # --- monthly feeding summaries ---
     container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
