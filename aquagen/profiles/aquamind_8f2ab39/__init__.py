@@ -40,5 +40,5 @@ PROFILE = Profile(
         "harvest_productgrade": ("code",),
     },
     environment=environment.build,
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT,
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT + checks.LICE + checks.SAMPLING,
 )

@@ -207,16 +207,17 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd)))
 
     # --- health journal ---
-    je = sim.journal.sort("entry_time").join(link, on="assignment_no", maintain_order="left").with_columns(
+    health_journal = health.build(out, plan, sim, link, ids)  # health records; their journal entries join the journal
+    je = pl.concat([sim.journal.with_columns(user_id=pl.lit(VET_ID, dtype=pl.Int32)), health_journal],
+                   how="vertical_relaxed").sort("entry_time", maintain_order=True)
+    je = je.join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        user_id=pl.lit(VET_ID, dtype=pl.Int32),
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
 
     # --- health records and harvest (issue 14) ---
-    health.build(out, plan, sim, link, ids)
     environment.stage_transitions(out, sim, link, ids)
     harvest.build(out, plan, sim, link, ids)
 

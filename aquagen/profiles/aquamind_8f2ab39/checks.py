@@ -284,3 +284,51 @@ ENVIRONMENT = [
      "SELECT (SELECT COUNT(*) FROM environmental_weatherdata WHERE CAST(\"timestamp\" AS DATE) > {as_of}) "
      f"+ (SELECT COUNT(*) FROM {_PHOTO} WHERE date > {{as_of}})", 0),
 ]
+
+LICE = [
+    ("7 lice", "lice counts outside a live assignment of their batch and container",
+     _live("health_licecount", "l", "CAST(l.count_date AS DATE)"), 0),
+    ("7 lice", "treatments on a container outside a live assignment of their batch there",
+     "SELECT (SELECT COUNT(*) FROM health_treatment WHERE container_id IS NOT NULL) - (SELECT COUNT(DISTINCT t.id) "
+     f"FROM health_treatment t JOIN {BCA} a ON a.id = t.batch_assignment_id AND a.batch_id = t.batch_id "
+     "AND a.container_id = t.container_id WHERE NOT " + _outside("a", "CAST(t.treatment_date AS DATE)") + ")", 0),
+    ("7 lice", "treatments outside their batch's life",
+     "SELECT COUNT(*) FROM health_treatment t JOIN batch_batch b ON b.id = t.batch_id "
+     "WHERE CAST(t.treatment_date AS DATE) < b.start_date OR CAST(t.treatment_date AS DATE) > "
+     "COALESCE(b.actual_end_date, {as_of})", 0),
+    ("7 lice", "delousings without a count above 0.5 adult females per fish the day before",
+     "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT batch_id, container_id, "
+     "CAST(count_date + INTERVAL '1 day' AS DATE) AS d FROM health_licecount "
+     "WHERE adult_female_count > 0.5 * fish_sampled) l ON l.container_id = t.container_id "
+     "AND l.batch_id = t.batch_id AND l.d = CAST(t.treatment_date AS DATE) "
+     "WHERE t.treatment_type <> 'vaccination' AND l.d IS NULL", 0),
+    ("7 lice", "batches at sea without exactly one vaccination",
+     f"SELECT COUNT(*) FROM (SELECT DISTINCT a.batch_id FROM {BCA} a JOIN batch_lifecyclestage s "
+     "ON s.id = a.lifecycle_stage_id WHERE s.\"order\" = 6) b LEFT JOIN (SELECT batch_id, COUNT(*) AS n "
+     "FROM health_treatment WHERE treatment_type = 'vaccination' GROUP BY batch_id) v ON v.batch_id = b.batch_id "
+     "WHERE COALESCE(v.n, 0) <> 1", 0),
+    ("6 as-of", "lice counts and treatments dated after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM health_licecount WHERE CAST(count_date AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM health_treatment WHERE CAST(treatment_date AS DATE) > {as_of})", 0),
+]
+
+SAMPLING = [
+    ("7 sampling", "health sampling events outside their assignment",
+     f"SELECT COUNT(*) FROM health_healthsamplingevent e JOIN {BCA} a ON a.id = e.assignment_id WHERE "
+     + _outside("a", "e.sampling_date"), 0),
+    ("7 sampling", "health sampling events whose aggregates differ from their fish",
+     "SELECT COUNT(*) FROM health_healthsamplingevent e LEFT JOIN (SELECT sampling_event_id AS id, COUNT(*) AS n, "
+     "AVG(weight_g) AS w, MIN(weight_g) AS wmin, MAX(weight_g) AS wmax, AVG(length_cm) AS l, "
+     "AVG(100 * weight_g / (length_cm * length_cm * length_cm)) AS k FROM health_individualfishobservation "
+     "GROUP BY sampling_event_id) o ON o.id = e.id WHERE o.id IS NULL OR e.number_of_fish_sampled <> o.n "
+     "OR e.calculated_sample_size <> o.n OR ABS(e.avg_weight_g - o.w) > 0.0051 OR e.min_weight_g <> o.wmin "
+     "OR e.max_weight_g <> o.wmax OR ABS(e.avg_length_cm - o.l) > 0.0051 OR ABS(e.avg_k_factor - o.k) > 0.0001", 0),
+    ("7 sampling", "sampled fish without a score on every health parameter",
+     "SELECT COUNT(*) FROM health_individualfishobservation o LEFT JOIN (SELECT individual_fish_observation_id AS id, "
+     "COUNT(*) AS n FROM health_fishparameterscore GROUP BY 1) s ON s.id = o.id "
+     "WHERE COALESCE(s.n, 0) <> (SELECT COUNT(*) FROM health_healthparameter)", 0),
+    ("7 sampling", "lab samples outside their assignment or with results before sending",
+     f"SELECT COUNT(*) FROM health_healthlabsample s JOIN {BCA} a ON a.id = s.batch_container_assignment_id WHERE "
+     + _outside("a", "s.sample_date") + " OR s.date_sent_to_lab < s.sample_date "
+     "OR s.date_results_received < s.date_sent_to_lab", 0),
+]
