@@ -74,7 +74,7 @@ def build(master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, 
 
 def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """One row per transfer: the destination's water on the transfer day (its daily mean temperature,
-    the mean of that day's oxygen, pH and CO2 readings; sea salinity in a ring, none in fresh water)."""
+    the mean of that day's oxygen and pH readings, CO2 in the notes; sea salinity in a ring, 0 in fresh water)."""
     tr = out["batch_batchtransfer"].select("id", "created_at", "destination_assignment_id", "transfer_date")
     tr = tr.join(link.select(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
                  on="destination_assignment_id", maintain_order="left")
@@ -92,10 +92,10 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
     rows = rows.with_columns(
         batch_transfer_id=pl.col("id"),
         salinity=pl.when(at_sea).then(pl.lit(SEA_SALINITY_PSU)).otherwise(pl.lit(0.0)),
-        additional_parameters=pl.when(pl.col("co2").is_not_null()).then(
-            pl.concat_str(pl.lit('{"co2_mg_l": '), pl.col("co2").round(2).cast(pl.String), pl.lit("}"))),
-        notes=pl.when(at_sea).then(pl.lit("Sea transfer: conditions in the receiving ring"))
-        .otherwise(pl.lit("Stage transition: conditions in the receiving tank")),
+        # additional_parameters (jsonb) stays NULL: the binary COPY of the loader writes jsonb as text (see README)
+        notes=pl.concat_str(pl.when(at_sea).then(pl.lit("Sea transfer: conditions in the receiving ring"))
+                            .otherwise(pl.lit("Stage transition: conditions in the receiving tank")),
+                            pl.lit("; CO2 "), pl.col("co2").round(2).cast(pl.String), pl.lit(" mg/L"), ignore_nulls=True),
         created_at=pl.col("created_at") + pl.duration(hours=1),
     ).with_columns(updated_at=pl.col("created_at")).drop("id")
     add(out, "environmental_stagetransitionenvironmental", rows, OPERATOR_ID, ids)

@@ -168,9 +168,8 @@ def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
         lab_reference_id=pl.format("LAB-{}-{}-{}", pl.col("date").dt.strftime("%Y%m%d"), pl.col("container_id"),
                                    pl.col("sample_type") + 1),
         findings_summary=pl.col("finding"),
-        quantitative_results=pl.concat_str(pl.lit('{"'), pl.col("key"), pl.lit('": '), pl.col("value").cast(pl.String),
-                                           pl.lit("}")),
-        notes=pl.lit("Taken during raised mortality"),
+        # quantitative_results (jsonb) stays NULL: the loader's binary COPY writes jsonb as text (see README)
+        notes=pl.format("Taken during raised mortality; {} = {}", pl.col("key"), pl.col("value")),
         created_at=at("received", LAB_RESULT_TIME),
         batch_container_assignment_id=pl.col("bca_id"),
         recorded_by_id=pl.lit(VET_ID, dtype=pl.Int32),
