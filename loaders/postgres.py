@@ -62,6 +62,8 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "health_sampletype": ("name",),
     "health_vaccinationtype": ("name",),
     "harvest_productgrade": ("code",),
+    "environmental_photoperioddata": ("area_id", "date"),
+    "environmental_weatherdata": ("area_id", "timestamp"),
 }
 
 

@@ -38,6 +38,8 @@ PROFILE = Profile(
         "health_sampletype": ("name",),
         "health_vaccinationtype": ("name",),
         "harvest_productgrade": ("code",),
+        "environmental_photoperioddata": ("area_id", "date"),
+        "environmental_weatherdata": ("area_id", "timestamp"),
     },
     environment=environment.build,
     checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT + checks.LICE + checks.SAMPLING,
