@@ -127,7 +127,8 @@ def test_broken_snapshots_fail_exactly_their_check(two_batches, tmp_path):
     # fish appearing from nowhere
     broken = _rewrite(two_batches, tmp_path, "batch_mortalityevent", lambda df: df.with_columns(
         count=pl.when(pl.col("id") == 1).then(pl.col("count") + 1).otherwise(pl.col("count"))))
-    assert failed(broken) == ["batches where eggs <> alive + deaths + transfer losses + harvested"]
+    assert failed(broken) == ["batches where eggs <> alive + deaths + transfer losses + harvested",
+                              "(batch, day) where mortality records <> mortality events"]
 
 
 def test_cli_batch_errors_write_nothing(tmp_path):

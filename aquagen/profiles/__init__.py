@@ -74,6 +74,9 @@ class Profile:
     mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
     natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
+    # optional: (master tables, setup date, as-of date, seed, profile name) -> area-level tables over the
+    # horizon (weather, daylight), ids fixed in time order, nothing after the as-of date; written with the master
+    environment: Callable[[dict[str, pl.DataFrame], dt.date, dt.date, int, str], dict[str, pl.DataFrame]] | None = None
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

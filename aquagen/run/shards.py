@@ -83,6 +83,8 @@ def master_shard(job: Job) -> Written:
     setup_date = job.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
     with timed(MASTER) as step:
         frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+        if p.environment is not None:
+            frames.update(p.environment(frames, setup_date, job.as_of, job.seed, p.name))
         step.rows = sum(df.height for df in frames.values())
     for name in p.stock_tables:
         job.work.write_parquet(f"{name}.parquet", frames[name])

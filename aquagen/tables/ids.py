@@ -36,9 +36,17 @@ def table_enum(profile: str) -> pl.Enum:
     return pl.Enum(sorted(schemas.tables(profile)))
 
 
+@cache
 def when_column(table: str, profile: str) -> str:
-    """The column that dates a row's creation: history_date for history rows, else created_at."""
-    return "history_date" if schemas.table(table, profile).history_of else "created_at"
+    """The column that dates a row's creation: history_date for history rows, else created_at, else
+    (tables without one, e.g. health_licecount) the first NOT NULL timestamp: the event's own time."""
+    t = schemas.table(table, profile)
+    if t.history_of:
+        return "history_date"
+    if "created_at" in t.column_names:
+        return "created_at"
+    stamps = [c.name for c in t.columns if c.sql_type == "timestamp with time zone" and not c.nullable]
+    return stamps[0] if stamps else "created_at"
 
 
 def id_column(table: str, profile: str) -> str:

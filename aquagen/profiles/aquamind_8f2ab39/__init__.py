@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aquagen.profiles import Profile
 
-from . import batches, checks, feedstock, masterdata
+from . import batches, checks, environment, feedstock, masterdata
 
 PROFILE = Profile(
     name="aquamind@8f2ab39",
@@ -37,6 +37,10 @@ PROFILE = Profile(
         "health_mortalityreason": ("name",),
         "health_sampletype": ("name",),
         "health_vaccinationtype": ("name",),
+        "harvest_productgrade": ("code",),
+        "environmental_photoperioddata": ("area_id", "date"),
+        "environmental_weatherdata": ("area_id", "timestamp"),
     },
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+    environment=environment.build,
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT + checks.LICE + checks.SAMPLING,
 )

@@ -16,6 +16,8 @@ from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, Laps
 
+from . import environment, harvest, health
+
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
 MOVE_TIME = dt.timedelta(hours=9)
@@ -216,20 +218,26 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     lap("environmental_environmentalreading", rd.height)
 
     # --- health journal ---
-    je = sim.journal.sort("entry_time").join(link, on="assignment_no", maintain_order="left").with_columns(
+    health_journal = health.build(out, plan, sim, link, ids)  # health records; their journal entries join the journal
+    # the vet writes diagnoses, treatments and vaccinations; operators their observations,
+    # issues, actions and samples; the manager now and then
+    authors = pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"])).then(VET_ID) \
+        .when(pl.col("entry_time").dt.day() % 5 == 0).then(MANAGER_ID).otherwise(OPERATOR_ID).cast(pl.Int32)
+    je = pl.concat([sim.journal.with_columns(user_id=authors), health_journal],
+                   how="vertical_relaxed").sort("entry_time", maintain_order=True)
+    je = je.join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        # the vet writes diagnoses, treatments and vaccinations; operators their observations,
-        # issues, actions and samples; the manager now and then
-        user_id=pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"])).then(VET_ID)
-        .when(pl.col("entry_time").dt.day() % 5 == 0).then(MANAGER_ID)
-        .otherwise(OPERATOR_ID).cast(pl.Int32),
         created_at=pl.col("entry_time"),
     ).with_columns(updated_at=pl.col("created_at"))
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
     out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
         history_user_id=pl.col("user_id").cast(out["health_historicaljournalentry"]["history_user_id"].dtype))
     lap("health_journalentry", je.height)
+
+    # --- health records and harvest (issue 14) ---
+    environment.stage_transitions(out, sim, link, ids)
+    harvest.build(out, plan, sim, link, ids)
 
     # --- monthly feeding summaries ---
     container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])

@@ -209,3 +209,131 @@ INVARIANTS = [
      "WHERE h.population_count <> a.population_count OR h.biomass_kg <> a.biomass_kg OR h.is_active <> a.is_active "
      "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')", 0),
 ]
+
+
+def _live(table: str, alias: str, day: str, container: str = "container_id") -> str:
+    """SQL: rows of ``table`` with no assignment of their batch live in their container on ``day``."""
+    return (f"SELECT (SELECT COUNT(*) FROM {table}) - (SELECT COUNT(DISTINCT {alias}.id) FROM {table} {alias} "
+            f"JOIN {BCA} a ON a.batch_id = {alias}.batch_id AND a.container_id = {alias}.{container} WHERE NOT "
+            + _outside("a", day) + ")")
+
+
+# issue 14: health records and harvest
+HEALTH = [
+    ("master data", "product grades", _count("harvest_productgrade"), 5),
+    ("7 harvest", "harvested rings without a harvest event",
+     f"SELECT COUNT(*) FROM {BCA} a JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id "
+     "LEFT JOIN harvest_harvestevent e ON e.assignment_id = a.id "
+     "WHERE s.\"order\" = 6 AND NOT a.is_active AND e.id IS NULL", 0),
+    ("7 harvest", "harvest events whose fish <> the population that left the ring",
+     f"SELECT COUNT(*) FROM harvest_harvestevent e JOIN {BCA} a ON a.id = e.assignment_id "
+     "LEFT JOIN (SELECT event_id, SUM(unit_count) AS n FROM harvest_harvestlot GROUP BY event_id) l "
+     "ON l.event_id = e.id WHERE COALESCE(l.n, -1) <> a.population_count OR a.batch_id <> e.batch_id "
+     "OR CAST(e.event_date AS DATE) <> a.departure_date", 0),
+    ("7 harvest", "harvest events whose live weight differs from the ring's biomass by more than 1 kg",
+     f"SELECT COUNT(*) FROM harvest_harvestevent e JOIN {BCA} a ON a.id = e.assignment_id "
+     "JOIN (SELECT event_id, SUM(live_weight_kg) AS kg FROM harvest_harvestlot GROUP BY event_id) l "
+     "ON l.event_id = e.id WHERE ABS(l.kg - a.biomass_kg) > 1", 0),
+    ("7 harvest", "lots with gutted > live or fillet > gutted weight",
+     "SELECT COUNT(*) FROM harvest_harvestlot WHERE gutted_weight_kg > live_weight_kg "
+     "OR fillet_weight_kg > gutted_weight_kg", 0),
+    ("7 harvest", "harvest events without waste",
+     "SELECT COUNT(*) FROM harvest_harvestevent e LEFT JOIN (SELECT DISTINCT event_id FROM harvest_harvestwaste) w "
+     "ON w.event_id = e.id WHERE w.event_id IS NULL", 0),
+    ("7 harvest", "COMPLETED batches whose end date is not their last harvest",
+     "SELECT COUNT(*) FROM batch_batch b LEFT JOIN (SELECT batch_id, MAX(CAST(event_date AS DATE)) AS d "
+     "FROM harvest_harvestevent GROUP BY batch_id) e ON e.batch_id = b.id "
+     "WHERE b.status = 'COMPLETED' AND (e.d IS NULL OR b.actual_end_date <> e.d)", 0),
+    ("7 mortality", "mortality records outside a live assignment of their batch and container",
+     _live("health_mortalityrecord", "m", "CAST(m.event_date AS DATE)"), 0),
+    ("7 mortality", "(batch, day) where mortality records <> mortality events",
+     "SELECT COUNT(*) FROM (SELECT batch_id, CAST(event_date AS DATE) AS d, SUM(count) AS n "
+     "FROM health_mortalityrecord GROUP BY 1, 2) r FULL JOIN (SELECT batch_id, event_date AS d, SUM(count) AS n "
+     "FROM batch_mortalityevent GROUP BY 1, 2) e ON e.batch_id = r.batch_id AND e.d = r.d "
+     "WHERE r.n IS NULL OR e.n IS NULL OR r.n <> e.n", 0),
+    ("6 as-of", "health and harvest rows dated after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM health_mortalityrecord WHERE CAST(event_date AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM harvest_harvestevent WHERE CAST(event_date AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM harvest_harvestlot WHERE CAST(created_at AS DATE) > {as_of})", 0),
+]
+
+_PHOTO = "environmental_photoperioddata"
+ENVIRONMENT = [
+    ("8 environment", "sea areas whose daylight does not run from the setup day to the last simulated day",
+     f"SELECT COUNT(*) FROM infrastructure_area a LEFT JOIN (SELECT area_id, MIN(date) AS mn, MAX(date) AS mx "
+     f"FROM {_PHOTO} GROUP BY area_id) p ON p.area_id = a.id WHERE p.mn IS NULL "
+     "OR p.mn > (SELECT MIN(CAST(created_at AS DATE)) FROM infrastructure_area) "
+     "OR p.mx < (SELECT MAX(CAST(history_date AS DATE)) FROM batch_historicalbatchcontainerassignment) "
+     "OR p.mx > {as_of}", 0),
+    ("8 environment", "gaps in a sea area's daylight days",
+     f"SELECT COUNT(*) FROM {_PHOTO} a LEFT JOIN {_PHOTO} b ON b.area_id = a.area_id "
+     "AND b.date = CAST(a.date + INTERVAL '1 day' AS DATE) "
+     f"WHERE b.id IS NULL AND a.date < (SELECT MAX(date) FROM {_PHOTO})", 0),
+    ("8 environment", "sea-area days with fewer than 8 weather observations",
+     f"SELECT COUNT(*) FROM {_PHOTO} p LEFT JOIN (SELECT area_id, CAST(\"timestamp\" AS DATE) AS d, COUNT(*) AS n "
+     "FROM environmental_weatherdata GROUP BY 1, 2) w ON w.area_id = p.area_id AND w.d = p.date "
+     "WHERE w.n IS NULL OR w.n < 8", 0),
+    ("8 environment", "day lengths outside 0-24 h or light without daylight",
+     f"SELECT COUNT(*) FROM {_PHOTO} WHERE day_length_hours < 0 OR day_length_hours > 24 OR light_intensity < 0", 0),
+    ("8 environment", "transfers without their stage-transition conditions",
+     "SELECT COUNT(*) FROM batch_batchtransfer t LEFT JOIN environmental_stagetransitionenvironmental e "
+     "ON e.batch_transfer_id = t.id WHERE e.id IS NULL", 0),
+    ("8 environment", "stage-transition temperatures off the destination's readings that day by > 1 °C",
+     "SELECT COUNT(*) FROM environmental_stagetransitionenvironmental e JOIN batch_batchtransfer t "
+     "ON t.id = e.batch_transfer_id JOIN (SELECT r.batch_container_assignment_id AS a, "
+     "CAST(r.reading_time AS DATE) AS d, "
+     "AVG(r.value) AS v FROM environmental_environmentalreading r JOIN environmental_environmentalparameter p "
+     "ON p.id = r.parameter_id WHERE p.name = 'Temperature' GROUP BY 1, 2) r ON r.a = t.destination_assignment_id "
+     "AND r.d = t.transfer_date WHERE ABS(e.temperature - r.v) > 1", 0),
+    ("6 as-of", "weather and daylight dated after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM environmental_weatherdata WHERE CAST(\"timestamp\" AS DATE) > {as_of}) "
+     f"+ (SELECT COUNT(*) FROM {_PHOTO} WHERE date > {{as_of}})", 0),
+]
+
+LICE = [
+    ("7 lice", "lice counts outside a live assignment of their batch and container",
+     _live("health_licecount", "l", "CAST(l.count_date AS DATE)"), 0),
+    ("7 lice", "treatments on a container outside a live assignment of their batch there",
+     "SELECT (SELECT COUNT(*) FROM health_treatment WHERE container_id IS NOT NULL) - (SELECT COUNT(DISTINCT t.id) "
+     f"FROM health_treatment t JOIN {BCA} a ON a.id = t.batch_assignment_id AND a.batch_id = t.batch_id "
+     "AND a.container_id = t.container_id WHERE NOT " + _outside("a", "CAST(t.treatment_date AS DATE)") + ")", 0),
+    ("7 lice", "treatments outside their batch's life",
+     "SELECT COUNT(*) FROM health_treatment t JOIN batch_batch b ON b.id = t.batch_id "
+     "WHERE CAST(t.treatment_date AS DATE) < b.start_date OR CAST(t.treatment_date AS DATE) > "
+     "COALESCE(b.actual_end_date, {as_of})", 0),
+    ("7 lice", "delousings without a count above 0.5 adult females per fish the day before",
+     "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT batch_id, container_id, "
+     "CAST(count_date + INTERVAL '1 day' AS DATE) AS d FROM health_licecount "
+     "WHERE adult_female_count > 0.5 * fish_sampled) l ON l.container_id = t.container_id "
+     "AND l.batch_id = t.batch_id AND l.d = CAST(t.treatment_date AS DATE) "
+     "WHERE t.treatment_type <> 'vaccination' AND l.d IS NULL", 0),
+    ("7 lice", "batches at sea without exactly one vaccination",
+     f"SELECT COUNT(*) FROM (SELECT DISTINCT a.batch_id FROM {BCA} a JOIN batch_lifecyclestage s "
+     "ON s.id = a.lifecycle_stage_id WHERE s.\"order\" = 6) b LEFT JOIN (SELECT batch_id, COUNT(*) AS n "
+     "FROM health_treatment WHERE treatment_type = 'vaccination' GROUP BY batch_id) v ON v.batch_id = b.batch_id "
+     "WHERE COALESCE(v.n, 0) <> 1", 0),
+    ("6 as-of", "lice counts and treatments dated after the as-of date",
+     "SELECT (SELECT COUNT(*) FROM health_licecount WHERE CAST(count_date AS DATE) > {as_of}) "
+     "+ (SELECT COUNT(*) FROM health_treatment WHERE CAST(treatment_date AS DATE) > {as_of})", 0),
+]
+
+SAMPLING = [
+    ("7 sampling", "health sampling events outside their assignment",
+     f"SELECT COUNT(*) FROM health_healthsamplingevent e JOIN {BCA} a ON a.id = e.assignment_id WHERE "
+     + _outside("a", "e.sampling_date"), 0),
+    ("7 sampling", "health sampling events whose aggregates differ from their fish",
+     "SELECT COUNT(*) FROM health_healthsamplingevent e LEFT JOIN (SELECT sampling_event_id AS id, COUNT(*) AS n, "
+     "AVG(weight_g) AS w, MIN(weight_g) AS wmin, MAX(weight_g) AS wmax, AVG(length_cm) AS l, "
+     "AVG(100 * weight_g / (length_cm * length_cm * length_cm)) AS k FROM health_individualfishobservation "
+     "GROUP BY sampling_event_id) o ON o.id = e.id WHERE o.id IS NULL OR e.number_of_fish_sampled <> o.n "
+     "OR e.calculated_sample_size <> o.n OR ABS(e.avg_weight_g - o.w) > 0.0051 OR e.min_weight_g <> o.wmin "
+     "OR e.max_weight_g <> o.wmax OR ABS(e.avg_length_cm - o.l) > 0.0051 OR ABS(e.avg_k_factor - o.k) > 0.0001", 0),
+    ("7 sampling", "sampled fish without a score on every health parameter",
+     "SELECT COUNT(*) FROM health_individualfishobservation o LEFT JOIN (SELECT individual_fish_observation_id AS id, "
+     "COUNT(*) AS n FROM health_fishparameterscore GROUP BY 1) s ON s.id = o.id "
+     "WHERE COALESCE(s.n, 0) <> (SELECT COUNT(*) FROM health_healthparameter)", 0),
+    ("7 sampling", "lab samples outside their assignment or with results before sending",
+     f"SELECT COUNT(*) FROM health_healthlabsample s JOIN {BCA} a ON a.id = s.batch_container_assignment_id WHERE "
+     + _outside("a", "s.sample_date") + " OR s.date_sent_to_lab < s.sample_date "
+     "OR s.date_results_received < s.date_sent_to_lab", 0),
+]

@@ -19,6 +19,8 @@ from aquagen.model.domain import SYSTEM_ID
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, number_history
 
+from . import harvest
+
 UTC = dt.timezone.utc
 
 
@@ -304,6 +306,8 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         "dosage": [v[2] for v in D.VACCINATION_TYPES],
         "description": [v[3] for v in D.VACCINATION_TYPES],
     })
+
+    out["harvest_productgrade"] = harvest.product_grades(t + 7 * step, profile)
 
     # '+' history rows for every table that has a history twin
     for name in list(out):

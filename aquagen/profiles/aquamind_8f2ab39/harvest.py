@@ -1,0 +1,62 @@
+"""Harvest tables of one batch: an event per harvested ring, its lots by product grade and its
+waste (``aquagen.model.harvest``), and the product grades themselves (master data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from aquagen.model import health
+from aquagen.model.domain import OPERATOR_ID
+from aquagen.model.harvest import GRADES, grade
+from aquagen.model.simulate import BatchSim
+from aquagen.model.sites import SITES
+from aquagen.profiles import BatchPlan
+from aquagen.tables.conform import Bound
+from aquagen.tables.ids import IdBook
+
+from .records import add, area_of, at
+
+HARVEST_TIME = dt.timedelta(hours=10)  # the ring is emptied at 09:00 (its departure); weighed in by 10:00
+LOTS_TIME = dt.timedelta(hours=16)  # the slaughterhouse reports grades and waste the same afternoon
+DEST_SUBSIDIARY = "FM"  # harvested into the farming company's own processing, no intercompany sale
+
+
+def product_grades(t: dt.datetime, profile: str) -> pl.DataFrame:
+    """The five grades the application's own generator looks up by code."""
+    n = len(GRADES)
+    stamps = pl.Series([t + dt.timedelta(milliseconds=100 * i) for i in range(n)], dtype=pl.Datetime("us", "UTC"))
+    return Bound(profile).conform("harvest_productgrade", {
+        "id": list(range(1, n + 1)), "code": [g[0] for g in GRADES], "name": [g[1] for g in GRADES],
+        "description": [g[2] for g in GRADES], "created_at": stamps, "updated_at": stamps,
+    })
+
+
+def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
+    """Events, lots and waste of ``sim``'s harvests into ``out`` (``link``: assignment_no, bca_id, container_id)."""
+    area, geography_id = area_of(plan.area_id)
+    ev = sim.harvests.sort("harvest_date", "assignment_no").join(link, on="assignment_no", maintain_order="left")
+    first_ring = SITES.ring_id(plan.area_id, 0)
+    ev = ev.with_columns(
+        event_date=at("harvest_date", HARVEST_TIME),
+        document_ref=pl.format("HRV-{}-{}-RING-{}", pl.lit(plan.batch_number), pl.lit(area),
+                               (pl.col("container_id") - first_ring + 1).cast(pl.String).str.zfill(2)),
+        dest_subsidiary=pl.lit(DEST_SUBSIDIARY),
+        dest_geography_id=pl.lit(geography_id, dtype=pl.Int64),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        assignment_id=pl.col("bca_id"),
+    ).with_columns(created_at=pl.col("event_date"), updated_at=pl.col("event_date"))
+    events = add(out, "harvest_harvestevent", ev, OPERATOR_ID, ids)
+    event_of = ev.select("assignment_no", "harvest_date", event_id=events["id"])
+
+    lots, waste = grade(health.stream(sim, health.HARVEST), sim.harvests.sort("harvest_date", "assignment_no"))
+    stamp = at("harvest_date", LOTS_TIME)
+    lots = lots.join(event_of, on="assignment_no", maintain_order="left").with_columns(
+        product_grade_id=pl.col("grade").cast(pl.Int64) + 1, created_at=stamp,
+    ).with_columns(updated_at=pl.col("created_at"))
+    add(out, "harvest_harvestlot", lots, OPERATOR_ID, ids)
+    waste = waste.join(event_of, on="assignment_no", maintain_order="left").with_columns(created_at=stamp) \
+        .with_columns(updated_at=pl.col("created_at"))
+    add(out, "harvest_harvestwaste", waste, OPERATOR_ID, ids)
+

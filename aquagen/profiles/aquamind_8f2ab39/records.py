@@ -1,0 +1,44 @@
+"""Rows of the tables added by issue 14 (health records, harvest, environment, scenarios) with ids
+and '+' history rows, for tables dated by ``created_at`` or, lacking one, by their event's own time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from aquagen.model.sites import SITES
+from aquagen.tables.conform import Bound, numbered_history
+from aquagen.tables.ids import IdBook, when_column
+
+UTC = dt.timezone.utc
+
+
+def at(date_col: str, offset: dt.timedelta) -> pl.Expr:
+    """The date column's day at ``offset`` past midnight, UTC."""
+    return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
+
+
+def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> pl.DataFrame:
+    """Numbers ``df``'s rows (in their order) and puts them into ``out``, with their '+' history rows
+    dated like the row (created_at, else the event's time); returns the numbered base rows."""
+    T = Bound(ids.profile)
+    t = T.table(name)
+    when = when_column(name, ids.profile)
+    pk = t.primary_key[0]
+    base = T.conform(name, df.with_columns(pl.Series(pk, ids.assign(name, df))).select(
+        [c for c in t.column_names if c in df.columns or c == pk]))
+    out[name] = base
+    if t.history_table:
+        out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids)
+    return base
+
+
+def area_of(area_id: int) -> tuple[str, int]:
+    """A sea area's name and its geography's id (geographies numbered as in the master data)."""
+    from aquagen.model import domain as D
+
+    for a, geo, name in SITES.areas():
+        if a == area_id:
+            return name, D.GEOGRAPHIES.index(geo) + 1
+    raise KeyError(f"no sea area {area_id}")
