@@ -105,8 +105,9 @@ def master_stock(job: Job) -> Written:
 
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
-    """The batch's life up to the horizon (or its end) as the profile's tables."""
-    end = min(pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS), job.horizon)
+    """The batch's whole life as the profile's tables (cut at the horizon by the caller): a profile's
+    draws may depend on the whole life (e.g. health sampling), so they never depend on the as-of date."""
+    end = pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS)
     with timed(SIMULATE) as step:
         sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
         step.rows = sim.daily.height

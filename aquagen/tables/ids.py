@@ -165,9 +165,13 @@ def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl
     lv = v[local].astype(np.int64)
     if lv.max() >= end:
         raise AssertionError(f"{s.name}: a local id beyond the counted rows")
-    out = v.astype(np.int64, copy=True)
+    nulls = s.is_null().to_numpy() if s.null_count() else None
+    out = np.where(nulls, 0, v).astype(np.int64) if nulls is not None else v.astype(np.int64, copy=True)
     out[local] = lv + offset[np.searchsorted(start, lv, side="right") - 1]
-    return pl.Series(s.name, out, dtype=pl.Int64).cast(s.dtype)
+    mapped = pl.Series(s.name, out, dtype=pl.Int64)
+    if nulls is not None:  # a NULL reference stays NULL
+        mapped = mapped.scatter(np.flatnonzero(nulls), None)
+    return mapped.cast(s.dtype)
 
 
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
