@@ -4,6 +4,8 @@ to rows in this profile's tables, history included."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
 
 import polars as pl
 
@@ -36,7 +38,65 @@ def _container_ids(plan: BatchPlan, stage: pl.Expr, slot: pl.Expr) -> pl.Expr:
     return pl.when(stage == len(D.STAGES) - 1).then(ring).otherwise(tank).cast(pl.Int64)
 
 
+@dataclass(frozen=True)
+class BatchTables:
+    """What the table sections of one batch share: its plan and life, the id book, the profile's
+    tables, the rows built so far and the numbered assignments."""
+
+    plan: BatchPlan
+    sim: BatchSim
+    ids: IdBook
+    T: Bound
+    out: dict[str, pl.DataFrame]
+    assignments: pl.DataFrame
+
+    def bca_of(self, col: str) -> pl.Expr:
+        """The assignment id of the assignment_no in ``col``."""
+        return pl.col(col).replace_strict(self.assignments["assignment_no"], self.assignments["id"],
+                                          return_dtype=pl.Int64)
+
+
+Section = Callable[[BatchTables], None]
+
+
+def batch_transfers(ctx: BatchTables) -> None:
+    """One ``batch_batchtransfer`` row per destination of a move."""
+    plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
+    stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
+    tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
+        transfer_type=pl.lit("LIFECYCLE"),
+        notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
+        .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
+        created_at=_at("transfer_date", MOVE_TIME),
+        source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        source_lifecycle_stage_id=stage_id("source_stage"),
+        destination_lifecycle_stage_id=stage_id("dest_stage"),
+        is_emergency_mixing=pl.lit(False),
+        source_assignment_id=bca_of("source_assignment_no"),
+        destination_assignment_id=bca_of("dest_assignment_no"),
+    ).with_columns(updated_at=pl.col("created_at"))
+    with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
+
+
+def batch_mortality(ctx: BatchTables) -> None:
+    """One ``batch_mortalityevent`` per batch and day with deaths."""
+    plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
+    mo = sim.mortality.sort("event_date").with_columns(
+        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
+        created_at=_at("event_date", MORTALITY_TIME),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+    ).with_columns(updated_at=pl.col("created_at"))
+    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+
+
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
+    """All rows of one batch's whole simulated life in this profile (see ``build_with``)."""
+    return build_with(plan, sim, ids, batch_transfers, batch_mortality)
+
+
+def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, mortality: Section
+               ) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.ids``).
 
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
@@ -52,7 +112,6 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     )
     # per assignment: what every child row needs
     link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
-    bca_of = lambda col: pl.col(col).replace_strict(assignments["assignment_no"], assignments["id"], return_dtype=pl.Int64)
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.timezone.utc) + BATCH_CREATED
@@ -136,30 +195,9 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         ids,
     )
 
-    # --- transfers ---
-    stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
-    tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
-        transfer_type=pl.lit("LIFECYCLE"),
-        notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
-        .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
-        created_at=_at("transfer_date", MOVE_TIME),
-        source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        source_lifecycle_stage_id=stage_id("source_stage"),
-        destination_lifecycle_stage_id=stage_id("dest_stage"),
-        is_emergency_mixing=pl.lit(False),
-        source_assignment_id=bca_of("source_assignment_no"),
-        destination_assignment_id=bca_of("dest_assignment_no"),
-    ).with_columns(updated_at=pl.col("created_at"))
-    with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
-
-    # --- mortality (per batch per day) ---
-    mo = sim.mortality.sort("event_date").with_columns(
-        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
-        created_at=_at("event_date", MORTALITY_TIME),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-    ).with_columns(updated_at=pl.col("created_at"))
-    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+    ctx = BatchTables(plan, sim, ids, T, out, assignments)
+    transfers(ctx)
+    mortality(ctx)
 
     # --- growth samples ---
     gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
