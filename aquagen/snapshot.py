@@ -163,8 +163,8 @@ class Snapshot:
             raise AquagenError(
                 f"{mf}: format_version {manifest.get('format_version')!r} is not supported (expected {FORMAT_VERSION})"
             )
-        if manifest.get("schema") not in (schemas.PROFILE,):
-            raise AquagenError(f"{mf}: schema {manifest.get('schema')!r} is not supported (expected {schemas.PROFILE})")
+        if schemas.find(manifest.get("schema")) is None:
+            raise AquagenError(f"{mf}: schema {manifest.get('schema')!r} is not supported (known: {', '.join(schemas.known())})")
         return cls(path, manifest)
 
     @property

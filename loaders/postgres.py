@@ -64,6 +64,13 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def profile_natural_keys(profile: str) -> dict[str, tuple[str, ...]]:
+    """The snapshot's profile's natural keys (NATURAL_KEYS is the plan profile's)."""
+    from aquagen.profiles import get
+
+    return get(profile).natural_keys
+
+
 def connect(dsn: str) -> psycopg.Connection:
     try:
         return psycopg.connect(dsn, connect_timeout=5, autocommit=False)
@@ -418,7 +425,7 @@ def _reconcile(conn, snapshot: Snapshot, t: schemas.Table, ts, maps: dict[str, I
     existing_max = _max_id(conn, t)
     if snapshot.rows(t.name) == 0 or existing_max == 0:
         return IdMap()
-    key = NATURAL_KEYS.get(t.name)
+    key = profile_natural_keys(snapshot.profile).get(t.name)
     if key is None:
         return IdMap(offset=existing_max)
     df = _remap(snapshot.read(t.name), t, ts, maps, None).select(["id", *key])

@@ -95,8 +95,8 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     return build_with(plan, sim, ids, batch_transfers, batch_mortality)
 
 
-def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, mortality: Section
-               ) -> dict[str, pl.DataFrame]:
+def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, mortality: Section,
+               assignment_created: pl.Expr | None = None) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.ids``).
 
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
@@ -104,7 +104,9 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     """
     T = Bound(ids.profile)
     out: dict[str, pl.DataFrame] = {}
-    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=_at("assignment_date", MOVE_TIME))
+    # an assignment is created when its fish arrive, unless the profile says otherwise (over sim.assignments)
+    created = _at("assignment_date", MOVE_TIME) if assignment_created is None else assignment_created
+    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=created)
     assignments = asg.with_columns(
         id=ids.assign("batch_batchcontainerassignment", asg),
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
@@ -140,7 +142,7 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
         species_id=pl.lit(1, dtype=pl.Int64),
         batch_type=pl.lit("STANDARD"),
     )
-    base_cols = T.table("batch_batch").column_names
+    base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
     out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
     hist = T.history("batch_batch", T.conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
