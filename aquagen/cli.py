@@ -298,10 +298,10 @@ def validate(snapshot, dsn, as_of):
     if (snapshot is None) == (dsn is None):
         raise AquagenError("give either a SNAPSHOT folder or --dsn URL")
     if dsn:
-        from loaders.postgres import connect
+        from loaders.postgres import connect, database_profile
 
         with connect(dsn) as conn:
-            results = v.run(v.DatabaseSource(conn, as_of))
+            results = v.run(v.DatabaseSource(conn, as_of, database_profile(conn)))
     else:
         results = v.run(v.SnapshotSource(Snapshot.open(snapshot)))
     _print_results(results)

@@ -126,6 +126,11 @@ def schema_mismatches(conn: psycopg.Connection, profile: str = schemas.PROFILE) 
     return problems
 
 
+def database_profile(conn: psycopg.Connection) -> str | None:
+    """The profile whose tables the database holds exactly, if any."""
+    return next((p for p in schemas.known() if schema_mismatches(conn, p) == []), None)
+
+
 # --- id reconciliation ----------------------------------------------------
 
 @dataclass
@@ -306,6 +311,10 @@ def load(
             staged.drop_leftovers(ctl)
             problems = schema_mismatches(ctl, snapshot.profile)
             if problems:
+                other = database_profile(ctl)
+                if other is not None:
+                    raise AquagenError(f"the database has the schema of {other}, the snapshot is {snapshot.profile}: "
+                                       f"generate it with --profile {other}")
                 raise AquagenError(f"schema mismatch with {snapshot.profile}: " + "; ".join(problems))
             if _already_loaded(ctl, digest):
                 return LoadResult(problems is None, {}, {}, time.perf_counter() - start, already_loaded=True)
@@ -406,6 +415,8 @@ def batch_closure(snapshot: Snapshot, ts: dict[str, schemas.Table], batch_ids: p
 
 def _max_id(conn, t: schemas.Table) -> int:
     col = t.identity_column or "id"
+    if col not in t.column_names:  # keyed by another table's id (batch_containerforecastsummary)
+        return 0
     return conn.execute(f"SELECT COALESCE(max({col}), 0) FROM public.{t.name}").fetchone()[0]
 
 

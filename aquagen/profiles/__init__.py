@@ -74,6 +74,9 @@ class Profile:
     mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
     natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
+    # rows the application's migrations insert (table -> SQL condition on them): they exist without
+    # history rows in a migrated database, so the '+' history check leaves them out
+    seeded: dict[str, str] = field(default_factory=dict)
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -28,4 +28,5 @@ PROFILE = Profile(
         "broodstock_eggsupplier": ("name",),
     },
     checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+    seeded=checks.SEEDED,
 )

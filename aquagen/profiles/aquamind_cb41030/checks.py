@@ -8,7 +8,7 @@ from __future__ import annotations
 from aquagen.profiles.aquamind_8f2ab39 import checks as plan
 from aquagen.profiles.aquamind_8f2ab39.checks import BCA, _count, _outside
 
-from .masterdata import LICE_TYPES, SCOPED_USERS
+from .masterdata import HEALTH_PARAMETERS, LICE_TYPES, SCOPED_USERS
 
 WF, ACT = "batch_batchtransferworkflow", "batch_transferaction"
 CWF, CACT = "batch_creationworkflow", "batch_creationaction"
@@ -16,6 +16,13 @@ CWF, CACT = "batch_creationworkflow", "batch_creationaction"
 LIVE_BCA = (f"(SELECT a.* FROM {BCA} a JOIN batch_batch b ON b.id = a.batch_id "
             "WHERE b.status NOT IN ('PLANNED', 'RECEIVING', 'CANCELLED'))")
 _SCOPED = ", ".join(f"'{u[0]}'" for u in SCOPED_USERS)
+
+# the rows the migrations seed (they have no history rows in a migrated database)
+SEEDED = {
+    "health_healthparameter": "name IN (" + ", ".join(f"'{n}'" for n in HEALTH_PARAMETERS) + ")",
+    "health_licetype": "CONCAT(species, '/', gender, '/', development_stage) IN ("
+    + ", ".join(f"'{s}/{g}/{d}'" for s, g, d, _ in LICE_TYPES) + ")",
+}
 
 PHASE_COUNTS = [c for c in plan.PHASE_COUNTS if c[1] not in ("users", "user profiles")] + [
     ("master data", "users", _count("auth_user", f"username LIKE '%_01' OR username = 'system_admin' "
