@@ -461,6 +461,7 @@ def _copy_rows(conn, qualified: str, t: schemas.Table, batches: Iterable, freeze
     schema = t.arrow_schema
     encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)
     cols = ", ".join(f'"{c}"' for c in t.column_names)
+    jsonb = [i for i, c in enumerate(t.columns) if c.sql_type == "jsonb"]
     n = 0
     with conn.cursor().copy(
         f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT BINARY{', FREEZE' if freeze else ''})"
@@ -471,11 +472,21 @@ def _copy_rows(conn, qualified: str, t: schemas.Table, batches: Iterable, freeze
                 batch = transform(batch)
             for b in batch.cast(schema).to_batches() if isinstance(batch, pa.Table) else [batch.cast(schema)]:
                 if b.num_rows:
-                    cp.write(encoder.write_batch(b))
+                    cp.write(encoder.write_batch(_jsonb_binary(b, jsonb) if jsonb else b))
                     n += b.num_rows
             killpoints.reached("copy")
         cp.write(encoder.finish())
     return n
+
+
+def _jsonb_binary(b: pa.RecordBatch, columns: list[int]) -> pa.RecordBatch:
+    """jsonb's binary COPY format is a version byte (1) before the JSON text."""
+    import pyarrow.compute as pc
+
+    arrays = list(b.columns)
+    for i in columns:
+        arrays[i] = pc.binary_join_element_wise(pa.scalar("\x01"), arrays[i], "")
+    return pa.RecordBatch.from_arrays(arrays, schema=b.schema)
 
 
 # The feed stock is the state of the snapshot's FIFO over all its batches: lots and

@@ -35,8 +35,13 @@ def table_enum(profile: str) -> pl.Enum:
 
 
 def when_column(table: str, profile: str) -> str:
-    """The column that dates a row's creation: history_date for history rows, else created_at."""
-    return "history_date" if schemas.table(table, profile).history_of else "created_at"
+    """The column that dates a row's creation: history_date for history rows, else created_at (or,
+    for a table computed by the application without one, its computation time)."""
+    t = schemas.table(table, profile)
+    if t.history_of:
+        return "history_date"
+    return "last_computed_at" if "created_at" not in t.column_names and "last_computed_at" in t.column_names \
+        else "created_at"
 
 
 def id_column(table: str, profile: str) -> str:

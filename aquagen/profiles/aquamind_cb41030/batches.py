@@ -39,11 +39,16 @@ ACTION = "batch_transferaction"
 
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life in this profile."""
+    seen: list[BatchTables] = []
+
+    def mortality(ctx: BatchTables) -> None:
+        seen.append(ctx)
+        assignment_mortality(ctx)
+
     with creation.deferred(ids) as deferred:
-        out = plan_batches.build_with(plan, sim, deferred, transfer_workflows, assignment_mortality,
-                                     creation.tray_created(sim))
+        out = plan_batches.build_with(plan, sim, deferred, transfer_workflows, mortality, creation.tray_created(sim))
         creation.add(out, plan, sim, deferred)
-    daily_states.add(out, plan, sim, ids)
+    daily_states.add(seen[0])
     return out
 
 
