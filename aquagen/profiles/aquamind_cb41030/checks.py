@@ -12,6 +12,7 @@ from .masterdata import HEALTH_PARAMETERS, LICE_TYPES, SCOPED_USERS
 
 WF, ACT = "batch_batchtransferworkflow", "batch_transferaction"
 CWF, CACT = "batch_creationworkflow", "batch_creationaction"
+DS = "batch_actualdailyassignmentstate"
 # assignments of batches that exist (not only planned): the plan's invariants hold for these
 LIVE_BCA = (f"(SELECT a.* FROM {BCA} a JOIN batch_batch b ON b.id = a.batch_id "
             "WHERE b.status NOT IN ('PLANNED', 'RECEIVING', 'CANCELLED'))")
@@ -146,6 +147,39 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
     ("7 workflows", "planned batches' assignments that are not empty placeholders",
      f"SELECT COUNT(*) FROM {BCA} a JOIN batch_batch b ON b.id = a.batch_id WHERE b.status = 'PLANNED' "
      "AND (a.population_count <> 0 OR a.is_active)", 0),
+    # daily assignment states
+    ("8 daily states", "daily states outside their assignment's live days or of another batch or container",
+     f"SELECT COUNT(*) FROM {DS} s JOIN {BCA} a ON a.id = s.assignment_id WHERE s.batch_id <> a.batch_id "
+     "OR s.container_id <> a.container_id OR " + _outside("a", "s.date") + " OR s.date > {as_of}", 0),
+    ("8 daily states", "assignments whose daily states have gaps or do not start on arrival",
+     f"SELECT COUNT(*) FROM (SELECT assignment_id, COUNT(*) AS n, MIN(day_number) AS lo, MAX(day_number) AS hi, "
+     f"MIN(date) AS first FROM {DS} GROUP BY assignment_id) s JOIN {BCA} a ON a.id = s.assignment_id "
+     "WHERE s.n <> s.hi - s.lo + 1 OR s.first <> a.assignment_date", 0),
+    ("8 daily states", "live assignments of started batches without daily states",
+     f"SELECT COUNT(*) FROM {LIVE_BCA} a LEFT JOIN (SELECT DISTINCT assignment_id FROM {DS}) s "
+     "ON s.assignment_id = a.id WHERE s.assignment_id IS NULL AND (a.departure_date IS NULL "
+     "OR a.departure_date > a.assignment_date)", 0),
+    ("8 daily states", "days whose population <> the previous day's - mortality",
+     f"SELECT COUNT(*) FROM {DS} s JOIN {DS} p ON p.assignment_id = s.assignment_id "
+     "AND p.day_number = s.day_number - 1 WHERE s.population <> p.population - s.mortality_count", 0),
+    ("8 daily states", "days whose mortality differs from the assignment's mortality events",
+     f"SELECT COUNT(*) FROM {DS} s LEFT JOIN (SELECT assignment_id, event_date, SUM(count) AS n FROM "
+     "batch_mortalityevent GROUP BY 1, 2) m ON m.assignment_id = s.assignment_id AND m.event_date = s.date "
+     "WHERE s.mortality_count <> COALESCE(m.n, 0)", 0),
+    ("8 daily states", "days whose biomass <> population x weight",
+     f"SELECT COUNT(*) FROM {DS} WHERE ABS(biomass_kg - population * avg_weight_g / 1000) "
+     "> population * 0.005 / 1000 + 0.01", 0),
+    ("8 daily states", "growth-sample anchors whose weight is not the sample's",
+     f"SELECT COUNT(*) FROM {DS} s LEFT JOIN batch_growthsample g ON g.assignment_id = s.assignment_id "
+     "AND g.sample_date = s.date WHERE s.anchor_type = 'growth_sample' AND (g.id IS NULL "
+     "OR ABS(g.avg_weight_g - s.avg_weight_g) > 0.005)", 0),
+    ("8 daily states", "growth samples without their anchor",
+     f"SELECT COUNT(*) FROM batch_growthsample g LEFT JOIN {DS} s ON s.assignment_id = g.assignment_id "
+     "AND s.date = g.sample_date WHERE s.anchor_type IS NULL OR s.anchor_type <> 'growth_sample'", 0),
+    ("8 daily states", "days whose feed differs from the container's feeding events",
+     f"SELECT COUNT(*) FROM {DS} s LEFT JOIN (SELECT container_id, feeding_date, SUM(amount_kg) AS kg FROM "
+     "inventory_feedingevent GROUP BY 1, 2) f ON f.container_id = s.container_id AND f.feeding_date = s.date "
+     "WHERE ABS(s.feed_kg - COALESCE(f.kg, 0)) > 0.005", 0),
     # as-of, over what exists (planned batches are dated at their planned start)
     ("6 as-of", "event rows dated after the as-of date",
      "SELECT (SELECT COUNT(*) FROM environmental_environmentalreading WHERE CAST(reading_time AS DATE) > {as_of}) "
