@@ -21,6 +21,7 @@ from aquagen.profiles.aquamind_cb41030 import derive_schema
 from aquagen.profiles.aquamind_cb41030.masterdata import HEALTH_PARAMETERS, LICE_TYPES
 from aquagen.snapshot import Snapshot
 from loaders import postgres
+from loaders.purge import purge
 
 from .conftest import run_cli
 
@@ -104,7 +105,8 @@ def test_same_simulation_in_both_profiles(snaps):
     assert on(plan, "inventory_feedingevent", feed).equals(on(cb, "inventory_feedingevent", feed))
     assert plan.rows("environmental_environmentalreading") == cb.rows("environmental_environmentalreading")
     # deaths: per batch and day plus transfer losses there, per assignment and day (handling included) here
-    plan_deaths = plan.read("batch_mortalityevent")["count"].sum() + plan.read("batch_batchtransfer")["mortality_count"].sum()
+    plan_deaths = plan.read("batch_mortalityevent")["count"].sum() \
+        + plan.read("batch_batchtransfer")["mortality_count"].sum()
     assert cb.read("batch_mortalityevent")["count"].sum() == plan_deaths
     moved = plan.read("batch_batchtransfer").select("transfer_date", "transferred_count").sort(pl.all())
     acts = cb.read("batch_transferaction").filter(pl.col("status") == "COMPLETED").select(
@@ -176,6 +178,17 @@ def test_load_into_empty_database(snaps, empty_db):
     assert _validate_db(empty_db) == []
     with pytest.raises(AquagenError, match="has the schema of aquamind@cb41030.*--profile aquamind@cb41030"):
         postgres.load(snaps[PLAN], empty_db)
+    # purge takes every batch row of this profile's tables, history included (the creation
+    # workflow's irregularly named twin too); then the snapshot loads again
+    purge(empty_db, all=True)
+    batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
+    with psycopg.connect(empty_db) as c:
+        left = {n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in batch_tables
+                if n not in ("batch_species", "batch_lifecyclestage", "batch_historicalspecies",
+                             "batch_historicallifecyclestage")}
+    assert not {n: k for n, k in left.items() if k}
+    postgres.load(snaps[CB], empty_db)
+    assert _validate_db(empty_db) == []
 
 
 def test_load_into_migrated_database(snaps, empty_db):
@@ -193,7 +206,8 @@ def test_load_into_migrated_database(snaps, empty_db):
 
 def test_cli_profile_option(snaps, tmp_path):
     r = run_cli("generate", "--profile", "aquamind@nope", "--out", tmp_path / "x")
-    assert r.returncode == 2 and "unknown profile 'aquamind@nope'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2 and "unknown profile 'aquamind@nope'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
     r = run_cli("batch", "--start-date", "2026-06-01", "--eggs", "1000", "--geography", "Scotland",
                 "--profile", PLAN, "--out", snaps[CB].path)
     assert r.returncode == 2 and "differs from the snapshot's profile aquamind@cb41030" in r.stderr

@@ -76,7 +76,7 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
 def transfer_workflows(ctx: BatchTables) -> None:
     """Workflows, their actions (history: '+' PLANNED/PENDING a week ahead, '~' per executed day)
     and each transition's water values."""
-    plan, sim, ids, out, T = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.T
+    plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
     acts = _actions(ctx)
     start = sim.stage_changes["date"][0]
     wf = acts.group_by("stage", maintain_order=True).agg(

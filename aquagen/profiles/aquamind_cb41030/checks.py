@@ -64,7 +64,8 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
      f"+ COALESCE(h.n, 0) AS accounted FROM {CWF} w "
      f"LEFT JOIN (SELECT batch_id, SUM(population_count) AS n FROM {BCA} WHERE is_active GROUP BY batch_id) al "
      "ON al.batch_id = w.batch_id "
-     "LEFT JOIN (SELECT batch_id, SUM(count) AS n FROM batch_mortalityevent GROUP BY batch_id) d ON d.batch_id = w.batch_id "
+     "LEFT JOIN (SELECT batch_id, SUM(count) AS n FROM batch_mortalityevent GROUP BY batch_id) d "
+     "ON d.batch_id = w.batch_id "
      f"LEFT JOIN (SELECT a.batch_id, SUM(a.population_count) AS n FROM {BCA} a JOIN batch_lifecyclestage s "
      "ON s.id = a.lifecycle_stage_id WHERE NOT a.is_active AND s.\"order\" = 6 GROUP BY a.batch_id) h "
      "ON h.batch_id = w.batch_id WHERE w.status = 'COMPLETED') x WHERE eggs <> accounted", 0),
@@ -75,8 +76,9 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
      "WHERE a.departure_date IS NOT NULL AND sc <> moved", 0),
     ("3 conservation", "completed actions whose source left with another count or on another day",
      f"SELECT COUNT(*) FROM {ACT} t JOIN {BCA} a ON a.id = t.source_assignment_id JOIN (SELECT source_assignment_id, "
-     f"MAX(source_population_before) AS before FROM {ACT} GROUP BY 1) m ON m.source_assignment_id = t.source_assignment_id "
-     "WHERE t.status = 'COMPLETED' AND (a.departure_date <> t.actual_execution_date OR a.population_count <> m.before)", 0),
+     f"MAX(source_population_before) AS before FROM {ACT} GROUP BY 1) m "
+     "ON m.source_assignment_id = t.source_assignment_id WHERE t.status = 'COMPLETED' "
+     "AND (a.departure_date <> t.actual_execution_date OR a.population_count <> m.before)", 0),
     ("3 conservation", "completed actions whose destination did not start with the fish moved",
      f"SELECT COUNT(*) FROM {ACT} t JOIN batch_historicalbatchcontainerassignment h ON h.id = t.dest_assignment_id "
      "WHERE t.status = 'COMPLETED' AND h.history_type = '+' AND (h.population_count <> t.transferred_count "
@@ -115,12 +117,14 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
      f"SELECT COUNT(*) FROM {WF} w JOIN batch_lifecyclestage s ON s.id = w.dest_lifecycle_stage_id "
      "WHERE w.is_intercompany <> (s.\"order\" = 6)", 0),
     ("7 workflows", "completed actions without destination assignment in their container and stage",
-     f"SELECT COUNT(*) FROM {ACT} t JOIN {WF} w ON w.id = t.workflow_id LEFT JOIN {BCA} a ON a.id = t.dest_assignment_id "
+     f"SELECT COUNT(*) FROM {ACT} t JOIN {WF} w ON w.id = t.workflow_id "
+     f"LEFT JOIN {BCA} a ON a.id = t.dest_assignment_id "
      "WHERE t.status = 'COMPLETED' AND (a.id IS NULL OR a.container_id <> t.dest_container_id "
      "OR a.lifecycle_stage_id <> w.dest_lifecycle_stage_id OR a.batch_id <> w.batch_id)", 0),
     ("7 workflows", "stage transitions without their water values",
      f"SELECT COUNT(*) FROM {WF} w LEFT JOIN environmental_stagetransitionenvironmental e "
-     "ON e.batch_transfer_workflow_id = w.id WHERE w.status <> 'PLANNED' AND (e.id IS NULL OR e.temperature IS NULL)", 0),
+     "ON e.batch_transfer_workflow_id = w.id WHERE w.status <> 'PLANNED' "
+     "AND (e.id IS NULL OR e.temperature IS NULL)", 0),
     # creation workflows
     ("7 workflows", "batches without exactly one creation workflow",
      f"SELECT COUNT(*) FROM batch_batch b LEFT JOIN (SELECT batch_id, COUNT(*) AS n FROM {CWF} GROUP BY 1) w "
@@ -137,7 +141,8 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
      "batch_historicalbatchcontainerassignment h JOIN (SELECT id, MIN(history_date) AS d FROM "
      "batch_historicalbatchcontainerassignment WHERE history_type = '~' GROUP BY id) f ON f.id = h.id "
      "AND f.d = h.history_date) first ON first.id = c.dest_assignment_id WHERE c.status = 'COMPLETED' AND "
-     "(c.egg_count_actual <> c.egg_count_planned - c.mortality_on_arrival OR c.egg_count_actual <> first.population_count)",
+     "(c.egg_count_actual <> c.egg_count_planned - c.mortality_on_arrival "
+     "OR c.egg_count_actual <> first.population_count)",
      0),
     ("7 workflows", "batch status other than its creation workflow's (PLANNED / ACTIVE or COMPLETED)",
      f"SELECT COUNT(*) FROM batch_batch b JOIN {CWF} w ON w.batch_id = b.id WHERE (w.status = 'PLANNED') "

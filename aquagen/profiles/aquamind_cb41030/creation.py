@@ -24,6 +24,7 @@ import polars as pl
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
+from aquagen.profiles.aquamind_8f2ab39.batches import MOVE_TIME
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook
 
@@ -71,7 +72,7 @@ def created_at(start: dt.date) -> dt.datetime:
 def tray_created(sim: BatchSim) -> pl.Expr:
     """Assignments are created at their move, the trays' placeholders with the creation workflow."""
     created = created_at(sim.stage_changes["date"][0])
-    move = (pl.col("assignment_date").cast(pl.Datetime("us")) + pl.lit(dt.timedelta(hours=9))).dt.replace_time_zone("UTC")
+    move = (pl.col("assignment_date").cast(pl.Datetime("us")) + pl.lit(MOVE_TIME)).dt.replace_time_zone("UTC")
     return pl.when(pl.col("stage") == 0).then(pl.lit(created)).otherwise(move)
 
 
@@ -92,13 +93,13 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
 
     # --- the trays: a placeholder from the workflow's creation, filled at delivery ---
     h = out[TRAY_HISTORY]
-    placeholder = h.filter((pl.col("history_type") == "+") & pl.col("id").is_in(trays["id"].implode()))
+    first_rows = (pl.col("history_type") == "+") & pl.col("id").is_in(trays["id"].implode())
+    placeholder = h.filter(first_rows)
     filled = placeholder.join(pl.DataFrame({"id": trays["id"], "_at": delivered}), on="id").with_columns(
         history_date=pl.col("_at"), updated_at=pl.col("_at"), history_type=pl.lit("~")).drop("_at")
-    placeholder = placeholder.with_columns(population_count=pl.lit(0, dtype=pl.Int32).cast(h.schema["population_count"]),
+    placeholder = placeholder.with_columns(population_count=pl.lit(0).cast(h.schema["population_count"]),
                                            biomass_kg=pl.lit(0).cast(h.schema["biomass_kg"]), is_active=pl.lit(False))
-    out[TRAY_HISTORY] = pl.concat([h.filter(~((pl.col("history_type") == "+") & pl.col("id").is_in(trays["id"].implode()))),
-                                   placeholder, filled])
+    out[TRAY_HISTORY] = pl.concat([h.filter(~first_rows), placeholder, filled])
     ids.number(out, TRAY_HISTORY)
 
     # --- the batch: PLANNED at creation, RECEIVING at the first delivery, ACTIVE at the last ---
@@ -108,7 +109,8 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
         first.with_columns(status=pl.lit("PLANNED"), history_date=pl.lit(created), updated_at=pl.lit(created)),
         first.with_columns(status=pl.lit("RECEIVING"), history_date=pl.lit(delivered[0]),
                            updated_at=pl.lit(delivered[0]), history_type=pl.lit("~")),
-        first.with_columns(history_date=pl.lit(delivered[-1]), updated_at=pl.lit(delivered[-1]), history_type=pl.lit("~")),
+        first.with_columns(history_date=pl.lit(delivered[-1]), updated_at=pl.lit(delivered[-1]),
+                           history_type=pl.lit("~")),
         b.filter(pl.col("history_type") != "+"),
     ])
     out[BATCH_HISTORY] = b

@@ -66,7 +66,8 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
             biomass=pl.col("population") * pl.col("weight") / 1000,
         ).with_columns(
             gain=pl.col("biomass") - pl.col("biomass").shift(1).over("assignment_no"),
-            moved=(pl.col("weight") >= stage_max).cum_max().over("assignment_no") & (pl.col("stage") < len(D.STAGES) - 1),
+            moved=(pl.col("weight") >= stage_max).cum_max().over("assignment_no")
+            & (pl.col("stage") < len(D.STAGES) - 1),
         )
     anchored = pl.col("sample_g").is_not_null()
     fed = pl.col("feed_kg") > 0
