@@ -211,3 +211,20 @@ def test_cli_profile_option(snaps, tmp_path):
     r = run_cli("batch", "--start-date", "2026-06-01", "--eggs", "1000", "--geography", "Scotland",
                 "--profile", PLAN, "--out", snaps[CB].path)
     assert r.returncode == 2 and "differs from the snapshot's profile aquamind@cb41030" in r.stderr
+
+
+def test_prefix_stable_in_time(tmp_path):
+    """A later as-of date keeps every event and history row of an earlier one, ids included (the
+    workflows' and creation's states, the daily states and the per-assignment mortality too)."""
+    from aquagen.run.generate import generate
+
+    kw = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), profile=CB, workers=1)
+    early = generate(tmp_path / "early", as_of=dt.date(2025, 3, 1), **kw)
+    late = generate(tmp_path / "late", as_of=dt.date(2025, 9, 1), **kw)
+    for name in ("batch_mortalityevent", "batch_actualdailyassignmentstate", "batch_historicaltransferaction",
+                 "batch_historicalbatchtransferworkflow", "batch_historicalbatch",
+                 "batch_historicalbatchcontainerassignment", "environmental_stagetransitionenvironmental",
+                 "batch_historicalcreationaction"):
+        a, b = early.read(name), late.read(name)
+        assert 0 < a.height < b.height or name == "batch_historicalcreationaction", name
+        assert a.join(b, on=a.columns, how="anti", nulls_equal=True).height == 0, name
