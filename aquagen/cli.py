@@ -107,8 +107,11 @@ def _summary(snap) -> str:
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Run the shards on this Dask cluster instead of local workers; OUT may then be any fsspec "
                    "URL the workers can write (s3://..., a shared folder).")
+@click.option("--profile", default=None, metavar="NAME",
+              help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: aquamind@8f2ab39]")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
-def generate(out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force):
+def generate(out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force,
+             profile):
     """Write a snapshot: one folder of Parquet files per table plus manifest.json.
 
     With --batches N, a fleet: N batches starting every --stagger-days from
@@ -129,7 +132,7 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
     with RichProgress() as progress:
         snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
                    stagger_days=stagger_days, geography=geography, workers=workers, resume=resume, progress=progress,
-                   scheduler=scheduler)
+                   scheduler=scheduler, profile=profile)
     if snap.status == "complete":
         click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")
     else:
@@ -159,7 +162,9 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
               help="Worker processes.")
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Snapshot to add the batch to (created with infrastructure and master data when new).")
-def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, workers, out):
+@click.option("--profile", default=None, metavar="NAME",
+              help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: the snapshot's, or aquamind@8f2ab39 for a new one]")
+def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, workers, out, profile):
     """Add one batch's whole life to a snapshot (plan phase 3).
 
     The snapshot is rebuilt with the new batch beside its others (they share
@@ -177,7 +182,7 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
     with RichProgress() as progress:
         snap, pb = add_batch(out, start_date=start_date, eggs=eggs, geography=geography, station=station,
                              sea_area=sea_area, batch_name=batch_name, as_of=as_of, seed=seed, workers=workers,
-                             progress=progress)
+                             progress=progress, profile=profile)
     click.echo(f"batch {pb.batch_number} (id {pb.batch_id}): {pb.eggs:,} eggs at {pb.station}, sea area "
                f"{pb.sea_area}, from {pb.start_date}; snapshot {snap.path} now has {_summary(snap)}")
 
@@ -348,7 +353,7 @@ def validate(snapshot, dsn, as_of):
         raise AquagenError("give a SNAPSHOT folder or --dsn URL, not both")
     if snapshot is None:
         from loaders import dsn as database
-        from loaders.catalog import schema_mismatches
+        from loaders.catalog import database_profile, schema_mismatches
         from loaders.session import connect
 
         db = database.choose(dsn)
@@ -356,7 +361,7 @@ def validate(snapshot, dsn, as_of):
             if schema_mismatches(conn) is None:
                 raise AquagenError(f"{database.describe(db)} has no AquaMind schema: load a snapshot first "
                                    "(aquagen load output/snapshot)")
-            results = v.run(v.DatabaseSource(conn, as_of))
+            results = v.run(v.DatabaseSource(conn, as_of, database_profile(conn)))
     else:
         snap = Snapshot.open(snapshot)
         snap.verify()  # a shared snapshot is untrusted: every file checked before it is read

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 import pgpq
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import schemas
 
@@ -24,6 +25,7 @@ def copy_rows(conn: psycopg.Connection, qualified: str, t: schemas.Table, batche
     schema = t.arrow_schema
     encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)
     cols = ", ".join(f'"{c}"' for c in t.column_names)
+    jsonb = [i for i, c in enumerate(t.columns) if c.sql_type == "jsonb"]
     n = 0
     with conn.cursor().copy(
         f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT BINARY{', FREEZE' if freeze else ''})"
@@ -34,10 +36,18 @@ def copy_rows(conn: psycopg.Connection, qualified: str, t: schemas.Table, batche
                 batch = transform(batch)
             for b in batch.cast(schema).to_batches() if isinstance(batch, pa.Table) else [batch.cast(schema)]:
                 if b.num_rows:
-                    cp.write(encoder.write_batch(b))
+                    cp.write(encoder.write_batch(_jsonb_binary(b, jsonb) if jsonb else b))
                     n += b.num_rows
                     if progress:
                         progress(t.name, b.num_rows, 0)
             killpoints.reached("copy")
         cp.write(encoder.finish())
     return n
+
+
+def _jsonb_binary(b: pa.RecordBatch, columns: list[int]) -> pa.RecordBatch:
+    """jsonb's binary COPY format is a version byte (1) before the JSON text."""
+    arrays = list(b.columns)
+    for i in columns:
+        arrays[i] = pc.binary_join_element_wise(pa.scalar("\x01"), arrays[i], "")
+    return pa.RecordBatch.from_arrays(arrays, schema=b.schema)

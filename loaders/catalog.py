@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import psycopg
 
 import schemas
+from aquagen import profiles
 
 _CATALOG_SQL = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity <> ''
@@ -54,9 +55,16 @@ def has_table(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{name}",)).fetchone()[0]
 
 
+def database_profile(conn: psycopg.Connection) -> str | None:
+    """The profile whose tables the database holds exactly, if any."""
+    return next((p for p in profiles.names() if schema_mismatches(conn, p) == []), None)
+
+
 def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -> int:
-    """The highest id a table holds (0 when empty)."""
+    """The highest id a table holds (0 when empty, or when keyed by another table's id)."""
     col = t.identity_column or "id"
+    if col not in t.column_names:  # e.g. batch_containerforecastsummary, keyed by its assignment
+        return 0
     return conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}").fetchone()[0]
 
 

@@ -27,7 +27,13 @@ from aquagen.snapshot import Snapshot
 
 from . import existing, staged, swap
 from .binarycopy import Progress, copy_rows
-from .catalog import introspect, row_counts, schema_mismatches, set_sequences  # noqa: F401 - re-exported
+from .catalog import (  # noqa: F401 - re-exported
+    database_profile,
+    introspect,
+    row_counts,
+    schema_mismatches,
+    set_sequences,
+)
 from .loadlog import LOAD_LOG, already_loaded, manifest_digest, write_log  # noqa: F401 - re-exported
 from .reconcile import snapshot_batches
 from .session import (  # noqa: F401 - re-exported
@@ -91,6 +97,10 @@ def load(
             staged.drop_leftovers(ctl)
             problems = schema_mismatches(ctl, snapshot.profile)
             if problems:
+                other = database_profile(ctl)
+                if other is not None:
+                    raise AquagenError(f"the database has the schema of {other}, the snapshot is {snapshot.profile}: "
+                                       f"generate it with --profile {other}")
                 raise AquagenError(f"schema mismatch with {snapshot.profile}: " + "; ".join(problems))
             if already_loaded(ctl, digest, replace):
                 return LoadResult(problems is None, {}, {}, time.perf_counter() - start, already_loaded=True)

@@ -46,6 +46,16 @@ def _file(profile: str, kind: str) -> Path | None:
     return None
 
 
+def find(profile: object) -> Path | None:
+    """The profile's schema file, or None when ``profile`` names no known schema."""
+    return _file(profile, "schema") if isinstance(profile, str) and profile else None
+
+
+def known() -> list[str]:
+    """The built-in profiles' names (from their schema files)."""
+    return sorted(p.stem.replace("_", "@", 1) for p in _HERE.glob("*.json") if "." not in p.stem)
+
+
 HISTORY_EXTRA = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
 
 

@@ -1,7 +1,7 @@
 """The restructure changes no output byte: a small fleet's Parquet files match the pinned sha256 list.
 
 A change that alters the data on purpose regenerates ``tests/data/pinned_sha256.txt`` in the
-same commit (``python3 -m tests.test_pinned``)."""
+same commit (``python3 -m tests.test_pinned [PROFILE]``). Each profile has its own list."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import hashlib
 import sys
 from pathlib import Path
 
-PINNED = Path(__file__).parent / "data" / "pinned_sha256.txt"
+import pytest
+
+DATA = Path(__file__).parent / "data"
+PINNED = {  # profile -> its pinned list
+    "aquamind@8f2ab39": DATA / "pinned_sha256.txt",
+    "aquamind@cb41030": DATA / "pinned_sha256_cb41030.txt",
+}
 ARGS = dict(seed=1, batches=3, as_of=dt.date(2026, 6, 30))
 
 
@@ -20,24 +26,26 @@ def digests(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(out: Path) -> Path:
+def build(out: Path, profile: str) -> Path:
     from aquagen.run.generate import generate
 
-    generate(out, workers=2, profile="aquamind@8f2ab39", **ARGS)
+    generate(out, workers=2, profile=profile, **ARGS)
     return out
 
 
-def test_output_matches_pinned_hashes(tmp_path):
-    got = digests(build(tmp_path / "pinned")).splitlines()
-    want = PINNED.read_text().splitlines()
+@pytest.mark.parametrize("profile", sorted(PINNED))
+def test_output_matches_pinned_hashes(tmp_path, profile):
+    got = digests(build(tmp_path / "pinned", profile)).splitlines()
+    want = PINNED[profile].read_text().splitlines()
     assert [line.split()[1] for line in got] == [line.split()[1] for line in want], "file list changed"
     changed = [g.split()[1] for g, w in zip(got, want) if g != w]
     assert not changed, f"{len(changed)} files changed: {changed[:10]}"
 
 
-if __name__ == "__main__":  # regenerate the list after an intended change of the data
+if __name__ == "__main__":  # regenerate a profile's list after an intended change of its data
     import tempfile
 
-    with tempfile.TemporaryDirectory() as d:
-        PINNED.write_text(digests(build(Path(d) / "pinned")))
+    for name in sys.argv[1:] or sorted(PINNED):
+        with tempfile.TemporaryDirectory() as d:
+            PINNED[name].write_text(digests(build(Path(d) / "pinned", name)))
     sys.exit(0)

@@ -1,68 +1,230 @@
-"""Schema profiles are plug-ins: a profile added as one folder generates, validates and loads
-through the same code as the built-in ones."""
+"""The two profiles: ``aquamind@cb41030`` against its reference schema, deterministic, the same
+simulation as ``aquamind@8f2ab39`` (same fish, weights, samples, feedings), its workflows, and
+loads into an empty database and into one holding the rows the application's migrations seed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+import os
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 
 import schemas
-from aquagen import profiles
-from aquagen.check import validate
+from aquagen.check import validate as v
 from aquagen.errors import AquagenError
-from aquagen.run.generate import generate
-from loaders.postgres import load
+from aquagen.profiles import get, names
+from aquagen.profiles.aquamind_cb41030 import derive_schema
+from aquagen.profiles.aquamind_cb41030.masterdata import HEALTH_PARAMETERS, LICE_TYPES
+from aquagen.snapshot import Snapshot
+from loaders import postgres
+from loaders.purge import purge
 
-FOLDER = Path(__file__).parent / "profiles" / "aquamind_nocomposition_test"
-NAME = "aquamind-nocomposition@test"
-DROPPED = ("batch_batchcomposition", "batch_historicalbatchcomposition")
+from .conftest import run_cli
 
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    """The test profile's folder in a plug-in directory, with its schema files derived from the plan's."""
-    base = tmp_path / "plugins"
-    folder = base / schemas.slug(NAME)
-    shutil.copytree(FOLDER, folder)
-    schema = json.loads((Path(schemas.__file__).parent / "aquamind_8f2ab39.json").read_text())
-    choices = json.loads((Path(schemas.__file__).parent / "aquamind_8f2ab39.choices.json").read_text())
-    (folder / "schema.json").write_text(json.dumps({k: v for k, v in schema.items() if k not in DROPPED}))
-    (folder / "choices.json").write_text(json.dumps({k: v for k, v in choices.items() if k not in DROPPED}))
-    monkeypatch.setenv(schemas.PROFILE_PATH_ENV, str(base))
-    return profiles.get(NAME)
+CB, PLAN = "aquamind@cb41030", "aquamind@8f2ab39"
+AS_OF = dt.date(2026, 6, 30)
+# four batches 300 days apart: harvested, at sea, in freshwater, and one starting 10 days after the as-of date
+FLEET = dict(seed=5, batches=4, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=890), stagger_days=300)
+REFERENCE = Path(os.environ.get("AQUAGEN_REFERENCE", "/work/shared/reference"))
 
 
-def test_a_plugin_profile_generates_validates_and_loads(plugin, tmp_path, empty_db):
-    assert NAME in profiles.names() and set(DROPPED).isdisjoint(plugin.tables)
-    snap = generate(tmp_path / "snap", seed=2, batches=1, as_of=dt.date(2024, 6, 1), first_start=dt.date(2023, 9, 1),
-                    workers=2, profile=NAME)
-    assert snap.profile == NAME and set(snap.manifest["tables"]) == set(plugin.tables)
-    failed = [r.check.name for r in validate.run(validate.SnapshotSource(snap)) if not r.ok]
-    assert failed == []
-    load(snap, empty_db)
+@pytest.fixture(scope="module")
+def snaps(tmp_path_factory) -> dict[str, Snapshot]:
+    from aquagen.run.generate import generate
+
+    root = tmp_path_factory.mktemp("profiles")
+    return {p: generate(root / p.replace("@", "_"), profile=p, workers=2, **FLEET) for p in (PLAN, CB)}
+
+
+def test_both_profiles_are_registered():
+    assert {PLAN, CB} <= set(names())
+    assert get().name == PLAN  # the default stays the plan's profile until the switch at merge
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="the reference extracts are not on this machine")
+def test_schema_files_are_the_reference_head():
+    schema, choices = derive_schema.derive(REFERENCE)
+    assert json.loads(Path(schemas.find(CB)).read_text()) == schema
+    assert schemas.choices(CB) == {(t, c): tuple(x for x, _ in vs) for t, cols in choices.items()
+                                   for c, vs in cols.items()}
+    head = json.loads((REFERENCE / "aquamind-schema-head.json").read_text())
+    for name, t in head.items():  # every table, column and type of the application at cb41030
+        mine = schemas.table(name, CB)
+        assert [(c["name"], c["type"], c["nullable"]) for c in t["columns"]] == \
+            [(c.name, c.sql_type, c.nullable) for c in mine.columns], name
+
+
+def test_schema_shape():
+    ts = schemas.tables(CB)
+    assert len(ts) == 105 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
+    assert all(fk.ref_table in ts for t in ts.values() for fk in t.foreign_keys)
+    assert schemas.table("auth_historicaluser", CB).column("id").sql_type == "integer"
+    assert schemas.table("users_userprofile", CB).column("role").sql_type == "character varying(20)"
+    assert schemas.table("batch_creationworkflow", CB).history_table == "batch_historicalbatchcreationworkflow"
+
+
+def test_snapshot_conforms_and_validates(snaps):
+    cb = snaps[CB]
+    assert cb.profile == CB and set(cb.manifest["tables"]) == set(schemas.tables(CB))
+    for name in ("batch_batchtransferworkflow", "batch_transferaction", "batch_creationworkflow",
+                 "batch_creationaction", "batch_actualdailyassignmentstate", "health_licetype",
+                 "health_parameterscoredefinition", "environmental_stagetransitionenvironmental"):
+        assert cb.rows(name) > 0, name
+    for snap in snaps.values():
+        failed = [(r.check.name, r.actual) for r in v.run(v.SnapshotSource(snap)) if not r.ok]
+        assert not failed, failed
+
+
+def test_deterministic(snaps, tmp_path):
+    from aquagen.run.generate import generate
+
+    again = generate(tmp_path / "again", profile=CB, workers=1, **FLEET)
+    files = lambda s: {n: [f["sha256"] for f in e["files"]] for n, e in s.manifest["tables"].items()}
+    assert files(again) == files(snaps[CB])
+
+
+def _fish(snap: Snapshot) -> pl.DataFrame:
+    started = snap.read("batch_batch").filter(pl.col("status") != "PLANNED")["id"]
+    return snap.read("batch_batchcontainerassignment").filter(pl.col("batch_id").is_in(started.implode())).select(
+        "batch_id", "container_id", "assignment_date", "departure_date", "population_count", "avg_weight_g",
+        "biomass_kg", "is_active", "last_weighing_date").sort("container_id", "assignment_date")
+
+
+def test_same_simulation_in_both_profiles(snaps):
+    plan, cb = snaps[PLAN], snaps[CB]
+    assert _fish(plan).equals(_fish(cb))
+    assert _fish(cb).height > 100
+    on = lambda s, t, cols: s.read(t).select(cols).sort(cols)
+    assert on(plan, "batch_growthsample", ["sample_date", "avg_weight_g", "sample_size"]).equals(
+        on(cb, "batch_growthsample", ["sample_date", "avg_weight_g", "sample_size"]))
+    feed = ["feeding_date", "feeding_time", "container_id", "amount_kg", "feed_cost"]
+    assert on(plan, "inventory_feedingevent", feed).equals(on(cb, "inventory_feedingevent", feed))
+    assert plan.rows("environmental_environmentalreading") == cb.rows("environmental_environmentalreading")
+    # deaths: per batch and day plus transfer losses there, per assignment and day (handling included) here
+    plan_deaths = plan.read("batch_mortalityevent")["count"].sum() \
+        + plan.read("batch_batchtransfer")["mortality_count"].sum()
+    assert cb.read("batch_mortalityevent")["count"].sum() == plan_deaths
+    moved = plan.read("batch_batchtransfer").select("transfer_date", "transferred_count").sort(pl.all())
+    acts = cb.read("batch_transferaction").filter(pl.col("status") == "COMPLETED").select(
+        transfer_date="actual_execution_date", transferred_count="transferred_count").sort(pl.all())
+    assert moved.equals(acts)
+
+
+def test_workflows(snaps):
+    cb = snaps[CB]
+    batches = cb.read("batch_batch").sort("id")
+    assert batches["status"].to_list() == ["COMPLETED", "ACTIVE", "ACTIVE", "PLANNED"]
+    wf = cb.read("batch_batchtransferworkflow")
+    first = wf.filter(pl.col("batch_id") == batches["id"][0])
+    assert first.height == 5 and first["status"].to_list() == ["COMPLETED"] * 5
+    assert first["is_intercompany"].to_list() == [False] * 4 + [True]
+    assert first["total_actions_planned"].to_list() == [10, 10, 10, 10, 20]
+    assert wf["workflow_number"].n_unique() == wf.height
+    # the planned batch: a planned creation workflow, pending deliveries into empty placeholder trays
+    planned = batches["id"][3]
+    cw = cb.read("batch_creationworkflow").filter(pl.col("batch_id") == planned)
+    assert cw["status"].to_list() == ["PLANNED"] and cw["external_supplier_id"][0] is not None
+    acts = cb.read("batch_creationaction").filter(pl.col("workflow_id") == cw["id"][0])
+    assert acts.height == 10 and set(acts["status"]) == {"PENDING"}
+    trays = cb.read("batch_batchcontainerassignment").filter(pl.col("batch_id") == planned)
+    assert trays.height == 10 and trays["population_count"].sum() == 0 and not trays["is_active"].any()
+    # a started batch received its eggs: delivered = its trays' first population
+    done = cb.read("batch_creationworkflow").filter(pl.col("status") == "COMPLETED")
+    assert done.height == 3 and (done["total_eggs_received"] > 3_000_000).all()
+
+
+def test_daily_states_follow_the_simulation(snaps):
+    cb = snaps[CB]
+    ds = cb.read("batch_actualdailyassignmentstate")
+    live = cb.read("batch_historicalbatchcontainerassignment").filter(pl.col("history_type") == "~") \
+        .filter(pl.col("history_date").dt.hour() == 20)  # the nightly growth update: one per live day
+    assert ds.height == live.height
+    joined = ds.join(live.select(assignment_id="id", date=pl.col("history_date").dt.date(), pop="population_count"),
+                     on=["assignment_id", "date"])
+    assert joined.height == ds.height and (joined["population"] == joined["pop"]).all()
+    src = ds["sources"].str.json_decode()
+    assert set(src.struct.field("weight")) == {"measured", "tgc_computed"}
+    assert set(ds["anchor_type"].drop_nulls()) == {"growth_sample"}
+
+
+def _seeded_database(dsn: str) -> None:
+    """The schema of the application's migrations with the rows they seed."""
+    with psycopg.connect(dsn) as c:
+        c.execute(schemas.schema_sql(CB))
+        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown')")
+        for name in HEALTH_PARAMETERS:
+            c.execute("INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
+                      "min_score) VALUES (%s, true, now(), now(), 3, 0)", (name,))
+        for s, g, d, desc in LICE_TYPES:
+            c.execute("INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
+                      "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())", (s, g, d, desc))
+
+
+def _validate_db(dsn: str) -> list:
+    with psycopg.connect(dsn) as conn:
+        assert postgres.database_profile(conn) == CB
+        return [(r.check.name, r.actual) for r in v.run(v.DatabaseSource(conn, AS_OF, CB)) if not r.ok]
+
+
+def test_load_into_empty_database(snaps, empty_db):
+    postgres.load(snaps[CB], empty_db)
     with psycopg.connect(empty_db) as c:
-        tables = {r[0] for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert set(plugin.tables) <= tables and not set(DROPPED) & tables
-        failed = [r.check.name for r in validate.run(validate.DatabaseSource(c, dt.date(2024, 6, 1), NAME))
-                  if not r.ok]
-    assert failed == []
+        assert c.execute("SELECT count(*) FROM batch_actualdailyassignmentstate WHERE sources->>'temp' = 'measured'"
+                         ).fetchone()[0] == snaps[CB].rows("batch_actualdailyassignmentstate")
+    assert _validate_db(empty_db) == []
+    with pytest.raises(AquagenError, match="has the schema of aquamind@cb41030.*--profile aquamind@cb41030"):
+        postgres.load(snaps[PLAN], empty_db)
+    # purge takes every batch row of this profile's tables, history included (the creation
+    # workflow's irregularly named twin too); then the snapshot loads again
+    purge(empty_db, all=True)
+    batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
+    with psycopg.connect(empty_db) as c:
+        left = {n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in batch_tables
+                if n not in ("batch_species", "batch_lifecyclestage", "batch_historicalspecies",
+                             "batch_historicallifecyclestage")}
+    assert not {n: k for n, k in left.items() if k}
+    postgres.load(snaps[CB], empty_db)
+    assert _validate_db(empty_db) == []
 
 
-def test_the_same_fish_in_both_profiles(plugin, tmp_path):
-    args = dict(seed=2, batches=1, as_of=dt.date(2024, 6, 1), first_start=dt.date(2023, 9, 1))
-    a = generate(tmp_path / "a", **args)
-    b = generate(tmp_path / "b", profile=NAME, **args)
-    for name in a.manifest["tables"]:
-        if name not in DROPPED:
-            assert a.read(name).equals(b.read(name)), name
+def test_load_into_migrated_database(snaps, empty_db):
+    _seeded_database(empty_db)
+    result = postgres.load(snaps[CB], empty_db)
+    assert result.matched == {"health_healthparameter": 9, "health_licetype": 15, "health_mortalityreason": 1}
+    with psycopg.connect(empty_db) as c:
+        assert c.execute("SELECT count(*) FROM health_healthparameter").fetchone()[0] == 9
+        assert c.execute("SELECT count(*) FROM health_licetype").fetchone()[0] == 15
+        # the score definitions hang off the seeded parameters
+        assert c.execute("SELECT count(*) FROM health_parameterscoredefinition d JOIN health_healthparameter p "
+                         "ON p.id = d.parameter_id").fetchone()[0] == 36
+    assert _validate_db(empty_db) == []
 
 
-def test_an_unknown_profile_is_one_line(tmp_path):
-    with pytest.raises(AquagenError, match=r"unknown profile .nope@1.; known: .*aquamind@8f2ab39"):
-        generate(tmp_path / "x", profile="nope@1")
-    assert not (tmp_path / "x").exists()
+def test_cli_profile_option(snaps, tmp_path):
+    r = run_cli("generate", "--profile", "aquamind@nope", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "unknown profile 'aquamind@nope'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("batch", "--start-date", "2026-06-01", "--eggs", "1000", "--geography", "Scotland",
+                "--profile", PLAN, "--out", snaps[CB].path)
+    assert r.returncode == 2 and "differs from the snapshot's profile aquamind@cb41030" in r.stderr
+
+
+def test_prefix_stable_in_time(tmp_path):
+    """A later as-of date keeps every event and history row of an earlier one, ids included (the
+    workflows' and creation's states, the daily states and the per-assignment mortality too)."""
+    from aquagen.run.generate import generate
+
+    kw = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), profile=CB, workers=1)
+    early = generate(tmp_path / "early", as_of=dt.date(2025, 3, 1), **kw)
+    late = generate(tmp_path / "late", as_of=dt.date(2025, 9, 1), **kw)
+    for name in ("batch_mortalityevent", "batch_actualdailyassignmentstate", "batch_historicaltransferaction",
+                 "batch_historicalbatchtransferworkflow", "batch_historicalbatch",
+                 "batch_historicalbatchcontainerassignment", "environmental_stagetransitionenvironmental",
+                 "batch_historicalcreationaction"):
+        a, b = early.read(name), late.read(name)
+        assert 0 < a.height < b.height or name == "batch_historicalcreationaction", name
+        assert a.join(b, on=a.columns, how="anti", nulls_equal=True).height == 0, name

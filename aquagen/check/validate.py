@@ -69,7 +69,8 @@ def _history_checks(profile: Profile) -> list[Check]:
             out.append(Check(
                 "history", f"{t.name} rows without '+' history",
                 f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT id FROM {t.history_table} "
-                f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL",
+                f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL"
+                + (f" AND NOT ({profile.seeded[t.name]})" if t.name in profile.seeded else ""),
                 0,
             ))
     return out

@@ -77,6 +77,9 @@ class Profile:
     # optional: (master tables, setup date, as-of date, seed, profile name) -> area-level tables over the
     # horizon (weather, daylight), ids fixed in time order, nothing after the as-of date; written with the master
     environment: Callable[[dict[str, pl.DataFrame], dt.date, dt.date, int, str], dict[str, pl.DataFrame]] | None = None
+    # rows the application's migrations insert (table -> SQL condition on them): they exist without
+    # history rows in a migrated database, so the '+' history check leaves them out
+    seeded: dict[str, str] = field(default_factory=dict)
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

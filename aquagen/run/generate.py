@@ -341,6 +341,9 @@ def add_batch(
     if base is None and out.exists() and any(out.iterdir()):
         raise AquagenError(f"{out} is neither empty nor a snapshot (no manifest.json)")
     if base is not None:
+        if profile is not None and get(profile).name != base.profile:
+            raise AquagenError(f"--profile {profile} differs from the snapshot's profile {base.profile}; "
+                               f"omit --profile or pass {base.profile}")
         profile = base.profile
         seed = base.manifest["seed"]
         as_of = as_of or dt.date.fromisoformat(base.manifest["arguments"]["as_of"])

@@ -128,6 +128,10 @@ class Bound:
     def table(self, name: str) -> schemas.Table:
         return schemas.table(name, self.profile)
 
+    @property
+    def tables(self) -> dict[str, schemas.Table]:
+        return schemas.tables(self.profile)
+
     def conform(self, name: str, data: pl.DataFrame | dict) -> pl.DataFrame:
         return conform(name, data, self.profile)
 

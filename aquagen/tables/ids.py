@@ -39,12 +39,14 @@ def table_enum(profile: str) -> pl.Enum:
 @cache
 def when_column(table: str, profile: str) -> str:
     """The column that dates a row's creation: history_date for history rows, else created_at, else
-    (tables without one, e.g. health_licecount) the first NOT NULL timestamp: the event's own time."""
+    (tables without one) the application's computation time, or the first NOT NULL timestamp: the
+    event's own time (e.g. health_licecount)."""
     t = schemas.table(table, profile)
     if t.history_of:
         return "history_date"
-    if "created_at" in t.column_names:
-        return "created_at"
+    for name in ("created_at", "last_computed_at"):
+        if name in t.column_names:
+            return name
     stamps = [c.name for c in t.columns if c.sql_type == "timestamp with time zone" and not c.nullable]
     return stamps[0] if stamps else "created_at"
 

@@ -4,6 +4,8 @@ to rows in this profile's tables, history included."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
 
 import polars as pl
 
@@ -39,8 +41,68 @@ def _container_ids(plan: BatchPlan, stage: pl.Expr, slot: pl.Expr) -> pl.Expr:
     return pl.when(stage == len(D.STAGES) - 1).then(ring).otherwise(tank).cast(pl.Int64)
 
 
+@dataclass(frozen=True)
+class BatchTables:
+    """What the table sections of one batch share: its plan and life, the id book, the profile's
+    tables, the rows built so far and the numbered assignments."""
+
+    plan: BatchPlan
+    sim: BatchSim
+    ids: IdBook
+    T: Bound
+    out: dict[str, pl.DataFrame]
+    assignments: pl.DataFrame
+
+    def bca_of(self, col: str) -> pl.Expr:
+        """The assignment id of the assignment_no in ``col``."""
+        return pl.col(col).replace_strict(self.assignments["assignment_no"], self.assignments["id"],
+                                          return_dtype=pl.Int64)
+
+
+Section = Callable[[BatchTables], None]
+
+
+def batch_transfers(ctx: BatchTables) -> None:
+    """One ``batch_batchtransfer`` row per destination of a move."""
+    plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
+    stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
+    tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
+        transfer_type=pl.lit("LIFECYCLE"),
+        notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
+        .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
+        created_at=_at("transfer_date", MOVE_TIME),
+        source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        source_lifecycle_stage_id=stage_id("source_stage"),
+        destination_lifecycle_stage_id=stage_id("dest_stage"),
+        is_emergency_mixing=pl.lit(False),
+        source_assignment_id=bca_of("source_assignment_no"),
+        destination_assignment_id=bca_of("dest_assignment_no"),
+    ).with_columns(updated_at=pl.col("created_at"))
+    with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
+
+
+def batch_mortality(ctx: BatchTables) -> None:
+    """One ``batch_mortalityevent`` per batch and day with deaths."""
+    plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
+    mo = sim.mortality.sort("event_date").with_columns(
+        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
+        created_at=_at("event_date", MORTALITY_TIME),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+    ).with_columns(updated_at=pl.col("created_at"))
+    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+
+
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
+    """All rows of one batch's whole simulated life in this profile (see ``build_with``)."""
+    return build_with(plan, sim, ids, batch_transfers, batch_mortality, records=True)
+
+
+def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, mortality: Section,
+               assignment_created: pl.Expr | None = None, records: bool = False) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.tables.ids``).
+    With ``records``, this profile's health, harvest and transfer-condition records too (a profile
+    whose health tables differ builds its own).
 
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
     that the rows (and ids) before it do not depend on that date.
@@ -48,7 +110,9 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     T = Bound(ids.profile)
     lap = Laps(BUILD)  # timing hooks: one step per table built
     out: dict[str, pl.DataFrame] = {}
-    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=_at("assignment_date", MOVE_TIME))
+    # an assignment is created when its fish arrive, unless the profile says otherwise (over sim.assignments)
+    created = _at("assignment_date", MOVE_TIME) if assignment_created is None else assignment_created
+    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=created)
     assignments = asg.with_columns(
         id=ids.assign("batch_batchcontainerassignment", asg),
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
@@ -56,7 +120,6 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     )
     # per assignment: what every child row needs
     link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
-    bca_of = lambda col: pl.col(col).replace_strict(assignments["assignment_no"], assignments["id"], return_dtype=pl.Int64)
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.timezone.utc) + BATCH_CREATED
@@ -85,7 +148,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         species_id=pl.lit(1, dtype=pl.Int64),
         batch_type=pl.lit("STANDARD"),
     )
-    base_cols = T.table("batch_batch").column_names
+    base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
     out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
     hist = T.history("batch_batch", T.conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
                    "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
@@ -143,32 +206,11 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
 
     lap("batch_batchcontainerassignment", out["batch_historicalbatchcontainerassignment"].height)
 
-    # --- transfers ---
-    stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
-    tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
-        transfer_type=pl.lit("LIFECYCLE"),
-        notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
-        .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
-        created_at=_at("transfer_date", MOVE_TIME),
-        source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        source_lifecycle_stage_id=stage_id("source_stage"),
-        destination_lifecycle_stage_id=stage_id("dest_stage"),
-        is_emergency_mixing=pl.lit(False),
-        source_assignment_id=bca_of("source_assignment_no"),
-        destination_assignment_id=bca_of("dest_assignment_no"),
-    ).with_columns(updated_at=pl.col("created_at"))
-    with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
-    lap("batch_batchtransfer", tr.height)
-
-    # --- mortality (per batch per day) ---
-    mo = sim.mortality.sort("event_date").with_columns(
-        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
-        created_at=_at("event_date", MORTALITY_TIME),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-    ).with_columns(updated_at=pl.col("created_at"))
-    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
-    lap("batch_mortalityevent", mo.height)
+    ctx = BatchTables(plan, sim, ids, T, out, assignments)
+    transfers(ctx)
+    lap("batch_batchtransfer")
+    mortality(ctx)
+    lap("batch_mortalityevent")
 
     # --- growth samples ---
     gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
@@ -218,12 +260,13 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     lap("environmental_environmentalreading", rd.height)
 
     # --- health journal ---
-    health_journal = health.build(out, plan, sim, link, ids)  # health records; their journal entries join the journal
+    # health records; their journal entries join the journal
+    health_journal = [health.build(out, plan, sim, link, ids)] if records else []
     # the vet writes diagnoses, treatments and vaccinations; operators their observations,
     # issues, actions and samples; the manager now and then
     authors = pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"])).then(VET_ID) \
         .when(pl.col("entry_time").dt.day() % 5 == 0).then(MANAGER_ID).otherwise(OPERATOR_ID).cast(pl.Int32)
-    je = pl.concat([sim.journal.with_columns(user_id=authors), health_journal],
+    je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal],
                    how="vertical_relaxed").sort("entry_time", maintain_order=True)
     je = je.join(link, on="assignment_no", maintain_order="left").with_columns(
         entry_date=pl.col("entry_time"),
@@ -236,8 +279,9 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     lap("health_journalentry", je.height)
 
     # --- health records and harvest (issue 14) ---
-    environment.stage_transitions(out, sim, link, ids)
-    harvest.build(out, plan, sim, link, ids)
+    if records:
+        environment.stage_transitions(out, sim, link, ids)
+        harvest.build(out, plan, sim, link, ids)
 
     # --- monthly feeding summaries ---
     container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])

@@ -308,8 +308,12 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     })
 
     out["harvest_productgrade"] = harvest.product_grades(t + 7 * step, profile)
+    add_history(out, T)
+    return out
 
-    # '+' history rows for every table that has a history twin
+
+def add_history(out: dict[str, pl.DataFrame], T: Bound) -> None:
+    """'+' history rows for every table of ``out`` that has a history twin (made by the setup)."""
     for name in list(out):
         t_ = T.table(name)
         if t_.history_table is None:
@@ -317,4 +321,3 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         created = "date_joined" if name == "auth_user" else "created_at"
         user = None if name in ("auth_user", "users_userprofile") else SYSTEM_ID
         out[t_.history_table] = T.conform(t_.history_table, number_history(T.history(name, out[name], created, "+", user)))
-    return out

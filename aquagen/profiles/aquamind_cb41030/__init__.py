@@ -1,0 +1,32 @@
+"""``aquamind@cb41030``: AquaMind as its users run it today (2026-03-25), 103 tables plus the egg
+supplier. The shared simulation in this schema: see ``masterdata`` and ``batches`` for what differs
+from ``aquamind@8f2ab39`` (whose builders they reuse), ``checks`` for the invariants."""
+
+from __future__ import annotations
+
+from aquagen.profiles import Profile
+from aquagen.profiles.aquamind_8f2ab39 import PROFILE as PLAN
+from aquagen.profiles.aquamind_8f2ab39 import feedstock
+
+from . import batches, checks, masterdata
+
+PROFILE = Profile(
+    name="aquamind@cb41030",
+    master=masterdata.build,
+    batch=batches.build,
+    feed_sites=feedstock.sites,
+    feed_site=feedstock.build_site,
+    feed_container_of=feedstock.feed_container_of,
+    feedings=PLAN.feedings,
+    stock_tables=PLAN.stock_tables,
+    mutable=(*PLAN.mutable, "batch_batchtransferworkflow", "batch_transferaction", "batch_creationworkflow",
+             "batch_creationaction"),
+    natural_keys={
+        **PLAN.natural_keys,
+        "health_licetype": ("species", "gender", "development_stage"),
+        "health_parameterscoredefinition": ("parameter_id", "score_value"),
+        "broodstock_eggsupplier": ("name",),
+    },
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+    seeded=checks.SEEDED,
+)
