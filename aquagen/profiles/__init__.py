@@ -80,6 +80,8 @@ class Profile:
     # rows the application's migrations insert (table -> SQL condition on them): they exist without
     # history rows in a migrated database, so the '+' history check leaves them out
     seeded: dict[str, str] = field(default_factory=dict)
+    # batches may start this many days after the as-of date: the profile shows them as planned
+    plan_ahead_days: int = 0
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

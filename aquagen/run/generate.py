@@ -278,16 +278,19 @@ def generate(
                         else default_first_start(as_of, n_batches, stagger_days)))
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
-    starts = (as_of - first_start).days // stagger_days + 1  # batch starts from first start up to the as-of date
+    the_profile = get(profile)
+    profile_name = the_profile.name
+    last_start = as_of + dt.timedelta(days=the_profile.plan_ahead_days)  # later batches: shown as planned, if at all
+    starts = (last_start - first_start).days // stagger_days + 1  # batch starts from first start up to then
     if n_batches is not None and n_batches > starts:
         raise AquagenError(f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
-                           f"{first_start} to the as-of date {as_of}; use fewer batches, an earlier --first-start "
+                           f"{first_start} to {last_start}; use fewer batches, an earlier --first-start "
                            "or a shorter --stagger-days")
-    profile_name = get(profile).name
     if n_batches is None:
         planned = plan_farm(first_start, as_of, fleet_eggs(seed), seed, geography)
     else:
-        planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=as_of)
+        planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed,
+                             as_of=last_start)
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
     return _build(out, meta, planned, dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
                   force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler,

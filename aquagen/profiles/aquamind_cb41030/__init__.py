@@ -29,4 +29,5 @@ PROFILE = Profile(
     },
     checks=checks.PHASE_COUNTS + checks.INVARIANTS,
     seeded=checks.SEEDED,
+    plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )
