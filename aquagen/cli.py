@@ -17,8 +17,10 @@ from .errors import AquagenError
 
 DEFAULT_OUT = Path("output") / "snapshot"
 DSN_HELP = "PostgreSQL URL. [default: env AQUAGEN_DSN, else the embedded server (aquagen db status)]"
-PGDATA_HELP = ("Data folder of the embedded server. [default: env AQUAGEN_PGDATA, else output/pgdata of the project "
-               "folder above, else a per-user folder]")
+PGDATA_HELP = (
+    "Data folder of the embedded server. [default: env AQUAGEN_PGDATA, else output/pgdata of the project "
+    "folder above, else a per-user folder]"
+)
 
 
 class Date(click.ParamType):
@@ -61,9 +63,15 @@ class RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         console = Console(stderr=True)
-        self.bar = Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>10,.0f} rows/s"),
-                            TimeElapsedColumn(), console=console, disable=not console.is_terminal)
+        self.bar = Progress(
+            TextColumn("{task.description:<20}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>10,.0f} rows/s"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
         self.task = None
 
     def __enter__(self):
@@ -88,30 +96,63 @@ def _summary(snap) -> str:
 
 
 @cli.command()
-@click.option("--out", default=str(DEFAULT_OUT), show_default=True,
-              help="Snapshot folder to write (a path, or with --scheduler any fsspec URL).")
+@click.option(
+    "--out",
+    default=str(DEFAULT_OUT),
+    show_default=True,
+    help="Snapshot folder to write (a path, or with --scheduler any fsspec URL).",
+)
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=42, show_default=True, help="Random seed.")
-@click.option("--batches", type=click.IntRange(min=0), default=None,
-              help="Number of batches in the fleet (0: infrastructure and master data only). "
-                   "[default: a full farm, ≈4.5 years of egg intakes]")
+@click.option(
+    "--batches",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Number of batches in the fleet (0: infrastructure and master data only). "
+    "[default: a full farm, ≈4.5 years of egg intakes]",
+)
 @click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
-@click.option("--first-start", type=DATE, default=None,
-              help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1640 days "
-                   "for a full farm; with --batches, as-of - 1000 days or earlier so that every batch has started]")
-@click.option("--stagger-days", type=click.IntRange(min=1, max=3650), default=20, show_default=True,
-              help="Days between batch starts (geographies alternate).")
-@click.option("--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
-              help="Worker processes; the output is the same for any number.")
+@click.option(
+    "--first-start",
+    type=DATE,
+    default=None,
+    help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1640 days "
+    "for a full farm; with --batches, as-of - 1000 days or earlier so that every batch has started]",
+)
+@click.option(
+    "--stagger-days",
+    type=click.IntRange(min=1, max=3650),
+    default=20,
+    show_default=True,
+    help="Days between batch starts (geographies alternate).",
+)
+@click.option(
+    "--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]"
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes; the output is the same for any number.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command (kept in OUT.partial).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Run the shards on this Dask cluster instead of local workers; OUT may then be any fsspec "
-                   "URL the workers can write (s3://..., a shared folder).")
-@click.option("--profile", default=None, metavar="NAME",
-              help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: aquamind@8f2ab39]")
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run the shards on this Dask cluster instead of local workers; OUT may then be any fsspec "
+    "URL the workers can write (s3://..., a shared folder).",
+)
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: aquamind@8f2ab39]",
+)
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
-def generate(out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force,
-             profile):
+def generate(
+    out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force, profile
+):
     """Write a snapshot: one folder of Parquet files per table plus manifest.json.
 
     With --batches N, a fleet: N batches starting every --stagger-days from
@@ -130,9 +171,21 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
 
     _RESUME_HINT.append(f"the run is kept in {out}.partial: rerun the same command with --resume to continue")
     with RichProgress() as progress:
-        snap = run(out, seed=seed, batches=batches, as_of=as_of, first_start=first_start, force=force,
-                   stagger_days=stagger_days, geography=geography, workers=workers, resume=resume, progress=progress,
-                   scheduler=scheduler, profile=profile)
+        snap = run(
+            out,
+            seed=seed,
+            batches=batches,
+            as_of=as_of,
+            first_start=first_start,
+            force=force,
+            stagger_days=stagger_days,
+            geography=geography,
+            workers=workers,
+            resume=resume,
+            progress=progress,
+            scheduler=scheduler,
+            profile=profile,
+        )
     if snap.status == "complete":
         click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")
     else:
@@ -143,8 +196,10 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
     if planned:
         as_of_day = dt.date.fromisoformat(snap.manifest["arguments"]["as_of"])
         share, stages = fleet_status(planned, snap.manifest["seed"], as_of_day)
-        click.echo(f"on {as_of_day}: {share:.0%} of containers hold fish; active batches by stage: "
-                   + ", ".join(f"{k} {v}" for k, v in stages.items()))
+        click.echo(
+            f"on {as_of_day}: {share:.0%} of containers hold fish; active batches by stage: "
+            + ", ".join(f"{k} {v}" for k, v in stages.items())
+        )
 
 
 @cli.command()
@@ -154,16 +209,39 @@ def generate(out, seed, batches, as_of, first_start, stagger_days, geography, wo
 @click.option("--station", default=None, help="Freshwater station, e.g. FI-FW-01. [default: first one free]")
 @click.option("--sea-area", default=None, help="Sea area, e.g. FI-SEA-01. [default: first one free]")
 @click.option("--batch-name", default=None, help="Batch number. [default: <FI|SCO>-<year>-<NNN>]")
-@click.option("--as-of", type=DATE, default=None,
-              help="Cut the life here. [default: the snapshot's as-of date, or today for a new snapshot]")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=42, show_default=True,
-              help="Random seed of a new snapshot (an existing one keeps its own).")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
-              help="Worker processes.")
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
-              help="Snapshot to add the batch to (created with infrastructure and master data when new).")
-@click.option("--profile", default=None, metavar="NAME",
-              help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: the snapshot's, or aquamind@8f2ab39 for a new one]")
+@click.option(
+    "--as-of",
+    type=DATE,
+    default=None,
+    help="Cut the life here. [default: the snapshot's as-of date, or today for a new snapshot]",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=42,
+    show_default=True,
+    help="Random seed of a new snapshot (an existing one keeps its own).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Snapshot to add the batch to (created with infrastructure and master data when new).",
+)
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: the snapshot's, or aquamind@8f2ab39 for a new one]",
+)
 def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, workers, out, profile):
     """Add one batch's whole life to a snapshot (plan phase 3).
 
@@ -180,25 +258,49 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
 
     _RESUME_HINT.append(f"the run is kept in {out}.partial: rerun the same command to continue")
     with RichProgress() as progress:
-        snap, pb = add_batch(out, start_date=start_date, eggs=eggs, geography=geography, station=station,
-                             sea_area=sea_area, batch_name=batch_name, as_of=as_of, seed=seed, workers=workers,
-                             progress=progress, profile=profile)
-    click.echo(f"batch {pb.batch_number} (id {pb.batch_id}): {pb.eggs:,} eggs at {pb.station}, sea area "
-               f"{pb.sea_area}, from {pb.start_date}; snapshot {snap.path} now has {_summary(snap)}")
+        snap, pb = add_batch(
+            out,
+            start_date=start_date,
+            eggs=eggs,
+            geography=geography,
+            station=station,
+            sea_area=sea_area,
+            batch_name=batch_name,
+            as_of=as_of,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+            profile=profile,
+        )
+    click.echo(
+        f"batch {pb.batch_number} (id {pb.batch_id}): {pb.eggs:,} eggs at {pb.station}, sea area "
+        f"{pb.sea_area}, from {pb.start_date}; snapshot {snap.path} now has {_summary(snap)}"
+    )
 
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), default=DEFAULT_OUT)
 @click.option("--dsn", default=None, help=DSN_HELP)
 @click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
-@click.option("--skip-existing", is_flag=True,
-              help="Batches already in the database (by batch number) are left out; the others are loaded.")
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Batches already in the database (by batch number) are left out; the others are loaded.",
+)
 @click.option("--replace", is_flag=True, help="Batches already in the database are purged first, then loaded again.")
-@click.option("--rebuild-indexes", is_flag=True,
-              help="Existing schema: load in place, in one transaction, with the target tables' secondary "
-                   "indexes and FKs dropped around the COPY and recreated exactly (the default chooses by itself).")
-@click.option("--workers", type=click.IntRange(min=1, max=16), default=None, show_default="cores, 2 to 4",
-              help="Parallel connections building the tables.")
+@click.option(
+    "--rebuild-indexes",
+    is_flag=True,
+    help="Existing schema: load in place, in one transaction, with the target tables' secondary "
+    "indexes and FKs dropped around the COPY and recreated exactly (the default chooses by itself).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=16),
+    default=None,
+    show_default="cores, 2 to 4",
+    help="Parallel connections building the tables.",
+)
 def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers):
     """Load SNAPSHOT into PostgreSQL with binary COPY, all or nothing.
 
@@ -227,8 +329,15 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
     db = database.choose(dsn, pgdata)
     psql = "aquagen db psql" if db.embedded else None
     with _LoadProgress(sum(e["rows"] for e in snap.manifest["tables"].values())) as tick:
-        result = postgres.load(snap, db.dsn, progress=tick, skip_existing=skip_existing, replace=replace,
-                               rebuild_indexes=rebuild_indexes, workers=workers or postgres.DEFAULT_WORKERS)
+        result = postgres.load(
+            snap,
+            db.dsn,
+            progress=tick,
+            skip_existing=skip_existing,
+            replace=replace,
+            rebuild_indexes=rebuild_indexes,
+            workers=workers or postgres.DEFAULT_WORKERS,
+        )
     if result.already_loaded:
         click.echo(f"snapshot {snap.path} is already loaded in this database; nothing to do")
         if psql:
@@ -239,27 +348,37 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
     click.echo(
         f"loaded {total:,} rows into {sum(1 for n in result.rows.values() if n)} tables in {result.seconds:.1f} s "
         f"({total / max(result.seconds, 1e-9):,.0f} rows/s); "
-        + ("created the schema" if result.created_schema else f"existing schema verified, {matched} existing rows reused")
+        + (
+            "created the schema"
+            if result.created_schema
+            else f"existing schema verified, {matched} existing rows reused"
+        )
         + (f"; {result.rebuilt[0]} indexes and {result.rebuilt[1]} foreign keys rebuilt" if any(result.rebuilt) else "")
     )
     if result.method and not result.created_schema:
         click.echo(f"rows written: {result.method}")
     if result.skipped_batches:
-        click.echo(f"skipped {len(result.skipped_batches)} batches already in the database: "
-                   + ", ".join(result.skipped_batches))
+        click.echo(
+            f"skipped {len(result.skipped_batches)} batches already in the database: "
+            + ", ".join(result.skipped_batches)
+        )
     if result.replaced_batches:
         click.echo(f"replaced {len(result.replaced_batches)} batches: " + ", ".join(result.replaced_batches))
     if psql:
         click.echo(f"connect with: {psql}")
 
 
-
 @cli.command()
 @click.option("--dsn", default=None, help=DSN_HELP)
 @click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
 @click.option("--to", "to", type=DATE, default=None, help="The new as-of date. [default: today]")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=os.cpu_count() or 1, show_default="all cores",
-              help="Worker processes generating the new days.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes generating the new days.",
+)
 def advance(dsn, pgdata, to, workers):
     """Move a loaded database on to a later as-of date, without reloading.
 
@@ -281,14 +400,20 @@ def advance(dsn, pgdata, to, workers):
         result = run(database.choose(dsn, pgdata).dsn, to, workers=workers, progress=progress)
     click.echo(describe(result))
 
+
 @cli.command()
 @click.option("--dsn", default=None, help=DSN_HELP)
 @click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
 @click.option("--batch-id", "batch_ids", type=int, multiple=True, help="Batch id to purge (repeatable).")
-@click.option("--batch-name", "batch_names", multiple=True, help="Batch number to purge, e.g. SCO-2024-001 (repeatable).")
+@click.option(
+    "--batch-name", "batch_names", multiple=True, help="Batch number to purge, e.g. SCO-2024-001 (repeatable)."
+)
 @click.option("--all", "all_batches", is_flag=True, help="Purge every batch.")
-@click.option("--reset-inventory", is_flag=True,
-              help="Also restore the initial feed stock: later purchases and lots go, initial lots are refilled.")
+@click.option(
+    "--reset-inventory",
+    is_flag=True,
+    help="Also restore the initial feed stock: later purchases and lots go, initial lots are refilled.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would go; change nothing. Alone: as --all.")
 @click.option("--confirm", is_flag=True, help="Really delete (required unless --dry-run).")
 def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry_run, confirm):
@@ -313,18 +438,30 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
     if not (dry_run or confirm):
         raise AquagenError("purge deletes data: add --confirm to go ahead, or --dry-run to see what would go")
     dsn = database.choose(dsn, pgdata).dsn
-    r = run(dsn, batch_ids=batch_ids, batch_names=batch_names, all=all_batches, dry_run=dry_run,
-            reset_inventory=reset_inventory)
+    r = run(
+        dsn,
+        batch_ids=batch_ids,
+        batch_names=batch_names,
+        all=all_batches,
+        dry_run=dry_run,
+        reset_inventory=reset_inventory,
+    )
     verb = "would delete" if r.dry_run else "deleted"
-    names = ", ".join(n for _, n in r.batches[:10]) + (f" and {len(r.batches) - 10} more" if len(r.batches) > 10 else "")
-    click.echo(f"{verb} {r.total:,} rows of {len(r.batches)} batch{'' if len(r.batches) == 1 else 'es'}"
-               + (f" ({names})" if names else "")
-               + (" and reset the feed inventory" if reset_inventory and not r.dry_run else "")
-               + (" (dry run: nothing changed)" if r.dry_run else f" in {r.seconds:.1f} s"))
+    names = ", ".join(n for _, n in r.batches[:10]) + (
+        f" and {len(r.batches) - 10} more" if len(r.batches) > 10 else ""
+    )
+    click.echo(
+        f"{verb} {r.total:,} rows of {len(r.batches)} batch{'' if len(r.batches) == 1 else 'es'}"
+        + (f" ({names})" if names else "")
+        + (" and reset the feed inventory" if reset_inventory and not r.dry_run else "")
+        + (" (dry run: nothing changed)" if r.dry_run else f" in {r.seconds:.1f} s")
+    )
     for name, n in sorted(r.deleted.items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {n:>12,}  {name}")
     for name, n in sorted(r.restored.items()):
-        click.echo(f"  {n:>12,}  {name} rows {'would get' if r.dry_run else 'got'} back the feed the purged feedings drew")
+        click.echo(
+            f"  {n:>12,}  {name} rows {'would get' if r.dry_run else 'got'} back the feed the purged feedings drew"
+        )
     for name, n in sorted(r.reset.items()):
         click.echo(f"  {n:>12,}  {name} rows {'would be ' if r.dry_run else ''}reset to their initial values")
     click.echo("kept (unchanged): " + ", ".join(f"{name} {n:,}" for name, n in r.preserved.items() if n))
@@ -332,10 +469,17 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
-@click.option("--dsn", default=None, help="Validate this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
-              "else the embedded server]")
-@click.option("--as-of", type=DATE, default=None,
-              help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]")
+@click.option(
+    "--dsn",
+    default=None,
+    help="Validate this database. [default without SNAPSHOT: env AQUAGEN_DSN, else the embedded server]",
+)
+@click.option(
+    "--as-of",
+    type=DATE,
+    default=None,
+    help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]",
+)
 def validate(snapshot, dsn, as_of):
     """Check the plan's counts and DESIGN.md's invariants, expected against actual.
 
@@ -359,8 +503,10 @@ def validate(snapshot, dsn, as_of):
         db = database.choose(dsn)
         with connect(db.dsn) as conn:
             if schema_mismatches(conn) is None:
-                raise AquagenError(f"{database.describe(db)} has no AquaMind schema: load a snapshot first "
-                                   "(aquagen load output/snapshot)")
+                raise AquagenError(
+                    f"{database.describe(db)} has no AquaMind schema: load a snapshot first "
+                    "(aquagen load output/snapshot)"
+                )
             results = v.run(v.DatabaseSource(conn, as_of, database_profile(conn)))
     else:
         snap = Snapshot.open(snapshot)
@@ -379,21 +525,37 @@ def _print_results(results) -> None:
 
     table = Table("group", "check", "expected", "actual", "", box=None, pad_edge=False)
     for r in results:
-        table.add_row(r.check.group, r.check.name, f"{r.check.expected:,}", f"{r.actual:,}",
-                      "[green]ok[/]" if r.ok else "[red]FAIL[/]")
+        table.add_row(
+            r.check.group,
+            r.check.name,
+            f"{r.check.expected:,}",
+            f"{r.actual:,}",
+            "[green]ok[/]" if r.ok else "[red]FAIL[/]",
+        )
     Console(highlight=False).print(table)
 
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), required=False)
-@click.option("--dsn", default=None, help="Report on this database. [default without SNAPSHOT: env AQUAGEN_DSN, "
-              "else the embedded server]")
-@click.option("--as-of", type=DATE, default=None,
-              help="The report's day: nothing later is shown. [default: a snapshot's as-of date (a later date is "
-                   "refused), or a database's last day with data]")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="HTML file to write (or a folder for index.html), self-contained. "
-                   "[default: SNAPSHOT/report/index.html, or output/report/index.html with --dsn]")
+@click.option(
+    "--dsn",
+    default=None,
+    help="Report on this database. [default without SNAPSHOT: env AQUAGEN_DSN, else the embedded server]",
+)
+@click.option(
+    "--as-of",
+    type=DATE,
+    default=None,
+    help="The report's day: nothing later is shown. [default: a snapshot's as-of date (a later date is "
+    "refused), or a database's last day with data]",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="HTML file to write (or a folder for index.html), self-contained. "
+    "[default: SNAPSHOT/report/index.html, or output/report/index.html with --dsn]",
+)
 def report(snapshot, dsn, as_of, out):
     """Write an interactive HTML report (one file, works offline): the fleet on the report's day, then
     growth, mortality, feed and FCR, sensors, feed stock and occupancy, and `aquagen validate`'s checks.
@@ -416,8 +578,10 @@ def report(snapshot, dsn, as_of, out):
 
         Snapshot.open(snapshot).verify()  # untrusted input: checked before it is read
         rep = r.report_snapshot(snapshot, out, as_of)
-    click.echo(f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
-               f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed")
+    click.echo(
+        f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
+        f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed"
+    )
 
 
 @cli.group()
@@ -443,20 +607,27 @@ def _pgdata_option(f):
 
 
 def _database_option(f):
-    return click.option("--database", default="aquamind", show_default=True,
-                        help="Database on the server (created when missing).")(f)
+    return click.option(
+        "--database", default="aquamind", show_default=True, help="Database on the server (created when missing)."
+    )(f)
 
 
 def _django_settings(st, database: str) -> str:
     """What AquaMind's settings need to reach the server over TCP (the server trusts local connections)."""
-    return (f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{database}', "
-            f"'USER': 'postgres', 'PASSWORD': '', 'HOST': '127.0.0.1', 'PORT': '{st.port}'}}}}")
+    return (
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{database}', "
+        f"'USER': 'postgres', 'PASSWORD': '', 'HOST': '127.0.0.1', 'PORT': '{st.port}'}}}}"
+    )
 
 
 @db.command("start")
-@click.option("--port", type=click.IntRange(min=1, max=65535), default=None,
-              help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted). "
-                   "[default: the Unix socket only]")
+@click.option(
+    "--port",
+    type=click.IntRange(min=1, max=65535),
+    default=None,
+    help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted). "
+    "[default: the Unix socket only]",
+)
 @_database_option
 @_pgdata_option
 def db_start(port, database, pgdata):
@@ -465,8 +636,9 @@ def db_start(port, database, pgdata):
 
     was = embedded.status(pgdata)
     st = embedded.ensure_running(pgdata, port=port, database=database)
-    verb = ("started" if not was.running else "already running" if was.pid == st.pid
-            else f"restarted with port {st.port}")
+    verb = (
+        "started" if not was.running else "already running" if was.pid == st.pid else f"restarted with port {st.port}"
+    )
     click.echo(f"{verb}: embedded PostgreSQL in {st.folder.path}")
     click.echo(f"URL: {st.dsn(database)}")
     if st.port:
@@ -492,21 +664,31 @@ def db_status(database, pgdata):
     from loaders import embedded
 
     st = embedded.status(pgdata)
-    state = (f"running (pid {st.pid}, since {st.started:%Y-%m-%d %H:%M})" if st.running
-             else "stopped" if st.initialized else "not created yet (aquagen db start, or aquagen load, creates it)")
+    state = (
+        f"running (pid {st.pid}, since {st.started:%Y-%m-%d %H:%M})"
+        if st.running
+        else "stopped"
+        if st.initialized
+        else "not created yet (aquagen db start, or aquagen load, creates it)"
+    )
     click.echo(f"embedded PostgreSQL: {state}")
     size = embedded.folder_bytes(st.folder.path) if st.initialized else 0
     click.echo(f"data folder: {st.folder.path} ({size / 1e6:,.0f} MB)")
     click.echo(f"  chosen as: {st.folder.reason}")
     if st.running:
         click.echo(f"URL: {st.dsn(database)}")
-        click.echo(f"TCP: {st.tcp_dsn(database)}" if st.port
-                   else "TCP: none (the Unix socket only; aquagen db stop, then aquagen db start --port 5433)")
+        click.echo(
+            f"TCP: {st.tcp_dsn(database)}"
+            if st.port
+            else "TCP: none (the Unix socket only; aquagen db stop, then aquagen db start --port 5433)"
+        )
     if os.environ.get("AQUAGEN_DSN", "").strip():
         from loaders.session import redact
 
-        click.echo(f"note: AQUAGEN_DSN is set ({redact(os.environ['AQUAGEN_DSN'])}): load, purge, validate and "
-                   "report use that database, not this server")
+        click.echo(
+            f"note: AQUAGEN_DSN is set ({redact(os.environ['AQUAGEN_DSN'])}): load, purge, validate and "
+            "report use that database, not this server"
+        )
 
 
 @db.command("url")
@@ -519,7 +701,9 @@ def db_url(tcp, database, pgdata):
 
     st = embedded.ensure_running(pgdata, database=database)
     if tcp and not st.port:
-        raise AquagenError("the embedded PostgreSQL has no TCP port: aquagen db stop, then aquagen db start --port 5433")
+        raise AquagenError(
+            "the embedded PostgreSQL has no TCP port: aquagen db stop, then aquagen db start --port 5433"
+        )
     click.echo(st.tcp_dsn(database) if tcp else st.dsn(database))
 
 
@@ -547,9 +731,16 @@ class _LoadProgress:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
         console = Console(stderr=True)
-        self.bar = Progress(TextColumn("loading {task.fields[table]:<24.24}"), BarColumn(bar_width=16), TaskProgressColumn(),
-                            TextColumn("{task.fields[copied]:>12,} / {task.fields[rows]:,} rows"),
-                            TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal)
+        self.bar = Progress(
+            TextColumn("loading {task.fields[table]:<24.24}"),
+            BarColumn(bar_width=16),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[copied]:>12,} / {task.fields[rows]:,} rows"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
         self.task = self.bar.add_task("load", total=2 * max(total_rows, 1), table="", copied=0, rows=total_rows)
 
     def __enter__(self):
@@ -597,7 +788,7 @@ def main() -> None:
         if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT):
             _fail(f"error: {e.filename or 'a file'}: {e.strerror}", 2)
         _internal(e, debug)
-    except Exception as e:  # noqa: BLE001 - the one place that turns a bug into "internal error"
+    except Exception as e:
         _internal(e, debug)
 
 

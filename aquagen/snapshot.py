@@ -16,11 +16,11 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -52,7 +52,9 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
     return df.to_arrow().cast(table.arrow_schema)
 
 
-def write_part(root: "Store | Path", name: str, df: pl.DataFrame, part: str, profile: str = schemas.PROFILE) -> dict | None:
+def write_part(
+    root: Store | Path, name: str, df: pl.DataFrame, part: str, profile: str = schemas.PROFILE
+) -> dict | None:
     """Write ``df`` as part ``part`` of table ``name`` under ``root`` (a folder on any fsspec
     filesystem); its manifest entry (None when empty)."""
     if df.height == 0:
@@ -63,8 +65,14 @@ def write_part(root: "Store | Path", name: str, df: pl.DataFrame, part: str, pro
     t = schemas.table(name, profile)
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
     # statistics only where a reader filters or joins (ids, references, creation time)
-    pq.write_table(to_arrow(t, df), buf, compression="zstd", row_group_size=1 << 20, use_dictionary=False,
-                   write_statistics=_key_columns(t))
+    pq.write_table(
+        to_arrow(t, df),
+        buf,
+        compression="zstd",
+        row_group_size=1 << 20,
+        use_dictionary=False,
+        write_statistics=_key_columns(t),
+    )
     data = buf.getvalue()
     store.write_bytes(rel, data)
     return {"path": rel, "rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
@@ -113,9 +121,9 @@ def prune(root: Path, manifest: dict) -> None:
             os.rmdir(dirpath)
     missing = [rel for rel in sorted(listed(manifest)) if not (root / rel).is_file()]
     if missing:
-        raise AquagenError(f"{root} lost {missing[0]} (and {len(missing) - 1} more) of its run; "
-                           "start over with --force")
-
+        raise AquagenError(
+            f"{root} lost {missing[0]} (and {len(missing) - 1} more) of its run; start over with --force"
+        )
 
 
 def publish(work: Store, out: Store, manifest: dict) -> None:
@@ -209,7 +217,7 @@ class SnapshotWriter:
     out: Path
     meta: dict
     force: bool = False
-    base: "Snapshot | None" = None
+    base: Snapshot | None = None
     profile: str = schemas.PROFILE
     _files: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -242,14 +250,14 @@ class SnapshotWriter:
             raise ValueError(f"part {entry['path']} written twice")
         self._files[name].append(entry)
 
-    def commit(self) -> "Snapshot":
+    def commit(self) -> Snapshot:
         publish(Store(str(self.tmp)), Store(str(self.out)), build_manifest(self.meta, self._files, self.profile))
         return Snapshot.open(self.out)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self) -> "SnapshotWriter":
+    def __enter__(self) -> SnapshotWriter:
         return self
 
     def __exit__(self, exc_type, *_) -> None:
@@ -262,8 +270,16 @@ class SnapshotWriter:
 MAX_MANIFEST_BYTES = 256 << 20  # a manifest of 100,000 batches is ~60 MB; larger is not one of ours
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.parquet")
-_BATCH_KEYS = {"shard": int, "batch_id": int, "batch_number": str, "geography": str, "station": str,
-               "sea_area": str, "start_date": str, "eggs": int}
+_BATCH_KEYS = {
+    "shard": int,
+    "batch_id": int,
+    "batch_number": str,
+    "geography": str,
+    "station": str,
+    "sea_area": str,
+    "start_date": str,
+    "eggs": int,
+}
 BIGINT_MAX = 2**63 - 1  # the load log stores the seed as bigint
 MIN_DATE, MAX_DATE = dt.date(1970, 1, 1), dt.date(2099, 12, 31)  # dates a snapshot may hold (and the CLI accepts)
 
@@ -296,6 +312,7 @@ def check_manifest(manifest: object, where: str) -> None:
     """Every field of a manifest: types, required keys, profile and format, the profile's tables
     and nothing else, file entries (safe relative paths inside their table's folder, row counts
     that add up, sha256). Raises AquagenError naming the field."""
+
     def need(obj: dict, key: str, kind: type | tuple, ctx: str):
         if key not in obj:
             raise AquagenError(f"{where}: {ctx}{key} is missing")
@@ -359,8 +376,10 @@ def check_manifest(manifest: object, where: str) -> None:
             sha = need(f, "sha256", str, fctx)
             parts = path.split("/")
             if len(parts) != 2 or parts[0] != name or not _PART.fullmatch(parts[1]):
-                raise AquagenError(f"{where}: {fctx}path {path!r} is not a part file of {name} "
-                                   f"(expected {name}/<part>.parquet inside the snapshot)")
+                raise AquagenError(
+                    f"{where}: {fctx}path {path!r} is not a part file of {name} "
+                    f"(expected {name}/<part>.parquet inside the snapshot)"
+                )
             if path in seen:
                 raise AquagenError(f"{where}: {fctx}path {path} is listed twice")
             seen.add(path)
@@ -385,8 +404,9 @@ def _inside(root: Path, rel: str) -> Path:
 
 
 def _not_ours(table: str, rel: str, profile: str, what: str) -> AquagenError:
-    return AquagenError(f"table {table}, file {rel}: {what}; "
-                        f"the snapshot is not an aquagen snapshot of profile {profile}")
+    return AquagenError(
+        f"table {table}, file {rel}: {what}; the snapshot is not an aquagen snapshot of profile {profile}"
+    )
 
 
 def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: str) -> None:
@@ -396,9 +416,10 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
-    except Exception as e:  # noqa: BLE001 - any reader failure means "not a Parquet file of ours"
-        raise _not_ours(table.name, rel, profile,
-                        f"not a readable Parquet file ({str(e).splitlines()[0][:120]})") from None
+    except Exception as e:
+        raise _not_ours(
+            table.name, rel, profile, f"not a readable Parquet file ({str(e).splitlines()[0][:120]})"
+        ) from None
     if pf.metadata.num_rows != rows:
         raise _not_ours(table.name, rel, profile, f"holds {pf.metadata.num_rows} rows, the manifest says {rows}")
     names = schema.names
@@ -407,30 +428,46 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
             raise _not_ours(table.name, rel, profile, f"column {col.name} is missing")
     for n in names:
         if n not in table.column_names or names.count(n) > 1:
-            raise _not_ours(table.name, rel, profile, f"column {n} is not a column of the table"
-                            if n not in table.column_names else f"column {n} appears twice")
+            raise _not_ours(
+                table.name,
+                rel,
+                profile,
+                f"column {n} is not a column of the table"
+                if n not in table.column_names
+                else f"column {n} appears twice",
+            )
     if names != table.column_names:
         raise _not_ours(table.name, rel, profile, f"columns are in the order {names}, not the table's")
     for col in table.columns:
         got = schema.field(col.name).type
         if got != col.arrow_type:
-            raise _not_ours(table.name, rel, profile, f"column {col.name} is {got}, the profile's {col.sql_type} "
-                            f"is {col.arrow_type}")
+            raise _not_ours(
+                table.name,
+                rel,
+                profile,
+                f"column {col.name} is {got}, the profile's {col.sql_type} is {col.arrow_type}",
+            )
     ge0 = {m[1] for c in table.checks if (m := re.fullmatch(r'\("?(\w+)"? >= 0\)', c))}
     # the columns whose Arrow type alone does not keep values inside the SQL type
-    ranged = [c for c in table.columns if c.numeric or c.max_length is not None or c.name in ge0
-              or c.sql_type in ("date", "timestamp with time zone")
-              or (not c.nullable and schema.field(c.name).nullable)]
+    ranged = [
+        c
+        for c in table.columns
+        if c.numeric
+        or c.max_length is not None
+        or c.name in ge0
+        or c.sql_type in ("date", "timestamp with time zone")
+        or (not c.nullable and schema.field(c.name).nullable)
+    ]
     try:
         data = pf.read(columns=[c.name for c in ranged] or [table.columns[0].name], use_threads=True)
-    except Exception as e:  # noqa: BLE001 - corrupt pages
+    except Exception as e:
         raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
     if data.num_rows != rows:
         raise _not_ours(table.name, rel, profile, f"holds {data.num_rows} rows of data, the manifest says {rows}")
     for col in ranged:
         try:
             problem = _value_problem(col, data.column(col.name), col.name in ge0)
-        except Exception as e:  # noqa: BLE001 - values no aquagen writer produces
+        except Exception as e:
             problem = f"holds values that cannot be checked ({str(e).splitlines()[0][:120]})"
         if problem:
             raise _not_ours(table.name, rel, profile, f"column {col.name} {problem}")
@@ -478,7 +515,7 @@ class Snapshot:
     status: str = "written"  # "complete" when generate --resume found the snapshot finished already
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Snapshot":
+    def open(cls, path: str | os.PathLike) -> Snapshot:
         path = Path(path)
         mf = path / MANIFEST
         if not path.is_dir():
@@ -510,8 +547,9 @@ class Snapshot:
             for f in entry["files"]:
                 p = _inside(self.path, f["path"])
                 if _sha256(p) != f["sha256"]:
-                    raise AquagenError(f"snapshot {self.path} is corrupted: checksum of {f['path']} does not match "
-                                       "the manifest")
+                    raise AquagenError(
+                        f"snapshot {self.path} is corrupted: checksum of {f['path']} does not match the manifest"
+                    )
         for name, entry in self.manifest["tables"].items():
             table = schemas.table(name, self.profile)
             for f in entry["files"]:

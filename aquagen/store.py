@@ -32,7 +32,6 @@ def _no_space_hook(f, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.name)
 
 
-
 @lru_cache(maxsize=64)
 def _fs(url: str):
     return fsspec.core.url_to_fs(url)
@@ -58,10 +57,10 @@ class Store:
     def path(self, rel: str = "") -> str:
         return f"{self.root}/{rel}" if rel else self.root
 
-    def child(self, rel: str) -> "Store":
+    def child(self, rel: str) -> Store:
         return Store(f"{self.url.rstrip('/')}/{rel}")
 
-    def sibling(self, suffix: str) -> "Store":
+    def sibling(self, suffix: str) -> Store:
         return Store(self.url.rstrip("/") + suffix)
 
     def exists(self, rel: str = "") -> bool:
@@ -102,7 +101,7 @@ class Store:
     def glob(self, pattern: str) -> list[str]:
         """Paths matching ``pattern`` (relative to the store), sorted."""
         n = len(self.root) + 1
-        return sorted(p[n:] if p.startswith(self.root) else p[n - 1:] for p in self.fs.glob(self.path(pattern)))
+        return sorted(p[n:] if p.startswith(self.root) else p[n - 1 :] for p in self.fs.glob(self.path(pattern)))
 
     def rm(self, rel: str = "") -> None:
         if self.exists(rel):

@@ -35,12 +35,18 @@ from aquagen.timing import BUILD, WRITE, Collector
 
 # --- table families ---------------------------------------------------------------------
 READINGS, EVENTS, FEEDING, STOCK, HISTORY, MASTER = (
-    "readings", "batch events", "feeding", "feed stock", "history tables", "master data")
+    "readings",
+    "batch events",
+    "feeding",
+    "feed stock",
+    "history tables",
+    "master data",
+)
 FAMILIES = (READINGS, EVENTS, FEEDING, STOCK, HISTORY, MASTER)
 FAMILY_TABLES = {
     READINGS: "environmental_environmentalreading",
     EVENTS: "batch_batch, batch_batchcontainerassignment, batch_batchtransfer, batch_mortalityevent, "
-            "batch_growthsample, health_journalentry",
+    "batch_growthsample, health_journalentry",
     FEEDING: "inventory_feedingevent, inventory_containerfeedingsummary, inventory_batchfeedingsummary",
     STOCK: "inventory_feedpurchase, inventory_feedcontainerstock, inventory_historicalfeedcontainerstock",
     HISTORY: "every other historical* table (14)",
@@ -48,11 +54,17 @@ FAMILY_TABLES = {
 }
 _BASE = {
     "environmental_environmentalreading": READINGS,
-    "batch_batch": EVENTS, "batch_batchcontainerassignment": EVENTS, "batch_batchtransfer": EVENTS,
-    "batch_mortalityevent": EVENTS, "batch_growthsample": EVENTS, "health_journalentry": EVENTS,
-    "inventory_feedingevent": FEEDING, "inventory_containerfeedingsummary": FEEDING,
+    "batch_batch": EVENTS,
+    "batch_batchcontainerassignment": EVENTS,
+    "batch_batchtransfer": EVENTS,
+    "batch_mortalityevent": EVENTS,
+    "batch_growthsample": EVENTS,
+    "health_journalentry": EVENTS,
+    "inventory_feedingevent": FEEDING,
+    "inventory_containerfeedingsummary": FEEDING,
     "inventory_batchfeedingsummary": FEEDING,
-    "inventory_feedpurchase": STOCK, "inventory_feedcontainerstock": STOCK,
+    "inventory_feedpurchase": STOCK,
+    "inventory_feedcontainerstock": STOCK,
     "inventory_historicalfeedcontainerstock": STOCK,
 }
 
@@ -68,8 +80,15 @@ def family(table: str) -> str:
 def _one_batch(out: Path, seed: int) -> int:
     """``aquagen generate --workers 1`` for one batch over a full life; its rows."""
     first_start = dt.date(2023, 1, 1)
-    snap = generate(out, seed=seed, batches=1, as_of=first_start + dt.timedelta(days=900),
-                    first_start=first_start, workers=1, force=True)
+    snap = generate(
+        out,
+        seed=seed,
+        batches=1,
+        as_of=first_start + dt.timedelta(days=900),
+        first_start=first_start,
+        workers=1,
+        force=True,
+    )
     return sum(t["rows"] for t in snap.manifest["tables"].values())
 
 
@@ -98,16 +117,22 @@ def measure_families(seed: int = 42, repeat: int = 3) -> dict:
     for fam in names:
         s = statistics.median(r[2].get(fam, 0.0) for r in runs)
         k = counts.get(fam, 0)
-        fams[fam] = {"rows": k, "seconds": s, "rows_per_s": k / s if k and s > 0 else None,
-                     "tables": FAMILY_TABLES.get(fam, "")}
+        fams[fam] = {
+            "rows": k,
+            "seconds": s,
+            "rows_per_s": k / s if k and s > 0 else None,
+            "tables": FAMILY_TABLES.get(fam, ""),
+        }
     totals = [r[0] for r in runs]
     return {"families": fams, "rows": rows, "seconds": statistics.median(totals), "runs": totals, "repeat": repeat}
 
 
 def print_families(m: dict) -> None:
-    print(f"one full-life batch + master data + feed sites, aquagen generate --workers 1 in process, median of "
-          f"{m['repeat']} runs: {m['rows']:,} rows in {m['seconds']:.2f} CPU-s = {m['rows'] / m['seconds']:,.0f} "
-          "rows per CPU-second")
+    print(
+        f"one full-life batch + master data + feed sites, aquagen generate --workers 1 in process, median of "
+        f"{m['repeat']} runs: {m['rows']:,} rows in {m['seconds']:.2f} CPU-s = {m['rows'] / m['seconds']:,.0f} "
+        "rows per CPU-second"
+    )
     print(f"{'family or shared step':38} {'rows':>9} {'CPU s':>7} {'rows/CPU-s':>11}")
     for fam, f in m["families"].items():
         rps = f"{f['rows_per_s']:,.0f}" if f["rows_per_s"] else "-"
@@ -143,15 +168,19 @@ def main() -> None:
         after = Snapshot.open(out)
         size = sum(p.stat().st_size for p in out.rglob("*.parquet") if "batch-00001" in p.name)
 
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f} (shared with other jobs unless idle)")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} (shared with other jobs unless idle)"
+    )
     print(f"simulate: {t_sim:.3f} s   build tables: {t_build:.3f} s   ({rows:,} rows)")
     print(f"{'table':45} {'rows':>9}")
     for name, df in sorted(tables.items(), key=lambda kv: -kv[1].height):
         print(f"{name:45} {df.height:>9,}")
     added = sum(after.rows(n) - before.rows(n) for n in after.manifest["tables"])
-    print(f"full batch to Parquet (simulate + build + write + checksum): {t_total:.2f} s, {added:,} rows, "
-          f"{added / t_total:,.0f} rows/s, {size / 1e6:.1f} MB; target < 2 s: {'met' if t_total < 2 else 'NOT met'}")
+    print(
+        f"full batch to Parquet (simulate + build + write + checksum): {t_total:.2f} s, {added:,} rows, "
+        f"{added / t_total:,.0f} rows/s, {size / 1e6:.1f} MB; target < 2 s: {'met' if t_total < 2 else 'NOT met'}"
+    )
     if args.families:
         print_families(measure_families())
 

@@ -33,23 +33,45 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_load import create_db, drop_db  # noqa: E402
+from bench_load import create_db, drop_db
 
-from aquagen.snapshot import Snapshot  # noqa: E402
-from loaders import postgres  # noqa: E402
+from aquagen.snapshot import Snapshot
+from loaders import postgres
 
 AS_OF = "2026-11-24"  # fixed, so that every run generates the same rows
 
 
 def generate_snapshot(batches: int, out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", str(batches), "--as-of", AS_OF,
-                    "--out", str(out), "--force"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aquagen",
+            "generate",
+            "--batches",
+            str(batches),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+            "--force",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return out
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     return f"machine: {os.cpu_count()} cores ({cpu}), load average {os.getloadavg()[0]:.2f} at the end"
 
 
@@ -82,9 +104,17 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
         drop_db(admin, name)
         dump.unlink()
     load, restore = statistics.median(loads), statistics.median(restores)
-    return {"rows": rows, "load_s": load, "restore_s": restore, "speedup": restore / load,
-            "snapshot_mb": parquet_bytes / 1e6, "dump_mb": dump_bytes / 1e6, "size_ratio": parquet_bytes / dump_bytes,
-            "loads": loads, "restores": restores}
+    return {
+        "rows": rows,
+        "load_s": load,
+        "restore_s": restore,
+        "speedup": restore / load,
+        "snapshot_mb": parquet_bytes / 1e6,
+        "dump_mb": dump_bytes / 1e6,
+        "size_ratio": parquet_bytes / dump_bytes,
+        "loads": loads,
+        "restores": restores,
+    }
 
 
 def main() -> None:

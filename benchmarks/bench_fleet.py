@@ -119,18 +119,33 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     size = sum(p.stat().st_size for p in snap.path.rglob("*.parquet"))
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"batches": n, "seconds": total, "cpu_seconds": cpu, "rows": rows, "bytes": size,
-            "tree_rss_mb": rss.peak / 2**20, "parent_rss_mb": parent, "worker_rss_mb": worker,
-            "phases": phases, "hooks": hooks, "default_fleet": default_fleet, "workers": workers}
+    return {
+        "batches": n,
+        "seconds": total,
+        "cpu_seconds": cpu,
+        "rows": rows,
+        "bytes": size,
+        "tree_rss_mb": rss.peak / 2**20,
+        "parent_rss_mb": parent,
+        "worker_rss_mb": worker,
+        "phases": phases,
+        "hooks": hooks,
+        "default_fleet": default_fleet,
+        "workers": workers,
+    }
 
 
 def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
     """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
     try:
-        r = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(workers),
-                            "--out", str(tmp / "snap")] + (["--default"] if default_fleet else []),
-                           capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--workers", str(workers), "--out", str(tmp / "snap")]
+            + (["--default"] if default_fleet else []),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if r.returncode:
             sys.exit(f"{n} batches failed:\n{r.stderr}")
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -139,21 +154,27 @@ def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
 
 
 def describe() -> str:
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"load average {os.getloadavg()[0]:.1f} (1 min), shared with other jobs unless idle")
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} (1 min), shared with other jobs unless idle"
+    )
 
 
 def line(m: dict) -> str:
     phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
     hooks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(m["hooks"].items(), key=lambda kv: -kv[1]))
-    return (f"{m['batches']:>7} {m['rows']:>12,} {m['seconds']:>7.1f} {m['cpu_seconds']:>7.1f} "
-            f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
-            f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}"
-            + (f"; hooks (CPU s): {hooks}" if hooks else ""))
+    return (
+        f"{m['batches']:>7} {m['rows']:>12,} {m['seconds']:>7.1f} {m['cpu_seconds']:>7.1f} "
+        f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
+        f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}"
+        + (f"; hooks (CPU s): {hooks}" if hooks else "")
+    )
 
 
-HEADER = (f"{'batches':>7} {'rows':>12} {'wall s':>7} {'CPU s':>7} {'rows/CPU-s':>12} {'MB':>7} {'tree MB':>8} "
-          f"{'parent':>7} {'worker':>7}  phases (wall s)")
+HEADER = (
+    f"{'batches':>7} {'rows':>12} {'wall s':>7} {'CPU s':>7} {'rows/CPU-s':>12} {'MB':>7} {'tree MB':>8} "
+    f"{'parent':>7} {'worker':>7}  phases (wall s)"
+)
 
 
 def main() -> None:

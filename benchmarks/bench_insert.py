@@ -37,13 +37,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import polars as pl  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
+import polars as pl
+import psycopg
+from psycopg.conninfo import make_conninfo
 
-import schemas  # noqa: E402
-from aquagen.snapshot import Snapshot  # noqa: E402
-from loaders import postgres  # noqa: E402
+import schemas
+from aquagen.snapshot import Snapshot
+from loaders import postgres
 
 READINGS, FEEDINGS = "environmental_environmentalreading", "inventory_feedingevent"
 
@@ -67,8 +67,7 @@ def insert_rows(dsn: str, slices: dict[str, tuple[list[str], list[tuple]]]) -> d
             t_all = time.perf_counter()
             for table, (cols, rows) in slices.items():
                 names = ", ".join(f'"{c}"' for c in cols)
-                sql = (f"INSERT INTO public.{table} ({names}) "
-                       f"VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id")
+                sql = f"INSERT INTO public.{table} ({names}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING id"
                 t0 = time.perf_counter()
                 for row in rows:
                     cur.execute(sql, row)
@@ -118,8 +117,10 @@ def print_result(r: dict) -> None:
     print(f"  COMMIT (deferred FK checks)                        {r['commit_seconds']:7.2f} s")
     print(f"row-at-a-time INSERT: {r['rows']:,} rows in {r['seconds']:.2f} s = {r['rows_per_s']:,.0f} rows/s")
     s = r["setup_load"]
-    print(f"aquagen load of the same snapshot (whole schema, {s['rows']:,} rows): {s['seconds']:.2f} s = "
-          f"{s['rows_per_s']:,.0f} rows/s, {s['rows_per_s'] / r['rows_per_s']:.0f}x the INSERT rate")
+    print(
+        f"aquagen load of the same snapshot (whole schema, {s['rows']:,} rows): {s['seconds']:.2f} s = "
+        f"{s['rows_per_s']:,.0f} rows/s, {s['rows_per_s'] / r['rows_per_s']:.0f}x the INSERT rate"
+    )
 
 
 def main() -> None:
@@ -136,8 +137,12 @@ def main() -> None:
         snapshot = args.snapshot
         if snapshot is None:
             snapshot = ROOT / "output" / "bench-insert-1"
-            subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", "1", "--out", str(snapshot),
-                            "--force"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "aquagen", "generate", "--batches", "1", "--out", str(snapshot), "--force"],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         admin = args.dsn
         if admin is None:
             import pgserver

@@ -42,12 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
+import psycopg
+from psycopg.conninfo import make_conninfo
 
-import schemas  # noqa: E402
-from aquagen.snapshot import Snapshot  # noqa: E402
-from loaders import postgres, session  # noqa: E402
+import schemas
+from aquagen.snapshot import Snapshot
+from loaders import postgres, session
 
 
 def create_db(admin: str) -> tuple[str, str]:
@@ -102,8 +102,9 @@ def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
     return seconds, phases
 
 
-def measure(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS,
-            work: Path | None = None) -> dict:
+def measure(
+    admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS, work: Path | None = None
+) -> dict:
     """(a) and (b) alternated ``repeat`` times on ``admin``'s server; medians, runs and phases.
 
     ``work``: a folder the server can write (the COPY files go there); default a temporary one."""
@@ -114,8 +115,10 @@ def measure(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres
         rows = sum(e["rows"] for e in snap.manifest["tables"].values())
         with psycopg.connect(admin) as c:
             version = c.execute("SHOW server_version").fetchone()[0]
-            settings = {k: c.execute(f"SHOW {k}").fetchone()[0] for k in
-                        ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")}
+            settings = {
+                k: c.execute(f"SHOW {k}").fetchone()[0]
+                for k in ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")
+            }
         load_before = os.getloadavg()[0]
         # the ceiling's files come from aquagen's own result: the very same rows
         seconds, phases, name, dsn = run_aquagen(admin, snap, workers)
@@ -138,14 +141,24 @@ def measure(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres
                 ours_phases.append(p)
         a, b = statistics.median(best), statistics.median(ours)
         return {
-            "rows": rows, "tables": sum(1 for e in snap.manifest["tables"].values() if e["rows"]),
-            "server_version": version, "settings": settings, "workers": workers,
-            "ceiling_seconds": a, "ceiling_runs": best, "ceiling_rows_per_s": rows / a,
+            "rows": rows,
+            "tables": sum(1 for e in snap.manifest["tables"].values() if e["rows"]),
+            "server_version": version,
+            "settings": settings,
+            "workers": workers,
+            "ceiling_seconds": a,
+            "ceiling_runs": best,
+            "ceiling_rows_per_s": rows / a,
             "ceiling_phases": best_phases[best.index(sorted(best)[len(best) // 2])],
-            "aquagen_seconds": b, "aquagen_runs": ours, "aquagen_rows_per_s": rows / b,
-            "aquagen_phases": {k: v for k, v in ours_phases[ours.index(sorted(ours)[len(ours) // 2])].items()
-                               if k != "tasks"},
-            "ratio": b / a, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+            "aquagen_seconds": b,
+            "aquagen_runs": ours,
+            "aquagen_rows_per_s": rows / b,
+            "aquagen_phases": {
+                k: v for k, v in ours_phases[ours.index(sorted(ours)[len(ours) // 2])].items() if k != "tasks"
+            },
+            "ratio": b / a,
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg()[0],
         }
     finally:
         if own:
@@ -161,8 +174,9 @@ def migrated_db(admin: str) -> tuple[str, str]:
     return name, dsn
 
 
-def measure_existing(admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS,
-                     in_place: bool = False) -> dict:
+def measure_existing(
+    admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS, in_place: bool = False
+) -> dict:
     """Fresh load vs existing-schema load of ``snap``, alternated ``repeat`` times; medians and their ratio."""
     runs: dict[str, list[float]] = {"fresh": [], "existing": [], **({"in_place": []} if in_place else {})}
     method = ""
@@ -179,30 +193,46 @@ def measure_existing(admin: str, snap: Snapshot, repeat: int = 3, workers: int =
             finally:
                 drop_db(admin, name)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    return {"runs": runs, "median": med, "ratio": med["existing"] / med["fresh"], "method": method,
-            "workers": workers, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
-            **({"ratio_in_place": med["in_place"] / med["fresh"]} if in_place else {})}
+    return {
+        "runs": runs,
+        "median": med,
+        "ratio": med["existing"] / med["fresh"],
+        "method": method,
+        "workers": workers,
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg()[0],
+        **({"ratio_in_place": med["in_place"] / med["fresh"]} if in_place else {}),
+    }
 
 
 def print_existing(m: dict, rows: int) -> None:
-    labels = {"fresh": "(f) fresh database, schema created", "existing": "(e) migrated schema (default)",
-              "in_place": "(i) migrated schema, --rebuild-indexes"}
+    labels = {
+        "fresh": "(f) fresh database, schema created",
+        "existing": "(e) migrated schema (default)",
+        "in_place": "(i) migrated schema, --rebuild-indexes",
+    }
     for k, runs in m["runs"].items():
         s = m["median"][k]
         print(f"{labels[k]:<42} {s:6.2f} s  {rows / s:>10,.0f} rows/s   runs {', '.join(f'{x:.2f}' for x in runs)}")
     print(f"    (e) chose: {m['method']}")
-    print(f"ratio existing / fresh: {m['ratio']:.2f}   (goal <= 1.1)"
-          + (f";  in place / fresh: {m['ratio_in_place']:.2f}" if "ratio_in_place" in m else "")
-          + f";  load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after")
+    print(
+        f"ratio existing / fresh: {m['ratio']:.2f}   (goal <= 1.1)"
+        + (f";  in place / fresh: {m['ratio_in_place']:.2f}" if "ratio_in_place" in m else "")
+        + f";  load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after"
+    )
 
 
 def print_result(m: dict) -> None:
     rows, a, b = m["rows"], m["ceiling_seconds"], m["aquagen_seconds"]
-    print(f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
-          f"   runs {', '.join(f'{x:.2f}' for x in m['ceiling_runs'])}")
+    print(
+        f"(a) server best case, 1 stream COPY FROM file + builds: {a:6.2f} s  {rows / a:>10,.0f} rows/s"
+        f"   runs {', '.join(f'{x:.2f}' for x in m['ceiling_runs'])}"
+    )
     print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in m["ceiling_phases"].items()))
-    print(f"(b) aquagen load ({m['workers']} workers):                   {b:6.2f} s  {rows / b:>10,.0f} rows/s"
-          f"   runs {', '.join(f'{x:.2f}' for x in m['aquagen_runs'])}")
+    print(
+        f"(b) aquagen load ({m['workers']} workers):                   {b:6.2f} s  {rows / b:>10,.0f} rows/s"
+        f"   runs {', '.join(f'{x:.2f}' for x in m['aquagen_runs'])}"
+    )
     print("      " + ", ".join(f"{k} {v:.2f} s" for k, v in m["aquagen_phases"].items()))
     print(f"ratio aquagen / best case: {b / a:.2f}   (goal <= 1.3; load average now {os.getloadavg()[0]:.2f})")
 
@@ -228,8 +258,22 @@ def main() -> None:
         else:
             out = ROOT / "output" / f"bench-load-{args.batches}"
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", str(args.batches),
-                            "--out", str(out), "--force"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "aquagen",
+                    "generate",
+                    "--batches",
+                    str(args.batches),
+                    "--out",
+                    str(out),
+                    "--force",
+                ],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             print(f"generated {args.batches} batches in {time.perf_counter() - t0:.1f} s: {out}")
             snap = Snapshot.open(out)
         admin = args.dsn
@@ -241,10 +285,14 @@ def main() -> None:
         rows = sum(e["rows"] for e in snap.manifest["tables"].values())
         with psycopg.connect(admin) as c:
             version = c.execute("SHOW server_version").fetchone()[0]
-            settings = {k: c.execute(f"SHOW {k}").fetchone()[0] for k in
-                        ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")}
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
-              f"({', '.join(f'{k}={v}' for k, v in settings.items())})")
+            settings = {
+                k: c.execute(f"SHOW {k}").fetchone()[0]
+                for k in ("shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers", "wal_level")
+            }
+        print(
+            f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
+            f"({', '.join(f'{k}={v}' for k, v in settings.items())})"
+        )
         print(f"snapshot: {rows:,} rows in {sum(1 for e in snap.manifest['tables'].values() if e['rows'])} tables")
         if args.existing:
             print_existing(measure_existing(admin, snap, args.repeat, args.workers, args.in_place), rows)

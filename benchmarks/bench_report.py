@@ -1,7 +1,7 @@
 """Time `aquagen report` on a snapshot: wall time, rows/s and peak RSS, with the machine and its load.
 
-    python3 benchmarks/bench_report.py output/snapshot            # an existing snapshot
-    python3 benchmarks/bench_report.py --batches 50               # generates output/bench-report/snapshot first
+python3 benchmarks/bench_report.py output/snapshot            # an existing snapshot
+python3 benchmarks/bench_report.py --batches 50               # generates output/bench-report/snapshot first
 """
 
 from __future__ import annotations
@@ -39,10 +39,14 @@ def main() -> None:
     rep = report_snapshot(args.snapshot, args.out / "index.html")
     wall = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    print(f"report of {rep.batches} batches, {rows:,} rows: {wall:.1f} s ({rows / wall:,.0f} rows/s), "
-          f"peak RSS {rss_mb:,.0f} MB, page {rep.path.stat().st_size / 1e6:.1f} MB; validation {rep.failed} failed")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+    print(
+        f"report of {rep.batches} batches, {rows:,} rows: {wall:.1f} s ({rows / wall:,.0f} rows/s), "
+        f"peak RSS {rss_mb:,.0f} MB, page {rep.path.stat().st_size / 1e6:.1f} MB; validation {rep.failed} failed"
+    )
 
 
 if __name__ == "__main__":

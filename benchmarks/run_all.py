@@ -70,17 +70,30 @@ def machine() -> dict:
     except OSError:
         pass
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aquagen", "loaders", "schemas"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.split("\n")
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "aquagen", "loaders", "schemas"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
         dirty = [line[3:] for line in dirty if line.strip()]
         code = head + (f", with uncommitted changes in {', '.join(dirty)}" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         code = "unknown (not a git checkout)"
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram, "python": platform.python_version(), "code": code,
-            "os": f"{platform.system()} {platform.release()}", "date": dt.datetime.now(dt.UTC),
-            "loadavg_start": os.getloadavg()[0]}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": ram,
+        "python": platform.python_version(),
+        "code": code,
+        "os": f"{platform.system()} {platform.release()}",
+        "date": dt.datetime.now(dt.UTC),
+        "loadavg_start": os.getloadavg()[0],
+    }
 
 
 class _Done(Exception):
@@ -94,9 +107,26 @@ def step(title: str) -> float:
 
 def generate_cli(out: Path, batches: int, workers: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "aquagen", "generate", "--batches", str(batches), "--as-of",
-                    E2E_AS_OF.isoformat(), "--workers", str(workers), "--out", str(out), "--force"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aquagen",
+            "generate",
+            "--batches",
+            str(batches),
+            "--as-of",
+            E2E_AS_OF.isoformat(),
+            "--workers",
+            str(workers),
+            "--out",
+            str(out),
+            "--force",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 
@@ -113,12 +143,23 @@ def rss_verdict(fleet: list[dict]) -> str:
     lo, hi = min(fleet, key=lambda m: m["batches"]), max(fleet, key=lambda m: m["batches"])
     growth = hi["tree_rss_mb"] / lo["tree_rss_mb"] - 1
     flat = growth < FLAT_GROWTH
-    return (f"{'flat' if flat else 'NOT flat'}: {growth:+.0%} for {hi['batches'] / lo['batches']:.0f}x the batches "
-            f"({hi['rows'] / lo['rows']:.1f}x the rows); flat means under {FLAT_GROWTH:+.0%}")
+    return (
+        f"{'flat' if flat else 'NOT flat'}: {growth:+.0%} for {hi['batches'] / lo['batches']:.0f}x the batches "
+        f"({hi['rows'] / lo['rows']:.1f}x the rows); flat means under {FLAT_GROWTH:+.0%}"
+    )
 
 
-def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dict], e2e: dict, load: dict, ins: dict,
-           wall: float) -> str:
+def report(
+    args,
+    m: dict,
+    fams: dict,
+    fleet: list[dict],
+    fleet_default: list[dict],
+    e2e: dict,
+    load: dict,
+    ins: dict,
+    wall: float,
+) -> str:
     L: list[str] = []
     add = L.append
     cmd = "python3 benchmarks/run_all.py " + " ".join(sys.argv[1:])
@@ -136,11 +177,16 @@ def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dic
     add(f"| Python | {m['python']} |")
     server = "embedded (pgserver)" if not args.dsn else "--dsn"
     if load:
-        add(f"| PostgreSQL | {load['server_version']}, {server}; "
-            + ", ".join(f"{k}={v}" for k, v in load["settings"].items()) + " |")
+        add(
+            f"| PostgreSQL | {load['server_version']}, {server}; "
+            + ", ".join(f"{k}={v}" for k, v in load["settings"].items())
+            + " |"
+        )
     add(f"| code | {m['code']} |")
-    add(f"| load average | {m['loadavg_start']:.1f} at the start, {m['loadavg_end']:.1f} at the end "
-        f"(the machine is shared with other jobs) |")
+    add(
+        f"| load average | {m['loadavg_start']:.1f} at the start, {m['loadavg_end']:.1f} at the end "
+        f"(the machine is shared with other jobs) |"
+    )
     add("")
 
     big = max(fleet, key=lambda f: f["batches"])
@@ -150,25 +196,37 @@ def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dic
     add("|---|---:|---|")
     for fam in bench_batch.FAMILIES:
         f = fams["families"][fam]
-        add(f"| generation, {fam} | {_n(f['rows_per_s'])} rows/CPU-s | {_n(f['rows'])} rows in {f['seconds']:.2f} "
-            "CPU-s (one batch, one process, see below) |")
-    add(f"| generation, one batch | {_n(fams['rows'] / fams['seconds'])} rows/CPU-s | "
-        f"{_n(fams['rows'])} rows in {fams['seconds']:.2f} CPU-s, one process, incl. shared steps |")
+        add(
+            f"| generation, {fam} | {_n(f['rows_per_s'])} rows/CPU-s | {_n(f['rows'])} rows in {f['seconds']:.2f} "
+            "CPU-s (one batch, one process, see below) |"
+        )
+    add(
+        f"| generation, one batch | {_n(fams['rows'] / fams['seconds'])} rows/CPU-s | "
+        f"{_n(fams['rows'])} rows in {fams['seconds']:.2f} CPU-s, one process, incl. shared steps |"
+    )
     for f in sorted(fleet, key=lambda f: f["batches"]):
-        add(f"| generation, {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
+        add(
+            f"| generation, {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
             f"{_n(f['rows'])} rows in {f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), "
-            f"{args.workers} workers, full lives |")
-    add(f"| Parquet, {big['batches']}-batch fleet | {big['bytes'] / 1e6:,.0f} MB | zstd Parquet, "
-        f"{big['bytes'] / 1e6 / big['seconds']:.1f} MB per wall second |")
+            f"{args.workers} workers, full lives |"
+        )
+    add(
+        f"| Parquet, {big['batches']}-batch fleet | {big['bytes'] / 1e6:,.0f} MB | zstd Parquet, "
+        f"{big['bytes'] / 1e6 / big['seconds']:.1f} MB per wall second |"
+    )
     for f in fleet_default:
-        add(f"| generation, default {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
+        add(
+            f"| generation, default {f['batches']}-batch fleet | {_n(f['rows'] / f['cpu_seconds'])} rows/CPU-s | "
             f"`aquagen generate --batches {f['batches']} --as-of {bench_fleet.AS_OF}`: {_n(f['rows'])} rows in "
-            f"{f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), {args.workers} workers |")
+            f"{f['cpu_seconds']:.1f} CPU-s of the process tree ({f['seconds']:.1f} s wall), {args.workers} workers |"
+        )
     if load:
         _load_summary(add, args, load, e2e, ins)
     for f in sorted(fleet, key=lambda f: f["batches"]):
-        add(f"| peak RSS, {f['batches']} batches | {f['tree_rss_mb']:,.0f} MB | whole process tree (parent + "
-            f"workers, sampled), {_n(f['rows'])} rows |")
+        add(
+            f"| peak RSS, {f['batches']} batches | {f['tree_rss_mb']:,.0f} MB | whole process tree (parent + "
+            f"workers, sampled), {_n(f['rows'])} rows |"
+        )
     add(f"| peak RSS growth | {rss_verdict(fleet).split(':')[0]} | {rss_verdict(fleet).split(': ', 1)[-1]} |")
     add("")
     _generation(add, fams, fleet, args)
@@ -178,54 +236,73 @@ def report(args, m: dict, fams: dict, fleet: list[dict], fleet_default: list[dic
 
 
 def _load_summary(add, args, load: dict, e2e: dict, ins: dict) -> None:
-    add(f"| load, aquagen | {_n(load['aquagen_rows_per_s'])} rows/s | {_n(load['rows'])} rows "
+    add(
+        f"| load, aquagen | {_n(load['aquagen_rows_per_s'])} rows/s | {_n(load['rows'])} rows "
         f"({e2e['batches']} batches) in {load['aquagen_seconds']:.1f} s into a fresh database, median of "
-        f"{len(load['aquagen_runs'])} |")
-    add(f"| load, server's COPY FROM file ceiling | {_n(load['ceiling_rows_per_s'])} rows/s | the same rows, "
+        f"{len(load['aquagen_runs'])} |"
+    )
+    add(
+        f"| load, server's COPY FROM file ceiling | {_n(load['ceiling_rows_per_s'])} rows/s | the same rows, "
         f"1 session: bare tables, COPY FROM file, same keys/indexes/FKs, COMMIT; median of "
-        f"{len(load['ceiling_runs'])} |")
-    add(f"| load ratio aquagen / ceiling | {load['aquagen_rows_per_s'] / load['ceiling_rows_per_s']:.2f} | "
-        f"aquagen rows/s ÷ ceiling rows/s; as time: {load['ratio']:.2f}x the ceiling's (goal ≤ 1.3x) |")
-    add(f"| end to end, {e2e['batches']} batches | {e2e['generate_seconds'] + load['aquagen_seconds']:.1f} s | "
+        f"{len(load['ceiling_runs'])} |"
+    )
+    add(
+        f"| load ratio aquagen / ceiling | {load['aquagen_rows_per_s'] / load['ceiling_rows_per_s']:.2f} | "
+        f"aquagen rows/s ÷ ceiling rows/s; as time: {load['ratio']:.2f}x the ceiling's (goal ≤ 1.3x) |"
+    )
+    add(
+        f"| end to end, {e2e['batches']} batches | {e2e['generate_seconds'] + load['aquagen_seconds']:.1f} s | "
         f"generate {e2e['generate_seconds']:.1f} s + load {load['aquagen_seconds']:.1f} s; {_n(load['rows'])} "
-        f"rows, as-of {E2E_AS_OF} |")
-    add(f"| row-at-a-time INSERT | {_n(ins['rows_per_s'])} rows/s | {_n(ins['rows'])} rows "
+        f"rows, as-of {E2E_AS_OF} |"
+    )
+    add(
+        f"| row-at-a-time INSERT | {_n(ins['rows_per_s'])} rows/s | {_n(ins['rows'])} rows "
         f"({_n(ins[bench_insert.READINGS]['rows'])} readings + {_n(ins[bench_insert.FEEDINGS]['rows'])} "
-        f"feeding events) in {ins['seconds']:.2f} s, one INSERT per row |")
-    add(f"| aquagen load / INSERT | {load['aquagen_rows_per_s'] / ins['rows_per_s']:.0f}x | aquagen load rows/s "
-        "over row-at-a-time INSERT rows/s |")
+        f"feeding events) in {ins['seconds']:.2f} s, one INSERT per row |"
+    )
+    add(
+        f"| aquagen load / INSERT | {load['aquagen_rows_per_s'] / ins['rows_per_s']:.0f}x | aquagen load rows/s "
+        "over row-at-a-time INSERT rows/s |"
+    )
 
 
 def _generation(add, fams: dict, fleet: list[dict], args) -> None:
     add("## Generation per table family")
     add("")
-    add("`bench_batch.measure_families()`: `aquagen generate --workers 1` of a one-batch fleet (a full 860-day "
+    add(
+        "`bench_batch.measure_families()`: `aquagen generate --workers 1` of a one-batch fleet (a full 860-day "
         "life) in one process, listening to the generator's timing hooks (`aquagen.timing`, through `logging`): "
         "each step that builds or writes a table reports its CPU-seconds and rows; a family's seconds are its "
         "tables' build and write steps. Shared steps (simulation, FIFO, id numbering, the as-of cut, hand-off "
         "files, master data) are listed by name. CPU-seconds of the process (all threads), median of "
-        f"{fams['repeat']} runs after a warm-up run.")
+        f"{fams['repeat']} runs after a warm-up run."
+    )
     add("")
     add("| family or shared step | tables | rows written | CPU-s | rows/CPU-s |")
     add("|---|---|---:|---:|---:|")
     for fam, f in fams["families"].items():
         rps = _n(f["rows_per_s"]) if f["rows_per_s"] else "–"
         add(f"| {fam} | {f['tables']} | {_n(f['rows']) if f['rows'] else '–'} | {f['seconds']:.3f} | {rps} |")
-    add(f"| **all** | | **{_n(fams['rows'])}** | **{fams['seconds']:.3f}** | "
-        f"**{_n(fams['rows'] / fams['seconds'])}** |")
+    add(
+        f"| **all** | | **{_n(fams['rows'])}** | **{fams['seconds']:.3f}** | **{_n(fams['rows'] / fams['seconds'])}** |"
+    )
     add("")
 
     add(f"## Fleet generation (`bench_fleet.py`, {args.workers} workers, full lives)")
     add("")
-    add("| batches | rows | CPU-s (tree) | rows/CPU-s | wall s | Parquet MB | peak RSS, tree | parent | largest "
-        "worker | phases (wall s) |")
+    add(
+        "| batches | rows | CPU-s (tree) | rows/CPU-s | wall s | Parquet MB | peak RSS, tree | parent | largest "
+        "worker | phases (wall s) |"
+    )
     add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for f in sorted(fleet, key=lambda f: f["batches"]):
         phases = ", ".join(f"{k} {v:.1f}" for k, v in f["phases"].items())
-        add(f"| {f['batches']} | {_n(f['rows'])} | {f['cpu_seconds']:.1f} | {_n(f['rows'] / f['cpu_seconds'])} | "
+        add(
+            f"| {f['batches']} | {_n(f['rows'])} | {f['cpu_seconds']:.1f} | {_n(f['rows'] / f['cpu_seconds'])} | "
             f"{f['seconds']:.1f} | {f['bytes'] / 1e6:,.0f} | {f['tree_rss_mb']:,.0f} MB | "
             f"{f['parent_rss_mb']:,.0f} MB | "
-            f"{f['worker_rss_mb']:,.0f} MB | {phases} |")
+            f"{f['worker_rss_mb']:,.0f} MB | {phases} |"
+        )
     add("")
     add(f"Peak RSS of the process tree: {rss_verdict(fleet)}.")
     add("")
@@ -235,22 +312,32 @@ def _load_sections(add, load: dict, e2e: dict, ins: dict, args) -> None:
 
     add(f"## Load (`bench_load.py`, {e2e['batches']} batches, as-of {E2E_AS_OF})")
     add("")
-    add(f"Snapshot: {_n(load['rows'])} rows in {load['tables']} tables, generated in {e2e['generate_seconds']:.1f} s "
-        f"by `python3 -m aquagen generate --batches {e2e['batches']} --as-of {E2E_AS_OF} --workers {args.workers}`.")
+    add(
+        f"Snapshot: {_n(load['rows'])} rows in {load['tables']} tables, generated in {e2e['generate_seconds']:.1f} s "
+        f"by `python3 -m aquagen generate --batches {e2e['batches']} --as-of {E2E_AS_OF} --workers {args.workers}`."
+    )
     add("")
     add("| | seconds (median) | rows/s | runs (s) | phases of the median run (s) |")
     add("|---|---:|---:|---|---|")
-    add(f"| server ceiling: COPY FROM file, 1 session | {load['ceiling_seconds']:.1f} | "
+    add(
+        f"| server ceiling: COPY FROM file, 1 session | {load['ceiling_seconds']:.1f} | "
         f"{_n(load['ceiling_rows_per_s'])} | {', '.join(f'{x:.1f}' for x in load['ceiling_runs'])} | "
-        + ", ".join(f"{k} {v:.1f}" for k, v in load["ceiling_phases"].items()) + " |")
-    add(f"| aquagen load, {load['workers']} connections | {load['aquagen_seconds']:.1f} | "
+        + ", ".join(f"{k} {v:.1f}" for k, v in load["ceiling_phases"].items())
+        + " |"
+    )
+    add(
+        f"| aquagen load, {load['workers']} connections | {load['aquagen_seconds']:.1f} | "
         f"{_n(load['aquagen_rows_per_s'])} | {', '.join(f'{x:.1f}' for x in load['aquagen_runs'])} | "
-        + ", ".join(f"{k} {v:.1f}" for k, v in load["aquagen_phases"].items()) + " |")
+        + ", ".join(f"{k} {v:.1f}" for k, v in load["aquagen_phases"].items())
+        + " |"
+    )
     add("")
-    add(f"aquagen's time is {load['ratio']:.2f}x the ceiling's (rows/s ratio "
+    add(
+        f"aquagen's time is {load['ratio']:.2f}x the ceiling's (rows/s ratio "
         f"{load['aquagen_rows_per_s'] / load['ceiling_rows_per_s']:.2f}). Both sides build the same keys, "
         "indexes and validated foreign keys; the ceiling reads server-side binary files written from "
-        "aquagen's own result, so the rows are identical. The embedded server's start is not timed.")
+        "aquagen's own result, so the rows are identical. The embedded server's start is not timed."
+    )
     add("")
 
     add("## Row-at-a-time INSERT baseline (`bench_insert.py`)")
@@ -263,7 +350,8 @@ def _load_sections(add, load: dict, e2e: dict, ins: dict, args) -> None:
     add(f"| COMMIT (deferred FK checks) | | {ins['commit_seconds']:.2f} | |")
     add(f"| **total** | **{_n(ins['rows'])}** | **{ins['seconds']:.2f}** | **{_n(ins['rows_per_s'])}** |")
     add("")
-    add("One `INSERT ... VALUES (%s, ...) RETURNING id` per row (psycopg 3, autocommit off, one transaction, "
+    add(
+        "One `INSERT ... VALUES (%s, ...) RETURNING id` per row (psycopg 3, autocommit off, one transaction, "
         "one round trip per row, no executemany), into the two tables of a fresh database that holds a "
         "one-batch snapshot loaded by aquagen (so every parent row, key, index and deferred foreign key "
         "exists) after truncating them. Only the statements and the COMMIT are timed. It is generous "
@@ -272,7 +360,8 @@ def _load_sections(add, load: dict, e2e: dict, ins: dict, args) -> None:
         f"aquagen load moves {load['aquagen_rows_per_s'] / ins['rows_per_s']:.0f}x as many rows per second "
         f"({_n(load['aquagen_rows_per_s'])} rows/s for {e2e['batches']} batches, keys and indexes built "
         f"after the COPY): at the INSERT rate the {e2e['batches']}-batch snapshot's {_n(load['rows'])} rows "
-        f"would take {load['rows'] / ins['rows_per_s'] / 60:.0f} min instead of {load['aquagen_seconds']:.0f} s.")
+        f"would take {load['rows'] / ins['rows_per_s'] / 60:.0f} min instead of {load['aquagen_seconds']:.0f} s."
+    )
     add("")
 
 
@@ -288,8 +377,13 @@ def main() -> None:
     ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"), help="superuser URL of a PostgreSQL server")
     ap.add_argument("--insert-readings", type=int, default=20_000)
     ap.add_argument("--insert-feedings", type=int, default=5_000)
-    ap.add_argument("--default-sizes", type=int, nargs="*", default=[50],
-                    help="default fleets (aquagen generate --batches N, as-of fixed) for rows per CPU-second")
+    ap.add_argument(
+        "--default-sizes",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="default fleets (aquagen generate --batches N, as-of fixed) for rows per CPU-second",
+    )
     ap.add_argument("--generation-only", action="store_true", help="only the generation benchmarks (no database)")
     args = ap.parse_args()
 

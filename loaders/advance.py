@@ -25,6 +25,7 @@ import polars as pl
 import psycopg
 
 import schemas
+from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile, get
 from aquagen.run.generate import regenerate
@@ -32,7 +33,6 @@ from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_column, when_column
 
-from aquagen import killpoints
 from .binarycopy import copy_rows
 from .catalog import set_sequences
 from .loadlog import LOAD_LOG, manifest_digest, write_log
@@ -98,23 +98,34 @@ def _state(conn: psycopg.Connection) -> _State:
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{LOAD_LOG}",)).fetchone()[0]
     if not exists:
         raise AquagenError("this database has no aquagen load log: load a snapshot first (aquagen load)")
-    cols = {r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-        (f"public.{LOAD_LOG}",)).fetchall()}
+    cols = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (f"public.{LOAD_LOG}",),
+        ).fetchall()
+    }
     if not {"meta", "id_segments"} <= cols:
-        raise AquagenError("the load log was written by an older aquagen and does not say how the data was "
-                           "generated; load the snapshot once more with this version, then advance")
-    row = conn.execute(f"SELECT meta, id_segments FROM public.{LOAD_LOG} WHERE meta IS NOT NULL "
-                       "ORDER BY loaded_at DESC LIMIT 1").fetchone()
+        raise AquagenError(
+            "the load log was written by an older aquagen and does not say how the data was "
+            "generated; load the snapshot once more with this version, then advance"
+        )
+    row = conn.execute(
+        f"SELECT meta, id_segments FROM public.{LOAD_LOG} WHERE meta IS NOT NULL ORDER BY loaded_at DESC LIMIT 1"
+    ).fetchone()
     if row is None:
         raise AquagenError("the load log holds no snapshot loaded by this aquagen version; load one first")
     meta, segments = row
-    return _State(meta, dt.date.fromisoformat(meta["arguments"]["as_of"]),
-                  {t: Segments.from_json(s) for t, s in (segments or {}).items()})
+    return _State(
+        meta,
+        dt.date.fromisoformat(meta["arguments"]["as_of"]),
+        {t: Segments.from_json(s) for t, s in (segments or {}).items()},
+    )
 
 
-def advance(dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: Progress | None = None,
-            work: Path | None = None) -> AdvanceResult:
+def advance(
+    dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: Progress | None = None, work: Path | None = None
+) -> AdvanceResult:
     """Advance the database at ``dsn`` to ``to`` (default today): see the module docstring."""
     start = time.perf_counter()
     to = to or dt.date.today()
@@ -124,8 +135,10 @@ def advance(dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: 
         exclusive(conn, "advance")
         state = _state(conn)
         if to < state.as_of:
-            raise AquagenError(f"--to {to} is before the database's as-of date {state.as_of}; "
-                               "advance only moves forward (purge and load to go back)")
+            raise AquagenError(
+                f"--to {to} is before the database's as-of date {state.as_of}; "
+                "advance only moves forward (purge and load to go back)"
+            )
         if to == state.as_of:
             return AdvanceResult(to, to)
         with tempfile.TemporaryDirectory(prefix="aquagen-advance-", dir=work) as tmp:
@@ -135,8 +148,10 @@ def advance(dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: 
                     result = _apply(conn, snap, state)
                     killpoints.reached("final")
             except psycopg.Error as e:
-                raise AquagenError("advance failed and was rolled back (did the application change or delete "
-                                   f"aquagen's rows?): {' '.join(str(e).split())}") from None
+                raise AquagenError(
+                    "advance failed and was rolled back (did the application change or delete "
+                    f"aquagen's rows?): {' '.join(str(e).split())}"
+                ) from None
     result.seconds = time.perf_counter() - start
     return result
 
@@ -145,7 +160,7 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
     """Inside the caller's transaction: insert what D2 adds, move the changing rows on."""
     profile = get(snap.profile)
     ts = profile.tables
-    cutoff = dt.datetime.combine(state.as_of + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    cutoff = dt.datetime.combine(state.as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
     result = AdvanceResult(state.as_of, dt.date.fromisoformat(snap.manifest["arguments"]["as_of"]))
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
     maps: dict[str, Segments | pl.DataFrame] = {}
@@ -160,8 +175,9 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
         if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
             pairs = _natural_pairs(conn, profile, name, old, maps)
             offset = max(0, db_max - old_max)
-            maps[name] = pl.concat([pairs, new.select(old=pl.col("id").cast(pl.Int64),
-                                                      new=pl.col("id").cast(pl.Int64) + offset)])
+            maps[name] = pl.concat(
+                [pairs, new.select(old=pl.col("id").cast(pl.Int64), new=pl.col("id").cast(pl.Int64) + offset)]
+            )
             moved = offset if new.height and db_max > (pairs["new"].max() or 0) else 0
         else:  # events: where the load and earlier advances put them (the log's segments)
             seg = state.segments.get(name, Segments())
@@ -172,14 +188,23 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
         if moved and new.height:
             result.moved[name] = moved
         if new.height:
-            result.rows[name] = copy_rows(conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()],
-                                           freeze=False)
+            result.rows[name] = copy_rows(
+                conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False
+            )
         if name in profile.mutable:
             result.updated[name] = _move_on(conn, t, _remap(old.collect(), t, ts, maps))
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any violation surfaces here, before COMMIT
-    write_log(conn, snap, manifest_digest(snap), result.rows, [], "advanced", 0.0,
-              segments={n: s.to_json() for n, s in state.segments.items() if not s.identity})
+    write_log(
+        conn,
+        snap,
+        manifest_digest(snap),
+        result.rows,
+        [],
+        "advanced",
+        0.0,
+        segments={n: s.to_json() for n, s in state.segments.items() if not s.identity},
+    )
     return result
 
 
@@ -190,13 +215,18 @@ def _natural_pairs(conn, profile: Profile, name: str, old: pl.LazyFrame, maps: d
     t = profile.tables[name]
     rows = _remap(old.select("id", *key).collect(), t, profile.tables, maps, own=False)
     cols = ", ".join(f'"{c}"' for c in key)
-    db = pl.DataFrame(conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
-                      schema={"new": pl.Int64, **{c: rows.schema[c] for c in key}}, orient="row")
+    db = pl.DataFrame(
+        conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
+        schema={"new": pl.Int64, **{c: rows.schema[c] for c in key}},
+        orient="row",
+    )
     pairs = rows.join(db, on=list(key), how="left").select(old=pl.col("id").cast(pl.Int64), new="new")
     missing = pairs.filter(pl.col("new").is_null())
     if missing.height:
-        raise AquagenError(f"{name}: {missing.height} of aquagen's rows are no longer in the database (e.g. id "
-                           f"{missing['old'][0]}); advance cannot reconcile it: purge and load instead")
+        raise AquagenError(
+            f"{name}: {missing.height} of aquagen's rows are no longer in the database (e.g. id "
+            f"{missing['old'][0]}); advance cannot reconcile it: purge and load instead"
+        )
     return pairs
 
 
@@ -206,7 +236,9 @@ def _ref_expr(m: Segments | pl.DataFrame, col: str) -> pl.Expr:
     return pl.col(col).replace_strict(m["old"], m["new"], default=pl.col(col))
 
 
-def _remap(df: pl.DataFrame, t: schemas.Table, ts: dict[str, schemas.Table], maps: dict, own: bool = True) -> pl.DataFrame:
+def _remap(
+    df: pl.DataFrame, t: schemas.Table, ts: dict[str, schemas.Table], maps: dict, own: bool = True
+) -> pl.DataFrame:
     """Every id column (the row's own and its references) moved to where the database holds it."""
     exprs = []
     refs = dict(history_refs(t, ts))
@@ -229,8 +261,10 @@ def _move_on(conn, t: schemas.Table, rows: pl.DataFrame) -> int:
     sets = ", ".join(f'"{c}" = u."{c}"' for c in cols)
     mine = ", ".join(f'b."{c}"' for c in cols)
     theirs = ", ".join(f'u."{c}"' for c in cols)
-    n = conn.execute(f"UPDATE public.{t.name} b SET {sets} FROM _aquagen_advance u "
-                     f"WHERE b.id = u.id AND ({mine}) IS DISTINCT FROM ({theirs})").rowcount
+    n = conn.execute(
+        f"UPDATE public.{t.name} b SET {sets} FROM _aquagen_advance u "
+        f"WHERE b.id = u.id AND ({mine}) IS DISTINCT FROM ({theirs})"
+    ).rowcount
     conn.execute("DROP TABLE _aquagen_advance")
     return n
 
@@ -239,10 +273,13 @@ def describe(result: AdvanceResult) -> str:
     """One line for the CLI."""
     if result.noop:
         return f"the database is already at {result.to_date}; nothing to do"
-    line = (f"advanced from {result.from_date} to {result.to_date}: {sum(result.rows.values()):,} new rows in "
-            f"{len(result.rows)} tables, {sum(result.updated.values()):,} rows moved on, in {result.seconds:.1f} s")
+    line = (
+        f"advanced from {result.from_date} to {result.to_date}: {sum(result.rows.values()):,} new rows in "
+        f"{len(result.rows)} tables, {sum(result.updated.values()):,} rows moved on, in {result.seconds:.1f} s"
+    )
     if result.moved:
-        line += ("; rows added through the application kept their ids, aquagen's new rows moved past them in "
-                 + ", ".join(f"{n} (+{k})" for n, k in sorted(result.moved.items())))
+        line += (
+            "; rows added through the application kept their ids, aquagen's new rows moved past them in "
+            + ", ".join(f"{n} (+{k})" for n, k in sorted(result.moved.items()))
+        )
     return line
-

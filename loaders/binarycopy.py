@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import schemas
-
 from aquagen import killpoints
 
 # A load's progress: (table, rows just copied, rows whose table is now complete — keys,
@@ -18,9 +17,15 @@ from aquagen import killpoints
 Progress = Callable[[str, int, int], None]
 
 
-def copy_rows(conn: psycopg.Connection, qualified: str, t: schemas.Table, batches: Iterable, freeze: bool,
-               transform: Callable[[pa.RecordBatch], pa.Table | pa.RecordBatch] | None = None,
-               progress: Progress | None = None) -> int:
+def copy_rows(
+    conn: psycopg.Connection,
+    qualified: str,
+    t: schemas.Table,
+    batches: Iterable,
+    freeze: bool,
+    transform: Callable[[pa.RecordBatch], pa.Table | pa.RecordBatch] | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Stream record batches into ``qualified`` with binary COPY; returns rows written."""
     schema = t.arrow_schema
     encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)

@@ -43,8 +43,10 @@ def schema_mismatches(conn: psycopg.Connection, profile: str = schemas.PROFILE) 
             if typ != c.sql_type:
                 problems.append(f"{name}.{c.name} is {typ}, expected {c.sql_type}")
             if notnull == c.nullable:
-                problems.append(f"{name}.{c.name} is {'NOT NULL' if notnull else 'nullable'}, expected "
-                                f"{'nullable' if c.nullable else 'NOT NULL'}")
+                problems.append(
+                    f"{name}.{c.name} is {'NOT NULL' if notnull else 'nullable'}, expected "
+                    f"{'nullable' if c.nullable else 'NOT NULL'}"
+                )
         for col, (_, notnull, identity) in have.items():
             if col not in t.column_names and notnull and not identity:
                 problems.append(f"{name}.{col} is an unknown NOT NULL column")
@@ -78,8 +80,9 @@ def set_sequences(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> Non
         col = t.identity_column
         if not col:
             continue
-        seq, top = conn.execute(f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), "
-                                f"(SELECT max({col}) FROM public.{t.name})").fetchone()
+        seq, top = conn.execute(
+            f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), (SELECT max({col}) FROM public.{t.name})"
+        ).fetchone()
         if top is None:
             continue
         last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
@@ -96,8 +99,18 @@ def introspect(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, dict
     names = list(names)
     out: dict[str, dict] = {}
     for rel, col, typ, notnull, identity in conn.execute(_CATALOG_SQL, (names,)).fetchall():
-        t = out.setdefault(rel, {"columns": [], "primary_key": [], "foreign_keys": [], "unique": [],
-                                 "unique_partial": [], "checks": [], "indexes": []})
+        t = out.setdefault(
+            rel,
+            {
+                "columns": [],
+                "primary_key": [],
+                "foreign_keys": [],
+                "unique": [],
+                "unique_partial": [],
+                "checks": [],
+                "indexes": [],
+            },
+        )
         t["columns"].append({"name": col, "type": typ, "nullable": not notnull, "identity": identity})
     cons = conn.execute(
         """
@@ -124,8 +137,15 @@ def introspect(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, dict
         elif kind == "c":
             t["checks"].append(definition.removeprefix("CHECK (").removesuffix(")"))
         elif kind == "f":
-            t["foreign_keys"].append({"column": cols[0], "ref_table": ref, "deferrable": deferrable,
-                                      "initially_deferred": deferred, "constraint": conname})
+            t["foreign_keys"].append(
+                {
+                    "column": cols[0],
+                    "ref_table": ref,
+                    "deferrable": deferrable,
+                    "initially_deferred": deferred,
+                    "constraint": conname,
+                }
+            )
     for rel, idxname, indexdef in conn.execute(
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)",
         (names,),

@@ -54,8 +54,9 @@ def data_folder(pgdata: str | os.PathLike | None = None, start: Path | None = No
     folders = (here, *here.parents)
     for folder in folders:  # the clone first, so a stray output/pgdata in a subfolder is not used
         if (folder / "pyproject.toml").is_file() and _names_aquagen(folder / "pyproject.toml"):
-            return DataFolder(folder / "output" / "pgdata",
-                              f"project folder {folder} (its pyproject.toml names aquagen)")
+            return DataFolder(
+                folder / "output" / "pgdata", f"project folder {folder} (its pyproject.toml names aquagen)"
+            )
     for folder in folders:
         if (folder / "output" / "pgdata" / "PG_VERSION").exists():
             return DataFolder(folder / "output" / "pgdata", f"project folder {folder} (it holds output/pgdata)")
@@ -125,8 +126,11 @@ def _pg_ctl(args: list[str], pgdata: Path, timeout: float = 60) -> None:
     except subprocess.CalledProcessError:
         log = pgdata / "log"
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-        raise AquagenError(f"the embedded PostgreSQL in {pgdata} failed to {args[-1]}"
-                           + (f": {tail[0]}" if tail else "") + f" (log: {log})") from None
+        raise AquagenError(
+            f"the embedded PostgreSQL in {pgdata} failed to {args[-1]}"
+            + (f": {tail[0]}" if tail else "")
+            + f" (log: {log})"
+        ) from None
 
 
 def _lock():
@@ -158,11 +162,11 @@ def _init(pgdata: Path) -> None:
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     if not (pgdata / "PG_VERSION").exists():
         try:
-            initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", SUPERUSER], pgdata=pgdata,
-                   user=user)
+            initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", SUPERUSER], pgdata=pgdata, user=user)
         except subprocess.CalledProcessError as e:
-            raise AquagenError(f"could not create the embedded PostgreSQL in {pgdata}: "
-                               f"{(e.stderr or '').strip() or e}") from None
+            raise AquagenError(
+                f"could not create the embedded PostgreSQL in {pgdata}: {(e.stderr or '').strip() or e}"
+            ) from None
 
 
 def _port_free(port: int) -> bool:
@@ -174,8 +178,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None = None,
-                   database: str = DATABASE) -> Status:
+def ensure_running(
+    pgdata: str | os.PathLike | None = None, *, port: int | None = None, database: str = DATABASE
+) -> Status:
     """Start the server unless it runs (on ``port`` of 127.0.0.1 too, when given); create ``database``.
 
     A server running without that port is restarted with it (its sessions end; a load in progress
@@ -203,8 +208,21 @@ def ensure_running(pgdata: str | os.PathLike | None = None, *, port: int | None 
             if _system_user() and sockets != path:
                 sockets.chmod(0o777)
             host = "127.0.0.1" if port is not None else ""
-            _pg_ctl(["-w", "-o", f'-h "{host}"', "-o", f"-p {port or SOCKET_PORT}", "-o", f"-k {sockets}",
-                     "-l", str(path / "log"), "start"], path)
+            _pg_ctl(
+                [
+                    "-w",
+                    "-o",
+                    f'-h "{host}"',
+                    "-o",
+                    f"-p {port or SOCKET_PORT}",
+                    "-o",
+                    f"-k {sockets}",
+                    "-l",
+                    str(path / "log"),
+                    "start",
+                ],
+                path,
+            )
             st = status(folder)
             if not st.running:
                 raise AquagenError(f"the embedded PostgreSQL in {path} did not start (log: {path / 'log'})")

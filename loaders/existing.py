@@ -22,10 +22,9 @@ import psycopg
 import pyarrow as pa
 
 import schemas
+from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
-
-from aquagen import killpoints
 
 from . import rebuild
 from .binarycopy import Progress, copy_rows
@@ -63,12 +62,21 @@ class Plan:
         return [n for n in self.batches["batch_number"].to_list() if n not in self.skipped]
 
 
-def plan(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], skip_existing: bool,
-         replace: bool) -> Plan:
+def plan(
+    conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], skip_existing: bool, replace: bool
+) -> Plan:
     batches = snapshot_batches(snapshot)
-    existing = [tuple(r) for r in conn.execute(
-        "SELECT id, batch_number FROM public.batch_batch WHERE batch_number = ANY(%s) ORDER BY batch_number",
-        (batches["batch_number"].to_list(),)).fetchall()] if batches.height else []
+    existing = (
+        [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT id, batch_number FROM public.batch_batch WHERE batch_number = ANY(%s) ORDER BY batch_number",
+                (batches["batch_number"].to_list(),),
+            ).fetchall()
+        ]
+        if batches.height
+        else []
+    )
     out = Plan(batches, existing)
     names = [n for _, n in existing]
     if not existing:
@@ -81,8 +89,10 @@ def plan(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Tab
         out.skipped = names
     else:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise AquagenError(f"the database already holds batch {shown} from another load; pass --skip-existing "
-                           f"to load only the other batches, or --replace to purge and reload them")
+        raise AquagenError(
+            f"the database already holds batch {shown} from another load; pass --skip-existing "
+            f"to load only the other batches, or --replace to purge and reload them"
+        )
     return out
 
 
@@ -108,9 +118,17 @@ def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
     return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
 
 
-def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: schemas.Table,
-                  ts: dict[str, schemas.Table], maps: dict[str, IdMap], skip: dict[str, pl.Series],
-                  freeze: bool = False, progress: Progress | None = None) -> int:
+def copy_existing(
+    conn: psycopg.Connection,
+    schema: str,
+    snapshot: Snapshot,
+    t: schemas.Table,
+    ts: dict[str, schemas.Table],
+    maps: dict[str, IdMap],
+    skip: dict[str, pl.Series],
+    freeze: bool = False,
+    progress: Progress | None = None,
+) -> int:
     """COPY one table's rows into ``schema``'s copy of it (which holds the database's rows):
     skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values."""
     if snapshot.rows(t.name) == 0:
@@ -118,8 +136,9 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
     target = f"{schema}.{t.name}"
     refs = history_refs(t, ts)
     own = maps.get(t.history_of or t.name)
-    needs_remap = (any(not maps[r].identity for r in refs.values() if r in maps)
-                   or (own is not None and not own.identity))
+    needs_remap = any(not maps[r].identity for r in refs.values() if r in maps) or (
+        own is not None and not own.identity
+    )
     matched = own.matched if own is not None and own.matched is not None and own.matched.len() else None
     drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [("id", t.name)])] if r in skip]
     n = 0
@@ -128,8 +147,9 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
         if t.history_of:  # the matched rows' history is replaced by the snapshot's
             conn.execute(f"DELETE FROM {target} WHERE id = ANY(%s)", (existing,))
         else:  # the matched rows are updated to the snapshot's values
-            rows = remap(snapshot.scan(t.name).filter(pl.col("id").is_in(matched.implode())).collect(),
-                         t, ts, maps, own)
+            rows = remap(
+                snapshot.scan(t.name).filter(pl.col("id").is_in(matched.implode())).collect(), t, ts, maps, own
+            )
             conn.execute(f"CREATE TEMP TABLE _aquagen_upsert (LIKE {target}) ON COMMIT DROP")
             copy_rows(conn, "_aquagen_upsert", t, [rows.to_arrow()], freeze=False)
             sets = ", ".join(f'"{c}" = u."{c}"' for c in t.column_names if c != "id")
@@ -146,15 +166,19 @@ def copy_existing(conn: psycopg.Connection, schema: str, snapshot: Snapshot, t: 
         if matched is not None:
             df = df.filter(~pl.col("id").is_in(matched.implode()))
         if drop:
-            df = df.filter(~reduce(operator.or_, [pl.col(c).cast(pl.Int64).is_in(skip[r].implode()).fill_null(False)
-                                                  for c, r in drop]))
+            df = df.filter(
+                ~reduce(
+                    operator.or_, [pl.col(c).cast(pl.Int64).is_in(skip[r].implode()).fill_null(False) for c, r in drop]
+                )
+            )
         df = remap(df, t, ts, maps, own)
         if history_offset:
             df = df.with_columns(pl.col("history_id") + history_offset)
         return df.to_arrow()
 
-    return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform,
-                         progress=progress)
+    return n + copy_rows(
+        conn, target, t, snapshot.record_batches(t.name), freeze=freeze, transform=transform, progress=progress
+    )
 
 
 @dataclass
@@ -164,9 +188,16 @@ class InPlace:
     rebuilt: tuple[int, int]  # secondary indexes and foreign keys dropped and recreated
 
 
-def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], digest: str,
-                  p: Plan, rebuild_indexes: bool, start: float,
-                  progress: Progress | None = None) -> InPlace:
+def load_in_place(
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    digest: str,
+    p: Plan,
+    rebuild_indexes: bool,
+    start: float,
+    progress: Progress | None = None,
+) -> InPlace:
     """Into the existing tables themselves, inside the caller's transaction."""
     if p.replaced:
         # the lots get back what the purged feedings drew: lots the snapshot does not hold (another
@@ -193,7 +224,8 @@ def load_in_place(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, sc
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any FK violation before COMMIT
     analyze(conn, loaded)
-    write_log(conn, snapshot, digest, rows, p.loaded + p.skipped, "existing", time.perf_counter() - start, p.skipped,
-              segments)
+    write_log(
+        conn, snapshot, digest, rows, p.loaded + p.skipped, "existing", time.perf_counter() - start, p.skipped, segments
+    )
     killpoints.reached("final")
     return InPlace(rows, matched_counts(maps), (len(saved.indexes), len(saved.fks)) if saved else (0, 0))

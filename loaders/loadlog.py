@@ -24,21 +24,42 @@ def manifest_digest(snapshot: Snapshot) -> str:
 
 
 def ensure_log(conn: psycopg.Connection) -> None:
-    conn.execute(f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
-                 "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
-                 "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb, "
-                 "meta jsonb, id_segments jsonb)")
-    have = {r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-        (f"public.{LOAD_LOG}",)).fetchall()}
-    for col, typ in (("batches", "jsonb"), ("mode", "text"), ("seconds", "double precision"), ("skipped", "jsonb"),
-                     ("meta", "jsonb"), ("id_segments", "jsonb")):
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
+        "snapshot text NOT NULL, seed bigint, loaded_at timestamptz NOT NULL DEFAULT now(), "
+        "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb, "
+        "meta jsonb, id_segments jsonb)"
+    )
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (f"public.{LOAD_LOG}",),
+        ).fetchall()
+    }
+    for col, typ in (
+        ("batches", "jsonb"),
+        ("mode", "text"),
+        ("seconds", "double precision"),
+        ("skipped", "jsonb"),
+        ("meta", "jsonb"),
+        ("id_segments", "jsonb"),
+    ):
         if col not in have:  # a log written by an earlier aquagen
             conn.execute(f"ALTER TABLE public.{LOAD_LOG} ADD COLUMN {col} {typ}")
 
 
-def write_log(conn: psycopg.Connection, snapshot: Snapshot, digest: str, rows: dict[str, int], batches: list[str],
-              mode: str, seconds: float, skipped: list[str] = (), segments: dict[str, list] | None = None) -> None:
+def write_log(
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    digest: str,
+    rows: dict[str, int],
+    batches: list[str],
+    mode: str,
+    seconds: float,
+    skipped: list[str] = (),
+    segments: dict[str, list] | None = None,
+) -> None:
     """Record a load: ``batches`` every batch of the snapshot now in the database, ``skipped``
     those of them that were already there (left out by --skip-existing: another snapshot's rows),
     ``segments`` where the ids of tables that did not keep them went."""
@@ -50,8 +71,19 @@ def write_log(conn: psycopg.Connection, snapshot: Snapshot, digest: str, rows: d
         "SET snapshot = EXCLUDED.snapshot, seed = EXCLUDED.seed, loaded_at = now(), row_counts = EXCLUDED.row_counts, "
         "batches = EXCLUDED.batches, mode = EXCLUDED.mode, seconds = EXCLUDED.seconds, skipped = EXCLUDED.skipped, "
         "meta = EXCLUDED.meta, id_segments = EXCLUDED.id_segments",
-        (digest, str(snapshot.path), snapshot.manifest.get("seed"), json.dumps(rows), json.dumps(batches), mode,
-         round(seconds, 3), json.dumps(list(skipped)), json.dumps(meta), json.dumps(segments or {})))
+        (
+            digest,
+            str(snapshot.path),
+            snapshot.manifest.get("seed"),
+            json.dumps(rows),
+            json.dumps(batches),
+            mode,
+            round(seconds, 3),
+            json.dumps(list(skipped)),
+            json.dumps(meta),
+            json.dumps(segments or {}),
+        ),
+    )
 
 
 def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False) -> bool:
@@ -60,12 +92,19 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
     them out (--skip-existing kept another snapshot's rows, which --replace is asked to replace)."""
     if not has_table(conn, LOAD_LOG):
         return False
-    have = {r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-        (f"public.{LOAD_LOG}",)).fetchall()}
-    row = conn.execute(f"SELECT {'batches' if 'batches' in have else 'NULL'}, "
-                       f"{'skipped' if 'skipped' in have else 'NULL'} FROM public.{LOAD_LOG} "
-                       "WHERE manifest_sha256 = %s", (digest,)).fetchone()
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (f"public.{LOAD_LOG}",),
+        ).fetchall()
+    }
+    row = conn.execute(
+        f"SELECT {'batches' if 'batches' in have else 'NULL'}, "
+        f"{'skipped' if 'skipped' in have else 'NULL'} FROM public.{LOAD_LOG} "
+        "WHERE manifest_sha256 = %s",
+        (digest,),
+    ).fetchone()
     if row is None:
         return False
     names, skipped = row[0] or [], row[1] or []
@@ -75,6 +114,7 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
         return True
     if not has_table(conn, "batch_batch"):
         return False
-    found = conn.execute("SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)",
-                         (names,)).fetchone()[0]
+    found = conn.execute(
+        "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
+    ).fetchone()[0]
     return found == len(set(names))

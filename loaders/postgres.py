@@ -99,8 +99,10 @@ def load(
             if problems:
                 other = database_profile(ctl)
                 if other is not None:
-                    raise AquagenError(f"the database has the schema of {other}, the snapshot is {snapshot.profile}: "
-                                       f"generate it with --profile {other}")
+                    raise AquagenError(
+                        f"the database has the schema of {other}, the snapshot is {snapshot.profile}: "
+                        f"generate it with --profile {other}"
+                    )
                 raise AquagenError(f"schema mismatch with {snapshot.profile}: " + "; ".join(problems))
             if already_loaded(ctl, digest, replace):
                 return LoadResult(problems is None, {}, {}, time.perf_counter() - start, already_loaded=True)
@@ -110,8 +112,21 @@ def load(
                 staging = staged.new_staging_name()
                 try:
                     with ctl.transaction():
-                        result = _load_existing(ctl, dsn, staging, snapshot, ts, digest, progress, skip_existing,
-                                                replace, rebuild_indexes, workers, start, lock_wait)
+                        result = _load_existing(
+                            ctl,
+                            dsn,
+                            staging,
+                            snapshot,
+                            ts,
+                            digest,
+                            progress,
+                            skip_existing,
+                            replace,
+                            rebuild_indexes,
+                            workers,
+                            start,
+                            lock_wait,
+                        )
                 except BaseException:
                     staged.drop_staging(ctl, staging)
                     raise
@@ -122,8 +137,16 @@ def load(
     return result
 
 
-def _load_fresh(ctl: psycopg.Connection, dsn: str, snapshot: Snapshot, ts: dict[str, schemas.Table], digest: str,
-                progress, workers: int, start: float) -> LoadResult:
+def _load_fresh(
+    ctl: psycopg.Connection,
+    dsn: str,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    digest: str,
+    progress,
+    workers: int,
+    start: float,
+) -> LoadResult:
     names = snapshot_batches(snapshot)["batch_number"].to_list()
 
     def copy_table(conn, snap, t, qualified):
@@ -144,16 +167,29 @@ def _held(ctl: psycopg.Connection, tables: list[str], cap: int) -> int:
     """Rows the tables hold, counted up to ``cap`` (beyond it the answer is the same)."""
     total = 0
     for t in tables:
-        total += ctl.execute(f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x',
-                             (cap - total,)).fetchone()[0]
+        total += ctl.execute(
+            f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x', (cap - total,)
+        ).fetchone()[0]
         if total >= cap:
             break
     return total
 
 
-def _load_existing(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
-                   digest: str, progress, skip_existing: bool, replace: bool, rebuild_indexes: bool, workers: int,
-                   start: float, lock_wait: str) -> LoadResult:
+def _load_existing(
+    ctl: psycopg.Connection,
+    dsn: str,
+    staging: str,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    digest: str,
+    progress,
+    skip_existing: bool,
+    replace: bool,
+    rebuild_indexes: bool,
+    workers: int,
+    start: float,
+    lock_wait: str,
+) -> LoadResult:
     """Into a schema that is already there, inside ``ctl``'s transaction: copies built in
     parallel and swapped in when the load is large against what the tables hold, else in place."""
     tables = [n for n in ts if snapshot.rows(n)]
@@ -171,16 +207,32 @@ def _load_existing(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Sn
     else:
         why = swap.ineligible(ctl, tables)
     if why is None:
-        done = swap.load_swapped(ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress,
-                                 lock_wait)
-        return LoadResult(False, done.rows, done.matched, 0.0, skipped_batches=p.skipped, phases=done.phases,
-                          method=f"copies of {len(tables)} tables built on {workers} connections and swapped in "
-                                 f"(they held {held:,} rows, {new:,} loaded)")
+        done = swap.load_swapped(
+            ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress, lock_wait
+        )
+        return LoadResult(
+            False,
+            done.rows,
+            done.matched,
+            0.0,
+            skipped_batches=p.skipped,
+            phases=done.phases,
+            method=f"copies of {len(tables)} tables built on {workers} connections and swapped in "
+            f"(they held {held:,} rows, {new:,} loaded)",
+        )
     if rebuild_indexes:  # dropping indexes takes the tables from their readers too: a bounded wait
         lock_tables(ctl, locked, "ACCESS EXCLUSIVE", lock_wait)
     inplace = existing.load_in_place(ctl, snapshot, ts, digest, p, rebuild_indexes, start, progress)
-    return LoadResult(False, inplace.rows, inplace.matched, 0.0, skipped_batches=p.skipped, replaced_batches=p.replaced,
-                      rebuilt=inplace.rebuilt, method=f"in place, one transaction ({why})")
+    return LoadResult(
+        False,
+        inplace.rows,
+        inplace.matched,
+        0.0,
+        skipped_batches=p.skipped,
+        replaced_batches=p.replaced,
+        rebuilt=inplace.rebuilt,
+        method=f"in place, one transaction ({why})",
+    )
 
 
 def _serialized(progress: Progress) -> Progress:
@@ -190,4 +242,5 @@ def _serialized(progress: Progress) -> Progress:
     def call(table: str, copied: int, done: int) -> None:
         with lock:
             progress(table, copied, done)
+
     return call

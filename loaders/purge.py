@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import psycopg
 from psycopg import sql
@@ -60,6 +60,7 @@ class PurgeResult:
 
 
 # --- the catalog --------------------------------------------------------------
+
 
 @dataclass
 class _Graph:
@@ -124,7 +125,7 @@ def _reach(g: _Graph, root: str) -> list[str]:
     def visit(t: str, path: frozenset) -> None:
         if t in done:
             return
-        for col, parent in g.fk_cols.get(t, []):
+        for _col, parent in g.fk_cols.get(t, []):
             if parent in seen and parent != t and parent not in path:
                 visit(parent, path | {t})
         done.add(t)
@@ -137,6 +138,7 @@ def _reach(g: _Graph, root: str) -> list[str]:
 
 # --- purge ----------------------------------------------------------------------
 
+
 def _set(name: str) -> sql.Identifier:
     return sql.Identifier(f"_purge_{name}"[:63])
 
@@ -145,8 +147,11 @@ def _leaves(g: _Graph, order: list[str]) -> set[str]:
     """Purged tables no other purged row or history row refers to: deleted by their FKs directly,
     without collecting their ids first (readings: most of the rows)."""
     parents = {p for t in order for _, p in g.fk_cols.get(t, []) if p in order}
-    return {t for t in order if t not in parents and t not in g.history and t != "batch_batch"
-            and t not in ("inventory_feedingevent",)}  # feedings: their stock draws are looked up
+    return {
+        t
+        for t in order
+        if t not in parents and t not in g.history and t != "batch_batch" and t not in ("inventory_feedingevent",)
+    }  # feedings: their stock draws are looked up
 
 
 def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[str, int]:
@@ -160,16 +165,23 @@ def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[st
         if t == "batch_batch":
             q = sql.SQL("SELECT id FROM public.batch_batch WHERE id = ANY({})").format(sql.Literal(batch_ids))
         else:
-            parts = [sql.SQL("SELECT id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                T, sql.Identifier(col), _set(parent))
-                for col, parent in g.fk_cols.get(t, []) if parent in sizes and parent != t]
+            parts = [
+                sql.SQL("SELECT id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                    T, sql.Identifier(col), _set(parent)
+                )
+                for col, parent in g.fk_cols.get(t, [])
+                if parent in sizes and parent != t
+            ]
             q = sql.SQL(" UNION ").join(parts)
         conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(S, q))
         selfs = [col for col, parent in g.fk_cols.get(t, []) if parent == t]
         for col in selfs:  # rows hanging off purged rows of the same table
-            while conn.execute(sql.SQL(
-                "INSERT INTO {S} SELECT id FROM public.{T} WHERE {c} IN (SELECT id FROM {S}) "
-                "AND id NOT IN (SELECT id FROM {S})").format(S=S, T=T, c=sql.Identifier(col))).rowcount:
+            while conn.execute(
+                sql.SQL(
+                    "INSERT INTO {S} SELECT id FROM public.{T} WHERE {c} IN (SELECT id FROM {S}) "
+                    "AND id NOT IN (SELECT id FROM {S})"
+                ).format(S=S, T=T, c=sql.Identifier(col))
+            ).rowcount:
                 pass
         conn.execute(sql.SQL("ANALYZE {}").format(S))
         sizes[t] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(S)).fetchone()[0]
@@ -182,13 +194,17 @@ def _history_rows(g: _Graph, base: str, sizes: dict[str, int]) -> sql.Composed:
     parts = [sql.SQL("SELECT history_id FROM public.{} WHERE id IN (SELECT id FROM {})").format(H, _set(base))]
     for col, parent in g.fk_cols.get(base, []):
         if parent in sizes and col in g.columns[g.history[base]]:
-            parts.append(sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                H, sql.Identifier(col), _set(parent)))
+            parts.append(
+                sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                    H, sql.Identifier(col), _set(parent)
+                )
+            )
     return sql.SQL(" UNION ").join(parts)
 
 
-def purge_batches(conn: psycopg.Connection, batch_ids: Iterable[int],
-                  restore_stock: bool = True) -> tuple[dict[str, int], dict[str, int]]:
+def purge_batches(
+    conn: psycopg.Connection, batch_ids: Iterable[int], restore_stock: bool = True
+) -> tuple[dict[str, int], dict[str, int]]:
     """Delete every row of these batches inside the caller's transaction; returns (rows
     deleted per table, rows restored per table). A dry run is this, rolled back.
 
@@ -209,22 +225,37 @@ def purge_batches(conn: psycopg.Connection, batch_ids: Iterable[int],
     for t in reversed(order):  # children first
         if t in g.history:
             h = g.history[t]
-            out[h] = conn.execute(sql.SQL("DELETE FROM public.{} WHERE history_id IN ({})").format(
-                sql.Identifier(h), _history_rows(g, t, sizes))).rowcount
+            out[h] = conn.execute(
+                sql.SQL("DELETE FROM public.{} WHERE history_id IN ({})").format(
+                    sql.Identifier(h), _history_rows(g, t, sizes)
+                )
+            ).rowcount
         if t in sizes:
-            out[t] = conn.execute(sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.id = s.id").format(
-                T=sql.Identifier(t), S=_set(t))).rowcount
+            out[t] = conn.execute(
+                sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.id = s.id").format(T=sql.Identifier(t), S=_set(t))
+            ).rowcount
         else:  # a leaf: one DELETE per FK into purged rows (a row deleted by one is gone for the next)
-            out[t] = sum(conn.execute(sql.SQL("DELETE FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                sql.Identifier(t), sql.Identifier(col), _set(parent))).rowcount
-                for col, parent in g.fk_cols.get(t, []) if parent in sizes)
+            out[t] = sum(
+                conn.execute(
+                    sql.SQL("DELETE FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                        sql.Identifier(t), sql.Identifier(col), _set(parent)
+                    )
+                ).rowcount
+                for col, parent in g.fk_cols.get(t, [])
+                if parent in sizes
+            )
     for t in sizes:
         conn.execute(sql.SQL("DROP TABLE {}").format(_set(t)))
     return {k: v for k, v in out.items() if v}, restored
 
 
-_STOCK_TABLES = {LOTS, "inventory_historicalfeedcontainerstock", "infrastructure_feedcontainer",
-                 "infrastructure_container", "inventory_feedingevent"}
+_STOCK_TABLES = {
+    LOTS,
+    "inventory_historicalfeedcontainerstock",
+    "infrastructure_feedcontainer",
+    "infrastructure_container",
+    "inventory_feedingevent",
+}
 
 
 def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
@@ -243,13 +274,15 @@ def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
         "CREATE TEMP TABLE _purge_feed_times ON COMMIT DROP AS "
         "SELECT DISTINCT f.created_at AS t, COALESCE(c.hall_id, -c.area_id) AS site "
         "FROM public.inventory_feedingevent f JOIN _purge_inventory_feedingevent p ON p.id = f.id "
-        "JOIN public.infrastructure_container c ON c.id = f.container_id")
+        "JOIN public.infrastructure_container c ON c.id = f.container_id"
+    )
     conn.execute(
         "CREATE TEMP TABLE _purge_draws ON COMMIT DROP AS "
         "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
         "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
         "JOIN _purge_feed_times p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
-        "WHERE h.history_type = '~'")
+        "WHERE h.history_type = '~'"
+    )
     conn.execute("ANALYZE _purge_draws")
     # every history row of the touched lots: what a removed draw gives back, and the new quantity
     conn.execute(
@@ -264,21 +297,27 @@ def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
         "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back "
         "      FROM public.inventory_historicalfeedcontainerstock h "
         "      LEFT JOIN _purge_draws d ON d.history_id = h.history_id "
-        "      WHERE h.id IN (SELECT id FROM _purge_draws)) z")
+        "      WHERE h.id IN (SELECT id FROM _purge_draws)) z"
+    )
     draws = conn.execute("SELECT count(*) FROM _purge_draws").fetchone()[0]
     lots = conn.execute("SELECT count(DISTINCT id) FROM _purge_draws").fetchone()[0]
     if draws:
-        conn.execute("UPDATE public.inventory_historicalfeedcontainerstock h SET quantity_kg = r.new_kg "
-                     "FROM _purge_lot_rows r WHERE r.history_id = h.history_id AND NOT r.drawn "
-                     "AND r.new_kg <> h.quantity_kg")
-        conn.execute("DELETE FROM public.inventory_historicalfeedcontainerstock h USING _purge_draws d "
-                     "WHERE d.history_id = h.history_id")
+        conn.execute(
+            "UPDATE public.inventory_historicalfeedcontainerstock h SET quantity_kg = r.new_kg "
+            "FROM _purge_lot_rows r WHERE r.history_id = h.history_id AND NOT r.drawn "
+            "AND r.new_kg <> h.quantity_kg"
+        )
+        conn.execute(
+            "DELETE FROM public.inventory_historicalfeedcontainerstock h USING _purge_draws d "
+            "WHERE d.history_id = h.history_id"
+        )
         conn.execute(
             f"UPDATE public.{LOTS} s SET quantity_kg = s.quantity_kg + t.back, "
             "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
             "FROM (SELECT id, SUM(back) FILTER (WHERE drawn) AS back, bool_or(drawn AND from_end = 1) AS last_drawn, "
             "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
-            "      FROM _purge_lot_rows GROUP BY id) t WHERE t.id = s.id")
+            "      FROM _purge_lot_rows GROUP BY id) t WHERE t.id = s.id"
+        )
     conn.execute("DROP TABLE _purge_feed_times, _purge_draws, _purge_lot_rows")
     return ({"inventory_historicalfeedcontainerstock": draws} if draws else {}), ({LOTS: lots} if lots else {})
 
@@ -291,16 +330,24 @@ def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple
         return 0, 0
     B, H = sql.Identifier(base), sql.Identifier(h)
     cols = sorted((g.columns[base] & g.columns[h]) - {"id"})
-    first = sql.SQL("SELECT DISTINCT ON (id) * FROM public.{H} WHERE history_type = '+' AND id IN ({keep}) "
-                    "ORDER BY id, history_id").format(H=H, keep=keep)
+    first = sql.SQL(
+        "SELECT DISTINCT ON (id) * FROM public.{H} WHERE history_type = '+' AND id IN ({keep}) ORDER BY id, history_id"
+    ).format(H=H, keep=keep)
     differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c)) for c in cols),
-        sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in cols))
-    n = conn.execute(sql.SQL("UPDATE public.{B} b SET {sets} FROM ({first}) f WHERE f.id = b.id AND {d}").format(
-        B=B, first=first, d=differs,
-        sets=sql.SQL(", ").join(sql.SQL("{c} = f.{c}").format(c=sql.Identifier(c)) for c in cols))).rowcount
-    later = conn.execute(sql.SQL("DELETE FROM public.{H} WHERE id IN ({keep}) AND history_type <> '+'").format(
-        H=H, keep=keep)).rowcount
+        sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in cols),
+    )
+    n = conn.execute(
+        sql.SQL("UPDATE public.{B} b SET {sets} FROM ({first}) f WHERE f.id = b.id AND {d}").format(
+            B=B,
+            first=first,
+            d=differs,
+            sets=sql.SQL(", ").join(sql.SQL("{c} = f.{c}").format(c=sql.Identifier(c)) for c in cols),
+        )
+    ).rowcount
+    later = conn.execute(
+        sql.SQL("DELETE FROM public.{H} WHERE id IN ({keep}) AND history_type <> '+'").format(H=H, keep=keep)
+    ).rowcount
     return n, later
 
 
@@ -310,18 +357,27 @@ def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int],
     g = _graph(conn)
     if not {PURCHASES, LOTS} <= g.tables:
         return {}, {}
-    has_initial = conn.execute(f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)",
-                               (INITIAL_NOTE,)).fetchone()[0]
+    has_initial = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)", (INITIAL_NOTE,)
+    ).fetchone()[0]
     if has_initial:
-        conn.execute(f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT id FROM public.{PURCHASES} "
-                     "WHERE notes = %s", (INITIAL_NOTE,))
-        conn.execute(f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT id FROM public.{LOTS} "
-                     "WHERE feed_purchase_id IN (SELECT id FROM _keep_purchases)")
+        conn.execute(
+            f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT id FROM public.{PURCHASES} WHERE notes = %s",
+            (INITIAL_NOTE,),
+        )
+        conn.execute(
+            f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT id FROM public.{LOTS} "
+            "WHERE feed_purchase_id IN (SELECT id FROM _keep_purchases)"
+        )
     else:  # no notes to go by: the first lot of each feed container
-        conn.execute(f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT DISTINCT ON (feed_container_id) id "
-                     f"FROM public.{LOTS} ORDER BY feed_container_id, id")
-        conn.execute(f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT DISTINCT feed_purchase_id AS id "
-                     f"FROM public.{LOTS} WHERE id IN (SELECT id FROM _keep_lots)")
+        conn.execute(
+            f"CREATE TEMP TABLE _keep_lots ON COMMIT DROP AS SELECT DISTINCT ON (feed_container_id) id "
+            f"FROM public.{LOTS} ORDER BY feed_container_id, id"
+        )
+        conn.execute(
+            f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT DISTINCT feed_purchase_id AS id "
+            f"FROM public.{LOTS} WHERE id IN (SELECT id FROM _keep_lots)"
+        )
     deleted: dict[str, int] = {}
     reset: dict[str, int] = {}
     for base, keep in ((LOTS, "_keep_lots"), (PURCHASES, "_keep_purchases")):  # lots reference purchases
@@ -329,10 +385,15 @@ def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int],
         reset[base], later = _reset_to_created(conn, g, base, K)
         h = g.history.get(base)
         if h:
-            deleted[h] = later + conn.execute(sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(
-                sql.Identifier(h), K)).rowcount
-        deleted[base] = conn.execute(sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(
-            sql.Identifier(base), K)).rowcount
+            deleted[h] = (
+                later
+                + conn.execute(
+                    sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(sql.Identifier(h), K)
+                ).rowcount
+            )
+        deleted[base] = conn.execute(
+            sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(sql.Identifier(base), K)
+        ).rowcount
     conn.execute("DROP TABLE _keep_lots, _keep_purchases")
     return {k: v for k, v in deleted.items() if v}, {k: v for k, v in reset.items() if v}
 
@@ -347,15 +408,17 @@ def preserved_tables(conn: psycopg.Connection, reset: bool) -> list[str]:
 
 
 def _counts(conn, names: list[str]) -> dict[str, int]:
-    return {n: conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(n))).fetchone()[0]
-            for n in names}
+    return {
+        n: conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(sql.Identifier(n))).fetchone()[0]
+        for n in names
+    }
 
 
 def purge(
     dsn: str,
     batch_ids: Iterable[int] = (),
     batch_names: Iterable[str] = (),
-    all: bool = False,  # noqa: A002 - the CLI flag's name
+    all: bool = False,
     dry_run: bool = False,
     reset_inventory: bool = False,
 ) -> PurgeResult:
@@ -366,7 +429,7 @@ def purge(
     if all and (batch_ids or batch_names):
         raise AquagenError("--all purges every batch; leave out --batch-id / --batch-name, or drop --all")
     if dry_run and not (batch_ids or batch_names or reset_inventory):
-        all = True  # noqa: A001 - the plan's "always dry-run first": a bare dry run shows everything
+        all = True
     if not (all or batch_ids or batch_names or reset_inventory):
         raise AquagenError("nothing to purge: give --batch-id N, --batch-name NAME or --all (and/or --reset-inventory)")
     start = time.perf_counter()
@@ -404,7 +467,7 @@ class _DryRun(Exception):
     """Raised inside the transaction to roll a dry run back."""
 
 
-def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> list[tuple[int, str]]:  # noqa: A002
+def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> list[tuple[int, str]]:
     rows = conn.execute("SELECT id, batch_number FROM public.batch_batch ORDER BY id").fetchall()
     if all:
         return [(i, n) for i, n in rows]
@@ -413,8 +476,9 @@ def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> li
     unknown = [str(i) for i in batch_ids if i not in by_id] + [repr(n) for n in batch_names if n not in by_name]
     if unknown:
         held = ", ".join(n for _, n in rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
-        raise AquagenError(f"no batch {', '.join(unknown)} in the database; it holds "
-                           + (f"{len(rows)} batches: {held}" if rows else "no batches"))
+        raise AquagenError(
+            f"no batch {', '.join(unknown)} in the database; it holds "
+            + (f"{len(rows)} batches: {held}" if rows else "no batches")
+        )
     ids = sorted(set(batch_ids) | {by_name[n] for n in batch_names})
     return [(i, by_id[i]) for i in ids]
-

@@ -49,15 +49,19 @@ class Saved:
 
 
 def capture(conn: psycopg.Connection, tables: list[str]) -> Saved:
-    return Saved([tuple(r) for r in conn.execute(_INDEXES, (tables,)).fetchall()],
-                 [tuple(r) for r in conn.execute(_FKS, (tables,)).fetchall()])
+    return Saved(
+        [tuple(r) for r in conn.execute(_INDEXES, (tables,)).fetchall()],
+        [tuple(r) for r in conn.execute(_FKS, (tables,)).fetchall()],
+    )
 
 
 def drop(conn: psycopg.Connection, tables: list[str]) -> Saved:
     """Drop the secondary indexes and FKs of ``tables``; returns what to recreate."""
     saved = capture(conn, tables)
     for table, name, _ in saved.fks:
-        conn.execute(sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name))
+        )
     for _, name, _, _ in saved.indexes:
         conn.execute(sql.SQL("DROP INDEX public.{}").format(sql.Identifier(name)))
     return saved
@@ -69,18 +73,24 @@ def restore(conn: psycopg.Connection, saved: Saved) -> None:
         killpoints.reached("index")
         conn.execute(definition)
         if clustered:
-            conn.execute(sql.SQL("ALTER TABLE public.{} CLUSTER ON {}").format(sql.Identifier(table), sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("ALTER TABLE public.{} CLUSTER ON {}").format(sql.Identifier(table), sql.Identifier(name))
+            )
     for table, name, definition in saved.fks:
         killpoints.reached("fk")
-        conn.execute(sql.SQL("ALTER TABLE public.{} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
-                     + sql.SQL(definition))
+        conn.execute(
+            sql.SQL("ALTER TABLE public.{} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
+            + sql.SQL(definition)
+        )
 
 
 def signature(conn: psycopg.Connection, tables: list[str]) -> dict[str, list[tuple]]:
     """Every index and constraint of ``tables`` with its definition: equal signatures, equal catalogs."""
     indexes = conn.execute(
         "SELECT tablename, indexname, indexdef, tablespace FROM pg_indexes "
-        "WHERE schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1, 2", (tables,)).fetchall()
+        "WHERE schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1, 2",
+        (tables,),
+    ).fetchall()
     constraints = conn.execute(
         """
         SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), k.condeferrable, k.condeferred,
@@ -89,9 +99,13 @@ def signature(conn: psycopg.Connection, tables: list[str]) -> dict[str, list[tup
         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
         LEFT JOIN pg_class i ON i.oid = k.conindid
         WHERE c.relname = ANY(%s) ORDER BY 1, 2
-        """, (tables,)).fetchall()
+        """,
+        (tables,),
+    ).fetchall()
     clustered = conn.execute(
         "SELECT c.relname, i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
         "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND x.indisclustered ORDER BY 1, 2", (tables,)).fetchall()
+        "WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND x.indisclustered ORDER BY 1, 2",
+        (tables,),
+    ).fetchall()
     return {"indexes": indexes, "constraints": constraints, "clustered": clustered}

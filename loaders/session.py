@@ -17,8 +17,12 @@ DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))  # connections of a staged
 # per worker session: memory for index sorts; no parallel workers of the server's own
 # (the loader's connections already use every core); bounded waits for the few locks a
 # worker takes on tables it did not create (an FK's check on a table the load leaves alone)
-WORKER_SQL = ("SET maintenance_work_mem = '256MB'", "SET max_parallel_maintenance_workers = 0",
-              "SET synchronous_commit = off", f"SET lock_timeout = '{TABLE_LOCK_WAIT}'")
+WORKER_SQL = (
+    "SET maintenance_work_mem = '256MB'",
+    "SET max_parallel_maintenance_workers = 0",
+    "SET synchronous_commit = off",
+    f"SET lock_timeout = '{TABLE_LOCK_WAIT}'",
+)
 
 
 def connect(dsn: str) -> psycopg.Connection:
@@ -56,8 +60,10 @@ def exclusive(conn: psycopg.Connection, what: str = "load") -> None:
         conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
     except psycopg.errors.LockNotAvailable:
-        raise AquagenError(f"another aquagen load or purge has held this database for over {LOCK_WAIT_S} s; "
-                           f"try the {what} again when it has finished") from None
+        raise AquagenError(
+            f"another aquagen load or purge has held this database for over {LOCK_WAIT_S} s; "
+            f"try the {what} again when it has finished"
+        ) from None
     finally:
         conn.execute("RESET lock_timeout")
 
@@ -85,8 +91,14 @@ def lock_tables(conn: psycopg.Connection, tables: list[str], mode: str, wait: st
             conn.execute(f"LOCK TABLE {names} IN {mode} MODE")
     except psycopg.errors.LockNotAvailable:
         holders = conn.execute(_HOLDERS, (tables,)).fetchall()
-        who = "; ".join(f"pid {pid} ({app}, user {user}, {addr}, {state}) on {rel}"
-                        for pid, app, user, addr, state, rel in holders) or "another session"
-        raise AquagenError(f"the tables stayed locked for over {wait}: {who}; stop that session or try again "
-                           "when it has finished") from None
+        who = (
+            "; ".join(
+                f"pid {pid} ({app}, user {user}, {addr}, {state}) on {rel}"
+                for pid, app, user, addr, state, rel in holders
+            )
+            or "another session"
+        )
+        raise AquagenError(
+            f"the tables stayed locked for over {wait}: {who}; stop that session or try again when it has finished"
+        ) from None
     conn.execute("SET LOCAL lock_timeout = 0")

@@ -43,9 +43,9 @@ import psycopg
 from psycopg import sql
 
 import schemas
+from aquagen import killpoints
 from aquagen.snapshot import Snapshot
 
-from aquagen import killpoints
 from .binarycopy import Progress
 from .session import worker_sql
 
@@ -53,10 +53,16 @@ STAGING_PREFIX = "aquagen_staging_"
 BIG_ROWS = 100_000  # tables at least this big get one task per index build
 # rough cost per row (2 cores, PostgreSQL 15/16) of a COPY, an index build and an FK check
 COPY_COST, INDEX_COST, FK_COST = 3.0, 1.0, 0.2
+
+
 def leftovers(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1", (STAGING_PREFIX.replace("_", r"\_") + "%",)
-    ).fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1",
+            (STAGING_PREFIX.replace("_", r"\_") + "%",),
+        ).fetchall()
+    ]
 
 
 def drop_leftovers(conn: psycopg.Connection) -> list[str]:
@@ -73,6 +79,7 @@ def _in(schema: str, stmt: str) -> str:
 
 
 # --- a small dependency-aware task pool over worker connections ------------------
+
 
 @dataclass(eq=False)
 class Task:
@@ -114,7 +121,7 @@ class _Pool:
         self.error: BaseException | None = None
         self.conns: list[psycopg.Connection] = []
         self.dsn, self.connect, self.workers = dsn, connect, workers
-        for i, t in enumerate(tasks):
+        for t in tasks:
             t._waiting = len(t.after)
             for d in t.after:
                 d._next.append(t)
@@ -140,7 +147,7 @@ class _Pool:
                 task.start = time.perf_counter()
                 task.run(conn)
                 task.seconds = time.perf_counter() - task.start
-            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            except BaseException as e:
                 with self.cv:
                     if self.error is None:
                         self.error = e
@@ -148,7 +155,7 @@ class _Pool:
                             if c is not conn:
                                 try:
                                     c.cancel_safe(timeout=5)
-                                except Exception:  # noqa: BLE001
+                                except Exception:
                                     pass
                     self.cv.notify_all()
                 return
@@ -182,7 +189,7 @@ class _Pool:
             for c in self.conns:
                 try:
                     c.cancel_safe(timeout=5)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             for t in threads:
                 t.join(10)
@@ -190,13 +197,14 @@ class _Pool:
             for c in self.conns:
                 try:
                     c.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
         if self.error is not None:
             raise self.error
 
 
 # --- the load --------------------------------------------------------------------
+
 
 @dataclass
 class Build:
@@ -228,26 +236,53 @@ def split_keys(t: schemas.Table, staging: str) -> tuple[list[tuple[str, str]], l
     for stmt in t.key_sql():
         m = re.fullmatch(r"ALTER TABLE (\S+) ADD CONSTRAINT (\S+) (PRIMARY KEY|UNIQUE) \((.*)\)", stmt)
         if m:
-            keys.append((_in(staging, f"CREATE UNIQUE INDEX {m[2]} ON {m[1]} USING btree ({m[4]})"),
-                         f"ADD CONSTRAINT {m[2]} {m[3]} USING INDEX {m[2]}"))
+            keys.append(
+                (
+                    _in(staging, f"CREATE UNIQUE INDEX {m[2]} ON {m[1]} USING btree ({m[4]})"),
+                    f"ADD CONSTRAINT {m[2]} {m[3]} USING INDEX {m[2]}",
+                )
+            )
         else:
             checks.append(re.sub(r"^ALTER TABLE \S+ ", "", stmt))
     return keys, checks
 
 
-def profile_builds(snapshot: Snapshot, ts: dict[str, schemas.Table], staging: str,
-                   copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int]) -> list[Build]:
+def profile_builds(
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    staging: str,
+    copy_table: Callable[[psycopg.Connection, Snapshot, schemas.Table, str], int],
+) -> list[Build]:
     """The profile's tables, bare, COPied with their snapshot rows (a fresh load)."""
     out = []
     for t in ts.values():
+
         def fill(conn: psycopg.Connection, t: schemas.Table = t) -> int:
             conn.execute(_in(staging, t.create_sql()))
             return copy_table(conn, snapshot, t, f"{staging}.{t.name}") if snapshot.rows(t.name) else 0
+
         keys, checks = split_keys(t, staging)
-        fks = [(s.split(" ADD CONSTRAINT ")[1].split()[0],
-                "ADD CONSTRAINT " + _in(staging, s).split(" ADD CONSTRAINT ", 1)[1], True) for s in t.fk_sql()]
-        out.append(Build(t.name, snapshot.rows(t.name), fill, keys, checks, [_in(staging, s) for s in t.index_sql()],
-                         [], fks, {fk.ref_table for fk in t.foreign_keys} - {t.name}))
+        fks = [
+            (
+                s.split(" ADD CONSTRAINT ")[1].split()[0],
+                "ADD CONSTRAINT " + _in(staging, s).split(" ADD CONSTRAINT ", 1)[1],
+                True,
+            )
+            for s in t.fk_sql()
+        ]
+        out.append(
+            Build(
+                t.name,
+                snapshot.rows(t.name),
+                fill,
+                keys,
+                checks,
+                [_in(staging, s) for s in t.index_sql()],
+                [],
+                fks,
+                {fk.ref_table for fk in t.foreign_keys} - {t.name},
+            )
+        )
     return out
 
 
@@ -296,12 +331,14 @@ def build_all(
             rows[b.name] = n
             if with_builds:
                 report(b.name)
+
         return run
 
     def run_all(stmts: list[str]) -> Callable[[psycopg.Connection], None]:
         def run(conn: psycopg.Connection) -> None:
             for stmt in stmts:
                 conn.execute(stmt)
+
         return run
 
     tasks: list[Task] = []
@@ -309,9 +346,11 @@ def build_all(
     idle: dict[str, Task] = {}  # table -> the task after which only its FK task touches it
     empty = [b for b in builds if b.rows == 0]
     if empty:
+
         def create_empty(conn: psycopg.Connection) -> None:
             for b in empty:
                 fill(b, True)(conn)
+
         first = Task("empty tables", "copy", create_empty, 1000.0 * len(empty))
         tasks.append(first)
         for b in empty:
@@ -321,8 +360,9 @@ def build_all(
         if n == 0:
             continue
         if n < BIG_ROWS:  # one transaction: create, COPY, keys, indexes
-            task = Task(f"load {b.name}", "copy", fill(b, True),
-                        n * (COPY_COST + INDEX_COST * (len(b.keys) + len(b.indexes))))
+            task = Task(
+                f"load {b.name}", "copy", fill(b, True), n * (COPY_COST + INDEX_COST * (len(b.keys) + len(b.indexes)))
+            )
             tasks.append(task)
             keyed[b.name] = idle[b.name] = task
             continue
@@ -334,11 +374,20 @@ def build_all(
         indexes = []
         for stmt in [*(k for k, _ in b.keys), *b.indexes]:
             width = stmt.count(",") + 1  # a wider index costs more to build
-            indexes.append(Task(stmt.split(" ON ")[0], "keys" if " UNIQUE " in stmt else "index",
-                                run_all([stmt]), n * INDEX_COST * (1 + (width - 1) / 2), [copy]))
+            indexes.append(
+                Task(
+                    stmt.split(" ON ")[0],
+                    "keys" if " UNIQUE " in stmt else "index",
+                    run_all([stmt]),
+                    n * INDEX_COST * (1 + (width - 1) / 2),
+                    [copy],
+                )
+            )
+
         def finish(conn: psycopg.Connection, b: Build = b) -> None:
             run_all([*alter(b, [a for _, a in b.keys] + b.checks), *b.after, f"ANALYZE {q(b.name)}"])(conn)
             report(b.name)
+
         done = Task(f"constraints of {b.name}", "keys", finish, n * FK_COST * (len(b.checks) + 1), indexes)
         tasks += [copy, *indexes, done]
         keyed[b.name] = idle[b.name] = done
@@ -352,13 +401,22 @@ def build_all(
         stmts = []
         for name, clause, valid in b.fks:
             if b.rows >= BIG_ROWS and valid:
-                stmts += [f"ALTER TABLE {q(b.name)} {clause} NOT VALID",
-                          f"ALTER TABLE {q(b.name)} VALIDATE CONSTRAINT {name}"]
+                stmts += [
+                    f"ALTER TABLE {q(b.name)} {clause} NOT VALID",
+                    f"ALTER TABLE {q(b.name)} VALIDATE CONSTRAINT {name}",
+                ]
             else:
                 stmts.append(f"ALTER TABLE {q(b.name)} {clause}")
         parents = sorted(p for p in b.parents if p != b.name and p in keyed)
-        tasks.append(Task(f"foreign keys of {b.name}", "fk", run_all(stmts), 100.0 + b.rows * FK_COST * len(b.fks),
-                          [idle[b.name], *(keyed[p] for p in parents if keyed[p] is not idle[b.name])]))
+        tasks.append(
+            Task(
+                f"foreign keys of {b.name}",
+                "fk",
+                run_all(stmts),
+                100.0 + b.rows * FK_COST * len(b.fks),
+                [idle[b.name], *(keyed[p] for p in parents if keyed[p] is not idle[b.name])],
+            )
+        )
 
     _Pool(dsn, tasks, max(1, workers), connect).run()
     phases: dict = {"copy_and_build": time.perf_counter() - t_start}
@@ -380,7 +438,7 @@ def drop_staging(ctl: psycopg.Connection, staging: str) -> None:
     """After a failure (the next load drops what a kill left)."""
     try:
         ctl.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
-    except Exception:  # noqa: BLE001, S110 - the next load drops it
+    except Exception:
         pass
 
 
@@ -402,8 +460,9 @@ def load_fresh(
     """
     staging = new_staging(ctl)
     try:
-        done = build_all(ctl, dsn, staging, profile_builds(snapshot, ts, staging, copy_table), connect, progress,
-                         workers)
+        done = build_all(
+            ctl, dsn, staging, profile_builds(snapshot, ts, staging, copy_table), connect, progress, workers
+        )
         # the one short transaction that makes the load visible
         t0 = time.perf_counter()
         with ctl.transaction():

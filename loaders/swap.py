@@ -35,9 +35,8 @@ import psycopg
 from psycopg import sql
 
 import schemas
-from aquagen.snapshot import Snapshot
-
 from aquagen import killpoints
+from aquagen.snapshot import Snapshot
 
 from . import staged
 from .binarycopy import Progress
@@ -124,8 +123,9 @@ def _refs(definition: str, staging: str, staged_tables: set[str]) -> tuple[str, 
     parent = m[1].strip('"')
     if parent not in staged_tables:
         return definition, None
-    return definition[:m.start(1)].replace("REFERENCES public.", f"REFERENCES {staging}.") + definition[m.start(1):], \
-        parent
+    return definition[: m.start(1)].replace("REFERENCES public.", f"REFERENCES {staging}.") + definition[
+        m.start(1) :
+    ], parent
 
 
 def _literal(conn: psycopg.Connection, text: str) -> str:
@@ -138,7 +138,9 @@ def _grants(conn: psycopg.Connection, kind: str, qualified: str, oid: int) -> li
     for grantee, priv, grantable in conn.execute(
         f"SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
         f"a.is_grantable FROM pg_class c, aclexplode(c.{col}) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
-        "WHERE c.oid = %s ORDER BY 1, 2", (oid,)).fetchall():
+        "WHERE c.oid = %s ORDER BY 1, 2",
+        (oid,),
+    ).fetchall():
         out.append(f"GRANT {priv} ON {kind} {qualified} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}")
     return out
 
@@ -147,7 +149,9 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
     """The table's keys, checks, indexes, FKs, grants and comments, as statements for its copy."""
     oid, owner, comment = conn.execute(
         "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
-        "FROM pg_class c WHERE c.oid = %s::regclass", (f'public."{table}"',)).fetchone()
+        "FROM pg_class c WHERE c.oid = %s::regclass",
+        (f'public."{table}"',),
+    ).fetchone()
     q = f"{staging}.{table}"
     keys, checks, fks, parents, after, comments = [], [], [], set(), [], []
     if comment is not None:
@@ -156,7 +160,9 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
         "SELECT k.conname, k.contype, pg_get_constraintdef(k.oid), "
         "       CASE WHEN k.contype IN ('p', 'u') THEN pg_get_indexdef(k.conindid) END, k.condeferrable, "
         "       k.condeferred, k.convalidated, obj_description(k.oid, 'pg_constraint') "
-        "FROM pg_constraint k WHERE k.conrelid = %s ORDER BY k.conname", (oid,)).fetchall():
+        "FROM pg_constraint k WHERE k.conrelid = %s ORDER BY k.conname",
+        (oid,),
+    ).fetchall():
         ident = sql.Identifier(name).as_string(conn)
         if kind in ("p", "u"):
             clause = f"ADD CONSTRAINT {ident} {'PRIMARY KEY' if kind == 'p' else 'UNIQUE'} USING INDEX {ident}"
@@ -177,7 +183,9 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
         "SELECT i.relname, pg_get_indexdef(i.oid), x.indisclustered, obj_description(i.oid, 'pg_class') "
         "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid) "
-        "ORDER BY 1", (oid,)).fetchall():
+        "ORDER BY 1",
+        (oid,),
+    ).fetchall():
         indexes.append(_aim(indexdef, staging, table))
         ident = sql.Identifier(name).as_string(conn)
         if clustered:
@@ -187,22 +195,38 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
     for (name,) in conn.execute(  # a key's index may be the clustered one
         "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
         "JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
-        "WHERE x.indrelid = %s AND x.indisclustered", (oid,)).fetchall():
+        "WHERE x.indrelid = %s AND x.indisclustered",
+        (oid,),
+    ).fetchall():
         after.append(f"ALTER TABLE {q} CLUSTER ON {sql.Identifier(name).as_string(conn)}")
-    return Copy(table, owner, keys, checks, indexes, after, fks, parents, comments,
-                _grants(conn, "TABLE", f'public."{table}"', oid))
+    return Copy(
+        table,
+        owner,
+        keys,
+        checks,
+        indexes,
+        after,
+        fks,
+        parents,
+        comments,
+        _grants(conn, "TABLE", f'public."{table}"', oid),
+    )
 
 
 def inbound(conn: psycopg.Connection, tables: list[str]) -> list[Inbound]:
     """Foreign keys that tables not loaded hold on the loaded ones."""
-    return [Inbound(*r) for r in conn.execute(
-        "SELECT k.conrelid::regclass::text, quote_ident(k.conname), pg_get_constraintdef(k.oid) "
-        "FROM pg_constraint k JOIN pg_class p ON p.oid = k.confrelid "
-        "JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = 'public' "
-        "WHERE k.contype = 'f' AND k.conparentid = 0 AND p.relname = ANY(%s) "
-        "AND k.conrelid NOT IN (SELECT c.oid FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace "
-        "                       AND cn.nspname = 'public' WHERE c.relname = ANY(%s)) ORDER BY 1, 2",
-        (tables, tables)).fetchall()]
+    return [
+        Inbound(*r)
+        for r in conn.execute(
+            "SELECT k.conrelid::regclass::text, quote_ident(k.conname), pg_get_constraintdef(k.oid) "
+            "FROM pg_constraint k JOIN pg_class p ON p.oid = k.confrelid "
+            "JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = 'public' "
+            "WHERE k.contype = 'f' AND k.conparentid = 0 AND p.relname = ANY(%s) "
+            "AND k.conrelid NOT IN (SELECT c.oid FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+            "                       AND cn.nspname = 'public' WHERE c.relname = ANY(%s)) ORDER BY 1, 2",
+            (tables, tables),
+        ).fetchall()
+    ]
 
 
 @dataclass
@@ -212,9 +236,20 @@ class Swapped:
     phases: dict
 
 
-def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snapshot, ts: dict[str, schemas.Table],
-                 digest: str, p: Plan, tables: list[str], workers: int, start: float,
-                 progress: Progress | None = None, lock_wait: str = TABLE_LOCK_WAIT) -> Swapped:
+def load_swapped(
+    ctl: psycopg.Connection,
+    dsn: str,
+    staging: str,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    digest: str,
+    p: Plan,
+    tables: list[str],
+    workers: int,
+    start: float,
+    progress: Progress | None = None,
+    lock_wait: str = TABLE_LOCK_WAIT,
+) -> Swapped:
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
     snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
     fails), then swap them in before that transaction commits."""
@@ -223,23 +258,42 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
     segments = id_segments(ctl, ts, maps)
-    existing_rows = dict(ctl.execute(
-        "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "AND n.nspname = 'public' WHERE c.relname = ANY(%s)", (tables,)).fetchall())
+    existing_rows = dict(
+        ctl.execute(
+            "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "AND n.nspname = 'public' WHERE c.relname = ANY(%s)",
+            (tables,),
+        ).fetchall()
+    )
     ctl.execute("RESET search_path")
 
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]
 
         def fill(conn: psycopg.Connection) -> int:
-            conn.execute(f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
-                         "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS)")
+            conn.execute(
+                f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
+                "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS)"
+            )
             conn.execute(f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"')
             return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, freeze=True, progress=progress)
+
         return fill
 
-    builds = [staged.Build(c.name, snapshot.rows(c.name) + max(0, existing_rows.get(c.name, 0)), fill_for(c.name),
-                           c.keys, c.checks, c.indexes, c.after, c.fks, c.parents) for c in copies.values()]
+    builds = [
+        staged.Build(
+            c.name,
+            snapshot.rows(c.name) + max(0, existing_rows.get(c.name, 0)),
+            fill_for(c.name),
+            c.keys,
+            c.checks,
+            c.indexes,
+            c.after,
+            c.fks,
+            c.parents,
+        )
+        for c in copies.values()
+    ]
     # the staging schema is made on its own connection: the workers must see it now
     with connect(dsn) as aside:
         aside.autocommit = True
@@ -249,8 +303,9 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
 
     t0 = time.perf_counter()
     names = ", ".join(f'public."{t}"' for t in tables)
-    lock_tables(ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE",
-                lock_wait)
+    lock_tables(
+        ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE", lock_wait
+    )
     sequences = {}
     for t in tables:
         col = ts[t].identity_column
@@ -258,7 +313,8 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
             seq = ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)).fetchone()[0]
             if seq:
                 last, called, acl_oid = ctl.execute(
-                    f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}").fetchone()
+                    f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}"
+                ).fetchone()
                 sequences[t] = (col, seq, last + 1 if called else last, _grants(ctl, "SEQUENCE", seq, acl_oid))
     for h in holders:
         ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
@@ -284,8 +340,17 @@ def load_swapped(ctl: psycopg.Connection, dsn: str, staging: str, snapshot: Snap
         ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
     set_sequences(ctl, ts)
     ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
-    write_log(ctl, snapshot, digest, rows, p.loaded + p.skipped, "existing (swapped)",
-              time.perf_counter() - start, p.skipped, segments)
+    write_log(
+        ctl,
+        snapshot,
+        digest,
+        rows,
+        p.loaded + p.skipped,
+        "existing (swapped)",
+        time.perf_counter() - start,
+        p.skipped,
+        segments,
+    )
     killpoints.reached("final")
     done.phases["final"] = time.perf_counter() - t0
     return Swapped(rows, matched_counts(maps), done.phases)

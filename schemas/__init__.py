@@ -174,10 +174,14 @@ class Table:
 
     def key_sql(self) -> list[str]:
         """Primary key, UNIQUE and CHECK constraints (named as PostgreSQL would)."""
-        out = [f"ALTER TABLE public.{self.name} ADD CONSTRAINT {self.name}_pkey PRIMARY KEY ({_cols(self.primary_key)})"]
+        out = [
+            f"ALTER TABLE public.{self.name} ADD CONSTRAINT {self.name}_pkey PRIMARY KEY ({_cols(self.primary_key)})"
+        ]
         for cols in self.unique:
             suffix = "key" if len(cols) == 1 else "uniq"
-            out.append(f"ALTER TABLE public.{self.name} ADD CONSTRAINT {_ident(self.name, cols, suffix)} UNIQUE ({_cols(cols)})")
+            out.append(
+                f"ALTER TABLE public.{self.name} ADD CONSTRAINT {_ident(self.name, cols, suffix)} UNIQUE ({_cols(cols)})"
+            )
         for check in self.checks:
             m = re.fullmatch(r'\("?(\w+)"? >= 0\)', check)
             name = _ident(self.name, (m[1],) if m else ("container_location",), "check")
@@ -210,8 +214,10 @@ def tables(profile: str = PROFILE) -> dict[str, Table]:
     """All tables of a schema profile, keyed by name, in load order (parents first)."""
     path = _file(profile, "schema")
     if path is None:
-        raise ValueError(f"unknown schema profile {profile!r}: no schemas/{slug(profile)}.json, nor "
-                         f"{slug(profile)}/schema.json in ${PROFILE_PATH_ENV}")
+        raise ValueError(
+            f"unknown schema profile {profile!r}: no schemas/{slug(profile)}.json, nor "
+            f"{slug(profile)}/schema.json in ${PROFILE_PATH_ENV}"
+        )
     raw = json.loads(path.read_text())
     out = {}
     for name, t in raw.items():

@@ -57,11 +57,15 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def fingerprint(dsn: str) -> dict:
     """Tables, row counts and sequence positions: equal fingerprints mean an untouched database."""
     with psycopg.connect(dsn) as c:
-        tables = [r[0] for r in c.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").fetchall()]
+        tables = [
+            r[0] for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").fetchall()
+        ]
         counts = {t: c.execute(f'SELECT count(*) FROM public."{t}"').fetchone()[0] for t in tables}
-        seqs = dict(c.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'").fetchall())
+        seqs = dict(
+            c.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'").fetchall()
+        )
         cols = c.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY 1, 2").fetchall()
+            "WHERE table_schema = 'public' ORDER BY 1, 2"
+        ).fetchall()
     return {"counts": counts, "sequences": seqs, "columns": cols}

@@ -38,11 +38,14 @@ def contents(dsn: str) -> dict[str, tuple[int, str]]:
     with psycopg.connect(dsn) as c:
         for name, t in get().tables.items():
             order = ", ".join(f'"{k}"' for k in t.primary_key)
-            out[name] = c.execute(f"SELECT count(*), md5(string_agg(md5(x::text), '' ORDER BY {order})) "
-                                  f"FROM public.{name} x").fetchone()
-        out["sequences"] = c.execute("SELECT sequencename, last_value FROM pg_sequences "
-                                     "WHERE schemaname = 'public' AND sequencename NOT LIKE 'aquagen%' "
-                                     "ORDER BY 1").fetchall()
+            out[name] = c.execute(
+                f"SELECT count(*), md5(string_agg(md5(x::text), '' ORDER BY {order})) FROM public.{name} x"
+            ).fetchone()
+        out["sequences"] = c.execute(
+            "SELECT sequencename, last_value FROM pg_sequences "
+            "WHERE schemaname = 'public' AND sequencename NOT LIKE 'aquagen%' "
+            "ORDER BY 1"
+        ).fetchall()
     return out
 
 
@@ -99,18 +102,22 @@ def test_zero_days_is_a_no_op_and_going_back_is_refused(tmp_path, loaded_d1):
 
 def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
     with psycopg.connect(loaded_d1) as c:  # a feeding someone entered in the UI, with the next id
-        c.execute("INSERT INTO inventory_feedingevent (feeding_date, feeding_time, amount_kg, batch_biomass_kg, "
-                  "feeding_percentage, method, notes, created_at, updated_at, batch_id, container_id, feed_id, "
-                  "batch_assignment_id, recorded_by_id, feed_cost) SELECT feeding_date, feeding_time, 1.5, "
-                  "batch_biomass_kg, 0.1, 'MANUAL', 'entered by hand', now(), now(), batch_id, container_id, "
-                  "feed_id, batch_assignment_id, recorded_by_id, 3.0 FROM inventory_feedingevent ORDER BY id DESC "
-                  "LIMIT 1")
+        c.execute(
+            "INSERT INTO inventory_feedingevent (feeding_date, feeding_time, amount_kg, batch_biomass_kg, "
+            "feeding_percentage, method, notes, created_at, updated_at, batch_id, container_id, feed_id, "
+            "batch_assignment_id, recorded_by_id, feed_cost) SELECT feeding_date, feeding_time, 1.5, "
+            "batch_biomass_kg, 0.1, 'MANUAL', 'entered by hand', now(), now(), batch_id, container_id, "
+            "feed_id, batch_assignment_id, recorded_by_id, 3.0 FROM inventory_feedingevent ORDER BY id DESC "
+            "LIMIT 1"
+        )
         mine = c.execute("SELECT max(id) FROM inventory_feedingevent").fetchone()[0]
     result = advance(loaded_d1, D1 + dt.timedelta(days=3), work=tmp_path)
     assert result.moved.get("inventory_feedingevent") == 1
     with psycopg.connect(loaded_d1) as c:
-        assert c.execute("SELECT notes FROM inventory_feedingevent WHERE id = %s", (mine,)).fetchone()[0] == \
-            "entered by hand"
+        assert (
+            c.execute("SELECT notes FROM inventory_feedingevent WHERE id = %s", (mine,)).fetchone()[0]
+            == "entered by hand"
+        )
         n = c.execute("SELECT count(*) FROM inventory_feedingevent WHERE id > %s", (mine,)).fetchone()[0]
     assert n == result.rows["inventory_feedingevent"]
 
@@ -118,8 +125,18 @@ def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
 def test_a_killed_advance_leaves_the_database_at_the_old_date(tmp_path, loaded_d1):
     before = fingerprint(loaded_d1)
     env = {**os.environ, "AQUAGEN_KILL_AT": "final"}
-    cmd = [sys.executable, "-m", "aquagen", "advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)),
-           "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aquagen",
+        "advance",
+        "--dsn",
+        loaded_d1,
+        "--to",
+        str(D1 + dt.timedelta(days=2)),
+        "--workers",
+        "1",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == -9
     assert fingerprint(loaded_d1) == before
@@ -127,11 +144,17 @@ def test_a_killed_advance_leaves_the_database_at_the_old_date(tmp_path, loaded_d
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0 and "advanced from 2025-04-25 to 2025-04-27" in r.stdout, r.stderr
     with psycopg.connect(loaded_d1) as c:
-        assert c.execute(f"SELECT meta->'arguments'->>'as_of' FROM {LOAD_LOG} ORDER BY loaded_at DESC LIMIT 1"
-                         ).fetchone()[0] == "2025-04-27"
+        assert (
+            c.execute(f"SELECT meta->'arguments'->>'as_of' FROM {LOAD_LOG} ORDER BY loaded_at DESC LIMIT 1").fetchone()[
+                0
+            ]
+            == "2025-04-27"
+        )
 
 
 def test_no_load_log_is_one_line(empty_db):
     r = subprocess.run([sys.executable, "-m", "aquagen", "advance", "--dsn", empty_db], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip() == \
-        "error: this database has no aquagen load log: load a snapshot first (aquagen load)"
+    assert (
+        r.returncode == 2
+        and r.stderr.strip() == "error: this database has no aquagen load log: load a snapshot first (aquagen load)"
+    )

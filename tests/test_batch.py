@@ -26,8 +26,16 @@ AS_OF = dt.date(2026, 6, 1)
 def two_batches(tmp_path_factory):
     """A completed Faroe batch and a Scottish one still at sea."""
     out = tmp_path_factory.mktemp("b") / "snap"
-    add_batch(out, start_date=dt.date(2023, 9, 1), eggs=3_500_000, geography="Faroe Islands",
-              station="FI-FW-01", sea_area="FI-SEA-01", batch_name="FI-2023-001", as_of=AS_OF)
+    add_batch(
+        out,
+        start_date=dt.date(2023, 9, 1),
+        eggs=3_500_000,
+        geography="Faroe Islands",
+        station="FI-FW-01",
+        sea_area="FI-SEA-01",
+        batch_name="FI-2023-001",
+        as_of=AS_OF,
+    )
     snap, _ = add_batch(out, start_date=dt.date(2024, 11, 1), eggs=2_000_000, geography="Scotland")
     return snap
 
@@ -83,15 +91,19 @@ def test_loads_into_postgres_with_every_constraint(two_batches, empty_db):
     postgres.load(two_batches, empty_db)
     with psycopg.connect(empty_db) as conn:
         assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, AS_OF)) if not r.ok] == []
-        linked = conn.execute("SELECT count(*) FILTER (WHERE batch_id IS NOT NULL) * 100.0 / count(*) "
-                              "FROM environmental_environmentalreading").fetchone()[0]
+        linked = conn.execute(
+            "SELECT count(*) FILTER (WHERE batch_id IS NOT NULL) * 100.0 / count(*) "
+            "FROM environmental_environmentalreading"
+        ).fetchone()[0]
         assert float(linked) == 100.0
         # the partial unique index holds and is enforced
         with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute("INSERT INTO batch_batchcontainerassignment (population_count, biomass_kg, assignment_date, "
-                         "is_active, notes, created_at, updated_at, batch_id, container_id, lifecycle_stage_id) "
-                         "SELECT 1, 0, assignment_date, true, '', now(), now(), batch_id, container_id, "
-                         "lifecycle_stage_id FROM batch_batchcontainerassignment WHERE is_active LIMIT 1")
+            conn.execute(
+                "INSERT INTO batch_batchcontainerassignment (population_count, biomass_kg, assignment_date, "
+                "is_active, notes, created_at, updated_at, batch_id, container_id, lifecycle_stage_id) "
+                "SELECT 1, 0, assignment_date, true, '', now(), now(), batch_id, container_id, "
+                "lifecycle_stage_id FROM batch_batchcontainerassignment WHERE is_active LIMIT 1"
+            )
 
 
 def _rewrite(snap: Snapshot, tmp_path, table: str, change) -> Snapshot:
@@ -112,34 +124,72 @@ def _rewrite(snap: Snapshot, tmp_path, table: str, change) -> Snapshot:
 def test_broken_snapshots_fail_exactly_their_check(two_batches, tmp_path):
     bca = "batch_batchcontainerassignment"
     # a reading a day after its assignment left
-    broken = _rewrite(two_batches, tmp_path, "environmental_environmentalreading", lambda df: df.with_columns(
-        reading_time=pl.when(pl.col("id") == 1).then(pl.col("reading_time") + pl.duration(days=200))
-        .otherwise(pl.col("reading_time"))))
+    broken = _rewrite(
+        two_batches,
+        tmp_path,
+        "environmental_environmentalreading",
+        lambda df: df.with_columns(
+            reading_time=pl.when(pl.col("id") == 1)
+            .then(pl.col("reading_time") + pl.duration(days=200))
+            .otherwise(pl.col("reading_time"))
+        ),
+    )
     assert failed(broken) == ["readings outside their assignment"]
     # batch 2's first tray placed in a ring batch 1 occupies at the time
     asg = two_batches.read(bca)
     ring = asg.filter((pl.col("batch_id") == 1) & (pl.col("lifecycle_stage_id") == 6)).sort("id")["container_id"][0]
     tray = asg.filter(pl.col("batch_id") == 2).sort("id")["id"][0]
-    broken = _rewrite(two_batches, tmp_path, bca, lambda df: df.with_columns(
-        container_id=pl.when(pl.col("id") == tray).then(pl.lit(ring, dtype=pl.Int64)).otherwise(pl.col("container_id"))))
-    assert {"containers holding two assignments at once", "halls or sea areas holding two batches at once"} <= \
-        set(failed(broken))
+    broken = _rewrite(
+        two_batches,
+        tmp_path,
+        bca,
+        lambda df: df.with_columns(
+            container_id=pl.when(pl.col("id") == tray)
+            .then(pl.lit(ring, dtype=pl.Int64))
+            .otherwise(pl.col("container_id"))
+        ),
+    )
+    assert {"containers holding two assignments at once", "halls or sea areas holding two batches at once"} <= set(
+        failed(broken)
+    )
     # fish appearing from nowhere
-    broken = _rewrite(two_batches, tmp_path, "batch_mortalityevent", lambda df: df.with_columns(
-        count=pl.when(pl.col("id") == 1).then(pl.col("count") + 1).otherwise(pl.col("count"))))
-    assert failed(broken) == ["batches where eggs <> alive + deaths + transfer losses + harvested",
-                              "(batch, day) where mortality records <> mortality events"]
+    broken = _rewrite(
+        two_batches,
+        tmp_path,
+        "batch_mortalityevent",
+        lambda df: df.with_columns(
+            count=pl.when(pl.col("id") == 1).then(pl.col("count") + 1).otherwise(pl.col("count"))
+        ),
+    )
+    assert failed(broken) == [
+        "batches where eggs <> alive + deaths + transfer losses + harvested",
+        "(batch, day) where mortality records <> mortality events",
+    ]
 
 
 def test_cli_batch_errors_write_nothing(tmp_path):
     out = tmp_path / "snap"
-    r = run_cli("batch", "--start-date", "2024-01-01", "--eggs", "100000", "--geography", "Faroe Islands",
-                "--station", "FI-FW-02", "--as-of", "2025-01-01", "--out", out)
+    r = run_cli(
+        "batch",
+        "--start-date",
+        "2024-01-01",
+        "--eggs",
+        "100000",
+        "--geography",
+        "Faroe Islands",
+        "--station",
+        "FI-FW-02",
+        "--as-of",
+        "2025-01-01",
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     existing = [PlannedBatch.from_json(b) for b in Snapshot.open(out).manifest["planned_batches"]]
-    free = station_conflict(existing, "FI-FW-02", dt.date(2024, 2, 1),
-                            batch_draw(42, 1, dt.date(2024, 2, 1), "Faroe Islands").calendar, 42)[1]
+    free = station_conflict(
+        existing, "FI-FW-02", dt.date(2024, 2, 1), batch_draw(42, 1, dt.date(2024, 2, 1), "Faroe Islands").calendar, 42
+    )[1]
     cases = [
         (["--eggs", "0", "--geography", "Scotland"], "--eggs 0 must be a positive"),
         (["--eggs", "abc", "--geography", "Scotland"], "not a valid integer"),
@@ -147,8 +197,10 @@ def test_cli_batch_errors_write_nothing(tmp_path):
         (["--eggs", "10", "--geography", "Scotland", "--station", "X-1"], "valid in Scotland: S-FW-01..S-FW-10"),
         (["--eggs", "10", "--geography", "Scotland", "--station", "FI-FW-01"], "is in Faroe Islands"),
         (["--eggs", "10", "--geography", "Scotland", "--sea-area", "FI-SEA-01"], "is in Faroe Islands"),
-        (["--eggs", "10", "--geography", "Faroe Islands", "--station", "FI-FW-02"],
-         f"batch FI-2024-001 occupies its halls; it is free for a batch starting on or after {free}"),
+        (
+            ["--eggs", "10", "--geography", "Faroe Islands", "--station", "FI-FW-02"],
+            f"batch FI-2024-001 occupies its halls; it is free for a batch starting on or after {free}",
+        ),
         (["--eggs", "10", "--geography", "Faroe Islands", "--batch-name", "FI-2024-001"], "already exists"),
     ]
     for args, message in cases:
@@ -163,13 +215,31 @@ def test_cli_batch_errors_write_nothing(tmp_path):
 
 def test_busy_sea_area_names_batch_and_free_date(tmp_path):
     out = tmp_path / "s"
-    add_batch(out, start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland", sea_area="S-SEA-03",
-              as_of=dt.date(2024, 3, 1))
-    r = run_cli("batch", "--start-date", "2024-02-01", "--eggs", "10", "--geography", "Scotland",
-                "--sea-area", "S-SEA-03", "--out", out)
+    add_batch(
+        out,
+        start_date=dt.date(2024, 1, 1),
+        eggs=1000,
+        geography="Scotland",
+        sea_area="S-SEA-03",
+        as_of=dt.date(2024, 3, 1),
+    )
+    r = run_cli(
+        "batch",
+        "--start-date",
+        "2024-02-01",
+        "--eggs",
+        "10",
+        "--geography",
+        "Scotland",
+        "--sea-area",
+        "S-SEA-03",
+        "--out",
+        out,
+    )
     existing = [PlannedBatch.from_json(b) for b in Snapshot.open(out).manifest["planned_batches"]]
-    until = area_conflict(existing, "S-SEA-03", dt.date(2024, 2, 1),
-                          batch_draw(42, 1, dt.date(2024, 2, 1), "Scotland").calendar, 42)[1]
+    until = area_conflict(
+        existing, "S-SEA-03", dt.date(2024, 2, 1), batch_draw(42, 1, dt.date(2024, 2, 1), "Scotland").calendar, 42
+    )[1]
     assert r.returncode == 2 and f"batch SCO-2024-001 occupies it until {until}" in r.stderr
 
 

@@ -31,8 +31,13 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
 def _cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True,
-                          env={**ENV, **(env or {})}, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "aquagen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**ENV, **(env or {})},
+        **kw,
+    )
 
 
 def _one_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
@@ -42,6 +47,7 @@ def _one_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
 
 
 # --- tampered snapshots -------------------------------------------------------------------------
+
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -72,57 +78,108 @@ def _overflowing_decimal(n: int) -> pa.Array:
 
 # each mutation: (name, function(snapshot folder, manifest dict, draw) -> None); the manifest is written after
 MUTATIONS = {
-    "drop a top-level key": lambda s, m, d: m.pop(d(st.sampled_from(
-        ["format_version", "schema", "seed", "arguments", "batches", "planned_batches", "tables"]))),
+    "drop a top-level key": lambda s, m, d: m.pop(
+        d(st.sampled_from(["format_version", "schema", "seed", "arguments", "batches", "planned_batches", "tables"]))
+    ),
     "wrong type at top level": lambda s, m, d: m.__setitem__(
         d(st.sampled_from(["format_version", "schema", "seed", "arguments", "batches", "tables"])),
-        d(st.one_of(st.none(), st.booleans(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
-                    st.floats(allow_nan=False, allow_infinity=False)))),
+        d(
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.text(max_size=5),
+                st.lists(st.integers(), max_size=2),
+                st.floats(allow_nan=False, allow_infinity=False),
+            )
+        ),
+    ),
     "seed beyond bigint": lambda s, m, d: m.__setitem__("seed", d(st.integers(min_value=2**63))),
     "unknown profile": lambda s, m, d: m.__setitem__("schema", d(st.text(max_size=12))),
     "other format version": lambda s, m, d: m.__setitem__("format_version", d(st.integers().filter(lambda v: v != 1))),
-    "bad as-of date": lambda s, m, d: m["arguments"].__setitem__("as_of", d(st.sampled_from(
-        ["0001-06-01", "2026-13-01", "tomorrow", 20260101]))),
+    "bad as-of date": lambda s, m, d: m["arguments"].__setitem__(
+        "as_of", d(st.sampled_from(["0001-06-01", "2026-13-01", "tomorrow", 20260101]))
+    ),
     "tables as a list": lambda s, m, d: m.__setitem__("tables", list(m["tables"].values())),
     "a table missing": lambda s, m, d: m["tables"].pop(d(st.sampled_from(sorted(m["tables"])))),
     "an unknown table": lambda s, m, d: m["tables"].__setitem__("evil_table", {"rows": 0, "files": []}),
     "table rows off": lambda s, m, d: m["tables"]["batch_species"].__setitem__(
-        "rows", 1 + d(st.integers(min_value=1, max_value=10))),
+        "rows", 1 + d(st.integers(min_value=1, max_value=10))
+    ),
     "file rows off with the table's": lambda s, m, d: (
         _entry(m, "infrastructure_hall").__setitem__("rows", 110 + (k := d(st.sampled_from([-5, -1, 1, 5])))),
-        m["tables"]["infrastructure_hall"].__setitem__("rows", 110 + k)),
-    "file entry without a key": lambda s, m, d: _entry(m, "auth_user").pop(d(st.sampled_from(["path", "rows",
-                                                                                                "sha256"]))),
-    "path outside": lambda s, m, d: _entry(m, "auth_user").__setitem__("path", d(st.sampled_from(
-        ["../../etc/hostname", "/etc/hostname", "auth_user/../../x.parquet",
-         "auth_user/../batch_species/master.parquet", "batch_species/master.parquet", "auth_user\\..\\x.parquet",
-         "auth_user/.././../x.parquet"]))),
+        m["tables"]["infrastructure_hall"].__setitem__("rows", 110 + k),
+    ),
+    "file entry without a key": lambda s, m, d: _entry(m, "auth_user").pop(
+        d(st.sampled_from(["path", "rows", "sha256"]))
+    ),
+    "path outside": lambda s, m, d: _entry(m, "auth_user").__setitem__(
+        "path",
+        d(
+            st.sampled_from(
+                [
+                    "../../etc/hostname",
+                    "/etc/hostname",
+                    "auth_user/../../x.parquet",
+                    "auth_user/../batch_species/master.parquet",
+                    "batch_species/master.parquet",
+                    "auth_user\\..\\x.parquet",
+                    "auth_user/.././../x.parquet",
+                ]
+            )
+        ),
+    ),
     "files listed twice": lambda s, m, d: m["tables"]["auth_user"]["files"].append(dict(_entry(m, "auth_user"))),
     "symlink leading out": lambda s, m, d: _symlink_out(s, m),
     "checksum changed": lambda s, m, d: _entry(m, "auth_user").__setitem__("sha256", "0" * 64),
     "truncated part": lambda s, m, d: _truncate(s, m, d(st.integers(min_value=0, max_value=200))),
     "garbage part": lambda s, m, d: _garbage(s, m, d(st.binary(min_size=0, max_size=300))),
-    "extra column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: t.append_column(
-        "evil", pa.array([1] * t.num_rows))),
-    "missing column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: t.drop_columns(
-        [d(st.sampled_from(t.column_names))])),
-    "wrong type": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
-        t, "name", pa.array(list(range(t.num_rows)), pa.int64()))),
-    "int64 overflowing an int32 column": lambda s, m, d: _rewrite_part(s, m, "auth_user", lambda t: _set_column(
-        t, "id", pa.array([2**31 + i for i in range(t.num_rows)], pa.int64()))),
-    "NULL in a NOT NULL column": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
-        t, "name", pa.array([None] + t.column("name").to_pylist()[1:], pa.string()))),
+    "extra column": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_hall", lambda t: t.append_column("evil", pa.array([1] * t.num_rows))
+    ),
+    "missing column": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_hall", lambda t: t.drop_columns([d(st.sampled_from(t.column_names))])
+    ),
+    "wrong type": lambda s, m, d: _rewrite_part(
+        s, m, "infrastructure_hall", lambda t: _set_column(t, "name", pa.array(list(range(t.num_rows)), pa.int64()))
+    ),
+    "int64 overflowing an int32 column": lambda s, m, d: _rewrite_part(
+        s, m, "auth_user", lambda t: _set_column(t, "id", pa.array([2**31 + i for i in range(t.num_rows)], pa.int64()))
+    ),
+    "NULL in a NOT NULL column": lambda s, m, d: _rewrite_part(
+        s,
+        m,
+        "infrastructure_hall",
+        lambda t: _set_column(t, "name", pa.array([None] + t.column("name").to_pylist()[1:], pa.string())),
+    ),
     "numeric beyond its precision": lambda s, m, d: _rewrite_part(
-        s, m, "infrastructure_container",
-        lambda t: _set_column(t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3"))),
-    "varchar too long": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: _set_column(
-        t, "name", pa.array(["x" * 5000] * t.num_rows), t.schema.field("name"))),
+        s,
+        m,
+        "infrastructure_container",
+        lambda t: _set_column(t, "volume_m3", _overflowing_decimal(t.num_rows), t.schema.field("volume_m3")),
+    ),
+    "varchar too long": lambda s, m, d: _rewrite_part(
+        s,
+        m,
+        "infrastructure_hall",
+        lambda t: _set_column(t, "name", pa.array(["x" * 5000] * t.num_rows), t.schema.field("name")),
+    ),
     "a timestamp far beyond Python's dates": lambda s, m, d: _rewrite_part(
-        s, m, "infrastructure_hall", lambda t: _set_column(t, "created_at", pa.array(
-            [d(st.sampled_from([2**62, -(2**62)]))] * t.num_rows).cast(t.schema.field("created_at").type),
-            t.schema.field("created_at"))),
-    "more rows than listed": lambda s, m, d: _rewrite_part(s, m, "infrastructure_hall", lambda t: pa.concat_tables(
-        [t, t.slice(0, d(st.integers(min_value=1, max_value=5)))])),
+        s,
+        m,
+        "infrastructure_hall",
+        lambda t: _set_column(
+            t,
+            "created_at",
+            pa.array([d(st.sampled_from([2**62, -(2**62)]))] * t.num_rows).cast(t.schema.field("created_at").type),
+            t.schema.field("created_at"),
+        ),
+    ),
+    "more rows than listed": lambda s, m, d: _rewrite_part(
+        s,
+        m,
+        "infrastructure_hall",
+        lambda t: pa.concat_tables([t, t.slice(0, d(st.integers(min_value=1, max_value=5)))]),
+    ),
 }
 
 
@@ -163,8 +220,9 @@ def test_an_untampered_snapshot_passes(master_snapshot):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(MUTATIONS)), data=st.data())
-def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(master_snapshot, empty_db, tmp_path, name,
-                                                                         data):
+def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(
+    master_snapshot, empty_db, tmp_path, name, data
+):
     before = fingerprint(empty_db)
     folder = _tampered(master_snapshot, tmp_path / "t", name, data.draw)
     with pytest.raises(AquagenError) as e:
@@ -173,8 +231,16 @@ def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(master_s
     assert fingerprint(empty_db) == before
 
 
-@pytest.mark.parametrize("name", ["path outside", "int64 overflowing an int32 column", "a table missing",
-                                  "NULL in a NOT NULL column", "garbage part"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "path outside",
+        "int64 overflowing an int32 column",
+        "a table missing",
+        "NULL in a NOT NULL column",
+        "garbage part",
+    ],
+)
 def test_the_cli_refuses_a_tampered_snapshot_with_exit_2(master_snapshot, empty_db, tmp_path, name):
     folder = _tampered(master_snapshot, tmp_path / "t", name, lambda s: find(s, lambda _: True))
     before = fingerprint(empty_db)
@@ -182,8 +248,10 @@ def test_the_cli_refuses_a_tampered_snapshot_with_exit_2(master_snapshot, empty_
     assert err.startswith("error: ")
     assert fingerprint(empty_db) == before
     if name == "int64 overflowing an int32 column":
-        assert err == ("error: table auth_user, file auth_user/master.parquet: column id is int64, the profile's "
-                       "integer is int32; the snapshot is not an aquagen snapshot of profile aquamind@8f2ab39")
+        assert err == (
+            "error: table auth_user, file auth_user/master.parquet: column id is int64, the profile's "
+            "integer is int32; the snapshot is not an aquagen snapshot of profile aquamind@8f2ab39"
+        )
 
 
 def test_validate_flags_files_the_manifest_does_not_list(master_snapshot, tmp_path):
@@ -272,8 +340,7 @@ def test_a_full_disk_is_one_line_and_resumable(reference, tmp_path):
 
 def _children(pid: int) -> list[int]:
     try:
-        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
-                for c in (t / "children").read_text().split()]
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
     except OSError:
         return []
 
@@ -281,10 +348,23 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig):
     out = tmp_path / "snap"
-    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--batches", "12", "--as-of",
-           AS_OF.isoformat(), "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "aquagen",
+        "generate",
+        "--out",
+        str(out),
+        "--batches",
+        "12",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True
+    )
     deadline, workers = time.monotonic() + 120, []
     while time.monotonic() < deadline and proc.poll() is None:  # both workers busy with batches
         workers = _children(proc.pid)
@@ -298,26 +378,31 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in stderr, stderr
     time.sleep(0.5)
-    alive = [p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text()
-             .split()[2]]
+    alive = [
+        p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+    ]
     assert alive == []
     assert not out.exists() and (Path(f"{out}.partial") / "progress.json").exists()
 
 
 # --- the CLI's edges ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, says", [
-    (["batch", "--start-date", "2025-01-01", "--eggs", "1000000000000", "--geography", "Scotland"], "--eggs"),
-    (["batch", "--start-date", "2025-01-01", "--eggs", "2147483648", "--geography", "Scotland"], "--eggs"),
-    (["batch", "--start-date", "2025-01-01", "--eggs", "0", "--geography", "Scotland"], "--eggs"),
-    (["generate", "--as-of", "0001-06-01"], "--as-of"),
-    (["generate", "--as-of", "2026-01-01", "--first-start", "0001-01-01"], "--first-start"),
-    (["generate", "--as-of", "2200-01-01"], "--as-of"),
-    (["generate", "--batches", "1000000000", "--as-of", "2026-01-01"], "--batches"),
-    (["generate", "--batches", "100000", "--as-of", "2026-01-01"], "--batches"),
-    (["generate", "--seed", "9223372036854775808"], "--seed"),
-    (["generate", "--stagger-days", "99999999999"], "--stagger-days"),
-])
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["batch", "--start-date", "2025-01-01", "--eggs", "1000000000000", "--geography", "Scotland"], "--eggs"),
+        (["batch", "--start-date", "2025-01-01", "--eggs", "2147483648", "--geography", "Scotland"], "--eggs"),
+        (["batch", "--start-date", "2025-01-01", "--eggs", "0", "--geography", "Scotland"], "--eggs"),
+        (["generate", "--as-of", "0001-06-01"], "--as-of"),
+        (["generate", "--as-of", "2026-01-01", "--first-start", "0001-01-01"], "--first-start"),
+        (["generate", "--as-of", "2200-01-01"], "--as-of"),
+        (["generate", "--batches", "1000000000", "--as-of", "2026-01-01"], "--batches"),
+        (["generate", "--batches", "100000", "--as-of", "2026-01-01"], "--batches"),
+        (["generate", "--seed", "9223372036854775808"], "--seed"),
+        (["generate", "--stagger-days", "99999999999"], "--stagger-days"),
+    ],
+)
 def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, says):
     start = time.monotonic()
     err = _one_line(_cli(*args, "--out", tmp_path / "snap"))
@@ -333,9 +418,11 @@ def test_an_unusable_out_is_refused(tmp_path, master_snapshot):
 
 
 def test_an_internal_bug_exits_1_and_hides_the_traceback_unless_debug(tmp_path):
-    code = ("import sys, click; from aquagen import cli\n"
-            "@cli.cli.command()\ndef boom():\n    {}['x']\n"
-            "sys.argv = ['aquagen', *sys.argv[1:]]; cli.main()")
+    code = (
+        "import sys, click; from aquagen import cli\n"
+        "@cli.cli.command()\ndef boom():\n    {}['x']\n"
+        "sys.argv = ['aquagen', *sys.argv[1:]]; cli.main()"
+    )
     r = subprocess.run([sys.executable, "-c", code, "boom"], capture_output=True, text=True, env=ENV)
     assert _one_line(r, 1).startswith("internal error: KeyError")
     r = subprocess.run([sys.executable, "-c", code, "--debug", "boom"], capture_output=True, text=True, env=ENV)

@@ -38,7 +38,9 @@ def test_local_cluster_writes_the_same_bytes(local, tmp_path):
 def test_any_fsspec_url_with_threads_sharing_memory(local):
     # workers in threads share the in-memory filesystem: the remote code path (no renames)
     url = "memory://aquagen-test/snap"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         snap = generate(url, scheduler=cluster.scheduler_address, **ARGS)
     fs = fsspec.filesystem("memory")
     assert fs.cat("/aquagen-test/snap/manifest.json") == _manifest_bytes(local.path)
@@ -54,7 +56,9 @@ def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
     # the first batch shard fails on every try: the run stops, no manifest claims its files
     import aquagen.run.generate as G
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         tries = tmp_path / "tries"
 
         def broken(job, pb, first):  # runs on a worker (a copy of this function): count tries in a file

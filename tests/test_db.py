@@ -29,8 +29,9 @@ def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedPr
     e = {k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA")}
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")])
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], check=False, capture_output=True,
-                          text=True, cwd=cwd, env=e)
+    return subprocess.run(
+        [sys.executable, "-m", "aquagen", *map(str, args)], check=False, capture_output=True, text=True, cwd=cwd, env=e
+    )
 
 
 def alive(pid: int) -> bool:
@@ -62,8 +63,15 @@ def small(tmp_path_factory):
     """Master data and two batches, one just at sea and one in eggs (about 150k rows): every table family, fast."""
     from aquagen.run.generate import generate
 
-    return generate(tmp_path_factory.mktemp("small") / "snap", seed=5, batches=2, stagger_days=400,
-                    first_start=dt.date(2024, 9, 27), as_of=dt.date(2025, 12, 31), workers=1)
+    return generate(
+        tmp_path_factory.mktemp("small") / "snap",
+        seed=5,
+        batches=2,
+        stagger_days=400,
+        first_start=dt.date(2024, 9, 27),
+        as_of=dt.date(2025, 12, 31),
+        workers=1,
+    )
 
 
 def test_one_server_per_project_from_any_subfolder(project, small):
@@ -89,8 +97,9 @@ def test_one_server_per_project_from_any_subfolder(project, small):
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM batch_batch").fetchone()[0] == 2
 
-    r = aquagen("db", "psql", "-At", "-c", "SELECT string_agg(batch_number, ',' ORDER BY id) FROM batch_batch",
-                cwd=deeper)
+    r = aquagen(
+        "db", "psql", "-At", "-c", "SELECT string_agg(batch_number, ',' ORDER BY id) FROM batch_batch", cwd=deeper
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ",".join(small.read("batch_batch").sort("id")["batch_number"])
 
@@ -279,8 +288,17 @@ INSERT INTO auth_group_permissions (group_id, permission_id) SELECT 1, id FROM a
 INSERT INTO django_session VALUES ('k3y', 'e30:1sess', '2026-12-01 00:00+00');
 INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause');
 """
-DJANGO_TABLES = ["django_migrations", "django_content_type", "auth_permission", "auth_group", "auth_group_permissions",
-                 "auth_user_groups", "auth_user_user_permissions", "django_admin_log", "django_session"]
+DJANGO_TABLES = [
+    "django_migrations",
+    "django_content_type",
+    "auth_permission",
+    "auth_group",
+    "auth_group_permissions",
+    "auth_user_groups",
+    "auth_user_user_permissions",
+    "django_admin_log",
+    "django_session",
+]
 
 
 def django_state(dsn: str) -> dict:
@@ -288,10 +306,14 @@ def django_state(dsn: str) -> dict:
     from loaders import rebuild
 
     with psycopg.connect(dsn) as conn:
-        rows = {t: conn.execute(f"SELECT coalesce(string_agg(x::text, '|' ORDER BY x::text), '') FROM {t} x")
-                .fetchone()[0] for t in DJANGO_TABLES}
-        seqs = conn.execute("SELECT sequencename, last_value FROM pg_sequences "
-                            "WHERE sequencename ~ '^(django|auth_group|auth_permission)' ORDER BY 1").fetchall()
+        rows = {
+            t: conn.execute(f"SELECT coalesce(string_agg(x::text, '|' ORDER BY x::text), '') FROM {t} x").fetchone()[0]
+            for t in DJANGO_TABLES
+        }
+        seqs = conn.execute(
+            "SELECT sequencename, last_value FROM pg_sequences "
+            "WHERE sequencename ~ '^(django|auth_group|auth_permission)' ORDER BY 1"
+        ).fetchall()
         return {"rows": rows, "sequences": seqs, "catalog": rebuild.signature(conn, DJANGO_TABLES)}
 
 

@@ -33,11 +33,11 @@ from aquagen.run.generate import (
 )
 from aquagen.tables.ids import id_column
 
-PROFILE = get()
-MUTABLE = PROFILE.mutable
-
 from .conftest import run_cli
 from .test_batch import _rewrite, failed
+
+PROFILE = get()
+MUTABLE = PROFILE.mutable
 
 FIRST = dt.date(2023, 3, 1)
 AS_OF = dt.date(2024, 9, 20)  # batches in the sea, in freshwater, and one mid-transition
@@ -74,8 +74,11 @@ def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
         early, late = fleet.read(name), later.read(name)
         key = id_column(name, PROFILE.name) if id_column(name, PROFILE.name) in early.columns else early.columns[0]
         if early.height:  # dense ids 1..n in both
-            assert early[key].sort().to_list() == list(range(1, early.height + 1)) or name.startswith(
-                ("auth_", "users_")) or key != id_column(name, PROFILE.name), name
+            assert (
+                early[key].sort().to_list() == list(range(1, early.height + 1))
+                or name.startswith(("auth_", "users_"))
+                or key != id_column(name, PROFILE.name)
+            ), name
         if name in MUTABLE:  # objects that change keep their ids; their current state moves on
             assert set(early[key]) <= set(late[key]), name
             continue
@@ -88,8 +91,26 @@ def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
 
 def test_resume_after_kill_gives_the_same_bytes(fleet, tmp_path):
     out = tmp_path / "snap"
-    cmd = [sys.executable, "-m", "aquagen", "generate", "--out", str(out), "--seed", "5", "--batches", "4",
-           "--first-start", FIRST.isoformat(), "--stagger-days", "45", "--as-of", AS_OF.isoformat(), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aquagen",
+        "generate",
+        "--out",
+        str(out),
+        "--seed",
+        "5",
+        "--batches",
+        "4",
+        "--first-start",
+        FIRST.isoformat(),
+        "--stagger-days",
+        "45",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--workers",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = work_folder(out).local / "progress.json"
     deadline = time.monotonic() + 120
@@ -131,8 +152,9 @@ def test_every_planned_batch_has_started_or_it_says_so():
     planned = plan_fleet(60, default_first_start(as_of, 60), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42, as_of=as_of)
     assert len(planned) == 60 and max(b.start_date for b in planned) <= as_of
     with pytest.raises(AquagenError, match=r"--batches 100000 do not all start by the as-of date .* only \d+ batches"):
-        plan_fleet(100_000, default_first_start(as_of, 100_000), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42,
-                   as_of=as_of)
+        plan_fleet(
+            100_000, default_first_start(as_of, 100_000), DEFAULT_STAGGER_DAYS, fleet_eggs(42), seed=42, as_of=as_of
+        )
 
 
 def test_full_farm_plan():
@@ -145,8 +167,10 @@ def test_full_farm_plan():
     share, stages = fleet_status(planned, 42, as_of)
     assert share >= 0.45 and all(n >= 1 for n in stages.values()) and stages["Adult"] >= 25
     # the windows the plan reserved are the batch's own calendar: no hall or area holds two batches
-    for key, windows in (("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, 42))]),
-                         ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, 42))])):
+    for key, windows in (
+        ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, 42))]),
+        ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, 42))]),
+    ):
         by_site: dict = {}
         for b in planned:
             for k, w in enumerate(windows(b)):
@@ -160,8 +184,19 @@ def test_full_farm_plan():
 
 
 def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):
-    r = run_cli("generate", "--out", tmp_path / "s", "--batches", "400", "--stagger-days", "1",
-                "--geography", "Scotland", "--as-of", "2026-01-01")
+    r = run_cli(
+        "generate",
+        "--out",
+        tmp_path / "s",
+        "--batches",
+        "400",
+        "--stagger-days",
+        "1",
+        "--geography",
+        "Scotland",
+        "--as-of",
+        "2026-01-01",
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "only 10 batches fit" in r.stderr
     assert not any(tmp_path.iterdir())
@@ -170,19 +205,41 @@ def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):
 def test_broken_feed_stock_fails_exactly_its_check(fleet, tmp_path):
     lots = "inventory_historicalfeedcontainerstock"
     drawn = fleet.read(lots).filter(pl.col("history_type") == "~")["history_id"][0]
-    broken = _rewrite(fleet, tmp_path, lots, lambda df: df.with_columns(
-        history_date=pl.when(pl.col("history_id") == drawn).then(pl.col("entry_date") - pl.duration(hours=1))
-        .otherwise(pl.col("history_date"))))
+    broken = _rewrite(
+        fleet,
+        tmp_path,
+        lots,
+        lambda df: df.with_columns(
+            history_date=pl.when(pl.col("history_id") == drawn)
+            .then(pl.col("entry_date") - pl.duration(hours=1))
+            .otherwise(pl.col("history_date"))
+        ),
+    )
     assert failed(broken) == ["lot decrements before the lot's delivery"]
-    broken = _rewrite(fleet, tmp_path, "inventory_feedingevent", lambda df: df.with_columns(
-        amount_kg=pl.when(pl.col("id") == 1).then(pl.col("amount_kg") * 2).otherwise(pl.col("amount_kg")),
-        feeding_percentage=pl.when(pl.col("id") == 1).then(pl.col("feeding_percentage") * 2)
-        .otherwise(pl.col("feeding_percentage"))))
-    assert set(failed(broken)) == {"(hall or sea area, feed) where delivered <> fed + remaining",
-                                   "container summaries whose totals differ from their feeding events",
-                                   "batch summaries whose totals differ from their feeding events",
-                                   "feeding events costing outside the prices of their site's lots of that feed"}
+    broken = _rewrite(
+        fleet,
+        tmp_path,
+        "inventory_feedingevent",
+        lambda df: df.with_columns(
+            amount_kg=pl.when(pl.col("id") == 1).then(pl.col("amount_kg") * 2).otherwise(pl.col("amount_kg")),
+            feeding_percentage=pl.when(pl.col("id") == 1)
+            .then(pl.col("feeding_percentage") * 2)
+            .otherwise(pl.col("feeding_percentage")),
+        ),
+    )
+    assert set(failed(broken)) == {
+        "(hall or sea area, feed) where delivered <> fed + remaining",
+        "container summaries whose totals differ from their feeding events",
+        "batch summaries whose totals differ from their feeding events",
+        "feeding events costing outside the prices of their site's lots of that feed",
+    }
     stock = "inventory_feedcontainerstock"
-    broken = _rewrite(fleet, tmp_path, stock, lambda df: df.with_columns(
-        quantity_kg=pl.when(pl.col("id") == 1).then(-pl.col("quantity_kg") - 1).otherwise(pl.col("quantity_kg"))))
+    broken = _rewrite(
+        fleet,
+        tmp_path,
+        stock,
+        lambda df: df.with_columns(
+            quantity_kg=pl.when(pl.col("id") == 1).then(-pl.col("quantity_kg") - 1).otherwise(pl.col("quantity_kg"))
+        ),
+    )
     assert "stock lots (or lot history rows) below zero" in failed(broken)

@@ -1,8 +1,8 @@
 """Phases 1-2 end to end: generate -> snapshot -> COPY -> validate, and bad input."""
 
 import datetime as dt
-from decimal import Decimal
 import json
+from decimal import Decimal
 
 import polars as pl
 import psycopg
@@ -11,8 +11,8 @@ import pytest
 import schemas
 from aquagen.check import validate
 from aquagen.errors import AquagenError
-from aquagen.tables.conform import SchemaViolation, conform
 from aquagen.run.generate import generate
+from aquagen.tables.conform import SchemaViolation, conform
 from loaders import postgres
 
 from .conftest import AS_OF, fingerprint, run_cli
@@ -60,16 +60,28 @@ def test_same_seed_gives_identical_bytes(tmp_path):
     assert files == sorted(p.relative_to(b.path) for p in b.path.rglob("*") if p.is_file())
     for f in files:
         assert (a.path / f).read_bytes() == (b.path / f).read_bytes(), f
-    assert (a.path / "infrastructure_sensor/master.parquet").read_bytes() != \
-           (c.path / "infrastructure_sensor/master.parquet").read_bytes()
+    assert (a.path / "infrastructure_sensor/master.parquet").read_bytes() != (
+        c.path / "infrastructure_sensor/master.parquet"
+    ).read_bytes()
 
 
 def test_conform_rejects_overflow_and_nulls():
     now = dt.datetime(2024, 1, 1)
-    row = {"id": [1], "created_at": [now], "updated_at": [now], "period_start": [now.date()],
-           "period_end": [now.date()], "total_feed_kg": [1.0], "confidence_level": ["HIGH"], "data_points": [1],
-           "batch_id": [1], "container_assignment_id": [1]}
-    assert conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9994]}, PROFILE)["fcr"][0] == Decimal("99.999")
+    row = {
+        "id": [1],
+        "created_at": [now],
+        "updated_at": [now],
+        "period_start": [now.date()],
+        "period_end": [now.date()],
+        "total_feed_kg": [1.0],
+        "confidence_level": ["HIGH"],
+        "data_points": [1],
+        "batch_id": [1],
+        "container_assignment_id": [1],
+    }
+    assert conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9994]}, PROFILE)["fcr"][0] == Decimal(
+        "99.999"
+    )
     with pytest.raises(SchemaViolation, match="decimal precision"):
         conform("inventory_containerfeedingsummary", {**row, "fcr": [99.9996]}, PROFILE)  # rounds to 100.000
     with pytest.raises(SchemaViolation, match="not generated"):
@@ -77,16 +89,29 @@ def test_conform_rejects_overflow_and_nulls():
     ok = {c.name: [None] for c in schemas.table("inventory_batchfeedingsummary").columns}
     with pytest.raises(SchemaViolation, match="NOT NULL"):
         conform("inventory_batchfeedingsummary", pl.DataFrame(ok, schema={k: pl.Int64 for k in ok}), PROFILE)
-    base = {"id": [1], "name": ["x" * 101], "description": [""], "created_at": [dt.datetime(2024, 1, 1)],
-            "updated_at": [dt.datetime(2024, 1, 1)]}
+    base = {
+        "id": [1],
+        "name": ["x" * 101],
+        "description": [""],
+        "created_at": [dt.datetime(2024, 1, 1)],
+        "updated_at": [dt.datetime(2024, 1, 1)],
+    }
     with pytest.raises(SchemaViolation, match="exceeds"):
         conform("infrastructure_geography", base, PROFILE)
 
 
 def test_numeric_overflow_is_an_error_not_a_clip():
-    row = {"id": [1], "name": ["a"], "latitude": [1234.5], "longitude": [0.0], "max_biomass": [1.0],
-           "active": [True], "created_at": [dt.datetime(2024, 1, 1)], "updated_at": [dt.datetime(2024, 1, 1)],
-           "geography_id": [1]}
+    row = {
+        "id": [1],
+        "name": ["a"],
+        "latitude": [1234.5],
+        "longitude": [0.0],
+        "max_biomass": [1.0],
+        "active": [True],
+        "created_at": [dt.datetime(2024, 1, 1)],
+        "updated_at": [dt.datetime(2024, 1, 1)],
+        "geography_id": [1],
+    }
     with pytest.raises(SchemaViolation):
         conform("infrastructure_area", row, PROFILE)
 
@@ -123,18 +148,23 @@ def _migrated_like(dsn):
         conn.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
             "is_active, date_joined) VALUES ('!', true, 'admin', '', '', '', true, true, now()), "
-            "('!', false, 'vet_01', 'Existing', 'Vet', '', false, true, now())")
+            "('!', false, 'vet_01', 'Existing', 'Vet', '', false, true, now())"
+        )
         conn.execute(
             "INSERT INTO batch_species (name, scientific_name, description, created_at, updated_at) "
-            "VALUES ('Atlantic Salmon', 'Salmo salar', '', now(), now())")
+            "VALUES ('Atlantic Salmon', 'Salmo salar', '', now(), now())"
+        )
         conn.execute(
             "INSERT INTO environmental_environmentalparameter (name, unit, description, created_at, updated_at) "
-            "VALUES ('pH', 'pH', '', now(), now())")
+            "VALUES ('pH', 'pH', '', now(), now())"
+        )
         for name in ("auth_user", "batch_species", "environmental_environmentalparameter"):  # the ORM's '+' rows
             t = schemas.table(name)
             cols = ", ".join(f'"{c}"' for c in t.column_names)
-            conn.execute(f"INSERT INTO {t.history_table} ({cols}, history_date, history_type) "
-                         f"SELECT {cols}, now(), '+' FROM {name}")
+            conn.execute(
+                f"INSERT INTO {t.history_table} ({cols}, history_date, history_type) "
+                f"SELECT {cols}, now(), '+' FROM {name}"
+            )
 
 
 def test_load_into_existing_schema_matches_natural_keys(master_snapshot, empty_db):
@@ -158,19 +188,25 @@ def test_load_into_existing_schema_matches_natural_keys(master_snapshot, empty_d
         # history of the reused rows is not duplicated, the rest is remapped and unique
         assert q("SELECT count(*) FROM auth_historicaluser") == [(5,)]
         assert q("SELECT count(DISTINCT id) FROM auth_historicaluser") == [(5,)]
-        assert q("SELECT count(*) FROM infrastructure_historicalsensor WHERE history_user_id = "
-                 "(SELECT id FROM auth_user WHERE username = 'system_admin')") == [(11060,)]
+        assert q(
+            "SELECT count(*) FROM infrastructure_historicalsensor WHERE history_user_id = "
+            "(SELECT id FROM auth_user WHERE username = 'system_admin')"
+        ) == [(11060,)]
         results = validate.run(validate.DatabaseSource(conn))
         assert [r.check.name for r in results if not r.ok] == []
-        conn.execute("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
-                     "is_staff, is_active, date_joined) VALUES ('!', false, 'new', '', '', '', false, true, now())")
+        conn.execute(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
+            "is_staff, is_active, date_joined) VALUES ('!', false, 'new', '', '', '', false, true, now())"
+        )
 
 
 def test_failed_load_leaves_database_as_it_was(master_snapshot, empty_db):
     _migrated_like(empty_db)
     with psycopg.connect(empty_db) as conn:  # a stage named differently but holding order 1 -> UNIQUE violation
-        conn.execute("INSERT INTO batch_lifecyclestage (name, \"order\", description, created_at, updated_at, "
-                     "species_id) VALUES ('Egg', 1, '', now(), now(), 1)")
+        conn.execute(
+            'INSERT INTO batch_lifecyclestage (name, "order", description, created_at, updated_at, '
+            "species_id) VALUES ('Egg', 1, '', now(), now(), 1)"
+        )
     before = fingerprint(empty_db)
     with pytest.raises(AquagenError, match="rolled back"):
         postgres.load(master_snapshot, empty_db)
@@ -232,11 +268,14 @@ def test_existing_output_needs_force(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folders left behind
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--as-of", "2025-13-01"], "not a date"),
-    (["--seed", "-1"], "--seed"),
-    (["--as-of", "2025-01-01", "--first-start", "2025-02-01"], "after the as-of date"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--as-of", "2025-13-01"], "not a date"),
+        (["--seed", "-1"], "--seed"),
+        (["--as-of", "2025-01-01", "--first-start", "2025-02-01"], "after the as-of date"),
+    ],
+)
 def test_bad_generate_arguments(tmp_path, args, message):
     r = run_cli("generate", "--out", tmp_path / "x", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
@@ -260,15 +299,17 @@ def test_cli_load_and_validate(master_snapshot, empty_db):
 def test_reloading_is_a_no_op_and_other_batches_are_refused(tmp_path, empty_db):
     from aquagen.run.generate import add_batch
 
-    snap, _ = add_batch(tmp_path / "a", start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland",
-                        as_of=dt.date(2024, 3, 1))
+    snap, _ = add_batch(
+        tmp_path / "a", start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland", as_of=dt.date(2024, 3, 1)
+    )
     postgres.load(snap, empty_db)
     before = fingerprint(empty_db)
     r = run_cli("load", snap.path, "--dsn", empty_db)
     assert r.returncode == 0 and "already loaded" in r.stdout
     assert fingerprint(empty_db) == before
-    other, _ = add_batch(tmp_path / "b", start_date=dt.date(2024, 1, 1), eggs=2000, geography="Scotland",
-                         as_of=dt.date(2024, 3, 1))
+    other, _ = add_batch(
+        tmp_path / "b", start_date=dt.date(2024, 1, 1), eggs=2000, geography="Scotland", as_of=dt.date(2024, 3, 1)
+    )
     r = run_cli("load", other.path, "--dsn", empty_db)
     assert r.returncode == 2 and "already holds batch SCO-2024-001" in r.stderr
     assert fingerprint(empty_db) == before

@@ -36,8 +36,9 @@ def test_harvest_equals_the_fish_that_left_each_ring(snap):
     lots = snap.read("harvest_harvestlot")
     assert ev.height == 20 and ev["batch_id"].unique().to_list() == [1]
     assert set(snap.read("harvest_productgrade")["code"]) == {"SUPERIOR", "GRADE_A", "GRADE_B", "GRADE_C", "REJECT"}
-    per_event = lots.group_by("event_id").agg(n=pl.col("unit_count").sum(), kg=pl.col("live_weight_kg").sum(),
-                                              grades=pl.len())
+    per_event = lots.group_by("event_id").agg(
+        n=pl.col("unit_count").sum(), kg=pl.col("live_weight_kg").sum(), grades=pl.len()
+    )
     j = ev.join(per_event, left_on="id", right_on="event_id").join(bca, left_on="assignment_id", right_on="id")
     assert (j["n"] == j["population_count"]).all()
     assert ((j["kg"].cast(pl.Float64) - j["biomass_kg"].cast(pl.Float64)).abs() < 1).all()
@@ -61,8 +62,14 @@ def test_mortality_records_sum_to_the_batch_mortality(snap):
 
 
 def test_broken_harvest_fails_its_check(snap, tmp_path):
-    broken = _rewrite(snap, tmp_path, "harvest_harvestlot", lambda df: df.with_columns(
-        unit_count=pl.when(pl.col("id") == 1).then(pl.col("unit_count") + 1).otherwise(pl.col("unit_count"))))
+    broken = _rewrite(
+        snap,
+        tmp_path,
+        "harvest_harvestlot",
+        lambda df: df.with_columns(
+            unit_count=pl.when(pl.col("id") == 1).then(pl.col("unit_count") + 1).otherwise(pl.col("unit_count"))
+        ),
+    )
     assert failed(broken) == ["harvest events whose fish <> the population that left the ring"]
 
 
@@ -75,12 +82,20 @@ def test_weather_and_daylight_cover_every_day_of_every_sea_area(snap):
     w = snap.read("environmental_weatherdata")
     assert w.height == 8 * areas.height * days
     # the air follows the sea: monthly mean air temperature correlates with the sea readings
-    sea = snap.read("environmental_environmentalreading").join(
-        snap.read("environmental_environmentalparameter").select(parameter_id="id", name="name"), on="parameter_id") \
-        .filter((pl.col("name") == "Temperature") & (pl.col("container_id") > 1000)) \
-        .group_by(m=pl.col("reading_time").dt.truncate("1mo")).agg(sea=pl.col("value").cast(pl.Float64).mean())
-    air = w.filter(pl.col("area_id") == 1).group_by(m=pl.col("timestamp").dt.truncate("1mo")) \
+    sea = (
+        snap.read("environmental_environmentalreading")
+        .join(
+            snap.read("environmental_environmentalparameter").select(parameter_id="id", name="name"), on="parameter_id"
+        )
+        .filter((pl.col("name") == "Temperature") & (pl.col("container_id") > 1000))
+        .group_by(m=pl.col("reading_time").dt.truncate("1mo"))
+        .agg(sea=pl.col("value").cast(pl.Float64).mean())
+    )
+    air = (
+        w.filter(pl.col("area_id") == 1)
+        .group_by(m=pl.col("timestamp").dt.truncate("1mo"))
         .agg(air=pl.col("temperature").cast(pl.Float64).mean())
+    )
     j = sea.join(air, on="m")
     assert j.height >= 12 and j.select(pl.corr("sea", "air")).item() > 0.7
 

@@ -12,22 +12,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aquagen.model.domain import FEEDS, SUPPLIERS
 from aquagen.errors import AquagenError
+from aquagen.model.domain import FEEDS, SUPPLIERS
 from aquagen.model.inventory import PRICE_NOISE, fifo, plan_inventory, price_per_kg
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
 T0_US = int(T0.timestamp() * 1_000_000)
 LOTS_SCHEMA = {
-    "lot": pl.Int32, "feed": pl.Int16, "quantity_kg": pl.Float64, "cost_per_kg": pl.Float64,
-    "entry_time": pl.Datetime("us", "UTC"), "purchase_date": pl.Date, "supplier": pl.String, "initial": pl.Boolean,
+    "lot": pl.Int32,
+    "feed": pl.Int16,
+    "quantity_kg": pl.Float64,
+    "cost_per_kg": pl.Float64,
+    "entry_time": pl.Datetime("us", "UTC"),
+    "purchase_date": pl.Date,
+    "supplier": pl.String,
+    "initial": pl.Boolean,
 }
 COSTS_SCHEMA = {"event_id": pl.Int64, "feed_cost": pl.Float64}
-DRAWS_SCHEMA = {"event_id": pl.Int64, "time": pl.Datetime("us", "UTC"), "lot": pl.Int32,
-                "drawn_kg": pl.Float64, "remaining_kg": pl.Float64}
+DRAWS_SCHEMA = {
+    "event_id": pl.Int64,
+    "time": pl.Datetime("us", "UTC"),
+    "lot": pl.Int32,
+    "drawn_kg": pl.Float64,
+    "remaining_kg": pl.Float64,
+}
 
 
 def ts(us) -> pl.Series:
@@ -38,30 +49,36 @@ def consumption(time_us, feed, amount_units) -> pl.DataFrame:
     """Events sorted by time; amounts given in 0.0001 kg."""
     time_us = np.asarray(time_us, np.int64)
     o = np.argsort(time_us, kind="stable")
-    return pl.DataFrame({
-        "event_id": pl.Series(np.arange(len(o)) * 7 + 1000, dtype=pl.Int64),
-        "time": ts(time_us[o]),
-        "feed": pl.Series(np.asarray(feed)[o], dtype=pl.Int16),
-        "amount_kg": np.asarray(amount_units, np.int64)[o] / 10_000,
-    })
+    return pl.DataFrame(
+        {
+            "event_id": pl.Series(np.arange(len(o)) * 7 + 1000, dtype=pl.Int64),
+            "time": ts(time_us[o]),
+            "feed": pl.Series(np.asarray(feed)[o], dtype=pl.Int16),
+            "amount_kg": np.asarray(amount_units, np.int64)[o] / 10_000,
+        }
+    )
 
 
 def initial(feed, quantity_kg, cost_per_kg, entry_us) -> pl.DataFrame:
-    return pl.DataFrame({
-        "feed": pl.Series(feed, dtype=pl.Int16),
-        "quantity_kg": pl.Series(quantity_kg, dtype=pl.Float64),
-        "cost_per_kg": pl.Series(cost_per_kg, dtype=pl.Float64),
-        "entry_time": ts(entry_us),
-    })
+    return pl.DataFrame(
+        {
+            "feed": pl.Series(feed, dtype=pl.Int16),
+            "quantity_kg": pl.Series(quantity_kg, dtype=pl.Float64),
+            "cost_per_kg": pl.Series(cost_per_kg, dtype=pl.Float64),
+            "entry_time": ts(entry_us),
+        }
+    )
 
 
 def as_lots(init: pl.DataFrame) -> pl.DataFrame:
     n = init.height
     return init.with_columns(lot=pl.Series(np.arange(n), dtype=pl.Int32)).with_columns(
-        purchase_date=pl.lit(None, pl.Date), supplier=pl.lit(None, pl.String), initial=pl.lit(True))
+        purchase_date=pl.lit(None, pl.Date), supplier=pl.lit(None, pl.String), initial=pl.lit(True)
+    )
 
 
 # --- FIFO against a reference --------------------------------------------------------------------
+
 
 def reference_fifo(cons: pl.DataFrame, lots: pl.DataFrame):
     """Obviously correct FIFO: per event, oldest lot (entry_time, lot) with stock first, in Decimal.
@@ -96,12 +113,31 @@ def reference_fifo(cons: pl.DataFrame, lots: pl.DataFrame):
 def fifo_case(draw, valid: bool):
     nf = draw(st.integers(1, 3))
     quantity_cents = st.one_of(st.integers(0, 300), st.integers(0, 300_000))
-    lots = draw(st.lists(st.tuples(st.integers(0, nf - 1), quantity_cents, st.integers(180, 280),
-                                   st.integers(0, 10 if valid else 60)), min_size=1, max_size=10))
-    evs = draw(st.lists(st.tuples(st.integers(0, nf - 1), st.one_of(st.integers(1, 100), st.integers(1, 3_000_000)),
-                                  st.integers(10 if valid else 0, 80)), max_size=40))
-    init = initial([x[0] for x in lots], [x[1] / 100 for x in lots], [x[2] / 100 for x in lots],
-                   [T0_US + x[3] * HOUR for x in lots])
+    lots = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, nf - 1), quantity_cents, st.integers(180, 280), st.integers(0, 10 if valid else 60)
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
+    evs = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, nf - 1),
+                st.one_of(st.integers(1, 100), st.integers(1, 3_000_000)),
+                st.integers(10 if valid else 0, 80),
+            ),
+            max_size=40,
+        )
+    )
+    init = initial(
+        [x[0] for x in lots],
+        [x[1] / 100 for x in lots],
+        [x[2] / 100 for x in lots],
+        [T0_US + x[3] * HOUR for x in lots],
+    )
     if valid:  # keep only the events the lots cover
         left = {f: sum(x[1] * 100 for x in lots if x[0] == f) for f in range(nf)}
         kept = []
@@ -150,7 +186,11 @@ def test_fifo_spills_a_meal_over_two_lots():
     costs, draws = fifo(cons, lots)
     assert costs["feed_cost"].to_list() == [180.00, 224.60]  # 10 x 2.00 + 50 x 2.50 + 40.0001 x 1.99 = 224.600199
     assert draws.select("lot", "drawn_kg", "remaining_kg").rows() == [
-        (0, 90.0, 10.0), (0, 10.0, 0.0), (1, 50.0, 0.0), (2, 40.0001, 40.0)]  # 39.9999 rounds to 40.00
+        (0, 90.0, 10.0),
+        (0, 10.0, 0.0),
+        (1, 50.0, 0.0),
+        (2, 40.0001, 40.0),
+    ]  # 39.9999 rounds to 40.00
 
 
 def test_fifo_cost_rounds_half_up_to_the_cent():
@@ -160,6 +200,7 @@ def test_fifo_cost_rounds_half_up_to_the_cent():
 
 
 # --- the reorder plan ----------------------------------------------------------------------------
+
 
 def check_inventory(cons, init, cap_kg, fcid, inv):
     """Every invariant of DESIGN.md's feed inventory, recomputed independently, exactly."""
@@ -237,8 +278,12 @@ def scenario(seed: int):
         u = rng.random(amt.size)
         amt = np.where(u < 0.03, rng.uniform(0.0001, 0.01, amt.size), amt)  # tiny
         amt = np.where(u > 0.98, rng.uniform(0.03, 0.08, amt.size) * cap, amt)  # huge
-        t.append(T0_US + (day + np.repeat(np.arange(length), per_day)) * DAY + np.tile(hours, length) * HOUR
-                 + rng.integers(0, 60, amt.size) * 60_000_000)
+        t.append(
+            T0_US
+            + (day + np.repeat(np.arange(length), per_day)) * DAY
+            + np.tile(hours, length) * HOUR
+            + rng.integers(0, 60, amt.size) * 60_000_000
+        )
         f = np.full(amt.size, feeds[seg % len(feeds)])
         if len(feeds) > 1 and rng.random() < 0.4:  # a gradual switch: meals of both feeds interleave
             f = np.where(rng.random(amt.size) < np.linspace(0, 1, amt.size), feeds[(seg + 1) % len(feeds)], f)

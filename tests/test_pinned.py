@@ -21,8 +21,10 @@ ARGS = dict(seed=1, batches=3, as_of=dt.date(2026, 6, 30))
 
 
 def digests(root: Path) -> str:
-    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}"
-             for p in sorted(root.rglob("*.parquet"), key=lambda p: p.relative_to(root).as_posix())]
+    lines = [
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}"
+        for p in sorted(root.rglob("*.parquet"), key=lambda p: p.relative_to(root).as_posix())
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -39,8 +39,15 @@ def plugin(tmp_path, monkeypatch):
 
 def test_a_plugin_profile_generates_validates_and_loads(plugin, tmp_path, empty_db):
     assert NAME in profiles.names() and set(DROPPED).isdisjoint(plugin.tables)
-    snap = generate(tmp_path / "snap", seed=2, batches=1, as_of=dt.date(2024, 6, 1), first_start=dt.date(2023, 9, 1),
-                    workers=2, profile=NAME)
+    snap = generate(
+        tmp_path / "snap",
+        seed=2,
+        batches=1,
+        as_of=dt.date(2024, 6, 1),
+        first_start=dt.date(2023, 9, 1),
+        workers=2,
+        profile=NAME,
+    )
     assert snap.profile == NAME and set(snap.manifest["tables"]) == set(plugin.tables)
     failed = [r.check.name for r in validate.run(validate.SnapshotSource(snap)) if not r.ok]
     assert failed == []
@@ -48,8 +55,7 @@ def test_a_plugin_profile_generates_validates_and_loads(plugin, tmp_path, empty_
     with psycopg.connect(empty_db) as c:
         tables = {r[0] for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert set(plugin.tables) <= tables and not set(DROPPED) & tables
-        failed = [r.check.name for r in validate.run(validate.DatabaseSource(c, dt.date(2024, 6, 1), NAME))
-                  if not r.ok]
+        failed = [r.check.name for r in validate.run(validate.DatabaseSource(c, dt.date(2024, 6, 1), NAME)) if not r.ok]
     assert failed == []
 
 

@@ -38,8 +38,10 @@ def snaps(tmp_path_factory) -> dict[str, Snapshot]:
 
     root = tmp_path_factory.mktemp("profiles")
     # the plan's profile has no planned state: a batch that has not started is not in it (--batches 3)
-    return {p: generate(root / p.replace("@", "_"), profile=p, workers=2, **{**FLEET, "batches": 3 if p == PLAN else 4})
-            for p in (PLAN, CB)}
+    return {
+        p: generate(root / p.replace("@", "_"), profile=p, workers=2, **{**FLEET, "batches": 3 if p == PLAN else 4})
+        for p in (PLAN, CB)
+    }
 
 
 def test_both_profiles_are_registered():
@@ -51,13 +53,15 @@ def test_both_profiles_are_registered():
 def test_schema_files_are_the_reference_head():
     schema, choices = derive_schema.derive(REFERENCE)
     assert json.loads(Path(schemas.find(CB)).read_text()) == schema
-    assert schemas.choices(CB) == {(t, c): tuple(x for x, _ in vs) for t, cols in choices.items()
-                                   for c, vs in cols.items()}
+    assert schemas.choices(CB) == {
+        (t, c): tuple(x for x, _ in vs) for t, cols in choices.items() for c, vs in cols.items()
+    }
     head = json.loads((REFERENCE / "aquamind-schema-head.json").read_text())
     for name, t in head.items():  # every table, column and type of the application at cb41030
         mine = schemas.table(name, CB)
-        assert [(c["name"], c["type"], c["nullable"]) for c in t["columns"]] == \
-            [(c.name, c.sql_type, c.nullable) for c in mine.columns], name
+        assert [(c["name"], c["type"], c["nullable"]) for c in t["columns"]] == [
+            (c.name, c.sql_type, c.nullable) for c in mine.columns
+        ], name
 
 
 def test_schema_shape():
@@ -72,9 +76,16 @@ def test_schema_shape():
 def test_snapshot_conforms_and_validates(snaps):
     cb = snaps[CB]
     assert cb.profile == CB and set(cb.manifest["tables"]) == set(schemas.tables(CB))
-    for name in ("batch_batchtransferworkflow", "batch_transferaction", "batch_creationworkflow",
-                 "batch_creationaction", "batch_actualdailyassignmentstate", "health_licetype",
-                 "health_parameterscoredefinition", "environmental_stagetransitionenvironmental"):
+    for name in (
+        "batch_batchtransferworkflow",
+        "batch_transferaction",
+        "batch_creationworkflow",
+        "batch_creationaction",
+        "batch_actualdailyassignmentstate",
+        "health_licetype",
+        "health_parameterscoredefinition",
+        "environmental_stagetransitionenvironmental",
+    ):
         assert cb.rows(name) > 0, name
     for snap in snaps.values():
         failed = [(r.check.name, r.actual) for r in v.run(v.SnapshotSource(snap)) if not r.ok]
@@ -91,9 +102,22 @@ def test_deterministic(snaps, tmp_path):
 
 def _fish(snap: Snapshot) -> pl.DataFrame:
     started = snap.read("batch_batch").filter(pl.col("status") != "PLANNED")["id"]
-    return snap.read("batch_batchcontainerassignment").filter(pl.col("batch_id").is_in(started.implode())).select(
-        "batch_id", "container_id", "assignment_date", "departure_date", "population_count", "avg_weight_g",
-        "biomass_kg", "is_active", "last_weighing_date").sort("container_id", "assignment_date")
+    return (
+        snap.read("batch_batchcontainerassignment")
+        .filter(pl.col("batch_id").is_in(started.implode()))
+        .select(
+            "batch_id",
+            "container_id",
+            "assignment_date",
+            "departure_date",
+            "population_count",
+            "avg_weight_g",
+            "biomass_kg",
+            "is_active",
+            "last_weighing_date",
+        )
+        .sort("container_id", "assignment_date")
+    )
 
 
 def test_same_simulation_in_both_profiles(snaps):
@@ -102,17 +126,23 @@ def test_same_simulation_in_both_profiles(snaps):
     assert _fish(cb).height > 100
     on = lambda s, t, cols: s.read(t).select(cols).sort(cols)
     assert on(plan, "batch_growthsample", ["sample_date", "avg_weight_g", "sample_size"]).equals(
-        on(cb, "batch_growthsample", ["sample_date", "avg_weight_g", "sample_size"]))
+        on(cb, "batch_growthsample", ["sample_date", "avg_weight_g", "sample_size"])
+    )
     feed = ["feeding_date", "feeding_time", "container_id", "amount_kg", "feed_cost"]
     assert on(plan, "inventory_feedingevent", feed).equals(on(cb, "inventory_feedingevent", feed))
     assert plan.rows("environmental_environmentalreading") == cb.rows("environmental_environmentalreading")
     # deaths: per batch and day plus transfer losses there, per assignment and day (handling included) here
-    plan_deaths = plan.read("batch_mortalityevent")["count"].sum() \
-        + plan.read("batch_batchtransfer")["mortality_count"].sum()
+    plan_deaths = (
+        plan.read("batch_mortalityevent")["count"].sum() + plan.read("batch_batchtransfer")["mortality_count"].sum()
+    )
     assert cb.read("batch_mortalityevent")["count"].sum() == plan_deaths
     moved = plan.read("batch_batchtransfer").select("transfer_date", "transferred_count").sort(pl.all())
-    acts = cb.read("batch_transferaction").filter(pl.col("status") == "COMPLETED").select(
-        transfer_date="actual_execution_date", transferred_count="transferred_count").sort(pl.all())
+    acts = (
+        cb.read("batch_transferaction")
+        .filter(pl.col("status") == "COMPLETED")
+        .select(transfer_date="actual_execution_date", transferred_count="transferred_count")
+        .sort(pl.all())
+    )
     assert moved.equals(acts)
 
 
@@ -142,11 +172,16 @@ def test_workflows(snaps):
 def test_daily_states_follow_the_simulation(snaps):
     cb = snaps[CB]
     ds = cb.read("batch_actualdailyassignmentstate")
-    live = cb.read("batch_historicalbatchcontainerassignment").filter(pl.col("history_type") == "~") \
-        .filter(pl.col("history_date").dt.hour() == 20)  # the nightly growth update: one per live day
+    live = (
+        cb.read("batch_historicalbatchcontainerassignment")
+        .filter(pl.col("history_type") == "~")
+        .filter(pl.col("history_date").dt.hour() == 20)
+    )  # the nightly growth update: one per live day
     assert ds.height == live.height
-    joined = ds.join(live.select(assignment_id="id", date=pl.col("history_date").dt.date(), pop="population_count"),
-                     on=["assignment_id", "date"])
+    joined = ds.join(
+        live.select(assignment_id="id", date=pl.col("history_date").dt.date(), pop="population_count"),
+        on=["assignment_id", "date"],
+    )
     assert joined.height == ds.height and (joined["population"] == joined["pop"]).all()
     src = ds["sources"].str.json_decode()
     assert set(src.struct.field("weight")) == {"measured", "tgc_computed"}
@@ -159,11 +194,17 @@ def _seeded_database(dsn: str) -> None:
         c.execute(schemas.schema_sql(CB))
         c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown')")
         for name in HEALTH_PARAMETERS:
-            c.execute("INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
-                      "min_score) VALUES (%s, true, now(), now(), 3, 0)", (name,))
+            c.execute(
+                "INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
+                "min_score) VALUES (%s, true, now(), now(), 3, 0)",
+                (name,),
+            )
         for s, g, d, desc in LICE_TYPES:
-            c.execute("INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
-                      "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())", (s, g, d, desc))
+            c.execute(
+                "INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
+                "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())",
+                (s, g, d, desc),
+            )
 
 
 def _validate_db(dsn: str) -> list:
@@ -175,8 +216,9 @@ def _validate_db(dsn: str) -> list:
 def test_load_into_empty_database(snaps, empty_db):
     postgres.load(snaps[CB], empty_db)
     with psycopg.connect(empty_db) as c:
-        assert c.execute("SELECT count(*) FROM batch_actualdailyassignmentstate WHERE sources->>'temp' = 'measured'"
-                         ).fetchone()[0] == snaps[CB].rows("batch_actualdailyassignmentstate")
+        assert c.execute(
+            "SELECT count(*) FROM batch_actualdailyassignmentstate WHERE sources->>'temp' = 'measured'"
+        ).fetchone()[0] == snaps[CB].rows("batch_actualdailyassignmentstate")
     assert _validate_db(empty_db) == []
     with pytest.raises(AquagenError, match="has the schema of aquamind@cb41030.*--profile aquamind@cb41030"):
         postgres.load(snaps[PLAN], empty_db)
@@ -185,9 +227,17 @@ def test_load_into_empty_database(snaps, empty_db):
     purge(empty_db, all=True)
     batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
     with psycopg.connect(empty_db) as c:
-        left = {n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in batch_tables
-                if n not in ("batch_species", "batch_lifecyclestage", "batch_historicalspecies",
-                             "batch_historicallifecyclestage")}
+        left = {
+            n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
+            for n in batch_tables
+            if n
+            not in (
+                "batch_species",
+                "batch_lifecyclestage",
+                "batch_historicalspecies",
+                "batch_historicallifecyclestage",
+            )
+        }
     assert not {n: k for n, k in left.items() if k}
     postgres.load(snaps[CB], empty_db)
     assert _validate_db(empty_db) == []
@@ -201,8 +251,13 @@ def test_load_into_migrated_database(snaps, empty_db):
         assert c.execute("SELECT count(*) FROM health_healthparameter").fetchone()[0] == 9
         assert c.execute("SELECT count(*) FROM health_licetype").fetchone()[0] == 15
         # the score definitions hang off the seeded parameters
-        assert c.execute("SELECT count(*) FROM health_parameterscoredefinition d JOIN health_healthparameter p "
-                         "ON p.id = d.parameter_id").fetchone()[0] == 36
+        assert (
+            c.execute(
+                "SELECT count(*) FROM health_parameterscoredefinition d JOIN health_healthparameter p "
+                "ON p.id = d.parameter_id"
+            ).fetchone()[0]
+            == 36
+        )
     assert _validate_db(empty_db) == []
 
 
@@ -210,8 +265,19 @@ def test_cli_profile_option(snaps, tmp_path):
     r = run_cli("generate", "--profile", "aquamind@nope", "--out", tmp_path / "x")
     assert r.returncode == 2 and "unknown profile 'aquamind@nope'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    r = run_cli("batch", "--start-date", "2026-06-01", "--eggs", "1000", "--geography", "Scotland",
-                "--profile", PLAN, "--out", snaps[CB].path)
+    r = run_cli(
+        "batch",
+        "--start-date",
+        "2026-06-01",
+        "--eggs",
+        "1000",
+        "--geography",
+        "Scotland",
+        "--profile",
+        PLAN,
+        "--out",
+        snaps[CB].path,
+    )
     assert r.returncode == 2 and "differs from the snapshot's profile aquamind@cb41030" in r.stderr
 
 
@@ -223,10 +289,16 @@ def test_prefix_stable_in_time(tmp_path):
     kw = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), profile=CB, workers=1)
     early = generate(tmp_path / "early", as_of=dt.date(2025, 3, 1), **kw)
     late = generate(tmp_path / "late", as_of=dt.date(2025, 9, 1), **kw)
-    for name in ("batch_mortalityevent", "batch_actualdailyassignmentstate", "batch_historicaltransferaction",
-                 "batch_historicalbatchtransferworkflow", "batch_historicalbatch",
-                 "batch_historicalbatchcontainerassignment", "environmental_stagetransitionenvironmental",
-                 "batch_historicalcreationaction"):
+    for name in (
+        "batch_mortalityevent",
+        "batch_actualdailyassignmentstate",
+        "batch_historicaltransferaction",
+        "batch_historicalbatchtransferworkflow",
+        "batch_historicalbatch",
+        "batch_historicalbatchcontainerassignment",
+        "environmental_stagetransitionenvironmental",
+        "batch_historicalcreationaction",
+    ):
         a, b = early.read(name), late.read(name)
         assert 0 < a.height < b.height or name == "batch_historicalcreationaction", name
         assert a.join(b, on=a.columns, how="anti", nulls_equal=True).height == 0, name

@@ -63,8 +63,12 @@ def test_dry_run_then_purge_one_batch(fleet, fleet_copy):
     assert {"infrastructure_container", "auth_user", "inventory_feed"} <= set(done.preserved)
     assert after["inventory_feedcontainerstock"] == original["inventory_feedcontainerstock"]  # no --reset-inventory
     with psycopg.connect(fleet_copy) as c:
-        assert c.execute("SELECT count(*) FROM batch_historicalbatchcontainerassignment WHERE batch_id = %s",
-                         (bid,)).fetchone()[0] == 0
+        assert (
+            c.execute(
+                "SELECT count(*) FROM batch_historicalbatchcontainerassignment WHERE batch_id = %s", (bid,)
+            ).fetchone()[0]
+            == 0
+        )
     assert failed_checks(fleet_copy) == []
 
 
@@ -87,20 +91,33 @@ def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_
     assert r.returncode == 0, r.stderr
     assert "deleted" in r.stdout and "reset the feed inventory" in r.stdout and "kept (unchanged)" in r.stdout
     after = counts(fleet_copy)
-    for t in BATCH_LINKED + ["batch_growthsample", "batch_batchtransfer", "batch_historicalbatchtransfer",
-                             "batch_historicalgrowthsample", "inventory_historicalfeedingevent"]:
+    for t in BATCH_LINKED + [
+        "batch_growthsample",
+        "batch_batchtransfer",
+        "batch_historicalbatchtransfer",
+        "batch_historicalgrowthsample",
+        "inventory_historicalfeedingevent",
+    ]:
         assert after[t] == 0, t
     # rows that depend on a batch: its own tables and, transitively, whatever references them (health sampling)
     ts = schemas.tables()
     dependent = set(BATCH_LINKED) | {"batch_batchcontainerassignment"}
     while True:
-        more = {n for n, t in ts.items() if not t.history_of and any(fk.ref_table in dependent and fk.ref_table != n
-                                                                      for fk in t.foreign_keys)} - dependent
+        more = {
+            n
+            for n, t in ts.items()
+            if not t.history_of and any(fk.ref_table in dependent and fk.ref_table != n for fk in t.foreign_keys)
+        } - dependent
         if not more:
             break
         dependent |= more
-    master = [n for n, t in ts.items() if n.startswith(("infrastructure_", "auth_", "users_", "health_"))
-              and n not in dependent and not (t.history_of and t.history_of in dependent)]
+    master = [
+        n
+        for n, t in ts.items()
+        if n.startswith(("infrastructure_", "auth_", "users_", "health_"))
+        and n not in dependent
+        and not (t.history_of and t.history_of in dependent)
+    ]
     assert {t: after[t] for t in master} == {t: original[t] for t in master}
     with psycopg.connect(fleet_copy) as c:
         q = lambda s: c.execute(s).fetchone()[0]
@@ -110,21 +127,29 @@ def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_
         assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock") == 236
         assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock WHERE history_type <> '+'") == 0
         assert q("SELECT count(*) FROM inventory_historicalfeedpurchase") == 236
-        assert q("SELECT count(*) FROM inventory_feedcontainerstock s JOIN inventory_historicalfeedcontainerstock h "
-                 "USING (id) WHERE (s.quantity_kg, s.updated_at) IS DISTINCT FROM (h.quantity_kg, h.updated_at)") == 0
+        assert (
+            q(
+                "SELECT count(*) FROM inventory_feedcontainerstock s JOIN inventory_historicalfeedcontainerstock h "
+                "USING (id) WHERE (s.quantity_kg, s.updated_at) IS DISTINCT FROM (h.quantity_kg, h.updated_at)"
+            )
+            == 0
+        )
     assert failed_checks(fleet_copy) == []
     # nothing left to purge: --all is a no-op, --reset-inventory too
     again = purge(fleet_copy, all=True, reset_inventory=True)
     assert again.total == 0 and again.reset == {}
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "nothing to purge"),
-    (["--all"], "--confirm"),
-    (["--batch-name", "NOPE", "--confirm"], "no batch 'NOPE'"),
-    (["--batch-id", "999", "--dry-run"], "no batch 999"),
-    (["--all", "--batch-id", "1", "--confirm"], "--all"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "nothing to purge"),
+        (["--all"], "--confirm"),
+        (["--batch-name", "NOPE", "--confirm"], "no batch 'NOPE'"),
+        (["--batch-id", "999", "--dry-run"], "no batch 999"),
+        (["--all", "--batch-id", "1", "--confirm"], "--all"),
+    ],
+)
 def test_purge_refuses_bad_input_in_one_line(fleet_db, args, message):
     dsn = fleet_db[0]
     before = fingerprint(dsn)

@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MARK = re.compile(r"<!--\s*readme-test:\s*(run|slow|skip)\b\s*(.*?)\s*-->")
 SETUP = ("python3 -m venv ", "pip install ", "python3 -m pip ")  # the test runs this checkout, installed or not
 NOT_RUN = {  # command -> why it is not run as written here
-    "aquagen generate --batches 50 --seed 42 --out output/fleet --resume":
-        "needs an interrupted run (tests/test_fleet.py::test_resume_after_kill_gives_the_same_bytes)",
+    "aquagen generate --batches 50 --seed 42 --out output/fleet --resume": "needs an interrupted run (tests/test_fleet.py::test_resume_after_kill_gives_the_same_bytes)",
 }
 MIGRATE = "python manage.py migrate"
 
@@ -113,9 +112,18 @@ class Session:
         command = command.replace("5433", str(self.port))
         if command == MIGRATE:
             return self.migrate()
-        r = subprocess.run(["bash", "-c", command], cwd=self.folder, env=self.env, capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, check=False)
-        assert r.returncode == 0, f"README example failed (exit {r.returncode}): {command}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        r = subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert r.returncode == 0, (
+            f"README example failed (exit {r.returncode}): {command}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        )
         self.ran.append(command)
         return r
 
@@ -137,8 +145,9 @@ class Session:
                 self.run(command)
 
     def stop(self) -> None:
-        subprocess.run(["bash", "-c", "aquagen db stop"], cwd=self.folder, env=self.env, capture_output=True,
-                       check=False)
+        subprocess.run(
+            ["bash", "-c", "aquagen db stop"], cwd=self.folder, env=self.env, capture_output=True, check=False
+        )
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ from polars.testing import assert_frame_equal
 from psycopg.conninfo import make_conninfo
 
 import schemas
-from aquagen.check import validate
-from aquagen.profiles import get
-from aquagen.check import report
+from aquagen.check import report, validate
 from aquagen.check.report import charts, queries
+from aquagen.profiles import get
 from aquagen.snapshot import Snapshot, to_arrow
 
 from .conftest import run_cli
@@ -39,8 +38,14 @@ def fleet(tmp_path_factory):
     from aquagen.run.generate import generate
 
     # three batches in different stages on the as-of day (the page's summary has live fish)
-    return generate(tmp_path_factory.mktemp("report") / "snap", seed=3, batches=3, as_of=AS_OF,
-                    first_start=dt.date(2024, 3, 1), stagger_days=150)
+    return generate(
+        tmp_path_factory.mktemp("report") / "snap",
+        seed=3,
+        batches=3,
+        as_of=AS_OF,
+        first_start=dt.date(2024, 3, 1),
+        stagger_days=150,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +60,7 @@ def _validation_rows(page: str) -> list[tuple[str, str, str, str]]:
 
 def _body(page: str) -> str:
     """The page without the embedded plotly.js in its head (the figures' own scripts stay)."""
-    return page[page.index("</head>"):]
+    return page[page.index("</head>") :]
 
 
 def _text(page: str) -> str:
@@ -75,7 +80,7 @@ def _assert_page(path: Path, results: list, as_of: dt.date) -> str:
     assert "class='nothing'" not in page
     text = _text(page)
     assert ">None<" not in text and "None" not in re.sub(r"<[^>]+>", " ", text)
-    full = text[text.index("id='all-checks'"):]
+    full = text[text.index("id='all-checks'") :]
     checks = validate.checks(get(), as_of)
     rows = _validation_rows(full)
     assert [(g, n) for _, g, n, _ in rows] == [(html.escape(c.group), html.escape(c.name)) for c in checks]
@@ -151,10 +156,14 @@ def test_as_of_cuts_everything(fleet, tmp_path):
     assert b.height == len(starts) - 1 and b["start_date"].max() <= cut
     assert b["actual_end_date"].null_count() == b.height and set(b["status"]) == {"ACTIVE"}
     for name, df, cols in (
-            ("growth", queries.growth(src), ["day"]), ("spans", queries.stage_spans(src), ["start", "stop"]),
-            ("mortality", queries.mortality(src), ["day"]), ("sensors", queries.sensors(src), ["day"]),
-            ("lots", queries.stock_lot_days(src), ["day"]), ("purchases", queries.purchases(src), ["day"]),
-            ("occupancy", queries.occupancy(src), ["start", "stop"])):
+        ("growth", queries.growth(src), ["day"]),
+        ("spans", queries.stage_spans(src), ["start", "stop"]),
+        ("mortality", queries.mortality(src), ["day"]),
+        ("sensors", queries.sensors(src), ["day"]),
+        ("lots", queries.stock_lot_days(src), ["day"]),
+        ("purchases", queries.purchases(src), ["day"]),
+        ("occupancy", queries.occupancy(src), ["start", "stop"]),
+    ):
         assert df.height, name
         for c in cols:
             assert df[c].max() <= cut, (name, c)
@@ -173,10 +182,16 @@ def test_as_of_cuts_everything(fleet, tmp_path):
 def test_band_across_batches():
     """Median and 10–90 % band per day since the start, values carried over days without rows, each batch
     up to its harvest or the report's day."""
-    b = pl.DataFrame({"batch_id": [1, 2, 3], "start_date": [dt.date(2025, 1, 1)] * 3,
-                      "actual_end_date": [dt.date(2025, 1, 3), None, None]})
-    v = pl.DataFrame({"batch_id": [1, 2, 3, 2], "day": [dt.date(2025, 1, 1)] * 3 + [dt.date(2025, 1, 4)],
-                      "x": [1.0, 2.0, 3.0, 20.0]})
+    b = pl.DataFrame(
+        {
+            "batch_id": [1, 2, 3],
+            "start_date": [dt.date(2025, 1, 1)] * 3,
+            "actual_end_date": [dt.date(2025, 1, 3), None, None],
+        }
+    )
+    v = pl.DataFrame(
+        {"batch_id": [1, 2, 3, 2], "day": [dt.date(2025, 1, 1)] * 3 + [dt.date(2025, 1, 4)], "x": [1.0, 2.0, 3.0, 20.0]}
+    )
     aged = charts.by_age(v, "x", b, dt.date(2025, 1, 5))
     assert aged.group_by("batch_id").agg(pl.len()).sort("batch_id")["len"].to_list() == [3, 5, 5]
     s = charts.spread(aged, "x")
@@ -195,8 +210,11 @@ def test_cli(master_snapshot, fleet, tmp_path):
     assert str(out / "index.html") in r.stdout and "0 failed" in r.stdout
     page = (out / "index.html").read_text()
     assert "No batches" in page and page.count("class='nothing'") == len(report.CHARTS) - 1  # feed stock is there
-    bad = (["report", tmp_path / "no-such-snapshot"], ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
-           ["report", fleet.path, "--as-of", "2026-01-16"])
+    bad = (
+        ["report", tmp_path / "no-such-snapshot"],
+        ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
+        ["report", fleet.path, "--as-of", "2026-01-16"],
+    )
     for args in bad:
         r = run_cli(*args)
         assert r.returncode == 2, r.stderr
@@ -207,12 +225,27 @@ def test_cli(master_snapshot, fleet, tmp_path):
 
 # --- a real browser --------------------------------------------------------------------------------------
 
+
 def _chromium(*args: str) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     assert exe, "Chromium is not installed: apt-get install chromium (.ci/run does)"
-    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", *args],
-                          check=False, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            *args,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_page_in_browser(fleet_report):
@@ -225,8 +258,10 @@ def test_page_in_browser(fleet_report):
     assert console == []
     dom = r.stdout
     parts = re.split(r'<div id="chart-([a-z-]+)"', dom)[1:]
-    drawn = {key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
-             for key, body in zip(parts[::2], parts[1::2], strict=True)}
+    drawn = {
+        key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
+        for key, body in zip(parts[::2], parts[1::2], strict=True)
+    }
     assert list(drawn) == list(report.CHARTS)
     assert all(svgs >= 1 and traces >= 1 for svgs, traces in drawn.values()), drawn
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +274,7 @@ def test_page_in_browser(fleet_report):
 
 
 # --- a database -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def loaded_db(fleet, pg_admin):
@@ -268,9 +304,18 @@ def test_database_report_matches_snapshot(fleet, loaded_db, tmp_path):
         assert "loaded snapshot" in page and str(fleet.path) in page
         # the same queries give the same aggregates on both sources
         assert db.end == snap.end == AS_OF
-        for q in (queries.batches, queries.feed_by_batch_stage, queries.sensors, queries.occupancy, queries.purchases,
-                  queries.stock_lot_days, queries.feed_containers, queries.growth, queries.mortality,
-                  queries.stage_spans):
+        for q in (
+            queries.batches,
+            queries.feed_by_batch_stage,
+            queries.sensors,
+            queries.occupancy,
+            queries.purchases,
+            queries.stock_lot_days,
+            queries.feed_containers,
+            queries.growth,
+            queries.mortality,
+            queries.stage_spans,
+        ):
             a, b = q(snap), q(db)
             key = a.columns[: min(3, len(a.columns))]
             assert_frame_equal(a.sort(key), b.sort(key), check_dtypes=False, check_exact=False, rel_tol=1e-9)
@@ -303,6 +348,7 @@ def test_database_without_schema(empty_db, tmp_path):
 
 # --- broken snapshots: exactly the matching invariant's rows are red ------------------------------------------
 
+
 def _broken_copy(fleet: Snapshot, dest) -> Snapshot:
     shutil.copytree(fleet.path, dest, ignore=shutil.ignore_patterns("report"))
     return Snapshot.open(dest)
@@ -332,33 +378,76 @@ def test_broken_overlapping_occupancy(fleet, tmp_path):
     new_id = int(snap.scan("batch_batchcontainerassignment").select(pl.col("id").max()).collect().item()) + 1
     day = victim["assignment_date"] + dt.timedelta(days=5)
     intruder = a.filter(pl.col("id") == victim["id"]).with_columns(  # a copy of it, for batch 2
-        pl.lit(new_id, pl.Int64).alias("id"), pl.lit(2, pl.Int64).alias("batch_id"),
-        pl.lit(0, pl.Int32).alias("population_count"), pl.lit(0).cast(pl.Decimal(10, 2)).alias("biomass_kg"),
-        pl.lit(day).alias("assignment_date"), pl.lit(day + dt.timedelta(days=3)).alias("departure_date"),
-        pl.lit(False).alias("is_active"), pl.lit(None, pl.Date).alias("last_weighing_date"))
+        pl.lit(new_id, pl.Int64).alias("id"),
+        pl.lit(2, pl.Int64).alias("batch_id"),
+        pl.lit(0, pl.Int32).alias("population_count"),
+        pl.lit(0).cast(pl.Decimal(10, 2)).alias("biomass_kg"),
+        pl.lit(day).alias("assignment_date"),
+        pl.lit(day + dt.timedelta(days=3)).alias("departure_date"),
+        pl.lit(False).alias("is_active"),
+        pl.lit(None, pl.Date).alias("last_weighing_date"),
+    )
     _rewrite(snap, "batch_batchcontainerassignment", lambda df: pl.concat([df, intruder]), first_part_only=True)
     hist = snap.read("batch_historicalbatchcontainerassignment")
-    h = hist.filter(pl.col("id") == victim["id"], pl.col("history_type") == "+").head(1).with_columns(
-        pl.lit(new_id, pl.Int64).alias("id"), pl.lit(int(hist["history_id"].max()) + 1, pl.Int32).alias("history_id"),
-        *[intruder[c].alias(c) for c in ("batch_id", "population_count", "biomass_kg", "assignment_date",
-                                          "departure_date", "is_active", "last_weighing_date")])
-    _rewrite(snap, "batch_historicalbatchcontainerassignment", lambda df: pl.concat([df, h.select(df.columns)]),
-             first_part_only=True)
-    assert _red_rows(snap) == [("2 occupancy", "containers holding two assignments at once"),
-                               ("2 occupancy", "halls or sea areas holding two batches at once")]
+    h = (
+        hist.filter(pl.col("id") == victim["id"], pl.col("history_type") == "+")
+        .head(1)
+        .with_columns(
+            pl.lit(new_id, pl.Int64).alias("id"),
+            pl.lit(int(hist["history_id"].max()) + 1, pl.Int32).alias("history_id"),
+            *[
+                intruder[c].alias(c)
+                for c in (
+                    "batch_id",
+                    "population_count",
+                    "biomass_kg",
+                    "assignment_date",
+                    "departure_date",
+                    "is_active",
+                    "last_weighing_date",
+                )
+            ],
+        )
+    )
+    _rewrite(
+        snap,
+        "batch_historicalbatchcontainerassignment",
+        lambda df: pl.concat([df, h.select(df.columns)]),
+        first_part_only=True,
+    )
+    assert _red_rows(snap) == [
+        ("2 occupancy", "containers holding two assignments at once"),
+        ("2 occupancy", "halls or sea areas holding two batches at once"),
+    ]
 
 
 def test_broken_reading_outside_assignment(fleet, tmp_path):
     """A reading moved to its (closed) assignment's departure day."""
     snap = _broken_copy(fleet, tmp_path / "reading")
-    a = snap.read("batch_batchcontainerassignment").filter(pl.col("departure_date").is_not_null()).sort("id").row(
-        0, named=True)
-    r = snap.scan("environmental_environmentalreading").filter(
-        pl.col("batch_container_assignment_id") == a["id"]).select(pl.col("id").min()).collect().item()
+    a = (
+        snap.read("batch_batchcontainerassignment")
+        .filter(pl.col("departure_date").is_not_null())
+        .sort("id")
+        .row(0, named=True)
+    )
+    r = (
+        snap.scan("environmental_environmentalreading")
+        .filter(pl.col("batch_container_assignment_id") == a["id"])
+        .select(pl.col("id").min())
+        .collect()
+        .item()
+    )
     moved = dt.datetime.combine(a["departure_date"], dt.time(6), tzinfo=dt.UTC)
-    _rewrite(snap, "environmental_environmentalreading", lambda df: df.with_columns(
-        pl.when(pl.col("id") == r).then(pl.lit(moved).dt.cast_time_unit("us")).otherwise(pl.col("reading_time"))
-        .alias("reading_time")))
+    _rewrite(
+        snap,
+        "environmental_environmentalreading",
+        lambda df: df.with_columns(
+            pl.when(pl.col("id") == r)
+            .then(pl.lit(moved).dt.cast_time_unit("us"))
+            .otherwise(pl.col("reading_time"))
+            .alias("reading_time")
+        ),
+    )
     assert _red_rows(snap) == [("1 live assignment", "readings outside their assignment")]
 
 
@@ -368,6 +457,11 @@ def test_broken_negative_stock(fleet, tmp_path):
     lot = int(snap.read("inventory_feedcontainerstock")["id"].min())
     minus = pl.lit(-100).cast(pl.Decimal(10, 2))
     for name in ("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"):
-        _rewrite(snap, name, lambda df: df.with_columns(
-            pl.when(pl.col("id") == lot).then(minus).otherwise(pl.col("quantity_kg")).alias("quantity_kg")))
+        _rewrite(
+            snap,
+            name,
+            lambda df: df.with_columns(
+                pl.when(pl.col("id") == lot).then(minus).otherwise(pl.col("quantity_kg")).alias("quantity_kg")
+            ),
+        )
     assert _red_rows(snap) == [("5 feed stock", "stock lots (or lot history rows) below zero")]

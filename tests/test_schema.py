@@ -43,8 +43,9 @@ def test_created_schema_equals_reference(empty_db):
     assert set(got) == set(ref)
     for name, r in ref.items():
         g = got[name]
-        assert [(c["name"], c["type"], c["nullable"], c.get("identity") is not None) for c in r["columns"]] == \
-               [(c["name"], c["type"], c["nullable"], c["identity"]) for c in g["columns"]], name
+        assert [(c["name"], c["type"], c["nullable"], c.get("identity") is not None) for c in r["columns"]] == [
+            (c["name"], c["type"], c["nullable"], c["identity"]) for c in g["columns"]
+        ], name
         assert g["primary_key"] == r["primary_key"], name
         assert sorted(map(tuple, g["unique"])) == sorted(map(tuple, r["unique"])), name
         assert sorted(g["checks"]) == sorted(r["checks"]), name

@@ -18,8 +18,19 @@ from aquagen.model.layout import assignment_layout
 from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
 
-FRAMES = ("assignments", "daily", "transfers", "harvests", "mortality", "feedings", "readings", "samples", "journal", "stage_changes",
-          "episodes")
+FRAMES = (
+    "assignments",
+    "daily",
+    "transfers",
+    "harvests",
+    "mortality",
+    "feedings",
+    "readings",
+    "samples",
+    "journal",
+    "stage_changes",
+    "episodes",
+)
 DATED = {
     "daily": "date",
     "transfers": "transfer_date",
@@ -134,7 +145,9 @@ def check_biomass(sim: BatchSim) -> None:
     for df, n in ((sim.assignments, "population_count"), (sim.daily, "population"), (sim.harvests, "count")):
         np.testing.assert_allclose(df["biomass_kg"], df[n] * df["avg_weight_g"] / 1000, rtol=1e-12)
     t = sim.transfers.filter(pl.col("transferred_count") > 0)
-    np.testing.assert_allclose(t["source_biomass_kg"] / t["source_count"], t["transferred_biomass_kg"] / t["transferred_count"], rtol=1e-12)
+    np.testing.assert_allclose(
+        t["source_biomass_kg"] / t["source_count"], t["transferred_biomass_kg"] / t["transferred_count"], rtol=1e-12
+    )
     if sim.mortality.height:
         assert (sim.mortality["biomass_kg"] > 0).all()
 
@@ -142,8 +155,13 @@ def check_biomass(sim: BatchSim) -> None:
 def check_live_windows(sim: BatchSim) -> None:
     """Every dated row lies inside its assignment's live window."""
     a = sim.assignments.select("assignment_no", "assignment_date", "departure_date")
-    for name, col in (("daily", "date"), ("feedings", "feeding_date"), ("readings", "reading_time"),
-                      ("samples", "sample_date"), ("journal", "entry_time")):
+    for name, col in (
+        ("daily", "date"),
+        ("feedings", "feeding_date"),
+        ("readings", "reading_time"),
+        ("samples", "sample_date"),
+        ("journal", "entry_time"),
+    ):
         df = getattr(sim, name).with_columns(_d=pl.col(col).cast(pl.Date))
         j = df.join(a, on="assignment_no", how="left")
         assert j["assignment_date"].null_count() == 0, name
@@ -191,7 +209,9 @@ def check_feedings(sim: BatchSim) -> None:
     assert (f["amount_kg"] >= 0.0001).all() and (f["batch_biomass_kg"] >= 0.01).all()
     np.testing.assert_allclose(f["feeding_percentage"], f["amount_kg"] / f["batch_biomass_kg"] * 100, atol=1e-6)
     totals = f.group_by("assignment_no", "feeding_date").agg(pl.col("amount_kg").sum())
-    j = sim.daily.join(totals, left_on=["assignment_no", "date"], right_on=["assignment_no", "feeding_date"], how="left")
+    j = sim.daily.join(
+        totals, left_on=["assignment_no", "date"], right_on=["assignment_no", "feeding_date"], how="left"
+    )
     np.testing.assert_allclose(j["amount_kg"].fill_null(0.0), j["feed_kg"], atol=1e-9)
 
 
@@ -237,7 +257,9 @@ def test_full_life_shape():
     assert heights["feedings"] <= (days * per_day).sum()
     assert 24 <= heights["journal"] <= cal.life_days // 30
     assert sim.stage_changes["stage"].to_list() == list(range(6))
-    assert sim.stage_changes["date"].to_list() == [dt.date(2023, 3, 1) + dt.timedelta(days=int(d)) for d in cal.stage_start]
+    assert sim.stage_changes["date"].to_list() == [
+        dt.date(2023, 3, 1) + dt.timedelta(days=int(d)) for d in cal.stage_start
+    ]
     # the batch's own calendar: stages within ±20 days of the nominal 90
     assert all(70 <= d <= 110 for d in cal.stage_days[:5]) and 300 <= cal.stage_days[5] <= 560
     a = sim.assignments
@@ -254,27 +276,87 @@ def test_schema():
     date, ts = pl.Date, pl.Datetime("us", "UTC")
     small = (pl.Int16, pl.Int32)
     expected = {
-        "assignments": {"assignment_no": small, "stage": small, "slot": small, "assignment_date": date,
-                        "departure_date": date, "is_active": pl.Boolean, "population_count": pl.Int64,
-                        "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64, "last_weighing_date": date,
-                        "initial_population": pl.Int64, "initial_weight_g": pl.Float64},
-        "daily": {"assignment_no": small, "date": date, "population": pl.Int64, "deaths": pl.Int64,
-                  "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64, "temperature_c": pl.Float64, "feed_kg": pl.Float64},
-        "transfers": {"transfer_date": date, "source_assignment_no": small, "dest_assignment_no": small,
-                      "source_stage": small, "dest_stage": small, "source_count": pl.Int64,
-                      "transferred_count": pl.Int64, "mortality_count": pl.Int64,
-                      "source_biomass_kg": pl.Float64, "transferred_biomass_kg": pl.Float64},
-        "harvests": {"assignment_no": small, "harvest_date": date, "count": pl.Int64, "avg_weight_g": pl.Float64, "biomass_kg": pl.Float64},
-        "mortality": {"event_date": date, "count": pl.Int64, "biomass_kg": pl.Float64, "cause": pl.String,
-                      "episode": pl.Boolean},
-        "feedings": {"assignment_no": small, "feeding_date": date, "feeding_time": pl.Time, "amount_kg": pl.Float64,
-                     "batch_biomass_kg": pl.Float64, "feed": small, "feeding_percentage": pl.Float64},
+        "assignments": {
+            "assignment_no": small,
+            "stage": small,
+            "slot": small,
+            "assignment_date": date,
+            "departure_date": date,
+            "is_active": pl.Boolean,
+            "population_count": pl.Int64,
+            "avg_weight_g": pl.Float64,
+            "biomass_kg": pl.Float64,
+            "last_weighing_date": date,
+            "initial_population": pl.Int64,
+            "initial_weight_g": pl.Float64,
+        },
+        "daily": {
+            "assignment_no": small,
+            "date": date,
+            "population": pl.Int64,
+            "deaths": pl.Int64,
+            "avg_weight_g": pl.Float64,
+            "biomass_kg": pl.Float64,
+            "temperature_c": pl.Float64,
+            "feed_kg": pl.Float64,
+        },
+        "transfers": {
+            "transfer_date": date,
+            "source_assignment_no": small,
+            "dest_assignment_no": small,
+            "source_stage": small,
+            "dest_stage": small,
+            "source_count": pl.Int64,
+            "transferred_count": pl.Int64,
+            "mortality_count": pl.Int64,
+            "source_biomass_kg": pl.Float64,
+            "transferred_biomass_kg": pl.Float64,
+        },
+        "harvests": {
+            "assignment_no": small,
+            "harvest_date": date,
+            "count": pl.Int64,
+            "avg_weight_g": pl.Float64,
+            "biomass_kg": pl.Float64,
+        },
+        "mortality": {
+            "event_date": date,
+            "count": pl.Int64,
+            "biomass_kg": pl.Float64,
+            "cause": pl.String,
+            "episode": pl.Boolean,
+        },
+        "feedings": {
+            "assignment_no": small,
+            "feeding_date": date,
+            "feeding_time": pl.Time,
+            "amount_kg": pl.Float64,
+            "batch_biomass_kg": pl.Float64,
+            "feed": small,
+            "feeding_percentage": pl.Float64,
+        },
         "readings": {"assignment_no": small, "parameter": small, "reading_time": ts, "value": pl.Float64},
-        "samples": {"assignment_no": small, "sample_date": date, "sample_size": pl.Int64, "avg_weight_g": pl.Float64,
-                    "std_deviation_weight": pl.Float64, "min_weight_g": pl.Float64, "max_weight_g": pl.Float64,
-                    "avg_length_cm": pl.Float64, "std_deviation_length": pl.Float64, "condition_factor": pl.Float64},
-        "journal": {"entry_time": ts, "assignment_no": small, "category": pl.String, "severity": pl.String,
-                    "description": pl.String, "resolution_status": pl.Boolean, "resolution_notes": pl.String},
+        "samples": {
+            "assignment_no": small,
+            "sample_date": date,
+            "sample_size": pl.Int64,
+            "avg_weight_g": pl.Float64,
+            "std_deviation_weight": pl.Float64,
+            "min_weight_g": pl.Float64,
+            "max_weight_g": pl.Float64,
+            "avg_length_cm": pl.Float64,
+            "std_deviation_length": pl.Float64,
+            "condition_factor": pl.Float64,
+        },
+        "journal": {
+            "entry_time": ts,
+            "assignment_no": small,
+            "category": pl.String,
+            "severity": pl.String,
+            "description": pl.String,
+            "resolution_status": pl.Boolean,
+            "resolution_notes": pl.String,
+        },
         "stage_changes": {"date": date, "stage": small},
     }
     for name, cols in expected.items():
@@ -320,16 +402,30 @@ def test_growth_follows_tgc_rule():
     days a container is at its capacity."""
     sim = full_life("Scotland", 5)
     a = sim.assignments.select("assignment_no", "stage", "initial_weight_g", "assignment_date")
-    d = sim.daily.join(a, on="assignment_no").with_columns(
-        before=pl.col("avg_weight_g").shift(1).over("assignment_no").fill_null(pl.col("initial_weight_g"))
-    ).filter((pl.col("stage") > 0) & ((pl.col("stage") < 5) | ((pl.col("date") - pl.col("assignment_date")).dt.total_days() >= 28)))
+    d = (
+        sim.daily.join(a, on="assignment_no")
+        .with_columns(
+            before=pl.col("avg_weight_g").shift(1).over("assignment_no").fill_null(pl.col("initial_weight_g"))
+        )
+        .filter(
+            (pl.col("stage") > 0)
+            & ((pl.col("stage") < 5) | ((pl.col("date") - pl.col("assignment_date")).dt.total_days() >= 28))
+        )
+    )
     d = d.filter(pl.col("biomass_kg") < 0.999 * pl.Series(CAPACITY_KG)[d["stage"]])
     step = np.cbrt(d["avg_weight_g"].to_numpy()) - np.cbrt(d["before"].to_numpy())
-    nominal = effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy()) * d["temperature_c"].to_numpy() / 1000
+    nominal = (
+        effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy())
+        * d["temperature_c"].to_numpy()
+        / 1000
+    )
     fasting = step == 0  # no feed, no growth: around moves, before harvest, at delousing
     assert 0 < fasting.mean() < 0.05
-    factor = pl.DataFrame({"a": d["assignment_no"], "f": step / nominal}).filter(~pl.Series(fasting)).group_by("a").agg(
-        pl.col("f").min().alias("lo"), pl.col("f").max().alias("hi")
+    factor = (
+        pl.DataFrame({"a": d["assignment_no"], "f": step / nominal})
+        .filter(~pl.Series(fasting))
+        .group_by("a")
+        .agg(pl.col("f").min().alias("lo"), pl.col("f").max().alias("hi"))
     )
     assert (factor["lo"] >= 0.87 * 0.94 - 1e-9).all() and (factor["hi"] <= 1.13 * 1.06 + 1e-9).all()
     assert ((factor["hi"] - factor["lo"]) < 1e-9).all()  # one factor per container, constant over time
@@ -337,7 +433,7 @@ def test_growth_follows_tgc_rule():
     # the nominal coefficients at moderate size and temperature; a gentle decline with size (no bend)
     assert effective_tgc(1, 10.0, 1.0) == pytest.approx(2.2)
     assert effective_tgc(5, 12.0, 500.0) == pytest.approx(3.0)
-    assert effective_tgc(5, 12.0, 5000.0) == pytest.approx(3.0 * 10 ** -0.1)
+    assert effective_tgc(5, 12.0, 5000.0) == pytest.approx(3.0 * 10**-0.1)
     assert effective_tgc(5, 15.0, 500.0) == pytest.approx(3.0 * 0.84)  # -8 %/°C above 13 °C
     assert effective_tgc(5, 12.0, 500.0, check=0.4) == pytest.approx(1.2)
     assert list(TGC) == [0.0, 2.2, 2.7, 2.9, 3.2, 3.0]
@@ -345,8 +441,10 @@ def test_growth_follows_tgc_rule():
 
 def test_batches_differ():
     """Random effects per batch: survival, FCR, calendar and harvest weight spread across shards."""
-    sims = [simulate_batch(spec(dt.date(2022, 1 + 2 * i, 1), 3_500_000, GEOGRAPHIES[i % 2], seed=42, shard=i))
-            for i in range(6)]
+    sims = [
+        simulate_batch(spec(dt.date(2022, 1 + 2 * i, 1), 3_500_000, GEOGRAPHIES[i % 2], seed=42, shard=i))
+        for i in range(6)
+    ]
     survival = np.array([s.harvests["count"].sum() / 3_500_000 for s in sims])
     weight = np.array([s.harvests["avg_weight_g"].mean() for s in sims])
     life = np.array([(s.expected_end_date - s.stage_changes["date"][0]).days for s in sims])
@@ -378,8 +476,16 @@ def test_fcr_per_stage():
     for geography in GEOGRAPHIES:
         sim = full_life(geography, 6)
         a = sim.assignments
-        feed = sim.daily.join(a.select("assignment_no", "stage"), on="assignment_no").group_by("stage").agg(pl.col("feed_kg").sum())
-        gain = a.group_by("stage").agg((pl.col("biomass_kg") - pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum().alias("gain"))
+        feed = (
+            sim.daily.join(a.select("assignment_no", "stage"), on="assignment_no")
+            .group_by("stage")
+            .agg(pl.col("feed_kg").sum())
+        )
+        gain = a.group_by("stage").agg(
+            (pl.col("biomass_kg") - pl.col("initial_population") * pl.col("initial_weight_g") / 1000)
+            .sum()
+            .alias("gain")
+        )
         fcr = feed.join(gain, on="stage").sort("stage").with_columns(fcr=pl.col("feed_kg") / pl.col("gain"))
         assert fcr.filter(pl.col("stage") == 0)["feed_kg"].item() == 0  # eggs are not fed
         stages = fcr.filter(pl.col("stage") > 0)
@@ -445,8 +551,14 @@ def test_temperatures(geography, lo, hi):
 def test_regional_weather_is_shared():
     """Two batches at sea at the same time in one geography see the same regional weather."""
     sims = [full_life("Scotland", 3, shard=s) for s in (0, 1)]
-    d = [s.daily.join(s.assignments.select("assignment_no", "stage"), on="assignment_no").filter(pl.col("stage") == 5)
-         .group_by("date").agg(pl.col("temperature_c").mean()).sort("date") for s in sims]
+    d = [
+        s.daily.join(s.assignments.select("assignment_no", "stage"), on="assignment_no")
+        .filter(pl.col("stage") == 5)
+        .group_by("date")
+        .agg(pl.col("temperature_c").mean())
+        .sort("date")
+        for s in sims
+    ]
     j = d[0].join(d[1], on="date").sort("date")
     a, b = np.diff(j["temperature_c"].to_numpy(), 7), np.diff(j["temperature_c_right"].to_numpy(), 7)
     assert j.height > 200 and np.corrcoef(a, b)[0, 1] > 0.6  # weekly changes move together
@@ -496,7 +608,10 @@ def test_mortality_events():
     # episodes at sea carry their cause, and kill more a day than the baseline
     ep = m.filter("episode")
     assert ep.height >= 7 and set(ep["cause"].unique()) <= {"DISEASE", "ENVIRONMENTAL", "HANDLING"}
-    assert ep["count"].mean() > m.filter(~pl.col("episode") & (pl.col("event_date") > ep["event_date"].min()))["count"].mean()
+    assert (
+        ep["count"].mean()
+        > m.filter(~pl.col("episode") & (pl.col("event_date") > ep["event_date"].min()))["count"].mean()
+    )
     assert m["event_date"].n_unique() == m.height
     # handling losses are counted in transfers only
     assert sim.daily["deaths"].sum() == m["count"].sum()
@@ -517,11 +632,21 @@ def test_episodes():
 
 def test_samples():
     sim = full_life("Faroe Islands", 2)
-    s = sim.samples.join(sim.assignments.select("assignment_no", "stage", "assignment_date", "last_weighing_date"), on="assignment_no")
+    s = sim.samples.join(
+        sim.assignments.select("assignment_no", "stage", "assignment_date", "last_weighing_date"), on="assignment_no"
+    )
     assert s["stage"].min() == 1
     assert ((s["sample_size"] >= 20) & (s["sample_size"] <= 50)).all()
     assert ((s["min_weight_g"] <= s["avg_weight_g"]) & (s["avg_weight_g"] <= s["max_weight_g"])).all()
-    for col in ("avg_weight_g", "std_deviation_weight", "min_weight_g", "max_weight_g", "avg_length_cm", "std_deviation_length", "condition_factor"):
+    for col in (
+        "avg_weight_g",
+        "std_deviation_weight",
+        "min_weight_g",
+        "max_weight_g",
+        "avg_length_cm",
+        "std_deviation_length",
+        "condition_factor",
+    ):
         assert (s[col] == s[col].round(2)).all(), col
     cf = (100 * s["avg_weight_g"] / s["avg_length_cm"] ** 3).round(2)
     assert (cf == s["condition_factor"]).all()
@@ -545,7 +670,15 @@ def test_samples():
 def test_journal():
     sim = full_life("Scotland", 8)
     j = sim.journal
-    assert set(j["category"].unique()) <= {"observation", "issue", "action", "diagnosis", "treatment", "vaccination", "sample"}
+    assert set(j["category"].unique()) <= {
+        "observation",
+        "issue",
+        "action",
+        "diagnosis",
+        "treatment",
+        "vaccination",
+        "sample",
+    }
     assert set(j["severity"].drop_nulls().unique()) <= {"low", "medium", "high"}
     assert (j["description"].str.len_chars() > 10).all()
     assert (j.filter(~pl.col("resolution_status"))["resolution_notes"] == "").all()
@@ -562,7 +695,12 @@ def test_determinism():
     a, b = simulate_batch(s), simulate_batch(s)
     for f in FRAMES:
         assert getattr(a, f).equals(getattr(b, f)), f
-    assert (a.status, a.actual_end_date, a.expected_end_date, a.current_stage) == (b.status, b.actual_end_date, b.expected_end_date, b.current_stage)
+    assert (a.status, a.actual_end_date, a.expected_end_date, a.current_stage) == (
+        b.status,
+        b.actual_end_date,
+        b.expected_end_date,
+        b.current_stage,
+    )
     other = simulate_batch(dataclasses.replace(s, shard=10))
     assert not other.daily.equals(a.daily)
     other = simulate_batch(dataclasses.replace(s, seed=4))
@@ -574,11 +712,11 @@ def check_prefix(early: BatchSim, late: BatchSim, as_of: dt.date) -> None:
     for name, col in DATED.items():
         cut = getattr(late, name).filter(pl.col(col).cast(pl.Date) <= as_of)
         assert getattr(early, name).equals(cut), name
-    e, l = early.assignments, late.assignments.filter(pl.col("assignment_date") <= as_of)
+    e, lt = early.assignments, late.assignments.filter(pl.col("assignment_date") <= as_of)
     fixed = ["assignment_no", "stage", "slot", "assignment_date", "initial_population", "initial_weight_g"]
-    assert e.select(fixed).equals(l.select(fixed))
+    assert e.select(fixed).equals(lt.select(fixed))
     closed = e.filter(~pl.col("is_active"))
-    assert closed.equals(l.filter(pl.col("assignment_no").is_in(closed["assignment_no"].implode())))
+    assert closed.equals(lt.filter(pl.col("assignment_no").is_in(closed["assignment_no"].implode())))
     # an assignment open at the early cut shows the fish as of that day
     opened = e.filter("is_active").join(late.daily.filter(pl.col("date") == as_of), on="assignment_no")
     assert opened.height == e.filter("is_active").height
@@ -646,7 +784,9 @@ offsets = st.one_of(st.sampled_from(CUTS), st.integers(0, 900))
 
 
 @settings(max_examples=40, deadline=None)
-@given(start=starts, n=eggs, geography=geographies, offset=offsets, seed=st.integers(0, 2**32), shard=st.integers(0, 500))
+@given(
+    start=starts, n=eggs, geography=geographies, offset=offsets, seed=st.integers(0, 2**32), shard=st.integers(0, 500)
+)
 def test_invariants_hold_at_any_cut(start, n, geography, offset, seed, shard):
     s = spec(start, n, geography, seed, shard, offset)
     check_invariants(simulate_batch(s), s)
@@ -657,7 +797,9 @@ def test_invariants_hold_at_any_cut(start, n, geography, offset, seed, shard):
 def test_prefix_property(start, n, geography, a, b, shard):
     early, late = sorted((a, b))
     s = spec(start, n, geography, 5, shard, early)
-    check_prefix(simulate_batch(s), simulate_batch(dataclasses.replace(s, as_of=start + dt.timedelta(days=late))), s.as_of)
+    check_prefix(
+        simulate_batch(s), simulate_batch(dataclasses.replace(s, as_of=start + dt.timedelta(days=late))), s.as_of
+    )
 
 
 @settings(max_examples=15, deadline=None)

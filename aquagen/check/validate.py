@@ -66,13 +66,16 @@ def _history_checks(profile: Profile) -> list[Check]:
     out = []
     for t in profile.tables.values():
         if t.history_table:
-            out.append(Check(
-                "history", f"{t.name} rows without '+' history",
-                f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT id FROM {t.history_table} "
-                f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL"
-                + (f" AND NOT ({profile.seeded[t.name]})" if t.name in profile.seeded else ""),
-                0,
-            ))
+            out.append(
+                Check(
+                    "history",
+                    f"{t.name} rows without '+' history",
+                    f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT id FROM {t.history_table} "
+                    f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL"
+                    + (f" AND NOT ({profile.seeded[t.name]})" if t.name in profile.seeded else ""),
+                    0,
+                )
+            )
     return out
 
 
@@ -81,15 +84,24 @@ def _enum_checks(profile: Profile) -> list[Check]:
     out = []
     for (table, column), allowed in profile.choices.items():
         values = ", ".join(f"'{v}'" for v in allowed)
-        out.append(Check("schema", f"{table}.{column} outside its choices",
-                         f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL AND {column} NOT IN ({values})", 0))
+        out.append(
+            Check(
+                "schema",
+                f"{table}.{column} outside its choices",
+                f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL AND {column} NOT IN ({values})",
+                0,
+            )
+        )
     return out
 
 
 def checks(profile: Profile, as_of: dt.date | None = None) -> list[Check]:
     day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
-    return (_history_checks(profile) + _enum_checks(profile)
-            + [Check(g, n, sql.replace("{as_of}", day), e) for g, n, sql, e in profile.checks])
+    return (
+        _history_checks(profile)
+        + _enum_checks(profile)
+        + [Check(g, n, sql.replace("{as_of}", day), e) for g, n, sql, e in profile.checks]
+    )
 
 
 def run(source: Source) -> list[Result]:

@@ -69,8 +69,10 @@ def batch_draw(seed: int, shard: int, start_date: dt.date, geography: str) -> Ba
     fw_days = [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)]
     sea_start = sum(fw_days)
     # transfer weight: cube-root growth in the halls at their set points (lineage average)
-    cbrt_w = np.cbrt(FIRST_FEEDING_G) + tgc * sum(
-        TGC[k] * HALL_TEMP_C[k] * fw_days[k] for k in range(1, FRESHWATER_STAGES)) / 1000
+    cbrt_w = (
+        np.cbrt(FIRST_FEEDING_G)
+        + tgc * sum(TGC[k] * HALL_TEMP_C[k] * fw_days[k] for k in range(1, FRESHWATER_STAGES)) / 1000
+    )
     need = (np.cbrt(target) - cbrt_w) * 1000 / (TGC[ADULT] * tgc * SEA_SIZE_FACTOR)
     day0 = (start_date - EPOCH).days + sea_start + SLOTS // 2
     j = np.arange(SEA_DAYS[1] + HARVEST_SPAN_DAYS[1])

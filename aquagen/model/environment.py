@@ -133,8 +133,10 @@ def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray, start: 
     oxygen = np.where(sea, 97.0 - 0.9 * np.maximum(0.0, temp - 8.0), 95.0) + _ar1(rng, shape, 0.7, 1.2)
     oxygen -= excursion(0.003, 8.0, 25.0)
     # late-summer dips at sea: warm, calm spells of 2–6 days (August–September), −8 to −20 points
-    doy = ((np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]")
-            - np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]").astype("datetime64[Y]")).astype(int))
+    doy = (
+        np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]")
+        - np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]").astype("datetime64[Y]")
+    ).astype(int)
     late_summer = ((doy >= 212) & (doy < 274))[:, None] & sea
     day_shape = (shape[0], 1)  # a spell hits every ring of the area, each a little differently
     begins = late_summer & (rng.random(day_shape) < OXYGEN_DIP_P)

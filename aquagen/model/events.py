@@ -178,8 +178,18 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     u = rng.random(n_days)[:, None]
     drawn = np.minimum(np.where(at_sea, (u > np.cumsum(p_sea)).sum(1), (u > np.cumsum(p_fresh)).sum(1)), 5)
     index = {k: MORTALITY_CAUSES.index(k) for k in MORTALITY_CAUSES}
-    fixed = np.array([index["ENVIRONMENTAL"] if k == "ENVIRONMENTAL_STRESS" else index["UNKNOWN"] if k == "EGGS"
-                      else index["HANDLING"] if k == "POST_TRANSFER" else index.get(k, -1) for k in names])
+    fixed = np.array(
+        [
+            index["ENVIRONMENTAL"]
+            if k == "ENVIRONMENTAL_STRESS"
+            else index["UNKNOWN"]
+            if k == "EGGS"
+            else index["HANDLING"]
+            if k == "POST_TRANSFER"
+            else index.get(k, -1)
+            for k in names
+        ]
+    )
     cause = np.where(np.array(names)[winner] == "base", drawn, fixed[winner])
     episode = np.isin(np.array(names)[winner], episode_causes)
     days = np.flatnonzero(count > 0)
@@ -194,8 +204,9 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     )
 
 
-def feedings(rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: float = 1.0
-             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def feedings(
+    rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: float = 1.0
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Feeding events of the full life and the fed kg per daily row.
 
     Daily ration = the day's biomass gain × FCR (by stage, size and temperature, × the batch's
@@ -205,7 +216,11 @@ def feedings(rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: flo
     """
     n_rows = len(d["day"])
     gain_kg = d["pop_end"] * (d["w_end"] - d["w_start"]) / 1000
-    ration = gain_kg * fcr(d["stage"], d["w_start"], d["temperature_c"], fcr_factor) * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
+    ration = (
+        gain_kg
+        * fcr(d["stage"], d["w_start"], d["temperature_c"], fcr_factor)
+        * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
+    )
     share_noise = 1.0 + np.clip(0.1 * rng.standard_normal((n_rows, 4)), -0.25, 0.25)
     blocks = []
     # rows of one stage are contiguous (assignments are ordered by stage): one block each
@@ -281,7 +296,9 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
                 {
                     "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
                     "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
-                    "reading_time": datetimes((start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR),
+                    "reading_time": datetimes(
+                        (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
+                    ),
                     "value": np.round(values.ravel(), 4),
                 }
             )

@@ -48,7 +48,9 @@ def calendar_of(b: PlannedBatch, seed: int) -> Calendar:
 
 def hall_windows(start: dt.date, cal: Calendar) -> list[tuple[int, dt.date, dt.date]]:
     """(hall index, first day, first free day) for each freshwater stage."""
-    return [(k, start + dt.timedelta(days=a), start + dt.timedelta(days=b)) for k, (a, b) in enumerate(cal.hall_windows())]
+    return [
+        (k, start + dt.timedelta(days=a), start + dt.timedelta(days=b)) for k, (a, b) in enumerate(cal.hall_windows())
+    ]
 
 
 def sea_window(start: dt.date, cal: Calendar) -> tuple[dt.date, dt.date]:
@@ -61,8 +63,9 @@ def _overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date, cal: Calendar,
-                     seed: int) -> tuple[PlannedBatch, dt.date] | None:
+def station_conflict(
+    existing: list[PlannedBatch], station: str, start: dt.date, cal: Calendar, seed: int
+) -> tuple[PlannedBatch, dt.date] | None:
     """The batch blocking ``station`` for a batch starting on ``start``, and when it frees the station."""
     mine = hall_windows(start, cal)
     for b in existing:
@@ -76,8 +79,9 @@ def station_conflict(existing: list[PlannedBatch], station: str, start: dt.date,
     return None
 
 
-def area_conflict(existing: list[PlannedBatch], area: str, start: dt.date, cal: Calendar,
-                  seed: int) -> tuple[PlannedBatch, dt.date] | None:
+def area_conflict(
+    existing: list[PlannedBatch], area: str, start: dt.date, cal: Calendar, seed: int
+) -> tuple[PlannedBatch, dt.date] | None:
     mine = sea_window(start, cal)
     for b in existing:
         if b.sea_area == area:
@@ -136,17 +140,31 @@ def plan_batch(
     geo = geography(geography_name)
     cal = batch_draw(seed, len(existing), start_date, geo.name).calendar
     station = _choose(
-        "station", station, geo, SITES.stations(), lambda e, s: station_conflict(e, s, start_date, cal, seed),
-        existing, start_date,
-        lambda b, free: f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
-                        f"it is free for a batch starting on or after {free}",
+        "station",
+        station,
+        geo,
+        SITES.stations(),
+        lambda e, s: station_conflict(e, s, start_date, cal, seed),
+        existing,
+        start_date,
+        lambda b, free: (
+            f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
+            f"it is free for a batch starting on or after {free}"
+        ),
         f"no station in {geo.name} has its halls free for a batch starting {start_date}",
     )
     sea_area = _choose(
-        "sea area", sea_area, geo, SITES.areas(), lambda e, a: area_conflict(e, a, start_date, cal, seed),
-        existing, start_date,
-        lambda b, free: f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
-                        f"(fallow included); it is free for a sea phase from {free}",
+        "sea area",
+        sea_area,
+        geo,
+        SITES.areas(),
+        lambda e, a: area_conflict(e, a, start_date, cal, seed),
+        existing,
+        start_date,
+        lambda b, free: (
+            f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
+            f"(fallow included); it is free for a sea phase from {free}"
+        ),
         f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}",
     )
     if batch_name is None:
@@ -191,8 +209,11 @@ class _Farm:
         shard = len(self.planned)
         cal = batch_draw(self.seed, shard, start, geo.name).calendar
         halls = hall_windows(start, cal)
-        stations = [name for _, g, name in SITES.stations() if g == geo
-                    and all(first >= free for (_, first, _), free in zip(halls, self.hall_free[name]))]
+        stations = [
+            name
+            for _, g, name in SITES.stations()
+            if g == geo and all(first >= free for (_, first, _), free in zip(halls, self.hall_free[name]))
+        ]
         sea_first, sea_free = sea_window(start, cal)
         areas = [name for _, g, name in SITES.areas() if g == geo and sea_first >= self.area_free[name]]
         if not stations or not areas:
@@ -205,14 +226,29 @@ class _Farm:
         self.area_used[area] = (sea_free, self.area_used[area][1])
         prefix = f"{geo.code}-{start.year}-"
         self.names[prefix] = self.names.get(prefix, 0) + 1
-        pb = PlannedBatch(shard=shard, batch_id=shard + 1, batch_number=f"{prefix}{self.names[prefix]:03d}",
-                          geography=geo.name, station=station, sea_area=area, start_date=start, eggs=eggs)
+        pb = PlannedBatch(
+            shard=shard,
+            batch_id=shard + 1,
+            batch_number=f"{prefix}{self.names[prefix]:03d}",
+            geography=geo.name,
+            station=station,
+            sea_area=area,
+            start_date=start,
+            eggs=eggs,
+        )
         self.planned.append(pb)
         return pb
 
 
-def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[int], int],
-               geography_name: str | None = None, seed: int = 0, as_of: dt.date | None = None) -> list[PlannedBatch]:
+def plan_fleet(
+    n: int,
+    first_start: dt.date,
+    stagger_days: int,
+    eggs: Callable[[int], int],
+    geography_name: str | None = None,
+    seed: int = 0,
+    as_of: dt.date | None = None,
+) -> list[PlannedBatch]:
     """``n`` batches starting every ``stagger_days`` from ``first_start``, alternating
     geographies (or all in ``geography_name``), each on the least recently used free station
     and sea area; a one-line error says how many fit when they do not, or how many start by
@@ -223,14 +259,18 @@ def plan_fleet(n: int, first_start: dt.date, stagger_days: int, eggs: Callable[[
     for i in range(n):
         start = first_start + dt.timedelta(days=i * stagger_days)
         if as_of is not None and start > as_of:
-            raise AquagenError(f"--batches {n} do not all start by the as-of date {as_of}: with a {stagger_days}-day "
-                               f"stagger from {first_start} only {i} batches do; use fewer batches, a shorter "
-                               f"--stagger-days or an earlier --first-start")
+            raise AquagenError(
+                f"--batches {n} do not all start by the as-of date {as_of}: with a {stagger_days}-day "
+                f"stagger from {first_start} only {i} batches do; use fewer batches, a shorter "
+                f"--stagger-days or an earlier --first-start"
+            )
         if farm.place(start, geos[i % len(geos)], eggs(i)) is None:
             geo = geos[i % len(geos)]
-            raise AquagenError(f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
-                               f"only {i} batches fit (no station or sea area in {geo.name} is free for a batch "
-                               f"starting {start}); use fewer batches or a longer --stagger-days")
+            raise AquagenError(
+                f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
+                f"only {i} batches fit (no station or sea area in {geo.name} is free for a batch "
+                f"starting {start}); use fewer batches or a longer --stagger-days"
+            )
     return farm.planned
 
 
@@ -260,8 +300,9 @@ def intake_dates(seed: int, first_start: dt.date, as_of: dt.date, geos: list[D.G
     return sorted(out)
 
 
-def plan_farm(first_start: dt.date, as_of: dt.date, eggs: Callable[[int], int], seed: int = 0,
-              geography_name: str | None = None) -> list[PlannedBatch]:
+def plan_farm(
+    first_start: dt.date, as_of: dt.date, eggs: Callable[[int], int], seed: int = 0, geography_name: str | None = None
+) -> list[PlannedBatch]:
     """A full farm: every egg intake from ``first_start`` to ``as_of`` that finds a free station and
     sea area (least recently used first, fallow kept) becomes a batch."""
     geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)

@@ -50,22 +50,26 @@ def grade(rng: np.random.Generator, harvests: pl.DataFrame) -> tuple[pl.DataFram
     gutted = live * gut_yield
     fillet = live * FILLET_YIELD
     no = np.repeat(harvests["assignment_no"].to_numpy(), len(GRADES))
-    lots = pl.DataFrame({
-        "assignment_no": pl.Series(no, dtype=pl.Int32),
-        "grade": pl.Series(np.tile(np.arange(len(GRADES)), n), dtype=pl.Int16),
-        "unit_count": fish.ravel(),
-        "live_weight_kg": live.ravel(),
-        "gutted_weight_kg": gutted.ravel(),
-        "fillet_weight_kg": pl.Series(fillet.ravel(), nan_to_null=True),
-    }).filter(pl.col("unit_count") > 0)
+    lots = pl.DataFrame(
+        {
+            "assignment_no": pl.Series(no, dtype=pl.Int32),
+            "grade": pl.Series(np.tile(np.arange(len(GRADES)), n), dtype=pl.Int16),
+            "unit_count": fish.ravel(),
+            "live_weight_kg": live.ravel(),
+            "gutted_weight_kg": gutted.ravel(),
+            "fillet_weight_kg": pl.Series(fillet.ravel(), nan_to_null=True),
+        }
+    ).filter(pl.col("unit_count") > 0)
     total = live.sum(axis=1)
     blood = BLOOD_SHARE * total
     offal = (live - gutted).sum(axis=1) - blood
     frames = np.nansum(np.where(np.isnan(fillet), 0, gutted - fillet), axis=1)
     categories = ("Blood", "Viscera", "Heads, frames and trimmings")
-    waste = pl.DataFrame({
-        "assignment_no": pl.Series(np.repeat(harvests["assignment_no"].to_numpy(), 3), dtype=pl.Int32),
-        "category": np.tile(categories, n),
-        "weight_kg": np.column_stack([blood, offal, frames]).ravel(),
-    })
+    waste = pl.DataFrame(
+        {
+            "assignment_no": pl.Series(np.repeat(harvests["assignment_no"].to_numpy(), 3), dtype=pl.Int32),
+            "category": np.tile(categories, n),
+            "weight_kg": np.column_stack([blood, offal, frames]).ravel(),
+        }
+    )
     return lots, waste

@@ -49,8 +49,15 @@ DELOUSING = (
     ("Mechanical delousing (Hydrolicer)", "physical", "Low-pressure flushing, 0.6 bar", 1, 0, 0.88, 0.003),
     ("Freshwater bath", "physical", "Freshwater bath, 4 h in well boat", 1, 0, 0.85, 0.002),
     ("Medicinal bath (hydrogen peroxide)", "medication", "Hydrogen peroxide 1,500 mg/L for 20 min", 1, 0, 0.9, 0.002),
-    ("In-feed treatment (emamectin benzoate)", "medication", "Emamectin benzoate 50 µg/kg biomass/day in feed",
-     7, 18, 0.95, 0.0),
+    (
+        "In-feed treatment (emamectin benzoate)",
+        "medication",
+        "Emamectin benzoate 50 µg/kg biomass/day in feed",
+        7,
+        18,
+        0.95,
+        0.0,
+    ),
 )
 LAST_TREATMENT_BEFORE_HARVEST = 21  # no delousing in the last three weeks (withholding, fasting)
 
@@ -73,11 +80,26 @@ def lice(sim: BatchSim, geography: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     adult_females_per_fish: of the count that called it)."""
     rng = stream(sim, LICE)
     days = sea_days(sim)
-    empty = (pl.DataFrame(schema={"assignment_no": pl.Int32, "date": pl.Date, "fish_sampled": pl.Int64,
-                                  "adult_female_count": pl.Int64, "adult_male_count": pl.Int64,
-                                  "juvenile_count": pl.Int64}),
-             pl.DataFrame(schema={"assignment_no": pl.Int32, "date": pl.Date, "method": pl.Int16,
-                                  "adult_females_per_fish": pl.Float64}))
+    empty = (
+        pl.DataFrame(
+            schema={
+                "assignment_no": pl.Int32,
+                "date": pl.Date,
+                "fish_sampled": pl.Int64,
+                "adult_female_count": pl.Int64,
+                "adult_male_count": pl.Int64,
+                "juvenile_count": pl.Int64,
+            }
+        ),
+        pl.DataFrame(
+            schema={
+                "assignment_no": pl.Int32,
+                "date": pl.Date,
+                "method": pl.Int16,
+                "adult_females_per_fish": pl.Float64,
+            }
+        ),
+    )
     if days.height == 0:
         return empty
     rings = days["assignment_no"].unique().sort().to_numpy()
@@ -136,17 +158,24 @@ def lice(sim: BatchSim, geography: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     tr = np.array(treats, dtype=np.float64).reshape(-1, 4)
     start = np.datetime64(d0, "D")
     return (
-        pl.DataFrame({
-            "assignment_no": pl.Series(c[:, 0], dtype=pl.Int32), "date": pl.Series(start + c[:, 1]),
-            "fish_sampled": c[:, 2], "adult_female_count": c[:, 3], "adult_male_count": c[:, 4],
-            "juvenile_count": c[:, 5],
-        }).sort("date", "assignment_no"),
-        pl.DataFrame({
-            "assignment_no": pl.Series(tr[:, 0].astype(np.int32), dtype=pl.Int32),
-            "date": pl.Series(start + tr[:, 1].astype(np.int64)),
-            "method": pl.Series(tr[:, 2].astype(np.int16), dtype=pl.Int16),
-            "adult_females_per_fish": tr[:, 3],
-        }).sort("date", "assignment_no"),
+        pl.DataFrame(
+            {
+                "assignment_no": pl.Series(c[:, 0], dtype=pl.Int32),
+                "date": pl.Series(start + c[:, 1]),
+                "fish_sampled": c[:, 2],
+                "adult_female_count": c[:, 3],
+                "adult_male_count": c[:, 4],
+                "juvenile_count": c[:, 5],
+            }
+        ).sort("date", "assignment_no"),
+        pl.DataFrame(
+            {
+                "assignment_no": pl.Series(tr[:, 0].astype(np.int32), dtype=pl.Int32),
+                "date": pl.Series(start + tr[:, 1].astype(np.int64)),
+                "method": pl.Series(tr[:, 2].astype(np.int16), dtype=pl.Int16),
+                "adult_females_per_fish": tr[:, 3],
+            }
+        ).sort("date", "assignment_no"),
     )
 
 
@@ -180,10 +209,13 @@ def _episodes(sim: BatchSim) -> pl.DataFrame:
     """Episode days per assignment (assignment_no, date): deaths above EPISODE_FACTOR × the rolling
     30-day median, or the day's cause is disease."""
     d = sim.daily.sort("assignment_no", "date").with_columns(
-        base=pl.col("deaths").rolling_median(30, min_samples=5).over("assignment_no"))
+        base=pl.col("deaths").rolling_median(30, min_samples=5).over("assignment_no")
+    )
     d = d.join(sim.mortality.select(date="event_date", cause="cause"), on="date", how="left")
-    return d.filter((pl.col("deaths") > EPISODE_FACTOR * pl.col("base").fill_null(1e9)) & (pl.col("deaths") >= 10)
-                    | (pl.col("cause") == "DISEASE") & (pl.col("deaths") > 0)).select("assignment_no", "date")
+    return d.filter(
+        (pl.col("deaths") > EPISODE_FACTOR * pl.col("base").fill_null(1e9)) & (pl.col("deaths") >= 10)
+        | (pl.col("cause") == "DISEASE") & (pl.col("deaths") > 0)
+    ).select("assignment_no", "date")
 
 
 def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -194,13 +226,21 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     daily = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
     start = sim.stage_changes["date"][0]
     days = [start + dt.timedelta(days=k) for k in range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)]
-    cand = daily.filter(pl.col("date").is_in(days) & (pl.col("stage") > 0) & (pl.col("population") >= 100)) \
-        .sort("date", "assignment_no")
-    pick = cand.with_columns(u=pl.Series(rng.random(cand.height))).sort("date", "u").group_by(
-        "date", maintain_order=True).first()
+    cand = daily.filter(pl.col("date").is_in(days) & (pl.col("stage") > 0) & (pl.col("population") >= 100)).sort(
+        "date", "assignment_no"
+    )
+    pick = (
+        cand.with_columns(u=pl.Series(rng.random(cand.height)))
+        .sort("date", "u")
+        .group_by("date", maintain_order=True)
+        .first()
+    )
     episode = _episodes(sim).with_columns(episode=pl.lit(True))
-    ev = pick.join(episode, on=["assignment_no", "date"], how="left").with_columns(
-        episode=pl.col("episode").fill_null(False)).sort("date")
+    ev = (
+        pick.join(episode, on=["assignment_no", "date"], how="left")
+        .with_columns(episode=pl.col("episode").fill_null(False))
+        .sort("date")
+    )
     n = rng.integers(FISH_PER_SAMPLING[0], FISH_PER_SAMPLING[1] + 1, ev.height)
     ev = ev.with_columns(event=pl.int_range(pl.len(), dtype=pl.Int32), n_fish=pl.Series(n))
     e = np.repeat(np.arange(ev.height), n)
@@ -210,18 +250,21 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     weight = w_mean * np.exp(0.18 * rng.standard_normal(len(e)) - 0.0162)
     k = np.clip(k_mean + 0.06 * rng.standard_normal(len(e)), 0.8, 1.5)
     length = np.cbrt(100 * weight / k)
-    fish = pl.DataFrame({"event": pl.Series(e, dtype=pl.Int32), "fish_no": fish_no,
-                         "weight_g": weight, "length_cm": length})
+    fish = pl.DataFrame(
+        {"event": pl.Series(e, dtype=pl.Int32), "fish_no": fish_no, "weight_g": weight, "length_cm": length}
+    )
     sick = ev["episode"].to_numpy()[e]
     base = rng.choice(5, size=(len(e), N_HEALTH_PARAMETERS), p=[0.78, 0.16, 0.05, 0.01, 0.0]) + 1
     worse = sick[:, None] & (rng.random((len(e), N_HEALTH_PARAMETERS)) < 0.5)
     score = np.minimum(base + worse * rng.integers(1, 3, (len(e), N_HEALTH_PARAMETERS)), 5)
-    scores = pl.DataFrame({
-        "event": pl.Series(np.repeat(e, N_HEALTH_PARAMETERS), dtype=pl.Int32),
-        "fish_no": np.repeat(fish_no, N_HEALTH_PARAMETERS),
-        "parameter": pl.Series(np.tile(np.arange(N_HEALTH_PARAMETERS), len(e)), dtype=pl.Int16),
-        "score": pl.Series(score.ravel(), dtype=pl.Int16),
-    })
+    scores = pl.DataFrame(
+        {
+            "event": pl.Series(np.repeat(e, N_HEALTH_PARAMETERS), dtype=pl.Int32),
+            "fish_no": np.repeat(fish_no, N_HEALTH_PARAMETERS),
+            "parameter": pl.Series(np.tile(np.arange(N_HEALTH_PARAMETERS), len(e)), dtype=pl.Int16),
+            "score": pl.Series(score.ravel(), dtype=pl.Int16),
+        }
+    )
     return ev.select("event", "assignment_no", "date", "episode", "n_fish", "stage"), fish, scores
 
 
@@ -253,13 +296,15 @@ def lab_samples(sim: BatchSim) -> pl.DataFrame:
     sent = rng.integers(0, 2, n)
     received = sent + rng.integers(5, 15, n)
     dates = [r["date"] for r in kept]
-    return pl.DataFrame({
-        "assignment_no": pl.Series([r["assignment_no"] for r in kept], dtype=pl.Int32),
-        "date": pl.Series(dates, dtype=pl.Date),
-        "sample_type": pl.Series(kind, dtype=pl.Int16),
-        "sent": pl.Series([d + dt.timedelta(days=int(s)) for d, s in zip(dates, sent)], dtype=pl.Date),
-        "received": pl.Series([d + dt.timedelta(days=int(s)) for d, s in zip(dates, received)], dtype=pl.Date),
-        "finding": [LAB_FINDINGS[k][0].format(v=v) for k, v in zip(kind, value)],
-        "key": [LAB_FINDINGS[k][1] for k in kind],
-        "value": np.round(value, 2),
-    })
+    return pl.DataFrame(
+        {
+            "assignment_no": pl.Series([r["assignment_no"] for r in kept], dtype=pl.Int32),
+            "date": pl.Series(dates, dtype=pl.Date),
+            "sample_type": pl.Series(kind, dtype=pl.Int16),
+            "sent": pl.Series([d + dt.timedelta(days=int(s)) for d, s in zip(dates, sent)], dtype=pl.Date),
+            "received": pl.Series([d + dt.timedelta(days=int(s)) for d, s in zip(dates, received)], dtype=pl.Date),
+            "finding": [LAB_FINDINGS[k][0].format(v=v) for k, v in zip(kind, value)],
+            "key": [LAB_FINDINGS[k][1] for k in kind],
+            "value": np.round(value, 2),
+        }
+    )

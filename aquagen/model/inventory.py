@@ -135,29 +135,36 @@ def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, p
         late = np.flatnonzero(entry[sel][j] > t[rows][r])
         if len(late):
             k = late[0]
-            raise AquagenError(f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(t[rows][r[k]])}, "
-                               f"before its entry at {_when(entry[sel][j[k]])}")
+            raise AquagenError(
+                f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(t[rows][r[k]])}, "
+                f"before its entry at {_when(entry[sel][j[k]])}"
+            )
         parts.append((rows[r], lot_id[sel][j].astype(np.int64), drawn, B[j] - end))
     row, lot, drawn, remaining = (np.concatenate(c) for c in zip(*parts))
     o = np.lexsort((lot, row))  # rows are in (time, event_id) order already
     row, lot, drawn, remaining = row[o], lot[o], drawn[o], remaining[o]
     event_id = consumption["event_id"]
-    costs = pl.DataFrame({
-        "event_id": event_id,
-        "feed_cost": (cost + COST_PER_CENT // 2) // COST_PER_CENT / 100,  # ROUND_HALF_UP (cost >= 0)
-    })
-    draws = pl.DataFrame({
-        "event_id": event_id.gather(row),
-        "time": consumption["time"].gather(row),
-        "lot": pl.Series(lot, dtype=pl.Int32),
-        "drawn_kg": drawn / KG,
-        "remaining_kg": (remaining + 50) // 100 / 100,  # numeric(10,2), ROUND_HALF_UP
-    })
+    costs = pl.DataFrame(
+        {
+            "event_id": event_id,
+            "feed_cost": (cost + COST_PER_CENT // 2) // COST_PER_CENT / 100,  # ROUND_HALF_UP (cost >= 0)
+        }
+    )
+    draws = pl.DataFrame(
+        {
+            "event_id": event_id.gather(row),
+            "time": consumption["time"].gather(row),
+            "lot": pl.Series(lot, dtype=pl.Int32),
+            "drawn_kg": drawn / KG,
+            "remaining_kg": (remaining + 50) // 100 / 100,  # numeric(10,2), ROUND_HALF_UP
+        }
+    )
     return costs, draws
 
 
-def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float,
-                   feed_container_id: int, seed: int) -> Inventory:
+def plan_inventory(
+    consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float, feed_container_id: int, seed: int
+) -> Inventory:
     """Reorders and FIFO costing for one feed container over its full horizon.
 
     consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
@@ -234,8 +241,10 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
             if f not in deferred and e < deadline:
                 deferred.add(f)  # no room yet: retry just in time, when the stock is lowest
                 continue
-            raise AquagenError(f"feed container {feed_container_id}: capacity {capacity_kg:,.0f} kg cannot hold "
-                               f"the {FEEDS[f].name} needed at {_when(deadline)}")
+            raise AquagenError(
+                f"feed container {feed_container_id}: capacity {capacity_kg:,.0f} kg cannot hold "
+                f"the {FEEDS[f].name} needed at {_when(deadline)}"
+            )
         deferred.discard(f)
         delivered[f] += size
         lot_feed.append(f), lot_q.append(int(size)), lot_entry.append(int(e))
@@ -251,29 +260,36 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
     drift = np.array([price_per_kg(int(f), np.datetime64(int(d), "D"), seed) for f, d in zip(nf, day)])
     cents = np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5)  # ROUND_HALF_UP
     cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS)
-    lots = pl.concat([
-        pl.DataFrame({
-            "lot": pl.Series(np.arange(n0), dtype=pl.Int32),
-            "feed": initial["feed"].cast(pl.Int16),
-            "quantity_kg": initial["quantity_kg"].round(2),
-            "cost_per_kg": initial["cost_per_kg"].round(2),
-            "entry_time": initial["entry_time"].cast(pl.Datetime("us", "UTC")),
-            "purchase_date": pl.Series([None] * n0, dtype=pl.Date),
-            "supplier": pl.Series([None] * n0, dtype=pl.String),
-            "initial": pl.Series([True] * n0, dtype=pl.Boolean),
-        }),
-        pl.DataFrame({
-            "lot": pl.Series(n0 + np.arange(k), dtype=pl.Int32),
-            "feed": pl.Series(nf, dtype=pl.Int16),
-            "quantity_kg": nq // (KG // 100) / 100,
-            "cost_per_kg": cents / 100,
-            "entry_time": _ts(ent),
-            "purchase_date": pl.Series(day.astype(np.int32)).cast(pl.Date),
-            "supplier": pl.Series([SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)],
-                                  dtype=pl.String),
-            "initial": pl.Series([False] * k, dtype=pl.Boolean),
-        }),
-    ])
+    lots = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "lot": pl.Series(np.arange(n0), dtype=pl.Int32),
+                    "feed": initial["feed"].cast(pl.Int16),
+                    "quantity_kg": initial["quantity_kg"].round(2),
+                    "cost_per_kg": initial["cost_per_kg"].round(2),
+                    "entry_time": initial["entry_time"].cast(pl.Datetime("us", "UTC")),
+                    "purchase_date": pl.Series([None] * n0, dtype=pl.Date),
+                    "supplier": pl.Series([None] * n0, dtype=pl.String),
+                    "initial": pl.Series([True] * n0, dtype=pl.Boolean),
+                }
+            ),
+            pl.DataFrame(
+                {
+                    "lot": pl.Series(n0 + np.arange(k), dtype=pl.Int32),
+                    "feed": pl.Series(nf, dtype=pl.Int16),
+                    "quantity_kg": nq // (KG // 100) / 100,
+                    "cost_per_kg": cents / 100,
+                    "entry_time": _ts(ent),
+                    "purchase_date": pl.Series(day.astype(np.int32)).cast(pl.Date),
+                    "supplier": pl.Series(
+                        [SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)], dtype=pl.String
+                    ),
+                    "initial": pl.Series([False] * k, dtype=pl.Boolean),
+                }
+            ),
+        ]
+    )
     costs, draws = fifo(consumption, lots)  # raises if any lot went negative or was drawn before entry
     # capacity at every delivery (stock only grows at deliveries), recomputed from the final entries
     e_all = _us(lots["entry_time"])
@@ -281,7 +297,9 @@ def plan_inventory(consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg
     by = np.cumsum(np.array(lot_q, np.int64)[o])[np.searchsorted(e_all[o], e_all, "right") - 1]
     over = np.flatnonzero(by - consumed_before[np.searchsorted(t, e_all, "left")] > cap)
     if len(over):
-        raise AquagenError(f"feed container {feed_container_id}: stock exceeds the capacity "
-                           f"{capacity_kg:,.0f} kg at {_when(e_all[over[0]])}")
+        raise AquagenError(
+            f"feed container {feed_container_id}: stock exceeds the capacity "
+            f"{capacity_kg:,.0f} kg at {_when(e_all[over[0]])}"
+        )
     assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(lot_entry[:n0], default=ent[0] - 1))
     return Inventory(lots, costs, draws)

@@ -60,8 +60,13 @@ def track_grid(cal: Calendar) -> Grid:
     sea_live = (day >= cal.sea_start + ring // 2) & (day < cal.harvest_day[None, :])
     live = np.concatenate([fw_live, sea_live], axis=1)
     stage = np.concatenate([fw_stage, np.full(sea_live.shape, ADULT)], axis=1)
-    assignment = np.concatenate([SLOTS * np.minimum(fw_stage, FRESHWATER_STAGES - 1) + np.arange(SLOTS),
-                                 FRESHWATER_STAGES * SLOTS + np.broadcast_to(ring, sea_live.shape)], axis=1)
+    assignment = np.concatenate(
+        [
+            SLOTS * np.minimum(fw_stage, FRESHWATER_STAGES - 1) + np.arange(SLOTS),
+            FRESHWATER_STAGES * SLOTS + np.broadcast_to(ring, sea_live.shape),
+        ],
+        axis=1,
+    )
     return Grid(
         stage=np.where(live, stage, -1),
         assignment=np.where(live, assignment, -1),

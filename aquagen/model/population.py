@@ -199,8 +199,11 @@ def mortality_rates(cal: Calendar, grid: Grid, asg: Layout, traits: Traits) -> d
     ring_first = asg.first_day[asg.stage == ADULT]
     since = days - ring_first[None, :]
     post = np.zeros_like(base)
-    post[:, SLOTS:] = np.where(since >= 0, traits.post_transfer_loss / POST_TRANSFER_DAYS
-                               * np.exp(-np.maximum(since, 0) / POST_TRANSFER_DAYS), 0.0)
+    post[:, SLOTS:] = np.where(
+        since >= 0,
+        traits.post_transfer_loss / POST_TRANSFER_DAYS * np.exp(-np.maximum(since, 0) / POST_TRANSFER_DAYS),
+        0.0,
+    )
     ep = traits.episodes
     by_cause: dict[str, np.ndarray] = {}
     for i in range(len(ep.kind)):
@@ -213,8 +216,12 @@ def mortality_rates(cal: Calendar, grid: Grid, asg: Layout, traits: Traits) -> d
         r[:, SLOTS:] = shape[:, None] * ep.loss[i] * ep.rings[i][None, :]
         cause = EPISODES[ep.kind[i]][1]
         by_cause[cause] = by_cause.get(cause, 0.0) + r
-    return {"base": base, "eggs": eggs, "post_transfer": np.where(live, post, 0.0),
-            **{k: np.where(live, v, 0.0) for k, v in by_cause.items()}}
+    return {
+        "base": base,
+        "eggs": eggs,
+        "post_transfer": np.where(live, post, 0.0),
+        **{k: np.where(live, v, 0.0) for k, v in by_cause.items()},
+    }
 
 
 def fasting_days(cal: Calendar, asg: Layout, traits: Traits) -> np.ndarray:
@@ -264,8 +271,9 @@ def run_days(
     days = np.arange(n_days)[:, None]
     ring_first = asg.first_day[asg.stage == ADULT]
     check = np.ones(shape)
-    check[:, SLOTS:] = np.clip(SEA_CHECK_FLOOR + (1 - SEA_CHECK_FLOOR) * (days - ring_first[None, :]) / SEA_CHECK_DAYS,
-                               SEA_CHECK_FLOOR, 1.0)
+    check[:, SLOTS:] = np.clip(
+        SEA_CHECK_FLOOR + (1 - SEA_CHECK_FLOOR) * (days - ring_first[None, :]) / SEA_CHECK_DAYS, SEA_CHECK_FLOOR, 1.0
+    )
     # cube-root growth per day before the weight factor, which the day loop applies; none on fasting days
     tgc = TGC[stage] * traits.tgc[asg_no] * temperature_factor(temp) * check
     cbrt_step = np.where(live & ~fasting_days(cal, asg, traits), tgc * temp / 1000, 0.0)

@@ -78,8 +78,11 @@ def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.d
     season = np.cos(2 * np.pi * (doy - (WARMEST_DAY_OF_YEAR - AIR_LEAD_DAYS)) / 365.25)  # +1 late summer
     air_day = mean - 1.0 + AIR_SWING * amp * season + 2.0 * ar[:, :, 0]
     diurnal = 2.0 * np.cos(2 * np.pi * (SLOT_HOURS - 15) / 24)  # warmest mid-afternoon
-    temperature = air_day[:, None, :] + diurnal[None, :, None] * (1 + 0.3 * season[:, None, :]) \
+    temperature = (
+        air_day[:, None, :]
+        + diurnal[None, :, None] * (1 + 0.3 * season[:, None, :])
         + 0.5 * noise[:, :, :8].transpose(0, 2, 1)[:, :8]
+    )
     storm = ar[:, :, 1]  # ~N(0, 1)
     wind_mean = np.array([WIND_MEAN_MS[g] for g in geographies])[None, :] * (1 - 0.2 * season)  # windier in winter
     wind_day = wind_mean * np.exp(0.35 * storm - 0.06)
@@ -97,9 +100,12 @@ def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.d
         return x.reshape(-1, n_areas)
 
     return Weather(
-        temperature=flat(temperature), wind_speed=flat(wind),
+        temperature=flat(temperature),
+        wind_speed=flat(wind),
         wind_direction=flat(np.mod(direction, 360)).astype(int),
-        precipitation=flat(rain), wave_height=flat(wave), wave_period=flat(period),
+        precipitation=flat(rain),
+        wave_height=flat(wave),
+        wave_period=flat(period),
         wave_direction=flat(np.mod(direction + 10, 360)).astype(int),
         cloud_cover=flat(np.clip(cloud, 0, 100)).astype(int),
     )

@@ -14,10 +14,10 @@ import datetime as dt
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -103,8 +103,9 @@ def _load(folder: Path) -> Profile | None:
         if folder.parent == Path(__file__).parent:
             importlib.import_module(name)
         else:
-            spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                          submodule_search_locations=[str(folder)])
+            spec = importlib.util.spec_from_file_location(
+                name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+            )
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module

@@ -110,8 +110,10 @@ def _no_space(work: Store, out: str | Path, planned: list[PlannedBatch]) -> Aqua
         up = up.parent
     device = _mount_point(up)
     need = max(1, (MB_MASTER + MB_PER_BATCH * len(planned)) - written // (1 << 20))
-    return AquagenError(f"no space left on {device}: needs about {need} MB more; nothing was published "
-                        "(free space, then rerun with --resume)")
+    return AquagenError(
+        f"no space left on {device}: needs about {need} MB more; nothing was published "
+        "(free space, then rerun with --resume)"
+    )
 
 
 def _mount_point(path: Path) -> str:
@@ -124,15 +126,33 @@ def _mount_point(path: Path) -> str:
 MB_MASTER, MB_PER_BATCH = 2, 6  # snapshot and work files: master data, and each batch (measured ~1 and ~4.5)
 
 
-def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool, resume: bool,
-           workers: int, progress: Progress | None, replace_ok: bool = False, scheduler: str | None = None,
-           connect_timeout: float = 10.0) -> Snapshot:
+def _build(
+    out: str | Path,
+    meta: dict,
+    planned: list[PlannedBatch],
+    job_args: dict,
+    *,
+    force: bool,
+    resume: bool,
+    workers: int,
+    progress: Progress | None,
+    replace_ok: bool = False,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
+) -> Snapshot:
     """Write the snapshot of ``planned`` at ``out`` (see the module docstring), holding a lock on it."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
     target = Store(str(out))
-    args = dict(force=force, resume=resume, workers=workers, progress=progress, replace_ok=replace_ok,
-                scheduler=scheduler, connect_timeout=connect_timeout)
+    args = dict(
+        force=force,
+        resume=resume,
+        workers=workers,
+        progress=progress,
+        replace_ok=replace_ok,
+        scheduler=scheduler,
+        connect_timeout=connect_timeout,
+    )
     if target.local is None:  # a shared filesystem: no lock, no recovery (one writer is the user's job)
         return _build_locked(out, meta, planned, job_args, **args)
     _usable_out(target.local)
@@ -148,9 +168,20 @@ def _build(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: d
         raise
 
 
-def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_args: dict, *, force: bool,
-                  resume: bool, workers: int, progress: Progress | None, replace_ok: bool,
-                  scheduler: str | None, connect_timeout: float) -> Snapshot:
+def _build_locked(
+    out: str | Path,
+    meta: dict,
+    planned: list[PlannedBatch],
+    job_args: dict,
+    *,
+    force: bool,
+    resume: bool,
+    workers: int,
+    progress: Progress | None,
+    replace_ok: bool,
+    scheduler: str | None,
+    connect_timeout: float,
+) -> Snapshot:
     target, work = Store(str(out)), work_folder(out)
     wanted = json.loads(json.dumps(meta, default=str))
     if target.local is not None:
@@ -158,9 +189,11 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
             snap = Snapshot.open(target.local)
             if _meta_of(snap.manifest) != wanted:
-                raise AquagenError(f"{out} holds a complete snapshot of other arguments "
-                                   f"({snap.manifest['arguments']}); "
-                                   "pass --force to replace it")
+                raise AquagenError(
+                    f"{out} holds a complete snapshot of other arguments "
+                    f"({snap.manifest['arguments']}); "
+                    "pass --force to replace it"
+                )
             snap.status = "complete"
             return snap
         if resume and work.exists() and (work.local / MANIFEST).is_file():  # killed while publishing
@@ -172,8 +205,9 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
         if not force:
-            raise AquagenError(f"{work.url} holds an interrupted run; pass --resume to continue it or --force to "
-                               "start over")
+            raise AquagenError(
+                f"{work.url} holds an interrupted run; pass --resume to continue it or --force to start over"
+            )
         work.rm()
     if resume and work.local is not None and work.exists():
         for leftover in work.local.rglob("*.tmp-*"):  # writes a kill cut short (never renamed in place)
@@ -188,19 +222,24 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         if planned:
             counts = run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned])
             with timed(ALLOCATE):
-                first = allocate({MASTER_KEY: master.counts,
-                                  **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}})
-            written += run.phase("batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard]))
-                                                    for pb in planned]).values()
+                first = allocate(
+                    {MASTER_KEY: master.counts, **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}}
+                )
+            written += run.phase(
+                "batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard])) for pb in planned]
+            ).values()
             sites = feed_sites(job)
             hand_off = feed_files(job, sites)
-            counts = run.phase("feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key]))
-                                                     for s in sites])
+            counts = run.phase(
+                "feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites]
+            )
             with timed(ALLOCATE):
-                first = allocate({MASTER_KEY: master.counts,
-                                  **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}})
-            written += run.phase("feed stock: write", [
-                (f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites]).values()
+                first = allocate(
+                    {MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}}
+                )
+            written += run.phase(
+                "feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites]
+            ).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))
     except BaseException:
@@ -217,8 +256,11 @@ def _build_locked(out: str | Path, meta: dict, planned: list[PlannedBatch], job_
         work.rm("_work")
         work.rm(Runner.PROGRESS)
     publish(work, target, build_manifest(meta, files, job.profile_name))  # locally, prunes the work files first
-    return Snapshot.open(target.local) if target.local is not None else Snapshot(target.url, json.loads(
-        target.read_text("manifest.json")))
+    return (
+        Snapshot.open(target.local)
+        if target.local is not None
+        else Snapshot(target.url, json.loads(target.read_text("manifest.json")))
+    )
 
 
 def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:
@@ -274,8 +316,13 @@ def generate(
     as_of = check_date("--as-of", as_of or dt.date.today())
     first_start = check_date(
         "--first-start" if first_start else "the default --first-start",
-        first_start or (as_of - dt.timedelta(days=FARM_HISTORY_DAYS) if n_batches is None
-                        else default_first_start(as_of, n_batches, stagger_days)))
+        first_start
+        or (
+            as_of - dt.timedelta(days=FARM_HISTORY_DAYS)
+            if n_batches is None
+            else default_first_start(as_of, n_batches, stagger_days)
+        ),
+    )
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
     the_profile = get(profile)
@@ -283,30 +330,51 @@ def generate(
     last_start = as_of + dt.timedelta(days=the_profile.plan_ahead_days)  # later batches: shown as planned, if at all
     starts = (last_start - first_start).days // stagger_days + 1  # batch starts from first start up to then
     if n_batches is not None and n_batches > starts:
-        raise AquagenError(f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
-                           f"{first_start} to {last_start}; use fewer batches, an earlier --first-start "
-                           "or a shorter --stagger-days")
+        raise AquagenError(
+            f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
+            f"{first_start} to {last_start}; use fewer batches, an earlier --first-start "
+            "or a shorter --stagger-days"
+        )
     if n_batches is None:
         planned = plan_farm(first_start, as_of, fleet_eggs(seed), seed, geography)
     else:
-        planned = plan_fleet(n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed,
-                             as_of=last_start)
+        planned = plan_fleet(
+            n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=last_start
+        )
     meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
-    return _build(out, meta, planned, dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
-                  force=force, resume=resume, workers=workers, progress=progress, scheduler=scheduler,
-                  connect_timeout=connect_timeout)
+    return _build(
+        out,
+        meta,
+        planned,
+        dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
+        force=force,
+        resume=resume,
+        workers=workers,
+        progress=progress,
+        scheduler=scheduler,
+        connect_timeout=connect_timeout,
+    )
 
 
-def regenerate(meta: dict, as_of: dt.date, out: str | Path, *, workers: int = 1,
-               progress: Progress | None = None) -> Snapshot:
+def regenerate(
+    meta: dict, as_of: dt.date, out: str | Path, *, workers: int = 1, progress: Progress | None = None
+) -> Snapshot:
     """The snapshot a manifest's ``meta`` (its generation arguments and planned batches) describes,
     at another as-of date: the same rows up to the old date, ids included (prefix-stable)."""
     args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "first_start")}
     first_start = dt.date.fromisoformat(meta["arguments"]["first_start"])
     planned = [PlannedBatch.from_json(b) for b in meta.get("planned_batches", meta["batches"])]
     job_args = dict(profile_name=get(meta["schema"]).name, seed=meta["seed"], as_of=as_of, first_start=first_start)
-    return _build(out, _meta(meta["seed"], as_of, first_start, planned, **args), planned, job_args, force=True,
-                  resume=False, workers=workers, progress=progress)
+    return _build(
+        out,
+        _meta(meta["seed"], as_of, first_start, planned, **args),
+        planned,
+        job_args,
+        force=True,
+        resume=False,
+        workers=workers,
+        progress=progress,
+    )
 
 
 def add_batch(
@@ -335,8 +403,10 @@ def add_batch(
     if as_of is not None:
         check_date("--as-of", as_of)
     if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= MAX_EGGS:
-        raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs, at most {MAX_EGGS:,} "
-                           "(a batch's whole-life feed must fit inventory_batchfeedingsummary.total_feed_kg)")
+        raise AquagenError(
+            f"--eggs {eggs!r} must be a positive whole number of eggs, at most {MAX_EGGS:,} "
+            "(a batch's whole-life feed must fit inventory_batchfeedingsummary.total_feed_kg)"
+        )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AquagenError(f"--out {out} is a file, not a folder")
@@ -345,8 +415,10 @@ def add_batch(
         raise AquagenError(f"{out} is neither empty nor a snapshot (no manifest.json)")
     if base is not None:
         if profile is not None and get(profile).name != base.profile:
-            raise AquagenError(f"--profile {profile} differs from the snapshot's profile {base.profile}; "
-                               f"omit --profile or pass {base.profile}")
+            raise AquagenError(
+                f"--profile {profile} differs from the snapshot's profile {base.profile}; "
+                f"omit --profile or pass {base.profile}"
+            )
         profile = base.profile
         seed = base.manifest["seed"]
         as_of = as_of or dt.date.fromisoformat(base.manifest["arguments"]["as_of"])
@@ -359,14 +431,33 @@ def add_batch(
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
     if start_date < first_start:
-        raise AquagenError(f"--start-date {start_date} is before this snapshot's infrastructure exists "
-                           f"(first start {first_start}); use {first_start} or later")
-    pb = plan_batch(existing, start_date=start_date, eggs=eggs, geography_name=geography, station=station,
-                    sea_area=sea_area, batch_name=batch_name, seed=seed)
+        raise AquagenError(
+            f"--start-date {start_date} is before this snapshot's infrastructure exists "
+            f"(first start {first_start}); use {first_start} or later"
+        )
+    pb = plan_batch(
+        existing,
+        start_date=start_date,
+        eggs=eggs,
+        geography_name=geography,
+        station=station,
+        sea_area=sea_area,
+        batch_name=batch_name,
+        seed=seed,
+    )
     planned = existing + [pb]
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)
     job_args = dict(profile_name=get(profile).name, seed=seed, as_of=as_of, first_start=first_start)
-    snap = _build(out, meta, planned, job_args, force=False,
-                  resume=True, workers=workers, progress=progress, replace_ok=base is not None)
+    snap = _build(
+        out,
+        meta,
+        planned,
+        job_args,
+        force=False,
+        resume=True,
+        workers=workers,
+        progress=progress,
+        replace_ok=base is not None,
+    )
     return snap, pb

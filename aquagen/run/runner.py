@@ -75,15 +75,25 @@ class Runner:
 
     PROGRESS = "progress.json"
 
-    def __init__(self, job: Job, meta: dict, workers: int, progress: Progress, resume: bool,
-                 scheduler: str | None = None, connect_timeout: float = 10.0):
+    def __init__(
+        self,
+        job: Job,
+        meta: dict,
+        workers: int,
+        progress: Progress,
+        resume: bool,
+        scheduler: str | None = None,
+        connect_timeout: float = 10.0,
+    ):
         self.job, self.progress = job, progress
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
             saved = self._read()
             if saved["meta"] != self.state["meta"]:
-                raise AquagenError(f"{job.root.url} holds an interrupted run with other arguments "
-                                   f"({saved['meta']['arguments']}); rerun those or pass --force to start over")
+                raise AquagenError(
+                    f"{job.root.url} holds an interrupted run with other arguments "
+                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over"
+                )
             self.state = saved
         else:
             self.job.root.write_text(self.PROGRESS, json.dumps({"meta": self.state["meta"]}, default=str) + "\n")
@@ -167,7 +177,9 @@ class Runner:
         try:
             lines = self.job.root.read_text(self.PROGRESS).splitlines()
         except UnicodeDecodeError:
-            raise AquagenError(f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
+            raise AquagenError(
+                f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
+            ) from None
         if not lines or (len(lines) == 1 and not lines[0].endswith("}")):  # killed while starting: nothing done
             return {"meta": self.state["meta"], "done": {}}
         try:
@@ -175,7 +187,9 @@ class Runner:
             if not isinstance(meta, dict):
                 raise ValueError("not a progress record")
         except (ValueError, KeyError, TypeError):
-            raise AquagenError(f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over") from None
+            raise AquagenError(
+                f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
+            ) from None
         state: dict = {"meta": meta, "done": {}}
         for line in lines[1:]:
             try:

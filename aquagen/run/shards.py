@@ -100,8 +100,9 @@ def master_stock(job: Job) -> Written:
     """Without batches, the initial stock lots as they are."""
     p = job.profile
     frames = {name: job.work.read_parquet(f"{name}.parquet") for name in p.stock_tables}
-    return Written({name: _write(job, name, df, "master") for name, df in frames.items()},
-                   sum(df.height for df in frames.values()))
+    return Written(
+        {name: _write(job, name, df, "master") for name, df in frames.items()}, sum(df.height for df in frames.values())
+    )
 
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
@@ -137,14 +138,19 @@ def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
                 df.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
             (folder / "complete").touch()
         else:
-            job.work.write_bytes(f"local/{part}.pickle", pickle.dumps({name: _ipc(df) for name, df in frames.items()},
-                                                                      protocol=pickle.HIGHEST_PROTOCOL))
+            job.work.write_bytes(
+                f"local/{part}.pickle",
+                pickle.dumps({name: _ipc(df) for name, df in frames.items()}, protocol=pickle.HIGHEST_PROTOCOL),
+            )
         step.rows = sum(df.height for df in frames.values())
 
 
 def _has_kept(job: Job, part: str) -> bool:
-    return job.work.exists(f"local/{part}/complete") if job.work.local is not None else \
-        job.work.exists(f"local/{part}.pickle")
+    return (
+        job.work.exists(f"local/{part}/complete")
+        if job.work.local is not None
+        else job.work.exists(f"local/{part}.pickle")
+    )
 
 
 def _ipc(df: pl.DataFrame) -> bytes:
@@ -159,8 +165,10 @@ def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
         if job.work.local is not None:
             frames = {f.stem: pl.read_ipc(f) for f in sorted((job.work.local / "local" / part).glob("*.arrow"))}
         else:
-            frames = {name: pl.read_ipc(io.BytesIO(data)) for name, data in
-                      pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()}
+            frames = {
+                name: pl.read_ipc(io.BytesIO(data))
+                for name, data in pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()
+            }
         step.rows = sum(df.height for df in frames.values())
     with timed(NUMBER) as step:
         frames = renumber(frames, first, job.profile_name)
@@ -189,8 +197,9 @@ def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> Written:
     if feedings_table in frames:
         # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
         with timed(HANDOFF, "feedings out") as step:
-            feedings = frames.pop(feedings_table).join(frames.pop(history_table).select("id", "history_id"), on="id",
-                                                       maintain_order="left")
+            feedings = frames.pop(feedings_table).join(
+                frames.pop(history_table).select("id", "history_id"), on="id", maintain_order="left"
+            )
             feedings = feedings.with_columns(_fc=p.feed_container_of(pl.col("container_id")))
             for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
                 job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
@@ -203,8 +212,11 @@ def feed_sites(job: Job) -> list[FeedSite]:
     p = job.profile
 
     def read(name: str) -> pl.DataFrame:
-        return job.work.read_parquet(f"{name}.parquet") if name in p.stock_tables else \
-            job.root.read_parquet(f"{name}/master.parquet")
+        return (
+            job.work.read_parquet(f"{name}.parquet")
+            if name in p.stock_tables
+            else job.root.read_parquet(f"{name}/master.parquet")
+        )
 
     return p.feed_sites(read)
 
@@ -221,8 +233,11 @@ def _site_feedings(job: Job, files: list[str]) -> pl.DataFrame:
     """The feeding events (up to the horizon) of every batch a site fed."""
     p = job.profile
     with timed(HANDOFF, "feedings in") as step:
-        feedings = pl.concat([job.work.read_parquet(f) for f in files]) if files else \
-            pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
+        feedings = (
+            pl.concat([job.work.read_parquet(f) for f in files])
+            if files
+            else pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
+        )
         step.rows = feedings.height
     return feedings
 

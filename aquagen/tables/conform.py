@@ -135,6 +135,12 @@ class Bound:
     def conform(self, name: str, data: pl.DataFrame | dict) -> pl.DataFrame:
         return conform(name, data, self.profile)
 
-    def history(self, name: str, base: pl.DataFrame, history_date: pl.Expr | pl.Series | str = "created_at",
-                history_type: str = "+", user_id: int | pl.Expr | None = None) -> pl.DataFrame:
+    def history(
+        self,
+        name: str,
+        base: pl.DataFrame,
+        history_date: pl.Expr | pl.Series | str = "created_at",
+        history_type: str = "+",
+        user_id: int | pl.Expr | None = None,
+    ) -> pl.DataFrame:
         return history(name, base, history_date, history_type, user_id, self.profile)

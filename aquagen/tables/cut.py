@@ -12,7 +12,9 @@ import schemas
 from .ids import when_column
 
 
-def cut(frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+def cut(
+    frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: tuple[str, ...]
+) -> dict[str, pl.DataFrame]:
     """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each changing
     object (a table in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
@@ -20,8 +22,14 @@ def cut(frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: 
     for name in mutable:
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
-            out[name] = (out[t.history_table].sort("history_id").group_by("id", maintain_order=True).last()
-                         .select(t.column_names).sort("id"))
+            out[name] = (
+                out[t.history_table]
+                .sort("history_id")
+                .group_by("id", maintain_order=True)
+                .last()
+                .select(t.column_names)
+                .sort("id")
+            )
     return out
 
 

@@ -76,9 +76,12 @@ class Counting:
             raise ValueError(f"ids of {table} assigned twice in one shard")
         self._seen.add(table)
         days, n = np.unique(day, return_counts=True)
-        self._counts.append(pl.DataFrame({"table": [table] * len(days), "day": days.astype(np.int32),
-                                          "n": n.astype(np.int64)}, schema={"table": pl.String, "day": pl.Int32,
-                                                                            "n": pl.Int64}))
+        self._counts.append(
+            pl.DataFrame(
+                {"table": [table] * len(days), "day": days.astype(np.int32), "n": n.astype(np.int64)},
+                schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64},
+            )
+        )
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         self._count(table, _day_array(df, when_column(table, self.profile)))
@@ -201,6 +204,15 @@ def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
             raise AssertionError(f"{table}: {n.sum()} rows do not fit below the local ids")
         bounds = np.cumsum([0] + [len(d) for _, d, _ in rows])
         for (i, _, _), a, b in zip(rows, bounds[:-1], bounds[1:]):
-            parts[keys[i]].append(pl.DataFrame({"table": pl.Series([table] * int(b - a), dtype=enum), "day": day[a:b],
-                                                "first": first[a:b], "n": n[a:b]}, schema=schema))
+            parts[keys[i]].append(
+                pl.DataFrame(
+                    {
+                        "table": pl.Series([table] * int(b - a), dtype=enum),
+                        "day": day[a:b],
+                        "first": first[a:b],
+                        "n": n[a:b],
+                    },
+                    schema=schema,
+                )
+            )
     return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}

@@ -26,11 +26,13 @@ HBCA = "batch_historicalbatchcontainerassignment"
 HSTOCK = "inventory_historicalfeedcontainerstock"
 
 # container -> geography and environment (freshwater hall or sea area), as a SQL subquery
-GEO = ("(SELECT c.id AS container_id, COALESCE(fs.geography_id, ar.geography_id) AS geography_id, "
-       "CASE WHEN c.hall_id IS NULL THEN 'sea' ELSE 'freshwater' END AS env "
-       "FROM infrastructure_container c LEFT JOIN infrastructure_hall h ON h.id = c.hall_id "
-       "LEFT JOIN infrastructure_freshwaterstation fs ON fs.id = h.freshwater_station_id "
-       "LEFT JOIN infrastructure_area ar ON ar.id = c.area_id)")
+GEO = (
+    "(SELECT c.id AS container_id, COALESCE(fs.geography_id, ar.geography_id) AS geography_id, "
+    "CASE WHEN c.hall_id IS NULL THEN 'sea' ELSE 'freshwater' END AS env "
+    "FROM infrastructure_container c LEFT JOIN infrastructure_hall h ON h.id = c.hall_id "
+    "LEFT JOIN infrastructure_freshwaterstation fs ON fs.id = h.freshwater_station_id "
+    "LEFT JOIN infrastructure_area ar ON ar.id = c.area_id)"
+)
 
 
 def _floats(df: pl.DataFrame) -> pl.DataFrame:
@@ -65,8 +67,10 @@ class SnapshotData(ReportSource):
         self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
         self.as_of = dt.date.fromisoformat(snapshot.manifest["arguments"]["as_of"])
         if as_of is not None and as_of > self.as_of:
-            raise AquagenError(f"--as-of {as_of.isoformat()} is after the snapshot's as-of date "
-                               f"{self.as_of.isoformat()}; give a date up to it")
+            raise AquagenError(
+                f"--as-of {as_of.isoformat()} is after the snapshot's as-of date "
+                f"{self.as_of.isoformat()}; give a date up to it"
+            )
         self.end = as_of or self.as_of
         self.label = f"snapshot {snapshot.path}"
 
@@ -78,19 +82,28 @@ class SnapshotData(ReportSource):
 
     def table_sizes(self) -> pl.DataFrame:
         names = list(self.snapshot.manifest["tables"])
-        return pl.DataFrame({
-            "table": names,
-            "rows": [self.snapshot.manifest["tables"][n]["rows"] for n in names],
-            "bytes": [sum(os.path.getsize(p) for p in self.snapshot.files(n)) for n in names]},
-            schema={"table": pl.String, "rows": pl.Int64, "bytes": pl.Int64})
+        return pl.DataFrame(
+            {
+                "table": names,
+                "rows": [self.snapshot.manifest["tables"][n]["rows"] for n in names],
+                "bytes": [sum(os.path.getsize(p) for p in self.snapshot.files(n)) for n in names],
+            },
+            schema={"table": pl.String, "rows": pl.Int64, "bytes": pl.Int64},
+        )
 
     def info(self) -> list[tuple[str, str]]:
         m = self.snapshot.manifest
         args = m.get("arguments", {})
-        out = [("source", f"snapshot {self.snapshot.path}"), ("schema profile", str(m.get("schema"))),
-               ("generator", str(m.get("generator", "?"))), ("seed", str(m.get("seed")))]
-        out += [(k.replace("_", " "), "all" if v is None and k == "geography" else "—" if v is None else str(v))
-                for k, v in args.items()]
+        out = [
+            ("source", f"snapshot {self.snapshot.path}"),
+            ("schema profile", str(m.get("schema"))),
+            ("generator", str(m.get("generator", "?"))),
+            ("seed", str(m.get("seed"))),
+        ]
+        out += [
+            (k.replace("_", " "), "all" if v is None and k == "geography" else "—" if v is None else str(v))
+            for k, v in args.items()
+        ]
         return out
 
 
@@ -129,7 +142,8 @@ class DatabaseData(ReportSource):
         for name in schemas.tables():
             if self.conn.execute("SELECT to_regclass(%s)", (f"public.{name}",)).fetchone()[0] is not None:
                 n, size = self.conn.execute(
-                    f"SELECT COUNT(*), pg_total_relation_size('public.{name}') FROM public.{name}").fetchone()
+                    f"SELECT COUNT(*), pg_total_relation_size('public.{name}') FROM public.{name}"
+                ).fetchone()
                 rows.append((name, n, size))
         return pl.DataFrame(rows, schema={"table": pl.String, "rows": pl.Int64, "bytes": pl.Int64}, orient="row")
 
@@ -137,27 +151,33 @@ class DatabaseData(ReportSource):
         out = [("source", self.label), ("validation as of", self.as_of.isoformat())]
         if self.conn.execute("SELECT to_regclass('public.aquagen_load_log')").fetchone()[0] is not None:
             for snap, seed, at in self.conn.execute(
-                    "SELECT snapshot, seed, loaded_at FROM public.aquagen_load_log ORDER BY loaded_at").fetchall():
+                "SELECT snapshot, seed, loaded_at FROM public.aquagen_load_log ORDER BY loaded_at"
+            ).fetchall():
                 out.append(("loaded snapshot", f"{snap} (seed {seed}, loaded {at:%Y-%m-%d %H:%M} UTC)"))
         return out
 
 
 # --- queries ---------------------------------------------------------------------------------------------
 
+
 def _last_of_day(history: str, end: dt.date) -> str:
     """SQL: the history_id of each object's last history row of each day up to ``end`` (latest history_date,
     then the highest history_id: several updates may share a timestamp)."""
-    return (f"(SELECT x.id, MAX(x.history_id) AS hid FROM {history} x JOIN (SELECT id, MAX(history_date) AS hd "
-            f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} "
-            "GROUP BY id, CAST(history_date AS DATE)) m "
-            "ON m.id = x.id AND m.hd = x.history_date GROUP BY x.id, x.history_date)")
+    return (
+        f"(SELECT x.id, MAX(x.history_id) AS hid FROM {history} x JOIN (SELECT id, MAX(history_date) AS hd "
+        f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} "
+        "GROUP BY id, CAST(history_date AS DATE)) m "
+        "ON m.id = x.id AND m.hd = x.history_date GROUP BY x.id, x.history_date)"
+    )
 
 
 def _last_until(history: str, end: dt.date) -> str:
     """SQL: the history_id of each object's last history row up to ``end``: its state on that day."""
-    return (f"(SELECT x.id, MAX(x.history_id) AS hid FROM {history} x JOIN (SELECT id, MAX(history_date) AS hd "
-            f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} GROUP BY id) m "
-            "ON m.id = x.id AND m.hd = x.history_date GROUP BY x.id)")
+    return (
+        f"(SELECT x.id, MAX(x.history_id) AS hid FROM {history} x JOIN (SELECT id, MAX(history_date) AS hd "
+        f"FROM {history} WHERE CAST(history_date AS DATE) <= {_date(end)} GROUP BY id) m "
+        "ON m.id = x.id AND m.hd = x.history_date GROUP BY x.id)"
+    )
 
 
 def _stop(col: str, end: dt.date) -> str:
@@ -174,8 +194,16 @@ def _typed(df: pl.DataFrame, schema: dict) -> pl.DataFrame:
 
 
 # the columns batches() adds to batch_batch's
-EXTRA = pl.Schema({"stage_order": pl.Int64, "stage": pl.String, "geography": pl.String, "station": pl.String,
-                   "sea_area": pl.String, "eggs": pl.Int64})
+EXTRA = pl.Schema(
+    {
+        "stage_order": pl.Int64,
+        "stage": pl.String,
+        "geography": pl.String,
+        "station": pl.String,
+        "sea_area": pl.String,
+        "eggs": pl.Int64,
+    }
+)
 
 
 def batches(src: ReportSource) -> pl.DataFrame:
@@ -186,29 +214,38 @@ def batches(src: ReportSource) -> pl.DataFrame:
         "SELECT b.id AS batch_id, b.batch_number, b.start_date, "
         f"CASE WHEN b.actual_end_date <= {e} THEN b.actual_end_date END AS actual_end_date, "
         f"CASE WHEN b.actual_end_date <= {e} THEN b.status ELSE 'ACTIVE' END AS status "
-        f"FROM batch_batch b WHERE b.start_date <= {e}")
-    schema = {"batch_id": pl.Int64, "batch_number": pl.String, "start_date": pl.Date, "actual_end_date": pl.Date,
-              "status": pl.String}
+        f"FROM batch_batch b WHERE b.start_date <= {e}"
+    )
+    schema = {
+        "batch_id": pl.Int64,
+        "batch_number": pl.String,
+        "start_date": pl.Date,
+        "actual_end_date": pl.Date,
+        "status": pl.String,
+    }
     b = _typed(b, schema)
     if b.height == 0:
         return b.with_columns(*[pl.lit(None, t).alias(c) for c, t in EXTRA.items()])
     stage = src.frame(
-        f"SELECT a.batch_id, s.\"order\" AS stage_order, s.name AS stage FROM {BCA} a "
-        f"JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id JOIN (SELECT batch_id, MAX(s2.\"order\") AS o "
+        f'SELECT a.batch_id, s."order" AS stage_order, s.name AS stage FROM {BCA} a '
+        f'JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id JOIN (SELECT batch_id, MAX(s2."order") AS o '
         f"FROM {BCA} a2 JOIN batch_lifecyclestage s2 ON s2.id = a2.lifecycle_stage_id WHERE a2.assignment_date <= {e} "
-        "GROUP BY batch_id) m ON m.batch_id = a.batch_id AND m.o = s.\"order\" "
-        "GROUP BY a.batch_id, s.\"order\", s.name")
+        'GROUP BY batch_id) m ON m.batch_id = a.batch_id AND m.o = s."order" '
+        'GROUP BY a.batch_id, s."order", s.name'
+    )
     sites = src.frame(
         f"SELECT a.batch_id, MIN(g.name) AS geography, MIN(st.name) AS station, MIN(ar.name) AS sea_area "
         f"FROM {BCA} a JOIN infrastructure_container c ON c.id = a.container_id JOIN {GEO} x "
         "ON x.container_id = a.container_id JOIN infrastructure_geography g ON g.id = x.geography_id "
         "LEFT JOIN infrastructure_hall h ON h.id = c.hall_id "
         "LEFT JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
-        f"LEFT JOIN infrastructure_area ar ON ar.id = c.area_id WHERE a.assignment_date <= {e} GROUP BY a.batch_id")
+        f"LEFT JOIN infrastructure_area ar ON ar.id = c.area_id WHERE a.assignment_date <= {e} GROUP BY a.batch_id"
+    )
     eggs = src.frame(
         f"SELECT h.batch_id, SUM(CAST(h.population_count AS BIGINT)) AS eggs FROM {HBCA} h "
         "JOIN batch_batch b ON b.id = h.batch_id WHERE h.history_type = '+' AND h.assignment_date = b.start_date "
-        "GROUP BY h.batch_id")
+        "GROUP BY h.batch_id"
+    )
     for extra in (stage, sites, eggs):
         if extra.height:
             b = b.join(extra.cast({"batch_id": pl.Int64}), on="batch_id", how="left")
@@ -218,7 +255,6 @@ def batches(src: ReportSource) -> pl.DataFrame:
     return b.cast(EXTRA).sort("start_date", "batch_id")
 
 
-
 def growth(src: ReportSource) -> pl.DataFrame:
     """Per batch and day up to the last day: population, biomass and mean weight over the assignments live at
     day's end (each assignment's last history row of the day)."""
@@ -226,29 +262,34 @@ def growth(src: ReportSource) -> pl.DataFrame:
         "SELECT h.batch_id, CAST(h.history_date AS DATE) AS day, "
         "SUM(CAST(h.population_count AS BIGINT)) AS population, "
         f"SUM(h.biomass_kg) AS biomass_kg FROM {HBCA} h JOIN {_last_of_day(HBCA, src.end)} k ON k.hid = h.history_id "
-        "WHERE h.is_active AND h.history_type <> '-' GROUP BY h.batch_id, CAST(h.history_date AS DATE)")
+        "WHERE h.is_active AND h.history_type <> '-' GROUP BY h.batch_id, CAST(h.history_date AS DATE)"
+    )
     df = _typed(df, {"batch_id": pl.Int64, "day": pl.Date, "population": pl.Int64, "biomass_kg": pl.Float64})
-    return df.with_columns(
-        (pl.col("biomass_kg") * 1000 / pl.col("population")).alias("avg_weight_g")).sort("batch_id", "day")
+    return df.with_columns((pl.col("biomass_kg") * 1000 / pl.col("population")).alias("avg_weight_g")).sort(
+        "batch_id", "day"
+    )
 
 
 def stage_spans(src: ReportSource) -> pl.DataFrame:
     """Per batch and stage: first assignment date and last day (departure, or the report's last day)."""
     e = _date(src.end)
     df = src.frame(
-        f"SELECT a.batch_id, s.\"order\" AS stage_order, s.name AS stage, MIN(a.assignment_date) AS start, "
+        f'SELECT a.batch_id, s."order" AS stage_order, s.name AS stage, MIN(a.assignment_date) AS start, '
         f"MAX({_stop('a.departure_date', src.end)}) AS stop FROM {BCA} a "
         f"JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id WHERE a.assignment_date <= {e} "
-        "GROUP BY a.batch_id, s.\"order\", s.name")
-    return _typed(df, {"batch_id": pl.Int64, "stage_order": pl.Int64, "stage": pl.String, "start": pl.Date,
-                       "stop": pl.Date})
+        'GROUP BY a.batch_id, s."order", s.name'
+    )
+    return _typed(
+        df, {"batch_id": pl.Int64, "stage_order": pl.Int64, "stage": pl.String, "start": pl.Date, "stop": pl.Date}
+    )
 
 
 def mortality(src: ReportSource) -> pl.DataFrame:
     """Per batch and day: deaths and the cumulative deaths (batch_mortalityevent up to the last day)."""
     df = src.frame(
         "SELECT batch_id, event_date AS day, SUM(CAST(count AS BIGINT)) AS deaths FROM batch_mortalityevent "
-        f"WHERE event_date <= {_date(src.end)} GROUP BY batch_id, event_date")
+        f"WHERE event_date <= {_date(src.end)} GROUP BY batch_id, event_date"
+    )
     df = _typed(df, {"batch_id": pl.Int64, "day": pl.Date, "deaths": pl.Int64})
     return df.sort("batch_id", "day").with_columns(pl.col("deaths").cum_sum().over("batch_id").alias("cumulative"))
 
@@ -258,24 +299,30 @@ def feed_by_batch_stage(src: ReportSource) -> pl.DataFrame:
     last day, or at departure, minus its biomass when it opened) and FCR = feed / gain."""
     e = _date(src.end)
     feed = src.frame(
-        "SELECT a.batch_id, s.\"order\" AS stage_order, s.name AS stage, SUM(f.amount_kg) AS feed_kg "
+        'SELECT a.batch_id, s."order" AS stage_order, s.name AS stage, SUM(f.amount_kg) AS feed_kg '
         f"FROM inventory_feedingevent f JOIN {BCA} a ON a.id = f.batch_assignment_id "
         f"JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id WHERE f.feeding_date <= {e} "
-        "GROUP BY a.batch_id, s.\"order\", s.name")
+        'GROUP BY a.batch_id, s."order", s.name'
+    )
     gain = src.frame(
-        "SELECT a.batch_id, s.\"order\" AS stage_order, s.name AS stage, SUM(h.biomass_kg - p.biomass_kg) AS gain_kg "
+        'SELECT a.batch_id, s."order" AS stage_order, s.name AS stage, SUM(h.biomass_kg - p.biomass_kg) AS gain_kg '
         f"FROM {HBCA} h JOIN {_last_until(HBCA, src.end)} k ON k.hid = h.history_id "
         f"JOIN (SELECT id, biomass_kg FROM {HBCA} WHERE history_type = '+') p ON p.id = h.id "
         f"JOIN {BCA} a ON a.id = h.id JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id "
-        "WHERE h.history_type <> '-' GROUP BY a.batch_id, s.\"order\", s.name")
+        "WHERE h.history_type <> '-' GROUP BY a.batch_id, s.\"order\", s.name"
+    )
     schema = {"batch_id": pl.Int64, "stage_order": pl.Int64, "stage": pl.String}
     gain = _typed(gain, {**schema, "gain_kg": pl.Float64})
     feed = _typed(feed, {**schema, "feed_kg": pl.Float64})
     df = gain.join(feed, on=list(schema), how="full", coalesce=True).with_columns(
-        pl.col("feed_kg").fill_null(0.0), pl.col("gain_kg").fill_null(0.0))
+        pl.col("feed_kg").fill_null(0.0), pl.col("gain_kg").fill_null(0.0)
+    )
     return df.with_columns(
-        pl.when((pl.col("gain_kg") > 0) & (pl.col("feed_kg") > 0)).then(pl.col("feed_kg") / pl.col("gain_kg"))
-        .otherwise(None).alias("fcr")).sort("batch_id", "stage_order")
+        pl.when((pl.col("gain_kg") > 0) & (pl.col("feed_kg") > 0))
+        .then(pl.col("feed_kg") / pl.col("gain_kg"))
+        .otherwise(None)
+        .alias("fcr")
+    ).sort("batch_id", "stage_order")
 
 
 def sensors(src: ReportSource) -> pl.DataFrame:
@@ -288,18 +335,30 @@ def sensors(src: ReportSource) -> pl.DataFrame:
         f"JOIN {GEO} x ON x.container_id = r.container_id WHERE CAST(r.reading_time AS DATE) <= {_date(src.end)} "
         "GROUP BY r.parameter_id, x.geography_id, x.env, CAST(r.reading_time AS DATE)) a "
         "JOIN environmental_environmentalparameter p ON p.id = a.parameter_id "
-        "JOIN infrastructure_geography g ON g.id = a.geography_id")
-    return _typed(df, {"parameter": pl.String, "unit": pl.String, "geography": pl.String, "env": pl.String,
-                       "day": pl.Date, "mean": pl.Float64, "readings": pl.Int64}).sort(
-        "parameter", "geography", "env", "day")
+        "JOIN infrastructure_geography g ON g.id = a.geography_id"
+    )
+    return _typed(
+        df,
+        {
+            "parameter": pl.String,
+            "unit": pl.String,
+            "geography": pl.String,
+            "env": pl.String,
+            "day": pl.Date,
+            "mean": pl.Float64,
+            "readings": pl.Int64,
+        },
+    ).sort("parameter", "geography", "env", "day")
 
 
 def feed_containers(src: ReportSource) -> pl.DataFrame:
     """Every feed container with its type."""
-    df = src.frame("SELECT id AS feed_container_id, name, container_type, capacity_kg "
-                   "FROM infrastructure_feedcontainer")
-    return _typed(df, {"feed_container_id": pl.Int64, "name": pl.String, "container_type": pl.String,
-                       "capacity_kg": pl.Float64})
+    df = src.frame(
+        "SELECT id AS feed_container_id, name, container_type, capacity_kg FROM infrastructure_feedcontainer"
+    )
+    return _typed(
+        df, {"feed_container_id": pl.Int64, "name": pl.String, "container_type": pl.String, "capacity_kg": pl.Float64}
+    )
 
 
 def stock_lot_days(src: ReportSource) -> pl.DataFrame:
@@ -309,11 +368,13 @@ def stock_lot_days(src: ReportSource) -> pl.DataFrame:
     hist = src.frame(
         "SELECT h.id AS lot_id, h.feed_container_id, CAST(h.history_date AS DATE) AS day, "
         "CASE WHEN h.history_type = '-' THEN 0 ELSE h.quantity_kg END AS quantity_kg "
-        f"FROM {HSTOCK} h JOIN {_last_of_day(HSTOCK, src.end)} k ON k.hid = h.history_id")
+        f"FROM {HSTOCK} h JOIN {_last_of_day(HSTOCK, src.end)} k ON k.hid = h.history_id"
+    )
     base = src.frame(
         "SELECT s.id AS lot_id, s.feed_container_id, CAST(s.entry_date AS DATE) AS day, s.quantity_kg "
         f"FROM inventory_feedcontainerstock s LEFT JOIN (SELECT DISTINCT id FROM {HSTOCK}) h ON h.id = s.id "
-        f"WHERE h.id IS NULL AND CAST(s.entry_date AS DATE) <= {e}")
+        f"WHERE h.id IS NULL AND CAST(s.entry_date AS DATE) <= {e}"
+    )
     schema = pl.Schema({"lot_id": pl.Int64, "feed_container_id": pl.Int64, "day": pl.Date, "quantity_kg": pl.Float64})
     parts = [p.cast(schema) for p in (hist, base) if p.height]
     if not parts:
@@ -325,10 +386,16 @@ def stock_levels(lots: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Stock per ``keys`` and day (a step series) from the lots' end-of-day quantities."""
     if lots.height == 0:
         return pl.DataFrame(schema={**{k: lots.schema[k] for k in keys}, "day": pl.Date, "stock_kg": pl.Float64})
-    delta = lots.with_columns((pl.col("quantity_kg") - pl.col("quantity_kg").shift(1, fill_value=0.0)
-                               .over("lot_id")).alias("delta"))
-    return (delta.group_by([*keys, "day"]).agg(pl.col("delta").sum()).sort([*keys, "day"])
-            .with_columns(pl.col("delta").cum_sum().over(keys).alias("stock_kg")).drop("delta"))
+    delta = lots.with_columns(
+        (pl.col("quantity_kg") - pl.col("quantity_kg").shift(1, fill_value=0.0).over("lot_id")).alias("delta")
+    )
+    return (
+        delta.group_by([*keys, "day"])
+        .agg(pl.col("delta").sum())
+        .sort([*keys, "day"])
+        .with_columns(pl.col("delta").cum_sum().over(keys).alias("stock_kg"))
+        .drop("delta")
+    )
 
 
 def purchases(src: ReportSource) -> pl.DataFrame:
@@ -337,9 +404,11 @@ def purchases(src: ReportSource) -> pl.DataFrame:
         "SELECT p.id AS purchase_id, p.purchase_date AS day, p.quantity_kg, "
         "MIN(s.feed_container_id) AS feed_container_id "
         "FROM inventory_feedpurchase p LEFT JOIN inventory_feedcontainerstock s ON s.feed_purchase_id = p.id "
-        f"WHERE p.purchase_date <= {_date(src.end)} GROUP BY p.id, p.purchase_date, p.quantity_kg")
-    return _typed(df, {"purchase_id": pl.Int64, "day": pl.Date, "quantity_kg": pl.Float64,
-                       "feed_container_id": pl.Int64})
+        f"WHERE p.purchase_date <= {_date(src.end)} GROUP BY p.id, p.purchase_date, p.quantity_kg"
+    )
+    return _typed(
+        df, {"purchase_id": pl.Int64, "day": pl.Date, "quantity_kg": pl.Float64, "feed_container_id": pl.Int64}
+    )
 
 
 def occupancy(src: ReportSource) -> pl.DataFrame:
@@ -348,22 +417,40 @@ def occupancy(src: ReportSource) -> pl.DataFrame:
         "SELECT a.batch_id, c.hall_id, c.area_id, MIN(a.assignment_date) AS start, "
         f"MAX({_stop('a.departure_date', src.end)}) AS stop FROM {BCA} a "
         "JOIN infrastructure_container c ON c.id = a.container_id "
-        f"WHERE a.assignment_date <= {_date(src.end)} GROUP BY a.batch_id, c.hall_id, c.area_id")
-    cols = pl.Schema({"batch_id": pl.Int64, "site": pl.String, "geography": pl.String, "station": pl.String,
-                      "kind": pl.Int64, "start": pl.Date, "stop": pl.Date})
+        f"WHERE a.assignment_date <= {_date(src.end)} GROUP BY a.batch_id, c.hall_id, c.area_id"
+    )
+    cols = pl.Schema(
+        {
+            "batch_id": pl.Int64,
+            "site": pl.String,
+            "geography": pl.String,
+            "station": pl.String,
+            "kind": pl.Int64,
+            "start": pl.Date,
+            "stop": pl.Date,
+        }
+    )
     if occ.height == 0:
         return pl.DataFrame(schema=cols)
     halls = src.frame(
         "SELECT h.id AS hall_id, h.name AS site, g.name AS geography, st.name AS station FROM infrastructure_hall h "
         "JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
-        "JOIN infrastructure_geography g ON g.id = st.geography_id")
+        "JOIN infrastructure_geography g ON g.id = st.geography_id"
+    )
     areas = src.frame(
         "SELECT a.id AS area_id, a.name AS site, g.name AS geography FROM infrastructure_area a "
-        "JOIN infrastructure_geography g ON g.id = a.geography_id")
-    h = occ.filter(pl.col("hall_id").is_not_null()).join(halls, on="hall_id", how="left").with_columns(
-        pl.lit(0).alias("kind"))
-    a = occ.filter(pl.col("hall_id").is_null()).join(areas, on="area_id", how="left").with_columns(
-        pl.col("site").alias("station"), pl.lit(1).alias("kind"))
+        "JOIN infrastructure_geography g ON g.id = a.geography_id"
+    )
+    h = (
+        occ.filter(pl.col("hall_id").is_not_null())
+        .join(halls, on="hall_id", how="left")
+        .with_columns(pl.lit(0).alias("kind"))
+    )
+    a = (
+        occ.filter(pl.col("hall_id").is_null())
+        .join(areas, on="area_id", how="left")
+        .with_columns(pl.col("site").alias("station"), pl.lit(1).alias("kind"))
+    )
     return pl.concat([h.select(list(cols)).cast(cols), a.select(list(cols)).cast(cols)])
 
 
@@ -373,11 +460,16 @@ def today(src: ReportSource) -> dict:
     live = src.frame(
         "SELECT SUM(CAST(h.population_count AS BIGINT)) AS fish, SUM(h.biomass_kg) AS biomass_kg "
         f"FROM {HBCA} h JOIN {_last_until(HBCA, src.end)} k ON k.hid = h.history_id "
-        f"WHERE h.is_active AND h.history_type <> '-' AND (h.departure_date IS NULL OR h.departure_date > {e})")
+        f"WHERE h.is_active AND h.history_type <> '-' AND (h.departure_date IS NULL OR h.departure_date > {e})"
+    )
     occ = src.frame(
         "SELECT x.env, COUNT(*) AS containers, SUM(CASE WHEN o.container_id IS NULL THEN 0 ELSE 1 END) AS occupied "
         f"FROM {GEO} x LEFT JOIN (SELECT DISTINCT container_id FROM {BCA} WHERE assignment_date <= {e} "
-        f"AND (departure_date IS NULL OR departure_date > {e})) o ON o.container_id = x.container_id GROUP BY x.env")
-    fish, biomass = (live.row(0) if live.height else (None, None))
-    return {"fish": int(fish or 0), "biomass_kg": float(biomass or 0.0),
-            "occupancy": {r["env"]: (int(r["occupied"]), int(r["containers"])) for r in occ.iter_rows(named=True)}}
+        f"AND (departure_date IS NULL OR departure_date > {e})) o ON o.container_id = x.container_id GROUP BY x.env"
+    )
+    fish, biomass = live.row(0) if live.height else (None, None)
+    return {
+        "fish": int(fish or 0),
+        "biomass_kg": float(biomass or 0.0),
+        "occupancy": {r["env"]: (int(r["occupied"]), int(r["containers"])) for r in occ.iter_rows(named=True)},
+    }

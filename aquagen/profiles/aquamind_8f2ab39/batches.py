@@ -4,8 +4,8 @@ to rows in this profile's tables, history included."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 
@@ -27,7 +27,6 @@ SAMPLE_TIME = dt.timedelta(hours=11)
 MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
 SUMMARY_TIME = dt.timedelta(hours=23, minutes=30)  # nightly job on the period's last day
-
 
 
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:
@@ -55,8 +54,9 @@ class BatchTables:
 
     def bca_of(self, col: str) -> pl.Expr:
         """The assignment id of the assignment_no in ``col``."""
-        return pl.col(col).replace_strict(self.assignments["assignment_no"], self.assignments["id"],
-                                          return_dtype=pl.Int64)
+        return pl.col(col).replace_strict(
+            self.assignments["assignment_no"], self.assignments["id"], return_dtype=pl.Int64
+        )
 
 
 Section = Callable[[BatchTables], None]
@@ -65,31 +65,40 @@ Section = Callable[[BatchTables], None]
 def batch_transfers(ctx: BatchTables) -> None:
     """One ``batch_batchtransfer`` row per destination of a move."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
-    stage_id = lambda c: (pl.col(c).cast(pl.Int64) + 1)
-    tr = sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
-        transfer_type=pl.lit("LIFECYCLE"),
-        notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
-        .then(pl.lit("Sea transfer: tank split 50/50 over two rings")).otherwise(pl.lit("Stage transition")),
-        created_at=_at("transfer_date", MOVE_TIME),
-        source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        source_lifecycle_stage_id=stage_id("source_stage"),
-        destination_lifecycle_stage_id=stage_id("dest_stage"),
-        is_emergency_mixing=pl.lit(False),
-        source_assignment_id=bca_of("source_assignment_no"),
-        destination_assignment_id=bca_of("dest_assignment_no"),
-    ).with_columns(updated_at=pl.col("created_at"))
+    stage_id = lambda c: pl.col(c).cast(pl.Int64) + 1
+    tr = (
+        sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no")
+        .with_columns(
+            transfer_type=pl.lit("LIFECYCLE"),
+            notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
+            .then(pl.lit("Sea transfer: tank split 50/50 over two rings"))
+            .otherwise(pl.lit("Stage transition")),
+            created_at=_at("transfer_date", MOVE_TIME),
+            source_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            destination_batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            source_lifecycle_stage_id=stage_id("source_stage"),
+            destination_lifecycle_stage_id=stage_id("dest_stage"),
+            is_emergency_mixing=pl.lit(False),
+            source_assignment_id=bca_of("source_assignment_no"),
+            destination_assignment_id=bca_of("dest_assignment_no"),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
 
 
 def batch_mortality(ctx: BatchTables) -> None:
     """One ``batch_mortalityevent`` per batch and day with deaths."""
     plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
-    mo = sim.mortality.sort("event_date").with_columns(
-        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
-        created_at=_at("event_date", MORTALITY_TIME),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-    ).with_columns(updated_at=pl.col("created_at"))
+    mo = (
+        sim.mortality.sort("event_date")
+        .with_columns(
+            description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
+            created_at=_at("event_date", MORTALITY_TIME),
+            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
 
 
@@ -98,8 +107,15 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     return build_with(plan, sim, ids, batch_transfers, batch_mortality, records=True)
 
 
-def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, mortality: Section,
-               assignment_created: pl.Expr | None = None, records: bool = False) -> dict[str, pl.DataFrame]:
+def build_with(
+    plan: BatchPlan,
+    sim: BatchSim,
+    ids: IdBook,
+    transfers: Section,
+    mortality: Section,
+    assignment_created: pl.Expr | None = None,
+    records: bool = False,
+) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.tables.ids``).
     With ``records``, this profile's health, harvest and transfer-condition records too (a profile
     whose health tables differ builds its own).
@@ -122,7 +138,7 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
-    created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.timezone.utc) + BATCH_CREATED
+    created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.UTC) + BATCH_CREATED
     states = sim.stage_changes.with_columns(
         history_date=_at("date", BATCH_CREATED),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
@@ -131,12 +147,24 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
         history_type=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("+")).otherwise(pl.lit("~")),
     )
     if sim.status == "COMPLETED":
-        done = dt.datetime.combine(sim.actual_end_date, dt.time(), dt.timezone.utc) + MOVE_TIME + dt.timedelta(hours=8)
-        states = pl.concat([states, pl.DataFrame({
-            "date": [sim.actual_end_date], "stage": states["stage"][-1:], "history_date": [done],
-            "lifecycle_stage_id": states["lifecycle_stage_id"][-1:], "status": ["COMPLETED"],
-            "actual_end_date": [sim.actual_end_date], "history_type": ["~"],
-        }, schema=states.schema)])
+        done = dt.datetime.combine(sim.actual_end_date, dt.time(), dt.UTC) + MOVE_TIME + dt.timedelta(hours=8)
+        states = pl.concat(
+            [
+                states,
+                pl.DataFrame(
+                    {
+                        "date": [sim.actual_end_date],
+                        "stage": states["stage"][-1:],
+                        "history_date": [done],
+                        "lifecycle_stage_id": states["lifecycle_stage_id"][-1:],
+                        "status": ["COMPLETED"],
+                        "actual_end_date": [sim.actual_end_date],
+                        "history_type": ["~"],
+                    },
+                    schema=states.schema,
+                ),
+            ]
+        )
     batch_states = states.with_columns(
         id=pl.lit(plan.batch_id, dtype=pl.Int64),
         batch_number=pl.lit(plan.batch_number),
@@ -150,43 +178,83 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     )
     base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
     out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
-    hist = T.history("batch_batch", T.conform("batch_batch", batch_states.select(base_cols)), batch_states["history_date"],
-                   "+", SYSTEM_ID).with_columns(history_type=batch_states["history_type"])
+    hist = T.history(
+        "batch_batch",
+        T.conform("batch_batch", batch_states.select(base_cols)),
+        batch_states["history_date"],
+        "+",
+        SYSTEM_ID,
+    ).with_columns(history_type=batch_states["history_type"])
     out["batch_historicalbatch"] = numbered_history("batch_batch", hist, ids)
     lap("batch_batch", out["batch_historicalbatch"].height)
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = T.table("batch_batchcontainerassignment").column_names
     fixed = assignments.select(
-        "assignment_no", "id", "container_id", "lifecycle_stage_id", "assignment_date", "created_at",
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64), notes=pl.lit(""),
+        "assignment_no",
+        "id",
+        "container_id",
+        "lifecycle_stage_id",
+        "assignment_date",
+        "created_at",
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        notes=pl.lit(""),
     )
     samples_by_day = sim.samples.select("assignment_no", "sample_date").sort("sample_date")
-    daily = sim.daily.sort("date").join_asof(
-        samples_by_day.rename({"sample_date": "last_weighing_date"}).with_columns(_d=pl.col("last_weighing_date")),
-        left_on="date", right_on="_d", by="assignment_no", strategy="backward", check_sortedness=False,
-    ).drop("_d")
-    created_rows = fixed.join(assignments.select("assignment_no", "initial_population", "initial_weight_g"),
-                              on="assignment_no").select(
+    daily = (
+        sim.daily.sort("date")
+        .join_asof(
+            samples_by_day.rename({"sample_date": "last_weighing_date"}).with_columns(_d=pl.col("last_weighing_date")),
+            left_on="date",
+            right_on="_d",
+            by="assignment_no",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .drop("_d")
+    )
+    created_rows = fixed.join(
+        assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
+    ).select(
         pl.exclude("initial_population", "initial_weight_g"),
         population_count=pl.col("initial_population").cast(pl.Int64),
         avg_weight_g=pl.col("initial_weight_g"),
-        departure_date=pl.lit(None, dtype=pl.Date), is_active=pl.lit(True),
+        departure_date=pl.lit(None, dtype=pl.Date),
+        is_active=pl.lit(True),
         last_weighing_date=pl.lit(None, dtype=pl.Date),
-        updated_at=pl.col("created_at"), history_date=pl.col("created_at"), history_type=pl.lit("+"),
+        updated_at=pl.col("created_at"),
+        history_date=pl.col("created_at"),
+        history_type=pl.lit("+"),
     )
     update_rows = fixed.join(daily, on="assignment_no").select(
-        pl.exclude("date", "population", "deaths", "avg_weight_g", "biomass_kg", "temperature_c", "feed_kg",
-                   "last_weighing_date"),
-        population_count=pl.col("population").cast(pl.Int64), avg_weight_g=pl.col("avg_weight_g"),
-        departure_date=pl.lit(None, dtype=pl.Date), is_active=pl.lit(True),
+        pl.exclude(
+            "date",
+            "population",
+            "deaths",
+            "avg_weight_g",
+            "biomass_kg",
+            "temperature_c",
+            "feed_kg",
+            "last_weighing_date",
+        ),
+        population_count=pl.col("population").cast(pl.Int64),
+        avg_weight_g=pl.col("avg_weight_g"),
+        departure_date=pl.lit(None, dtype=pl.Date),
+        is_active=pl.lit(True),
         last_weighing_date=pl.col("last_weighing_date"),
-        updated_at=_at("date", GROWTH_UPDATE), history_date=_at("date", GROWTH_UPDATE), history_type=pl.lit("~"),
+        updated_at=_at("date", GROWTH_UPDATE),
+        history_date=_at("date", GROWTH_UPDATE),
+        history_type=pl.lit("~"),
     )
-    final = fixed.join(assignments.select("assignment_no", "population_count", "avg_weight_g", "departure_date",
-                                          "is_active", "last_weighing_date"), on="assignment_no")
+    final = fixed.join(
+        assignments.select(
+            "assignment_no", "population_count", "avg_weight_g", "departure_date", "is_active", "last_weighing_date"
+        ),
+        on="assignment_no",
+    )
     departed = final.filter(pl.col("departure_date").is_not_null()).with_columns(
-        updated_at=_at("departure_date", MOVE_TIME), history_date=_at("departure_date", MOVE_TIME),
+        updated_at=_at("departure_date", MOVE_TIME),
+        history_date=_at("departure_date", MOVE_TIME),
         history_type=pl.lit("~"),
     )
     states = pl.concat([s.select(created_rows.columns) for s in (created_rows, update_rows, departed)])
@@ -196,11 +264,18 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
         avg_weight_g=pl.col("avg_weight_g").round(2),
     ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
     last = states.sort(["id", "history_date"]).group_by("id", maintain_order=True).last()
-    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select(bca_cols).sort("id"))
+    out["batch_batchcontainerassignment"] = T.conform(
+        "batch_batchcontainerassignment", last.select(bca_cols).sort("id")
+    )
     out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
-        T.history("batch_batchcontainerassignment", T.conform("batch_batchcontainerassignment", states.select(bca_cols)),
-                states["history_date"], "+", OPERATOR_ID).with_columns(history_type=states["history_type"]),
+        T.history(
+            "batch_batchcontainerassignment",
+            T.conform("batch_batchcontainerassignment", states.select(bca_cols)),
+            states["history_date"],
+            "+",
+            OPERATOR_ID,
+        ).with_columns(history_type=states["history_type"]),
         ids,
     )
 
@@ -213,21 +288,28 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     lap("batch_mortalityevent")
 
     # --- growth samples ---
-    gs = sim.samples.sort("sample_date", "assignment_no").join(link, on="assignment_no", maintain_order="left").with_columns(
-        assignment_id=pl.col("bca_id"),
-        created_at=_at("sample_date", SAMPLE_TIME),
-    ).with_columns(updated_at=pl.col("created_at"))
+    gs = (
+        sim.samples.sort("sample_date", "assignment_no")
+        .join(link, on="assignment_no", maintain_order="left")
+        .with_columns(
+            assignment_id=pl.col("bca_id"),
+            created_at=_at("sample_date", SAMPLE_TIME),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
     lap("batch_growthsample", gs.height)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
-    fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(link, on="assignment_no",
-                                                                                 maintain_order="left")
+    fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(
+        link, on="assignment_no", maintain_order="left"
+    )
     fe = fe.with_columns(
         method=pl.lit("AUTOMATIC"),
         notes=pl.lit(""),
-        created_at=(pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us")))
-        .dt.replace_time_zone("UTC"),
+        created_at=(
+            pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))
+        ).dt.replace_time_zone("UTC"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         batch_assignment_id=pl.col("bca_id"),
         feed_id=pl.col("feed").cast(pl.Int64) + 1,
@@ -240,8 +322,11 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     # --- environmental readings (no history table) ---
     rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
     container, parameter = pl.col("container_id"), pl.col("parameter")
-    sensor = pl.when(container <= SITES.n_hall_containers).then(SITES.tank_sensor_id(container, parameter)) \
-        .otherwise(SITES.ring_sensor_id(container, parameter))  # sea parameters are 0..3, their own index
+    sensor = (
+        pl.when(container <= SITES.n_hall_containers)
+        .then(SITES.tank_sensor_id(container, parameter))
+        .otherwise(SITES.ring_sensor_id(container, parameter))
+    )  # sea parameters are 0..3, their own index
     rd = rd.select(
         value="value",
         reading_time="reading_time",
@@ -255,7 +340,8 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
         batch_container_assignment_id="bca_id",
     )
     out["environmental_environmentalreading"] = T.conform(
-        "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd)))
+        "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd))
+    )
 
     lap("environmental_environmentalreading", rd.height)
 
@@ -264,18 +350,30 @@ def build_with(plan: BatchPlan, sim: BatchSim, ids: IdBook, transfers: Section, 
     health_journal = [health.build(out, plan, sim, link, ids)] if records else []
     # the vet writes diagnoses, treatments and vaccinations; operators their observations,
     # issues, actions and samples; the manager now and then
-    authors = pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"])).then(VET_ID) \
-        .when(pl.col("entry_time").dt.day() % 5 == 0).then(MANAGER_ID).otherwise(OPERATOR_ID).cast(pl.Int32)
-    je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal],
-                   how="vertical_relaxed").sort("entry_time", maintain_order=True)
-    je = je.join(link, on="assignment_no", maintain_order="left").with_columns(
-        entry_date=pl.col("entry_time"),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        created_at=pl.col("entry_time"),
-    ).with_columns(updated_at=pl.col("created_at"))
+    authors = (
+        pl.when(pl.col("category").is_in(["diagnosis", "treatment", "vaccination"]))
+        .then(VET_ID)
+        .when(pl.col("entry_time").dt.day() % 5 == 0)
+        .then(MANAGER_ID)
+        .otherwise(OPERATOR_ID)
+        .cast(pl.Int32)
+    )
+    je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal], how="vertical_relaxed").sort(
+        "entry_time", maintain_order=True
+    )
+    je = (
+        je.join(link, on="assignment_no", maintain_order="left")
+        .with_columns(
+            entry_date=pl.col("entry_time"),
+            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            created_at=pl.col("entry_time"),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
     out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
-        history_user_id=pl.col("user_id").cast(out["health_historicaljournalentry"]["history_user_id"].dtype))
+        history_user_id=pl.col("user_id").cast(out["health_historicaljournalentry"]["history_user_id"].dtype)
+    )
     lap("health_journalentry", je.height)
 
     # --- health records and harvest (issue 14) ---
@@ -300,70 +398,124 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     ratio fits numeric(5,3), else NULL.
     """
     created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
-    fed = feedings.join(assignments.select(batch_assignment_id="id", assignment_no="assignment_no"),
-                        on="batch_assignment_id").with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
-    days = sim.daily.join(assignments.select("assignment_no", "initial_population", "initial_weight_g"),
-                          on="assignment_no").sort("assignment_no", "date").with_columns(
-        month=pl.col("date").dt.truncate("1mo"),
-        before=pl.col("biomass_kg").shift(1).over("assignment_no").fill_null(
-            pl.col("initial_population") * pl.col("initial_weight_g") / 1000),
+    fed = feedings.join(
+        assignments.select(batch_assignment_id="id", assignment_no="assignment_no"), on="batch_assignment_id"
+    ).with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
+    days = (
+        sim.daily.join(
+            assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
+        )
+        .sort("assignment_no", "date")
+        .with_columns(
+            month=pl.col("date").dt.truncate("1mo"),
+            before=pl.col("biomass_kg")
+            .shift(1)
+            .over("assignment_no")
+            .fill_null(pl.col("initial_population") * pl.col("initial_weight_g") / 1000),
+        )
     )
     sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
-    c = days.group_by("assignment_no", "month").agg(
-        period_start=pl.col("date").min(), period_end=pl.col("date").max(),
-        starting_biomass_kg=pl.col("before").first(), ending_biomass_kg=pl.col("biomass_kg").last(),
-    ).join(fed.group_by("assignment_no", "month").agg(total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()),
-           on=["assignment_no", "month"]).join(
-        sampled.with_columns(measured=pl.lit(True)), on=["assignment_no", "month"], how="left",
-    ).join(assignments.select("assignment_no", container_assignment_id="id"), on="assignment_no").with_columns(
-        gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
-        measured=pl.col("measured").fill_null(False),
-    ).with_columns(
-        growth_kg=pl.col("gain").clip(lower_bound=0),
-        fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
-        estimation_method=pl.when("measured").then(pl.lit("MEASURED")).otherwise(pl.lit("INTERPOLATED")),
-        confidence_level=pl.when("measured").then(pl.lit("HIGH")).otherwise(pl.lit("MEDIUM")),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        created_at=created(),
-    ).with_columns(updated_at=pl.col("created_at")).sort("created_at", "container_assignment_id")
+    c = (
+        days.group_by("assignment_no", "month")
+        .agg(
+            period_start=pl.col("date").min(),
+            period_end=pl.col("date").max(),
+            starting_biomass_kg=pl.col("before").first(),
+            ending_biomass_kg=pl.col("biomass_kg").last(),
+        )
+        .join(
+            fed.group_by("assignment_no", "month").agg(total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()),
+            on=["assignment_no", "month"],
+        )
+        .join(
+            sampled.with_columns(measured=pl.lit(True)),
+            on=["assignment_no", "month"],
+            how="left",
+        )
+        .join(assignments.select("assignment_no", container_assignment_id="id"), on="assignment_no")
+        .with_columns(
+            gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
+            measured=pl.col("measured").fill_null(False),
+        )
+        .with_columns(
+            growth_kg=pl.col("gain").clip(lower_bound=0),
+            fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
+            estimation_method=pl.when("measured").then(pl.lit("MEASURED")).otherwise(pl.lit("INTERPOLATED")),
+            confidence_level=pl.when("measured").then(pl.lit("HIGH")).otherwise(pl.lit("MEDIUM")),
+            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            created_at=created(),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+        .sort("created_at", "container_assignment_id")
+    )
 
     total = sim.daily.group_by("date").agg(biomass=pl.col("biomass_kg").sum()).sort("date")
-    first_biomass = assignments.filter(pl.col("assignment_date") == pl.col("assignment_date").min()).select(
-        (pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum()).item()
-    total = total.with_columns(month=pl.col("date").dt.truncate("1mo"),
-                               before=pl.col("biomass").shift(1).fill_null(first_biomass))
+    first_biomass = (
+        assignments.filter(pl.col("assignment_date") == pl.col("assignment_date").min())
+        .select((pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum())
+        .item()
+    )
+    total = total.with_columns(
+        month=pl.col("date").dt.truncate("1mo"), before=pl.col("biomass").shift(1).fill_null(first_biomass)
+    )
     # fish harvested on day H left the end-of-day biomass of H-1: count them in the period holding H
     # (a harvest the day after the period's last day is still in its ending biomass)
     last_day = total.group_by("month").agg(last=pl.col("date").max())
-    harvested = sim.harvests.with_columns(month=pl.col("harvest_date").dt.truncate("1mo")).join(last_day, on="month") \
-        .filter(pl.col("harvest_date") <= pl.col("last")).group_by("month").agg(harvested=pl.col("biomass_kg").sum())
+    harvested = (
+        sim.harvests.with_columns(month=pl.col("harvest_date").dt.truncate("1mo"))
+        .join(last_day, on="month")
+        .filter(pl.col("harvest_date") <= pl.col("last"))
+        .group_by("month")
+        .agg(harvested=pl.col("biomass_kg").sum())
+    )
     per_container = c.group_by("month").agg(
         container_count=pl.len().cast(pl.Int32),
-        weighted=(pl.col("fcr") * pl.col("total_feed_kg")).sum() / pl.col("total_feed_kg").filter(
-            pl.col("fcr").is_not_null()).sum(),
+        weighted=(pl.col("fcr") * pl.col("total_feed_kg")).sum()
+        / pl.col("total_feed_kg").filter(pl.col("fcr").is_not_null()).sum(),
         n_measured=pl.col("measured").sum(),
     )
-    b = total.group_by("month").agg(
-        period_start=pl.col("date").min(), period_end=pl.col("date").max(),
-        total_starting_biomass_kg=pl.col("before").first(), total_ending_biomass_kg=pl.col("biomass").last(),
-        average_biomass_kg=pl.col("biomass").mean(),
-    ).join(fed.group_by("month").agg(total_feed_kg=pl.col("amount_kg").sum(),
-                                     average_feeding_percentage=pl.col("feeding_percentage").mean()), on="month") \
-        .join(harvested, on="month", how="left").join(per_container, on="month").with_columns(
-        gain=pl.col("total_ending_biomass_kg") - pl.col("total_starting_biomass_kg") + pl.col("harvested").fill_null(0),
-    ).with_columns(
-        total_feed_consumed_kg=pl.col("total_feed_kg"),
-        total_biomass_gain_kg=pl.col("gain").clip(lower_bound=0),
-        total_growth_kg=pl.col("gain").clip(lower_bound=0),
-        fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
-        weighted_avg_fcr=pl.when(pl.col("weighted") < FCR_LIMIT).then(pl.col("weighted")),
-        estimation_method=pl.when(pl.col("n_measured") == pl.col("container_count")).then(pl.lit("MEASURED"))
-        .when(pl.col("n_measured") == 0).then(pl.lit("INTERPOLATED")).otherwise(pl.lit("MIXED")),
-        overall_confidence_level=pl.when(pl.col("n_measured") == pl.col("container_count")).then(pl.lit("HIGH"))
-        .otherwise(pl.lit("MEDIUM")),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        created_at=created(),
-    ).with_columns(updated_at=pl.col("created_at")).sort("created_at")
+    b = (
+        total.group_by("month")
+        .agg(
+            period_start=pl.col("date").min(),
+            period_end=pl.col("date").max(),
+            total_starting_biomass_kg=pl.col("before").first(),
+            total_ending_biomass_kg=pl.col("biomass").last(),
+            average_biomass_kg=pl.col("biomass").mean(),
+        )
+        .join(
+            fed.group_by("month").agg(
+                total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
+            ),
+            on="month",
+        )
+        .join(harvested, on="month", how="left")
+        .join(per_container, on="month")
+        .with_columns(
+            gain=pl.col("total_ending_biomass_kg")
+            - pl.col("total_starting_biomass_kg")
+            + pl.col("harvested").fill_null(0),
+        )
+        .with_columns(
+            total_feed_consumed_kg=pl.col("total_feed_kg"),
+            total_biomass_gain_kg=pl.col("gain").clip(lower_bound=0),
+            total_growth_kg=pl.col("gain").clip(lower_bound=0),
+            fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
+            weighted_avg_fcr=pl.when(pl.col("weighted") < FCR_LIMIT).then(pl.col("weighted")),
+            estimation_method=pl.when(pl.col("n_measured") == pl.col("container_count"))
+            .then(pl.lit("MEASURED"))
+            .when(pl.col("n_measured") == 0)
+            .then(pl.lit("INTERPOLATED"))
+            .otherwise(pl.lit("MIXED")),
+            overall_confidence_level=pl.when(pl.col("n_measured") == pl.col("container_count"))
+            .then(pl.lit("HIGH"))
+            .otherwise(pl.lit("MEDIUM")),
+            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            created_at=created(),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+        .sort("created_at")
+    )
     return c, b
 
 

@@ -21,12 +21,14 @@ from .records import add
 INGEST_DELAY = dt.timedelta(minutes=10)  # a weather observation is stored this long after its time
 PHOTOPERIOD_TIME = dt.timedelta(minutes=30)  # the nightly daylight job
 SEA_SALINITY_PSU = 34.5  # open Atlantic coastal water
-_DO, _CO2, _PH, _TEMP = (next(i for i, p in enumerate(PARAMETERS) if p.name == n)
-                         for n in ("Dissolved Oxygen", "CO2", "pH", "Temperature"))
+_DO, _CO2, _PH, _TEMP = (
+    next(i for i, p in enumerate(PARAMETERS) if p.name == n) for n in ("Dissolved Oxygen", "CO2", "pH", "Temperature")
+)
 
 
-def build(master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, seed: int,
-          profile: str) -> dict[str, pl.DataFrame]:
+def build(
+    master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, seed: int, profile: str
+) -> dict[str, pl.DataFrame]:
     """Weather and photoperiod of every area in ``master`` for setup_date..as_of."""
     T = Bound(profile)
     areas = master["infrastructure_area"].sort("id")
@@ -37,38 +39,48 @@ def build(master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, 
     t0 = np.datetime64(setup_date, "us")
     slot_us = np.arange(n_slots, dtype=np.int64) * 3 * 3_600_000_000
     stamp = pl.Series(np.repeat(t0 + slot_us.astype("timedelta64[us]"), n_areas)).dt.replace_time_zone("UTC")
-    weather = pl.DataFrame({
-        "id": np.arange(1, n_slots * n_areas + 1),
-        "timestamp": stamp,
-        "temperature": w.temperature.ravel(),
-        "wind_speed": w.wind_speed.ravel(),
-        "wind_direction": w.wind_direction.ravel(),
-        "precipitation": w.precipitation.ravel(),
-        "wave_height": w.wave_height.ravel(),
-        "wave_period": w.wave_period.ravel(),
-        "wave_direction": w.wave_direction.ravel(),
-        "cloud_cover": w.cloud_cover.ravel(),
-        "area_id": np.tile(area_ids, n_slots),
-    }).with_columns(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
+    weather = pl.DataFrame(
+        {
+            "id": np.arange(1, n_slots * n_areas + 1),
+            "timestamp": stamp,
+            "temperature": w.temperature.ravel(),
+            "wind_speed": w.wind_speed.ravel(),
+            "wind_direction": w.wind_direction.ravel(),
+            "precipitation": w.precipitation.ravel(),
+            "wave_height": w.wave_height.ravel(),
+            "wave_period": w.wave_period.ravel(),
+            "wave_direction": w.wave_direction.ravel(),
+            "cloud_cover": w.cloud_cover.ravel(),
+            "area_id": np.tile(area_ids, n_slots),
+        }
+    ).with_columns(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
     out = {"environmental_weatherdata": T.conform("environmental_weatherdata", weather)}
 
     days = np.arange(np.datetime64(setup_date), np.datetime64(as_of) + 1)
     lat = areas["latitude"].cast(pl.Float64).to_numpy()
     cloud = w.cloud_cover.reshape(len(days), 8, n_areas).mean(axis=1)
-    photo = pl.DataFrame({
-        "id": np.arange(1, len(days) * n_areas + 1),
-        "date": np.repeat(days, n_areas),
-        "day_length_hours": W.day_length_hours(lat, days.astype(int)).ravel(),
-        "light_intensity": W.noon_lux(lat, days.astype(int), cloud).ravel(),
-        "is_interpolated": False,
-        "area_id": np.tile(area_ids, len(days)),
-    }).with_columns(created_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(PHOTOPERIOD_TIME))
-                    .dt.replace_time_zone("UTC")).with_columns(updated_at=pl.col("created_at"))
+    photo = (
+        pl.DataFrame(
+            {
+                "id": np.arange(1, len(days) * n_areas + 1),
+                "date": np.repeat(days, n_areas),
+                "day_length_hours": W.day_length_hours(lat, days.astype(int)).ravel(),
+                "light_intensity": W.noon_lux(lat, days.astype(int), cloud).ravel(),
+                "is_interpolated": False,
+                "area_id": np.tile(area_ids, len(days)),
+            }
+        )
+        .with_columns(
+            created_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(PHOTOPERIOD_TIME)).dt.replace_time_zone("UTC")
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     base = T.conform("environmental_photoperioddata", photo)
     out["environmental_photoperioddata"] = base
     out["environmental_historicalphotoperioddata"] = T.conform(
         "environmental_historicalphotoperioddata",
-        number_history(T.history("environmental_photoperioddata", base, "created_at", "+", SYSTEM_ID)))
+        number_history(T.history("environmental_photoperioddata", base, "created_at", "+", SYSTEM_ID)),
+    )
     return out
 
 
@@ -76,26 +88,52 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
     """One row per transfer: the destination's water on the transfer day (its daily mean temperature,
     the mean of that day's oxygen and pH readings, CO2 in the notes; sea salinity in a ring, 0 in fresh water)."""
     tr = out["batch_batchtransfer"].select("id", "created_at", "destination_assignment_id", "transfer_date")
-    tr = tr.join(link.select(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
-                 on="destination_assignment_id", maintain_order="left")
-    day = sim.readings.filter(pl.col("parameter").is_in([_DO, _PH, _CO2])).group_by(
-        "assignment_no", date=pl.col("reading_time").dt.date()).agg(
-        oxygen=pl.col("value").filter(pl.col("parameter") == _DO).mean(),
-        ph=pl.col("value").filter(pl.col("parameter") == _PH).mean(),
-        co2=pl.col("value").filter(pl.col("parameter") == _CO2).mean(),
+    tr = tr.join(
+        link.select(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
+        on="destination_assignment_id",
+        maintain_order="left",
+    )
+    day = (
+        sim.readings.filter(pl.col("parameter").is_in([_DO, _PH, _CO2]))
+        .group_by("assignment_no", date=pl.col("reading_time").dt.date())
+        .agg(
+            oxygen=pl.col("value").filter(pl.col("parameter") == _DO).mean(),
+            ph=pl.col("value").filter(pl.col("parameter") == _PH).mean(),
+            co2=pl.col("value").filter(pl.col("parameter") == _CO2).mean(),
+        )
     )
     temp = sim.daily.select("assignment_no", "date", temperature="temperature_c")
     at_sea = pl.col("stage") == ADULT
-    rows = tr.join(temp, left_on=["assignment_no", "transfer_date"], right_on=["assignment_no", "date"], how="left",
-                   maintain_order="left").join(day, left_on=["assignment_no", "transfer_date"],
-                                               right_on=["assignment_no", "date"], how="left", maintain_order="left")
-    rows = rows.with_columns(
-        batch_transfer_id=pl.col("id"),
-        salinity=pl.when(at_sea).then(pl.lit(SEA_SALINITY_PSU)).otherwise(pl.lit(0.0)),
-        # additional_parameters (jsonb) stays NULL: the binary COPY of the loader writes jsonb as text (see README)
-        notes=pl.concat_str(pl.when(at_sea).then(pl.lit("Sea transfer: conditions in the receiving ring"))
-                            .otherwise(pl.lit("Stage transition: conditions in the receiving tank")),
-                            pl.lit("; CO2 "), pl.col("co2").round(2).cast(pl.String), pl.lit(" mg/L"), ignore_nulls=True),
-        created_at=pl.col("created_at") + pl.duration(hours=1),
-    ).with_columns(updated_at=pl.col("created_at")).drop("id")
+    rows = tr.join(
+        temp,
+        left_on=["assignment_no", "transfer_date"],
+        right_on=["assignment_no", "date"],
+        how="left",
+        maintain_order="left",
+    ).join(
+        day,
+        left_on=["assignment_no", "transfer_date"],
+        right_on=["assignment_no", "date"],
+        how="left",
+        maintain_order="left",
+    )
+    rows = (
+        rows.with_columns(
+            batch_transfer_id=pl.col("id"),
+            salinity=pl.when(at_sea).then(pl.lit(SEA_SALINITY_PSU)).otherwise(pl.lit(0.0)),
+            # additional_parameters (jsonb) stays NULL: the binary COPY of the loader writes jsonb as text (see README)
+            notes=pl.concat_str(
+                pl.when(at_sea)
+                .then(pl.lit("Sea transfer: conditions in the receiving ring"))
+                .otherwise(pl.lit("Stage transition: conditions in the receiving tank")),
+                pl.lit("; CO2 "),
+                pl.col("co2").round(2).cast(pl.String),
+                pl.lit(" mg/L"),
+                ignore_nulls=True,
+            ),
+            created_at=pl.col("created_at") + pl.duration(hours=1),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+        .drop("id")
+    )
     add(out, "environmental_stagetransitionenvironmental", rows, OPERATOR_ID, ids)

@@ -11,15 +11,15 @@ is ``aquagen.inventory``. Like ``batches.build``, this builds the whole horizon;
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 import polars as pl
 
 from aquagen.model import domain as D
-from aquagen.profiles import FeedSite
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.inventory import plan_inventory
 from aquagen.model.sites import SITES
+from aquagen.profiles import FeedSite
 from aquagen.tables.conform import Bound, numbered_history, with_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, FIFO, Laps
@@ -34,31 +34,42 @@ def feed_container_of(container: pl.Expr) -> pl.Expr:
     area's 3 barges — rings 1-7 barge 1, rings 8-14 barge 2, rings 15-20 barge 3 (slot·3 // 20)."""
     ring = container - SITES.n_hall_containers - 1
     silo = SITES.silo_id((container - 1) // D.CONTAINERS_PER_HALL + 1)
-    barge = SITES.barge_id(ring // D.RINGS_PER_AREA + 1, (ring % D.RINGS_PER_AREA) * D.BARGES_PER_AREA // D.RINGS_PER_AREA)
+    barge = SITES.barge_id(
+        ring // D.RINGS_PER_AREA + 1, (ring % D.RINGS_PER_AREA) * D.BARGES_PER_AREA // D.RINGS_PER_AREA
+    )
     return pl.when(container <= SITES.n_hall_containers).then(silo).otherwise(barge).cast(pl.Int64)
 
 
 def sites(read: Callable[[str], pl.DataFrame]) -> list[FeedSite]:
     """Feed shards from the master tables: each station's 5 silos, each area's 3 barges."""
     containers = read("infrastructure_feedcontainer").select(
-        "id", "capacity_kg", site=pl.coalesce(
-            (pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1))
+        "id",
+        "capacity_kg",
+        site=pl.coalesce((pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1),
+    )
     lots = read("inventory_feedcontainerstock")
     lot_history = read("inventory_historicalfeedcontainerstock")
     purchases = read("inventory_feedpurchase")
     out = []
     for (key,), c in sorted(containers.partition_by("site", as_dict=True).items()):
         mine = lots.filter(pl.col("feed_container_id").is_in(c["id"].implode()))
-        out.append(FeedSite(key, {
-            "containers": c.drop("site"),
-            "lots": mine,
-            "lot_history": lot_history.filter(pl.col("id").is_in(mine["id"].implode())),
-            "purchases": purchases.filter(pl.col("id").is_in(mine["feed_purchase_id"].implode())),
-        }))
+        out.append(
+            FeedSite(
+                key,
+                {
+                    "containers": c.drop("site"),
+                    "lots": mine,
+                    "lot_history": lot_history.filter(pl.col("id").is_in(mine["id"].implode())),
+                    "purchases": purchases.filter(pl.col("id").is_in(mine["feed_purchase_id"].implode())),
+                },
+            )
+        )
     return out
 
 
-def build_site(site: FeedSite, feedings: pl.DataFrame, seed: int, ids: IdBook, costed_feedings: bool) -> dict[str, pl.DataFrame]:
+def build_site(
+    site: FeedSite, feedings: pl.DataFrame, seed: int, ids: IdBook, costed_feedings: bool
+) -> dict[str, pl.DataFrame]:
     t = site.tables
     return build(t["containers"], t["lots"], t["lot_history"], t["purchases"], feedings, seed, ids, costed_feedings)
 
@@ -85,48 +96,95 @@ def build(
     lap = Laps(BUILD)  # timing hooks: the FIFO, then one step per table built
     if feedings.height == 0:  # an idle site (most of them in a small fleet): its initial lots as they are
         lap("inventory_feedcontainerstock", lot_history.height)
-        return {"inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
-                "inventory_historicalfeedcontainerstock": lot_history}
+        return {
+            "inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
+            "inventory_historicalfeedcontainerstock": lot_history,
+        }
     feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
-    initial = lots.join(purchases.select(feed_purchase_id="id", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
-                                         cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64)), on="feed_purchase_id")
+    initial = lots.join(
+        purchases.select(
+            feed_purchase_id="id",
+            feed=(pl.col("feed_id") - 1).cast(pl.Int16),
+            cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64),
+        ),
+        on="feed_purchase_id",
+    )
     new, draws, costs = [], [], []
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
     for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
         mine = feedings.filter(pl.col("fc") == fc)
         if mine.height == 0:
             continue
-        consumption = mine.select(event_id="id", time="created_at", feed=(pl.col("feed_id") - 1).cast(pl.Int16),
-                                  amount_kg=pl.col("amount_kg").cast(pl.Float64))
+        consumption = mine.select(
+            event_id="id",
+            time="created_at",
+            feed=(pl.col("feed_id") - 1).cast(pl.Int16),
+            amount_kg=pl.col("amount_kg").cast(pl.Float64),
+        )
         start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
-        inv = plan_inventory(consumption, start.select("feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg",
-                                                       entry_time="entry_date"), float(capacity), fc, seed)
+        inv = plan_inventory(
+            consumption,
+            start.select("feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg", entry_time="entry_date"),
+            float(capacity),
+            fc,
+            seed,
+        )
         lot_ids = start.select(lot=pl.int_range(pl.len(), dtype=pl.Int32), id="id")
-        new.append(inv.lots.filter(~pl.col("initial")).with_columns(fc=pl.lit(fc, dtype=pl.Int64),
-                                                                    order=pl.int_range(1, pl.len() + 1)))
+        new.append(
+            inv.lots.filter(~pl.col("initial")).with_columns(
+                fc=pl.lit(fc, dtype=pl.Int64), order=pl.int_range(1, pl.len() + 1)
+            )
+        )
         draws.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
         costs.append(inv.costs)
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
     # --- reorders: a purchase and a stock lot each ---
-    new = pl.concat(new) if new else pl.DataFrame(schema={"lot": pl.Int32, "feed": pl.Int16, "quantity_kg": pl.Float64,
-        "cost_per_kg": pl.Float64, "entry_time": pl.Datetime("us", "UTC"), "purchase_date": pl.Date,
-        "supplier": pl.String, "initial": pl.Boolean, "fc": pl.Int64, "order": pl.Int64})
-    bought = new.sort("purchase_date", "fc", "lot").with_columns(
-        created_at=(pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone("UTC"),
-        batch_number=pl.format("LOT-{}-{}-{}", pl.col("purchase_date").dt.strftime("%Y%m"),
-                               pl.col("fc").cast(pl.String).str.zfill(3), pl.col("order").cast(pl.String).str.zfill(3)),
-        expiry_date=pl.col("purchase_date") + pl.duration(days=365),
-        notes=pl.lit("Reorder"),
-        feed_id=pl.col("feed").cast(pl.Int64) + 1,
-    ).with_columns(updated_at=pl.col("created_at"))
+    new = (
+        pl.concat(new)
+        if new
+        else pl.DataFrame(
+            schema={
+                "lot": pl.Int32,
+                "feed": pl.Int16,
+                "quantity_kg": pl.Float64,
+                "cost_per_kg": pl.Float64,
+                "entry_time": pl.Datetime("us", "UTC"),
+                "purchase_date": pl.Date,
+                "supplier": pl.String,
+                "initial": pl.Boolean,
+                "fc": pl.Int64,
+                "order": pl.Int64,
+            }
+        )
+    )
+    bought = (
+        new.sort("purchase_date", "fc", "lot")
+        .with_columns(
+            created_at=(pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
+                "UTC"
+            ),
+            batch_number=pl.format(
+                "LOT-{}-{}-{}",
+                pl.col("purchase_date").dt.strftime("%Y%m"),
+                pl.col("fc").cast(pl.String).str.zfill(3),
+                pl.col("order").cast(pl.String).str.zfill(3),
+            ),
+            expiry_date=pl.col("purchase_date") + pl.duration(days=365),
+            notes=pl.lit("Reorder"),
+            feed_id=pl.col("feed").cast(pl.Int64) + 1,
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
     with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
 
-    delivered = new.sort("entry_time", "fc", "lot").join(bought.select("fc", "lot", feed_purchase_id="id"),
-                                                         on=["fc", "lot"], maintain_order="left").with_columns(
-        entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc")
+    delivered = (
+        new.sort("entry_time", "fc", "lot")
+        .join(bought.select("fc", "lot", feed_purchase_id="id"), on=["fc", "lot"], maintain_order="left")
+        .with_columns(entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc")
+    )
     delivered = delivered.with_columns(id=ids.assign("inventory_feedcontainerstock", delivered))
     stock_cols = T.table("inventory_feedcontainerstock").column_names
     created = T.conform("inventory_feedcontainerstock", delivered.select(stock_cols))
@@ -134,15 +192,39 @@ def build(
     # every FIFO decrement: the lot as it is after the draw ('~')
     every_lot = pl.concat([T.conform("inventory_feedcontainerstock", lots), created])
     lot_key = delivered.select("fc", "lot", new_id="id")
-    draws = (pl.concat(draws) if draws else pl.DataFrame(schema={"event_id": pl.Int64, "time": pl.Datetime("us", "UTC"),
-             "lot": pl.Int32, "drawn_kg": pl.Float64, "remaining_kg": pl.Float64, "fc": pl.Int64, "id": pl.Int64}))
-    draws = draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left").with_columns(
-        id=pl.coalesce("id", "new_id")).join(every_lot.drop("quantity_kg", "updated_at"), on="id", maintain_order="left") \
+    draws = (
+        pl.concat(draws)
+        if draws
+        else pl.DataFrame(
+            schema={
+                "event_id": pl.Int64,
+                "time": pl.Datetime("us", "UTC"),
+                "lot": pl.Int32,
+                "drawn_kg": pl.Float64,
+                "remaining_kg": pl.Float64,
+                "fc": pl.Int64,
+                "id": pl.Int64,
+            }
+        )
+    )
+    draws = (
+        draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left")
+        .with_columns(id=pl.coalesce("id", "new_id"))
+        .join(every_lot.drop("quantity_kg", "updated_at"), on="id", maintain_order="left")
         .with_columns(quantity_kg="remaining_kg", updated_at="time")
-    decrements = T.history("inventory_feedcontainerstock", T.conform("inventory_feedcontainerstock", draws.select(stock_cols)),
-                         draws["time"], "~", OPERATOR_ID)
-    new_rows = numbered_history("inventory_feedcontainerstock", pl.concat([
-        T.history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]), ids)
+    )
+    decrements = T.history(
+        "inventory_feedcontainerstock",
+        T.conform("inventory_feedcontainerstock", draws.select(stock_cols)),
+        draws["time"],
+        "~",
+        OPERATOR_ID,
+    )
+    new_rows = numbered_history(
+        "inventory_feedcontainerstock",
+        pl.concat([T.history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]),
+        ids,
+    )
     out["inventory_historicalfeedcontainerstock"] = pl.concat([lot_history, new_rows])
     out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
     lap("inventory_feedcontainerstock", out["inventory_historicalfeedcontainerstock"].height)
@@ -150,13 +232,20 @@ def build(
     # --- the feeding events they supplied, with their FIFO cost ---
     if not costed_feedings:
         return out
-    cost = pl.concat(costs).select(id="event_id", feed_cost="feed_cost") if costs else \
-        pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
+    cost = (
+        pl.concat(costs).select(id="event_id", feed_cost="feed_cost")
+        if costs
+        else pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
+    )
     # the rows are conformed already (by their batch): only the cost is new
-    costed = feedings.drop("fc", "feed_cost").join(cost, on="id", how="left", maintain_order="left").with_columns(
-        feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
+    costed = (
+        feedings.drop("fc", "feed_cost")
+        .join(cost, on="id", how="left", maintain_order="left")
+        .with_columns(feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
+    )
     out[FEEDINGS] = costed.select(T.table(FEEDINGS).column_names)
-    out[T.table(FEEDINGS).history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID) \
-        .with_columns(history_id=costed["history_id"])
+    out[T.table(FEEDINGS).history_table] = T.history(
+        FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID
+    ).with_columns(history_id=costed["history_id"])
     lap("inventory_feedingevent", costed.height)
     return out

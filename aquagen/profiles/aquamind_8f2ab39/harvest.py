@@ -27,10 +27,17 @@ def product_grades(t: dt.datetime, profile: str) -> pl.DataFrame:
     """The five grades the application's own generator looks up by code."""
     n = len(GRADES)
     stamps = pl.Series([t + dt.timedelta(milliseconds=100 * i) for i in range(n)], dtype=pl.Datetime("us", "UTC"))
-    return Bound(profile).conform("harvest_productgrade", {
-        "id": list(range(1, n + 1)), "code": [g[0] for g in GRADES], "name": [g[1] for g in GRADES],
-        "description": [g[2] for g in GRADES], "created_at": stamps, "updated_at": stamps,
-    })
+    return Bound(profile).conform(
+        "harvest_productgrade",
+        {
+            "id": list(range(1, n + 1)),
+            "code": [g[0] for g in GRADES],
+            "name": [g[1] for g in GRADES],
+            "description": [g[2] for g in GRADES],
+            "created_at": stamps,
+            "updated_at": stamps,
+        },
+    )
 
 
 def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
@@ -40,8 +47,12 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
     first_ring = SITES.ring_id(plan.area_id, 0)
     ev = ev.with_columns(
         event_date=at("harvest_date", HARVEST_TIME),
-        document_ref=pl.format("HRV-{}-{}-RING-{}", pl.lit(plan.batch_number), pl.lit(area),
-                               (pl.col("container_id") - first_ring + 1).cast(pl.String).str.zfill(2)),
+        document_ref=pl.format(
+            "HRV-{}-{}-RING-{}",
+            pl.lit(plan.batch_number),
+            pl.lit(area),
+            (pl.col("container_id") - first_ring + 1).cast(pl.String).str.zfill(2),
+        ),
         dest_subsidiary=pl.lit(DEST_SUBSIDIARY),
         dest_geography_id=pl.lit(geography_id, dtype=pl.Int64),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
@@ -52,11 +63,18 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
 
     lots, waste = grade(health.stream(sim, health.HARVEST), sim.harvests.sort("harvest_date", "assignment_no"))
     stamp = at("harvest_date", LOTS_TIME)
-    lots = lots.join(event_of, on="assignment_no", maintain_order="left").with_columns(
-        product_grade_id=pl.col("grade").cast(pl.Int64) + 1, created_at=stamp,
-    ).with_columns(updated_at=pl.col("created_at"))
-    add(out, "harvest_harvestlot", lots, OPERATOR_ID, ids)
-    waste = waste.join(event_of, on="assignment_no", maintain_order="left").with_columns(created_at=stamp) \
+    lots = (
+        lots.join(event_of, on="assignment_no", maintain_order="left")
+        .with_columns(
+            product_grade_id=pl.col("grade").cast(pl.Int64) + 1,
+            created_at=stamp,
+        )
         .with_columns(updated_at=pl.col("created_at"))
+    )
+    add(out, "harvest_harvestlot", lots, OPERATOR_ID, ids)
+    waste = (
+        waste.join(event_of, on="assignment_no", maintain_order="left")
+        .with_columns(created_at=stamp)
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     add(out, "harvest_harvestwaste", waste, OPERATOR_ID, ids)
-

@@ -9,8 +9,7 @@ import datetime as dt
 import polars as pl
 
 from aquagen.model import health
-from aquagen.model.domain import (MANAGER_ID, MORTALITY_CAUSES, MORTALITY_REASONS, OPERATOR_ID, VACCINATION_TYPES,
-                                  VET_ID)
+from aquagen.model.domain import MANAGER_ID, MORTALITY_CAUSES, MORTALITY_REASONS, OPERATOR_ID, VACCINATION_TYPES, VET_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
@@ -23,12 +22,25 @@ LICE_COUNT_TIME = dt.timedelta(hours=10)
 DIAGNOSIS_TIME = dt.timedelta(hours=15)  # the vet confirms the count the same afternoon
 TREATMENT_TIME = dt.timedelta(hours=8)  # the day after the count
 VACCINATION_TIME = dt.timedelta(hours=8)
-_REASON = {"DISEASE": "Disease", "HANDLING": "Handling", "PREDATION": "Predation", "ENVIRONMENTAL": "Environmental",
-           "UNKNOWN": "UNKNOWN", "OTHER": "Natural"}
+_REASON = {
+    "DISEASE": "Disease",
+    "HANDLING": "Handling",
+    "PREDATION": "Predation",
+    "ENVIRONMENTAL": "Environmental",
+    "UNKNOWN": "UNKNOWN",
+    "OTHER": "Natural",
+}
 REASON_ID = {cause: [r[0] for r in MORTALITY_REASONS].index(_REASON[cause]) + 1 for cause in MORTALITY_CAUSES}
-_JOURNAL_COLUMNS = {"entry_time": pl.Datetime("us", "UTC"), "assignment_no": pl.Int32, "category": pl.String,
-                    "severity": pl.String, "description": pl.String, "resolution_status": pl.Boolean,
-                    "resolution_notes": pl.String, "user_id": pl.Int32}
+_JOURNAL_COLUMNS = {
+    "entry_time": pl.Datetime("us", "UTC"),
+    "assignment_no": pl.Int32,
+    "category": pl.String,
+    "severity": pl.String,
+    "description": pl.String,
+    "resolution_status": pl.Boolean,
+    "resolution_notes": pl.String,
+    "user_id": pl.Int32,
+}
 
 
 def _method(col: str, k: int) -> pl.Expr:
@@ -46,50 +58,89 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
 
     # --- mortality records: the day's cause; a ring's deaths on a physical delousing day are handling ---
     handled = treats.filter(_method("method", 1) == "physical").select("assignment_no", "date", handled=pl.lit(True))
-    mr = health.mortality_by_container(sim).join(handled, on=["assignment_no", "date"], how="left") \
+    mr = (
+        health.mortality_by_container(sim)
+        .join(handled, on=["assignment_no", "date"], how="left")
         .with_columns(cause=pl.when(pl.col("handled")).then(pl.lit("HANDLING")).otherwise(pl.col("cause")))
-    mr = mr.join(link, on="assignment_no", maintain_order="left").with_columns(
-        event_date=at("date", MORTALITY_TIME),
-        notes=pl.when(pl.col("handled")).then(pl.format("{} fish lost after delousing", pl.col("count")))
-        .otherwise(pl.format("{} fish, cause {}", pl.col("count"), pl.col("cause").str.to_lowercase())),
-        batch_id=batch,
-        reason_id=pl.col("cause").replace_strict(REASON_ID, return_dtype=pl.Int64),
-    ).sort("event_date", "container_id")
+    )
+    mr = (
+        mr.join(link, on="assignment_no", maintain_order="left")
+        .with_columns(
+            event_date=at("date", MORTALITY_TIME),
+            notes=pl.when(pl.col("handled"))
+            .then(pl.format("{} fish lost after delousing", pl.col("count")))
+            .otherwise(pl.format("{} fish, cause {}", pl.col("count"), pl.col("cause").str.to_lowercase())),
+            batch_id=batch,
+            reason_id=pl.col("cause").replace_strict(REASON_ID, return_dtype=pl.Int64),
+        )
+        .sort("event_date", "container_id")
+    )
     add(out, "health_mortalityrecord", mr, OPERATOR_ID, ids)
 
     # --- lice counts ---
-    lc = counts.join(link, on="assignment_no", maintain_order="left").with_columns(
-        count_date=at("date", LICE_COUNT_TIME),
-        notes=pl.format("Weekly count, ring {}: {} adult females on {} fish", ring, pl.col("adult_female_count"),
-                        pl.col("fish_sampled")),
-        batch_id=batch, user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
-    ).sort("count_date", "container_id")
+    lc = (
+        counts.join(link, on="assignment_no", maintain_order="left")
+        .with_columns(
+            count_date=at("date", LICE_COUNT_TIME),
+            notes=pl.format(
+                "Weekly count, ring {}: {} adult females on {} fish",
+                ring,
+                pl.col("adult_female_count"),
+                pl.col("fish_sampled"),
+            ),
+            batch_id=batch,
+            user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+        )
+        .sort("count_date", "container_id")
+    )
     add(out, "health_licecount", lc, OPERATOR_ID, ids)
 
     # --- delousings and the vaccination ---
     tr = treats.join(link, on="assignment_no", maintain_order="left").with_columns(
         treatment_date=at("date", TREATMENT_TIME),
         treatment_type=_method("method", 1),
-        description=pl.format("{} of ring {}: {} adult females per fish counted", _method("method", 0), ring,
-                              pl.col("adult_females_per_fish").round(2)),
+        description=pl.format(
+            "{} of ring {}: {} adult females per fish counted",
+            _method("method", 0),
+            ring,
+            pl.col("adult_females_per_fish").round(2),
+        ),
         dosage=_method("method", 2),
         duration_days=_method("method", 3).cast(pl.Int32),
         withholding_period_days=_method("method", 4).cast(pl.Int32),
-        outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9).then(pl.lit("successful"))
+        outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9)
+        .then(pl.lit("successful"))
         .otherwise(pl.lit("partial")),
-        batch_id=batch, batch_assignment_id=pl.col("bca_id"), user_id=pl.lit(VET_ID, dtype=pl.Int32),
+        batch_id=batch,
+        batch_assignment_id=pl.col("bca_id"),
+        user_id=pl.lit(VET_ID, dtype=pl.Int32),
     )
     vac = health.vaccination(sim)
     if vac is not None:
         v = VACCINATION_TYPES[vac["vaccine"]]
-        tr = pl.concat([tr, pl.DataFrame({
-            "date": [vac["date"]], "treatment_type": ["vaccination"],
-            "description": [f"{v[0]} by intraperitoneal injection of every freshwater tank over {vac['days']} days, "
-                            "about seven weeks before sea transfer"],
-            "dosage": [v[2]], "duration_days": [vac["days"]], "withholding_period_days": [0],
-            "outcome": ["successful"], "batch_id": [plan.batch_id], "user_id": [VET_ID],
-            "vaccination_type_id": [vac["vaccine"] + 1],
-        }).with_columns(treatment_date=at("date", VACCINATION_TIME))], how="diagonal_relaxed")
+        tr = pl.concat(
+            [
+                tr,
+                pl.DataFrame(
+                    {
+                        "date": [vac["date"]],
+                        "treatment_type": ["vaccination"],
+                        "description": [
+                            f"{v[0]} by intraperitoneal injection of every freshwater tank over {vac['days']} days, "
+                            "about seven weeks before sea transfer"
+                        ],
+                        "dosage": [v[2]],
+                        "duration_days": [vac["days"]],
+                        "withholding_period_days": [0],
+                        "outcome": ["successful"],
+                        "batch_id": [plan.batch_id],
+                        "user_id": [VET_ID],
+                        "vaccination_type_id": [vac["vaccine"] + 1],
+                    }
+                ).with_columns(treatment_date=at("date", VACCINATION_TIME)),
+            ],
+            how="diagonal_relaxed",
+        )
     add(out, "health_treatment", tr.sort("treatment_date", "container_id", nulls_last=False), VET_ID, ids)
 
     _sampling(out, sim, link, ids)
@@ -97,35 +148,80 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
 
     # --- journal: count (issue, operator) -> diagnosis (vet) -> treatment (vet), manager signs off ---
     t = treats.with_columns(count_date=pl.col("date") - pl.duration(days=1)).join(
-        link.select("assignment_no", "container_id"), on="assignment_no")
+        link.select("assignment_no", "container_id"), on="assignment_no"
+    )
     per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
+
     def entry(when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr):
-        return t.select(entry_time=when, assignment_no="assignment_no", category=pl.lit(category),
-                        severity=pl.lit(severity, dtype=pl.String), description=text, resolution_status=pl.lit(done),
-                        resolution_notes=notes, user_id=pl.lit(user, dtype=pl.Int32))
+        return t.select(
+            entry_time=when,
+            assignment_no="assignment_no",
+            category=pl.lit(category),
+            severity=pl.lit(severity, dtype=pl.String),
+            description=text,
+            resolution_status=pl.lit(done),
+            resolution_notes=notes,
+            user_id=pl.lit(user, dtype=pl.Int32),
+        )
+
     journal = [
-        entry(at("count_date", LICE_COUNT_TIME + dt.timedelta(minutes=30)), "issue", "medium",
-              pl.format("Sea lice above the treatment threshold in ring {}: {} adult females per fish.", ring, per),
-              OPERATOR_ID, True, pl.lit("Reported to the fish health team.")),
-        entry(at("count_date", DIAGNOSIS_TIME), "diagnosis", "medium",
-              pl.format("Lepeophtheirus salmonis infestation confirmed in ring {} ({} adult females per fish); "
-                        "{} prescribed.", ring, per, _method("method", 0).str.to_lowercase()),
-              VET_ID, True, pl.lit("Treatment scheduled for the next day.")),
-        entry(at("date", TREATMENT_TIME + dt.timedelta(hours=6)), "treatment", "low",
-              pl.format("{} completed in ring {}.", _method("method", 0), ring), VET_ID, True,
-              pl.format("Follow-up count due in a week; withholding {} days.", _method("method", 4))),
+        entry(
+            at("count_date", LICE_COUNT_TIME + dt.timedelta(minutes=30)),
+            "issue",
+            "medium",
+            pl.format("Sea lice above the treatment threshold in ring {}: {} adult females per fish.", ring, per),
+            OPERATOR_ID,
+            True,
+            pl.lit("Reported to the fish health team."),
+        ),
+        entry(
+            at("count_date", DIAGNOSIS_TIME),
+            "diagnosis",
+            "medium",
+            pl.format(
+                "Lepeophtheirus salmonis infestation confirmed in ring {} ({} adult females per fish); {} prescribed.",
+                ring,
+                per,
+                _method("method", 0).str.to_lowercase(),
+            ),
+            VET_ID,
+            True,
+            pl.lit("Treatment scheduled for the next day."),
+        ),
+        entry(
+            at("date", TREATMENT_TIME + dt.timedelta(hours=6)),
+            "treatment",
+            "low",
+            pl.format("{} completed in ring {}.", _method("method", 0), ring),
+            VET_ID,
+            True,
+            pl.format("Follow-up count due in a week; withholding {} days.", _method("method", 4)),
+        ),
     ]
     if vac is not None:
-        when = dt.datetime.combine(vac["date"], dt.time(), dt.timezone.utc) + VACCINATION_TIME + dt.timedelta(hours=7)
-        tank = sim.assignments.filter((pl.col("stage") < health.ADULT) & (pl.col("assignment_date") <= vac["date"])
-                                      & (pl.col("departure_date").is_null() | (pl.col("departure_date") > vac["date"])))
-        journal.append(pl.DataFrame({
-            "entry_time": [when], "assignment_no": [tank["assignment_no"].min()], "category": ["vaccination"],
-            "severity": [None],
-            "description": [f"Batch vaccinated with {VACCINATION_TYPES[vac['vaccine']][0]} before sea transfer."],
-            "resolution_status": [True], "resolution_notes": ["Fish recovering well; vaccination signed off."],
-            "user_id": [MANAGER_ID],
-        }, schema=_JOURNAL_COLUMNS))
+        when = dt.datetime.combine(vac["date"], dt.time(), dt.UTC) + VACCINATION_TIME + dt.timedelta(hours=7)
+        tank = sim.assignments.filter(
+            (pl.col("stage") < health.ADULT)
+            & (pl.col("assignment_date") <= vac["date"])
+            & (pl.col("departure_date").is_null() | (pl.col("departure_date") > vac["date"]))
+        )
+        journal.append(
+            pl.DataFrame(
+                {
+                    "entry_time": [when],
+                    "assignment_no": [tank["assignment_no"].min()],
+                    "category": ["vaccination"],
+                    "severity": [None],
+                    "description": [
+                        f"Batch vaccinated with {VACCINATION_TYPES[vac['vaccine']][0]} before sea transfer."
+                    ],
+                    "resolution_status": [True],
+                    "resolution_notes": ["Fish recovering well; vaccination signed off."],
+                    "user_id": [MANAGER_ID],
+                },
+                schema=_JOURNAL_COLUMNS,
+            )
+        )
     return pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
 
 
@@ -136,43 +232,75 @@ LAB_RESULT_TIME = dt.timedelta(hours=16)  # a lab sample is recorded with its re
 def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """Health sampling events with their fish and scores; the event's aggregates from its stored fish."""
     events, fish, scores = health.sampling(sim)
-    fish = fish.with_columns(weight_g=pl.col("weight_g").round(2), length_cm=pl.col("length_cm").round(2)) \
-        .with_columns(k=100 * pl.col("weight_g") / pl.col("length_cm") ** 3)
+    fish = fish.with_columns(weight_g=pl.col("weight_g").round(2), length_cm=pl.col("length_cm").round(2)).with_columns(
+        k=100 * pl.col("weight_g") / pl.col("length_cm") ** 3
+    )
     agg = fish.group_by("event").agg(
-        avg_weight_g=pl.col("weight_g").mean(), std_dev_weight_g=pl.col("weight_g").std(),
-        min_weight_g=pl.col("weight_g").min(), max_weight_g=pl.col("weight_g").max(),
-        avg_length_cm=pl.col("length_cm").mean(), std_dev_length_cm=pl.col("length_cm").std(),
-        min_length_cm=pl.col("length_cm").min(), max_length_cm=pl.col("length_cm").max(),
-        avg_k_factor=pl.col("k").mean(), calculated_sample_size=pl.len().cast(pl.Int32))
-    ev = events.join(agg, on="event").join(link, on="assignment_no").sort("event").with_columns(
-        sampling_date=pl.col("date"), number_of_fish_sampled=pl.col("n_fish").cast(pl.Int32),
-        notes=pl.when(pl.col("episode")).then(pl.lit("Sampled during raised mortality: gills, skin and fins scored."))
-        .otherwise(pl.lit("Routine monthly health sampling.")),
-        created_at=at("date", SAMPLING_TIME), assignment_id=pl.col("bca_id"),
-        sampled_by_id=pl.lit(VET_ID, dtype=pl.Int32),
-    ).with_columns(updated_at=pl.col("created_at"))
+        avg_weight_g=pl.col("weight_g").mean(),
+        std_dev_weight_g=pl.col("weight_g").std(),
+        min_weight_g=pl.col("weight_g").min(),
+        max_weight_g=pl.col("weight_g").max(),
+        avg_length_cm=pl.col("length_cm").mean(),
+        std_dev_length_cm=pl.col("length_cm").std(),
+        min_length_cm=pl.col("length_cm").min(),
+        max_length_cm=pl.col("length_cm").max(),
+        avg_k_factor=pl.col("k").mean(),
+        calculated_sample_size=pl.len().cast(pl.Int32),
+    )
+    ev = (
+        events.join(agg, on="event")
+        .join(link, on="assignment_no")
+        .sort("event")
+        .with_columns(
+            sampling_date=pl.col("date"),
+            number_of_fish_sampled=pl.col("n_fish").cast(pl.Int32),
+            notes=pl.when(pl.col("episode"))
+            .then(pl.lit("Sampled during raised mortality: gills, skin and fins scored."))
+            .otherwise(pl.lit("Routine monthly health sampling.")),
+            created_at=at("date", SAMPLING_TIME),
+            assignment_id=pl.col("bca_id"),
+            sampled_by_id=pl.lit(VET_ID, dtype=pl.Int32),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     base = add(out, "health_healthsamplingevent", ev, VET_ID, ids)
     event_id = ev.select("event", "created_at", sampling_event_id=base["id"])
-    obs = fish.join(event_id, on="event", maintain_order="left").sort("event", "fish_no").with_columns(
-        fish_identifier=pl.col("fish_no").cast(pl.String)).with_columns(updated_at=pl.col("created_at"))
+    obs = (
+        fish.join(event_id, on="event", maintain_order="left")
+        .sort("event", "fish_no")
+        .with_columns(fish_identifier=pl.col("fish_no").cast(pl.String))
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     obs_base = add(out, "health_individualfishobservation", obs, VET_ID, ids)
     obs_id = obs.select("event", "fish_no", "created_at", individual_fish_observation_id=obs_base["id"])
-    sc = scores.join(obs_id, on=["event", "fish_no"], maintain_order="left").with_columns(
-        parameter_id=pl.col("parameter").cast(pl.Int64) + 1).with_columns(updated_at=pl.col("created_at"))
+    sc = (
+        scores.join(obs_id, on=["event", "fish_no"], maintain_order="left")
+        .with_columns(parameter_id=pl.col("parameter").cast(pl.Int64) + 1)
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     add(out, "health_fishparameterscore", sc, VET_ID, ids)
 
 
 def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
-    lab = health.lab_samples(sim).join(link, on="assignment_no", maintain_order="left").with_columns(
-        sample_date=pl.col("date"), date_sent_to_lab=pl.col("sent"), date_results_received=pl.col("received"),
-        lab_reference_id=pl.format("LAB-{}-{}-{}", pl.col("date").dt.strftime("%Y%m%d"), pl.col("container_id"),
-                                   pl.col("sample_type") + 1),
-        findings_summary=pl.col("finding"),
-        # quantitative_results (jsonb) stays NULL: the loader's binary COPY writes jsonb as text (see README)
-        notes=pl.format("Taken during raised mortality; {} = {}", pl.col("key"), pl.col("value")),
-        created_at=at("received", LAB_RESULT_TIME),
-        batch_container_assignment_id=pl.col("bca_id"),
-        recorded_by_id=pl.lit(VET_ID, dtype=pl.Int32),
-        sample_type_id=pl.col("sample_type").cast(pl.Int64) + 1,
-    ).with_columns(updated_at=pl.col("created_at")).sort("created_at", "container_id")
+    lab = (
+        health.lab_samples(sim)
+        .join(link, on="assignment_no", maintain_order="left")
+        .with_columns(
+            sample_date=pl.col("date"),
+            date_sent_to_lab=pl.col("sent"),
+            date_results_received=pl.col("received"),
+            lab_reference_id=pl.format(
+                "LAB-{}-{}-{}", pl.col("date").dt.strftime("%Y%m%d"), pl.col("container_id"), pl.col("sample_type") + 1
+            ),
+            findings_summary=pl.col("finding"),
+            # quantitative_results (jsonb) stays NULL: the loader's binary COPY writes jsonb as text (see README)
+            notes=pl.format("Taken during raised mortality; {} = {}", pl.col("key"), pl.col("value")),
+            created_at=at("received", LAB_RESULT_TIME),
+            batch_container_assignment_id=pl.col("bca_id"),
+            recorded_by_id=pl.lit(VET_ID, dtype=pl.Int32),
+            sample_type_id=pl.col("sample_type").cast(pl.Int64) + 1,
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+        .sort("created_at", "container_id")
+    )
     add(out, "health_healthlabsample", lab, VET_ID, ids)

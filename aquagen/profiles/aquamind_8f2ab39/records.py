@@ -11,7 +11,7 @@ from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook, when_column
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(date_col: str, offset: dt.timedelta) -> pl.Expr:
@@ -26,8 +26,12 @@ def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -
     t = T.table(name)
     when = when_column(name, ids.profile)
     pk = t.primary_key[0]
-    base = T.conform(name, df.with_columns(pl.Series(pk, ids.assign(name, df))).select(
-        [c for c in t.column_names if c in df.columns or c == pk]))
+    base = T.conform(
+        name,
+        df.with_columns(pl.Series(pk, ids.assign(name, df))).select(
+            [c for c in t.column_names if c in df.columns or c == pk]
+        ),
+    )
     out[name] = base
     if t.history_table:
         out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids)

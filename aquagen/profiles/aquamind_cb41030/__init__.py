@@ -19,8 +19,13 @@ PROFILE = Profile(
     feed_container_of=feedstock.feed_container_of,
     feedings=PLAN.feedings,
     stock_tables=PLAN.stock_tables,
-    mutable=(*PLAN.mutable, "batch_batchtransferworkflow", "batch_transferaction", "batch_creationworkflow",
-             "batch_creationaction"),
+    mutable=(
+        *PLAN.mutable,
+        "batch_batchtransferworkflow",
+        "batch_transferaction",
+        "batch_creationworkflow",
+        "batch_creationaction",
+    ),
     natural_keys={
         **PLAN.natural_keys,
         "health_licetype": ("species", "gender", "development_stage"),

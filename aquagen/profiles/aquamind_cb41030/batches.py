@@ -31,8 +31,9 @@ from .creation import with_states
 WORKFLOW_LEAD = dt.timedelta(days=7, hours=1)  # a transition is planned a week before its first move, at 08:00
 WORKFLOW_UPDATE = dt.timedelta(minutes=30)  # the workflow's totals after the day's moves
 SEA = len(D.STAGES) - 1
-TEMPERATURE, OXYGEN, PH = (next(i for i, p in enumerate(D.PARAMETERS) if p.name == n)
-                           for n in ("Temperature", "Dissolved Oxygen", "pH"))
+TEMPERATURE, OXYGEN, PH = (
+    next(i for i, p in enumerate(D.PARAMETERS) if p.name == n) for n in ("Temperature", "Dissolved Oxygen", "pH")
+)
 WORKFLOW = "batch_batchtransferworkflow"
 ACTION = "batch_transferaction"
 
@@ -60,17 +61,28 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
     """Every container move as an action of its transition's workflow, with the values it executes."""
     sim, bca_of = ctx.sim, ctx.bca_of
     moved = pl.col("transferred_count") + pl.col("mortality_count")
-    return sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no").with_columns(
-        stage=pl.col("dest_stage").cast(pl.Int64),
-        action_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("dest_stage"),
-        # the source's population when this action starts: a split tank's second action sees the rest
-        source_population_before=(pl.col("source_count") - (moved.cum_sum() - moved).over("source_assignment_no")),
-        source_assignment_id=bca_of("source_assignment_no"),
-        dest_assignment_id=bca_of("dest_assignment_no"),
-    ).join(ctx.assignments.select(dest_assignment_no="assignment_no", dest_container_id="container_id"),
-           on="dest_assignment_no", maintain_order="left").join(
-        sim.daily.select(dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"),
-        on=["dest_assignment_no", "transfer_date"], how="left", maintain_order="left")
+    return (
+        sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no")
+        .with_columns(
+            stage=pl.col("dest_stage").cast(pl.Int64),
+            action_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("dest_stage"),
+            # the source's population when this action starts: a split tank's second action sees the rest
+            source_population_before=(pl.col("source_count") - (moved.cum_sum() - moved).over("source_assignment_no")),
+            source_assignment_id=bca_of("source_assignment_no"),
+            dest_assignment_id=bca_of("dest_assignment_no"),
+        )
+        .join(
+            ctx.assignments.select(dest_assignment_no="assignment_no", dest_container_id="container_id"),
+            on="dest_assignment_no",
+            maintain_order="left",
+        )
+        .join(
+            sim.daily.select(dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"),
+            on=["dest_assignment_no", "transfer_date"],
+            how="left",
+            maintain_order="left",
+        )
+    )
 
 
 def transfer_workflows(ctx: BatchTables) -> None:
@@ -79,16 +91,23 @@ def transfer_workflows(ctx: BatchTables) -> None:
     plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
     acts = _actions(ctx)
     start = sim.stage_changes["date"][0]
-    wf = acts.group_by("stage", maintain_order=True).agg(
-        planned_start_date=pl.col("transfer_date").min(),
-        planned_completion_date=pl.col("transfer_date").max(),
-        total_actions_planned=pl.len().cast(pl.Int32),
-        total_source_count=pl.col("source_population_before").sum(),
-    ).sort("stage").with_columns(
-        created_at=_at(pl.col("planned_start_date"), MOVE_TIME - WORKFLOW_LEAD),
-        workflow_number=pl.format("TRF-{}-D{}", pl.lit(plan.batch_number),
-                                  (pl.col("planned_start_date") - pl.lit(start)).dt.total_days().cast(pl.String)
-                                  .str.zfill(3)),
+    wf = (
+        acts.group_by("stage", maintain_order=True)
+        .agg(
+            planned_start_date=pl.col("transfer_date").min(),
+            planned_completion_date=pl.col("transfer_date").max(),
+            total_actions_planned=pl.len().cast(pl.Int32),
+            total_source_count=pl.col("source_population_before").sum(),
+        )
+        .sort("stage")
+        .with_columns(
+            created_at=_at(pl.col("planned_start_date"), MOVE_TIME - WORKFLOW_LEAD),
+            workflow_number=pl.format(
+                "TRF-{}-D{}",
+                pl.lit(plan.batch_number),
+                (pl.col("planned_start_date") - pl.lit(start)).dt.total_days().cast(pl.String).str.zfill(3),
+            ),
+        )
     )
     wf = wf.with_columns(id=ids.assign(WORKFLOW, wf))
     acts = acts.join(wf.select("stage", workflow_id="id", wf_created="created_at"), on="stage", maintain_order="left")
@@ -97,64 +116,117 @@ def transfer_workflows(ctx: BatchTables) -> None:
     # actions: '+' pending when the workflow is planned, '~' completed when executed
     executed = _at(pl.col("transfer_date"), MOVE_TIME)
     common = dict(
-        id="id", action_number="action_number", workflow_id="workflow_id",
-        source_assignment_id="source_assignment_id", dest_container_id="dest_container_id",
-        source_population_before="source_population_before", transferred_count="transferred_count",
-        transferred_biomass_kg="transferred_biomass_kg", planned_date="transfer_date",
-        transfer_method=pl.lit("PUMP"), notes=pl.lit(""), measured_notes=pl.lit(""),
-        selection_method=pl.lit("AVERAGE"), allow_mixed=pl.lit(False), created_via=pl.lit("PLANNED"),
+        id="id",
+        action_number="action_number",
+        workflow_id="workflow_id",
+        source_assignment_id="source_assignment_id",
+        dest_container_id="dest_container_id",
+        source_population_before="source_population_before",
+        transferred_count="transferred_count",
+        transferred_biomass_kg="transferred_biomass_kg",
+        planned_date="transfer_date",
+        transfer_method=pl.lit("PUMP"),
+        notes=pl.lit(""),
+        measured_notes=pl.lit(""),
+        selection_method=pl.lit("AVERAGE"),
+        allow_mixed=pl.lit(False),
+        created_via=pl.lit("PLANNED"),
         created_at="wf_created",
     )
-    pending = acts.select(**common, status=pl.lit("PENDING"), mortality_during_transfer=pl.lit(0, dtype=pl.Int64),
-                          updated_at="wf_created", history_type=pl.lit("+"))
+    pending = acts.select(
+        **common,
+        status=pl.lit("PENDING"),
+        mortality_during_transfer=pl.lit(0, dtype=pl.Int64),
+        updated_at="wf_created",
+        history_type=pl.lit("+"),
+    )
     done = acts.select(
-        **common, status=pl.lit("COMPLETED"), mortality_during_transfer="mortality_count",
-        dest_assignment_id="dest_assignment_id", actual_execution_date="transfer_date", executed_at=executed,
-        executed_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32), water_temp_c="water_temp_c",
+        **common,
+        status=pl.lit("COMPLETED"),
+        mortality_during_transfer="mortality_count",
+        dest_assignment_id="dest_assignment_id",
+        actual_execution_date="transfer_date",
+        executed_at=executed,
+        executed_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+        water_temp_c="water_temp_c",
         execution_duration_minutes=(40 + 5 * (pl.col("action_number") % 7)).cast(pl.Int32),
-        updated_at=executed, history_type=pl.lit("~"),
+        updated_at=executed,
+        history_type=pl.lit("~"),
     )
     with_states(out, ctx.T, ctx.ids, ACTION, pl.concat([pending, done], how="diagonal_relaxed"))
 
     # workflows: '+' planned, then the totals after each day of moves
-    days = acts.group_by("stage", "transfer_date").agg(
-        n=pl.len(), transferred=pl.col("transferred_count").sum(), lost=pl.col("mortality_count").sum(),
-        biomass=pl.col("transferred_biomass_kg").round(2).sum(),
-    ).sort("stage", "transfer_date").with_columns(
-        actions_completed=pl.col("n").cum_sum().over("stage").cast(pl.Int32),
-        total_transferred_count=pl.col("transferred").cum_sum().over("stage"),
-        total_mortality_count=pl.col("lost").cum_sum().over("stage"),
-        total_biomass_kg=pl.col("biomass").cum_sum().over("stage"),
-    ).join(wf, on="stage")
+    days = (
+        acts.group_by("stage", "transfer_date")
+        .agg(
+            n=pl.len(),
+            transferred=pl.col("transferred_count").sum(),
+            lost=pl.col("mortality_count").sum(),
+            biomass=pl.col("transferred_biomass_kg").round(2).sum(),
+        )
+        .sort("stage", "transfer_date")
+        .with_columns(
+            actions_completed=pl.col("n").cum_sum().over("stage").cast(pl.Int32),
+            total_transferred_count=pl.col("transferred").cum_sum().over("stage"),
+            total_mortality_count=pl.col("lost").cum_sum().over("stage"),
+            total_biomass_kg=pl.col("biomass").cum_sum().over("stage"),
+        )
+        .join(wf, on="stage")
+    )
     fixed = dict(
-        id="id", workflow_number="workflow_number", workflow_type=pl.lit("LIFECYCLE_TRANSITION"),
-        planned_start_date="planned_start_date", planned_completion_date="planned_completion_date",
-        total_source_count="total_source_count", total_actions_planned="total_actions_planned",
+        id="id",
+        workflow_number="workflow_number",
+        workflow_type=pl.lit("LIFECYCLE_TRANSITION"),
+        planned_start_date="planned_start_date",
+        planned_completion_date="planned_completion_date",
+        total_source_count="total_source_count",
+        total_actions_planned="total_actions_planned",
         is_intercompany=pl.col("stage") == SEA,
         source_subsidiary=pl.when(pl.col("stage") == SEA).then(pl.lit("FRESHWATER")),
         dest_subsidiary=pl.when(pl.col("stage") == SEA).then(pl.lit("FARMING")),
-        notes=pl.when(pl.col("stage") == SEA).then(pl.lit("Sea transfer: each tank split over two rings"))
-        .otherwise(pl.format("Stage transition to {}", pl.col("stage").replace_strict(
-            list(range(len(D.STAGES))), [s.name for s in D.STAGES], return_dtype=pl.String))),
-        cancellation_reason=pl.lit(""), is_dynamic_execution=pl.lit(False),
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64), initiated_by_id=pl.lit(MANAGER_ID, dtype=pl.Int32),
-        source_lifecycle_stage_id=pl.col("stage"), dest_lifecycle_stage_id=pl.col("stage") + 1,
+        notes=pl.when(pl.col("stage") == SEA)
+        .then(pl.lit("Sea transfer: each tank split over two rings"))
+        .otherwise(
+            pl.format(
+                "Stage transition to {}",
+                pl.col("stage").replace_strict(
+                    list(range(len(D.STAGES))), [s.name for s in D.STAGES], return_dtype=pl.String
+                ),
+            )
+        ),
+        cancellation_reason=pl.lit(""),
+        is_dynamic_execution=pl.lit(False),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        initiated_by_id=pl.lit(MANAGER_ID, dtype=pl.Int32),
+        source_lifecycle_stage_id=pl.col("stage"),
+        dest_lifecycle_stage_id=pl.col("stage") + 1,
         created_at="created_at",
     )
-    planned = wf.select(**fixed, status=pl.lit("PLANNED"), total_transferred_count=pl.lit(0, dtype=pl.Int64),
-                        total_mortality_count=pl.lit(0, dtype=pl.Int64), total_biomass_kg=pl.lit(0.0),
-                        actions_completed=pl.lit(0, dtype=pl.Int32), completion_percentage=pl.lit(0.0),
-                        updated_at="created_at", history_type=pl.lit("+"))
+    planned = wf.select(
+        **fixed,
+        status=pl.lit("PLANNED"),
+        total_transferred_count=pl.lit(0, dtype=pl.Int64),
+        total_mortality_count=pl.lit(0, dtype=pl.Int64),
+        total_biomass_kg=pl.lit(0.0),
+        actions_completed=pl.lit(0, dtype=pl.Int32),
+        completion_percentage=pl.lit(0.0),
+        updated_at="created_at",
+        history_type=pl.lit("+"),
+    )
     complete = pl.col("actions_completed") >= pl.col("total_actions_planned")
     progress = days.select(
-        **fixed, status=pl.when(complete).then(pl.lit("COMPLETED")).otherwise(pl.lit("IN_PROGRESS")),
-        total_transferred_count="total_transferred_count", total_mortality_count="total_mortality_count",
-        total_biomass_kg="total_biomass_kg", actions_completed="actions_completed",
+        **fixed,
+        status=pl.when(complete).then(pl.lit("COMPLETED")).otherwise(pl.lit("IN_PROGRESS")),
+        total_transferred_count="total_transferred_count",
+        total_mortality_count="total_mortality_count",
+        total_biomass_kg="total_biomass_kg",
+        actions_completed="actions_completed",
         completion_percentage=(pl.col("actions_completed") * 100 / pl.col("total_actions_planned")).round(2),
         actual_start_date="planned_start_date",
         actual_completion_date=pl.when(complete).then(pl.col("transfer_date")),
         completed_by_id=pl.when(complete).then(pl.lit(MANAGER_ID, dtype=pl.Int32)),
-        updated_at=_at(pl.col("transfer_date"), MOVE_TIME + WORKFLOW_UPDATE), history_type=pl.lit("~"),
+        updated_at=_at(pl.col("transfer_date"), MOVE_TIME + WORKFLOW_UPDATE),
+        history_type=pl.lit("~"),
     )
     with_states(out, ctx.T, ctx.ids, WORKFLOW, pl.concat([planned, progress], how="diagonal_relaxed"))
 
@@ -162,15 +234,23 @@ def transfer_workflows(ctx: BatchTables) -> None:
     first = acts.filter(pl.col("transfer_date") == pl.col("transfer_date").min().over("stage"))
     water = sim.readings.with_columns(day=pl.col("reading_time").dt.date()).join(
         first.select(assignment_no="dest_assignment_no", day="transfer_date", stage="stage", workflow_id="workflow_id"),
-        on=["assignment_no", "day"])
+        on=["assignment_no", "day"],
+    )
     mean = lambda p: pl.col("value").filter(pl.col("parameter") == p).mean()
-    env = water.group_by("workflow_id", "day").agg(temperature=mean(TEMPERATURE), oxygen=mean(OXYGEN), ph=mean(PH)) \
-        .sort("workflow_id").select(
-            "temperature", "oxygen", "ph",
+    env = (
+        water.group_by("workflow_id", "day")
+        .agg(temperature=mean(TEMPERATURE), oxygen=mean(OXYGEN), ph=mean(PH))
+        .sort("workflow_id")
+        .select(
+            "temperature",
+            "oxygen",
+            "ph",
             notes=pl.lit("Mean of the destination containers' readings on the first day of moves"),
             created_at=_at(pl.col("day"), MOVE_TIME + WORKFLOW_UPDATE),
             batch_transfer_workflow_id="workflow_id",
-        ).with_columns(updated_at=pl.col("created_at"))
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "environmental_stagetransitionenvironmental", env, OPERATOR_ID, ids)
 
 
@@ -178,21 +258,35 @@ def assignment_mortality(ctx: BatchTables) -> None:
     """Deaths per assignment and day (the registration's cause of that day), and the handling
     losses of the transfer actions (on the source assignment, at the move)."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
-    daily = sim.daily.filter(pl.col("deaths") > 0).join(sim.mortality.select(date="event_date", cause="cause"),
-                                                        on="date").select(
-        event_date="date", count="deaths", biomass_kg=pl.col("deaths") * pl.col("avg_weight_g") / 1000,
-        cause="cause", assignment_no="assignment_no",
-        description=pl.format("Daily mortality registration: {} fish", pl.col("deaths")),
-        created_at=_at(pl.col("date"), MORTALITY_TIME),
+    daily = (
+        sim.daily.filter(pl.col("deaths") > 0)
+        .join(sim.mortality.select(date="event_date", cause="cause"), on="date")
+        .select(
+            event_date="date",
+            count="deaths",
+            biomass_kg=pl.col("deaths") * pl.col("avg_weight_g") / 1000,
+            cause="cause",
+            assignment_no="assignment_no",
+            description=pl.format("Daily mortality registration: {} fish", pl.col("deaths")),
+            created_at=_at(pl.col("date"), MORTALITY_TIME),
+        )
     )
     handling = sim.transfers.filter(pl.col("mortality_count") > 0).select(
-        event_date="transfer_date", count="mortality_count",
+        event_date="transfer_date",
+        count="mortality_count",
         biomass_kg=pl.col("mortality_count") * pl.col("source_biomass_kg") / pl.col("source_count"),
-        cause=pl.lit("HANDLING"), assignment_no="source_assignment_no",
+        cause=pl.lit("HANDLING"),
+        assignment_no="source_assignment_no",
         description=pl.format("Handling loss during transfer: {} fish", pl.col("mortality_count")),
         created_at=_at(pl.col("transfer_date"), MOVE_TIME),
     )
-    mo = pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause").with_columns(
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64), assignment_id=bca_of("assignment_no"),
-    ).with_columns(updated_at=pl.col("created_at"))
+    mo = (
+        pl.concat([daily, handling])
+        .sort("created_at", "assignment_no", "cause")
+        .with_columns(
+            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+            assignment_id=bca_of("assignment_no"),
+        )
+        .with_columns(updated_at=pl.col("created_at"))
+    )
     with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)

@@ -16,8 +16,8 @@ The batch's and the trays' history rows are numbered only once these states are 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import polars as pl
 
@@ -66,7 +66,7 @@ def deferred(ids: IdBook) -> Iterator[Deferred]:
 
 
 def created_at(start: dt.date) -> dt.datetime:
-    return dt.datetime.combine(start, dt.time(), dt.timezone.utc) + dt.timedelta(hours=9) - CREATION_LEAD
+    return dt.datetime.combine(start, dt.time(), dt.UTC) + dt.timedelta(hours=9) - CREATION_LEAD
 
 
 def tray_created(sim: BatchSim) -> pl.Expr:
@@ -81,38 +81,60 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     T = Bound(ids.profile)
     start = sim.stage_changes["date"][0]
     created = created_at(start)
-    trays = out["batch_batchcontainerassignment"].filter(pl.col("lifecycle_stage_id") == 1).select("id").join(
-        out[TRAY_HISTORY].filter(pl.col("history_type") == "+").select("id", "population_count", "container_id"),
-        on="id").sort("container_id")
+    trays = (
+        out["batch_batchcontainerassignment"]
+        .filter(pl.col("lifecycle_stage_id") == 1)
+        .select("id")
+        .join(
+            out[TRAY_HISTORY].filter(pl.col("history_type") == "+").select("id", "population_count", "container_id"),
+            on="id",
+        )
+        .sort("container_id")
+    )
     n = trays.height
-    delivered = [dt.datetime.combine(start, dt.time(), dt.timezone.utc) + DELIVERY_TIME + i * DELIVERY_STEP
-                 for i in range(n)]
-    doa = (trays["population_count"] * (0.001 + 0.0005 * ((plan.batch_id * 7 + pl.int_range(n, eager=True) * 3) % 5))
-           ).round(0).cast(pl.Int64)
+    delivered = [dt.datetime.combine(start, dt.time(), dt.UTC) + DELIVERY_TIME + i * DELIVERY_STEP for i in range(n)]
+    doa = (
+        (trays["population_count"] * (0.001 + 0.0005 * ((plan.batch_id * 7 + pl.int_range(n, eager=True) * 3) % 5)))
+        .round(0)
+        .cast(pl.Int64)
+    )
     actual = trays["population_count"]
 
     # --- the trays: a placeholder from the workflow's creation, filled at delivery ---
     h = out[TRAY_HISTORY]
     first_rows = (pl.col("history_type") == "+") & pl.col("id").is_in(trays["id"].implode())
     placeholder = h.filter(first_rows)
-    filled = placeholder.join(pl.DataFrame({"id": trays["id"], "_at": delivered}), on="id").with_columns(
-        history_date=pl.col("_at"), updated_at=pl.col("_at"), history_type=pl.lit("~")).drop("_at")
-    placeholder = placeholder.with_columns(population_count=pl.lit(0).cast(h.schema["population_count"]),
-                                           biomass_kg=pl.lit(0).cast(h.schema["biomass_kg"]), is_active=pl.lit(False))
+    filled = (
+        placeholder.join(pl.DataFrame({"id": trays["id"], "_at": delivered}), on="id")
+        .with_columns(history_date=pl.col("_at"), updated_at=pl.col("_at"), history_type=pl.lit("~"))
+        .drop("_at")
+    )
+    placeholder = placeholder.with_columns(
+        population_count=pl.lit(0).cast(h.schema["population_count"]),
+        biomass_kg=pl.lit(0).cast(h.schema["biomass_kg"]),
+        is_active=pl.lit(False),
+    )
     out[TRAY_HISTORY] = pl.concat([h.filter(~first_rows), placeholder, filled])
     ids.number(out, TRAY_HISTORY)
 
     # --- the batch: PLANNED at creation, RECEIVING at the first delivery, ACTIVE at the last ---
     b = out[BATCH_HISTORY].with_columns(created_at=pl.lit(created))
     first = b.filter(pl.col("history_type") == "+")
-    b = pl.concat([
-        first.with_columns(status=pl.lit("PLANNED"), history_date=pl.lit(created), updated_at=pl.lit(created)),
-        first.with_columns(status=pl.lit("RECEIVING"), history_date=pl.lit(delivered[0]),
-                           updated_at=pl.lit(delivered[0]), history_type=pl.lit("~")),
-        first.with_columns(history_date=pl.lit(delivered[-1]), updated_at=pl.lit(delivered[-1]),
-                           history_type=pl.lit("~")),
-        b.filter(pl.col("history_type") != "+"),
-    ])
+    b = pl.concat(
+        [
+            first.with_columns(status=pl.lit("PLANNED"), history_date=pl.lit(created), updated_at=pl.lit(created)),
+            first.with_columns(
+                status=pl.lit("RECEIVING"),
+                history_date=pl.lit(delivered[0]),
+                updated_at=pl.lit(delivered[0]),
+                history_type=pl.lit("~"),
+            ),
+            first.with_columns(
+                history_date=pl.lit(delivered[-1]), updated_at=pl.lit(delivered[-1]), history_type=pl.lit("~")
+            ),
+            b.filter(pl.col("history_type") != "+"),
+        ]
+    )
     out[BATCH_HISTORY] = b
     ids.number(out, BATCH_HISTORY)
     out["batch_batch"] = out["batch_batch"].with_columns(created_at=pl.lit(created))
@@ -122,43 +144,88 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     wf = pl.DataFrame({"created_at": [created]})
     wf_id = ids.assign(WORKFLOW, wf)[0]
     fixed = dict(
-        id=wf_id, workflow_number=f"CRT-{plan.batch_number}", egg_source_type="EXTERNAL",
+        id=wf_id,
+        workflow_number=f"CRT-{plan.batch_number}",
+        egg_source_type="EXTERNAL",
         external_supplier_batch_number=f"{EGG_SUPPLIERS[supplier][0].split()[0].upper()}-{start:%Y}-{plan.batch_id:04d}",
         external_cost_per_thousand=round(95.0 + 2.5 * (plan.batch_id % 7), 2),
-        total_eggs_planned=int((actual + doa).sum()), planned_start_date=start, planned_completion_date=start,
-        total_actions=n, cancellation_reason="", notes=f"Eyed eggs for {plan.batch_number} into Hall A trays",
-        created_at=created, batch_id=plan.batch_id, created_by_id=MANAGER_ID, external_supplier_id=supplier + 1,
+        total_eggs_planned=int((actual + doa).sum()),
+        planned_start_date=start,
+        planned_completion_date=start,
+        total_actions=n,
+        cancellation_reason="",
+        notes=f"Eyed eggs for {plan.batch_number} into Hall A trays",
+        created_at=created,
+        batch_id=plan.batch_id,
+        created_by_id=MANAGER_ID,
+        external_supplier_id=supplier + 1,
     )
     done = pl.Series(range(1, n + 1))
-    states = pl.concat([
-        pl.DataFrame({**fixed, "status": ["PLANNED"], "total_eggs_received": [0], "total_mortality_on_arrival": [0],
-                      "actions_completed": [0], "progress_percentage": [0.0], "updated_at": [created],
-                      "history_type": ["+"]}),
-        pl.DataFrame({**{k: [v] * n for k, v in fixed.items()},
-                      "status": ["IN_PROGRESS"] * (n - 1) + ["COMPLETED"],
-                      "total_eggs_received": actual.cum_sum(), "total_mortality_on_arrival": doa.cum_sum(),
-                      "actions_completed": done, "progress_percentage": (done * 100 / n).round(2),
-                      "actual_start_date": [start] * n, "actual_completion_date": [None] * (n - 1) + [start],
-                      "updated_at": delivered, "history_type": ["~"] * n}),
-    ], how="diagonal_relaxed")
+    states = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    **fixed,
+                    "status": ["PLANNED"],
+                    "total_eggs_received": [0],
+                    "total_mortality_on_arrival": [0],
+                    "actions_completed": [0],
+                    "progress_percentage": [0.0],
+                    "updated_at": [created],
+                    "history_type": ["+"],
+                }
+            ),
+            pl.DataFrame(
+                {
+                    **{k: [v] * n for k, v in fixed.items()},
+                    "status": ["IN_PROGRESS"] * (n - 1) + ["COMPLETED"],
+                    "total_eggs_received": actual.cum_sum(),
+                    "total_mortality_on_arrival": doa.cum_sum(),
+                    "actions_completed": done,
+                    "progress_percentage": (done * 100 / n).round(2),
+                    "actual_start_date": [start] * n,
+                    "actual_completion_date": [None] * (n - 1) + [start],
+                    "updated_at": delivered,
+                    "history_type": ["~"] * n,
+                }
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
     with_states(out, T, ids, WORKFLOW, states)
 
     act = pl.DataFrame({"created_at": [created] * n})
     act_ids = ids.assign(ACTION, act)
-    fixed_a = pl.DataFrame({
-        "id": act_ids, "action_number": list(range(1, n + 1)), "egg_count_planned": actual + doa,
-        "expected_delivery_date": [start] * n, "notes": [""] * n, "created_at": [created] * n,
-        "dest_assignment_id": trays["id"], "workflow_id": [wf_id] * n,
-    })
-    pending = fixed_a.with_columns(status=pl.lit("PENDING"), mortality_on_arrival=pl.lit(0, dtype=pl.Int64),
-                                   updated_at=pl.lit(created), history_type=pl.lit("+"))
+    fixed_a = pl.DataFrame(
+        {
+            "id": act_ids,
+            "action_number": list(range(1, n + 1)),
+            "egg_count_planned": actual + doa,
+            "expected_delivery_date": [start] * n,
+            "notes": [""] * n,
+            "created_at": [created] * n,
+            "dest_assignment_id": trays["id"],
+            "workflow_id": [wf_id] * n,
+        }
+    )
+    pending = fixed_a.with_columns(
+        status=pl.lit("PENDING"),
+        mortality_on_arrival=pl.lit(0, dtype=pl.Int64),
+        updated_at=pl.lit(created),
+        history_type=pl.lit("+"),
+    )
     temps = sim.daily.filter(pl.col("date") == start).sort("assignment_no")["temperature_c"]
     executed = fixed_a.with_columns(
-        status=pl.lit("COMPLETED"), egg_count_actual=actual, mortality_on_arrival=doa,
-        actual_delivery_date=pl.lit(start), delivery_method=pl.lit("TRANSPORT"),
+        status=pl.lit("COMPLETED"),
+        egg_count_actual=actual,
+        mortality_on_arrival=doa,
+        actual_delivery_date=pl.lit(start),
+        delivery_method=pl.lit("TRANSPORT"),
         water_temp_on_arrival=temps[:n] if temps.len() >= n else pl.lit(None, dtype=pl.Float64),
-        egg_quality_score=pl.lit(4, dtype=pl.Int16), execution_duration_minutes=pl.lit(5, dtype=pl.Int32),
-        executed_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32), updated_at=pl.Series(delivered),
+        egg_quality_score=pl.lit(4, dtype=pl.Int16),
+        execution_duration_minutes=pl.lit(5, dtype=pl.Int32),
+        executed_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+        updated_at=pl.Series(delivered),
         history_type=pl.lit("~"),
     )
     with_states(out, T, ids, ACTION, pl.concat([pending, executed], how="diagonal_relaxed"))

@@ -47,28 +47,42 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     """The rows of the batch's whole life (cut at the as-of date with the other tables)."""
     sim: BatchSim = ctx.sim
     start = sim.stage_changes["date"][0]
-    temps = sim.readings.filter(pl.col("parameter") == TEMPERATURE).group_by(
-        "assignment_no", date=pl.col("reading_time").dt.date()).agg(temp_c=pl.col("value").mean())
+    temps = (
+        sim.readings.filter(pl.col("parameter") == TEMPERATURE)
+        .group_by("assignment_no", date=pl.col("reading_time").dt.date())
+        .agg(temp_c=pl.col("value").mean())
+    )
     samples = sim.samples.select("assignment_no", date="sample_date", sample_g=pl.col("avg_weight_g").round(2))
-    stage_max = pl.col("stage").replace_strict(list(range(len(D.STAGES))), [s.weight_max_g for s in D.STAGES],
-                                               return_dtype=pl.Float64)
+    stage_max = pl.col("stage").replace_strict(
+        list(range(len(D.STAGES))), [s.weight_max_g for s in D.STAGES], return_dtype=pl.Float64
+    )
     cbrt = lambda e: e.pow(1 / 3)
-    d = sim.daily.join(ctx.assignments.select("assignment_no", "id", "container_id", "stage"), on="assignment_no") \
-        .join(temps, on=["assignment_no", "date"], how="left").join(samples, on=["assignment_no", "date"], how="left") \
-        .sort("assignment_no", "date").with_columns(
+    d = (
+        sim.daily.join(ctx.assignments.select("assignment_no", "id", "container_id", "stage"), on="assignment_no")
+        .join(temps, on=["assignment_no", "date"], how="left")
+        .join(samples, on=["assignment_no", "date"], how="left")
+        .sort("assignment_no", "date")
+        .with_columns(
             # the anchor's offset in cube-root weight, carried forward until the next anchor
-            offset=(cbrt(pl.col("sample_g")) - cbrt(pl.col("avg_weight_g"))).forward_fill().over("assignment_no")
+            offset=(cbrt(pl.col("sample_g")) - cbrt(pl.col("avg_weight_g")))
+            .forward_fill()
+            .over("assignment_no")
             .fill_null(0.0),
-        ).with_columns(
-            weight=pl.when(pl.col("sample_g").is_not_null()).then(pl.col("sample_g"))
+        )
+        .with_columns(
+            weight=pl.when(pl.col("sample_g").is_not_null())
+            .then(pl.col("sample_g"))
             .otherwise((cbrt(pl.col("avg_weight_g")) + pl.col("offset")).clip(lower_bound=0.0).pow(3)),
-        ).with_columns(
+        )
+        .with_columns(
             biomass=pl.col("population") * pl.col("weight") / 1000,
-        ).with_columns(
+        )
+        .with_columns(
             gain=pl.col("biomass") - pl.col("biomass").shift(1).over("assignment_no"),
             moved=(pl.col("weight") >= stage_max).cum_max().over("assignment_no")
             & (pl.col("stage") < len(D.STAGES) - 1),
         )
+    )
     anchored = pl.col("sample_g").is_not_null()
     fed = pl.col("feed_kg") > 0
     has_fcr = fed & (pl.col("gain") > 1.0)
@@ -90,13 +104,22 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
         feed_kg="feed_kg",
         observed_fcr=pl.when(has_fcr).then(pl.min_horizontal(pl.col("feed_kg") / pl.col("gain"), pl.lit(FCR_CAP))),
         anchor_type=pl.when(anchored).then(pl.lit("growth_sample")),
-        sources=_json(weight=word(anchored, "measured", "tgc_computed"),
-                      temp=word(pl.col("temp_c").is_not_null(), "measured", "profile"),
-                      mortality=word(died, "actual", "model"), feed=word(fed, "actual", "none"),
-                      fcr=word(has_fcr, "calculated", "insufficient_data"), quoted=True),
-        confidence_scores=_json(weight=num(weight_conf), temp=num(temp_conf),
-                                mortality=num(pl.when(died).then(1.0).otherwise(0.4)), feed=num(feed_conf),
-                                fcr=num(fcr_conf), quoted=False),
+        sources=_json(
+            weight=word(anchored, "measured", "tgc_computed"),
+            temp=word(pl.col("temp_c").is_not_null(), "measured", "profile"),
+            mortality=word(died, "actual", "model"),
+            feed=word(fed, "actual", "none"),
+            fcr=word(has_fcr, "calculated", "insufficient_data"),
+            quoted=True,
+        ),
+        confidence_scores=_json(
+            weight=num(weight_conf),
+            temp=num(temp_conf),
+            mortality=num(pl.when(died).then(1.0).otherwise(0.4)),
+            feed=num(feed_conf),
+            fcr=num(fcr_conf),
+            quoted=False,
+        ),
         last_computed_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(COMPUTED)).dt.replace_time_zone("UTC"),
         assignment_id="id",
         batch_id=pl.lit(ctx.plan.batch_id, dtype=pl.Int64),

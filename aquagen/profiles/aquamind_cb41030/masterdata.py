@@ -19,18 +19,30 @@ from aquagen.profiles.aquamind_8f2ab39 import masterdata as plan_master
 from aquagen.tables.conform import Bound
 
 PLAN_PROFILE = "aquamind@8f2ab39"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # health_healthparameter as the migrations seed it (name unique; min/max the model's defaults)
-HEALTH_PARAMETERS = ("Gill Condition", "Eye Condition", "Wounds/Lesions", "Fin Condition", "Body Condition",
-                     "Swimming Behavior", "Appetite", "Mucous Membrane", "Color/Pigmentation")
+HEALTH_PARAMETERS = (
+    "Gill Condition",
+    "Eye Condition",
+    "Wounds/Lesions",
+    "Fin Condition",
+    "Body Condition",
+    "Swimming Behavior",
+    "Appetite",
+    "Mucous Membrane",
+    "Color/Pigmentation",
+)
 MIN_SCORE, MAX_SCORE = 0, 3
 SCORE_LABELS = ("Normal", "Mild", "Moderate", "Severe")
 # health_licetype as the migrations seed it: (species, gender, development_stage, description)
 SALMON_LOUSE, CALIGUS = "Lepeophtheirus salmonis", "Caligus elongatus"
 LICE_TYPES = (
-    *((SALMON_LOUSE, g, s, f"{s.capitalize()} {g} salmon louse") for g in ("female", "male")
-      for s in ("copepodid", "chalimus", "pre-adult", "adult")),
+    *(
+        (SALMON_LOUSE, g, s, f"{s.capitalize()} {g} salmon louse")
+        for g in ("female", "male")
+        for s in ("copepodid", "chalimus", "pre-adult", "adult")
+    ),
     *((CALIGUS, g, s, f"{s.capitalize()} {g} Caligus") for g in ("female", "male") for s in ("juvenile", "adult")),
     ("Unknown", "unknown", "juvenile", "Unidentified juvenile lice"),
     ("Unknown", "female", "adult", "Adult female lice, species unidentified"),
@@ -68,12 +80,19 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     _users(out, T, t)
     _health(out, T, t + dt.timedelta(minutes=10))
     n = len(EGG_SUPPLIERS)
-    out["broodstock_eggsupplier"] = T.conform("broodstock_eggsupplier", _times(t + dt.timedelta(minutes=20), n, {
-        "id": list(range(1, n + 1)),
-        "name": [s[0] for s in EGG_SUPPLIERS],
-        "contact_details": [s[1] for s in EGG_SUPPLIERS],
-        "certifications": [s[2] for s in EGG_SUPPLIERS],
-    }))
+    out["broodstock_eggsupplier"] = T.conform(
+        "broodstock_eggsupplier",
+        _times(
+            t + dt.timedelta(minutes=20),
+            n,
+            {
+                "id": list(range(1, n + 1)),
+                "name": [s[0] for s in EGG_SUPPLIERS],
+                "contact_details": [s[1] for s in EGG_SUPPLIERS],
+                "certifications": [s[2] for s in EGG_SUPPLIERS],
+            },
+        ),
+    )
     plan_master.add_history(out, T)
     return out
 
@@ -89,30 +108,38 @@ def _users(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
     n = len(SCOPED_USERS)
     ids = list(range(first, first + n))
     joined = [t + dt.timedelta(milliseconds=100 * i) for i in range(n)]
-    users = T.conform("auth_user", {
-        "id": ids,
-        "password": [plan_master.password_hash(D.DEFAULT_PASSWORD, u[0]) for u in SCOPED_USERS],
-        "is_superuser": [False] * n,
-        "username": [u[0] for u in SCOPED_USERS],
-        "first_name": [u[1] for u in SCOPED_USERS],
-        "last_name": [u[2] for u in SCOPED_USERS],
-        "email": [f"{u[0]}@aquamind.test" for u in SCOPED_USERS],
-        "is_staff": [False] * n,
-        "is_active": [True] * n,
-        "date_joined": joined,
-    })
-    profiles = T.conform("users_userprofile", {
-        "id": ids, "user_id": ids,
-        "job_title": [u[4] for u in SCOPED_USERS],
-        "department": ["Operations"] * n,
-        "language_preference": ["fo" if u[5] == "FO" else "en" for u in SCOPED_USERS],
-        "date_format_preference": ["DMY"] * n,
-        "full_name": [f"{u[1]} {u[2]}" for u in SCOPED_USERS],
-        "geography": [u[5] for u in SCOPED_USERS],
-        "role": [u[3] for u in SCOPED_USERS],
-        "subsidiary": [u[6] for u in SCOPED_USERS],
-        "created_at": joined, "updated_at": joined,
-    })
+    users = T.conform(
+        "auth_user",
+        {
+            "id": ids,
+            "password": [plan_master.password_hash(D.DEFAULT_PASSWORD, u[0]) for u in SCOPED_USERS],
+            "is_superuser": [False] * n,
+            "username": [u[0] for u in SCOPED_USERS],
+            "first_name": [u[1] for u in SCOPED_USERS],
+            "last_name": [u[2] for u in SCOPED_USERS],
+            "email": [f"{u[0]}@aquamind.test" for u in SCOPED_USERS],
+            "is_staff": [False] * n,
+            "is_active": [True] * n,
+            "date_joined": joined,
+        },
+    )
+    profiles = T.conform(
+        "users_userprofile",
+        {
+            "id": ids,
+            "user_id": ids,
+            "job_title": [u[4] for u in SCOPED_USERS],
+            "department": ["Operations"] * n,
+            "language_preference": ["fo" if u[5] == "FO" else "en" for u in SCOPED_USERS],
+            "date_format_preference": ["DMY"] * n,
+            "full_name": [f"{u[1]} {u[2]}" for u in SCOPED_USERS],
+            "geography": [u[5] for u in SCOPED_USERS],
+            "role": [u[3] for u in SCOPED_USERS],
+            "subsidiary": [u[6] for u in SCOPED_USERS],
+            "created_at": joined,
+            "updated_at": joined,
+        },
+    )
     out["auth_user"] = pl.concat([out["auth_user"], users])
     out["users_userprofile"] = pl.concat([out["users_userprofile"], profiles])
 
@@ -120,31 +147,53 @@ def _users(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
 def _health(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
     """Health parameters, their score definitions and the lice types, as the migrations seed them."""
     n = len(HEALTH_PARAMETERS)
-    out["health_healthparameter"] = T.conform("health_healthparameter", _times(t, n, {
-        "id": list(range(1, n + 1)),
-        "name": list(HEALTH_PARAMETERS),
-        "is_active": [True] * n,
-        "description": [f"{name} scored {MIN_SCORE} (normal) to {MAX_SCORE} (severe)" for name in HEALTH_PARAMETERS],
-        "max_score": [MAX_SCORE] * n,
-        "min_score": [MIN_SCORE] * n,
-    }))
+    out["health_healthparameter"] = T.conform(
+        "health_healthparameter",
+        _times(
+            t,
+            n,
+            {
+                "id": list(range(1, n + 1)),
+                "name": list(HEALTH_PARAMETERS),
+                "is_active": [True] * n,
+                "description": [
+                    f"{name} scored {MIN_SCORE} (normal) to {MAX_SCORE} (severe)" for name in HEALTH_PARAMETERS
+                ],
+                "max_score": [MAX_SCORE] * n,
+                "min_score": [MIN_SCORE] * n,
+            },
+        ),
+    )
     scores = range(MIN_SCORE, MAX_SCORE + 1)
     rows = [(p, s) for p in range(1, n + 1) for s in scores]
-    out["health_parameterscoredefinition"] = T.conform("health_parameterscoredefinition", _times(
-        t + dt.timedelta(minutes=1), len(rows), {
-            "id": list(range(1, len(rows) + 1)),
-            "score_value": [s for _, s in rows],
-            "label": [SCORE_LABELS[s - MIN_SCORE] for _, s in rows],
-            "description": [f"{HEALTH_PARAMETERS[p - 1]}: {SCORE_LABELS[s - MIN_SCORE].lower()}" for p, s in rows],
-            "display_order": [s - MIN_SCORE + 1 for _, s in rows],
-            "parameter_id": [p for p, _ in rows],
-        }))
+    out["health_parameterscoredefinition"] = T.conform(
+        "health_parameterscoredefinition",
+        _times(
+            t + dt.timedelta(minutes=1),
+            len(rows),
+            {
+                "id": list(range(1, len(rows) + 1)),
+                "score_value": [s for _, s in rows],
+                "label": [SCORE_LABELS[s - MIN_SCORE] for _, s in rows],
+                "description": [f"{HEALTH_PARAMETERS[p - 1]}: {SCORE_LABELS[s - MIN_SCORE].lower()}" for p, s in rows],
+                "display_order": [s - MIN_SCORE + 1 for _, s in rows],
+                "parameter_id": [p for p, _ in rows],
+            },
+        ),
+    )
     n = len(LICE_TYPES)
-    out["health_licetype"] = T.conform("health_licetype", _times(t + dt.timedelta(minutes=2), n, {
-        "id": list(range(1, n + 1)),
-        "species": [x[0] for x in LICE_TYPES],
-        "gender": [x[1] for x in LICE_TYPES],
-        "development_stage": [x[2] for x in LICE_TYPES],
-        "description": [x[3] for x in LICE_TYPES],
-        "is_active": [True] * n,
-    }))
+    out["health_licetype"] = T.conform(
+        "health_licetype",
+        _times(
+            t + dt.timedelta(minutes=2),
+            n,
+            {
+                "id": list(range(1, n + 1)),
+                "species": [x[0] for x in LICE_TYPES],
+                "gender": [x[1] for x in LICE_TYPES],
+                "development_stage": [x[2] for x in LICE_TYPES],
+                "description": [x[3] for x in LICE_TYPES],
+                "is_active": [True] * n,
+            },
+        ),
+    )
