@@ -69,3 +69,10 @@ def fingerprint(dsn: str) -> dict:
             "WHERE table_schema = 'public' ORDER BY 1, 2"
         ).fetchall()
     return {"counts": counts, "sequences": seqs, "columns": cols}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server."""
+    for item in items:
+        if "pg_admin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)

@@ -11,6 +11,8 @@ from aquagen.run.generate import generate
 
 from .conftest import run_cli
 
+pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
+
 distributed = pytest.importorskip("distributed")
 
 ARGS = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), stagger_days=30, as_of=dt.date(2025, 1, 1))

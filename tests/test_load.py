@@ -27,6 +27,8 @@ from loaders.purge import purge
 
 from .conftest import fingerprint
 
+pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
+
 AS_OF = dt.date(2026, 1, 15)
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE_TABLES = list(schemas.tables())

@@ -13,6 +13,8 @@ from loaders.purge import purge
 from .conftest import fingerprint
 from .test_load import acquire_fleet_db, aquagen, cloned, counts, failed_checks, release_fleet_db, shared_fleet
 
+pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
+
 BATCH_LINKED = [n for n, t in schemas.tables().items() if not t.history_of and "batch_id" in t.column_names]
 
 

@@ -28,6 +28,8 @@ from aquagen.snapshot import Snapshot, to_arrow
 
 from .conftest import run_cli
 
+pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
+
 AS_OF = dt.date(2026, 1, 15)
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "output" / "test-report" / "top.png"

@@ -1,0 +1,99 @@
+"""Unit tests of the pieces the fleet tests exercise only as a whole: id allocation, the store,
+and the planner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from aquagen.errors import AquagenError
+from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
+from aquagen.model.seeds import fleet_eggs
+from aquagen.store import Store
+from aquagen.tables.ids import allocate, table_enum
+
+PROFILE = "aquamind@8f2ab39"
+
+
+def counts(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
+    enum = table_enum(PROFILE)
+    return pl.DataFrame(
+        {"table": [t for t, _, _ in rows], "day": [d for _, d, _ in rows], "n": [n for _, _, n in rows]},
+        schema={"table": enum, "day": pl.Int32, "n": pl.Int64},
+    )
+
+
+def firsts(frame: pl.DataFrame) -> dict[tuple[str, int], tuple[int, int]]:
+    return {(str(t), d): (f, n) for t, d, f, n in frame.select("table", "day", "first", "n").iter_rows()}
+
+
+def test_allocation_ranks_rows_by_day_then_shard():
+    # two shards on overlapping days: within a day the lower shard key comes first
+    got = allocate(
+        {
+            7: counts([("batch_growthsample", 10, 3), ("batch_growthsample", 12, 1)]),
+            -1: counts([("batch_growthsample", 10, 2), ("batch_growthsample", 11, 4), ("batch_batch", 10, 1)]),
+        }
+    )
+    assert firsts(got[-1]) == {
+        ("batch_growthsample", 10): (1, 2),
+        ("batch_growthsample", 11): (6, 4),
+        ("batch_batch", 10): (1, 1),
+    }
+    assert firsts(got[7]) == {("batch_growthsample", 10): (3, 3), ("batch_growthsample", 12): (10, 1)}
+
+
+def test_allocation_is_dense_and_prefix_stable():
+    shards = {k: counts([("batch_mortalityevent", d, k + d % 3 + 1) for d in range(5, 40, k + 2)]) for k in range(4)}
+    got = allocate(shards)
+    spans = sorted((f, f + n - 1) for frame in got.values() for (_, _), (f, n) in firsts(frame).items())
+    assert spans[0][0] == 1 and all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:]))  # dense, no overlap
+    # cutting every shard at a day keeps the earlier ids: a later as-of date only appends
+    early = allocate({k: c.filter(pl.col("day") <= 20) for k, c in shards.items()})
+    for k, frame in early.items():
+        late = firsts(got[k])
+        assert all(late[key] == value for key, value in firsts(frame).items())
+
+
+def test_store_round_trips_and_refuses_nothing_silently(tmp_path):
+    store = Store(str(tmp_path / "root"))
+    store.write_text("a/b.txt", "hello")
+    store.write_bytes("c.bin", b"\x00\x01")
+    df = pl.DataFrame({"x": [1, 2, 3]})
+    store.write_parquet("d/e.parquet", df)
+    assert store.read_text("a/b.txt") == "hello" and store.read_bytes("c.bin") == b"\x00\x01"
+    assert store.read_parquet("d/e.parquet").equals(df)
+    assert store.exists("a/b.txt") and not store.exists("nope")
+    assert [p.rsplit("/", 1)[-1] for p in store.glob("d/*.parquet")] == ["e.parquet"]
+    assert store.child("a").read_text("b.txt") == "hello"
+    assert store.sibling(".partial").local == tmp_path / "root.partial"
+    assert not list(tmp_path.rglob("*.tmp-*"))  # writes go through a temporary file, renamed in place
+    store.rm("a")
+    assert not store.exists("a/b.txt") and store.exists("c.bin")
+
+
+def test_store_on_memory_filesystem():
+    store = Store("memory://aquagen-units/root")
+    store.write_text("x.txt", "remote")
+    assert store.local is None and store.read_text("x.txt") == "remote"
+    store.rm()
+    assert not store.exists("x.txt")
+
+
+def test_planner_keeps_sites_apart_and_alternates_geographies():
+    planned = plan_fleet(12, dt.date(2023, 1, 1), 20, fleet_eggs(3), seed=3)
+    assert [b.geography for b in planned[:4]] == ["Scotland", "Faroe Islands", "Scotland", "Faroe Islands"]
+    assert len({b.batch_number for b in planned}) == 12 and [b.batch_id for b in planned] == list(range(1, 13))
+    by_area: dict[str, list] = {}
+    for b in planned:
+        by_area.setdefault(b.sea_area, []).append(b)
+    for batches in by_area.values():  # a sea area holds one batch at a time (fallow included)
+        windows = sorted(sea_window(b.start_date, calendar_of(b, 3)) for b in batches)
+        assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:]))
+
+
+def test_planner_says_how_many_fit():
+    with pytest.raises(AquagenError, match="does not fit|do not all start"):
+        plan_fleet(400, dt.date(2023, 1, 1), 1, fleet_eggs(3), "Scotland", seed=3)
