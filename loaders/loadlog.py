@@ -15,6 +15,7 @@ import psycopg
 from aquagen.snapshot import Snapshot
 
 from .catalog import has_table
+from .rows import one
 
 LOAD_LOG = "aquagen_load_log"
 
@@ -114,7 +115,9 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
         return True
     if not has_table(conn, "batch_batch"):
         return False
-    found = conn.execute(
-        "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
-    ).fetchone()[0]
+    found = one(
+        conn.execute(
+            "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
+        )
+    )[0]
     return found == len(set(names))
