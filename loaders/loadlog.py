@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import psycopg
 
@@ -58,7 +59,7 @@ def write_log(
     batches: list[str],
     mode: str,
     seconds: float,
-    skipped: list[str] = (),
+    skipped: Sequence[str] = (),
     segments: dict[str, list] | None = None,
 ) -> None:
     """Record a load: ``batches`` every batch of the snapshot now in the database, ``skipped``

@@ -197,6 +197,7 @@ def _load_existing(
     p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
     new = sum(snapshot.rows(t) for t in tables)
     held = _held(ctl, tables, SWAP_RATIO * new + 1)
+    why: str | None
     if rebuild_indexes:
         why = "--rebuild-indexes"
     elif p.replaced:

@@ -261,7 +261,7 @@ def load_swapped(
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
     segments = id_segments(ctl, ts, maps)
-    existing_rows = dict(
+    existing_rows: dict[str, int] = dict(
         ctl.execute(
             "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "AND n.nspname = 'public' WHERE c.relname = ANY(%s)",
