@@ -10,10 +10,14 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import AquagenError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 DEFAULT_OUT = Path("output") / "snapshot"
 DSN_HELP = "PostgreSQL URL. [default: env AQUAGEN_DSN, else the embedded server (aquagen db status)]"
@@ -72,7 +76,7 @@ class RichProgress:
             console=console,
             disable=not console.is_terminal,
         )
-        self.task = None
+        self.task: TaskID | None = None  # set by phase()
 
     def __enter__(self):
         self.bar.__enter__()
@@ -85,6 +89,7 @@ class RichProgress:
         self.task = self.bar.add_task(name, total=total, rows=0, rate=0.0)
 
     def advance(self, rows: int) -> None:
+        assert self.task is not None, "advance() before phase()"
         task = self.bar.tasks[self.task]
         total = task.fields["rows"] + rows
         self.bar.update(self.task, advance=1, rows=total, rate=total / max(task.elapsed or 0, 1e-3))

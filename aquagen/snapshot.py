@@ -139,6 +139,7 @@ def publish(work: Store, out: Store, manifest: dict) -> None:
         out.rm()
         out.fs.mv(work.path(), out.path(), recursive=True)
         return
+    assert work.local is not None  # the work folder is a sibling of the local ``out``
     finish(work.local, out.local)
 
 

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import fsspec
 import polars as pl
@@ -35,6 +36,9 @@ def _no_space_hook(f, data: bytes) -> None:
 @lru_cache(maxsize=64)
 def _fs(url: str):
     return fsspec.core.url_to_fs(url)
+
+
+ParquetCompression = Literal["lz4", "uncompressed", "snappy", "gzip", "brotli", "zstd"]  # polars' choices
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class Store:
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode()
 
-    def write_parquet(self, rel: str, df: pl.DataFrame, compression: str = "uncompressed") -> None:
+    def write_parquet(self, rel: str, df: pl.DataFrame, compression: ParquetCompression = "uncompressed") -> None:
         buf = io.BytesIO()
         df.write_parquet(buf, compression=compression)
         self.write_bytes(rel, buf.getvalue())

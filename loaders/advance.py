@@ -37,6 +37,7 @@ from .binarycopy import copy_rows
 from .catalog import set_sequences
 from .loadlog import LOAD_LOG, manifest_digest, write_log
 from .reconcile import history_refs
+from .rows import one
 from .session import check_client, connect, exclusive
 
 
@@ -95,7 +96,7 @@ class _State:
 
 
 def _state(conn: psycopg.Connection) -> _State:
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{LOAD_LOG}",)).fetchone()[0]
+    exists = one(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{LOAD_LOG}",)))[0]
     if not exists:
         raise AquagenError("this database has no aquagen load log: load a snapshot first (aquagen load)")
     cols = {
@@ -171,7 +172,7 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
         old = lf.filter(pl.col(when) < cutoff) if dated else lf
         new = lf.filter(pl.col(when) >= cutoff).collect() if dated else lf.head(0).collect()
         old_max = old.select(pl.col(idcol).max()).collect().item() or 0
-        db_max = conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}').fetchone()[0]
+        db_max = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0]
         if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
             pairs = _natural_pairs(conn, profile, name, old, maps)
             offset = max(0, db_max - old_max)

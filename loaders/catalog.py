@@ -10,6 +10,8 @@ import psycopg
 import schemas
 from aquagen import profiles
 
+from .rows import one
+
 _CATALOG_SQL = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity <> ''
 FROM pg_class c
@@ -54,7 +56,7 @@ def schema_mismatches(conn: psycopg.Connection, profile: str = schemas.PROFILE) 
 
 
 def has_table(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{name}",)).fetchone()[0]
+    return one(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{name}",)))[0]
 
 
 def database_profile(conn: psycopg.Connection) -> str | None:
@@ -67,7 +69,7 @@ def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -
     col = t.identity_column or "id"
     if col not in t.column_names:  # e.g. batch_containerforecastsummary, keyed by its assignment
         return 0
-    return conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}").fetchone()[0]
+    return one(conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}"))[0]
 
 
 def set_sequences(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> None:
@@ -80,18 +82,20 @@ def set_sequences(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> Non
         col = t.identity_column
         if not col:
             continue
-        seq, top = conn.execute(
-            f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), (SELECT max({col}) FROM public.{t.name})"
-        ).fetchone()
+        seq, top = one(
+            conn.execute(
+                f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), (SELECT max({col}) FROM public.{t.name})"
+            )
+        )
         if top is None:
             continue
-        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
+        last, called = one(conn.execute(f"SELECT last_value, is_called FROM {seq}"))
         if top + 1 > last + (1 if called else 0):
             conn.execute(f"ALTER SEQUENCE {seq} RESTART WITH {top + 1}")
 
 
 def row_counts(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
-    return {n: conn.execute(f"SELECT count(*) FROM public.{n}").fetchone()[0] for n in names}
+    return {n: one(conn.execute(f"SELECT count(*) FROM public.{n}"))[0] for n in names}
 
 
 def introspect(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, dict]:

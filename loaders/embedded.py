@@ -97,6 +97,7 @@ def _postmaster(pgdata: Path):
         return None
     if info is None or not info.is_running() or info.status != "ready":
         return None
+    assert info.process is not None  # is_running() checked it (pgserver leaves the attribute unannotated)
     try:  # a stale postmaster.pid whose pid now belongs to another program
         return info if info.process.name() == "postgres" else None
     except psutil.Error:
@@ -119,7 +120,7 @@ def _system_user() -> str | None:
 
 
 def _pg_ctl(args: list[str], pgdata: Path, timeout: float = 60) -> None:
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # pgserver makes its commands with setattr
 
     try:
         pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
@@ -142,7 +143,10 @@ def _lock():
 
 def _init(pgdata: Path) -> None:
     """Create the data folder as pgserver does (owned by ``pgserver`` when root)."""
-    from pgserver._commands import POSTGRES_BIN_PATH, initdb
+    from pgserver._commands import (  # type: ignore[attr-defined]  # pgserver makes its commands with setattr
+        POSTGRES_BIN_PATH,
+        initdb,
+    )
 
     pgdata.mkdir(parents=True, exist_ok=True)
     user = _system_user()

@@ -16,6 +16,7 @@ import operator
 import time
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import cast
 
 import polars as pl
 import psycopg
@@ -143,6 +144,7 @@ def copy_existing(
     drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [("id", t.name)])] if r in skip]
     n = 0
     if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
+        assert own is not None and own.pairs is not None  # matched ids come with their pairs (reconcile)
         existing = own.pairs.filter(pl.col("old").is_in(matched.implode()))["new"].to_list()
         if t.history_of:  # the matched rows' history is replaced by the snapshot's
             conn.execute(f"DELETE FROM {target} WHERE id = ANY(%s)", (existing,))
@@ -162,7 +164,7 @@ def copy_existing(
         return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, progress=progress)
 
     def transform(batch: pa.RecordBatch) -> pa.Table:
-        df = pl.from_arrow(batch)
+        df = cast(pl.DataFrame, pl.from_arrow(batch))  # a record batch gives a frame
         if matched is not None:
             df = df.filter(~pl.col("id").is_in(matched.implode()))
         if drop:

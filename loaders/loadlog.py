@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import psycopg
 
 from aquagen.snapshot import Snapshot
 
 from .catalog import has_table
+from .rows import one
 
 LOAD_LOG = "aquagen_load_log"
 
@@ -57,7 +59,7 @@ def write_log(
     batches: list[str],
     mode: str,
     seconds: float,
-    skipped: list[str] = (),
+    skipped: Sequence[str] = (),
     segments: dict[str, list] | None = None,
 ) -> None:
     """Record a load: ``batches`` every batch of the snapshot now in the database, ``skipped``
@@ -114,7 +116,9 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
         return True
     if not has_table(conn, "batch_batch"):
         return False
-    found = conn.execute(
-        "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
-    ).fetchone()[0]
+    found = one(
+        conn.execute(
+            "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
+        )
+    )[0]
     return found == len(set(names))

@@ -36,6 +36,7 @@ from .catalog import (  # noqa: F401 - re-exported
 )
 from .loadlog import LOAD_LOG, already_loaded, manifest_digest, write_log  # noqa: F401 - re-exported
 from .reconcile import snapshot_batches
+from .rows import one
 from .session import (  # noqa: F401 - re-exported
     DEFAULT_WORKERS,
     TABLE_LOCK_WAIT,
@@ -167,9 +168,7 @@ def _held(ctl: psycopg.Connection, tables: list[str], cap: int) -> int:
     """Rows the tables hold, counted up to ``cap`` (beyond it the answer is the same)."""
     total = 0
     for t in tables:
-        total += ctl.execute(
-            f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x', (cap - total,)
-        ).fetchone()[0]
+        total += one(ctl.execute(f'SELECT count(*) FROM (SELECT 1 FROM public."{t}" LIMIT %s) x', (cap - total,)))[0]
         if total >= cap:
             break
     return total
@@ -198,6 +197,7 @@ def _load_existing(
     p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
     new = sum(snapshot.rows(t) for t in tables)
     held = _held(ctl, tables, SWAP_RATIO * new + 1)
+    why: str | None
     if rebuild_indexes:
         why = "--rebuild-indexes"
     elif p.replaced:

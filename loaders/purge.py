@@ -37,6 +37,7 @@ from psycopg import sql
 import schemas
 from aquagen.errors import AquagenError
 
+from .rows import one
 from .session import connect, exclusive
 
 PURCHASES = "inventory_feedpurchase"
@@ -357,9 +358,9 @@ def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int],
     g = _graph(conn)
     if not {PURCHASES, LOTS} <= g.tables:
         return {}, {}
-    has_initial = conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)", (INITIAL_NOTE,)
-    ).fetchone()[0]
+    has_initial = one(
+        conn.execute(f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)", (INITIAL_NOTE,))
+    )[0]
     if has_initial:
         conn.execute(
             f"CREATE TEMP TABLE _keep_purchases ON COMMIT DROP AS SELECT id FROM public.{PURCHASES} WHERE notes = %s",
@@ -436,7 +437,7 @@ def purge(
     with connect(dsn) as conn:
         conn.autocommit = True
         exclusive(conn, "purge")
-        if conn.execute("SELECT to_regclass('public.batch_batch')").fetchone()[0] is None:
+        if one(conn.execute("SELECT to_regclass('public.batch_batch')"))[0] is None:
             raise AquagenError("the database has no AquaMind schema (table batch_batch is missing)")
         try:
             with conn.transaction():  # a dry run is the real thing, rolled back

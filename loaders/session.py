@@ -10,6 +10,8 @@ import psycopg
 
 from aquagen.errors import AquagenError
 
+from .rows import one
+
 LOCK_ID = 0x61717561  # session advisory lock: one aquagen load or purge per database at a time
 LOCK_WAIT_S = 120  # how long a load or purge waits for another one to finish
 TABLE_LOCK_WAIT = "10s"  # how long a load waits for a table lock the application holds
@@ -54,7 +56,7 @@ def worker_sql(conn: psycopg.Connection) -> list[str]:
 
 def exclusive(conn: psycopg.Connection, what: str = "load") -> None:
     """Take the database's aquagen lock for this session (a killed client's session ends and frees it)."""
-    if conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)).fetchone()[0]:
+    if one(conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_ID,)))[0]:
         return
     try:
         conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")

@@ -43,6 +43,7 @@ from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, id_maps, id_segments, matched_counts
 from .loadlog import write_log
+from .rows import one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
 
 _BLOCKERS = """
@@ -147,11 +148,13 @@ def _grants(conn: psycopg.Connection, kind: str, qualified: str, oid: int) -> li
 
 def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: set[str]) -> Copy:
     """The table's keys, checks, indexes, FKs, grants and comments, as statements for its copy."""
-    oid, owner, comment = conn.execute(
-        "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
-        "FROM pg_class c WHERE c.oid = %s::regclass",
-        (f'public."{table}"',),
-    ).fetchone()
+    oid, owner, comment = one(
+        conn.execute(
+            "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
+            "FROM pg_class c WHERE c.oid = %s::regclass",
+            (f'public."{table}"',),
+        )
+    )
     q = f"{staging}.{table}"
     keys, checks, fks, parents, after, comments = [], [], [], set(), [], []
     if comment is not None:
@@ -258,7 +261,7 @@ def load_swapped(
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
     segments = id_segments(ctl, ts, maps)
-    existing_rows = dict(
+    existing_rows: dict[str, int] = dict(
         ctl.execute(
             "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "AND n.nspname = 'public' WHERE c.relname = ANY(%s)",
@@ -310,11 +313,11 @@ def load_swapped(
     for t in tables:
         col = ts[t].identity_column
         if col:
-            seq = ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)).fetchone()[0]
+            seq = one(ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)))[0]
             if seq:
-                last, called, acl_oid = ctl.execute(
-                    f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}"
-                ).fetchone()
+                last, called, acl_oid = one(
+                    ctl.execute(f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}")
+                )
                 sequences[t] = (col, seq, last + 1 if called else last, _grants(ctl, "SEQUENCE", seq, acl_oid))
     for h in holders:
         ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
@@ -322,14 +325,14 @@ def load_swapped(
     ctl.execute(f"DROP TABLE {names}")
     for t in tables:
         ctl.execute(f'ALTER TABLE {staging}."{t}" SET SCHEMA public')
-    role = ctl.execute("SELECT quote_ident(current_user)").fetchone()[0]
+    role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
     for t, c in copies.items():
         if c.owner != role:
             ctl.execute(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
         for stmt in c.grants + c.comments:
             ctl.execute(stmt)
     for t, (col, old, nxt, grants) in sequences.items():
-        new = ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)).fetchone()[0]
+        new = one(ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)))[0]
         if new != old:
             ctl.execute(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
         ctl.execute(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")

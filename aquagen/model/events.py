@@ -3,6 +3,8 @@ transfers, harvests, mortality, feedings, readings and growth samples."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import polars as pl
 
@@ -160,7 +162,7 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     pop = life.pop_start.astype(float)
     stress = np.maximum(life.stress, 1.0)
     base = life.rates["base"]
-    expected = {
+    expected: dict[str, np.ndarray] = {
         "base": (pop * base).sum(1),
         "ENVIRONMENTAL_STRESS": (pop * base * (stress - 1)).sum(1),
         "EGGS": (pop * life.rates["eggs"]).sum(1),
@@ -175,7 +177,7 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     #                 DISEASE HANDLING PREDATION ENVIRONMENTAL UNKNOWN OTHER
     p_fresh = np.array([0.10, 0.03, 0.00, 0.02, 0.80, 0.05])
     p_sea = np.array([0.10, 0.00, 0.08, 0.02, 0.75, 0.05])
-    u = rng.random(n_days)[:, None]
+    u = cast(np.ndarray, rng.random(n_days))[:, None]  # a size gives an array
     drawn = np.minimum(np.where(at_sea, (u > np.cumsum(p_sea)).sum(1), (u > np.cumsum(p_fresh)).sum(1)), 5)
     index = {k: MORTALITY_CAUSES.index(k) for k in MORTALITY_CAUSES}
     fixed = np.array(

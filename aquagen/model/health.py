@@ -9,6 +9,7 @@ simulated number (and the pinned tables) unchanged.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -103,8 +104,8 @@ def lice(sim: BatchSim, geography: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     if days.height == 0:
         return empty
     rings = days["assignment_no"].unique().sort().to_numpy()
-    d0 = days["date"].min()
-    n_days = (days["date"].max() - d0).days + 1
+    d0 = cast(dt.date, days["date"].min())  # a non-empty Date column's min is a date
+    n_days = (cast(dt.date, days["date"].max()) - d0).days + 1
     col = np.searchsorted(rings, days["assignment_no"].to_numpy())
     row = (days["date"] - d0).dt.total_days().to_numpy()
     live = np.zeros((n_days, len(rings)), bool)
@@ -192,7 +193,7 @@ def vaccination(sim: BatchSim) -> dict | None:
         return None
     rng = stream(sim, VACCINATION)
     weeks = rng.uniform(*VACCINATION_WEEKS_BEFORE_SEA)
-    day = sea["transfer_date"].min() - dt.timedelta(days=int(round(7 * weeks)))
+    day = cast(dt.date, sea["transfer_date"].min()) - dt.timedelta(days=int(round(7 * weeks)))
     vaccine = int(rng.choice(len(VACCINE_SHARE), p=VACCINE_SHARE))
     return {"date": day, "vaccine": vaccine, "days": int(rng.integers(3, 6))}
 

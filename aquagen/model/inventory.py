@@ -72,7 +72,7 @@ def _ceil(x, step):
     return -(-x // step) * step
 
 
-def price_per_kg(feed: int, day: dt.date | np.ndarray, seed: int):
+def price_per_kg(feed: int, day: dt.date | np.datetime64 | np.ndarray, seed: int):
     """The feed's price drift in EUR/kg on ``day`` (a date, or an array of datetime64[D]): its base
     price +-4 % over a two-year cycle, phase drawn from (seed, feed) so feeds drift independently.
     Orders add +-1 % noise and clip to [1.80, 2.80]."""
@@ -247,7 +247,9 @@ def plan_inventory(
             )
         deferred.discard(f)
         delivered[f] += size
-        lot_feed.append(f), lot_q.append(int(size)), lot_entry.append(int(e))
+        lot_feed.append(f)
+        lot_q.append(int(size))
+        lot_entry.append(int(e))
         new.append((e, deadline, f, size))
         prev = e
 

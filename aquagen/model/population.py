@@ -15,6 +15,7 @@ Sources for the numbers (per 1,000 degree-days for the thermal growth coefficien
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -280,7 +281,9 @@ def run_days(
     capacity_g = CAPACITY_KG[stage] * 1000.0
     temp_stress = 1.0 + 0.3 * np.maximum(0.0, temp - OPTIMUM_TEMP_C[stage])
     rates = mortality_rates(cal, grid, asg, traits)
-    other_rate = sum(v for k, v in rates.items() if k != "base")  # not scaled by stress
+    other_rate = cast(
+        np.ndarray, sum(v for k, v in rates.items() if k != "base")
+    )  # rates beside base: an array  # not scaled by stress
     base_rate = rates["base"]
     density_ref = DENSITY_REF_KG[stage]
     loss_rate = move_rng.uniform(*HANDLING_LOSS, (N_STAGES - 1, SLOTS))

@@ -12,6 +12,9 @@ import errno
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
+
+import polars as pl
 
 from .. import __version__
 from ..errors import AquagenError
@@ -144,7 +147,7 @@ def _build(
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
     target = Store(str(out))
-    args = dict(
+    args: dict[str, Any] = dict(
         force=force,
         resume=resume,
         workers=workers,
@@ -185,6 +188,7 @@ def _build_locked(
     target, work = Store(str(out)), work_folder(out)
     wanted = json.loads(json.dumps(meta, default=str))
     if target.local is not None:
+        assert work.local is not None  # the sibling of a local folder is local
         recover(work.local, target.local)  # a publish killed half-way is finished first
         if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
             snap = Snapshot.open(target.local)
@@ -220,25 +224,39 @@ def _build_locked(
         assert isinstance(master, Written) and master.counts is not None
         written.append(master)
         if planned:
-            counts = run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned])
+            counts = cast(
+                dict[str, pl.DataFrame],
+                run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned]),
+            )  # a build pass returns counts
             with timed(ALLOCATE):
                 first = allocate(
                     {MASTER_KEY: master.counts, **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}}
                 )
-            written += run.phase(
-                "batches: write", [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard])) for pb in planned]
+            written += cast(  # a write pass returns part files
+                dict[str, Written],
+                run.phase(
+                    "batches: write",
+                    [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard])) for pb in planned],
+                ),
             ).values()
             sites = feed_sites(job)
             hand_off = feed_files(job, sites)
-            counts = run.phase(
-                "feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites]
+            counts = cast(
+                dict[str, pl.DataFrame],
+                run.phase(
+                    "feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites]
+                ),
             )
             with timed(ALLOCATE):
                 first = allocate(
                     {MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}}
                 )
-            written += run.phase(
-                "feed stock: write", [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites]
+            written += cast(
+                dict[str, Written],
+                run.phase(
+                    "feed stock: write",
+                    [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites],
+                ),
             ).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))

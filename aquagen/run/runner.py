@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
+from typing import cast
 
 import polars as pl
 
@@ -136,7 +137,11 @@ class Runner:
                 todo.append((key, fn, args))
         if self.client is not None or self.pool is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
-            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self.pool.submit
+            submit = (
+                partial(self.client.submit, retries=2, pure=False)
+                if self.client
+                else cast(ProcessPoolExecutor, self.pool).submit
+            )
             with _signals_deferred():  # workers are spawned here
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)

@@ -3,6 +3,8 @@ profile, and synthesize django-simple-history rows for it."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 import schemas
@@ -54,7 +56,7 @@ def _check(t: schemas.Table, df: pl.DataFrame) -> None:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
     for c in t.columns:
         if c.max_length is not None:
-            longest = df[c.name].str.len_chars().max()
+            longest = cast(int | None, df[c.name].str.len_chars().max())
             if longest is not None and longest > c.max_length:
                 raise SchemaViolation(f"{t.name}.{c.name}: value of {longest} chars exceeds {c.sql_type}")
 
@@ -74,6 +76,7 @@ def history(
     table are known (ids are dense and deterministic per snapshot).
     """
     t = schemas.table(name, profile)
+    assert t.history_table is not None, f"{name} keeps no history"
     h = schemas.table(t.history_table, profile)
     date = pl.col(history_date) if isinstance(history_date, str) else history_date
     user = user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id, dtype=pl.Int32)
@@ -101,6 +104,7 @@ def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
 def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
     """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids``."""
     h = schemas.table(name, ids.profile).history_table
+    assert h is not None, f"{name} keeps no history"
     rows = order_history(rows)
     return conform(h, rows.with_columns(history_id=ids.assign(h, rows)), ids.profile)
 

@@ -4,6 +4,7 @@ as-of day, so a later as-of date only adds rows (prefix-stable output)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import polars as pl
 
@@ -35,6 +36,6 @@ def cut(
 
 def until(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
     """``df``'s rows with ``when`` before ``end``; ``df`` itself when they all are (no copy)."""
-    if df.height == 0 or df[when].max() < end:
+    if df.height == 0 or cast(dt.datetime, df[when].max()) < end:
         return df
     return df.filter(pl.col(when) < end)

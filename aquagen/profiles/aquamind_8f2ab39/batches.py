@@ -127,8 +127,8 @@ def build_with(
     lap = Laps(BUILD)  # timing hooks: one step per table built
     out: dict[str, pl.DataFrame] = {}
     # an assignment is created when its fish arrive, unless the profile says otherwise (over sim.assignments)
-    created = _at("assignment_date", MOVE_TIME) if assignment_created is None else assignment_created
-    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=created)
+    asg_created = _at("assignment_date", MOVE_TIME) if assignment_created is None else assignment_created
+    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=asg_created)
     assignments = asg.with_columns(
         id=ids.assign("batch_batchcontainerassignment", asg),
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
@@ -147,6 +147,7 @@ def build_with(
         history_type=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("+")).otherwise(pl.lit("~")),
     )
     if sim.status == "COMPLETED":
+        assert sim.actual_end_date is not None  # a completed batch has its last harvest
         done = dt.datetime.combine(sim.actual_end_date, dt.time(), dt.UTC) + MOVE_TIME + dt.timedelta(hours=8)
         states = pl.concat(
             [

@@ -109,7 +109,9 @@ def build(
         ),
         on="feed_purchase_id",
     )
-    new, draws, costs = [], [], []
+    new_parts: list[pl.DataFrame] = []
+    draw_parts: list[pl.DataFrame] = []
+    costs = []
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
     for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
         mine = feedings.filter(pl.col("fc") == fc)
@@ -130,20 +132,20 @@ def build(
             seed,
         )
         lot_ids = start.select(lot=pl.int_range(pl.len(), dtype=pl.Int32), id="id")
-        new.append(
+        new_parts.append(
             inv.lots.filter(~pl.col("initial")).with_columns(
                 fc=pl.lit(fc, dtype=pl.Int64), order=pl.int_range(1, pl.len() + 1)
             )
         )
-        draws.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
+        draw_parts.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
         costs.append(inv.costs)
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
     # --- reorders: a purchase and a stock lot each ---
     new = (
-        pl.concat(new)
-        if new
+        pl.concat(new_parts)
+        if new_parts
         else pl.DataFrame(
             schema={
                 "lot": pl.Int32,
@@ -193,8 +195,8 @@ def build(
     every_lot = pl.concat([T.conform("inventory_feedcontainerstock", lots), created])
     lot_key = delivered.select("fc", "lot", new_id="id")
     draws = (
-        pl.concat(draws)
-        if draws
+        pl.concat(draw_parts)
+        if draw_parts
         else pl.DataFrame(
             schema={
                 "event_id": pl.Int64,
@@ -244,8 +246,10 @@ def build(
         .with_columns(feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
     )
     out[FEEDINGS] = costed.select(T.table(FEEDINGS).column_names)
-    out[T.table(FEEDINGS).history_table] = T.history(
-        FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID
-    ).with_columns(history_id=costed["history_id"])
+    feedings_history = T.table(FEEDINGS).history_table
+    assert feedings_history is not None  # feeding events keep history
+    out[feedings_history] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
+        history_id=costed["history_id"]
+    )
     lap("inventory_feedingevent", costed.height)
     return out

@@ -31,7 +31,7 @@ _REASON = {
     "OTHER": "Natural",
 }
 REASON_ID = {cause: [r[0] for r in MORTALITY_REASONS].index(_REASON[cause]) + 1 for cause in MORTALITY_CAUSES}
-_JOURNAL_COLUMNS = {
+_JOURNAL_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "entry_time": pl.Datetime("us", "UTC"),
     "assignment_no": pl.Int32,
     "category": pl.String,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -29,7 +30,8 @@ def _place(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of ``sites`` (id, geography, name): the geography's anchor points in turn, a
     little apart when an anchor is used twice (sea areas in sea lochs and fjords, stations inland)."""
-    lat, lon, used = [], [], {}
+    lat, lon = [], []
+    used: dict[str, int] = {}
     for _, g, _ in sites:
         k = used.get(g.name, 0)
         used[g.name] = k + 1
@@ -198,7 +200,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     )
 
     # containers: 10 per hall (type by hall stage), then 20 rings per area
-    rows = []
+    rows: list[tuple] = []
     for h, _, station, st in halls:
         kind = "TRAY" if st.hall == "A" else "TANK"
         rows += [
@@ -262,15 +264,15 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     )
 
     # feed containers: a silo per hall, 3 barges per area
-    fc = [
+    fc: list[tuple] = [
         (
             SITES.silo_id(h),
             f"{station}-Hall-{st.hall}-Silo",
             "SILO",
-            D.SILO_CAPACITY_KG[st.hall],
+            D.SILO_CAPACITY_KG[cast(str, st.hall)],  # the freshwater stages have halls
             h,
             None,
-            D.HALL_FEED[st.hall],
+            D.HALL_FEED[cast(str, st.hall)],
             D.INITIAL_SILO_STOCK_KG,
         )
         for h, _, station, st in halls

@@ -115,7 +115,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
 
     # actions: '+' pending when the workflow is planned, '~' completed when executed
     executed = _at(pl.col("transfer_date"), MOVE_TIME)
-    common = dict(
+    common: dict[str, str | pl.Expr] = dict(
         id="id",
         action_number="action_number",
         workflow_id="workflow_id",
@@ -173,7 +173,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
         )
         .join(wf, on="stage")
     )
-    fixed = dict(
+    fixed: dict[str, str | pl.Expr] = dict(
         id="id",
         workflow_number="workflow_number",
         workflow_type=pl.lit("LIFECYCLE_TRANSITION"),
