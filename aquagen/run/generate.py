@@ -277,7 +277,8 @@ def _build_locked(
     return (
         Snapshot.open(target.local)
         if target.local is not None
-        else Snapshot(target.url, json.loads(target.read_text("manifest.json")))
+        # a remote snapshot (Dask, s3://...) is named by its URL; only its manifest is read from here
+        else Snapshot(target.url, json.loads(target.read_text("manifest.json")))  # type: ignore[arg-type]
     )
 
 
