@@ -33,46 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import run_all
 from bench_load import create_db, drop_db
 
 from aquagen.snapshot import Snapshot
 from loaders import postgres
-
-AS_OF = "2026-11-24"  # fixed, so that every run generates the same rows
-
-
-def generate_snapshot(batches: int, out: Path) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aquagen",
-            "generate",
-            "--batches",
-            str(batches),
-            "--as-of",
-            AS_OF,
-            "--out",
-            str(out),
-            "--force",
-        ],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return out
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown CPU",
-    )
-    return f"machine: {os.cpu_count()} cores ({cpu}), load average {os.getloadavg()[0]:.2f} at the end"
 
 
 def _tool(name: str) -> str:
@@ -84,7 +49,10 @@ def _tool(name: str) -> str:
 
 
 def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: Path) -> dict:
-    snap = Snapshot.open(snapshot or generate_snapshot(batches, work / "snap"))
+    if snapshot is None:
+        snapshot = work / "snap"
+        run_all.generate_cli(snapshot, batches, os.cpu_count() or 1)
+    snap = Snapshot.open(snapshot)
     parquet_bytes = sum(f.stat().st_size for f in snap.path.rglob("*.parquet"))
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     loads, restores, dump_bytes = [], [], 0
@@ -137,7 +105,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.cleanup()
-    print(machine())
+    m = run_all.machine()
+    print(f"machine: {m['cores']} cores ({m['cpu']}), load average {os.getloadavg()[0]:.2f} at the end")
     print(f"{args.batches} batches, {r['rows']:,} rows")
     print(f"aquagen load: {r['load_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['loads'])})")
     print(f"pg_restore -j 2: {r['restore_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['restores'])})")
