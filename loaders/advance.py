@@ -36,7 +36,7 @@ from aquagen.tables.ids import id_column, when_column
 from .binarycopy import copy_rows
 from .catalog import set_sequences
 from .loadlog import LOAD_LOG, manifest_digest, write_log
-from .reconcile import history_refs
+from .reconcile import by_natural_key, history_refs
 from .rows import one
 from .session import check_client, connect, exclusive
 
@@ -215,13 +215,7 @@ def _natural_pairs(conn, profile: Profile, name: str, old: pl.LazyFrame, maps: d
     key = profile.natural_keys[name]
     t = profile.tables[name]
     rows = _remap(old.select("id", *key).collect(), t, profile.tables, maps, own=False)
-    cols = ", ".join(f'"{c}"' for c in key)
-    db = pl.DataFrame(
-        conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
-        schema={"new": pl.Int64, **{c: rows.schema[c] for c in key}},
-        orient="row",
-    )
-    pairs = rows.join(db, on=list(key), how="left").select(old=pl.col("id").cast(pl.Int64), new="new")
+    pairs = by_natural_key(conn, name, rows, key).select(old=pl.col("id").cast(pl.Int64), new="existing")
     missing = pairs.filter(pl.col("new").is_null())
     if missing.height:
         raise AquagenError(

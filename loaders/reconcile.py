@@ -79,6 +79,18 @@ def remap(df: pl.DataFrame, t: schemas.Table, ts, maps: dict[str, IdMap], own: I
     return df.with_columns(exprs) if exprs else df
 
 
+def by_natural_key(conn: psycopg.Connection, name: str, rows: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame:
+    """``rows`` (id and the key columns, references already in the database's ids) with ``existing``:
+    the id of the database's row of the same natural key, null where there is none."""
+    cols = ", ".join(f'"{c}"' for c in key)
+    existing = pl.DataFrame(
+        conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
+        schema={"existing": pl.Int64, **{c: rows.schema[c] for c in key}},
+        orient="row",
+    )
+    return rows.join(existing, on=list(key), how="left", nulls_equal=False)
+
+
 def reconcile(conn: psycopg.Connection, snapshot: Snapshot, t: schemas.Table, ts, maps: dict[str, IdMap]) -> IdMap:
     """Ids for a base table's rows in a database that already holds rows."""
     existing_max = max_id(conn, t)
@@ -87,14 +99,7 @@ def reconcile(conn: psycopg.Connection, snapshot: Snapshot, t: schemas.Table, ts
     key = get(snapshot.profile).natural_keys.get(t.name)  # master rows: the same object by natural key
     if key is None:
         return IdMap(offset=existing_max)
-    df = remap(snapshot.read(t.name), t, ts, maps, None).select(["id", *key])
-    cols = ", ".join(f'"{c}"' for c in key)
-    existing = pl.DataFrame(
-        conn.execute(f"SELECT id, {cols} FROM public.{t.name}").fetchall(),
-        schema={"existing": pl.Int64, **{c: df.schema[c] for c in key}},
-        orient="row",
-    )
-    joined = df.join(existing, on=list(key), how="left", nulls_equal=False)
+    joined = by_natural_key(conn, t.name, remap(snapshot.read(t.name), t, ts, maps, None).select(["id", *key]), key)
     new = joined.filter(pl.col("existing").is_null()).with_columns(
         existing=pl.int_range(existing_max + 1, existing_max + 1 + pl.len(), dtype=pl.Int64)
     )
