@@ -33,7 +33,7 @@ from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_column, when_column
 
-from .binarycopy import copy_rows
+from .binarycopy import copy_rows, update_rows
 from .catalog import set_sequences
 from .loadlog import LOAD_LOG, manifest_digest, write_log
 from .reconcile import by_natural_key, history_refs
@@ -193,7 +193,7 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
                 conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False
             )
         if name in profile.mutable:
-            result.updated[name] = _move_on(conn, t, _remap(old.collect(), t, ts, maps))
+            result.updated[name] = update_rows(conn, f"public.{name}", t, _remap(old.collect(), t, ts, maps))
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any violation surfaces here, before COMMIT
     write_log(
@@ -244,24 +244,6 @@ def _remap(
         if col in df.columns and m is not None and not (isinstance(m, Segments) and m.identity):
             exprs.append(_ref_expr(m, col).cast(df.schema[col]))
     return df.with_columns(exprs) if exprs else df
-
-
-def _move_on(conn, t: schemas.Table, rows: pl.DataFrame) -> int:
-    """Rows of a changing table updated to their state at the new date (unchanged rows untouched)."""
-    if rows.height == 0:
-        return 0
-    conn.execute(f"CREATE TEMP TABLE _aquagen_advance (LIKE public.{t.name}) ON COMMIT DROP")
-    copy_rows(conn, "_aquagen_advance", t, [rows.to_arrow()], freeze=False)
-    cols = [c for c in t.column_names if c != "id"]
-    sets = ", ".join(f'"{c}" = u."{c}"' for c in cols)
-    mine = ", ".join(f'b."{c}"' for c in cols)
-    theirs = ", ".join(f'u."{c}"' for c in cols)
-    n = conn.execute(
-        f"UPDATE public.{t.name} b SET {sets} FROM _aquagen_advance u "
-        f"WHERE b.id = u.id AND ({mine}) IS DISTINCT FROM ({theirs})"
-    ).rowcount
-    conn.execute("DROP TABLE _aquagen_advance")
-    return n
 
 
 def describe(result: AdvanceResult) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import pgpq
+import polars as pl
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,3 +57,24 @@ def _jsonb_binary(b: pa.RecordBatch, columns: list[int]) -> pa.RecordBatch:
     for i in columns:
         arrays[i] = pc.binary_join_element_wise(pa.scalar("\x01"), arrays[i], "")
     return pa.RecordBatch.from_arrays(arrays, schema=b.schema)
+
+
+def update_rows(
+    conn: psycopg.Connection, target: str, t: schemas.Table, rows: pl.DataFrame, only_changed: bool = False
+) -> int:
+    """Rows of ``target`` set to ``rows``' values by id (COPY into a temporary table, one UPDATE);
+    with ``only_changed``, rows already equal are left untouched. Returns the rows updated."""
+    if rows.height == 0:
+        return 0
+    conn.execute(f"CREATE TEMP TABLE _aquagen_update (LIKE {target}) ON COMMIT DROP")
+    copy_rows(conn, "_aquagen_update", t, [rows.to_arrow()], freeze=False)
+    cols = [c for c in t.column_names if c != "id"]
+    sets = ", ".join(f'"{c}" = u."{c}"' for c in cols)
+    changed = ""
+    if only_changed:
+        mine = ", ".join(f'b."{c}"' for c in cols)
+        theirs = ", ".join(f'u."{c}"' for c in cols)
+        changed = f" AND ({mine}) IS DISTINCT FROM ({theirs})"
+    n = conn.execute(f"UPDATE {target} b SET {sets} FROM _aquagen_update u WHERE b.id = u.id{changed}").rowcount
+    conn.execute("DROP TABLE _aquagen_update")
+    return n

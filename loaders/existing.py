@@ -28,7 +28,7 @@ from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
 from . import rebuild
-from .binarycopy import Progress, copy_rows
+from .binarycopy import Progress, copy_rows, update_rows
 from .catalog import analyze, max_id, set_sequences
 from .loadlog import write_log
 from .purge import purge_batches
@@ -152,11 +152,7 @@ def copy_existing(
             rows = remap(
                 snapshot.scan(t.name).filter(pl.col("id").is_in(matched.implode())).collect(), t, ts, maps, own
             )
-            conn.execute(f"CREATE TEMP TABLE _aquagen_upsert (LIKE {target}) ON COMMIT DROP")
-            copy_rows(conn, "_aquagen_upsert", t, [rows.to_arrow()], freeze=False)
-            sets = ", ".join(f'"{c}" = u."{c}"' for c in t.column_names if c != "id")
-            n = conn.execute(f"UPDATE {target} b SET {sets} FROM _aquagen_upsert u WHERE b.id = u.id").rowcount
-            conn.execute("DROP TABLE _aquagen_upsert")
+            n = update_rows(conn, target, t, rows)
         if t.history_of:
             matched = None
     history_offset = max_id(conn, t, schema) if t.history_of else 0
