@@ -308,13 +308,17 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
     return pl.concat(frames)
 
 
-def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
+def samples_frame(
+    rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Weekly growth samples from Fry on: every tank of the batch on the same day of the week
     (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
     weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
     length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
+    Returns the samples and their fish (assignment_no, sample_date, fish_no from 1, weight_g,
+    length_cm; 2 dp), for a profile that stores the individual fish.
     """
     rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= SAMPLE_SETTLE_DAYS) & (d["day"] % 7 == SAMPLE_WEEKDAY))
     n_s = len(rows)
@@ -347,4 +351,15 @@ def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray
             "condition_factor": np.round(100 * w_mean / l_mean**3, 2),
         }
     )
-    return frame.filter(pl.Series(enough))
+    kept = fish & enough[:, None]
+    sample, fish_no = np.nonzero(kept)
+    individuals = pl.DataFrame(
+        {
+            "assignment_no": pl.Series(d["assignment_no"][rows][sample], dtype=pl.Int32),
+            "sample_date": dates(start + d["day"][rows][sample]),
+            "fish_no": pl.Series(fish_no + 1, dtype=pl.Int32),
+            "weight_g": np.round(weight[kept], 2),
+            "length_cm": np.round(length[kept], 2),
+        }
+    )
+    return frame.filter(pl.Series(enough)), individuals

@@ -64,6 +64,7 @@ DATE_COLUMNS = {
     "feedings": "feeding_date",
     "readings": "reading_time",
     "samples": "sample_date",
+    "sample_fish": "sample_date",
     "journal": "entry_time",
     "stage_changes": "date",
     "episodes": "start_date",
@@ -94,6 +95,7 @@ class BatchSim:
     feedings: pl.DataFrame
     readings: pl.DataFrame
     samples: pl.DataFrame
+    sample_fish: pl.DataFrame  # the fish weighed and measured in each sample
     journal: pl.DataFrame
     stage_changes: pl.DataFrame
     episodes: pl.DataFrame  # sea episodes, one row per ring affected (see simulate_batch)
@@ -131,6 +133,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     - samples: assignment_no, sample_date, sample_size, avg_weight_g,
       std_deviation_weight, min_weight_g, max_weight_g, avg_length_cm,
       std_deviation_length, condition_factor.
+    - sample_fish: assignment_no, sample_date, fish_no, weight_g, length_cm — the samples' fish
+      (their statistics are the sample's, before rounding).
     - journal: entry_time, assignment_no, category, severity, description,
       resolution_status, resolution_notes.
     - stage_changes: date, stage.
@@ -157,6 +161,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     daily = daily_rows(asg, life, temp)
     feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr)
     daily["feed_kg"] = feed_kg
+    samples, sample_fish = samples_frame(r_sample, asg, daily, start)
     frames = {
         "daily": daily_frame(daily, start),
         "transfers": transfers_frame(asg, life, start),
@@ -164,7 +169,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "mortality": mortality_frame(r_cause, grid, life, start),
         "feedings": feedings_frame(feed_rows, start),
         "readings": readings_frame(r_read, daily, water, start),
-        "samples": samples_frame(r_sample, asg, daily, start),
+        "samples": samples,
+        "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),
         "episodes": episodes_frame(traits.episodes, asg, start),
         "stage_changes": pl.DataFrame(

@@ -60,6 +60,8 @@ class BatchTables:
 
 
 Section = Callable[[BatchTables], None]
+# a profile's own health and harvest records: (out, plan, sim, link, ids) -> their journal entries
+Records = Callable[[dict[str, pl.DataFrame], BatchPlan, BatchSim, pl.DataFrame, IdBook], pl.DataFrame]
 
 
 def batch_transfers(ctx: BatchTables) -> None:
@@ -115,10 +117,11 @@ def build_with(
     mortality: Section,
     assignment_created: pl.Expr | None = None,
     records: bool = False,
+    profile_records: Records | None = None,
 ) -> dict[str, pl.DataFrame]:
     """All rows of one batch's whole simulated life, numbered by ``ids`` (see ``aquagen.tables.ids``).
     With ``records``, this profile's health, harvest and transfer-condition records too (a profile
-    whose health tables differ builds its own).
+    whose health tables differ builds its own with ``profile_records``).
 
     The life is not cut here: ``cut`` drops what lies after the as-of date, so
     that the rows (and ids) before it do not depend on that date.
@@ -349,6 +352,8 @@ def build_with(
     # --- health journal ---
     # health records; their journal entries join the journal
     health_journal = [health.build(out, plan, sim, link, ids)] if records else []
+    if profile_records is not None:
+        health_journal.append(profile_records(out, plan, sim, link, ids))
     # the vet writes diagnoses, treatments and vaccinations; operators their observations,
     # issues, actions and samples; the manager now and then
     authors = (

@@ -5,6 +5,7 @@ them (issue -> diagnosis -> treatment, by the farm operator, the veterinarian an
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 
@@ -47,9 +48,23 @@ def _method(col: str, k: int) -> pl.Expr:
     return pl.col(col).replace_strict({i: m[k] for i, m in enumerate(health.DELOUSING)})
 
 
-def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
+def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
+    """One ``health_licecount`` per count: adult females, adult males and juveniles (this profile's form)."""
+    add(out, "health_licecount", counts, OPERATOR_ID, ids)
+
+
+def build(
+    out: dict,
+    plan: BatchPlan,
+    sim: BatchSim,
+    link: pl.DataFrame,
+    ids: IdBook,
+    counts_section: Callable[[dict, pl.DataFrame, IdBook], None] = lice_counts,
+) -> pl.DataFrame:
     """Health rows of ``sim`` into ``out`` (``link``: assignment_no, bca_id, container_id); returns the
-    journal entries to add to the batch's journal (columns of ``sim.journal`` plus user_id)."""
+    journal entries to add to the batch's journal (columns of ``sim.journal`` plus user_id). The lice
+    counts (a frame per count, with the ring's number) are written by ``counts_section``; the columns a
+    newer schema adds (``assignment_id``, ``includes_weighing``) are set and dropped where the table lacks them."""
     geography = [g for a, g, _ in SITES.areas() if a == plan.area_id][0].name
     counts, treats = health.lice(sim, geography)
     first_ring = SITES.ring_id(plan.area_id, 0)
@@ -71,6 +86,7 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
             .then(pl.format("{} fish lost after delousing", pl.col("count")))
             .otherwise(pl.format("{} fish, cause {}", pl.col("count"), pl.col("cause").str.to_lowercase())),
             batch_id=batch,
+            assignment_id=pl.col("bca_id"),
             reason_id=pl.col("cause").replace_strict(REASON_ID, return_dtype=pl.Int64),
         )
         .sort("event_date", "container_id")
@@ -90,10 +106,11 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
             ),
             batch_id=batch,
             user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+            ring=ring,
         )
         .sort("count_date", "container_id")
     )
-    add(out, "health_licecount", lc, OPERATOR_ID, ids)
+    counts_section(out, lc, ids)
 
     # --- delousings and the vaccination ---
     tr = treats.join(link, on="assignment_no", maintain_order="left").with_columns(
@@ -141,6 +158,7 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
             ],
             how="diagonal_relaxed",
         )
+    tr = tr.with_columns(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
     add(out, "health_treatment", tr.sort("treatment_date", "container_id", nulls_last=False), VET_ID, ids)
 
     _sampling(out, sim, link, ids)

@@ -1,12 +1,12 @@
 """``aquamind@cb41030``: AquaMind as its users run it today (2026-03-25), 103 tables plus the egg
-supplier. The shared simulation in this schema: see ``masterdata`` and ``batches`` for what differs
+supplier and the harvest app. The shared simulation in this schema: see ``masterdata`` and ``batches`` for what differs
 from ``aquamind@8f2ab39`` (whose builders they reuse), ``checks`` for the invariants."""
 
 from __future__ import annotations
 
 from aquagen.profiles import Profile
 from aquagen.profiles.aquamind_8f2ab39 import PROFILE as PLAN
-from aquagen.profiles.aquamind_8f2ab39 import feedstock
+from aquagen.profiles.aquamind_8f2ab39 import environment, feedstock
 
 from . import batches, checks, masterdata
 
@@ -31,7 +31,13 @@ PROFILE = Profile(
         "health_licetype": ("species", "gender", "development_stage"),
         "health_parameterscoredefinition": ("parameter_id", "score_value"),
         "broodstock_eggsupplier": ("name",),
+        "infrastructure_areagroup": ("geography_id", "name"),
+        "infrastructure_transportcarrier": ("name",),
+        "users_userprofile_allowed_areas": ("userprofile_id", "area_id"),
+        "users_userprofile_allowed_stations": ("userprofile_id", "freshwaterstation_id"),
+        "users_userprofile_allowed_containers": ("userprofile_id", "container_id"),
     },
+    environment=environment.build,
     checks=checks.PHASE_COUNTS + checks.INVARIANTS,
     seeded=checks.SEEDED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive

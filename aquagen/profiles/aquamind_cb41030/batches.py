@@ -7,6 +7,7 @@ with the sections whose tables changed replaced:
 - mortality: a ``batch_mortalityevent`` per assignment and day with deaths (``assignment_id``), and
   one per transfer action that lost fish (cause HANDLING), as the application's execute step writes;
 - creation: the egg delivery into the trays of Hall A (``creation``);
+- health and harvest records, and the growth samples' fish (``health``);
 - daily assignment states (``daily_states``).
 """
 
@@ -25,7 +26,7 @@ from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME,
 from aquagen.tables.conform import with_ids_and_history
 from aquagen.tables.ids import IdBook
 
-from . import creation, daily_states
+from . import creation, daily_states, health
 from .creation import with_states
 
 WORKFLOW_LEAD = dt.timedelta(days=7, hours=1)  # a transition is planned a week before its first move, at 08:00
@@ -47,7 +48,15 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         assignment_mortality(ctx)
 
     with creation.deferred(ids) as deferred:
-        out = plan_batches.build_with(plan, sim, deferred, transfer_workflows, mortality, creation.tray_created(sim))
+        out = plan_batches.build_with(
+            plan,
+            sim,
+            deferred,
+            transfer_workflows,
+            mortality,
+            creation.tray_created(sim),
+            profile_records=health.records,
+        )
         creation.add(out, plan, sim, deferred)
     daily_states.add(seen[0])
     return out

@@ -53,13 +53,47 @@ EGG_SUPPLIERS = (
     ("Benchmark Genetics Iceland", "Vogar, Iceland; eggs@benchmark.test", "ISA-free; ASC"),
     ("StofnFiskur Faroe", "Tórshavn, Faroe Islands; sales@stofnfiskur.test", "ISA-free"),
 )
-# users added by this profile: (username, first, last, role, job title, geography code, subsidiary)
+# users added by this profile: (username, first, last, role, job title, geography code, subsidiary,
+# where an operator works: sea areas, stations or the incubation trays of the geography's first station)
 SCOPED_USERS = (
-    ("operator_fo", "Faroe", "Operator", "OPR", "Farm Operator, Faroe Islands", "FO", "FM"),
-    ("operator_sc", "Scotland", "Operator", "OPR", "Farm Operator, Scotland", "SC", "FM"),
-    ("hatchery_fo", "Faroe", "Hatchery", "OPR", "Hatchery Operator, Faroe Islands", "FO", "FW"),
-    ("shipcrew_fo", "Vessel", "Crew", "SHIP_CREW", "Well-boat Crew, Faroe Islands", "FO", "LG"),
+    ("operator_fo", "Faroe", "Operator", "OPR", "Farm Operator, Faroe Islands", "FO", "FM", "areas"),
+    ("operator_sc", "Scotland", "Operator", "OPR", "Farm Operator, Scotland", "SC", "FM", "areas"),
+    ("hatchery_fo", "Faroe", "Hatchery", "OPR", "Hatchery Operator, Faroe Islands", "FO", "FW", "stations"),
+    ("shipcrew_fo", "Vessel", "Crew", "SHIP_CREW", "Well-boat Crew, Faroe Islands", "FO", "LG", ""),
+    ("trays_sc", "Incubation", "Technician", "OPR", "Incubation Technician, Scotland", "SC", "FW", "containers"),
 )
+GEOGRAPHY_CODE = {"Scotland": "SC", "Faroe Islands": "FO"}
+# sea-area groups: a root per geography and leaves, each leaf taking the areas its rule selects (first match)
+AREA_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {  # geography -> (leaf, rule on latitude/longitude)
+    "Faroe Islands": (("South", "lat < 61.75"), ("West", "lon < -7.0"), ("North", "")),
+    "Scotland": (
+        ("Outer Hebrides", "lon < -6.5"),
+        ("Kintyre and Clyde", "lat < 56.2"),
+        ("Mull and Lorn", "lat < 57.0"),
+        ("Skye and Mainland", ""),
+    ),
+}
+# well boats and smolt trucks per geography: (name, type, capacity m3, plate, IMO number, captain)
+CARRIERS = {
+    "Faroe Islands": (
+        ("Well-boat Lundin", "VESSEL", 3200, "", "9871231", "Captain J. Joensen, +298 210 001, lundin@carriers.test"),
+        ("Well-boat Tjaldur", "VESSEL", 2400, "", "9871243", "Captain H. Poulsen, +298 210 002, tjaldur@carriers.test"),
+        ("Smolt Truck FO-1", "TRUCK", 28, "KF 4711", "", ""),
+    ),
+    "Scotland": (
+        (
+            "Well-boat Kittiwake",
+            "VESSEL",
+            3000,
+            "",
+            "9871255",
+            "Captain A. MacLeod, +44 1851 700 001, kw@carriers.test",
+        ),
+        ("Well-boat Gannet", "VESSEL", 2000, "", "9871267", "Captain R. Morrison, +44 1851 700 002, gn@carriers.test"),
+        ("Smolt Truck SC-1", "TRUCK", 30, "SV21 AQM", "", ""),
+        ("Smolt Truck SC-2", "TRUCK", 30, "SV21 AQN", "", ""),
+    ),
+}
 
 
 def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[str, pl.DataFrame]:
@@ -76,9 +110,12 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         if name == "health_healthparameter":
             continue
         out[name] = T.conform(name, df)
+    _area_groups(out, T)
     t = dt.datetime.combine(setup_date, dt.time(9, 0), UTC)
     _users(out, T, t)
     _health(out, T, t + dt.timedelta(minutes=10))
+    _carriers(out, T, t + dt.timedelta(minutes=30))
+    _user_scopes(out, T)
     n = len(EGG_SUPPLIERS)
     out["broodstock_eggsupplier"] = T.conform(
         "broodstock_eggsupplier",
@@ -197,3 +234,110 @@ def _health(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
             },
         ),
     )
+
+
+def _area_groups(out: dict[str, pl.DataFrame], T: Bound) -> None:
+    """A root group per geography ('<geography> Marine') and its leaves; every sea area in the leaf of its
+    geography whose rule it meets first. Created a minute after the geographies, before the areas."""
+    geos = out["infrastructure_geography"].sort("id")
+    t = geos["created_at"].max() + dt.timedelta(minutes=1)  # type: ignore[operator]
+    rows: list[tuple[str, str, int, int | None]] = []  # name, code, geography id, parent id
+    for geo_id, geo in zip(geos["id"], geos["name"]):
+        root = len(rows) + 1
+        rows.append((f"{geo} Marine", GEOGRAPHY_CODE[geo] + "_MARINE", geo_id, None))
+        rows += [
+            (leaf, f"{GEOGRAPHY_CODE[geo]}_{leaf.upper().replace(' ', '_')}", geo_id, root)
+            for leaf, _ in AREA_GROUPS[geo]
+        ]
+    out["infrastructure_areagroup"] = T.conform(
+        "infrastructure_areagroup",
+        _times(
+            t,
+            len(rows),
+            {
+                "id": list(range(1, len(rows) + 1)),
+                "name": [r[0] for r in rows],
+                "code": [r[1] for r in rows],
+                "active": [True] * len(rows),
+                "geography_id": [r[2] for r in rows],
+                "parent_id": [r[3] for r in rows],
+            },
+        ),
+    )
+    leaf_id = {(r[2], r[0]): i + 1 for i, r in enumerate(rows) if r[3] is not None}
+    areas = out["infrastructure_area"]
+    lat, lon = pl.col("latitude").cast(pl.Float64), pl.col("longitude").cast(pl.Float64)
+    group = pl.lit(None, dtype=pl.Int64)
+    for geo_id, geo in zip(geos["id"], geos["name"]):
+        for leaf, rule in reversed(AREA_GROUPS[geo]):  # the first matching rule wins: built last
+            test = {"": pl.lit(True), "lat <": lat, "lon <": lon}
+            cond = pl.lit(True) if not rule else test[rule[:5]] < float(rule[5:])
+            group = pl.when((pl.col("geography_id") == geo_id) & cond).then(leaf_id[(geo_id, leaf)]).otherwise(group)
+    out["infrastructure_area"] = T.conform("infrastructure_area", areas.with_columns(area_group_id=group))
+
+
+def _carriers(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
+    """Well boats and smolt trucks of each geography (no carrier tanks: fish move straight between sites)."""
+    geo_id = dict(zip(out["infrastructure_geography"]["name"], out["infrastructure_geography"]["id"]))
+    rows = [(geo_id[g], *c) for g, cs in CARRIERS.items() for c in cs]
+    n = len(rows)
+    out["infrastructure_transportcarrier"] = T.conform(
+        "infrastructure_transportcarrier",
+        _times(
+            t,
+            n,
+            {
+                "id": list(range(1, n + 1)),
+                "name": [r[1] for r in rows],
+                "carrier_type": [r[2] for r in rows],
+                "capacity_m3": [float(r[3]) for r in rows],
+                "license_plate": [r[4] for r in rows],
+                "imo_number": [r[5] for r in rows],
+                "captain_contact": [r[6] for r in rows],
+                "active": [True] * n,
+                "geography_id": [r[0] for r in rows],
+            },
+        ),
+    )
+
+
+def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
+    """Where each scoped operator works (the application shows an operator only these): the sea areas or
+    the freshwater stations of their geography, or the incubation trays (Hall A) of its first station."""
+    geo_of = {
+        code: i
+        for name, i in zip(out["infrastructure_geography"]["name"], out["infrastructure_geography"]["id"])
+        for g, code in GEOGRAPHY_CODE.items()
+        if g == name
+    }
+    profile_of = dict(zip(out["auth_user"]["username"], out["users_userprofile"].sort("user_id")["id"]))
+    stations = out["infrastructure_freshwaterstation"].sort("id")
+    first_station = {g: stations.filter(pl.col("geography_id") == g)["id"][0] for g in geo_of.values()}
+    halls = out["infrastructure_hall"].sort("id")
+    places = {
+        "areas": (
+            "users_userprofile_allowed_areas",
+            "area_id",
+            lambda g: out["infrastructure_area"].filter(pl.col("geography_id") == g)["id"],
+        ),
+        "stations": (
+            "users_userprofile_allowed_stations",
+            "freshwaterstation_id",
+            lambda g: stations.filter(pl.col("geography_id") == g)["id"],
+        ),
+        "containers": (
+            "users_userprofile_allowed_containers",
+            "container_id",
+            lambda g: out["infrastructure_container"].filter(
+                pl.col("hall_id") == halls.filter(pl.col("freshwater_station_id") == first_station[g])["id"][0]
+            )["id"],
+        ),
+    }
+    for kind, (table, column, ids_of) in places.items():
+        frames = [
+            pl.DataFrame({"userprofile_id": profile_of[u[0]], column: ids_of(geo_of[u[5]])}).sort(column)
+            for u in SCOPED_USERS
+            if u[7] == kind
+        ]
+        df = pl.concat(frames)
+        out[table] = T.conform(table, df.with_columns(id=pl.int_range(1, df.height + 1, dtype=pl.Int64)))
