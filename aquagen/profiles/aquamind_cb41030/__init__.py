@@ -38,7 +38,7 @@ PROFILE = Profile(
         "users_userprofile_allowed_containers": ("userprofile_id", "container_id"),
     },
     environment=environment.build,
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.RECORDS,
     seeded=checks.SEEDED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )

@@ -1,14 +1,17 @@
 """The plan profile's counts and invariants for cb41030's tables: the same checks where the tables
 are the same; conservation through transfer actions instead of ``batch_batchtransfer``; and the
 invariants of what is new here (workflow totals, creation workflows, seeded master data, mortality
-per assignment, placeholder assignments of batches not yet started). ``{as_of}``: the as-of date."""
+per assignment, placeholder assignments of batches not yet started); the plan's health, harvest,
+environment, lice and sampling checks with lice counts by type and mortality records per assignment,
+plus the growth samples' fish, area groups, carriers and operator scopes. ``{as_of}``: the as-of date."""
 
 from __future__ import annotations
 
 from aquagen.profiles.aquamind_8f2ab39 import checks as plan
 from aquagen.profiles.aquamind_8f2ab39.checks import BCA, _count, _outside
 
-from .masterdata import HEALTH_PARAMETERS, LICE_TYPES, SCOPED_USERS
+from .health import COUNTED
+from .masterdata import CARRIERS, HEALTH_PARAMETERS, LICE_TYPES, SCOPED_USERS
 
 WF, ACT = "batch_batchtransferworkflow", "batch_transferaction"
 CWF, CACT = "batch_creationworkflow", "batch_creationaction"
@@ -330,6 +333,117 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
         "+ (SELECT COUNT(*) FROM batch_historicalbatchcontainerassignment WHERE CAST(history_date AS DATE) > {as_of}) "
         "+ (SELECT COUNT(*) FROM batch_batch WHERE (start_date > {as_of} AND status <> 'PLANNED') "
         "OR actual_end_date > {as_of})",
+        0,
+    ),
+]
+
+
+# --- health, harvest, environment, lice and sampling (the plan's, adapted to this schema) ---
+_REPLACED = {
+    "(batch, day) where mortality records <> mortality events",  # events include the transfer losses here
+    "transfers without their stage-transition conditions",  # the workflows' checks above
+    "stage-transition temperatures off the destination's readings that day by > 1 °C",
+    "delousings without a count above 0.5 adult females per fish the day before",  # counts by type here
+}
+_ADULT_FEMALES = (
+    "SELECT l.batch_id, l.container_id, l.count_date, l.count_value, l.fish_sampled FROM health_licecount l "
+    "JOIN health_licetype t ON t.id = l.lice_type_id WHERE t.species = '{}' AND t.gender = '{}' "
+    "AND t.development_stage = '{}'".format(*COUNTED[0][1])
+)
+_OPERATORS = ", ".join(f"'{u[0]}'" for u in SCOPED_USERS if u[3] == "OPR")
+_SCOPES = (
+    "SELECT userprofile_id AS p FROM users_userprofile_allowed_areas UNION ALL SELECT userprofile_id "
+    "FROM users_userprofile_allowed_stations UNION ALL SELECT userprofile_id FROM users_userprofile_allowed_containers"
+)
+RECORDS = [
+    (g, n, sql, e) for g, n, sql, e in plan.HEALTH + plan.ENVIRONMENT + plan.LICE + plan.SAMPLING if n not in _REPLACED
+] + [
+    (
+        "7 mortality",
+        "(assignment, day) where mortality records <> mortality events less transfer losses",
+        "SELECT COUNT(*) FROM (SELECT assignment_id AS a, CAST(event_date AS DATE) AS d, SUM(count) AS n "
+        "FROM health_mortalityrecord GROUP BY 1, 2) r FULL JOIN (SELECT m.a, m.d, m.n - COALESCE(t.n, 0) AS n FROM "
+        "(SELECT assignment_id AS a, event_date AS d, SUM(count) AS n FROM batch_mortalityevent GROUP BY 1, 2) m "
+        f"LEFT JOIN (SELECT source_assignment_id AS a, actual_execution_date AS d, SUM(mortality_during_transfer) AS n "
+        f"FROM {ACT} WHERE status = 'COMPLETED' GROUP BY 1, 2) t ON t.a = m.a AND t.d = m.d "
+        "WHERE m.n - COALESCE(t.n, 0) > 0) e ON e.a = r.a AND e.d = r.d WHERE r.n IS NULL OR e.n IS NULL OR r.n <> e.n",
+        0,
+    ),
+    (
+        "7 mortality",
+        "mortality records without an assignment of their batch and container",
+        f"SELECT COUNT(*) FROM health_mortalityrecord m LEFT JOIN {BCA} a ON a.id = m.assignment_id "
+        "WHERE a.id IS NULL OR a.batch_id <> m.batch_id OR a.container_id <> m.container_id",
+        0,
+    ),
+    (
+        "7 lice",
+        "lice counts not in the per-type form (type and value, legacy counts 0, manual, an assignment there)",
+        f"SELECT COUNT(*) FROM health_licecount l LEFT JOIN {BCA} a ON a.id = l.assignment_id "
+        "WHERE l.lice_type_id IS NULL OR l.count_value IS NULL OR l.adult_female_count + l.adult_male_count "
+        "+ l.juvenile_count <> 0 OR l.detection_method IS NULL OR l.confidence_level NOT BETWEEN 0 AND 1 "
+        "OR a.id IS NULL OR a.batch_id <> l.batch_id OR a.container_id <> l.container_id",
+        0,
+    ),
+    (
+        "7 lice",
+        f"weekly counts without exactly one row of each of the {len(COUNTED)} lice types counted",
+        "SELECT COUNT(*) FROM (SELECT assignment_id, count_date, COUNT(*) AS n, COUNT(DISTINCT lice_type_id) AS k "
+        f"FROM health_licecount GROUP BY 1, 2) c WHERE n <> {len(COUNTED)} OR k <> {len(COUNTED)}",
+        0,
+    ),
+    (
+        "7 lice",
+        "delousings without a count above 0.5 adult females per fish the day before",
+        "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT batch_id, container_id, "
+        f"CAST(count_date + INTERVAL '1 day' AS DATE) AS d FROM ({_ADULT_FEMALES}) af "
+        "WHERE count_value > 0.5 * fish_sampled) l ON l.container_id = t.container_id "
+        "AND l.batch_id = t.batch_id AND l.d = CAST(t.treatment_date AS DATE) "
+        "WHERE t.treatment_type <> 'vaccination' AND l.d IS NULL",
+        0,
+    ),
+    (
+        "7 sampling",
+        "health scores outside their parameter's min-max",
+        "SELECT COUNT(*) FROM health_fishparameterscore s JOIN health_healthparameter p ON p.id = s.parameter_id "
+        "WHERE s.score < p.min_score OR s.score > p.max_score",
+        0,
+    ),
+    (
+        "7 sampling",
+        "growth samples whose fish differ from the sample (count, mean within 0.01 g, min, max)",
+        "SELECT COUNT(*) FROM batch_growthsample g LEFT JOIN (SELECT growth_sample_id AS id, COUNT(*) AS n, "
+        "AVG(weight_g) AS w, MIN(weight_g) AS lo, MAX(weight_g) AS hi, AVG(length_cm) AS l "
+        "FROM batch_individualgrowthobservation GROUP BY 1) o ON o.id = g.id WHERE o.id IS NULL "
+        "OR o.n <> g.sample_size OR ABS(o.w - g.avg_weight_g) > 0.0101 OR o.lo <> g.min_weight_g "
+        "OR o.hi <> g.max_weight_g OR ABS(o.l - g.avg_length_cm) > 0.0101",
+        0,
+    ),
+    (
+        "master data",
+        "sea areas outside a leaf group of their geography",
+        "SELECT COUNT(*) FROM infrastructure_area a LEFT JOIN infrastructure_areagroup g ON g.id = a.area_group_id "
+        "LEFT JOIN infrastructure_areagroup r ON r.id = g.parent_id WHERE g.id IS NULL OR r.id IS NULL "
+        "OR g.geography_id <> a.geography_id OR r.geography_id <> a.geography_id",
+        0,
+    ),
+    (
+        "master data",
+        "transport carriers (well boats and smolt trucks)",
+        _count("infrastructure_transportcarrier"),
+        sum(len(c) for c in CARRIERS.values()),
+    ),
+    (
+        "master data",
+        "scoped operators without a place to work, or places outside their geography",
+        f"SELECT (SELECT COUNT(*) FROM users_userprofile p JOIN auth_user u ON u.id = p.user_id WHERE u.username IN "
+        f"({_OPERATORS}) AND p.id NOT IN ({_SCOPES})) + (SELECT COUNT(*) FROM users_userprofile_allowed_areas x "
+        "JOIN users_userprofile p ON p.id = x.userprofile_id JOIN infrastructure_area a ON a.id = x.area_id "
+        "JOIN infrastructure_geography g ON g.id = a.geography_id WHERE p.geography <> CASE g.name "
+        "WHEN 'Scotland' THEN 'SC' ELSE 'FO' END) + (SELECT COUNT(*) FROM users_userprofile_allowed_stations x "
+        "JOIN users_userprofile p ON p.id = x.userprofile_id JOIN infrastructure_freshwaterstation s "
+        "ON s.id = x.freshwaterstation_id JOIN infrastructure_geography g ON g.id = s.geography_id "
+        "WHERE p.geography <> CASE g.name WHEN 'Scotland' THEN 'SC' ELSE 'FO' END)",
         0,
     ),
 ]
