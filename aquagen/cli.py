@@ -152,7 +152,8 @@ def _summary(snap) -> str:
     "--profile",
     default=None,
     metavar="NAME",
-    help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: aquamind@8f2ab39]",
+    help="Target schema: aquamind@cb41030 (AquaMind as its users run it today) or aquamind@8f2ab39 "
+    "(the original plan's version). [default: aquamind@cb41030]",
 )
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
 def generate(
@@ -245,7 +246,8 @@ def generate(
     "--profile",
     default=None,
     metavar="NAME",
-    help="Target schema, e.g. aquamind@cb41030 or aquamind@8f2ab39. [default: the snapshot's, or aquamind@8f2ab39 for a new one]",
+    help="Target schema: aquamind@cb41030 or aquamind@8f2ab39. "
+    "[default: the snapshot's, or aquamind@cb41030 for a new one]",
 )
 def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, workers, out, profile):
     """Add one batch's whole life to a snapshot (plan phase 3).

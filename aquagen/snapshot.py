@@ -330,7 +330,7 @@ def check_manifest(manifest: object, where: str) -> None:
     profile = manifest.get("schema")
     try:
         if not isinstance(profile, str):
-            raise ValueError(f"known: {schemas.PROFILE}")
+            raise ValueError(f"known: {', '.join(schemas.known())}")
         known = schemas.tables(profile)
     except ValueError as e:
         raise AquagenError(f"{where}: schema {profile!r} is not supported ({e})") from None

@@ -37,6 +37,7 @@ from psycopg import sql
 import schemas
 from aquagen.errors import AquagenError
 
+from .catalog import database_profile
 from .rows import one
 from .session import connect, exclusive
 
@@ -400,12 +401,14 @@ def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int],
 
 
 def preserved_tables(conn: psycopg.Connection, reset: bool) -> list[str]:
-    """Infrastructure, master data and users: the profile's base tables no batch row can reach."""
+    """Infrastructure, master data and users: the base tables no batch row can reach, of the profile
+    whose tables the database holds (else of the default profile)."""
     g = _graph(conn)
     owned = set(_reach(g, "batch_batch")) if "batch_batch" in g.tables else set()
     if reset:
         owned |= {PURCHASES, LOTS}
-    return [n for n, t in schemas.tables().items() if not t.history_of and n not in owned and n in g.tables]
+    ts = schemas.tables(database_profile(conn) or schemas.PROFILE)
+    return [n for n, t in ts.items() if not t.history_of and n not in owned and n in g.tables]
 
 
 def _counts(conn, names: list[str]) -> dict[str, int]:

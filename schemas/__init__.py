@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-PROFILE = "aquamind@8f2ab39"  # the default profile
+PROFILE = "aquamind@cb41030"  # the default profile: AquaMind as its users run it today
 PROFILE_PATH_ENV = "AQUAGEN_PROFILE_PATH"  # folders holding plug-in profiles (os.pathsep-separated)
 _HERE = Path(__file__).parent
 

@@ -29,6 +29,29 @@ CB, PLAN = "aquamind@cb41030", "aquamind@8f2ab39"
 AS_OF = dt.date(2026, 6, 30)
 # four batches 300 days apart: harvested, at sea, in freshwater, and one starting 10 days after the as-of date
 FLEET = dict(seed=5, batches=4, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=890), stagger_days=300)
+# tables the plan's profile fills too (health, harvest, environment), and those only this profile has
+CB_RECORDS = (
+    "environmental_photoperioddata",
+    "environmental_weatherdata",
+    "health_healthsamplingevent",
+    "health_individualfishobservation",
+    "health_fishparameterscore",
+    "health_historicalfishparameterscore",
+    "health_healthlabsample",
+    "health_licecount",
+    "health_mortalityrecord",
+    "health_treatment",
+    "harvest_harvestevent",
+    "harvest_harvestlot",
+    "harvest_harvestwaste",
+    "harvest_productgrade",
+    "infrastructure_areagroup",
+    "infrastructure_transportcarrier",
+    "users_userprofile_allowed_areas",
+    "users_userprofile_allowed_containers",
+    "users_userprofile_allowed_stations",
+    "batch_individualgrowthobservation",
+)
 REFERENCE = Path(os.environ.get("AQUAGEN_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 
 
@@ -46,7 +69,7 @@ def snaps(tmp_path_factory) -> dict[str, Snapshot]:
 
 def test_both_profiles_are_registered():
     assert {PLAN, CB} <= set(names())
-    assert get().name == PLAN  # the default stays the plan's profile until the switch at merge
+    assert get().name == CB  # the default: what AquaMind's users run today
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="the reference extracts are not on this machine")
@@ -66,7 +89,12 @@ def test_schema_files_are_the_reference_head():
 
 def test_schema_shape():
     ts = schemas.tables(CB)
-    assert len(ts) == 105 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
+    assert len(ts) == 113 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
+    assert {n for n in ts if n.startswith("harvest_")} == set(schemas.tables(PLAN)) & {
+        n for n in ts if n.startswith("harvest_")
+    }
+    for name in ("harvest_harvestevent", "harvest_harvestlot", "harvest_harvestwaste", "harvest_productgrade"):
+        assert schemas.table(name, CB) == schemas.table(name, PLAN)  # the same table at both commits
     assert all(fk.ref_table in ts for t in ts.values() for fk in t.foreign_keys)
     assert schemas.table("auth_historicaluser", CB).column("id").sql_type == "integer"
     assert schemas.table("users_userprofile", CB).column("role").sql_type == "character varying(20)"
@@ -85,6 +113,7 @@ def test_snapshot_conforms_and_validates(snaps):
         "health_licetype",
         "health_parameterscoredefinition",
         "environmental_stagetransitionenvironmental",
+        *CB_RECORDS,
     ):
         assert cb.rows(name) > 0, name
     for snap in snaps.values():
@@ -146,6 +175,55 @@ def test_same_simulation_in_both_profiles(snaps):
     assert moved.equals(acts)
 
 
+def test_same_health_and_harvest_in_both_profiles(snaps):
+    """The plan profile's health, harvest and environment records, in this schema's form: the same
+    deaths per container and day, counts, treatments, sampled fish, harvest lots and weather."""
+    plan, cb = snaps[PLAN], snaps[CB]
+    on = lambda s, t, cols: s.read(t).select(cols).sort(cols)
+    for table, cols in (
+        ("health_mortalityrecord", ["event_date", "container_id", "count", "reason_id"]),
+        ("health_treatment", ["treatment_date", "container_id", "treatment_type", "dosage", "vaccination_type_id"]),
+        ("health_individualfishobservation", ["fish_identifier", "weight_g", "length_cm"]),
+        ("health_healthlabsample", ["sample_date", "sample_type_id", "findings_summary"]),
+        ("harvest_harvestevent", ["event_date", "document_ref"]),
+        ("harvest_harvestlot", ["product_grade_id", "live_weight_kg", "unit_count"]),
+        ("harvest_harvestwaste", ["category", "weight_kg"]),
+        ("environmental_weatherdata", ["timestamp", "area_id", "temperature", "wind_speed"]),
+        ("environmental_photoperioddata", ["date", "area_id", "day_length_hours"]),
+    ):
+        assert on(plan, table, cols).equals(on(cb, table, cols)), table
+        assert cb.rows(table) > 0, table
+    assert cb.read("health_mortalityrecord")["assignment_id"].null_count() == 0
+    assert not cb.read("health_treatment")["includes_weighing"].any()
+    # lice: one row per type and count; the adult females are the plan's count of them
+    counts = plan.read("health_licecount")
+    by_type = cb.read("health_licecount").join(
+        cb.read("health_licetype").select(lice_type_id="id", stage="development_stage", gender="gender"),
+        on="lice_type_id",
+    )
+    assert by_type.height == 3 * counts.height
+    assert (by_type.select("adult_female_count", "adult_male_count", "juvenile_count").sum_horizontal() == 0).all()
+    females = by_type.filter((pl.col("stage") == "adult") & (pl.col("gender") == "female"))
+    assert counts.select("count_date", "container_id", n="adult_female_count").sort(pl.all()).equals(
+        females.select("count_date", "container_id", n="count_value").sort(pl.all())
+    )
+    assert by_type["count_value"].sum() == counts.select(
+        pl.sum_horizontal("adult_female_count", "adult_male_count", "juvenile_count")
+    ).sum().item()
+    # scores: the simulation's 1-5 on the seeded parameters' 0-3
+    plan_scores = plan.read("health_fishparameterscore")["score"].sort()
+    cb_scores = cb.read("health_fishparameterscore")["score"].sort()
+    assert (cb_scores.cast(pl.Int32) == (plan_scores.cast(pl.Int32) - 1).clip(0, 3)).all()
+    # growth samples' fish: their count, mean, min and max are the sample's
+    fish = cb.read("batch_individualgrowthobservation").group_by("growth_sample_id").agg(
+        n=pl.len(), w=pl.col("weight_g").cast(pl.Float64).mean(), lo=pl.col("weight_g").min()
+    )
+    samples = cb.read("batch_growthsample").join(fish, left_on="id", right_on="growth_sample_id")
+    assert samples.height == cb.rows("batch_growthsample")
+    assert (samples["n"] == samples["sample_size"]).all() and (samples["lo"] == samples["min_weight_g"]).all()
+    assert ((samples["w"] - samples["avg_weight_g"].cast(pl.Float64)).abs() <= 0.0101).all()
+
+
 def test_workflows(snaps):
     cb = snaps[CB]
     batches = cb.read("batch_batch").sort("id")
@@ -189,17 +267,18 @@ def test_daily_states_follow_the_simulation(snaps):
 
 
 def _seeded_database(dsn: str) -> None:
-    """The schema of the application's migrations with the rows they seed."""
+    """The schema of the application's migrations with the rows they seed (in reverse order, so that
+    their ids differ from the snapshot's and the loader's remapping of every reference shows)."""
     with psycopg.connect(dsn) as c:
         c.execute(schemas.schema_sql(CB))
         c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown')")
-        for name in HEALTH_PARAMETERS:
+        for name in reversed(HEALTH_PARAMETERS):
             c.execute(
                 "INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
                 "min_score) VALUES (%s, true, now(), now(), 3, 0)",
                 (name,),
             )
-        for s, g, d, desc in LICE_TYPES:
+        for s, g, d, desc in reversed(LICE_TYPES):
             c.execute(
                 "INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
                 "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())",
@@ -258,6 +337,17 @@ def test_load_into_migrated_database(snaps, empty_db):
             ).fetchone()[0]
             == 36
         )
+        # the counts and scores reference the seeded rows by what they are, not by the snapshot's ids
+        females = c.execute(
+            "SELECT sum(l.count_value) FROM health_licecount l JOIN health_licetype t ON t.id = l.lice_type_id "
+            "WHERE t.species = 'Lepeophtheirus salmonis' AND t.gender = 'female' AND t.development_stage = 'adult'"
+        ).fetchone()[0]
+        assert females == snaps[PLAN].read("health_licecount")["adult_female_count"].sum() > 0
+        gills = c.execute(
+            "SELECT count(*) FROM health_fishparameterscore s JOIN health_healthparameter p ON p.id = s.parameter_id "
+            "WHERE p.name = 'Gill Condition'"
+        ).fetchone()[0]
+        assert gills == snaps[CB].rows("health_individualfishobservation") > 0
     assert _validate_db(empty_db) == []
 
 

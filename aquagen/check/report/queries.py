@@ -113,9 +113,12 @@ class DatabaseData(ReportSource):
     earlier day views the past of a database whose rows go further, which is no invariant broken."""
 
     def __init__(self, conn, dsn_label: str, as_of: dt.date | None = None):
+        from loaders.catalog import database_profile
+
         self.conn = conn
         today = dt.date.today()
-        self.validation = V.DatabaseSource(conn, max(as_of, today) if as_of else None)  # session time zone: UTC
+        # checked with the profile whose tables the database holds; session time zone: UTC
+        self.validation = V.DatabaseSource(conn, max(as_of, today) if as_of else None, database_profile(conn))
         self.as_of = self.validation.as_of
         self.label = f"database {dsn_label}"
         if conn.execute("SELECT to_regclass('public.batch_batch')").fetchone()[0] is None:
@@ -139,7 +142,7 @@ class DatabaseData(ReportSource):
 
     def table_sizes(self) -> pl.DataFrame:
         rows = []
-        for name in schemas.tables():
+        for name in schemas.tables(self.validation.profile):
             if self.conn.execute("SELECT to_regclass(%s)", (f"public.{name}",)).fetchone()[0] is not None:
                 n, size = self.conn.execute(
                     f"SELECT COUNT(*), pg_total_relation_size('public.{name}') FROM public.{name}"
