@@ -388,6 +388,9 @@ def test_prefix_stable_in_time(tmp_path):
         "batch_historicalbatchcontainerassignment",
         "environmental_stagetransitionenvironmental",
         "batch_historicalcreationaction",
+        "health_mortalityrecord",
+        "batch_individualgrowthobservation",
+        "environmental_weatherdata",
     ):
         a, b = early.read(name), late.read(name)
         assert 0 < a.height < b.height or name == "batch_historicalcreationaction", name
