@@ -377,7 +377,9 @@ def test_prefix_stable_in_time(tmp_path):
     from aquagen.run.generate import generate
 
     kw = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), profile=CB, workers=1)
-    early = generate(tmp_path / "early", as_of=dt.date(2025, 3, 1), **kw)
+    # early: the build horizon (as-of + 45 days, 2024-12-01) falls between the planning of a transition
+    # (2024-11-29) and its first move (2024-12-06), whose destination assignments do not exist yet
+    early = generate(tmp_path / "early", as_of=dt.date(2024, 10, 17), **kw)
     late = generate(tmp_path / "late", as_of=dt.date(2025, 9, 1), **kw)
     for name in (
         "batch_mortalityevent",

@@ -182,7 +182,9 @@ def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
     if pb.start_date > job.horizon:
         return Counting(job.profile_name).counts()
     ids = Local(job.profile_name)
-    frames = _until(job, _batch(job, pb, ids), job.horizon)
+    built = _batch(job, pb, ids)
+    with timed(CUT):  # a changing object as of the horizon: its later states may name rows not built yet
+        frames = cut(built, job.horizon, job.profile_name, job.profile.mutable)
     _keep(job, f"batch-{pb.shard:05d}", frames)
     return ids.counts(_day(job.horizon))
 
