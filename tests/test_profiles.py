@@ -204,19 +204,24 @@ def test_same_health_and_harvest_in_both_profiles(snaps):
     assert by_type.height == 3 * counts.height
     assert (by_type.select("adult_female_count", "adult_male_count", "juvenile_count").sum_horizontal() == 0).all()
     females = by_type.filter((pl.col("stage") == "adult") & (pl.col("gender") == "female"))
-    assert counts.select("count_date", "container_id", n="adult_female_count").sort(pl.all()).equals(
-        females.select("count_date", "container_id", n="count_value").sort(pl.all())
+    assert (
+        counts.select("count_date", "container_id", n="adult_female_count")
+        .sort(pl.all())
+        .equals(females.select("count_date", "container_id", n="count_value").sort(pl.all()))
     )
-    assert by_type["count_value"].sum() == counts.select(
-        pl.sum_horizontal("adult_female_count", "adult_male_count", "juvenile_count")
-    ).sum().item()
+    assert (
+        by_type["count_value"].sum()
+        == counts.select(pl.sum_horizontal("adult_female_count", "adult_male_count", "juvenile_count")).sum().item()
+    )
     # scores: the simulation's 1-5 on the seeded parameters' 0-3
     plan_scores = plan.read("health_fishparameterscore")["score"].sort()
     cb_scores = cb.read("health_fishparameterscore")["score"].sort()
     assert (cb_scores.cast(pl.Int32) == (plan_scores.cast(pl.Int32) - 1).clip(0, 3)).all()
     # growth samples' fish: their count, mean, min and max are the sample's
-    fish = cb.read("batch_individualgrowthobservation").group_by("growth_sample_id").agg(
-        n=pl.len(), w=pl.col("weight_g").cast(pl.Float64).mean(), lo=pl.col("weight_g").min()
+    fish = (
+        cb.read("batch_individualgrowthobservation")
+        .group_by("growth_sample_id")
+        .agg(n=pl.len(), w=pl.col("weight_g").cast(pl.Float64).mean(), lo=pl.col("weight_g").min())
     )
     samples = cb.read("batch_growthsample").join(fish, left_on="id", right_on="growth_sample_id")
     assert samples.height == cb.rows("batch_growthsample")
