@@ -10,6 +10,7 @@ the migrations seed; egg suppliers for the creation workflows; users with geogra
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -240,7 +241,7 @@ def _area_groups(out: dict[str, pl.DataFrame], T: Bound) -> None:
     """A root group per geography ('<geography> Marine') and its leaves; every sea area in the leaf of its
     geography whose rule it meets first. Created a minute after the geographies, before the areas."""
     geos = out["infrastructure_geography"].sort("id")
-    t = geos["created_at"].max() + dt.timedelta(minutes=1)  # type: ignore[operator]
+    t = cast(dt.datetime, geos["created_at"].max()) + dt.timedelta(minutes=1)
     rows: list[tuple[str, str, int, int | None]] = []  # name, code, geography id, parent id
     for geo_id, geo in zip(geos["id"], geos["name"]):
         root = len(rows) + 1
@@ -304,13 +305,10 @@ def _carriers(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
 def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
     """Where each scoped operator works (the application shows an operator only these): the sea areas or
     the freshwater stations of their geography, or the incubation trays (Hall A) of its first station."""
-    geo_of = {
-        code: i
-        for name, i in zip(out["infrastructure_geography"]["name"], out["infrastructure_geography"]["id"])
-        for g, code in GEOGRAPHY_CODE.items()
-        if g == name
-    }
-    profile_of = dict(zip(out["auth_user"]["username"], out["users_userprofile"].sort("user_id")["id"]))
+    geos = out["infrastructure_geography"]
+    geo_of = {GEOGRAPHY_CODE[name]: i for name, i in zip(geos["name"], geos["id"])}
+    profiles = out["auth_user"].select("username", user_id="id").join(out["users_userprofile"], on="user_id")
+    profile_of = dict(zip(profiles["username"], profiles["id"]))
     stations = out["infrastructure_freshwaterstation"].sort("id")
     first_station = {g: stations.filter(pl.col("geography_id") == g)["id"][0] for g in geo_of.values()}
     halls = out["infrastructure_hall"].sort("id")
