@@ -2,10 +2,10 @@
 (``python3 -m aquagen.profiles.aquamind_cb41030.derive_schema REFERENCE_DIR``).
 
 The profile's tables are the 103 main-scope tables of AquaMind at cb41030, plus the egg supplier
-(and its history twin) from the broodstock app, which the creation workflows name, and the harvest
-app's tables (the same at 8f2ab39 and cb41030). Foreign keys
-into tables outside the profile (a projection run, a finance transaction, a planned activity, an
-egg production) cannot be created in a database that lacks those tables: the columns stay
+(and its history twin) from the broodstock app, which the creation workflows name, and the
+harvest app's tables (``HARVEST_TABLES``, the same at 8f2ab39 and cb41030). Foreign keys into
+tables outside the profile (a projection run, a finance transaction, a planned activity, an egg
+production) cannot be created in a database that lacks those tables: the columns stay
 (always NULL here) and the constraints move to ``external_foreign_keys``, where the schema check
 ignores them. The history twin of ``batch_creationworkflow``, whose name breaks the usual pattern,
 is paired explicitly.
@@ -23,6 +23,7 @@ HARVEST_TABLES = tuple(
     for m in ("harvestevent", "harvestlot", "harvestwaste", "productgrade")
     for h in ("", "historical")
 )
+APP_TABLES = EXTRA_APP_TABLES + HARVEST_TABLES
 IRREGULAR_TWINS = {"batch_creationworkflow": "batch_historicalbatchcreationworkflow"}
 
 
@@ -30,7 +31,7 @@ def derive(reference: Path) -> tuple[dict, dict]:
     """(schema, choices) of the profile from the reference folder."""
     head = json.loads((reference / "aquamind-schema-head.json").read_text())
     apps = json.loads((reference / "aquamind-schema-apps-head.json").read_text())
-    tables = {**head, **{n: apps[n] for n in (*EXTRA_APP_TABLES, *HARVEST_TABLES)}}
+    tables = {**head, **{n: apps[n] for n in APP_TABLES}}
     for base, twin in IRREGULAR_TWINS.items():
         tables[base]["history_table"] = twin
         tables[twin]["history_of"] = base
@@ -41,7 +42,7 @@ def derive(reference: Path) -> tuple[dict, dict]:
             t["external_foreign_keys"] = outside
     choices = json.loads((reference / "aquamind-choices-head.json").read_text())
     app_choices = json.loads((reference / "aquamind-choices-apps-head.json").read_text())
-    choices.update({n: app_choices[n] for n in (*EXTRA_APP_TABLES, *HARVEST_TABLES) if n in app_choices})
+    choices.update({n: app_choices[n] for n in APP_TABLES if n in app_choices})
     return dict(sorted(tables.items())), dict(sorted(choices.items()))
 
 
