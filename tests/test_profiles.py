@@ -297,7 +297,7 @@ def _validate_db(dsn: str) -> list:
         return [(r.check.name, r.actual) for r in v.run(v.DatabaseSource(conn, AS_OF, CB)) if not r.ok]
 
 
-def test_load_into_empty_database(snaps, empty_db):
+def test_load_into_empty_database(snaps, empty_db, monkeypatch):
     postgres.load(snaps[CB], empty_db)
     with psycopg.connect(empty_db) as c:
         assert c.execute(
@@ -308,7 +308,11 @@ def test_load_into_empty_database(snaps, empty_db):
         postgres.load(snaps[PLAN], empty_db)
     # purge takes every batch row of this profile's tables, history included (the creation
     # workflow's irregularly named twin too); then the snapshot loads again
-    purge(empty_db, all=True)
+    # and keeps the master data of the database's profile (found in its catalog), not the default's
+    monkeypatch.setattr(schemas, "PROFILE", PLAN)  # the fallback for a database of no known profile
+    kept = purge(empty_db, all=True).preserved
+    for name in ("health_licetype", "infrastructure_areagroup", "users_userprofile_allowed_areas"):
+        assert kept[name] == snaps[CB].rows(name) > 0, name
     batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
     with psycopg.connect(empty_db) as c:
         left = {
