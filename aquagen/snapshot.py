@@ -219,11 +219,12 @@ class SnapshotWriter:
     meta: dict
     force: bool = False
     base: Snapshot | None = None
-    profile: str = schemas.PROFILE
+    profile: str = ""  # default: the base snapshot's, else the default profile
     _files: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        self.profile = self.profile or (self.base.profile if self.base is not None else schemas.PROFILE)
         if self.base is None and self.out.exists() and any(self.out.iterdir()) and not self.force:
             raise AquagenError(f"output folder {self.out} exists and is not empty; pass --force to replace it")
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"

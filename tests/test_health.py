@@ -17,7 +17,14 @@ AS_OF = dt.date(2026, 6, 1)
 def snap(tmp_path_factory):
     """A completed Scottish batch (harvested in 2025) and a Faroe one still in freshwater."""
     out = tmp_path_factory.mktemp("h") / "snap"
-    add_batch(out, start_date=dt.date(2023, 1, 10), eggs=3_200_000, geography="Scotland", as_of=AS_OF)
+    add_batch(
+        out,
+        start_date=dt.date(2023, 1, 10),
+        eggs=3_200_000,
+        geography="Scotland",
+        as_of=AS_OF,
+        profile="aquamind@8f2ab39",
+    )  # the plan profile's record forms (cb41030's: tests/test_profiles.py)
     s, _ = add_batch(out, start_date=dt.date(2025, 12, 1), eggs=2_500_000, geography="Faroe Islands")
     return s
 
