@@ -256,10 +256,12 @@ def batches(src: ReportSource) -> pl.DataFrame:
         "LEFT JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
         f"LEFT JOIN infrastructure_area ar ON ar.id = c.area_id WHERE a.assignment_date <= {e} GROUP BY a.batch_id"
     )
+    # eggs: the largest population of each assignment opened on the start day (cb41030 creates them empty,
+    # planned, and fills them when the eggs arrive; 8f2ab39 creates them full), summed per batch
     eggs = src.frame(
-        f"SELECT h.batch_id, SUM(CAST(h.population_count AS BIGINT)) AS eggs FROM {HBCA} h "
-        "JOIN batch_batch b ON b.id = h.batch_id WHERE h.history_type = '+' AND h.assignment_date = b.start_date "
-        "GROUP BY h.batch_id"
+        "SELECT m.batch_id, SUM(m.eggs) AS eggs FROM (SELECT h.id, h.batch_id, "
+        f"MAX(CAST(h.population_count AS BIGINT)) AS eggs FROM {HBCA} h JOIN batch_batch b ON b.id = h.batch_id "
+        "WHERE h.assignment_date = b.start_date GROUP BY h.id, h.batch_id) m GROUP BY m.batch_id"
     )
     for extra in (stage, sites, eggs):
         if extra.height:
