@@ -526,20 +526,22 @@ def last_stage(src: ReportSource) -> int:
 
 def occupancy_today(src: ReportSource) -> pl.DataFrame:
     """Containers per site (freshwater station or sea area) and stage of the assignment holding fish on the
-    last day (stage null: empty), with geography and environment: a few rows per site."""
+    last day (the later stage if two share it on a transfer day; null: empty), with geography and environment:
+    a few rows per site."""
     e = _date(src.end)
     df = src.frame(
-        "SELECT g.name AS geography, x.env, COALESCE(st.name, ar.name) AS site, o.stage_order, o.stage, "
+        "SELECT g.name AS geography, x.env, COALESCE(st.name, ar.name) AS site, o.stage_order, ls.name AS stage, "
         "COUNT(*) AS containers FROM infrastructure_container c JOIN "
         f"{GEO} x ON x.container_id = c.id "
         "LEFT JOIN infrastructure_geography g ON g.id = x.geography_id "
         "LEFT JOIN infrastructure_hall h ON h.id = c.hall_id "
         "LEFT JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
         "LEFT JOIN infrastructure_area ar ON ar.id = c.area_id "
-        'LEFT JOIN (SELECT a.container_id, MAX(s."order") AS stage_order, MAX(s.name) AS stage '
+        'LEFT JOIN (SELECT a.container_id, MAX(s."order") AS stage_order '
         f"FROM {BCA} a JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id WHERE a.assignment_date <= {e} "
         f"AND (a.departure_date IS NULL OR a.departure_date > {e}) GROUP BY a.container_id) o "
-        "ON o.container_id = c.id GROUP BY g.name, x.env, COALESCE(st.name, ar.name), o.stage_order, o.stage"
+        'ON o.container_id = c.id LEFT JOIN batch_lifecyclestage ls ON ls."order" = o.stage_order '
+        "GROUP BY g.name, x.env, COALESCE(st.name, ar.name), o.stage_order, ls.name"
     )
     return _typed(
         df,
