@@ -579,7 +579,7 @@ def batch_spread(
         subplot_titles=(
             "mean weight leaving each stage (g, log scale)",
             "days in each stage (first assignment to the next stage's)",
-            "survival so far: fish alive or harvested, % of eggs",
+            "survival so far (fish alive or harvested, % of eggs) by the stage a batch is in",
             "FCR per batch over its stages so far (feed / biomass gain)",
         ),
     )
@@ -609,7 +609,7 @@ def batch_spread(
         .with_columns(
             ((pl.col("alive").fill_null(0) + pl.col("fish").fill_null(0)) * 100 / pl.col("eggs")).alias("pct"),
             pl.when(pl.col("status") == "ACTIVE")
-            .then(pl.lit("now in ") + pl.col("stage").fill_null("?"))
+            .then(pl.col("stage").fill_null("?"))
             .otherwise(pl.lit("harvested"))
             .alias("group"),
         )
