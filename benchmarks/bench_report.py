@@ -1,4 +1,5 @@
-"""Time `aquagen report` on a snapshot: wall time, rows/s and peak RSS, with the machine and its load.
+"""Time `aquagen report` on a snapshot: wall time, rows/s, peak RSS and page size (and each figure's share of
+it), with the machine and its load.
 
 python3 benchmarks/bench_report.py output/snapshot            # an existing snapshot
 python3 benchmarks/bench_report.py --batches 50               # generates output/bench-report/snapshot first
@@ -47,6 +48,8 @@ def main() -> None:
         f"report of {rep.batches} batches, {rows:,} rows: {wall:.1f} s ({rows / wall:,.0f} rows/s), "
         f"peak RSS {rss_mb:,.0f} MB, page {rep.path.stat().st_size / 1e6:.1f} MB; validation {rep.failed} failed"
     )
+    sizes = [(c.key, len(c.figure.to_json()) if c.figure is not None else 0) for c in rep.charts]
+    print("figure data (kB): " + ", ".join(f"{k} {n / 1e3:,.0f}" for k, n in sizes))
 
 
 if __name__ == "__main__":

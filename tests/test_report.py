@@ -39,14 +39,15 @@ SCREENSHOT = ROOT / "output" / "test-report" / "top.png"
 def fleet(tmp_path_factory):
     from aquagen.run.generate import generate
 
-    # three batches in different stages on the as-of day (the page's summary has live fish)
+    # three batches on the as-of day: one harvested (harvest charts), one at sea (live fish, lice), one in
+    # freshwater; the first is still at sea when the last one starts (test_as_of_cuts_everything)
     return generate(
         tmp_path_factory.mktemp("report") / "snap",
         seed=3,
         batches=3,
         as_of=AS_OF,
-        first_start=dt.date(2024, 3, 1),
-        stagger_days=150,
+        first_start=dt.date(2023, 6, 1),
+        stagger_days=300,
     )
 
 
@@ -107,6 +108,7 @@ def test_snapshot_report(fleet, fleet_report):
     empty = [n for n, e in fleet.manifest["tables"].items() if e["rows"] == 0]
     assert empty and f"{len(empty)} empty tables" in page
     assert "freshwater containers occupied" in page and "live fish" in page and "feed on hand" in page
+    assert "containers hold fish" in page
 
 
 def test_today(fleet):
@@ -148,6 +150,111 @@ def test_chart_data(fleet):
     assert occ.height >= 3 * 5 and occ["geography"].null_count() == 0
 
 
+def test_variety_and_health_data(fleet):
+    """The aggregates behind the new sections equal what the tables hold: occupancy on the day, peak densities,
+    stage exits (leaving the last stage = the harvest's fish), lice, treatments, harvest, weather."""
+    src = report.SnapshotData(fleet)
+    a = fleet.read("batch_batchcontainerassignment")
+    occ = queries.occupancy_today(src)
+    assert occ["containers"].sum() == fleet.manifest["tables"]["infrastructure_container"]["rows"]
+    held = occ.filter(pl.col("stage").is_not_null())
+    assert held["containers"].sum() == a.filter(pl.col("is_active"))["container_id"].n_unique() > 0
+    assert set(held["env"]) == {"freshwater", "sea"} and occ["site"].null_count() == 0
+    cap = queries.capacity(src)
+    assert cap.height == a.height and (cap["pct"] > 0).all() and (cap["kg_m3"] > 0).all()
+    peak = cap.join(a.select(pl.col("id").alias("assignment_id"), "biomass_kg"), on="assignment_id")
+    assert (peak["peak_kg"] >= peak["biomass_kg"].cast(pl.Float64) - 1e-9).all()
+    exits = queries.stage_exits(src)
+    last = queries.last_stage(src)
+    lots = fleet.read("harvest_harvestlot")
+    assert last == 6 and exits.filter(pl.col("stage_order") == last)["fish"].sum() == lots["unit_count"].sum() > 0
+    rising = exits.group_by("batch_id").agg(pl.col("avg_weight_g").sort_by("stage_order").diff().drop_nulls().min())
+    assert exits["avg_weight_g"].min() > 0 and (rising["avg_weight_g"] > 0).all()  # fish leave each stage heavier
+    h = queries.harvests(src)
+    assert (
+        h.height == fleet.manifest["tables"]["harvest_harvestevent"]["rows"]
+        and h["fish"].sum() == lots["unit_count"].sum()
+    )
+    assert (h["live_kg"] / h["fish"]).is_between(2.0, 8.0).all()  # kg per fish at harvest
+    g = queries.harvest_grades(src)
+    assert g["lots"].sum() == lots.height and g["live_kg"].sum() == pytest.approx(h["live_kg"].sum())
+    assert g["grade_id"].is_sorted()
+    counts = fleet.read("health_licecount")
+    lc = queries.lice(src)
+    assert lc.height == counts.select("container_id", pl.col("count_date").dt.date()).n_unique()
+    assert lc["adult_female"].sum() == counts["adult_female_count"].sum() and lc["geography"].null_count() == 0
+    t = queries.treatments(src)
+    assert t["treatments"].sum() == fleet.manifest["tables"]["health_treatment"]["rows"] > 0
+    assert {"physical", "vaccination"} <= set(t["treatment_type"])
+    w = queries.weather(src)
+    assert set(w["geography"]) == {"Scotland", "Faroe Islands"} and w["day"].max() == AS_OF
+    assert -10 < w["air_c"].min() < w["air_c"].max() < 25 and (w["wind_max_ms"] >= w["wind_ms"]).all()
+
+
+class FramesData(report.SnapshotData):
+    """The report's SQL over a few frames held in memory (a profile's table layout written by hand)."""
+
+    def __init__(self, tables: dict[str, pl.DataFrame], end: dt.date):
+        self.tables = tables
+        self.ctx = pl.SQLContext({k: v.lazy() for k, v in tables.items()})
+        self.end = self.as_of = end
+
+    def columns(self, table: str) -> set[str]:
+        return set(self.tables[table].columns) if table in self.tables else set()
+
+
+def _site_tables() -> dict[str, pl.DataFrame]:
+    """One sea area with two rings (ids 10, 11) in one geography, and one assignment in ring 11."""
+    return {
+        "infrastructure_geography": pl.DataFrame({"id": [1], "name": ["Scotland"]}),
+        "infrastructure_area": pl.DataFrame({"id": [5], "name": ["S-SEA-01"], "geography_id": [1]}),
+        "infrastructure_hall": pl.DataFrame({"id": [7], "name": ["H"], "freshwater_station_id": [8]}),
+        "infrastructure_freshwaterstation": pl.DataFrame({"id": [8], "name": ["S-FW-01"], "geography_id": [1]}),
+        "infrastructure_container": pl.DataFrame(
+            {"id": [10, 11], "hall_id": [None, None], "area_id": [5, 5]}, schema_overrides={"hall_id": pl.Int64}
+        ),
+        "batch_batchcontainerassignment": pl.DataFrame({"id": [100], "container_id": [11]}),
+    }
+
+
+def test_lice_in_both_layouts():
+    """cb41030 counts lice per type (one row a type, each with the fish sampled; the ring through the
+    assignment): adult females are the female adult L. salmonis and unidentified ones, not Caligus; a legacy
+    row (8f2ab39's layout, also valid in cb41030) counts its adult_female_count."""
+    day = dt.datetime(2025, 9, 1, 10, tzinfo=dt.UTC)
+    types = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "species": ["Lepeophtheirus salmonis", "Unknown", "Caligus elongatus", "Lepeophtheirus salmonis"],
+            "gender": ["female", "female", "female", "male"],
+            "development_stage": ["adult", "adult", "adult", "adult"],
+        }
+    )
+    counts = pl.DataFrame(
+        {
+            "count_date": [day] * 5,
+            "adult_female_count": [3, None, None, None, None],
+            "fish_sampled": [10, 20, 20, 20, 20],
+            "container_id": [10, None, None, None, None],
+            "assignment_id": [None, 100, 100, 100, 100],
+            "lice_type_id": [None, 1, 2, 3, 4],
+            "count_value": [None, 2, 1, 5, 4],
+        },
+        schema_overrides={"adult_female_count": pl.Int32, "container_id": pl.Int64, "assignment_id": pl.Int64},
+    )
+    cb = FramesData({**_site_tables(), "health_licecount": counts, "health_licetype": types}, dt.date(2025, 9, 30))
+    got = queries.lice(cb).select("container_id", "adult_female", "fish").sort("container_id").rows()
+    assert got == [(10, 3, 10), (11, 3, 20)]
+    legacy = FramesData(
+        {**_site_tables(), "health_licecount": counts.head(1).drop("assignment_id", "lice_type_id", "count_value")},
+        dt.date(2025, 9, 30),
+    )
+    assert queries.lice(legacy).select("container_id", "adult_female", "fish").rows() == [(10, 3, 10)]
+    assert queries.lice(FramesData(_site_tables(), dt.date(2025, 8, 31))).height == 0  # no such table: no data
+    for q in (queries.treatments, queries.harvests, queries.harvest_grades, queries.weather):
+        assert q(FramesData(_site_tables(), dt.date(2025, 9, 30))).height == 0, q.__name__
+
+
 def test_as_of_cuts_everything(fleet, tmp_path):
     """A report on an earlier day: no later date anywhere, a batch started later is absent, open periods end
     on that day, and the snapshot's validation still passes."""
@@ -165,6 +272,9 @@ def test_as_of_cuts_everything(fleet, tmp_path):
         ("lots", queries.stock_lot_days(src), ["day"]),
         ("purchases", queries.purchases(src), ["day"]),
         ("occupancy", queries.occupancy(src), ["start", "stop"]),
+        ("lice", queries.lice(src), ["day"]),
+        ("treatments", queries.treatments(src), ["day"]),
+        ("weather", queries.weather(src), ["day"]),
     ):
         assert df.height, name
         for c in cols:
@@ -172,6 +282,9 @@ def test_as_of_cuts_everything(fleet, tmp_path):
     spans = queries.stage_spans(src)
     assert spans.group_by("batch_id").agg(pl.col("stop").max())["stop"].to_list() == [cut] * b.height
     assert queries.occupancy(src)["stop"].max() == cut
+    assert queries.harvests(src).height == 0 and queries.stage_exits(src).filter(pl.col("stage_order") == 6).height == 0
+    held = queries.occupancy_today(src).filter(pl.col("stage").is_not_null())
+    assert held["containers"].sum() == sum(o for o, _ in queries.today(src)["occupancy"].values())
     rep = report.report_snapshot(fleet.path, tmp_path / "cut.html", as_of=cut)
     assert rep.failed == 0 and rep.batches == len(starts) - 1 and rep.end == cut
     page = rep.path.read_text(encoding="utf-8")
@@ -211,7 +324,10 @@ def test_cli(master_snapshot, fleet, tmp_path):
     assert r.returncode == 0, r.stderr
     assert str(out / "index.html") in r.stdout and "0 failed" in r.stdout
     page = (out / "index.html").read_text()
-    assert "No batches" in page and page.count("class='nothing'") == len(report.CHARTS) - 1  # feed stock is there
+    nothing = re.findall(r"<section class='chart' id='([a-z-]+)'><h2>[^<]*</h2>\n<div class='nothing'>", page)
+    # master data has containers (all empty), weather and feed stock; everything else says there is nothing
+    assert set(nothing) == set(report.CHARTS) - {"occupancy-today", "weather", "feed-stock"}
+    assert "No batches" in page and "No data: no harvest events" in page and "No data: no lice counts" in page
     bad = (
         ["report", tmp_path / "no-such-snapshot"],
         ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
@@ -250,9 +366,14 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+# a drawn mark: a bar or a point (a path in a point group), a line, a filled band or a box
+MARK = re.compile(r'<g class="point"><path d="M|<path class="(?:point|js-line|js-fill|box)"[^>]*? d="M')
+
+
 def test_page_in_browser(fleet_report):
     """Headless Chromium opens the file offline: no console message (errors included), every chart drawn
-    (an svg with traces in each chart's div), and a screenshot of the top of the page."""
+    (an svg with traces in each chart's div, and marks in them: bars, points, lines, boxes), and a screenshot
+    of the top of the page."""
     url = fleet_report.path.as_uri()
     r = _chromium("--dump-dom", url)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -261,11 +382,14 @@ def test_page_in_browser(fleet_report):
     dom = r.stdout
     parts = re.split(r'<div id="chart-([a-z-]+)"', dom)[1:]
     drawn = {
-        key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)))
+        key: (body.count('class="main-svg"'), len(re.findall(r'class="trace[ "]', body)), len(MARK.findall(body)))
         for key, body in zip(parts[::2], parts[1::2], strict=True)
     }
     assert list(drawn) == list(report.CHARTS)
-    assert all(svgs >= 1 and traces >= 1 for svgs, traces in drawn.values()), drawn
+    assert all(svgs >= 1 and traces >= 1 and marks >= 1 for svgs, traces, marks in drawn.values()), drawn
+    # the sections of issues 13 and 14 draw a mark per site, stage, batch, week or month
+    for key in ("occupancy-today", "batch-spread", "capacity", "lice", "harvest", "weather"):
+        assert drawn[key][2] >= 10, (key, drawn[key])
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
     r = _chromium("--window-size=1440,1600", f"--screenshot={SCREENSHOT}", url)
@@ -317,6 +441,14 @@ def test_database_report_matches_snapshot(fleet, loaded_db, tmp_path):
             queries.growth,
             queries.mortality,
             queries.stage_spans,
+            queries.stage_exits,
+            queries.occupancy_today,
+            queries.capacity,
+            queries.lice,
+            queries.treatments,
+            queries.harvests,
+            queries.harvest_grades,
+            queries.weather,
         ):
             a, b = q(snap), q(db)
             key = a.columns[: min(3, len(a.columns))]

@@ -16,6 +16,7 @@ import polars as pl
 
 from aquagen.check import validate as V
 from aquagen.errors import AquagenError
+from aquagen.model.health import LICE_THRESHOLD
 from aquagen.snapshot import Snapshot
 
 from . import charts as C
@@ -35,7 +36,22 @@ __all__ = [
     "validation_table",
 ]
 
-CHARTS = ("today-fleet", "lifecycle", "growth", "mortality", "feed-fcr", "sensors", "feed-stock", "occupancy")
+CHARTS = (
+    "today-fleet",
+    "occupancy-today",
+    "lifecycle",
+    "batch-spread",
+    "growth",
+    "mortality",
+    "feed-fcr",
+    "capacity",
+    "lice",
+    "harvest",
+    "weather",
+    "sensors",
+    "feed-stock",
+    "occupancy",
+)
 
 
 @dataclass
@@ -65,6 +81,8 @@ def build(src: ReportSource, out: Path) -> Report:
     fcs = Q.feed_containers(src)
     lots = Q.stock_lot_days(src)
     now = Q.today(src)
+    feed = Q.feed_by_batch_stage(src)
+    readings = Q.sensors(src)
     on_hand = lots.sort("day").group_by("lot_id").agg(pl.col("quantity_kg").last())["quantity_kg"].sum()
     active = (
         b.filter(pl.col("actual_end_date").is_null())
@@ -85,12 +103,32 @@ def build(src: ReportSource, out: Path) -> Report:
             "No batches.",
         ),
         Chart(
+            "occupancy-today",
+            "Occupancy today",
+            f"Every container on {end.isoformat()}, per freshwater station and sea area: stacked by the "
+            "lifecycle stage of the batch it holds (an assignment open that day), empty containers grey. The "
+            "titles give the share of containers holding fish and how many stations or sea areas are in use.",
+            C.occupancy_today(Q.occupancy_today(src), end),
+            "No containers.",
+        ),
+        Chart(
             "lifecycle",
             "Batches by stage",
             f"Every batch started by {end.isoformat()} ({n}), one row each: a "
             "band per lifecycle stage from its first assignment to the next stage's start (the last stage to "
             "harvest or to the report's day). Hover for dates.",
             C.lifecycle(spans, b, end),
+            "No batches.",
+        ),
+        Chart(
+            "batch-spread",
+            "Batches compared",
+            "One point per batch (hover for its number), a box per group (middle half and median): the mean "
+            "weight of the fish leaving each stage (biomass / population of its assignments at departure), the "
+            "days from a stage's first assignment to the next stage's, survival so far (fish alive on the "
+            "report's day plus fish harvested, i.e. leaving the last stage, as % of the eggs) grouped by where the "
+            "batch is, and each batch's FCR over all its stages so far (feed / biomass gain), by geography.",
+            C.batch_spread(Q.stage_exits(src), spans, g, feed, b, end, Q.last_stage(src)),
             "No batches.",
         ),
         Chart(
@@ -119,8 +157,49 @@ def build(src: ReportSource, out: Path) -> Report:
             "per stage, one point per batch (feed over biomass gain, the gain being each assignment's biomass "
             "at departure or on the report's day minus its biomass when it opened: an economic FCR); the box "
             "spans the middle half of the batches, its line the median. Egg&Alevin is not fed.",
-            C.feed_fcr(Q.feed_by_batch_stage(src), b),
+            C.feed_fcr(feed, b),
             "No assignments.",
+        ),
+        Chart(
+            "capacity",
+            "Densities against capacity",
+            "Left: every assignment's peak biomass (the largest of its daily history rows up to the report's day) "
+            "as % of its container's max_biomass_kg, stacked by stage in 5 % bins; the red line is 100 %. "
+            "Right: the same peak biomass per m³ of the container, per stage (box: quartiles and median, "
+            "whiskers: lowest and highest).",
+            C.capacity(Q.capacity(src)),
+            "No assignments.",
+        ),
+        Chart(
+            "lice",
+            "Lice and treatments",
+            "Top: adult female lice per fish from the weekly lice counts of the sea rings (per count: adult "
+            "females / fish sampled; legacy counts and, where the profile has them, counts per lice type, "
+            "L. salmonis and unidentified adult females), the weekly mean per geography and the band from the "
+            f"10 % to the 90 % ring; dashed: the treatment threshold ({LICE_THRESHOLD:g} per fish). "
+            "Bottom: treatments per month by type (delousing: physical or medication; vaccination).",
+            C.lice(Q.lice(src), Q.treatments(src), LICE_THRESHOLD, end),
+            "No data: no lice counts and no treatments (health_licecount and health_treatment are empty or "
+            "not in this profile).",
+        ),
+        Chart(
+            "harvest",
+            "Harvest",
+            "From the harvest events and their lots: live weight and fish harvested per month by geography, "
+            "the mean weight of the fish of every event (live weight / fish), and the lots' live weight per "
+            "product grade (hover: lots and fish).",
+            C.harvest(Q.harvests(src), Q.harvest_grades(src), b, end),
+            "No data: no harvest events (no batch harvested by this day, or the harvest tables are empty or not "
+            "in this profile).",
+        ),
+        Chart(
+            "weather",
+            "Weather",
+            "Daily per geography: mean air temperature of the weather observations of its sea areas (solid) "
+            "with the sea temperature of the sea areas' sensors (dotted), and wind speed (daily mean, the day's "
+            "highest observation faint).",
+            C.weather(Q.weather(src), readings, end),
+            "No data: no weather observations and no sea temperature readings.",
         ),
         Chart(
             "sensors",
@@ -128,7 +207,7 @@ def build(src: ReportSource, out: Path) -> Report:
             "Daily mean of every environmental parameter's readings, per geography: sea "
             "areas solid, freshwater halls dotted. Drag to zoom (the panels share the time axis), double-click "
             "to reset.",
-            C.sensors(Q.sensors(src), end),
+            C.sensors(readings, end),
             "No sensor readings.",
         ),
         Chart(

@@ -527,3 +527,484 @@ def occupancy(occ: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | N
         f"(red: {end.isoformat()})",
         max(320, 24 * len(order) + 140),
     )
+
+
+# --- the farm's variety, occupancy and capacity; health, harvest and weather --------------------------------
+
+EMPTY_COLOR = "#d9dde2"
+TREATMENT_COLORS = {"physical": "#e76f51", "medication": "#9b5de5", "vaccination": "#2a9d8f", "other": "#888"}
+GRADE_COLORS = ["#1b7837", "#5aae61", "#a6dba0", "#f1b6da", "#c51b7d", "#762a83", "#999"]
+
+
+def _strip(fig: go.Figure, x: list, y: list, text: list, color: str, name: str, fmt: str, unit: str, **where) -> None:
+    """One category's values, one point per batch, with its box (middle half and median)."""
+    fig.add_trace(
+        go.Box(
+            x=x,
+            y=y,
+            name=name,
+            showlegend=False,
+            boxpoints="all",
+            jitter=0.45,
+            pointpos=0,
+            marker={"size": 5, "color": color, "opacity": 0.8},
+            line={"color": color, "width": 1.2},
+            fillcolor="rgba(0,0,0,0)",
+            text=text,
+            hovertemplate=f"%{{text}}: %{{y:{fmt}}}{unit}<extra>{name}</extra>",
+        ),
+        **where,
+    )
+
+
+def batch_spread(
+    exits: pl.DataFrame,
+    spans: pl.DataFrame,
+    g: pl.DataFrame,
+    feed: pl.DataFrame,
+    b: pl.DataFrame,
+    end: dt.date,
+    last: int,
+) -> go.Figure | None:
+    """How batches differ, one point per batch: mean weight leaving each stage, days in each stage, survival
+    so far (fish alive or harvested / eggs) and FCR over all stages so far."""
+    if b.height == 0 or spans.height == 0:
+        return None
+    names = b.select("batch_id", "batch_number", "geography", "stage", "status", "eggs")
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        vertical_spacing=0.16,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "mean weight leaving each stage (g, log scale)",
+            "days in each stage (first assignment to the next stage's)",
+            "survival so far (fish alive or harvested, % of eggs) by the stage a batch is in",
+            "FCR per batch over its stages so far (feed / biomass gain)",
+        ),
+    )
+    w = exits.filter(pl.col("avg_weight_g") > 0).join(names, on="batch_id")
+    for (so, stage), d in w.group_by("stage_order", "stage", maintain_order=True):
+        _strip(
+            fig, [stage] * d.height, d["avg_weight_g"].to_list(), d["batch_number"].to_list(),
+            STAGE_COLORS.get(int(so), "#555"), str(stage), ",.4~r", " g", row=1, col=1,
+        )  # fmt: skip
+    days = (
+        spans.sort("batch_id", "stage_order")
+        .with_columns((pl.col("start").shift(-1).over("batch_id") - pl.col("start")).dt.total_days().alias("days"))
+        .drop_nulls("days")
+        .join(names, on="batch_id")
+    )
+    for (so, stage), d in days.group_by("stage_order", "stage", maintain_order=True):
+        _strip(
+            fig, [stage] * d.height, d["days"].to_list(), d["batch_number"].to_list(),
+            STAGE_COLORS.get(int(so), "#555"), str(stage), "d", " days", row=1, col=2,
+        )  # fmt: skip
+    harvested = exits.filter(pl.col("stage_order") == last).group_by("batch_id").agg(pl.col("fish").sum())
+    alive = g.filter(pl.col("day") == end).select("batch_id", pl.col("population").alias("alive"))
+    surv = (
+        names.filter(pl.col("eggs") > 0)
+        .join(alive, on="batch_id", how="left")
+        .join(harvested, on="batch_id", how="left")
+        .with_columns(
+            ((pl.col("alive").fill_null(0) + pl.col("fish").fill_null(0)) * 100 / pl.col("eggs")).alias("pct"),
+            pl.when(pl.col("status") == "ACTIVE")
+            .then(pl.col("stage").fill_null("?"))
+            .otherwise(pl.lit("harvested"))
+            .alias("group"),
+        )
+        .join(b.select("batch_id", "stage_order"), on="batch_id")
+        .sort(pl.col("status") != "ACTIVE", "stage_order")
+    )
+    for grp, d in surv.group_by("group", maintain_order=True):
+        so = d["stage_order"][0] if grp[0] != "harvested" else 7
+        _strip(
+            fig, [grp[0]] * d.height, d["pct"].to_list(), d["batch_number"].to_list(),
+            STAGE_COLORS.get(so, "#264653"), str(grp[0]), ".1f", " %", row=2, col=1,
+        )  # fmt: skip
+    fcr = (
+        feed.group_by("batch_id")
+        .agg(pl.col("feed_kg").sum(), pl.col("gain_kg").sum())
+        .filter(pl.col("gain_kg") > 0, pl.col("feed_kg") > 0)
+        .with_columns((pl.col("feed_kg") / pl.col("gain_kg")).alias("fcr"))
+        .join(names, on="batch_id")
+        .with_columns(pl.col("geography").fill_null("unknown"))
+        .sort("geography")
+    )
+    for j, (geo, d) in enumerate(fcr.group_by("geography", maintain_order=True)):
+        _strip(
+            fig, [geo[0]] * d.height, d["fcr"].to_list(), d["batch_number"].to_list(),
+            GEO_COLORS[j % len(GEO_COLORS)], str(geo[0]), ".3f", "", row=2, col=2,
+        )  # fmt: skip
+    fig.update_yaxes(type="log", dtick=1, row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(rangemode="tozero", row=2, col=2)
+    return _layout(fig, f"How {b.height} batches differ (one point per batch)", 820)
+
+
+def occupancy_today(o: pl.DataFrame, end: dt.date) -> go.Figure | None:
+    """Containers per freshwater station and sea area on the day: stacked by the stage they hold, empty grey."""
+    if o.height == 0:
+        return None
+    o = o.with_columns(pl.col("geography").fill_null("unknown"), pl.col("site").fill_null("?"))
+    sites = o.select("geography", "env", "site").unique().sort("geography", "env", "site")
+    envs = [e for e in ("freshwater", "sea") if e in set(sites["env"])]
+    held = o.filter(pl.col("stage").is_not_null())
+    total, occupied = int(o["containers"].sum()), int(held["containers"].sum())
+    titles = []
+    for env in envs:
+        d = o.filter(pl.col("env") == env)
+        n, k = int(d["containers"].sum()), int(d.filter(pl.col("stage").is_not_null())["containers"].sum())
+        used = d.filter(pl.col("stage").is_not_null())["site"].n_unique()
+        what = "freshwater stations" if env == "freshwater" else "sea areas"
+        titles.append(
+            f"{what}: {k:,} of {n:,} containers hold fish ({k / n:.0%}); {used} of {d['site'].n_unique()} used"
+        )
+    rows = [sites.filter(pl.col("env") == env).height for env in envs]
+    fig = make_subplots(
+        rows=1, cols=len(envs), horizontal_spacing=0.12, subplot_titles=titles or None, shared_yaxes=False
+    )
+    label = {r["site"]: f"{r['site']} · {r['geography']}" for r in sites.iter_rows(named=True)}
+    stages = held.select("stage_order", "stage").unique().sort("stage_order").rows()
+    for c, env in enumerate(envs, start=1):
+        d = o.filter(pl.col("env") == env)
+        order = [label[s] for s in sites.filter(pl.col("env") == env)["site"].to_list()]
+        for so, stage in [*stages, (None, None)]:
+            x = d.filter(pl.col("stage").is_null() if stage is None else pl.col("stage") == stage)
+            if x.height == 0:
+                continue
+            name = stage or "empty"
+            n = int(held.filter(pl.col("stage") == stage)["containers"].sum()) if stage else total - occupied
+            fig.add_trace(
+                go.Bar(
+                    orientation="h",
+                    y=[label[s] for s in x["site"].to_list()],
+                    x=x["containers"].to_list(),
+                    name=f"{name} ({n:,} containers)",
+                    legendgroup=name,
+                    showlegend=c == 1 or not any(t.legendgroup == name for t in fig.data),
+                    marker_color=EMPTY_COLOR if stage is None else STAGE_COLORS.get(so, "#555"),
+                    hovertemplate=f"%{{y}}: %{{x}} containers {'empty' if stage is None else 'with ' + stage}"
+                    "<extra></extra>",
+                ),
+                row=1,
+                col=c,
+            )
+        fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], tickfont={"size": 11}, row=1, col=c)
+        fig.update_xaxes(title_text="containers", row=1, col=c)
+    fig.update_layout(barmode="stack", bargap=0.25)
+    return _layout(
+        fig,
+        f"Occupancy on {end.isoformat()}: {occupied:,} of {total:,} containers hold fish ({occupied / total:.0%})",
+        max(360, 17 * max(rows or [1]) + 170),
+        legend_right=True,
+    )
+
+
+def _binned(values: pl.Series, width: float) -> pl.DataFrame:
+    """Counts per bin of ``width`` (left edges), computed here so the page carries bins, not every value."""
+    return (
+        values.drop_nulls()
+        .to_frame("v")
+        .select(((pl.col("v") / width).floor() * width).alias("bin"))
+        .group_by("bin")
+        .agg(pl.len().alias("n"))
+        .sort("bin")
+    )
+
+
+def capacity(c: pl.DataFrame) -> go.Figure | None:
+    """Peak biomass of every assignment against its container's max_biomass_kg (histogram per stage, the
+    100 % line) and peak density per stage (kg/m³: box from quantiles, whiskers min–max)."""
+    c = c.filter(pl.col("pct").is_not_null() | pl.col("kg_m3").is_not_null())
+    if c.height == 0:
+        return None
+    over = c.filter(pl.col("pct") > 100).height
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.08,
+        column_widths=[0.58, 0.42],
+        subplot_titles=(
+            f"peak biomass / max_biomass_kg per assignment (%): {over:,} of {c.height:,} above 100 %",
+            "peak density per stage (kg/m³)",
+        ),
+    )
+    stages = c.select("stage_order", "stage").unique().sort("stage_order").rows()
+    for so, stage in stages:
+        d = c.filter(pl.col("stage_order") == so)
+        color = STAGE_COLORS.get(so, "#555")
+        h = _binned(d["pct"], 5.0)
+        fig.add_trace(
+            go.Bar(
+                x=(h["bin"] + 2.5).to_list(),
+                y=h["n"].to_list(),
+                width=5.0,
+                name=stage,
+                legendgroup=stage,
+                marker_color=color,
+                customdata=h["bin"].to_list(),
+                hovertemplate=f"{stage}: %{{y}} assignments at %{{customdata}}–%{{x:.0f}}+2.5 %<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        k = d["kg_m3"].drop_nulls()
+        if k.len():
+            q = k.quantile(0.25), k.median(), k.quantile(0.75)
+            fig.add_trace(
+                go.Box(
+                    x=[stage],
+                    q1=[q[0]],
+                    median=[q[1]],
+                    q3=[q[2]],
+                    lowerfence=[k.min()],
+                    upperfence=[k.max()],
+                    name=stage,
+                    legendgroup=stage,
+                    showlegend=False,
+                    marker_color=color,
+                    hoverinfo="y",
+                ),
+                row=1,
+                col=2,
+            )
+    fig.add_vline(x=100, line={"color": "#c0392b", "dash": "dash", "width": 1.5}, row=1, col=1)
+    fig.update_layout(barmode="stack", bargap=0.05)
+    fig.update_xaxes(title_text="% of the container's max_biomass_kg (red: 100 %)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="assignments", row=1, col=1)
+    fig.update_yaxes(title_text="kg/m³", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(categoryorder="array", categoryarray=[s for _, s in stages], row=1, col=2)
+    return _layout(fig, "Densities against capacity", 470, legend_right=True)
+
+
+def lice(lc: pl.DataFrame, tr: pl.DataFrame, threshold: float, end: dt.date) -> go.Figure | None:
+    """Adult female lice per fish by week and geography (mean of the rings counted, band 10–90 % of them, the
+    treatment threshold) and treatments per month by type."""
+    if lc.height == 0 and tr.height == 0:
+        return None
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.1,
+        row_heights=[0.62, 0.38],
+        subplot_titles=(
+            "adult female lice per fish, weekly: mean of the rings counted (band: 10–90 % of the rings)",
+            "treatments per month by type",
+        ),
+    )
+    weekly = (
+        lc.filter(pl.col("fish") > 0)
+        .with_columns((pl.col("adult_female") / pl.col("fish")).alias("af"), pl.col("day").dt.truncate("1w"))
+        .group_by("geography", "day")
+        .agg(
+            pl.col("af").mean().alias("mean"),
+            pl.col("af").quantile(LOW).alias("lo"),
+            pl.col("af").quantile(HIGH).alias("hi"),
+            pl.len().alias("n"),
+        )
+        .sort("geography", "day")
+    )
+    for j, (geo, d) in enumerate(weekly.group_by("geography", maintain_order=True)):
+        color = GEO_COLORS[j % len(GEO_COLORS)]
+        x = d["day"].to_list()
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=d["hi"].to_list() + d["lo"].to_list()[::-1],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                legendgroup=geo[0],
+                showlegend=False,
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=d["mean"].to_list(),
+                name=geo[0],
+                legendgroup=geo[0],
+                line={"color": color, "width": 1.6},
+                customdata=np.stack([d["lo"].to_numpy(), d["hi"].to_numpy(), d["n"].to_numpy()], axis=1),
+                hovertemplate=f"{geo[0]} week of %{{x|%Y-%m-%d}}: %{{y:.2f}} per fish (10–90 %: "
+                "%{customdata[0]:.2f}–%{customdata[1]:.2f}, %{customdata[2]} counts)<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    if lc.height:
+        fig.add_hline(
+            y=threshold,
+            line={"color": "#c0392b", "dash": "dash", "width": 1.5},
+            annotation_text=f"treatment threshold {threshold:g}",
+            annotation_position="top left",
+            row=1,
+            col=1,
+        )
+    monthly = (
+        tr.with_columns(pl.col("day").dt.truncate("1mo").alias("month"))
+        .group_by("treatment_type", "month")
+        .agg(pl.col("treatments").sum())
+        .sort("treatment_type", "month")
+    )
+    for (ttype,), d in monthly.group_by("treatment_type", maintain_order=True):
+        fig.add_trace(
+            go.Bar(
+                x=d["month"].to_list(),
+                y=d["treatments"].to_list(),
+                name=f"{ttype} ({int(d['treatments'].sum()):,})",
+                marker_color=TREATMENT_COLORS.get(str(ttype), "#888"),
+                xperiod="M1",
+                xperiodalignment="middle",
+                hovertemplate=f"{ttype} %{{x|%b %Y}}: %{{y}}<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    fig.update_layout(barmode="stack")
+    _end_line(fig, end, row="all", col=1)
+    fig.update_yaxes(title_text="per fish", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="treatments", rangemode="tozero", row=2, col=1)
+    return _layout(fig, "Sea lice and treatments", 620, legend_right=True)
+
+
+def harvest(h: pl.DataFrame, grades: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | None:
+    """Harvested biomass and fish per month by geography, the mean harvest weight of every harvest event,
+    and live weight by product grade."""
+    if h.height == 0:
+        return None
+    h = h.join(b.select("batch_id", "batch_number", "geography"), on="batch_id", how="left").with_columns(
+        pl.col("geography").fill_null("unknown"),
+        pl.col("batch_number").fill_null(pl.col("batch_id").cast(pl.String)),
+        (pl.col("live_kg") / pl.col("fish")).alias("kg_per_fish"),
+        pl.col("day").dt.truncate("1mo").alias("month"),
+    )
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        vertical_spacing=0.16,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "harvested live weight per month (t)",
+            "fish harvested per month (thousands)",
+            "mean weight of each harvest event (kg per fish)",
+            "harvest lots by product grade: live weight (t)",
+        ),
+    )
+    monthly = h.group_by("geography", "month").agg(pl.col("live_kg").sum(), pl.col("fish").sum()).sort("month")
+    for j, geo in enumerate(sorted(h["geography"].unique().to_list())):
+        color = GEO_COLORS[j % len(GEO_COLORS)]
+        d = monthly.filter(pl.col("geography") == geo)
+        for col, y, unit, fmt in (
+            (1, d["live_kg"] / 1000, "t", ",.1f"),
+            (2, d["fish"] / 1000, "thousand fish", ",.1f"),
+        ):
+            fig.add_trace(
+                go.Bar(
+                    x=d["month"].to_list(),
+                    y=y.to_list(),
+                    name=geo,
+                    legendgroup=geo,
+                    showlegend=col == 1,
+                    marker_color=color,
+                    xperiod="M1",
+                    xperiodalignment="middle",
+                    hovertemplate=f"{geo} %{{x|%b %Y}}: %{{y:{fmt}}} {unit}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        e = h.filter(pl.col("geography") == geo)
+        fig.add_trace(
+            go.Histogram(
+                x=e["kg_per_fish"].to_list(),
+                name=geo,
+                legendgroup=geo,
+                showlegend=False,
+                marker_color=color,
+                opacity=0.75,
+                xbins={"size": 0.1},
+                hovertemplate=f"{geo}: %{{y}} events at %{{x}} kg<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    if grades.height:
+        fig.add_trace(
+            go.Bar(
+                x=grades["grade"].to_list(),
+                y=(grades["live_kg"] / 1000).to_list(),
+                marker_color=[GRADE_COLORS[i % len(GRADE_COLORS)] for i in range(grades.height)],
+                showlegend=False,
+                customdata=np.stack([grades["lots"].to_numpy(), grades["fish"].to_numpy()], axis=1),
+                hovertemplate="%{x}: %{y:,.1f} t live in %{customdata[0]:,} lots, %{customdata[1]:,} fish"
+                "<extra></extra>",
+            ),
+            row=2,
+            col=2,
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="kg per fish", row=2, col=1)
+    fig.update_yaxes(title_text="events", row=2, col=1)
+    return _layout(
+        fig,
+        f"Harvest: {h.height:,} events, {h['fish'].sum():,} fish, {h['live_kg'].sum() / 1000:,.0f} t live",
+        760,
+        legend_right=True,
+    )
+
+
+def weather(w: pl.DataFrame, s: pl.DataFrame, end: dt.date) -> go.Figure | None:
+    """Air temperature (weather observations) and sea temperature (the sea areas' sensors), and wind, daily
+    per geography."""
+    sea = s.filter(pl.col("env") == "sea", pl.col("parameter").str.to_lowercase().str.contains("temp"))
+    if w.height == 0 and sea.height == 0:
+        return None
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.1,
+        subplot_titles=(
+            "daily mean temperature (°C): air solid, sea dotted",
+            "wind speed (m/s): daily mean, highest observation faint",
+        ),
+    )
+    geos = sorted(set(w["geography"].to_list()) | set(sea["geography"].to_list()))
+    for j, geo in enumerate(geos):
+        color = GEO_COLORS[j % len(GEO_COLORS)]
+        a = w.filter(pl.col("geography") == geo)
+        t = sea.filter(pl.col("geography") == geo)
+        series = [
+            (a, "air_c", f"{geo} air", "solid", 1, 1.2, 1.0, "°C"),
+            (t, "mean", f"{geo} sea", "dot", 1, 1.6, 1.0, "°C"),
+            (a, "wind_ms", f"{geo} wind", "solid", 2, 1.0, 1.0, "m/s"),
+            (a, "wind_max_ms", f"{geo} wind, highest", "solid", 2, 0.8, 0.3, "m/s"),
+        ]
+        for d, col, name, dash, row, width, opacity, unit in series:
+            if d.height == 0:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=d["day"].to_list(),
+                    y=d[col].round(2).to_list(),
+                    mode="lines",
+                    name=name,
+                    legendgroup=geo,
+                    line={"color": color, "dash": dash, "width": width},
+                    opacity=opacity,
+                    hovertemplate=f"{name} %{{x|%Y-%m-%d}}: %{{y:.1f}} {unit}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+    _end_line(fig, end, row="all", col=1)
+    fig.update_yaxes(title_text="°C", row=1, col=1)
+    fig.update_yaxes(title_text="m/s", rangemode="tozero", row=2, col=1)
+    return _layout(fig, "Weather by geography", 600, legend_right=True)

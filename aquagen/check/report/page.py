@@ -160,6 +160,9 @@ def _today(page: Page) -> str:
         occupied, total = t.occupancy.get(env, (0, 0))
         pct = f" ({occupied / total:.0%})" if total else ""
         cards.append((f"{occupied:,} / {total:,}", label + pct))
+    occupied, total = (sum(v[i] for v in t.occupancy.values()) for i in (0, 1))
+    if total:
+        cards.append((f"{occupied / total:.0%}", f"of all {total:,} containers hold fish"))
     p = [
         f"<h2 id='today'>On {page.end.isoformat()}</h2><div class='cards'>"
         + "".join(f"<div class='card'><div class='v'>{v}</div><div class='k'>{esc(k)}</div></div>" for v, k in cards)

@@ -53,6 +53,9 @@ class ReportSource(Protocol):
 
     def frame(self, sql: str) -> pl.DataFrame: ...
 
+    def columns(self, table: str) -> set[str]:
+        """The columns of ``table``; empty when the source has no such table (a profile without it)."""
+
     def validation_source(self) -> V.Source: ...
 
     def table_sizes(self) -> pl.DataFrame:
@@ -76,6 +79,11 @@ class SnapshotData(ReportSource):
 
     def frame(self, sql: str) -> pl.DataFrame:
         return _floats(self.ctx.execute(sql).collect(engine="streaming"))
+
+    def columns(self, table: str) -> set[str]:
+        if table not in self.snapshot.manifest["tables"]:
+            return set()
+        return set(self.snapshot.scan(table).collect_schema().names())
 
     def validation_source(self) -> V.Source:
         return V.SnapshotSource(self.snapshot)
@@ -136,6 +144,13 @@ class DatabaseData(ReportSource):
         if not rows:
             return pl.DataFrame(schema={c: pl.Null for c in cols})
         return _floats(pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None))
+
+    def columns(self, table: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
+            (table,),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def validation_source(self) -> V.Source:
         return self.validation
@@ -244,10 +259,12 @@ def batches(src: ReportSource) -> pl.DataFrame:
         "LEFT JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
         f"LEFT JOIN infrastructure_area ar ON ar.id = c.area_id WHERE a.assignment_date <= {e} GROUP BY a.batch_id"
     )
+    # eggs: the largest population of each assignment opened on the start day (cb41030 creates them empty,
+    # planned, and fills them when the eggs arrive; 8f2ab39 creates them full), summed per batch
     eggs = src.frame(
-        f"SELECT h.batch_id, SUM(CAST(h.population_count AS BIGINT)) AS eggs FROM {HBCA} h "
-        "JOIN batch_batch b ON b.id = h.batch_id WHERE h.history_type = '+' AND h.assignment_date = b.start_date "
-        "GROUP BY h.batch_id"
+        "SELECT m.batch_id, SUM(m.eggs) AS eggs FROM (SELECT h.id, h.batch_id, "
+        f"MAX(CAST(h.population_count AS BIGINT)) AS eggs FROM {HBCA} h JOIN batch_batch b ON b.id = h.batch_id "
+        "WHERE h.assignment_date = b.start_date GROUP BY h.id, h.batch_id) m GROUP BY m.batch_id"
     )
     for extra in (stage, sites, eggs):
         if extra.height:
@@ -476,3 +493,188 @@ def today(src: ReportSource) -> dict:
         "biomass_kg": float(biomass or 0.0),
         "occupancy": {r["env"]: (int(r["occupied"]), int(r["containers"])) for r in occ.iter_rows(named=True)},
     }
+
+
+# --- the farm's variety, occupancy and capacity (issue 13), health, harvest and weather (issue 14) ----------
+
+
+def _has(src: ReportSource, *tables: str) -> bool:
+    """Whether the source has every one of ``tables`` (a profile may lack some: cb41030 has no harvest app)."""
+    return all(src.columns(t) for t in tables)
+
+
+def stage_exits(src: ReportSource) -> pl.DataFrame:
+    """Per batch and stage: fish and biomass of the assignments that left the stage by the last day (a row
+    keeps its population and biomass at departure), and their mean weight. Leaving the last stage is harvest."""
+    df = src.frame(
+        'SELECT a.batch_id, s."order" AS stage_order, s.name AS stage, '
+        "SUM(CAST(a.population_count AS BIGINT)) AS fish, SUM(a.biomass_kg) AS biomass_kg "
+        f"FROM {BCA} a JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id "
+        f'WHERE a.departure_date <= {_date(src.end)} GROUP BY a.batch_id, s."order", s.name'
+    )
+    df = _typed(
+        df,
+        {"batch_id": pl.Int64, "stage_order": pl.Int64, "stage": pl.String, "fish": pl.Int64, "biomass_kg": pl.Float64},
+    )
+    return df.with_columns(
+        pl.when(pl.col("fish") > 0).then(pl.col("biomass_kg") * 1000 / pl.col("fish")).alias("avg_weight_g")
+    ).sort("batch_id", "stage_order")
+
+
+def last_stage(src: ReportSource) -> int:
+    """The order of the last lifecycle stage: fish leaving it are harvested."""
+    df = src.frame('SELECT MAX("order") AS o FROM batch_lifecyclestage')
+    return int(df.item() or 0) if df.height else 0
+
+
+def occupancy_today(src: ReportSource) -> pl.DataFrame:
+    """Containers per site (freshwater station or sea area) and stage of the assignment holding fish on the
+    last day (the later stage if two share it on a transfer day; null: empty), with geography and environment:
+    a few rows per site."""
+    e = _date(src.end)
+    df = src.frame(
+        "SELECT g.name AS geography, x.env, COALESCE(st.name, ar.name) AS site, o.stage_order, ls.name AS stage, "
+        "COUNT(*) AS containers FROM infrastructure_container c JOIN "
+        f"{GEO} x ON x.container_id = c.id "
+        "LEFT JOIN infrastructure_geography g ON g.id = x.geography_id "
+        "LEFT JOIN infrastructure_hall h ON h.id = c.hall_id "
+        "LEFT JOIN infrastructure_freshwaterstation st ON st.id = h.freshwater_station_id "
+        "LEFT JOIN infrastructure_area ar ON ar.id = c.area_id "
+        'LEFT JOIN (SELECT a.container_id, MAX(s."order") AS stage_order '
+        f"FROM {BCA} a JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id WHERE a.assignment_date <= {e} "
+        f"AND (a.departure_date IS NULL OR a.departure_date > {e}) GROUP BY a.container_id) o "
+        'ON o.container_id = c.id LEFT JOIN batch_lifecyclestage ls ON ls."order" = o.stage_order '
+        "GROUP BY g.name, x.env, COALESCE(st.name, ar.name), o.stage_order, ls.name"
+    )
+    return _typed(
+        df,
+        {
+            "geography": pl.String,
+            "env": pl.String,
+            "site": pl.String,
+            "stage_order": pl.Int64,
+            "stage": pl.String,
+            "containers": pl.Int64,
+        },
+    ).sort("geography", "env", "site", "stage_order", nulls_last=True)
+
+
+def capacity(src: ReportSource) -> pl.DataFrame:
+    """Per assignment opened by the last day: its peak biomass (the largest of its history rows up to that
+    day), its container's max_biomass_kg and volume, its stage: the peak share of capacity and kg/m³."""
+    e = _date(src.end)
+    df = src.frame(
+        'SELECT a.id AS assignment_id, s."order" AS stage_order, s.name AS stage, p.peak_kg, '
+        "c.max_biomass_kg, c.volume_m3 FROM (SELECT id, MAX(biomass_kg) AS peak_kg FROM "
+        f"{HBCA} WHERE CAST(history_date AS DATE) <= {e} AND history_type <> '-' GROUP BY id) p "
+        f"JOIN {BCA} a ON a.id = p.id JOIN infrastructure_container c ON c.id = a.container_id "
+        "JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id"
+    )
+    df = _typed(
+        df,
+        {
+            "assignment_id": pl.Int64,
+            "stage_order": pl.Int64,
+            "stage": pl.String,
+            "peak_kg": pl.Float64,
+            "max_biomass_kg": pl.Float64,
+            "volume_m3": pl.Float64,
+        },
+    )
+    return df.with_columns(
+        pl.when(pl.col("max_biomass_kg") > 0).then(pl.col("peak_kg") * 100 / pl.col("max_biomass_kg")).alias("pct"),
+        pl.when(pl.col("volume_m3") > 0).then(pl.col("peak_kg") / pl.col("volume_m3")).alias("kg_m3"),
+    ).sort("stage_order", "assignment_id")
+
+
+# adult female lice in cb41030's per-type rows: L. salmonis and unidentified (Caligus is counted apart)
+ADULT_FEMALE = "t.gender = 'female' AND t.development_stage = 'adult' AND t.species <> 'Caligus elongatus'"
+
+
+def lice(src: ReportSource) -> pl.DataFrame:
+    """One row per lice count (container and day) up to the last day: geography, adult female lice and fish
+    sampled. A count is the legacy row (``adult_female_count``) and, where the profile has them, the rows per
+    lice type (``lice_type_id``, ``count_value``: one row a type, each repeating the fish sampled)."""
+    schema = {"container_id": pl.Int64, "day": pl.Date, "geography": pl.String, "adult_female": pl.Int64}
+    schema |= {"fish": pl.Int64}
+    cols = src.columns("health_licecount")
+    if not cols:
+        return pl.DataFrame(schema=schema)
+    typed = {"lice_type_id", "count_value"} <= cols and bool(src.columns("health_licetype"))
+    via_assignment = "assignment_id" in cols
+    af = "COALESCE(l.adult_female_count, 0)"
+    if typed:
+        af += f" + CASE WHEN {ADULT_FEMALE} THEN COALESCE(l.count_value, 0) ELSE 0 END"
+    container = "COALESCE(l.container_id, a.container_id)" if via_assignment else "l.container_id"
+    rows = (
+        f"SELECT {container} AS cid, CAST(l.count_date AS DATE) AS day, {af} AS af, l.fish_sampled "
+        "FROM health_licecount l "
+        + (f"LEFT JOIN {BCA} a ON a.id = l.assignment_id " if via_assignment else "")
+        + ("LEFT JOIN health_licetype t ON t.id = l.lice_type_id " if typed else "")
+        + f"WHERE CAST(l.count_date AS DATE) <= {_date(src.end)}"
+    )
+    df = src.frame(
+        "SELECT q.cid AS container_id, q.day, g.name AS geography, SUM(CAST(q.af AS BIGINT)) AS adult_female, "
+        f"MAX(q.fish_sampled) AS fish FROM ({rows}) q JOIN {GEO} x ON x.container_id = q.cid "
+        "JOIN infrastructure_geography g ON g.id = x.geography_id GROUP BY q.cid, q.day, g.name"
+    )
+    return _typed(df, schema).sort("geography", "day", "container_id")
+
+
+def treatments(src: ReportSource) -> pl.DataFrame:
+    """Treatments per day and type (delousing: physical or medication; vaccination) up to the last day."""
+    schema = {"day": pl.Date, "treatment_type": pl.String, "treatments": pl.Int64}
+    if not _has(src, "health_treatment"):
+        return pl.DataFrame(schema=schema)
+    df = src.frame(
+        "SELECT CAST(treatment_date AS DATE) AS day, treatment_type, COUNT(*) AS treatments FROM health_treatment "
+        f"WHERE CAST(treatment_date AS DATE) <= {_date(src.end)} GROUP BY CAST(treatment_date AS DATE), treatment_type"
+    )
+    return _typed(df, schema).sort("day", "treatment_type")
+
+
+def harvests(src: ReportSource) -> pl.DataFrame:
+    """One row per harvest event up to the last day: batch, day, fish and live weight of its lots."""
+    schema = {"event_id": pl.Int64, "batch_id": pl.Int64, "day": pl.Date, "fish": pl.Int64, "live_kg": pl.Float64}
+    if not _has(src, "harvest_harvestevent", "harvest_harvestlot"):
+        return pl.DataFrame(schema=schema)
+    df = src.frame(
+        "SELECT e.id AS event_id, e.batch_id, CAST(e.event_date AS DATE) AS day, "
+        "SUM(CAST(l.unit_count AS BIGINT)) AS fish, SUM(l.live_weight_kg) AS live_kg "
+        "FROM harvest_harvestevent e JOIN harvest_harvestlot l ON l.event_id = e.id "
+        f"WHERE CAST(e.event_date AS DATE) <= {_date(src.end)} GROUP BY e.id, e.batch_id, CAST(e.event_date AS DATE)"
+    )
+    return _typed(df, schema).sort("day", "event_id")
+
+
+def harvest_grades(src: ReportSource) -> pl.DataFrame:
+    """Harvest lots up to the last day per product grade (in the grades' order): lots, fish, live and gutted
+    weight."""
+    schema = {"grade_id": pl.Int64, "code": pl.String, "grade": pl.String, "lots": pl.Int64, "fish": pl.Int64}
+    schema |= {"live_kg": pl.Float64, "gutted_kg": pl.Float64}
+    if not _has(src, "harvest_harvestevent", "harvest_harvestlot", "harvest_productgrade"):
+        return pl.DataFrame(schema=schema)
+    df = src.frame(
+        "SELECT MIN(p.id) AS grade_id, p.code, p.name AS grade, COUNT(*) AS lots, SUM(CAST(l.unit_count AS BIGINT)) AS fish, "
+        "SUM(l.live_weight_kg) AS live_kg, SUM(l.gutted_weight_kg) AS gutted_kg FROM harvest_harvestlot l "
+        "JOIN harvest_harvestevent e ON e.id = l.event_id JOIN harvest_productgrade p ON p.id = l.product_grade_id "
+        f"WHERE CAST(e.event_date AS DATE) <= {_date(src.end)} GROUP BY p.code, p.name"
+    )
+    return _typed(df, schema).sort("grade_id")
+
+
+def weather(src: ReportSource) -> pl.DataFrame:
+    """Per geography and day up to the last day: mean air temperature, mean and highest wind speed over the
+    weather observations of its sea areas."""
+    schema = {"geography": pl.String, "day": pl.Date, "air_c": pl.Float64, "wind_ms": pl.Float64}
+    schema |= {"wind_max_ms": pl.Float64}
+    if not _has(src, "environmental_weatherdata"):
+        return pl.DataFrame(schema=schema)
+    df = src.frame(
+        'SELECT g.name AS geography, CAST(w."timestamp" AS DATE) AS day, '
+        "AVG(CAST(w.temperature AS DOUBLE PRECISION)) AS air_c, AVG(CAST(w.wind_speed AS DOUBLE PRECISION)) "
+        "AS wind_ms, MAX(CAST(w.wind_speed AS DOUBLE PRECISION)) AS wind_max_ms FROM environmental_weatherdata w "
+        "JOIN infrastructure_area a ON a.id = w.area_id JOIN infrastructure_geography g ON g.id = a.geography_id "
+        f'WHERE CAST(w."timestamp" AS DATE) <= {_date(src.end)} GROUP BY g.name, CAST(w."timestamp" AS DATE)'
+    )
+    return _typed(df, schema).sort("geography", "day")
