@@ -61,6 +61,12 @@ def template_d1(pg_admin, tmp_path_factory):
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def farm_cache(tmp_path_factory):
+    """The farm generated ahead, shared by the module's advances: the first one builds it."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
 def loaded_d1(template_d1, pg_admin):
     name = f"{template_d1}_{uuid.uuid4().hex[:8]}"
@@ -71,12 +77,12 @@ def loaded_d1(template_d1, pg_admin):
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin):
+def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin, farm_cache):
     middle = D1 + dt.timedelta(days=6)
-    first = advance(loaded_d1, middle, work=tmp_path)
+    first = advance(loaded_d1, middle, cache=farm_cache)
     assert first.rows and first.updated.get("batch_batchcontainerassignment") and not first.moved
-    second = advance(loaded_d1, D2, work=tmp_path)
-    assert second.from_date == middle and second.to_date == D2
+    second = advance(loaded_d1, D2, cache=farm_cache)
+    assert second.from_date == middle and second.to_date == D2 and not second.generated  # cut from the cache
     assert second.rows.get("inventory_feedingevent") and second.rows.get("environmental_environmentalreading")
 
     name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"
@@ -92,15 +98,15 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_zero_days_is_a_no_op_and_going_back_is_refused(tmp_path, loaded_d1):
+def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):
     before = fingerprint(loaded_d1)
-    assert advance(loaded_d1, D1, work=tmp_path).noop
+    assert advance(loaded_d1, D1, cache=farm_cache).noop
     with pytest.raises(AquagenError, match=f"--to {D1 - dt.timedelta(days=1)} is before the database's as-of date"):
-        advance(loaded_d1, D1 - dt.timedelta(days=1), work=tmp_path)
+        advance(loaded_d1, D1 - dt.timedelta(days=1), cache=farm_cache)
     assert fingerprint(loaded_d1) == before
 
 
-def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
+def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
     with psycopg.connect(loaded_d1) as c:  # a feeding someone entered in the UI, with the next id
         c.execute(
             "INSERT INTO inventory_feedingevent (feeding_date, feeding_time, amount_kg, batch_biomass_kg, "
@@ -111,7 +117,7 @@ def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
             "LIMIT 1"
         )
         mine = c.execute("SELECT max(id) FROM inventory_feedingevent").fetchone()[0]
-    result = advance(loaded_d1, D1 + dt.timedelta(days=3), work=tmp_path)
+    result = advance(loaded_d1, D1 + dt.timedelta(days=3), cache=farm_cache)
     assert result.moved.get("inventory_feedingevent") == 1
     with psycopg.connect(loaded_d1) as c:
         assert (
@@ -122,9 +128,9 @@ def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
     assert n == result.rows["inventory_feedingevent"]
 
 
-def test_a_killed_advance_leaves_the_database_at_the_old_date(tmp_path, loaded_d1):
+def test_a_killed_advance_leaves_the_database_at_the_old_date(loaded_d1, farm_cache):
     before = fingerprint(loaded_d1)
-    env = {**os.environ, "AQUAGEN_KILL_AT": "final"}
+    env = {**os.environ, "AQUAGEN_KILL_AT": "final", "AQUAGEN_CACHE": str(farm_cache)}
     cmd = [
         sys.executable,
         "-m",
