@@ -30,7 +30,7 @@ import psycopg
 import schemas
 from aquagen import killpoints
 from aquagen.errors import AquagenError
-from aquagen.profiles import Profile, get
+from aquagen.profiles import Profile
 from aquagen.run.ahead import Ahead, Window, ahead
 from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
@@ -207,7 +207,9 @@ def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) ->
         if new is not None and new.height:
             if moved:
                 result.moved[name] = moved
-            result.rows[name] = copy_rows(conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False)
+            result.rows[name] = copy_rows(
+                conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False
+            )
         changed = win.changed.get(name)
         if changed is not None and changed.height:
             result.updated[name] = update_rows(conn, f"public.{name}", t, _remap(changed, t, ts, maps))
