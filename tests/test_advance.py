@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 
 from aquagen.errors import AquagenError
 from aquagen.profiles import get
+from aquagen.run import ahead
 from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
@@ -96,6 +97,30 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
     finally:
         with psycopg.connect(pg_admin, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_a_full_farm_gains_the_batches_its_new_days_plan(tmp_path, pg_admin, monkeypatch):
+    """A full farm (no --batches) plans every egg intake up to its as-of date: advancing across an
+    intake creates that batch, as a fresh load at the new date has it."""
+    monkeypatch.setattr(ahead, "AHEAD_DAYS", 30)  # a short farm ahead: only the window is compared
+    args = dict(seed=4, batches=None, first_start=dt.date(2025, 1, 1), geography="Faroe Islands")
+    d1, d2 = dt.date(2025, 3, 10), dt.date(2025, 3, 20)  # an intake on 2025-03-16
+    names = [f"aquagen_farm_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        for name in names:
+            c.execute(f'CREATE DATABASE "{name}"')
+    advanced, fresh = (make_conninfo(pg_admin, dbname=name) for name in names)
+    try:
+        load(generate(tmp_path / "d1", as_of=d1, **args), advanced)
+        result = advance(advanced, d2, cache=tmp_path / "cache")
+        assert result.rows.get("batch_batch") == 1
+        load(generate(tmp_path / "d2", as_of=d2, **args), fresh)
+        got, want = contents(advanced), contents(fresh)
+        assert [n for n in want if got[n] != want[n]] == []
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            for name in names:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):

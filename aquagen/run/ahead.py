@@ -28,6 +28,8 @@ import polars as pl
 import schemas
 
 from .. import __version__
+from ..model.fleet import plan_farm
+from ..model.seeds import fleet_eggs
 from ..profiles import Profile, get
 from ..snapshot import MAX_DATE, Snapshot
 from ..tables.ids import id_column, when_column
@@ -57,10 +59,26 @@ def _code() -> str:
     return h.hexdigest()
 
 
+def _full_farm(meta: dict) -> bool:
+    """A full farm (``--batches`` not given) plans every egg intake up to its as-of date."""
+    return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
+
+
+def planned(meta: dict, as_of: dt.date) -> list[dict]:
+    """The batches a snapshot of ``meta``'s arguments plans at ``as_of``: a fleet's fixed list, or a
+    full farm's intakes up to that date (the plan is prefix-stable: a later date only adds batches)."""
+    if not _full_farm(meta):
+        return meta.get("planned_batches", meta["batches"])
+    a = meta["arguments"]
+    first = dt.date.fromisoformat(a["first_start"])
+    return [b.to_json() for b in plan_farm(first, as_of, fleet_eggs(meta["seed"]), meta["seed"], a.get("geography"))]
+
+
 def key(meta: dict) -> str:
     """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
     args = {k: v for k, v in meta["arguments"].items() if k != "as_of"}
-    what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": meta.get("planned_batches")}
+    plan = None if _full_farm(meta) else meta.get("planned_batches", meta["batches"])
+    what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
 
 
@@ -159,8 +177,14 @@ class Ahead:
         """The manifest (without tables) a snapshot generated at ``to`` has."""
         meta = {k: v for k, v in self.manifest.items() if k != "tables"}
         meta["arguments"] = {**meta["arguments"], "as_of": to.isoformat()}
-        meta["batches"] = [b for b in meta["planned_batches"] if dt.date.fromisoformat(b["start_date"]) <= to]
+        if _full_farm(meta):
+            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
+        meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
         return meta
+
+
+def _start(b: dict) -> dt.date:
+    return dt.date.fromisoformat(b["start_date"])
 
 
 def ahead(
@@ -184,6 +208,7 @@ def ahead(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        meta = {**meta, "planned_batches": planned(meta, as_of)}
         snap = regenerate(meta, as_of, tmp / "snapshot", workers=workers, progress=progress)
         _keep(snap, tmp, as_of)
         shutil.rmtree(tmp / "snapshot")
