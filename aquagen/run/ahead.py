@@ -48,12 +48,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aquagen"
 
 
-@cache
 def _code() -> str:
-    """The generator's code and schema files: a cache made by other code is never used."""
+    """The generator's code and schema files (plug-in profiles' too): a cache made by other code is never used."""
+    return _hash_code((Path(__file__).parents[1], Path(schemas.__file__).parent, *schemas.profile_dirs()))
+
+
+@cache
+def _hash_code(bases: tuple[Path, ...]) -> str:
     h = hashlib.sha256(__version__.encode() + pl.__version__.encode())
-    for base in (Path(__file__).parents[1], Path(schemas.__file__).parent):
-        for f in sorted(base.rglob("*")):
+    for base in bases:
+        for f in sorted(base.rglob("*")) if base.is_dir() else []:
             if f.suffix in (".py", ".json") and "__pycache__" not in f.parts:
                 h.update(str(f.relative_to(base)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
@@ -215,7 +219,12 @@ def ahead(
         old = root / f".{folder.name}.old-{os.getpid()}"
         if folder.exists():
             folder.rename(old)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another advance put the same farm in place meanwhile: use it
+            if not (folder / INFO).is_file():
+                raise
+            shutil.rmtree(tmp)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
