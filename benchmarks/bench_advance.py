@@ -62,7 +62,7 @@ def measure(batches: int, days: int, repeat: int, workers: int, admin: str, work
     run_all.step(f"load at {d1} ({time.perf_counter() - t0:.1f} s to generate)")
     postgres.load(snap, dsn)
     cache = work / "cache"
-    advanced = []
+    advanced, phases = [], []
     cold = 0.0
     for i in range(repeat + 1):
         name, dsn = copy_db(admin, template)
@@ -74,6 +74,7 @@ def measure(batches: int, days: int, repeat: int, workers: int, admin: str, work
             cold, window = took, sum(r.rows.values()) + sum(r.updated.values())
         else:
             advanced.append(took)
+            phases.append(r.phases)
         if i < repeat:
             drop_db(admin, name)
     kept, kept_dsn = name, dsn
@@ -93,7 +94,15 @@ def measure(batches: int, days: int, repeat: int, workers: int, admin: str, work
     drop_db(admin, template)
     daily, reload = statistics.median(advanced), statistics.median(reloads)
     return dict(
-        rows=rows, window=window, cold=cold, daily=daily, advanced=advanced, reload=reload, reloads=reloads, same=same
+        rows=rows,
+        window=window,
+        cold=cold,
+        daily=daily,
+        advanced=advanced,
+        phases={k: statistics.median(p[k] for p in phases) for k in phases[0]},
+        reload=reload,
+        reloads=reloads,
+        same=same,
     )
 
 
@@ -127,6 +136,7 @@ def main() -> None:
     print(f"window: {r['window']:,} rows inserted or moved on; advanced database equals the fresh load: {r['same']}")
     print(f"first advance (generates the farm ahead, {args.workers} workers): {r['cold']:.1f} s")
     print(f"daily advance: {r['daily']:.2f} s (runs {', '.join(f'{x:.2f}' for x in r['advanced'])})")
+    print("daily advance phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
     print(f"full reload (generate + load): {r['reload']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['reloads'])})")
     print(f"daily advance is {r['reload'] / r['daily']:.0f}x faster than a full reload")
     if not r["same"]:

@@ -84,6 +84,7 @@ class AdvanceResult:
     moved: dict[str, int] = field(default_factory=dict)  # tables whose new ids moved past users' rows: by how much
     seconds: float = 0.0
     generated: bool = False  # the farm was generated ahead by this advance (the cache did not hold it)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: farm ahead (cache or build), window, apply
 
     @property
     def noop(self) -> bool:
@@ -154,6 +155,7 @@ def advance(
             )
         if to == state.as_of:
             return AdvanceResult(to, to)
+        t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
             to,
@@ -161,11 +163,14 @@ def advance(
             workers=workers,
             progress=progress,
         )
+        t1 = time.perf_counter()
         win = farm.window(state.as_of, to)
+        t2 = time.perf_counter()
         try:
             with conn.transaction():
                 result = _apply(conn, farm, win, state)
                 killpoints.reached("final")
+            result.phases = {"farm ahead": t1 - t0, "window": t2 - t1, "apply": time.perf_counter() - t2}
         except psycopg.Error as e:
             raise AquagenError(
                 "advance failed and was rolled back (did the application change or delete "
