@@ -384,15 +384,22 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
     type=click.IntRange(min=1, max=64),
     default=os.cpu_count() or 1,
     show_default="all cores",
-    help="Worker processes generating the new days.",
+    help="Worker processes generating the farm ahead (when the cache does not hold it).",
 )
-def advance(dsn, pgdata, to, workers):
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the farm generated ahead is kept. [default: $AQUAGEN_CACHE, else ~/.cache/aquagen]",
+)
+def advance(dsn, pgdata, to, workers, cache):
     """Move a loaded database on to a later as-of date, without reloading.
 
-    Reads from the load log how the data was generated and the date it holds, generates
-    the same farm at the new date and, in one transaction, adds every row created since
-    and moves batches, assignments and stock lots on. Rows added through the application
-    are kept; killing it leaves the database at the old date.
+    Reads from the load log how the data was generated and the date it holds, cuts the
+    new days out of the same farm generated a year ahead (kept in a cache: generated on
+    the first advance, reused by the next ones) and, in one transaction, adds every row
+    created since and moves batches, assignments and stock lots on. Rows added through
+    the application are kept; killing it leaves the database at the old date.
 
     \b
     Examples:
@@ -404,7 +411,7 @@ def advance(dsn, pgdata, to, workers):
     from loaders.advance import describe
 
     with RichProgress() as progress:
-        result = run(database.choose(dsn, pgdata).dsn, to, workers=workers, progress=progress)
+        result = run(database.choose(dsn, pgdata).dsn, to, workers=workers, progress=progress, cache=cache)
     click.echo(describe(result))
 
 

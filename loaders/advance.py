@@ -3,9 +3,11 @@
 aquagen's output is prefix-stable: a snapshot at a later date holds every row of an earlier
 one unchanged, ids included, and only the rows of the tables whose rows change (batches,
 assignments, stock lots: the profile's ``mutable`` tables) move on. So advancing a database
-from D1 to D2 generates the snapshot at D2 with the arguments its load log recorded and, in
-one transaction, inserts every row created after D1 (per table, exactly the ids above D1's
-largest), updates the changing rows to their D2 state, moves the sequences and logs D2.
+from D1 to D2 cuts the window (D1, D2] out of the same farm generated ahead
+(``aquagen.run.ahead``: generated once, a year past D2, and kept in a cache) and, in one
+transaction, inserts the rows created in it (per table, exactly the ids above D1's largest),
+updates the changing rows whose state moved on to their D2 state, moves the sequences and
+logs D2. A one-day window is a few thousand rows for a 50-batch farm.
 
 Rows the application's users added in between are never touched: where one holds an id that
 aquagen's new rows would take, all new rows of that table move past the table's largest id,
@@ -16,7 +18,8 @@ that the next advance maps ids the same way.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +30,15 @@ import psycopg
 import schemas
 from aquagen import killpoints
 from aquagen.errors import AquagenError
-from aquagen.profiles import Profile, get
-from aquagen.run.generate import regenerate
+from aquagen.profiles import Profile
+from aquagen.run.ahead import Ahead, Window, ahead
 from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
-from aquagen.tables.ids import id_column, when_column
+from aquagen.tables.ids import id_column
 
 from .binarycopy import copy_rows, update_rows
 from .catalog import set_sequences
-from .loadlog import LOAD_LOG, manifest_digest, write_log
+from .loadlog import LOAD_LOG, write_log
 from .reconcile import by_natural_key, history_refs
 from .rows import one
 from .session import check_client, connect, exclusive
@@ -80,6 +83,8 @@ class AdvanceResult:
     updated: dict[str, int] = field(default_factory=dict)  # changing rows moved on, per table
     moved: dict[str, int] = field(default_factory=dict)  # tables whose new ids moved past users' rows: by how much
     seconds: float = 0.0
+    generated: bool = False  # the farm was generated ahead by this advance (the cache did not hold it)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: farm ahead (cache or build), window, apply
 
     @property
     def noop(self) -> bool:
@@ -125,9 +130,17 @@ def _state(conn: psycopg.Connection) -> _State:
 
 
 def advance(
-    dsn: str, to: dt.date | None = None, *, workers: int = 1, progress: Progress | None = None, work: Path | None = None
+    dsn: str,
+    to: dt.date | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+    work: Path | None = None,
+    cache: Path | None = None,
 ) -> AdvanceResult:
-    """Advance the database at ``dsn`` to ``to`` (default today): see the module docstring."""
+    """Advance the database at ``dsn`` to ``to`` (default today): see the module docstring. The farm
+    generated ahead is kept under ``cache`` (default: ``work``/cache if ``work`` is given, else
+    ``aquagen.run.ahead.cache_root()``)."""
     start = time.perf_counter()
     to = to or dt.date.today()
     with connect(dsn) as conn:
@@ -142,64 +155,76 @@ def advance(
             )
         if to == state.as_of:
             return AdvanceResult(to, to)
-        with tempfile.TemporaryDirectory(prefix="aquagen-advance-", dir=work) as tmp:
-            snap = regenerate(state.meta, to, Path(tmp) / "snapshot", workers=workers, progress=progress)
-            try:
-                with conn.transaction():
-                    result = _apply(conn, snap, state)
-                    killpoints.reached("final")
-            except psycopg.Error as e:
-                raise AquagenError(
-                    "advance failed and was rolled back (did the application change or delete "
-                    f"aquagen's rows?): {' '.join(str(e).split())}"
-                ) from None
+        t0 = time.perf_counter()
+        farm, built = ahead(
+            state.meta,
+            to,
+            cache or (work / "cache" if work is not None else None),
+            workers=workers,
+            progress=progress,
+        )
+        t1 = time.perf_counter()
+        win = farm.window(state.as_of, to)
+        t2 = time.perf_counter()
+        try:
+            with conn.transaction():
+                result = _apply(conn, farm, win, state)
+                killpoints.reached("final")
+            result.phases = {"farm ahead": t1 - t0, "window": t2 - t1, "apply": time.perf_counter() - t2}
+        except psycopg.Error as e:
+            raise AquagenError(
+                "advance failed and was rolled back (did the application change or delete "
+                f"aquagen's rows?): {' '.join(str(e).split())}"
+            ) from None
+    result.generated = built
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceResult:
-    """Inside the caller's transaction: insert what D2 adds, move the changing rows on."""
-    profile = get(snap.profile)
+def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) -> AdvanceResult:
+    """Inside the caller's transaction: insert what the window adds, move the changing rows on."""
+    profile = farm.profile
     ts = profile.tables
-    cutoff = dt.datetime.combine(state.as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
-    result = AdvanceResult(state.as_of, dt.date.fromisoformat(snap.manifest["arguments"]["as_of"]))
+    result = AdvanceResult(win.since, win.to)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
     maps: dict[str, Segments | pl.DataFrame] = {}
     for name, t in ts.items():
-        idcol, when = id_column(name, profile.name), when_column(name, profile.name)
-        lf = snap.scan(name)
-        dated = when in t.column_names  # a table without a creation time is master data: nothing new
-        old = lf.filter(pl.col(when) < cutoff) if dated else lf
-        new = lf.filter(pl.col(when) >= cutoff).collect() if dated else lf.head(0).collect()
-        old_max = old.select(pl.col(idcol).max()).collect().item() or 0
+        idcol = id_column(name, profile.name)
+        new = win.new.get(name)
+        old_max = win.old_max[name]
         db_max = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0]
         if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
-            pairs = _natural_pairs(conn, profile, name, old, maps)
+            pairs = _natural_pairs(conn, profile, name, farm.old(name, win.since), maps)
             offset = max(0, db_max - old_max)
-            maps[name] = pl.concat(
-                [pairs, new.select(old=pl.col("id").cast(pl.Int64), new=pl.col("id").cast(pl.Int64) + offset)]
+            added = (
+                new.select(old=pl.col("id").cast(pl.Int64), new=pl.col("id").cast(pl.Int64) + offset)
+                if new is not None
+                else pl.DataFrame(schema={"old": pl.Int64, "new": pl.Int64})
             )
-            moved = offset if new.height and db_max > (pairs["new"].max() or 0) else 0
+            maps[name] = pl.concat([pairs, added])
+            moved = offset if added.height and db_max > (pairs["new"].max() or 0) else 0
         else:  # events: where the load and earlier advances put them (the log's segments)
             seg = state.segments.get(name, Segments())
             moved = max(0, db_max - (old_max + seg.offsets[-1]))
             if moved:  # the application's users added rows: aquagen's new ones go past them
                 seg.add(old_max + 1, db_max - old_max)
             state.segments[name] = maps[name] = seg
-        if moved and new.height:
-            result.moved[name] = moved
-        if new.height:
+        if new is not None and new.height:
+            if moved:
+                result.moved[name] = moved
             result.rows[name] = copy_rows(
                 conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False
             )
-        if name in profile.mutable:
-            result.updated[name] = update_rows(conn, f"public.{name}", t, _remap(old.collect(), t, ts, maps))
+        changed = win.changed.get(name)
+        if changed is not None and changed.height:
+            result.updated[name] = update_rows(conn, f"public.{name}", t, _remap(changed, t, ts, maps))
     set_sequences(conn, ts)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any violation surfaces here, before COMMIT
+    meta = json.dumps(win.meta, sort_keys=True, default=str)
     write_log(
         conn,
-        snap,
-        manifest_digest(snap),
+        Snapshot(farm.path, {**win.meta, "tables": {}}),
+        "advanced:" + hashlib.sha256(meta.encode()).hexdigest(),
         result.rows,
         [],
         "advanced",
@@ -250,7 +275,8 @@ def describe(result: AdvanceResult) -> str:
     """One line for the CLI."""
     if result.noop:
         return f"the database is already at {result.to_date}; nothing to do"
-    line = (
+    line = "generated the farm ahead (reused by the next advances); " if result.generated else ""
+    line += (
         f"advanced from {result.from_date} to {result.to_date}: {sum(result.rows.values()):,} new rows in "
         f"{len(result.rows)} tables, {sum(result.updated.values()):,} rows moved on, in {result.seconds:.1f} s"
     )

@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 
 from aquagen.errors import AquagenError
 from aquagen.profiles import get
+from aquagen.run import ahead
 from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
@@ -61,6 +62,12 @@ def template_d1(pg_admin, tmp_path_factory):
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def farm_cache(tmp_path_factory):
+    """The farm generated ahead, shared by the module's advances: the first one builds it."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
 def loaded_d1(template_d1, pg_admin):
     name = f"{template_d1}_{uuid.uuid4().hex[:8]}"
@@ -71,12 +78,12 @@ def loaded_d1(template_d1, pg_admin):
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin):
+def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin, farm_cache):
     middle = D1 + dt.timedelta(days=6)
-    first = advance(loaded_d1, middle, work=tmp_path)
+    first = advance(loaded_d1, middle, cache=farm_cache)
     assert first.rows and first.updated.get("batch_batchcontainerassignment") and not first.moved
-    second = advance(loaded_d1, D2, work=tmp_path)
-    assert second.from_date == middle and second.to_date == D2
+    second = advance(loaded_d1, D2, cache=farm_cache)
+    assert second.from_date == middle and second.to_date == D2 and not second.generated  # cut from the cache
     assert second.rows.get("inventory_feedingevent") and second.rows.get("environmental_environmentalreading")
 
     name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"
@@ -92,15 +99,39 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_zero_days_is_a_no_op_and_going_back_is_refused(tmp_path, loaded_d1):
+def test_a_full_farm_gains_the_batches_its_new_days_plan(tmp_path, pg_admin, monkeypatch):
+    """A full farm (no --batches) plans every egg intake up to its as-of date: advancing across an
+    intake creates that batch, as a fresh load at the new date has it."""
+    monkeypatch.setattr(ahead, "AHEAD_DAYS", 30)  # a short farm ahead: only the window is compared
+    args = dict(seed=4, batches=None, first_start=dt.date(2025, 1, 1), geography="Faroe Islands")
+    d1, d2 = dt.date(2025, 3, 10), dt.date(2025, 3, 20)  # an intake on 2025-03-16
+    names = [f"aquagen_farm_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        for name in names:
+            c.execute(f'CREATE DATABASE "{name}"')
+    advanced, fresh = (make_conninfo(pg_admin, dbname=name) for name in names)
+    try:
+        load(generate(tmp_path / "d1", as_of=d1, **args), advanced)
+        result = advance(advanced, d2, cache=tmp_path / "cache")
+        assert result.rows.get("batch_batch") == 1
+        load(generate(tmp_path / "d2", as_of=d2, **args), fresh)
+        got, want = contents(advanced), contents(fresh)
+        assert [n for n in want if got[n] != want[n]] == []
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            for name in names:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):
     before = fingerprint(loaded_d1)
-    assert advance(loaded_d1, D1, work=tmp_path).noop
+    assert advance(loaded_d1, D1, cache=farm_cache).noop
     with pytest.raises(AquagenError, match=f"--to {D1 - dt.timedelta(days=1)} is before the database's as-of date"):
-        advance(loaded_d1, D1 - dt.timedelta(days=1), work=tmp_path)
+        advance(loaded_d1, D1 - dt.timedelta(days=1), cache=farm_cache)
     assert fingerprint(loaded_d1) == before
 
 
-def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
+def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
     with psycopg.connect(loaded_d1) as c:  # a feeding someone entered in the UI, with the next id
         c.execute(
             "INSERT INTO inventory_feedingevent (feeding_date, feeding_time, amount_kg, batch_biomass_kg, "
@@ -111,7 +142,7 @@ def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
             "LIMIT 1"
         )
         mine = c.execute("SELECT max(id) FROM inventory_feedingevent").fetchone()[0]
-    result = advance(loaded_d1, D1 + dt.timedelta(days=3), work=tmp_path)
+    result = advance(loaded_d1, D1 + dt.timedelta(days=3), cache=farm_cache)
     assert result.moved.get("inventory_feedingevent") == 1
     with psycopg.connect(loaded_d1) as c:
         assert (
@@ -122,9 +153,9 @@ def test_rows_added_through_the_application_are_kept(tmp_path, loaded_d1):
     assert n == result.rows["inventory_feedingevent"]
 
 
-def test_a_killed_advance_leaves_the_database_at_the_old_date(tmp_path, loaded_d1):
+def test_a_killed_advance_leaves_the_database_at_the_old_date(loaded_d1, farm_cache):
     before = fingerprint(loaded_d1)
-    env = {**os.environ, "AQUAGEN_KILL_AT": "final"}
+    env = {**os.environ, "AQUAGEN_KILL_AT": "final", "AQUAGEN_CACHE": str(farm_cache)}
     cmd = [
         sys.executable,
         "-m",

@@ -1,0 +1,256 @@
+"""The farm generated ahead, so that ``aquagen advance`` cuts each day out instead of generating it.
+
+aquagen's output is prefix-stable: the snapshot at a later as-of date A, cut at any D <= A, is the
+snapshot at D (ids are numbered by day first, every shard builds its whole horizon and is cut,
+FIFO at a date depends only on what was fed before it). So one snapshot at A (a year past the
+date asked for), kept per table as one id-ordered Parquet file with a per-day index, gives any
+window (D1, D2] by reading a row group or two per table: the rows created in it, and the changing
+rows (``Profile.mutable``) whose state moved on, at D2 (their last history row, as ``cut`` does).
+
+A farm is generated ahead once per generation arguments and code version (``key``); later
+advances simulate nothing until D2 passes A. The folder is written aside and renamed into place,
+so a killed build leaves no half cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+import schemas
+
+from .. import __version__
+from ..model.fleet import plan_farm
+from ..model.seeds import fleet_eggs
+from ..profiles import Profile, get
+from ..snapshot import MAX_DATE, Snapshot
+from ..tables.ids import id_column, when_column
+from .generate import regenerate
+from .runner import Progress
+
+AHEAD_DAYS = 365  # a farm is generated this far past the date asked for: a year of daily advances per build
+ROW_GROUP = 16_384  # rows per Parquet row group: a day's window reads one or two of each table
+INFO = "ahead.json"
+
+
+def cache_root() -> Path:
+    """``$AQUAGEN_CACHE``, else ``$XDG_CACHE_HOME/aquagen``, else ``~/.cache/aquagen``."""
+    if os.environ.get("AQUAGEN_CACHE"):
+        return Path(os.environ["AQUAGEN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aquagen"
+
+
+def _code() -> str:
+    """The generator's code and schema files (plug-in profiles' too): a cache made by other code is never used."""
+    return _hash_code((Path(__file__).parents[1], Path(schemas.__file__).parent, *schemas.profile_dirs()))
+
+
+@cache
+def _hash_code(bases: tuple[Path, ...]) -> str:
+    h = hashlib.sha256(__version__.encode() + pl.__version__.encode())
+    for base in bases:
+        for f in sorted(base.rglob("*")) if base.is_dir() else []:
+            if f.suffix in (".py", ".json") and "__pycache__" not in f.parts:
+                h.update(str(f.relative_to(base)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _full_farm(meta: dict) -> bool:
+    """A full farm (``--batches`` not given) plans every egg intake up to its as-of date."""
+    return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
+
+
+def planned(meta: dict, as_of: dt.date) -> list[dict]:
+    """The batches a snapshot of ``meta``'s arguments plans at ``as_of``: a fleet's fixed list, or a
+    full farm's intakes up to that date (the plan is prefix-stable: a later date only adds batches)."""
+    if not _full_farm(meta):
+        return meta.get("planned_batches", meta["batches"])
+    a = meta["arguments"]
+    first = dt.date.fromisoformat(a["first_start"])
+    return [b.to_json() for b in plan_farm(first, as_of, fleet_eggs(meta["seed"]), meta["seed"], a.get("geography"))]
+
+
+def key(meta: dict) -> str:
+    """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
+    args = {k: v for k, v in meta["arguments"].items() if k != "as_of"}
+    plan = None if _full_farm(meta) else meta.get("planned_batches", meta["batches"])
+    what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
+    return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
+
+
+def _end(day: dt.date) -> dt.datetime:
+    """The end of ``day``: rows created before it exist at that date."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+@dataclass
+class Window:
+    """What the snapshot at ``to`` holds beyond the one at ``since``, table by table."""
+
+    since: dt.date
+    to: dt.date
+    meta: dict  # the snapshot at ``to``'s manifest without its tables (what the load log records)
+    old_max: dict[str, int] = field(default_factory=dict)  # largest id at ``since`` (0: none)
+    new: dict[str, pl.DataFrame] = field(default_factory=dict)  # rows created in the window
+    changed: dict[str, pl.DataFrame] = field(default_factory=dict)  # earlier changing rows, at ``to``
+
+    @property
+    def rows(self) -> int:
+        return sum(df.height for df in self.new.values()) + sum(df.height for df in self.changed.values())
+
+
+@dataclass
+class Ahead:
+    """A farm generated ahead to ``as_of``: one Parquet file per table, ordered by id, and per table
+    and day the rows created (``n``) and the largest id so far (``top``)."""
+
+    path: Path
+    as_of: dt.date
+    manifest: dict
+    index: pl.DataFrame  # table, day (date), n, top
+
+    @property
+    def profile(self) -> Profile:
+        return get(self.manifest["schema"])
+
+    @classmethod
+    def open(cls, path: Path) -> Ahead:
+        info = json.loads((path / INFO).read_text())
+        return cls(
+            path, dt.date.fromisoformat(info["as_of"]), info["manifest"], pl.read_parquet(path / "index.parquet")
+        )
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.path / "tables" / f"{table}.parquet")
+
+    def top(self, table: str, day: dt.date) -> int:
+        """The largest id of ``table`` at the end of ``day`` (0: none)."""
+        got = self.index.filter(pl.col("table") == table, pl.col("day") <= day)["top"].max()
+        return int(got) if got is not None else 0  # type: ignore[arg-type]
+
+    def old(self, table: str, since: dt.date) -> pl.LazyFrame:
+        """The rows of ``table`` created up to ``since`` (every row of a table without a creation time)."""
+        when = when_column(table, self.profile.name)
+        lf = self.scan(table)
+        return lf.filter(pl.col(when) < _end(since)) if when in self.profile.tables[table].column_names else lf
+
+    def window(self, since: dt.date, to: dt.date) -> Window:
+        """The rows of the window (``since``, ``to``]: see the module docstring."""
+        if not since <= to <= self.as_of:
+            raise ValueError(f"window {since}..{to} outside the farm generated to {self.as_of}")
+        p = self.profile
+        ts = p.tables
+        win = Window(since, to, self._meta(to))
+        for name, t in ts.items():
+            win.old_max[name] = self.top(name, since)
+            if when_column(name, p.name) not in t.column_names:
+                continue  # master data: nothing new
+            idcol = id_column(name, p.name)
+            lo, hi = win.old_max[name], self.top(name, to)
+            if hi > lo and name not in p.mutable:
+                win.new[name] = self.scan(name).filter(pl.col(idcol).is_between(lo + 1, hi)).collect()
+        for name in p.mutable:
+            t = ts[name]
+            if t.history_table is None or t.history_table not in ts:
+                continue
+            h = t.history_table
+            lo, hi = win.old_max[h], self.top(h, to)
+            state = (
+                self.scan(h)
+                .filter(pl.col("history_id").is_between(lo + 1, hi))
+                .sort("history_id")
+                .group_by("id", maintain_order=True)
+                .last()
+                .select(t.column_names)
+                .sort("id")
+                .collect()
+            )  # the last history row at ``to`` of every row that changed in the window
+            win.new[name] = state.filter(pl.col("id") > win.old_max[name])
+            win.changed[name] = state.filter(pl.col("id") <= win.old_max[name])
+        return win
+
+    def _meta(self, to: dt.date) -> dict:
+        """The manifest (without tables) a snapshot generated at ``to`` has."""
+        meta = {k: v for k, v in self.manifest.items() if k != "tables"}
+        meta["arguments"] = {**meta["arguments"], "as_of": to.isoformat()}
+        if _full_farm(meta):
+            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
+        meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
+        return meta
+
+
+def _start(b: dict) -> dt.date:
+    return dt.date.fromisoformat(b["start_date"])
+
+
+def ahead(
+    meta: dict,
+    to: dt.date,
+    root: Path | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> tuple[Ahead, bool]:
+    """The farm of ``meta`` generated ahead to ``to`` or later, from the cache under ``root`` (default
+    ``cache_root()``) or built now (then True): generated to ``to`` + AHEAD_DAYS, kept per table."""
+    root = root or cache_root()
+    folder = root / key(meta)
+    if (folder / INFO).is_file():
+        found = Ahead.open(folder)
+        if found.as_of >= to:
+            return found, False
+    as_of = min(to + dt.timedelta(days=AHEAD_DAYS), MAX_DATE)
+    tmp = root / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        meta = {**meta, "planned_batches": planned(meta, as_of)}
+        snap = regenerate(meta, as_of, tmp / "snapshot", workers=workers, progress=progress)
+        _keep(snap, tmp, as_of)
+        shutil.rmtree(tmp / "snapshot")
+        old = root / f".{folder.name}.old-{os.getpid()}"
+        if folder.exists():
+            folder.rename(old)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another advance put the same farm in place meanwhile: use it
+            if not (folder / INFO).is_file():
+                raise
+            shutil.rmtree(tmp)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Ahead.open(folder), True
+
+
+def _keep(snap: Snapshot, out: Path, as_of: dt.date) -> None:
+    """The snapshot as one id-ordered file per table with small row groups, and the per-day index."""
+    p = get(snap.profile)
+    (out / "tables").mkdir()
+    index = []
+    for name, t in p.tables.items():
+        idcol, when = id_column(name, p.name), when_column(name, p.name)
+        df = snap.scan(name).sort(idcol).collect()
+        df.write_parquet(out / "tables" / f"{name}.parquet", row_group_size=ROW_GROUP, statistics=True)
+        if df.height == 0:
+            continue
+        day = pl.col(when).dt.date() if when in t.column_names else pl.lit(dt.date(1970, 1, 1))
+        index.append(
+            df.group_by(day.alias("day"))
+            .agg(n=pl.len().cast(pl.Int64), top=pl.col(idcol).max().cast(pl.Int64))
+            .sort("day")
+            .select(pl.lit(name).alias("table"), "day", "n", pl.col("top").cum_max())
+        )
+        del df
+    pl.concat(index).write_parquet(out / "index.parquet")
+    manifest = {k: v for k, v in snap.manifest.items() if k != "tables"}
+    (out / INFO).write_text(json.dumps({"as_of": as_of.isoformat(), "manifest": manifest}, default=str))
