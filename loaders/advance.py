@@ -177,7 +177,7 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
             pairs = _natural_pairs(conn, profile, name, old, maps)
             offset = max(0, db_max - old_max)
             maps[name] = pl.concat(
-                [pairs, new.select(old=pl.col("id").cast(pl.Int64), new=pl.col("id").cast(pl.Int64) + offset)]
+                [pairs, new.select(old=pl.col(idcol).cast(pl.Int64), new=pl.col(idcol).cast(pl.Int64) + offset)]
             )
             moved = offset if new.height and db_max > (pairs["new"].max() or 0) else 0
         else:  # events: where the load and earlier advances put them (the log's segments)
@@ -214,8 +214,9 @@ def _natural_pairs(conn, profile: Profile, name: str, old: pl.LazyFrame, maps: d
     matched them: a schema made by the application's migrations holds some of them already)."""
     key = profile.natural_keys[name]
     t = profile.tables[name]
-    rows = _remap(old.select("id", *key).collect(), t, profile.tables, maps, own=False)
-    pairs = by_natural_key(conn, name, rows, key).select(old=pl.col("id").cast(pl.Int64), new="existing")
+    idcol = t.key or "id"
+    rows = _remap(old.select(idcol, *key).collect(), t, profile.tables, maps, own=False)
+    pairs = by_natural_key(conn, name, rows, key, idcol).select(old=pl.col(idcol).cast(pl.Int64), new="existing")
     missing = pairs.filter(pl.col("new").is_null())
     if missing.height:
         raise AquagenError(
@@ -238,7 +239,7 @@ def _remap(
     exprs = []
     refs = dict(history_refs(t, ts))
     if own:
-        refs["history_id" if t.history_of else "id"] = t.name
+        refs[t.key or "id"] = t.name
     for col, ref in refs.items():
         m = maps.get(ref)
         if col in df.columns and m is not None and not (isinstance(m, Segments) and m.identity):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -137,6 +137,14 @@ class Table:
     indexes: tuple[str, ...]  # CREATE INDEX statements
     history_of: str | None
     history_table: str | None
+    # the column naming the object a row is (or, in a history table, was): the base table's own id
+    # (``id`` almost everywhere; ``scenario_id``, ``model_id``, ... in the scenario app)
+    object_key: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The column holding the row's own id (its identity column: ``history_id`` in a history table)."""
+        return self.identity_column
 
     @property
     def column_names(self) -> list[str]:
@@ -237,6 +245,9 @@ def tables(profile: str = PROFILE) -> dict[str, Table]:
             history_of=t.get("history_of"),
             history_table=t.get("history_table"),
         )
+    for name, t in out.items():
+        base = out[t.history_of] if t.history_of else t
+        out[name] = replace(t, object_key=base.identity_column)
     return {name: out[name] for name in _load_order(out)}
 
 

@@ -477,5 +477,5 @@ def add_history(out: dict[str, pl.DataFrame], T: Bound) -> None:
         created = "date_joined" if name == "auth_user" else "created_at"
         user = None if name in ("auth_user", "users_userprofile") else SYSTEM_ID
         out[t_.history_table] = T.conform(
-            t_.history_table, number_history(T.history(name, out[name], created, "+", user))
+            t_.history_table, number_history(T.history(name, out[name], created, "+", user), key=t_.object_key or "id")
         )
