@@ -20,7 +20,7 @@ from aquagen.model.domain import SYSTEM_ID
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, number_history
 
-from . import harvest
+from . import harvest, scenario
 
 UTC = dt.UTC
 
@@ -464,6 +464,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     )
 
     out["harvest_productgrade"] = harvest.product_grades(t + 7 * step, profile)
+    out |= scenario.master(t + 8 * step, T)
     add_history(out, T)
     return out
 

@@ -21,6 +21,7 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
+from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME, BatchTables
 from aquagen.tables.conform import with_ids_and_history
 from aquagen.tables.ids import IdBook
@@ -50,6 +51,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         out = plan_batches.build_with(plan, sim, deferred, transfer_workflows, mortality, creation.tray_created(sim))
         creation.add(out, plan, sim, deferred)
     daily_states.add(seen[0])
+    scenario.add(out, plan, ids)  # the baseline scenario, its projection run pinned by the batch
     return out
 
 

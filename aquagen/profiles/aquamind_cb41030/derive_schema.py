@@ -2,7 +2,8 @@
 (``python3 -m aquagen.profiles.aquamind_cb41030.derive_schema REFERENCE_DIR``).
 
 The profile's tables are the 103 main-scope tables of AquaMind at cb41030, plus the egg supplier
-(and its history twin) from the broodstock app, which the creation workflows name. Foreign keys
+(and its history twin) from the broodstock app, which the creation workflows name, and the
+scenario app's tables that a batch's baseline scenario fills (``SCENARIO_TABLES``). Foreign keys
 into tables outside the profile (a projection run, a finance transaction, a planned activity, an
 egg production) cannot be created in a database that lacks those tables: the columns stay
 (always NULL here) and the constraints move to ``external_foreign_keys``, where the schema check
@@ -17,6 +18,24 @@ import sys
 from pathlib import Path
 
 EXTRA_APP_TABLES = ("broodstock_eggsupplier", "broodstock_historicaleggsupplier")
+# the scenario app: models, temperature profiles, scenarios, their projection runs and rows (a model
+# change and an FCR weight override stay outside: nothing writes them)
+SCENARIO_TABLES = (
+    "scenario",
+    "scenario_biological_constraints",
+    "scenario_fcrmodel",
+    "scenario_fcrmodelstage",
+    "scenario_mortality_model_stage",
+    "scenario_mortalitymodel",
+    "scenario_projection_run",
+    "scenario_scenarioprojection",
+    "scenario_stage_constraint",
+    "scenario_temperatureprofile",
+    "scenario_temperaturereading",
+    "scenario_tgc_model_stage",
+    "scenario_tgcmodel",
+)
+APP_TABLES = EXTRA_APP_TABLES + SCENARIO_TABLES
 IRREGULAR_TWINS = {"batch_creationworkflow": "batch_historicalbatchcreationworkflow"}
 
 
@@ -24,7 +43,7 @@ def derive(reference: Path) -> tuple[dict, dict]:
     """(schema, choices) of the profile from the reference folder."""
     head = json.loads((reference / "aquamind-schema-head.json").read_text())
     apps = json.loads((reference / "aquamind-schema-apps-head.json").read_text())
-    tables = {**head, **{n: apps[n] for n in EXTRA_APP_TABLES}}
+    tables = {**head, **{n: apps[n] for n in APP_TABLES}}
     for base, twin in IRREGULAR_TWINS.items():
         tables[base]["history_table"] = twin
         tables[twin]["history_of"] = base
@@ -35,7 +54,7 @@ def derive(reference: Path) -> tuple[dict, dict]:
             t["external_foreign_keys"] = outside
     choices = json.loads((reference / "aquamind-choices-head.json").read_text())
     app_choices = json.loads((reference / "aquamind-choices-apps-head.json").read_text())
-    choices.update({n: app_choices[n] for n in EXTRA_APP_TABLES if n in app_choices})
+    choices.update({n: app_choices[n] for n in APP_TABLES if n in app_choices})
     return dict(sorted(tables.items())), dict(sorted(choices.items()))
 
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.profiles.aquamind_8f2ab39 import masterdata as plan_master
+from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.tables.conform import Bound
 
 PLAN_PROFILE = "aquamind@8f2ab39"
@@ -76,6 +77,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         if name == "health_healthparameter":
             continue
         out[name] = T.conform(name, df)
+    out |= scenario.master(plan["scenario_tgcmodel"]["created_at"][0], T)  # this profile's engine's values
     t = dt.datetime.combine(setup_date, dt.time(9, 0), UTC)
     _users(out, T, t)
     _health(out, T, t + dt.timedelta(minutes=10))
