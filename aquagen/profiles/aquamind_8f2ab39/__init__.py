@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aquagen.profiles import Profile
 
-from . import batches, checks, environment, feedstock, masterdata
+from . import batches, checks, environment, feedstock, masterdata, scenario
 
 PROFILE = Profile(
     name="aquamind@8f2ab39",
@@ -42,5 +42,12 @@ PROFILE = Profile(
         "environmental_weatherdata": ("area_id", "timestamp"),
     },
     environment=environment.build,
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT + checks.LICE + checks.SAMPLING,
+    checks=checks.PHASE_COUNTS
+    + checks.INVARIANTS
+    + checks.HEALTH
+    + checks.ENVIRONMENT
+    + checks.LICE
+    + checks.SAMPLING
+    + scenario.CHECKS
+    + scenario.PLAN_CHECKS,
 )

@@ -37,6 +37,29 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound
 from aquagen.tables.ids import IdBook
 
+# the scenario app's tables in this profile (from the reference's apps extract): a model change and an
+# FCR weight override stay outside (nothing writes them); the constraint set's history twin, which the
+# extract leaves unpaired, is paired (``IRREGULAR_TWINS``)
+TABLES = (
+    "scenario",
+    "scenario_biological_constraints",
+    "scenario_fcrmodel",
+    "scenario_fcrmodelstage",
+    "scenario_historicalbiologicalconstraints",
+    "scenario_historicalfcrmodel",
+    "scenario_historicalmortalitymodel",
+    "scenario_historicaltemperatureprofile",
+    "scenario_historicaltgcmodel",
+    "scenario_mortality_model_stage",
+    "scenario_mortalitymodel",
+    "scenario_scenarioprojection",
+    "scenario_stage_constraint",
+    "scenario_temperatureprofile",
+    "scenario_temperaturereading",
+    "scenario_tgc_model_stage",
+    "scenario_tgcmodel",
+)
+IRREGULAR_TWINS = {"scenario_biological_constraints": "scenario_historicalbiologicalconstraints"}
 SCENARIO_STREAM = 0x5CE7  # the projection's rounding of deaths: its own stream inside the batch's shard
 PROFILE_DAYS = 1200  # readings per profile: the longest scenario the application's API accepts
 MIN_DURATION_DAYS = 900  # a baseline scenario covers at least this (the application's generator: 900)
@@ -431,3 +454,153 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
         rows_df = rows_df.with_columns(scenario_id=pl.lit(scenario_id, dtype=pl.Int64))
     rows_df = rows_df.with_columns(projection_id=ids.assign("scenario_scenarioprojection", rows_df))
     out["scenario_scenarioprojection"] = T.conform("scenario_scenarioprojection", rows_df)
+
+
+# --- checks (``aquagen validate``): SQL returning one number, expected ---------------------------
+def _coverage(rows_by: str, owner: str, owner_key: str, duration: str) -> str:
+    """SQL: owners whose projection rows are not exactly days 1..duration."""
+    return (
+        f"SELECT COUNT(*) FROM {owner} o LEFT JOIN (SELECT {rows_by}, COUNT(*) AS n, COUNT(DISTINCT day_number) AS d, "
+        f"MIN(day_number) AS lo, MAX(day_number) AS hi FROM scenario_scenarioprojection GROUP BY {rows_by}) p "
+        f"ON p.{rows_by} = o.{owner_key} WHERE p.n IS NULL OR p.n <> {duration} OR p.d <> {duration} "
+        f"OR p.lo <> 1 OR p.hi <> {duration}"
+    )
+
+
+def _count(table: str) -> str:
+    return f"SELECT COUNT(*) FROM {table}"
+
+
+N_GEO = len(D.GEOGRAPHIES)
+CHECKS = [
+    ("scenario", "temperature profiles (one per geography)", _count("scenario_temperatureprofile"), N_GEO),
+    (
+        "scenario",
+        "temperature readings (days 1..1200 per profile)",
+        _count("scenario_temperaturereading"),
+        N_GEO * PROFILE_DAYS,
+    ),
+    ("scenario", "TGC models (one per geography)", _count("scenario_tgcmodel"), N_GEO),
+    ("scenario", "FCR models (one per geography)", _count("scenario_fcrmodel"), N_GEO),
+    ("scenario", "mortality models (one per geography)", _count("scenario_mortalitymodel"), N_GEO),
+    (
+        "scenario",
+        "temperature profiles whose readings are not days 1..n",
+        "SELECT COUNT(*) FROM scenario_temperatureprofile t LEFT JOIN (SELECT profile_id, COUNT(*) AS n, "
+        "MIN(day_number) AS lo, MAX(day_number) AS hi FROM scenario_temperaturereading GROUP BY profile_id) r "
+        "ON r.profile_id = t.profile_id WHERE r.n IS NULL OR r.lo <> 1 OR r.hi <> r.n",
+        0,
+    ),
+    (
+        "scenario",
+        "FCR models without one row per lifecycle stage",
+        "SELECT COUNT(*) FROM scenario_fcrmodel f LEFT JOIN (SELECT model_id, COUNT(DISTINCT stage_id) AS n "
+        "FROM scenario_fcrmodelstage GROUP BY model_id) st ON st.model_id = f.model_id "
+        "CROSS JOIN (SELECT COUNT(*) AS k FROM batch_lifecyclestage) ls WHERE st.n IS NULL OR st.n <> ls.k",
+        0,
+    ),
+    (
+        "scenario",
+        "model values the application's validation refuses (TGC, FCR, mortality)",
+        "SELECT COUNT(*) FROM (SELECT model_id FROM scenario_tgcmodel WHERE tgc_value <= 0 OR tgc_value > 0.1 "
+        "OR exponent_n < 0 OR exponent_n > 2 OR exponent_m <= 0 OR exponent_m > 1 "
+        "UNION ALL SELECT id FROM scenario_fcrmodelstage WHERE fcr_value > 3 OR (fcr_value < 0.5 AND fcr_value <> 0) "
+        "OR (fcr_value = 0 AND stage_id <> 1) OR duration_days < 1 OR duration_days > 500 "
+        "UNION ALL SELECT model_id FROM scenario_mortalitymodel WHERE rate < 0 OR rate > 5) v",
+        0,
+    ),
+    (
+        "scenario",
+        "batches without a baseline scenario",
+        "SELECT COUNT(*) FROM batch_batch b LEFT JOIN scenario s ON s.batch_id = b.id WHERE s.scenario_id IS NULL",
+        0,
+    ),
+    (
+        "scenario",
+        "scenarios whose models or temperature profile do not exist",
+        "SELECT COUNT(*) FROM scenario s LEFT JOIN scenario_tgcmodel t ON t.model_id = s.tgc_model_id "
+        "LEFT JOIN scenario_fcrmodel f ON f.model_id = s.fcr_model_id "
+        "LEFT JOIN scenario_mortalitymodel m ON m.model_id = s.mortality_model_id "
+        "LEFT JOIN scenario_temperatureprofile p ON p.profile_id = t.profile_id "
+        "WHERE t.model_id IS NULL OR f.model_id IS NULL OR m.model_id IS NULL OR p.profile_id IS NULL",
+        0,
+    ),
+    (
+        "scenario",
+        "scenarios not started with their batch, under 900 days or without an initial weight",
+        "SELECT COUNT(*) FROM scenario s JOIN batch_batch b ON b.id = s.batch_id WHERE s.start_date <> b.start_date "
+        f"OR s.duration_days < {MIN_DURATION_DAYS} OR s.duration_days > {PROFILE_DAYS} "
+        "OR s.initial_weight IS NULL OR s.initial_weight <= 0 OR s.initial_count <= 0",
+        0,
+    ),
+    (
+        "scenario",
+        "scenarios whose initial weight lies in no stage of their constraint set",
+        "SELECT COUNT(*) FROM scenario s WHERE s.biological_constraints_id IS NOT NULL AND s.scenario_id NOT IN "
+        "(SELECT s2.scenario_id FROM scenario s2 JOIN scenario_stage_constraint c "
+        "ON c.constraint_set_id = s2.biological_constraints_id WHERE s2.initial_weight "
+        "BETWEEN CAST(c.min_weight_g AS DOUBLE PRECISION) AND CAST(c.max_weight_g AS DOUBLE PRECISION))",
+        0,
+    ),
+]
+# 8f2ab39: projection rows hang off the scenario
+PLAN_CHECKS = [
+    (
+        "scenario",
+        "scenarios whose projection rows are not days 1..duration",
+        _coverage("scenario_id", "scenario", "scenario_id", "o.duration_days"),
+        0,
+    ),
+    (
+        "scenario",
+        "projection rows not dated start + day - 1",
+        "SELECT COUNT(*) FROM scenario_scenarioprojection p JOIN scenario s ON s.scenario_id = p.scenario_id "
+        "WHERE p.projection_date <> s.start_date + CAST(p.day_number - 1 AS INTEGER)",
+        0,
+    ),
+]
+# cb41030: projection rows hang off a run of the scenario, which the batch pins
+HEAD_CHECKS = [
+    (
+        "scenario",
+        "scenarios without projection run 1",
+        "SELECT COUNT(*) FROM scenario s LEFT JOIN scenario_projection_run r ON r.scenario_id = s.scenario_id "
+        "AND r.run_number = 1 WHERE r.run_id IS NULL",
+        0,
+    ),
+    (
+        "scenario",
+        "projection runs whose rows are not days 1..duration (or total_projections differs)",
+        "SELECT COUNT(*) FROM (SELECT r.run_id, r.total_projections, s.duration_days FROM scenario_projection_run r "
+        "JOIN scenario s ON s.scenario_id = r.scenario_id) o LEFT JOIN (SELECT projection_run_id, COUNT(*) AS n, "
+        "COUNT(DISTINCT day_number) AS d, MIN(day_number) AS lo, MAX(day_number) AS hi "
+        "FROM scenario_scenarioprojection GROUP BY projection_run_id) p ON p.projection_run_id = o.run_id "
+        "WHERE p.n IS NULL OR p.n <> o.duration_days OR p.d <> o.duration_days OR p.lo <> 1 "
+        "OR p.hi <> o.duration_days OR o.total_projections <> o.duration_days",
+        0,
+    ),
+    (
+        "scenario",
+        "projection rows not dated start + day - 1",
+        "SELECT COUNT(*) FROM scenario_scenarioprojection p JOIN scenario_projection_run r "
+        "ON r.run_id = p.projection_run_id JOIN scenario s ON s.scenario_id = r.scenario_id "
+        "WHERE p.projection_date <> s.start_date + CAST(p.day_number - 1 AS INTEGER)",
+        0,
+    ),
+    (
+        "scenario",
+        "batches whose pinned projection run is missing or not of their own scenario",
+        "SELECT COUNT(*) FROM batch_batch b LEFT JOIN scenario_projection_run r ON r.run_id = b.pinned_projection_run_id "
+        "LEFT JOIN scenario s ON s.scenario_id = r.scenario_id WHERE r.run_id IS NULL OR s.batch_id IS NULL "
+        "OR s.batch_id <> b.id",
+        0,
+    ),
+    (
+        "scenario",
+        "projection runs whose final weight or biomass is not their last day's",
+        "SELECT COUNT(*) FROM scenario_projection_run r JOIN scenario_scenarioprojection p "
+        "ON p.projection_run_id = r.run_id AND p.day_number = r.total_projections "
+        "WHERE r.final_weight_g <> p.average_weight OR r.final_biomass_kg <> p.biomass",
+        0,
+    ),
+]

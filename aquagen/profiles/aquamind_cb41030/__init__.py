@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aquagen.profiles import Profile
 from aquagen.profiles.aquamind_8f2ab39 import PROFILE as PLAN
-from aquagen.profiles.aquamind_8f2ab39 import feedstock
+from aquagen.profiles.aquamind_8f2ab39 import feedstock, scenario
 
 from . import batches, checks, masterdata
 
@@ -32,7 +32,7 @@ PROFILE = Profile(
         "health_parameterscoredefinition": ("parameter_id", "score_value"),
         "broodstock_eggsupplier": ("name",),
     },
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS,
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS + scenario.CHECKS + scenario.HEAD_CHECKS,
     seeded=checks.SEEDED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )
