@@ -164,6 +164,12 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
     cutoff = dt.datetime.combine(state.as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
     result = AdvanceResult(state.as_of, dt.date.fromisoformat(snap.manifest["arguments"]["as_of"]))
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
+    order = list(ts)
+    forward = [
+        fk.constraint for i, t in enumerate(ts.values()) for fk in t.foreign_keys if order.index(fk.ref_table) > i
+    ]
+    if forward:  # a reference to a table loaded later (a cycle: the batch's pinned projection run) waits for COMMIT
+        conn.execute("SET CONSTRAINTS " + ", ".join(f'"{c}"' for c in forward) + " DEFERRED")
     maps: dict[str, Segments | pl.DataFrame] = {}
     for name, t in ts.items():
         idcol, when = id_column(name, profile.name), when_column(name, profile.name)

@@ -253,16 +253,34 @@ def tables(profile: str = PROFILE) -> dict[str, Table]:
     return {name: out[name] for name in _load_order(out)}
 
 
+def _reaches(ts: dict[str, Table], start: str, goal: str) -> bool:
+    """Whether FKs lead from ``start`` to ``goal``."""
+    seen, todo = {start}, [start]
+    while todo:
+        for fk in ts[todo.pop()].foreign_keys:
+            if fk.ref_table == goal:
+                return True
+            if fk.ref_table not in seen:
+                seen.add(fk.ref_table)
+                todo.append(fk.ref_table)
+    return False
+
+
 def _load_order(ts: dict[str, Table]) -> list[str]:
-    """Topological order over FKs (self references ignored), ties broken by name."""
+    """Topological order over FKs (self references ignored), ties broken by name. A cycle (cb41030: a
+    batch pins a projection run of its own scenario) is broken at its nullable references, which a
+    loader checks at COMMIT (the constraints are deferrable)."""
     order: list[str] = []
     done: set[str] = set()
+
+    def late(t: Table, fk: ForeignKey) -> bool:
+        return t.column(fk.column).nullable and _reaches(ts, fk.ref_table, t.name)
 
     def visit(name: str, path: tuple[str, ...] = ()) -> None:
         if name in done:
             return
         for fk in sorted(ts[name].foreign_keys, key=lambda f: f.ref_table):
-            if fk.ref_table != name and fk.ref_table not in path:
+            if fk.ref_table != name and fk.ref_table not in path and not late(ts[name], fk):
                 visit(fk.ref_table, path + (name,))
         done.add(name)
         order.append(name)

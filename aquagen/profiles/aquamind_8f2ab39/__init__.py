@@ -40,6 +40,7 @@ PROFILE = Profile(
         "harvest_productgrade": ("code",),
         "environmental_photoperioddata": ("area_id", "date"),
         "environmental_weatherdata": ("area_id", "timestamp"),
+        **scenario.NATURAL_KEYS,
     },
     environment=environment.build,
     checks=checks.PHASE_COUNTS

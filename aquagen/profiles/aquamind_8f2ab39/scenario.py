@@ -60,6 +60,19 @@ TABLES = (
     "scenario_tgcmodel",
 )
 IRREGULAR_TWINS = {"scenario_biological_constraints": "scenario_historicalbiologicalconstraints"}
+# master rows matched in an existing database (a second load, advance) by these columns
+NATURAL_KEYS = {
+    "scenario_temperatureprofile": ("name",),
+    "scenario_temperaturereading": ("profile_id", "day_number"),
+    "scenario_tgcmodel": ("name",),
+    "scenario_tgc_model_stage": ("tgc_model_id", "lifecycle_stage"),
+    "scenario_fcrmodel": ("name",),
+    "scenario_fcrmodelstage": ("model_id", "stage_id"),
+    "scenario_mortalitymodel": ("name",),
+    "scenario_mortality_model_stage": ("mortality_model_id", "lifecycle_stage"),
+    "scenario_biological_constraints": ("name",),
+    "scenario_stage_constraint": ("constraint_set_id", "lifecycle_stage"),
+}
 SCENARIO_STREAM = 0x5CE7  # the projection's rounding of deaths: its own stream inside the batch's shard
 PROFILE_DAYS = 1200  # readings per profile: the longest scenario the application's API accepts
 MIN_DURATION_DAYS = 900  # a baseline scenario covers at least this (the application's generator: 900)
