@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -32,7 +32,7 @@ from aquagen.model import population as P
 from aquagen.model.environment import HALL_TEMP_C, sea_season_c
 from aquagen.model.seeds import rng_for
 from aquagen.model.sites import SITES
-from aquagen.model.timeline import ADULT, EPOCH, SEA_START
+from aquagen.model.timeline import ADULT, EPOCH, HARVEST_START, SEA_START
 from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound
 from aquagen.tables.ids import IdBook
@@ -133,13 +133,37 @@ class Models:
 def models(geography: str, head: bool) -> Models:
     """A geography's models in a profile (the engine's kind): one definition for the master rows and
     the projections the batches compute."""
-    return Models(
+    head_models = Models(
         temps=profile_temperatures(geography),
-        tgc=TGC_PER_DEGREE_DAY if head else round(3 * TGC_PER_DEGREE_DAY, 5),
+        tgc=TGC_PER_DEGREE_DAY,
         exponents=(TGC_EXPONENT_N, TGC_EXPONENT_M),
-        fcr=np.array((0.0 if head else EGG_FCR_8F2AB39,) + FCR_BY_STAGE[1:]),
+        fcr=np.array(FCR_BY_STAGE),
         rate=MORTALITY_RATE_PCT,
     )
+    if head:
+        return head_models
+    # the plan's engine grows eggs too (it has no non-feeding stage and no caps): its coefficient is the
+    # one that reaches cb41030's weight on the nominal first harvest day, so that both profiles'
+    # projections meet at sea (the freshwater part runs ahead of the fish)
+    day = HARVEST_START - 1
+    target = _weights(True, head_models.temps, TGC_PER_DEGREE_DAY, head_models.exponents)[day]
+    lo, hi = 0.0, 3 * TGC_PER_DEGREE_DAY
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (
+            (mid, hi) if _weights(False, head_models.temps, mid, head_models.exponents)[day] < target else (lo, mid)
+        )
+    fcr = np.array((EGG_FCR_8F2AB39,) + FCR_BY_STAGE[1:])
+    return replace(head_models, tgc=round((lo + hi) / 2, 6), fcr=fcr)
+
+
+def _weights(head: bool, temps: np.ndarray, tgc: float, exponents: tuple[float, float]) -> np.ndarray:
+    """Projected weight from first feeding's weight, days 1..HARVEST_START (the engines' growth alone)."""
+    rows = project(head, HARVEST_START, P.FIRST_FEEDING_G, 1, temps, tgc, exponents, np.zeros(6), 0.0, _NO_RNG)
+    return rows["average_weight"]
+
+
+_NO_RNG = np.random.default_rng(0)  # with a rate of 0 no death is drawn: the weights do not depend on it
 
 
 # --- master data ------------------------------------------------------------------------------
