@@ -85,6 +85,9 @@ def test_snapshot_conforms_and_validates(snaps):
         "health_licetype",
         "health_parameterscoredefinition",
         "environmental_stagetransitionenvironmental",
+        "scenario",
+        "scenario_projection_run",
+        "scenario_scenarioprojection",
     ):
         assert cb.rows(name) > 0, name
     for snap in snaps.values():
@@ -220,12 +223,18 @@ def test_load_into_empty_database(snaps, empty_db):
             "SELECT count(*) FROM batch_actualdailyassignmentstate WHERE sources->>'temp' = 'measured'"
         ).fetchone()[0] == snaps[CB].rows("batch_actualdailyassignmentstate")
     assert _validate_db(empty_db) == []
+    with psycopg.connect(empty_db) as c:  # every batch pins run 1 of its own scenario, as the application reads it
+        assert c.execute(
+            "SELECT count(*) FROM batch_batch b JOIN scenario_projection_run r ON r.run_id = b.pinned_projection_run_id "
+            "JOIN scenario s ON s.scenario_id = r.scenario_id AND s.batch_id = b.id WHERE r.run_number = 1"
+        ).fetchone()[0] == snaps[CB].rows("batch_batch")
     with pytest.raises(AquagenError, match="has the schema of aquamind@cb41030.*--profile aquamind@cb41030"):
         postgres.load(snaps[PLAN], empty_db)
     # purge takes every batch row of this profile's tables, history included (the creation
     # workflow's irregularly named twin too); then the snapshot loads again
     purge(empty_db, all=True)
     batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
+    batch_tables += ["scenario", "scenario_projection_run", "scenario_scenarioprojection"]
     with psycopg.connect(empty_db) as c:
         left = {
             n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
