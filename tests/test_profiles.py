@@ -66,7 +66,7 @@ def test_schema_files_are_the_reference_head():
 
 def test_schema_shape():
     ts = schemas.tables(CB)
-    assert len(ts) == 105 + 13 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
+    assert len(ts) == 105 + 13 + 3 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
     assert all(fk.ref_table in ts for t in ts.values() for fk in t.foreign_keys)
     assert schemas.table("auth_historicaluser", CB).column("id").sql_type == "integer"
     assert schemas.table("users_userprofile", CB).column("role").sql_type == "character varying(20)"
@@ -88,6 +88,8 @@ def test_snapshot_conforms_and_validates(snaps):
         "scenario",
         "scenario_projection_run",
         "scenario_scenarioprojection",
+        "planning_activitytemplate",
+        "planning_plannedactivity",
     ):
         assert cb.rows(name) > 0, name
     for snap in snaps.values():
@@ -234,7 +236,8 @@ def test_load_into_empty_database(snaps, empty_db):
     # workflow's irregularly named twin too); then the snapshot loads again
     purge(empty_db, all=True)
     batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
-    batch_tables += ["scenario", "scenario_projection_run", "scenario_scenarioprojection"]
+    batch_tables += ["scenario", "scenario_projection_run", "scenario_scenarioprojection", "planning_plannedactivity"]
+    batch_tables += ["planning_historicalplannedactivity"]
     with psycopg.connect(empty_db) as c:
         left = {
             n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]

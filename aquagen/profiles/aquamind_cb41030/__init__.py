@@ -8,7 +8,7 @@ from aquagen.profiles import Profile
 from aquagen.profiles.aquamind_8f2ab39 import PROFILE as PLAN
 from aquagen.profiles.aquamind_8f2ab39 import feedstock, scenario
 
-from . import batches, checks, masterdata
+from . import batches, checks, masterdata, planning
 
 PROFILE = Profile(
     name="aquamind@cb41030",
@@ -25,14 +25,16 @@ PROFILE = Profile(
         "batch_transferaction",
         "batch_creationworkflow",
         "batch_creationaction",
+        "planning_plannedactivity",
     ),
     natural_keys={
         **PLAN.natural_keys,
         "health_licetype": ("species", "gender", "development_stage"),
         "health_parameterscoredefinition": ("parameter_id", "score_value"),
         "broodstock_eggsupplier": ("name",),
+        "planning_activitytemplate": ("name",),
     },
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS + scenario.CHECKS + scenario.HEAD_CHECKS,
+    checks=checks.PHASE_COUNTS + checks.INVARIANTS + scenario.CHECKS + scenario.HEAD_CHECKS + planning.CHECKS,
     seeded=checks.SEEDED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )

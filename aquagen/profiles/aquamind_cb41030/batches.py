@@ -26,7 +26,7 @@ from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME,
 from aquagen.tables.conform import with_ids_and_history
 from aquagen.tables.ids import IdBook
 
-from . import creation, daily_states
+from . import creation, daily_states, planning
 from .creation import with_states
 
 WORKFLOW_LEAD = dt.timedelta(days=7, hours=1)  # a transition is planned a week before its first move, at 08:00
@@ -52,6 +52,7 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         creation.add(out, plan, sim, deferred)
     daily_states.add(seen[0])
     scenario.add(out, plan, ids)  # the baseline scenario, its projection run pinned by the batch
+    planning.add(out, plan, sim, ids)  # the activities planned on it
     return out
 
 

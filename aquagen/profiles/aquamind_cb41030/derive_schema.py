@@ -3,7 +3,8 @@
 
 The profile's tables are the 103 main-scope tables of AquaMind at cb41030, plus the egg supplier
 (and its history twin) from the broodstock app, which the creation workflows name, and the
-scenario app's tables that a batch's baseline scenario fills (``SCENARIO_TABLES``). Foreign keys
+scenario app's tables that a batch's baseline scenario fills (``SCENARIO_TABLES``) and the planning
+app's (``PLANNING_TABLES``). Foreign keys
 into tables outside the profile (a projection run, a finance transaction, a planned activity, an
 egg production) cannot be created in a database that lacks those tables: the columns stay
 (always NULL here) and the constraints move to ``external_foreign_keys``, where the schema check
@@ -35,7 +36,9 @@ SCENARIO_TABLES = (
     "scenario_tgc_model_stage",
     "scenario_tgcmodel",
 )
-APP_TABLES = EXTRA_APP_TABLES + SCENARIO_TABLES
+# the planning app: activity templates and the planned activities of each batch's scenario
+PLANNING_TABLES = ("planning_activitytemplate", "planning_historicalplannedactivity", "planning_plannedactivity")
+APP_TABLES = EXTRA_APP_TABLES + SCENARIO_TABLES + PLANNING_TABLES
 IRREGULAR_TWINS = {"batch_creationworkflow": "batch_historicalbatchcreationworkflow"}
 
 
