@@ -84,7 +84,7 @@ def _graph(conn: psycopg.Connection) -> _Graph:
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
     ).fetchall():
         cols.setdefault(rel, set()).add(col)
-    keys = dict(
+    keys: dict[str, str] = dict(
         conn.execute(
             "SELECT c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
@@ -114,7 +114,7 @@ def _graph(conn: psycopg.Connection) -> _Graph:
         m = re.fullmatch(r"([a-z0-9]+)_historical(\w+)", name)
         if m and {"history_id", "history_type"} <= c:
             base = IRREGULAR_TWINS.get(name, f"{m[1]}_{m[2]}")
-            if base in cols and keys.get(base) in c:
+            if base in cols and keys.get(base, "") in c:
                 history[base] = name
     return _Graph(set(cols), cols, children, history, fk_cols, keys)
 

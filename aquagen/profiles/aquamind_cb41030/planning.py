@@ -15,6 +15,7 @@ the batch's life ends before are cancelled with it. Each state is a history row.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -88,11 +89,11 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     u = rng.random((len(TEMPLATES), 3))
     rows, states = [], []
     for i, (name, kind, trigger, offset, threshold, stage, _) in enumerate(TEMPLATES):
-        if trigger == "DAY_OFFSET":
+        if offset is not None:  # DAY_OFFSET
             day = offset
-        elif trigger == "STAGE_TRANSITION":
+        elif stage is not None:  # STAGE_TRANSITION
             day = stage_day[stage]
-        else:
+        else:  # WEIGHT_THRESHOLD
             reached = np.flatnonzero(weights >= threshold)
             if not len(reached):
                 continue  # the projection never gets there
@@ -116,7 +117,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
                 ("COMPLETED", _at(first, DONE_TIME) + dt.timedelta(days=9)),
             ]
         elif kind == "HARVEST" and harvests.len():
-            track += [("IN_PROGRESS", _at(harvests.min(), dt.timedelta(hours=10)))]
+            track += [("IN_PROGRESS", _at(cast(dt.date, harvests.min()), dt.timedelta(hours=10)))]
             if life_end is not None:
                 track += [("COMPLETED", _at(life_end, DONE_TIME + dt.timedelta(hours=2)))]
         elif kind == "MAINTENANCE" and u[i, 0] < CANCELLED_SHARE:
