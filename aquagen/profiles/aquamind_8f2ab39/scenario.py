@@ -13,8 +13,9 @@ stage timeline laid out from the FCR stage durations; the plan's (8f2ab39) grows
 
 The temperature profile of a geography is a batch's life from its first day (the engines read it
 by the scenario's relative day): the hatchery's set points for the freshwater stages, then the
-geography's seasonal sea temperature (``aquagen.model.environment``) for a batch put to sea in
-the spring of a batch that started on 1 January. Scenario start = batch start keeps the days aligned.
+geography's seasonal sea temperature (``aquagen.model.environment``) as a batch started on 1 January
+meets it (at sea from late March of its second year). Scenario start = batch start keeps the days
+aligned; the season is that one batch's for every batch.
 """
 
 from __future__ import annotations
@@ -84,10 +85,8 @@ HEAD_FRESHWATER_TEMP_C = 12.0  # cb41030's engine: freshwater stages at a fixed 
 # at 2.42 (measured on 12 batches of both geographies, cube root of weight over degree-days)
 SEA_GROWTH_SHARE = 0.925
 TGC_PER_DEGREE_DAY = round(float(P.TGC[ADULT] * P.weight_factor(2000.0)) * SEA_GROWTH_SHARE / 1000, 5)
-TGC_EXPONENT_N, TGC_EXPONENT_M = (
-    1.0,
-    0.667,
-)  # 8f2ab39: dW = tgc · T^n · W^m ≈ cube-root growth with tgc = 3 × coefficient
+# 8f2ab39's engine: dW = tgc · T^n · W^m, near cube-root growth with these exponents
+TGC_EXPONENT_N, TGC_EXPONENT_M = 1.0, 0.667
 # FCR per stage: the simulation's by stage, the sea phase with its rise by size at ~2 kg of fish
 FCR_BY_STAGE = tuple(round(float(f), 3) for f in P.FCR[:ADULT]) + (round(float(P.FCR[ADULT] + P.FCR_PER_KG), 3),)
 EGG_FCR_8F2AB39 = 0.5  # 8f2ab39's engine fails on an FCR of 0; 0.5 is the least its validation accepts
@@ -110,6 +109,7 @@ MORTALITY_RATE_PCT = round(
 HARVEST_MIN_G, HARVEST_TARGET_G = 4_000.0, 5_500.0
 TEMP_RANGE_C = {"freshwater": (4.0, 16.0), "sea": (6.0, 18.0)}
 GENOTYPE = "Atlantic salmon, commercial strain"
+# the egg suppliers (chosen by batch id as cb41030's creation workflows choose theirs)
 SUPPLIERS = ("AquaGen Norway", "Benchmark Genetics Iceland", "StofnFiskur Faroe")
 
 
