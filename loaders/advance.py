@@ -178,8 +178,8 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
         old = lf.filter(pl.col(when) < cutoff) if dated else lf
         new = lf.filter(pl.col(when) >= cutoff).collect() if dated else lf.head(0).collect()
         keyed = t.key is not None  # a table keyed by another table's id (a forecast summary) has no ids of its own
-        old_max = (old.select(pl.col(idcol).max()).collect().item() or 0) if keyed else 0
-        db_max = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0] if keyed else 0
+        old_max: int = (old.select(pl.col(idcol).max()).collect().item() or 0) if keyed else 0
+        db_max: int = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0] if keyed else 0
         if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
             pairs = _natural_pairs(conn, profile, name, old, maps)
             offset = max(0, db_max - old_max)
