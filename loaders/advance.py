@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import psycopg
@@ -186,7 +187,7 @@ def _apply(conn: psycopg.Connection, snap: Snapshot, state: _State) -> AdvanceRe
             maps[name] = pl.concat(
                 [pairs, new.select(old=pl.col(idcol).cast(pl.Int64), new=pl.col(idcol).cast(pl.Int64) + offset)]
             )
-            moved = offset if new.height and db_max > (pairs["new"].max() or 0) else 0
+            moved = offset if new.height and db_max > cast(int, pairs["new"].max() or 0) else 0
         else:  # events: where the load and earlier advances put them (the log's segments)
             seg = state.segments.get(name, Segments())
             moved = max(0, db_max - (old_max + seg.offsets[-1]))
