@@ -23,6 +23,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import psycopg
@@ -187,22 +188,29 @@ def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) ->
     ts = profile.tables
     result = AdvanceResult(win.since, win.to)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
+    order = list(ts)
+    forward = [
+        fk.constraint for i, t in enumerate(ts.values()) for fk in t.foreign_keys if order.index(fk.ref_table) > i
+    ]
+    if forward:  # a reference to a table loaded later (a cycle: the batch's pinned projection run) waits for COMMIT
+        conn.execute("SET CONSTRAINTS " + ", ".join(f'"{c}"' for c in forward) + " DEFERRED")
     maps: dict[str, Segments | pl.DataFrame] = {}
     for name, t in ts.items():
         idcol = id_column(name, profile.name)
+        keyed = t.key is not None  # a table keyed by another table's id (a forecast summary) has no ids of its own
         new = win.new.get(name)
         old_max = win.old_max[name]
-        db_max = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0]
+        db_max: int = one(conn.execute(f'SELECT COALESCE(max("{idcol}"), 0) FROM public.{name}'))[0] if keyed else 0
         if name in profile.natural_keys:  # master rows: found by natural key, wherever the loader put them
             pairs = _natural_pairs(conn, profile, name, farm.old(name, win.since), maps)
             offset = max(0, db_max - old_max)
             added = (
-                new.select(old=pl.col("id").cast(pl.Int64), new=pl.col("id").cast(pl.Int64) + offset)
+                new.select(old=pl.col(idcol).cast(pl.Int64), new=pl.col(idcol).cast(pl.Int64) + offset)
                 if new is not None
                 else pl.DataFrame(schema={"old": pl.Int64, "new": pl.Int64})
             )
             maps[name] = pl.concat([pairs, added])
-            moved = offset if added.height and db_max > (pairs["new"].max() or 0) else 0
+            moved = offset if added.height and db_max > cast(int, pairs["new"].max() or 0) else 0
         else:  # events: where the load and earlier advances put them (the log's segments)
             seg = state.segments.get(name, Segments())
             moved = max(0, db_max - (old_max + seg.offsets[-1]))
@@ -239,8 +247,9 @@ def _natural_pairs(conn, profile: Profile, name: str, old: pl.LazyFrame, maps: d
     matched them: a schema made by the application's migrations holds some of them already)."""
     key = profile.natural_keys[name]
     t = profile.tables[name]
-    rows = _remap(old.select("id", *key).collect(), t, profile.tables, maps, own=False)
-    pairs = by_natural_key(conn, name, rows, key).select(old=pl.col("id").cast(pl.Int64), new="existing")
+    idcol = t.key or "id"
+    rows = _remap(old.select(idcol, *key).collect(), t, profile.tables, maps, own=False)
+    pairs = by_natural_key(conn, name, rows, key, idcol).select(old=pl.col(idcol).cast(pl.Int64), new="existing")
     missing = pairs.filter(pl.col("new").is_null())
     if missing.height:
         raise AquagenError(
@@ -263,7 +272,7 @@ def _remap(
     exprs = []
     refs = dict(history_refs(t, ts))
     if own:
-        refs["history_id" if t.history_of else "id"] = t.name
+        refs[t.key or "id"] = t.name
     for col, ref in refs.items():
         m = maps.get(ref)
         if col in df.columns and m is not None and not (isinstance(m, Segments) and m.identity):

@@ -68,13 +68,15 @@ def update_rows(
         return 0
     conn.execute(f"CREATE TEMP TABLE _aquagen_update (LIKE {target}) ON COMMIT DROP")
     copy_rows(conn, "_aquagen_update", t, [rows.to_arrow()], freeze=False)
-    cols = [c for c in t.column_names if c != "id"]
+    key = t.key or "id"
+    cols = [c for c in t.column_names if c != key]
     sets = ", ".join(f'"{c}" = u."{c}"' for c in cols)
     changed = ""
     if only_changed:
         mine = ", ".join(f'b."{c}"' for c in cols)
         theirs = ", ".join(f'u."{c}"' for c in cols)
         changed = f" AND ({mine}) IS DISTINCT FROM ({theirs})"
-    n = conn.execute(f"UPDATE {target} b SET {sets} FROM _aquagen_update u WHERE b.id = u.id{changed}").rowcount
+    where = f'b."{key}" = u."{key}"'
+    n = conn.execute(f"UPDATE {target} b SET {sets} FROM _aquagen_update u WHERE {where}{changed}").rowcount
     conn.execute("DROP TABLE _aquagen_update")
     return n

@@ -141,17 +141,16 @@ def copy_existing(
         own is not None and not own.identity
     )
     matched = own.matched if own is not None and own.matched is not None and own.matched.len() else None
-    drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [("id", t.name)])] if r in skip]
+    key = t.object_key or "id"
+    drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [(key, t.name)])] if r in skip]
     n = 0
     if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
         assert own is not None and own.pairs is not None  # matched ids come with their pairs (reconcile)
         existing = own.pairs.filter(pl.col("old").is_in(matched.implode()))["new"].to_list()
         if t.history_of:  # the matched rows' history is replaced by the snapshot's
-            conn.execute(f"DELETE FROM {target} WHERE id = ANY(%s)", (existing,))
+            conn.execute(f'DELETE FROM {target} WHERE "{key}" = ANY(%s)', (existing,))
         else:  # the matched rows are updated to the snapshot's values
-            rows = remap(
-                snapshot.scan(t.name).filter(pl.col("id").is_in(matched.implode())).collect(), t, ts, maps, own
-            )
+            rows = remap(snapshot.scan(t.name).filter(pl.col(key).is_in(matched.implode())).collect(), t, ts, maps, own)
             n = update_rows(conn, target, t, rows)
         if t.history_of:
             matched = None
@@ -162,7 +161,7 @@ def copy_existing(
     def transform(batch: pa.RecordBatch) -> pa.Table:
         df = cast(pl.DataFrame, pl.from_arrow(batch))  # a record batch gives a frame
         if matched is not None:
-            df = df.filter(~pl.col("id").is_in(matched.implode()))
+            df = df.filter(~pl.col(key).is_in(matched.implode()))
         if drop:
             df = df.filter(
                 ~reduce(

@@ -68,9 +68,13 @@ class PurgeResult:
 class _Graph:
     tables: set[str]
     columns: dict[str, set[str]]
-    children: dict[str, list[tuple[str, str]]]  # parent -> [(child, fk column)], FKs to parent.id only
+    children: dict[str, list[tuple[str, str]]]  # parent -> [(child, fk column)], FKs to the parent's key only
     history: dict[str, str]  # base -> history table
     fk_cols: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # child -> [(column, parent)]
+    keys: dict[str, str] = field(default_factory=dict)  # table -> the column of its rows' ids (its identity)
+
+    def key(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.keys.get(table, "id"))
 
 
 def _graph(conn: psycopg.Connection) -> _Graph:
@@ -81,6 +85,14 @@ def _graph(conn: psycopg.Connection) -> _Graph:
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
     ).fetchall():
         cols.setdefault(rel, set()).add(col)
+    keys: dict[str, str] = dict(
+        conn.execute(
+            "SELECT c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attidentity <> ''"
+        ).fetchall()
+    )
+    keys |= {t: "id" for t, c in cols.items() if t not in keys and "id" in c}
     children: dict[str, list[tuple[str, str]]] = {}
     fk_cols: dict[str, list[tuple[str, str]]] = {}
     for child, col, parent, pcol in conn.execute(
@@ -95,17 +107,17 @@ def _graph(conn: psycopg.Connection) -> _Graph:
         ORDER BY 1, 2
         """
     ).fetchall():
-        if pcol == "id" and "id" in cols.get(child, ()):
+        if pcol == keys.get(parent) and child in keys:
             children.setdefault(parent, []).append((child, col))
             fk_cols.setdefault(child, []).append((col, parent))
     history = {}
     for name, c in cols.items():
         m = re.fullmatch(r"([a-z0-9]+)_historical(\w+)", name)
-        if m and {"history_id", "history_type", "id"} <= c:
+        if m and {"history_id", "history_type"} <= c:
             base = IRREGULAR_TWINS.get(name, f"{m[1]}_{m[2]}")
-            if base in cols:
+            if base in cols and keys.get(base, "") in c:
                 history[base] = name
-    return _Graph(set(cols), cols, children, history, fk_cols)
+    return _Graph(set(cols), cols, children, history, fk_cols, keys)
 
 
 # history tables whose name breaks the pattern (cb41030: the creation workflow's twin)
@@ -127,8 +139,8 @@ def _reach(g: _Graph, root: str) -> list[str]:
     def visit(t: str, path: frozenset) -> None:
         if t in done:
             return
-        for _col, parent in g.fk_cols.get(t, []):
-            if parent in seen and parent != t and parent not in path:
+        for _col, parent in g.fk_cols.get(t, []) if t != root else []:  # the root comes first (a cycle back to it:
+            if parent in seen and parent != t and parent not in path:  # the batch's pinned projection run)
                 visit(parent, path | {t})
         done.add(t)
         order.append(t)
@@ -168,8 +180,8 @@ def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[st
             q = sql.SQL("SELECT id FROM public.batch_batch WHERE id = ANY({})").format(sql.Literal(batch_ids))
         else:
             parts = [
-                sql.SQL("SELECT id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                    T, sql.Identifier(col), _set(parent)
+                sql.SQL("SELECT {} AS id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
+                    g.key(t), T, sql.Identifier(col), _set(parent)
                 )
                 for col, parent in g.fk_cols.get(t, [])
                 if parent in sizes and parent != t
@@ -180,9 +192,9 @@ def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[st
         for col in selfs:  # rows hanging off purged rows of the same table
             while conn.execute(
                 sql.SQL(
-                    "INSERT INTO {S} SELECT id FROM public.{T} WHERE {c} IN (SELECT id FROM {S}) "
-                    "AND id NOT IN (SELECT id FROM {S})"
-                ).format(S=S, T=T, c=sql.Identifier(col))
+                    "INSERT INTO {S} SELECT {k} FROM public.{T} WHERE {c} IN (SELECT id FROM {S}) "
+                    "AND {k} NOT IN (SELECT id FROM {S})"
+                ).format(S=S, T=T, c=sql.Identifier(col), k=g.key(t))
             ).rowcount:
                 pass
         conn.execute(sql.SQL("ANALYZE {}").format(S))
@@ -193,7 +205,9 @@ def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[st
 def _history_rows(g: _Graph, base: str, sizes: dict[str, int]) -> sql.Composed:
     """SELECT history_id of ``base``'s history rows that belong to purged rows."""
     H = sql.Identifier(g.history[base])
-    parts = [sql.SQL("SELECT history_id FROM public.{} WHERE id IN (SELECT id FROM {})").format(H, _set(base))]
+    parts = [
+        sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(H, g.key(base), _set(base))
+    ]
     for col, parent in g.fk_cols.get(base, []):
         if parent in sizes and col in g.columns[g.history[base]]:
             parts.append(
@@ -234,7 +248,9 @@ def purge_batches(
             ).rowcount
         if t in sizes:
             out[t] = conn.execute(
-                sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.id = s.id").format(T=sql.Identifier(t), S=_set(t))
+                sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.{k} = s.id").format(
+                    T=sql.Identifier(t), S=_set(t), k=g.key(t)
+                )
             ).rowcount
         else:  # a leaf: one DELETE per FK into purged rows (a row deleted by one is gone for the next)
             out[t] = sum(

@@ -41,7 +41,7 @@ def history_refs(t: schemas.Table, ts: dict[str, schemas.Table]) -> dict[str, st
     if t.history_of:
         base = ts[t.history_of]
         refs = {fk.column: fk.ref_table for fk in base.foreign_keys}
-        refs["id"] = base.name
+        refs[base.object_key or "id"] = base.name
         refs["history_user_id"] = "auth_user"
         return refs
     return {fk.column: fk.ref_table for fk in t.foreign_keys}
@@ -62,7 +62,8 @@ def batch_closure(snapshot: Snapshot, ts: dict[str, schemas.Table], batch_ids: p
         if not refs:
             continue
         cond = reduce(operator.or_, [pl.col(c).cast(pl.Int64).is_in(out[r].implode()) for c, r in refs])
-        ids = snapshot.scan(name).filter(cond).select(pl.col("id").cast(pl.Int64)).collect()["id"]
+        key = t.key or "id"
+        ids = snapshot.scan(name).filter(cond).select(pl.col(key).cast(pl.Int64)).collect()[key]
         if ids.len():
             out[name] = ids
     return out
@@ -75,16 +76,19 @@ def remap(df: pl.DataFrame, t: schemas.Table, ts, maps: dict[str, IdMap], own: I
         if m is not None and not m.identity and col in df.columns:
             exprs.append(m.expr(col).cast(df.schema[col]))
     if own is not None and not own.identity and not t.history_of:
-        exprs.append(own.expr("id").cast(df.schema["id"]))
+        key = t.key or "id"
+        exprs.append(own.expr(key).cast(df.schema[key]))
     return df.with_columns(exprs) if exprs else df
 
 
-def by_natural_key(conn: psycopg.Connection, name: str, rows: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame:
-    """``rows`` (id and the key columns, references already in the database's ids) with ``existing``:
-    the id of the database's row of the same natural key, null where there is none."""
+def by_natural_key(
+    conn: psycopg.Connection, name: str, rows: pl.DataFrame, key: tuple[str, ...], id_col: str = "id"
+) -> pl.DataFrame:
+    """``rows`` (their id column ``id_col`` and the key columns, references already in the database's
+    ids) with ``existing``: the id of the database's row of the same natural key, null where there is none."""
     cols = ", ".join(f'"{c}"' for c in key)
     existing = pl.DataFrame(
-        conn.execute(f"SELECT id, {cols} FROM public.{name}").fetchall(),
+        conn.execute(f'SELECT "{id_col}", {cols} FROM public.{name}').fetchall(),
         schema={"existing": pl.Int64, **{c: rows.schema[c] for c in key}},
         orient="row",
     )
@@ -99,10 +103,12 @@ def reconcile(conn: psycopg.Connection, snapshot: Snapshot, t: schemas.Table, ts
     key = get(snapshot.profile).natural_keys.get(t.name)  # master rows: the same object by natural key
     if key is None:
         return IdMap(offset=existing_max)
-    joined = by_natural_key(conn, t.name, remap(snapshot.read(t.name), t, ts, maps, None).select(["id", *key]), key)
+    id_col = t.key or "id"
+    rows = remap(snapshot.read(t.name), t, ts, maps, None).select([id_col, *key])
+    joined = by_natural_key(conn, t.name, rows, key, id_col)
     new = joined.filter(pl.col("existing").is_null()).with_columns(
         existing=pl.int_range(existing_max + 1, existing_max + 1 + pl.len(), dtype=pl.Int64)
     )
     found = joined.filter(pl.col("existing").is_not_null())
-    pairs = pl.concat([found, new]).select(old=pl.col("id").cast(pl.Int64), new=pl.col("existing"))
-    return IdMap(pairs=pairs, matched=found["id"])
+    pairs = pl.concat([found, new]).select(old=pl.col(id_col).cast(pl.Int64), new=pl.col("existing"))
+    return IdMap(pairs=pairs, matched=found[id_col])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -98,6 +98,7 @@ _ARROW = {
     "integer": pa.int32(),
     "smallint": pa.int16(),
     "boolean": pa.bool_(),
+    "double precision": pa.float64(),
     "text": pa.string(),
     "jsonb": pa.string(),
     "date": pa.date32(),
@@ -109,6 +110,7 @@ _POLARS = {
     "integer": pl.Int32(),
     "smallint": pl.Int16(),
     "boolean": pl.Boolean(),
+    "double precision": pl.Float64(),
     "text": pl.String(),
     "jsonb": pl.String(),
     "date": pl.Date(),
@@ -137,6 +139,14 @@ class Table:
     indexes: tuple[str, ...]  # CREATE INDEX statements
     history_of: str | None
     history_table: str | None
+    # the column naming the object a row is (or, in a history table, was): the base table's own id
+    # (``id`` almost everywhere; ``scenario_id``, ``model_id``, ... in the scenario app)
+    object_key: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The column holding the row's own id (its identity column: ``history_id`` in a history table)."""
+        return self.identity_column
 
     @property
     def column_names(self) -> list[str]:
@@ -237,19 +247,40 @@ def tables(profile: str = PROFILE) -> dict[str, Table]:
             history_of=t.get("history_of"),
             history_table=t.get("history_table"),
         )
+    for name, t in out.items():
+        base = out[t.history_of] if t.history_of else t
+        out[name] = replace(t, object_key=base.identity_column)
     return {name: out[name] for name in _load_order(out)}
 
 
+def _reaches(ts: dict[str, Table], start: str, goal: str) -> bool:
+    """Whether FKs lead from ``start`` to ``goal``."""
+    seen, todo = {start}, [start]
+    while todo:
+        for fk in ts[todo.pop()].foreign_keys:
+            if fk.ref_table == goal:
+                return True
+            if fk.ref_table not in seen:
+                seen.add(fk.ref_table)
+                todo.append(fk.ref_table)
+    return False
+
+
 def _load_order(ts: dict[str, Table]) -> list[str]:
-    """Topological order over FKs (self references ignored), ties broken by name."""
+    """Topological order over FKs (self references ignored), ties broken by name. A cycle (cb41030: a
+    batch pins a projection run of its own scenario) is broken at its nullable references, which a
+    loader checks at COMMIT (the constraints are deferrable)."""
     order: list[str] = []
     done: set[str] = set()
+
+    def late(t: Table, fk: ForeignKey) -> bool:
+        return t.column(fk.column).nullable and _reaches(ts, fk.ref_table, t.name)
 
     def visit(name: str, path: tuple[str, ...] = ()) -> None:
         if name in done:
             return
         for fk in sorted(ts[name].foreign_keys, key=lambda f: f.ref_table):
-            if fk.ref_table != name and fk.ref_table not in path:
+            if fk.ref_table != name and fk.ref_table not in path and not late(ts[name], fk):
                 visit(fk.ref_table, path + (name,))
         done.add(name)
         order.append(name)

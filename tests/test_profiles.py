@@ -89,7 +89,7 @@ def test_schema_files_are_the_reference_head():
 
 def test_schema_shape():
     ts = schemas.tables(CB)
-    assert len(ts) == 105 + 8 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
+    assert len(ts) == 105 + 8 + 13 + 3 and "batch_batchtransfer" not in ts and "broodstock_eggsupplier" in ts
     assert {n for n in ts if n.startswith("harvest_")} == set(schemas.tables(PLAN)) & {
         n for n in ts if n.startswith("harvest_")
     }
@@ -114,6 +114,11 @@ def test_snapshot_conforms_and_validates(snaps):
         "health_parameterscoredefinition",
         "environmental_stagetransitionenvironmental",
         *CB_RECORDS,
+        "scenario",
+        "scenario_projection_run",
+        "scenario_scenarioprojection",
+        "planning_activitytemplate",
+        "planning_plannedactivity",
     ):
         assert cb.rows(name) > 0, name
     for snap in snaps.values():
@@ -304,6 +309,11 @@ def test_load_into_empty_database(snaps, empty_db, monkeypatch):
             "SELECT count(*) FROM batch_actualdailyassignmentstate WHERE sources->>'temp' = 'measured'"
         ).fetchone()[0] == snaps[CB].rows("batch_actualdailyassignmentstate")
     assert _validate_db(empty_db) == []
+    with psycopg.connect(empty_db) as c:  # every batch pins run 1 of its own scenario, as the application reads it
+        assert c.execute(
+            "SELECT count(*) FROM batch_batch b JOIN scenario_projection_run r ON r.run_id = b.pinned_projection_run_id "
+            "JOIN scenario s ON s.scenario_id = r.scenario_id AND s.batch_id = b.id WHERE r.run_number = 1"
+        ).fetchone()[0] == snaps[CB].rows("batch_batch")
     with pytest.raises(AquagenError, match="has the schema of aquamind@cb41030.*--profile aquamind@cb41030"):
         postgres.load(snaps[PLAN], empty_db)
     # purge takes every batch row of this profile's tables, history included (the creation
@@ -314,6 +324,8 @@ def test_load_into_empty_database(snaps, empty_db, monkeypatch):
     for name in ("health_licetype", "infrastructure_areagroup", "users_userprofile_allowed_areas"):
         assert kept[name] == snaps[CB].rows(name) > 0, name
     batch_tables = [n for n in schemas.tables(CB) if n.startswith("batch_") or n.startswith("environmental_stage")]
+    batch_tables += ["scenario", "scenario_projection_run", "scenario_scenarioprojection", "planning_plannedactivity"]
+    batch_tables += ["planning_historicalplannedactivity"]
     with psycopg.connect(empty_db) as c:
         left = {
             n: c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]

@@ -66,12 +66,13 @@ def _history_checks(profile: Profile) -> list[Check]:
     out = []
     for t in profile.tables.values():
         if t.history_table:
+            k = t.object_key or "id"
             out.append(
                 Check(
                     "history",
                     f"{t.name} rows without '+' history",
-                    f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT id FROM {t.history_table} "
-                    f"WHERE history_type = '+') h ON h.id = b.id WHERE h.id IS NULL"
+                    f"SELECT COUNT(*) FROM {t.name} b LEFT JOIN (SELECT DISTINCT {k} FROM {t.history_table} "
+                    f"WHERE history_type = '+') h ON h.{k} = b.{k} WHERE h.{k} IS NULL"
                     + (f" AND NOT ({profile.seeded[t.name]})" if t.name in profile.seeded else ""),
                     0,
                 )

@@ -39,6 +39,8 @@ class BatchPlan:
     batch_number: str
     station_id: int
     area_id: int
+    seed: int = 0  # the fleet's seed and the batch's shard: its random stream (``aquagen.model.seeds``)
+    shard: int = 0
 
 
 @dataclass(frozen=True)

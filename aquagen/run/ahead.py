@@ -238,7 +238,10 @@ def _keep(snap: Snapshot, out: Path, as_of: dt.date) -> None:
     (out / "tables").mkdir()
     index = []
     for name, t in p.tables.items():
-        idcol, when = id_column(name, p.name), when_column(name, p.name)
+        if t.key is None:  # keyed by another table's id (a forecast summary): no ids of its own to index
+            snap.scan(name).collect().write_parquet(out / "tables" / f"{name}.parquet")
+            continue
+        idcol, when = t.key, when_column(name, p.name)
         df = snap.scan(name).sort(idcol).collect()
         df.write_parquet(out / "tables" / f"{name}.parquet", row_group_size=ROW_GROUP, statistics=True)
         if df.height == 0:

@@ -112,7 +112,7 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     with timed(SIMULATE) as step:
         sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
         step.rows = sim.daily.height
-    plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
+    plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area), job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
 

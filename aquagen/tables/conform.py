@@ -90,22 +90,24 @@ def history(
     return rows.select(h.column_names)
 
 
-def order_history(df: pl.DataFrame) -> pl.DataFrame:
-    """History rows in (history_date, id, type) order: the order the app would have written them."""
+def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
+    """History rows in (history_date, object id, type) order: the order the app would have written them.
+    ``key``: the column of the object's id (the base table's ``object_key``)."""
     order = df.with_columns(_t=pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8))
-    return order.sort(["history_date", "id", "_t"], maintain_order=True).drop("_t")
+    return order.sort(["history_date", key, "_t"], maintain_order=True).drop("_t")
 
 
-def number_history(df: pl.DataFrame, first_id: int = 1) -> pl.DataFrame:
+def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.DataFrame:
     """Dense history ids from ``first_id`` in ``order_history`` order."""
-    return order_history(df).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
+    return order_history(df, key).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
 
 
 def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
     """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids``."""
-    h = schemas.table(name, ids.profile).history_table
-    assert h is not None, f"{name} keeps no history"
-    rows = order_history(rows)
+    t = schemas.table(name, ids.profile)
+    h = t.history_table
+    assert h is not None and t.object_key is not None, f"{name} keeps no history"
+    rows = order_history(rows, t.object_key)
     return conform(h, rows.with_columns(history_id=ids.assign(h, rows)), ids.profile)
 
 
@@ -119,7 +121,8 @@ def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: 
 
 def with_ids_and_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
     """Numbers ``df``'s rows (in their order) and puts them into ``out`` with their '+' history rows."""
-    with_history(out, name, df.with_columns(id=ids.assign(name, df)), user, ids)
+    key = schemas.table(name, ids.profile).object_key or "id"
+    with_history(out, name, df.with_columns(ids.assign(name, df).alias(key)), user, ids)
 
 
 class Bound:

@@ -23,13 +23,14 @@ def cut(
     for name in mutable:
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
+            key = t.object_key or "id"
             out[name] = (
                 out[t.history_table]
                 .sort("history_id")
-                .group_by("id", maintain_order=True)
+                .group_by(key, maintain_order=True)
                 .last()
                 .select(t.column_names)
-                .sort("id")
+                .sort(key)
             )
     return out
 

@@ -52,7 +52,8 @@ def when_column(table: str, profile: str) -> str:
 
 
 def id_column(table: str, profile: str) -> str:
-    return "history_id" if schemas.table(table, profile).history_of else "id"
+    """The column holding a row's own id: its primary key (``history_id`` in a history table)."""
+    return schemas.table(table, profile).key or "id"
 
 
 def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
@@ -130,9 +131,9 @@ def id_references(profile: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for name, t in ts.items():
         base = ts[t.history_of] if t.history_of else t
-        refs = {fk.column: fk.ref_table for fk in base.foreign_keys if fk.ref_column == "id"}
-        if "id" in t.column_names:
-            refs["id"] = base.name
+        refs = {fk.column: fk.ref_table for fk in base.foreign_keys if fk.ref_column == ts[fk.ref_table].key}
+        if base.object_key in t.column_names:
+            refs[base.object_key] = base.name
         if t.history_of:
             refs["history_id"] = name
         out[name] = {c: r for c, r in refs.items() if c in t.column_names}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aquagen.profiles import Profile
 
-from . import batches, checks, environment, feedstock, masterdata
+from . import batches, checks, environment, feedstock, masterdata, scenario
 
 PROFILE = Profile(
     name="aquamind@8f2ab39",
@@ -40,7 +40,15 @@ PROFILE = Profile(
         "harvest_productgrade": ("code",),
         "environmental_photoperioddata": ("area_id", "date"),
         "environmental_weatherdata": ("area_id", "timestamp"),
+        **scenario.NATURAL_KEYS,
     },
     environment=environment.build,
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.HEALTH + checks.ENVIRONMENT + checks.LICE + checks.SAMPLING,
+    checks=checks.PHASE_COUNTS
+    + checks.INVARIANTS
+    + checks.HEALTH
+    + checks.ENVIRONMENT
+    + checks.LICE
+    + checks.SAMPLING
+    + scenario.CHECKS
+    + scenario.PLAN_CHECKS,
 )

@@ -18,7 +18,7 @@ from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, Laps
 
-from . import environment, harvest, health
+from . import environment, harvest, health, scenario
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -105,8 +105,11 @@ def batch_mortality(ctx: BatchTables) -> None:
 
 
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
-    """All rows of one batch's whole simulated life in this profile (see ``build_with``)."""
-    return build_with(plan, sim, ids, batch_transfers, batch_mortality, records=True)
+    """All rows of one batch's whole simulated life in this profile (see ``build_with``), and its
+    baseline scenario."""
+    out = build_with(plan, sim, ids, batch_transfers, batch_mortality, records=True)
+    scenario.add(out, plan, ids)
+    return out
 
 
 def build_with(

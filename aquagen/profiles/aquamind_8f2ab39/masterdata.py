@@ -20,7 +20,7 @@ from aquagen.model.domain import SYSTEM_ID
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, number_history
 
-from . import harvest
+from . import harvest, scenario
 
 UTC = dt.UTC
 
@@ -464,6 +464,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
     )
 
     out["harvest_productgrade"] = harvest.product_grades(t + 7 * step, profile)
+    out |= scenario.master(t + 8 * step, T)
     add_history(out, T)
     return out
 
@@ -477,5 +478,5 @@ def add_history(out: dict[str, pl.DataFrame], T: Bound) -> None:
         created = "date_joined" if name == "auth_user" else "created_at"
         user = None if name in ("auth_user", "users_userprofile") else SYSTEM_ID
         out[t_.history_table] = T.conform(
-            t_.history_table, number_history(T.history(name, out[name], created, "+", user))
+            t_.history_table, number_history(T.history(name, out[name], created, "+", user), key=t_.object_key or "id")
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aquagen.profiles import Profile
 from aquagen.profiles.aquamind_8f2ab39 import PROFILE as PLAN
-from aquagen.profiles.aquamind_8f2ab39 import environment, feedstock
+from aquagen.profiles.aquamind_8f2ab39 import environment, feedstock, scenario
 
-from . import batches, checks, masterdata
+from . import batches, checks, masterdata, planning
 
 PROFILE = Profile(
     name="aquamind@cb41030",
@@ -25,6 +25,7 @@ PROFILE = Profile(
         "batch_transferaction",
         "batch_creationworkflow",
         "batch_creationaction",
+        "planning_plannedactivity",
     ),
     natural_keys={
         **PLAN.natural_keys,
@@ -36,9 +37,15 @@ PROFILE = Profile(
         "users_userprofile_allowed_areas": ("userprofile_id", "area_id"),
         "users_userprofile_allowed_stations": ("userprofile_id", "freshwaterstation_id"),
         "users_userprofile_allowed_containers": ("userprofile_id", "container_id"),
+        "planning_activitytemplate": ("name",),
     },
     environment=environment.build,
-    checks=checks.PHASE_COUNTS + checks.INVARIANTS + checks.RECORDS,
+    checks=checks.PHASE_COUNTS
+    + checks.INVARIANTS
+    + checks.RECORDS
+    + scenario.CHECKS
+    + scenario.HEAD_CHECKS
+    + planning.CHECKS,
     seeded=checks.SEEDED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )

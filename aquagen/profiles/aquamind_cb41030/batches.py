@@ -22,11 +22,12 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
+from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME, BatchTables
 from aquagen.tables.conform import with_ids_and_history
 from aquagen.tables.ids import IdBook
 
-from . import creation, daily_states, health
+from . import creation, daily_states, health, planning
 from .creation import with_states
 
 WORKFLOW_LEAD = dt.timedelta(days=7, hours=1)  # a transition is planned a week before its first move, at 08:00
@@ -59,6 +60,8 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
         )
         creation.add(out, plan, sim, deferred)
     daily_states.add(seen[0])
+    scenario.add(out, plan, ids)  # the baseline scenario, its projection run pinned by the batch
+    planning.add(out, plan, sim, ids)  # the activities planned on it
     return out
 
 

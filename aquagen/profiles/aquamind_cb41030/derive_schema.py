@@ -3,8 +3,9 @@
 
 The profile's tables are the 103 main-scope tables of AquaMind at cb41030, plus the egg supplier
 (and its history twin) from the broodstock app, which the creation workflows name, and the
-harvest app's tables (``HARVEST_TABLES``, the same at 8f2ab39 and cb41030). Foreign keys into
-tables outside the profile (a projection run, a finance transaction, a planned activity, an egg
+harvest app's tables (``HARVEST_TABLES``, the same at 8f2ab39 and cb41030), the scenario app's
+tables that a batch's baseline scenario fills (``SCENARIO_TABLES``) and the planning app's
+(``PLANNING_TABLES``). Foreign keys into tables outside the profile (a finance transaction, an egg
 production) cannot be created in a database that lacks those tables: the columns stay
 (always NULL here) and the constraints move to ``external_foreign_keys``, where the schema check
 ignores them. The history twin of ``batch_creationworkflow``, whose name breaks the usual pattern,
@@ -23,7 +24,26 @@ HARVEST_TABLES = tuple(
     for m in ("harvestevent", "harvestlot", "harvestwaste", "productgrade")
     for h in ("", "historical")
 )
-APP_TABLES = EXTRA_APP_TABLES + HARVEST_TABLES
+# the scenario app: models, temperature profiles, scenarios, their projection runs and rows (a model
+# change and an FCR weight override stay outside: nothing writes them)
+SCENARIO_TABLES = (
+    "scenario",
+    "scenario_biological_constraints",
+    "scenario_fcrmodel",
+    "scenario_fcrmodelstage",
+    "scenario_mortality_model_stage",
+    "scenario_mortalitymodel",
+    "scenario_projection_run",
+    "scenario_scenarioprojection",
+    "scenario_stage_constraint",
+    "scenario_temperatureprofile",
+    "scenario_temperaturereading",
+    "scenario_tgc_model_stage",
+    "scenario_tgcmodel",
+)
+# the planning app: activity templates and the planned activities of each batch's scenario
+PLANNING_TABLES = ("planning_activitytemplate", "planning_historicalplannedactivity", "planning_plannedactivity")
+APP_TABLES = EXTRA_APP_TABLES + HARVEST_TABLES + SCENARIO_TABLES + PLANNING_TABLES
 IRREGULAR_TWINS = {"batch_creationworkflow": "batch_historicalbatchcreationworkflow"}
 
 

@@ -17,7 +17,10 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.profiles.aquamind_8f2ab39 import masterdata as plan_master
+from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.tables.conform import Bound
+
+from . import planning
 
 PLAN_PROFILE = "aquamind@8f2ab39"
 UTC = dt.UTC
@@ -112,6 +115,8 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
             continue
         out[name] = T.conform(name, df)
     _area_groups(out, T)
+    out |= scenario.master(plan["scenario_tgcmodel"]["created_at"][0], T)  # this profile's engine's values
+    out["planning_activitytemplate"] = planning.templates(plan["scenario_tgcmodel"]["created_at"][0], T)
     t = dt.datetime.combine(setup_date, dt.time(9, 0), UTC)
     _users(out, T, t)
     _health(out, T, t + dt.timedelta(minutes=10))
