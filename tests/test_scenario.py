@@ -98,7 +98,7 @@ def test_scenario_tables_are_keyed_by_their_own_id_columns():
         assert refs["scenario_temperaturereading"]["profile_id"] == "scenario_temperatureprofile"
     assert id_references("aquamind@8f2ab39")["scenario_historicaltgcmodel"]["model_id"] == "scenario_tgcmodel"
     assert id_references("aquamind@cb41030")["batch_batch"]["pinned_projection_run_id"] == "scenario_projection_run"
-    assert schemas.table("scenario_historicaltgcmodel").object_key == "model_id"
+    assert schemas.table("scenario_historicaltgcmodel", "aquamind@8f2ab39").object_key == "model_id"
 
 
 def test_a_baseline_scenario_per_batch(fleet: Snapshot):
