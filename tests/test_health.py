@@ -142,3 +142,98 @@ def test_health_sampling_aggregates_and_lab_samples(snap):
     scores = snap.read("health_fishparameterscore")
     assert scores.height == 9 * fish.height and scores["score"].is_between(1, 5).all()
     assert snap.rows("health_healthlabsample") > 0
+
+
+def test_delousing_kills_and_fasts_the_ring_it_treats():
+    """A handled delousing (physical or bath) adds its handling loss to the ring's deaths that day, the
+    population still adds up day to day, and the ring is not fed on the day and the day after."""
+    from aquagen.model.simulate import BatchSpec, simulate_batch
+
+    sim = simulate_batch(BatchSpec(dt.date(2023, 1, 10), 3_200_000, "Scotland", 42, 3, dt.date(2027, 1, 1)))
+    handled = sim.treatments.filter(pl.col("handling_loss") > 0)
+    assert handled.height >= 20 and sim.episodes.filter(pl.col("kind") == "delousing handling").height == handled.height
+    rings = sim.daily.filter(pl.col("assignment_no") >= 50).sort("assignment_no", "date")
+    d = rings.with_columns(before=pl.col("population").shift(1).over("assignment_no")).join(
+        handled.select("assignment_no", "date", "handling_loss"), on=["assignment_no", "date"]
+    )
+    assert d.height == handled.height and (d["before"] - d["deaths"] == d["population"]).all()
+    share = d["deaths"] / d["before"]
+    assert (share > 0.5 * d["handling_loss"]).all() and d["deaths"].mean() > 5 * rings["deaths"].median()
+    fed = sim.feedings.select("assignment_no", date="feeding_date").unique()
+    fasting = pl.concat(
+        [
+            handled.select("assignment_no", "date"),
+            handled.select("assignment_no", date=pl.col("date") + pl.duration(days=1)),
+        ]
+    )
+    assert fasting.join(fed, on=["assignment_no", "date"]).height == 0
+
+
+def test_health_draws_follow_the_shard_not_the_batch_start():
+    """Health records come from the shard's stream: two batches alike but for their shard differ, and
+    the same shard gives the same records."""
+    from aquagen.model import health
+    from aquagen.model.simulate import BatchSpec, simulate_batch
+
+    def sim(shard: int):
+        return simulate_batch(BatchSpec(dt.date(2023, 1, 10), 3_200_000, "Scotland", 42, shard, dt.date(2027, 1, 1)))
+
+    a, b, a2 = sim(1), sim(2), sim(1)
+    assert health.sampling(a)[1].equals(health.sampling(a2)[1]) and a.lice.equals(a2.lice)
+    assert not health.sampling(a)[1].equals(health.sampling(b)[1]) and not a.lice.equals(b.lice)
+
+
+def test_disease_episodes_are_treated_with_their_journal(snap):
+    tr = snap.read("health_treatment")
+    disease = tr.filter(~pl.col("description").str.contains("sea lice") & pl.col("container_id").is_not_null())
+    from aquagen.model.domain import OPERATOR_ID, VET_ID
+
+    assert disease.height > 0 and disease["user_id"].unique().to_list() == [VET_ID]
+    # per ring treated: the operator's issue, the vet's diagnosis and treatment entries
+    j = snap.read("health_journalentry").join(disease.select("container_id").unique(), on="container_id")
+    issues = j.filter(pl.col("description").str.contains("Raised mortality"))
+    assert issues.height == disease.height and issues["user_id"].unique().to_list() == [OPERATOR_ID]
+    assert j.filter(pl.col("category") == "diagnosis")["user_id"].unique().to_list() == [VET_ID]
+    lab = snap.read("health_healthlabsample")
+    assert lab["quantitative_results"].null_count() == 0 and lab["quantitative_results"].str.contains('"unit"').all()
+    assert snap.read("environmental_stagetransitionenvironmental")["additional_parameters"].null_count() == 0
+
+
+def _set(table: str, where: pl.Expr, **values):
+    return table, lambda df: df.with_columns(
+        **{k: pl.when(where).then(v).otherwise(pl.col(k)) for k, v in values.items()}
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["handling record", "fed on delousing", "no diagnosis", "vaccination late"],
+)
+def test_broken_health_rows_fail_their_check(snap, tmp_path, case):
+    tr = snap.read("health_treatment")
+    handled = tr.filter(pl.col("description").str.contains("starved")).sort("id").row(0, named=True)
+    day = handled["treatment_date"].date()
+    if case == "handling record":
+        rec = snap.read("health_mortalityrecord")
+        hit = (pl.col("container_id") == handled["container_id"]) & (pl.col("event_date").dt.date() == day)
+        assert rec.filter(hit).height == 1
+        table, change = _set("health_mortalityrecord", hit, reason_id=pl.lit(7, dtype=pl.Int64))
+        expected = "handled delousings without a Handling mortality record of their ring that day"
+    elif case == "fed on delousing":
+        fe = snap.read("inventory_feedingevent")
+        one = fe.filter(
+            (pl.col("container_id") == handled["container_id"]) & (pl.col("feeding_date") == day - dt.timedelta(days=1))
+        )["id"][0]
+        table, change = _set("inventory_feedingevent", pl.col("id") == one, feeding_date=pl.lit(day))
+        expected = "feedings of a ring on the day of its handled delousing or the day after"
+    elif case == "no diagnosis":
+        hit = (pl.col("container_id") == handled["container_id"]) & (pl.col("category") == "diagnosis")
+        table, change = _set("health_journalentry", hit, category=pl.lit("observation"))
+        expected = (
+            "container treatments without an issue, a diagnosis and a treatment entry in their container's journal"
+        )
+    else:
+        hit = pl.col("treatment_type") == "vaccination"
+        table, change = _set("health_treatment", hit, treatment_date=pl.col("treatment_date") + pl.duration(days=20))
+        expected = "vaccinations not 6-8 weeks before the batch's first sea transfer"
+    assert failed(_rewrite(snap, tmp_path, table, change)) == [expected]
