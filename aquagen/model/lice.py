@@ -78,6 +78,9 @@ def run_lice(
     loss_z = rng.standard_normal((n_days, n_rings))
     method_start = cast(np.ndarray, rng.integers(0, len(DELOUSING), n_rings))  # a size gives an array
     mature_rate = np.clip(temp / MATURE_DEGREE_DAYS, 0, 0.1)
+    since = np.arange(n_days)[:, None] - first[None, :]
+    count_days = live & (since > 0) & (since % 7 == 0)  # every 7th day of a ring
+    settled = settle[:, None] * noise
     juvenile = np.zeros(n_rings)
     adult = np.zeros(n_rings)
     pending = np.zeros(n_rings, bool)
@@ -87,10 +90,11 @@ def run_lice(
     treats: list[tuple] = []
     # a loop over days: today's load is yesterday's after settlement, maturation and treatment;
     # each step is vectorized over the rings
-    for t in range(n_days):
+    sea = np.flatnonzero(live.any(1))
+    for t in range(sea[0] if len(sea) else 0, sea[-1] + 1 if len(sea) else 0):  # the rings' days only
         alive = live[t]
         hit = pending & alive
-        for r in np.flatnonzero(hit):  # a few treatments per ring and cycle
+        for r in np.flatnonzero(hit) if pending.any() else ():  # a few treatments per ring and cycle
             m = (method_start[r] + n_treated[r]) % len(DELOUSING)
             if m == IN_FEED and last[r] - t < DELOUSING[IN_FEED][4] + 7:  # not within its withholding of harvest
                 m = 0
@@ -102,10 +106,10 @@ def run_lice(
             n_treated[r] += 1
         pending &= ~hit
         mature = juvenile * mature_rate[t]
-        juvenile = np.where(alive, juvenile + settle[t] * noise[t] - mature, 0.0)
+        juvenile = np.where(alive, juvenile + settled[t] - mature, 0.0)
         adult = np.where(alive, adult * 0.98 + mature, 0.0)
-        count_day = alive & (t > first) & ((t - first) % 7 == 0)
-        for r in np.flatnonzero(count_day):  # weekly counts: Poisson draws in the stream's order
+        # weekly counts: Poisson draws in the stream's order
+        for r in np.flatnonzero(count_days[t]) if count_days[t].any() else ():
             n = sampled[t, r]
             af = rng.poisson(0.5 * adult[r] * n)
             am = rng.poisson(0.5 * adult[r] * n)
