@@ -149,3 +149,262 @@ def test_health_sampling_aggregates_and_lab_samples(snap):
     scores = snap.read("health_fishparameterscore")
     assert scores.height == 9 * fish.height and scores["score"].is_between(1, 5).all()
     assert snap.rows("health_healthlabsample") > 0
+
+
+def test_delousing_kills_and_fasts_the_ring_it_treats():
+    """A handled delousing (physical or bath) adds its handling loss to the ring's deaths that day, the
+    population still adds up day to day, and the ring is not fed on the day and the day after."""
+    from aquagen.model.simulate import BatchSpec, simulate_batch
+
+    sim = simulate_batch(BatchSpec(dt.date(2023, 1, 10), 3_200_000, "Scotland", 42, 3, dt.date(2027, 1, 1)))
+    handled = sim.treatments.filter(pl.col("handling_loss") > 0)
+    assert handled.height >= 20 and sim.episodes.filter(pl.col("kind") == "delousing handling").height == handled.height
+    rings = sim.daily.filter(pl.col("assignment_no") >= 50).sort("assignment_no", "date")
+    d = rings.with_columns(before=pl.col("population").shift(1).over("assignment_no")).join(
+        handled.select("assignment_no", "date", "handling_loss"), on=["assignment_no", "date"]
+    )
+    assert d.height == handled.height and (d["before"] - d["deaths"] == d["population"]).all()
+    share = d["deaths"] / d["before"]
+    assert (share > 0.5 * d["handling_loss"]).all() and d["deaths"].mean() > 5 * rings["deaths"].median()
+    fed = sim.feedings.select("assignment_no", date="feeding_date").unique()
+    fasting = pl.concat(
+        [
+            handled.select("assignment_no", "date"),
+            handled.select("assignment_no", date=pl.col("date") + pl.duration(days=1)),
+        ]
+    )
+    assert fasting.join(fed, on=["assignment_no", "date"]).height == 0
+
+
+def test_health_draws_follow_the_shard_not_the_batch_start():
+    """Health records come from the shard's stream: two batches alike but for their shard differ, and
+    the same shard gives the same records."""
+    from aquagen.model import health
+    from aquagen.model.simulate import BatchSpec, simulate_batch
+
+    def sim(shard: int):
+        return simulate_batch(BatchSpec(dt.date(2023, 1, 10), 3_200_000, "Scotland", 42, shard, dt.date(2027, 1, 1)))
+
+    a, b, a2 = sim(1), sim(2), sim(1)
+    assert health.sampling(a)[1].equals(health.sampling(a2)[1]) and a.lice.equals(a2.lice)
+    assert not health.sampling(a)[1].equals(health.sampling(b)[1]) and not a.lice.equals(b.lice)
+
+
+def test_disease_episodes_are_treated_with_their_journal(snap):
+    tr = snap.read("health_treatment")
+    disease = tr.filter(~pl.col("description").str.contains("sea lice") & pl.col("container_id").is_not_null())
+    from aquagen.model.domain import OPERATOR_ID, VET_ID
+
+    assert disease.height > 0 and disease["user_id"].unique().to_list() == [VET_ID]
+    # per ring treated: the operator's issue, the vet's diagnosis and treatment entries
+    j = snap.read("health_journalentry").join(disease.select("container_id").unique(), on="container_id")
+    issues = j.filter(pl.col("description").str.contains("Raised mortality"))
+    assert issues.height == disease.height and issues["user_id"].unique().to_list() == [OPERATOR_ID]
+    assert j.filter(pl.col("category") == "diagnosis")["user_id"].unique().to_list() == [VET_ID]
+    lab = snap.read("health_healthlabsample")
+    assert lab["quantitative_results"].null_count() == 0 and lab["quantitative_results"].str.contains('"unit"').all()
+    assert snap.read("environmental_stagetransitionenvironmental")["additional_parameters"].null_count() == 0
+
+
+def failed_with(snap, table: str, change) -> list[str]:
+    """The profile's invariants failing when ``table`` is replaced by ``change(table)`` (in memory: the
+    Parquet stays; the per-table history and choice checks, which no value tampered here touches, are left out)."""
+    from aquagen.profiles import get
+
+    source = validate.SnapshotSource(snap)
+    df = snap.read(table)
+    source.ctx.register(table, change(df).cast(dict(df.schema)).lazy())
+    own = [c for c in validate.checks(get(snap.profile), source.as_of) if c.group not in ("history", "schema")]
+    return [c.name for c in own if source.scalar(c.sql) != c.expected]
+
+
+def _set(where: pl.Expr, **values):
+    return lambda df: df.with_columns(**{k: pl.when(where).then(v).otherwise(pl.col(k)) for k, v in values.items()})
+
+
+def _drop(where: pl.Expr):
+    return lambda df: df.filter(~where)
+
+
+def _first(snap, table: str, where: pl.Expr | None = None) -> dict:
+    df = snap.read(table).sort("id")
+    return (df.filter(where) if where is not None else df).row(0, named=True)
+
+
+TAMPERED = {  # case: (table, change(snap), the checks that must fail and no other)
+    "handled delousing without its handling deaths": (
+        "health_mortalityrecord",
+        lambda s, t: _set(
+            (pl.col("container_id") == t["container_id"])
+            & (pl.col("event_date").dt.date() == t["treatment_date"].date()),
+            reason_id=pl.lit(7),
+        ),
+        ["handled delousings without a Handling mortality record of their ring that day"],
+    ),
+    "fed on the delousing day": (
+        "inventory_feedingevent",
+        lambda s, t: _set(
+            pl.col("id")
+            == _first(
+                s,
+                "inventory_feedingevent",
+                (pl.col("container_id") == t["container_id"])
+                & (pl.col("feeding_date") == t["treatment_date"].date() - dt.timedelta(days=1)),
+            )["id"],
+            feeding_date=pl.lit(t["treatment_date"].date()),
+        ),
+        ["feedings of a ring on the day of its handled delousing or the day after"],
+    ),
+    "no diagnosis in the journal": (
+        "health_journalentry",
+        lambda s, t: _set(
+            (pl.col("container_id") == t["container_id"]) & (pl.col("category") == "diagnosis"),
+            category=pl.lit("observation"),
+        ),
+        ["container treatments without an issue, a diagnosis and a treatment entry in their container's journal"],
+    ),
+    "vaccination too close to sea transfer": (
+        "health_treatment",
+        lambda s, t: _set(
+            pl.col("treatment_type") == "vaccination", treatment_date=pl.col("treatment_date") + pl.duration(days=20)
+        ),
+        ["vaccinations not 6-8 weeks before the batch's first sea transfer"],
+    ),
+    "no vaccination": (
+        "health_treatment",
+        lambda s, t: _drop(pl.col("treatment_type") == "vaccination"),
+        ["batches at sea without exactly one vaccination"],
+    ),
+    "treatment before the batch": (
+        "health_treatment",
+        lambda s, t: _set(
+            pl.col("treatment_type") == "vaccination", treatment_date=pl.col("treatment_date") - pl.duration(days=800)
+        ),
+        ["treatments outside their batch's life", "vaccinations not 6-8 weeks before the batch's first sea transfer"],
+    ),
+    "treatment before its ring was stocked": (
+        "health_treatment",
+        lambda s, t: _set(
+            pl.col("id") == _first(s, "health_treatment", pl.col("description").str.contains("gill disease"))["id"],
+            treatment_date=pl.col("treatment_date") - pl.duration(days=200),
+        ),
+        [
+            "treatments on a container outside a live assignment of their batch there",
+            "container treatments without an issue, a diagnosis and a treatment entry in their container's journal",
+        ],
+    ),
+    "delousing without its count": (
+        "health_licecount",
+        lambda s, t: _set(
+            (pl.col("container_id") == t["container_id"])
+            & (pl.col("count_date").dt.date() == t["treatment_date"].date() - dt.timedelta(days=1)),
+            adult_female_count=pl.lit(0),
+        ),
+        ["delousings without a count above 0.5 adult females per fish the day before"],
+    ),
+    "lice count in an empty ring": (
+        "health_licecount",
+        lambda s, t: _set(pl.col("id") == 1, container_id=pl.lit(1)),
+        ["lice counts outside a live assignment of their batch and container"],
+    ),
+    "mortality record in an empty container": (
+        "health_mortalityrecord",
+        lambda s, t: _set(
+            pl.col("id") == _first(s, "health_mortalityrecord", pl.col("container_id") > 1000)["id"],
+            container_id=pl.lit(1),
+        ),
+        ["mortality records outside a live assignment of their batch and container"],
+    ),
+    "mortality records off the events": (
+        "health_mortalityrecord",
+        lambda s, t: _set(pl.col("id") == 1, count=pl.col("count") + 1),
+        ["(batch, day) where mortality records <> mortality events"],
+    ),
+    "sampling before its assignment": (
+        "health_healthsamplingevent",
+        lambda s, t: _set(pl.col("id") == 1, sampling_date=pl.col("sampling_date") - pl.duration(days=400)),
+        ["health sampling events outside their assignment"],
+    ),
+    "sampling aggregate off its fish": (
+        "health_healthsamplingevent",
+        lambda s, t: _set(pl.col("id") == 1, avg_weight_g=pl.col("avg_weight_g") + 1),
+        ["health sampling events whose aggregates differ from their fish"],
+    ),
+    "fish without a score": (
+        "health_fishparameterscore",
+        lambda s, t: _drop(pl.col("id") == 1),
+        ["sampled fish without a score on every health parameter"],
+    ),
+    "lab results before sending": (
+        "health_healthlabsample",
+        lambda s, t: _set(pl.col("id") == 1, date_results_received=pl.col("date_sent_to_lab") - pl.duration(days=1)),
+        ["lab samples outside their assignment or with results before sending"],
+    ),
+    "harvested ring without its event": (
+        "harvest_harvestevent",
+        lambda s, t: _drop(pl.col("id") == 1),
+        ["harvested rings without a harvest event"],
+    ),
+    "harvest weight off the ring's biomass": (
+        "harvest_harvestlot",
+        lambda s, t: _set(pl.col("id") == 1, live_weight_kg=pl.col("live_weight_kg") + 5),
+        ["harvest events whose live weight differs from the ring's biomass by more than 1 kg"],
+    ),
+    "gutted heavier than live": (
+        "harvest_harvestlot",
+        lambda s, t: _set(pl.col("id") == 1, gutted_weight_kg=pl.col("live_weight_kg") + 1),
+        ["lots with gutted > live or fillet > gutted weight"],
+    ),
+    "harvest without waste": (
+        "harvest_harvestwaste",
+        lambda s, t: _drop(pl.col("event_id") == 1),
+        ["harvest events without waste"],
+    ),
+    "end date not the last harvest": (
+        "batch_batch",
+        lambda s, t: _set(pl.col("id") == 1, actual_end_date=pl.col("actual_end_date") - pl.duration(days=1)),
+        ["COMPLETED batches whose end date is not their last harvest"],
+    ),
+    "daylight starting late": (
+        "environmental_photoperioddata",
+        lambda s, t: _drop((pl.col("area_id") == 1) & (pl.col("date") == pl.col("date").min())),
+        ["sea areas whose daylight does not run from the setup day to the last simulated day"],
+    ),
+    "a day without daylight": (
+        "environmental_photoperioddata",
+        lambda s, t: _drop((pl.col("area_id") == 1) & (pl.col("date") == dt.date(2025, 3, 1))),
+        ["gaps in a sea area's daylight days"],
+    ),
+    "an hour of weather missing": (
+        "environmental_weatherdata",
+        lambda s, t: _drop(pl.col("id") == 1),
+        ["sea-area days with fewer than 8 weather observations"],
+    ),
+    "a day 25 hours long": (
+        "environmental_photoperioddata",
+        lambda s, t: _set(pl.col("id") == 1, day_length_hours=pl.lit(25.0)),
+        ["day lengths outside 0-24 h or light without daylight"],
+    ),
+    "a transfer without its conditions": (
+        "environmental_stagetransitionenvironmental",
+        lambda s, t: _drop(pl.col("id") == 1),
+        ["transfers without their stage-transition conditions"],
+    ),
+    "transfer temperature off the readings": (
+        "environmental_stagetransitionenvironmental",
+        lambda s, t: _set(pl.col("id") == 1, temperature=pl.col("temperature") + 5),
+        ["stage-transition temperatures off the destination's readings that day by > 1 °C"],
+    ),
+    "weather after the as-of date": (
+        "environmental_weatherdata",
+        lambda s, t: _set(pl.col("id") == pl.col("id").max(), timestamp=pl.col("timestamp") + pl.duration(days=3)),
+        ["weather and daylight dated after the as-of date", "sea-area days with fewer than 8 weather observations"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_tampered_health_rows_fail_their_check(snap, case):
+    table, change, expected = TAMPERED[case]
+    handled = _first(snap, "health_treatment", pl.col("description").str.contains("starved"))
+    assert sorted(failed_with(snap, table, change(snap, handled))) == sorted(expected)

@@ -622,7 +622,16 @@ def test_episodes():
     """Sea episodes: their rings are live, their days carry their cause in the mortality rows."""
     sim = full_life("Scotland", 11)
     ep = sim.episodes
-    assert 1 <= ep.select(pl.struct("start_date", "kind").n_unique()).item() <= 3
+    # the drawn episodes (1-3) less their delousings, which the lice model's handled delousings replace
+    drawn = ep.filter(pl.col("kind") != "delousing handling")
+    assert drawn.select(pl.struct("start_date", "kind").n_unique()).item() <= 3
+    handled = sim.treatments.filter(pl.col("handling_loss") > 0).select("assignment_no", start_date="date")
+    delousing = ep.filter(pl.col("kind") == "delousing handling")
+    assert (
+        delousing.height == handled.height > 0
+        and (delousing["end_date"] - delousing["start_date"]).dt.total_days().max() == 1
+    )
+    assert delousing.select(handled.columns).sort(handled.columns).equals(handled.sort(handled.columns))
     j = ep.join(sim.assignments, on="assignment_no")
     assert (j["stage"] == 5).all() and (j["assignment_date"] <= j["start_date"]).all()
     assert (j["start_date"] < j["departure_date"]).all() and (j["end_date"] <= j["departure_date"]).all()

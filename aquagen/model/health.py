@@ -2,8 +2,8 @@
 treatments, vaccination, sampling — computed from a finished ``BatchSim``: schema-independent
 frames keyed by ``assignment_no``, as the simulation's own frames.
 
-These models read the simulation and never feed back into it, so adding them leaves every
-simulated number (and the pinned tables) unchanged.
+These models read the simulation and never feed back into it — except lice, which the simulation
+runs itself (``lice``) because a delousing kills and fasts fish.
 """
 
 from __future__ import annotations
@@ -14,20 +14,27 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from .lice import (  # noqa: F401 (re-exported: the profiles read the methods and the threshold here)
+    DELOUSING,
+    IN_FEED,
+    LAST_TREATMENT_BEFORE_HARVEST,
+    LICE_PRESSURE,
+    LICE_PURPOSE,
+    LICE_THRESHOLD,
+)
+from .seeds import HEALTH_STREAM, rng_for
 from .simulate import BatchSim
 from .timeline import ADULT
 
 # one stream per recorder (the batch's own stream: see ``stream``)
-HARVEST, MORTALITY, LICE, SAMPLING, LAB, VACCINATION = range(6)
+HARVEST, MORTALITY, LICE, SAMPLING, LAB, VACCINATION, DISEASE_TREATMENT = range(7)
+assert LICE == LICE_PURPOSE
 
 
 def stream(sim: BatchSim, purpose: int) -> np.random.Generator:
-    """The batch's stream for one recorder: seeded by the batch's start day and eggs (the eggs
-    come from the fleet seed's stream of the batch's shard), apart from the simulation's streams."""
-    first = sim.assignments.filter(pl.col("stage") == 0)
-    eggs = int(first["initial_population"].sum())
-    start = int(sim.stage_changes["date"].cast(pl.Int32)[0])
-    return np.random.default_rng(np.random.SeedSequence([0x4EA17, eggs, start, purpose]))
+    """The batch's stream for one recorder: (fleet seed, the batch's shard, HEALTH_STREAM, purpose),
+    apart from the simulation's streams; the same for any worker count, distinct between batches."""
+    return rng_for(sim.seed, sim.shard, HEALTH_STREAM, purpose)
 
 
 def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
@@ -38,146 +45,21 @@ def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     return deaths.join(causes, on="date", how="left").sort("date", "assignment_no")
 
 
-# --- sea lice -----------------------------------------------------------------------------------
-LICE_THRESHOLD = 0.5  # adult females per fish that trigger a delousing (Scotland's and Norway's level)
-LICE_PRESSURE = {"Scotland": 1.0, "Faroe Islands": 0.7}  # infection pressure by geography
-PEAK_DAY_OF_YEAR = 260  # copepodids are most abundant in late summer and autumn
-SETTLE_PER_DAY = 0.05  # chalimus settling per fish per day at peak pressure (Scotland)
-MATURE_DEGREE_DAYS = 300.0  # settled louse to adult
-# method: (name, treatment type, dosage, duration days, withholding days, efficacy, handling loss share)
-DELOUSING = (
-    ("Thermal delousing (Thermolicer)", "physical", "Water at 28-34 °C for 30 s", 1, 0, 0.92, 0.004),
-    ("Mechanical delousing (Hydrolicer)", "physical", "Low-pressure flushing, 0.6 bar", 1, 0, 0.88, 0.003),
-    ("Freshwater bath", "physical", "Freshwater bath, 4 h in well boat", 1, 0, 0.85, 0.002),
-    ("Medicinal bath (hydrogen peroxide)", "medication", "Hydrogen peroxide 1,500 mg/L for 20 min", 1, 0, 0.9, 0.002),
-    (
-        "In-feed treatment (emamectin benzoate)",
-        "medication",
-        "Emamectin benzoate 50 µg/kg biomass/day in feed",
-        7,
-        18,
-        0.95,
-        0.0,
-    ),
-)
-LAST_TREATMENT_BEFORE_HARVEST = 21  # no delousing in the last three weeks (withholding, fasting)
-
-
+# --- sea lice (simulated with the batch: ``lice``) ---------------------------------------------------
 def sea_days(sim: BatchSim) -> pl.DataFrame:
     """The live days of every ring: assignment_no, date, population, temperature_c, deaths."""
     rings = sim.assignments.filter(pl.col("stage") == ADULT)["assignment_no"]
     return sim.daily.filter(pl.col("assignment_no").is_in(rings.to_list())).sort("assignment_no", "date")
 
 
-def lice(sim: BatchSim, geography: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Weekly lice counts per ring and the delousings they trigger.
-
-    Per ring and day: settled (chalimus/pre-adult) lice per fish gain the season's settlement
-    (∝ pressure by geography, peaking in late summer) and mature at temperature/300 per day; adults
-    (half female) die at 2 %/day. Every 7th day of the ring 10-20 fish are counted (Poisson); above
-    0.5 adult females per fish the ring is deloused the next day (method drawn, in rotation), which
-    removes the method's efficacy of all lice. Returns counts (assignment_no, date, fish_sampled,
-    adult_female_count, adult_male_count, juvenile_count) and treatments (assignment_no, date, method,
-    adult_females_per_fish: of the count that called it)."""
-    rng = stream(sim, LICE)
-    days = sea_days(sim)
-    empty = (
-        pl.DataFrame(
-            schema={
-                "assignment_no": pl.Int32,
-                "date": pl.Date,
-                "fish_sampled": pl.Int64,
-                "adult_female_count": pl.Int64,
-                "adult_male_count": pl.Int64,
-                "juvenile_count": pl.Int64,
-            }
-        ),
-        pl.DataFrame(
-            schema={
-                "assignment_no": pl.Int32,
-                "date": pl.Date,
-                "method": pl.Int16,
-                "adult_females_per_fish": pl.Float64,
-            }
-        ),
-    )
-    if days.height == 0:
-        return empty
-    rings = days["assignment_no"].unique().sort().to_numpy()
-    d0 = cast(dt.date, days["date"].min())  # a non-empty Date column's min is a date
-    n_days = (cast(dt.date, days["date"].max()) - d0).days + 1
-    col = np.searchsorted(rings, days["assignment_no"].to_numpy())
-    row = (days["date"] - d0).dt.total_days().to_numpy()
-    live = np.zeros((n_days, len(rings)), bool)
-    temp = np.zeros((n_days, len(rings)))
-    live[row, col] = True
-    temp[row, col] = days["temperature_c"].to_numpy()
-    first = np.where(live.any(0), live.argmax(0), n_days)
-    last = n_days - 1 - live[::-1].argmax(0)
-    dates = np.datetime64(d0) + np.arange(n_days)
-    doy = (dates - dates.astype("datetime64[Y]")).astype(int) + 1
-    season = ((1 + np.cos(2 * np.pi * (doy - PEAK_DAY_OF_YEAR) / 365.25)) / 2) ** 1.5
-    settle = SETTLE_PER_DAY * LICE_PRESSURE[geography] * (0.15 + 0.85 * season)
-    noise = np.exp(0.4 * rng.standard_normal((n_days, len(rings))) - 0.08)
-    sampled = rng.integers(10, 21, (n_days, len(rings)))
-    u = rng.random((n_days, len(rings), 3))
-    method_start = rng.integers(0, len(DELOUSING), len(rings))
-    juvenile = np.zeros(len(rings))
-    adult = np.zeros(len(rings))
-    pending = np.zeros(len(rings), bool)
-    observed = np.zeros(len(rings))  # adult females per fish of the count that called the treatment
-    n_treated = np.zeros(len(rings), int)
-    counts, treats = [], []
-    for t in range(n_days):
-        alive = live[t]
-        if pending.any():
-            hit = pending & alive
-            for r in np.flatnonzero(hit):
-                m = (method_start[r] + n_treated[r]) % len(DELOUSING)
-                if m == 4 and last[r] - t < DELOUSING[4][4] + 7:  # in-feed: not within its withholding of harvest
-                    m = 0
-                treats.append((rings[r], t, m, observed[r]))
-                keep = 1 - DELOUSING[m][5] * (0.95 + 0.05 * u[t, r, 2])
-                adult[r] *= keep
-                juvenile[r] *= keep if m != 4 else 0.5 * keep  # in-feed also clears the attached stages
-                n_treated[r] += 1
-            pending &= ~hit
-        mature = juvenile * np.clip(temp[t] / MATURE_DEGREE_DAYS, 0, 0.1)
-        juvenile = np.where(alive, juvenile + settle[t] * noise[t] - mature, 0.0)
-        adult = np.where(alive, adult * 0.98 + mature, 0.0)
-        count_day = alive & (t > first) & ((t - first) % 7 == 0)
-        for r in np.flatnonzero(count_day):
-            n = sampled[t, r]
-            af = rng.poisson(0.5 * adult[r] * n)
-            am = rng.poisson(0.5 * adult[r] * n)
-            juv = rng.poisson(juvenile[r] * n)
-            counts.append((rings[r], t, n, af, am, juv))
-            if af / n > LICE_THRESHOLD and last[r] - t > LAST_TREATMENT_BEFORE_HARVEST:
-                pending[r] = True
-                observed[r] = af / n
-    c = np.array(counts, dtype=np.int64).reshape(-1, 6)
-    tr = np.array(treats, dtype=np.float64).reshape(-1, 4)
-    start = np.datetime64(d0, "D")
-    return (
-        pl.DataFrame(
-            {
-                "assignment_no": pl.Series(c[:, 0], dtype=pl.Int32),
-                "date": pl.Series(start + c[:, 1]),
-                "fish_sampled": c[:, 2],
-                "adult_female_count": c[:, 3],
-                "adult_male_count": c[:, 4],
-                "juvenile_count": c[:, 5],
-            }
-        ).sort("date", "assignment_no"),
-        pl.DataFrame(
-            {
-                "assignment_no": pl.Series(tr[:, 0].astype(np.int32), dtype=pl.Int32),
-                "date": pl.Series(start + tr[:, 1].astype(np.int64)),
-                "method": pl.Series(tr[:, 2].astype(np.int16), dtype=pl.Int16),
-                "adult_females_per_fish": tr[:, 3],
-            }
-        ).sort("date", "assignment_no"),
-    )
+def lice(sim: BatchSim, geography: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Weekly lice counts per ring and the delousings they triggered (see ``lice.run_lice``; the
+    simulation ran them, so each delousing's handling deaths and fasting are in its frames).
+    Returns counts (assignment_no, date, fish_sampled, adult_female_count, adult_male_count,
+    juvenile_count) and treatments (assignment_no, date, method, adult_females_per_fish: of the count
+    that called it, handling_loss: share of the ring's fish lost). ``geography`` is the batch's own
+    (kept for callers; the simulation knew it)."""
+    return sim.lice, sim.treatments.select("assignment_no", "date", "method", "adult_females_per_fish", "handling_loss")
 
 
 # --- vaccination ---------------------------------------------------------------------------------
@@ -269,19 +151,25 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     return ev.select("event", "assignment_no", "date", "episode", "n_fish", "stage"), fish, scores
 
 
-LAB_FINDINGS = (  # by sample type (Blood, Tissue, Gill, Kidney, Fecal)
-    ("Haematocrit {v:.0f} %; serology negative for ISA and SAV.", "haematocrit_pct", 28, 45),
-    ("Histopathology: mild inflammatory changes, no pathogen identified.", "lesion_score", 0, 2),
-    ("Gill histology: epithelial hyperplasia, score {v:.1f}; amoebae not detected by PCR.", "gill_score", 0, 3),
-    ("Kidney bacteriology: no growth; PCR negative for IPNV and Renibacterium.", "ct_value", 35, 40),
-    ("Faecal parasitology: no tapeworm eggs seen.", "eggs_per_g", 0, 5),
+LAB_FINDINGS = (  # by sample type (Blood, Tissue, Gill, Kidney, Fecal): finding, result key, range, unit
+    ("Haematocrit {v:.0f} %; serology negative for ISA and SAV.", "haematocrit", 28, 45, "%"),
+    ("Histopathology: mild inflammatory changes, no pathogen identified.", "lesion_score", 0, 2, "score 0-3"),
+    (
+        "Gill histology: epithelial hyperplasia, score {v:.1f}; amoebae not detected by PCR.",
+        "gill_score",
+        0,
+        3,
+        "score 0-5",
+    ),
+    ("Kidney bacteriology: no growth; PCR negative for IPNV and Renibacterium.", "ct_value", 35, 40, "Ct"),
+    ("Faecal parasitology: no tapeworm eggs seen.", "eggs_per_g", 0, 5, "eggs/g"),
 )
 
 
 def lab_samples(sim: BatchSim) -> pl.DataFrame:
     """Lab samples during episodes: on an episode's first day (at most one a fortnight per
     batch), one sample of a rotating type from the container; sent the same or next day, results
-    5-14 days later. assignment_no, date, sample_type (0..4), sent, received, finding, key, value."""
+    5-14 days later. assignment_no, date, sample_type (0..4), sent, received, finding, key, value, unit."""
     rng = stream(sim, LAB)
     ep = _episodes(sim).sort("date", "assignment_no").group_by("date", maintain_order=True).first()
     kept, last = [], None
@@ -307,5 +195,112 @@ def lab_samples(sim: BatchSim) -> pl.DataFrame:
             "finding": [LAB_FINDINGS[k][0].format(v=v) for k, v in zip(kind, value)],
             "key": [LAB_FINDINGS[k][1] for k in kind],
             "value": np.round(value, 2),
+            "unit": [LAB_FINDINGS[k][4] for k in kind],
         }
+    )
+
+
+# --- treatments of disease episodes ---------------------------------------------------------------
+# by episode kind: (name, treatment type, dosage, duration days, withholding days, diagnosis text)
+EPISODE_TREATMENTS = {
+    "gill disease": (
+        "Freshwater bath against amoebic gill disease",
+        "physical",
+        "Freshwater bath, 3 h in well boat",
+        1,
+        0,
+        "Gill swabs PCR-positive for Paramoeba perurans; gill score 2-3: amoebic gill disease",
+    ),
+    "winter ulcer": (
+        "Florfenicol in feed against winter ulcer",
+        "medication",
+        "Florfenicol 10 mg/kg biomass/day in feed",
+        10,
+        30,
+        "Skin ulcers, Moritella viscosa isolated from kidney: winter ulcer",
+    ),
+    "jellyfish": (
+        "Feeding stopped and bubble curtain run against jellyfish",
+        "other",
+        "Aeration curtain around the pen, feeding stopped",
+        3,
+        0,
+        "Gill damage from jellyfish (Pelagia noctiluca bloom): nematocyst lesions on the gills",
+    ),
+}
+# when treating would put the withholding past the ring's harvest: supportive care instead
+SUPPORTIVE = (
+    "Supportive care: reduced feeding, moribund fish removed",
+    "other",
+    "Ration halved, daily removal of moribund fish",
+    7,
+    0,
+)
+ISSUE_AFTER, DIAGNOSIS_AFTER, TREATMENT_AFTER = (1, 2), (1, 3), (1, 3)  # days, uniform, one after the other
+
+
+def disease_treatments(sim: BatchSim) -> pl.DataFrame:
+    """One treatment per ring of every disease or jellyfish episode (``sim.episodes``; delousing
+    handling episodes are the lice model's treatments): the operator reports raised mortality 1-2 days
+    into the episode, the veterinarian diagnoses 1-3 days later and treats 1-3 days after that — all
+    on live days of the ring (clipped to its last). Returns assignment_no, kind, start_date,
+    issue_date, diagnosis_date, date (of the treatment), departure (first day the ring is gone),
+    treatment (name, type, dosage, duration_days, withholding_days), outcome."""
+    ep = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS)))
+    rng = stream(sim, DISEASE_TREATMENT)
+    n = ep.height
+    steps = np.stack(
+        [rng.integers(lo, hi + 1, n) for lo, hi in (ISSUE_AFTER, DIAGNOSIS_AFTER, TREATMENT_AFTER)], axis=1
+    ).cumsum(1)
+    outcome = np.where(rng.random(n) < 0.75, "successful", "partial")
+    dep = sim.assignments.select("assignment_no", departure="departure_date")
+    ep = ep.join(dep, on="assignment_no", how="left").with_columns(
+        last_live=pl.col("departure").fill_null(pl.date(9999, 12, 31)) - pl.duration(days=1)
+    )
+
+    def day(k: int) -> pl.Expr:
+        return pl.min_horizontal(
+            pl.col("start_date") + pl.duration(days=pl.lit(pl.Series(steps[:, k]))), pl.col("last_live")
+        )
+
+    name, kind, dosage, days, withholding = (
+        pl.col("kind").replace_strict({k: v[i] for k, v in EPISODE_TREATMENTS.items()}) for i in range(5)
+    )
+    out = ep.with_columns(
+        issue_date=day(0), diagnosis_date=day(1), date=day(2), outcome=pl.Series(outcome)
+    ).with_columns(
+        name=name,
+        treatment_type=kind,
+        dosage=dosage,
+        duration_days=days.cast(pl.Int32),
+        withholding_days=withholding.cast(pl.Int32),
+        diagnosis=pl.col("kind").replace_strict({k: v[5] for k, v in EPISODE_TREATMENTS.items()}),
+    )
+    # no medicine whose withholding would run past the ring's harvest
+    late = pl.col("date") + pl.duration(days=pl.col("duration_days") + pl.col("withholding_days")) >= pl.col(
+        "departure"
+    ).fill_null(pl.date(9999, 12, 31))
+    supportive = {
+        k: pl.when(late & (pl.col("withholding_days") > 0)).then(pl.lit(v)).otherwise(pl.col(k))
+        for k, v in zip(("name", "treatment_type", "dosage", "duration_days", "withholding_days"), SUPPORTIVE)
+    }
+    return (
+        out.with_columns(**supportive)
+        .select(
+            "assignment_no",
+            "kind",
+            "start_date",
+            "issue_date",
+            "diagnosis_date",
+            "date",
+            "departure",
+            "name",
+            "treatment_type",
+            "dosage",
+            "duration_days",
+            "withholding_days",
+            "diagnosis",
+            "outcome",
+        )
+        .sort("date", "assignment_no")
     )

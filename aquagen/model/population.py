@@ -207,16 +207,14 @@ def mortality_rates(cal: Calendar, grid: Grid, asg: Layout, traits: Traits) -> d
     )
     ep = traits.episodes
     by_cause: dict[str, np.ndarray] = {}
-    for i in range(len(ep.kind)):
-        t = days[:, 0] - ep.first_day[i]
-        on = (t >= 0) & (t < ep.days[i])
+    for i in range(len(ep.kind)):  # each episode on its own days only (a delousing is one day)
+        d0, d1 = max(int(ep.first_day[i]), 0), min(int(ep.first_day[i] + ep.days[i]), cal.life_days)
+        t = np.arange(d0, max(d0, d1)) - ep.first_day[i]
         # a bell over the episode's days whose daily rates add up to its loss
-        shape = np.where(on, np.sin(np.pi * (t + 0.5) / ep.days[i]), 0.0)
+        shape = np.sin(np.pi * (t + 0.5) / ep.days[i])
         shape = shape / max(shape.sum(), 1e-12)
-        r = np.zeros_like(base)
-        r[:, SLOTS:] = shape[:, None] * ep.loss[i] * ep.rings[i][None, :]
-        cause = EPISODES[ep.kind[i]][1]
-        by_cause[cause] = by_cause.get(cause, 0.0) + r
+        r = by_cause.setdefault(EPISODES[ep.kind[i]][1], np.zeros_like(base))
+        r[d0 : max(d0, d1), SLOTS:] += shape[:, None] * ep.loss[i] * ep.rings[i][None, :]
     return {
         "base": base,
         "eggs": eggs,

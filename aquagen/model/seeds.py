@@ -11,6 +11,7 @@ import numpy as np
 MASTER_STREAM = 1 << 31  # phases 1-2, apart from every batch's stream (batch i: stream i)
 PRICE_STREAM = 0x9A1CE  # a feed's price drift, per feed
 LEAD_TIME_STREAM = 0x5EED  # a feed container's order lead times and suppliers
+HEALTH_STREAM = 0x4EA17  # a batch's health records (lice, sampling, lab, harvest grading), per purpose
 EGGS_MIN, EGGS_MAX = 3_000_000, 3_800_000  # eggs per batch of a planned fleet
 
 

@@ -29,7 +29,7 @@ and length) and readings (4 dp). ``daily.feed_kg`` is the sum of the stored feed
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -51,9 +51,10 @@ from .events import (
 )
 from .journal import journal_frame
 from .layout import assignment_layout, track_grid
+from .lice import LICE_PURPOSE, ring_matrices, run_lice, with_delousings
 from .population import EPISODES, Episodes, draw_traits, run_days
-from .seeds import rng_for
-from .timeline import EPOCH, N_ASSIGNMENTS, N_STAGES
+from .seeds import HEALTH_STREAM, rng_for
+from .timeline import EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
 
 # the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
 DATE_COLUMNS = {
@@ -68,6 +69,8 @@ DATE_COLUMNS = {
     "journal": "entry_time",
     "stage_changes": "date",
     "episodes": "start_date",
+    "lice": "date",
+    "treatments": "date",
 }
 
 
@@ -99,11 +102,15 @@ class BatchSim:
     journal: pl.DataFrame
     stage_changes: pl.DataFrame
     episodes: pl.DataFrame  # sea episodes, one row per ring affected (see simulate_batch)
+    lice: pl.DataFrame  # weekly lice counts per ring (``lice.run_lice``)
+    treatments: pl.DataFrame  # the delousings those counts called (``lice.run_lice``)
     status: str  # ACTIVE or COMPLETED
     actual_end_date: dt.date | None  # last harvest, when completed
     expected_end_date: dt.date  # planned last harvest
     current_stage: int  # stage at as_of
     target_weight_g: float = 0.0  # the harvest weight the batch is grown to (its sea phase's length)
+    seed: int = 0  # the fleet seed and the batch's shard: its health records' streams (``seeds.HEALTH_STREAM``)
+    shard: int = 0
 
 
 def simulate_batch(spec: BatchSpec) -> BatchSim:
@@ -140,7 +147,13 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     - stage_changes: date, stage.
     - episodes: start_date, end_date (first day after), kind (gill disease, winter ulcer,
       jellyfish, delousing handling), cause, assignment_no — a sea episode in one ring it
-      affects (the ring must be live on start_date); its deaths are in daily/mortality.
+      affects (the ring must be live on start_date); its deaths are in daily/mortality. The
+      delousing handling episodes are the lice model's handled delousings (one day, one ring;
+      the ring fasts that day and the next).
+    - lice: assignment_no, date, fish_sampled, adult_female_count, adult_male_count,
+      juvenile_count — weekly counts per ring (``lice.run_lice``).
+    - treatments: assignment_no, date, day, ring, method, adult_females_per_fish,
+      handling_loss — the delousings those counts called.
     """
     _validate(spec)
     rng = rng_for(spec.seed, spec.shard)
@@ -155,6 +168,15 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     grid = track_grid(cal)
     temp = temperatures(r_temp, grid, start, spec.geography, spec.seed)
     traits = draw_traits(r_growth, draw.tgc, cal, start, N_ASSIGNMENTS)
+    # lice first: the delousings they call are the batch's handling episodes (deaths, fasting)
+    lice_counts, treatments = run_lice(
+        rng_for(spec.seed, spec.shard, HEALTH_STREAM, LICE_PURPOSE),
+        *ring_matrices(grid.live, temp),
+        start,
+        spec.geography,
+        FRESHWATER_STAGES * SLOTS,
+    )
+    traits = replace(traits, episodes=with_delousings(traits.episodes, treatments))
     water = water_levels(r_water, grid, temp, start)
     life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
 
@@ -173,6 +195,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),
         "episodes": episodes_frame(traits.episodes, asg, start),
+        "lice": lice_counts,
+        "treatments": treatments,
         "stage_changes": pl.DataFrame(
             {
                 "date": dates(start + cal.stage_start),
@@ -194,6 +218,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         expected_end_date=spec.start_date + dt.timedelta(days=last_day),
         current_stage=cal.stage_on(cut),
         target_weight_g=draw.target_weight_g,
+        seed=spec.seed,
+        shard=spec.shard,
     )
 
 

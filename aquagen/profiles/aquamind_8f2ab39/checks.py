@@ -507,6 +507,10 @@ ENVIRONMENT = [
     ),
 ]
 
+_DELOUSING = "t.description LIKE '%sea lice%'"  # a delousing's description names the lice (profile health.py)
+_HANDLED = "t.description LIKE '%starved%'"  # a delousing that handles the fish (not in-feed)
+_JOURNAL_DAY = "CAST(j.entry_date AS DATE)"
+
 LICE = [
     (
         "7 lice",
@@ -537,7 +541,7 @@ LICE = [
         "CAST(count_date + INTERVAL '1 day' AS DATE) AS d FROM health_licecount "
         "WHERE adult_female_count > 0.5 * fish_sampled) l ON l.container_id = t.container_id "
         "AND l.batch_id = t.batch_id AND l.d = CAST(t.treatment_date AS DATE) "
-        "WHERE t.treatment_type <> 'vaccination' AND l.d IS NULL",
+        f"WHERE {_DELOUSING} AND l.d IS NULL",
         0,
     ),
     (
@@ -547,6 +551,47 @@ LICE = [
         'ON s.id = a.lifecycle_stage_id WHERE s."order" = 6) b LEFT JOIN (SELECT batch_id, COUNT(*) AS n '
         "FROM health_treatment WHERE treatment_type = 'vaccination' GROUP BY batch_id) v ON v.batch_id = b.batch_id "
         "WHERE COALESCE(v.n, 0) <> 1",
+        0,
+    ),
+    (
+        "7 lice",
+        "handled delousings without a Handling mortality record of their ring that day",
+        "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT r.batch_id, r.container_id, "
+        "CAST(r.event_date AS DATE) AS d FROM health_mortalityrecord r JOIN health_mortalityreason m "
+        "ON m.id = r.reason_id WHERE m.name = 'Handling') h ON h.batch_id = t.batch_id "
+        f"AND h.container_id = t.container_id AND h.d = CAST(t.treatment_date AS DATE) WHERE {_HANDLED} AND h.d IS NULL",
+        0,
+    ),
+    (
+        "7 lice",
+        "feedings of a ring on the day of its handled delousing or the day after",
+        "SELECT COUNT(*) FROM health_treatment t JOIN inventory_feedingevent f ON f.batch_id = t.batch_id "
+        "AND f.container_id = t.container_id AND (f.feeding_date = CAST(t.treatment_date AS DATE) "
+        f"OR f.feeding_date = CAST(t.treatment_date + INTERVAL '1 day' AS DATE)) WHERE {_HANDLED}",
+        0,
+    ),
+    (
+        "7 lice",
+        "container treatments without an issue, a diagnosis and a treatment entry in their container's journal",
+        "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT j.batch_id, j.container_id, "
+        f"MIN(CASE WHEN j.category = 'issue' THEN {_JOURNAL_DAY} END) AS issue, "
+        f"MAX(CASE WHEN j.category = 'diagnosis' THEN {_JOURNAL_DAY} END) AS diagnosis, "
+        f"MAX(CASE WHEN j.category = 'treatment' THEN {_JOURNAL_DAY} END) AS treatment "
+        "FROM health_journalentry j GROUP BY j.batch_id, j.container_id) j ON j.batch_id = t.batch_id "
+        "AND j.container_id = t.container_id WHERE t.container_id IS NOT NULL AND (j.issue IS NULL "
+        "OR j.issue > CAST(t.treatment_date AS DATE) OR j.diagnosis IS NULL OR j.treatment IS NULL "
+        "OR j.treatment < CAST(t.treatment_date AS DATE))",
+        0,
+    ),
+    (
+        "7 lice",
+        "vaccinations not 6-8 weeks before the batch's first sea transfer",
+        "SELECT COUNT(*) FROM health_treatment t JOIN (SELECT tr.source_batch_id AS batch_id, MIN(tr.transfer_date) AS d "
+        "FROM batch_batchtransfer "
+        'tr JOIN batch_lifecyclestage s ON s.id = tr.destination_lifecycle_stage_id WHERE s."order" = 6 '
+        "GROUP BY tr.source_batch_id) sea ON sea.batch_id = t.batch_id WHERE t.treatment_type = 'vaccination' "
+        "AND (CAST(t.treatment_date AS DATE) > CAST(sea.d - INTERVAL '42 days' AS DATE) "
+        "OR CAST(t.treatment_date AS DATE) < CAST(sea.d - INTERVAL '56 days' AS DATE))",
         0,
     ),
     (

@@ -86,7 +86,7 @@ def build(
 
 def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """One row per transfer: the destination's water on the transfer day (its daily mean temperature,
-    the mean of that day's oxygen and pH readings, CO2 in the notes; sea salinity in a ring, 0 in fresh water)."""
+    the mean of that day's oxygen and pH readings, CO2 in the notes and in additional_parameters; sea salinity in a ring, 0 in fresh water)."""
     tr = out["batch_batchtransfer"].select("id", "created_at", "destination_assignment_id", "transfer_date")
     tr = tr.join(
         link.select(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
@@ -121,7 +121,10 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
         rows.with_columns(
             batch_transfer_id=pl.col("id"),
             salinity=pl.when(at_sea).then(pl.lit(SEA_SALINITY_PSU)).otherwise(pl.lit(0.0)),
-            # additional_parameters (jsonb) stays NULL: the binary COPY of the loader writes jsonb as text (see README)
+            # jsonb: the readings the table has no column for (NULL on a day without a CO2 reading)
+            additional_parameters=pl.concat_str(
+                pl.lit('{"co2_mg_l": '), pl.col("co2").round(2).cast(pl.String), pl.lit("}")
+            ),
             notes=pl.concat_str(
                 pl.when(at_sea)
                 .then(pl.lit("Sea transfer: conditions in the receiving ring"))

@@ -71,12 +71,21 @@ def build(
     ring = (pl.col("container_id") - first_ring + 1).cast(pl.String).str.zfill(2)
     batch = pl.lit(plan.batch_id, dtype=pl.Int64)
 
-    # --- mortality records: the day's cause; a ring's deaths on a physical delousing day are handling ---
-    handled = treats.filter(_method("method", 1) == "physical").select("assignment_no", "date", handled=pl.lit(True))
+    # --- mortality records: the day's cause; a ring's deaths on the day of a handled delousing are handling
+    # (the simulation added the treatment's handling loss to them); other rings' deaths that day, whose
+    # batch cause is handling only because of the delousing, are of unknown cause ---
+    handled = treats.filter(pl.col("handling_loss") > 0)
     mr = (
         health.mortality_by_container(sim)
-        .join(handled, on=["assignment_no", "date"], how="left")
-        .with_columns(cause=pl.when(pl.col("handled")).then(pl.lit("HANDLING")).otherwise(pl.col("cause")))
+        .join(handled.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
+        .join(handled.select("date").unique().with_columns(delousing_day=pl.lit(True)), on="date", how="left")
+        .with_columns(
+            cause=pl.when(pl.col("handled"))
+            .then(pl.lit("HANDLING"))
+            .when(pl.col("delousing_day") & (pl.col("cause") == "HANDLING"))
+            .then(pl.lit("UNKNOWN"))
+            .otherwise(pl.col("cause"))
+        )
     )
     mr = (
         mr.join(link, on="assignment_no", maintain_order="left")
@@ -117,11 +126,14 @@ def build(
         treatment_date=at("date", TREATMENT_TIME),
         treatment_type=_method("method", 1),
         description=pl.format(
-            "{} of ring {}: {} adult females per fish counted",
+            "{} against sea lice in ring {}: {} adult females per fish counted",
             _method("method", 0),
             ring,
             pl.col("adult_females_per_fish").round(2),
-        ),
+        )
+        + pl.when(pl.col("handling_loss") > 0)
+        .then(pl.lit("; fish starved on the day and the day after"))
+        .otherwise(pl.lit("")),
         dosage=_method("method", 2),
         duration_days=_method("method", 3).cast(pl.Int32),
         withholding_period_days=_method("method", 4).cast(pl.Int32),
@@ -158,6 +170,22 @@ def build(
             ],
             how="diagonal_relaxed",
         )
+    # --- treatments of disease (and jellyfish) episodes, one per ring affected ---
+    dz = health.disease_treatments(sim).join(link, on="assignment_no", maintain_order="left")
+    tr = pl.concat(
+        [
+            tr,
+            dz.with_columns(
+                treatment_date=at("date", TREATMENT_TIME),
+                description=pl.format("{} in ring {}: {}", pl.col("name"), ring, pl.col("diagnosis")),
+                withholding_period_days="withholding_days",
+                batch_id=batch,
+                batch_assignment_id=pl.col("bca_id"),
+                user_id=pl.lit(VET_ID, dtype=pl.Int32),
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
     tr = tr.with_columns(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
     add(out, "health_treatment", tr.sort("treatment_date", "container_id", nulls_last=False), VET_ID, ids)
 
@@ -216,6 +244,7 @@ def build(
             pl.format("Follow-up count due in a week; withholding {} days.", _method("method", 4)),
         ),
     ]
+    journal += _episode_journal(dz, ring)
     if vac is not None:
         when = dt.datetime.combine(vac["date"], dt.time(), dt.UTC) + VACCINATION_TIME + dt.timedelta(hours=7)
         tank = sim.assignments.filter(
@@ -241,6 +270,54 @@ def build(
             )
         )
     return pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
+
+
+def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.DataFrame]:
+    """A disease episode's journal in each ring treated: raised mortality reported (operator), the
+    diagnosis (veterinarian), the treatment (veterinarian) with its outcome."""
+    kind = pl.col("kind")
+
+    def entry(day: str, time: dt.timedelta, category: str, severity: str, text: pl.Expr, user: int, notes: pl.Expr):
+        return dz.select(
+            entry_time=at(day, time),
+            assignment_no="assignment_no",
+            category=pl.lit(category),
+            severity=pl.lit(severity, dtype=pl.String),
+            description=text,
+            resolution_status=pl.lit(True),
+            resolution_notes=notes,
+            user_id=pl.lit(user, dtype=pl.Int32),
+        )
+
+    return [
+        entry(
+            "issue_date",
+            dt.timedelta(hours=9, minutes=30),
+            "issue",
+            "high",
+            pl.format("Raised mortality and lethargic fish in ring {}; {} suspected.", ring, kind),
+            OPERATOR_ID,
+            pl.lit("Dead fish sampled for the veterinarian."),
+        ),
+        entry(
+            "diagnosis_date",
+            DIAGNOSIS_TIME,
+            "diagnosis",
+            "high",
+            pl.format("Ring {}: {}.", ring, pl.col("diagnosis")),
+            VET_ID,
+            pl.format("{} prescribed.", pl.col("name")),
+        ),
+        entry(
+            "date",
+            TREATMENT_TIME + dt.timedelta(hours=6),
+            "treatment",
+            "medium",
+            pl.format("{} started in ring {} ({}).", pl.col("name"), ring, pl.col("dosage")),
+            VET_ID,
+            pl.format("Outcome {}; mortality followed up daily.", pl.col("outcome")),
+        ),
+    ]
 
 
 SAMPLING_TIME = dt.timedelta(hours=11, minutes=30)
@@ -311,7 +388,16 @@ def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
                 "LAB-{}-{}-{}", pl.col("date").dt.strftime("%Y%m%d"), pl.col("container_id"), pl.col("sample_type") + 1
             ),
             findings_summary=pl.col("finding"),
-            # quantitative_results (jsonb) stays NULL: the loader's binary COPY writes jsonb as text (see README)
+            # jsonb as the application's help text shows it: {"<param>": value, "unit": "<unit>"}
+            quantitative_results=pl.concat_str(
+                pl.lit('{"'),
+                "key",
+                pl.lit('": '),
+                pl.col("value").cast(pl.String),
+                pl.lit(', "unit": "'),
+                "unit",
+                pl.lit('"}'),
+            ),
             notes=pl.format("Taken during raised mortality; {} = {}", pl.col("key"), pl.col("value")),
             created_at=at("received", LAB_RESULT_TIME),
             batch_container_assignment_id=pl.col("bca_id"),
