@@ -586,10 +586,10 @@ LICE = [
     (
         "7 lice",
         "vaccinations not 6-8 weeks before the batch's first sea transfer",
-        "SELECT COUNT(*) FROM health_treatment t JOIN (SELECT tr.source_batch_id AS batch_id, MIN(tr.transfer_date) AS d "
-        "FROM batch_batchtransfer "
-        'tr JOIN batch_lifecyclestage s ON s.id = tr.destination_lifecycle_stage_id WHERE s."order" = 6 '
-        "GROUP BY tr.source_batch_id) sea ON sea.batch_id = t.batch_id WHERE t.treatment_type = 'vaccination' "
+        # the first sea transfer: the first day an assignment of the batch is at sea (a form both profiles share)
+        f"SELECT COUNT(*) FROM health_treatment t JOIN (SELECT a.batch_id, MIN(a.assignment_date) AS d FROM {BCA} a "
+        'JOIN batch_lifecyclestage s ON s.id = a.lifecycle_stage_id WHERE s."order" = 6 '
+        "GROUP BY a.batch_id) sea ON sea.batch_id = t.batch_id WHERE t.treatment_type = 'vaccination' "
         "AND (CAST(t.treatment_date AS DATE) > CAST(sea.d - INTERVAL '42 days' AS DATE) "
         "OR CAST(t.treatment_date AS DATE) < CAST(sea.d - INTERVAL '56 days' AS DATE))",
         0,

@@ -399,7 +399,7 @@ RECORDS = [
         f"CAST(count_date + INTERVAL '1 day' AS DATE) AS d FROM ({_ADULT_FEMALES}) af "
         "WHERE count_value > 0.5 * fish_sampled) l ON l.container_id = t.container_id "
         "AND l.batch_id = t.batch_id AND l.d = CAST(t.treatment_date AS DATE) "
-        "WHERE t.treatment_type <> 'vaccination' AND l.d IS NULL",
+        f"WHERE {plan._DELOUSING} AND l.d IS NULL",
         0,
     ),
     (
