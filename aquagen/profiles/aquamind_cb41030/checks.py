@@ -5,6 +5,7 @@ per assignment, placeholder assignments of batches not yet started). ``{as_of}``
 
 from __future__ import annotations
 
+from aquagen.model.sites import SITES
 from aquagen.profiles.aquamind_8f2ab39 import checks as plan
 from aquagen.profiles.aquamind_8f2ab39.checks import BCA, _count, _outside
 
@@ -51,7 +52,12 @@ PHASE_COUNTS = [c for c in plan.PHASE_COUNTS if c[1] not in ("users", "user prof
         9,
     ),
     ("master data", "lice types", _count("health_licetype"), len(LICE_TYPES)),
-    ("master data", "holding containers", _count("infrastructure_container", "hierarchy_role = 'HOLDING'"), 1940),
+    (
+        "master data",
+        "holding containers",
+        _count("infrastructure_container", "hierarchy_role = 'HOLDING'"),
+        SITES.n_hall_containers + SITES.n_rings,
+    ),
 ]
 
 _EXCLUDED = {
