@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from aquagen.model.calendar import batch_draw
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
+from aquagen.model.events import STAGE_CONDITION_FACTOR
 from aquagen.model.layout import assignment_layout
 from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
@@ -650,7 +651,10 @@ def test_samples():
         assert (s[col] == s[col].round(2)).all(), col
     cf = (100 * s["avg_weight_g"] / s["avg_length_cm"] ** 3).round(2)
     assert (cf == s["condition_factor"]).all()
-    assert ((s["condition_factor"] >= 1.0) & (s["condition_factor"] <= 1.3)).all()
+    assert ((s["condition_factor"] >= 0.75) & (s["condition_factor"] <= 1.4)).all()
+    # by stage: slim smolts, full fish at sea
+    k = dict(s.group_by("stage").agg(pl.col("condition_factor").mean()).iter_rows())
+    assert k[3] < k[2] < k[5] and k[3] < k[4] and all(abs(k[i] - STAGE_CONDITION_FACTOR[i]) < 0.08 for i in k), k
     # weekly per assignment, every tank of the batch on the same day of the week
     gaps = s.group_by("assignment_no").agg(pl.col("sample_date").diff().dt.total_days().drop_nulls().unique())
     assert all(g == [7] for g in gaps["sample_date"].to_list())

@@ -308,12 +308,19 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
     return pl.concat(frames)
 
 
+# Fulton's condition factor K = 100·W/L³ (g, cm) by stage (Egg&Alevin is not sampled): fry and parr
+# ≈ 1.0–1.1, falling at smoltification as the fish turn slim and silver (Johnston & Saunders 1981,
+# Can. J. Fish. Aquat. Sci. 38:1189; McCormick et al. 1998, Can. J. Fish. Aquat. Sci. 55(S1):77),
+# recovering in the fed post-smolt, and a fuller farmed fish at sea (≈ 1.2).
+STAGE_CONDITION_FACTOR = np.array([1.0, 1.02, 1.10, 0.95, 1.05, 1.20])
+
+
 def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int) -> pl.DataFrame:
     """Weekly growth samples from Fry on: every tank of the batch on the same day of the week
     (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
-    weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
+    weights lognormal with a CV of 15–25 %, individual condition factor ~N(K of the stage, 0.05),
     length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
     """
     rows = np.flatnonzero((d["stage"] > 0) & (d["offset"] >= SAMPLE_SETTLE_DAYS) & (d["day"] % 7 == SAMPLE_WEEKDAY))
@@ -323,7 +330,8 @@ def samples_frame(rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray
     fish = np.arange(50)[None, :] < size[:, None]
     sigma = rng.uniform(0.15, 0.25, n_s)[:, None]
     weight = d["w_start"][rows, None] * np.exp(sigma * rng.standard_normal((n_s, 50)) - sigma**2 / 2)
-    k = np.clip(1.12 + 0.05 * rng.standard_normal((n_s, 50)), 0.95, 1.3)
+    k_stage = STAGE_CONDITION_FACTOR[d["stage"][rows]][:, None]
+    k = np.clip(k_stage + 0.05 * rng.standard_normal((n_s, 50)), k_stage - 0.15, k_stage + 0.15)
     length = np.cbrt(100 * weight / k)
 
     def stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
