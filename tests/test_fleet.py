@@ -241,6 +241,23 @@ def test_broken_feed_stock_fails_exactly_its_check(fleet, tmp_path):
         "batch summaries whose totals differ from their feeding events",
         "feeding events costing outside the prices of their site's lots of that feed",
     }
+    # a lot drawn after its expiry date (write-offs keep it from happening)
+    draw = (
+        fleet.read(lots)
+        .filter((pl.col("history_type") == "~") & pl.col("history_change_reason").is_null())
+        .row(0, named=True)
+    )
+    broken = _rewrite(
+        fleet,
+        tmp_path,
+        "inventory_feedpurchase",
+        lambda df: df.with_columns(
+            expiry_date=pl.when(pl.col("id") == draw["feed_purchase_id"])
+            .then(pl.lit(draw["history_date"].date() - dt.timedelta(days=1)))
+            .otherwise(pl.col("expiry_date"))
+        ),
+    )
+    assert failed(broken) == ["feed drawn from a lot after its expiry date"]
     stock = "inventory_feedcontainerstock"
     broken = _rewrite(
         fleet,

@@ -47,6 +47,18 @@ PRICE_DRIFT, PRICE_PERIOD_DAYS, PRICE_NOISE = 0.04, 730, 0.01  # base prices sit
 PRICE_MIN_CENTS, PRICE_MAX_CENTS = 180, 280
 
 
+# A lot still holding feed at the end of its shelf life is written off (a '~' row to 0 kg) at noon
+# UTC on its expiry date, so FIFO never draws an expired lot: extruded salmon feed keeps about a
+# year (the initial stock of a site first used more than a year after set-up is the usual case).
+SHELF_LIFE_DAYS = 365
+WRITE_OFF_HOUR = 12
+
+
+def expiry_instant(purchase_day: np.ndarray) -> np.ndarray:
+    """When a lot bought on ``purchase_day`` (days since 1970) is written off, in µs since 1970."""
+    return (np.asarray(purchase_day, np.int64) + SHELF_LIFE_DAYS) * US_PER_DAY + WRITE_OFF_HOUR * 3_600_000_000
+
+
 @dataclass(frozen=True)
 class Inventory:
     """One feed container's full-horizon inventory (see plan_inventory for the columns)."""
@@ -168,21 +180,27 @@ def plan_inventory(
     """Reorders and FIFO costing for one feed container over its full horizon.
 
     consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
-    initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots.
+    initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots; with a
+      ``purchase_day`` column (days since 1970) what an initial lot still holds at its expiry
+      (``expiry_instant``) is written off (only a feed's first lot: one a container).
     Returns Inventory(lots, costs, draws):
       lots: lot (0-based: initial lots first, then reorders by entry_time), feed, quantity_kg,
         cost_per_kg, entry_time, purchase_date and supplier (null for initial lots), initial;
       costs: event_id, feed_cost -- one row per consumption row, same order;
       draws: event_id, time, lot, drawn_kg, remaining_kg (the lot's stock after the event), one row
-        per (event, lot) drawn from, ordered by (time, event_id, lot).
+        per (event, lot) drawn from, ordered by (time, event_id, lot); a write-off has event_id
+        -1 - lot and leaves the lot at 0 kg.
     Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
     least the meal that first draws from it, so FIFO never drives a lot below 0 (fifo re-checks it).
     Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
+    if np.any(np.diff(_us(consumption["time"])) < 0):
+        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
+    if "purchase_day" in initial.columns:
+        consumption = _with_write_offs(consumption, initial)
+        initial = initial.drop("purchase_day")
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
-    if np.any(np.diff(t) < 0):
-        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
     cap = int(round(capacity_kg * KG))
     consumed_before = np.concatenate(([0], np.cumsum(amount)))  # all feeds, before event k
     n0 = initial.height
@@ -304,4 +322,34 @@ def plan_inventory(
             f"{capacity_kg:,.0f} kg at {_when(e_all[over[0]])}"
         )
     assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(lot_entry[:n0], default=ent[0] - 1))
-    return Inventory(lots, costs, draws)
+    return Inventory(lots, costs.filter(pl.col("event_id") >= 0), draws)
+
+
+def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.DataFrame:
+    """``consumption`` plus a write-off event for each initial lot (a feed's first) that still holds
+    feed at its expiry: all that the meals before it left."""
+    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
+    amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
+    expires = expiry_instant(initial["purchase_day"].to_numpy())
+    q = np.rint(initial["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    lot_feed = initial["feed"].to_numpy()
+    rows = []
+    for lot in range(initial.height):
+        f = lot_feed[lot]
+        if lot != int(np.flatnonzero(lot_feed == f)[0]):
+            continue  # a later lot of the same feed: not written off here
+        left = q[lot] - amount[(feed == f) & (t < expires[lot])].sum()
+        if left > 0:
+            rows.append((-1 - lot, int(expires[lot]), int(f), int(left)))
+    if not rows:
+        return consumption
+    ev, when, f, kg = (np.array([r[c] for r in rows], np.int64) for c in range(4))
+    extra = pl.DataFrame(
+        {
+            "event_id": pl.Series(ev, dtype=consumption["event_id"].dtype),
+            "time": _ts(when).cast(consumption["time"].dtype),
+            "feed": pl.Series(f, dtype=consumption["feed"].dtype),
+            "amount_kg": kg / KG,
+        }
+    )
+    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")

@@ -244,6 +244,13 @@ INVARIANTS = [
     ),
     (
         "5 feed stock",
+        "feed drawn from a lot after its expiry date",
+        "SELECT COUNT(*) FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedpurchase p "
+        "ON p.id = h.feed_purchase_id WHERE h.history_type = '~' AND CAST(h.history_date AS DATE) > p.expiry_date",
+        0,
+    ),
+    (
+        "5 feed stock",
         "lots delivered before their purchase",
         "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
         "WHERE CAST(s.entry_date AS DATE) < p.purchase_date",
@@ -260,10 +267,15 @@ INVARIANTS = [
         "5 feed stock",
         "(hall or sea area, feed) where delivered <> fed + remaining",
         "SELECT COUNT(*) FROM (SELECT COALESCE(fc.hall_id, -fc.area_id) AS site, p.feed_id, "
-        "SUM(h.quantity_kg) AS bought, SUM(s.quantity_kg) AS remaining, COUNT(*) AS lots "
+        "SUM(h.quantity_kg) AS bought, SUM(s.quantity_kg + COALESCE(w.kg, 0)) AS remaining, COUNT(*) AS lots "
         "FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedcontainerstock s ON s.id = h.id "
         "JOIN infrastructure_feedcontainer fc ON fc.id = s.feed_container_id "
-        "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id WHERE h.history_type = '+' GROUP BY 1, 2) b "
+        "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
+        # a written-off lot: what it held before its write-off (its quantity only falls)
+        "LEFT JOIN (SELECT id, MIN(CASE WHEN history_change_reason = 'Expired: written off' THEN NULL "
+        "ELSE quantity_kg END) AS kg FROM inventory_historicalfeedcontainerstock GROUP BY id "
+        "HAVING MAX(CASE WHEN history_change_reason = 'Expired: written off' THEN 1 ELSE 0 END) = 1) w "
+        "ON w.id = s.id WHERE h.history_type = '+' GROUP BY 1, 2) b "
         "LEFT JOIN (SELECT COALESCE(c.hall_id, -c.area_id) AS site, f.feed_id, SUM(f.amount_kg) AS fed "
         "FROM inventory_feedingevent f JOIN infrastructure_container c ON c.id = f.container_id GROUP BY 1, 2) e "
         "ON e.site = b.site AND e.feed_id = b.feed_id "
