@@ -12,6 +12,7 @@ from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from .environment import DIURNAL_SWING_C, Water
 from .layout import Grid, Layout
 from .population import Life, fcr
+from .sensors import imperfect
 from .timeline import ADULT, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
 
 # --- feeding --------------------------------------------------------------------------
@@ -257,12 +258,20 @@ def feedings_frame(ev: dict[str, np.ndarray], start: int) -> pl.DataFrame:
     )
 
 
-def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Water, start: int) -> pl.DataFrame:
+def readings_frame(
+    rng: np.random.Generator,
+    d: dict[str, np.ndarray],
+    water: Water,
+    start: int,
+    faults: np.random.Generator | None = None,
+) -> pl.DataFrame:
     """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day.
 
     Value = the container's daily level (the same series growth and mortality use)
     + a diurnal cycle (temperature peaks ~15:00, sea oxygen with it) + sensor noise,
-    clipped to the parameter's physical range and rounded to numeric(10,4).
+    clipped to the parameter's physical range and rounded to numeric(10,4). With ``faults``
+    (a stream of its own), what real sensors add: gaps, minutes off, spikes, flat-lines, drift
+    (``sensors.imperfect``); without, every reading on the hour.
     """
     frames = []
     for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
@@ -293,18 +302,22 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
             values[:, :, i] = np.clip(v, PARAMETERS[p].min_value, hi)
         n = len(rows) * 3 * len(params)
         hour = np.broadcast_to(READING_HOURS[None, :, None], noise.shape).ravel()
-        frames.append(
-            pl.DataFrame(
-                {
-                    "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
-                    "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
-                    "reading_time": datetimes(
-                        (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
-                    ),
-                    "value": np.round(values.ravel(), 4),
-                }
+        when = (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
+        keep = None
+        if faults is not None:
+            keep, values, jitter = imperfect(
+                faults, d["assignment_no"][rows], start + day, READING_HOURS, params, values
             )
+            when = when + jitter.ravel()
+        frame = pl.DataFrame(
+            {
+                "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
+                "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
+                "reading_time": datetimes(when),
+                "value": np.round(values.ravel(), 4),
+            }
         )
+        frames.append(frame if keep is None else frame.filter(pl.Series(keep.ravel())))
     return pl.concat(frames)
 
 
