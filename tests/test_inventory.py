@@ -481,3 +481,24 @@ def test_expired_stock_is_written_off_and_never_drawn():
     # without a purchase day (no shelf life known) the old lot feeds the late meals
     old = plan_inventory(cons, init.drop("purchase_day"), 10_000.0, 1, 1)
     assert (_us(old.draws.filter(pl.col("lot") == 0)["time"]) > expires).any()
+
+
+def test_reorder_leftovers_expire_too():
+    """A reorder's leftover that waits more than a year (a barge between batches) is written off
+    at its expiry, and the next meals get a fresh lot."""
+    bought = T0_US // DAY - 10
+    first = [T0_US + k * DAY for k in range(60)]  # 60 days of 200 kg: reorders beyond the initial lot
+    later = [T0_US + (460 + k) * DAY for k in range(5)]
+    cons = consumption(first + later, [1] * 65, [200 * 10_000] * 65)
+    init = initial([1], [1_000.0], [2.5], [T0_US - DAY]).with_columns(purchase_day=pl.lit(bought, dtype=pl.Int64))
+    inv = plan_inventory(cons, init, 50_000.0, 1, 1)
+    days = inv.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
+    expires = expiry_instant(days)
+    meals = inv.draws.filter(pl.col("event_id") >= 0)
+    assert (_us(meals["time"]) <= expires[meals["lot"].to_numpy()]).all()  # never drawn expired
+    off = inv.draws.filter(pl.col("event_id") < 0)
+    assert off.height >= 1 and (off["remaining_kg"] == 0).all() and (off["lot"] > 0).any()  # a reorder's leftover
+    assert inv.costs.height == 65
+    old = plan_inventory(cons, init.drop("purchase_day"), 50_000.0, 1, 1)  # without shelf life: drawn expired
+    old_days = old.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
+    assert (_us(old.draws["time"]) > expiry_instant(old_days)[old.draws["lot"].to_numpy()]).any()

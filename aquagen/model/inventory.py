@@ -52,6 +52,7 @@ PRICE_MIN_CENTS, PRICE_MAX_CENTS = 180, 280
 # year (the initial stock of a site first used more than a year after set-up is the usual case).
 SHELF_LIFE_DAYS = 365
 WRITE_OFF_HOUR = 12
+MAX_WRITE_OFF_ROUNDS = 100  # a container writes off a few lots in its life
 
 
 def expiry_instant(purchase_day: np.ndarray) -> np.ndarray:
@@ -181,8 +182,9 @@ def plan_inventory(
 
     consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
     initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots; with a
-      ``purchase_day`` column (days since 1970) what an initial lot still holds at its expiry
-      (``expiry_instant``) is written off (only a feed's first lot: one a container).
+      ``purchase_day`` column (days since 1970) lots have a shelf life: what an initial lot still
+      holds at its expiry (``expiry_instant``) is written off, and so is any lot a meal would draw
+      after its expiry: FIFO never draws an expired lot.
     Returns Inventory(lots, costs, draws):
       lots: lot (0-based: initial lots first, then reorders by entry_time), feed, quantity_kg,
         cost_per_kg, entry_time, purchase_date and supplier (null for initial lots), initial;
@@ -196,9 +198,65 @@ def plan_inventory(
     """
     if np.any(np.diff(_us(consumption["time"])) < 0):
         raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
-    if "purchase_day" in initial.columns:
-        consumption = _with_write_offs(consumption, initial)
-        initial = initial.drop("purchase_day")
+    if "purchase_day" not in initial.columns:
+        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
+        return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
+    # shelf life: write off what an expired lot still holds, then plan again from there (each round
+    # fixes the earliest expired draw; lots delivered before it stay as they were)
+    initial_days = initial["purchase_day"].to_numpy()
+    consumption = _with_write_offs(consumption, initial)
+    initial = initial.drop("purchase_day")
+    for _ in range(MAX_WRITE_OFF_ROUNDS):
+        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
+        late = _first_expired_draw(inv, initial_days)
+        if late is None:
+            return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
+        consumption = _write_off(consumption, inv.lots, *late)
+    raise AquagenError(
+        f"feed container {feed_container_id}: lots keep expiring after {MAX_WRITE_OFF_ROUNDS} write-offs"
+    )
+
+
+def _first_expired_draw(inv: Inventory, initial_days: np.ndarray) -> tuple[int, int] | None:
+    """(lot, its write-off instant) of the earliest meal that draws a lot after its expiry, if any."""
+    days = inv.lots["purchase_date"].cast(pl.Int64).to_numpy(allow_copy=True).astype(np.float64)
+    days = np.where(np.isnan(days), np.r_[initial_days, np.zeros(len(days) - len(initial_days))], days)
+    expires = expiry_instant(days.astype(np.int64))
+    meals = inv.draws.filter(pl.col("event_id") >= 0)
+    lot = meals["lot"].to_numpy().astype(np.int64)
+    late = np.flatnonzero(_us(meals["time"]) > expires[lot])
+    if not len(late):
+        return None
+    k = late[0]  # draws are in time order
+    return int(lot[k]), int(expires[lot[k]])
+
+
+def _write_off(consumption: pl.DataFrame, lots: pl.DataFrame, lot: int, at: int) -> pl.DataFrame:
+    """``consumption`` plus the write-off at ``at`` of what lot ``lot`` (and any older lot of its
+    feed) still holds then."""
+    f = int(lots["feed"][lot])
+    mine = lots.with_row_index("i").filter(pl.col("feed") == f).sort("entry_time", "lot")
+    units = np.rint(mine["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    upto = int(units[: int(np.flatnonzero(mine["lot"].to_numpy() == lot)[0]) + 1].sum())
+    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
+    used = int(np.rint(consumption["amount_kg"].to_numpy()[(feed == f) & (t < at)] * KG).astype(np.int64).sum())
+    left = upto - used
+    assert left > 0, "an expired draw implies stock left at the expiry"
+    extra = pl.DataFrame(
+        {
+            "event_id": pl.Series([-1 - lot], dtype=consumption["event_id"].dtype),
+            "time": _ts(np.array([at])).cast(consumption["time"].dtype),
+            "feed": pl.Series([f], dtype=consumption["feed"].dtype),
+            "amount_kg": [left / KG],
+        }
+    )
+    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")
+
+
+def _plan(
+    consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float, feed_container_id: int, seed: int
+) -> Inventory:
+    """plan_inventory for a given consumption (write-offs included): costs of every event."""
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
     cap = int(round(capacity_kg * KG))
@@ -322,7 +380,7 @@ def plan_inventory(
             f"{capacity_kg:,.0f} kg at {_when(e_all[over[0]])}"
         )
     assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(lot_entry[:n0], default=ent[0] - 1))
-    return Inventory(lots, costs.filter(pl.col("event_id") >= 0), draws)
+    return Inventory(lots, costs, draws)
 
 
 def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.DataFrame:
