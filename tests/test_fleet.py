@@ -161,22 +161,22 @@ def test_every_planned_batch_has_started_or_it_says_so():
         )
 
 
-def test_full_farm_plan():
+@pytest.mark.parametrize(("seed", "as_of"), [(42, dt.date(2026, 11, 30)), (7, dt.date(2025, 6, 1))])
+def test_full_farm_plan(seed, as_of):
     """A full farm: years of history, 65–85 % of the containers holding fish, every station and sea
     area used, both geographies, at least 4 batches in every stage and 2 in every transition window."""
-    as_of = dt.date(2026, 11, 30)
-    planned = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of, fleet_eggs(42), 42)
+    planned = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of, fleet_eggs(seed), seed)
     assert len({b.station for b in planned}) == SITES.n_stations and len({b.sea_area for b in planned}) == 42
     geos = [b.geography for b in planned]
     assert abs(geos.count("Scotland") - geos.count("Faroe Islands")) <= 0.1 * len(planned)
-    share, stages = fleet_status(planned, 42, as_of)
+    share, stages = fleet_status(planned, seed, as_of)
     assert 0.65 <= share <= 0.85 and all(n >= 4 for n in stages.values()) and stages["Adult"] >= 25
     for lo, hi in TRANSITION_WINDOWS:
         assert sum(lo <= (as_of - b.start_date).days <= hi for b in planned) >= 2, (lo, hi)
     # the windows the plan reserved are the batch's own calendar: no hall or area holds two batches
     for key, windows in (
-        ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, 42))]),
-        ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, 42))]),
+        ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, seed))]),
+        ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, seed))]),
     ):
         by_site: dict = {}
         for b in planned:
@@ -186,7 +186,9 @@ def test_full_farm_plan():
             ws.sort()
             assert all(a[1] <= b[0] for a, b in itertools.pairwise(ws))
     # a later as-of date keeps the batches that started before the part of the plan it may change
-    later = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of + dt.timedelta(days=200), fleet_eggs(42), 42)
+    later = plan_farm(
+        as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of + dt.timedelta(days=200), fleet_eggs(seed), seed
+    )
     fixed = [b for b in planned if b.start_date < as_of - dt.timedelta(days=REFILL_HORIZON_DAYS)]
     assert later[: len(fixed)] == fixed and len(later) > len(planned)
 
