@@ -10,7 +10,8 @@ between calibrations, manufacturers recommend yearly calibration):
 
 - missing readings: 0.8 % at random, plus outages (power, logger, cable) starting on 1 in 120
   sensor-days and lasting 2 hours to 4 days (log-normal, median 10 h): 1–3 % missing in all;
-- timing: each reading a few minutes off its hour (±8 min, with seconds and milliseconds);
+- timing: the container's logger polls all its probes a few minutes off the hour (±8 min, whole
+  seconds);
 - spikes: 1 in 2,000 readings far off its level (never temperature: the transfer-day conditions
   are compared with it), clipped to the physical range;
 - flat-lines: 1 in 400 sensor-days a probe sticks at its last value for 1–3 days (not temperature);
@@ -27,7 +28,7 @@ from .domain import PARAMETERS
 DROP_P = 0.008
 OUTAGE_P = 1 / 120  # per sensor-day
 OUTAGE_HOURS = (10.0, 1.0, 2.0, 96.0)  # log-normal median, sigma; clipped to [2 h, 4 days]
-JITTER_US = 8 * 60 * 1_000_000
+JITTER_S = 8 * 60
 SPIKE_P = 1 / 2000
 FLAT_P = 1 / 400  # per sensor-day
 FLAT_READINGS = (3, 9)  # 1–3 days of 3 readings
@@ -98,5 +99,6 @@ def imperfect(
     t = epoch_day[pos // h] * 24.0 + hours[pos % h]
     hit = (seg[pos] == seg[row[e] * h]) & (t >= begin[e]) & (t < end[e])
     keep.reshape(n * h, p)[pos[hit], col[e[hit]]] = False
-    jitter = rng.integers(-JITTER_US, JITTER_US + 1, (n, h, p))
-    return keep, values, jitter
+    # one logger polls every probe of the container at once, a few minutes off the hour (whole seconds)
+    jitter = rng.integers(-JITTER_S, JITTER_S + 1, (n, h, 1)) * 1_000_000
+    return keep, values, np.broadcast_to(jitter, (n, h, p))
