@@ -156,8 +156,26 @@ def _summary(snap) -> str:
     "(the original plan's version). [default: aquamind@cb41030]",
 )
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
+@click.option(
+    "--clean-sensors",
+    is_flag=True,
+    help="Sensor readings exactly on the hour with no gaps, spikes, flat-lines or drift "
+    "[default: 1-3 % missing, outages, minutes of jitter, rare spikes and flat-lines, drift reset at calibration].",
+)
 def generate(
-    out, seed, batches, as_of, first_start, stagger_days, geography, workers, resume, scheduler, force, profile
+    out,
+    seed,
+    batches,
+    as_of,
+    first_start,
+    stagger_days,
+    geography,
+    workers,
+    resume,
+    scheduler,
+    force,
+    profile,
+    clean_sensors,
 ):
     """Write a snapshot: one folder of Parquet files per table plus manifest.json.
 
@@ -191,6 +209,7 @@ def generate(
             progress=progress,
             scheduler=scheduler,
             profile=profile,
+            clean_sensors=clean_sensors,
         )
     if snap.status == "complete":
         click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from aquagen.errors import AquagenError
+from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
 from loaders import postgres
 
@@ -110,8 +111,8 @@ MUTATIONS = {
         "rows", 1 + d(st.integers(min_value=1, max_value=10))
     ),
     "file rows off with the table's": lambda s, m, d: (
-        _entry(m, "infrastructure_hall").__setitem__("rows", 110 + (k := d(st.sampled_from([-5, -1, 1, 5])))),
-        m["tables"]["infrastructure_hall"].__setitem__("rows", 110 + k),
+        _entry(m, "infrastructure_hall").__setitem__("rows", SITES.n_halls + (k := d(st.sampled_from([-5, -1, 1, 5])))),
+        m["tables"]["infrastructure_hall"].__setitem__("rows", SITES.n_halls + k),
     ),
     "file entry without a key": lambda s, m, d: _entry(m, "auth_user").pop(
         d(st.sampled_from(["path", "rows", "sha256"]))

@@ -13,8 +13,11 @@ import polars as pl
 import pytest
 
 from aquagen.errors import AquagenError
+from aquagen.model.domain import GEOGRAPHY_BY_NAME
 from aquagen.model.fleet import (
     FARM_HISTORY_DAYS,
+    REFILL_HORIZON_DAYS,
+    TRANSITION_WINDOWS,
     calendar_of,
     fleet_status,
     hall_windows,
@@ -23,6 +26,7 @@ from aquagen.model.fleet import (
     sea_window,
 )
 from aquagen.model.seeds import fleet_eggs
+from aquagen.model.sites import SITES
 from aquagen.model.timeline import LIFE_DAYS, SEA_START
 from aquagen.profiles import get
 from aquagen.run.generate import (
@@ -56,7 +60,7 @@ def _digests(snap) -> dict[str, str]:
 def test_fleet_passes_every_check(fleet):
     assert failed(fleet) == []
     rows = {k: v["rows"] for k, v in fleet.manifest["tables"].items()}
-    assert rows["batch_batch"] == 4 and rows["inventory_feedpurchase"] > 236  # reorders happened
+    assert rows["batch_batch"] == 4 and rows["inventory_feedpurchase"] > SITES.n_feed_containers  # reorders happened
     costs = fleet.read("inventory_feedingevent")["feed_cost"]
     assert costs.null_count() == 0 and costs.len() == rows["inventory_feedingevent"]
 
@@ -157,19 +161,22 @@ def test_every_planned_batch_has_started_or_it_says_so():
         )
 
 
-def test_full_farm_plan():
-    """A full farm: years of history, every station and sea area used, both geographies, every stage."""
-    as_of = dt.date(2026, 11, 30)
-    planned = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of, fleet_eggs(42), 42)
-    assert len({b.station for b in planned}) == 22 and len({b.sea_area for b in planned}) == 42
+@pytest.mark.parametrize(("seed", "as_of"), [(42, dt.date(2026, 11, 30)), (7, dt.date(2025, 6, 1))])
+def test_full_farm_plan(seed, as_of):
+    """A full farm: years of history, 65–85 % of the containers holding fish, every station and sea
+    area used, both geographies, at least 4 batches in every stage and 2 in every transition window."""
+    planned = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of, fleet_eggs(seed), seed)
+    assert len({b.station for b in planned}) == SITES.n_stations and len({b.sea_area for b in planned}) == 42
     geos = [b.geography for b in planned]
     assert abs(geos.count("Scotland") - geos.count("Faroe Islands")) <= 0.1 * len(planned)
-    share, stages = fleet_status(planned, 42, as_of)
-    assert share >= 0.45 and all(n >= 1 for n in stages.values()) and stages["Adult"] >= 25
+    share, stages = fleet_status(planned, seed, as_of)
+    assert 0.65 <= share <= 0.85 and all(n >= 4 for n in stages.values()) and stages["Adult"] >= 25
+    for lo, hi in TRANSITION_WINDOWS:
+        assert sum(lo <= (as_of - b.start_date).days <= hi for b in planned) >= 2, (lo, hi)
     # the windows the plan reserved are the batch's own calendar: no hall or area holds two batches
     for key, windows in (
-        ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, 42))]),
-        ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, 42))]),
+        ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, seed))]),
+        ("sea_area", lambda b: [sea_window(b.start_date, calendar_of(b, seed))]),
     ):
         by_site: dict = {}
         for b in planned:
@@ -178,9 +185,12 @@ def test_full_farm_plan():
         for ws in by_site.values():
             ws.sort()
             assert all(a[1] <= b[0] for a, b in itertools.pairwise(ws))
-    # a later as-of date only adds batches (prefix-stable plan from a fixed first start)
-    later = plan_farm(as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of + dt.timedelta(days=200), fleet_eggs(42), 42)
-    assert later[: len(planned)] == planned and len(later) > len(planned)
+    # a later as-of date keeps the batches that started before the part of the plan it may change
+    later = plan_farm(
+        as_of - dt.timedelta(days=FARM_HISTORY_DAYS), as_of + dt.timedelta(days=200), fleet_eggs(seed), seed
+    )
+    fixed = [b for b in planned if b.start_date < as_of - dt.timedelta(days=REFILL_HORIZON_DAYS)]
+    assert later[: len(fixed)] == fixed and len(later) > len(planned)
 
 
 def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):
@@ -198,7 +208,7 @@ def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):
         "2026-01-01",
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "only 10 batches fit" in r.stderr
+    assert f"only {GEOGRAPHY_BY_NAME['Scotland'].stations} batches fit" in r.stderr  # one a station
     assert not any(tmp_path.iterdir())
 
 
@@ -233,6 +243,23 @@ def test_broken_feed_stock_fails_exactly_its_check(fleet, tmp_path):
         "batch summaries whose totals differ from their feeding events",
         "feeding events costing outside the prices of their site's lots of that feed",
     }
+    # a lot drawn after its expiry date (write-offs keep it from happening)
+    draw = (
+        fleet.read(lots)
+        .filter((pl.col("history_type") == "~") & pl.col("history_change_reason").is_null())
+        .row(0, named=True)
+    )
+    broken = _rewrite(
+        fleet,
+        tmp_path,
+        "inventory_feedpurchase",
+        lambda df: df.with_columns(
+            expiry_date=pl.when(pl.col("id") == draw["feed_purchase_id"])
+            .then(pl.lit(draw["history_date"].date() - dt.timedelta(days=1)))
+            .otherwise(pl.col("expiry_date"))
+        ),
+    )
+    assert failed(broken) == ["feed drawn from a lot after its expiry date"]
     stock = "inventory_feedcontainerstock"
     broken = _rewrite(
         fleet,

@@ -11,6 +11,7 @@ import pytest
 import schemas
 from aquagen.check import validate
 from aquagen.errors import AquagenError
+from aquagen.model.sites import SITES
 from aquagen.run.generate import generate
 from aquagen.tables.conform import SchemaViolation, conform
 from loaders import postgres
@@ -23,8 +24,8 @@ PROFILE = schemas.PROFILE
 def test_snapshot_counts_and_checks(master_snapshot):
     results = validate.run(validate.SnapshotSource(master_snapshot))
     assert [r.check.name for r in results if not r.ok] == []
-    assert master_snapshot.rows("infrastructure_sensor") == 11060
-    assert master_snapshot.rows("infrastructure_historicalsensor") == 11060
+    assert master_snapshot.rows("infrastructure_sensor") == SITES.n_sensors
+    assert master_snapshot.rows("infrastructure_historicalsensor") == SITES.n_sensors
     m = master_snapshot.manifest
     assert m["schema"] == "aquamind@8f2ab39" and m["seed"] == 11 and m["format_version"] == 1
     for entry in m["tables"].values():
@@ -191,7 +192,7 @@ def test_load_into_existing_schema_matches_natural_keys(master_snapshot, empty_d
         assert q(
             "SELECT count(*) FROM infrastructure_historicalsensor WHERE history_user_id = "
             "(SELECT id FROM auth_user WHERE username = 'system_admin')"
-        ) == [(11060,)]
+        ) == [(SITES.n_sensors,)]
         results = validate.run(validate.DatabaseSource(conn))
         assert [r.check.name for r in results if not r.ok] == []
         conn.execute(

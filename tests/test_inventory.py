@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from aquagen.errors import AquagenError
 from aquagen.model.domain import FEEDS, SUPPLIERS
-from aquagen.model.inventory import PRICE_NOISE, fifo, plan_inventory, price_per_kg
+from aquagen.model.inventory import PRICE_NOISE, _us, expiry_instant, fifo, plan_inventory, price_per_kg
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -459,3 +459,46 @@ def test_price_drift_stays_inside_the_band_without_clipping():
         for seed in (0, 1, 42):
             p = price_per_kg(feed, days, seed)
             assert 1.80 < p.min() * (1 - PRICE_NOISE) and p.max() * (1 + PRICE_NOISE) < 2.80, (feed, seed)
+
+
+def test_expired_stock_is_written_off_and_never_drawn():
+    """An initial lot still holding feed at its expiry is written off then; later meals draw a reorder."""
+    bought = T0_US // DAY - 10  # purchased 10 days before T0
+    expires = expiry_instant(np.array([bought]))[0]
+    early = [T0_US + k * DAY for k in range(5)]  # 5 meals of 100 kg, then a year's pause
+    late = [int(expires) + k * DAY for k in range(1, 6)]
+    cons = consumption(early + late, [1] * 10, [100 * 10_000] * 10)
+    init = initial([1], [5_000.0], [2.5], [T0_US - DAY]).with_columns(purchase_day=pl.lit(bought, dtype=pl.Int64))
+    inv = plan_inventory(cons, init, 10_000.0, 1, 1)
+    off = inv.draws.filter(pl.col("event_id") < 0)
+    assert off["event_id"].to_list() == [-1] and off["lot"].to_list() == [0]
+    assert off["drawn_kg"].to_list() == [4_500.0] and off["remaining_kg"].to_list() == [0.0]
+    assert _us(off["time"])[0] == expires
+    # no meal draws lot 0 after its expiry; every meal is costed, the write-off is not
+    meals = inv.draws.filter(pl.col("event_id") >= 0)
+    assert (_us(meals.filter(pl.col("lot") == 0)["time"]) < expires).all()
+    assert inv.costs.height == 10 and sorted(inv.costs["event_id"]) == sorted(cons["event_id"])
+    # without a purchase day (no shelf life known) the old lot feeds the late meals
+    old = plan_inventory(cons, init.drop("purchase_day"), 10_000.0, 1, 1)
+    assert (_us(old.draws.filter(pl.col("lot") == 0)["time"]) > expires).any()
+
+
+def test_reorder_leftovers_expire_too():
+    """A reorder's leftover that waits more than a year (a barge between batches) is written off
+    at its expiry, and the next meals get a fresh lot."""
+    bought = T0_US // DAY - 10
+    first = [T0_US + k * DAY for k in range(60)]  # 60 days of 200 kg: reorders beyond the initial lot
+    later = [T0_US + (460 + k) * DAY for k in range(5)]
+    cons = consumption(first + later, [1] * 65, [200 * 10_000] * 65)
+    init = initial([1], [1_000.0], [2.5], [T0_US - DAY]).with_columns(purchase_day=pl.lit(bought, dtype=pl.Int64))
+    inv = plan_inventory(cons, init, 50_000.0, 1, 1)
+    days = inv.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
+    expires = expiry_instant(days)
+    meals = inv.draws.filter(pl.col("event_id") >= 0)
+    assert (_us(meals["time"]) <= expires[meals["lot"].to_numpy()]).all()  # never drawn expired
+    off = inv.draws.filter(pl.col("event_id") < 0)
+    assert off.height >= 1 and (off["remaining_kg"] == 0).all() and (off["lot"] > 0).any()  # a reorder's leftover
+    assert inv.costs.height == 65
+    old = plan_inventory(cons, init.drop("purchase_day"), 50_000.0, 1, 1)  # without shelf life: drawn expired
+    old_days = old.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
+    assert (_us(old.draws["time"]) > expiry_instant(old_days)[old.draws["lot"].to_numpy()]).any()

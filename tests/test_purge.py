@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 import schemas
+from aquagen.model.sites import SITES
 from loaders.purge import purge
 
 from .conftest import fingerprint
@@ -123,12 +124,12 @@ def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_
     assert {t: after[t] for t in master} == {t: original[t] for t in master}
     with psycopg.connect(fleet_copy) as c:
         q = lambda s: c.execute(s).fetchone()[0]
-        assert q("SELECT count(*) FROM inventory_feedpurchase") == 236
+        assert q("SELECT count(*) FROM inventory_feedpurchase") == SITES.n_feed_containers
         assert q("SELECT count(*) FROM inventory_feedpurchase WHERE notes <> 'Initial stock'") == 0
-        assert q("SELECT count(*) FROM inventory_feedcontainerstock") == 236
-        assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock") == 236
+        assert q("SELECT count(*) FROM inventory_feedcontainerstock") == SITES.n_feed_containers
+        assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock") == SITES.n_feed_containers
         assert q("SELECT count(*) FROM inventory_historicalfeedcontainerstock WHERE history_type <> '+'") == 0
-        assert q("SELECT count(*) FROM inventory_historicalfeedpurchase") == 236
+        assert q("SELECT count(*) FROM inventory_historicalfeedpurchase") == SITES.n_feed_containers
         assert (
             q(
                 "SELECT count(*) FROM inventory_feedcontainerstock s JOIN inventory_historicalfeedcontainerstock h "

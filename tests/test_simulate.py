@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from aquagen.model.calendar import batch_draw
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
+from aquagen.model.events import STAGE_CONDITION_FACTOR
 from aquagen.model.layout import assignment_layout
 from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
@@ -58,8 +59,11 @@ def calendar(s: BatchSpec):
     return batch_draw(s.seed, s.shard, s.start_date, s.geography).calendar
 
 
-def spec(start=dt.date(2023, 3, 1), eggs=3_500_000, geography="Scotland", seed=7, shard=0, as_of_offset=LIFE_DAYS):
-    return BatchSpec(start, eggs, geography, seed, shard, start + dt.timedelta(days=as_of_offset))
+def spec(
+    start=dt.date(2023, 3, 1), eggs=3_500_000, geography="Scotland", seed=7, shard=0, as_of_offset=LIFE_DAYS, clean=True
+):
+    """A batch with clean sensors unless ``clean`` is false (the model's shape; faults: test_sensor_faults)."""
+    return BatchSpec(start, eggs, geography, seed, shard, start + dt.timedelta(days=as_of_offset), clean)
 
 
 @cache
@@ -596,6 +600,50 @@ def test_readings():
     assert afternoon["value"].mean() > morning["value"].mean()
 
 
+def test_sensor_faults():
+    """The default sensors: 1–3 % of readings missing (some in outages of many hours), minutes off
+    the hour, spikes, flat-lines and drift; every reading still on its assignment and day."""
+    clean = full_life("Scotland", 4)
+    sim = simulate_batch(spec(dt.date(2023, 4, 1), clean=False))
+    r, c = sim.readings, clean.readings
+    assert 0.01 <= 1 - r.height / c.height <= 0.03
+    check_live_windows(sim)
+    for p, spec_p in enumerate(PARAMETERS):
+        v = r.filter(pl.col("parameter") == p)["value"]
+        assert spec_p.min_value <= v.min() and v.max() <= spec_p.max_value, spec_p.name
+    # each reading is a clean one (assignment, parameter, day, hour) read up to 8 minutes off
+    key = ["assignment_no", "parameter", "d", "h"]
+    near = r.with_columns(
+        d=(pl.col("reading_time") + pl.duration(minutes=30)).dt.date(),
+        h=(pl.col("reading_time") + pl.duration(minutes=30)).dt.hour(),
+        off=pl.col("reading_time") - pl.col("reading_time").dt.truncate("1h"),
+    )
+    j = near.join(c.with_columns(d=pl.col("reading_time").dt.date(), h=pl.col("reading_time").dt.hour()), on=key)
+    assert j.height == r.height and j.select(key).is_unique().all()
+    jitter = (j["reading_time"] - j["reading_time_right"]).dt.total_seconds()
+    assert jitter.abs().max() <= 8 * 60 and (jitter != 0).mean() > 0.99
+    assert (j["reading_time"].dt.date() == j["reading_time_right"].dt.date()).all()  # the same day
+    # outages: gaps of more than a day in some sensor's series
+    gaps = r.sort("assignment_no", "parameter", "reading_time").select(
+        pl.col("reading_time").diff().over("assignment_no", "parameter").dt.total_hours().max()
+    )
+    assert gaps.item() > 24
+    # spikes (far from the clean value) and flat-lines (a value repeated over days), never temperature
+    dev = (j["value"] - j["value_right"]).abs()
+    assert (j.filter(dev > 5)["parameter"] != 3).all() and (dev > 5).sum() > 0
+
+    def repeats(df: pl.DataFrame) -> pl.DataFrame:  # readings equal to the sensor's previous one
+        return df.sort("assignment_no", "parameter", "reading_time").filter(
+            pl.col("value") == pl.col("value").shift(1).over("assignment_no", "parameter")
+        )
+
+    stuck, natural = repeats(r), repeats(c)  # natural: values at a clip (hall temperature band, 100 % oxygen)
+    assert stuck.height > natural.height + 30
+    assert stuck.filter(pl.col("parameter") == 3).height <= natural.filter(pl.col("parameter") == 3).height
+    # the rest of the batch is the same as with clean sensors
+    assert sim.daily.equals(clean.daily) and sim.feedings.equals(clean.feedings)
+
+
 def test_mortality_events():
     sim = full_life("Scotland", 11)
     m = sim.mortality
@@ -659,7 +707,10 @@ def test_samples():
         assert (s[col] == s[col].round(2)).all(), col
     cf = (100 * s["avg_weight_g"] / s["avg_length_cm"] ** 3).round(2)
     assert (cf == s["condition_factor"]).all()
-    assert ((s["condition_factor"] >= 1.0) & (s["condition_factor"] <= 1.3)).all()
+    assert ((s["condition_factor"] >= 0.75) & (s["condition_factor"] <= 1.4)).all()
+    # by stage: slim smolts, full fish at sea
+    k = dict(s.group_by("stage").agg(pl.col("condition_factor").mean()).iter_rows())
+    assert k[3] < k[2] < k[5] and k[3] < k[4] and all(abs(k[i] - STAGE_CONDITION_FACTOR[i]) < 0.08 for i in k), k
     # weekly per assignment, every tank of the batch on the same day of the week
     gaps = s.group_by("assignment_no").agg(pl.col("sample_date").diff().dt.total_days().drop_nulls().unique())
     assert all(g == [7] for g in gaps["sample_date"].to_list())

@@ -19,9 +19,17 @@ class Geography:
     lon: float
 
 
+# Six freshwater stations per geography, each supplying 3–4 sea areas: a real operation runs a few
+# freshwater sites for many sea sites (Mowi Scotland's hatcheries and smolt sites Inchmore, Lochailort,
+# Inverpolly, Loch Ness, Glenfinnan and Loch Arkaig: salmonbusiness.com, "Mowi Scotland achieves record
+# freshwater production"; Bakkafrost's Faroese hatcheries Viðareiði, Glyvradal, Norðtoftir, Klaksvík and
+# the planned Skálavík: fishfarmingexpert.com, "Bakkafrost signs deal to expand hatchery" and "Bakkafrost
+# building world's largest smolt farm"; intrafish.com, "Bakkafrost building new hatchery"). The plan's
+# 10 + 12 stations left two thirds of the tanks empty while every sea area was in use: the rings decide
+# how many batches the farm holds, and with six stations 65–85 % of all containers hold fish.
 GEOGRAPHIES = (
-    Geography("Scotland", "SCO", "SC", "S-FW", 10, "S-SEA", 20, 57.2, -5.6),
-    Geography("Faroe Islands", "FI", "FO", "FI-FW", 12, "FI-SEA", 22, 62.0, -6.9),
+    Geography("Scotland", "SCO", "SC", "S-FW", 6, "S-SEA", 20, 57.2, -5.6),
+    Geography("Faroe Islands", "FI", "FO", "FI-FW", 6, "FI-SEA", 22, 62.0, -6.9),
 )
 GEOGRAPHY_BY_NAME = {g.name: g for g in GEOGRAPHIES}
 
@@ -69,7 +77,7 @@ AREA_SITES = {
         (62.29, -6.52),
     ),
 }
-STATION_SITES = {
+STATION_SITES: dict[str, tuple[tuple[float, float], ...]] = {
     "Scotland": (
         (57.15, -4.68),
         (56.80, -4.25),
@@ -77,10 +85,6 @@ STATION_SITES = {
         (57.62, -4.78),
         (56.42, -4.85),
         (57.02, -5.05),
-        (56.95, -4.55),
-        (57.30, -4.95),
-        (56.60, -4.40),
-        (57.75, -4.60),
     ),
     "Faroe Islands": (
         (62.04, -6.92),
@@ -89,12 +93,6 @@ STATION_SITES = {
         (62.10, -7.08),
         (61.57, -6.88),
         (62.20, -7.10),
-        (62.02, -7.22),
-        (61.88, -6.85),
-        (62.24, -6.62),
-        (62.13, -6.97),
-        (61.52, -6.78),
-        (62.30, -6.62),
     ),
 }
 HALLS = "ABCDE"

@@ -12,6 +12,7 @@ from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from .environment import DIURNAL_SWING_C, Water
 from .layout import Grid, Layout
 from .population import Life, fcr
+from .sensors import imperfect
 from .timeline import ADULT, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
 
 # --- feeding --------------------------------------------------------------------------
@@ -257,12 +258,20 @@ def feedings_frame(ev: dict[str, np.ndarray], start: int) -> pl.DataFrame:
     )
 
 
-def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Water, start: int) -> pl.DataFrame:
+def readings_frame(
+    rng: np.random.Generator,
+    d: dict[str, np.ndarray],
+    water: Water,
+    start: int,
+    faults: np.random.Generator | None = None,
+) -> pl.DataFrame:
     """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day.
 
     Value = the container's daily level (the same series growth and mortality use)
     + a diurnal cycle (temperature peaks ~15:00, sea oxygen with it) + sensor noise,
-    clipped to the parameter's physical range and rounded to numeric(10,4).
+    clipped to the parameter's physical range and rounded to numeric(10,4). With ``faults``
+    (a stream of its own), what real sensors add: gaps, minutes off, spikes, flat-lines, drift
+    (``sensors.imperfect``); without, every reading on the hour.
     """
     frames = []
     for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
@@ -293,19 +302,30 @@ def readings_frame(rng: np.random.Generator, d: dict[str, np.ndarray], water: Wa
             values[:, :, i] = np.clip(v, PARAMETERS[p].min_value, hi)
         n = len(rows) * 3 * len(params)
         hour = np.broadcast_to(READING_HOURS[None, :, None], noise.shape).ravel()
-        frames.append(
-            pl.DataFrame(
-                {
-                    "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
-                    "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
-                    "reading_time": datetimes(
-                        (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
-                    ),
-                    "value": np.round(values.ravel(), 4),
-                }
+        when = (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
+        keep = None
+        if faults is not None:
+            keep, values, jitter = imperfect(
+                faults, d["assignment_no"][rows], start + day, READING_HOURS, params, values
             )
+            when = when + jitter.ravel()
+        frame = pl.DataFrame(
+            {
+                "assignment_no": pl.Series(np.repeat(d["assignment_no"][rows], 3 * len(params)), dtype=pl.Int32),
+                "parameter": pl.Series(np.tile(params, n // len(params)), dtype=pl.Int16),
+                "reading_time": datetimes(when),
+                "value": np.round(values.ravel(), 4),
+            }
         )
+        frames.append(frame if keep is None else frame.filter(pl.Series(keep.ravel())))
     return pl.concat(frames)
+
+
+# Fulton's condition factor K = 100·W/L³ (g, cm) by stage (Egg&Alevin is not sampled): fry and parr
+# ≈ 1.0–1.1, falling at smoltification as the fish turn slim and silver (Johnston & Saunders 1981,
+# Can. J. Fish. Aquat. Sci. 38:1189; McCormick et al. 1998, Can. J. Fish. Aquat. Sci. 55(S1):77),
+# recovering in the fed post-smolt, and a fuller farmed fish at sea (≈ 1.2).
+STAGE_CONDITION_FACTOR = np.array([1.0, 1.02, 1.10, 0.95, 1.05, 1.20])
 
 
 def samples_frame(
@@ -315,7 +335,7 @@ def samples_frame(
     (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
-    weights lognormal with a CV of 15–25 %, individual condition factor ~N(1.12, 0.05),
+    weights lognormal with a CV of 15–25 %, individual condition factor ~N(K of the stage, 0.05),
     length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
     Returns the samples and their fish (assignment_no, sample_date, fish_no from 1, weight_g,
     length_cm; 2 dp), for a profile that stores the individual fish.
@@ -327,7 +347,8 @@ def samples_frame(
     fish = np.arange(50)[None, :] < size[:, None]
     sigma = rng.uniform(0.15, 0.25, n_s)[:, None]
     weight = d["w_start"][rows, None] * np.exp(sigma * rng.standard_normal((n_s, 50)) - sigma**2 / 2)
-    k = np.clip(1.12 + 0.05 * rng.standard_normal((n_s, 50)), 0.95, 1.3)
+    k_stage = STAGE_CONDITION_FACTOR[d["stage"][rows]][:, None]
+    k = np.clip(k_stage + 0.05 * rng.standard_normal((n_s, 50)), k_stage - 0.15, k_stage + 0.15)
     length = np.cbrt(100 * weight / k)
 
     def stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

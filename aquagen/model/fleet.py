@@ -20,7 +20,7 @@ from ..errors import AquagenError
 from . import domain as D
 from .calendar import batch_draw
 from .sites import SITES
-from .timeline import Calendar
+from .timeline import FRESHWATER_STAGES, STAGE_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -300,16 +300,113 @@ def intake_dates(seed: int, first_start: dt.date, as_of: dt.date, geos: list[D.G
     return sorted(out)
 
 
+# What the application's testers look for on the as-of date (issue 13): batches in each freshwater
+# transition window (nominal days of life 82–95, 172–185, ..., 442–455) and batches in every stage.
+TRANSITION_WINDOWS = tuple((k * STAGE_DAYS - 8, k * STAGE_DAYS + 5) for k in range(1, FRESHWATER_STAGES + 1))
+MIN_NEAR_TRANSITION = 2
+MIN_PER_STAGE = 4
+FILL_ROUNDS = 8  # rounds of extra intakes while a window or a stage falls short
+DONOR_REACH_DAYS = 45  # a window borrows a batch that started at most this much before or after it
+# intakes that start earlier than this before the as-of date are never moved: the plan up to
+# there is the same for any later as-of date
+REFILL_HORIZON_DAYS = TRANSITION_WINDOWS[-1][1] + DONOR_REACH_DAYS
+
+
+def _place_all(candidates: list[tuple[dt.date, int]], eggs: Callable[[int], int], seed: int) -> list[PlannedBatch]:
+    farm = _Farm(seed)
+    for day, g in candidates:
+        farm.place(day, D.GEOGRAPHIES[g], eggs(len(farm.planned)))
+    return farm.planned
+
+
+def _stage_on(b: PlannedBatch, seed: int, as_of: dt.date) -> int:
+    """The batch's stage at the end of ``as_of`` (-1: not started or harvested)."""
+    cal = calendar_of(b, seed)
+    t = (as_of - b.start_date).days
+    return cal.stage_on(t) if 0 <= t < cal.life_days - 1 else -1
+
+
+def _in_window(age: int) -> bool:
+    return any(lo <= age <= hi for lo, hi in TRANSITION_WINDOWS)
+
+
+def _refill(
+    candidates: list[tuple[dt.date, int]],
+    planned: list[PlannedBatch],
+    seed: int,
+    as_of: dt.date,
+    geos: list[D.Geography],
+    rng: np.random.Generator,
+    round_no: int,
+) -> list[tuple[dt.date, int]] | None:
+    """The intakes again, changed where a transition window or a stage holds too few batches on
+    ``as_of`` (None: nothing to change). A window borrows the nearest batch outside every window
+    (its intake moved by a few weeks into the window: the station and sea area it had stay about
+    as free), or gets an extra intake; a stage short of batches gets extra intakes mid-stage (geographies in turn, starting with another
+    each round)."""
+    out = list(candidates)
+    changed = False
+    ages = [(as_of - b.start_date).days for b in planned]
+    for lo, hi in TRANSITION_WINDOWS:
+        missing = MIN_NEAR_TRANSITION - sum(lo <= a <= hi for a in ages)
+        donors = sorted(
+            (abs(a - (lo + hi) / 2), i)
+            for i, a in enumerate(ages)
+            if not _in_window(a) and lo - DONOR_REACH_DAYS <= a <= hi + DONOR_REACH_DAYS
+        )
+        for k in range(max(missing, 0)):
+            day = as_of - dt.timedelta(days=int(rng.integers(lo, hi + 1)))
+            if k < len(donors):
+                b = planned[donors[k][1]]
+                g = D.GEOGRAPHIES.index(D.GEOGRAPHY_BY_NAME[b.geography])
+                out[out.index((b.start_date, g))] = (day, g)
+                ages[donors[k][1]] = (as_of - day).days
+            else:
+                out.append((day, D.GEOGRAPHIES.index(geos[(k + round_no) % len(geos)])))
+            changed = True
+    _, stages = fleet_status(planned, seed, as_of)
+    stage_of = [_stage_on(b, seed, as_of) for b in planned]
+    for k, s in enumerate(D.STAGES[:-1]):
+        first = sum(x.days for x in D.STAGES[:k])
+        lo, hi = first + 15, first + s.days - 15
+        donors = sorted(
+            (min(abs(a - lo), abs(a - hi)), i)
+            for i, a in enumerate(ages)
+            if stage_of[i] in (k - 1, k + 1)
+            and stages[D.STAGES[stage_of[i]].name] > MIN_PER_STAGE
+            and not _in_window(a)
+        )
+        for j in range(MIN_PER_STAGE - stages[s.name]):
+            day = as_of - dt.timedelta(days=int(rng.integers(lo, hi + 1)))
+            if j < len(donors) and stages[D.STAGES[stage_of[donors[j][1]]].name] > MIN_PER_STAGE:
+                b = planned[donors[j][1]]
+                g = D.GEOGRAPHIES.index(D.GEOGRAPHY_BY_NAME[b.geography])
+                out[out.index((b.start_date, g))] = (day, g)
+                stages[D.STAGES[stage_of[donors[j][1]]].name] -= 1
+            else:
+                out.append((day, D.GEOGRAPHIES.index(geos[(j + round_no) % len(geos)])))
+            changed = True
+    return sorted(out) if changed else None
+
+
 def plan_farm(
     first_start: dt.date, as_of: dt.date, eggs: Callable[[int], int], seed: int = 0, geography_name: str | None = None
 ) -> list[PlannedBatch]:
     """A full farm: every egg intake from ``first_start`` to ``as_of`` that finds a free station and
-    sea area (least recently used first, fallow kept) becomes a batch."""
+    sea area (least recently used first, fallow kept) becomes a batch. Where a freshwater transition
+    window or a stage holds too few batches on the as-of date, intakes of its last 15 months move
+    or are added (rounds of a stream of their own): only that part of the plan depends on the as-of date."""
     geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
-    farm = _Farm(seed)
-    for day, g in intake_dates(seed, first_start, as_of, geos):
-        farm.place(day, D.GEOGRAPHIES[g], eggs(len(farm.planned)))
-    return farm.planned
+    candidates = intake_dates(seed, first_start, as_of, geos)
+    planned = _place_all(candidates, eggs, seed)
+    for r in range(FILL_ROUNDS):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, FARM_STREAM, as_of.toordinal(), r]))
+        refilled = _refill(candidates, planned, seed, as_of, geos, rng, r)
+        if refilled is None:
+            break
+        candidates = [(day, g) for day, g in refilled if day >= first_start]
+        planned = _place_all(candidates, eggs, seed)
+    return planned
 
 
 def fleet_status(planned: list[PlannedBatch], seed: int, as_of: dt.date) -> tuple[float, dict[str, int]]:
@@ -319,9 +416,8 @@ def fleet_status(planned: list[PlannedBatch], seed: int, as_of: dt.date) -> tupl
     occupied = 0
     stages = {s.name: 0 for s in D.STAGES}
     for b in planned:
-        cal = calendar_of(b, seed)
-        t = (as_of - b.start_date).days
-        if 0 <= t < cal.life_days - 1:
-            occupied += int(track_grid(cal).live[t].sum())
-            stages[D.STAGES[cal.stage_on(t)].name] += 1
+        k = _stage_on(b, seed, as_of)
+        if k >= 0:
+            occupied += int(track_grid(calendar_of(b, seed)).live[(as_of - b.start_date).days].sum())
+            stages[D.STAGES[k].name] += 1
     return occupied / (SITES.n_hall_containers + SITES.n_rings), stages

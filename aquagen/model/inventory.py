@@ -47,6 +47,19 @@ PRICE_DRIFT, PRICE_PERIOD_DAYS, PRICE_NOISE = 0.04, 730, 0.01  # base prices sit
 PRICE_MIN_CENTS, PRICE_MAX_CENTS = 180, 280
 
 
+# A lot still holding feed at the end of its shelf life is written off (a '~' row to 0 kg) at noon
+# UTC on its expiry date, so FIFO never draws an expired lot: extruded salmon feed keeps about a
+# year (the initial stock of a site first used more than a year after set-up is the usual case).
+SHELF_LIFE_DAYS = 365
+WRITE_OFF_HOUR = 12
+MAX_WRITE_OFF_ROUNDS = 100  # a container writes off a few lots in its life
+
+
+def expiry_instant(purchase_day: np.ndarray) -> np.ndarray:
+    """When a lot bought on ``purchase_day`` (days since 1970) is written off, in µs since 1970."""
+    return (np.asarray(purchase_day, np.int64) + SHELF_LIFE_DAYS) * US_PER_DAY + WRITE_OFF_HOUR * 3_600_000_000
+
+
 @dataclass(frozen=True)
 class Inventory:
     """One feed container's full-horizon inventory (see plan_inventory for the columns)."""
@@ -168,21 +181,84 @@ def plan_inventory(
     """Reorders and FIFO costing for one feed container over its full horizon.
 
     consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
-    initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots.
+    initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots; with a
+      ``purchase_day`` column (days since 1970) lots have a shelf life: what an initial lot still
+      holds at its expiry (``expiry_instant``) is written off, and so is any lot a meal would draw
+      after its expiry: FIFO never draws an expired lot.
     Returns Inventory(lots, costs, draws):
       lots: lot (0-based: initial lots first, then reorders by entry_time), feed, quantity_kg,
         cost_per_kg, entry_time, purchase_date and supplier (null for initial lots), initial;
       costs: event_id, feed_cost -- one row per consumption row, same order;
       draws: event_id, time, lot, drawn_kg, remaining_kg (the lot's stock after the event), one row
-        per (event, lot) drawn from, ordered by (time, event_id, lot).
+        per (event, lot) drawn from, ordered by (time, event_id, lot); a write-off has event_id
+        -1 - lot and leaves the lot at 0 kg.
     Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
     least the meal that first draws from it, so FIFO never drives a lot below 0 (fifo re-checks it).
     Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
+    if np.any(np.diff(_us(consumption["time"])) < 0):
+        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
+    if "purchase_day" not in initial.columns:
+        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
+        return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
+    # shelf life: write off what an expired lot still holds, then plan again from there (each round
+    # fixes the earliest expired draw; lots delivered before it stay as they were)
+    initial_days = initial["purchase_day"].to_numpy()
+    consumption = _with_write_offs(consumption, initial)
+    initial = initial.drop("purchase_day")
+    for _ in range(MAX_WRITE_OFF_ROUNDS):
+        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
+        late = _first_expired_draw(inv, initial_days)
+        if late is None:
+            return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
+        consumption = _write_off(consumption, inv.lots, *late)
+    raise AquagenError(
+        f"feed container {feed_container_id}: lots keep expiring after {MAX_WRITE_OFF_ROUNDS} write-offs"
+    )
+
+
+def _first_expired_draw(inv: Inventory, initial_days: np.ndarray) -> tuple[int, int] | None:
+    """(lot, its write-off instant) of the earliest meal that draws a lot after its expiry, if any."""
+    days = inv.lots["purchase_date"].cast(pl.Int64).to_numpy(allow_copy=True).astype(np.float64)
+    days = np.where(np.isnan(days), np.r_[initial_days, np.zeros(len(days) - len(initial_days))], days)
+    expires = expiry_instant(days.astype(np.int64))
+    meals = inv.draws.filter(pl.col("event_id") >= 0)
+    lot = meals["lot"].to_numpy().astype(np.int64)
+    late = np.flatnonzero(_us(meals["time"]) > expires[lot])
+    if not len(late):
+        return None
+    k = late[0]  # draws are in time order
+    return int(lot[k]), int(expires[lot[k]])
+
+
+def _write_off(consumption: pl.DataFrame, lots: pl.DataFrame, lot: int, at: int) -> pl.DataFrame:
+    """``consumption`` plus the write-off at ``at`` of what lot ``lot`` (and any older lot of its
+    feed) still holds then."""
+    f = int(lots["feed"][lot])
+    mine = lots.with_row_index("i").filter(pl.col("feed") == f).sort("entry_time", "lot")
+    units = np.rint(mine["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    upto = int(units[: int(np.flatnonzero(mine["lot"].to_numpy() == lot)[0]) + 1].sum())
+    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
+    used = int(np.rint(consumption["amount_kg"].to_numpy()[(feed == f) & (t < at)] * KG).astype(np.int64).sum())
+    left = upto - used
+    assert left > 0, "an expired draw implies stock left at the expiry"
+    extra = pl.DataFrame(
+        {
+            "event_id": pl.Series([-1 - lot], dtype=consumption["event_id"].dtype),
+            "time": _ts(np.array([at])).cast(consumption["time"].dtype),
+            "feed": pl.Series([f], dtype=consumption["feed"].dtype),
+            "amount_kg": [left / KG],
+        }
+    )
+    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")
+
+
+def _plan(
+    consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float, feed_container_id: int, seed: int
+) -> Inventory:
+    """plan_inventory for a given consumption (write-offs included): costs of every event."""
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
-    if np.any(np.diff(t) < 0):
-        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
     cap = int(round(capacity_kg * KG))
     consumed_before = np.concatenate(([0], np.cumsum(amount)))  # all feeds, before event k
     n0 = initial.height
@@ -305,3 +381,33 @@ def plan_inventory(
         )
     assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(lot_entry[:n0], default=ent[0] - 1))
     return Inventory(lots, costs, draws)
+
+
+def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.DataFrame:
+    """``consumption`` plus a write-off event for each initial lot (a feed's first) that still holds
+    feed at its expiry: all that the meals before it left."""
+    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
+    amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
+    expires = expiry_instant(initial["purchase_day"].to_numpy())
+    q = np.rint(initial["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    lot_feed = initial["feed"].to_numpy()
+    rows = []
+    for lot in range(initial.height):
+        f = lot_feed[lot]
+        if lot != int(np.flatnonzero(lot_feed == f)[0]):
+            continue  # a later lot of the same feed: not written off here
+        left = q[lot] - amount[(feed == f) & (t < expires[lot])].sum()
+        if left > 0:
+            rows.append((-1 - lot, int(expires[lot]), int(f), int(left)))
+    if not rows:
+        return consumption
+    ev, when, f, kg = (np.array([r[c] for r in rows], np.int64) for c in range(4))
+    extra = pl.DataFrame(
+        {
+            "event_id": pl.Series(ev, dtype=consumption["event_id"].dtype),
+            "time": _ts(when).cast(consumption["time"].dtype),
+            "feed": pl.Series(f, dtype=consumption["feed"].dtype),
+            "amount_kg": kg / KG,
+        }
+    )
+    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")

@@ -84,6 +84,7 @@ class BatchSpec:
     seed: int  # fleet seed
     shard: int  # batch index in the fleet: its own RNG stream
     as_of: dt.date  # nothing dated after it
+    clean_sensors: bool = False  # readings without gaps, jitter, spikes, flat-lines or drift
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     _validate(spec)
     rng = rng_for(spec.seed, spec.shard)
     # one child stream per model, so that changing one model leaves the others' draws alone
-    (r_temp, r_growth, r_mort, r_move, r_water, r_feed, r_read, r_sample, r_journal, r_cause) = rng.spawn(10)
+    (r_temp, r_growth, r_mort, r_move, r_water, r_feed, r_read, r_sample, r_journal, r_cause, r_faults) = rng.spawn(11)
 
     start = (spec.start_date - EPOCH).days
     cut = (spec.as_of - spec.start_date).days  # last day index kept
@@ -190,7 +191,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "harvests": harvests_frame(asg, life, start),
         "mortality": mortality_frame(r_cause, grid, life, start),
         "feedings": feedings_frame(feed_rows, start),
-        "readings": readings_frame(r_read, daily, water, start),
+        "readings": readings_frame(r_read, daily, water, start, None if spec.clean_sensors else r_faults),
         "samples": samples,
         "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),

@@ -29,6 +29,16 @@ class Sites:
     def n_rings(self) -> int:
         return self.n_areas * D.RINGS_PER_AREA
 
+    @property
+    def n_feed_containers(self) -> int:
+        """A silo per hall and the barges of every sea area."""
+        return self.n_halls + self.n_areas * D.BARGES_PER_AREA
+
+    @property
+    def n_sensors(self) -> int:
+        """A sensor per parameter in every hall container, per sea parameter in every ring."""
+        return self.n_hall_containers * len(D.PARAMETERS) + self.n_rings * len(D.SEA_PARAMETERS)
+
     def hall_id(self, station_id, hall_index):
         return (station_id - 1) * len(D.HALLS) + hall_index + 1
 

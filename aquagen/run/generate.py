@@ -293,6 +293,12 @@ def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[Planned
     }
 
 
+def clean_sensors_of(arguments: dict) -> bool:
+    """Whether a snapshot's readings are clean: its --clean-sensors, or true for a snapshot written
+    before sensor faults existed (so that regenerating it keeps its readings)."""
+    return bool(arguments.get("clean_sensors", True))
+
+
 def check_seed(seed: int) -> None:
     if not 0 <= seed <= BIGINT_MAX:
         raise AquagenError(f"--seed {seed} is outside 0..{BIGINT_MAX} (the load log stores it as bigint)")
@@ -319,6 +325,7 @@ def generate(
     scheduler: str | None = None,
     profile: str | None = None,
     connect_timeout: float = 10.0,
+    clean_sensors: bool = False,
 ) -> Snapshot:
     """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
     (0: none; None: a full farm, every egg intake that finds a free station and sea area from
@@ -360,12 +367,21 @@ def generate(
         planned = plan_fleet(
             n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=last_start
         )
-    meta = _meta(seed, as_of, first_start, planned, batches=n_batches, stagger_days=stagger_days, geography=geography)
+    meta = _meta(
+        seed,
+        as_of,
+        first_start,
+        planned,
+        batches=n_batches,
+        stagger_days=stagger_days,
+        geography=geography,
+        clean_sensors=clean_sensors,
+    )
     return _build(
         out,
         meta,
         planned,
-        dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start),
+        dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start, clean_sensors=clean_sensors),
         force=force,
         resume=resume,
         workers=workers,
@@ -383,7 +399,13 @@ def regenerate(
     args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "first_start")}
     first_start = dt.date.fromisoformat(meta["arguments"]["first_start"])
     planned = [PlannedBatch.from_json(b) for b in meta.get("planned_batches", meta["batches"])]
-    job_args = dict(profile_name=get(meta["schema"]).name, seed=meta["seed"], as_of=as_of, first_start=first_start)
+    job_args = dict(
+        profile_name=get(meta["schema"]).name,
+        seed=meta["seed"],
+        as_of=as_of,
+        first_start=first_start,
+        clean_sensors=clean_sensors_of(meta["arguments"]),
+    )
     return _build(
         out,
         _meta(meta["seed"], as_of, first_start, planned, **args),
@@ -446,7 +468,7 @@ def add_batch(
         arguments = base.manifest["arguments"]
     else:
         as_of = as_of or dt.date.today()
-        first_start, existing, arguments = start_date, [], {}
+        first_start, existing, arguments = start_date, [], {"clean_sensors": False}
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
     if start_date < first_start:
@@ -467,7 +489,13 @@ def add_batch(
     planned = existing + [pb]
     args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
     meta = _meta(seed, as_of, first_start, planned, **args)
-    job_args = dict(profile_name=get(profile).name, seed=seed, as_of=as_of, first_start=first_start)
+    job_args = dict(
+        profile_name=get(profile).name,
+        seed=seed,
+        as_of=as_of,
+        first_start=first_start,
+        clean_sensors=clean_sensors_of(arguments),
+    )
     snap = _build(
         out,
         meta,

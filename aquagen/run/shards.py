@@ -52,6 +52,7 @@ class Job:
     seed: int
     as_of: dt.date
     first_start: dt.date
+    clean_sensors: bool = False  # readings without sensor faults (--clean-sensors)
 
     @property
     def work(self) -> Store:
@@ -110,7 +111,9 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     draws may depend on the whole life (e.g. health sampling), so they never depend on the as-of date."""
     end = pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS)
     with timed(SIMULATE) as step:
-        sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
+        sim: BatchSim = simulate_batch(
+            BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end, job.clean_sensors)
+        )
         step.rows = sim.daily.height
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area), job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)

@@ -4,31 +4,44 @@ expected to equal the plan's count or 0 violations. ``{as_of}`` stands for the a
 
 from __future__ import annotations
 
+from ...model import domain as D
+from ...model.sites import SITES
+
 
 def _count(table: str, where: str = "") -> str:
     return f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
 
 
 PHASE_COUNTS = [
-    ("infrastructure", "geographies", _count("infrastructure_geography"), 2),
-    ("infrastructure", "freshwater stations", _count("infrastructure_freshwaterstation"), 22),
-    ("infrastructure", "halls", _count("infrastructure_hall"), 110),
-    ("infrastructure", "hall containers", _count("infrastructure_container", "hall_id IS NOT NULL"), 1100),
-    ("infrastructure", "sea areas", _count("infrastructure_area"), 42),
-    ("infrastructure", "sea rings", _count("infrastructure_container", "area_id IS NOT NULL"), 840),
-    ("infrastructure", "feed containers", _count("infrastructure_feedcontainer"), 236),
-    ("infrastructure", "sensors", _count("infrastructure_sensor"), 11060),
+    ("infrastructure", "geographies", _count("infrastructure_geography"), len(D.GEOGRAPHIES)),
+    ("infrastructure", "freshwater stations", _count("infrastructure_freshwaterstation"), SITES.n_stations),
+    ("infrastructure", "halls", _count("infrastructure_hall"), SITES.n_halls),
+    (
+        "infrastructure",
+        "hall containers",
+        _count("infrastructure_container", "hall_id IS NOT NULL"),
+        SITES.n_hall_containers,
+    ),
+    ("infrastructure", "sea areas", _count("infrastructure_area"), SITES.n_areas),
+    ("infrastructure", "sea rings", _count("infrastructure_container", "area_id IS NOT NULL"), SITES.n_rings),
+    ("infrastructure", "feed containers", _count("infrastructure_feedcontainer"), SITES.n_feed_containers),
+    ("infrastructure", "sensors", _count("infrastructure_sensor"), SITES.n_sensors),
     ("master data", "species", _count("batch_species"), 1),
     ("master data", "lifecycle stages", _count("batch_lifecyclestage"), 6),
     ("master data", "environmental parameters", _count("environmental_environmentalparameter"), 7),
     ("master data", "feeds", _count("inventory_feed"), 6),
-    ("master data", "initial feed purchases", _count("inventory_feedpurchase", "notes = 'Initial stock'"), 236),
+    (
+        "master data",
+        "initial feed purchases",
+        _count("inventory_feedpurchase", "notes = 'Initial stock'"),
+        SITES.n_feed_containers,
+    ),
     (
         "master data",
         "initial stock lots",
         "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p "
         "ON p.id = s.feed_purchase_id WHERE p.notes = 'Initial stock'",
-        236,
+        SITES.n_feed_containers,
     ),
     ("master data", "health parameters", _count("health_healthparameter"), 9),
     ("master data", "mortality reasons", _count("health_mortalityreason"), 7),
@@ -231,6 +244,13 @@ INVARIANTS = [
     ),
     (
         "5 feed stock",
+        "feed drawn from a lot after its expiry date",
+        "SELECT COUNT(*) FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedpurchase p "
+        "ON p.id = h.feed_purchase_id WHERE h.history_type = '~' AND CAST(h.history_date AS DATE) > p.expiry_date",
+        0,
+    ),
+    (
+        "5 feed stock",
         "lots delivered before their purchase",
         "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
         "WHERE CAST(s.entry_date AS DATE) < p.purchase_date",
@@ -247,10 +267,15 @@ INVARIANTS = [
         "5 feed stock",
         "(hall or sea area, feed) where delivered <> fed + remaining",
         "SELECT COUNT(*) FROM (SELECT COALESCE(fc.hall_id, -fc.area_id) AS site, p.feed_id, "
-        "SUM(h.quantity_kg) AS bought, SUM(s.quantity_kg) AS remaining, COUNT(*) AS lots "
+        "SUM(h.quantity_kg) AS bought, SUM(s.quantity_kg + COALESCE(w.kg, 0)) AS remaining, COUNT(*) AS lots "
         "FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedcontainerstock s ON s.id = h.id "
         "JOIN infrastructure_feedcontainer fc ON fc.id = s.feed_container_id "
-        "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id WHERE h.history_type = '+' GROUP BY 1, 2) b "
+        "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
+        # a written-off lot: what it held before its write-off (its quantity only falls)
+        "LEFT JOIN (SELECT id, MIN(CASE WHEN history_change_reason = 'Expired: written off' THEN NULL "
+        "ELSE quantity_kg END) AS kg FROM inventory_historicalfeedcontainerstock GROUP BY id "
+        "HAVING MAX(CASE WHEN history_change_reason = 'Expired: written off' THEN 1 ELSE 0 END) = 1) w "
+        "ON w.id = s.id WHERE h.history_type = '+' GROUP BY 1, 2) b "
         "LEFT JOIN (SELECT COALESCE(c.hall_id, -c.area_id) AS site, f.feed_id, SUM(f.amount_kg) AS fed "
         "FROM inventory_feedingevent f JOIN infrastructure_container c ON c.id = f.container_id GROUP BY 1, 2) e "
         "ON e.site = b.site AND e.feed_id = b.feed_id "

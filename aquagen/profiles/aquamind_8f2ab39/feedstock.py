@@ -17,7 +17,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
-from aquagen.model.inventory import plan_inventory
+from aquagen.model.inventory import SHELF_LIFE_DAYS, plan_inventory
 from aquagen.model.sites import SITES
 from aquagen.profiles import FeedSite
 from aquagen.tables.conform import Bound, numbered_history, with_history
@@ -27,6 +27,9 @@ from aquagen.timing import BUILD, FIFO, Laps
 # the feeding (and so each decrement) is the operator's; the manager orders feed
 PURCHASE_TIME = dt.timedelta(hours=10)
 FEEDINGS = "inventory_feedingevent"
+
+
+WRITTEN_OFF = "Expired: written off"  # history_change_reason of a lot's write-off row
 
 
 def feed_container_of(container: pl.Expr) -> pl.Expr:
@@ -106,6 +109,7 @@ def build(
             feed_purchase_id="id",
             feed=(pl.col("feed_id") - 1).cast(pl.Int16),
             cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64),
+            purchase_day=pl.col("purchase_date").cast(pl.Int64),
         ),
         on="feed_purchase_id",
     )
@@ -126,7 +130,9 @@ def build(
         start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
         inv = plan_inventory(
             consumption,
-            start.select("feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg", entry_time="entry_date"),
+            start.select(
+                "feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg", "purchase_day", entry_time="entry_date"
+            ),
             float(capacity),
             fc,
             seed,
@@ -173,7 +179,7 @@ def build(
                 pl.col("fc").cast(pl.String).str.zfill(3),
                 pl.col("order").cast(pl.String).str.zfill(3),
             ),
-            expiry_date=pl.col("purchase_date") + pl.duration(days=365),
+            expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
             notes=pl.lit("Reorder"),
             feed_id=pl.col("feed").cast(pl.Int64) + 1,
         )
@@ -221,6 +227,8 @@ def build(
         draws["time"],
         "~",
         OPERATOR_ID,
+    ).with_columns(  # an expired lot's write-off (inventory.SHELF_LIFE_DAYS) says so
+        history_change_reason=pl.when(draws["event_id"] < 0).then(pl.lit(WRITTEN_OFF)).otherwise(None)
     )
     new_rows = numbered_history(
         "inventory_feedcontainerstock",

@@ -17,6 +17,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import SYSTEM_ID
+from aquagen.model.inventory import SHELF_LIFE_DAYS
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, number_history
 
@@ -402,7 +403,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
                 "cost_per_kg": np.clip(price, 1.80, 2.80),
                 "supplier": [D.SUPPLIERS[i % len(D.SUPPLIERS)] for i in range(n)],
                 "batch_number": [f"LOT-{purchase_day:%Y%m}-{i:05d}" for i in range(1, n + 1)],
-                "expiry_date": [purchase_day + dt.timedelta(days=365)] * n,
+                "expiry_date": [purchase_day + dt.timedelta(days=SHELF_LIFE_DAYS)] * n,
                 "notes": ["Initial stock"] * n,
                 "feed_id": feed_idx + 1,
             },

@@ -7,6 +7,7 @@ plus the growth samples' fish, area groups, carriers and operator scopes. ``{as_
 
 from __future__ import annotations
 
+from aquagen.model.sites import SITES
 from aquagen.profiles.aquamind_8f2ab39 import checks as plan
 from aquagen.profiles.aquamind_8f2ab39.checks import BCA, _count, _outside
 
@@ -54,7 +55,12 @@ PHASE_COUNTS = [c for c in plan.PHASE_COUNTS if c[1] not in ("users", "user prof
         9,
     ),
     ("master data", "lice types", _count("health_licetype"), len(LICE_TYPES)),
-    ("master data", "holding containers", _count("infrastructure_container", "hierarchy_role = 'HOLDING'"), 1940),
+    (
+        "master data",
+        "holding containers",
+        _count("infrastructure_container", "hierarchy_role = 'HOLDING'"),
+        SITES.n_hall_containers + SITES.n_rings,
+    ),
 ]
 
 _EXCLUDED = {

@@ -1,0 +1,104 @@
+"""What real sensors add to the water: gaps, late clocks, spikes, stuck values and drift.
+
+A sensor here is (assignment, parameter): the probe of one parameter in the container the
+assignment occupies, read at 06:00, 10:00 and 18:00. Defaults (switched off by
+``aquagen generate --clean-sensors``), after what monitoring networks report of unattended probes
+(Campbell et al. 2013, "Quantity is nothing without quality", BioScience 63:574 — gaps, spikes,
+flat-lines and drift as the usual faults; Horsburgh et al. 2015, Environ. Model. Softw. 70:32 —
+quality control of high-frequency sensor data; optical oxygen and pH probes drift a few % a year
+between calibrations, manufacturers recommend yearly calibration):
+
+- missing readings: 0.8 % at random, plus outages (power, logger, cable) starting on 1 in 120
+  sensor-days and lasting 2 hours to 4 days (log-normal, median 10 h): 1–3 % missing in all;
+- timing: the container's logger polls all its probes a few minutes off the hour (±8 min, whole
+  seconds);
+- spikes: 1 in 2,000 readings far off its level (never temperature: the transfer-day conditions
+  are compared with it), clipped to the physical range;
+- flat-lines: 1 in 400 sensor-days a probe sticks at its last value for 1–3 days (not temperature);
+- drift: a slow linear drift per sensor, reset to zero at the sensor's yearly calibration day.
+Every kept reading stays on its assignment and day: only values and minutes change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .domain import PARAMETERS
+
+DROP_P = 0.008
+OUTAGE_P = 1 / 120  # per sensor-day
+OUTAGE_HOURS = (10.0, 1.0, 2.0, 96.0)  # log-normal median, sigma; clipped to [2 h, 4 days]
+JITTER_S = 8 * 60
+SPIKE_P = 1 / 2000
+FLAT_P = 1 / 400  # per sensor-day
+FLAT_READINGS = (3, 9)  # 1–3 days of 3 readings
+DO, CO2, PH, TEMP, NO2, NO3, NH4 = range(7)
+SPIKE_SIZE = {DO: 15.0, CO2: 5.0, PH: 0.5, TEMP: 0.0, NO2: 0.1, NO3: 15.0, NH4: 0.03}
+DRIFT_PER_YEAR = {DO: 3.0, CO2: 1.0, PH: 0.08, TEMP: 0.1, NO2: 0.005, NO3: 2.0, NH4: 0.002}
+
+
+def _following(first: np.ndarray, count: int, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """(event, position) pairs for positions first[e] .. first[e] + count - 1 below ``total``."""
+    e = np.repeat(np.arange(len(first)), count)
+    pos = first[e] + np.tile(np.arange(count), len(first))
+    ok = pos < total
+    return e[ok], pos[ok]
+
+
+def imperfect(
+    rng: np.random.Generator,
+    assignment: np.ndarray,
+    epoch_day: np.ndarray,
+    hours: np.ndarray,
+    params: np.ndarray,
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keep, values, time offset in µs) for readings ``values`` of shape (rows, hours, params):
+    rows are assignment-days ordered by (assignment, day). Faults are rare, so they are drawn as
+    events and applied to the readings they reach (all vectorized)."""
+    n, h, p = values.shape
+    values = values.copy()
+    if n == 0:
+        return np.ones(values.shape, bool), values, np.zeros(values.shape, np.int64)
+    # --- drift, reset at each sensor's yearly calibration day ---
+    sensors = int(assignment.max()) + 1
+    phase = rng.integers(0, 365, (sensors, p))
+    rate = rng.standard_normal((sensors, p)) * np.array([DRIFT_PER_YEAR[int(q)] for q in params])
+    since = (epoch_day[:, None] - phase[assignment]) % 365
+    values += (rate[assignment] * since / 365)[:, None, :]
+    flat_values = values.reshape(n * h, p)  # a view: reading k of a sensor follows reading k - 1
+    seg = np.repeat(assignment, h)
+    # --- flat-lines: a probe stuck at the day's first value for 1–3 days ---
+    row, col = np.nonzero(rng.random((n, p)) < FLAT_P)
+    keep_col = params[col] != TEMP
+    row, col = row[keep_col], col[keep_col]
+    length = rng.integers(FLAT_READINGS[0], FLAT_READINGS[1] + 1, len(row))
+    e, pos = _following(row * h, FLAT_READINGS[1], n * h)
+    hit = (seg[pos] == seg[row[e] * h]) & (pos - row[e] * h < length[e])
+    e, pos = e[hit], pos[hit]
+    flat_values[pos, col[e]] = flat_values[row[e] * h, col[e]]
+    # --- spikes and random drops: one uniform draw per reading ---
+    u = rng.random((n, h, p))
+    keep = u >= SPIKE_P + DROP_P
+    spike = np.flatnonzero((u < SPIKE_P).ravel())
+    sp_col = spike % p
+    size = np.array([SPIKE_SIZE[int(q)] for q in params])[sp_col]
+    jump = rng.choice([-1.0, 1.0], len(spike)) * rng.uniform(0.5, 1.5, len(spike)) * size
+    values.reshape(-1)[spike] += jump
+    keep.reshape(-1)[spike] = True
+    lo = np.array([PARAMETERS[int(q)].min_value for q in params])
+    hi = np.array([100.0 if q == DO else PARAMETERS[int(q)].max_value for q in params])
+    values = np.clip(values, lo, hi)
+    # --- outages of hours to days: every reading of the sensor from its start to its end ---
+    row, col = np.nonzero(rng.random((n, p)) < OUTAGE_P)
+    mu, sigma, shortest, longest = OUTAGE_HOURS
+    begin = epoch_day[row] * 24.0 + rng.uniform(0, 24, len(row))
+    end = begin + np.clip(np.exp(np.log(mu) + sigma * rng.standard_normal(len(row))), shortest, longest)
+    reach = (int(longest) // 24 + 2) * h
+    e, pos = _following(row * h, reach, n * h)
+    t = epoch_day[pos // h] * 24.0 + hours[pos % h]
+    hit = (seg[pos] == seg[row[e] * h]) & (t >= begin[e]) & (t < end[e])
+    keep.reshape(n * h, p)[pos[hit], col[e[hit]]] = False
+    # one logger polls every probe of the container at once, a few minutes off the hour (whole seconds)
+    jitter = rng.integers(-JITTER_S, JITTER_S + 1, (n, h, 1)) * 1_000_000
+    return keep, values, np.broadcast_to(jitter, (n, h, p))
