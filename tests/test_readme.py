@@ -104,6 +104,7 @@ class Session:
         self.env = {k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA")}
         self.env["PATH"] = f"{bin_}{os.pathsep}{self.env['PATH']}"
         self.env["PYTHONPATH"] = os.pathsep.join([str(ROOT), self.env.get("PYTHONPATH", "")])
+        self.env["AQUAGEN_CACHE"] = str(folder / ".cache")  # advance's farm ahead: not in the home folder
         self.port = free_port()
         self.migrated: dict[str, dict] = {}
         self.ran: list[str] = []
