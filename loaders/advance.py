@@ -42,7 +42,7 @@ from .catalog import set_sequences
 from .loadlog import LOAD_LOG, write_log
 from .reconcile import by_natural_key, history_refs
 from .rows import one
-from .session import check_client, connect, exclusive
+from .session import check_client, connect, exclusive, immediate_constraints
 
 
 @dataclass
@@ -187,13 +187,7 @@ def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) ->
     profile = farm.profile
     ts = profile.tables
     result = AdvanceResult(win.since, win.to)
-    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents first: no queue of deferred checks
-    order = list(ts)
-    forward = [
-        fk.constraint for i, t in enumerate(ts.values()) for fk in t.foreign_keys if order.index(fk.ref_table) > i
-    ]
-    if forward:  # a reference to a table loaded later (a cycle: the batch's pinned projection run) waits for COMMIT
-        conn.execute("SET CONSTRAINTS " + ", ".join(f'"{c}"' for c in forward) + " DEFERRED")
+    immediate_constraints(conn, ts)
     maps: dict[str, Segments | pl.DataFrame] = {}
     for name, t in ts.items():
         idcol = id_column(name, profile.name)

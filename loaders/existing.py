@@ -40,6 +40,7 @@ from .reconcile import (
     remap,
     snapshot_batches,
 )
+from .session import immediate_constraints
 
 # The feed stock is the state of the snapshot's FIFO over all its batches: lots and
 # purchases already in the database (matched by lot number) take the snapshot's values
@@ -200,7 +201,7 @@ def load_in_place(
         # the lots get back what the purged feedings drew: lots the snapshot does not hold (another
         # seed's) are left consistent; those it holds (matched by lot number) then take its values
         purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
-    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # parents come first; no queue of deferred checks
+    immediate_constraints(conn, ts)
     saved = None
     loaded = [n for n in ts if snapshot.rows(n)]
     if rebuild_indexes:

@@ -8,6 +8,7 @@ import re
 
 import psycopg
 
+import schemas
 from aquagen.errors import AquagenError
 
 from .rows import one
@@ -104,3 +105,12 @@ def lock_tables(conn: psycopg.Connection, tables: list[str], mode: str, wait: st
             f"the tables stayed locked for over {wait}: {who}; stop that session or try again when it has finished"
         ) from None
     conn.execute("SET LOCAL lock_timeout = 0")
+
+
+def immediate_constraints(conn: psycopg.Connection, ts: dict) -> None:
+    """Parents are written first, so every FK is checked at once (no queue of deferred checks),
+    except the references into a table written later (a cycle in the schema), checked at COMMIT."""
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    late = schemas.late_references(ts)
+    if late:
+        conn.execute("SET CONSTRAINTS " + ", ".join(f'"{c}"' for c in late) + " DEFERRED")

@@ -291,6 +291,13 @@ def _load_order(ts: dict[str, Table]) -> list[str]:
     return order
 
 
+def late_references(ts: dict[str, Table]) -> list[str]:
+    """The FK constraints pointing at a table later in the load order (where ``_load_order`` broke a
+    cycle): a loader writing into existing tables defers exactly these to COMMIT."""
+    order = {name: i for i, name in enumerate(ts)}
+    return [fk.constraint for i, t in enumerate(ts.values()) for fk in t.foreign_keys if order[fk.ref_table] > i]
+
+
 @cache
 def choices(profile: str = PROFILE) -> dict[tuple[str, str], tuple[str, ...]]:
     """The application's choices per (table, column): the values its validation accepts."""
