@@ -194,7 +194,7 @@ def test_cli_batch_errors_write_nothing(tmp_path):
         (["--eggs", "0", "--geography", "Scotland"], "--eggs 0 must be a positive"),
         (["--eggs", "abc", "--geography", "Scotland"], "not a valid integer"),
         (["--eggs", "10", "--geography", "Norway"], "valid: 'Scotland', 'Faroe Islands'"),
-        (["--eggs", "10", "--geography", "Scotland", "--station", "X-1"], "valid in Scotland: S-FW-01..S-FW-10"),
+        (["--eggs", "10", "--geography", "Scotland", "--station", "X-1"], "valid in Scotland: S-FW-01..S-FW-06"),
         (["--eggs", "10", "--geography", "Scotland", "--station", "FI-FW-01"], "is in Faroe Islands"),
         (["--eggs", "10", "--geography", "Scotland", "--sea-area", "FI-SEA-01"], "is in Faroe Islands"),
         (

@@ -130,7 +130,7 @@ def test_load_into_empty_database(master_snapshot, empty_db):
         new_id = conn.execute("SELECT id FROM health_mortalityreason WHERE name = 'x'").fetchone()[0]
         assert new_id == 8
         nxt = conn.execute("SELECT nextval(pg_get_serial_sequence('infrastructure_historicalsensor', 'history_id'))")
-        assert nxt.fetchone()[0] == 11061
+        assert nxt.fetchone()[0] == SITES.n_sensors + 1
         # constraints are really there
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("UPDATE infrastructure_container SET area_id = 1 WHERE id = 1")

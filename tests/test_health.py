@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from aquagen.check import validate
+from aquagen.model.sites import SITES
 from aquagen.run.generate import add_batch
 
 from .test_batch import _rewrite
@@ -94,7 +95,7 @@ def test_weather_and_daylight_cover_every_day_of_every_sea_area(snap):
         .join(
             snap.read("environmental_environmentalparameter").select(parameter_id="id", name="name"), on="parameter_id"
         )
-        .filter((pl.col("name") == "Temperature") & (pl.col("container_id") > 1000))
+        .filter((pl.col("name") == "Temperature") & (pl.col("container_id") > SITES.n_hall_containers))
         .group_by(m=pl.col("reading_time").dt.truncate("1mo"))
         .agg(sea=pl.col("value").cast(pl.Float64).mean())
     )

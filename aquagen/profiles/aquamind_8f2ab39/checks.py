@@ -271,9 +271,11 @@ INVARIANTS = [
         "FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedcontainerstock s ON s.id = h.id "
         "JOIN infrastructure_feedcontainer fc ON fc.id = s.feed_container_id "
         "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
-        # a written-off lot: what it held before its write-off (its quantity only falls)
+        # a written-off lot: what it held before its write-off (its quantity only falls) less what
+        # the write-off left (0, or what a purge gave back to it)
         "LEFT JOIN (SELECT id, MIN(CASE WHEN history_change_reason = 'Expired: written off' THEN NULL "
-        "ELSE quantity_kg END) AS kg FROM inventory_historicalfeedcontainerstock GROUP BY id "
+        "ELSE quantity_kg END) - MAX(CASE WHEN history_change_reason = 'Expired: written off' THEN quantity_kg "
+        "END) AS kg FROM inventory_historicalfeedcontainerstock GROUP BY id "
         "HAVING MAX(CASE WHEN history_change_reason = 'Expired: written off' THEN 1 ELSE 0 END) = 1) w "
         "ON w.id = s.id WHERE h.history_type = '+' GROUP BY 1, 2) b "
         "LEFT JOIN (SELECT COALESCE(c.hall_id, -c.area_id) AS site, f.feed_id, SUM(f.amount_kg) AS fed "
