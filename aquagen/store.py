@@ -94,9 +94,7 @@ class Store:
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode()
 
-    def write_parquet(self, rel: str, df: pl.DataFrame, compression: ParquetCompression = "lz4") -> None:
-        """A work file: LZ4 (an eighth of the bytes for a few per cent more CPU; on this kind of
-        machine the kernel's cost of writing a megabyte is larger than LZ4's)."""
+    def write_parquet(self, rel: str, df: pl.DataFrame, compression: ParquetCompression = "uncompressed") -> None:
         buf = io.BytesIO()
         df.write_parquet(buf, compression=compression)
         self.write_bytes(rel, buf.getvalue())

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import pickle
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, cast
 
 import polars as pl
 
@@ -42,7 +42,7 @@ SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before 
 # the month's end (31 days), a reorder bought on a day is for consumption up to a lead time
 # (≤ 7 days) and a cover (30 days) later, triggered by the coming week's need (7 days).
 LOOKAHEAD_DAYS = max(31, LEAD_DAYS[1] + COVER_DAYS + SAFETY_DAYS) + 1
-HANDOFF_COMPRESSION: Literal["lz4"] = "lz4"  # work files between the passes (see ``_keep``)
+HANDOFF_COMPRESSION: Literal["uncompressed"] = "uncompressed"  # work files between the passes (see ``_keep``)
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,11 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     with timed(SIMULATE) as step:
         sim: BatchSim = simulate_batch(BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end))
         step.rows = sim.daily.height
+        # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
+        # on its own day alone (and day means of it), and no draw depends on their number
+        after = dt.datetime.combine(job.horizon + dt.timedelta(days=1), dt.time(), dt.UTC)
+        if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
+            sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area))
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
@@ -130,9 +135,9 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
 
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
-    """A shard's locally numbered tables, until its ids are known: LZ4 Arrow IPC files (an eighth of
-    the bytes of uncompressed ones: writing a file costs the kernel more CPU than LZ4 does), or one
-    pickled file elsewhere."""
+    """A shard's locally numbered tables, until its ids are known: uncompressed Arrow IPC files
+    (LZ4 wrote an eighth of the bytes but cost as much CPU as it saved, measured), or one pickled
+    file elsewhere."""
     with timed(HANDOFF, "local out") as step:
         if job.work.local is not None:
             folder = job.work.local / "local" / part
