@@ -57,7 +57,7 @@ def _check(t: schemas.Table, df: pl.DataFrame) -> None:
         if c.max_length is not None:
             s = df[c.name]
             # characters only when the bytes could exceed (a character is at least one byte)
-            if cast(int | None, s.str.len_bytes().max() or 0) <= c.max_length:
+            if cast(int, s.str.len_bytes().max() or 0) <= c.max_length:
                 continue
             longest = cast(int | None, s.str.len_chars().max())
             if longest is not None and longest > c.max_length:
