@@ -97,8 +97,8 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     timer = Timer()
     if default_fleet:
         args = {"first_start": default_first_start(AS_OF), "stagger_days": DEFAULT_STAGGER_DAYS}
-    else:  # full lives; Scotland's 20 sea areas take a batch every 22 days at most
-        stagger = 20 if n <= 50 else 12
+    else:  # full lives, a batch every 20 days (the farm's stations and sea areas take no more)
+        stagger = 20
         args = {"first_start": AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger), "stagger_days": stagger}
     collector = Collector() if Collector is not None and workers == 1 else None
     cpu0, t0 = _cpu_seconds(), time.perf_counter()

@@ -8,6 +8,7 @@ is ignored on resume: its shard runs again."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -55,6 +56,21 @@ def _signals_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
     if held:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def _workers_single_threaded() -> Iterator[None]:
+    """Worker processes spawned here run Polars on one thread: the shards are the parallelism (one
+    worker per core), and a thread pool per worker only adds CPU-seconds (measured in
+    benchmarks/RESULTS.md). A ``POLARS_MAX_THREADS`` set by the user is kept."""
+    if "POLARS_MAX_THREADS" in os.environ:
+        yield
+        return
+    os.environ["POLARS_MAX_THREADS"] = "1"  # children copy the environment when they are spawned
+    try:
+        yield
+    finally:
+        del os.environ["POLARS_MAX_THREADS"]
 
 
 def _worker_init() -> None:
@@ -142,7 +158,7 @@ class Runner:
                 if self.client
                 else cast(ProcessPoolExecutor, self.pool).submit
             )
-            with _signals_deferred():  # workers are spawned here
+            with _signals_deferred(), _workers_single_threaded():  # workers are spawned here
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
         else:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal, cast
 
 import polars as pl
 
@@ -41,6 +42,7 @@ SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before 
 # the month's end (31 days), a reorder bought on a day is for consumption up to a lead time
 # (≤ 7 days) and a cover (30 days) later, triggered by the coming week's need (7 days).
 LOOKAHEAD_DAYS = max(31, LEAD_DAYS[1] + COVER_DAYS + SAFETY_DAYS) + 1
+HANDOFF_COMPRESSION: Literal["uncompressed"] = "uncompressed"  # work files between the passes (see ``_keep``)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,11 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
             BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end, job.clean_sensors)
         )
         step.rows = sim.daily.height
+        # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
+        # on its own day alone (and day means of it), and no draw depends on their number
+        after = dt.datetime.combine(job.horizon + dt.timedelta(days=1), dt.time(), dt.UTC)
+        if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
+            sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area), job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
@@ -132,13 +139,14 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
     """A shard's locally numbered tables, until its ids are known: uncompressed Arrow IPC files
-    (written straight from the frames, read back memory-mapped), or one pickled file elsewhere."""
+    (LZ4 wrote an eighth of the bytes but cost as much CPU as it saved, measured), or one pickled
+    file elsewhere."""
     with timed(HANDOFF, "local out") as step:
         if job.work.local is not None:
             folder = job.work.local / "local" / part
             folder.mkdir(parents=True, exist_ok=True)
             for name, df in frames.items():
-                df.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
+                df.write_ipc(folder / f"{name}.arrow", compression=HANDOFF_COMPRESSION)
             (folder / "complete").touch()
         else:
             job.work.write_bytes(
@@ -158,7 +166,7 @@ def _has_kept(job: Job, part: str) -> bool:
 
 def _ipc(df: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
-    df.write_ipc(buf, compression="uncompressed")
+    df.write_ipc(buf, compression=HANDOFF_COMPRESSION)
     return buf.getvalue()
 
 

@@ -50,13 +50,16 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
 def _check(t: schemas.Table, df: pl.DataFrame) -> None:
     if df.height == 0:
         return
-    nulls = df.select(pl.col(c.name).null_count() for c in t.columns if not c.nullable).row(0, named=True)
-    bad = [k for k, v in nulls.items() if v]
+    bad = [c.name for c in t.columns if not c.nullable and df[c.name].null_count()]  # a kept count: no scan
     if bad:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
     for c in t.columns:
         if c.max_length is not None:
-            longest = cast(int | None, df[c.name].str.len_chars().max())
+            s = df[c.name]
+            # characters only when the bytes could exceed (a character is at least one byte)
+            if cast(int, s.str.len_bytes().max() or 0) <= c.max_length:
+                continue
+            longest = cast(int | None, s.str.len_chars().max())
             if longest is not None and longest > c.max_length:
                 raise SchemaViolation(f"{t.name}.{c.name}: value of {longest} chars exceeds {c.sql_type}")
 

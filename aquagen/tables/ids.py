@@ -69,20 +69,12 @@ class Counting:
 
     def __init__(self, profile: str) -> None:
         self.profile = profile
-        self._counts: list[pl.DataFrame] = []
-        self._seen: set[str] = set()
+        self._counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # table -> (days, rows per day)
 
     def _count(self, table: str, day: np.ndarray) -> None:
-        if table in self._seen:
+        if table in self._counts:
             raise ValueError(f"ids of {table} assigned twice in one shard")
-        self._seen.add(table)
-        days, n = np.unique(day, return_counts=True)
-        self._counts.append(
-            pl.DataFrame(
-                {"table": [table] * len(days), "day": days.astype(np.int32), "n": n.astype(np.int64)},
-                schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64},
-            )
-        )
+        self._counts[table] = _per_day(day)
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         self._count(table, _day_array(df, when_column(table, self.profile)))
@@ -92,17 +84,22 @@ class Counting:
     @property
     def tables(self) -> set[str]:
         """The tables this book numbered."""
-        return set(self._seen)
+        return set(self._counts)
 
     def counts(self, last_day: int | None = None) -> pl.DataFrame:
         """table, day, n — the shard's rows per table and day (up to ``last_day``, days since 1970)."""
         enum = table_enum(self.profile)
-        if not self._counts:
-            return pl.DataFrame(schema={"table": enum, "day": pl.Int32, "n": pl.Int64})
-        out = pl.concat(self._counts)
-        if last_day is not None:
-            out = out.filter(pl.col("day") <= last_day)
-        return out.select(pl.col("table").cast(enum), "day", "n").sort("table", "day")
+        tables = sorted(self._counts)
+        days = [self._counts[t][0] for t in tables]
+        out = pl.DataFrame(
+            {
+                "table": pl.Series(np.repeat(tables, [len(d) for d in days]) if tables else [], dtype=pl.String),
+                "day": np.concatenate(days) if tables else np.empty(0, np.int32),
+                "n": np.concatenate([self._counts[t][1] for t in tables]) if tables else np.empty(0, np.int64),
+            },
+            schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64},
+        ).with_columns(pl.col("table").cast(enum))
+        return out if last_day is None else out.filter(pl.col("day") <= last_day)
 
 
 class Local(Counting):
@@ -117,6 +114,12 @@ class Local(Counting):
         rank = np.empty(len(day), dtype=np.int64)
         rank[np.argsort(day, kind="stable")] = np.arange(len(day), dtype=np.int64)
         return pl.Series(rank + LOCAL_BASE)
+
+
+def _per_day(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(days, rows per day) of a table's row days, days ascending."""
+    days, n = np.unique(day, return_counts=True)
+    return days.astype(np.int32), n.astype(np.int64)
 
 
 def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
