@@ -33,9 +33,7 @@ from .creation import with_states
 WORKFLOW_LEAD = dt.timedelta(days=7, hours=1)  # a transition is planned a week before its first move, at 08:00
 WORKFLOW_UPDATE = dt.timedelta(minutes=30)  # the workflow's totals after the day's moves
 SEA = len(D.STAGES) - 1
-TEMPERATURE, OXYGEN, PH = (
-    next(i for i, p in enumerate(D.PARAMETERS) if p.name == n) for n in ("Temperature", "Dissolved Oxygen", "pH")
-)
+OXYGEN, PH = (next(i for i, p in enumerate(D.PARAMETERS) if p.name == n) for n in ("Dissolved Oxygen", "pH"))
 WORKFLOW = "batch_batchtransferworkflow"
 ACTION = "batch_transferaction"
 
@@ -242,22 +240,32 @@ def transfer_workflows(ctx: BatchTables) -> None:
     )
     with_states(out, ctx.T, ctx.ids, WORKFLOW, pl.concat([planned, progress], how="diagonal_relaxed"))
 
-    # water values of the first day of moves, in the destination containers
-    first = acts.filter(pl.col("transfer_date") == pl.col("transfer_date").min().over("stage"))
-    water = sim.readings.with_columns(day=pl.col("reading_time").dt.date()).join(
-        first.select(assignment_no="dest_assignment_no", day="transfer_date", stage="stage", workflow_id="workflow_id"),
-        on=["assignment_no", "day"],
+    # water values of the first day of moves, in the destination containers: the temperature from the
+    # water itself (a sensor outage may leave the day without readings), oxygen and pH from the readings
+    first = acts.filter(pl.col("transfer_date") == pl.col("transfer_date").min().over("stage")).select(
+        assignment_no="dest_assignment_no", day="transfer_date", workflow_id="workflow_id"
     )
+    temp = first.join(
+        sim.daily.select("assignment_no", day="date", temperature="temperature_c"), on=["assignment_no", "day"]
+    )
+    water = sim.readings.with_columns(day=pl.col("reading_time").dt.date()).join(first, on=["assignment_no", "day"])
     mean = lambda p: pl.col("value").filter(pl.col("parameter") == p).mean()
     env = (
-        water.group_by("workflow_id", "day")
-        .agg(temperature=mean(TEMPERATURE), oxygen=mean(OXYGEN), ph=mean(PH))
+        temp.group_by("workflow_id", "day")
+        .agg(temperature=pl.col("temperature").mean())
+        .join(
+            water.group_by("workflow_id", "day").agg(oxygen=mean(OXYGEN), ph=mean(PH)),
+            on=["workflow_id", "day"],
+            how="left",
+        )
         .sort("workflow_id")
         .select(
-            "temperature",
+            pl.col("temperature").round(2),
             "oxygen",
             "ph",
-            notes=pl.lit("Mean of the destination containers' readings on the first day of moves"),
+            notes=pl.lit(
+                "Destination containers on the first day of moves: water temperature, mean oxygen and pH readings"
+            ),
             created_at=_at(pl.col("day"), MOVE_TIME + WORKFLOW_UPDATE),
             batch_transfer_workflow_id="workflow_id",
         )
