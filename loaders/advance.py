@@ -32,7 +32,7 @@ import schemas
 from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile
-from aquagen.run.ahead import Ahead, Window, ahead
+from aquagen.run.ahead import Ahead, Window, ahead, full_farm, planned
 from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_column
@@ -130,6 +130,28 @@ def _state(conn: psycopg.Connection) -> _State:
     )
 
 
+def _same_past(state: _State, meta: dict, at: dt.date, to: dt.date) -> None:
+    """A full farm is planned at its as-of date (intakes move to fill that date's transition
+    windows), so its past can change with the date: advance refuses where the plan at ``at`` differs
+    from the database's up to its date, or from the fresh plan at ``to`` up to ``to``."""
+    if not full_farm(state.meta):
+        return
+
+    def upto(batches: list[dict], day: dt.date) -> list[str]:
+        return sorted(json.dumps(b, sort_keys=True) for b in batches if dt.date.fromisoformat(b["start_date"]) <= day)
+
+    later = planned(meta, at)
+    fresh = planned(state.meta, to) if at != to else later
+    if upto(later, state.as_of) != upto(state.meta["planned_batches"], state.as_of) or upto(later, to) != upto(
+        fresh, to
+    ):
+        raise AquagenError(
+            f"this full farm's plan at {to} moves egg intakes of the days up to {state.as_of} (a full farm fills "
+            "the transition windows of its as-of date), so no advance equals a fresh load: purge and load a "
+            f"snapshot generated at {to}, or use a fleet (generate --batches N), whose plan does not move"
+        )
+
+
 def advance(
     dsn: str,
     to: dt.date | None = None,
@@ -156,6 +178,7 @@ def advance(
             )
         if to == state.as_of:
             return AdvanceResult(to, to)
+        _same_past(state, state.meta, to, to)
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
@@ -164,6 +187,7 @@ def advance(
             workers=workers,
             progress=progress,
         )
+        _same_past(state, farm.manifest, farm.as_of, to)
         t1 = time.perf_counter()
         win = farm.window(state.as_of, to)
         t2 = time.perf_counter()

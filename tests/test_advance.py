@@ -99,28 +99,27 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_a_full_farm_gains_the_batches_its_new_days_plan(tmp_path, pg_admin, monkeypatch):
-    """A full farm (no --batches) plans every egg intake up to its as-of date: advancing across an
-    intake creates that batch, as a fresh load at the new date has it."""
-    monkeypatch.setattr(ahead, "AHEAD_DAYS", 30)  # a short farm ahead: only the window is compared
+def test_a_full_farm_whose_past_moves_is_refused(tmp_path, pg_admin, monkeypatch):
+    """A full farm (no --batches) is planned at its as-of date: here the plan at the new date moves
+    intakes before the database's date, so no advance can equal a fresh load. Refused in one line,
+    the database unchanged."""
+    monkeypatch.setattr(ahead, "AHEAD_DAYS", 30)
     args = dict(seed=4, batches=None, first_start=dt.date(2025, 1, 1), geography="Faroe Islands")
-    d1, d2 = dt.date(2025, 3, 10), dt.date(2025, 3, 20)  # an intake on 2025-03-16
-    names = [f"aquagen_farm_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    d1, d2 = dt.date(2025, 3, 10), dt.date(2025, 3, 20)  # FI-2025-001 starts 2025-02-02 at d1, 02-14 at d2
+    name = f"aquagen_farm_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin, autocommit=True) as c:
-        for name in names:
-            c.execute(f'CREATE DATABASE "{name}"')
-    advanced, fresh = (make_conninfo(pg_admin, dbname=name) for name in names)
+        c.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(pg_admin, dbname=name)
     try:
-        load(generate(tmp_path / "d1", as_of=d1, **args), advanced)
-        result = advance(advanced, d2, cache=tmp_path / "cache")
-        assert result.rows.get("batch_batch") == 1
-        load(generate(tmp_path / "d2", as_of=d2, **args), fresh)
-        got, want = contents(advanced), contents(fresh)
-        assert [n for n in want if got[n] != want[n]] == []
+        load(generate(tmp_path / "d1", as_of=d1, **args), dsn)
+        before = fingerprint(dsn)
+        with pytest.raises(AquagenError, match="moves egg intakes of the days up to 2025-03-10"):
+            advance(dsn, d2, cache=tmp_path / "cache")
+        assert fingerprint(dsn) == before
+        assert not (tmp_path / "cache").exists()  # refused before generating anything
     finally:
         with psycopg.connect(pg_admin, autocommit=True) as c:
-            for name in names:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):

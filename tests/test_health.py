@@ -240,7 +240,7 @@ TAMPERED = {  # case: (table, change(snap), the checks that must fail and no oth
             & (pl.col("event_date").dt.date() == t["treatment_date"].date()),
             reason_id=pl.lit(7),
         ),
-        ["handled delousings without a Handling mortality record of their ring that day"],
+        ["handled delousings whose ring's deaths that day are not recorded as Handling"],
     ),
     "fed on the delousing day": (
         "inventory_feedingevent",
@@ -311,7 +311,9 @@ TAMPERED = {  # case: (table, change(snap), the checks that must fail and no oth
     "mortality record in an empty container": (
         "health_mortalityrecord",
         lambda s, t: _set(
-            pl.col("id") == _first(s, "health_mortalityrecord", pl.col("container_id") > 1000)["id"],
+            # a record in a sea ring (rings are numbered after the halls' tanks) moved to a hatchery tray
+            pl.col("id")
+            == _first(s, "health_mortalityrecord", pl.col("container_id") == pl.col("container_id").max())["id"],
             container_id=pl.lit(1),
         ),
         ["mortality records outside a live assignment of their batch and container"],

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +18,7 @@ import pytest
 import schemas
 from aquagen.check import validate as v
 from aquagen.errors import AquagenError
-from aquagen.profiles import get, names
+from aquagen.profiles import names
 from aquagen.profiles.aquamind_cb41030 import derive_schema
 from aquagen.profiles.aquamind_cb41030.masterdata import HEALTH_PARAMETERS, LICE_TYPES
 from aquagen.snapshot import Snapshot
@@ -69,7 +71,16 @@ def snaps(tmp_path_factory) -> dict[str, Snapshot]:
 
 def test_both_profiles_are_registered():
     assert {PLAN, CB} <= set(names())
-    assert get().name == CB  # the default: what AquaMind's users run today
+    # the default: what AquaMind's users run today (this suite names another in $AQUAGEN_PROFILE)
+    env = {k: v for k, v in os.environ.items() if k != "AQUAGEN_PROFILE"}
+    run = subprocess.run(
+        [sys.executable, "-c", "from aquagen.profiles import get; print(get().name)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == CB
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="the reference extracts are not on this machine")

@@ -101,7 +101,9 @@ class Session:
         bin_.mkdir()
         (bin_ / "aquagen").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m aquagen "$@"\n')
         (bin_ / "aquagen").chmod(0o755)
-        self.env = {k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA", "AQUAGEN_PROFILE")}
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA", "AQUAGEN_PROFILE")
+        }
         self.env["PATH"] = f"{bin_}{os.pathsep}{self.env['PATH']}"
         self.env["PYTHONPATH"] = os.pathsep.join([str(ROOT), self.env.get("PYTHONPATH", "")])
         self.env["AQUAGEN_CACHE"] = str(folder / ".cache")  # advance's farm ahead: not in the home folder

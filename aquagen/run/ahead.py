@@ -63,7 +63,7 @@ def _hash_code(bases: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def _full_farm(meta: dict) -> bool:
+def full_farm(meta: dict) -> bool:
     """A full farm (``--batches`` not given) plans every egg intake up to its as-of date."""
     return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
 
@@ -71,7 +71,7 @@ def _full_farm(meta: dict) -> bool:
 def planned(meta: dict, as_of: dt.date) -> list[dict]:
     """The batches a snapshot of ``meta``'s arguments plans at ``as_of``: a fleet's fixed list, or a
     full farm's intakes up to that date (the plan is prefix-stable: a later date only adds batches)."""
-    if not _full_farm(meta):
+    if not full_farm(meta):
         return meta.get("planned_batches", meta["batches"])
     a = meta["arguments"]
     first = dt.date.fromisoformat(a["first_start"])
@@ -81,7 +81,7 @@ def planned(meta: dict, as_of: dt.date) -> list[dict]:
 def key(meta: dict) -> str:
     """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
     args = {k: v for k, v in meta["arguments"].items() if k != "as_of"}
-    plan = None if _full_farm(meta) else meta.get("planned_batches", meta["batches"])
+    plan = None if full_farm(meta) else meta.get("planned_batches", meta["batches"])
     what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
 
@@ -181,7 +181,7 @@ class Ahead:
         """The manifest (without tables) a snapshot generated at ``to`` has."""
         meta = {k: v for k, v in self.manifest.items() if k != "tables"}
         meta["arguments"] = {**meta["arguments"], "as_of": to.isoformat()}
-        if _full_farm(meta):
+        if full_farm(meta):
             meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
         meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
         return meta

@@ -582,11 +582,13 @@ LICE = [
     ),
     (
         "7 lice",
-        "handled delousings without a Handling mortality record of their ring that day",
-        "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT r.batch_id, r.container_id, "
-        "CAST(r.event_date AS DATE) AS d FROM health_mortalityrecord r JOIN health_mortalityreason m "
-        "ON m.id = r.reason_id WHERE m.name = 'Handling') h ON h.batch_id = t.batch_id "
-        f"AND h.container_id = t.container_id AND h.d = CAST(t.treatment_date AS DATE) WHERE {_HANDLED} AND h.d IS NULL",
+        # (a ring so small that no fish died that day has no record at all)
+        "handled delousings whose ring's deaths that day are not recorded as Handling",
+        "SELECT COUNT(*) FROM health_treatment t JOIN (SELECT r.batch_id, r.container_id, "
+        "CAST(r.event_date AS DATE) AS d, MAX(CASE WHEN m.name = 'Handling' THEN 1 ELSE 0 END) AS handling "
+        "FROM health_mortalityrecord r JOIN health_mortalityreason m ON m.id = r.reason_id GROUP BY 1, 2, 3) h "
+        "ON h.batch_id = t.batch_id AND h.container_id = t.container_id AND h.d = CAST(t.treatment_date AS DATE) "
+        f"WHERE {_HANDLED} AND h.handling = 0",
         0,
     ),
     (
