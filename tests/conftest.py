@@ -52,7 +52,14 @@ def master_snapshot(tmp_path_factory):
     """Infrastructure and master data only (phases 1-2)."""
     from aquagen.run.generate import generate
 
-    return generate(tmp_path_factory.mktemp("snap") / "master", seed=11, batches=0, as_of=AS_OF)
+    # a short history: the weather of the years before it is most of a master-only snapshot's rows
+    return generate(
+        tmp_path_factory.mktemp("snap") / "master",
+        seed=11,
+        batches=0,
+        as_of=AS_OF,
+        first_start=AS_OF - dt.timedelta(days=90),
+    )
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
