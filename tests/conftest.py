@@ -6,7 +6,7 @@ import os
 
 # Tests written against the plan's data name its profile once, here, for this process and the CLI
 # runs it starts; tests of the default (the README's commands) and of cb41030 unset or name it.
-TEST_PROFILE = os.environ["AQUAGEN_PROFILE"] = "aquamind@8f2ab39"
+os.environ["AQUAGEN_PROFILE"] = "aquamind@8f2ab39"
 
 import datetime as dt
 import subprocess
