@@ -42,6 +42,25 @@ class Date(click.ParamType):
 DATE = Date()
 
 
+def _pgdata_option(f):
+    return click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)(f)
+
+
+def _target_options(f):
+    """``--dsn`` and ``--pgdata``: the database a command works on (one rule, ``loaders.dsn``)."""
+    return click.option("--dsn", default=None, help=DSN_HELP)(_pgdata_option(f))
+
+
+def _workers_option(help: str):
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1, max=64),
+        default=os.cpu_count() or 1,
+        show_default="all cores",
+        help=help,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquagen")
 @click.option("--debug", is_flag=True, help="On an internal error, show the traceback (else one line).")
@@ -133,13 +152,7 @@ def _summary(snap) -> str:
 @click.option(
     "--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]"
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1, max=64),
-    default=os.cpu_count() or 1,
-    show_default="all cores",
-    help="Worker processes; the output is the same for any number.",
-)
+@_workers_option("Worker processes; the output is the same for any number.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command (kept in OUT.partial).")
 @click.option(
     "--scheduler",
@@ -247,13 +260,7 @@ def generate(
     show_default=True,
     help="Random seed of a new snapshot (an existing one keeps its own).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1, max=64),
-    default=os.cpu_count() or 1,
-    show_default="all cores",
-    help="Worker processes.",
-)
+@_workers_option("Worker processes.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -306,8 +313,7 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
 
 @cli.command()
 @click.argument("snapshot", type=click.Path(path_type=Path), default=DEFAULT_OUT)
-@click.option("--dsn", default=None, help=DSN_HELP)
-@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
+@_target_options
 @click.option(
     "--skip-existing",
     is_flag=True,
@@ -395,16 +401,9 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 
 
 @cli.command()
-@click.option("--dsn", default=None, help=DSN_HELP)
-@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
+@_target_options
 @click.option("--to", "to", type=DATE, default=None, help="The new as-of date. [default: today]")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1, max=64),
-    default=os.cpu_count() or 1,
-    show_default="all cores",
-    help="Worker processes generating the farm ahead (when the cache does not hold it).",
-)
+@_workers_option("Worker processes generating the farm ahead (when the cache does not hold it).")
 @click.option(
     "--cache",
     type=click.Path(path_type=Path),
@@ -435,8 +434,7 @@ def advance(dsn, pgdata, to, workers, cache):
 
 
 @cli.command()
-@click.option("--dsn", default=None, help=DSN_HELP)
-@click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)
+@_target_options
 @click.option("--batch-id", "batch_ids", type=int, multiple=True, help="Batch id to purge (repeatable).")
 @click.option(
     "--batch-name", "batch_names", multiple=True, help="Batch number to purge, e.g. SCO-2024-001 (repeatable)."
@@ -633,10 +631,6 @@ def db() -> None:
       aquagen db psql -c 'SELECT count(*) FROM batch_batch'
       aquagen db stop
     """
-
-
-def _pgdata_option(f):
-    return click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)(f)
 
 
 def _database_option(f):
