@@ -21,8 +21,8 @@ import polars as pl
 import pyarrow as pa
 
 PROFILE_ENV = "AQUAGEN_PROFILE"  # names another default profile (e.g. to stay on the plan's schema)
-# the default profile: AquaMind as its users run it today, unless $AQUAGEN_PROFILE names another
-PROFILE = os.environ.get(PROFILE_ENV) or "aquamind@cb41030"
+NEWEST = "aquamind@cb41030"  # AquaMind as its users run it today
+PROFILE = os.environ.get(PROFILE_ENV) or NEWEST  # the default profile, unless $AQUAGEN_PROFILE names another
 PROFILE_PATH_ENV = "AQUAGEN_PROFILE_PATH"  # folders holding plug-in profiles (os.pathsep-separated)
 _HERE = Path(__file__).parent
 

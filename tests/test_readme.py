@@ -134,7 +134,7 @@ class Session:
         """What the application's migrate leaves in the database `db start --database` created."""
         dsn = f"postgresql://postgres@127.0.0.1:{self.port}/aquamind_app"
         with psycopg.connect(dsn) as conn:
-            conn.execute(schemas.schema_sql())
+            conn.execute(schemas.schema_sql(schemas.NEWEST))  # the README's commands run with the real default
             conn.execute(DJANGO_SQL)
         self.migrated[dsn] = django_state(dsn)
 
