@@ -144,6 +144,9 @@ class Table:
     # the column naming the object a row is (or, in a history table, was): the base table's own id
     # (``id`` almost everywhere; ``scenario_id``, ``model_id``, ... in the scenario app)
     object_key: str | None = None
+    # CHECK expression -> the name the application's migrations give it (the reference extracts
+    # carry no names); a check not named here gets PostgreSQL's own default name
+    check_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -194,9 +197,9 @@ class Table:
             out.append(
                 f"ALTER TABLE public.{self.name} ADD CONSTRAINT {_ident(self.name, cols, suffix)} UNIQUE ({_cols(cols)})"
             )
+        names = dict(self.check_names)
         for check in self.checks:
-            m = re.fullmatch(r'\("?(\w+)"? >= 0\)', check)
-            name = _ident(self.name, (m[1],) if m else ("container_location",), "check")
+            name = names.get(check) or _ident(self.name, _check_column(check), "check")
             out.append(f"ALTER TABLE public.{self.name} ADD CONSTRAINT {name} CHECK {check}")
         return out
 
@@ -215,10 +218,25 @@ def _cols(cols) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
+def _check_column(check: str) -> tuple[str, ...]:
+    """The column PostgreSQL names an unnamed CHECK after: the one column it references, else none."""
+    # pg_get_constraintdef writes keywords in capitals and identifiers in lower case
+    columns = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", re.sub(r"'[^']*'", "", check)))
+    return tuple(columns) if len(columns) == 1 else ()
+
+
 def _ident(table: str, cols, suffix: str) -> str:
-    """PostgreSQL's default constraint name (table_cols_suffix), kept under 63 bytes."""
-    name = "_".join([table, *cols, suffix])
-    return name if len(name) <= 63 else name[: 63 - len(suffix) - 1] + "_" + suffix
+    """PostgreSQL's default name for a constraint (``makeObjectName``: table_cols_suffix in at most
+    63 bytes, the longer of the table and the columns part shortened first, one byte at a time)."""
+    name2 = "_".join(cols)
+    n1, n2 = len(table), len(name2)
+    room = 63 - len(suffix) - 1 - (1 if name2 else 0)  # less the suffix and the underscores
+    while n1 + n2 > room:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    return "_".join(p for p in (table[:n1], name2[:n2], suffix) if p)
 
 
 @cache
@@ -245,6 +263,7 @@ def tables(profile: str = PROFILE) -> dict[str, Table]:
             unique=tuple(tuple(u) for u in t["unique"]),
             unique_partial=tuple(u["definition"] for u in t.get("unique_partial", [])),
             checks=tuple(t["checks"]),
+            check_names=tuple(t.get("check_names", {}).items()),
             indexes=tuple(t["indexes"]),
             history_of=t.get("history_of"),
             history_table=t.get("history_table"),

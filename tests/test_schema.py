@@ -15,6 +15,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "aquamin
 
 
 APPS = SHARED.with_name("aquamind-schema-apps.json")
+CHECK_NAMES = {
+    "infrastructure_container": "container_in_either_hall_or_area",
+    "infrastructure_feedcontainer": "feed_container_in_either_hall_or_area",
+}
 APPS_PREFIXES = ("harvest_",)  # the application's other apps this profile covers (issue 14)
 
 
@@ -26,6 +30,8 @@ def test_profile_is_the_reference():
             mine[base] = {**mine[base], "history_table": twin}
             mine[twin] = {**mine[twin], "history_of": base}
         want = {**json.loads(SHARED.read_text()), **mine}
+        for name, check_name in CHECK_NAMES.items():  # named by the application's 0001_initial
+            want[name] = {**want[name], "check_names": {want[name]["checks"][0]: check_name}}
         assert want == json.loads(REFERENCE.read_text())
     ts = schemas.tables()
     assert len(ts) == 76 + 8 + 17
@@ -72,3 +78,29 @@ def test_arrow_types_follow_sql_types():
 def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="unknown schema profile"):
         schemas.tables("aquamind@nope")
+
+
+@pytest.mark.parametrize("profile", ["aquamind@8f2ab39", schemas.NEWEST])
+def test_check_names_are_the_applications_or_postgresqls(empty_db, profile):
+    """Unnamed CHECKs take the name PostgreSQL itself gives them; the container checks the application's."""
+    ts = schemas.tables(profile)
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(schemas.schema_sql(profile))
+        ours = conn.execute(
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid), conname FROM pg_constraint WHERE contype = 'c' AND conrelid <> 0"
+        ).fetchall()
+        assert ours
+        for table, definition, name in ours:
+            named = dict(ts[table].check_names).get(definition.removeprefix("CHECK (").removesuffix(")"))
+            if named:
+                assert name == named
+                continue
+            conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+            conn.execute(f"ALTER TABLE {table} ADD {definition}")
+            (own,) = conn.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c' "
+                "AND pg_get_constraintdef(oid) = %s",
+                (table, definition),
+            ).fetchone()
+            assert name == own, table
+    assert {n for t in ts.values() for _, n in t.check_names} >= {"feed_container_in_either_hall_or_area"}

@@ -45,6 +45,12 @@ SCENARIO_TABLES = (
 PLANNING_TABLES = ("planning_activitytemplate", "planning_historicalplannedactivity", "planning_plannedactivity")
 APP_TABLES = EXTRA_APP_TABLES + HARVEST_TABLES + SCENARIO_TABLES + PLANNING_TABLES
 IRREGULAR_TWINS = {"batch_creationworkflow": "batch_historicalbatchcreationworkflow"}
+# the names the application's migrations give its multi-column CHECKs (the extracts carry no names):
+# infrastructure 0001_initial (feed container) and 0009 (container, with the transport carrier)
+CHECK_NAMES = {
+    "infrastructure_container": "container_in_hall_area_or_carrier",
+    "infrastructure_feedcontainer": "feed_container_in_either_hall_or_area",
+}
 
 
 def derive(reference: Path) -> tuple[dict, dict]:
@@ -60,6 +66,9 @@ def derive(reference: Path) -> tuple[dict, dict]:
         if outside:
             t["foreign_keys"] = [fk for fk in t["foreign_keys"] if fk["ref_table"] in tables]
             t["external_foreign_keys"] = outside
+    for name, check_name in CHECK_NAMES.items():
+        (check,) = tables[name]["checks"]
+        tables[name]["check_names"] = {check: check_name}
     choices = json.loads((reference / "aquamind-choices-head.json").read_text())
     app_choices = json.loads((reference / "aquamind-choices-apps-head.json").read_text())
     choices.update({n: app_choices[n] for n in APP_TABLES if n in app_choices})
