@@ -527,6 +527,16 @@ def _value_problem(col: schemas.Column, arr: pa.ChunkedArray, non_negative: bool
 
 
 @dataclass
+class RemoteSnapshot:
+    """A snapshot written to a remote store (Dask, ``s3://…``): named by its URL (``path``); only its
+    manifest is read from here (load and validate need a local copy)."""
+
+    path: str
+    manifest: dict
+    status: str = "written"
+
+
+@dataclass
 class Snapshot:
     """A snapshot folder. ``open`` checks the manifest (cheap); ``verify`` checks every file
     against it and against the profile (reads them all): both before any database is touched."""

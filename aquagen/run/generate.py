@@ -33,6 +33,7 @@ from ..snapshot import (
     MANIFEST,
     MAX_DATE,
     MIN_DATE,
+    RemoteSnapshot,
     Snapshot,
     build_manifest,
     finish,
@@ -142,7 +143,7 @@ def _build(
     replace_ok: bool = False,
     scheduler: str | None = None,
     connect_timeout: float = 10.0,
-) -> Snapshot:
+) -> Snapshot | RemoteSnapshot:
     """Write the snapshot of ``planned`` at ``out`` (see the module docstring), holding a lock on it."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
@@ -184,7 +185,7 @@ def _build_locked(
     replace_ok: bool,
     scheduler: str | None,
     connect_timeout: float,
-) -> Snapshot:
+) -> Snapshot | RemoteSnapshot:
     target, work = Store(str(out)), work_folder(out)
     wanted = json.loads(json.dumps(meta, default=str))
     if target.local is not None:
@@ -277,8 +278,7 @@ def _build_locked(
     return (
         Snapshot.open(target.local)
         if target.local is not None
-        # a remote snapshot (Dask, s3://...) is named by its URL; only its manifest is read from here
-        else Snapshot(target.url, json.loads(target.read_text("manifest.json")))  # type: ignore[arg-type]
+        else RemoteSnapshot(target.url, json.loads(target.read_text("manifest.json")))
     )
 
 
@@ -326,7 +326,7 @@ def generate(
     profile: str | None = None,
     connect_timeout: float = 10.0,
     clean_sensors: bool = False,
-) -> Snapshot:
+) -> Snapshot | RemoteSnapshot:
     """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
     (0: none; None: a full farm, every egg intake that finds a free station and sea area from
     ``first_start``, by default about 4.5 years before ``as_of``).
@@ -406,16 +406,24 @@ def regenerate(
         first_start=first_start,
         clean_sensors=clean_sensors_of(meta["arguments"]),
     )
-    return _build(
-        out,
-        _meta(meta["seed"], as_of, first_start, planned, **args),
-        planned,
-        job_args,
-        force=True,
-        resume=False,
-        workers=workers,
-        progress=progress,
+    return _local(
+        _build(
+            out,
+            _meta(meta["seed"], as_of, first_start, planned, **args),
+            planned,
+            job_args,
+            force=True,
+            resume=False,
+            workers=workers,
+            progress=progress,
+        )
     )
+
+
+def _local(snap: Snapshot | RemoteSnapshot) -> Snapshot:
+    """The snapshot of a local folder (``regenerate`` and ``add_batch`` write nowhere else)."""
+    assert isinstance(snap, Snapshot), snap.path
+    return snap
 
 
 def add_batch(
@@ -507,4 +515,4 @@ def add_batch(
         progress=progress,
         replace_ok=base is not None,
     )
-    return snap, pb
+    return _local(snap), pb
