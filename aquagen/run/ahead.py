@@ -133,8 +133,8 @@ class Ahead:
 
     def top(self, table: str, day: dt.date) -> int:
         """The largest id of ``table`` at the end of ``day`` (0: none)."""
-        got = self.index.filter(pl.col("table") == table, pl.col("day") <= day)["top"].max()
-        return int(got) if got is not None else 0  # type: ignore[arg-type]
+        got = self.index.filter(pl.col("table") == table, pl.col("day") <= day).select(pl.col("top").max()).item()
+        return int(got) if got is not None else 0
 
     def old(self, table: str, since: dt.date) -> pl.LazyFrame:
         """The rows of ``table`` created up to ``since`` (every row of a table without a creation time)."""
