@@ -20,6 +20,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,6 +32,8 @@ MASTER = dict(seed=11, batches=0, as_of=AS_OF, first_start=AS_OF - dt.timedelta(
 # three batches 100 days apart, all in freshwater on the as-of day (the oldest a parr of 300 days): feedings,
 # samples, transfers and feed stock of three batch numbers, small enough to load, purge and replace often
 FLEET = dict(seed=3, batches=3, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=300), stagger_days=100)
+# three batches 300 days apart: harvested, at sea and in freshwater on the as-of day (reports, scenarios)
+LIFECYCLE = dict(seed=3, batches=3, as_of=AS_OF, first_start=dt.date(2023, 6, 1), stagger_days=300)
 
 
 @pytest.fixture(scope="session")
@@ -90,18 +93,24 @@ def cloned(pg_admin: str, template_dsn: str) -> Iterator[str]:
         drop_database(pg_admin, dsn)
 
 
-def shared_snapshot(tmp_path_factory, name: str, **args):
-    """The snapshot ``generate(**args)``, generated once per test run: the first xdist worker that asks
-    generates it under a file lock, the others open it. Tests must not change it (they copy it first)."""
-    from aquagen.run.generate import generate
-    from aquagen.snapshot import Snapshot
-
+@contextmanager
+def shared(tmp_path_factory, name: str) -> Iterator[Path]:
+    """A folder shared by every xdist worker of this test run, held under a file lock (one worker at a time)."""
     base = tmp_path_factory.getbasetemp()
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
     root.mkdir(exist_ok=True)
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        out = root / name
+        yield root / name
+
+
+def shared_snapshot(tmp_path_factory, name: str, **args):
+    """The snapshot ``generate(**args)``, generated once per test run: the first xdist worker that asks
+    generates it, the others open it. Tests must not change it (they copy it first)."""
+    from aquagen.run.generate import generate
+    from aquagen.snapshot import Snapshot
+
+    with shared(tmp_path_factory, name) as out:
         if (out / "manifest.json").exists():
             return Snapshot.open(out)
         return generate(out, **args)
@@ -136,6 +145,24 @@ def fleet_copy(pg_admin, fleet_db):
     """A copy of the loaded fleet for one test to change."""
     with cloned(pg_admin, fleet_db[0]) as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def lifecycle_fleet(tmp_path_factory):
+    """Three batches on the as-of day: one harvested, one at sea (live fish, lice), one in freshwater; the
+    first is still at sea when the last one starts (about 1.1M rows)."""
+    return shared_snapshot(tmp_path_factory, "lifecycle", **LIFECYCLE)
+
+
+@pytest.fixture(scope="session")
+def lifecycle_db(pg_admin, lifecycle_fleet):
+    """The lifecycle fleet loaded once per worker; tests only read it, or work on a copy (``cloned``)."""
+    from loaders import postgres
+
+    dsn = new_database(pg_admin, "aquagen_lifecycle")
+    postgres.load(lifecycle_fleet, dsn)
+    yield dsn
+    drop_database(pg_admin, dsn)
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
