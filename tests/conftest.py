@@ -14,12 +14,14 @@ os.environ["AQUAGEN_PROFILE"] = "aquamind@8f2ab39"
 
 import datetime as dt
 import fcntl
+import io
+import signal
 import subprocess
 import sys
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import psycopg
@@ -165,8 +167,56 @@ def lifecycle_db(pg_admin, lifecycle_fleet):
     drop_database(pg_admin, dsn)
 
 
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | None = None):
+    """``python -m aquagen ARGS`` in a process of its own: for what happens at the process boundary
+    (kills, signals, the interpreter's start and exit)."""
+    return subprocess.run(
+        [sys.executable, "-m", "aquagen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def run_cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m aquagen ARGS`` run by the CLI's own ``main`` in this process, in ``cwd`` with the
+    environment ``env`` (default: this one): the same exit code, stdout and stderr, without an interpreter
+    start-up and its imports per call. What this process changes (directory, environment, SIGTERM handler,
+    warning filters, the CLI's resume hint) is put back."""
+    from aquagen import cli
+
+    argv = ["aquagen", *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
+            sys.argv = argv
+            if cwd is not None:
+                os.chdir(cwd)
+            if env is not None:
+                os.environ.clear()
+                os.environ.update(env)
+            try:
+                cli.main()
+            except SystemExit as e:
+                code = e.code
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(saved_env)
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        cli._RESUME_HINT.clear()
+    if isinstance(code, str):  # sys.exit("message"): the message on stderr, exit 1
+        err.write(code + "\n")
+    if not isinstance(code, int):
+        code = 0 if code is None else 1
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def fingerprint(dsn: str) -> dict:

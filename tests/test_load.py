@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ from loaders import loadlog, postgres, rebuild, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import FLEET, cloned, fingerprint
+from .conftest import FLEET, cloned, fingerprint, run_cli, run_process
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -42,17 +41,12 @@ def catalog(dsn) -> dict:
 
 
 def aquagen(*args, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "AQUAGEN_KILL_AT"}
-    if kill_at:
-        env["AQUAGEN_KILL_AT"] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "aquagen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    """The CLI from the checkout's root: in a process of its own when it is to be killed at ``kill_at``
+    (``AQUAGEN_KILL_AT``), else in this process."""
+    if not kill_at:
+        return run_cli(*args, cwd=ROOT)
+    env = {**os.environ, "AQUAGEN_KILL_AT": kill_at}
+    return run_process(*args, cwd=ROOT, env=env, timeout=300)
 
 
 def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
