@@ -188,6 +188,7 @@ def run_cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.Complet
     from aquagen import cli
 
     argv = ["aquagen", *map(str, args)]
+    assert argv[1:3] != ["db", "psql"], "db psql replaces its process with psql: use run_process"
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
     saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
@@ -236,8 +237,35 @@ def fingerprint(dsn: str) -> dict:
     return {"counts": counts, "sequences": seqs, "columns": cols}
 
 
+# Modules with the longest tests, longest first: they start first, so that the xdist workers finish
+# together (the rest keep their order and fill in).
+LONG_FIRST = (
+    "test_load.py",
+    "test_readme.py",
+    "test_advance.py",
+    "test_profiles.py",
+    "test_db.py",
+    "test_batch.py",
+    "test_report.py",
+    "test_purge.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server."""
+    """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server.
+    The modules of LONG_FIRST run first."""
     for item in items:
         if "pg_admin" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Tests handed out two at a time, in collection order, to whichever worker is free (the default
+    hands out a quarter of the tests up front): with the long tests first, the workers finish together."""
+    from xdist.scheduler import LoadScheduling
+
+    if config.getoption("maxschedchunk") is None:
+        config.option.maxschedchunk = 2
+    return LoadScheduling(config, log)
