@@ -261,6 +261,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown under -p no:xdist
 def pytest_xdist_make_scheduler(config, log):
     """Tests handed out two at a time, in collection order, to whichever worker is free (the default
     hands out a quarter of the tests up front): with the long tests first, the workers finish together."""
