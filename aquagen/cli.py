@@ -162,6 +162,14 @@ def _summary(snap) -> str:
     "URL the workers can write (s3://..., a shared folder).",
 )
 @click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the --scheduler to answer.",
+)
+@click.option(
     "--profile",
     default=None,
     metavar="NAME",
@@ -186,6 +194,7 @@ def generate(
     workers,
     resume,
     scheduler,
+    connect_timeout,
     force,
     profile,
     clean_sensors,
@@ -221,6 +230,7 @@ def generate(
             resume=resume,
             progress=progress,
             scheduler=scheduler,
+            connect_timeout=connect_timeout,
             profile=profile,
             clean_sensors=clean_sensors,
         )

@@ -1,4 +1,8 @@
-"""Tests run against a real PostgreSQL: AQUAGEN_TEST_DSN when set, else an embedded server."""
+"""Tests run against a real PostgreSQL: AQUAGEN_TEST_DSN when set, else an embedded server.
+
+The shared fleets live here: each is generated once per test run (the first xdist worker that asks
+generates it under a file lock, the others open it), and each worker that needs one loads it once
+into a database that tests read or clone (``fleet_db``, ``fleet_copy``)."""
 
 from __future__ import annotations
 
@@ -9,16 +13,29 @@ import os
 os.environ["AQUAGEN_PROFILE"] = "aquamind@8f2ab39"
 
 import datetime as dt
+import fcntl
+import io
+import signal
 import subprocess
 import sys
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 AS_OF = dt.date(2026, 1, 15)
+# master data only (phases 1-2); a short history keeps its weather small (kill tests load it many times)
+MASTER = dict(seed=11, batches=0, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=90))
+# three batches 100 days apart, all in freshwater on the as-of day (the oldest a parr of 300 days): feedings,
+# samples, transfers and feed stock of three batch numbers, small enough to load, purge and replace often
+FLEET = dict(seed=3, batches=3, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=300), stagger_days=100)
+# three batches 300 days apart: harvested, at sea and in freshwater on the as-of day (reports, scenarios)
+LIFECYCLE = dict(seed=3, batches=3, as_of=AS_OF, first_start=dt.date(2023, 6, 1), stagger_days=300)
 
 
 @pytest.fixture(scope="session")
@@ -32,38 +49,175 @@ def pg_admin(tmp_path_factory):
     import pgserver
 
     server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # a throwaway server: no fsync at commits and checkpoints (a CREATE DATABASE ... TEMPLATE is one),
+    # which tests never rely on (they kill aquagen's processes, never the server's)
+    with psycopg.connect(server.get_uri(), autocommit=True) as c:
+        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+            c.execute(f"ALTER SYSTEM SET {setting}")
+        c.execute("SELECT pg_reload_conf()")
     yield server.get_uri()
     server.cleanup()
+
+
+def new_database(pg_admin: str, prefix: str = "aquagen_test", template: str | None = None) -> str:
+    """A new database (a file copy of the database ``template`` when given); its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        if template:
+            strategy = " STRATEGY FILE_COPY" if c.info.server_version >= 150000 else ""
+            c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+        else:
+            c.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(pg_admin, dbname=name)
+
+
+def drop_database(pg_admin: str, dsn: str) -> None:
+    name = conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def empty_db(pg_admin):
     """A fresh, empty database for one test, dropped afterwards."""
-    name = f"aquagen_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(pg_admin, dbname=name)
-    with psycopg.connect(pg_admin, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dsn = new_database(pg_admin)
+    yield dsn
+    drop_database(pg_admin, dsn)
+
+
+@contextmanager
+def cloned(pg_admin: str, template_dsn: str) -> Iterator[str]:
+    """A throwaway copy of a database (a file copy, much faster than loading again)."""
+    dsn = new_database(pg_admin, template=conninfo_to_dict(template_dsn)["dbname"])
+    try:
+        yield dsn
+    finally:
+        drop_database(pg_admin, dsn)
+
+
+@contextmanager
+def shared(tmp_path_factory, name: str) -> Iterator[Path]:
+    """A folder shared by every xdist worker of this test run, held under a file lock (one worker at a time)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    root.mkdir(exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield root / name
+
+
+def shared_snapshot(tmp_path_factory, name: str, **args):
+    """The snapshot ``generate(**args)``, generated once per test run: the first xdist worker that asks
+    generates it, the others open it. Tests must not change it (they copy it first)."""
+    from aquagen.run.generate import generate
+    from aquagen.snapshot import Snapshot
+
+    with shared(tmp_path_factory, name) as out:
+        if (out / "manifest.json").exists():
+            return Snapshot.open(out)
+        return generate(out, **args)
 
 
 @pytest.fixture(scope="session")
 def master_snapshot(tmp_path_factory):
     """Infrastructure and master data only (phases 1-2)."""
-    from aquagen.run.generate import generate
-
     # a short history: the weather of the years before it is most of a master-only snapshot's rows
-    return generate(
-        tmp_path_factory.mktemp("snap") / "master",
-        seed=11,
-        batches=0,
-        as_of=AS_OF,
-        first_start=AS_OF - dt.timedelta(days=90),
+    return shared_snapshot(tmp_path_factory, "master", **MASTER)
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory):
+    """Infrastructure, master data and three batches in freshwater (about 350k rows)."""
+    return shared_snapshot(tmp_path_factory, "fleet", **FLEET)
+
+
+@pytest.fixture(scope="session")
+def fleet_db(pg_admin, fleet):
+    """(dsn, load result): the fleet loaded once per worker by the staged path. Tests only read it,
+    or work on a copy (``fleet_copy``)."""
+    from loaders import postgres
+
+    dsn = new_database(pg_admin, "aquagen_fleet")
+    yield dsn, postgres.load(fleet, dsn)
+    drop_database(pg_admin, dsn)
+
+
+@pytest.fixture
+def fleet_copy(pg_admin, fleet_db):
+    """A copy of the loaded fleet for one test to change."""
+    with cloned(pg_admin, fleet_db[0]) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def lifecycle_fleet(tmp_path_factory):
+    """Three batches on the as-of day: one harvested, one at sea (live fish, lice), one in freshwater; the
+    first is still at sea when the last one starts (about 1.1M rows)."""
+    return shared_snapshot(tmp_path_factory, "lifecycle", **LIFECYCLE)
+
+
+@pytest.fixture(scope="session")
+def lifecycle_db(pg_admin, lifecycle_fleet):
+    """The lifecycle fleet loaded once per worker; tests only read it, or work on a copy (``cloned``)."""
+    from loaders import postgres
+
+    dsn = new_database(pg_admin, "aquagen_lifecycle")
+    postgres.load(lifecycle_fleet, dsn)
+    yield dsn
+    drop_database(pg_admin, dsn)
+
+
+def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | None = None):
+    """``python -m aquagen ARGS`` in a process of its own: for what happens at the process boundary
+    (kills, signals, the interpreter's start and exit)."""
+    return subprocess.run(
+        [sys.executable, "-m", "aquagen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
     )
 
 
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aquagen", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+def run_cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m aquagen ARGS`` run by the CLI's own ``main`` in this process, in ``cwd`` with the
+    environment ``env`` (default: this one): the same exit code, stdout and stderr, without an interpreter
+    start-up and its imports per call. What this process changes (directory, environment, SIGTERM handler,
+    warning filters, the CLI's resume hint) is put back."""
+    from aquagen import cli
+
+    argv = ["aquagen", *map(str, args)]
+    assert argv[1:3] != ["db", "psql"], "db psql replaces its process with psql: use run_process"
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
+            sys.argv = argv
+            if cwd is not None:
+                os.chdir(cwd)
+            if env is not None:
+                os.environ.clear()
+                os.environ.update(env)
+            try:
+                cli.main()
+            except SystemExit as e:
+                code = e.code
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(saved_env)
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        cli._RESUME_HINT.clear()
+    if isinstance(code, str):  # sys.exit("message"): the message on stderr, exit 1
+        err.write(code + "\n")
+    if not isinstance(code, int):
+        code = 0 if code is None else 1
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def fingerprint(dsn: str) -> dict:
@@ -83,8 +237,36 @@ def fingerprint(dsn: str) -> dict:
     return {"counts": counts, "sequences": seqs, "columns": cols}
 
 
+# Modules with the longest tests, longest first: they start first, so that the xdist workers finish
+# together (the rest keep their order and fill in).
+LONG_FIRST = (
+    "test_load.py",
+    "test_readme.py",
+    "test_advance.py",
+    "test_profiles.py",
+    "test_db.py",
+    "test_batch.py",
+    "test_report.py",
+    "test_purge.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server."""
+    """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server.
+    The modules of LONG_FIRST run first."""
     for item in items:
         if "pg_admin" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown under -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    """Tests handed out two at a time, in collection order, to whichever worker is free (the default
+    hands out a quarter of the tests up front): with the long tests first, the workers finish together."""
+    from xdist.scheduler import LoadScheduling
+
+    if config.getoption("maxschedchunk") is None:
+        config.option.maxschedchunk = 2
+    return LoadScheduling(config, log)

@@ -21,7 +21,7 @@ from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 
-from .conftest import fingerprint
+from .conftest import fingerprint, shared_snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def template_d1(pg_admin, tmp_path_factory):
     name = f"aquagen_advance_{os.getpid()}"
     with psycopg.connect(pg_admin, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
-    load(generate(tmp_path_factory.mktemp("d1") / "snap", as_of=D1, **ARGS), make_conninfo(pg_admin, dbname=name))
+    load(shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS), make_conninfo(pg_admin, dbname=name))
     yield name
     with psycopg.connect(pg_admin, autocommit=True) as c:
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -9,7 +9,7 @@ import pytest
 from aquagen.errors import AquagenError
 from aquagen.run.generate import generate
 
-from .conftest import run_cli
+from .conftest import run_cli, shared_snapshot
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -20,7 +20,7 @@ ARGS = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), stagger_days=30,
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("local") / "snap", **ARGS)
+    return shared_snapshot(tmp_path_factory, "dask-local", **ARGS)
 
 
 def _manifest_bytes(path) -> bytes:
@@ -79,5 +79,15 @@ def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
 def test_unreachable_scheduler_is_one_line(tmp_path):
     with pytest.raises(AquagenError, match="cannot reach the Dask scheduler"):
         generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", connect_timeout=1, **ARGS)
-    r = run_cli("generate", "--out", tmp_path / "s2", "--batches", "1", "--scheduler", "tcp://127.0.0.1:9")
+    r = run_cli(
+        "generate",
+        "--out",
+        tmp_path / "s2",
+        "--batches",
+        "1",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--connect-timeout",
+        "1",
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

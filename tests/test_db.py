@@ -18,20 +18,28 @@ import pytest
 import schemas
 from loaders import embedded, postgres
 
-from .conftest import fingerprint
+from .conftest import fingerprint, run_cli, shared_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # pgserver's import, not ours
 
 
 def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The CLI of this worktree from ``cwd``, with a clean choice of database (no inherited AQUAGEN_*)."""
+    """The CLI of this worktree from ``cwd``, with a clean choice of database (no inherited AQUAGEN_*):
+    in this process (``run_cli``), except ``db psql``, which replaces its process with psql."""
     e = {k: v for k, v in os.environ.items() if k not in ("AQUAGEN_DSN", "AQUAGEN_PGDATA")}
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")])
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "aquagen", *map(str, args)], check=False, capture_output=True, text=True, cwd=cwd, env=e
-    )
+    if args[:2] == ("db", "psql"):
+        return subprocess.run(
+            [sys.executable, "-m", "aquagen", *map(str, args)],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=e,
+        )
+    return run_cli(*args, cwd=cwd, env=e)
 
 
 def alive(pid: int) -> bool:
@@ -61,10 +69,9 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """Master data and two batches, one just at sea and one in eggs (about 150k rows): every table family, fast."""
-    from aquagen.run.generate import generate
-
-    return generate(
-        tmp_path_factory.mktemp("small") / "snap",
+    return shared_snapshot(
+        tmp_path_factory,
+        "db-small",
         seed=5,
         batches=2,
         stagger_days=400,

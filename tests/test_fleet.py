@@ -37,7 +37,7 @@ from aquagen.run.generate import (
 )
 from aquagen.tables.ids import id_column
 
-from .conftest import run_cli
+from .conftest import run_cli, shared_snapshot
 from .test_batch import _rewrite, failed
 
 PROFILE = get()
@@ -50,7 +50,7 @@ ARGS = dict(seed=5, batches=4, first_start=FIRST, stagger_days=45)
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("f") / "snap", as_of=AS_OF, workers=1, **ARGS)
+    return shared_snapshot(tmp_path_factory, "fleet-4-batches", as_of=AS_OF, workers=1, **ARGS)
 
 
 def _digests(snap) -> dict[str, str]:

@@ -9,14 +9,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 import schemas
 from aquagen.errors import AquagenError
@@ -25,80 +21,13 @@ from loaders import loadlog, postgres, rebuild, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import fingerprint
+from .conftest import FLEET, cloned, fingerprint, run_cli, run_process
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
 AS_OF = dt.date(2026, 1, 15)
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE_TABLES = list(schemas.tables())
-
-
-# Shared by test_load and test_purge (which import these helpers, not the fixtures): one
-# fleet and one loaded database per test process.
-_shared: dict = {}
-
-
-def shared_fleet(tmp_path_factory) -> Snapshot:
-    """Infrastructure, master data and 3 staggered batches."""
-    if "fleet" not in _shared:
-        from aquagen.run.generate import generate
-
-        _shared["fleet"] = generate(tmp_path_factory.mktemp("fleet") / "snap", seed=3, batches=3, as_of=AS_OF)
-    return _shared["fleet"]
-
-
-def acquire_fleet_db(pg_admin, fleet: Snapshot):
-    """A database with the fleet loaded by the staged path; tests work on copies (``cloned``)."""
-    if "db" not in _shared:
-        name = f"aquagen_fleet_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_admin, autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-        dsn = make_conninfo(pg_admin, dbname=name)
-        _shared["db"] = (dsn, postgres.load(fleet, dsn))
-        _shared["users"] = 0
-    _shared["users"] += 1
-    return _shared["db"]
-
-
-def release_fleet_db(pg_admin) -> None:
-    _shared["users"] -= 1
-    if not _shared["users"]:
-        name = psycopg.conninfo.conninfo_to_dict(_shared.pop("db")[0])["dbname"]
-        with psycopg.connect(pg_admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory) -> Snapshot:
-    return shared_fleet(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def fleet_db(pg_admin, fleet):
-    yield acquire_fleet_db(pg_admin, fleet)
-    release_fleet_db(pg_admin)
-
-
-@contextmanager
-def cloned(pg_admin, template_dsn):
-    """A throwaway copy of a database (file copy, much faster than loading again)."""
-    template = psycopg.conninfo.conninfo_to_dict(template_dsn)["dbname"]
-    name = f"aquagen_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin, autocommit=True) as c:
-        strategy = " STRATEGY FILE_COPY" if c.info.server_version >= 150000 else ""
-        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
-    try:
-        yield make_conninfo(pg_admin, dbname=name)
-    finally:
-        with psycopg.connect(pg_admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def fleet_copy(pg_admin, fleet_db):
-    with cloned(pg_admin, fleet_db[0]) as dsn:
-        yield dsn
 
 
 def counts(dsn) -> dict[str, int]:
@@ -112,17 +41,12 @@ def catalog(dsn) -> dict:
 
 
 def aquagen(*args, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "AQUAGEN_KILL_AT"}
-    if kill_at:
-        env["AQUAGEN_KILL_AT"] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "aquagen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    """The CLI from the checkout's root: in a process of its own when it is to be killed at ``kill_at``
+    (``AQUAGEN_KILL_AT``), else in this process."""
+    if not kill_at:
+        return run_cli(*args, cwd=ROOT)
+    env = {**os.environ, "AQUAGEN_KILL_AT": kill_at}
+    return run_process(*args, cwd=ROOT, env=env, timeout=300)
 
 
 def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
@@ -492,7 +416,7 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     feed goes back to the lots the new snapshot does not hold; validate passes."""
     from aquagen.run.generate import generate
 
-    other = generate(tmp_path / "other", seed=4, batches=3, as_of=AS_OF)
+    other = generate(tmp_path / "other", **{**FLEET, "seed": 4})
     names = sorted(fleet.read("batch_batch")["batch_number"].to_list())
     assert sorted(other.read("batch_batch")["batch_number"].to_list()) == names
     result = postgres.load(other, fleet_copy, replace=True)

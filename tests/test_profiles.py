@@ -25,7 +25,7 @@ from aquagen.snapshot import Snapshot
 from loaders import postgres
 from loaders.purge import purge
 
-from .conftest import run_cli
+from .conftest import run_cli, shared_snapshot
 
 CB, PLAN = "aquamind@cb41030", "aquamind@8f2ab39"
 AS_OF = dt.date(2026, 6, 30)
@@ -59,12 +59,11 @@ REFERENCE = Path(os.environ.get("AQUAGEN_REFERENCE", Path(__file__).resolve().pa
 
 @pytest.fixture(scope="module")
 def snaps(tmp_path_factory) -> dict[str, Snapshot]:
-    from aquagen.run.generate import generate
-
-    root = tmp_path_factory.mktemp("profiles")
     # the plan's profile has no planned state: a batch that has not started is not in it (--batches 3)
     return {
-        p: generate(root / p.replace("@", "_"), profile=p, workers=2, **{**FLEET, "batches": 3 if p == PLAN else 4})
+        p: shared_snapshot(
+            tmp_path_factory, f"profiles-{p}", profile=p, workers=2, **{**FLEET, "batches": 3 if p == PLAN else 4}
+        )
         for p in (PLAN, CB)
     }
 

@@ -12,28 +12,11 @@ from aquagen.model.sites import SITES
 from loaders.purge import purge
 
 from .conftest import fingerprint
-from .test_load import acquire_fleet_db, aquagen, cloned, counts, failed_checks, release_fleet_db, shared_fleet
+from .test_load import aquagen, counts, failed_checks
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
 BATCH_LINKED = [n for n, t in schemas.tables().items() if not t.history_of and "batch_id" in t.column_names]
-
-
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory):
-    return shared_fleet(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def fleet_db(pg_admin, fleet):
-    yield acquire_fleet_db(pg_admin, fleet)
-    release_fleet_db(pg_admin)
-
-
-@pytest.fixture
-def fleet_copy(pg_admin, fleet_db):
-    with cloned(pg_admin, fleet_db[0]) as dsn:
-        yield dsn
 
 
 def test_dry_run_then_purge_one_batch(fleet, fleet_copy):

@@ -10,15 +10,12 @@ import re
 import shutil
 import struct
 import subprocess
-import uuid
 from pathlib import Path
 
 import polars as pl
-import psycopg
 import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
-from psycopg.conninfo import make_conninfo
 
 import schemas
 from aquagen.check import report, validate
@@ -26,7 +23,7 @@ from aquagen.check.report import charts, queries
 from aquagen.profiles import get
 from aquagen.snapshot import Snapshot, to_arrow
 
-from .conftest import run_cli
+from .conftest import run_cli, shared
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -36,24 +33,17 @@ SCREENSHOT = ROOT / "output" / "test-report" / "top.png"
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory):
-    from aquagen.run.generate import generate
-
-    # three batches on the as-of day: one harvested (harvest charts), one at sea (live fish, lice), one in
-    # freshwater; the first is still at sea when the last one starts (test_as_of_cuts_everything)
-    return generate(
-        tmp_path_factory.mktemp("report") / "snap",
-        seed=3,
-        batches=3,
-        as_of=AS_OF,
-        first_start=dt.date(2023, 6, 1),
-        stagger_days=300,
-    )
+def fleet(lifecycle_fleet):
+    """conftest's lifecycle fleet: one batch harvested (harvest charts), one at sea (live fish, lice), one in
+    freshwater; the first is still at sea when the last one starts (test_as_of_cuts_everything)."""
+    return lifecycle_fleet
 
 
 @pytest.fixture(scope="session")
-def fleet_report(fleet):
-    return report.report_snapshot(fleet.path)
+def fleet_report(fleet, tmp_path_factory):
+    """The report written into the shared snapshot (one worker at a time)."""
+    with shared(tmp_path_factory, "lifecycle"):
+        return report.report_snapshot(fleet.path)
 
 
 def _validation_rows(page: str) -> list[tuple[str, str, str, str]]:
@@ -402,19 +392,10 @@ def test_page_in_browser(fleet_report):
 # --- a database -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def loaded_db(fleet, pg_admin):
+@pytest.fixture(scope="session")
+def loaded_db(lifecycle_db):
     """The fleet loaded once into a database of its own (the database tests only read it)."""
-    from loaders.postgres import load
-
-    name = f"aquagen_report_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(pg_admin, dbname=name)
-    load(fleet, dsn)
-    yield dsn
-    with psycopg.connect(pg_admin, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return lifecycle_db
 
 
 def test_database_report_matches_snapshot(fleet, loaded_db, tmp_path):

@@ -16,20 +16,15 @@ from aquagen.profiles.aquamind_8f2ab39 import scenario as S
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_references
 
-from .test_load import acquire_fleet_db, cloned, release_fleet_db, shared_fleet
+from .conftest import AS_OF, cloned, shared_snapshot
 
 pytestmark = pytest.mark.slow  # the shared fleet and its database
 
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
-    return shared_fleet(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def fleet_db(pg_admin, fleet):
-    yield acquire_fleet_db(pg_admin, fleet)
-    release_fleet_db(pg_admin)
+    """Three batches started in spring 2023, 20 days apart, all three near or past harvest on the as-of day."""
+    return shared_snapshot(tmp_path_factory, "spring-2023", seed=3, batches=3, as_of=AS_OF)
 
 
 HEAD_FCR = np.array([0.0, 1.0, 1.1, 1.0, 1.1, 1.2])
@@ -146,8 +141,8 @@ def test_a_baseline_scenario_per_batch(fleet: Snapshot):
     assert late.len() and 0.85 < late.median() < 1.25
 
 
-def test_scenario_checks_pass_in_the_database(fleet_db):
-    dsn = fleet_db[0]
+def test_scenario_checks_pass_in_the_database(lifecycle_db):
+    dsn = lifecycle_db
     profile = get("aquamind@8f2ab39")
     with psycopg.connect(dsn) as conn:
         got = {
@@ -168,10 +163,10 @@ def test_scenario_checks_pass_in_the_database(fleet_db):
         )
 
 
-def test_checks_count_violations(pg_admin, fleet_db):
+def test_checks_count_violations(pg_admin, lifecycle_db):
     """A projection day missing and a scenario started a day late are caught."""
     profile = get("aquamind@8f2ab39")
-    with cloned(pg_admin, fleet_db[0]) as dsn, psycopg.connect(dsn) as conn:
+    with cloned(pg_admin, lifecycle_db) as dsn, psycopg.connect(dsn) as conn:
         conn.execute("DELETE FROM scenario_scenarioprojection WHERE day_number = 5")
         conn.execute("UPDATE scenario SET start_date = start_date + 1 WHERE scenario_id = 1")
         conn.commit()
