@@ -132,15 +132,15 @@ def _summary(snap) -> str:
     type=click.IntRange(min=0),
     default=None,
     help="Number of batches in the fleet (0: infrastructure and master data only). "
-    "[default: a full farm, ≈4.5 years of egg intakes]",
+    "[default: a full farm, 4–5 years of egg intakes]",
 )
 @click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
 @click.option(
     "--first-start",
     type=DATE,
     default=None,
-    help="Start of the first batch; infrastructure is set up 30 days before. [default: as-of - 1640 days "
-    "for a full farm; with --batches, as-of - 1000 days or earlier so that every batch has started]",
+    help="Start of the first batch; infrastructure is set up 30 days before. [default: 1 January four years "
+    "before the as-of date's year for a full farm; with --batches, as-of - 1000 days or earlier so that every batch has started]",
 )
 @click.option(
     "--stagger-days",

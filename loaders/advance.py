@@ -32,7 +32,7 @@ import schemas
 from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile
-from aquagen.run.ahead import Ahead, Window, ahead, full_farm, planned
+from aquagen.run.ahead import Ahead, Window, ahead
 from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import id_column
@@ -130,21 +130,6 @@ def _state(conn: psycopg.Connection) -> _State:
     )
 
 
-def _upto(batches: list[dict], day: dt.date) -> list[str]:
-    """The planned batches started by ``day``, comparable between two plans."""
-    return sorted(json.dumps(b, sort_keys=True) for b in batches if dt.date.fromisoformat(b["start_date"]) <= day)
-
-
-def _past_moved(state: _State, to: dt.date) -> AquagenError:
-    """A full farm is planned at its as-of date (intakes move to fill that date's transition
-    windows), so its past can change with the date: then no advance equals a fresh load."""
-    return AquagenError(
-        f"this full farm's plan at {to} moves egg intakes of the days up to {state.as_of} (a full farm fills "
-        "the transition windows of its as-of date), so no advance equals a fresh load: purge and load a "
-        f"snapshot generated at {to}, or use a fleet (generate --batches N), whose plan does not move"
-    )
-
-
 def advance(
     dsn: str,
     to: dt.date | None = None,
@@ -171,10 +156,6 @@ def advance(
             )
         if to == state.as_of:
             return AdvanceResult(to, to)
-        # a full farm's plan at ``to`` must keep the database's past and, below, the farm ahead's
-        fresh = planned(state.meta, to) if full_farm(state.meta) else None
-        if fresh is not None and _upto(fresh, state.as_of) != _upto(state.meta["planned_batches"], state.as_of):
-            raise _past_moved(state, to)
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
@@ -183,8 +164,6 @@ def advance(
             workers=workers,
             progress=progress,
         )
-        if fresh is not None and _upto(farm.manifest["planned_batches"], to) != _upto(fresh, to):
-            raise _past_moved(state, to)
         t1 = time.perf_counter()
         win = farm.window(state.as_of, to)
         t2 = time.perf_counter()

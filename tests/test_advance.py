@@ -99,27 +99,33 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_a_full_farm_whose_past_moves_is_refused(tmp_path, pg_admin, monkeypatch):
-    """A full farm (no --batches) is planned at its as-of date: here the plan at the new date moves
-    intakes before the database's date, so no advance can equal a fresh load. Refused in one line,
-    the database unchanged."""
+def test_a_full_farm_advanced_equals_a_fresh_load(tmp_path, pg_admin, monkeypatch):
+    """A full farm (no --batches) is planned from the seed and the calendar, never the as-of date:
+    advanced day by day over new egg intakes, it equals a fresh load at the last date."""
     monkeypatch.setattr(ahead, "AHEAD_DAYS", 30)
-    args = dict(seed=4, batches=None, first_start=dt.date(2025, 1, 1), geography="Faroe Islands")
-    d1, d2 = dt.date(2025, 3, 10), dt.date(2025, 3, 20)  # FI-2025-001 starts 2025-02-02 at d1, 02-14 at d2
-    name = f"aquagen_farm_{uuid.uuid4().hex[:8]}"
+    args = dict(seed=4, batches=None, first_start=dt.date(2025, 2, 1), geography="Faroe Islands")
+    # FI-2025-004 starts on 2025-04-09 (planned at d1), FI-2025-005 (05-04) is planned from 04-04 on
+    d1, d2 = dt.date(2025, 3, 30), dt.date(2025, 4, 10)
+    dbs = {k: f"aquagen_farm_{k}_{uuid.uuid4().hex[:8]}" for k in ("advanced", "fresh")}
     with psycopg.connect(pg_admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(pg_admin, dbname=name)
+        for name in dbs.values():
+            c.execute(f'CREATE DATABASE "{name}"')
+    dsn = {k: make_conninfo(pg_admin, dbname=name) for k, name in dbs.items()}
     try:
-        load(generate(tmp_path / "d1", as_of=d1, **args), dsn)
-        before = fingerprint(dsn)
-        with pytest.raises(AquagenError, match="moves egg intakes of the days up to 2025-03-10"):
-            advance(dsn, d2, cache=tmp_path / "cache")
-        assert fingerprint(dsn) == before
-        assert not (tmp_path / "cache").exists()  # refused before generating anything
+        at_d1 = generate(tmp_path / "d1", as_of=d1, **args)
+        at_d2 = generate(tmp_path / "d2", as_of=d2, **args)
+        early, late = at_d1.manifest["batches"], at_d2.manifest["batches"]
+        assert late[: len(early)] == early and len(late) > len(early)  # the same plan; a batch starts in the window
+        load(at_d1, dsn["advanced"])
+        for day in (d1 + dt.timedelta(days=4), d2):
+            advance(dsn["advanced"], day, cache=tmp_path / "cache")
+        load(at_d2, dsn["fresh"])
+        got, want = contents(dsn["advanced"]), contents(dsn["fresh"])
+        assert [n for n in want if got[n] != want[n]] == []
     finally:
         with psycopg.connect(pg_admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in dbs.values():
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):

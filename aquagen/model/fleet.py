@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -275,48 +276,79 @@ def plan_fleet(
 
 
 # --- a full farm ------------------------------------------------------------------------
+# A full farm's egg intakes depend on the seed and the calendar, never on the as-of date: the next
+# intake is due a seasonal gap (jittered by a draw of its own) after the last one and is placed in
+# time order, looking only at earlier batches. The as-of date only chooses which batches exist
+# (those started by it, and the few a profile plans ahead), so a later as-of date keeps every
+# earlier batch as it was (prefix-stable, which ``aquagen advance`` needs).
 FARM_STREAM = 0xFA53
-FARM_HISTORY_DAYS = 1640  # ≈ 4.5 years of history before the as-of date (every state of a cycle, twice)
-# Egg intakes: day of year of each intake and how many batches each geography may start in it.
-# Salmon farms take eggs several times a year (natural winter spawning and photoperiod-shifted
-# eggs for off-season smolts: Mowi handbook ch. 4), each intake spread over a few weeks.
-INTAKES = ((10, 3), (70, 3), (130, 3), (190, 3), (250, 3), (310, 3))
-INTAKE_JITTER_DAYS = 24
+FARM_HISTORY_YEARS = 4  # the default first start: 1 January four years before the as-of date's year
+FARM_HISTORY_DAYS = 1640  # the most history a --batches fleet's default first start goes back
+# What the farm holds: its 42 sea areas take one batch each for ≈ 430 (Scotland) to ≈ 510 days
+# (the Faroes, colder) of sea phase, harvest and fallow, its 12 stations one every ≈ 130 days
+# (100 days a hall, plus the drift of stage lengths): ≈ 31–33 batches a year. Intakes come about
+# as often, one every ≈ 12.6 days: every stage then holds about 7 batches and the farm 65–77 % of
+# its containers on any date. (Two batches in every 14-day transition window on every date would
+# need an intake every 7 days, 52 a year: more than the sea areas hold.)
+INTAKES_PER_YEAR = 29
+# Salmon farms take eggs all year round, more of them in winter (natural spawning, November to
+# February) than in summer (photoperiod-shifted eggs for off-season smolts: Mowi handbook ch. 4):
+# the intake rate follows the season, ±SEASON_AMPLITUDE around its mean, highest on SEASON_PEAK_DAY.
+# More would leave gaps: an intake that finds no free station or sea area waits, day by day.
+SEASON_AMPLITUDE = 0.1
+SEASON_PEAK_DAY = 15
+INTAKE_JITTER_DAYS = 2
+# at most a transition window's length between intakes: every window holds a batch, unless the
+# farm is full (then an intake waits)
+MAX_GAP_DAYS = 14
 
 
-def intake_dates(seed: int, first_start: dt.date, as_of: dt.date, geos: list[D.Geography]) -> list[tuple[dt.date, int]]:
-    """Candidate (start date, geography index) of a full farm, by date; each year's draws come from
-    that year's own stream, so a later as-of date only adds candidates."""
-    out = []
-    for year in range(first_start.year, as_of.year + 1):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, FARM_STREAM, year]))
-        for doy, k in INTAKES:
-            jitter = rng.integers(-INTAKE_JITTER_DAYS, INTAKE_JITTER_DAYS + 1, (len(D.GEOGRAPHIES), k))
-            for g in range(len(D.GEOGRAPHIES)):
-                for j in range(k):
-                    day = dt.date(year, 1, 1) + dt.timedelta(days=int(doy + jitter[g, j]))
-                    if first_start <= day <= as_of and D.GEOGRAPHIES[g] in geos:
-                        out.append((day, g))
-    return sorted(out)
+def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
+    """Days from intake ``k`` (on ``day``) to the next: the season's mean gap, jittered by intake k's
+    own draw (one geography: twice as long)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, FARM_STREAM, k]))
+    season = np.cos(2 * np.pi * (day.timetuple().tm_yday - SEASON_PEAK_DAY) / 365.25)
+    mean = 365.25 / INTAKES_PER_YEAR / (1 + SEASON_AMPLITUDE * season)
+    gap = min(mean + rng.uniform(-INTAKE_JITTER_DAYS, INTAKE_JITTER_DAYS), MAX_GAP_DAYS)
+    return max(1, round(gap * len(D.GEOGRAPHIES) / n_geographies))
 
 
-# What the application's testers look for on the as-of date (issue 13): batches in each freshwater
-# transition window (nominal days of life 82–95, 172–185, ..., 442–455) and batches in every stage.
+# What the application's testers look for (issue 13): batches in each freshwater transition window
+# (nominal days of life 82–95, 172–185, ..., 442–455) and batches in every stage.
 TRANSITION_WINDOWS = tuple((k * STAGE_DAYS - 8, k * STAGE_DAYS + 5) for k in range(1, FRESHWATER_STAGES + 1))
-MIN_NEAR_TRANSITION = 2
-MIN_PER_STAGE = 4
-FILL_ROUNDS = 8  # rounds of extra intakes while a window or a stage falls short
-DONOR_REACH_DAYS = 45  # a window borrows a batch that started at most this much before or after it
-# intakes that start earlier than this before the as-of date are never moved: the plan up to
-# there is the same for any later as-of date
-REFILL_HORIZON_DAYS = TRANSITION_WINDOWS[-1][1] + DONOR_REACH_DAYS
 
 
-def _place_all(candidates: list[tuple[dt.date, int]], eggs: Callable[[int], int], seed: int) -> list[PlannedBatch]:
+def plan_farm(
+    first_start: dt.date,
+    last_start: dt.date,
+    eggs: Callable[[int], int],
+    seed: int = 0,
+    geography_name: str | None = None,
+) -> list[PlannedBatch]:
+    """A full farm from ``first_start`` to ``last_start`` (the as-of date and the days a profile
+    plans ahead): the next egg intake is due ``intake_gap`` days after the last one, on the least recently used free station and sea area (fallow kept) of
+    the geography with fewer batches, else the other; when none is free it waits, day by day.
+    Placing goes in time order and looks only at earlier batches: a later ``last_start`` only adds
+    batches, and the intakes depend on the seed and the calendar, never on the as-of date."""
+    geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
     farm = _Farm(seed)
-    for day, g in candidates:
-        farm.place(day, D.GEOGRAPHIES[g], eggs(len(farm.planned)))
+    count = {g.name: 0 for g in geos}
+    due = first_start
+    day = first_start
+    while day <= last_start:
+        if day >= due:
+            order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
+            if any(farm.place(day, g, eggs(len(farm.planned))) is not None for g in order):
+                count[farm.planned[-1].geography] += 1
+                due = day + dt.timedelta(days=intake_gap(seed, len(farm.planned), day, len(geos)))
+        day += dt.timedelta(days=1)
     return farm.planned
+
+
+def default_farm_start(as_of: dt.date) -> dt.date:
+    """A full farm's default first start: 1 January FARM_HISTORY_YEARS years before the as-of date's
+    year (4–5 years of history), the same for every as-of date of a year."""
+    return dt.date(as_of.year - FARM_HISTORY_YEARS, 1, 1)
 
 
 def _stage_on(b: PlannedBatch, seed: int, as_of: dt.date) -> int:
@@ -326,98 +358,21 @@ def _stage_on(b: PlannedBatch, seed: int, as_of: dt.date) -> int:
     return cal.stage_on(t) if 0 <= t < cal.life_days - 1 else -1
 
 
-def _in_window(age: int) -> bool:
-    return any(lo <= age <= hi for lo, hi in TRANSITION_WINDOWS)
+@lru_cache(maxsize=4096)
+def _live_containers(b: PlannedBatch, seed: int) -> np.ndarray:
+    """Containers holding fish on each day of the batch's life."""
+    from .layout import track_grid
 
-
-def _refill(
-    candidates: list[tuple[dt.date, int]],
-    planned: list[PlannedBatch],
-    seed: int,
-    as_of: dt.date,
-    geos: list[D.Geography],
-    rng: np.random.Generator,
-    round_no: int,
-) -> list[tuple[dt.date, int]] | None:
-    """The intakes again, changed where a transition window or a stage holds too few batches on
-    ``as_of`` (None: nothing to change). A window borrows the nearest batch outside every window
-    (its intake moved by a few weeks into the window: the station and sea area it had stay about
-    as free), or gets an extra intake; a stage short of batches gets extra intakes mid-stage (geographies in turn, starting with another
-    each round)."""
-    out = list(candidates)
-    changed = False
-    ages = [(as_of - b.start_date).days for b in planned]
-    for lo, hi in TRANSITION_WINDOWS:
-        missing = MIN_NEAR_TRANSITION - sum(lo <= a <= hi for a in ages)
-        donors = sorted(
-            (abs(a - (lo + hi) / 2), i)
-            for i, a in enumerate(ages)
-            if not _in_window(a) and lo - DONOR_REACH_DAYS <= a <= hi + DONOR_REACH_DAYS
-        )
-        for k in range(max(missing, 0)):
-            day = as_of - dt.timedelta(days=int(rng.integers(lo, hi + 1)))
-            if k < len(donors):
-                b = planned[donors[k][1]]
-                g = D.GEOGRAPHIES.index(D.GEOGRAPHY_BY_NAME[b.geography])
-                out[out.index((b.start_date, g))] = (day, g)
-                ages[donors[k][1]] = (as_of - day).days
-            else:
-                out.append((day, D.GEOGRAPHIES.index(geos[(k + round_no) % len(geos)])))
-            changed = True
-    _, stages = fleet_status(planned, seed, as_of)
-    stage_of = [_stage_on(b, seed, as_of) for b in planned]
-    for k, s in enumerate(D.STAGES[:-1]):
-        first = sum(x.days for x in D.STAGES[:k])
-        lo, hi = first + 15, first + s.days - 15
-        donors = sorted(
-            (min(abs(a - lo), abs(a - hi)), i)
-            for i, a in enumerate(ages)
-            if stage_of[i] in (k - 1, k + 1)
-            and stages[D.STAGES[stage_of[i]].name] > MIN_PER_STAGE
-            and not _in_window(a)
-        )
-        for j in range(MIN_PER_STAGE - stages[s.name]):
-            day = as_of - dt.timedelta(days=int(rng.integers(lo, hi + 1)))
-            if j < len(donors) and stages[D.STAGES[stage_of[donors[j][1]]].name] > MIN_PER_STAGE:
-                b = planned[donors[j][1]]
-                g = D.GEOGRAPHIES.index(D.GEOGRAPHY_BY_NAME[b.geography])
-                out[out.index((b.start_date, g))] = (day, g)
-                stages[D.STAGES[stage_of[donors[j][1]]].name] -= 1
-            else:
-                out.append((day, D.GEOGRAPHIES.index(geos[(j + round_no) % len(geos)])))
-            changed = True
-    return sorted(out) if changed else None
-
-
-def plan_farm(
-    first_start: dt.date, as_of: dt.date, eggs: Callable[[int], int], seed: int = 0, geography_name: str | None = None
-) -> list[PlannedBatch]:
-    """A full farm: every egg intake from ``first_start`` to ``as_of`` that finds a free station and
-    sea area (least recently used first, fallow kept) becomes a batch. Where a freshwater transition
-    window or a stage holds too few batches on the as-of date, intakes of its last 15 months move
-    or are added (rounds of a stream of their own): only that part of the plan depends on the as-of date."""
-    geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
-    candidates = intake_dates(seed, first_start, as_of, geos)
-    planned = _place_all(candidates, eggs, seed)
-    for r in range(FILL_ROUNDS):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, FARM_STREAM, as_of.toordinal(), r]))
-        refilled = _refill(candidates, planned, seed, as_of, geos, rng, r)
-        if refilled is None:
-            break
-        candidates = [(day, g) for day, g in refilled if day >= first_start]
-        planned = _place_all(candidates, eggs, seed)
-    return planned
+    return track_grid(calendar_of(b, seed)).live.sum(axis=1)
 
 
 def fleet_status(planned: list[PlannedBatch], seed: int, as_of: dt.date) -> tuple[float, dict[str, int]]:
     """Share of the farm's containers holding fish at the end of ``as_of``, and active batches by stage."""
-    from .layout import track_grid
-
     occupied = 0
     stages = {s.name: 0 for s in D.STAGES}
     for b in planned:
         k = _stage_on(b, seed, as_of)
         if k >= 0:
-            occupied += int(track_grid(calendar_of(b, seed)).live[(as_of - b.start_date).days].sum())
+            occupied += int(_live_containers(b, seed)[(as_of - b.start_date).days])
             stages[D.STAGES[k].name] += 1
     return occupied / (SITES.n_hall_containers + SITES.n_rings), stages

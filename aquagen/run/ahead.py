@@ -68,14 +68,21 @@ def full_farm(meta: dict) -> bool:
     return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
 
 
+def last_start(meta: dict, as_of: dt.date) -> dt.date:
+    """The last start a snapshot of ``meta`` at ``as_of`` plans: its profile shows batches that many days ahead."""
+    return as_of + dt.timedelta(days=get(meta["schema"]).plan_ahead_days)
+
+
 def planned(meta: dict, as_of: dt.date) -> list[dict]:
     """The batches a snapshot of ``meta``'s arguments plans at ``as_of``: a fleet's fixed list, or a
-    full farm's intakes up to that date (the plan is prefix-stable: a later date only adds batches)."""
+    full farm's intakes up to that date and the profile's days ahead (the plan is prefix-stable: a
+    later date only adds batches)."""
     if not full_farm(meta):
         return meta.get("planned_batches", meta["batches"])
     a = meta["arguments"]
     first = dt.date.fromisoformat(a["first_start"])
-    return [b.to_json() for b in plan_farm(first, as_of, fleet_eggs(meta["seed"]), meta["seed"], a.get("geography"))]
+    farm = plan_farm(first, last_start(meta, as_of), fleet_eggs(meta["seed"]), meta["seed"], a.get("geography"))
+    return [b.to_json() for b in farm]
 
 
 def key(meta: dict) -> str:
@@ -182,7 +189,7 @@ class Ahead:
         meta = {k: v for k, v in self.manifest.items() if k != "tables"}
         meta["arguments"] = {**meta["arguments"], "as_of": to.isoformat()}
         if full_farm(meta):
-            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
+            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= last_start(meta, to)]
         meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
         return meta
 

@@ -22,6 +22,7 @@ from ..model.domain import MAX_EGGS
 from ..model.fleet import (
     FARM_HISTORY_DAYS,
     PlannedBatch,
+    default_farm_start,
     plan_batch,
     plan_farm,
     plan_fleet,
@@ -329,7 +330,7 @@ def generate(
 ) -> Snapshot | RemoteSnapshot:
     """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
     (0: none; None: a full farm, every egg intake that finds a free station and sea area from
-    ``first_start``, by default about 4.5 years before ``as_of``).
+    ``first_start``, by default 1 January four years before ``as_of``'s year).
 
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
     on that cluster instead of local worker processes, with the same bytes as a result."""
@@ -343,11 +344,7 @@ def generate(
     first_start = check_date(
         "--first-start" if first_start else "the default --first-start",
         first_start
-        or (
-            as_of - dt.timedelta(days=FARM_HISTORY_DAYS)
-            if n_batches is None
-            else default_first_start(as_of, n_batches, stagger_days)
-        ),
+        or (default_farm_start(as_of) if n_batches is None else default_first_start(as_of, n_batches, stagger_days)),
     )
     if first_start > as_of:
         raise AquagenError(f"--first-start {first_start} is after the as-of date {as_of}")
@@ -362,7 +359,7 @@ def generate(
             "or a shorter --stagger-days"
         )
     if n_batches is None:
-        planned = plan_farm(first_start, as_of, fleet_eggs(seed), seed, geography)
+        planned = plan_farm(first_start, last_start, fleet_eggs(seed), seed, geography)
     else:
         planned = plan_fleet(
             n_batches, first_start, stagger_days, fleet_eggs(seed), geography, seed=seed, as_of=last_start
