@@ -170,6 +170,15 @@ def _ipc(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def first_file(key: int) -> str:
+    """Where the parent puts a shard's first id per (table, day) (``allocate_each``), in the work folder."""
+    return f"first/{key}.parquet"
+
+
+def _first(job: Job, first: str) -> pl.DataFrame:
+    return job.work.read_parquet(first)
+
+
 def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
     with timed(HANDOFF, "local in") as step:
@@ -200,12 +209,12 @@ def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
     return ids.counts(_day(job.horizon))
 
 
-def write_batch(job: Job, pb: PlannedBatch, first: pl.DataFrame) -> Written:
+def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
     """The batch's rows up to the as-of date as part files; its feeding events (up to the
-    horizon) into the work folder, by feed container."""
+    horizon) into the work folder, by feed container. ``first``: its ``first_file``."""
     p = job.profile
     part = f"batch-{pb.shard:05d}"
-    frames = _kept(job, part, first)
+    frames = _kept(job, part, _first(job, first))
     feedings_table, history_table = p.feedings
     if feedings_table in frames:
         # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
@@ -270,7 +279,8 @@ def build_feed(job: Job, site: FeedSite, files: list[str]) -> pl.DataFrame:
     return ids.counts(_day(job.as_of))
 
 
-def write_feed(job: Job, site: FeedSite, first: pl.DataFrame) -> Written:
+def write_feed(job: Job, site: FeedSite, first_at: str) -> Written:
+    first = _first(job, first_at)
     if first.height == 0 and not _has_kept(job, site.part):  # an idle site
         p = job.profile
         frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
