@@ -222,9 +222,12 @@ def allocate_each(keys: list[int], counts_of: Callable[[int], pl.DataFrame]) -> 
         d = d - grid.lo
         first = start[t, d] + done[t, d]
         done[t, d] += n  # a shard counts each (table, day) once
-        yield k, pl.DataFrame(
-            {"table": c["table"], "day": c["day"], "first": first, "n": n},
-            schema={**FIRST_SCHEMA, "table": c.schema["table"]},
+        yield (
+            k,
+            pl.DataFrame(
+                {"table": c["table"], "day": c["day"], "first": first, "n": n},
+                schema={**FIRST_SCHEMA, "table": c.schema["table"]},
+            ),
         )
 
 
