@@ -238,6 +238,7 @@ def _build_locked(
                     [(f"write-{pb.shard:05d}", write_batch, (job, pb, first_file(pb.shard))) for pb in planned],
                 ),
             ).values()
+            job.work.rm("local")  # every batch is written: their kept tables are done with (work disk stays bounded)
             sites = feed_sites(job)
             hand_off = feed_files(job, sites)
             run.phase(
@@ -245,6 +246,7 @@ def _build_locked(
                 [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
                 keep=False,
             )
+            job.work.rm("feed")  # every site has its feedings: the hand-off files are done with
             _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
             written += cast(
                 dict[str, Written],
