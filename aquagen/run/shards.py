@@ -302,9 +302,17 @@ def _write(job: Job, name: str, df: pl.DataFrame, part: str) -> dict | None:
 
 
 def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
-    """A shard's rows up to the horizon, cut at the as-of date, as part files."""
+    """A shard's rows up to the horizon, cut at the as-of date, as part files. Empties ``frames``
+    and lets go of each table once written (its work file's pages with it): memory holds the
+    table being written, not the shard's."""
     p = job.profile
     with timed(CUT):
-        frames = cut(frames, job.as_of, p.name, p.mutable)
-    entries = {name: _write(job, name, df, part) for name, df in frames.items()}
-    return Written(entries, sum(df.height for df in frames.values()))
+        kept = cut(frames, job.as_of, p.name, p.mutable)
+    frames.clear()
+    entries, rows = {}, 0
+    for name in list(kept):
+        df = kept.pop(name)
+        entries[name] = _write(job, name, df, part)
+        rows += df.height
+        del df
+    return Written(entries, rows)
