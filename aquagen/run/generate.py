@@ -246,13 +246,15 @@ def _build_locked(
                 [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
                 keep=False,
             )
-            job.work.rm("feed")  # every site has its feedings: the hand-off files are done with
             _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
             written += cast(
                 dict[str, Written],
                 run.phase(
                     "feed stock: write",
-                    [(f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key))) for s in sites],
+                    [
+                        (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key]))
+                        for s in sites
+                    ],
                 ),
             ).values()
         else:  # no batches: the initial lots as they are

@@ -31,12 +31,12 @@ from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
-from ..profiles import BatchPlan, FeedSite, Profile, get
+from ..profiles import FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
 from ..tables.cut import cut, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
-from ..timing import CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
+from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
 FEED_KEY = 1 << 40  # feed sites come after batches in id order (they share no table)
@@ -259,15 +259,17 @@ def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, list[str]]:
     return {s.key: [f for fc in s.tables["containers"]["id"] for f in files.get(f"{fc:04d}", [])] for s in sites}
 
 
-def _site_feedings(job: Job, files: list[str]) -> pl.DataFrame:
-    """The feeding events (up to the horizon) of every batch a site fed."""
+def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The feeding events (up to the horizon) of every batch a site fed (only ``columns``, if given)."""
     p = job.profile
     with timed(HANDOFF, "feedings in") as step:
-        feedings = (
-            pl.concat([job.work.read_parquet(f) for f in files])
-            if files
-            else pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
-        )
+        if files:
+            feedings = pl.concat(
+                [pl.read_parquet(io.BytesIO(job.work.read_bytes(f)), columns=list(columns) or None) for f in files]
+            )
+        else:
+            empty = pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
+            feedings = empty.select(columns) if columns else empty
         step.rows = feedings.height
     return feedings
 
@@ -275,25 +277,46 @@ def _site_feedings(job: Job, files: list[str]) -> pl.DataFrame:
 def build_feed(job: Job, site: FeedSite, files: list[str]) -> pl.DataFrame:
     """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
     keep its tables up to the as-of date with local ids; their rows per table and day. An idle
-    site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written."""
+    site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written.
+    With a profile's ``feed_costed``, the FIFO reads only the feedings' columns it needs and the
+    site keeps only their costs: the costed feeding tables are made when it is written, so that
+    memory never holds the FIFO and those tables at once."""
     p = job.profile
-    feedings = _site_feedings(job, files)
+    later = p.feed_costed is not None
+    feedings = _site_feedings(job, files, p.feed_fifo_columns if later else ())
     if feedings.height == 0:
         return Counting(job.profile_name).counts()
     ids = Local(job.profile_name)
-    frames = p.feed_site(site, feedings, job.seed, ids, True)  # timed by FIFO and table
+    frames = p.feed_site(site, feedings, job.seed, ids, not later)  # timed by FIFO and table
     del feedings
-    _keep(job, site.part, _until(job, frames, job.as_of))
+    costs = frames.pop(FEED_COSTS, None)
+    frames = _until(job, frames, job.as_of)
+    if costs is not None:
+        frames[FEED_COSTS] = costs
+    _keep(job, site.part, frames)
     return ids.counts(_day(job.as_of))
 
 
-def write_feed(job: Job, site: FeedSite, first_at: str) -> Written:
+def write_feed(job: Job, site: FeedSite, first_at: str, files: list[str]) -> Written:
+    """The feed site's tables up to the as-of date as part files (``files``: its feedings'
+    hand-off files, for the costed feeding tables when they are made here)."""
+    p = job.profile
     first = _first(job, first_at)
     if first.height == 0 and not _has_kept(job, site.part):  # an idle site
-        p = job.profile
         frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
         return _write_cut(job, frames, site.part)
-    return _write_cut(job, _kept(job, site.part, first), site.part)
+    frames = _kept(job, site.part, first)
+    costs = frames.pop(FEED_COSTS, None)
+    written = _write_cut(job, frames, site.part)
+    if costs is None or p.feed_costed is None:
+        return written
+    feedings = _site_feedings(job, files).sort("created_at", "id")
+    with timed(BUILD, p.feedings[0]) as step:
+        frames = p.feed_costed(feedings, costs, p.name)
+        step.rows = frames[p.feedings[0]].height
+    del feedings, costs
+    more = _write_cut(job, frames, site.part)
+    return Written(written.entries | more.entries, written.rows + more.rows)
 
 
 def _write(job: Job, name: str, df: pl.DataFrame, part: str) -> dict | None:
