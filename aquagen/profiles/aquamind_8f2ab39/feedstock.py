@@ -261,11 +261,9 @@ def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str
     cost, and their '+' history rows."""
     T = Bound(profile)
     # the rows are conformed already (by their batch): only the cost is new
-    costed = (
-        feedings.drop("feed_cost")
-        .join(cost, on="id", how="left", maintain_order="left")
-        .with_columns(feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
-    )
+    # the cost column joined on the ids alone: the other columns are shared, not copied
+    feed_cost = feedings.select("id").join(cost, on="id", how="left", maintain_order="left")["feed_cost"]
+    costed = feedings.with_columns(feed_cost=feed_cost.round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
     out = {FEEDINGS: costed.select(T.table(FEEDINGS).column_names)}
     feedings_history = T.table(FEEDINGS).history_table
     assert feedings_history is not None  # feeding events keep history
