@@ -97,3 +97,14 @@ def test_planner_keeps_sites_apart_and_alternates_geographies():
 def test_planner_says_how_many_fit():
     with pytest.raises(AquagenError, match="does not fit|do not all start"):
         plan_fleet(400, dt.date(2023, 1, 1), 1, fleet_eggs(3), "Scotland", seed=3)
+
+
+def test_known_password_hashes_are_the_computed_ones():
+    from aquagen.model import domain as D
+    from aquagen.profiles.aquamind_8f2ab39.masterdata import KNOWN_HASHES, pbkdf2_hash
+    from aquagen.profiles.aquamind_cb41030.masterdata import SCOPED_USERS
+
+    users = {u.username for u in D.USERS} | {u[0] for u in SCOPED_USERS}
+    assert {(D.DEFAULT_PASSWORD, u) for u in users} <= set(KNOWN_HASHES)  # every default user's hash is known
+    for (password, user), known in KNOWN_HASHES.items():
+        assert known == pbkdf2_hash(password, user), user

@@ -56,6 +56,9 @@ class FeedSite:
         return f"feed-{self.key:03d}"
 
 
+FEED_COSTS = "_feed_costs"  # a feed site's FIFO costs (id, feed_cost), kept until the site is written
+
+
 @dataclass(frozen=True)
 class Profile:
     """What makes one schema's tables out of the shared simulation (see the module docstring)."""
@@ -84,6 +87,12 @@ class Profile:
     seeded: dict[str, str] = field(default_factory=dict)
     # batches may start this many days after the as-of date: the profile shows them as planned
     plan_ahead_days: int = 0
+    # optional, so that a feed site holds only its FIFO while building: the feedings' columns its
+    # ``feed_site`` reads when not costing (it then returns the costs, id and feed_cost, under the
+    # name ``FEED_COSTS``), and (feedings sorted by created_at and id, costs, profile name) -> the
+    # costed feeding tables, made when the site is written
+    feed_fifo_columns: tuple[str, ...] = ()
+    feed_costed: Callable[[pl.DataFrame, pl.DataFrame, str], dict[str, pl.DataFrame]] | None = None
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

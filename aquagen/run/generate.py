@@ -43,7 +43,7 @@ from ..snapshot import (
     recover,
 )
 from ..store import Store
-from ..tables.ids import allocate
+from ..tables.ids import allocate_each
 from ..timing import ALLOCATE, timed
 from .runner import Progress, Runner
 from .shards import (
@@ -55,6 +55,7 @@ from .shards import (
     build_feed,
     feed_files,
     feed_sites,
+    first_file,
     master_shard,
     master_stock,
     write_batch,
@@ -226,38 +227,36 @@ def _build_locked(
         assert isinstance(master, Written) and master.counts is not None
         written.append(master)
         if planned:
-            counts = cast(
-                dict[str, pl.DataFrame],
-                run.phase("batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned]),
-            )  # a build pass returns counts
-            with timed(ALLOCATE):
-                first = allocate(
-                    {MASTER_KEY: master.counts, **{pb.shard: counts.pop(f"build-{pb.shard:05d}") for pb in planned}}
-                )
+            # the counts stay in the work folder, the first ids go there (``_firsts``): the parent's
+            # memory does not grow with the fleet
+            run.phase(
+                "batches: build", [(f"build-{pb.shard:05d}", build_batch, (job, pb)) for pb in planned], keep=False
+            )
+            _firsts(run, master.counts, {pb.shard: f"build-{pb.shard:05d}" for pb in planned})
             written += cast(  # a write pass returns part files
                 dict[str, Written],
                 run.phase(
                     "batches: write",
-                    [(f"write-{pb.shard:05d}", write_batch, (job, pb, first[pb.shard])) for pb in planned],
+                    [(f"write-{pb.shard:05d}", write_batch, (job, pb, first_file(pb.shard))) for pb in planned],
                 ),
             ).values()
+            job.work.rm("local")  # every batch is written: their kept tables are done with (work disk stays bounded)
             sites = feed_sites(job)
             hand_off = feed_files(job, sites)
-            counts = cast(
-                dict[str, pl.DataFrame],
-                run.phase(
-                    "feed stock: build", [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites]
-                ),
+            run.phase(
+                "feed stock: build",
+                [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
+                keep=False,
             )
-            with timed(ALLOCATE):
-                first = allocate(
-                    {MASTER_KEY: master.counts, **{FEED_KEY + s.key: counts.pop(f"build-{s.part}") for s in sites}}
-                )
+            _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
             written += cast(
                 dict[str, Written],
                 run.phase(
                     "feed stock: write",
-                    [(f"write-{s.part}", write_feed, (job, s, first[FEED_KEY + s.key])) for s in sites],
+                    [
+                        (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key]))
+                        for s in sites
+                    ],
                 ),
             ).values()
         else:  # no batches: the initial lots as they are
@@ -281,6 +280,17 @@ def _build_locked(
         if target.local is not None
         else RemoteSnapshot(target.url, json.loads(target.read_text("manifest.json")))
     )
+
+
+def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
+    """Each built shard's first ids (``allocate_each``, after the master data's) into the work
+    folder, shard by shard: its counts are read from there, one shard at a time."""
+    with timed(ALLOCATE):
+        for key, first in allocate_each(
+            sorted([MASTER_KEY, *built]), lambda k: master if k == MASTER_KEY else run.counts(built[k])
+        ):
+            if key != MASTER_KEY:
+                run.job.work.write_parquet(first_file(key), first)
 
 
 def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:

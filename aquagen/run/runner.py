@@ -138,16 +138,21 @@ class Runner:
         if self.client is not None:
             self.client.close()
 
-    def phase(self, name: str, tasks: Iterable[tuple[str, Callable[..., Result], tuple]]) -> dict[str, Result]:
+    def phase(
+        self, name: str, tasks: Iterable[tuple[str, Callable[..., Result], tuple]], keep: bool = True
+    ) -> dict[str, Result]:
         """Run (key, function, args) tasks; results by key. Finished ones are taken from the
-        progress file: counts are kept as Parquet in the work folder, entries in the JSON."""
+        progress file: counts are kept as Parquet in the work folder, entries in the JSON. With
+        ``keep`` false, nothing is returned (nor read back): each shard's counts stay in the work
+        folder only (``counts``), so that memory does not grow with the shards."""
         tasks = list(tasks)
         self.progress.phase(name, len(tasks))
         results: dict[str, Result] = {}
         todo = []
         for key, fn, args in tasks:
             if key in self.state["done"]:
-                results[key] = self._load(key)
+                if keep:
+                    results[key] = self._load(key)
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
@@ -164,9 +169,16 @@ class Runner:
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)
         for key, result in done:
-            results[key] = result
+            if keep:
+                results[key] = result
             self._store(key, result)
+            del result
         return results
+
+    def counts(self, key: str) -> pl.DataFrame:
+        """A finished shard's counts, as ``_store`` keeps them."""
+        saved = self.state["done"][key]["counts"]
+        return self.job.root.read_parquet(saved)
 
     def _store(self, key: str, result: Result) -> None:
         """Record a finished shard: its counts as Parquet, its part files and rows in the JSON."""

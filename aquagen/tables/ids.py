@@ -14,6 +14,7 @@ as-of date only appends ids: every earlier row keeps its id.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Protocol
 
@@ -184,39 +185,80 @@ def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl
 
 
 def allocate(counts: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
-    """First id per (shard, table, day) from every shard's counts; shards ordered by key within a day.
+    """First id per (shard, table, day) from every shard's counts (``allocate_each`` over them)."""
+    return dict(allocate_each(sorted(counts), counts.__getitem__))
 
-    Table by table on NumPy arrays (shard index, day, n): one stable sort by day over shards taken in
-    key order and a running sum, so that memory holds one table's days at a time besides the result."""
-    enum = next(iter(counts.values())).schema["table"] if counts else pl.String
-    schema = {"table": enum, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
-    keys = sorted(counts)
-    by_table: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    for i, k in enumerate(keys):
-        for (table,), g in counts[k].partition_by("table", as_dict=True).items():
-            by_table.setdefault(str(table), []).append((i, g["day"].to_numpy(), g["n"].to_numpy()))
-    parts: dict[int, list[pl.DataFrame]] = {k: [] for k in keys}
-    for table in sorted(by_table):
-        rows = by_table.pop(table)
-        shard = np.concatenate([np.full(len(d), i, dtype=np.int32) for i, d, _ in rows])
-        day = np.concatenate([d for _, d, _ in rows])
-        n = np.concatenate([c for _, _, c in rows]).astype(np.int64)
-        order = np.lexsort((shard, day))
-        first = np.empty_like(n)
-        first[order] = np.cumsum(n[order]) - n[order] + 1
-        if n.sum() >= LOCAL_BASE:
-            raise AssertionError(f"{table}: {n.sum()} rows do not fit below the local ids")
-        bounds = np.cumsum([0] + [len(d) for _, d, _ in rows])
-        for (i, _, _), a, b in zip(rows, bounds[:-1], bounds[1:]):
-            parts[keys[i]].append(
-                pl.DataFrame(
-                    {
-                        "table": pl.Series([table] * int(b - a), dtype=enum),
-                        "day": day[a:b],
-                        "first": first[a:b],
-                        "n": n[a:b],
-                    },
-                    schema=schema,
-                )
-            )
-    return {k: pl.concat(p) if p else pl.DataFrame(schema=schema) for k, p in parts.items()}
+
+FIRST_SCHEMA = {"table": pl.String, "day": pl.Int32, "first": pl.Int64, "n": pl.Int64}
+
+
+def allocate_each(keys: list[int], counts_of: Callable[[int], pl.DataFrame]) -> Iterator[tuple[int, pl.DataFrame]]:
+    """First id per (shard, table, day), shard by shard in key order (``keys`` ascending): within a
+    day, the lower shard key comes first. Holds no shard's counts beyond the one at hand, only two
+    dense (table x day) arrays of the whole fleet (a few MB): every shard's rows per day summed,
+    then, in a second pass over the shards, the rows of the shards already numbered. So a caller
+    that reads each shard's counts from a file and puts its first ids in one keeps the parent's
+    memory flat in the number of shards (loops over shards: each step depends on the ones before)."""
+    if list(keys) != sorted(keys):
+        raise ValueError("allocate_each: keys must be ascending")
+    if not keys:
+        return
+    enum = None
+    grid = _DayGrid()
+    for k in keys:  # pass 1: rows per (table, day) over every shard
+        c = counts_of(k)
+        enum = c.schema["table"] if enum is None else enum
+        grid.add(*_codes(c, enum), c["n"].to_numpy())
+    totals = grid.values
+    over = totals.sum(axis=1) >= LOCAL_BASE
+    if over.any():
+        raise AssertionError(f"{_names(enum)[int(np.flatnonzero(over)[0])]}: rows do not fit below the local ids")
+    start = np.cumsum(totals, axis=1) - totals + 1  # the first id of each (table, day) over all shards
+    done = np.zeros_like(totals)  # rows of the shards already numbered, per (table, day)
+    for k in keys:  # pass 2: each shard's first ids follow those of the lower keys on the same day
+        c = counts_of(k)
+        t, d = _codes(c, enum)
+        n = c["n"].to_numpy().astype(np.int64)
+        d = d - grid.lo
+        first = start[t, d] + done[t, d]
+        done[t, d] += n  # a shard counts each (table, day) once
+        yield (
+            k,
+            pl.DataFrame(
+                {"table": c["table"], "day": c["day"], "first": first, "n": n},
+                schema={**FIRST_SCHEMA, "table": c.schema["table"]},
+            ),
+        )
+
+
+def _codes(c: pl.DataFrame, enum) -> tuple[np.ndarray, np.ndarray]:
+    """(table index, day) of a shard's counts; table names as ``enum``'s (counts read back from a
+    file may hold them as strings)."""
+    t = c["table"].cast(pl.String).cast(enum).to_physical().to_numpy().astype(np.int64)
+    return t, c["day"].to_numpy().astype(np.int64)
+
+
+def _names(enum) -> list[str]:
+    return list(enum.categories) if isinstance(enum, pl.Enum) else []
+
+
+class _DayGrid:
+    """Sums per (table code, day) in a dense array whose day range grows as days come."""
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.values = np.zeros((0, 0), np.int64)
+
+    def add(self, t: np.ndarray, d: np.ndarray, n: np.ndarray) -> None:
+        if not len(t):
+            return
+        rows, lo = max(self.values.shape[0], int(t.max()) + 1), int(d.min())
+        if self.values.size:
+            lo = min(lo, self.lo)
+        hi = max(int(d.max()), self.lo + self.values.shape[1] - 1) if self.values.size else int(d.max())
+        if (rows, hi - lo + 1) != self.values.shape or lo != self.lo:
+            grown = np.zeros((rows, hi - lo + 1), np.int64)
+            if self.values.size:
+                grown[: self.values.shape[0], self.lo - lo : self.lo - lo + self.values.shape[1]] = self.values
+            self.values, self.lo = grown, lo
+        np.add.at(self.values, (t, d - self.lo), n)

@@ -19,7 +19,7 @@ from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.inventory import SHELF_LIFE_DAYS, plan_inventory
 from aquagen.model.sites import SITES
-from aquagen.profiles import FeedSite
+from aquagen.profiles import FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, numbered_history, with_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, FIFO, Laps
@@ -240,24 +240,34 @@ def build(
     lap("inventory_feedcontainerstock", out["inventory_historicalfeedcontainerstock"].height)
 
     # --- the feeding events they supplied, with their FIFO cost ---
-    if not costed_feedings:
-        return out
     cost = (
         pl.concat(costs).select(id="event_id", feed_cost="feed_cost")
         if costs
         else pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
     )
+    if not costed_feedings:  # the costs alone (``costed`` makes the feeding tables from them)
+        out[FEED_COSTS] = cost
+        return out
+    costed_tables = costed(feedings.drop("fc"), cost, ids.profile)
+    lap("inventory_feedingevent", costed_tables[FEEDINGS].height)
+    return out | costed_tables
+
+
+FIFO_COLUMNS = ("id", "created_at", "container_id", "feed_id", "amount_kg")  # what build reads of the feedings
+
+
+def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str, pl.DataFrame]:
+    """The feeding events (as the batches wrote them, sorted by created_at and id) with their FIFO
+    cost, and their '+' history rows."""
+    T = Bound(profile)
     # the rows are conformed already (by their batch): only the cost is new
-    costed = (
-        feedings.drop("fc", "feed_cost")
-        .join(cost, on="id", how="left", maintain_order="left")
-        .with_columns(feed_cost=pl.col("feed_cost").round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
-    )
-    out[FEEDINGS] = costed.select(T.table(FEEDINGS).column_names)
+    # the cost column joined on the ids alone: the other columns are shared, not copied
+    feed_cost = feedings.select("id").join(cost, on="id", how="left", maintain_order="left")["feed_cost"]
+    costed = feedings.with_columns(feed_cost=feed_cost.round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
+    out = {FEEDINGS: costed.select(T.table(FEEDINGS).column_names)}
     feedings_history = T.table(FEEDINGS).history_table
     assert feedings_history is not None  # feeding events keep history
     out[feedings_history] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
         history_id=costed["history_id"]
     )
-    lap("inventory_feedingevent", costed.height)
     return out

@@ -46,7 +46,31 @@ def _place(
 
 
 def password_hash(password: str, username: str) -> str:
-    """A real Django pbkdf2_sha256 hash (deterministic salt), so users can log in."""
+    """A real Django pbkdf2_sha256 hash (deterministic salt), so users can log in. The default
+    users' hashes are known (100,000 PBKDF2 rounds cost ~0.08 CPU-s each, every run)."""
+    return KNOWN_HASHES.get((password, username)) or pbkdf2_hash(password, username)
+
+
+# password_hash of the default users (tests/test_units.py recomputes each): a pure function of
+# (password, username), whatever the seed
+KNOWN_HASHES = {
+    ("aquamind", user): f"pbkdf2_sha256$100000${salt_digest}"
+    for user, salt_digest in (
+        ("system_admin", "9f98e92d2f3e49055e170a$gsVENTdJE5UnTvTmw3zsaXgBzddraQs+9azlAKWfmEU="),
+        ("operator_01", "dca64b8537f7f339293bb9$ydCL9y8XjsSIwR714T4qCNta8Tx1ewhspSbEW3ksJA0="),
+        ("vet_01", "27c5c09565580344299d69$3mJXlO19RMi5gCbdqTGRUDzxJEi4AN78qnMCtZsw4Sk="),
+        ("manager_01", "4be29394e55d0dec668ef1$+v28qUl1+SiXMWYIHKt167KAdNck6v96ZC1Zf0OaHqU="),
+        ("operator_fo", "c8bf49b10aa099942e4f80$FN8CGqOFpAwe9SFSdNDxv3d7uwLpFLp2JLKsVwZceEI="),
+        ("operator_sc", "0a05057f71daedc2fd7cf1$YJZYJPN1Er8n1KoMDVFeQKwhy6c+0xJBpOMtpPpVgOE="),
+        ("hatchery_fo", "cc20f36acdae4b7d8342b5$tlxifbKA9A2ebKkjqm2I9+Kv3FYCDUsXPY0p2rdjDk8="),
+        ("shipcrew_fo", "537a12575fc8e4e548ce03$Z6J0erOy32Ejf4h7urjZhY8XppnxRsC6UESXngAxhxE="),
+        ("trays_sc", "fcf6a770d5c5e8fe18a85d$ewmP2VWgAcwf+GfikCy7aR2KyAwWTrC19Q2DQicwpj0="),
+    )
+}
+
+
+def pbkdf2_hash(password: str, username: str) -> str:
+    """``password_hash`` computed."""
     iterations = 100_000
     salt = hashlib.sha256(f"aquagen:{username}".encode()).hexdigest()[:22]
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
