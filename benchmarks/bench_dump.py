@@ -7,7 +7,8 @@
 3. Dumps that database with ``pg_dump -Fc`` (custom format, default compression): its size
    against the snapshot's Parquet bytes.
 4. Restores the dump with ``pg_restore -j 2`` into a fresh database: time (a).
-5. (a) and (b) alternate R times (default 3); medians are compared.
+5. (a) and (b) alternate R times (default 3); medians are compared, and each pair's ratio
+   is printed (the machine may be shared: the load average is given before and after).
 
 The issue's targets: the load ≥ 1.5× faster than ``pg_restore -j 2`` and the snapshot ≤ 0.8×
 the dump's size. pg_dump/pg_restore are the server's own (the embedded server's binaries, or
@@ -56,6 +57,13 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
     parquet_bytes = sum(f.stat().st_size for f in snap.path.rglob("*.parquet"))
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     loads, restores, dump_bytes = [], [], 0
+    load_before = os.getloadavg()[0]
+    import psycopg
+
+    from loaders import session
+
+    with psycopg.connect(admin) as c:
+        sort_mb = session.sort_memory_mb(c, session.DEFAULT_WORKERS)
     for _ in range(repeat):
         name, dsn = create_db(admin)
         t0 = time.perf_counter()
@@ -82,6 +90,8 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
         "size_ratio": parquet_bytes / dump_bytes,
         "loads": loads,
         "restores": restores,
+        "load_before": load_before,
+        "sort_mb": sort_mb,
     }
 
 
@@ -106,11 +116,16 @@ def main() -> None:
             if server is not None:
                 server.cleanup()
     m = run_all.machine()
-    print(f"machine: {m['cores']} cores ({m['cpu']}), load average {os.getloadavg()[0]:.2f} at the end")
+    print(
+        f"machine: {m['cores']} cores ({m['cpu']}), {m['ram_gb'] or 0:.1f} GB, load average "
+        f"{r['load_before']:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    )
+    print(f"aquagen's sort memory (maintenance_work_mem) per connection: {r['sort_mb']} MB")
     print(f"{args.batches} batches, {r['rows']:,} rows")
     print(f"aquagen load: {r['load_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['loads'])})")
     print(f"pg_restore -j 2: {r['restore_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['restores'])})")
-    print(f"load is {r['speedup']:.2f}x faster than pg_restore (target >= 1.5x)")
+    pairs = ", ".join(f"{b / a:.2f}" for a, b in zip(r["loads"], r["restores"]))
+    print(f"load is {r['speedup']:.2f}x faster than pg_restore (target >= 1.5x); per pair {pairs}")
     print(f"snapshot {r['snapshot_mb']:.1f} MB, dump {r['dump_mb']:.1f} MB: {r['size_ratio']:.2f}x (target <= 0.8x)")
 
 

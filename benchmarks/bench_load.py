@@ -82,7 +82,7 @@ def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
     try:
         with psycopg.connect(dsn) as c:
             # the same sort memory as each aquagen worker; the server's own parallel index builds stay on
-            c.execute(next(x for x in session.WORKER_SQL if "maintenance_work_mem" in x))
+            c.execute(f"SET maintenance_work_mem = '{session.sort_memory_mb(c, session.DEFAULT_WORKERS)}MB'")
             t0 = time.perf_counter()
             for t in ts.values():
                 c.execute(t.create_sql())

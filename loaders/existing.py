@@ -40,7 +40,7 @@ from .reconcile import (
     remap,
     snapshot_batches,
 )
-from .session import immediate_constraints
+from .session import immediate_constraints, sort_memory_mb
 
 # The feed stock is the state of the snapshot's FIFO over all its batches: lots and
 # purchases already in the database (matched by lot number) take the snapshot's values
@@ -205,7 +205,7 @@ def load_in_place(
     saved = None
     loaded = [n for n in ts if snapshot.rows(n)]
     if rebuild_indexes:
-        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        conn.execute(f"SET LOCAL maintenance_work_mem = '{sort_memory_mb(conn, 1)}MB'")
         saved = rebuild.drop(conn, loaded)
     maps = id_maps(conn, snapshot, ts)
     segments = id_segments(conn, ts, maps)

@@ -17,11 +17,16 @@ LOCK_ID = 0x61717561  # session advisory lock: one aquagen load or purge per dat
 LOCK_WAIT_S = 120  # how long a load or purge waits for another one to finish
 TABLE_LOCK_WAIT = "10s"  # how long a load waits for a table lock the application holds
 DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))  # connections of a staged load
-# per worker session: memory for index sorts; no parallel workers of the server's own
-# (the loader's connections already use every core); bounded waits for the few locks a
-# worker takes on tables it did not create (an FK's check on a table the load leaves alone)
+# Index sorts (maintenance_work_mem per connection): a share of the memory this machine has
+# available, split between the index builds that run at once (one per connection), so that the
+# big tables' sorts stay in memory instead of spilling to disk; within these bounds. A server on
+# another machine (its memory unknown here) gets SORT_MB_REMOTE.
+SORT_MEMORY_SHARE = 0.25
+SORT_MB_MIN, SORT_MB_MAX, SORT_MB_REMOTE = 64, 2048, 256
+# per worker session: no parallel workers of the server's own (the loader's connections already
+# use every core); bounded waits for the few locks a worker takes on tables it did not create
+# (an FK's check on a table the load leaves alone)
 WORKER_SQL = (
-    "SET maintenance_work_mem = '256MB'",
     "SET max_parallel_maintenance_workers = 0",
     "SET synchronous_commit = off",
     f"SET lock_timeout = '{TABLE_LOCK_WAIT}'",
@@ -47,9 +52,35 @@ def check_client(conn: psycopg.Connection) -> None:
         conn.execute("SET client_connection_check_interval = '1s'")
 
 
-def worker_sql(conn: psycopg.Connection) -> list[str]:
-    """Settings for a loader's worker session."""
-    out = list(WORKER_SQL)
+def _available_mb() -> float | None:
+    """Memory this machine can give without swapping (MemAvailable), in MB; None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def server_is_local(conn: psycopg.Connection) -> bool:
+    """The server runs on this machine (a Unix socket or a loopback address)."""
+    host = conn.info.host or ""
+    return host.startswith("/") or host in ("localhost", "127.0.0.1", "::1")
+
+
+def sort_memory_mb(conn: psycopg.Connection, builds: int) -> int:
+    """maintenance_work_mem (MB) for each of ``builds`` index builds that run at once."""
+    avail = _available_mb() if server_is_local(conn) else None
+    if avail is None:
+        return SORT_MB_REMOTE
+    return int(min(SORT_MB_MAX, max(SORT_MB_MIN, avail * SORT_MEMORY_SHARE / max(1, builds))))
+
+
+def worker_sql(conn: psycopg.Connection, workers: int = 1) -> list[str]:
+    """Settings for one of ``workers`` loader worker sessions."""
+    out = [f"SET maintenance_work_mem = '{sort_memory_mb(conn, workers)}MB'", *WORKER_SQL]
     if conn.info.server_version >= 140000:
         out.append("SET client_connection_check_interval = '1s'")
     return out

@@ -171,7 +171,7 @@ class _Pool:
         for _ in range(self.workers):
             conn = self.connect(self.dsn)
             conn.autocommit = True
-            for s in worker_sql(conn):
+            for s in worker_sql(conn, self.workers):
                 conn.execute(s)
             self.conns.append(conn)
         threads = [threading.Thread(target=self._worker, args=(c,), daemon=True) for c in self.conns]

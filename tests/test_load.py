@@ -17,7 +17,7 @@ import pytest
 import schemas
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
-from loaders import loadlog, postgres, rebuild, staged
+from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
@@ -119,6 +119,24 @@ def test_every_table_built_in_parallel_gives_the_same_catalog(master_snapshot, e
             c.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
             c.execute(schemas.schema_sql())
         assert catalog(empty_db) == catalog(reference)
+
+
+def test_sort_memory_is_sized_from_this_machine_and_the_connections(empty_db):
+    """A server on this machine: each connection's index sorts get a share of the memory
+    available here, split between the builds that run at once, within the bounds; the
+    worker session runs with it."""
+    with psycopg.connect(empty_db, autocommit=True) as c:
+        assert session.server_is_local(c)
+        one, four = session.sort_memory_mb(c, 1), session.sort_memory_mb(c, 4)
+        assert session.SORT_MB_MIN <= four <= one <= session.SORT_MB_MAX
+        available = session._available_mb()
+        assert available is not None
+        expected = available * session.SORT_MEMORY_SHARE / 4
+        assert four == session.SORT_MB_MAX or four == session.SORT_MB_MIN or abs(four - expected) < 0.05 * expected
+        for stmt in session.worker_sql(c, 4):
+            c.execute(stmt)
+        kb = int(c.execute("SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'").fetchone()[0])
+        assert abs(kb // 1024 - four) <= 0.05 * four
 
 
 def test_failed_fresh_load_is_rolled_back_in_one_line(master_snapshot, empty_db, tmp_path):
