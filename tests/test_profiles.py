@@ -18,9 +18,8 @@ import pytest
 import schemas
 from aquagen.check import validate as v
 from aquagen.errors import AquagenError
-from aquagen.profiles import names
+from aquagen.profiles import get, names
 from aquagen.profiles.aquamind_cb41030 import derive_schema
-from aquagen.profiles.aquamind_cb41030.masterdata import HEALTH_PARAMETERS, LICE_TYPES
 from aquagen.snapshot import Snapshot
 from loaders import postgres
 from loaders.purge import purge
@@ -349,23 +348,14 @@ def test_daily_states_follow_the_simulation(snaps):
 
 
 def _seeded_database(dsn: str) -> None:
-    """The schema of the application's migrations with the rows they seed (in reverse order, so that
-    their ids differ from the snapshot's and the loader's remapping of every reference shows)."""
+    """The schema of the application's migrations with the rows they seed (the profile's own
+    definition), their ids moved on so that they differ from the snapshot's and the loader's
+    remapping of every reference shows."""
     with psycopg.connect(dsn) as c:
-        c.execute(schemas.schema_sql(CB))
-        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown')")
-        for name in reversed(HEALTH_PARAMETERS):
-            c.execute(
-                "INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
-                "min_score) VALUES (%s, true, now(), now(), 3, 0)",
-                (name,),
-            )
-        for s, g, d, desc in reversed(LICE_TYPES):
-            c.execute(
-                "INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
-                "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())",
-                (s, g, d, desc),
-            )
+        c.execute(get(CB).migrated_sql())
+        for name in ("health_healthparameter", "health_licetype"):
+            c.execute(f"UPDATE {name} SET id = id + 100")
+            c.execute(f"SELECT setval(pg_get_serial_sequence('public.{name}', 'id'), 200)")
 
 
 def _validate_db(dsn: str) -> list:
