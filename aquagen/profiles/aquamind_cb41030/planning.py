@@ -134,8 +134,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
         if life_end is not None:  # nothing is done after the batch's last day: what is open then is cancelled
             track = [s for s in track if s.at <= _at(life_end, DONE_TIME + dt.timedelta(hours=2))]
             if track[-1].status not in ("COMPLETED", "CANCELLED"):
-                last = track[-1]
-                track += [State("CANCELLED", _at(life_end, DONE_TIME + dt.timedelta(hours=3)), last.workflow_id)]
+                track += [State("CANCELLED", _at(life_end, DONE_TIME + dt.timedelta(hours=3)), track[-1].workflow_id)]
         rows.append(base)
         states.append(track)
     if not rows:
