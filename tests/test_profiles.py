@@ -285,7 +285,7 @@ def test_transfer_activities_spawn_their_workflows(snaps):
     assert spawned.height == wf.height and (spawned["history_date"] == spawned["created_at_right"]).all()
 
 
-LINKS = {  # case: (table, change, the checks that must fail and no other)
+LINKS = {  # case: (table, change, the checks that must fail and no other): links and causes
     "a workflow that does not name its activity": (
         "batch_batchtransferworkflow",
         lambda df: df.with_columns(
@@ -316,6 +316,15 @@ LINKS = {  # case: (table, change, the checks that must fail and no other)
             .otherwise("notes")
         ),
         ["transfer workflows not spawned by a transfer activity of their batch into their stage"],
+    ),
+    "a delousing's ring whose deaths that day are not handling": (
+        "batch_mortalityevent",
+        lambda df: df.with_columns(
+            cause=pl.when((pl.col("cause") == "HANDLING") & (pl.col("description").str.contains("registration")))
+            .then(pl.lit("UNKNOWN"))
+            .otherwise("cause")
+        ),
+        ["handled delousings whose ring's mortality event that day is not HANDLING"],
     ),
 }
 
