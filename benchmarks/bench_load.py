@@ -200,6 +200,9 @@ def measure_existing(
                     t0 = time.perf_counter()
                     r = postgres.load(snap, dsn, workers=workers, rebuild_indexes=kind == "in_place")
                     runs[profile][kind].append(time.perf_counter() - t0)
+                    print(
+                        f"  {profile} {kind}: {runs[profile][kind][-1]:.2f} s", flush=True
+                    )  # kept if a later run fails
                     if kind == "existing":
                         method[profile], matched[profile] = r.method, r.matched
                 finally:
