@@ -2,10 +2,13 @@
 a load into an application's migrated schema against a fresh load of the same snapshot.
 
     python3 benchmarks/bench_load.py [BATCHES] [--repeat R] [--workers W] [--dsn ADMIN_URL] [--snapshot DIR]
+                                     [--profile NAME ...]
     python3 benchmarks/bench_load.py [BATCHES] --existing [--in-place] ...
 
 1. Generates a snapshot of BATCHES batches (default 10) with ``python3 -m aquagen generate``
-   (or uses --snapshot DIR).
+   (or uses --snapshot DIR) in each --profile (default: the default profile). With two or more
+   profiles, every measurement below runs for each in turn on the same fleet (same seed: the same
+   fish, days and events, only the tables differ), alternated, and their ratio is printed.
 2. (b) aquagen: ``loaders.postgres.load`` (what ``aquagen load`` runs) into a fresh database.
 3. (a) the server's best case: every table of (b)'s database is written to a server-side
    binary COPY file (``COPY ... TO '/file' (FORMAT binary)``); then, in a fresh database and
@@ -15,8 +18,9 @@ a load into an application's migrated schema against a fresh load of the same sn
 4. (a) and (b) alternate R times (default 3; the machine may be shared); medians are compared.
 
 --existing: (f) ``load`` into a fresh database (the schema created) and (e) ``load`` into a
-database whose schema was made by ``schemas.schema_sql()`` (the profile's exact DDL, as the
-application's migrations make it) with one seeded master row, alternated R times; the ratio
+database as the application's migrations leave it (``Profile.migrated_sql``: the profile's exact
+DDL and the rows its migrations seed, e.g. cb41030's health parameters, lice types and mortality
+reason, matched by natural key), alternated R times; the ratio
 of the medians e / f is the goal of issue 18 (<= 1.1). --in-place adds (i) the same as (e)
 with ``rebuild_indexes=True`` (the in-place path, one transaction) for comparison.
 
@@ -46,6 +50,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 import schemas
+from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 from loaders import postgres, session
 
@@ -69,14 +74,14 @@ def run_aquagen(admin: str, snap: Snapshot, workers: int) -> tuple[float, dict, 
     return time.perf_counter() - t0, result.phases, name, dsn
 
 
-def dump_tables(dsn: str, folder: Path) -> None:
+def dump_tables(dsn: str, folder: Path, profile: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as c:
-        for n in schemas.tables():
+        for n in schemas.tables(profile):
             c.execute(f"COPY public.{n} TO '{folder / (n + '.bin')}' (FORMAT binary)")
 
 
-def run_ceiling(admin: str, folder: Path) -> tuple[float, dict]:
-    ts = schemas.tables()
+def run_ceiling(admin: str, folder: Path, profile: str) -> tuple[float, dict]:
+    ts = schemas.tables(profile)
     name, dsn = create_db(admin)
     phases = {}
     try:
@@ -125,13 +130,13 @@ def measure(
         files = work / "copy"
         files.mkdir(exist_ok=True)
         os.chmod(files, 0o777)
-        dump_tables(dsn, files)
+        dump_tables(dsn, files, snap.profile)
         drop_db(admin, name)
         ours, best = [seconds], []
         ours_phases = [phases]
         best_phases = []
         for i in range(repeat):
-            s, p = run_ceiling(admin, files)
+            s, p = run_ceiling(admin, files, snap.profile)
             best.append(s)
             best_phases.append(p)
             if i < repeat - 1:
@@ -165,61 +170,95 @@ def measure(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def migrated_db(admin: str) -> tuple[str, str]:
-    """A database as the application's migrations leave it: the profile's DDL, a seeded row."""
+def migrated_db(admin: str, profile: str) -> tuple[str, str]:
+    """A database as ``profile``'s migrations leave it: its DDL and the rows they seed."""
     name, dsn = create_db(admin)
     with psycopg.connect(dsn) as c:
-        c.execute(schemas.schema_sql())
-        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+        c.execute(get(profile).migrated_sql())
     return name, dsn
 
 
 def measure_existing(
-    admin: str, snap: Snapshot, repeat: int = 3, workers: int = postgres.DEFAULT_WORKERS, in_place: bool = False
+    admin: str,
+    snaps: dict[str, Snapshot],
+    repeat: int = 3,
+    workers: int = postgres.DEFAULT_WORKERS,
+    in_place: bool = False,
 ) -> dict:
-    """Fresh load vs existing-schema load of ``snap``, alternated ``repeat`` times; medians and their ratio."""
-    runs: dict[str, list[float]] = {"fresh": [], "existing": [], **({"in_place": []} if in_place else {})}
-    method = ""
+    """Per profile: fresh vs existing-schema load of its snapshot; every (profile, kind) alternated
+    ``repeat`` times (so a profile pair shares the machine's state); medians and their ratios."""
+    kinds = ("fresh", "existing", *(("in_place",) if in_place else ()))
+    runs: dict[str, dict[str, list[float]]] = {p: {k: [] for k in kinds} for p in snaps}
+    method: dict[str, str] = {}
+    matched: dict[str, dict[str, int]] = {}
     load_before = os.getloadavg()[0]
     for _ in range(repeat):
-        for kind in runs:
-            name, dsn = create_db(admin) if kind == "fresh" else migrated_db(admin)
-            try:
-                t0 = time.perf_counter()
-                r = postgres.load(snap, dsn, workers=workers, rebuild_indexes=kind == "in_place")
-                runs[kind].append(time.perf_counter() - t0)
-                if kind == "existing":
-                    method = r.method
-            finally:
-                drop_db(admin, name)
-    med = {k: statistics.median(v) for k, v in runs.items()}
+        for profile, snap in snaps.items():
+            for kind in kinds:
+                name, dsn = create_db(admin) if kind == "fresh" else migrated_db(admin, profile)
+                try:
+                    t0 = time.perf_counter()
+                    r = postgres.load(snap, dsn, workers=workers, rebuild_indexes=kind == "in_place")
+                    runs[profile][kind].append(time.perf_counter() - t0)
+                    print(
+                        f"  {profile} {kind}: {runs[profile][kind][-1]:.2f} s", flush=True
+                    )  # kept if a later run fails
+                    if kind == "existing":
+                        method[profile], matched[profile] = r.method, r.matched
+                finally:
+                    drop_db(admin, name)
+    out = {}
+    for profile, by_kind in runs.items():
+        med = {k: statistics.median(v) for k, v in by_kind.items()}
+        rows = sum(e["rows"] for e in snaps[profile].manifest["tables"].values())
+        out[profile] = {
+            "rows": rows,
+            "runs": by_kind,
+            "median": med,
+            "rows_per_s": {k: rows / v for k, v in med.items()},
+            "ratio": med["existing"] / med["fresh"],
+            "method": method[profile],
+            "matched": matched[profile],
+            **({"ratio_in_place": med["in_place"] / med["fresh"]} if in_place else {}),
+        }
     return {
-        "runs": runs,
-        "median": med,
-        "ratio": med["existing"] / med["fresh"],
-        "method": method,
+        "profiles": out,
         "workers": workers,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg()[0],
-        **({"ratio_in_place": med["in_place"] / med["fresh"]} if in_place else {}),
     }
 
 
-def print_existing(m: dict, rows: int) -> None:
+def print_existing(m: dict) -> None:
     labels = {
         "fresh": "(f) fresh database, schema created",
         "existing": "(e) migrated schema (default)",
         "in_place": "(i) migrated schema, --rebuild-indexes",
     }
-    for k, runs in m["runs"].items():
-        s = m["median"][k]
-        print(f"{labels[k]:<42} {s:6.2f} s  {rows / s:>10,.0f} rows/s   runs {', '.join(f'{x:.2f}' for x in runs)}")
-    print(f"    (e) chose: {m['method']}")
-    print(
-        f"ratio existing / fresh: {m['ratio']:.2f}   (goal <= 1.1)"
-        + (f";  in place / fresh: {m['ratio_in_place']:.2f}" if "ratio_in_place" in m else "")
-        + f";  load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after"
-    )
+    for profile, pm in m["profiles"].items():
+        print(f"{profile}: {pm['rows']:,} rows")
+        for k, runs in pm["runs"].items():
+            s = pm["median"][k]
+            print(
+                f"  {labels[k]:<42} {s:6.2f} s  {pm['rows_per_s'][k]:>10,.0f} rows/s"
+                f"   runs {', '.join(f'{x:.2f}' for x in runs)}"
+            )
+        seeded = ", ".join(f"{t} {n}" for t, n in sorted(pm["matched"].items()))
+        print(f"      (e) chose: {pm['method']}; seeded rows matched: {seeded or 'none'}")
+        print(
+            f"  ratio existing / fresh: {pm['ratio']:.2f}   (goal <= 1.1)"
+            + (f";  in place / fresh: {pm['ratio_in_place']:.2f}" if "ratio_in_place" in pm else "")
+        )
+    names = list(m["profiles"])
+    for other in names[1:]:  # each profile against the first: rows/s of the same fleet
+        a, b = m["profiles"][names[0]], m["profiles"][other]
+        print(
+            f"{other} / {names[0]}: rows x{b['rows'] / a['rows']:.2f}; rows/s "
+            + ", ".join(f"{k} {b['rows_per_s'][k] / a['rows_per_s'][k]:.2f}" for k in b["median"])
+            + "; seconds "
+            + ", ".join(f"{k} {b['median'][k] / a['median'][k]:.2f}" for k in b["median"])
+        )
+    print(f"load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after")
 
 
 def print_result(m: dict) -> None:
@@ -237,6 +276,20 @@ def print_result(m: dict) -> None:
     print(f"ratio aquagen / best case: {b / a:.2f}   (goal <= 1.3; load average now {os.getloadavg()[0]:.2f})")
 
 
+def generate(batches: int, profile: str) -> Snapshot:
+    out = ROOT / "output" / f"bench-load-{batches}-{profile.replace('@', '_')}"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "aquagen", "generate", "--batches", str(batches), "--profile", profile]
+        + ["--out", str(out), "--force"],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(f"generated {batches} batches ({profile}) in {time.perf_counter() - t0:.1f} s: {out}")
+    return Snapshot.open(out)
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -245,6 +298,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=postgres.DEFAULT_WORKERS)
     ap.add_argument("--dsn", default=os.environ.get("AQUAGEN_DSN"))
     ap.add_argument("--snapshot", type=Path, default=None, help="use this snapshot instead of generating one")
+    ap.add_argument(
+        "--profile",
+        action="append",
+        help="generate in this profile (repeat it to compare profiles on the same fleet; default: the default)",
+    )
     ap.add_argument("--existing", action="store_true", help="fresh load vs load into a migrated schema")
     ap.add_argument("--in-place", action="store_true", help="with --existing: also the in-place path")
     args = ap.parse_args()
@@ -255,34 +313,15 @@ def main() -> None:
     try:
         if args.snapshot:
             snap = Snapshot.open(args.snapshot)
+            snaps = {snap.profile: snap}
         else:
-            out = ROOT / "output" / f"bench-load-{args.batches}"
-            t0 = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "aquagen",
-                    "generate",
-                    "--batches",
-                    str(args.batches),
-                    "--out",
-                    str(out),
-                    "--force",
-                ],
-                cwd=ROOT,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            print(f"generated {args.batches} batches in {time.perf_counter() - t0:.1f} s: {out}")
-            snap = Snapshot.open(out)
+            snaps = {p: generate(args.batches, p) for p in (args.profile or [get().name])}
         admin = args.dsn
         if admin is None:
             import pgserver
 
             server = pgserver.get_server(work / "pg", cleanup_mode="stop")
             admin = server.get_uri()
-        rows = sum(e["rows"] for e in snap.manifest["tables"].values())
         with psycopg.connect(admin) as c:
             version = c.execute("SHOW server_version").fetchone()[0]
             settings = {
@@ -293,11 +332,16 @@ def main() -> None:
             f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; PostgreSQL {version} "
             f"({', '.join(f'{k}={v}' for k, v in settings.items())})"
         )
-        print(f"snapshot: {rows:,} rows in {sum(1 for e in snap.manifest['tables'].values() if e['rows'])} tables")
+        for snap in snaps.values():
+            rows = sum(e["rows"] for e in snap.manifest["tables"].values())
+            tables = sum(1 for e in snap.manifest["tables"].values() if e["rows"])
+            print(f"snapshot ({snap.profile}): {rows:,} rows in {tables} tables")
         if args.existing:
-            print_existing(measure_existing(admin, snap, args.repeat, args.workers, args.in_place), rows)
+            print_existing(measure_existing(admin, snaps, args.repeat, args.workers, args.in_place))
         else:
-            print_result(measure(admin, snap, args.repeat, args.workers, work))
+            for snap in snaps.values():
+                print(f"-- {snap.profile}")
+                print_result(measure(admin, snap, args.repeat, args.workers, work))
     finally:
         if server is not None:
             server.cleanup()

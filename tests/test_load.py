@@ -16,6 +16,7 @@ import pytest
 
 import schemas
 from aquagen.errors import AquagenError
+from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
@@ -220,8 +221,7 @@ def _add_extras(dsn, on_batch_tables: bool) -> None:
 
 def test_killed_rebuild_load_leaves_data_and_catalog_as_they_were(master_snapshot, empty_db):
     with psycopg.connect(empty_db) as c:
-        c.execute(schemas.schema_sql())
-        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+        c.execute(get(schemas.PROFILE).migrated_sql())
     _add_extras(empty_db, on_batch_tables=False)
     before, cat = fingerprint(empty_db), catalog(empty_db)
     for point in ("copy:2", "index:3+0.02", "fk:2", "final"):
@@ -298,8 +298,7 @@ def _migrated(dsn) -> None:
     table (as django_admin_log on auth_user), grants, comments, a sequence moved on, and the
     extra objects of ``_add_extras``."""
     with psycopg.connect(dsn) as c:
-        c.execute(schemas.schema_sql())
-        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown cause')")
+        c.execute(get(schemas.PROFILE).migrated_sql())
         c.execute("SELECT setval(pg_get_serial_sequence('public.health_mortalityreason', 'id'), 40)")
         c.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "

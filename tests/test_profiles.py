@@ -18,9 +18,8 @@ import pytest
 import schemas
 from aquagen.check import validate as v
 from aquagen.errors import AquagenError
-from aquagen.profiles import names
+from aquagen.profiles import get, names
 from aquagen.profiles.aquamind_cb41030 import derive_schema
-from aquagen.profiles.aquamind_cb41030.masterdata import HEALTH_PARAMETERS, LICE_TYPES
 from aquagen.snapshot import Snapshot
 from loaders import postgres
 from loaders.purge import purge
@@ -267,6 +266,76 @@ def test_workflows(snaps):
     assert done.height == 3 and (done["total_eggs_received"] > 3_000_000).all()
 
 
+def test_transfer_activities_spawn_their_workflows(snaps):
+    """Each transfer workflow hangs off its batch's TRANSFER activity, both ways, as the application's
+    spawn step links them; the activity completes with the workflow."""
+    cb = snaps[CB]
+    wf = cb.read("batch_batchtransferworkflow")
+    acts = cb.read("planning_plannedactivity").filter(pl.col("transfer_workflow_id").is_not_null())
+    both = wf.join(acts, left_on="planned_activity_id", right_on="id", suffix="_a")
+    assert both.height == wf.height == acts.height > 0 and (both["transfer_workflow_id"] == both["id"]).all()
+    assert set(both["activity_type"]) == {"TRANSFER"} and (both["batch_id"] == both["batch_id_a"]).all()
+    done = both.filter(pl.col("status") == "COMPLETED")
+    assert (done["status_a"] == "COMPLETED").all() and done.height == wf.height
+    assert (done["completed_at"].dt.date() == done["actual_completion_date"]).all()
+    # spawned (IN_PROGRESS) when the manager planned the workflow, in the history
+    h = cb.read("planning_historicalplannedactivity").filter(pl.col("status") == "IN_PROGRESS")
+    spawned = h.join(wf, left_on="transfer_workflow_id", right_on="id")
+    assert spawned.height == wf.height and (spawned["history_date"] == spawned["created_at_right"]).all()
+
+
+LINKS = {  # case: (table, change, the checks that must fail and no other): links and causes
+    "a workflow that does not name its activity": (
+        "batch_batchtransferworkflow",
+        lambda df: df.with_columns(
+            planned_activity_id=pl.when(pl.col("id") == pl.col("id").min()).then(None).otherwise("planned_activity_id")
+        ),
+        [
+            "transfer workflows not spawned by a transfer activity of their batch into their stage",
+            "activities and transfer workflows not linked both ways",
+        ],
+    ),
+    "an activity left open after its workflow completed": (
+        "planning_plannedactivity",
+        lambda df: df.with_columns(
+            **{
+                c: pl.when(pl.col("id") == pl.col("id").filter(pl.col("transfer_workflow_id").is_not_null()).min())
+                .then(v)
+                .otherwise(c)
+                for c, v in (("status", pl.lit("IN_PROGRESS")), ("completed_at", None), ("completed_by_id", None))
+            }
+        ),
+        ["spawned activities not completed with their workflow (or completed without it)"],
+    ),
+    "a workflow spawned by the transfer activity of another stage": (
+        "planning_plannedactivity",
+        lambda df: df.with_columns(
+            notes=pl.when(pl.col("id") == pl.col("id").filter(pl.col("transfer_workflow_id").is_not_null()).min())
+            .then(pl.col("notes").str.replace(r"Transfer to .*", "Transfer to Harvest"))
+            .otherwise("notes")
+        ),
+        ["transfer workflows not spawned by a transfer activity of their batch into their stage"],
+    ),
+    "a delousing's ring whose deaths that day are not handling": (
+        "batch_mortalityevent",
+        lambda df: df.with_columns(
+            cause=pl.when((pl.col("cause") == "HANDLING") & (pl.col("description").str.contains("registration")))
+            .then(pl.lit("UNKNOWN"))
+            .otherwise("cause")
+        ),
+        ["handled delousings whose ring's mortality event that day is not HANDLING"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKS))
+def test_tampered_links_fail_their_check(snaps, case):
+    from .test_health import failed_with
+
+    table, change, expected = LINKS[case]
+    assert sorted(failed_with(snaps[CB], table, change)) == sorted(expected)
+
+
 def test_daily_states_follow_the_simulation(snaps):
     cb = snaps[CB]
     ds = cb.read("batch_actualdailyassignmentstate")
@@ -287,23 +356,14 @@ def test_daily_states_follow_the_simulation(snaps):
 
 
 def _seeded_database(dsn: str) -> None:
-    """The schema of the application's migrations with the rows they seed (in reverse order, so that
-    their ids differ from the snapshot's and the loader's remapping of every reference shows)."""
+    """The schema of the application's migrations with the rows they seed (the profile's own
+    definition), their ids moved on so that they differ from the snapshot's and the loader's
+    remapping of every reference shows."""
     with psycopg.connect(dsn) as c:
-        c.execute(schemas.schema_sql(CB))
-        c.execute("INSERT INTO health_mortalityreason (name, description) VALUES ('UNKNOWN', 'Unknown')")
-        for name in reversed(HEALTH_PARAMETERS):
-            c.execute(
-                "INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, max_score, "
-                "min_score) VALUES (%s, true, now(), now(), 3, 0)",
-                (name,),
-            )
-        for s, g, d, desc in reversed(LICE_TYPES):
-            c.execute(
-                "INSERT INTO health_licetype (species, gender, development_stage, description, is_active, "
-                "created_at, updated_at) VALUES (%s, %s, %s, %s, true, now(), now())",
-                (s, g, d, desc),
-            )
+        c.execute(get(CB).migrated_sql())
+        for name in ("health_healthparameter", "health_licetype"):
+            c.execute(f"UPDATE {name} SET id = id + 100")
+            c.execute(f"SELECT setval(pg_get_serial_sequence('public.{name}', 'id'), 200)")
 
 
 def _validate_db(dsn: str) -> list:
@@ -425,6 +485,7 @@ def test_prefix_stable_in_time(tmp_path):
         "health_mortalityrecord",
         "batch_individualgrowthobservation",
         "environmental_weatherdata",
+        "planning_historicalplannedactivity",
     ):
         a, b = early.read(name), late.read(name)
         assert 0 < a.height < b.height or name == "batch_historicalcreationaction", name

@@ -181,6 +181,65 @@ def test_variety_and_health_data(fleet):
     assert -10 < w["air_c"].min() < w["air_c"].max() < 25 and (w["wind_max_ms"] >= w["wind_ms"]).all()
 
 
+def test_scenarios_data(fleet):
+    """The scenarios section: one row per batch's scenario with its models, its projection's days and last
+    weight; the projection rows of the scenarios drawn, whole (a forecast runs past the report's day)."""
+    src = report.SnapshotData(fleet)
+    sc = queries.scenarios(src)
+    rows = fleet.read("scenario")
+    assert sc.height == rows.height == 3 and sorted(sc["batch_id"]) == sorted(queries.batches(src)["batch_id"])
+    assert (sc["days"] == sc["duration_days"]).all() and sc["tgc"].null_count() == 0
+    proj = fleet.read("scenario_scenarioprojection")
+    last = proj.sort("day_number").group_by("scenario_id").agg(pl.col("average_weight").last())
+    both = sc.join(last, on="scenario_id")
+    assert both.height == 3 and (both["final_weight_g"] == both["average_weight"].cast(pl.Float64)).all()
+    assert (sc["final_weight_g"] > 4000).all()
+    one = queries.projection(src, sc["scenario_id"].head(1).to_list())
+    assert one.height == sc["duration_days"][0] and one["day_number"].to_list() == list(range(1, one.height + 1))
+    assert queries.projection(src, []).height == 0
+
+
+def test_scenarios_in_both_layouts():
+    """cb41030's projections hang off projection runs: the section reads the scenario's latest run (the
+    application's chart does); no scenario tables: no data."""
+    day = dt.date(2025, 1, 1)
+    models = {
+        f"scenario_{m}model": pl.DataFrame({"model_id": [1], "name": [f"{m} model"]})
+        for m in ("tgc", "fcr", "mortality")
+    }
+    scen = pl.DataFrame(
+        {
+            "scenario_id": [7],
+            "name": ["Baseline"],
+            "batch_id": [1],
+            "start_date": [day],
+            "duration_days": [2],
+            "initial_count": [1000],
+            "initial_weight": [0.1],
+            "tgc_model_id": [1],
+            "fcr_model_id": [1],
+            "mortality_model_id": [1],
+        }
+    )
+    runs = pl.DataFrame({"run_id": [70, 71], "scenario_id": [7, 7], "run_number": [1, 2]})
+    proj = pl.DataFrame(
+        {
+            "projection_run_id": [70, 70, 71, 71],
+            "day_number": [1, 2, 1, 2],
+            "average_weight": [0.1, 0.2, 0.1, 0.3],
+            "population": [1000, 999, 1000, 998],
+        }
+    )
+    tables = {**models, "scenario": scen, "scenario_projection_run": runs, "scenario_scenarioprojection": proj}
+    src = FramesData(tables, dt.date(2025, 3, 1))
+    got = queries.scenarios(src)
+    assert got.select("days", "final_weight_g", "final_population").rows() == [(2, 0.3, 998)]
+    assert queries.projection(src, [7])["average_weight"].to_list() == [0.1, 0.3]
+    assert queries.scenarios(FramesData(tables, day - dt.timedelta(days=1))).height == 0  # not started yet
+    assert queries.scenarios(FramesData(_site_tables(), day)).height == 0
+    assert charts.scenarios(queries.scenarios(FramesData(_site_tables(), day)), proj, proj, proj, day) is None
+
+
 class FramesData(report.SnapshotData):
     """The report's SQL over a few frames held in memory (a profile's table layout written by hand)."""
 
@@ -265,6 +324,7 @@ def test_as_of_cuts_everything(fleet, tmp_path):
         ("lice", queries.lice(src), ["day"]),
         ("treatments", queries.treatments(src), ["day"]),
         ("weather", queries.weather(src), ["day"]),
+        ("scenarios", queries.scenarios(src), ["start_date"]),
     ):
         assert df.height, name
         for c in cols:
@@ -318,6 +378,7 @@ def test_cli(master_snapshot, fleet, tmp_path):
     # master data has containers (all empty), weather and feed stock; everything else says there is nothing
     assert set(nothing) == set(report.CHARTS) - {"occupancy-today", "weather", "feed-stock"}
     assert "No batches" in page and "No data: no harvest events" in page and "No data: no lice counts" in page
+    assert "No data: no scenarios" in page
     bad = (
         ["report", tmp_path / "no-such-snapshot"],
         ["report", fleet.path, "--dsn", "postgresql://x@127.0.0.1:9/y"],
@@ -430,6 +491,8 @@ def test_database_report_matches_snapshot(fleet, loaded_db, tmp_path):
             queries.harvests,
             queries.harvest_grades,
             queries.weather,
+            queries.scenarios,
+            lambda src: queries.projection(src, queries.scenarios(snap)["scenario_id"].to_list()),
         ):
             a, b = q(snap), q(db)
             key = a.columns[: min(3, len(a.columns))]

@@ -38,11 +38,29 @@ def stream(sim: BatchSim, purpose: int) -> np.random.Generator:
 
 
 def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
-    """Deaths per assignment and day (assignment_no, date, count, cause): the batch's daily
-    mortality split over the containers it happened in, each with the day's cause."""
+    """Deaths per assignment and day (assignment_no, date, count, cause, handled): the batch's daily
+    mortality split over the containers it happened in, each with the day's cause, except on the day of
+    a delousing that handled fish: the treated ring's deaths are handling (its loss is most of them, even
+    when the batch's other rings make another cause the day's), and the other rings' deaths, whose day
+    is HANDLING only because of that ring, are of unknown cause. ``handled``: the treated ring that day."""
     deaths = sim.daily.filter(pl.col("deaths") > 0).select("assignment_no", "date", count="deaths")
     causes = sim.mortality.select(date="event_date", cause="cause")
-    return deaths.join(causes, on="date", how="left").sort("date", "assignment_no")
+    treated = sim.treatments.filter(pl.col("handling_loss") > 0)
+    return (
+        deaths.join(causes, on="date", how="left")
+        .join(treated.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
+        .join(treated.select("date").unique().with_columns(delousing_day=pl.lit(True)), on="date", how="left")
+        .with_columns(
+            cause=pl.when(pl.col("handled"))
+            .then(pl.lit("HANDLING"))
+            .when(pl.col("delousing_day") & (pl.col("cause") == "HANDLING"))
+            .then(pl.lit("UNKNOWN"))
+            .otherwise(pl.col("cause")),
+            handled=pl.col("handled").fill_null(False),
+        )
+        .drop("delousing_day")
+        .sort("date", "assignment_no")
+    )
 
 
 # --- sea lice (simulated with the batch: ``lice``) ---------------------------------------------------

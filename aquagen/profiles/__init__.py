@@ -85,6 +85,8 @@ class Profile:
     # rows the application's migrations insert (table -> SQL condition on them): they exist without
     # history rows in a migrated database, so the '+' history check leaves them out
     seeded: dict[str, str] = field(default_factory=dict)
+    # the statements that insert those rows, as the application's migrations leave them (``migrated_sql``)
+    migrations_seed: tuple[str, ...] = ()
     # batches may start this many days after the as-of date: the profile shows them as planned
     plan_ahead_days: int = 0
     # optional, so that a feed site holds only its FIFO while building: the feedings' columns its
@@ -101,6 +103,11 @@ class Profile:
     @property
     def choices(self) -> dict[tuple[str, str], tuple[str, ...]]:
         return schemas.choices(self.name)
+
+    def migrated_sql(self) -> str:
+        """A database as the application's migrations leave it (tests and benchmarks load into one):
+        the profile's exact DDL, then the rows the migrations seed."""
+        return schemas.schema_sql(self.name) + "".join(f"{stmt};\n" for stmt in self.migrations_seed)
 
 
 def _folders() -> list[Path]:

@@ -42,6 +42,7 @@ CHARTS = (
     "lifecycle",
     "batch-spread",
     "growth",
+    "scenarios",
     "mortality",
     "feed-fcr",
     "capacity",
@@ -83,6 +84,7 @@ def build(src: ReportSource, out: Path) -> Report:
     now = Q.today(src)
     feed = Q.feed_by_batch_stage(src)
     readings = Q.sensors(src)
+    sc = Q.scenarios(src)
     on_hand = lots.sort("day").group_by("lot_id").agg(pl.col("quantity_kg").last())["quantity_kg"].sum()
     active = (
         b.filter(pl.col("actual_end_date").is_null())
@@ -140,6 +142,19 @@ def build(src: ReportSource, out: Path) -> Report:
             "dates (click a legend entry to hide or show it). Dotted: median stage starts.",
             C.growth(g, b, spans, end),
             "No assignment history: no batches.",
+        ),
+        Chart(
+            "scenarios",
+            "Scenarios",
+            "Top: every scenario of a batch started by the report's day (the application's growth analysis "
+            "compares each batch with its scenario): start, duration, fish and weight at the start, its TGC, FCR "
+            "and mortality models, and its projection in use (cb41030: the scenario's latest projection run, the "
+            "one the batch pins; 8f2ab39: the scenario's own rows): projected days and the last day's weight. "
+            f"Bottom, for {min(sc.height, C.BATCH_LINES)} batches spread over the start dates: the projected mean "
+            "weight over the scenario's whole duration (dashed: a forecast, ahead of the report's day too) against "
+            "the measured one up to the report's day (solid, as in Growth), and measured / projected by day.",
+            C.scenarios(sc, Q.projection(src, _shown_scenarios(sc, b)), g, b, end),
+            "No data: no scenarios (the scenario tables are empty or not in this profile).",
         ),
         Chart(
             "mortality",
@@ -233,6 +248,14 @@ def build(src: ReportSource, out: Path) -> Report:
     page = Page(src.label, end, src.as_of, src.info(), today, charts, b, results)
     out.write_text(render(page), encoding="utf-8")
     return Report(out, charts, results, n, end)
+
+
+def _shown_scenarios(sc: pl.DataFrame, b: pl.DataFrame) -> list[int]:
+    """The scenarios whose projection the chart draws: those of the batches ``charts.pick`` spreads over the
+    start dates (only their rows are read)."""
+    batch = b.select("batch_id", pl.col("start_date").alias("batch_start"))
+    with_batch = sc.join(batch, on="batch_id").sort("batch_start")
+    return C.pick(with_batch)["scenario_id"].to_list()
 
 
 # --- entry points ----------------------------------------------------------------------------------------

@@ -1008,3 +1008,93 @@ def weather(w: pl.DataFrame, s: pl.DataFrame, end: dt.date) -> go.Figure | None:
     fig.update_yaxes(title_text="°C", row=1, col=1)
     fig.update_yaxes(title_text="m/s", rangemode="tozero", row=2, col=1)
     return _layout(fig, "Weather by geography", 600, legend_right=True)
+
+
+def scenarios(sc: pl.DataFrame, proj: pl.DataFrame, g: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | None:
+    """The scenarios (a table) and, for the batches whose projection ``proj`` holds (a few), the projection in
+    use against the measured mean weight by day since the batch started, and their ratio."""
+    if sc.height == 0:
+        return None
+    batch = b.select("batch_id", "batch_number", pl.col("start_date").alias("batch_start"))
+    named = sc.join(batch, on="batch_id", how="left")
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        specs=[[{"type": "table", "colspan": 2}, None], [{"type": "xy"}, {"type": "xy"}]],
+        row_heights=[0.38, 0.62],
+        vertical_spacing=0.1,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "",
+            "mean weight (g, log scale): projected dashed, measured solid",
+            "measured / projected mean weight",
+        ),
+    )
+    cells = [
+        named["name"].to_list(),
+        named["batch_number"].fill_null("–").to_list(),
+        [d.isoformat() for d in named["start_date"].to_list()],
+        named["duration_days"].to_list(),
+        [f"{n:,}" for n in named["initial_count"].to_list()],
+        named["initial_weight"].round(2).to_list(),
+        (named["tgc"] + " / " + named["fcr"] + " / " + named["mortality"]).to_list(),
+        named["days"].fill_null(0).to_list(),
+        named["final_weight_g"].round(0).to_list(),
+    ]
+    head = ["scenario", "batch", "start", "days", "fish", "start g", "TGC / FCR / mortality model"]
+    fig.add_trace(
+        go.Table(
+            header={"values": [*head, "projected days", "last day g"], "align": "left", "fill_color": "#eef1f5"},
+            cells={"values": cells, "align": "left"},
+            columnwidth=[2.2, 1.6, 1.2, 0.7, 1.1, 0.8, 5, 1, 1],
+        ),
+        row=1,
+        col=1,
+    )
+    shown = named.filter(pl.col("scenario_id").is_in(proj["scenario_id"].unique().implode())).sort("batch_start")
+    measured = by_age(g.filter(pl.col("avg_weight_g") > 0), "avg_weight_g", b, end)
+    for i, row in enumerate(shown.iter_rows(named=True)):
+        color = BATCH_COLORS[i % len(BATCH_COLORS)]
+        offset = (row["start_date"] - row["batch_start"]).days - 1  # projection day 1 = the scenario's start
+        p = proj.filter(pl.col("scenario_id") == row["scenario_id"]).select(
+            (pl.col("day_number") + offset).alias("age"), "average_weight"
+        )
+        m = measured.filter(pl.col("batch_id") == row["batch_id"])
+        name = row["batch_number"]
+        for d, y, dash, label in ((p, "average_weight", "dash", "projected"), (m, "avg_weight_g", "solid", "measured")):
+            fig.add_trace(
+                go.Scatter(
+                    x=d["age"].to_list(),
+                    y=d[y].round(2).to_list(),
+                    name=f"{name} {label}",
+                    legendgroup=name,
+                    line={"color": color, "dash": dash, "width": 1.4},
+                    hovertemplate=f"{name} day %{{x}}: %{{y:,.4~r}} g {label}<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
+        r = m.join(p, on="age").filter(pl.col("average_weight") > 0)
+        fig.add_trace(
+            go.Scatter(
+                x=r["age"].to_list(),
+                y=(r["avg_weight_g"] / r["average_weight"]).round(3).to_list(),
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                line={"color": color, "width": 1.3},
+                hovertemplate=f"{name} day %{{x}}: measured %{{y:.2f}} × projected<extra></extra>",
+            ),
+            row=2,
+            col=2,
+        )
+    fig.add_hline(y=1, line={"color": "#999", "dash": "dot", "width": 1}, row=2, col=2, exclude_empty_subplots=False)
+    fig.update_yaxes(type="log", title_text="g", row=2, col=1)
+    fig.update_yaxes(title_text="ratio", row=2, col=2)
+    fig.update_xaxes(title_text="days since the batch started", row=2)
+    return _layout(
+        fig,
+        f"Scenarios: {sc.height} scenarios, {int(sc['days'].fill_null(0).sum()):,} projected days",
+        860,
+        legend_right=True,
+    )

@@ -678,3 +678,64 @@ def weather(src: ReportSource) -> pl.DataFrame:
         f'WHERE CAST(w."timestamp" AS DATE) <= {_date(src.end)} GROUP BY g.name, CAST(w."timestamp" AS DATE)'
     )
     return _typed(df, schema).sort("geography", "day")
+
+
+# --- scenarios (issue 14/15): the plan each batch is measured against --------------------------------------
+
+
+def _projection_rows(src: ReportSource) -> str | None:
+    """SQL: the projection rows in use per scenario (scenario_id, day_number, average_weight, population):
+    8f2ab39's rows hang off the scenario; cb41030's off projection runs, of which the application's charts
+    read the scenario's latest (highest run_number). None: no projection table in the source."""
+    cols = src.columns("scenario_scenarioprojection")
+    if "scenario_id" in cols:
+        return "SELECT scenario_id, day_number, average_weight, population FROM scenario_scenarioprojection"
+    if "projection_run_id" in cols and _has(src, "scenario_projection_run"):
+        return (
+            "SELECT r.scenario_id, p.day_number, p.average_weight, p.population FROM scenario_scenarioprojection p "
+            "JOIN scenario_projection_run r ON r.run_id = p.projection_run_id JOIN (SELECT scenario_id, "
+            "MAX(run_number) AS run_number FROM scenario_projection_run GROUP BY scenario_id) m "
+            "ON m.scenario_id = r.scenario_id AND m.run_number = r.run_number"
+        )
+    return None
+
+
+def scenarios(src: ReportSource) -> pl.DataFrame:
+    """One row per scenario starting by the last day (a batch's scenario starts with it): batch, start,
+    duration, initial fish and weight, its TGC, FCR and mortality models, and its projection in use (days,
+    the last day's weight and population)."""
+    schema = {"scenario_id": pl.Int64, "name": pl.String, "batch_id": pl.Int64, "start_date": pl.Date}
+    schema |= {"duration_days": pl.Int64, "initial_count": pl.Int64, "initial_weight": pl.Float64}
+    schema |= {"tgc": pl.String, "fcr": pl.String, "mortality": pl.String, "days": pl.Int64}
+    schema |= {"final_weight_g": pl.Float64, "final_population": pl.Int64}
+    rows = _projection_rows(src)
+    if rows is None or not _has(src, "scenario", "scenario_tgcmodel", "scenario_fcrmodel", "scenario_mortalitymodel"):
+        return pl.DataFrame(schema=schema)
+    df = src.frame(
+        "SELECT s.scenario_id, s.name, s.batch_id, s.start_date, s.duration_days, s.initial_count, "
+        "CAST(s.initial_weight AS DOUBLE PRECISION) AS initial_weight, t.name AS tgc, f.name AS fcr, "
+        "m.name AS mortality, n.days, CAST(p.average_weight AS DOUBLE PRECISION) AS final_weight_g, "
+        "CAST(p.population AS BIGINT) AS final_population FROM scenario s "
+        "JOIN scenario_tgcmodel t ON t.model_id = s.tgc_model_id JOIN scenario_fcrmodel f ON f.model_id = s.fcr_model_id "
+        "JOIN scenario_mortalitymodel m ON m.model_id = s.mortality_model_id "
+        f"LEFT JOIN (SELECT scenario_id, COUNT(*) AS days, MAX(day_number) AS last_day FROM ({rows}) q "
+        "GROUP BY scenario_id) n ON n.scenario_id = s.scenario_id "
+        f"LEFT JOIN ({rows}) p ON p.scenario_id = s.scenario_id AND p.day_number = n.last_day "
+        f"WHERE s.start_date <= {_date(src.end)}"
+    )
+    return _typed(df, schema).sort("start_date", "scenario_id")
+
+
+def projection(src: ReportSource, scenario_ids: list[int]) -> pl.DataFrame:
+    """The projection in use of each of ``scenario_ids`` (a few: what the chart draws), one row per day:
+    the plan over the scenario's whole duration, ahead of the last day too (it is a forecast, not an event)."""
+    schema = {"scenario_id": pl.Int64, "day_number": pl.Int64, "average_weight": pl.Float64}
+    rows = _projection_rows(src)
+    if rows is None or not scenario_ids:
+        return pl.DataFrame(schema=schema)
+    ids = ", ".join(str(int(i)) for i in scenario_ids)
+    df = src.frame(
+        "SELECT scenario_id, day_number, CAST(average_weight AS DOUBLE PRECISION) AS average_weight "
+        f"FROM ({rows}) q WHERE scenario_id IN ({ids})"
+    )
+    return _typed(df, schema).sort("scenario_id", "day_number")

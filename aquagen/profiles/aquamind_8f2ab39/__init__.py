@@ -45,6 +45,7 @@ PROFILE = Profile(
         **scenario.NATURAL_KEYS,
     },
     environment=environment.build,
+    migrations_seed=masterdata.MIGRATIONS_SEED,
     checks=checks.PHASE_COUNTS
     + checks.INVARIANTS
     + checks.HEALTH

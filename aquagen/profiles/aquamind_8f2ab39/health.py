@@ -71,24 +71,11 @@ def build(
     ring = (pl.col("container_id") - first_ring + 1).cast(pl.String).str.zfill(2)
     batch = pl.lit(plan.batch_id, dtype=pl.Int64)
 
-    # --- mortality records: the day's cause; a ring's deaths on the day of a handled delousing are handling
-    # (the simulation added the treatment's handling loss to them); other rings' deaths that day, whose
-    # batch cause is handling only because of the delousing, are of unknown cause ---
-    handled = treats.filter(pl.col("handling_loss") > 0)
+    # --- mortality records: per container and day, the cause of its deaths (a handled delousing's ring:
+    # handling; ``health.mortality_by_container``) ---
     mr = (
         health.mortality_by_container(sim)
-        .join(handled.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
-        .join(handled.select("date").unique().with_columns(delousing_day=pl.lit(True)), on="date", how="left")
-        .with_columns(
-            cause=pl.when(pl.col("handled"))
-            .then(pl.lit("HANDLING"))
-            .when(pl.col("delousing_day") & (pl.col("cause") == "HANDLING"))
-            .then(pl.lit("UNKNOWN"))
-            .otherwise(pl.col("cause"))
-        )
-    )
-    mr = (
-        mr.join(link, on="assignment_no", maintain_order="left")
+        .join(link, on="assignment_no", maintain_order="left")
         .with_columns(
             event_date=at("date", MORTALITY_TIME),
             notes=pl.when(pl.col("handled"))

@@ -24,6 +24,12 @@ from aquagen.tables.conform import Bound, number_history
 from . import harvest, scenario
 
 UTC = dt.UTC
+# what the application's migrations insert into a new database (health 0016): one mortality reason,
+# matched by name when a snapshot is loaded into it
+MIGRATIONS_SEED = (
+    "INSERT INTO health_mortalityreason (name, description) "
+    "VALUES ('UNKNOWN', 'Unknown or unspecified mortality reason')",
+)
 
 
 def _place(

@@ -49,5 +49,6 @@ PROFILE = Profile(
     + scenario.HEAD_CHECKS
     + planning.CHECKS,
     seeded=checks.SEEDED,
+    migrations_seed=masterdata.MIGRATIONS_SEED,
     plan_ahead_days=30,  # a creation workflow is planned 30 days before its eggs arrive
 )

@@ -19,6 +19,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
+from aquagen.model.health import mortality_by_container
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
@@ -275,19 +276,20 @@ def transfer_workflows(ctx: BatchTables) -> None:
 
 
 def assignment_mortality(ctx: BatchTables) -> None:
-    """Deaths per assignment and day (the registration's cause of that day), and the handling
-    losses of the transfer actions (on the source assignment, at the move)."""
+    """Deaths per assignment and day (the registration's cause of that day; a handled delousing's ring:
+    handling, as its mortality record), and the handling losses of the transfer actions (on the source
+    assignment, at the move)."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
     daily = (
-        sim.daily.filter(pl.col("deaths") > 0)
-        .join(sim.mortality.select(date="event_date", cause="cause"), on="date")
+        mortality_by_container(sim)
+        .join(sim.daily.select("assignment_no", "date", "avg_weight_g"), on=["assignment_no", "date"])
         .select(
             event_date="date",
-            count="deaths",
-            biomass_kg=pl.col("deaths") * pl.col("avg_weight_g") / 1000,
+            count="count",
+            biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
             cause="cause",
             assignment_no="assignment_no",
-            description=pl.format("Daily mortality registration: {} fish", pl.col("deaths")),
+            description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
             created_at=_at(pl.col("date"), MORTALITY_TIME),
         )
     )

@@ -377,6 +377,15 @@ RECORDS = [
     ),
     (
         "7 mortality",
+        # the ring's loss is most of its deaths that day, whatever the batch's other rings make the day's cause
+        "handled delousings whose ring's mortality event that day is not HANDLING",
+        "SELECT COUNT(*) FROM health_treatment t JOIN batch_mortalityevent e ON e.assignment_id = "
+        "t.batch_assignment_id AND CAST(e.event_date AS DATE) = CAST(t.treatment_date AS DATE) "
+        f"WHERE {plan._HANDLED} AND e.cause <> 'HANDLING'",
+        0,
+    ),
+    (
+        "7 mortality",
         "mortality records without an assignment of their batch and container",
         f"SELECT COUNT(*) FROM health_mortalityrecord m LEFT JOIN {BCA} a ON a.id = m.assignment_id "
         "WHERE a.id IS NULL OR a.batch_id <> m.batch_id OR a.container_id <> m.container_id",

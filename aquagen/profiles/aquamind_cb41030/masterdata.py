@@ -52,6 +52,22 @@ LICE_TYPES = (
     ("Unknown", "female", "adult", "Adult female lice, species unidentified"),
     ("Unknown", "male", "adult", "Adult male lice, species unidentified"),
 )
+
+
+def _quoted(x: str) -> str:
+    return "'" + x.replace("'", "''") + "'"
+
+
+# what the application's migrations insert into a new database (health 0016, 0021, 0023 and the
+# parameters' restructuring): the plan's mortality reason, the health parameters with the model's
+# default score range, the lice types; matched by natural key when a snapshot is loaded into it
+MIGRATIONS_SEED = (
+    *plan_master.MIGRATIONS_SEED,
+    "INSERT INTO health_healthparameter (name, is_active, created_at, updated_at, min_score, max_score) VALUES "
+    + ", ".join(f"({_quoted(n)}, true, now(), now(), {MIN_SCORE}, {MAX_SCORE})" for n in HEALTH_PARAMETERS),
+    "INSERT INTO health_licetype (species, gender, development_stage, description, is_active, created_at, "
+    "updated_at) VALUES " + ", ".join(f"({', '.join(map(_quoted, x))}, true, now(), now())" for x in LICE_TYPES),
+)
 EGG_SUPPLIERS = (
     ("AquaGen Norway", "Trondheim, Norway; orders@aquagen.test", "ISA-free; ASC; GLOBALG.A.P."),
     ("Benchmark Genetics Iceland", "Vogar, Iceland; eggs@benchmark.test", "ISA-free; ASC"),

@@ -5,8 +5,11 @@ Every active template gives a batch one activity, planned by the manager when th
 scenario) is created, due on the day the template's trigger falls on the scenario's projection: a
 day offset from the start, the first day of a lifecycle stage on the FCR stage timeline, or the
 first day the projected weight reaches a threshold (the application's assimilation engine marks
-those with ``[TemplateID:<id>]`` in the notes). Transfers and the harvest are done when the fish
-actually moved or were harvested (IN_PROGRESS from the first move, COMPLETED with the last);
+those with ``[TemplateID:<id>]`` in the notes). A transfer activity spawns its transition's transfer
+workflow, as the application's ``spawn_transfer_workflow`` does: when the manager plans the workflow it
+is linked both ways (``transfer_workflow_id``, the workflow's ``planned_activity_id``) and the activity
+goes IN_PROGRESS; the workflow's completion completes it (by the workflow's ``completed_by``, else its
+initiator), at the same moment. The harvest is IN_PROGRESS from the first ring and COMPLETED with the last;
 the others a few days around their due date, some weeks late (so, at the as-of date, some activities
 are overdue: PENDING past their due date), and a few maintenance jobs are cancelled. Activities
 the batch's life ends before are cancelled with it. Each state is a history row.
@@ -15,7 +18,7 @@ the batch's life ends before are cancelled with it. Each state is a history row.
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import polars as pl
@@ -44,6 +47,7 @@ TEMPLATES = (  # name, activity type, trigger, day offset, weight threshold (g),
 LATE_SHARE, LATE_DAYS = 0.2, (10, 45)  # done weeks late: overdue in between
 CANCELLED_SHARE = 0.1  # maintenance jobs dropped
 DONE_TIME = dt.timedelta(hours=15)
+WORKFLOW, HISTORY_WORKFLOW = "batch_batchtransferworkflow", "batch_historicalbatchtransferworkflow"
 
 
 def templates(t: dt.datetime, T: Bound) -> pl.DataFrame:
@@ -82,7 +86,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     ends = np.cumsum([s.days for s in D.STAGES])
     stage_day = {k: int(ends[k - 1]) + 1 for k in range(1, len(D.STAGES))}  # first day of stage k on the timeline
     weights = proj["average_weight"].to_numpy()
-    moved = dict(zip(sim.stage_changes["stage"].to_list(), sim.stage_changes["date"].to_list()))
+    spawned = _workflows(out)
     harvests = sim.harvests["harvest_date"]
     life_end = sim.actual_end_date  # after it nothing is done any more
     rng = rng_for(plan.seed, plan.shard, PLANNING_STREAM)
@@ -109,27 +113,28 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
             "created_by_id": MANAGER_ID,
             "scenario_id": scen["scenario_id"],
         }
-        track: list[tuple[str, dt.datetime]] = [("PENDING", created)]
-        if kind == "TRANSFER" and stage in moved:
-            first = moved[stage]
-            track += [
-                ("IN_PROGRESS", _at(first, dt.timedelta(hours=9))),
-                ("COMPLETED", _at(first, DONE_TIME) + dt.timedelta(days=9)),
-            ]
+        doer = VET_ID if kind == "VACCINATION" else OPERATOR_ID
+        track: list[State] = [State("PENDING", created)]
+        if kind == "TRANSFER" and stage is not None and stage + 1 in spawned:
+            wf = spawned[stage + 1]  # the workflow into the template's target stage
+            track += [State("IN_PROGRESS", max(wf["created_at"], created), wf["id"])]
+            if wf["status"] == "COMPLETED":
+                by = wf["completed_by_id"] or wf["initiated_by_id"]
+                track += [State("COMPLETED", wf["updated_at"], wf["id"], by)]
         elif kind == "HARVEST" and harvests.len():
-            track += [("IN_PROGRESS", _at(cast(dt.date, harvests.min()), dt.timedelta(hours=10)))]
+            track += [State("IN_PROGRESS", _at(cast(dt.date, harvests.min()), dt.timedelta(hours=10)))]
             if life_end is not None:
-                track += [("COMPLETED", _at(life_end, DONE_TIME + dt.timedelta(hours=2)))]
+                track += [State("COMPLETED", _at(life_end, DONE_TIME + dt.timedelta(hours=2)), None, doer)]
         elif kind == "MAINTENANCE" and u[i, 0] < CANCELLED_SHARE:
-            track += [("CANCELLED", _at(due + dt.timedelta(days=3), DONE_TIME))]
+            track += [State("CANCELLED", _at(due + dt.timedelta(days=3), DONE_TIME))]
         elif kind not in ("TRANSFER", "HARVEST"):
             late = u[i, 1] < LATE_SHARE
             delay = LATE_DAYS[0] + u[i, 2] * (LATE_DAYS[1] - LATE_DAYS[0]) if late else u[i, 2] * 3 - 1
-            track += [("COMPLETED", _at(due + dt.timedelta(days=int(round(delay))), DONE_TIME))]
+            track += [State("COMPLETED", _at(due + dt.timedelta(days=int(round(delay))), DONE_TIME), None, doer)]
         if life_end is not None:  # nothing is done after the batch's last day: what is open then is cancelled
-            track = [s for s in track if s[1] <= _at(life_end, DONE_TIME + dt.timedelta(hours=2))]
-            if track[-1][0] not in ("COMPLETED", "CANCELLED"):
-                track += [("CANCELLED", _at(life_end, DONE_TIME + dt.timedelta(hours=3)))]
+            track = [s for s in track if s.at <= _at(life_end, DONE_TIME + dt.timedelta(hours=2))]
+            if track[-1].status not in ("COMPLETED", "CANCELLED"):
+                track += [State("CANCELLED", _at(life_end, DONE_TIME + dt.timedelta(hours=3)), track[-1].workflow_id)]
         rows.append(base)
         states.append(track)
     if not rows:
@@ -137,22 +142,25 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     df = pl.DataFrame(rows).with_columns(pl.col("created_at").dt.cast_time_unit("us"))
     act_ids = ids.assign("planning_plannedactivity", df)
     hist = []
+    links: dict[int, int] = {}  # workflow id -> the activity that spawned it
     for aid, row, track in zip(act_ids, rows, states):
-        for j, (status, at) in enumerate(track):
-            done = status == "COMPLETED"
+        for j, st in enumerate(track):
+            if st.workflow_id is not None:
+                links[st.workflow_id] = aid
+            spawn = st.status == "IN_PROGRESS" and st.workflow_id is not None
             hist.append(
                 {
                     **row,
                     "id": aid,
-                    "status": status,
-                    "updated_at": at,
-                    "completed_at": at if done else None,
-                    "completed_by_id": (VET_ID if row["activity_type"] == "VACCINATION" else OPERATOR_ID)
-                    if done
-                    else None,
-                    "history_date": at,
+                    "status": st.status,
+                    "updated_at": st.at,
+                    "completed_at": st.at if st.status == "COMPLETED" else None,
+                    "completed_by_id": st.completed_by,
+                    "transfer_workflow_id": st.workflow_id,
+                    "history_date": st.at,
                     "history_type": "+" if j == 0 else "~",
-                    "history_user_id": MANAGER_ID if j == 0 or status == "CANCELLED" else OPERATOR_ID,
+                    # the manager plans, spawns and cancels; the operator's last move completes a transfer
+                    "history_user_id": MANAGER_ID if j == 0 or st.status == "CANCELLED" or spawn else OPERATOR_ID,
                 }
             )
     h = pl.DataFrame(
@@ -160,6 +168,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
         schema_overrides={
             "completed_at": pl.Datetime("us", "UTC"),
             "completed_by_id": pl.Int32,
+            "transfer_workflow_id": pl.Int64,
             "history_user_id": pl.Int32,
             "created_at": pl.Datetime("us", "UTC"),
             "updated_at": pl.Datetime("us", "UTC"),
@@ -167,7 +176,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
         },
     )
     name = "planning_plannedactivity"
-    cols = [c for c in T.table(name).column_names if c in h.columns]  # container and workflow: NULL
+    cols = [c for c in T.table(name).column_names if c in h.columns]  # container: NULL
     last = h.sort("id", "history_date").group_by("id", maintain_order=True).last()
     out[name] = T.conform(name, last.select(cols).sort("id"))
     hist_rows = T.conform(name, h.select(cols)).with_columns(
@@ -180,6 +189,34 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     out["planning_historicalplannedactivity"] = numbered_history(
         name, hist_rows.select(T.table("planning_historicalplannedactivity").column_names), ids
     )
+    _link_back(out, links)
+
+
+class State(NamedTuple):
+    """One state of an activity: from ``at``, linked to ``workflow_id`` once it spawned it."""
+
+    status: str
+    at: dt.datetime
+    workflow_id: int | None = None
+    completed_by: int | None = None
+
+
+def _workflows(out: dict[str, pl.DataFrame]) -> dict[int, dict]:
+    """The batch's transfer workflows at their last state, by destination stage id."""
+    wf = out.get(WORKFLOW)
+    if wf is None:
+        return {}
+    return {r["dest_lifecycle_stage_id"]: r for r in wf.iter_rows(named=True)}
+
+
+def _link_back(out: dict[str, pl.DataFrame], links: dict[int, int]) -> None:
+    """Each spawned workflow names its activity (``planned_activity_id``) in every state, as the
+    application creates it with the link."""
+    for name in (WORKFLOW, HISTORY_WORKFLOW):
+        if name in out:
+            df = out[name]
+            col = pl.col("id").replace_strict(links, default=None, return_dtype=df["planned_activity_id"].dtype)
+            out[name] = df.with_columns(planned_activity_id=col)
 
 
 # --- checks (``aquagen validate``) -------------------------------------------------------------
@@ -205,6 +242,32 @@ CHECKS = [
         "SELECT COUNT(*) FROM planning_plannedactivity WHERE (status = 'COMPLETED' AND (completed_at IS NULL "
         "OR completed_by_id IS NULL)) OR (status <> 'COMPLETED' AND (completed_at IS NOT NULL "
         "OR completed_by_id IS NOT NULL))",
+        0,
+    ),
+    (
+        "planning",
+        "transfer workflows not spawned by a transfer activity of their batch into their stage",
+        f"SELECT COUNT(*) FROM {WORKFLOW} w LEFT JOIN planning_plannedactivity a ON a.id = w.planned_activity_id "
+        "LEFT JOIN batch_lifecyclestage s ON s.id = w.dest_lifecycle_stage_id "
+        "WHERE a.id IS NULL OR a.activity_type <> 'TRANSFER' OR a.batch_id <> w.batch_id "
+        "OR s.id IS NULL OR STRPOS(a.notes, CONCAT('Transfer to ', s.name)) = 0",
+        0,
+    ),
+    (
+        "planning",
+        "activities and transfer workflows not linked both ways",
+        f"SELECT COUNT(*) FROM planning_plannedactivity a LEFT JOIN {WORKFLOW} w ON w.id = a.transfer_workflow_id "
+        "WHERE a.transfer_workflow_id IS NOT NULL AND (w.id IS NULL OR w.planned_activity_id IS NULL "
+        "OR w.planned_activity_id <> a.id)",
+        0,
+    ),
+    (
+        "planning",
+        "spawned activities not completed with their workflow (or completed without it)",
+        f"SELECT COUNT(*) FROM planning_plannedactivity a JOIN {WORKFLOW} w ON w.id = a.transfer_workflow_id "
+        "WHERE (w.status = 'COMPLETED' AND (a.status <> 'COMPLETED' OR CAST(a.completed_at AS DATE) "
+        "<> w.actual_completion_date OR a.completed_by_id <> COALESCE(w.completed_by_id, w.initiated_by_id))) "
+        "OR (w.status <> 'COMPLETED' AND a.status <> 'IN_PROGRESS')",
         0,
     ),
     (
