@@ -134,7 +134,10 @@ class Runner:
             if abort:
                 for proc in list(getattr(self.pool, "_processes", {}).values()):
                     proc.kill()
-            self.pool.shutdown(wait=not abort, cancel_futures=True)
+            # waited for even on abort (the killed workers end at once): the pool's manager thread
+            # then closes its wake-up pipe before exit, which Python 3.11's exit hook would
+            # otherwise race to write to ("Bad file descriptor" traceback after an interruption)
+            self.pool.shutdown(wait=True, cancel_futures=True)
         if self.client is not None:
             self.client.close()
 
