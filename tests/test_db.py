@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -18,7 +17,7 @@ import pytest
 import schemas
 from loaders import embedded, postgres
 
-from .conftest import fingerprint, run_cli, shared_snapshot
+from .conftest import fingerprint, run_cli, run_process, shared_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # pgserver's import, not ours
@@ -31,14 +30,7 @@ def aquagen(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedPr
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")])
     e.update(env or {})
     if args[:2] == ("db", "psql"):
-        return subprocess.run(
-            [sys.executable, "-m", "aquagen", *map(str, args)],
-            check=False,
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            env=e,
-        )
+        return run_process(*args, cwd=cwd, env=e)
     return run_cli(*args, cwd=cwd, env=e)
 
 
