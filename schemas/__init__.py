@@ -14,7 +14,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import polars as pl
@@ -63,22 +63,24 @@ HISTORY_EXTRA = ("history_id", "history_date", "history_change_reason", "history
 
 @dataclass(frozen=True)
 class Column:
+    """A column; its derived types are cached (asked for per table built and written)."""
+
     name: str
     sql_type: str  # as PostgreSQL's format_type() prints it
     nullable: bool
     identity: bool
 
-    @property
+    @cached_property
     def numeric(self) -> tuple[int, int] | None:
         m = re.fullmatch(r"numeric\((\d+),(\d+)\)", self.sql_type)
         return (int(m[1]), int(m[2])) if m else None
 
-    @property
+    @cached_property
     def max_length(self) -> int | None:
         m = re.fullmatch(r"character varying\((\d+)\)", self.sql_type)
         return int(m[1]) if m else None
 
-    @property
+    @cached_property
     def arrow_type(self) -> pa.DataType:
         if self.numeric:
             return pa.decimal128(*self.numeric)
@@ -86,7 +88,7 @@ class Column:
             return pa.string()
         return _ARROW[self.sql_type]
 
-    @property
+    @cached_property
     def polars_type(self) -> pl.DataType:
         if self.numeric:
             return pl.Decimal(*self.numeric)
@@ -153,7 +155,7 @@ class Table:
         """The column holding the row's own id (its identity column: ``history_id`` in a history table)."""
         return self.identity_column
 
-    @property
+    @cached_property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -167,11 +169,11 @@ class Table:
     def polars_schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.polars_type for c in self.columns}
 
-    @property
+    @cached_property
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
 
-    @property
+    @cached_property
     def identity_column(self) -> str | None:
         return next((c.name for c in self.columns if c.identity), None)
 

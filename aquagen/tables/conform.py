@@ -3,6 +3,7 @@ profile, and synthesize django-simple-history rows for it."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import cast
 
 import polars as pl
@@ -25,20 +26,7 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
     """
     t = schemas.table(name, profile)
     df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
-    extra = set(df.columns) - set(t.column_names)
-    if extra:
-        raise SchemaViolation(f"{name}: unknown columns {sorted(extra)}")
-    exprs = []
-    for c in t.columns:
-        if c.name not in df.columns:
-            if not c.nullable:
-                raise SchemaViolation(f"{name}.{c.name} is NOT NULL but was not generated")
-            exprs.append(pl.lit(None, dtype=c.polars_type).alias(c.name))
-            continue
-        col = pl.col(c.name)
-        if c.numeric and df.schema[c.name].is_float():
-            col = col.round(c.numeric[1], mode="half_away_from_zero")
-        exprs.append(col.cast(c.polars_type, strict=True).alias(c.name))
+    exprs = _conforming(t, tuple(df.schema.items()))
     try:
         out = df.select(exprs)
     except pl.exceptions.PolarsError as e:
@@ -47,21 +35,45 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _conforming(t: schemas.Table, schema: tuple[tuple[str, pl.DataType], ...]) -> list[pl.Expr]:
+    """The expressions that make a frame of ``schema`` into ``t``'s columns (built once per table and
+    input schema: a builder conforms frames of the same shape for every batch)."""
+    have = dict(schema)
+    extra = set(have) - set(t.column_names)
+    if extra:
+        raise SchemaViolation(f"{t.name}: unknown columns {sorted(extra)}")
+    exprs = []
+    for c in t.columns:
+        if c.name not in have:
+            if not c.nullable:
+                raise SchemaViolation(f"{t.name}.{c.name} is NOT NULL but was not generated")
+            exprs.append(pl.lit(None, dtype=c.polars_type).alias(c.name))
+            continue
+        col = pl.col(c.name)
+        if c.numeric and have[c.name].is_float():
+            col = col.round(c.numeric[1], mode="half_away_from_zero")
+        exprs.append(col.cast(c.polars_type, strict=True).alias(c.name))
+    return exprs
+
+
 def _check(t: schemas.Table, df: pl.DataFrame) -> None:
     if df.height == 0:
         return
     bad = [c.name for c in t.columns if not c.nullable and df[c.name].null_count()]  # a kept count: no scan
     if bad:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
-    for c in t.columns:
-        if c.max_length is not None:
-            s = df[c.name]
-            # characters only when the bytes could exceed (a character is at least one byte)
-            if cast(int, s.str.len_bytes().max() or 0) <= c.max_length:
-                continue
-            longest = cast(int | None, s.str.len_chars().max())
-            if longest is not None and longest > c.max_length:
-                raise SchemaViolation(f"{t.name}.{c.name}: value of {longest} chars exceeds {c.sql_type}")
+    limited = [c for c in t.columns if c.max_length is not None]
+    if not limited:
+        return
+    # characters only when the bytes could exceed (a character is at least one byte); one query for all
+    most = df.select(pl.col(c.name).str.len_bytes().max() for c in limited).row(0)
+    for c, n in zip(limited, most, strict=True):
+        if (n or 0) <= cast(int, c.max_length):
+            continue
+        longest = cast(int | None, df[c.name].str.len_chars().max())
+        if longest is not None and longest > cast(int, c.max_length):
+            raise SchemaViolation(f"{t.name}.{c.name}: value of {longest} chars exceeds {c.sql_type}")
 
 
 def history(

@@ -111,20 +111,34 @@ class Local(Counting):
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         day = _day_array(df, when_column(table, self.profile))
-        self._count(table, day)
+        if table in self._counts:
+            raise ValueError(f"ids of {table} assigned twice in one shard")
+        order = np.argsort(day, kind="stable")
+        self._counts[table] = _per_day(day[order], ordered=True)
         rank = np.empty(len(day), dtype=np.int64)
-        rank[np.argsort(day, kind="stable")] = np.arange(len(day), dtype=np.int64)
-        return pl.Series(rank + LOCAL_BASE)
+        rank[order] = np.arange(LOCAL_BASE, LOCAL_BASE + len(day), dtype=np.int64)
+        return pl.Series(rank)
 
 
-def _per_day(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(days, rows per day) of a table's row days, days ascending."""
-    days, n = np.unique(day, return_counts=True)
-    return days.astype(np.int32), n.astype(np.int64)
+def _per_day(day: np.ndarray, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(days, rows per day) of a table's row days, days ascending (``ordered``: ``day`` is sorted)."""
+    if not ordered:
+        day = np.sort(day, kind="stable")
+    if not len(day):
+        return np.empty(0, np.int32), np.empty(0, np.int64)
+    starts = np.flatnonzero(np.diff(day, prepend=day[0] - 1))
+    return day[starts].astype(np.int32), np.diff(starts, append=len(day)).astype(np.int64)
+
+
+_US_PER = {"us": 86_400_000_000, "ns": 86_400_000_000_000, "ms": 86_400_000}  # a day in each time unit
 
 
 def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
-    return df[when].dt.date().cast(pl.Int32).to_numpy()
+    """Each row's UTC day (days since 1970): integer arithmetic on the timestamps, no Polars operation."""
+    s = df[when]
+    if isinstance(s.dtype, pl.Datetime) and s.dtype.time_zone in (None, "UTC") and not s.null_count():
+        return (s.to_physical().to_numpy() // _US_PER[s.dtype.time_unit]).astype(np.int32)
+    return s.dt.date().cast(pl.Int32).to_numpy()
 
 
 @cache
