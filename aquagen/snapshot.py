@@ -97,6 +97,7 @@ def _encodings(t: schemas.Table) -> dict[str, str]:
     return out
 
 
+@cache
 def _key_columns(t: schemas.Table) -> list[str]:
     return [c for c in t.column_names if c in ("id", "history_id", "created_at", "history_date") or c.endswith("_id")]
 

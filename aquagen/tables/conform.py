@@ -95,21 +95,21 @@ def history(
     h = schemas.table(t.history_table, profile)
     date = pl.col(history_date) if isinstance(history_date, str) else history_date
     user = user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id, dtype=pl.Int32)
-    rows = base.with_columns(
-        history_id=pl.lit(0, dtype=pl.Int32),
-        history_date=date,
-        history_change_reason=pl.lit(None, dtype=pl.String),
-        history_type=pl.lit(history_type),
-        history_user_id=user.cast(pl.Int32),
-    )
-    return rows.select(h.column_names)
+    added = {
+        "history_id": pl.lit(0, dtype=pl.Int32),
+        "history_date": date,
+        "history_change_reason": pl.lit(None, dtype=pl.String),
+        "history_type": pl.lit(history_type),
+        "history_user_id": user.cast(pl.Int32),
+    }
+    return base.select(added[c].alias(c) if c in added else pl.col(c) for c in h.column_names)  # one query
 
 
 def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
     """History rows in (history_date, object id, type) order: the order the app would have written them.
     ``key``: the column of the object's id (the base table's ``object_key``)."""
-    order = df.with_columns(_t=pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8))
-    return order.sort(["history_date", key, "_t"], maintain_order=True).drop("_t")
+    kind = pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8)
+    return df.sort([pl.col("history_date"), pl.col(key), kind], maintain_order=True)
 
 
 def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.DataFrame:
