@@ -320,7 +320,8 @@ def run_days(
         rec["pop_start"][t] = pop
         rec["w_start"][t] = w
         density = pop * w / 1000 / density_ref[t]
-        oxygen = np.clip(water.oxygen_base[t] - 6.0 * density / (1.0 + density), 50.0, 100.0)
+        # np.minimum/np.maximum: the same values as np.clip, without its per-call overhead (a call per day)
+        oxygen = np.minimum(np.maximum(water.oxygen_base[t] - 6.0 * density / (1.0 + density), 50.0), 100.0)
         stress = temp_stress[t] * (1.0 + 0.08 * np.maximum(0.0, LOW_OXYGEN_PCT - oxygen))
         p_death = np.minimum(base_rate[t] * stress + other_rate[t], 0.5)
         dead = np.minimum(rng.poisson(pop * p_death), pop)

@@ -49,7 +49,7 @@ class Deferred:
 
     def assign(self, table: str, df: pl.DataFrame) -> pl.Series:
         if table in self.TABLES:
-            return pl.Series([0] * df.height, dtype=pl.Int64)
+            return pl.zeros(df.height, pl.Int64, eager=True).alias("")
         return self.inner.assign(table, df)
 
     def number(self, out: dict[str, pl.DataFrame], table: str) -> None:
