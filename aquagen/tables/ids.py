@@ -181,6 +181,13 @@ def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str)
 
 def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl.Series:
     v = s.to_numpy()
+    if not s.null_count() and len(v) and v.min() >= LOCAL_BASE:  # every value local (a table's own ids): no masks
+        lv = v.astype(np.int64, copy=False)
+        if lv.max() >= end:
+            raise AssertionError(f"{s.name}: a local id beyond the counted rows")
+        return pl.Series(s.name, lv + offset[np.searchsorted(start, lv, side="right") - 1], dtype=pl.Int64).cast(
+            s.dtype
+        )
     local = v >= LOCAL_BASE
     if s.null_count():
         local &= ~s.is_null().to_numpy()
