@@ -50,7 +50,8 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
     """The frame as Arrow with exactly the table's schema (types and nullability)."""
     if df.columns != table.column_names:
         raise ValueError(f"{table.name}: columns {df.columns} are not the schema's {table.column_names}")
-    return df.to_arrow().cast(table.arrow_schema)
+    # string views out of Polars without a copy, then one cast to string (not views -> large string -> string)
+    return df.to_arrow(compat_level=pl.CompatLevel.newest()).cast(table.arrow_schema)
 
 
 def write_part(
