@@ -466,8 +466,7 @@ def load_fresh(
         # the one short transaction that makes the load visible
         t0 = time.perf_counter()
         with ctl.transaction():
-            for t in ts.values():
-                ctl.execute(f"ALTER TABLE {staging}.{t.name} SET SCHEMA public")
+            ctl.execute("; ".join(f"ALTER TABLE {staging}.{t.name} SET SCHEMA public" for t in ts.values()))
             finish(ctl, done.rows)
             ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
             killpoints.reached("final")
