@@ -35,7 +35,7 @@ import psycopg
 from psycopg import sql
 
 import schemas
-from aquagen import killpoints
+from aquagen import killpoints, timing
 from aquagen.snapshot import Snapshot
 
 from . import staged
@@ -275,6 +275,7 @@ def load_swapped(
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
     snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
     fails), then swap them in before that transaction commits."""
+    laps = timing.Laps(timing.LOAD_PREPARE)
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
     copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
@@ -320,8 +321,10 @@ def load_swapped(
     with connect(dsn) as aside:
         aside.autocommit = True
         aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+    laps(None)
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
     rows = {n: done.rows.get(n, 0) for n in ts}
+    laps = timing.Laps(timing.LOAD_FINAL)
 
     t0 = time.perf_counter()
     names = ", ".join(f'public."{t}"' for t in tables)
@@ -385,5 +388,6 @@ def load_swapped(
         segments,
     )
     killpoints.reached("final")
+    laps(None)  # up to the COMMIT, which the caller runs
     done.phases["final"] = time.perf_counter() - t0
     return Swapped(rows, matched_counts(maps), done.phases)
