@@ -432,10 +432,11 @@ def _not_ours(table: str, rel: str, profile: str, what: str) -> AquagenError:
     )
 
 
-def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: str) -> None:
+def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: str, values: bool = True) -> None:
     """One part file against the profile: readable Parquet, the manifest's row count (metadata and
     data), exactly the table's columns with their Arrow types, no NULL in a NOT NULL column, and
-    values inside their SQL type (numeric precision, varchar length, CHECK (col >= 0), dates)."""
+    values inside their SQL type (numeric precision, varchar length, CHECK (col >= 0), dates).
+    Without ``values`` only the footer is read (``Snapshot.record_batches`` checks the values)."""
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
@@ -470,8 +471,22 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
                 profile,
                 f"column {col.name} is {got}, the profile's {col.sql_type} is {col.arrow_type}",
             )
+    if not values:
+        return
+    ranged, ge0 = _ranged(table, schema)
+    try:
+        data = pf.read(columns=[c.name for c in ranged] or [table.columns[0].name], use_threads=True)
+    except Exception as e:
+        raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
+    if data.num_rows != rows:
+        raise _not_ours(table.name, rel, profile, f"holds {data.num_rows} rows of data, the manifest says {rows}")
+    check_values(data, ranged, ge0, table.name, rel, profile)
+
+
+def _ranged(table: schemas.Table, schema: pa.Schema) -> tuple[list[schemas.Column], set[str]]:
+    """The columns whose Arrow type alone does not keep values inside the SQL type, and those of a
+    CHECK (col >= 0)."""
     ge0 = {m[1] for c in table.checks if (m := re.fullmatch(r'\("?(\w+)"? >= 0\)', c))}
-    # the columns whose Arrow type alone does not keep values inside the SQL type
     ranged = [
         c
         for c in table.columns
@@ -481,26 +496,27 @@ def check_part(path: Path, rel: str, table: schemas.Table, rows: int, profile: s
         or c.sql_type in ("date", "timestamp with time zone")
         or (not c.nullable and schema.field(c.name).nullable)
     ]
-    try:
-        data = pf.read(columns=[c.name for c in ranged] or [table.columns[0].name], use_threads=True)
-    except Exception as e:
-        raise _not_ours(table.name, rel, profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
-    if data.num_rows != rows:
-        raise _not_ours(table.name, rel, profile, f"holds {data.num_rows} rows of data, the manifest says {rows}")
+    return ranged, ge0
+
+
+def check_values(
+    data: pa.Table | pa.RecordBatch, ranged: list[schemas.Column], ge0: set[str], table: str, rel: str, profile: str
+) -> None:
+    """The values of a part (or of a record batch of it) inside their SQL types; a one-line error naming the file."""
     for col in ranged:
         try:
             problem = _value_problem(col, data.column(col.name), col.name in ge0)
         except Exception as e:
             problem = f"holds values that cannot be checked ({str(e).splitlines()[0][:120]})"
         if problem:
-            raise _not_ours(table.name, rel, profile, f"column {col.name} {problem}")
+            raise _not_ours(table, rel, profile, f"column {col.name} {problem}")
 
 
 _EPOCH = dt.date(1970, 1, 1)
 _DAYS = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))  # dates and timestamps a part may hold
 
 
-def _value_problem(col: schemas.Column, arr: pa.ChunkedArray, non_negative: bool) -> str | None:
+def _value_problem(col: schemas.Column, arr: pa.ChunkedArray | pa.Array, non_negative: bool) -> str | None:
     """Why ``arr`` cannot go into ``col`` (None when it can)."""
     if not col.nullable and arr.null_count:
         return f"holds {arr.null_count} NULLs but is NOT NULL"
@@ -573,9 +589,11 @@ class Snapshot:
     def rows(self, name: str) -> int:
         return self.manifest["tables"][name]["rows"]
 
-    def verify(self) -> None:
+    def verify(self, values: bool = True) -> None:
         """Check every file: inside the folder, its checksum, then (``check_part``) its row count
-        and schema against the manifest and the profile. Raises a one-line AquagenError."""
+        and schema against the manifest and the profile, and (``values``) its values. Raises a
+        one-line AquagenError. A load passes ``values=False``: ``record_batches`` checks the values
+        of the batches it reads (each file decoded once, not twice)."""
         for entry in self.manifest["tables"].values():
             for f in entry["files"]:
                 p = _inside(self.path, f["path"])
@@ -586,7 +604,7 @@ class Snapshot:
         for name, entry in self.manifest["tables"].items():
             table = schemas.table(name, self.profile)
             for f in entry["files"]:
-                check_part(self.path / f["path"], f["path"], table, f["rows"], self.profile)
+                check_part(self.path / f["path"], f["path"], table, f["rows"], self.profile, values)
 
     def unlisted(self) -> list[str]:
         """Files in the folder that the manifest does not list (beside manifest.json and a report
@@ -608,5 +626,22 @@ class Snapshot:
         return self.scan(name).collect()
 
     def record_batches(self, name: str, batch_rows: int = 1 << 17) -> Iterator[pa.RecordBatch]:
-        for path in self.files(name):
-            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        """The table's rows, each batch's values checked as ``verify`` checks them (a one-line
+        AquagenError naming the file), and each file's rows counted against the manifest."""
+        table = schemas.table(name, self.profile)
+        for f in self.manifest["tables"][name]["files"]:
+            rel = f["path"]
+            try:
+                pf = pq.ParquetFile(self.path / rel)
+                ranged, ge0 = _ranged(table, pf.schema_arrow)
+                n = 0
+                for batch in pf.iter_batches(batch_size=batch_rows):
+                    check_values(batch, ranged, ge0, name, rel, self.profile)
+                    n += batch.num_rows
+                    yield batch
+            except AquagenError:
+                raise
+            except (OSError, pa.ArrowException) as e:
+                raise _not_ours(name, rel, self.profile, f"cannot be read ({str(e).splitlines()[0][:120]})") from None
+            if n != f["rows"]:
+                raise _not_ours(name, rel, self.profile, f"holds {n} rows of data, the manifest says {f['rows']}")

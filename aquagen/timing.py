@@ -29,6 +29,11 @@ WRITE = "write"  # one Parquet part: encoding, checksum, file
 HANDOFF = "handoff"  # work files between phases (feeding events, local frames)
 ALLOCATE = "allocate"  # the first id of every shard's days, in the parent
 MASTER = "master"  # phases 1-2: infrastructure and master data
+# the phases a load reports (``loaders``; ``table`` of a task is its label, e.g. "copy <table>")
+LOAD_CHECK = "load-check"  # the snapshot's files against its manifest and profile (values: as they stream)
+LOAD_PREPARE = "load-prepare"  # into an existing schema: catalog reads, id maps, what to build
+LOAD_TASK = "load-task"  # one task of the build graph on a worker connection (COPY, an index, FKs)
+LOAD_FINAL = "load-final"  # the one transaction that makes the load visible
 
 
 @dataclass(frozen=True)

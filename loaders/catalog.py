@@ -10,7 +10,7 @@ import psycopg
 import schemas
 from aquagen import profiles
 
-from .rows import one
+from .rows import each, one
 
 _CATALOG_SQL = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity <> ''
@@ -72,26 +72,39 @@ def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -
     return one(conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}"))[0]
 
 
+def max_ids(conn: psycopg.Connection, tables: Iterable[schemas.Table], schema: str = "public") -> dict[str, int]:
+    """``max_id`` of every table, in one round trip."""
+    tables = [t for t in tables if (t.identity_column or "id") in t.column_names]
+    found = each(
+        conn,
+        [(f"SELECT COALESCE(max({t.identity_column or 'id'}), 0) FROM {schema}.{t.name}", None) for t in tables],
+    )
+    return {t.name: rows[0][0] for t, rows in zip(tables, found)}
+
+
 def set_sequences(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> None:
     """Move every identity sequence past the highest id, never backwards.
 
     ALTER SEQUENCE ... RESTART is transactional (setval is not), so a load that
     is rolled back or killed leaves the sequences where they were too.
     """
-    for t in ts.values():
-        col = t.identity_column
-        if not col:
-            continue
-        seq, top = one(
-            conn.execute(
-                f"SELECT pg_get_serial_sequence('public.{t.name}', '{col}'), (SELECT max({col}) FROM public.{t.name})"
-            )
-        )
-        if top is None:
-            continue
-        last, called = one(conn.execute(f"SELECT last_value, is_called FROM {seq}"))
-        if top + 1 > last + (1 if called else 0):
-            conn.execute(f"ALTER SEQUENCE {seq} RESTART WITH {top + 1}")
+    tables = [(t.name, t.identity_column) for t in ts.values() if t.identity_column]
+    found = each(
+        conn,
+        [
+            (f"SELECT pg_get_serial_sequence('public.{n}', '{col}'), (SELECT max({col}) FROM public.{n})", None)
+            for n, col in tables
+        ],
+    )
+    tops = [(r[0][0], r[0][1]) for r in found if r[0][1] is not None]
+    states = each(conn, [(f"SELECT last_value, is_called FROM {seq}", None) for seq, _ in tops])
+    moves = [
+        f"ALTER SEQUENCE {seq} RESTART WITH {top + 1}"
+        for (seq, top), ((last, called),) in zip(tops, states)
+        if top + 1 > last + (1 if called else 0)
+    ]
+    if moves:
+        conn.execute("; ".join(moves))
 
 
 def row_counts(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:

@@ -29,7 +29,7 @@ from aquagen.snapshot import Snapshot
 
 from . import rebuild
 from .binarycopy import Progress, copy_rows, update_rows
-from .catalog import analyze, max_id, set_sequences
+from .catalog import analyze, max_id, max_ids, set_sequences
 from .loadlog import write_log
 from .purge import purge_batches
 from .reconcile import (
@@ -101,9 +101,10 @@ def plan(
 def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table]) -> dict[str, IdMap]:
     """Where every base table's snapshot ids go in this database (reads only)."""
     maps: dict[str, IdMap] = {}
+    tops = max_ids(conn, [t for t in ts.values() if not t.history_of])
     for name, t in ts.items():
         if not t.history_of:
-            maps[name] = reconcile(conn, snapshot, t, ts, maps)
+            maps[name] = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
     return maps
 
 
@@ -112,7 +113,7 @@ def id_segments(conn: psycopg.Connection, ts: dict[str, schemas.Table], maps: di
     maps later ids the same way): events past the rows already there, history rows likewise.
     Master tables matched by natural key are found by it again, so they are not listed."""
     out = {n: [[1, m.offset]] for n, m in maps.items() if m.pairs is None and m.offset}
-    out |= {n: [[1, o]] for n, t in ts.items() if t.history_of and (o := max_id(conn, t))}
+    out |= {n: [[1, o]] for n, o in max_ids(conn, [t for t in ts.values() if t.history_of]).items() if o}
     return out
 
 

@@ -95,9 +95,18 @@ def by_natural_key(
     return rows.join(existing, on=list(key), how="left", nulls_equal=False)
 
 
-def reconcile(conn: psycopg.Connection, snapshot: Snapshot, t: schemas.Table, ts, maps: dict[str, IdMap]) -> IdMap:
-    """Ids for a base table's rows in a database that already holds rows."""
-    existing_max = max_id(conn, t)
+def reconcile(
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    t: schemas.Table,
+    ts,
+    maps: dict[str, IdMap],
+    existing_max: int | None = None,
+) -> IdMap:
+    """Ids for a base table's rows in a database that already holds rows (``existing_max``: its
+    ``max_id``, when the caller read it already)."""
+    if existing_max is None:
+        existing_max = max_id(conn, t)
     if snapshot.rows(t.name) == 0 or existing_max == 0:
         return IdMap()
     key = get(snapshot.profile).natural_keys.get(t.name)  # master rows: the same object by natural key

@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 import schemas
-from aquagen import killpoints
+from aquagen import killpoints, timing
 from aquagen.snapshot import Snapshot
 
 from .binarycopy import Progress
@@ -145,7 +145,8 @@ class _Pool:
             try:
                 killpoints.reached(task.point)
                 task.start = time.perf_counter()
-                task.run(conn)
+                with timing.timed(timing.LOAD_TASK, task.label):
+                    task.run(conn)
                 task.seconds = time.perf_counter() - task.start
             except BaseException as e:
                 with self.cv:
@@ -465,9 +466,8 @@ def load_fresh(
         )
         # the one short transaction that makes the load visible
         t0 = time.perf_counter()
-        with ctl.transaction():
-            for t in ts.values():
-                ctl.execute(f"ALTER TABLE {staging}.{t.name} SET SCHEMA public")
+        with timing.timed(timing.LOAD_FINAL), ctl.transaction():
+            ctl.execute("; ".join(f"ALTER TABLE {staging}.{t.name} SET SCHEMA public" for t in ts.values()))
             finish(ctl, done.rows)
             ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
             killpoints.reached("final")

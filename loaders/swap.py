@@ -35,7 +35,7 @@ import psycopg
 from psycopg import sql
 
 import schemas
-from aquagen import killpoints
+from aquagen import killpoints, timing
 from aquagen.snapshot import Snapshot
 
 from . import staged
@@ -43,7 +43,7 @@ from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, id_maps, id_segments, matched_counts
 from .loadlog import write_log
-from .rows import one
+from .rows import each, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
 
 _BLOCKERS = """
@@ -133,39 +133,69 @@ def _literal(conn: psycopg.Connection, text: str) -> str:
     return sql.Literal(text).as_string(conn)
 
 
-def _grants(conn: psycopg.Connection, kind: str, qualified: str, oid: int) -> list[str]:
-    col = "relacl"
-    out = []
-    for grantee, priv, grantable in conn.execute(
-        f"SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
-        f"a.is_grantable FROM pg_class c, aclexplode(c.{col}) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
-        "WHERE c.oid = %s ORDER BY 1, 2",
-        (oid,),
-    ).fetchall():
-        out.append(f"GRANT {priv} ON {kind} {qualified} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}")
-    return out
+_GRANTS = (
+    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
+    "a.is_grantable FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+    "WHERE c.oid = %s ORDER BY 1, 2"
+)
 
 
-def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: set[str]) -> Copy:
-    """The table's keys, checks, indexes, FKs, grants and comments, as statements for its copy."""
-    oid, owner, comment = one(
-        conn.execute(
-            "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
-            "FROM pg_class c WHERE c.oid = %s::regclass",
-            (f'public."{table}"',),
-        )
-    )
+def _grant_sql(kind: str, qualified: str, rows: list) -> list[str]:
+    return [
+        f"GRANT {priv} ON {kind} {qualified} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}"
+        for grantee, priv, grantable in rows
+    ]
+
+
+_TABLE = (
+    "SELECT c.oid, quote_ident(pg_get_userbyid(c.relowner)), obj_description(c.oid, 'pg_class') "
+    "FROM pg_class c WHERE c.oid = %s::regclass"
+)
+_CONSTRAINTS = (
+    "SELECT k.conname, k.contype, pg_get_constraintdef(k.oid), "
+    "       CASE WHEN k.contype IN ('p', 'u') THEN pg_get_indexdef(k.conindid) END, k.condeferrable, "
+    "       k.condeferred, k.convalidated, obj_description(k.oid, 'pg_constraint') "
+    "FROM pg_constraint k WHERE k.conrelid = %s::regclass ORDER BY k.conname"
+)
+_INDEXES = (
+    "SELECT i.relname, pg_get_indexdef(i.oid), x.indisclustered, obj_description(i.oid, 'pg_class') "
+    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass "
+    "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid) "
+    "ORDER BY 1"
+)
+_CLUSTERED_KEYS = (  # a key's index may be the clustered one
+    "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+    "JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
+    "WHERE x.indrelid = %s::regclass AND x.indisclustered"
+)
+
+
+def describe_all(conn: psycopg.Connection, tables: list[str], staging: str) -> dict[str, Copy]:
+    """Each table's keys, checks, indexes, FKs, grants and comments, as statements for its copy
+    (the catalog read for every table in one round trip)."""
+    staged_tables = set(tables)
+    queries = []
+    for table in tables:
+        rel = (f'public."{table}"',)
+        queries += [(_TABLE, rel), (_CONSTRAINTS, rel), (_INDEXES, rel), (_CLUSTERED_KEYS, rel)]
+    found = each(conn, queries)
+    grants = each(conn, [(_GRANTS, (found[4 * i][0][0],)) for i in range(len(tables))])
+    return {
+        table: describe(conn, table, staging, staged_tables, found[4 * i : 4 * i + 4], grants[i])
+        for i, table in enumerate(tables)
+    }
+
+
+def describe(
+    conn: psycopg.Connection, table: str, staging: str, staged_tables: set[str], found: list[list], grants: list
+) -> Copy:
+    """One table's copy from its catalog rows (``describe_all``'s queries, in that order)."""
+    (_, owner, comment), constraints, index_rows, clustered_keys = found[0][0], found[1], found[2], found[3]
     q = f"{staging}.{table}"
     keys, checks, fks, parents, after, comments = [], [], [], set(), [], []
     if comment is not None:
         comments.append(f'COMMENT ON TABLE public."{table}" IS {_literal(conn, comment)}')
-    for name, kind, definition, indexdef, deferrable, deferred, validated, ccomment in conn.execute(
-        "SELECT k.conname, k.contype, pg_get_constraintdef(k.oid), "
-        "       CASE WHEN k.contype IN ('p', 'u') THEN pg_get_indexdef(k.conindid) END, k.condeferrable, "
-        "       k.condeferred, k.convalidated, obj_description(k.oid, 'pg_constraint') "
-        "FROM pg_constraint k WHERE k.conrelid = %s ORDER BY k.conname",
-        (oid,),
-    ).fetchall():
+    for name, kind, definition, indexdef, deferrable, deferred, validated, ccomment in constraints:
         ident = sql.Identifier(name).as_string(conn)
         if kind in ("p", "u"):
             clause = f"ADD CONSTRAINT {ident} {'PRIMARY KEY' if kind == 'p' else 'UNIQUE'} USING INDEX {ident}"
@@ -182,25 +212,14 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
         if ccomment is not None:
             comments.append(f'COMMENT ON CONSTRAINT {ident} ON public."{table}" IS {_literal(conn, ccomment)}')
     indexes = []
-    for name, indexdef, clustered, icomment in conn.execute(
-        "SELECT i.relname, pg_get_indexdef(i.oid), x.indisclustered, obj_description(i.oid, 'pg_class') "
-        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid) "
-        "ORDER BY 1",
-        (oid,),
-    ).fetchall():
+    for name, indexdef, clustered, icomment in index_rows:
         indexes.append(_aim(indexdef, staging, table))
         ident = sql.Identifier(name).as_string(conn)
         if clustered:
             after.append(f"ALTER TABLE {q} CLUSTER ON {ident}")
         if icomment is not None:
             after.append(f"COMMENT ON INDEX {staging}.{ident} IS {_literal(conn, icomment)}")
-    for (name,) in conn.execute(  # a key's index may be the clustered one
-        "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid "
-        "WHERE x.indrelid = %s AND x.indisclustered",
-        (oid,),
-    ).fetchall():
+    for (name,) in clustered_keys:
         after.append(f"ALTER TABLE {q} CLUSTER ON {sql.Identifier(name).as_string(conn)}")
     return Copy(
         table,
@@ -212,7 +231,7 @@ def describe(conn: psycopg.Connection, table: str, staging: str, staged_tables: 
         fks,
         parents,
         comments,
-        _grants(conn, "TABLE", f'public."{table}"', oid),
+        _grant_sql("TABLE", f'public."{table}"', grants),
     )
 
 
@@ -256,8 +275,9 @@ def load_swapped(
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
     snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
     fails), then swap them in before that transaction commits."""
+    laps = timing.Laps(timing.LOAD_PREPARE)
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
-    copies = {t: describe(ctl, t, staging, set(tables)) for t in tables}
+    copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
     segments = id_segments(ctl, ts, maps)
@@ -301,43 +321,56 @@ def load_swapped(
     with connect(dsn) as aside:
         aside.autocommit = True
         aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+    laps(None)
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
     rows = {n: done.rows.get(n, 0) for n in ts}
+    laps = timing.Laps(timing.LOAD_FINAL)
 
     t0 = time.perf_counter()
     names = ", ".join(f'public."{t}"' for t in tables)
     lock_tables(
         ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE", lock_wait
     )
-    sequences = {}
-    for t in tables:
-        col = ts[t].identity_column
-        if col:
-            seq = one(ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)))[0]
-            if seq:
-                last, called, acl_oid = one(
-                    ctl.execute(f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}")
-                )
-                sequences[t] = (col, seq, last + 1 if called else last, _grants(ctl, "SEQUENCE", seq, acl_oid))
+    # every per-table statement of this transaction goes in a few round trips (the tables are
+    # locked from the application meanwhile)
+    idents = [(t, ts[t].identity_column) for t in tables if ts[t].identity_column]
+    found = each(ctl, [("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)) for t, col in idents])
+    owned = [(t, col, rows[0][0]) for (t, col), rows in zip(idents, found) if rows[0][0]]
+    states = each(
+        ctl,
+        [
+            (f"SELECT last_value, is_called, {_literal(ctl, seq)}::regclass::oid FROM {seq}", None)
+            for _, _, seq in owned
+        ],
+    )
+    seq_grants = each(ctl, [(_GRANTS, (st[0][2],)) for st in states])
+    sequences = {
+        t: (col, seq, last + 1 if called else last, _grant_sql("SEQUENCE", seq, g))
+        for (t, col, seq), ((last, called, _),), g in zip(owned, states, seq_grants)
+    }
     for h in holders:
         ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
     killpoints.reached("swap")
     ctl.execute(f"DROP TABLE {names}")
-    for t in tables:
-        ctl.execute(f'ALTER TABLE {staging}."{t}" SET SCHEMA public')
     role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
+    moves = [f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables]
     for t, c in copies.items():
         if c.owner != role:
-            ctl.execute(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
-        for stmt in c.grants + c.comments:
-            ctl.execute(stmt)
-    for t, (col, old, nxt, grants) in sequences.items():
-        new = one(ctl.execute("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)))[0]
+            moves.append(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
+        moves += c.grants + c.comments
+    ctl.execute("; ".join(moves))
+    renamed = each(
+        ctl, [("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)) for t, (col, *_) in sequences.items()]
+    )
+    fixes = []
+    for (old, nxt, grants), found_new in zip(((s[1], s[2], s[3]) for s in sequences.values()), renamed):
+        new = found_new[0][0]
         if new != old:
-            ctl.execute(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
-        ctl.execute(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")
-        for g in grants:
-            ctl.execute(g)
+            fixes.append(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
+        fixes.append(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")
+        fixes += grants
+    if fixes:
+        ctl.execute("; ".join(fixes))
     for h in holders:
         killpoints.reached("fk")
         ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
@@ -355,5 +388,6 @@ def load_swapped(
         segments,
     )
     killpoints.reached("final")
+    laps(None)  # up to the COMMIT, which the caller runs
     done.phases["final"] = time.perf_counter() - t0
     return Swapped(rows, matched_counts(maps), done.phases)

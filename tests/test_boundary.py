@@ -15,6 +15,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from aquagen.errors import AquagenError
 from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
-from loaders import postgres
+from loaders import postgres, staged
 
 from .conftest import AS_OF, fingerprint, run_cli
 
@@ -234,6 +235,8 @@ def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(
         postgres.load(Snapshot.open(folder), empty_db)
     assert "\n" not in str(e.value) and str(e.value)
     assert fingerprint(empty_db) == before
+    with psycopg.connect(empty_db) as c:  # values are checked as they stream in: no staging schema left
+        assert staged.leftovers(c) == []
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 import schemas
+from aquagen import timing
 from aquagen.errors import AquagenError
 from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
@@ -353,8 +354,12 @@ def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, m
     _migrated(empty_db)
     before, held = state(empty_db), counts(empty_db)
     monkeypatch.setattr(staged, "BIG_ROWS", 1)
-    result = postgres.load(master_snapshot, empty_db, workers=3)
+    with timing.Collector() as hooks:
+        result = postgres.load(master_snapshot, empty_db, workers=3)
     assert "swapped in" in result.method and not result.created_schema, result.method
+    phases = [t.phase for t in hooks.records]  # the load's timing hooks: each phase, a record per task
+    assert [p for p in phases if p != timing.LOAD_TASK] == [timing.LOAD_CHECK, timing.LOAD_PREPARE, timing.LOAD_FINAL]
+    assert phases.count(timing.LOAD_TASK) == len(result.phases["tasks"])
     assert state(empty_db) == before
     after = counts(empty_db)
     assert after == {t: held[t] + result.rows[t] for t in PROFILE_TABLES}
