@@ -78,7 +78,9 @@ class Profile:
     feed_site: Callable[[FeedSite, pl.DataFrame, int, IdBook, bool], dict[str, pl.DataFrame]]
     feed_container_of: Callable[[pl.Expr], pl.Expr]  # a fish container's feed container
     feedings: tuple[str, str]  # the feeding table and its history: built by batches, costed by feed sites
-    stock_tables: tuple[str, ...]  # master tables the feed sites own (written by them, not by the master shard)
+    # master tables the feed sites own (written by them, not by the master shard); with ``feed_window``
+    # the lots table, then its history table
+    stock_tables: tuple[str, ...]
     mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
     natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)

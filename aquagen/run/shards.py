@@ -265,8 +265,8 @@ def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, dict[int, list[str]
     """Per feed site and window, the batches' hand-off files of its feed containers (one listing for all)."""
     files: dict[str, dict[int, list[str]]] = {}
     for f in sorted(job.work.glob("feed/*/*/*.parquet")):
-        fc, w = f.split("/")[-3:-1]
-        files.setdefault(fc, {}).setdefault(int(w), []).append(f)
+        container, window = f.split("/")[-3:-1]
+        files.setdefault(container, {}).setdefault(int(window), []).append(f)
     out: dict[int, dict[int, list[str]]] = {}
     for s in sites:
         mine = out.setdefault(s.key, {})
@@ -349,42 +349,35 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
     if p.feed_window is None:
         return _write_cut(job, frames, site.part)
     stock, history = p.stock_tables
+    key = p.tables[stock].object_key or "id"
     lots = frames[stock]
     latest = [frames[history]]  # each lot's latest history row so far (its initial rows to start)
-    entries, rows = {}, 0
-    for w in sorted(set(files) | set(_kept_windows(job, site.part))):
-        if w > job.as_of.year:
-            break
-        kept = _kept(job, f"{site.part}/w{w}", first) if _has_kept(job, f"{site.part}/w{w}") else {}
+    entries: dict[str, dict | None] = {}
+    rows = 0
+    # every window with a feeding up to the as-of date was kept (its costs), and every window with a lot's change
+    for w in sorted(_kept_windows(job, site.part)):
+        kept = _kept(job, f"{site.part}/w{w}", first)
         feedings = _site_feedings(job, files.get(w, [])).sort("created_at", "id")
-        costs = kept.get(FEED_COSTS, pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64}))
-        changes = kept.get(history, _no_changes(frames[history]))
         with timed(BUILD, p.feedings[0]) as step:
-            tables = p.feed_window(feedings, costs, changes, lots, p.name)
+            tables = p.feed_window(feedings, kept[FEED_COSTS], kept[history], lots, p.name)
             step.rows = tables[p.feedings[0]].height
-        del feedings, costs, changes, kept
+        del feedings, kept
         with timed(CUT):
             tables = cut(tables, job.as_of, p.name, ())
-        latest.append(_latest(tables[history]))
+        latest.append(_latest(tables[history], key))
         written = _write_all(job, tables, _window_part(site, w))
         entries |= written.entries
         rows += written.rows
-    with timed(CUT):
+    with timed(CUT):  # the lots as their last history row up to the as-of date (as ``cut`` makes them)
         frames = cut(frames, job.as_of, p.name, ())
-        frames[stock] = _latest(pl.concat(latest)).select(p.tables[stock].column_names).sort("id")
+        frames[stock] = _latest(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
 
 
-def _latest(history: pl.DataFrame) -> pl.DataFrame:
+def _latest(history: pl.DataFrame, key: str) -> pl.DataFrame:
     """Each object's last history row (by history_id), as ``cut`` makes a changing object's state."""
-    return history.sort("history_id").group_by("id", maintain_order=True).last()
-
-
-def _no_changes(history: pl.DataFrame) -> pl.DataFrame:
-    return history.clear().select(
-        "id", "history_date", "history_type", "quantity_kg", "updated_at", "history_change_reason", "history_id"
-    )
+    return history.sort("history_id").group_by(key, maintain_order=True).last()
 
 
 def _kept_windows(job: Job, part: str) -> list[int]:
