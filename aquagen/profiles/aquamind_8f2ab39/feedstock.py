@@ -105,7 +105,8 @@ def build(
             "inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
             "inventory_historicalfeedcontainerstock": lot_history,
         }
-    feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
+    # one container at a time, each sorted alone (memory holds one container's copy, not the site's)
+    supplier = feed_container_of(pl.col("container_id"))
     initial = lots.join(
         purchases.select(
             feed_purchase_id="id",
@@ -120,7 +121,7 @@ def build(
     costs = []
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
     for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
-        mine = feedings.filter(pl.col("fc") == fc)
+        mine = feedings.filter(supplier == fc).sort("created_at", "id")
         if mine.height == 0:
             continue
         consumption = mine.select(
@@ -129,6 +130,7 @@ def build(
             feed=(pl.col("feed_id") - 1).cast(pl.Int16),
             amount_kg=pl.col("amount_kg").cast(pl.Float64),
         )
+        del mine
         start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
         inv = plan_inventory(
             consumption,
@@ -263,7 +265,7 @@ def build(
         out[FEED_COSTS] = cost
         out[FEED_CHANGES] = changes
         return out
-    whole = window(feedings.drop("fc"), cost, changes, every_lot, ids.profile)
+    whole = window(feedings.sort("created_at", "id"), cost, changes, every_lot, ids.profile)
     whole[STOCK_HISTORY] = pl.concat([lot_history, whole[STOCK_HISTORY]])
     lap(FEEDINGS, whole[FEEDINGS].height)
     return out | whole
