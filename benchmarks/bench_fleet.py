@@ -40,18 +40,24 @@ class _TreeRss:
 
     def __init__(self, every: float = 0.02) -> None:
         self.peak, self.every, self._stop = 0, every, threading.Event()
+        self.phase = "start"  # set by the run's progress: peaks are also kept per phase
+        self.phases: dict[str, list[int]] = {}  # phase -> peak [tree, parent, largest worker] in bytes
         self._me = psutil.Process()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            rss = []
             for p in [self._me, *self._me.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    rss.append(p.memory_info().rss)
                 except psutil.Error:
-                    pass
+                    rss.append(0)
+            total = sum(rss)
             self.peak = max(self.peak, total)
+            peaks = self.phases.setdefault(self.phase, [0, 0, 0])
+            for i, v in enumerate((total, rss[0], max(rss[1:], default=0))):
+                peaks[i] = max(peaks[i], v)
             self._stop.wait(self.every)
 
     def __enter__(self) -> Self:
@@ -93,8 +99,10 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
             if self.name:
                 phases[self.name] = now - self.t
             self.name, self.t = name, now
+            rss.phase = name
 
     timer = Timer()
+    rss = _TreeRss()
     if default_fleet:
         args = {"first_start": default_first_start(AS_OF), "stagger_days": DEFAULT_STAGGER_DAYS}
     else:  # full lives, a batch every 20 days (the farm's stations and sea areas take no more)
@@ -102,7 +110,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
         args = {"first_start": AS_OF - dt.timedelta(days=LIFE_DAYS + n * stagger), "stagger_days": stagger}
     collector = Collector() if Collector is not None and workers == 1 else None
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    with _TreeRss() as rss:
+    with rss:
         if collector is not None:
             collector.__enter__()
         try:
@@ -129,6 +137,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
         "parent_rss_mb": parent,
         "worker_rss_mb": worker,
         "phases": phases,
+        "phase_rss_mb": {k: [round(v / 2**20) for v in peaks] for k, peaks in rss.phases.items()},
         "hooks": hooks,
         "default_fleet": default_fleet,
         "workers": workers,
@@ -168,6 +177,8 @@ def line(m: dict) -> str:
         f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
         f"{m['parent_rss_mb']:>7,.0f} {m['worker_rss_mb']:>7,.0f}  {phases}"
         + (f"; hooks (CPU s): {hooks}" if hooks else "")
+        + "\n        peak RSS per phase, MB (tree; parent; largest worker): "
+        + ", ".join(f"{k} {t} ({p}; {w})" for k, (t, p, w) in m.get("phase_rss_mb", {}).items())
     )
 
 

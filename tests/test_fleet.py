@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from aquagen.run.generate import (
     generate,
     work_folder,
 )
-from aquagen.tables.ids import id_column
+from aquagen.tables.ids import id_column, when_column
 
 from .conftest import run_cli, shared_snapshot
 from .test_batch import _rewrite, failed
@@ -62,6 +63,28 @@ def test_fleet_passes_every_check(fleet):
     assert rows["batch_batch"] == 4 and rows["inventory_feedpurchase"] > SITES.n_feed_containers  # reorders happened
     costs = fleet.read("inventory_feedingevent")["feed_cost"]
     assert costs.null_count() == 0 and costs.len() == rows["inventory_feedingevent"]
+
+
+def test_feed_sites_write_their_events_one_part_per_year(fleet):
+    """A feed site writes its per-event tables one calendar year at a time (memory bounded by a year,
+    not by the site's history): part feed-NNN-YYYY holds exactly the rows created in YYYY; part
+    feed-NNN holds no feeding event, only its lots' initial '+' rows."""
+    years: set[int] = set()
+    for name in (
+        "inventory_feedingevent",
+        "inventory_historicalfeedingevent",
+        "inventory_historicalfeedcontainerstock",
+    ):
+        for f in fleet.manifest["tables"][name]["files"]:
+            part = f["path"].split("/")[1].removesuffix(".parquet")
+            df = pl.read_parquet(fleet.path / f["path"])
+            if (m := re.fullmatch(r"feed-\d{3}-(\d{4})", part)) is not None:
+                assert df[when_column(name, PROFILE.name)].dt.year().unique().to_list() == [int(m[1])], f["path"]
+                years.add(int(m[1]))
+            else:
+                assert re.fullmatch(r"feed-\d{3}", part) and name.endswith("feedcontainerstock"), f["path"]
+                assert df["history_type"].unique().to_list() == ["+"], f["path"]
+    assert years == {2023, 2024}
 
 
 def test_same_bytes_for_any_number_of_workers(fleet, tmp_path):

@@ -56,7 +56,10 @@ class FeedSite:
         return f"feed-{self.key:03d}"
 
 
-FEED_COSTS = "_feed_costs"  # a feed site's FIFO costs (id, feed_cost), kept until the site is written
+FEED_COSTS = "_feed_costs"  # a feed site's FIFO costs (id, feed_cost, time), kept until the site is written
+# a feed site's lots' changes, numbered (the history table's object id and history_id, history_date and the
+# changed columns): made into history rows window by window when the site is written
+FEED_CHANGES = "_feed_changes"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class Profile:
     feed_site: Callable[[FeedSite, pl.DataFrame, int, IdBook, bool], dict[str, pl.DataFrame]]
     feed_container_of: Callable[[pl.Expr], pl.Expr]  # a fish container's feed container
     feedings: tuple[str, str]  # the feeding table and its history: built by batches, costed by feed sites
-    stock_tables: tuple[str, ...]  # master tables the feed sites own (written by them, not by the master shard)
+    # master tables the feed sites own (written by them, not by the master shard); with ``feed_window``
+    # the lots table, then its history table
+    stock_tables: tuple[str, ...]
     mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
     natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
@@ -89,12 +94,15 @@ class Profile:
     migrations_seed: tuple[str, ...] = ()
     # batches may start this many days after the as-of date: the profile shows them as planned
     plan_ahead_days: int = 0
-    # optional, so that a feed site holds only its FIFO while building: the feedings' columns its
-    # ``feed_site`` reads when not costing (it then returns the costs, id and feed_cost, under the
-    # name ``FEED_COSTS``), and (feedings sorted by created_at and id, costs, profile name) -> the
-    # costed feeding tables, made when the site is written
+    # optional, so that a feed site's memory is bounded by a time window, not its history: the
+    # feedings' columns its ``feed_site`` reads when not costing (it then returns its small tables,
+    # the costs as ``FEED_COSTS`` and the lots' numbered changes as ``FEED_CHANGES``), and
+    # (a window's feedings sorted by created_at and id, their costs, the window's changes, every
+    # lot of the site, profile name) -> the window's per-event tables, made when the site is written
     feed_fifo_columns: tuple[str, ...] = ()
-    feed_costed: Callable[[pl.DataFrame, pl.DataFrame, str], dict[str, pl.DataFrame]] | None = None
+    feed_window: (
+        Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, str], dict[str, pl.DataFrame]] | None
+    ) = None
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -268,9 +268,9 @@ def _build_locked(
     files: dict[str, list[dict]] = {}
     for w in written:
         assert isinstance(w, Written)
-        for name, entry in w.entries.items():
+        for entry in w.entries.values():  # keyed by table or by path: the table is the entry's folder
             if entry is not None:
-                files.setdefault(name, []).append(entry)
+                files.setdefault(entry["path"].split("/")[0], []).append(entry)
     if target.local is None:
         work.rm("_work")
         work.rm(Runner.PROGRESS)

@@ -31,7 +31,7 @@ from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
-from ..profiles import FEED_COSTS, BatchPlan, FeedSite, Profile, get
+from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
 from ..tables.cut import cut, until
@@ -75,8 +75,9 @@ class Job:
 
 @dataclass(frozen=True)
 class Written:
-    """A shard's result: its part files (table -> manifest entry), its rows and, for the master
-    shard, its per-day counts (its ids are fixed, so it is counted as it is written)."""
+    """A shard's result: its part files (table or part path -> manifest entry, None when empty),
+    its rows and, for the master shard, its per-day counts (its ids are fixed, so it is counted as
+    it is written)."""
 
     entries: dict[str, dict | None]
     rows: int
@@ -238,9 +239,11 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
             feedings = frames.pop(feedings_table).join(
                 frames.pop(history_table).select("id", "history_id"), on="id", maintain_order="left"
             )
-            feedings = feedings.with_columns(_fc=p.feed_container_of(pl.col("container_id")))
-            for (fc,), g in feedings.partition_by("_fc", as_dict=True).items():
-                job.work.write_parquet(f"feed/{fc:04d}/{part}.parquet", g.drop("_fc"))
+            feedings = feedings.with_columns(
+                _fc=p.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
+            )
+            for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True).items():
+                job.work.write_parquet(f"feed/{fc:04d}/{w}/{part}.parquet", g.drop("_fc", "_window"))
             step.rows = feedings.height
     return _write_cut(job, frames, part)
 
@@ -259,12 +262,27 @@ def feed_sites(job: Job) -> list[FeedSite]:
     return p.feed_sites(read)
 
 
-def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, list[str]]:
-    """Per feed site, the batches' hand-off files of its feed containers (one listing for all)."""
-    files: dict[str, list[str]] = {}
-    for f in job.work.glob("feed/*/*.parquet"):
-        files.setdefault(f.split("/")[-2], []).append(f)
-    return {s.key: [f for fc in s.tables["containers"]["id"] for f in files.get(f"{fc:04d}", [])] for s in sites}
+def window_of(when: pl.Expr) -> pl.Expr:
+    """A feed site's time window of a row: the calendar year (UTC) of its time. A site is written
+    window by window, each as its own part file (``feed-012-2024``): memory holds one window's
+    rows, whatever the length of the site's history."""
+    return when.dt.year()
+
+
+def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, dict[int, list[str]]]:
+    """Per feed site and window, the batches' hand-off files of its feed containers (one listing for all)."""
+    files: dict[str, dict[int, list[str]]] = {}
+    for f in sorted(job.work.glob("feed/*/*/*.parquet")):
+        container, window = f.split("/")[-3:-1]
+        files.setdefault(container, {}).setdefault(int(window), []).append(f)
+    out: dict[int, dict[int, list[str]]] = {}
+    for s in sites:
+        mine = out.setdefault(s.key, {})
+        for fc in s.tables["containers"]["id"]:
+            for w, fs in files.get(f"{fc:04d}", {}).items():
+                mine.setdefault(w, []).extend(fs)
+        out[s.key] = dict(sorted(mine.items()))
+    return out
 
 
 def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) -> pl.DataFrame:
@@ -282,49 +300,99 @@ def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) ->
     return feedings
 
 
-def build_feed(job: Job, site: FeedSite, files: list[str]) -> pl.DataFrame:
+def _window_part(site: FeedSite, w: int) -> str:
+    return f"{site.part}-{w}"
+
+
+def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.DataFrame:
     """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
     keep its tables up to the as-of date with local ids; their rows per table and day. An idle
     site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written.
-    With a profile's ``feed_costed``, the FIFO reads only the feedings' columns it needs and the
-    site keeps only their costs: the costed feeding tables are made when it is written, so that
-    memory never holds the FIFO and those tables at once."""
+    With a profile's ``feed_window``, the FIFO reads only the feedings' columns it needs and the
+    site keeps only their costs and its lots' changes, by time window (``window_of``): the big
+    tables (feeding events, their history, the lots' history) are made window by window when it
+    is written, so that memory never holds them for the site's whole history."""
     p = job.profile
-    later = p.feed_costed is not None
-    feedings = _site_feedings(job, files, p.feed_fifo_columns if later else ())
+    later = p.feed_window is not None
+    feedings = _site_feedings(job, [f for fs in files.values() for f in fs], p.feed_fifo_columns if later else ())
     if feedings.height == 0:
         return Counting(job.profile_name).counts()
     ids = Local(job.profile_name)
     frames = p.feed_site(site, feedings, job.seed, ids, not later)  # timed by FIFO and table
     del feedings
-    costs = frames.pop(FEED_COSTS, None)
+    costs, changes = frames.pop(FEED_COSTS, None), frames.pop(FEED_CHANGES, None)
     frames = _until(job, frames, job.as_of)
-    if costs is not None:
-        frames[FEED_COSTS] = costs
-    _keep(job, site.part, frames)
+    if costs is not None and changes is not None:
+        _, history = p.stock_tables
+        end = dt.datetime.combine(job.as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
+        costs = costs.filter(pl.col("time") < end).with_columns(_window=window_of(pl.col("time")))
+        changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
+        windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
+        for w in windows:  # each window's costs and changes (under the history table's name: renumbered so)
+            _keep(
+                job,
+                f"{site.part}/w{w}",
+                {
+                    FEED_COSTS: costs.filter(pl.col("_window") == w).drop("_window", "time"),
+                    history: changes.filter(pl.col("_window") == w).drop("_window"),
+                },
+            )
+        del costs, changes
+    _keep(job, site.part, frames)  # last: its completion marks the site's windows complete too
     return ids.counts(_day(job.as_of))
 
 
-def write_feed(job: Job, site: FeedSite, first_at: str, files: list[str]) -> Written:
+def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[str]]) -> Written:
     """The feed site's tables up to the as-of date as part files (``files``: its feedings'
-    hand-off files, for the costed feeding tables when they are made here)."""
+    hand-off files by window, for the feeding tables when they are made here): its small tables
+    as one part, and with a profile's ``feed_window`` the per-event tables as one part per
+    window (``window_of``), one window in memory at a time; the lots' final state is carried
+    over from window to window."""
     p = job.profile
     first = _first(job, first_at)
     if first.height == 0 and not _has_kept(job, site.part):  # an idle site
         frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
         return _write_cut(job, frames, site.part)
     frames = _kept(job, site.part, first)
-    costs = frames.pop(FEED_COSTS, None)
-    written = _write_cut(job, frames, site.part)
-    if costs is None or p.feed_costed is None:
-        return written
-    feedings = _site_feedings(job, files).sort("created_at", "id")
-    with timed(BUILD, p.feedings[0]) as step:
-        frames = p.feed_costed(feedings, costs, p.name)
-        step.rows = frames[p.feedings[0]].height
-    del feedings, costs
-    more = _write_cut(job, frames, site.part)
-    return Written(written.entries | more.entries, written.rows + more.rows)
+    if p.feed_window is None:
+        return _write_cut(job, frames, site.part)
+    stock, history = p.stock_tables
+    key = p.tables[stock].object_key or "id"
+    lots = frames[stock]
+    latest = [frames[history]]  # each lot's latest history row so far (its initial rows to start)
+    entries: dict[str, dict | None] = {}
+    rows = 0
+    # every window with a feeding up to the as-of date was kept (its costs), and every window with a lot's change
+    for w in sorted(_kept_windows(job, site.part)):
+        kept = _kept(job, f"{site.part}/w{w}", first)
+        feedings = _site_feedings(job, files.get(w, [])).sort("created_at", "id")
+        with timed(BUILD, p.feedings[0]) as step:
+            tables = p.feed_window(feedings, kept[FEED_COSTS], kept[history], lots, p.name)
+            step.rows = tables[p.feedings[0]].height
+        del feedings, kept
+        with timed(CUT):
+            tables = cut(tables, job.as_of, p.name, ())
+        latest.append(_latest(tables[history], key))
+        written = _write_all(job, tables, _window_part(site, w))
+        entries |= written.entries
+        rows += written.rows
+    with timed(CUT):  # the lots as their last history row up to the as-of date (as ``cut`` makes them)
+        frames = cut(frames, job.as_of, p.name, ())
+        frames[stock] = _latest(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
+    written = _write_all(job, frames, site.part)
+    return Written(written.entries | entries, written.rows + rows)
+
+
+def _latest(history: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Each object's last history row (by history_id), as ``cut`` makes a changing object's state."""
+    return history.sort("history_id").group_by(key, maintain_order=True).last()
+
+
+def _kept_windows(job: Job, part: str) -> list[int]:
+    """The windows a feed site kept (``build_feed``)."""
+    if job.work.local is not None:
+        return [int(f.name[1:]) for f in (job.work.local / "local" / part).glob("w*") if f.is_dir()]
+    return [int(f.split("/")[-1][1:].removesuffix(".pickle")) for f in job.work.glob(f"local/{part}/w*.pickle")]
 
 
 def _write(job: Job, name: str, df: pl.DataFrame, part: str) -> dict | None:
@@ -340,10 +408,16 @@ def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
     with timed(CUT):
         kept = cut(frames, job.as_of, p.name, p.mutable)
     frames.clear()
+    return _write_all(job, kept, part)
+
+
+def _write_all(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
+    """``frames`` as part ``part`` of their tables, each let go once written (``frames`` empties).
+    Entries by path (a shard may write several parts of a table)."""
     entries, rows = {}, 0
-    for name in list(kept):
-        df = kept.pop(name)
-        entries[name] = _write(job, name, df, part)
+    for name in list(frames):
+        df = frames.pop(name)
+        entries[f"{name}/{part}.parquet"] = _write(job, name, df, part)
         rows += df.height
         del df
     return Written(entries, rows)

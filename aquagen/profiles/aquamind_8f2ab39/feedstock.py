@@ -19,14 +19,16 @@ from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.inventory import SHELF_LIFE_DAYS, plan_inventory
 from aquagen.model.sites import SITES
-from aquagen.profiles import FEED_COSTS, FeedSite
-from aquagen.tables.conform import Bound, numbered_history, with_history
+from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
+from aquagen.tables.conform import Bound, order_history, with_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, FIFO, Laps
 
 # the feeding (and so each decrement) is the operator's; the manager orders feed
 PURCHASE_TIME = dt.timedelta(hours=10)
 FEEDINGS = "inventory_feedingevent"
+STOCK = "inventory_feedcontainerstock"
+STOCK_HISTORY = "inventory_historicalfeedcontainerstock"
 
 
 WRITTEN_OFF = "Expired: written off"  # history_change_reason of a lot's write-off row
@@ -103,7 +105,8 @@ def build(
             "inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
             "inventory_historicalfeedcontainerstock": lot_history,
         }
-    feedings = feedings.with_columns(fc=feed_container_of(pl.col("container_id"))).sort("created_at", "id")
+    # one container at a time, each sorted alone (memory holds one container's copy, not the site's)
+    supplier = feed_container_of(pl.col("container_id"))
     initial = lots.join(
         purchases.select(
             feed_purchase_id="id",
@@ -118,7 +121,7 @@ def build(
     costs = []
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
     for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
-        mine = feedings.filter(pl.col("fc") == fc)
+        mine = feedings.filter(supplier == fc).sort("created_at", "id")
         if mine.height == 0:
             continue
         consumption = mine.select(
@@ -127,6 +130,7 @@ def build(
             feed=(pl.col("feed_id") - 1).cast(pl.Int16),
             amount_kg=pl.col("amount_kg").cast(pl.Float64),
         )
+        del mine
         start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
         inv = plan_inventory(
             consumption,
@@ -144,7 +148,9 @@ def build(
             )
         )
         draw_parts.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
-        costs.append(inv.costs)
+        # one cost per consumption row, in its order: dated by it (a site is written window by window)
+        assert inv.costs["event_id"].equals(consumption["event_id"]), "costs follow the consumption's order"
+        costs.append(inv.costs.with_columns(time=consumption["time"]))
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
@@ -197,8 +203,9 @@ def build(
     stock_cols = T.table("inventory_feedcontainerstock").column_names
     created = T.conform("inventory_feedcontainerstock", delivered.select(stock_cols))
 
-    # every FIFO decrement: the lot as it is after the draw ('~')
-    every_lot = pl.concat([T.conform("inventory_feedcontainerstock", lots), created])
+    # every lot's changes: '+' at its delivery, '~' after each FIFO draw (the lot as it is then);
+    # numbered here, made into history rows (``stock_history``) when written, window by window
+    every_lot = pl.concat([T.conform(STOCK, lots), created])
     lot_key = delivered.select("fc", "lot", new_id="id")
     draws = (
         pl.concat(draw_parts)
@@ -215,45 +222,77 @@ def build(
             }
         )
     )
-    draws = (
-        draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left")
-        .with_columns(id=pl.coalesce("id", "new_id"))
-        .join(every_lot.drop("quantity_kg", "updated_at"), on="id", maintain_order="left")
-        .with_columns(quantity_kg="remaining_kg", updated_at="time")
+    quantity = T.table(STOCK).column("quantity_kg")
+    assert quantity.numeric is not None
+    changes = pl.concat(
+        [
+            created.select(
+                "id",
+                history_date="created_at",
+                history_type=pl.lit("+"),
+                quantity_kg="quantity_kg",
+                updated_at="created_at",
+                history_change_reason=pl.lit(None, dtype=pl.String),
+            ),
+            draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left").select(
+                id=pl.coalesce("id", "new_id"),
+                history_date="time",
+                history_type=pl.lit("~"),
+                # as ``conform`` makes a float numeric
+                quantity_kg=pl.col("remaining_kg")
+                .round(quantity.numeric[1], mode="half_away_from_zero")
+                .cast(quantity.polars_type),
+                updated_at="time",
+                # an expired lot's write-off (inventory.SHELF_LIFE_DAYS) says so
+                history_change_reason=pl.when(pl.col("event_id") < 0).then(pl.lit(WRITTEN_OFF)).otherwise(None),
+            ),
+        ]
     )
-    decrements = T.history(
-        "inventory_feedcontainerstock",
-        T.conform("inventory_feedcontainerstock", draws.select(stock_cols)),
-        draws["time"],
-        "~",
-        OPERATOR_ID,
-    ).with_columns(  # an expired lot's write-off (inventory.SHELF_LIFE_DAYS) says so
-        history_change_reason=pl.when(draws["event_id"] < 0).then(pl.lit(WRITTEN_OFF)).otherwise(None)
-    )
-    new_rows = numbered_history(
-        "inventory_feedcontainerstock",
-        pl.concat([T.history("inventory_feedcontainerstock", created, "created_at", "+", OPERATOR_ID), decrements]),
-        ids,
-    )
-    out["inventory_historicalfeedcontainerstock"] = pl.concat([lot_history, new_rows])
-    out["inventory_feedcontainerstock"] = every_lot  # final quantities come from the history (batches.cut)
-    lap("inventory_feedcontainerstock", out["inventory_historicalfeedcontainerstock"].height)
+    del draws, draw_parts
+    changes = order_history(changes)
+    changes = changes.with_columns(history_id=ids.assign(STOCK_HISTORY, changes))
+    out[STOCK] = every_lot  # final quantities come from the history (batches.cut)
+    lap(STOCK, lot_history.height + changes.height)
 
     # --- the feeding events they supplied, with their FIFO cost ---
     cost = (
-        pl.concat(costs).select(id="event_id", feed_cost="feed_cost")
+        pl.concat(costs).select(id="event_id", feed_cost="feed_cost", time="time")
         if costs
-        else pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64})
+        else pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64, "time": pl.Datetime("us", "UTC")})
     )
-    if not costed_feedings:  # the costs alone (``costed`` makes the feeding tables from them)
+    if not costed_feedings:  # the costs and the lots' changes (``window`` makes the big tables from them)
+        out[STOCK_HISTORY] = lot_history
         out[FEED_COSTS] = cost
+        out[FEED_CHANGES] = changes
         return out
-    costed_tables = costed(feedings.drop("fc"), cost, ids.profile)
-    lap("inventory_feedingevent", costed_tables[FEEDINGS].height)
-    return out | costed_tables
+    whole = window(feedings.sort("created_at", "id"), cost, changes, every_lot, ids.profile)
+    whole[STOCK_HISTORY] = pl.concat([lot_history, whole[STOCK_HISTORY]])
+    lap(FEEDINGS, whole[FEEDINGS].height)
+    return out | whole
 
 
 FIFO_COLUMNS = ("id", "created_at", "container_id", "feed_id", "amount_kg")  # what build reads of the feedings
+
+
+def window(
+    feedings: pl.DataFrame, costs: pl.DataFrame, changes: pl.DataFrame, lots: pl.DataFrame, profile: str
+) -> dict[str, pl.DataFrame]:
+    """A feed site's per-event tables over one time window (or the whole horizon): the feeding
+    events (sorted by created_at and id) with their FIFO ``costs`` and '+' history rows, and the
+    lots' history rows from their numbered ``changes`` (``build``) and ``lots`` (every lot of the
+    site). Memory holds one window's rows, not the site's history."""
+    return costed(feedings, costs, profile) | {STOCK_HISTORY: stock_history(changes, lots, profile)}
+
+
+def stock_history(changes: pl.DataFrame, lots: pl.DataFrame, profile: str) -> pl.DataFrame:
+    """The lots' history rows for their numbered ``changes``: each the lot's row (from ``lots``)
+    with the change's quantity and time."""
+    T = Bound(profile)
+    h = T.table(STOCK_HISTORY)
+    rows = changes.join(lots.drop("quantity_kg", "updated_at"), on="id", how="left", maintain_order="left")
+    return T.conform(
+        STOCK_HISTORY, rows.with_columns(history_user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32)).select(h.column_names)
+    )
 
 
 def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str, pl.DataFrame]:
