@@ -18,6 +18,8 @@ PROFILE = Profile(
     feedings=("inventory_feedingevent", "inventory_historicalfeedingevent"),
     stock_tables=("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"),
     mutable=("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock"),
+    # the day's mortality registration (13:00) lowers the assignments' counts with their 20:00 update
+    booked={t: batches.GROWTH_UPDATE for t in batches.MORTALITY_TABLES},
     natural_keys={
         "auth_user": ("username",),
         "users_userprofile": ("user_id",),

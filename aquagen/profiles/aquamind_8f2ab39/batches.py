@@ -27,6 +27,13 @@ SAMPLE_TIME = dt.timedelta(hours=11)
 MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
 SUMMARY_TIME = dt.timedelta(hours=23, minutes=30)  # nightly job on the period's last day
+# the day's mortality registration and its history: the day's deaths, counted in the assignments at GROWTH_UPDATE
+MORTALITY_TABLES = (
+    "batch_mortalityevent",
+    "batch_historicalmortalityevent",
+    "health_mortalityrecord",
+    "health_historicalmortalityrecord",
+)
 
 
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:

@@ -41,6 +41,7 @@ PROFILE = Profile(
         "users_userprofile_allowed_containers": ("userprofile_id", "container_id"),
         "planning_activitytemplate": ("name",),
     },
+    booked=PLAN.booked,
     environment=environment.build,
     checks=checks.PHASE_COUNTS
     + checks.INVARIANTS
