@@ -271,8 +271,7 @@ def generate(
         share, stages = fleet_status(planned, snap.manifest["seed"], as_of_day)
         click.echo(
             f"on {as_of_day}{f' at {at} UTC' if at else ''}: {share:.0%} of containers hold fish; "
-            "active batches by stage: "
-            + ", ".join(f"{k} {v}" for k, v in stages.items())
+            "active batches by stage: " + ", ".join(f"{k} {v}" for k, v in stages.items())
         )
 
 

@@ -190,7 +190,9 @@ def test_advance_through_part_days_equals_a_fresh_load_at_the_moment(loaded_d1, 
     last = advance(loaded_d1, cache=farm_cache, now=NOW)  # to "now": today at 13:00
     assert last.since == "2025-04-30T20:30" and last.until == "2025-05-01T13:00"
     assert advance(loaded_d1, MOMENT, cache=farm_cache, now=NOW).noop
-    with pytest.raises(AquagenError, match="--to 2025-05-01T12:00 is before the database's as-of date 2025-05-01T13:00"):
+    with pytest.raises(
+        AquagenError, match="--to 2025-05-01T12:00 is before the database's as-of date 2025-05-01T13:00"
+    ):
         advance(loaded_d1, MOMENT - dt.timedelta(hours=1), cache=farm_cache, now=NOW)
 
     name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"

@@ -371,6 +371,29 @@ def as_of_moment(
     return day, floored.time()
 
 
+def _resumed_moment(out: str | Path, now: dt.datetime | None) -> dt.datetime | None:
+    """The as-of moment of the run ``--resume`` continues (interrupted, or complete), when it is today's:
+    resumed without ``--as-of`` after the hour turned, it keeps its moment instead of refusing."""
+    target = Store(str(out))
+    work = work_folder(out)
+    if target.local is None or work.local is None:
+        return None
+    for f in (work.local / Runner.PROGRESS, work.local / MANIFEST, target.local / MANIFEST):
+        try:
+            text = f.read_text()
+            if f.name == Runner.PROGRESS:  # its first line: the run's meta
+                args = json.loads(text.partition("\n")[0])["meta"]["arguments"]
+            else:
+                args = json.loads(text)["arguments"]
+            day, at = moment_of(args)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if at is not None and day == (now or utc_now()).astimezone(dt.UTC).date():
+            return dt.datetime.combine(day, at, dt.UTC)
+        return None
+    return None
+
+
 def moment_of(arguments: dict) -> tuple[dt.date, dt.time | None]:
     """A manifest's as-of date and time of day (None: the end of the day)."""
     at = arguments.get("as_of_time")
@@ -408,6 +431,8 @@ def generate(
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
+    if as_of is None and resume:
+        as_of = _resumed_moment(out, now)
     as_of, as_of_time = as_of_moment(as_of, now)
     first_start = check_date(
         "--first-start" if first_start else "the default --first-start",
