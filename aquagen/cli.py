@@ -464,8 +464,9 @@ def advance(dsn, pgdata, to, workers, cache):
 
     \b
     Examples:
-      aquagen advance                        # the embedded database, to today
-      aquagen advance --dsn $DSN --to 2026-12-24
+      aquagen advance                        # the embedded database, to now (floored to the hour)
+      aquagen advance --dsn $DSN --to 2026-11-24
+      aquagen advance --to 2026-11-25T09:30  # to 09:30 UTC on that day
     """
     from loaders import dsn as database
     from loaders.advance import advance as run

@@ -7,7 +7,10 @@ from D1 to D2 cuts the window (D1, D2] out of the same farm generated ahead
 (``aquagen.run.ahead``: generated once, a year past D2, and kept in a cache) and, in one
 transaction, inserts the rows created in it (per table, exactly the ids above D1's largest),
 updates the changing rows whose state moved on to their D2 state, moves the sequences and
-logs D2. A one-day window is a few thousand rows for a 50-batch farm.
+logs D2. A one-day window is a few thousand rows for a 50-batch farm. D1 and D2 may be moments
+on their days (``aquagen.tables.cut``): a day cut part-way holds a subset of its ids, not a prefix
+(ids are numbered by day, then shard), so on such a day the window takes rows by when they exist
+(``Window``) and the missing ones come with their own ids, below the database's largest.
 
 Rows the application's users added in between are never touched: where one holds an id that
 aquagen's new rows would take, all new rows of that table move past the table's largest id,
