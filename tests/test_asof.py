@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 import schemas
+from aquagen.check import validate
 from aquagen.errors import AquagenError
 from aquagen.profiles import get, names
 from aquagen.run.generate import as_of_moment, generate
@@ -77,3 +79,32 @@ def test_a_resumed_run_keeps_its_moment(tmp_path):
             resume=True,
             **args,
         )
+
+
+def test_a_part_day_of_the_newest_profile_validates(tmp_path):
+    """aquamind@cb41030 at 21:00 on a day with growth samples (booked with the 20:00 update) whose
+    daily states are computed at 23:50: nothing after the moment, every check passes."""
+    first = dt.date(2023, 1, 1)
+    moment = dt.datetime(2025, 5, 1, 21, 0, tzinfo=dt.UTC)
+    snap = generate(
+        tmp_path / "s",
+        seed=4,
+        batches=2,
+        stagger_days=400,
+        first_start=first,
+        as_of=moment,
+        profile="aquamind@cb41030",
+        now=NOW,
+    )
+    assert snap.manifest["arguments"]["as_of_time"] == "21:00"
+    samples = snap.scan("batch_growthsample").filter(pl.col("sample_date") == moment.date()).collect()
+    states = snap.scan("batch_actualdailyassignmentstate").filter(pl.col("date") == moment.date()).collect()
+    assert samples.height > 0 and states.height == 0  # the day's samples are in, its states not yet
+    late = []
+    for name in snap.manifest["tables"]:
+        lf = snap.scan(name)
+        for col, kind in lf.collect_schema().items():
+            if isinstance(kind, pl.Datetime) and lf.filter(pl.col(col) >= moment).select(pl.len()).collect().item():
+                late.append(f"{name}.{col}")
+    assert late == []
+    assert [r.check.name for r in validate.run_snapshot(snap) if not r.ok] == []
