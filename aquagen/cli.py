@@ -51,7 +51,7 @@ class Moment(click.ParamType):
         if isinstance(value, dt.date):
             return value
         try:
-            return dt.date.fromisoformat(value) if "T" not in value.upper() else dt.datetime.fromisoformat(value)
+            return dt.date.fromisoformat(value) if len(value) <= 10 else dt.datetime.fromisoformat(value)
         except ValueError:
             self.fail(f"{value!r} is not a date or a moment; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)", param, ctx)
 
