@@ -42,6 +42,23 @@ class Date(click.ParamType):
 DATE = Date()
 
 
+class Moment(click.ParamType):
+    """A date, or a moment to the minute on it (UTC unless it names its zone): an as-of cut."""
+
+    name = "DATE[THH:MM]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value) if len(value) <= 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date or a moment; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)", param, ctx)
+
+
+MOMENT = Moment()
+
+
 def _pgdata_option(f):
     return click.option("--pgdata", type=click.Path(path_type=Path), default=None, help=PGDATA_HELP)(f)
 
@@ -134,7 +151,14 @@ def _summary(snap) -> str:
     help="Number of batches in the fleet (0: infrastructure and master data only). "
     "[default: a full farm, 4–5 years of egg intakes]",
 )
-@click.option("--as-of", type=DATE, default=None, help="Simulated 'today': nothing is dated after it. [default: today]")
+@click.option(
+    "--as-of",
+    type=MOMENT,
+    default=None,
+    help="Simulated 'today': nothing is dated after its end, or after a moment on it (YYYY-MM-DDTHH:MM, UTC). "
+    "Today is cut at the moment of generation, floored to the hour; a later day is refused. "
+    "[default: now]",
+)
 @click.option(
     "--first-start",
     type=DATE,
@@ -243,10 +267,11 @@ def generate(
     planned = [PlannedBatch.from_json(b) for b in snap.manifest.get("batches", [])]
     if planned:
         as_of_day = dt.date.fromisoformat(snap.manifest["arguments"]["as_of"])
+        at = snap.manifest["arguments"].get("as_of_time")
         share, stages = fleet_status(planned, snap.manifest["seed"], as_of_day)
         click.echo(
-            f"on {as_of_day}: {share:.0%} of containers hold fish; active batches by stage: "
-            + ", ".join(f"{k} {v}" for k, v in stages.items())
+            f"on {as_of_day}{f' at {at} UTC' if at else ''}: {share:.0%} of containers hold fish; "
+            "active batches by stage: " + ", ".join(f"{k} {v}" for k, v in stages.items())
         )
 
 
@@ -259,9 +284,10 @@ def generate(
 @click.option("--batch-name", default=None, help="Batch number. [default: <FI|SCO>-<year>-<NNN>]")
 @click.option(
     "--as-of",
-    type=DATE,
+    type=MOMENT,
     default=None,
-    help="Cut the life here. [default: the snapshot's as-of date, or today for a new snapshot]",
+    help="Cut the life here: a date, or a moment on it (YYYY-MM-DDTHH:MM, UTC), as generate's. "
+    "[default: the snapshot's as-of, or now for a new snapshot]",
 )
 @click.option(
     "--seed",
@@ -412,7 +438,14 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
 
 @cli.command()
 @_target_options
-@click.option("--to", "to", type=DATE, default=None, help="The new as-of date. [default: today]")
+@click.option(
+    "--to",
+    "to",
+    type=MOMENT,
+    default=None,
+    help="The new as-of date, or a moment on it (YYYY-MM-DDTHH:MM, UTC); today means now, floored to the hour, "
+    "as generate's --as-of. [default: now]",
+)
 @_workers_option("Worker processes generating the farm ahead (when the cache does not hold it).")
 @click.option(
     "--cache",
@@ -431,8 +464,9 @@ def advance(dsn, pgdata, to, workers, cache):
 
     \b
     Examples:
-      aquagen advance                        # the embedded database, to today
-      aquagen advance --dsn $DSN --to 2026-12-24
+      aquagen advance                        # the embedded database, to now (floored to the hour)
+      aquagen advance --dsn $DSN --to 2026-11-24
+      aquagen advance --to 2026-11-25T09:30  # to 09:30 UTC on that day
     """
     from loaders import dsn as database
     from loaders.advance import advance as run

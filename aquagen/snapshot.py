@@ -364,6 +364,10 @@ def check_manifest(manifest: object, where: str) -> None:
     args = need(manifest, "arguments", dict, "")
     as_of = _date(f"{where}: arguments.as_of", args.get("as_of"))
     first = _date(f"{where}: arguments.first_start", args.get("first_start"))
+    if "as_of_time" in args:  # the cut's time of day on the as-of date (absent: its end)
+        at = args["as_of_time"]
+        if not isinstance(at, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
+            raise AquagenError(f"{where}: arguments.as_of_time {at!r} is not a time of day (HH:MM, UTC)")
     if first > as_of:
         raise AquagenError(f"{where}: arguments.first_start {first} is after arguments.as_of {as_of}")
     for key in ("batches", "planned_batches"):

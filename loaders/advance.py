@@ -7,7 +7,10 @@ from D1 to D2 cuts the window (D1, D2] out of the same farm generated ahead
 (``aquagen.run.ahead``: generated once, a year past D2, and kept in a cache) and, in one
 transaction, inserts the rows created in it (per table, exactly the ids above D1's largest),
 updates the changing rows whose state moved on to their D2 state, moves the sequences and
-logs D2. A one-day window is a few thousand rows for a 50-batch farm.
+logs D2. A one-day window is a few thousand rows for a 50-batch farm. D1 and D2 may be moments
+on their days (``aquagen.tables.cut``): a day cut part-way holds a subset of its ids, not a prefix
+(ids are numbered by day, then shard), so on such a day the window takes rows by when they exist
+(``Window``) and the missing ones come with their own ids, below the database's largest.
 
 Rows the application's users added in between are never touched: where one holds an id that
 aquagen's new rows would take, all new rows of that table move past the table's largest id,
@@ -33,8 +36,10 @@ from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile
 from aquagen.run.ahead import Ahead, Window, ahead
+from aquagen.run.generate import as_of_moment, moment_of
 from aquagen.run.runner import Progress
 from aquagen.snapshot import Snapshot
+from aquagen.tables.cut import end_of
 from aquagen.tables.ids import id_column
 
 from .binarycopy import copy_rows, update_rows
@@ -80,6 +85,8 @@ class Segments:
 class AdvanceResult:
     from_date: dt.date
     to_date: dt.date
+    from_time: dt.time | None = None  # the cut's time of day on from_date (None: its end)
+    to_time: dt.time | None = None  # the cut's time of day on to_date (None: its end)
     rows: dict[str, int] = field(default_factory=dict)  # rows inserted per table
     updated: dict[str, int] = field(default_factory=dict)  # changing rows moved on, per table
     moved: dict[str, int] = field(default_factory=dict)  # tables whose new ids moved past users' rows: by how much
@@ -89,7 +96,20 @@ class AdvanceResult:
 
     @property
     def noop(self) -> bool:
-        return self.from_date == self.to_date
+        return (self.from_date, self.from_time) == (self.to_date, self.to_time)
+
+    @property
+    def since(self) -> str:
+        return _label(self.from_date, self.from_time)
+
+    @property
+    def until(self) -> str:
+        return _label(self.to_date, self.to_time)
+
+
+def _label(day: dt.date, at: dt.time | None) -> str:
+    """An as-of moment as the CLI takes it: the date, or the date and the time of day (UTC)."""
+    return day.isoformat() if at is None else f"{day.isoformat()}T{at:%H:%M}"
 
 
 @dataclass
@@ -98,6 +118,7 @@ class _State:
 
     meta: dict  # the snapshot's manifest without its table list: profile, seed, arguments, planned batches
     as_of: dt.date
+    as_of_time: dt.time | None  # the cut's time of day on the as-of date (None: its end)
     segments: dict[str, Segments]
 
 
@@ -123,49 +144,48 @@ def _state(conn: psycopg.Connection) -> _State:
     if row is None:
         raise AquagenError("the load log holds no snapshot loaded by this aquagen version; load one first")
     meta, segments = row
-    return _State(
-        meta,
-        dt.date.fromisoformat(meta["arguments"]["as_of"]),
-        {t: Segments.from_json(s) for t, s in (segments or {}).items()},
-    )
+    return _State(meta, *moment_of(meta["arguments"]), {t: Segments.from_json(s) for t, s in (segments or {}).items()})
 
 
 def advance(
     dsn: str,
-    to: dt.date | None = None,
+    to: dt.date | dt.datetime | None = None,
     *,
     workers: int = 1,
     progress: Progress | None = None,
     work: Path | None = None,
     cache: Path | None = None,
+    now: dt.datetime | None = None,
 ) -> AdvanceResult:
-    """Advance the database at ``dsn`` to ``to`` (default today): see the module docstring. The farm
-    generated ahead is kept under ``cache`` (default: ``work``/cache if ``work`` is given, else
+    """Advance the database at ``dsn`` to ``to`` (a date or a moment, as ``generate``'s as-of: default
+    now, today at ``now`` floored to the hour, ``now`` default the wall clock): see the module docstring.
+    The farm generated ahead is kept under ``cache`` (default: ``work``/cache if ``work`` is given, else
     ``aquagen.run.ahead.cache_root()``)."""
     start = time.perf_counter()
-    to = to or dt.date.today()
+    day, at = as_of_moment(to, now, "--to")
     with connect(dsn) as conn:
         conn.autocommit = True
         check_client(conn)
         exclusive(conn, "advance")
         state = _state(conn)
-        if to < state.as_of:
+        since, until = end_of(state.as_of, state.as_of_time), end_of(day, at)
+        if until < since:
             raise AquagenError(
-                f"--to {to} is before the database's as-of date {state.as_of}; "
+                f"--to {_label(day, at)} is before the database's as-of date {_label(state.as_of, state.as_of_time)}; "
                 "advance only moves forward (purge and load to go back)"
             )
-        if to == state.as_of:
-            return AdvanceResult(to, to)
+        if until == since:
+            return AdvanceResult(state.as_of, state.as_of, state.as_of_time, state.as_of_time)
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
-            to,
+            day,
             cache or (work / "cache" if work is not None else None),
             workers=workers,
             progress=progress,
         )
         t1 = time.perf_counter()
-        win = farm.window(state.as_of, to)
+        win = farm.window(since, until)
         t2 = time.perf_counter()
         try:
             with conn.transaction():
@@ -186,7 +206,8 @@ def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) ->
     """Inside the caller's transaction: insert what the window adds, move the changing rows on."""
     profile = farm.profile
     ts = profile.tables
-    result = AdvanceResult(win.since, win.to)
+    to_date, to_time = moment_of(win.meta["arguments"])
+    result = AdvanceResult(state.as_of, to_date, state.as_of_time, to_time)
     immediate_constraints(conn, ts)
     maps: dict[str, Segments | pl.DataFrame] = {}
     for name, t in ts.items():
@@ -277,10 +298,10 @@ def _remap(
 def describe(result: AdvanceResult) -> str:
     """One line for the CLI."""
     if result.noop:
-        return f"the database is already at {result.to_date}; nothing to do"
+        return f"the database is already at {result.until}; nothing to do"
     line = "generated the farm ahead (reused by the next advances); " if result.generated else ""
     line += (
-        f"advanced from {result.from_date} to {result.to_date}: {sum(result.rows.values()):,} new rows in "
+        f"advanced from {result.since} to {result.until}: {sum(result.rows.values()):,} new rows in "
         f"{len(result.rows)} tables, {sum(result.updated.values()):,} rows moved on, in {result.seconds:.1f} s"
     )
     if result.moved:

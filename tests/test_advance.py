@@ -1,19 +1,23 @@
 """aquagen advance: a database loaded at D1 and advanced to D2 equals a fresh load at D2, table
-by table, ids and sequences included; rows added through the application are kept; a kill
-leaves the database at D1."""
+by table, ids and sequences included, also through days cut part-way (an as-of moment); rows added
+through the application are kept; a kill leaves the database at D1. And a snapshot generated
+today (an injected "now"): nothing after the moment of generation, recorded in its manifest."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
 
+import polars as pl
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from aquagen.check import validate
 from aquagen.errors import AquagenError
 from aquagen.profiles import get
 from aquagen.run import ahead
@@ -31,6 +35,10 @@ FIRST = dt.date(2023, 1, 1)
 ARGS = dict(seed=4, batches=2, stagger_days=400, first_start=FIRST)
 D1 = FIRST + dt.timedelta(days=845)  # 2025-04-25
 D2 = FIRST + dt.timedelta(days=857)  # 2025-05-07
+# "now" on the day batch 1 moves to sea (09:00) and batch 0's harvest starts: a generation at it is
+# cut at 13:00 (floored to the hour)
+NOW = dt.datetime.combine(FIRST + dt.timedelta(days=851), dt.time(13, 47), dt.UTC)
+MOMENT = NOW.replace(minute=0)
 
 
 def contents(dsn: str) -> dict[str, tuple[int, str]]:
@@ -126,6 +134,80 @@ def test_a_full_farm_advanced_equals_a_fresh_load(tmp_path, pg_admin, monkeypatc
         with psycopg.connect(pg_admin, autocommit=True) as c:
             for name in dbs.values():
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    """The fleet generated "today" (at NOW): the default as-of date, cut at the moment of generation."""
+    return generate(tmp_path_factory.mktemp("today") / "snapshot", now=NOW, **ARGS)
+
+
+def test_today_is_cut_at_the_moment_of_generation(today, tmp_path):
+    assert today.manifest["arguments"]["as_of"] == NOW.date().isoformat()
+    assert today.manifest["arguments"]["as_of_time"] == "13:00"
+    on_the_day, latest = 0, {}
+    for name in today.manifest["tables"]:
+        df = today.scan(name).collect()
+        for col, kind in df.schema.items():
+            if isinstance(kind, pl.Datetime) and df.height and df[col].max() is not None:
+                latest[f"{name}.{col}"] = df[col].max()
+                on_the_day += df.filter(pl.col(col).dt.date() == NOW.date()).height
+    assert [c for c, t in latest.items() if t >= MOMENT] == []  # nothing at or after the moment
+    assert on_the_day > 0 and max(latest.values()) >= MOMENT - dt.timedelta(hours=4)  # but the morning is there
+    assert [r.check.name for r in validate.run_snapshot(today) if not r.ok] == []
+    # the day's mortality is counted with the 20:00 batch update: not yet in at 13:00
+    deaths = today.scan("batch_mortalityevent").filter(pl.col("event_date") == NOW.date()).collect()
+    assert deaths.height == 0
+    # the same moment given explicitly, with another worker count: the same bytes
+    again = generate(tmp_path / "again", as_of=MOMENT.replace(tzinfo=None), workers=2, **ARGS)
+    assert again.manifest["arguments"] == today.manifest["arguments"]
+    assert _digests(again.path) == _digests(today.path)
+
+
+def _digests(root) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.parquet")}
+
+
+def test_a_later_day_or_moment_than_now_is_refused(tmp_path):
+    with pytest.raises(AquagenError, match=r"--as-of 2025-05-02 is after today \(2025-05-01 UTC\)"):
+        generate(tmp_path / "a", as_of=NOW.date() + dt.timedelta(days=1), now=NOW, **ARGS)
+    with pytest.raises(AquagenError, match="--as-of 2025-05-01T13:48 is after the moment of generation"):
+        generate(tmp_path / "b", as_of=NOW.replace(minute=48, tzinfo=None), now=NOW, **ARGS)
+    with pytest.raises(AquagenError, match="is not a whole minute"):
+        generate(tmp_path / "c", as_of=MOMENT.replace(second=30), now=NOW, **ARGS)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_advance_through_part_days_equals_a_fresh_load_at_the_moment(loaded_d1, pg_admin, farm_cache, today):
+    """From D1's end to a morning before the sea transfer (the transfer's 09:00 move not yet made, the
+    day's mortality not yet booked), to that evening, to "now" the next day (a part-day window on both
+    sides: the rows cut from its first day come with the ids they were given)."""
+    transfer_day = FIRST + dt.timedelta(days=850)
+    steps = [dt.datetime.combine(transfer_day, dt.time(8)), dt.datetime.combine(transfer_day, dt.time(20, 30))]
+    for moment in steps:
+        result = advance(loaded_d1, moment, cache=farm_cache, now=NOW)
+        assert result.until == moment.strftime("%Y-%m-%dT%H:%M") and result.rows
+    last = advance(loaded_d1, cache=farm_cache, now=NOW)  # to "now": today at 13:00
+    assert last.since == "2025-04-30T20:30" and last.until == "2025-05-01T13:00"
+    assert advance(loaded_d1, MOMENT, cache=farm_cache, now=NOW).noop
+    with pytest.raises(
+        AquagenError, match="--to 2025-05-01T12:00 is before the database's as-of date 2025-05-01T13:00"
+    ):
+        advance(loaded_d1, MOMENT - dt.timedelta(hours=1), cache=farm_cache, now=NOW)
+
+    name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"
+    fresh = make_conninfo(pg_admin, dbname=name)
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        load(today, fresh)
+        got, want = contents(loaded_d1), contents(fresh)
+        assert [n for n in want if got[n] != want[n]] == []
+        with psycopg.connect(loaded_d1) as conn:  # the load log's moment: validate reads that day up to it
+            assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, NOW.date())) if not r.ok] == []
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):

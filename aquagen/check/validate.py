@@ -35,6 +35,7 @@ class Result:
 class Source(Protocol):
     as_of: dt.date
     profile: str
+    as_of_time: dt.time | None  # the cut's time of day on the as-of date (None: its end)
 
     def scalar(self, sql: str) -> int: ...
 
@@ -42,7 +43,9 @@ class Source(Protocol):
 class SnapshotSource:
     def __init__(self, snapshot: Snapshot):
         self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
-        self.as_of = dt.date.fromisoformat(snapshot.manifest["arguments"]["as_of"])
+        args = snapshot.manifest["arguments"]
+        self.as_of = dt.date.fromisoformat(args["as_of"])
+        self.as_of_time = dt.time.fromisoformat(args["as_of_time"]) if "as_of_time" in args else None
         self.profile = snapshot.profile
 
     def scalar(self, sql: str) -> int:
@@ -51,11 +54,34 @@ class SnapshotSource:
 
 
 class DatabaseSource:
-    def __init__(self, conn, as_of: dt.date | None = None, profile: str | None = None):
+    def __init__(
+        self, conn, as_of: dt.date | None = None, profile: str | None = None, as_of_time: dt.time | None = None
+    ):
         self.conn = conn
         self.as_of = as_of or dt.date.today()
         self.profile = profile or DEFAULT
         conn.execute("SET TIME ZONE 'UTC'")  # dates of timestamps are UTC dates, as generated
+        self.as_of_time = as_of_time if as_of_time is not None else self._loaded_time()
+
+    def _loaded_time(self) -> dt.time | None:
+        """The time of day of the cut the load log records last, when it is on the as-of date: that
+        day's rows are in only up to it."""
+        from loaders.loadlog import LOAD_LOG
+
+        has_meta = self.conn.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+            "AND column_name = 'meta'",
+            (LOAD_LOG,),
+        ).fetchone()[0]
+        if not has_meta:  # no load log, or one older than generation metadata
+            return None
+        row = self.conn.execute(
+            f"SELECT meta->'arguments'->>'as_of', meta->'arguments'->>'as_of_time' FROM public.{LOAD_LOG} "
+            "WHERE meta IS NOT NULL ORDER BY loaded_at DESC LIMIT 1"
+        ).fetchone()
+        if row is None or row[1] is None or row[0] != self.as_of.isoformat():
+            return None
+        return dt.time.fromisoformat(row[1])
 
     def scalar(self, sql: str) -> int:
         return int(self.conn.execute(sql).fetchone()[0] or 0)
@@ -96,17 +122,24 @@ def _enum_checks(profile: Profile) -> list[Check]:
     return out
 
 
-def checks(profile: Profile, as_of: dt.date | None = None) -> list[Check]:
-    day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
+def checks(profile: Profile, as_of: dt.date | None = None, as_of_time: dt.time | None = None) -> list[Check]:
+    """The checks of ``profile``; in their SQL ``{as_of}`` is the as-of date and ``{last_full_day}`` the
+    last day whose rows are all in (the day before it when the cut is at ``as_of_time`` on it)."""
+    as_of = as_of or dt.date.today()
+    full = as_of if as_of_time is None else as_of - dt.timedelta(days=1)
+    day, last = f"DATE '{as_of.isoformat()}'", f"DATE '{full.isoformat()}'"
     return (
         _history_checks(profile)
         + _enum_checks(profile)
-        + [Check(g, n, sql.replace("{as_of}", day), e) for g, n, sql, e in profile.checks]
+        + [
+            Check(g, n, sql.replace("{as_of}", day).replace("{last_full_day}", last), e)
+            for g, n, sql, e in profile.checks
+        ]
     )
 
 
 def run(source: Source) -> list[Result]:
-    return [Result(c, source.scalar(c.sql)) for c in checks(get(source.profile), source.as_of)]
+    return [Result(c, source.scalar(c.sql)) for c in checks(get(source.profile), source.as_of, source.as_of_time)]
 
 
 def run_snapshot(snapshot: Snapshot) -> list[Result]:

@@ -103,6 +103,9 @@ class Profile:
     feed_window: (
         Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, str], dict[str, pl.DataFrame]] | None
     ) = None
+    # tables whose rows of a day count only once that day's batch update (population, biomass) is booked,
+    # at this time of day: a cut at an earlier moment of their day leaves them out (``aquagen.tables.cut``)
+    booked: dict[str, dt.timedelta] = field(default_factory=dict)
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -32,6 +32,8 @@ from ..model.fleet import plan_farm
 from ..model.seeds import fleet_eggs
 from ..profiles import Profile, get
 from ..snapshot import MAX_DATE, Snapshot
+from ..tables.cut import counted
+from ..tables.cut import end_of as _end_of_day
 from ..tables.ids import id_column, when_column
 from .generate import regenerate
 from .runner import Progress
@@ -87,23 +89,24 @@ def planned(meta: dict, as_of: dt.date) -> list[dict]:
 
 def key(meta: dict) -> str:
     """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
-    args = {k: v for k, v in meta["arguments"].items() if k != "as_of"}
+    args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "as_of_time")}
     plan = None if full_farm(meta) else meta.get("planned_batches", meta["batches"])
     what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
 
 
-def _end(day: dt.date) -> dt.datetime:
-    """The end of ``day``: rows created before it exist at that date."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+def _day_of(end: dt.datetime) -> dt.date:
+    """The day an as-of moment (exclusive) is on: the day before, for a day's end (midnight)."""
+    return (end - dt.timedelta(microseconds=1)).date()
 
 
 @dataclass
 class Window:
-    """What the snapshot at ``to`` holds beyond the one at ``since``, table by table."""
+    """What the snapshot at the moment ``to`` holds beyond the one at ``since`` (moments as
+    ``aquagen.tables.cut.end_of`` gives them), table by table."""
 
-    since: dt.date
-    to: dt.date
+    since: dt.datetime
+    to: dt.datetime
     meta: dict  # the snapshot at ``to``'s manifest without its tables (what the load log records)
     old_max: dict[str, int] = field(default_factory=dict)  # largest id at ``since`` (0: none)
     new: dict[str, pl.DataFrame] = field(default_factory=dict)  # rows created in the window
@@ -143,36 +146,57 @@ class Ahead:
         got = self.index.filter(pl.col("table") == table, pl.col("day") <= day).select(pl.col("top").max()).item()
         return int(got) if got is not None else 0
 
-    def old(self, table: str, since: dt.date) -> pl.LazyFrame:
-        """The rows of ``table`` created up to ``since`` (every row of a table without a creation time)."""
+    def old(self, table: str, since: dt.datetime) -> pl.LazyFrame:
+        """The rows of ``table`` that exist before the moment ``since`` (every row of a table without a
+        creation time)."""
         when = when_column(table, self.profile.name)
         lf = self.scan(table)
-        return lf.filter(pl.col(when) < _end(since)) if when in self.profile.tables[table].column_names else lf
+        return lf.filter(self._counted(table) < since) if when in self.profile.tables[table].column_names else lf
 
-    def window(self, since: dt.date, to: dt.date) -> Window:
-        """The rows of the window (``since``, ``to``]: see the module docstring."""
-        if not since <= to <= self.as_of:
+    def _counted(self, table: str) -> pl.Expr:
+        return counted(when_column(table, self.profile.name), self.profile.booked.get(table))
+
+    def window(self, since: dt.datetime, to: dt.datetime) -> Window:
+        """The rows of the window [``since``, ``to``) between two as-of moments: see the module
+        docstring. Ids are numbered by day first, so the rows of a day cut part-way (``since`` or
+        ``to`` not at midnight) are a subset of the day's ids, not a prefix: on such a day the window
+        takes the day's rows by when they exist (``counted``), and ``old_max`` is the largest id that
+        existed at ``since`` (the rows cut from below it keep their ids when they come)."""
+        if not since <= to <= _end_of_day(self.as_of):
             raise ValueError(f"window {since}..{to} outside the farm generated to {self.as_of}")
         p = self.profile
         ts = p.tables
         win = Window(since, to, self._meta(to))
+        first, last = since.date(), _day_of(to)  # the days the window has rows of
         for name, t in ts.items():
-            win.old_max[name] = self.top(name, since)
+            lo = self.top(name, first - dt.timedelta(days=1))  # every id up to here existed at ``since``
+            win.old_max[name] = lo
             if when_column(name, p.name) not in t.column_names:
+                win.old_max[name] = self.top(name, _day_of(since))
                 continue  # master data: nothing new
             idcol = id_column(name, p.name)
-            lo, hi = win.old_max[name], self.top(name, to)
-            if hi > lo and name not in p.mutable:
-                win.new[name] = self.scan(name).filter(pl.col(idcol).is_between(lo + 1, hi)).collect()
+            hi = self.top(name, last)
+            if hi <= lo:
+                continue
+            rows = self.scan(name).filter(pl.col(idcol).is_between(lo + 1, hi))
+            if since.time() != dt.time():  # the old snapshot's part of ``since``'s day: below its largest id
+                got = rows.filter(self._counted(name) < since).select(pl.col(idcol).max()).collect().item()
+                win.old_max[name] = lo if got is None else int(got)
+                rows = rows.filter(self._counted(name) >= since)
+            if to.time() != dt.time():
+                rows = rows.filter(self._counted(name) < to)
+            if name not in p.mutable:
+                win.new[name] = rows.collect()
         for name in p.mutable:
             t = ts[name]
             if t.history_table is None or t.history_table not in ts:
                 continue
             h = t.history_table
-            lo, hi = win.old_max[h], self.top(h, to)
+            lo, hi = self.top(h, first - dt.timedelta(days=1)), self.top(h, last)
+            when = self._counted(h)
             state = (
                 self.scan(h)
-                .filter(pl.col("history_id").is_between(lo + 1, hi))
+                .filter(pl.col("history_id").is_between(lo + 1, hi), when >= since, when < to)
                 .sort("history_id")
                 .group_by("id", maintain_order=True)
                 .last()
@@ -180,17 +204,21 @@ class Ahead:
                 .sort("id")
                 .collect()
             )  # the last history row at ``to`` of every row that changed in the window
-            win.new[name] = state.filter(pl.col("id") > win.old_max[name])
-            win.changed[name] = state.filter(pl.col("id") <= win.old_max[name])
+            is_new = self._counted(name) >= since  # created in the window (its '+' history row is)
+            win.new[name] = state.filter(is_new)
+            win.changed[name] = state.filter(~is_new)
         return win
 
-    def _meta(self, to: dt.date) -> dict:
-        """The manifest (without tables) a snapshot generated at ``to`` has."""
+    def _meta(self, to: dt.datetime) -> dict:
+        """The manifest (without tables) a snapshot generated at the moment ``to`` has."""
         meta = {k: v for k, v in self.manifest.items() if k != "tables"}
-        meta["arguments"] = {**meta["arguments"], "as_of": to.isoformat()}
+        day = _day_of(to)
+        at = {} if to.time() == dt.time() else {"as_of_time": to.strftime("%H:%M")}
+        args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "as_of_time")}
+        meta["arguments"] = {"as_of": day.isoformat(), **at, **args}
         if full_farm(meta):
-            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= last_start(meta, to)]
-        meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= to]
+            meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= last_start(meta, day)]
+        meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= day]
         return meta
 
 

@@ -62,6 +62,7 @@ from .shards import (
     write_feed,
 )
 
+MOMENT_ARGUMENTS = ("as_of", "as_of_time", "first_start")  # the arguments ``_meta`` takes by name
 DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of date
 DEFAULT_STAGGER_DAYS = 20
 
@@ -293,11 +294,21 @@ def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
                 run.job.work.write_parquet(first_file(key), first)
 
 
-def _meta(seed: int, as_of: dt.date, first_start: dt.date, planned: list[PlannedBatch], **args) -> dict:
+def _meta(
+    seed: int,
+    as_of: dt.date,
+    first_start: dt.date,
+    planned: list[PlannedBatch],
+    as_of_time: dt.time | None = None,
+    **args,
+) -> dict:
+    """The manifest's generation arguments and batches. ``as_of_time`` only when the cut is on the as-of
+    day (a snapshot cut at the day's end has none: its manifest is as before there was a time)."""
+    moment = {} if as_of_time is None else {"as_of_time": as_of_time.strftime("%H:%M")}
     return {
         "generator": f"aquagen {__version__}",
         "seed": seed,
-        "arguments": {"as_of": as_of.isoformat(), "first_start": first_start.isoformat(), **args},
+        "arguments": {"as_of": as_of.isoformat(), **moment, "first_start": first_start.isoformat(), **args},
         # the batches that exist at the as-of date (later ones are planned but not yet started)
         "batches": [b.to_json() for b in planned if b.start_date <= as_of],
         "planned_batches": [b.to_json() for b in planned],
@@ -321,11 +332,79 @@ def check_date(option: str, day: dt.date) -> dt.date:
     return day
 
 
+DEFAULT_MOMENT_STEP = dt.timedelta(hours=1)  # a cut at the moment of generation: floored to the hour
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock, in UTC (the generated timestamps' zone): the one place that reads it."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_of_moment(
+    as_of: dt.date | dt.datetime | None, now: dt.datetime | None = None, option: str = "--as-of"
+) -> tuple[dt.date, dt.time | None]:
+    """The as-of date and the time of day of the cut (None: the end of the day) of a run at ``now``
+    (default the wall clock). A past date is cut at its end; today (the default) at ``now`` floored to
+    the hour, so that rerunning within the hour gives the same bytes and no row is after the moment of
+    generation; an explicit moment (to the minute, UTC unless it names its zone) where it says. A date
+    or moment after ``now`` is refused: its rows would be dated after the moment of generation."""
+    now = (now or utc_now()).astimezone(dt.UTC)
+    if isinstance(as_of, dt.datetime):
+        moment = as_of.astimezone(dt.UTC) if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+        if moment.second or moment.microsecond:
+            raise AquagenError(f"{option} {as_of.isoformat()} is not a whole minute; use YYYY-MM-DDTHH:MM")
+        if moment > now:
+            raise AquagenError(
+                f"{option} {moment:%Y-%m-%dT%H:%M} is after the moment of generation ({now:%Y-%m-%dT%H:%M} UTC): "
+                "nothing can be dated later; use an earlier moment, or a date"
+            )
+        return check_date(option, moment.date()), moment.time()
+    day = check_date(option, as_of or now.date())
+    if day > now.date():
+        raise AquagenError(
+            f"{option} {day} is after today ({now.date()} UTC): nothing can be dated after the moment of "
+            "generation; use today or an earlier date"
+        )
+    if day < now.date():
+        return day, None
+    floored = now - (now - dt.datetime.combine(day, dt.time(), dt.UTC)) % DEFAULT_MOMENT_STEP
+    return day, floored.time()
+
+
+def _resumed_moment(out: str | Path, now: dt.datetime | None) -> dt.datetime | None:
+    """The as-of moment of the run ``--resume`` continues (interrupted, or complete), when it is today's:
+    resumed without ``--as-of`` after the hour turned, it keeps its moment instead of refusing."""
+    target = Store(str(out))
+    work = work_folder(out)
+    if target.local is None or work.local is None:
+        return None
+    for f in (work.local / Runner.PROGRESS, work.local / MANIFEST, target.local / MANIFEST):
+        try:
+            text = f.read_text()
+            if f.name == Runner.PROGRESS:  # its first line: the run's meta
+                args = json.loads(text.partition("\n")[0])["meta"]["arguments"]
+            else:
+                args = json.loads(text)["arguments"]
+            day, at = moment_of(args)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if at is not None and day == (now or utc_now()).astimezone(dt.UTC).date():
+            return dt.datetime.combine(day, at, dt.UTC)
+        return None
+    return None
+
+
+def moment_of(arguments: dict) -> tuple[dt.date, dt.time | None]:
+    """A manifest's as-of date and time of day (None: the end of the day)."""
+    at = arguments.get("as_of_time")
+    return dt.date.fromisoformat(arguments["as_of"]), None if at is None else dt.time.fromisoformat(at)
+
+
 def generate(
     out: str | Path,
     seed: int = 42,
     batches: int | None = 0,
-    as_of: dt.date | None = None,
+    as_of: dt.date | dt.datetime | None = None,
     first_start: dt.date | None = None,
     force: bool = False,
     stagger_days: int = DEFAULT_STAGGER_DAYS,
@@ -337,20 +416,24 @@ def generate(
     profile: str | None = None,
     connect_timeout: float = 10.0,
     clean_sensors: bool = False,
+    now: dt.datetime | None = None,
 ) -> Snapshot | RemoteSnapshot:
     """Write a snapshot of the infrastructure, master data and a fleet of ``batches`` staggered batches
     (0: none; None: a full farm, every egg intake that finds a free station and sea area from
     ``first_start``, by default 1 January four years before ``as_of``'s year).
 
     ``out`` may be any fsspec URL; ``scheduler`` (a Dask scheduler address) runs the shards
-    on that cluster instead of local worker processes, with the same bytes as a result."""
+    on that cluster instead of local worker processes, with the same bytes as a result. ``as_of`` (a
+    date or a moment) and ``now`` (default the wall clock): see ``as_of_moment``."""
     n_batches = batches
     check_seed(seed)
     if n_batches is not None and n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
         raise AquagenError(f"--stagger-days {stagger_days} must be at least 1")
-    as_of = check_date("--as-of", as_of or dt.date.today())
+    if as_of is None and resume:
+        as_of = _resumed_moment(out, now)
+    as_of, as_of_time = as_of_moment(as_of, now)
     first_start = check_date(
         "--first-start" if first_start else "the default --first-start",
         first_start
@@ -379,6 +462,7 @@ def generate(
         as_of,
         first_start,
         planned,
+        as_of_time,
         batches=n_batches,
         stagger_days=stagger_days,
         geography=geography,
@@ -388,7 +472,14 @@ def generate(
         out,
         meta,
         planned,
-        dict(profile_name=profile_name, seed=seed, as_of=as_of, first_start=first_start, clean_sensors=clean_sensors),
+        dict(
+            profile_name=profile_name,
+            seed=seed,
+            as_of=as_of,
+            first_start=first_start,
+            clean_sensors=clean_sensors,
+            as_of_time=as_of_time,
+        ),
         force=force,
         resume=resume,
         workers=workers,
@@ -402,8 +493,8 @@ def regenerate(
     meta: dict, as_of: dt.date, out: str | Path, *, workers: int = 1, progress: Progress | None = None
 ) -> Snapshot:
     """The snapshot a manifest's ``meta`` (its generation arguments and planned batches) describes,
-    at another as-of date: the same rows up to the old date, ids included (prefix-stable)."""
-    args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "first_start")}
+    at another as-of date, cut at its end: the same rows up to the old date, ids included (prefix-stable)."""
+    args = {k: v for k, v in meta["arguments"].items() if k not in MOMENT_ARGUMENTS}
     first_start = dt.date.fromisoformat(meta["arguments"]["first_start"])
     planned = [PlannedBatch.from_json(b) for b in meta.get("planned_batches", meta["batches"])]
     job_args = dict(
@@ -442,22 +533,24 @@ def add_batch(
     station: str | None = None,
     sea_area: str | None = None,
     batch_name: str | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | dt.datetime | None = None,
     seed: int = 42,
     workers: int = 1,
     progress: Progress | None = None,
     profile: str | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[Snapshot, PlannedBatch]:
     """Add one batch to the snapshot at ``out``, creating it (with phases 1-2) when new.
 
     The snapshot is rebuilt with the new batch beside the planned ones (feed
     stock is shared, so FIFO runs again); it keeps its seed and as-of date
-    unless ``as_of`` is given. The old snapshot stays until the new one is complete.
+    unless ``as_of`` is given (then as ``generate``'s). The old snapshot stays until the new one is complete.
     """
     check_seed(seed)
     check_date("--start-date", start_date)
+    as_of_time: dt.time | None = None
     if as_of is not None:
-        check_date("--as-of", as_of)
+        as_of, as_of_time = as_of_moment(as_of, now)
     if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= MAX_EGGS:
         raise AquagenError(
             f"--eggs {eggs!r} must be a positive whole number of eggs, at most {MAX_EGGS:,} "
@@ -477,12 +570,14 @@ def add_batch(
             )
         profile = base.profile
         seed = base.manifest["seed"]
-        as_of = as_of or dt.date.fromisoformat(base.manifest["arguments"]["as_of"])
+        if as_of is None:
+            as_of, as_of_time = moment_of(base.manifest["arguments"])
         first_start = dt.date.fromisoformat(base.manifest["arguments"]["first_start"])
         existing = [PlannedBatch.from_json(b) for b in base.manifest.get("planned_batches", base.manifest["batches"])]
         arguments = base.manifest["arguments"]
     else:
-        as_of = as_of or dt.date.today()
+        if as_of is None:
+            as_of, as_of_time = as_of_moment(None, now)
         first_start, existing, arguments = start_date, [], {"clean_sensors": False}
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
@@ -502,14 +597,15 @@ def add_batch(
         seed=seed,
     )
     planned = existing + [pb]
-    args = {k: v for k, v in arguments.items() if k not in ("as_of", "first_start")}
-    meta = _meta(seed, as_of, first_start, planned, **args)
+    args = {k: v for k, v in arguments.items() if k not in MOMENT_ARGUMENTS}
+    meta = _meta(seed, as_of, first_start, planned, as_of_time, **args)
     job_args = dict(
         profile_name=get(profile).name,
         seed=seed,
         as_of=as_of,
         first_start=first_start,
         clean_sensors=clean_sensors_of(arguments),
+        as_of_time=as_of_time,
     )
     snap = _build(
         out,

@@ -34,7 +34,7 @@ from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
-from ..tables.cut import cut, until
+from ..tables.cut import cut, end_of, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
@@ -58,6 +58,7 @@ class Job:
     as_of: dt.date
     first_start: dt.date
     clean_sensors: bool = False  # readings without sensor faults (--clean-sensors)
+    as_of_time: dt.time | None = None  # the cut's time of day on the as-of date (None: its end)
 
     @property
     def work(self) -> Store:
@@ -66,6 +67,11 @@ class Job:
     @property
     def profile(self) -> Profile:
         return get(self.profile_name)
+
+    @property
+    def cut_at(self) -> dt.datetime:
+        """The as-of moment: rows created before it are written (``aquagen.tables.cut``)."""
+        return end_of(self.as_of, self.as_of_time)
 
     @property
     def horizon(self) -> dt.date:
@@ -99,6 +105,8 @@ def master_shard(job: Job) -> Written:
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
             counter.assign(name, df)
+    if job.as_of_time is not None:  # counted whole (ids as at the day's end), written up to the moment
+        frames = {n: until(df, when_column(n, p.name), job.cut_at, p.booked.get(n)) for n, df in frames.items()}
     entries = {name: _write(job, name, df, "master") for name, df in frames.items() if name not in p.stock_tables}
     return Written(entries, sum(df.height for df in frames.values()), counter.counts())
 
@@ -406,7 +414,7 @@ def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
     table being written, not the shard's."""
     p = job.profile
     with timed(CUT):
-        kept = cut(frames, job.as_of, p.name, p.mutable)
+        kept = cut(frames, job.cut_at, p.name, p.mutable, p.booked)
     frames.clear()
     return _write_all(job, kept, part)
 

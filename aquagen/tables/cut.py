@@ -1,5 +1,14 @@
-"""The as-of cut: every shard builds its whole horizon, then keeps what exists at the end of the
-as-of day, so a later as-of date only adds rows (prefix-stable output)."""
+"""The as-of cut: every shard builds its whole horizon, then keeps what exists at the as-of moment,
+so a later as-of moment only adds rows (prefix-stable output).
+
+The moment is the end of the as-of day, or a time of day on it (``as_of_time``: a snapshot generated
+today stops at the moment of generation). A row exists at the moment when its creation time
+(``when_column``: created_at, a history row's history_date, a summary's computation time) is before
+it, so the snapshot is what the application's database holds at that moment: an event recorded at
+16:00 is not there at 09:00, a daily summary computed at the day's end is not there before it, and
+a changing object is in the state its last history row before the moment gives. A profile's
+``booked`` tables (the day's mortality registration) count from the day's batch update on, which
+books their effect on the changing objects (the assignments' counts): never one without the other."""
 
 from __future__ import annotations
 
@@ -13,13 +22,28 @@ import schemas
 from .ids import when_column
 
 
+def end_of(as_of: dt.date, at: dt.time | None = None) -> dt.datetime:
+    """The as-of moment (UTC, exclusive: rows created before it exist): ``at`` on ``as_of``, or the end
+    of the day (the next midnight) without a time of day."""
+    if at is None:
+        return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return dt.datetime.combine(as_of, at, dt.UTC)
+
+
 def cut(
-    frames: dict[str, pl.DataFrame], as_of: dt.date, profile: str, mutable: tuple[str, ...]
+    frames: dict[str, pl.DataFrame],
+    end: dt.date | dt.datetime,
+    profile: str,
+    mutable: tuple[str, ...],
+    booked: dict[str, dt.timedelta] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The rows of ``frames`` as of the end of ``as_of``: nothing created later; each changing
-    object (a table in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
-    out = {name: until(df, when_column(name, profile), end) for name, df in frames.items()}
+    """The rows of ``frames`` as of ``end`` (a moment, or a day: its end): nothing created later (a
+    ``booked`` table's rows: nothing counted later, see ``counted``); each changing object (a table
+    in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
+    if not isinstance(end, dt.datetime):
+        end = end_of(end)
+    booked = booked or {}
+    out = {name: until(df, when_column(name, profile), end, booked.get(name)) for name, df in frames.items()}
     for name in mutable:
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
@@ -35,8 +59,17 @@ def cut(
     return out
 
 
-def until(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
-    """``df``'s rows with ``when`` before ``end``; ``df`` itself when they all are (no copy)."""
-    if df.height == 0 or cast(dt.datetime, df[when].max()) < end:
+def counted(when: str, booked: dt.timedelta | None = None) -> pl.Expr:
+    """When a row exists: its creation time ``when``, or for a table booked at a time of day, that
+    time on its day if later (a cut at a day's end is never affected: the booking is within the day)."""
+    stamp = pl.col(when)
+    return stamp if booked is None else pl.max_horizontal(stamp, stamp.dt.truncate("1d") + pl.lit(booked))
+
+
+def until(df: pl.DataFrame, when: str, end: dt.datetime, booked: dt.timedelta | None = None) -> pl.DataFrame:
+    """``df``'s rows that exist before ``end`` (``counted``); ``df`` itself when they all do (no copy)."""
+    if df.height == 0 or when not in df.columns:
         return df
-    return df.filter(pl.col(when) < end)
+    if cast(dt.datetime, df.select(counted(when, booked).max()).item()) < end:
+        return df
+    return df.filter(counted(when, booked) < end)

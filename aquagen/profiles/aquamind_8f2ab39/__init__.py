@@ -18,6 +18,9 @@ PROFILE = Profile(
     feedings=("inventory_feedingevent", "inventory_historicalfeedingevent"),
     stock_tables=("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"),
     mutable=("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock"),
+    # the day's mortality registration (13:00) and growth samples (11:00) reach the assignments with their
+    # 20:00 update: a cut between sees neither
+    booked={t: batches.GROWTH_UPDATE for t in batches.BOOKED_TABLES},
     natural_keys={
         "auth_user": ("username",),
         "users_userprofile": ("user_id",),

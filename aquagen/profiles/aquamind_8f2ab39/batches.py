@@ -27,6 +27,16 @@ SAMPLE_TIME = dt.timedelta(hours=11)
 MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
 SUMMARY_TIME = dt.timedelta(hours=23, minutes=30)  # nightly job on the period's last day
+# what the assignments' daily update at GROWTH_UPDATE books: the day's mortality registration (their
+# counts) and growth samples (their last weighing), with their history
+BOOKED_TABLES = (
+    "batch_mortalityevent",
+    "batch_historicalmortalityevent",
+    "health_mortalityrecord",
+    "health_historicalmortalityrecord",
+    "batch_growthsample",
+    "batch_historicalgrowthsample",
+)
 
 
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:

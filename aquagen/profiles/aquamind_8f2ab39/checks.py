@@ -498,7 +498,7 @@ ENVIRONMENT = [
         "sea-area days with fewer than 8 weather observations",
         f'SELECT COUNT(*) FROM {_PHOTO} p LEFT JOIN (SELECT area_id, CAST("timestamp" AS DATE) AS d, COUNT(*) AS n '
         "FROM environmental_weatherdata GROUP BY 1, 2) w ON w.area_id = p.area_id AND w.d = p.date "
-        "WHERE w.n IS NULL OR w.n < 8",
+        "WHERE (w.n IS NULL OR w.n < 8) AND p.date <= {last_full_day}",  # a day cut part-way has fewer
         0,
     ),
     (

@@ -41,6 +41,13 @@ PROFILE = Profile(
         "users_userprofile_allowed_containers": ("userprofile_id", "container_id"),
         "planning_activitytemplate": ("name",),
     },
+    booked={  # and the fish weighed in a growth sample, with it
+        **PLAN.booked,
+        **dict.fromkeys(
+            ("batch_individualgrowthobservation", "batch_historicalindividualgrowthobservation"),
+            PLAN.booked["batch_growthsample"],
+        ),
+    },
     environment=environment.build,
     checks=checks.PHASE_COUNTS
     + checks.INVARIANTS

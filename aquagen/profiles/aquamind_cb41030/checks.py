@@ -276,7 +276,8 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
         "live assignments of started batches without daily states",
         f"SELECT COUNT(*) FROM {LIVE_BCA} a LEFT JOIN (SELECT DISTINCT assignment_id FROM {DS}) s "
         "ON s.assignment_id = a.id WHERE s.assignment_id IS NULL AND (a.departure_date IS NULL "
-        "OR a.departure_date > a.assignment_date)",
+        "OR a.departure_date > a.assignment_date) "
+        "AND a.assignment_date <= {last_full_day}",  # a day's states are computed at its end
         0,
     ),
     (
@@ -313,7 +314,8 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
         "8 daily states",
         "growth samples without their anchor",
         f"SELECT COUNT(*) FROM batch_growthsample g LEFT JOIN {DS} s ON s.assignment_id = g.assignment_id "
-        "AND s.date = g.sample_date WHERE s.anchor_type IS NULL OR s.anchor_type <> 'growth_sample'",
+        "AND s.date = g.sample_date WHERE (s.anchor_type IS NULL OR s.anchor_type <> 'growth_sample') "
+        "AND g.sample_date <= {last_full_day}",  # a day's states are computed at its end
         0,
     ),
     (
