@@ -28,8 +28,8 @@ from .conftest import run_cli, shared_snapshot
 
 CB, PLAN = "aquamind@cb41030", "aquamind@8f2ab39"
 AS_OF = dt.date(2026, 6, 30)
-# four batches 300 days apart: harvested, at sea, in freshwater, and one starting 10 days after the as-of date
-FLEET = dict(seed=5, batches=4, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=890), stagger_days=300)
+# four batches 320 days apart: harvested, at sea, in freshwater, and one starting 10 days after the as-of date
+FLEET = dict(seed=5, batches=4, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=950), stagger_days=320)
 # tables the plan's profile fills too (health, harvest, environment), and those only this profile has
 CB_RECORDS = (
     "environmental_photoperioddata",

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aquagen.model.calendar import batch_draw
+from aquagen.model.calendar import HARVEST_BAND, batch_draw, sea_cbrt
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from aquagen.model.events import STAGE_CONDITION_FACTOR
 from aquagen.model.layout import assignment_layout
 from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
+from aquagen.model.timeline import HARVEST_SPAN_DAYS, SEA_DAYS
 
 FRAMES = (
     "assignments",
@@ -460,6 +461,31 @@ def test_batches_differ():
     assert min(spans) >= 20
 
 
+def test_harvest_window_keeps_the_weight_band():
+    """Over thousands of batch draws (no simulation): the first ring is harvested at ≥ 92 % of the
+    target, the last at ≤ 108 % on the nominal growth curve, unless the sea phase is at one of its
+    bounds; and the curve is the day loop's growth rule (a daily integration agrees)."""
+    rng = np.random.default_rng(13)
+    rows = []
+    for _ in range(3000):
+        start = dt.date(2019, 1, 1) + dt.timedelta(days=int(rng.integers(0, 3650)))
+        d = batch_draw(int(rng.integers(0, 3)), int(rng.integers(0, 500)), start, GEOGRAPHIES[int(rng.integers(0, 2))])
+        rows.append((*d.harvest_weight_g, d.target_weight_g, d.calendar.stage_days[-1], d.calendar.harvest_span))
+    first, last, target, sea, span = np.array(rows).T
+    free = (sea > SEA_DAYS[0]) & (sea < SEA_DAYS[1])
+    assert free.mean() > 0.9
+    assert (first[free] >= (1 - HARVEST_BAND) * target[free] - 1e-6).all()
+    assert (last[free] <= (1 + HARVEST_BAND) * target[free] + 1e-6).all()
+    assert span.min() >= HARVEST_SPAN_DAYS[0] and np.percentile(span, 90) > 40  # shortened only where needed
+    assert 3500 < first.min() and last.max() < 7500
+    # the closed form against a day-by-day integration of the growth rule at 10 °C from 300 g
+    u, curve = np.cbrt(300.0), []
+    for _ in range(600):
+        u += effective_tgc(5, 10.0, u**3) * 10.0 / 1000
+        curve.append(u)
+    np.testing.assert_allclose(sea_cbrt(np.cbrt(300.0), TGC[5] * 10.0 * np.arange(1, 601) / 1000), curve, rtol=2e-3)
+
+
 def test_capacity():
     """No container ever holds more than its type's max_biomass_kg."""
     for geography in GEOGRAPHIES:
@@ -813,11 +839,16 @@ def test_sea_split():
     pairs = t.group_by("source_assignment_no").agg(pl.col("transferred_count"))
     for a, b in pairs["transferred_count"].to_list():
         assert abs(a - b) <= 1  # 50/50
-    # harvested ring by ring on the batch's calendar, over weeks
+    # harvested ring by ring on the batch's calendar, over weeks, the heaviest rings first
     cal = calendar(spec(dt.date(2023, 12, 1), geography="Faroe Islands"))
-    h = sim.harvests.sort("assignment_no")
+    h = sim.harvests.sort("harvest_date", "assignment_no")
     assert h["harvest_date"].to_list() == [dt.date(2023, 12, 1) + dt.timedelta(days=int(d)) for d in cal.harvest_day]
     assert h["harvest_date"].n_unique() >= 15
+    assert h["assignment_no"].to_list() != list(range(50, 70))  # by weight, not by ring number
+    eve = sim.daily.filter(pl.col("date") == h["harvest_date"].min() - dt.timedelta(days=1))
+    j = h.join(eve.select("assignment_no", "avg_weight_g"), on="assignment_no", suffix="_eve")
+    rank = j.select(pl.corr(pl.col("harvest_date").to_physical(), "avg_weight_g_eve", method="spearman")).item()
+    assert rank < -0.8, rank  # the farm's sampling: the heavier a ring, the sooner it goes
 
 
 @pytest.mark.parametrize(

@@ -80,24 +80,33 @@ def _soft(x: np.ndarray, lo: float, hi: float, soft_lo: float, soft_hi: float) -
     return np.where(x < lo, lo - down * np.tanh((lo - x) / down), x)
 
 
+def regional_sea_c(seed: int, geography: str, epoch_days: np.ndarray) -> np.ndarray:
+    """The sea temperature every area of the geography shares: season + the region's weather
+    (before an area's own noise and the soft limits)."""
+    region = regional_anomaly(seed, geography)[np.clip(np.asarray(epoch_days) - REGION_ORIGIN, 0, REGION_DAYS - 1)]
+    return sea_season_c(geography, epoch_days) + region
+
+
+def soft_limited(geography: str, sea_c: np.ndarray) -> np.ndarray:
+    """Sea temperatures with the geography's soft limits applied (see ``_soft``)."""
+    _, _, lo, hi = SEA_TEMP[geography]
+    return _soft(sea_c, lo, hi, *SOFT_LIMIT_C[geography])
+
+
 def temperatures(rng: np.random.Generator, grid: Grid, start: int, geography: str, seed: int = 0) -> np.ndarray:
     """Daily mean water temperature per (day, track): hall set point, or sea season + the region's
     weather + the area's own AR(1), softly limited."""
     n_days = grid.live.shape[0]
     hall = HALL_TEMP_C + _ar1(rng, (n_days, 5), 0.85, 0.15)
     tank_offset = np.clip(0.05 * rng.standard_normal((5, SLOTS)), -0.1, 0.1)
-    _, _, lo, hi = SEA_TEMP[geography]
-    days_epoch = start + np.arange(n_days)
-    region = regional_anomaly(seed, geography)[np.clip(days_epoch - REGION_ORIGIN, 0, REGION_DAYS - 1)]
-    sea = sea_season_c(geography, days_epoch) + region + _ar1(rng, (n_days,), *LOCAL_AR1)
+    sea = regional_sea_c(seed, geography, start + np.arange(n_days)) + _ar1(rng, (n_days,), *LOCAL_AR1)
     ring_offset = np.clip(0.05 * rng.standard_normal(RINGS), -0.1, 0.1)
 
     s = np.clip(grid.stage[:, :SLOTS], 0, 4)
     days = np.arange(n_days)[:, None]
     fw = hall[days, s] + tank_offset[s, np.arange(SLOTS)]
     fw = np.clip(fw, HALL_TEMP_BAND[s, 0], HALL_TEMP_BAND[s, 1])
-    soft_lo, soft_hi = SOFT_LIMIT_C[geography]
-    return np.concatenate([fw, _soft(sea[:, None] + ring_offset, lo, hi, soft_lo, soft_hi)], axis=1)
+    return np.concatenate([fw, soft_limited(geography, sea[:, None] + ring_offset)], axis=1)
 
 
 @dataclass(frozen=True)

@@ -284,13 +284,14 @@ def plan_fleet(
 FARM_STREAM = 0xFA53
 FARM_HISTORY_YEARS = 4  # the default first start: 1 January four years before the as-of date's year
 FARM_HISTORY_DAYS = 1640  # the most history a --batches fleet's default first start goes back
-# What the farm holds: its 42 sea areas take one batch each for ≈ 430 (Scotland) to ≈ 510 days
-# (the Faroes, colder) of sea phase, harvest and fallow, its 12 stations one every ≈ 130 days
-# (100 days a hall, plus the drift of stage lengths): ≈ 31–33 batches a year. Intakes come about
-# as often, one every ≈ 12.6 days: every stage then holds about 7 batches and the farm 65–77 % of
-# its containers on any date. (Two batches in every 14-day transition window on every date would
-# need an intake every 7 days, 52 a year: more than the sea areas hold.)
-INTAKES_PER_YEAR = 29
+# What the farm holds: its 42 sea areas take one batch each for ≈ 445 (Scotland) to ≈ 525 days
+# (the Faroes, colder) of sea phase to the target weight, harvest and fallow, its 12 stations one
+# every ≈ 130 days (100 days a hall, plus the drift of stage lengths): ≈ 32 batches a year. Intakes
+# come a little less often, one every ≈ 13 days, so that few wait for a sea area: every stage then
+# holds about 7 batches and the farm 65–77 % of its containers on any date. (Two batches in every
+# 14-day transition window on every date would need an intake every 7 days, 52 a year: more than
+# the sea areas hold.)
+INTAKES_PER_YEAR = 28
 # Salmon farms take eggs all year round, more of them in winter (natural spawning, November to
 # February) than in summer (photoperiod-shifted eggs for off-season smolts: Mowi handbook ch. 4):
 # the intake rate follows the season, ±SEASON_AMPLITUDE around its mean, highest on SEASON_PEAK_DAY.

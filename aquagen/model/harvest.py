@@ -1,6 +1,10 @@
-"""Harvest grading: the fish that left a ring on its harvest day, split into product grades
-(lots: fish, live, gutted and fillet kg) and by-product waste — schema-independent frames keyed
-by the harvest's ``assignment_no``.
+"""Harvest: which ring goes first, and grading: the fish that left a ring on its harvest day, split
+into product grades (lots: fish, live, gutted and fillet kg) and by-product waste — schema-independent
+frames keyed by the harvest's ``assignment_no``.
+
+A site is harvested ring by ring as its fish reach harvest weight: the farm samples its rings and
+slaughters the heaviest first (Mowi, *Salmon Farming Industry Handbook* 2023, ch. 4: pens are
+harvested as the fish reach market size), so the slow rings grow on into the window's later days.
 
 Conservation is exact before rounding: the lots of a harvest hold exactly the ring's departing
 fish, and their live weights add up to the ring's biomass (count × mean weight); gutted weight
@@ -13,6 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+
+from .calendar import sea_cbrt
+from .population import SEA_CHECK_DAYS, SEA_CHECK_FLOOR, TGC, temperature_factor
+from .timeline import ADULT, FRESHWATER_STAGES, RINGS, SLOTS, Calendar
 
 # (code, name, description, mean share of the fish, weight relative to the harvest's mean,
 #  gutting yield, fillet yield or NaN when the grade is not filleted)
@@ -29,6 +37,28 @@ GUTTED_YIELD = np.array([g[5] for g in GRADES])
 FILLET_YIELD = np.array([g[6] for g in GRADES])
 BLOOD_SHARE = 0.02  # of the live weight: bled at slaughter
 CONCENTRATION = 300.0  # Dirichlet concentration of a harvest's grade shares around SHARE
+
+
+def harvest_order(cal: Calendar, tgc: np.ndarray, egg_weight: np.ndarray, temp: np.ndarray) -> tuple[int, ...]:
+    """Rings from heaviest to lightest on the first harvest day: each lineage's growth in the halls
+    and each ring's at sea by the growth rule, with the container's factor ``tgc`` (per assignment)
+    and the water ``temp`` (day, track) it lived in; fasting and capacity aside (a farm's sampling
+    is not exact either)."""
+    days = np.arange(cal.harvest_start)[:, None]
+    lineage = np.arange(SLOTS)
+    s = cal.stage_start
+    hall = temp[: cal.harvest_start, :SLOTS]
+    u = np.cbrt(egg_weight)
+    for k in range(1, FRESHWATER_STAGES):
+        here = (days >= s[k] + lineage) & (days < s[k + 1] + lineage)
+        u = u + TGC[k] * tgc[k * SLOTS + lineage] * (temperature_factor(hall) * hall * here).sum(axis=0) / 1000
+    ring = np.arange(RINGS)
+    since = days - (cal.sea_start + ring // 2)
+    sea = temp[: cal.harvest_start, SLOTS:]
+    check = np.clip(SEA_CHECK_FLOOR + (1 - SEA_CHECK_FLOOR) * since / SEA_CHECK_DAYS, SEA_CHECK_FLOOR, 1.0)
+    dd = (temperature_factor(sea) * sea * check * (since > 0)).sum(axis=0)
+    weight = sea_cbrt(u[ring // 2], TGC[ADULT] * tgc[FRESHWATER_STAGES * SLOTS + ring] * dd / 1000)
+    return tuple(int(r) for r in np.argsort(-weight, kind="stable"))
 
 
 def grade(rng: np.random.Generator, harvests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -14,7 +14,8 @@ nominal 90-day stages of ``timeline`` ± its draws, and a sea phase as long as i
 weight takes). Freshwater lineage d (0..9) lives in tray d of the Egg&Alevin hall from
 day 0, moves to slot d of the next hall on ``stage_start[k] + d`` (k = 1..4: Fry, Parr,
 Smolt, Post-Smolt), and on ``stage_start[5] + d`` splits 50/50 into rings 2d and 2d+1 of
-the sea area. Ring r is harvested on ``harvest_day[r]``, ring by ring over 3–7 weeks.
+the sea area. Ring r is harvested on ``harvest_day[r]``, ring by ring over 3–7 weeks, the
+heaviest first (``harvest.harvest_order``).
 A move happens at the start of its day: the departure day is not a live day of the
 source, and is the first live day of the destination.
 
@@ -49,6 +50,7 @@ from .events import (
     samples_frame,
     transfers_frame,
 )
+from .harvest import harvest_order
 from .journal import journal_frame
 from .layout import assignment_layout, track_grid
 from .lice import LICE_PURPOSE, ring_matrices, run_lice, with_delousings
@@ -165,10 +167,12 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     cut = (spec.as_of - spec.start_date).days  # last day index kept
     draw = batch_draw(spec.seed, spec.shard, spec.start_date, spec.geography)
     cal = draw.calendar
+    temp = temperatures(r_temp, track_grid(cal), start, spec.geography, spec.seed)  # whatever the ring order
+    traits = draw_traits(r_growth, draw.tgc, cal, start, N_ASSIGNMENTS)
+    # the rings are harvested heaviest first, on the calendar's harvest days
+    cal = replace(cal, harvest_order=harvest_order(cal, traits.tgc, traits.egg_weight, temp))
     asg = assignment_layout(cal)
     grid = track_grid(cal)
-    temp = temperatures(r_temp, grid, start, spec.geography, spec.seed)
-    traits = draw_traits(r_growth, draw.tgc, cal, start, N_ASSIGNMENTS)
     # lice first: the delousings they call are the batch's handling episodes (deaths, fasting)
     lice_counts, treatments = run_lice(
         rng_for(spec.seed, spec.shard, HEALTH_STREAM, LICE_PURPOSE),

@@ -45,7 +45,7 @@ assert all(s.days == STAGE_DAYS for s in STAGES[:-1])
 STAGE_DAYS_SD = 8.0  # days; a stage's length is nominal + N(0, sd) clipped to ±STAGE_DAYS_MAX_SHIFT
 STAGE_DAYS_MAX_SHIFT = 20
 SEA_DAYS = (300, 560)  # the sea phase (transfer to first harvest): as long as the target weight takes
-HARVEST_SPAN_DAYS = (20, 50)  # first to last ring: a site is harvested over 3–7 weeks
+HARVEST_SPAN_DAYS = (20, 50)  # first to last ring: 3–7 weeks, shorter where fish grow fast (calendar.HARVEST_BAND)
 MAX_LIFE_DAYS = SEA_START + FRESHWATER_STAGES * STAGE_DAYS_MAX_SHIFT + SEA_DAYS[1] + HARVEST_SPAN_DAYS[1] + 1
 
 
@@ -55,10 +55,13 @@ class Calendar:
 
     Lineage d (0..9) enters stage k ≥ 1 on ``stage_start[k] + d``; the sea transfer splits it into
     rings 2d and 2d+1 on ``stage_start[ADULT] + d``; ring r is harvested on ``harvest_day[r]``.
+    The harvest days are the span's, evenly spread; ``harvest_order`` says which ring takes
+    the k-th (the simulation's: heaviest rings first), ring number order when empty (the plan's).
     """
 
     stage_days: tuple[int, ...]  # N_STAGES lengths; the last is the sea phase up to the first harvest
     harvest_span: int
+    harvest_order: tuple[int, ...] = ()  # rings in the order they are harvested; () = 0, 1, ..., 19
 
     @cached_property
     def stage_start(self) -> np.ndarray:
@@ -75,13 +78,18 @@ class Calendar:
 
     @cached_property
     def harvest_day(self) -> np.ndarray:
-        """Day each ring is harvested: ring by ring, in order, spread evenly over the span."""
-        return self.harvest_start + np.rint(np.arange(RINGS) * self.harvest_span / (RINGS - 1)).astype(np.int64)
+        """Day each ring is harvested: ring by ring in ``harvest_order``, spread evenly over the span."""
+        days = self.harvest_start + np.rint(np.arange(RINGS) * self.harvest_span / (RINGS - 1)).astype(np.int64)
+        if not self.harvest_order:
+            return days
+        out = np.empty(RINGS, dtype=np.int64)
+        out[np.asarray(self.harvest_order)] = days
+        return out
 
     @property
     def life_days(self) -> int:
         """Days 0..life_days-1: the last is the last harvest."""
-        return int(self.harvest_day[-1]) + 1
+        return self.harvest_start + self.harvest_span + 1
 
     def stage_on(self, day: int) -> int:
         """The batch's stage on ``day`` (its first lineage's)."""
