@@ -379,13 +379,13 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
             step.rows = tables[p.feedings[0]].height
         del feedings, kept
         with timed(CUT):
-            tables = cut(tables, job.as_of, p.name, ())
+            tables = cut(tables, job.cut_at, p.name, (), p.booked)
         latest.append(_latest(tables[history], key))
         written = _write_all(job, tables, _window_part(site, w))
         entries |= written.entries
         rows += written.rows
-    with timed(CUT):  # the lots as their last history row up to the as-of date (as ``cut`` makes them)
-        frames = cut(frames, job.as_of, p.name, ())
+    with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
+        frames = cut(frames, job.cut_at, p.name, (), p.booked)
         frames[stock] = _latest(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
