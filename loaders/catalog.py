@@ -66,14 +66,12 @@ def database_profile(conn: psycopg.Connection) -> str | None:
 
 def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -> int:
     """The highest id a table holds (0 when empty, or when keyed by another table's id)."""
-    col = t.identity_column or "id"
-    if col not in t.column_names:  # e.g. batch_containerforecastsummary, keyed by its assignment
-        return 0
-    return one(conn.execute(f"SELECT COALESCE(max({col}), 0) FROM {schema}.{t.name}"))[0]
+    return max_ids(conn, [t], schema).get(t.name, 0)
 
 
 def max_ids(conn: psycopg.Connection, tables: Iterable[schemas.Table], schema: str = "public") -> dict[str, int]:
-    """``max_id`` of every table, in one round trip."""
+    """``max_id`` of every table, in one round trip (a table keyed by another table's id, e.g.
+    batch_containerforecastsummary by its assignment, is left out: 0)."""
     tables = [t for t in tables if (t.identity_column or "id") in t.column_names]
     found = each(
         conn,

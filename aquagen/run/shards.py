@@ -34,7 +34,7 @@ from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part
 from ..store import Store
-from ..tables.cut import cut, end_of, until
+from ..tables.cut import cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
@@ -131,7 +131,7 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
         step.rows = sim.daily.height
         # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
         # on its own day alone (and day means of it), and no draw depends on their number
-        after = dt.datetime.combine(job.horizon + dt.timedelta(days=1), dt.time(), dt.UTC)
+        after = end_of(job.horizon)
         if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
             sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
     plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area), job.seed, pb.shard)
@@ -144,7 +144,7 @@ def _day(d: dt.date) -> int:
 
 def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str, pl.DataFrame]:
     """The rows created up to the end of day ``last``."""
-    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    end = end_of(last)
     with timed(CUT):
         return {name: until(df, when_column(name, job.profile_name), end) for name, df in frames.items()}
 
@@ -332,7 +332,7 @@ def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.Data
     frames = _until(job, frames, job.as_of)
     if costs is not None and changes is not None:
         _, history = p.stock_tables
-        end = dt.datetime.combine(job.as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
+        end = end_of(job.as_of)
         costs = costs.filter(pl.col("time") < end).with_columns(_window=window_of(pl.col("time")))
         changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
         windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
@@ -380,20 +380,15 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
         del feedings, kept
         with timed(CUT):
             tables = cut(tables, job.cut_at, p.name, (), p.booked)
-        latest.append(_latest(tables[history], key))
+        latest.append(last_history(tables[history], key))
         written = _write_all(job, tables, _window_part(site, w))
         entries |= written.entries
         rows += written.rows
     with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
         frames = cut(frames, job.cut_at, p.name, (), p.booked)
-        frames[stock] = _latest(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
+        frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
-
-
-def _latest(history: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Each object's last history row (by history_id), as ``cut`` makes a changing object's state."""
-    return history.sort("history_id").group_by(key, maintain_order=True).last()
 
 
 def _kept_windows(job: Job, part: str) -> list[int]:

@@ -48,15 +48,13 @@ def cut(
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
             key = t.object_key or "id"
-            out[name] = (
-                out[t.history_table]
-                .sort("history_id")
-                .group_by(key, maintain_order=True)
-                .last()
-                .select(t.column_names)
-                .sort(key)
-            )
+            out[name] = last_history(out[t.history_table], key).select(t.column_names).sort(key)
     return out
+
+
+def last_history(history: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Each object's last history row (by history_id): a changing object's state at the cut."""
+    return history.sort("history_id").group_by(key, maintain_order=True).last()
 
 
 def counted(when: str, booked: dt.timedelta | None = None) -> pl.Expr:
