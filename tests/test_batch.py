@@ -6,7 +6,7 @@ import shutil
 import polars as pl
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import schemas
@@ -259,9 +259,12 @@ def test_generate_batches_is_deterministic(tmp_path):
     geo=st.sampled_from(["Scotland", "Faroe Islands"]),
     cut=st.integers(0, 870),
 )
+@example(start=dt.date(2025, 4, 1), eggs=10_000, geo="Scotland", cut=610)  # a cut after the real today
 def test_any_batch_any_cut_passes_every_check(tmp_path_factory, start, eggs, geo, cut):
     out = tmp_path_factory.mktemp("h") / "s"
-    snap, _ = add_batch(out, start_date=start, eggs=eggs, geography=geo, as_of=start + dt.timedelta(days=cut))
+    # cuts reach 2027-10-19: generated as if now were after them (a later as-of than now is refused)
+    as_of, now = start + dt.timedelta(days=cut), dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
+    snap, _ = add_batch(out, start_date=start, eggs=eggs, geography=geo, as_of=as_of, now=now)
     assert failed(snap) == []
     for name in ("batch_batchcontainerassignment", "inventory_feedingevent", "batch_growthsample"):
         df = snap.read(name)
