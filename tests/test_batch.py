@@ -260,6 +260,7 @@ def test_generate_batches_is_deterministic(tmp_path):
     cut=st.integers(0, 870),
 )
 @example(start=dt.date(2025, 4, 1), eggs=10_000, geo="Scotland", cut=610)  # a cut after the real today
+@example(start=dt.date(2020, 1, 1), eggs=6_894_860, geo="Scotland", cut=792)  # 245k fish in a ring: lots vs biomass
 def test_any_batch_any_cut_passes_every_check(tmp_path_factory, start, eggs, geo, cut):
     out = tmp_path_factory.mktemp("h") / "s"
     # cuts reach 2027-10-19: generated as if now were after them (a later as-of than now is refused)

@@ -61,7 +61,10 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
     events = add(out, "harvest_harvestevent", ev, OPERATOR_ID, ids)
     event_of = ev.select("assignment_no", "harvest_date", event_id=events["id"])
 
-    lots, waste = grade(health.stream(sim, health.HARVEST), sim.harvests.sort("harvest_date", "assignment_no"))
+    # graded from the ring's stored (2-decimal) weight, as its biomass_kg is: the lots then add up to
+    # that biomass within rounding (from the unrounded weight, 245,000 fish would differ by up to 1.2 kg)
+    rings = sim.harvests.sort("harvest_date", "assignment_no").with_columns(pl.col("avg_weight_g").round(2))
+    lots, waste = grade(health.stream(sim, health.HARVEST), rings)
     stamp = at("harvest_date", LOTS_TIME)
     lots = (
         lots.join(event_of, on="assignment_no", maintain_order="left")
