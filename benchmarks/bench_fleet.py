@@ -5,11 +5,11 @@
 Each size runs in a fresh process (so that its peak memory is its own). CPU-seconds are those
 of the whole process tree (the generator and its workers: user + system, from the kernel's
 rusage of the process and its waited-for children), less the memory sampler's own thread (its
-CPU is printed apart); peak RSS of the tree is the largest sum of
-the resident memory of the generator and its live workers, sampled every 20 ms. Full lives
-(default): every batch is harvested by the as-of date (the most rows a fleet of N can have);
-``--default``: ``aquagen generate --batches N`` as a user runs it (as-of 2026-11-24, the
-default first start and stagger, so part of the fleet is still growing). Wall time per phase
+CPU is printed apart); peak RSS of the tree is the largest sum of the resident memory of the
+generator and its live workers, sampled every 20 ms. Full lives (default): every batch is
+harvested by the as-of date (the most rows a fleet of N can have); ``--default``: ``aquagen
+generate --batches N`` as a user runs it (as-of 2026-11-24, the default first start and
+stagger, so part of the fleet is still growing). Wall time per phase
 comes from the runner's progress phases; the seconds inside the shards per kind of work from
 the generator's timing hooks (``aquagen.timing``) when ``--workers 1``.
 """
