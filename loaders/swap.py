@@ -41,7 +41,7 @@ from aquagen.snapshot import Snapshot
 from . import staged
 from .binarycopy import Progress
 from .catalog import set_sequences
-from .existing import Plan, copy_existing, id_maps, id_segments, matched_counts
+from .existing import Plan, copy_existing, history_offsets, id_maps, id_segments, matched_counts
 from .loadlog import write_log
 from .rows import each, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
@@ -280,7 +280,8 @@ def load_swapped(
     copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
     maps = id_maps(ctl, snapshot, ts)
-    segments = id_segments(ctl, ts, maps)
+    offsets = history_offsets(ctl, ts)  # the copies hold the same rows (writes wait)
+    segments = id_segments(maps, offsets)
     existing_rows: dict[str, int] = dict(
         ctl.execute(
             "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -289,17 +290,18 @@ def load_swapped(
         ).fetchall()
     )
     ctl.execute("RESET search_path")
+    laps("catalog and id maps")
 
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]
 
         def fill(conn: psycopg.Connection) -> int:
-            conn.execute(
+            conn.execute(  # one round trip
                 f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
-                "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS)"
+                "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS); "
+                f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"'
             )
-            conn.execute(f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"')
-            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, freeze=True, progress=progress)
+            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, offsets, freeze=True, progress=progress)
 
         return fill
 
@@ -321,7 +323,7 @@ def load_swapped(
     with connect(dsn) as aside:
         aside.autocommit = True
         aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-    laps(None)
+    laps("staging schema")
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
     rows = {n: done.rows.get(n, 0) for n in ts}
     laps = timing.Laps(timing.LOAD_FINAL)
@@ -331,6 +333,7 @@ def load_swapped(
     lock_tables(
         ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE", lock_wait
     )
+    laps("lock")
     # every per-table statement of this transaction goes in a few round trips (the tables are
     # locked from the application meanwhile)
     idents = [(t, ts[t].identity_column) for t in tables if ts[t].identity_column]
@@ -348,10 +351,12 @@ def load_swapped(
         t: (col, seq, last + 1 if called else last, _grant_sql("SEQUENCE", seq, g))
         for (t, col, seq), ((last, called, _),), g in zip(owned, states, seq_grants)
     }
+    laps("sequences")
     for h in holders:
         ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
     killpoints.reached("swap")
     ctl.execute(f"DROP TABLE {names}")
+    laps("drop")
     role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
     moves = [f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables]
     for t, c in copies.items():
@@ -359,6 +364,7 @@ def load_swapped(
             moves.append(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
         moves += c.grants + c.comments
     ctl.execute("; ".join(moves))
+    laps("move")
     renamed = each(
         ctl, [("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)) for t, (col, *_) in sequences.items()]
     )
@@ -374,6 +380,7 @@ def load_swapped(
     for h in holders:
         killpoints.reached("fk")
         ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
+    laps("sequences and inbound keys")
     set_sequences(ctl, ts)
     ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
     write_log(
@@ -388,6 +395,6 @@ def load_swapped(
         segments,
     )
     killpoints.reached("final")
-    laps(None)  # up to the COMMIT, which the caller runs
+    laps("log")  # up to the COMMIT, which the caller runs
     done.phases["final"] = time.perf_counter() - t0
     return Swapped(rows, matched_counts(maps), done.phases)
