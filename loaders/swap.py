@@ -289,6 +289,7 @@ def load_swapped(
             (tables,),
         ).fetchall()
     )
+    role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
 
@@ -352,19 +353,17 @@ def load_swapped(
         for (t, col, seq), ((last, called, _),), g in zip(owned, states, seq_grants)
     }
     laps("sequences")
-    for h in holders:
-        ctl.execute(f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}")
     killpoints.reached("swap")
-    ctl.execute(f"DROP TABLE {names}")
-    laps("drop")
-    role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
-    moves = [f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables]
+    # the swap itself in one round trip: foreign keys other tables hold on the old tables, the
+    # old tables, the copies moved into their place with their owners, grants and comments
+    moves = [f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}" for h in holders]
+    moves += [f"DROP TABLE {names}", *(f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables)]
     for t, c in copies.items():
         if c.owner != role:
             moves.append(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')
         moves += c.grants + c.comments
     ctl.execute("; ".join(moves))
-    laps("move")
+    laps("swap")
     renamed = each(
         ctl, [("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)) for t, (col, *_) in sequences.items()]
     )
@@ -375,11 +374,11 @@ def load_swapped(
             fixes.append(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
         fixes.append(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")
         fixes += grants
-    if fixes:
-        ctl.execute("; ".join(fixes))
     for h in holders:
         killpoints.reached("fk")
-        ctl.execute(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
+        fixes.append(f"ALTER TABLE {h.table} ADD CONSTRAINT {h.name} {h.definition}")
+    if fixes:
+        ctl.execute("; ".join(fixes))
     laps("sequences and inbound keys")
     set_sequences(ctl, ts)
     ctl.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(staging)))
