@@ -357,8 +357,15 @@ def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, m
     with timing.Collector() as hooks:
         result = postgres.load(master_snapshot, empty_db, workers=3)
     assert "swapped in" in result.method and not result.created_schema, result.method
-    phases = [t.phase for t in hooks.records]  # the load's timing hooks: each phase, a record per task
-    assert [p for p in phases if p != timing.LOAD_TASK] == [timing.LOAD_CHECK, timing.LOAD_PREPARE, timing.LOAD_FINAL]
+    phases = [t.phase for t in hooks.records]  # the load's timing hooks: each phase in its steps, a record per task
+    steps = [(t.phase, t.table) for t in hooks.records if t.phase != timing.LOAD_TASK]
+    assert [p for i, (p, _) in enumerate(steps) if i == 0 or steps[i - 1][0] != p] == [
+        timing.LOAD_CHECK,
+        timing.LOAD_PREPARE,
+        timing.LOAD_FINAL,
+    ]
+    assert [s for p, s in steps if p == timing.LOAD_PREPARE] == ["plan", "catalog and id maps", "staging schema"]
+    assert [s for p, s in steps if p == timing.LOAD_FINAL][-2:] == ["log", "commit"]
     assert phases.count(timing.LOAD_TASK) == len(result.phases["tasks"])
     assert state(empty_db) == before
     after = counts(empty_db)
