@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 import schemas
-from aquagen import timing
+from aquagen import killpoints, timing
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
@@ -132,6 +132,10 @@ def load(
                         )
                         commit = timing.Laps(timing.LOAD_FINAL)
                     commit("commit")
+                    killpoints.reached("committed")
+                    # the old tables the swap moved aside (the load is visible: no lock the application needs)
+                    staged.drop_staging(ctl, swap.retired(staging))
+                    commit("old tables dropped")
                 except BaseException:
                     staged.drop_staging(ctl, staging)
                     raise

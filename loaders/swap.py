@@ -10,12 +10,16 @@ The tables themselves stay readable meanwhile; writes to them wait (SHARE lock),
 the copies hold every row.
 
 One short final transaction then takes the tables (ACCESS EXCLUSIVE, bounded wait),
-drops the foreign keys other tables hold on them, drops them, moves the copies into
-their place, gives each identity sequence the old one's name and position, the
-owner, grants and comments back, re-adds the dropped foreign keys (validated),
+drops the foreign keys other tables hold on them, moves them aside (into a schema of
+their own, with their foreign keys on tables the load leaves alone dropped), moves the
+copies into their place, gives each identity sequence the old one's name and position,
+the owner, grants and comments back, re-adds the dropped foreign keys (validated),
 moves the sequences past the loaded ids, ANALYZEs nothing more (the copies were
 analyzed when built) and writes the load log. A kill before that COMMIT leaves the
-database exactly as it was; the next load drops the leftover staging schema.
+database exactly as it was; the next load drops the leftover staging schema. The old
+tables are dropped after the COMMIT: unlinking their files (about 800 for a migrated
+AquaMind schema, 0.4-2.6 s on an ext4 disk under load) no longer holds the locks the
+application waits on; a kill in between leaves them in their schema until the next load.
 
 Tables with anything a copy would not carry (triggers, rules, row security, views
 on them, publications, partitions or inheritance, extended statistics, tablespaces,
@@ -251,6 +255,12 @@ def inbound(conn: psycopg.Connection, tables: list[str]) -> list[Inbound]:
     ]
 
 
+def retired(staging: str) -> str:
+    """The schema the old tables are moved into by the swap, dropped after its COMMIT (a name the
+    next load drops as a leftover if a kill comes in between)."""
+    return f"{staging}_old"
+
+
 @dataclass
 class Swapped:
     rows: dict[str, int]
@@ -330,7 +340,6 @@ def load_swapped(
     laps = timing.Laps(timing.LOAD_FINAL)
 
     t0 = time.perf_counter()
-    names = ", ".join(f'public."{t}"' for t in tables)
     lock_tables(
         ctl, [f'public."{t}"' for t in tables] + sorted({h.table for h in holders}), "ACCESS EXCLUSIVE", lock_wait
     )
@@ -354,10 +363,21 @@ def load_swapped(
     }
     laps("sequences")
     killpoints.reached("swap")
-    # the swap itself in one round trip: foreign keys other tables hold on the old tables, the
-    # old tables, the copies moved into their place with their owners, grants and comments
+    # the swap itself in one round trip: foreign keys other tables hold on the old tables dropped,
+    # the old tables moved aside (into the schema ``retired``, dropped once this transaction has
+    # committed: unlinking their files holds no lock the application waits on), with their own
+    # foreign keys on tables the load leaves alone, the copies moved into their place with their
+    # owners, grants and comments
+    old = retired(staging)
     moves = [f"ALTER TABLE {h.table} DROP CONSTRAINT {h.name}" for h in holders]
-    moves += [f"DROP TABLE {names}", *(f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables)]
+    moves += [f"CREATE SCHEMA {old}", *(f'ALTER TABLE public."{t}" SET SCHEMA {old}' for t in tables)]
+    moves += [
+        f'ALTER TABLE {old}."{t}" DROP CONSTRAINT {name}'
+        for t, c in copies.items()
+        for name, clause, _ in c.fks
+        if "REFERENCES public." in clause
+    ]
+    moves += [f'ALTER TABLE {staging}."{t}" SET SCHEMA public' for t in tables]
     for t, c in copies.items():
         if c.owner != role:
             moves.append(f'ALTER TABLE public."{t}" OWNER TO {c.owner}')

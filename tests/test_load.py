@@ -365,7 +365,7 @@ def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, m
         timing.LOAD_FINAL,
     ]
     assert [s for p, s in steps if p == timing.LOAD_PREPARE] == ["plan", "catalog and id maps", "staging schema"]
-    assert [s for p, s in steps if p == timing.LOAD_FINAL][-2:] == ["log", "commit"]
+    assert [s for p, s in steps if p == timing.LOAD_FINAL][-3:] == ["log", "commit", "old tables dropped"]
     assert phases.count(timing.LOAD_TASK) == len(result.phases["tasks"])
     assert state(empty_db) == before
     after = counts(empty_db)
@@ -416,8 +416,17 @@ def test_killed_existing_schema_load_leaves_everything_as_it_was(master_snapshot
         assert r.returncode == -9, (point, r.stdout, r.stderr)
         assert fingerprint(empty_db) == before, point
         assert state(empty_db) == st, point
+    # killed once the swap has committed: the load is there; the old tables, moved aside, are
+    # dropped by the next load (here one that finds the snapshot already loaded)
+    r = aquagen("load", master_snapshot.path, "--dsn", empty_db, kill_at="committed")
+    assert r.returncode == -9, (r.stdout, r.stderr)
+    assert state(empty_db) == st
+    with psycopg.connect(empty_db) as c:
+        (left,) = staged.leftovers(c)
+        assert left.endswith("_old"), left
+        assert c.execute(f"SELECT count(*) FROM {loadlog.LOAD_LOG}").fetchone()[0] == 1
     r = aquagen("load", master_snapshot.path, "--dsn", empty_db)
-    assert r.returncode == 0 and "swapped in" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "already loaded" in r.stdout, r.stdout + r.stderr
     assert state(empty_db) == st
     with psycopg.connect(empty_db) as c:
         assert staged.leftovers(c) == []
