@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import psycopg
 import run_all
-from bench_load import create_db, drop_db
+from bench_load import create_db, drop_db, own_cpu, tree_cpu
 
 from aquagen.snapshot import Snapshot
 from loaders import postgres
@@ -51,7 +52,9 @@ def _tool(name: str) -> str:
     return str(bundled) if bundled.exists() else (shutil.which(name) or name)
 
 
-def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: Path) -> dict:
+def measure(
+    batches: int, repeat: int, admin: str, snapshot: Path | None, work: Path, server_pid: int | None = None
+) -> dict:
     if snapshot is None:
         snapshot = work / "snap"
         run_all.generate_cli(snapshot, batches, os.cpu_count() or 1)
@@ -59,8 +62,16 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
     parquet_bytes = sum(f.stat().st_size for f in snap.path.rglob("*.parquet"))
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     loads, restores, analyzed, dump_bytes = [], [], [], 0
+    cpu: dict[str, list[float]] = {"load": [], "restore": [], "analyze": []}  # this process + children + server tree
+
+    def cpu_now() -> float:
+        return own_cpu() + tree_cpu(server_pid)
+
+    def checkpoint() -> None:  # no earlier step's writes counted in the next
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute("CHECKPOINT")
+
     load_before = os.getloadavg()[0]
-    import psycopg
 
     from loaders import session
 
@@ -68,20 +79,25 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
         sort_mb = session.sort_memory_mb(c, session.DEFAULT_WORKERS)
     for _ in range(repeat):
         name, dsn = create_db(admin)
-        t0 = time.perf_counter()
+        checkpoint()
+        c0, t0 = cpu_now(), time.perf_counter()
         postgres.load(snap, dsn)
         loads.append(time.perf_counter() - t0)
+        cpu["load"].append(cpu_now() - c0)
         dump = work / "db.dump"
         subprocess.run([_tool("pg_dump"), "-Fc", "-f", str(dump), "-d", dsn], check=True)
         dump_bytes = dump.stat().st_size
         drop_db(admin, name)
         name, dsn = create_db(admin)
-        t0 = time.perf_counter()
+        checkpoint()
+        c0, t0 = cpu_now(), time.perf_counter()
         subprocess.run([_tool("pg_restore"), "-j", "2", "--no-owner", "-d", dsn, str(dump)], check=True)
         restores.append(time.perf_counter() - t0)
+        cpu["restore"].append(cpu_now() - c0)
         # what PostgreSQL's docs say to run after a restore (aquagen's load includes it)
         subprocess.run([_tool("vacuumdb"), "--analyze-only", "-j", "2", "-q", "-d", dsn], check=True)
         analyzed.append(time.perf_counter() - t0)
+        cpu["analyze"].append(cpu_now() - c0)
         drop_db(admin, name)
         dump.unlink()
     load, restore = statistics.median(loads), statistics.median(restores)
@@ -99,6 +115,7 @@ def measure(batches: int, repeat: int, admin: str, snapshot: Path | None, work: 
         "restore_analyze_s": statistics.median(analyzed),
         "load_before": load_before,
         "sort_mb": sort_mb,
+        "cpu": cpu,
     }
 
 
@@ -118,7 +135,8 @@ def main() -> None:
 
             server = pgserver.get_server(work / "pg", cleanup_mode="stop")
         try:
-            r = measure(args.batches, args.repeat, args.dsn or server.get_uri(), args.snapshot, work)
+            pid = server.get_pid() if server is not None else None  # CPU of the server's tree: embedded only
+            r = measure(args.batches, args.repeat, args.dsn or server.get_uri(), args.snapshot, work, pid)
         finally:
             if server is not None:
                 server.cleanup()
@@ -138,6 +156,18 @@ def main() -> None:
         f"{r['restore_analyze_s']:.1f} s (runs {', '.join(f'{x:.1f}' for x in r['analyzed'])}); "
         f"load is {r['restore_analyze_s'] / r['load_s']:.2f}x faster than that"
     )
+    if any(r["cpu"]["load"]):
+        c = r["cpu"]
+        print(
+            "CPU-s (client + server tree): load "
+            + ", ".join(f"{x:.1f}" for x in c["load"])
+            + "; pg_restore "
+            + ", ".join(f"{x:.1f}" for x in c["restore"])
+            + "; pg_restore + vacuumdb "
+            + ", ".join(f"{x:.1f}" for x in c["analyze"])
+            + "; per pair, pg_restore / load "
+            + ", ".join(f"{b / a:.2f}" for a, b in zip(c["load"], c["restore"]))
+        )
     print(f"snapshot {r['snapshot_mb']:.1f} MB, dump {r['dump_mb']:.1f} MB: {r['size_ratio']:.2f}x (target <= 0.8x)")
 
 

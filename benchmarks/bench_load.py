@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,6 +54,43 @@ import schemas
 from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 from loaders import postgres, session
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu(pid: int | None) -> float:
+    """CPU-seconds of process ``pid`` and its descendants, reaped children included (``/proc``:
+    utime, stime, cutime, cstime): the server's whole process tree from its postmaster's pid.
+    0.0 where unknown (no pid, not Linux)."""
+    if pid is None:
+        return 0.0
+    kids: dict[int, list[tuple[int, list[str]]]] = {}
+    own: list[str] | None = None
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rindex(")") + 2 :].split()
+        if int(d) == pid:
+            own = f
+        kids.setdefault(int(f[1]), []).append((int(d), f))
+    if own is None:
+        return 0.0
+    total, stack = sum(int(x) for x in own[11:15]), [pid]
+    while stack:
+        for child, f in kids.get(stack.pop(), []):
+            total += sum(int(x) for x in f[11:15])
+            stack.append(child)
+    return total / _TICK
+
+
+def own_cpu() -> float:
+    """CPU-seconds of this process (every thread) and of its reaped children (pg_restore, ...)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def create_db(admin: str) -> tuple[str, str]:
@@ -184,11 +222,16 @@ def measure_existing(
     repeat: int = 3,
     workers: int = postgres.DEFAULT_WORKERS,
     in_place: bool = False,
+    server_pid: int | None = None,
 ) -> dict:
     """Per profile: fresh vs existing-schema load of its snapshot; every (profile, kind) alternated
-    ``repeat`` times (so a profile pair shares the machine's state); medians and their ratios."""
+    ``repeat`` times (so a profile pair shares the machine's state); medians and their ratios.
+    With ``server_pid`` (the postmaster's), each run's CPU-seconds: this process plus the server's
+    process tree (a CHECKPOINT before each run, so that no earlier run's writes are counted)."""
     kinds = ("fresh", "existing", *(("in_place",) if in_place else ()))
     runs: dict[str, dict[str, list[float]]] = {p: {k: [] for k in kinds} for p in snaps}
+    cpus: dict[str, dict[str, list[float]]] = {p: {k: [] for k in kinds} for p in snaps}
+    loads: list[float] = []
     method: dict[str, str] = {}
     matched: dict[str, dict[str, int]] = {}
     load_before = os.getloadavg()[0]
@@ -197,11 +240,17 @@ def measure_existing(
             for kind in kinds:
                 name, dsn = create_db(admin) if kind == "fresh" else migrated_db(admin, profile)
                 try:
-                    t0 = time.perf_counter()
+                    with psycopg.connect(admin, autocommit=True) as c:
+                        c.execute("CHECKPOINT")
+                    loads.append(os.getloadavg()[0])
+                    c0, t0 = own_cpu() + tree_cpu(server_pid), time.perf_counter()
                     r = postgres.load(snap, dsn, workers=workers, rebuild_indexes=kind == "in_place")
                     runs[profile][kind].append(time.perf_counter() - t0)
+                    cpus[profile][kind].append(own_cpu() + tree_cpu(server_pid) - c0)
                     print(
-                        f"  {profile} {kind}: {runs[profile][kind][-1]:.2f} s", flush=True
+                        f"  {profile} {kind}: {runs[profile][kind][-1]:.2f} s, {cpus[profile][kind][-1]:.1f} CPU-s, "
+                        f"load {loads[-1]:.1f}",
+                        flush=True,
                     )  # kept if a later run fails
                     if kind == "existing":
                         method[profile], matched[profile] = r.method, r.matched
@@ -214,6 +263,9 @@ def measure_existing(
         out[profile] = {
             "rows": rows,
             "runs": by_kind,
+            "cpu": cpus[profile],
+            "pairs": [e / f for f, e in zip(by_kind["fresh"], by_kind["existing"])],
+            "cpu_pairs": [e / f for f, e in zip(cpus[profile]["fresh"], cpus[profile]["existing"]) if f],
             "median": med,
             "rows_per_s": {k: rows / v for k, v in med.items()},
             "ratio": med["existing"] / med["fresh"],
@@ -226,6 +278,7 @@ def measure_existing(
         "workers": workers,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg()[0],
+        "loadavg_runs": loads,
     }
 
 
@@ -242,6 +295,7 @@ def print_existing(m: dict) -> None:
             print(
                 f"  {labels[k]:<42} {s:6.2f} s  {pm['rows_per_s'][k]:>10,.0f} rows/s"
                 f"   runs {', '.join(f'{x:.2f}' for x in runs)}"
+                + (f";  CPU-s {', '.join(f'{x:.1f}' for x in pm['cpu'][k])}" if any(pm["cpu"][k]) else "")
             )
         seeded = ", ".join(f"{t} {n}" for t, n in sorted(pm["matched"].items()))
         print(f"      (e) chose: {pm['method']}; seeded rows matched: {seeded or 'none'}")
@@ -249,6 +303,9 @@ def print_existing(m: dict) -> None:
             f"  ratio existing / fresh: {pm['ratio']:.2f}   (goal <= 1.1)"
             + (f";  in place / fresh: {pm['ratio_in_place']:.2f}" if "ratio_in_place" in pm else "")
         )
+        print(f"  per pair (each existing run / the fresh run before it): {', '.join(f'{x:.2f}' for x in pm['pairs'])}")
+        if pm["cpu_pairs"]:
+            print(f"  CPU-s per pair, existing / fresh: {', '.join(f'{x:.2f}' for x in pm['cpu_pairs'])}")
     names = list(m["profiles"])
     for other in names[1:]:  # each profile against the first: rows/s of the same fleet
         a, b = m["profiles"][names[0]], m["profiles"][other]
@@ -258,7 +315,10 @@ def print_existing(m: dict) -> None:
             + "; seconds "
             + ", ".join(f"{k} {b['median'][k] / a['median'][k]:.2f}" for k in b["median"])
         )
-    print(f"load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after")
+    print(
+        f"load average {m['loadavg_before']:.2f} before, {m['loadavg_after']:.2f} after"
+        f" (at the start of each run: {', '.join(f'{x:.1f}' for x in m['loadavg_runs'])})"
+    )
 
 
 def print_result(m: dict) -> None:
@@ -337,7 +397,8 @@ def main() -> None:
             tables = sum(1 for e in snap.manifest["tables"].values() if e["rows"])
             print(f"snapshot ({snap.profile}): {rows:,} rows in {tables} tables")
         if args.existing:
-            print_existing(measure_existing(admin, snaps, args.repeat, args.workers, args.in_place))
+            pid = server.get_pid() if server is not None else None  # CPU of the server's tree: embedded only
+            print_existing(measure_existing(admin, snaps, args.repeat, args.workers, args.in_place, pid))
         else:
             for snap in snaps.values():
                 print(f"-- {snap.profile}")

@@ -29,7 +29,7 @@ from aquagen.snapshot import Snapshot
 
 from . import rebuild
 from .binarycopy import Progress, copy_rows, update_rows
-from .catalog import analyze, max_id, max_ids, set_sequences
+from .catalog import analyze, max_ids, set_sequences
 from .loadlog import write_log
 from .purge import purge_batches
 from .reconcile import (
@@ -108,12 +108,18 @@ def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.
     return maps
 
 
-def id_segments(conn: psycopg.Connection, ts: dict[str, schemas.Table], maps: dict[str, IdMap]) -> dict[str, list]:
+def history_offsets(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> dict[str, int]:
+    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds."""
+    return max_ids(conn, [t for t in ts.values() if t.history_of])
+
+
+def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, list]:
     """Where the ids of the tables that do not keep them go, for the load log (``aquagen advance``
-    maps later ids the same way): events past the rows already there, history rows likewise.
-    Master tables matched by natural key are found by it again, so they are not listed."""
+    maps later ids the same way): events past the rows already there, history rows likewise
+    (``offsets``, from ``history_offsets``). Master tables matched by natural key are found by it
+    again, so they are not listed."""
     out = {n: [[1, m.offset]] for n, m in maps.items() if m.pairs is None and m.offset}
-    out |= {n: [[1, o]] for n, o in max_ids(conn, [t for t in ts.values() if t.history_of]).items() if o}
+    out |= {n: [[1, o]] for n, o in offsets.items() if o}
     return out
 
 
@@ -129,11 +135,13 @@ def copy_existing(
     ts: dict[str, schemas.Table],
     maps: dict[str, IdMap],
     skip: dict[str, pl.Series],
+    offsets: dict[str, int],
     freeze: bool = False,
     progress: Progress | None = None,
 ) -> int:
     """COPY one table's rows into ``schema``'s copy of it (which holds the database's rows):
-    skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values."""
+    skipped rows left out, ids remapped, matched feed-stock rows taking the snapshot's values,
+    history ids moved past ``offsets`` (``history_offsets``: what the table held before)."""
     if snapshot.rows(t.name) == 0:
         return 0
     target = f"{schema}.{t.name}"
@@ -156,7 +164,7 @@ def copy_existing(
             n = update_rows(conn, target, t, rows)
         if t.history_of:
             matched = None
-    history_offset = max_id(conn, t, schema) if t.history_of else 0
+    history_offset = offsets.get(t.name, 0) if t.history_of else 0
     if not (needs_remap or matched is not None or drop or history_offset):
         return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, progress=progress)
 
@@ -209,10 +217,11 @@ def load_in_place(
         conn.execute(f"SET LOCAL maintenance_work_mem = '{sort_memory_mb(conn, 1)}MB'")
         saved = rebuild.drop(conn, loaded)
     maps = id_maps(conn, snapshot, ts)
-    segments = id_segments(conn, ts, maps)
+    offsets = history_offsets(conn, ts)
+    segments = id_segments(maps, offsets)
     rows: dict[str, int] = {}
     for name, t in ts.items():
-        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, progress=progress)
+        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, offsets, progress=progress)
         if progress and saved is None:
             progress(name, 0, rows[name])
     if saved is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 import schemas
-from aquagen import timing
+from aquagen import killpoints, timing
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
@@ -130,6 +130,12 @@ def load(
                             start,
                             lock_wait,
                         )
+                        commit = timing.Laps(timing.LOAD_FINAL)
+                    commit("commit")
+                    killpoints.reached("committed")
+                    # the old tables the swap moved aside (the load is visible: no lock the application needs)
+                    staged.drop_staging(ctl, swap.retired(staging))
+                    commit("old tables dropped")
                 except BaseException:
                     staged.drop_staging(ctl, staging)
                     raise
@@ -193,6 +199,7 @@ def _load_existing(
 ) -> LoadResult:
     """Into a schema that is already there, inside ``ctl``'s transaction: copies built in
     parallel and swapped in when the load is large against what the tables hold, else in place."""
+    laps = timing.Laps(timing.LOAD_PREPARE)
     tables = [n for n in ts if snapshot.rows(n)]
     locked = [f'public."{t}"' for t in tables]
     lock_tables(ctl, locked, "SHARE", lock_wait)  # reads go on; writes wait until the load is done
@@ -208,6 +215,7 @@ def _load_existing(
         why = f"the tables hold over {SWAP_RATIO}x the {new:,} rows loaded"
     else:
         why = swap.ineligible(ctl, tables)
+    laps("plan")
     if why is None:
         done = swap.load_swapped(
             ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress, lock_wait

@@ -357,8 +357,15 @@ def test_existing_schema_load_swaps_in_exact_copies(master_snapshot, empty_db, m
     with timing.Collector() as hooks:
         result = postgres.load(master_snapshot, empty_db, workers=3)
     assert "swapped in" in result.method and not result.created_schema, result.method
-    phases = [t.phase for t in hooks.records]  # the load's timing hooks: each phase, a record per task
-    assert [p for p in phases if p != timing.LOAD_TASK] == [timing.LOAD_CHECK, timing.LOAD_PREPARE, timing.LOAD_FINAL]
+    phases = [t.phase for t in hooks.records]  # the load's timing hooks: each phase in its steps, a record per task
+    steps = [(t.phase, t.table) for t in hooks.records if t.phase != timing.LOAD_TASK]
+    assert [p for i, (p, _) in enumerate(steps) if i == 0 or steps[i - 1][0] != p] == [
+        timing.LOAD_CHECK,
+        timing.LOAD_PREPARE,
+        timing.LOAD_FINAL,
+    ]
+    assert [s for p, s in steps if p == timing.LOAD_PREPARE] == ["plan", "catalog and id maps", "staging schema"]
+    assert [s for p, s in steps if p == timing.LOAD_FINAL][-3:] == ["log", "commit", "old tables dropped"]
     assert phases.count(timing.LOAD_TASK) == len(result.phases["tasks"])
     assert state(empty_db) == before
     after = counts(empty_db)
@@ -409,8 +416,17 @@ def test_killed_existing_schema_load_leaves_everything_as_it_was(master_snapshot
         assert r.returncode == -9, (point, r.stdout, r.stderr)
         assert fingerprint(empty_db) == before, point
         assert state(empty_db) == st, point
+    # killed once the swap has committed: the load is there; the old tables, moved aside, are
+    # dropped by the next load (here one that finds the snapshot already loaded)
+    r = aquagen("load", master_snapshot.path, "--dsn", empty_db, kill_at="committed")
+    assert r.returncode == -9, (r.stdout, r.stderr)
+    assert state(empty_db) == st
+    with psycopg.connect(empty_db) as c:
+        (left,) = staged.leftovers(c)
+        assert left.endswith("_old"), left
+        assert c.execute(f"SELECT count(*) FROM {loadlog.LOAD_LOG}").fetchone()[0] == 1
     r = aquagen("load", master_snapshot.path, "--dsn", empty_db)
-    assert r.returncode == 0 and "swapped in" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "already loaded" in r.stdout, r.stdout + r.stderr
     assert state(empty_db) == st
     with psycopg.connect(empty_db) as c:
         assert staged.leftovers(c) == []
