@@ -38,6 +38,13 @@ FLEET = dict(seed=3, batches=3, as_of=AS_OF, first_start=AS_OF - dt.timedelta(da
 LIFECYCLE = dict(seed=3, batches=3, as_of=AS_OF, first_start=dt.date(2023, 6, 1), stagger_days=300)
 
 
+# The test suite's own server is a throwaway: no fsync at commits and checkpoints (a CREATE DATABASE ...
+# TEMPLATE is one), which tests never rely on (they kill aquagen's processes, never the server's); no
+# autovacuum (each load ANALYZEs what it loads; the vacuum of a database dropped minutes later is wasted
+# work, 0.7-1.5 server CPU-s per fleet load).
+THROWAWAY_SERVER = ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "autovacuum = off")
+
+
 @pytest.fixture(scope="session")
 def pg_admin(tmp_path_factory):
     """A DSN with the right to create databases."""
@@ -49,10 +56,8 @@ def pg_admin(tmp_path_factory):
     import pgserver
 
     server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    # a throwaway server: no fsync at commits and checkpoints (a CREATE DATABASE ... TEMPLATE is one),
-    # which tests never rely on (they kill aquagen's processes, never the server's)
     with psycopg.connect(server.get_uri(), autocommit=True) as c:
-        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+        for setting in THROWAWAY_SERVER:
             c.execute(f"ALTER SYSTEM SET {setting}")
         c.execute("SELECT pg_reload_conf()")
     yield server.get_uri()
@@ -237,13 +242,29 @@ def fingerprint(dsn: str) -> dict:
     return {"counts": counts, "sequences": seqs, "columns": cols}
 
 
-# Modules with the longest tests, longest first: they start first, so that the xdist workers finish
-# together (the rest keep their order and fill in).
+# Fixtures built once per xdist worker that asks for them (a database loaded, a fleet generated into the
+# worker's own folder, a server started), each with its group: the tests that use one run on one worker
+# (xdist_group), which builds it once. Heaviest group first (CPU-seconds of its tests, measured).
+WORKER_GROUPS = {
+    "template_d1": "advance",  # test_advance: a database at D1, the farm ahead and "today"'s snapshot
+    "farm_cache": "advance",
+    "today": "advance",
+    "fleet_db": "fleet_db",  # test_load, test_purge
+    "lifecycle_db": "lifecycle_db",  # test_report, test_scenario
+    "two_batches": "two_batches",  # test_batch
+    "snap": "health",  # test_health
+    "reference": "publish",  # test_boundary
+    "project": "project",  # test_db: the project's embedded server
+}
+GROUP_ORDER = ("advance", "fleet_db", "lifecycle_db", "two_batches", "health", "publish", "project")
+
+# Modules with the longest tests, longest first: after the groups, they start first, so that the xdist
+# workers finish together (the rest keep their order and fill in).
 LONG_FIRST = (
-    "test_load.py",
-    "test_readme.py",
-    "test_advance.py",
     "test_profiles.py",
+    "test_readme.py",
+    "test_load.py",
+    "test_advance.py",
     "test_db.py",
     "test_batch.py",
     "test_report.py",
@@ -251,22 +272,58 @@ LONG_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook names the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items):
     """Tests that reach PostgreSQL are marked ``db``: ``pytest -m 'not db'`` runs the rest without a server.
-    The modules of LONG_FIRST run first."""
+    Tests using a fixture of WORKER_GROUPS are marked with its group. The groups run first, heaviest first,
+    then the modules of LONG_FIRST."""
     for item in items:
-        if "pg_admin" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "pg_admin" in names:
             item.add_marker(pytest.mark.db)
-    rank = {name: i for i, name in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+        for group in sorted({WORKER_GROUPS[n] for n in names if n in WORKER_GROUPS}):
+            item.add_marker(pytest.mark.xdist_group(group))
+    groups = {name: i for i, name in enumerate(GROUP_ORDER)}
+    modules = {name: len(groups) + i for i, name in enumerate(LONG_FIRST)}
+
+    def rank(item) -> int:
+        group = next((m.args[0] for m in item.iter_markers("xdist_group")), None)
+        return groups[group] if group in groups else modules.get(item.path.name, len(groups) + len(modules))
+
+    items.sort(key=rank)
+
+
+def pytest_configure(config):
+    """``-n N`` distributes by group (``--dist loadgroup``) unless ``--dist`` is given: the README's test
+    command stays ``pytest -n auto``, and ``-p no:xdist`` still runs (no xdist option in addopts)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # a worker parses the command line again: the controller's choice comes with it
+        if worker.get("aquagen_loadgroup"):
+            config.option.loadgroup = True  # xdist names each test's group in its collection
+        return
+    given = [*config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    if getattr(config.option, "dist", None) == "load" and not any(str(a).startswith("--dist") for a in given):
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown under -p no:xdist
+def pytest_configure_node(node):
+    node.workerinput["aquagen_loadgroup"] = node.config.getoption("dist") == "loadgroup"
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown under -p no:xdist
 def pytest_xdist_make_scheduler(config, log):
-    """Tests handed out two at a time, in collection order, to whichever worker is free (the default
-    hands out a quarter of the tests up front): with the long tests first, the workers finish together."""
-    from xdist.scheduler import LoadScheduling
+    """``--dist loadgroup``: a group's tests go together to one worker, the rest one at a time, in collection
+    order (the groups first, heaviest first), to whichever worker is free; with the long tests first, the
+    workers finish together. ``--dist load``: tests handed out two at a time in collection order (the
+    default hands out a quarter of the tests up front)."""
+    from xdist.scheduler import LoadGroupScheduling, LoadScheduling
 
-    if config.getoption("maxschedchunk") is None:
-        config.option.maxschedchunk = 2
-    return LoadScheduling(config, log)
+    if config.getoption("dist") == "loadgroup":
+        config.option.loadscopereorder = False  # collection order, not the biggest groups first
+        return LoadGroupScheduling(config, log)
+    if config.getoption("dist") == "load":
+        if config.getoption("maxschedchunk") is None:
+            config.option.maxschedchunk = 2
+        return LoadScheduling(config, log)
+    return None  # xdist's own choice
