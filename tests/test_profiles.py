@@ -342,6 +342,15 @@ LINKS = {  # case: (table, change, the checks that must fail and no other): link
         ),
         ["handled delousings whose ring's mortality event that day is not HANDLING"],
     ),
+    "a reading whose assignment does not exist": (
+        "environmental_environmentalreading",
+        lambda df: df.with_columns(
+            batch_container_assignment_id=pl.when(pl.col("id") == pl.col("id").min())
+            .then(pl.col("batch_container_assignment_id") + 1_000_000)
+            .otherwise("batch_container_assignment_id")
+        ),
+        ["readings whose assignment does not exist"],
+    ),
 }
 
 
