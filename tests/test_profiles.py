@@ -21,6 +21,7 @@ from aquagen.errors import AquagenError
 from aquagen.profiles import get, names
 from aquagen.profiles.aquamind_cb41030 import derive_schema
 from aquagen.snapshot import Snapshot
+from aquagen.tables import ids
 from loaders import postgres
 from loaders.purge import purge
 
@@ -161,6 +162,22 @@ def _fish(snap: Snapshot) -> pl.DataFrame:
         )
         .sort("container_id", "assignment_date")
     )
+
+
+def test_readings_reference_their_assignment(snaps):
+    # cb41030's schema has no foreign key from a reading to its assignment: its ids are still the
+    # snapshot's (a local id left there pointed at no assignment: every reading of the issue-13 audit)
+    assert ids.id_references(CB)["environmental_environmentalreading"]["batch_container_assignment_id"] == (
+        "batch_batchcontainerassignment"
+    )
+    for snap in snaps.values():
+        readings = snap.read("environmental_environmentalreading").select(
+            id="batch_container_assignment_id", batch="batch_id", container="container_id"
+        )
+        bca = snap.read("batch_batchcontainerassignment").select("id", "batch_id", "container_id")
+        linked = readings.join(bca, on="id", how="left")
+        assert readings.height > 0 and linked["batch_id"].null_count() == 0
+        assert (linked["batch"] == linked["batch_id"]).all() and (linked["container"] == linked["container_id"]).all()
 
 
 def test_same_simulation_in_both_profiles(snaps):
@@ -324,6 +341,15 @@ LINKS = {  # case: (table, change, the checks that must fail and no other): link
             .otherwise("cause")
         ),
         ["handled delousings whose ring's mortality event that day is not HANDLING"],
+    ),
+    "a reading whose assignment does not exist": (
+        "environmental_environmentalreading",
+        lambda df: df.with_columns(
+            batch_container_assignment_id=pl.when(pl.col("id") == pl.col("id").min())
+            .then(pl.col("batch_container_assignment_id") + 1_000_000)
+            .otherwise("batch_container_assignment_id")
+        ),
+        ["readings whose assignment does not exist"],
     ),
 }
 

@@ -141,15 +141,24 @@ def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
     return s.dt.date().cast(pl.Int32).to_numpy()
 
 
+# columns that hold ids of a table without a foreign key declaring it in some version of the schema
+# (cb41030 dropped the readings' constraint to the assignment): renumbered all the same
+UNDECLARED_REFERENCES = {
+    "environmental_environmentalreading": {"batch_container_assignment_id": "batch_batchcontainerassignment"},
+}
+
+
 @cache
 def id_references(profile: str) -> dict[str, dict[str, str]]:
     """Per table: its columns that hold ids of a table (column -> table), its own id column
-    included; a history table's columns as its base table's."""
+    included; a history table's columns as its base table's. Foreign keys of the schema, and the
+    ``UNDECLARED_REFERENCES`` a version's schema leaves without one."""
     ts = schemas.tables(profile)
     out: dict[str, dict[str, str]] = {}
     for name, t in ts.items():
         base = ts[t.history_of] if t.history_of else t
-        refs = {fk.column: fk.ref_table for fk in base.foreign_keys if fk.ref_column == ts[fk.ref_table].key}
+        refs = {c: r for c, r in UNDECLARED_REFERENCES.get(base.name, {}).items() if r in ts}
+        refs |= {fk.column: fk.ref_table for fk in base.foreign_keys if fk.ref_column == ts[fk.ref_table].key}
         if base.object_key in t.column_names:
             refs[base.object_key] = base.name
         if t.history_of:

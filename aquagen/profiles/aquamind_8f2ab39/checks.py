@@ -88,6 +88,13 @@ INVARIANTS = [
     ),
     (
         "1 live assignment",
+        "readings whose assignment does not exist",
+        f"SELECT COUNT(*) FROM environmental_environmentalreading r LEFT JOIN {BCA} a "
+        "ON a.id = r.batch_container_assignment_id WHERE a.id IS NULL",
+        0,
+    ),
+    (
+        "1 live assignment",
         "readings whose sensor is not on their container",
         "SELECT COUNT(*) FROM environmental_environmentalreading r JOIN infrastructure_sensor s ON s.id = r.sensor_id "
         "WHERE s.container_id <> r.container_id",
