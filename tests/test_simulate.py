@@ -16,7 +16,7 @@ from aquagen.model.calendar import HARVEST_BAND, batch_draw, sea_cbrt
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from aquagen.model.events import STAGE_CONDITION_FACTOR
 from aquagen.model.layout import assignment_layout
-from aquagen.model.population import CAPACITY_KG, TGC, effective_tgc
+from aquagen.model.population import HOLD_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
 from aquagen.model.timeline import HARVEST_SPAN_DAYS, SEA_DAYS
 
@@ -404,7 +404,7 @@ def test_scotland_grows_faster_than_faroe():
 def test_growth_follows_tgc_rule():
     """W(t+1)^(1/3) = W(t)^(1/3) + TGC_eff/1000 · T(t): one factor per container (batch ±13 % ×
     container ±6 %), constant over time, except in the first 4 weeks at sea (growth check) and on
-    days a container is at its capacity."""
+    days a container is held at its capacity (HOLD_KG)."""
     sim = full_life("Scotland", 5)
     a = sim.assignments.select("assignment_no", "stage", "initial_weight_g", "assignment_date")
     d = (
@@ -417,7 +417,7 @@ def test_growth_follows_tgc_rule():
             & ((pl.col("stage") < 5) | ((pl.col("date") - pl.col("assignment_date")).dt.total_days() >= 28))
         )
     )
-    d = d.filter(pl.col("biomass_kg") < 0.999 * pl.Series(CAPACITY_KG)[d["stage"]])
+    d = d.filter(pl.col("biomass_kg") < 0.999 * pl.Series(HOLD_KG)[d["stage"]])
     step = np.cbrt(d["avg_weight_g"].to_numpy()) - np.cbrt(d["before"].to_numpy())
     nominal = (
         effective_tgc(d["stage"].to_numpy(), d["temperature_c"].to_numpy(), d["before"].to_numpy())
@@ -487,11 +487,11 @@ def test_harvest_window_keeps_the_weight_band():
 
 
 def test_capacity():
-    """No container ever holds more than its type's max_biomass_kg."""
+    """No container ever holds more than its type's max_biomass_kg, nor a tank more than 90 % of it."""
     for geography in GEOGRAPHIES:
         sim = full_life(geography, 9, eggs=3_800_000)
         d = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
-        assert (d["biomass_kg"].to_numpy() <= CAPACITY_KG[d["stage"].to_numpy()]).all()
+        assert (d["biomass_kg"].to_numpy() <= HOLD_KG[d["stage"].to_numpy()]).all()
 
 
 @pytest.mark.parametrize("geography", GEOGRAPHIES)
