@@ -364,7 +364,7 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
         "--out",
         str(out),
         "--batches",
-        "12",
+        "40",  # far more than can finish before the signal, even on a loaded machine (the run is cut early)
         "--as-of",
         AS_OF.isoformat(),
         "--workers",
