@@ -38,27 +38,20 @@ def stream(sim: BatchSim, purpose: int) -> np.random.Generator:
 
 
 def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
-    """Deaths per assignment and day (assignment_no, date, count, cause, handled): the batch's daily
-    mortality split over the containers it happened in, each with the day's cause, except on the day of
-    a delousing that handled fish: the treated ring's deaths are handling (its loss is most of them, even
-    when the batch's other rings make another cause the day's), and the other rings' deaths, whose day
-    is HANDLING only because of that ring, are of unknown cause. ``handled``: the treated ring that day."""
-    deaths = sim.daily.filter(pl.col("deaths") > 0).select("assignment_no", "date", count="deaths")
-    causes = sim.mortality.select(date="event_date", cause="cause")
+    """Deaths per assignment and day (assignment_no, date, count, cause, handled): each container's
+    deaths with its own cause that day (``events.mortality_frame``), except on the day of a delousing
+    that handled fish: the treated ring's deaths are handling (its loss is most of them). ``handled``:
+    the treated ring that day."""
     treated = sim.treatments.filter(pl.col("handling_loss") > 0)
     return (
-        deaths.join(causes, on="date", how="left")
+        sim.daily.filter(pl.col("deaths") > 0)
+        .select("assignment_no", "date", "cause", count="deaths")
         .join(treated.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
-        .join(treated.select("date").unique().with_columns(delousing_day=pl.lit(True)), on="date", how="left")
         .with_columns(
-            cause=pl.when(pl.col("handled"))
-            .then(pl.lit("HANDLING"))
-            .when(pl.col("delousing_day") & (pl.col("cause") == "HANDLING"))
-            .then(pl.lit("UNKNOWN"))
-            .otherwise(pl.col("cause")),
+            cause=pl.when(pl.col("handled")).then(pl.lit("HANDLING")).otherwise(pl.col("cause")),
             handled=pl.col("handled").fill_null(False),
         )
-        .drop("delousing_day")
+        .select("assignment_no", "date", "count", "cause", "handled")
         .sort("date", "assignment_no")
     )
 
@@ -108,11 +101,10 @@ EPISODE_FACTOR = 2.0  # a day with deaths above twice the container's 30-day med
 
 def _episodes(sim: BatchSim) -> pl.DataFrame:
     """Episode days per assignment (assignment_no, date): deaths above EPISODE_FACTOR × the rolling
-    30-day median, or the day's cause is disease."""
+    30-day median, or the container's cause that day is disease."""
     d = sim.daily.sort("assignment_no", "date").with_columns(
         base=pl.col("deaths").rolling_median(30, min_samples=5).over("assignment_no")
     )
-    d = d.join(sim.mortality.select(date="event_date", cause="cause"), on="date", how="left")
     return d.filter(
         (pl.col("deaths") > EPISODE_FACTOR * pl.col("base").fill_null(1e9)) & (pl.col("deaths") >= 10)
         | (pl.col("cause") == "DISEASE") & (pl.col("deaths") > 0)

@@ -186,6 +186,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
 
     daily = daily_rows(asg, life, temp)
+    mortality, track_cause = mortality_frame(r_cause, grid, life, start)
+    daily["cause"] = track_cause[daily["day"], daily["track"]]
     feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr)
     daily["feed_kg"] = feed_kg
     samples, sample_fish = samples_frame(r_sample, asg, daily, start)
@@ -193,7 +195,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "daily": daily_frame(daily, start),
         "transfers": transfers_frame(asg, life, start),
         "harvests": harvests_frame(asg, life, start),
-        "mortality": mortality_frame(r_cause, grid, life, start),
+        "mortality": mortality,
         "feedings": feedings_frame(feed_rows, start),
         "readings": readings_frame(r_read, daily, water, start, None if spec.clean_sensors else r_faults),
         "samples": samples,
