@@ -129,13 +129,13 @@ def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.d
         local_e.append(draws[:, :, :3])
         slot_e.append(draws[:, :, 3:])  # (day, area, 8): one per 3-hour slot
     days = np.arange(np.datetime64(f"{first.year}-01-01"), np.datetime64(f"{last.year + 1}-01-01"))
-    region = _ar1(np.concatenate(region_e), AR_PHI)[:, region_of]  # (day, area, 3)
-    local = _ar1(np.concatenate(local_e), AR_PHI)
-    noise_all = np.concatenate(slot_e)
-    stormy = np.stack([_stormy_years(seed, g, years, days) for g in g_index], 1)[:, region_of]
-    keep = (days >= np.datetime64(first)) & (days <= np.datetime64(last))
-    days, region, local, noise_all, stormy = days[keep], region[keep], local[keep], noise_all[keep], stormy[keep]
-    noise = noise_all.transpose(0, 2, 1)  # (day, slot, area)
+    kept = slice((first - dt.date(first.year, 1, 1)).days, (last - dt.date(first.year, 1, 1)).days + 1)
+    region = _ar1(np.concatenate(region_e), AR_PHI)[kept][:, region_of]  # (day, area, 3)
+    local = _ar1(np.concatenate(local_e), AR_PHI)[kept]
+    noise = np.concatenate(slot_e)[kept].transpose(0, 2, 1)  # (day, slot, area): views, no copy
+    del region_e, local_e, slot_e  # the years' draws
+    stormy = np.stack([_stormy_years(seed, g, years, days) for g in g_index], 1)[kept][:, region_of]
+    days = days[kept]
 
     doy = _doy(days.astype(int))[:, None]
     mean = np.array([SEA_TEMP[g][0] for g in geographies])[None, :]
