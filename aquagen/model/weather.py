@@ -19,13 +19,13 @@ colder than the sea around the pens; autumn and winter are windier, the Faroes w
 Scotland.
 
 Sources for the magnitudes: Met Office UK climate averages 1991–2020 (Stornoway, Tiree, Lerwick:
-annual mean 8–10 °C, mean wind 6–8 m/s) and State of the UK Climate reports (annual mean temperature
-anomalies of a region within about ±1 °C of the 1991–2020 mean: 2010 about −1 °C, 2014 and 2022 about
-+0.9 °C); Danish Meteorological Institute / Faroese Met Office (Veðurstova Føroya) climate normals
-for Tórshavn (annual mean 6.5–7.5 °C, mean wind 7–9 m/s, gales on 1 day in 5 in winter);
-day-to-day temperature anomalies of 1.5 °C (summer) to 2.5 °C (winter) standard deviation and their
-correlation of 0.8–0.95 between maritime stations 100–250 km apart (synoptic scale; e.g. Hansen &
-Lebedeff 1987, JGR 92: 13345, correlation of temperature anomalies against station distance).
+annual mean 8–10 °C, mean wind 6–8 m/s) and State of the UK Climate reports (a region's annual mean
+within about ±1 °C of its 1991–2020 mean: Scotland's warmest years 2022 at 8.50 °C and 2014 at 8.43 °C,
+about +0.9 °C; 2010 about −1 °C); Danish Meteorological Institute / Faroese Met Office (Veðurstova
+Føroya) climate normals for Tórshavn (annual mean 6.5–7.5 °C, mean wind 7–9 m/s); day-to-day air-temperature anomalies of about 1.5 °C (summer) to 2.5 °C (winter)
+standard deviation in these maritime climates, shared by stations a few hundred km apart because they
+come from the same synoptic systems (anomaly correlation falling slowly with distance, above 0.8
+within ~250 km at these latitudes: Hansen & Lebedeff 1987, JGR 92: 13345, for monthly means).
 """
 
 from __future__ import annotations
