@@ -31,9 +31,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 AS_OF = dt.date(2026, 1, 15)
 # master data only (phases 1-2); a short history keeps its weather small (kill tests load it many times)
 MASTER = dict(seed=11, batches=0, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=90))
-# three batches 100 days apart, all in freshwater on the as-of day (the oldest a parr of 300 days): feedings,
-# samples, transfers and feed stock of three batch numbers, small enough to load, purge and replace often
-FLEET = dict(seed=3, batches=3, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=300), stagger_days=100)
+# three batches 70 days apart, all in freshwater on the as-of day (a parr of 200 days, a fry, eggs): feedings,
+# samples, transfers and feed stock (reorders included) of three batch numbers, small enough to load, purge
+# and replace often (about 230k rows)
+FLEET = dict(seed=3, batches=3, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=200), stagger_days=70)
 # three batches 300 days apart: harvested, at sea and in freshwater on the as-of day (reports, scenarios)
 LIFECYCLE = dict(seed=3, batches=3, as_of=AS_OF, first_start=dt.date(2023, 6, 1), stagger_days=300)
 
@@ -132,7 +133,7 @@ def master_snapshot(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
-    """Infrastructure, master data and three batches in freshwater (about 350k rows)."""
+    """Infrastructure, master data and three batches in freshwater (about 230k rows)."""
     return shared_snapshot(tmp_path_factory, "fleet", **FLEET)
 
 
