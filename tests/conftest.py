@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 AS_OF = dt.date(2026, 1, 15)
 # master data only (phases 1-2); a short history keeps its weather small (kill tests load it many times)
-MASTER = dict(seed=11, batches=0, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=90))
+MASTER = dict(seed=11, batches=0, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=30))
 # three batches 70 days apart, all in freshwater on the as-of day (a parr of 200 days, a fry, eggs): feedings,
 # samples, transfers and feed stock (reorders included) of three batch numbers, small enough to load, purge
 # and replace often (about 230k rows)
