@@ -4,6 +4,7 @@ run into the same folder, a full disk, signals, out-of-range CLI values, interna
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -272,7 +273,9 @@ def test_validate_flags_files_the_manifest_does_not_list(master_snapshot, tmp_pa
 
 # --- generate: kill points, lock, resume, full disk, signals ---------------------------------------
 
+# master data of a short history (its weather small): each test below runs it three times or more
 GEN = ["generate", "--seed", "3", "--batches", "0", "--as-of", AS_OF.isoformat(), "--workers", "1"]
+GEN += ["--first-start", (AS_OF - dt.timedelta(days=30)).isoformat()]
 
 
 @pytest.fixture(scope="module")
