@@ -356,6 +356,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _terminal_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM as a shell's foreground command has them (default,
+    not blocked). A child inherits ignored and blocked signals, and a pytest worker's may have been
+    changed by what ran in it before (Python then installs no Ctrl-C handler: the run ignores SIGINT)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig):
     out = tmp_path / "snap"
@@ -374,7 +383,13 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
         "2",
     ]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+        preexec_fn=_terminal_signals,
     )
     deadline, workers = time.monotonic() + 120, []
     while time.monotonic() < deadline and proc.poll() is None:  # both workers busy with batches
