@@ -263,14 +263,14 @@ def generate(
     else:
         click.echo(f"wrote {_summary(snap)} to {snap.path}")
     from .model.fleet import PlannedBatch, fleet_status
+    from .snapshot import moment_of
 
     planned = [PlannedBatch.from_json(b) for b in snap.manifest.get("batches", [])]
     if planned:
-        as_of_day = dt.date.fromisoformat(snap.manifest["arguments"]["as_of"])
-        at = snap.manifest["arguments"].get("as_of_time")
+        as_of_day, at = moment_of(snap.manifest["arguments"])
         share, stages = fleet_status(planned, snap.manifest["seed"], as_of_day)
         click.echo(
-            f"on {as_of_day}{f' at {at} UTC' if at else ''}: {share:.0%} of containers hold fish; "
+            f"on {as_of_day}{f' at {at:%H:%M} UTC' if at else ''}: {share:.0%} of containers hold fish; "
             "active batches by stage: " + ", ".join(f"{k} {v}" for k, v in stages.items())
         )
 

@@ -36,6 +36,19 @@ from .store import Store
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+AS_OF_ARGUMENTS = ("as_of", "as_of_time")  # the manifest arguments that say where the snapshot is cut
+
+
+def moment_of(arguments: dict) -> tuple[dt.date, dt.time | None]:
+    """A manifest's as-of date and time of day of the cut (None: the end of the day)."""
+    at = arguments.get("as_of_time")
+    return dt.date.fromisoformat(arguments["as_of"]), None if at is None else dt.time.fromisoformat(at)
+
+
+def as_of_arguments(day: dt.date, at: dt.time | None) -> dict:
+    """The manifest arguments of a cut on ``day`` at ``at`` (None: its end, and no ``as_of_time``, as
+    manifests were before there was a time): ``moment_of`` reads them back."""
+    return {"as_of": day.isoformat()} | ({} if at is None else {"as_of_time": at.strftime("%H:%M")})
 
 
 def _sha256(path: Path) -> str:

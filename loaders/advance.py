@@ -36,9 +36,9 @@ from aquagen import killpoints
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile
 from aquagen.run.ahead import Ahead, Window, ahead
-from aquagen.run.generate import as_of_moment, moment_of
+from aquagen.run.generate import as_of_moment
 from aquagen.run.runner import Progress
-from aquagen.snapshot import Snapshot
+from aquagen.snapshot import Snapshot, moment_of
 from aquagen.tables.cut import end_of
 from aquagen.tables.ids import id_column
 

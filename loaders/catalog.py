@@ -64,14 +64,9 @@ def database_profile(conn: psycopg.Connection) -> str | None:
     return next((p for p in profiles.names() if schema_mismatches(conn, p) == []), None)
 
 
-def max_id(conn: psycopg.Connection, t: schemas.Table, schema: str = "public") -> int:
-    """The highest id a table holds (0 when empty, or when keyed by another table's id)."""
-    return max_ids(conn, [t], schema).get(t.name, 0)
-
-
 def max_ids(conn: psycopg.Connection, tables: Iterable[schemas.Table], schema: str = "public") -> dict[str, int]:
-    """``max_id`` of every table, in one round trip (a table keyed by another table's id, e.g.
-    batch_containerforecastsummary by its assignment, is left out: 0)."""
+    """The highest id each table holds (0 when empty), in one round trip; a table keyed by another
+    table's id (e.g. batch_containerforecastsummary by its assignment) is left out."""
     tables = [t for t in tables if (t.identity_column or "id") in t.column_names]
     found = each(
         conn,

@@ -15,8 +15,6 @@ import schemas
 from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 
-from .catalog import max_id
-
 
 @dataclass
 class IdMap:
@@ -101,12 +99,10 @@ def reconcile(
     t: schemas.Table,
     ts,
     maps: dict[str, IdMap],
-    existing_max: int | None = None,
+    existing_max: int,
 ) -> IdMap:
-    """Ids for a base table's rows in a database that already holds rows (``existing_max``: its
-    ``max_id``, when the caller read it already)."""
-    if existing_max is None:
-        existing_max = max_id(conn, t)
+    """Ids for a base table's rows in a database that already holds rows (``existing_max``: the
+    highest id it holds, ``catalog.max_ids``)."""
     if snapshot.rows(t.name) == 0 or existing_max == 0:
         return IdMap()
     key = get(snapshot.profile).natural_keys.get(t.name)  # master rows: the same object by natural key

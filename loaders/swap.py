@@ -388,11 +388,13 @@ def load_swapped(
         ctl, [("SELECT pg_get_serial_sequence(%s, %s)", (f'public."{t}"', col)) for t, (col, *_) in sequences.items()]
     )
     fixes = []
-    for (old, nxt, grants), found_new in zip(((s[1], s[2], s[3]) for s in sequences.values()), renamed):
+    for (_, seq, nxt, grants), found_new in zip(
+        sequences.values(), renamed
+    ):  # the copy's sequence takes the old one's place
         new = found_new[0][0]
-        if new != old:
-            fixes.append(f"ALTER SEQUENCE {new} RENAME TO {old.split('.', 1)[1]}")
-        fixes.append(f"ALTER SEQUENCE {old} RESTART WITH {nxt}")
+        if new != seq:
+            fixes.append(f"ALTER SEQUENCE {new} RENAME TO {seq.split('.', 1)[1]}")
+        fixes.append(f"ALTER SEQUENCE {seq} RESTART WITH {nxt}")
         fixes += grants
     for h in holders:
         killpoints.reached("fk")

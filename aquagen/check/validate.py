@@ -11,7 +11,7 @@ from typing import Protocol
 import polars as pl
 
 from ..profiles import DEFAULT, Profile, get
-from ..snapshot import Snapshot
+from ..snapshot import Snapshot, moment_of
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ class Source(Protocol):
 class SnapshotSource:
     def __init__(self, snapshot: Snapshot):
         self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
-        args = snapshot.manifest["arguments"]
-        self.as_of = dt.date.fromisoformat(args["as_of"])
-        self.as_of_time = dt.time.fromisoformat(args["as_of_time"]) if "as_of_time" in args else None
+        self.as_of, self.as_of_time = moment_of(snapshot.manifest["arguments"])
         self.profile = snapshot.profile
 
     def scalar(self, sql: str) -> int:

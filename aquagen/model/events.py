@@ -156,7 +156,7 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     The expected deaths are split by component of the death rate: an episode's cause (gill disease
     and winter ulcer: DISEASE, jellyfish: ENVIRONMENTAL, delousing: HANDLING), the weeks after sea
     transfer (HANDLING), egg losses and the base rate's temperature/oxygen stress (ENVIRONMENTAL)
-    and the base rate itself, whose cause is drawn, mostly UNKNOWN (predators only at sea).
+    and the base rate itself, whose cause is drawn, most often UNKNOWN (predators only at sea).
     ``episode`` is 1 on days an episode's cause wins for the batch. A container's cause is its own
     winner, so the rings an episode affects carry its cause and the others their own.
     """

@@ -31,8 +31,8 @@ from .. import __version__
 from ..model.fleet import plan_farm
 from ..model.seeds import fleet_eggs
 from ..profiles import Profile, get
-from ..snapshot import MAX_DATE, Snapshot
-from ..tables.cut import counted
+from ..snapshot import AS_OF_ARGUMENTS, MAX_DATE, Snapshot, as_of_arguments
+from ..tables.cut import counted, last_history
 from ..tables.cut import end_of as _end_of_day
 from ..tables.ids import id_column, when_column
 from .generate import regenerate
@@ -89,7 +89,7 @@ def planned(meta: dict, as_of: dt.date) -> list[dict]:
 
 def key(meta: dict) -> str:
     """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
-    args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "as_of_time")}
+    args = {k: v for k, v in meta["arguments"].items() if k not in AS_OF_ARGUMENTS}
     plan = None if full_farm(meta) else meta.get("planned_batches", meta["batches"])
     what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
@@ -194,16 +194,9 @@ class Ahead:
             h = t.history_table
             lo, hi = self.top(h, first - dt.timedelta(days=1)), self.top(h, last)
             when = self._counted(h)
-            state = (
-                self.scan(h)
-                .filter(pl.col("history_id").is_between(lo + 1, hi), when >= since, when < to)
-                .sort("history_id")
-                .group_by("id", maintain_order=True)
-                .last()
-                .select(t.column_names)
-                .sort("id")
-                .collect()
-            )  # the last history row at ``to`` of every row that changed in the window
+            changes = self.scan(h).filter(pl.col("history_id").is_between(lo + 1, hi), when >= since, when < to)
+            # the last history row at ``to`` of every row that changed in the window
+            state = last_history(changes, "id").select(t.column_names).sort("id").collect()
             is_new = self._counted(name) >= since  # created in the window (its '+' history row is)
             win.new[name] = state.filter(is_new)
             win.changed[name] = state.filter(~is_new)
@@ -213,9 +206,8 @@ class Ahead:
         """The manifest (without tables) a snapshot generated at the moment ``to`` has."""
         meta = {k: v for k, v in self.manifest.items() if k != "tables"}
         day = _day_of(to)
-        at = {} if to.time() == dt.time() else {"as_of_time": to.strftime("%H:%M")}
-        args = {k: v for k, v in meta["arguments"].items() if k not in ("as_of", "as_of_time")}
-        meta["arguments"] = {"as_of": day.isoformat(), **at, **args}
+        args = {k: v for k, v in meta["arguments"].items() if k not in AS_OF_ARGUMENTS}
+        meta["arguments"] = as_of_arguments(day, None if to.time() == dt.time() else to.time()) | args
         if full_farm(meta):
             meta["planned_batches"] = [b for b in meta["planned_batches"] if _start(b) <= last_start(meta, day)]
         meta["batches"] = [b for b in meta["planned_batches"] if _start(b) <= day]

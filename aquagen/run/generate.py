@@ -30,15 +30,18 @@ from ..model.fleet import (
 from ..model.seeds import fleet_eggs
 from ..profiles import get
 from ..snapshot import (
+    AS_OF_ARGUMENTS,
     BIGINT_MAX,
     MANIFEST,
     MAX_DATE,
     MIN_DATE,
     RemoteSnapshot,
     Snapshot,
+    as_of_arguments,
     build_manifest,
     finish,
     locked,
+    moment_of,
     publish,
     recover,
 )
@@ -62,7 +65,7 @@ from .shards import (
     write_feed,
 )
 
-MOMENT_ARGUMENTS = ("as_of", "as_of_time", "first_start")  # the arguments ``_meta`` takes by name
+MOMENT_ARGUMENTS = (*AS_OF_ARGUMENTS, "first_start")  # the arguments ``_meta`` takes by name
 DEFAULT_HISTORY_DAYS = 1000  # default first start: this long before the as-of date
 DEFAULT_STAGGER_DAYS = 20
 
@@ -304,11 +307,10 @@ def _meta(
 ) -> dict:
     """The manifest's generation arguments and batches. ``as_of_time`` only when the cut is on the as-of
     day (a snapshot cut at the day's end has none: its manifest is as before there was a time)."""
-    moment = {} if as_of_time is None else {"as_of_time": as_of_time.strftime("%H:%M")}
     return {
         "generator": f"aquagen {__version__}",
         "seed": seed,
-        "arguments": {"as_of": as_of.isoformat(), **moment, "first_start": first_start.isoformat(), **args},
+        "arguments": {**as_of_arguments(as_of, as_of_time), "first_start": first_start.isoformat(), **args},
         # the batches that exist at the as-of date (later ones are planned but not yet started)
         "batches": [b.to_json() for b in planned if b.start_date <= as_of],
         "planned_batches": [b.to_json() for b in planned],
@@ -392,12 +394,6 @@ def _resumed_moment(out: str | Path, now: dt.datetime | None) -> dt.datetime | N
             return dt.datetime.combine(day, at, dt.UTC)
         return None
     return None
-
-
-def moment_of(arguments: dict) -> tuple[dt.date, dt.time | None]:
-    """A manifest's as-of date and time of day (None: the end of the day)."""
-    at = arguments.get("as_of_time")
-    return dt.date.fromisoformat(arguments["as_of"]), None if at is None else dt.time.fromisoformat(at)
 
 
 def generate(

@@ -15,11 +15,10 @@ depend on the rows after them: a later as-of date only adds rows.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
@@ -45,7 +44,6 @@ SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before 
 # the month's end (31 days), a reorder bought on a day is for consumption up to a lead time
 # (≤ 7 days) and a cover (30 days) later, triggered by the coming week's need (7 days).
 LOOKAHEAD_DAYS = max(31, LEAD_DAYS[1] + COVER_DAYS + SAFETY_DAYS) + 1
-HANDOFF_COMPRESSION: Literal["uncompressed"] = "uncompressed"  # work files between the passes (see ``_keep``)
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,8 @@ def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
             folder = job.work.local / "local" / part
             folder.mkdir(parents=True, exist_ok=True)
             for name, df in frames.items():
-                _write_ipc(folder / f"{name}.arrow", df)
+                with pa.OSFile(str(folder / f"{name}.arrow"), "wb") as sink:
+                    _write_ipc(sink, df)
             (folder / "complete").touch()
         else:
             job.work.write_bytes(
@@ -168,11 +167,11 @@ def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
         step.rows = sum(df.height for df in frames.values())
 
 
-def _write_ipc(path: Path, df: pl.DataFrame) -> None:
-    """An uncompressed Arrow IPC file of ``df`` through pyarrow's writer (a fifth less CPU than
-    ``write_ipc``, measured over a 10-batch fleet's tables; read back by ``_read_ipc``)."""
+def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
+    """``df`` as an uncompressed Arrow IPC file into ``sink``, through pyarrow's writer (a fifth less
+    CPU than ``write_ipc``, measured over a 10-batch fleet's tables; read back by ``_read_ipc``)."""
     table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are, no copy
-    with pa.OSFile(str(path), "wb") as sink, pa_ipc.new_file(sink, table.schema) as writer:
+    with pa_ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
 
@@ -185,9 +184,10 @@ def _has_kept(job: Job, part: str) -> bool:
 
 
 def _ipc(df: pl.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.write_ipc(buf, compression=HANDOFF_COMPRESSION)
-    return buf.getvalue()
+    """``df`` as the bytes of an Arrow IPC file (``_write_ipc``)."""
+    sink = pa.BufferOutputStream()
+    _write_ipc(sink, df)
+    return sink.getvalue().to_pybytes()
 
 
 def first_file(key: int) -> str:
@@ -199,9 +199,12 @@ def _first(job: Job, first: str) -> pl.DataFrame:
     return job.work.read_parquet(first)
 
 
-def _read_ipc(path: Path) -> pl.DataFrame:
-    """A work file, memory-mapped by pyarrow without a copy (a third of ``pl.read_ipc``'s CPU, measured)."""
-    return cast(pl.DataFrame, pl.from_arrow(pa_ipc.open_file(pa.memory_map(str(path))).read_all()))
+def _read_ipc(source: Path | bytes, columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A work file of ``_write_ipc`` (only ``columns``, if given): a local one memory-mapped by pyarrow
+    without a copy (a third of ``pl.read_ipc``'s CPU, measured), or its bytes."""
+    stream = pa.BufferReader(source) if isinstance(source, bytes) else pa.memory_map(str(source))
+    table = pa_ipc.open_file(stream).read_all()
+    return cast(pl.DataFrame, pl.from_arrow(table.select(list(columns)) if columns else table))
 
 
 def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -211,7 +214,7 @@ def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
             frames = {f.stem: _read_ipc(f) for f in sorted((job.work.local / "local" / part).glob("*.arrow"))}
         else:
             frames = {
-                name: pl.read_ipc(io.BytesIO(data))
+                name: _read_ipc(data)
                 for name, data in pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()
             }
         step.rows = sum(df.height for df in frames.values())
@@ -251,7 +254,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
                 _fc=p.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
             )
             for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True).items():
-                job.work.write_bytes(f"feed/{fc:04d}/{w}/{part}.arrow", _ipc_file(g.drop("_fc", "_window")))
+                job.work.write_bytes(f"feed/{fc:04d}/{w}/{part}.arrow", _ipc(g.drop("_fc", "_window")))
             step.rows = feedings.height
     return _write_cut(job, frames, part)
 
@@ -298,31 +301,15 @@ def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) ->
     p = job.profile
     with timed(HANDOFF, "feedings in") as step:
         if files:
-            feedings = pl.concat([_read_handoff(job, f, columns) for f in files])
+            local = job.work.local
+            feedings = pl.concat(
+                [_read_ipc(local / f if local is not None else job.work.read_bytes(f), columns) for f in files]
+            )
         else:
             empty = pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
             feedings = empty.select(columns) if columns else empty
         step.rows = feedings.height
     return feedings
-
-
-def _ipc_file(df: pl.DataFrame) -> bytes:
-    """A batch's feeding events for one feed container and window as an uncompressed Arrow IPC
-    file (``_read_handoff``): about half the CPU of the Parquet these were before, written and
-    read back (measured in benchmarks/RESULTS.md); a thousand of them per 10 batches."""
-    table = df.to_arrow(compat_level=pl.CompatLevel.newest())
-    sink = pa.BufferOutputStream()
-    with pa_ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def _read_handoff(job: Job, rel: str, columns: tuple[str, ...]) -> pl.DataFrame:
-    """A hand-off file of ``_ipc_file`` (only ``columns``, if given), memory-mapped when local."""
-    local = job.work.local
-    source = pa.memory_map(str(local / rel)) if local is not None else pa.BufferReader(job.work.read_bytes(rel))
-    table = pa_ipc.open_file(source).read_all()
-    return cast(pl.DataFrame, pl.from_arrow(table.select(list(columns)) if columns else table))
 
 
 def _window_part(site: FeedSite, w: int) -> str:

@@ -50,11 +50,15 @@ def _conforming(t: schemas.Table, schema: tuple[tuple[str, pl.DataType], ...]) -
                 raise SchemaViolation(f"{t.name}.{c.name} is NOT NULL but was not generated")
             exprs.append(pl.lit(None, dtype=c.polars_type).alias(c.name))
             continue
-        col = pl.col(c.name)
-        if c.numeric and have[c.name].is_float():
-            col = col.round(c.numeric[1], mode="half_away_from_zero")
-        exprs.append(col.cast(c.polars_type, strict=True).alias(c.name))
+        exprs.append(column_value(c, pl.col(c.name), have[c.name].is_float()).alias(c.name))
     return exprs
+
+
+def column_value(c: schemas.Column, col: pl.Expr, from_float: bool = True) -> pl.Expr:
+    """``col`` as column ``c`` holds it: a float rounded half away from zero to a numeric's scale, cast."""
+    if c.numeric and from_float:
+        col = col.round(c.numeric[1], mode="half_away_from_zero")
+    return col.cast(c.polars_type, strict=True)
 
 
 def _check(t: schemas.Table, df: pl.DataFrame) -> None:

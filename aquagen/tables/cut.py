@@ -13,13 +13,15 @@ books their effect on the changing objects (the assignments' counts): never one 
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import TypeVar, cast
 
 import polars as pl
 
 import schemas
 
 from .ids import when_column
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def end_of(as_of: dt.date, at: dt.time | None = None) -> dt.datetime:
@@ -52,8 +54,9 @@ def cut(
     return out
 
 
-def last_history(history: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Each object's last history row (by history_id): a changing object's state at the cut."""
+def last_history(history: Frame, key: str) -> Frame:
+    """Each object's last history row (by history_id): a changing object's state at the cut (of a
+    frame, or of a lazy scan)."""
     return history.sort("history_id").group_by(key, maintain_order=True).last()
 
 

@@ -20,7 +20,7 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.inventory import SHELF_LIFE_DAYS, plan_inventory
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
-from aquagen.tables.conform import Bound, order_history, with_history
+from aquagen.tables.conform import Bound, column_value, order_history, with_history
 from aquagen.tables.ids import IdBook
 from aquagen.timing import BUILD, FIFO, Laps
 
@@ -222,8 +222,6 @@ def build(
             }
         )
     )
-    quantity = T.table(STOCK).column("quantity_kg")
-    assert quantity.numeric is not None
     changes = pl.concat(
         [
             created.select(
@@ -238,10 +236,7 @@ def build(
                 id=pl.coalesce("id", "new_id"),
                 history_date="time",
                 history_type=pl.lit("~"),
-                # as ``conform`` makes a float numeric
-                quantity_kg=pl.col("remaining_kg")
-                .round(quantity.numeric[1], mode="half_away_from_zero")
-                .cast(quantity.polars_type),
+                quantity_kg=column_value(T.table(STOCK).column("quantity_kg"), pl.col("remaining_kg")),
                 updated_at="time",
                 # an expired lot's write-off (inventory.SHELF_LIFE_DAYS) says so
                 history_change_reason=pl.when(pl.col("event_id") < 0).then(pl.lit(WRITTEN_OFF)).otherwise(None),
