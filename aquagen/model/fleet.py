@@ -303,8 +303,8 @@ INTAKES_PER_YEAR = 28
 # report §116). A farm that follows it (e.g. Dec–Feb intakes 1.5× Jun–Aug) breaks what testers
 # need: (1) a batch in every 14-day transition window needs an intake at least every 14 days all
 # year, 26 a year even in the trough; (2) the sea areas hold ≈ 29 a year with the geographies
-# balanced (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; saturated plans
-# reach 28–31); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal
+# balanced (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; a plan that takes
+# every free slot, unbalanced, averages 30–31 over 2023–2027); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal
 # trough lowers the minimum (it falls in Oct–Dec, between the harvests and the spring transfers).
 # That leaves 1–3 intakes a year to move into winter. Measured on seeds 0–7 and 42 (today:
 # Dec–Feb 1.03–1.21× Jun–Aug; the checks hold on seeds 42 and 7, not on every seed): a floor of
