@@ -256,6 +256,22 @@ TAMPERED = {  # case: (table, change(snap), the checks that must fail and no oth
         ),
         ["feedings of a ring on the day of its handled delousing or the day after"],
     ),
+    "fed the day before a freshwater bath": (
+        "inventory_feedingevent",
+        lambda s, t: (
+            lambda bath: _set(
+                pl.col("id")
+                == _first(
+                    s,
+                    "inventory_feedingevent",
+                    (pl.col("container_id") == bath["container_id"])
+                    & (pl.col("feeding_date") == bath["treatment_date"].date() - dt.timedelta(days=2)),
+                )["id"],
+                feeding_date=pl.lit(bath["treatment_date"].date() - dt.timedelta(days=1)),
+            )
+        )(_first(s, "health_treatment", pl.col("description").str.starts_with("Freshwater bath against"))),
+        ["feedings of a ring the day before its freshwater bath or while a jellyfish bloom is treated"],
+    ),
     "no diagnosis in the journal": (
         "health_journalentry",
         lambda s, t: _set(

@@ -57,6 +57,7 @@ from .lice import LICE_PURPOSE, ring_matrices, run_lice, with_delousings
 from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import HEALTH_STREAM, rng_for
 from .timeline import EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
+from .treatment import DISEASE_TREATMENT_PURPOSE, FASTS, TREATED, schedule
 
 # the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
 DATE_COLUMNS = {
@@ -182,8 +183,12 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         FRESHWATER_STAGES * SLOTS,
     )
     traits = replace(traits, episodes=with_delousings(traits.episodes, treatments))
+    # the disease treatments too: a bath or a jellyfish bloom stops feeding (``treatment``)
+    episodes, fasts = episodes_frame(
+        traits.episodes, asg, start, rng_for(spec.seed, spec.shard, HEALTH_STREAM, DISEASE_TREATMENT_PURPOSE)
+    )
     water = water_levels(r_water, grid, temp, start)
-    life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
+    life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, fasts, r_mort, r_move)
 
     daily = daily_rows(asg, life, temp)
     mortality, track_cause = mortality_frame(r_cause, grid, life, start)
@@ -201,7 +206,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         "samples": samples,
         "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),
-        "episodes": episodes_frame(traits.episodes, asg, start),
+        "episodes": episodes,
         "lice": lice_counts,
         "treatments": treatments,
         "stage_changes": pl.DataFrame(
@@ -230,22 +235,43 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     )
 
 
-def episodes_frame(ep: Episodes, asg, start: int) -> pl.DataFrame:
-    """One row per (episode, ring affected and live on its first day)."""
+def episodes_frame(ep: Episodes, asg, start: int, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
+    """One row per (episode, ring affected and live on its first day), with the days a veterinarian
+    reports, diagnoses and treats it (``treatment.schedule``: null for delousing handling) and the
+    ring's departure over its whole life (whatever the as-of date); and the
+    (day, track) pairs its treatments keep unfed (``treatment.FASTS``)."""
     rings = np.flatnonzero(asg.stage == asg.stage.max())
     e, r = np.nonzero(ep.rings)
     no = rings[r]
     live = (asg.first_day[no] <= ep.first_day[e]) & (ep.first_day[e] < asg.end_day[no])
     e, no = e[live], no[live]
-    return pl.DataFrame(
+    order = np.lexsort((no, ep.first_day[e]))  # by start day, then ring
+    e, no = e[order], no[order]
+    kind = np.array([EPISODES[k][0] for k in ep.kind[e]], dtype=object)
+    treated = np.isin(kind, TREATED)
+    days = np.full((len(e), 3), -1, dtype=np.int64)
+    days[treated] = schedule(rng, ep.first_day[e[treated]], asg.end_day[no[treated]] - 1)
+    fasts = [
+        (d, asg.track[no[i]])
+        for i in np.flatnonzero(treated)
+        if kind[i] in FASTS
+        for d in range(days[i, 2] + FASTS[kind[i]][0], days[i, 2] + FASTS[kind[i]][1])
+    ]
+    frame = pl.DataFrame(
         {
             "start_date": dates(start + ep.first_day[e]),
             "end_date": dates(start + np.minimum(ep.first_day[e] + ep.days[e], asg.end_day[no])),
-            "kind": pl.Series([EPISODES[k][0] for k in ep.kind[e]], dtype=pl.String),
+            "kind": pl.Series(kind.tolist(), dtype=pl.String),
             "cause": pl.Series([EPISODES[k][1] for k in ep.kind[e]], dtype=pl.String),
             "assignment_no": pl.Series(no, dtype=pl.Int32),
+            "departure": dates(start + asg.end_day[no]),  # the ring's first day empty (its whole life)
+            **{
+                name: dates(start + days[:, k]).set(pl.Series(~treated), None)
+                for k, name in enumerate(("issue_date", "diagnosis_date", "treatment_date"))
+            },
         }
-    ).sort("start_date", "assignment_no")
+    )
+    return frame, np.array(fasts, dtype=np.int64).reshape(-1, 2)
 
 
 def _validate(spec: BatchSpec) -> None:

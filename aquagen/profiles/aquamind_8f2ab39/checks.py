@@ -5,6 +5,8 @@ expected to equal the plan's count or 0 violations. ``{as_of}`` stands for the a
 from __future__ import annotations
 
 from ...model import domain as D
+from ...model.health import EPISODE_TREATMENTS
+from ...model.treatment import FASTS
 from ...model.sites import SITES
 
 
@@ -544,6 +546,17 @@ ENVIRONMENT = [
 _DELOUSING = "t.description LIKE '%sea lice%'"  # a delousing's description names the lice (profile health.py)
 _HANDLED = "t.description LIKE '%starved%'"  # a delousing that handles the fish (not in-feed)
 _JOURNAL_DAY = "CAST(j.entry_date AS DATE)"
+# a disease treatment that stops feeding (a bath, a jellyfish bloom: ``treatment.FASTS``), by its
+# name at the start of its description, and the days around it without feed
+_UNFED = " OR ".join(
+    f"(t.description LIKE '{EPISODE_TREATMENTS[kind][0]}%' AND ("
+    + " OR ".join(
+        f"f.feeding_date = CAST(t.treatment_date {'-' if k < 0 else '+'} INTERVAL '{abs(k)} day' AS DATE)"
+        for k in range(*days)
+    )
+    + "))"
+    for kind, days in FASTS.items()
+)
 
 LICE = [
     (
@@ -604,6 +617,13 @@ LICE = [
         "SELECT COUNT(*) FROM health_treatment t JOIN inventory_feedingevent f ON f.batch_id = t.batch_id "
         "AND f.container_id = t.container_id AND (f.feeding_date = CAST(t.treatment_date AS DATE) "
         f"OR f.feeding_date = CAST(t.treatment_date + INTERVAL '1 day' AS DATE)) WHERE {_HANDLED}",
+        0,
+    ),
+    (
+        "7 lice",
+        "feedings of a ring the day before its freshwater bath or while a jellyfish bloom is treated",
+        "SELECT COUNT(*) FROM health_treatment t JOIN inventory_feedingevent f ON f.batch_id = t.batch_id "
+        f"AND f.container_id = t.container_id AND ({_UNFED})",
         0,
     ),
     (
