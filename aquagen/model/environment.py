@@ -85,7 +85,12 @@ def regional_anomaly(seed: int, geography: str) -> np.ndarray:
 
 
 def _heatwaves(
-    rng: np.random.Generator, years: int, rate: float, season: tuple, days: tuple, peak: tuple
+    rng: np.random.Generator,
+    years: int,
+    rate: float,
+    season: tuple[int, int],
+    days: tuple[int, int],
+    peak: tuple[float, float],
 ) -> np.ndarray:
     """The region's summer marine heatwaves from REGION_ORIGIN on (°C per day): half-sines (the
     warmest of two where they overlap)."""
@@ -94,7 +99,7 @@ def _heatwaves(
     year = np.repeat(np.arange(years), count)
     first = (year * 365.25).astype(int) + rng.integers(season[0], season[1] + 1, len(year))
     length = rng.integers(days[0], days[1] + 1, len(year))
-    height = rng.uniform(*peak, len(year))
+    height = rng.uniform(peak[0], peak[1], len(year))
     for f, n, h in zip(first, length, height):  # a few dozen over the series
         t = np.arange(f, min(f + n, REGION_DAYS))
         out[t] = np.maximum(out[t], h * np.sin(np.pi * (t - f + 0.5) / n))
