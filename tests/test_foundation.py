@@ -287,6 +287,29 @@ def test_bad_generate_arguments(tmp_path, args, message):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_later_snapshot_brings_its_calibrations(master_snapshot, empty_db, tmp_path):
+    """Loaded over an earlier load of the same farm, a snapshot ten months later takes its sensors'
+    state and calibration history (as the feed stock does), and the database passes."""
+    later = AS_OF + dt.timedelta(days=300)  # most sensors had their first yearly visit since
+    first_start = dt.date.fromisoformat(master_snapshot.manifest["arguments"]["first_start"])
+    snap = generate(tmp_path / "later", seed=11, batches=0, as_of=later, first_start=first_start)
+    postgres.load(master_snapshot, empty_db)
+    postgres.load(snap, empty_db)
+    with psycopg.connect(empty_db) as conn:
+        got = pl.DataFrame(
+            conn.execute("SELECT id, last_calibration_date FROM infrastructure_sensor ORDER BY id").fetchall(),
+            schema=["id", "last_calibration_date"],
+            orient="row",
+        )
+        n = conn.execute("SELECT count(*) FROM infrastructure_historicalsensor").fetchone()[0]
+        failed = [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok]
+    want = snap.read("infrastructure_sensor").select("id", "last_calibration_date").sort("id")
+    before = master_snapshot.read("infrastructure_sensor").select("id", "last_calibration_date").sort("id")
+    assert got.equals(want) and (want["last_calibration_date"] > before["last_calibration_date"]).mean() > 0.5
+    assert n == snap.rows("infrastructure_historicalsensor") > master_snapshot.rows("infrastructure_historicalsensor")
+    assert failed == []
+
+
 def test_cli_load_and_validate(master_snapshot, empty_db):
     r = run_cli("load", master_snapshot.path, "--dsn", empty_db)
     assert r.returncode == 0, r.stderr
