@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from .calendar import batch_draw
+from .domain import PARAMETERS
 from .environment import SEA_TEMP, temperatures, water_levels
 from .events import (
     assignments_frame,
@@ -56,6 +57,8 @@ from .layout import assignment_layout, track_grid
 from .lice import LICE_PURPOSE, ring_matrices, run_lice, with_delousings
 from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import HEALTH_STREAM, rng_for
+from .sensors import Calibrations
+from .sites import SETUP_LEAD_DAYS, SITES
 from .timeline import EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
 from .treatment import DISEASE_TREATMENT_PURPOSE, FASTS, TREATED, schedule
 
@@ -88,6 +91,11 @@ class BatchSpec:
     shard: int  # batch index in the fleet: its own RNG stream
     as_of: dt.date  # nothing dated after it
     clean_sensors: bool = False  # readings without gaps, jitter, spikes, flat-lines or drift
+    # where the batch lives (``sites.SITES`` ids) and when the farm's sensors were installed (default:
+    # ``SETUP_LEAD_DAYS`` before the batch): the sensors its readings come from, and their calibrations
+    station_id: int = 1
+    area_id: int = 1
+    sensors_installed: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -196,13 +204,25 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr)
     daily["feed_kg"] = feed_kg
     samples, sample_fish = samples_frame(r_sample, asg, daily, start)
+    installed = spec.sensors_installed or spec.start_date - dt.timedelta(days=SETUP_LEAD_DAYS)
     frames = {
         "daily": daily_frame(daily, start),
         "transfers": transfers_frame(asg, life, start),
         "harvests": harvests_frame(asg, life, start),
         "mortality": mortality,
         "feedings": feedings_frame(feed_rows, start),
-        "readings": readings_frame(r_read, daily, water, start, None if spec.clean_sensors else r_faults),
+        "readings": readings_frame(
+            r_read,
+            daily,
+            water,
+            start,
+            None if spec.clean_sensors else r_faults,
+            SITES.sensor_ids(
+                SITES.container_ids(spec.station_id, spec.area_id, asg.stage, asg.slot)[:, None],
+                np.arange(len(PARAMETERS))[None, :],
+            ),
+            Calibrations(spec.seed, (installed - EPOCH).days),
+        ),
         "samples": samples,
         "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),

@@ -62,6 +62,8 @@ PHASE_COUNTS = [
 
 BCA = "batch_batchcontainerassignment"
 FAR = "DATE '9999-12-31'"
+# the farm's last day: its daylight rows run to it (the as-of date of a snapshot, of a database's load)
+_LAST_DAY = "(SELECT COALESCE(MAX(date), {as_of}) AS d FROM environmental_photoperioddata)"
 
 
 def _outside(alias: str, day: str) -> str:
@@ -392,6 +394,36 @@ INVARIANTS = [
         "batch_historicalbatchcontainerassignment h ON h.id = m.id AND h.history_date = m.d "
         "WHERE h.population_count <> a.population_count OR h.biomass_kg <> a.biomass_kg OR h.is_active <> a.is_active "
         "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')",
+        0,
+    ),
+    (
+        "history",
+        "sensors whose last history row differs from the row",
+        "SELECT COUNT(*) FROM infrastructure_sensor s JOIN (SELECT id, MAX(history_id) AS h FROM "
+        "infrastructure_historicalsensor GROUP BY id) m ON m.id = s.id JOIN infrastructure_historicalsensor h "
+        f"ON h.history_id = m.h WHERE COALESCE(h.last_calibration_date, {FAR}) <> COALESCE(s.last_calibration_date, {FAR}) "
+        "OR h.updated_at <> s.updated_at",
+        0,
+    ),
+    # sensors calibrated when commissioned, then yearly (``aquagen.model.sensors.Calibrations``)
+    (
+        "sensors",
+        "sensors calibrated before their installation or after the as-of date",
+        "SELECT (SELECT COUNT(*) FROM infrastructure_sensor WHERE last_calibration_date < installation_date "
+        "OR last_calibration_date > {as_of}) + (SELECT COUNT(*) FROM infrastructure_historicalsensor "
+        "WHERE last_calibration_date < installation_date OR last_calibration_date > {as_of} "
+        "OR last_calibration_date > CAST(history_date AS DATE))",
+        0,
+    ),
+    (
+        "sensors",
+        "sensors installed over a year ago not calibrated in the last 366 days",
+        # a year before the as-of date, or before the farm's last day when a database is older than it
+        f"SELECT COUNT(*) FROM infrastructure_sensor s CROSS JOIN {_LAST_DAY} f "
+        "WHERE s.installation_date < CAST({as_of} - INTERVAL '365 days' AS DATE) "
+        "AND s.installation_date < CAST(f.d - INTERVAL '365 days' AS DATE) "
+        "AND (s.last_calibration_date IS NULL OR s.last_calibration_date < CAST({as_of} - INTERVAL '366 days' AS DATE) "
+        "OR s.last_calibration_date < CAST(f.d - INTERVAL '366 days' AS DATE))",
         0,
     ),
 ]
