@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ...model import domain as D
 from ...model.health import EPISODE_TREATMENTS
-from ...model.treatment import FASTS
 from ...model.sites import SITES
+from ...model.treatment import FASTS
 
 
 def _count(table: str, where: str = "") -> str:
