@@ -21,7 +21,7 @@ from ..errors import AquagenError
 from . import domain as D
 from .calendar import batch_draw
 from .sites import SITES
-from .timeline import FRESHWATER_STAGES, STAGE_DAYS, Calendar
+from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,21 @@ class _Farm:
         self.area_used = {name: (dt.date.min, k) for k, _, name in SITES.areas()}
         self.names: dict[str, int] = {}
 
+    def sea_gap(self, last: dt.date, geo: D.Geography, n_geos: int, taken: int = 0) -> int:
+        """The least gap after an intake on ``last`` with which the next intakes of ``geo`` (every
+        ``n_geos``-th intake) each find a sea area free."""
+        free = sorted(self.area_free[name] for _, g, name in SITES.areas() if g == geo)[taken:]
+        return max(
+            (-(-((f - last).days - SEA_START + SEA_MARGIN) // (n_geos * j + 1)) for j, f in enumerate(free[:SEA_HORIZON])),
+            default=0,
+        )
+
+    def idle(self, start: dt.date, geo: D.Geography) -> int:
+        """Days the longest-free sea area of ``geo`` would stand empty before a batch starting on ``start``."""
+        cal = batch_draw(self.seed, len(self.planned), start, geo.name).calendar
+        first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
+        return -1 if first == dt.date.min else (sea_window(start, cal)[0] - first).days
+
     def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
         """The batch on the least recently used free station and sea area, or None when none is free."""
         shard = len(self.planned)
@@ -318,6 +333,13 @@ INTAKE_JITTER_DAYS = 2
 # at most a transition window's length between intakes: every window holds a batch, unless the
 # farm is full (then an intake waits)
 MAX_GAP_DAYS = 14
+SEA_MARGIN = 0
+SEA_HORIZON = 8
+MIN_GAP_DAYS = 9
+BALANCE_LIMIT = 2
+EARLY_IDLE = 30
+EARLY_NEED = 10
+DUE_BALANCE = 99
 
 
 def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
@@ -352,12 +374,41 @@ def plan_farm(
     count = {g.name: 0 for g in geos}
     due = first_start
     day = first_start
+    last: dt.date | None = None
     while day <= last_start:
+        order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
+        least = min(count.values())
         if day >= due:
-            order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
-            if any(farm.place(day, g, eggs(len(farm.planned))) is not None for g in order):
-                count[farm.planned[-1].geography] += 1
-                due = day + dt.timedelta(days=intake_gap(seed, len(farm.planned), day, len(geos)))
+            chosen = next(
+                (
+                    g
+                    for g in order
+                    if count[g.name] - least < DUE_BALANCE
+                    and farm.place(day, g, eggs(len(farm.planned))) is not None
+                ),
+                None,
+            )
+        elif last is not None and (day - last).days >= MIN_GAP_DAYS:
+            chosen = next(
+                (
+                    g
+                    for g in order
+                    if count[g.name] - least < BALANCE_LIMIT
+                    and farm.idle(day, g) >= EARLY_IDLE
+                    and all(farm.sea_gap(day, h, len(geos), h == g) <= EARLY_NEED for h in geos)
+                    and farm.place(day, g, eggs(len(farm.planned))) is not None
+                ),
+                None,
+            )
+        else:
+            chosen = None
+        if chosen is not None:
+            count[chosen.name] += 1
+            last = day
+            gap = intake_gap(seed, len(farm.planned), day, len(geos))
+            need = max(farm.sea_gap(day, g, len(geos)) for g in geos)
+            gap = max(gap, min(need, MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)))
+            due = day + dt.timedelta(days=gap)
         day += dt.timedelta(days=1)
     return farm.planned
 
