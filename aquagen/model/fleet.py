@@ -303,9 +303,10 @@ FARM_HISTORY_YEARS = 4  # the default first start: 1 January four years before t
 FARM_HISTORY_DAYS = 1640  # the most history a --batches fleet's default first start goes back
 # What the farm holds: its 42 sea areas take one batch each for ≈ 445 (Scotland) to ≈ 525 days
 # (the Faroes, colder) of sea phase to the target weight, harvest and fallow, its 12 stations one
-# every ≈ 130 days (100 days a hall, plus the drift of stage lengths): ≈ 32 batches a year. Intakes
-# come a little less often, one every ≈ 13 days, so that few wait for a sea area: every stage then
-# holds about 7 batches and the farm 65–77 % of its containers on any date. (Two batches in every
+# every ≈ 130 days (100 days a hall, plus the drift of stage lengths): ≈ 32 batches a year, ≈ 30
+# with the geographies balanced (the Faroes' areas decide). Intakes come about that often, one
+# every ≈ 12.6 days, paced by the sea areas ahead (below, at MAX_GAP_DAYS) so that few wait for
+# one: every stage then holds about 7 batches and the farm 65–77 % of its containers on any date. (Two batches in every
 # 14-day transition window on every date would need an intake every 7 days, 52 a year: more than
 # the sea areas hold.)
 INTAKES_PER_YEAR = 29
@@ -323,8 +324,10 @@ INTAKES_PER_YEAR = 29
 # balanced (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; a plan that takes
 # every free slot, unbalanced, averages 30–31 over 2023–2027); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal
 # trough lowers the minimum (it falls in Oct–Dec, between the harvests and the spring transfers).
-# That leaves 1–3 intakes a year to move into winter. Measured on seeds 0–7 and 42 (today:
-# Dec–Feb 1.03–1.21× Jun–Aug; the checks hold on seeds 42 and 7, not on every seed): a floor of
+# That leaves 1–3 intakes a year to move into winter. Measured on seeds 0–7 and 42 (before the
+# intakes followed the sea areas: Dec–Feb 1.03–1.21× Jun–Aug, the checks held on 3 of them; now
+# 0.94–1.03× on seeds 42, 7, 1, as early intakes follow the harvests; early intakes held to the
+# winter half of the year meet the checks on 29–31 of seeds 0–47 instead of 41): a floor of
 # one every 11–14 days plus a January bump held back while fewer than 6 sea areas are free gives
 # 1.1–1.3× with the occupancy minimum at 0.64–0.66; without the hold-back 1.25–1.45× with the
 # windows held on 70–76 % of dates; a trough gap of 21 days 1.6–1.9× with 51–65 % occupancy and
@@ -348,7 +351,7 @@ MAX_GAP_DAYS = 14
 #   most EARLY_BALANCE - 1 more batches than the other: the sea fills where harvests left it empty,
 #   which keeps the occupancy up between the seasons' harvests.
 # Measured (benchmarks/farm_season.py and test_full_farm_plan's checks, seeds 0–47): 41 of 48
-# seeds meet every check (13 of 48 before).
+# seeds meet every check (21 of 48 before; seeds 0–15 and 42: 15 of 17, 9 before).
 SEA_HORIZON = 8
 MIN_GAP_DAYS = 9
 EARLY_IDLE_DAYS = 30
