@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,26 +74,61 @@ def write_part(
     filesystem); its manifest entry (None when empty)."""
     if df.height == 0:
         return None
-    store = root if isinstance(root, Store) else Store(str(root))
-    rel = f"{name}/{part}.parquet"
-    buf = io.BytesIO()
+    return write_pieces(root, name, [df], part, profile)
+
+
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group
+
+
+def write_pieces(
+    root: Store | Path,
+    name: str,
+    pieces: Iterable[pl.DataFrame | pa.Table],
+    part: str,
+    profile: str = schemas.PROFILE,
+) -> dict | None:
+    """Write the rows of ``pieces`` (in order; frames, or Arrow tables of ``to_arrow``) as part
+    ``part`` of table ``name``, holding at most a row group's rows in memory besides the part's
+    encoded bytes; its manifest entry (None when empty). One piece gives the bytes
+    ``pq.write_table`` of it would."""
     t = schemas.table(name, profile)
+    buf = io.BytesIO()
+    held: list[pa.Table] = []
+    rows = pending = 0
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
     # statistics only where a reader filters or joins (ids, references, creation time); integers and
     # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress)
-    pq.write_table(
-        to_arrow(t, df),
+    with pq.ParquetWriter(
         buf,
+        t.arrow_schema,
         compression="zstd",
-        row_group_size=1 << 20,
         use_dictionary=False,
         write_statistics=_key_columns(t),
         column_encoding=_encodings(t),
         store_decimal_as_integer=True,
-    )
+    ) as writer:
+        for piece in pieces:
+            if piece.shape[0]:
+                if isinstance(piece, pa.Table):
+                    if not piece.schema.equals(t.arrow_schema):
+                        raise ValueError(f"{name}: a piece's schema is not the table's")
+                    held.append(piece)
+                else:
+                    held.append(to_arrow(t, piece))
+                pending += piece.shape[0]
+            if pending >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+                rows, held, pending = rows + pending, [], 0
+        if held:
+            writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+            rows += pending
+        if rows == 0:
+            return None
     data = buf.getvalue()
+    store = root if isinstance(root, Store) else Store(str(root))
+    rel = f"{name}/{part}.parquet"
     store.write_bytes(rel, data)
-    return {"path": rel, "rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
+    return {"path": rel, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
 
 
 @cache

@@ -15,7 +15,10 @@ depend on the rows after them: a later as-of date only adds rows.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import pickle
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
@@ -24,6 +27,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 
+import schemas
+
 from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
@@ -31,7 +36,7 @@ from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
-from ..snapshot import write_part
+from ..snapshot import to_arrow, write_part, write_pieces
 from ..store import Store
 from ..tables.cut import cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
@@ -420,11 +425,77 @@ def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
 
 def _write_all(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
     """``frames`` as part ``part`` of their tables, each let go once written (``frames`` empties).
-    Entries by path (a shard may write several parts of a table)."""
-    entries, rows = {}, 0
+    Entries by path (a shard may write several parts of a table). A table's rows under
+    ``GATHER_ROWS`` go into the shard's gathering file instead (``gather``)."""
+    entries, rows, small = {}, 0, {}
     for name in list(frames):
         df = frames.pop(name)
-        entries[f"{name}/{part}.parquet"] = _write(job, name, df, part)
+        if 0 < df.height < GATHER_ROWS:
+            small[name] = df
+        else:
+            entries[f"{name}/{part}.parquet"] = _write(job, name, df, part)
         rows += df.height
         del df
+    if small:
+        _put_small(job, part, small)
     return Written(entries, rows)
+
+
+# A shard's rows of a table below this many are not a part file of their own: every shard's such
+# rows of a table are gathered into one part (``gather``). A part file costs about 2 ms whatever
+# its rows (encoder and compressor set-up, metadata, the file), and most of a shard's tables hold
+# a few rows (measured: 760 of a 10-batch fleet's 870 parts held under 10,000 rows).
+GATHER_ROWS = 10_000
+GATHERED_PART = "gathered"  # the part every shard's gathered rows of a table make
+
+
+def _small_file(part: str) -> str:
+    return f"small/{part}.zip"
+
+
+def _put_small(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
+    """A shard's small tables (``_write_all``) as one work file: an uncompressed ZIP of Arrow IPC
+    streams, each already in its table's Arrow schema (``to_arrow``), as the Parquet writer takes it."""
+    with timed(HANDOFF, "small out") as step:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            for name, df in frames.items():
+                table = to_arrow(schemas.table(name, job.profile_name), df)
+                sink = pa.BufferOutputStream()
+                with pa_ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                z.writestr(zipfile.ZipInfo(name), sink.getvalue().to_pybytes())
+        job.work.write_bytes(_small_file(part), buf.getvalue())
+        step.rows = sum(df.height for df in frames.values())
+
+
+def _open_small(job: Job, rel: str) -> zipfile.ZipFile:
+    local = job.work.local
+    return zipfile.ZipFile(local / rel if local is not None else job.work.fs.open(job.work.path(rel), "rb"))
+
+
+def small_files(job: Job) -> dict[str, list[str]]:
+    """Per table, the shards' gathering files that hold rows of it, in part order."""
+    out: dict[str, list[str]] = {}
+    for rel in job.work.glob(_small_file("*")):
+        with _open_small(job, rel) as z:
+            for name in z.namelist():
+                out.setdefault(name, []).append(rel)
+    return dict(sorted(out.items()))
+
+
+def gather(job: Job, name: str, files: list[str]) -> Written:
+    """Every shard's gathered rows of table ``name`` (``files``, in part order) as one part file, read
+    one shard at a time and written a row group at a time."""
+
+    def pieces() -> Iterator[pa.Table]:
+        for rel in files:
+            with timed(HANDOFF, "small in") as step, _open_small(job, rel) as z:
+                table = pa_ipc.open_stream(z.read(name)).read_all()
+                step.rows = table.num_rows
+            yield table
+
+    with timed(WRITE, name) as step:
+        entry = write_pieces(job.root, name, pieces(), GATHERED_PART, job.profile_name)
+        step.rows = entry["rows"] if entry else 0
+    return Written({f"{name}/{GATHERED_PART}.parquet": entry}, 0)
