@@ -86,11 +86,13 @@ def write_pieces(
     pieces: Iterable[pl.DataFrame | pa.Table],
     part: str,
     profile: str = schemas.PROFILE,
+    group_rows: int = ROW_GROUP_ROWS,
 ) -> dict | None:
     """Write the rows of ``pieces`` (in order; frames, or Arrow tables of ``to_arrow``) as part
-    ``part`` of table ``name``, holding at most a row group's rows in memory besides the part's
-    encoded bytes; its manifest entry (None when empty). One piece gives the bytes
-    ``pq.write_table`` of it would."""
+    ``part`` of table ``name``: a row group once ``group_rows`` rows are held (at most
+    ``ROW_GROUP_ROWS``), so that memory holds about that many rows besides the part's encoded
+    bytes; its manifest entry (None when empty). One piece gives the bytes ``pq.write_table`` of
+    it would."""
     t = schemas.table(name, profile)
     buf = io.BytesIO()
     held: list[pa.Table] = []
@@ -116,7 +118,7 @@ def write_pieces(
                 else:
                     held.append(to_arrow(t, piece))
                 pending += piece.shape[0]
-            if pending >= ROW_GROUP_ROWS:
+            if pending >= group_rows:
                 writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
                 rows, held, pending = rows + pending, [], 0
         if held:

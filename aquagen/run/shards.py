@@ -447,6 +447,7 @@ def _write_all(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
 # a few rows (measured: 760 of a 10-batch fleet's 870 parts held under 10,000 rows).
 GATHER_ROWS = 10_000
 GATHERED_PART = "gathered"  # the part every shard's gathered rows of a table make
+GATHER_GROUP_ROWS = 1 << 17  # a gathered part's row groups: memory holds this many rows, whatever the fleet
 
 
 def _small_file(part: str) -> str:
@@ -486,7 +487,7 @@ def small_files(job: Job) -> dict[str, list[str]]:
 
 def gather(job: Job, name: str, files: list[str]) -> Written:
     """Every shard's gathered rows of table ``name`` (``files``, in part order) as one part file, read
-    one shard at a time and written a row group at a time."""
+    one shard at a time and written a row group at a time (``GATHER_GROUP_ROWS``)."""
 
     def pieces() -> Iterator[pa.Table]:
         for rel in files:
@@ -496,6 +497,6 @@ def gather(job: Job, name: str, files: list[str]) -> Written:
             yield table
 
     with timed(WRITE, name) as step:
-        entry = write_pieces(job.root, name, pieces(), GATHERED_PART, job.profile_name)
+        entry = write_pieces(job.root, name, pieces(), GATHERED_PART, job.profile_name, GATHER_GROUP_ROWS)
         step.rows = entry["rows"] if entry else 0
     return Written({f"{name}/{GATHERED_PART}.parquet": entry}, 0)
