@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import os
 import pickle
 import zipfile
 from collections.abc import Iterator
@@ -153,23 +155,51 @@ def _until(job: Job, frames: dict[str, pl.DataFrame], last: dt.date) -> dict[str
 
 
 def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
-    """A shard's locally numbered tables, until its ids are known: uncompressed Arrow IPC files
-    (LZ4 wrote an eighth of the bytes but cost as much CPU as it saved, measured), or one pickled
-    file elsewhere."""
+    """A shard's locally numbered tables, until its ids are known: locally one file (``_kept_file``)
+    of uncompressed Arrow IPC streams, one per table, then their index (LZ4 wrote an eighth of the
+    bytes but cost as much CPU as it saved, measured; a file per table cost a file's creation
+    each); elsewhere one pickled file."""
     with timed(HANDOFF, "local out") as step:
         if job.work.local is not None:
-            folder = job.work.local / "local" / part
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, df in frames.items():
-                with pa.OSFile(str(folder / f"{name}.arrow"), "wb") as sink:
-                    _write_ipc(sink, df)
-            (folder / "complete").touch()
+            path = job.work.local / _kept_file(part)
+            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+            try:
+                sink = pa.OSFile(str(tmp), "wb")
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sink = pa.OSFile(str(tmp), "wb")
+            index: dict[str, list[int]] = {}
+            with sink:
+                for name, df in frames.items():
+                    at = sink.tell()
+                    table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are
+                    with pa_ipc.new_stream(sink, table.schema) as writer:
+                        writer.write_table(table)
+                    index[name] = [at, sink.tell() - at]
+                footer = json.dumps(index).encode()
+                sink.write(footer + len(footer).to_bytes(8, "little"))
+            os.replace(tmp, path)  # in place when complete
         else:
             job.work.write_bytes(
                 f"local/{part}.pickle",
                 pickle.dumps({name: _ipc(df) for name, df in frames.items()}, protocol=pickle.HIGHEST_PROTOCOL),
             )
         step.rows = sum(df.height for df in frames.values())
+
+
+def _kept_file(part: str) -> str:
+    return f"local/{part}.arrows"
+
+
+def _read_kept(path: Path) -> dict[str, pl.DataFrame]:
+    """A local file of ``_keep``, its tables memory-mapped without a copy, by name."""
+    data = pa.memory_map(str(path)).read_buffer()
+    size = int.from_bytes(data.slice(data.size - 8, 8).to_pybytes(), "little")
+    index = json.loads(data.slice(data.size - 8 - size, size).to_pybytes())
+    return {
+        name: cast(pl.DataFrame, pl.from_arrow(pa_ipc.open_stream(pa.BufferReader(data.slice(at, n))).read_all()))
+        for name, (at, n) in sorted(index.items())
+    }
 
 
 def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
@@ -182,7 +212,7 @@ def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
 
 def _has_kept(job: Job, part: str) -> bool:
     return (
-        job.work.exists(f"local/{part}/complete")
+        (job.work.local / _kept_file(part)).exists()
         if job.work.local is not None
         else job.work.exists(f"local/{part}.pickle")
     )
@@ -216,7 +246,7 @@ def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
     with timed(HANDOFF, "local in") as step:
         if job.work.local is not None:
-            frames = {f.stem: _read_ipc(f) for f in sorted((job.work.local / "local" / part).glob("*.arrow"))}
+            frames = _read_kept(job.work.local / _kept_file(part))
         else:
             frames = {
                 name: _read_ipc(data)
@@ -403,7 +433,7 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
 def _kept_windows(job: Job, part: str) -> list[int]:
     """The windows a feed site kept (``build_feed``)."""
     if job.work.local is not None:
-        return [int(f.name[1:]) for f in (job.work.local / "local" / part).glob("w*") if f.is_dir()]
+        return [int(f.name[1:].removesuffix(".arrows")) for f in (job.work.local / "local" / part).glob("w*.arrows")]
     return [int(f.split("/")[-1][1:].removesuffix(".pickle")) for f in job.work.glob(f"local/{part}/w*.pickle")]
 
 
