@@ -83,20 +83,28 @@ ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group
 def write_pieces(
     root: Store | Path,
     name: str,
-    pieces: Iterable[pl.DataFrame | pa.Table],
+    pieces: Iterable[pl.DataFrame],
     part: str,
     profile: str = schemas.PROFILE,
     group_rows: int = ROW_GROUP_ROWS,
 ) -> dict | None:
-    """Write the rows of ``pieces`` (in order; frames, or Arrow tables of ``to_arrow``) as part
-    ``part`` of table ``name``: a row group once ``group_rows`` rows are held (at most
-    ``ROW_GROUP_ROWS``), so that memory holds about that many rows besides the part's encoded
-    bytes; its manifest entry (None when empty). One piece gives the bytes ``pq.write_table`` of
-    it would."""
+    """Write the rows of ``pieces`` (in order) as part ``part`` of table ``name``: a row group once
+    ``group_rows`` rows are held (at most ``ROW_GROUP_ROWS``), so that memory holds about that many
+    rows besides the part's encoded bytes; its manifest entry (None when empty). One piece gives
+    the bytes ``pq.write_table`` of it would."""
     t = schemas.table(name, profile)
     buf = io.BytesIO()
-    held: list[pa.Table] = []
+    held: list[pl.DataFrame] = []
     rows = pending = 0
+
+    def flush() -> None:
+        # the held frames as one Arrow table: one conversion for them all when their types agree
+        if all(df.schema == held[0].schema for df in held):
+            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0])
+        else:
+            table = pa.concat_tables([to_arrow(t, df) for df in held])
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
     # statistics only where a reader filters or joins (ids, references, creation time); integers and
     # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress)
@@ -109,20 +117,15 @@ def write_pieces(
         column_encoding=_encodings(t),
         store_decimal_as_integer=True,
     ) as writer:
-        for piece in pieces:
-            if piece.shape[0]:
-                if isinstance(piece, pa.Table):
-                    if not piece.schema.equals(t.arrow_schema):
-                        raise ValueError(f"{name}: a piece's schema is not the table's")
-                    held.append(piece)
-                else:
-                    held.append(to_arrow(t, piece))
-                pending += piece.shape[0]
+        for df in pieces:
+            if df.height:
+                held.append(df)
+                pending += df.height
             if pending >= group_rows:
-                writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+                flush()
                 rows, held, pending = rows + pending, [], 0
         if held:
-            writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+            flush()
             rows += pending
         if rows == 0:
             return None
