@@ -190,14 +190,13 @@ def _kept_file(part: str) -> str:
 
 
 def _read_kept(path: Path) -> dict[str, pl.DataFrame]:
-    """A local file of ``_keep``, its tables memory-mapped without a copy, by name."""
+    """A local file of ``_keep``, by table: each memory-mapped on its own, without a copy (its pages
+    are let go with the table, as the shard writes its tables one by one)."""
     data = pa.memory_map(str(path)).read_buffer()
     size = int.from_bytes(data.slice(data.size - 8, 8).to_pybytes(), "little")
     index = json.loads(data.slice(data.size - 8 - size, size).to_pybytes())
-    return {
-        name: cast(pl.DataFrame, pl.from_arrow(pa_ipc.open_stream(pa.BufferReader(data.slice(at, n))).read_all()))
-        for name, (at, n) in sorted(index.items())
-    }
+    del data
+    return {name: _read_ipc(path, at=at, size=n) for name, (at, n) in sorted(index.items())}
 
 
 def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
@@ -232,11 +231,19 @@ def _first(job: Job, first: str) -> pl.DataFrame:
     return job.work.read_parquet(first)
 
 
-def _read_ipc(source: Path | bytes, columns: tuple[str, ...] = ()) -> pl.DataFrame:
+def _read_ipc(
+    source: Path | bytes, columns: tuple[str, ...] = (), at: int | None = None, size: int = 0
+) -> pl.DataFrame:
     """A work file of ``_write_ipc`` (only ``columns``, if given): a local one memory-mapped by pyarrow
-    without a copy (a third of ``pl.read_ipc``'s CPU, measured), or its bytes."""
-    stream = pa.BufferReader(source) if isinstance(source, bytes) else pa.memory_map(str(source))
-    table = pa_ipc.open_file(stream).read_all()
+    without a copy (a third of ``pl.read_ipc``'s CPU, measured), or its bytes. With ``at``: the IPC
+    stream of ``size`` bytes at that offset of the file (``_keep``)."""
+    if at is not None:
+        assert isinstance(source, Path)
+        stream = pa.BufferReader(pa.memory_map(str(source)).read_buffer().slice(at, size))
+        table = pa_ipc.open_stream(stream).read_all()
+    else:
+        stream = pa.BufferReader(source) if isinstance(source, bytes) else pa.memory_map(str(source))
+        table = pa_ipc.open_file(stream).read_all()
     return cast(pl.DataFrame, pl.from_arrow(table.select(list(columns)) if columns else table))
 
 
