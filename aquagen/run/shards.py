@@ -159,30 +159,44 @@ def _keep(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
     each); elsewhere one pickled file."""
     with timed(HANDOFF, "local out") as step:
         if job.work.local is not None:
-            path = job.work.local / _kept_file(part)
-            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-            try:
-                sink = pa.OSFile(str(tmp), "wb")
-            except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sink = pa.OSFile(str(tmp), "wb")
-            index: dict[str, list[int]] = {}
-            with sink:
-                for name, df in frames.items():
-                    at = sink.tell()
-                    table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are
-                    with pa_ipc.new_stream(sink, table.schema) as writer:
-                        writer.write_table(table)
-                    index[name] = [at, sink.tell() - at]
-                footer = json.dumps(index).encode()
-                sink.write(footer + len(footer).to_bytes(8, "little"))
-            os.replace(tmp, path)  # in place when complete
+            _write_streams(job.work.local / _kept_file(part), frames)
         else:
             job.work.write_bytes(
                 f"local/{part}.pickle",
                 pickle.dumps({name: _ipc(df) for name, df in frames.items()}, protocol=pickle.HIGHEST_PROTOCOL),
             )
         step.rows = sum(df.height for df in frames.values())
+
+
+def _write_streams(path: Path, frames: dict[str, pl.DataFrame]) -> dict[str, list[int]]:
+    """``frames`` as one local file: an uncompressed Arrow IPC stream per frame, then their index
+    (name -> offset, size) and its size; written under a temporary name, in place when complete.
+    The index."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        sink = pa.OSFile(str(tmp), "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sink = pa.OSFile(str(tmp), "wb")
+    index: dict[str, list[int]] = {}
+    with sink:
+        for name, df in frames.items():
+            at = sink.tell()
+            table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are
+            with pa_ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            index[name] = [at, sink.tell() - at]
+        footer = json.dumps(index).encode()
+        sink.write(footer + len(footer).to_bytes(8, "little"))
+    os.replace(tmp, path)
+    return index
+
+
+def _streams_index(path: Path) -> dict[str, list[int]]:
+    """The index of a file of ``_write_streams``."""
+    data = pa.memory_map(str(path)).read_buffer()
+    size = int.from_bytes(data.slice(data.size - 8, 8).to_pybytes(), "little")
+    return json.loads(data.slice(data.size - 8 - size, size).to_pybytes())
 
 
 def _kept_file(part: str) -> str:
@@ -192,11 +206,7 @@ def _kept_file(part: str) -> str:
 def _read_kept(path: Path) -> dict[str, pl.DataFrame]:
     """A local file of ``_keep``, by table: each memory-mapped on its own, without a copy (its pages
     are let go with the table, as the shard writes its tables one by one)."""
-    data = pa.memory_map(str(path)).read_buffer()
-    size = int.from_bytes(data.slice(data.size - 8, 8).to_pybytes(), "little")
-    index = json.loads(data.slice(data.size - 8 - size, size).to_pybytes())
-    del data
-    return {name: _read_ipc(path, at=at, size=n) for name, (at, n) in sorted(index.items())}
+    return {name: _read_ipc(path, at=at, size=n) for name, (at, n) in sorted(_streams_index(path).items())}
 
 
 def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
@@ -293,8 +303,15 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
             feedings = feedings.with_columns(
                 _fc=p.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
             )
-            for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True).items():
-                job.work.write_bytes(f"feed/{fc:04d}/{w}/{part}.arrow", _ipc(g.drop("_fc", "_window")))
+            groups = {
+                f"{fc:04d}/{w}": g.drop("_fc", "_window")
+                for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True).items()
+            }
+            if job.work.local is not None:  # one file (``_write_streams``), a stream per feed container and window
+                _write_streams(job.work.local / f"feed/{part}.arrows", groups)
+            else:
+                for key, g in groups.items():
+                    job.work.write_bytes(f"feed/{key}/{part}.arrow", _ipc(g))
             step.rows = feedings.height
     return _write_cut(job, frames, part)
 
@@ -321,11 +338,22 @@ def window_of(when: pl.Expr) -> pl.Expr:
 
 
 def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, dict[int, list[str]]]:
-    """Per feed site and window, the batches' hand-off files of its feed containers (one listing for all)."""
+    """Per feed site and window, the batches' hand-off pieces of its feed containers (one listing for
+    all): ``feed/<container>/<window>/<part>.arrow`` files, or locally the streams of one file per
+    batch (``feed/<part>.arrows#<offset>:<size>``), in the same order (by container, window, batch)."""
     files: dict[str, dict[int, list[str]]] = {}
-    for f in sorted(job.work.glob("feed/*/*/*.arrow")):
-        container, window = f.split("/")[-3:-1]
-        files.setdefault(container, {}).setdefault(int(window), []).append(f)
+    pieces: list[tuple[str, str, str]] = []  # (container/window, part, piece)
+    if job.work.local is not None:
+        for f in sorted(job.work.local.glob("feed/*.arrows")):
+            for key, (at, n) in _streams_index(f).items():
+                pieces.append((key, f.stem, f"feed/{f.name}#{at}:{n}"))
+    else:
+        for f in job.work.glob("feed/*/*/*.arrow"):
+            container, window, name = f.split("/")[-3:]
+            pieces.append((f"{container}/{window}", name.removesuffix(".arrow"), f))
+    for key, _, piece in sorted(pieces):
+        container, window = key.split("/")
+        files.setdefault(container, {}).setdefault(int(window), []).append(piece)
     out: dict[int, dict[int, list[str]]] = {}
     for s in sites:
         mine = out.setdefault(s.key, {})
@@ -341,15 +369,22 @@ def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) ->
     p = job.profile
     with timed(HANDOFF, "feedings in") as step:
         if files:
-            local = job.work.local
-            feedings = pl.concat(
-                [_read_ipc(local / f if local is not None else job.work.read_bytes(f), columns) for f in files]
-            )
+            feedings = pl.concat([_read_piece(job, f, columns) for f in files])
         else:
             empty = pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
             feedings = empty.select(columns) if columns else empty
         step.rows = feedings.height
     return feedings
+
+
+def _read_piece(job: Job, piece: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    """A hand-off piece of ``feed_files``."""
+    local = job.work.local
+    if local is None:
+        return _read_ipc(job.work.read_bytes(piece), columns)
+    rel, _, span = piece.partition("#")
+    at, size = span.split(":")
+    return _read_ipc(local / rel, columns, int(at), int(size))
 
 
 def _window_part(site: FeedSite, w: int) -> str:
