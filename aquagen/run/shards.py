@@ -344,13 +344,13 @@ def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, dict[int, list[str]
     files: dict[str, dict[int, list[str]]] = {}
     pieces: list[tuple[str, str, str]] = []  # (container/window, part, piece)
     if job.work.local is not None:
-        for f in sorted(job.work.local.glob("feed/*.arrows")):
-            for key, (at, n) in _streams_index(f).items():
-                pieces.append((key, f.stem, f"feed/{f.name}#{at}:{n}"))
+        for path in sorted(job.work.local.glob("feed/*.arrows")):
+            for key, (at, n) in _streams_index(path).items():
+                pieces.append((key, path.stem, f"feed/{path.name}#{at}:{n}"))
     else:
-        for f in job.work.glob("feed/*/*/*.arrow"):
-            container, window, name = f.split("/")[-3:]
-            pieces.append((f"{container}/{window}", name.removesuffix(".arrow"), f))
+        for rel in job.work.glob("feed/*/*/*.arrow"):
+            container, window, name = rel.split("/")[-3:]
+            pieces.append((f"{container}/{window}", name.removesuffix(".arrow"), rel))
     for key, _, piece in sorted(pieces):
         container, window = key.split("/")
         files.setdefault(container, {}).setdefault(int(window), []).append(piece)
