@@ -19,7 +19,6 @@ import io
 import json
 import os
 import pickle
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -521,50 +520,66 @@ GATHER_GROUP_ROWS = 1 << 17  # a gathered part's row groups: memory holds this m
 
 
 def _small_file(part: str) -> str:
-    return f"small/{part}.zip"
+    return f"small/{part}.streams"
 
 
 def _put_small(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
-    """A shard's small tables (``_write_all``) as one work file: an uncompressed ZIP of Polars' Arrow
-    IPC streams (a fifth of the CPU of pyarrow's writer after ``to_arrow``, measured on such tables)."""
+    """A shard's small tables (``_write_all``) as one work file: Polars' uncompressed Arrow IPC
+    stream of each (a fifth of the CPU of pyarrow's writer after ``to_arrow``, measured on such
+    tables), then their index (name -> offset, size) and its size, as ``_write_streams`` makes them."""
     with timed(HANDOFF, "small out") as step:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-            for name, df in frames.items():
-                piece = io.BytesIO()
-                df.write_ipc_stream(piece, compression="uncompressed")
-                z.writestr(zipfile.ZipInfo(name), piece.getbuffer())
-        job.work.write_bytes(_small_file(part), buf.getvalue())
+        chunks, index, at = [], {}, 0
+        for name, df in frames.items():
+            piece = io.BytesIO()
+            df.write_ipc_stream(piece, compression="uncompressed")
+            chunks.append(piece.getvalue())
+            index[name] = [at, len(chunks[-1])]
+            at += len(chunks[-1])
+        footer = json.dumps(index).encode()
+        job.work.write_bytes(_small_file(part), b"".join(chunks) + footer + len(footer).to_bytes(8, "little"))
         step.rows = sum(df.height for df in frames.values())
 
 
-def _open_small(job: Job, rel: str) -> zipfile.ZipFile:
+def _read_span(job: Job, rel: str, at: int, size: int) -> bytes:
+    """``size`` bytes at offset ``at`` of work file ``rel`` (negative ``at``: from its end)."""
     local = job.work.local
-    return zipfile.ZipFile(local / rel if local is not None else job.work.fs.open(job.work.path(rel), "rb"))
+    if local is not None:
+        fd = os.open(local / rel, os.O_RDONLY)
+        try:
+            return os.pread(fd, size, at if at >= 0 else os.fstat(fd).st_size + at)
+        finally:
+            os.close(fd)
+    with job.work.fs.open(job.work.path(rel), "rb") as f:
+        f.seek(at, os.SEEK_SET if at >= 0 else os.SEEK_END)
+        return f.read(size)
 
 
 def small_files(job: Job) -> dict[str, list[str]]:
-    """Per table, the shards' gathering files that hold rows of it, in part order."""
+    """Per table, the pieces of it in the shards' gathering files (``<file>#<offset>:<size>``), in
+    part order: the gather tasks read them without an index each."""
     out: dict[str, list[str]] = {}
     for rel in job.work.glob(_small_file("*")):
-        with _open_small(job, rel) as z:
-            for name in z.namelist():
-                out.setdefault(name, []).append(rel)
+        size = int.from_bytes(_read_span(job, rel, -8, 8), "little")
+        for name, (at, n) in json.loads(_read_span(job, rel, -8 - size, size)).items():
+            out.setdefault(name, []).append(f"{rel}#{at}:{n}")
     return dict(sorted(out.items()))
 
 
-def gather(job: Job, name: str, files: list[str]) -> Written:
-    """Every shard's gathered rows of table ``name`` (``files``, in part order) as one part file, read
-    one shard at a time and written a row group at a time (``GATHER_GROUP_ROWS``)."""
+def gather(job: Job, name: str, pieces: list[str]) -> Written:
+    """Every shard's gathered rows of table ``name`` (``pieces`` of ``small_files``, in part order)
+    as one part file, read one shard at a time and written a row group at a time
+    (``GATHER_GROUP_ROWS``)."""
 
-    def pieces() -> Iterator[pl.DataFrame]:
-        for rel in files:
-            with timed(HANDOFF, "small in") as step, _open_small(job, rel) as z:
-                df = pl.read_ipc_stream(io.BytesIO(z.read(name)))
+    def frames() -> Iterator[pl.DataFrame]:
+        for piece in pieces:
+            with timed(HANDOFF, "small in") as step:
+                rel, _, span = piece.partition("#")
+                at, size = span.split(":")
+                df = pl.read_ipc_stream(io.BytesIO(_read_span(job, rel, int(at), int(size))))
                 step.rows = df.height
             yield df
 
     with timed(WRITE, name) as step:
-        entry = write_pieces(job.root, name, pieces(), GATHERED_PART, job.profile_name, GATHER_GROUP_ROWS)
+        entry = write_pieces(job.root, name, frames(), GATHERED_PART, job.profile_name, GATHER_GROUP_ROWS)
         step.rows = entry["rows"] if entry else 0
     return Written({f"{name}/{GATHERED_PART}.parquet": entry}, 0)
