@@ -46,7 +46,9 @@ from .session import immediate_constraints, sort_memory_mb
 # purchases already in the database (matched by lot number) take the snapshot's values
 # and history instead of keeping their own, so stock and feedings stay consistent when
 # batches are added to, or purged and reloaded into, a database aquagen filled before.
-FOLLOW_SNAPSHOT = ("inventory_feedpurchase", "inventory_feedcontainerstock")
+# Likewise a sensor's calibrations (its last one and a history row each) are the snapshot's,
+# up to its as-of date, whatever an earlier load left.
+FOLLOW_SNAPSHOT = ("inventory_feedpurchase", "inventory_feedcontainerstock", "infrastructure_sensor")
 
 
 @dataclass

@@ -90,9 +90,12 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
     middle = D1 + dt.timedelta(days=6)
     first = advance(loaded_d1, middle, cache=farm_cache)
     assert first.rows and first.updated.get("batch_batchcontainerassignment") and not first.moved
+    # sensors calibrated in the window: moved on, with their history rows
+    assert first.updated.get("infrastructure_sensor") and first.rows.get("infrastructure_historicalsensor")
     second = advance(loaded_d1, D2, cache=farm_cache)
     assert second.from_date == middle and second.to_date == D2 and not second.generated  # cut from the cache
     assert second.rows.get("inventory_feedingevent") and second.rows.get("environmental_environmentalreading")
+    assert second.updated.get("infrastructure_sensor")
 
     name = psycopg.conninfo.conninfo_to_dict(loaded_d1)["dbname"] + "_fresh"
     fresh = make_conninfo(pg_admin, dbname=name)

@@ -25,7 +25,10 @@ def test_snapshot_counts_and_checks(master_snapshot):
     results = validate.run(validate.SnapshotSource(master_snapshot))
     assert [r.check.name for r in results if not r.ok] == []
     assert master_snapshot.rows("infrastructure_sensor") == SITES.n_sensors
-    assert master_snapshot.rows("infrastructure_historicalsensor") == SITES.n_sensors
+    # a '+' history row at installation, a '~' one per calibration: every sensor commissioned, some visited since
+    kinds = master_snapshot.read("infrastructure_historicalsensor")["history_type"].value_counts()
+    n = dict(zip(kinds["history_type"], kinds["count"]))
+    assert n["+"] == SITES.n_sensors and SITES.n_sensors < n["~"] < 2 * SITES.n_sensors
     m = master_snapshot.manifest
     assert m["schema"] == "aquamind@8f2ab39" and m["seed"] == 11 and m["format_version"] == 1
     for entry in m["tables"].values():
@@ -130,7 +133,7 @@ def test_load_into_empty_database(master_snapshot, empty_db):
         new_id = conn.execute("SELECT id FROM health_mortalityreason WHERE name = 'x'").fetchone()[0]
         assert new_id == 8
         nxt = conn.execute("SELECT nextval(pg_get_serial_sequence('infrastructure_historicalsensor', 'history_id'))")
-        assert nxt.fetchone()[0] == SITES.n_sensors + 1
+        assert nxt.fetchone()[0] == master_snapshot.rows("infrastructure_historicalsensor") + 1
         # constraints are really there
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("UPDATE infrastructure_container SET area_id = 1 WHERE id = 1")
@@ -282,6 +285,29 @@ def test_bad_generate_arguments(tmp_path, args, message):
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_later_snapshot_brings_its_calibrations(master_snapshot, empty_db, tmp_path):
+    """Loaded over an earlier load of the same farm, a snapshot ten months later takes its sensors'
+    state and calibration history (as the feed stock does), and the database passes."""
+    later = AS_OF + dt.timedelta(days=300)  # most sensors had their first yearly visit since
+    first_start = dt.date.fromisoformat(master_snapshot.manifest["arguments"]["first_start"])
+    snap = generate(tmp_path / "later", seed=11, batches=0, as_of=later, first_start=first_start)
+    postgres.load(master_snapshot, empty_db)
+    postgres.load(snap, empty_db)
+    with psycopg.connect(empty_db) as conn:
+        got = pl.DataFrame(
+            conn.execute("SELECT id, last_calibration_date FROM infrastructure_sensor ORDER BY id").fetchall(),
+            schema=["id", "last_calibration_date"],
+            orient="row",
+        )
+        n = conn.execute("SELECT count(*) FROM infrastructure_historicalsensor").fetchone()[0]
+        failed = [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok]
+    want = snap.read("infrastructure_sensor").select("id", "last_calibration_date").sort("id")
+    before = master_snapshot.read("infrastructure_sensor").select("id", "last_calibration_date").sort("id")
+    assert got.equals(want) and (want["last_calibration_date"] > before["last_calibration_date"]).mean() > 0.5
+    assert n == snap.rows("infrastructure_historicalsensor") > master_snapshot.rows("infrastructure_historicalsensor")
+    assert failed == []
 
 
 def test_cli_load_and_validate(master_snapshot, empty_db):

@@ -256,6 +256,22 @@ TAMPERED = {  # case: (table, change(snap), the checks that must fail and no oth
         ),
         ["feedings of a ring on the day of its handled delousing or the day after"],
     ),
+    "fed the day before a freshwater bath": (
+        "inventory_feedingevent",
+        lambda s, t: (
+            lambda bath: _set(
+                pl.col("id")
+                == _first(
+                    s,
+                    "inventory_feedingevent",
+                    (pl.col("container_id") == bath["container_id"])
+                    & (pl.col("feeding_date") == bath["treatment_date"].date() - dt.timedelta(days=2)),
+                )["id"],
+                feeding_date=pl.lit(bath["treatment_date"].date() - dt.timedelta(days=1)),
+            )
+        )(_first(s, "health_treatment", pl.col("description").str.starts_with("Freshwater bath against"))),
+        ["feedings of a ring the day before its freshwater bath or while a jellyfish bloom is treated"],
+    ),
     "no diagnosis in the journal": (
         "health_journalentry",
         lambda s, t: _set(
@@ -411,3 +427,55 @@ def test_tampered_health_rows_fail_their_check(snap, case):
     table, change, expected = TAMPERED[case]
     handled = _first(snap, "health_treatment", pl.col("description").str.contains("starved"))
     assert sorted(failed_with(snap, table, change(snap, handled))) == sorted(expected)
+
+
+SENSORS_TAMPERED = {  # case: (table, change, the checks that must fail and no other)
+    "a sensor calibrated before its installation": (
+        "infrastructure_sensor",
+        _set(pl.col("id") == 1, last_calibration_date=pl.col("installation_date") - pl.duration(days=1)),
+        [  # and so not since (installed years ago)
+            "sensors calibrated before their installation or after the as-of date",
+            "sensors installed over a year ago not calibrated in the last 366 days",
+        ],
+    ),
+    "a calibration after the as-of date": (
+        "infrastructure_sensor",
+        _set(pl.col("id") == 2, last_calibration_date=pl.lit(AS_OF + dt.timedelta(days=1))),
+        ["sensors calibrated before their installation or after the as-of date"],
+    ),
+    "a calibration recorded before it was done": (
+        "infrastructure_historicalsensor",
+        _set(
+            pl.col("history_id") == pl.col("history_id").max(),
+            last_calibration_date=pl.col("history_date").dt.date() + pl.duration(days=2),
+        ),
+        ["sensors calibrated before their installation or after the as-of date"],
+    ),
+    "a sensor not calibrated for over a year": (
+        "infrastructure_sensor",
+        _set(pl.col("id") == 3, last_calibration_date=pl.lit(AS_OF - dt.timedelta(days=400))),
+        ["sensors installed over a year ago not calibrated in the last 366 days"],
+    ),
+    "a sensor never calibrated": (
+        "infrastructure_sensor",
+        _set(pl.col("id") == 4, last_calibration_date=pl.lit(None, dtype=pl.Date)),
+        ["sensors installed over a year ago not calibrated in the last 366 days"],
+    ),
+}
+
+
+def test_sensors_are_calibrated_yearly(snap):
+    """Installed at the setup (2022-12-11), commissioned within weeks, then yearly: on the as-of date every
+    sensor's last calibration is within the year, recorded by a '~' history row each."""
+    s, h = snap.read("infrastructure_sensor"), snap.read("infrastructure_historicalsensor")
+    assert s["installation_date"].max() < AS_OF - dt.timedelta(days=365)
+    age = (pl.lit(AS_OF) - s["last_calibration_date"]).dt.total_days()
+    assert s.select(age.min()).item() >= 0 and s.select(age.max()).item() <= 365
+    per_sensor = h.filter(pl.col("history_type") == "~").group_by("id").len()["len"]
+    assert per_sensor.len() == s.height and per_sensor.min() >= 3  # commissioning and two yearly visits
+
+
+@pytest.mark.parametrize("case", list(SENSORS_TAMPERED))
+def test_tampered_sensor_calibration_fails_its_check(snap, case):
+    table, change, expected = SENSORS_TAMPERED[case]
+    assert sorted(failed_with(snap, table, change)) == sorted(expected)

@@ -1,12 +1,15 @@
 """Water temperature and chemistry per (day, track): hall set points, the sea's season by
 geography, the region's weather (shared by every sea area of a geography: one series per seed
-and geography, with year-to-year anomalies), local AR(1) noise, soft limits, late-summer oxygen
-dips and rare excursions.
+and geography, with year-to-year anomalies and Scottish summer marine heatwaves), local AR(1)
+noise, soft limits, late-summer oxygen dips and rare excursions.
 
 Sources: Marine Scotland Science coastal temperature monitoring (west-coast sea lochs 7–14 °C,
 warm spells to 15–17 °C in 2018 and 2022); Faroe Marine Research Institute (Skopun 6–11 °C);
-year-to-year anomalies of ±1 °C (ICES Report on Ocean Climate); oxygen saturation in pens
-falling to 70–85 % in late summer (Oldham et al. 2018, Aquaculture 486).
+year-to-year anomalies of ±1 °C (ICES Report on Ocean Climate); marine heatwaves (Hobday et al.
+2016, Prog. Oceanogr. 141:227: a spell of ≥ 5 days above the season's 90th percentile), on the
+north-west European shelf in the summers of 2018, 2022 and June 2023 up to +2–4 °C for weeks
+(Berthou et al. 2024, Commun. Earth Environ. 5:287); oxygen saturation in pens falling to
+70–85 % in late summer (Oldham et al. 2018, Aquaculture 486).
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ REGION_DAYS = 22_000  # ... and covers 60 years
 REGION_AR1 = (0.96, 0.55)  # regional anomaly: φ, sd (°C)
 YEAR_ANOMALY_SD, YEAR_ANOMALY_CLIP = 0.6, 1.2  # warm and cold years
 LOCAL_AR1 = (0.9, 0.15)  # a sea area's own deviation from its region
-SOFT_LIMIT_C = {"Faroe Islands": (4.5, 13.0), "Scotland": (5.5, 17.0)}  # what the soft band tends to
+SOFT_LIMIT_C = {"Faroe Islands": (4.5, 13.0), "Scotland": (5.5, 18.0)}  # what the soft band tends to
+# summer marine heatwaves of a region (Scotland's: the Faroe series already reaches its soft band in warm
+# years): (heatwaves a year, Poisson; first day of year, 1 June..15 September; days; peak °C, a half-sine
+# shape, so that no day jumps): with the soft band, 45 % of years reach 15 °C on part of the coast (28 %
+# without heatwaves), 11 % reach 16 °C (none without) and under 1 % 17 °C, with no pile-up below the band
+HEATWAVES = {"Scotland": (0.5, (152, 258), (10, 40), (1.0, 3.0))}
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float) -> np.ndarray:
@@ -70,7 +78,32 @@ def regional_anomaly(seed: int, geography: str) -> np.ndarray:
     years = REGION_DAYS // 365 + 2
     year = np.clip(YEAR_ANOMALY_SD * rng.standard_normal(years), -YEAR_ANOMALY_CLIP, YEAR_ANOMALY_CLIP)
     t = np.arange(REGION_DAYS) / 365.25
-    return weather + np.interp(t, np.arange(years) + 0.5, year)  # linear between mid-years: no jump
+    anomaly = weather + np.interp(t, np.arange(years) + 0.5, year)  # linear between mid-years: no jump
+    if geography in HEATWAVES:  # drawn after the rest, which stays as it was
+        anomaly += _heatwaves(rng, years, *HEATWAVES[geography])
+    return anomaly
+
+
+def _heatwaves(
+    rng: np.random.Generator,
+    years: int,
+    rate: float,
+    season: tuple[int, int],
+    days: tuple[int, int],
+    peak: tuple[float, float],
+) -> np.ndarray:
+    """The region's summer marine heatwaves from REGION_ORIGIN on (°C per day): half-sines (the
+    warmest of two where they overlap)."""
+    out = np.zeros(REGION_DAYS)
+    count = rng.poisson(rate, years)
+    year = np.repeat(np.arange(years), count)
+    first = (year * 365.25).astype(int) + rng.integers(season[0], season[1] + 1, len(year))
+    length = rng.integers(days[0], days[1] + 1, len(year))
+    height = rng.uniform(peak[0], peak[1], len(year))
+    for f, n, h in zip(first, length, height):  # a few dozen over the series
+        t = np.arange(f, min(f + n, REGION_DAYS))
+        out[t] = np.maximum(out[t], h * np.sin(np.pi * (t - f + 0.5) / n))
+    return out
 
 
 def _soft(x: np.ndarray, lo: float, hi: float, soft_lo: float, soft_hi: float) -> np.ndarray:

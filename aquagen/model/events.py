@@ -12,7 +12,7 @@ from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from .environment import DIURNAL_SWING_C, Water
 from .layout import Grid, Layout
 from .population import Life, fcr
-from .sensors import imperfect
+from .sensors import Calibrations, imperfect
 from .timeline import ADULT, N_ASSIGNMENTS, SLOTS, US_PER_DAY, US_PER_HOUR
 
 # --- feeding --------------------------------------------------------------------------
@@ -280,6 +280,8 @@ def readings_frame(
     water: Water,
     start: int,
     faults: np.random.Generator | None = None,
+    sensors: np.ndarray | None = None,
+    calibrations: Calibrations | None = None,
 ) -> pl.DataFrame:
     """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day.
 
@@ -287,7 +289,8 @@ def readings_frame(
     + a diurnal cycle (temperature peaks ~15:00, sea oxygen with it) + sensor noise,
     clipped to the parameter's physical range and rounded to numeric(10,4). With ``faults``
     (a stream of its own), what real sensors add: gaps, minutes off, spikes, flat-lines, drift
-    (``sensors.imperfect``); without, every reading on the hour.
+    reset at the calibrations of the sensors read (``sensors``: the sensor id of each
+    (assignment_no, parameter); ``sensors.imperfect``); without, every reading on the hour.
     """
     frames = []
     for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
@@ -321,8 +324,10 @@ def readings_frame(
         when = (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
         keep = None
         if faults is not None:
+            assert sensors is not None and calibrations is not None, "faults need the sensors read"
+            no = d["assignment_no"][rows]
             keep, values, jitter = imperfect(
-                faults, d["assignment_no"][rows], start + day, READING_HOURS, params, values
+                faults, no, start + day, READING_HOURS, params, values, sensors[no][:, params], calibrations
             )
             when = when + jitter.ravel()
         frame = pl.DataFrame(

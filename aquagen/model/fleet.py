@@ -21,7 +21,7 @@ from ..errors import AquagenError
 from . import domain as D
 from .calendar import batch_draw
 from .sites import SITES
-from .timeline import FRESHWATER_STAGES, STAGE_DAYS, Calendar
+from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,23 @@ class _Farm:
         self.area_used = {name: (dt.date.min, k) for k, _, name in SITES.areas()}
         self.names: dict[str, int] = {}
 
+    def sea_gap(self, last: dt.date, geo: D.Geography, n_geos: int, taken: int = 0) -> int:
+        """The least gap after an intake on ``last`` with which each of the next SEA_HORIZON intakes of
+        ``geo`` (every ``n_geos``-th intake, at that gap) finds a sea area free at its nominal sea
+        transfer, given the areas' free days known now (``taken``: the earliest free ones claimed).
+        The next intake of ``geo`` takes the earliest free area, the one after it the second, ...:
+        the j-th (from 0) starts ``gap · (n_geos · j + 1)`` after ``last``, and batches placed
+        meanwhile free their areas only ≈ 1,000 days later, beyond the horizon."""
+        free = sorted(self.area_free[name] for _, g, name in SITES.areas() if g == geo)[taken : SEA_HORIZON + taken]
+        return max((-(-((f - last).days - SEA_START) // (n_geos * j + 1)) for j, f in enumerate(free)), default=0)
+
+    def idle(self, start: dt.date, geo: D.Geography) -> int:
+        """Days the longest-free sea area of ``geo`` would stand empty (after its fallow) before the
+        transfer of a batch starting on ``start``; -1 while one has never been used."""
+        cal = batch_draw(self.seed, len(self.planned), start, geo.name).calendar
+        first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
+        return -1 if first == dt.date.min else (sea_window(start, cal)[0] - first).days
+
     def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
         """The batch on the least recently used free station and sea area, or None when none is free."""
         shard = len(self.planned)
@@ -286,22 +303,60 @@ FARM_HISTORY_YEARS = 4  # the default first start: 1 January four years before t
 FARM_HISTORY_DAYS = 1640  # the most history a --batches fleet's default first start goes back
 # What the farm holds: its 42 sea areas take one batch each for ≈ 445 (Scotland) to ≈ 525 days
 # (the Faroes, colder) of sea phase to the target weight, harvest and fallow, its 12 stations one
-# every ≈ 130 days (100 days a hall, plus the drift of stage lengths): ≈ 32 batches a year. Intakes
-# come a little less often, one every ≈ 13 days, so that few wait for a sea area: every stage then
-# holds about 7 batches and the farm 65–77 % of its containers on any date. (Two batches in every
+# every ≈ 130 days (100 days a hall, plus the drift of stage lengths): ≈ 32 batches a year, ≈ 30
+# with the geographies balanced (the Faroes' areas decide). Intakes come about that often, one
+# every ≈ 12.6 days, paced by the sea areas ahead (below, at MAX_GAP_DAYS) so that few wait for
+# one: every stage then holds about 7 batches and the farm 65–77 % of its containers on any date. (Two batches in every
 # 14-day transition window on every date would need an intake every 7 days, 52 a year: more than
 # the sea areas hold.)
-INTAKES_PER_YEAR = 28
+INTAKES_PER_YEAR = 29
 # Salmon farms take eggs all year round, more of them in winter (natural spawning, November to
 # February) than in summer (photoperiod-shifted eggs for off-season smolts: Mowi handbook ch. 4):
 # the intake rate follows the season, ±SEASON_AMPLITUDE around its mean, highest on SEASON_PEAK_DAY.
 # More would leave gaps: an intake that finds no free station or sea area waits, day by day.
+# Why not more (measured 2026-12, benchmarks/farm_season.py): the natural season is December
+# (IMR, Hamre et al., via fishfarmingexpert.com "Delayed salmon spawning produces poorer eggs"),
+# AquaGen sells most eggs in weeks 45–3 and, from sea and land broodstock, every month (AquaGen
+# Egg Update 2008 and 3/2016), smolts go to sea in spring (S1) and autumn (S0/S½; FAWC salmon
+# report §116). A farm that follows it (e.g. Dec–Feb intakes 1.5× Jun–Aug) breaks what testers
+# need: (1) a batch in every 14-day transition window needs an intake at least every 14 days all
+# year, 26 a year even in the trough; (2) the sea areas hold ≈ 29 a year with the geographies
+# balanced (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; a plan that takes
+# every free slot, unbalanced, averages 30–31 over 2023–2027); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal
+# trough lowers the minimum (it falls in Oct–Dec, between the harvests and the spring transfers).
+# That leaves 1–3 intakes a year to move into winter. Measured on seeds 0–7 and 42 (before the
+# intakes followed the sea areas: Dec–Feb 1.03–1.21× Jun–Aug, the checks held on 3 of them; now
+# 0.94–1.03× on seeds 42, 7, 1, as early intakes follow the harvests; early intakes held to the
+# winter half of the year meet the checks on 29–31 of seeds 0–47 instead of 41): a floor of
+# one every 11–14 days plus a January bump held back while fewer than 6 sea areas are free gives
+# 1.1–1.3× with the occupancy minimum at 0.64–0.66; without the hold-back 1.25–1.45× with the
+# windows held on 70–76 % of dates; a trough gap of 21 days 1.6–1.9× with 51–65 % occupancy and
+# the windows held on a third of the dates.
 SEASON_AMPLITUDE = 0.1
 SEASON_PEAK_DAY = 15
 INTAKE_JITTER_DAYS = 2
 # at most a transition window's length between intakes: every window holds a batch, unless the
 # farm is full (then an intake waits)
 MAX_GAP_DAYS = 14
+# The sea areas decide how many batches the farm holds (the Faroes' 22 areas, the colder, with
+# balanced geographies: ≈ 30 a year), and their harvests, by season, free them unevenly. So the
+# intakes follow the sea areas ahead (their free days are known ≈ 450 days before a transfer):
+# - paced: the next intake waits longer than the season's gap (up to MAX_GAP_DAYS) when, at that
+#   pace, one of the next SEA_HORIZON intakes of a geography would find no sea area free at its
+#   transfer: a shortage seen months ahead is spread over several gaps instead of one long wait
+#   (which left windows and stages empty);
+# - brought forward: from MIN_GAP_DAYS after the last one, an intake comes early when a sea area
+#   would otherwise stand empty EARLY_IDLE_DAYS or more after its fallow at the batch's transfer,
+#   as long as the next intakes can still come every EARLY_SEA_GAP days and the geography has at
+#   most EARLY_BALANCE - 1 more batches than the other: the sea fills where harvests left it empty,
+#   which keeps the occupancy up between the seasons' harvests.
+# Measured (benchmarks/farm_season.py and test_full_farm_plan's checks, seeds 0–47): 41 of 48
+# seeds meet every check (21 of 48 before; seeds 0–15 and 42: 15 of 17, 9 before).
+SEA_HORIZON = 8
+MIN_GAP_DAYS = 9
+EARLY_IDLE_DAYS = 30
+EARLY_SEA_GAP = 10
+EARLY_BALANCE = 2
 
 
 def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
@@ -334,14 +389,35 @@ def plan_farm(
     geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
     farm = _Farm(seed)
     count = {g.name: 0 for g in geos}
-    due = first_start
-    day = first_start
+    slowest = MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)
+    due = day = first_start
+    last: dt.date | None = None
     while day <= last_start:
-        if day >= due:
-            order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
-            if any(farm.place(day, g, eggs(len(farm.planned))) is not None for g in order):
-                count[farm.planned[-1].geography] += 1
-                due = day + dt.timedelta(days=intake_gap(seed, len(farm.planned), day, len(geos)))
+        order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
+        least = min(count.values())
+        shard = len(farm.planned)
+        if day >= due:  # due: the geography with fewer batches, else the other
+            chosen = next((g for g in order if farm.place(day, g, eggs(shard)) is not None), None)
+        elif last is not None and (day - last).days >= MIN_GAP_DAYS:  # early, into a sea area standing empty
+            chosen = next(
+                (
+                    g
+                    for g in order
+                    if count[g.name] - least < EARLY_BALANCE
+                    and farm.idle(day, g) >= EARLY_IDLE_DAYS
+                    and all(farm.sea_gap(day, h, len(geos), taken=h == g) <= EARLY_SEA_GAP for h in geos)
+                    and farm.place(day, g, eggs(shard)) is not None
+                ),
+                None,
+            )
+        else:
+            chosen = None
+        if chosen is not None:
+            count[chosen.name] += 1
+            last = day
+            # the season's gap, or longer (up to the slowest) where the sea areas ahead need it
+            need = max(farm.sea_gap(day, g, len(geos)) for g in geos)
+            due = day + dt.timedelta(days=max(intake_gap(seed, len(farm.planned), day, len(geos)), min(need, slowest)))
         day += dt.timedelta(days=1)
     return farm.planned
 

@@ -25,10 +25,11 @@ from .lice import (  # noqa: F401 (re-exported: the profiles read the methods an
 from .seeds import HEALTH_STREAM, rng_for
 from .simulate import BatchSim
 from .timeline import ADULT
+from .treatment import DISEASE_TREATMENT_PURPOSE, TREATED
 
 # one stream per recorder (the batch's own stream: see ``stream``)
 HARVEST, MORTALITY, LICE, SAMPLING, LAB, VACCINATION, DISEASE_TREATMENT = range(7)
-assert LICE == LICE_PURPOSE
+assert LICE == LICE_PURPOSE and DISEASE_TREATMENT == DISEASE_TREATMENT_PURPOSE
 
 
 def stream(sim: BatchSim, purpose: int) -> np.random.Generator:
@@ -238,6 +239,7 @@ EPISODE_TREATMENTS = {
         "Gill damage from jellyfish (Pelagia noctiluca bloom): nematocyst lesions on the gills",
     ),
 }
+assert tuple(EPISODE_TREATMENTS) == TREATED  # the kinds the simulation schedules treatments for
 # when treating would put the withholding past the ring's harvest: supportive care instead
 SUPPORTIVE = (
     "Supportive care: reduced feeding, moribund fish removed",
@@ -246,39 +248,22 @@ SUPPORTIVE = (
     7,
     0,
 )
-ISSUE_AFTER, DIAGNOSIS_AFTER, TREATMENT_AFTER = (1, 2), (1, 3), (1, 3)  # days, uniform, one after the other
 
 
 def disease_treatments(sim: BatchSim) -> pl.DataFrame:
     """One treatment per ring of every disease or jellyfish episode (``sim.episodes``; delousing
-    handling episodes are the lice model's treatments): the operator reports raised mortality 1-2 days
-    into the episode, the veterinarian diagnoses 1-3 days later and treats 1-3 days after that — all
-    on live days of the ring (clipped to its last). Returns assignment_no, kind, start_date,
-    issue_date, diagnosis_date, date (of the treatment), departure (first day the ring is gone),
+    handling episodes are the lice model's treatments), on the days the simulation scheduled
+    (``treatment.schedule``: report, diagnosis, treatment, none after the ring's last live day).
+    Returns assignment_no, kind, start_date,
+    issue_date, diagnosis_date, date (of the treatment), departure (first day the ring is gone, whole life),
     treatment (name, type, dosage, duration_days, withholding_days), outcome."""
     ep = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS)))
-    rng = stream(sim, DISEASE_TREATMENT)
-    n = ep.height
-    steps = np.stack(
-        [rng.integers(lo, hi + 1, n) for lo, hi in (ISSUE_AFTER, DIAGNOSIS_AFTER, TREATMENT_AFTER)], axis=1
-    ).cumsum(1)
-    outcome = np.where(rng.random(n) < 0.75, "successful", "partial")
-    dep = sim.assignments.select("assignment_no", departure="departure_date")
-    ep = ep.join(dep, on="assignment_no", how="left").with_columns(
-        last_live=pl.col("departure").fill_null(pl.date(9999, 12, 31)) - pl.duration(days=1)
-    )
-
-    def day(k: int) -> pl.Expr:
-        return pl.min_horizontal(
-            pl.col("start_date") + pl.duration(days=pl.lit(pl.Series(steps[:, k]))), pl.col("last_live")
-        )
-
+    outcome = np.where(stream(sim, DISEASE_TREATMENT).random(ep.height) < 0.75, "successful", "partial")
+    out = ep.with_columns(date="treatment_date", outcome=pl.Series(outcome))
     name, kind, dosage, days, withholding = (
         pl.col("kind").replace_strict({k: v[i] for k, v in EPISODE_TREATMENTS.items()}) for i in range(5)
     )
-    out = ep.with_columns(
-        issue_date=day(0), diagnosis_date=day(1), date=day(2), outcome=pl.Series(outcome)
-    ).with_columns(
+    out = out.with_columns(
         name=name,
         treatment_type=kind,
         dosage=dosage,
@@ -289,7 +274,7 @@ def disease_treatments(sim: BatchSim) -> pl.DataFrame:
     # no medicine whose withholding would run past the ring's harvest
     late = pl.col("date") + pl.duration(days=pl.col("duration_days") + pl.col("withholding_days")) >= pl.col(
         "departure"
-    ).fill_null(pl.date(9999, 12, 31))
+    )
     supportive = {
         k: pl.when(late & (pl.col("withholding_days") > 0)).then(pl.lit(v)).otherwise(pl.col(k))
         for k, v in zip(("name", "treatment_type", "dosage", "duration_days", "withholding_days"), SUPPORTIVE)

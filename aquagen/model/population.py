@@ -230,10 +230,11 @@ def mortality_rates(cal: Calendar, grid: Grid, asg: Layout, traits: Traits) -> d
     }
 
 
-def fasting_days(cal: Calendar, asg: Layout, traits: Traits) -> np.ndarray:
+def fasting_days(cal: Calendar, asg: Layout, traits: Traits, treated: np.ndarray) -> np.ndarray:
     """(day, track) without feeding (and so without growth): the day before and the day of a move,
     the last FAST_BEFORE_HARVEST days before a ring's harvest, the first days of a delousing
-    episode in the rings it treats (Mowi handbook: fish are starved before handling and slaughter)."""
+    episode in the rings it treats (Mowi handbook: fish are starved before handling and slaughter),
+    and the (day, track) pairs ``treated`` of disease treatments (``treatment.FASTS``)."""
     n_days = cal.life_days
     fast = np.zeros((n_days, N_TRACKS), dtype=bool)
     fed = asg.stage > 0
@@ -247,6 +248,8 @@ def fasting_days(cal: Calendar, asg: Layout, traits: Traits) -> np.ndarray:
     for i in np.flatnonzero(np.array([EPISODES[k][1] == "HANDLING" for k in ep.kind], dtype=bool)):
         days = np.arange(ep.first_day[i], min(ep.first_day[i] + FAST_TREATMENT_DAYS, n_days))
         fast[np.ix_(days, SLOTS + np.flatnonzero(ep.rings[i]))] = True
+    ok = (treated[:, 0] >= 0) & (treated[:, 0] < n_days)
+    fast[treated[ok, 0], treated[ok, 1]] = True
     return fast
 
 
@@ -258,6 +261,7 @@ def run_days(
     temp: np.ndarray,
     water: Water,
     traits: Traits,
+    treated: np.ndarray,
     rng: np.random.Generator,
     move_rng: np.random.Generator,
 ) -> Life:
@@ -282,7 +286,7 @@ def run_days(
     )
     # cube-root growth per day before the weight factor, which the day loop applies; none on fasting days
     tgc = TGC[stage] * traits.tgc[asg_no] * temperature_factor(temp) * check
-    cbrt_step = np.where(live & ~fasting_days(cal, asg, traits), tgc * temp / 1000, 0.0)
+    cbrt_step = np.where(live & ~fasting_days(cal, asg, traits, treated), tgc * temp / 1000, 0.0)
     capacity_g = HOLD_KG[stage] * 1000.0
     temp_stress = 1.0 + 0.3 * np.maximum(0.0, temp - OPTIMUM_TEMP_C[stage])
     rates = mortality_rates(cal, grid, asg, traits)

@@ -12,6 +12,7 @@ MASTER_STREAM = 1 << 31  # phases 1-2, apart from every batch's stream (batch i:
 PRICE_STREAM = 0x9A1CE  # a feed's price drift, per feed
 LEAD_TIME_STREAM = 0x5EED  # a feed container's order lead times and suppliers
 HEALTH_STREAM = 0x4EA17  # a batch's health records (lice, sampling, lab, harvest grading), per purpose
+SENSOR_STREAM = 0x5E4503  # the farm's sensors: calibration plan and drift (``sensors.Calibrations``)
 EGGS_MIN, EGGS_MAX = 3_000_000, 3_800_000  # eggs per batch of a planned fleet
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from .calendar import batch_draw
+from .domain import PARAMETERS
 from .environment import SEA_TEMP, temperatures, water_levels
 from .events import (
     assignments_frame,
@@ -56,7 +57,10 @@ from .layout import assignment_layout, track_grid
 from .lice import LICE_PURPOSE, ring_matrices, run_lice, with_delousings
 from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import HEALTH_STREAM, rng_for
+from .sensors import Calibrations
+from .sites import SETUP_LEAD_DAYS, SITES
 from .timeline import EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
+from .treatment import DISEASE_TREATMENT_PURPOSE, FASTS, TREATED, schedule
 
 # the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
 DATE_COLUMNS = {
@@ -87,6 +91,11 @@ class BatchSpec:
     shard: int  # batch index in the fleet: its own RNG stream
     as_of: dt.date  # nothing dated after it
     clean_sensors: bool = False  # readings without gaps, jitter, spikes, flat-lines or drift
+    # where the batch lives (``sites.SITES`` ids) and when the farm's sensors were installed (default:
+    # ``SETUP_LEAD_DAYS`` before the batch): the sensors its readings come from, and their calibrations
+    station_id: int = 1
+    area_id: int = 1
+    sensors_installed: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +191,12 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         FRESHWATER_STAGES * SLOTS,
     )
     traits = replace(traits, episodes=with_delousings(traits.episodes, treatments))
+    # the disease treatments too: a bath or a jellyfish bloom stops feeding (``treatment``)
+    episodes, fasts = episodes_frame(
+        traits.episodes, asg, start, rng_for(spec.seed, spec.shard, HEALTH_STREAM, DISEASE_TREATMENT_PURPOSE)
+    )
     water = water_levels(r_water, grid, temp, start)
-    life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, r_mort, r_move)
+    life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, fasts, r_mort, r_move)
 
     daily = daily_rows(asg, life, temp)
     mortality, track_cause = mortality_frame(r_cause, grid, life, start)
@@ -191,17 +204,29 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr)
     daily["feed_kg"] = feed_kg
     samples, sample_fish = samples_frame(r_sample, asg, daily, start)
+    installed = spec.sensors_installed or spec.start_date - dt.timedelta(days=SETUP_LEAD_DAYS)
     frames = {
         "daily": daily_frame(daily, start),
         "transfers": transfers_frame(asg, life, start),
         "harvests": harvests_frame(asg, life, start),
         "mortality": mortality,
         "feedings": feedings_frame(feed_rows, start),
-        "readings": readings_frame(r_read, daily, water, start, None if spec.clean_sensors else r_faults),
+        "readings": readings_frame(
+            r_read,
+            daily,
+            water,
+            start,
+            None if spec.clean_sensors else r_faults,
+            SITES.sensor_ids(
+                SITES.container_ids(spec.station_id, spec.area_id, asg.stage, asg.slot)[:, None],
+                np.arange(len(PARAMETERS))[None, :],
+            ),
+            Calibrations(spec.seed, (installed - EPOCH).days),
+        ),
         "samples": samples,
         "sample_fish": sample_fish,
         "journal": journal_frame(r_journal, asg, start),
-        "episodes": episodes_frame(traits.episodes, asg, start),
+        "episodes": episodes,
         "lice": lice_counts,
         "treatments": treatments,
         "stage_changes": pl.DataFrame(
@@ -230,22 +255,43 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     )
 
 
-def episodes_frame(ep: Episodes, asg, start: int) -> pl.DataFrame:
-    """One row per (episode, ring affected and live on its first day)."""
+def episodes_frame(ep: Episodes, asg, start: int, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
+    """One row per (episode, ring affected and live on its first day), with the days a veterinarian
+    reports, diagnoses and treats it (``treatment.schedule``: null for delousing handling) and the
+    ring's departure over its whole life (whatever the as-of date); and the
+    (day, track) pairs its treatments keep unfed (``treatment.FASTS``)."""
     rings = np.flatnonzero(asg.stage == asg.stage.max())
     e, r = np.nonzero(ep.rings)
     no = rings[r]
     live = (asg.first_day[no] <= ep.first_day[e]) & (ep.first_day[e] < asg.end_day[no])
     e, no = e[live], no[live]
-    return pl.DataFrame(
+    order = np.lexsort((no, ep.first_day[e]))  # by start day, then ring
+    e, no = e[order], no[order]
+    kind = np.array([EPISODES[k][0] for k in ep.kind[e]], dtype=object)
+    treated = np.isin(kind, TREATED)
+    days = np.full((len(e), 3), -1, dtype=np.int64)
+    days[treated] = schedule(rng, ep.first_day[e[treated]], asg.end_day[no[treated]] - 1)
+    fasts = [
+        (d, asg.track[no[i]])
+        for i in np.flatnonzero(treated)
+        if kind[i] in FASTS
+        for d in range(days[i, 2] + FASTS[kind[i]][0], days[i, 2] + FASTS[kind[i]][1])
+    ]
+    frame = pl.DataFrame(
         {
             "start_date": dates(start + ep.first_day[e]),
             "end_date": dates(start + np.minimum(ep.first_day[e] + ep.days[e], asg.end_day[no])),
-            "kind": pl.Series([EPISODES[k][0] for k in ep.kind[e]], dtype=pl.String),
+            "kind": pl.Series(kind.tolist(), dtype=pl.String),
             "cause": pl.Series([EPISODES[k][1] for k in ep.kind[e]], dtype=pl.String),
             "assignment_no": pl.Series(no, dtype=pl.Int32),
+            "departure": dates(start + asg.end_day[no]),  # the ring's first day empty (its whole life)
+            **{
+                name: dates(start + days[:, k]).set(pl.Series(~treated), None)
+                for k, name in enumerate(("issue_date", "diagnosis_date", "treatment_date"))
+            },
         }
-    ).sort("start_date", "assignment_no")
+    )
+    return frame, np.array(fasts, dtype=np.int64).reshape(-1, 2)
 
 
 def _validate(spec: BatchSpec) -> None:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import domain as D
+
+# the farm is set up (sensors installed, initial feed stock delivered) this long before its first batch
+SETUP_LEAD_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,27 @@ class Sites:
     def ring_sensor_id(self, container_id, sea_parameter_index):
         ring = container_id - self.n_hall_containers - 1
         return self.n_hall_containers * len(D.PARAMETERS) + ring * len(D.SEA_PARAMETERS) + sea_parameter_index + 1
+
+    def container_ids(self, station_id: int, area_id: int, stage: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """The containers of a batch's (stage, slot) pairs: a hall tank of its station, or a ring of its sea area."""
+        tank = self.tank_id(self.hall_id(station_id, stage), slot)
+        return np.where(stage == len(D.STAGES) - 1, self.ring_id(area_id, slot), tank)
+
+    def sensor_ids(self, container_id: np.ndarray, parameter: np.ndarray) -> np.ndarray:
+        """The sensor of ``parameter`` in each container (the sea parameters are 0..3, their own index)."""
+        sea = container_id > self.n_hall_containers
+        return np.where(sea, self.ring_sensor_id(container_id, parameter), self.tank_sensor_id(container_id, parameter))
+
+    def sensor_places(self, sensor_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(container, probe index in the container) of each sensor: the inverse of ``sensor_ids``."""
+        s = np.asarray(sensor_id) - 1
+        n_tank = self.n_hall_containers * len(D.PARAMETERS)
+        ring = s - n_tank
+        tank = s < n_tank
+        container = np.where(
+            tank, s // len(D.PARAMETERS) + 1, self.n_hall_containers + ring // len(D.SEA_PARAMETERS) + 1
+        )
+        return container, np.where(tank, s % len(D.PARAMETERS), ring % len(D.SEA_PARAMETERS))
 
     def silo_id(self, hall_id):
         return hall_id

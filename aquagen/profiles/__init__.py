@@ -84,8 +84,9 @@ class Profile:
     mutable: tuple[str, ...]  # tables whose rows change: cut to their last history row at the as-of date
     natural_keys: dict[str, tuple[str, ...]]  # master rows matched in an existing database by these columns
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
-    # optional: (master tables, setup date, as-of date, seed, profile name) -> area-level tables over the
-    # horizon (weather, daylight), ids fixed in time order, nothing after the as-of date; written with the master
+    # optional: (master tables, setup date, as-of date, seed, profile name) -> the master's tables over the
+    # horizon (weather, daylight; sensors calibrated, with their history rows), ids fixed in time order,
+    # nothing after the as-of date; written with the master
     environment: Callable[[dict[str, pl.DataFrame], dt.date, dt.date, int, str], dict[str, pl.DataFrame]] | None = None
     # rows the application's migrations insert (table -> SQL condition on them): they exist without
     # history rows in a migrated database, so the '+' history check leaves them out

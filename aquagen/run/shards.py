@@ -32,7 +32,7 @@ from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
 from ..model.simulate import BatchSim, BatchSpec, simulate_batch
-from ..model.sites import area_id, station_id
+from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part, write_pieces
@@ -43,7 +43,6 @@ from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
 FEED_KEY = 1 << 40  # feed sites come after batches in id order (they share no table)
-SETUP_LEAD_DAYS = 30  # infrastructure and initial stock exist this long before the first batch
 # Rows on the as-of day depend on this much of the future: a month's feeding summary is dated at
 # the month's end (31 days), a reorder bought on a day is for consumption up to a lead time
 # (≤ 7 days) and a cover (30 days) later, triggered by the coming week's need (7 days).
@@ -76,6 +75,11 @@ class Job:
         return end_of(self.as_of, self.as_of_time)
 
     @property
+    def setup_date(self) -> dt.date:
+        """The day the farm is set up: infrastructure (sensors included) and initial stock."""
+        return self.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
+
+    @property
     def horizon(self) -> dt.date:
         """The last day built: the as-of date plus what its rows depend on."""
         return self.as_of + dt.timedelta(days=LOOKAHEAD_DAYS)
@@ -95,7 +99,7 @@ class Written:
 def master_shard(job: Job) -> Written:
     """Phases 1-2: written at once (fixed ids); the stock tables go to the feed sites."""
     p = job.profile
-    setup_date = job.first_start - dt.timedelta(days=SETUP_LEAD_DAYS)
+    setup_date = job.setup_date
     with timed(MASTER) as step:
         frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
         if p.environment is not None:
@@ -107,8 +111,10 @@ def master_shard(job: Job) -> Written:
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
             counter.assign(name, df)
-    if job.as_of_time is not None:  # counted whole (ids as at the day's end), written up to the moment
-        frames = {n: until(df, when_column(n, p.name), job.cut_at, p.booked.get(n)) for n, df in frames.items()}
+    if job.as_of_time is not None:  # counted whole (ids as at the day's end), written up to the moment, a
+        # changing master row (a calibrated sensor) as its last history row before it
+        mine = {n: df for n, df in frames.items() if n not in p.stock_tables}
+        frames |= cut(mine, job.cut_at, p.name, p.mutable, p.booked)
     entries = {name: _write(job, name, df, "master") for name, df in frames.items() if name not in p.stock_tables}
     return Written(entries, sum(df.height for df in frames.values()), counter.counts())
 
@@ -126,9 +132,21 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     """The batch's whole life as the profile's tables (cut at the horizon by the caller): a profile's
     draws may depend on the whole life (e.g. health sampling), so they never depend on the as-of date."""
     end = pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS)
+    station, area = station_id(pb.station), area_id(pb.sea_area)
     with timed(SIMULATE) as step:
         sim: BatchSim = simulate_batch(
-            BatchSpec(pb.start_date, pb.eggs, pb.geography, job.seed, pb.shard, end, job.clean_sensors)
+            BatchSpec(
+                pb.start_date,
+                pb.eggs,
+                pb.geography,
+                job.seed,
+                pb.shard,
+                end,
+                job.clean_sensors,
+                station,
+                area,
+                job.setup_date,
+            )
         )
         step.rows = sim.daily.height
         # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
@@ -136,7 +154,7 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
         after = end_of(job.horizon)
         if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
             sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
-    plan = BatchPlan(pb.batch_id, pb.batch_number, station_id(pb.station), area_id(pb.sea_area), job.seed, pb.shard)
+    plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
 

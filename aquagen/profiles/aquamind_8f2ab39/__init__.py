@@ -17,7 +17,8 @@ PROFILE = Profile(
     feed_container_of=feedstock.feed_container_of,
     feedings=("inventory_feedingevent", "inventory_historicalfeedingevent"),
     stock_tables=("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"),
-    mutable=("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock"),
+    # and a sensor's last calibration (``environment.calibrations``)
+    mutable=("batch_batch", "batch_batchcontainerassignment", "inventory_feedcontainerstock", "infrastructure_sensor"),
     # the day's mortality registration (13:00) and growth samples (11:00) reach the assignments with their
     # 20:00 update: a cut between sees neither
     booked={t: batches.GROWTH_UPDATE for t in batches.BOOKED_TABLES},

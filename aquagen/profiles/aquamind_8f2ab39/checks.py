@@ -5,7 +5,9 @@ expected to equal the plan's count or 0 violations. ``{as_of}`` stands for the a
 from __future__ import annotations
 
 from ...model import domain as D
+from ...model.health import EPISODE_TREATMENTS
 from ...model.sites import SITES
+from ...model.treatment import FASTS
 
 
 def _count(table: str, where: str = "") -> str:
@@ -60,6 +62,8 @@ PHASE_COUNTS = [
 
 BCA = "batch_batchcontainerassignment"
 FAR = "DATE '9999-12-31'"
+# the farm's last day: its daylight rows run to it (the as-of date of a snapshot, of a database's load)
+_LAST_DAY = "(SELECT COALESCE(MAX(date), {as_of}) AS d FROM environmental_photoperioddata)"
 
 
 def _outside(alias: str, day: str) -> str:
@@ -392,6 +396,36 @@ INVARIANTS = [
         "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')",
         0,
     ),
+    (
+        "history",
+        "sensors whose last history row differs from the row",
+        "SELECT COUNT(*) FROM infrastructure_sensor s JOIN (SELECT id, MAX(history_id) AS h FROM "
+        "infrastructure_historicalsensor GROUP BY id) m ON m.id = s.id JOIN infrastructure_historicalsensor h "
+        f"ON h.history_id = m.h WHERE COALESCE(h.last_calibration_date, {FAR}) <> COALESCE(s.last_calibration_date, {FAR}) "
+        "OR h.updated_at <> s.updated_at",
+        0,
+    ),
+    # sensors calibrated when commissioned, then yearly (``aquagen.model.sensors.Calibrations``)
+    (
+        "sensors",
+        "sensors calibrated before their installation or after the as-of date",
+        "SELECT (SELECT COUNT(*) FROM infrastructure_sensor WHERE last_calibration_date < installation_date "
+        "OR last_calibration_date > {as_of}) + (SELECT COUNT(*) FROM infrastructure_historicalsensor "
+        "WHERE last_calibration_date < installation_date OR last_calibration_date > {as_of} "
+        "OR last_calibration_date > CAST(history_date AS DATE))",
+        0,
+    ),
+    (
+        "sensors",
+        "sensors installed over a year ago not calibrated in the last 366 days",
+        # a year before the as-of date, or before the farm's last day when a database is older than it
+        f"SELECT COUNT(*) FROM infrastructure_sensor s CROSS JOIN {_LAST_DAY} f "
+        "WHERE s.installation_date < CAST({as_of} - INTERVAL '365 days' AS DATE) "
+        "AND s.installation_date < CAST(f.d - INTERVAL '365 days' AS DATE) "
+        "AND (s.last_calibration_date IS NULL OR s.last_calibration_date < CAST({as_of} - INTERVAL '366 days' AS DATE) "
+        "OR s.last_calibration_date < CAST(f.d - INTERVAL '366 days' AS DATE))",
+        0,
+    ),
 ]
 
 
@@ -544,6 +578,17 @@ ENVIRONMENT = [
 _DELOUSING = "t.description LIKE '%sea lice%'"  # a delousing's description names the lice (profile health.py)
 _HANDLED = "t.description LIKE '%starved%'"  # a delousing that handles the fish (not in-feed)
 _JOURNAL_DAY = "CAST(j.entry_date AS DATE)"
+# a disease treatment that stops feeding (a bath, a jellyfish bloom: ``treatment.FASTS``), by its
+# name at the start of its description, and the days around it without feed
+_UNFED = " OR ".join(
+    f"(t.description LIKE '{EPISODE_TREATMENTS[kind][0]}%' AND ("
+    + " OR ".join(
+        f"f.feeding_date = CAST(t.treatment_date {'-' if k < 0 else '+'} INTERVAL '{abs(k)} day' AS DATE)"
+        for k in range(*days)
+    )
+    + "))"
+    for kind, days in FASTS.items()
+)
 
 LICE = [
     (
@@ -604,6 +649,13 @@ LICE = [
         "SELECT COUNT(*) FROM health_treatment t JOIN inventory_feedingevent f ON f.batch_id = t.batch_id "
         "AND f.container_id = t.container_id AND (f.feeding_date = CAST(t.treatment_date AS DATE) "
         f"OR f.feeding_date = CAST(t.treatment_date + INTERVAL '1 day' AS DATE)) WHERE {_HANDLED}",
+        0,
+    ),
+    (
+        "7 lice",
+        "feedings of a ring the day before its freshwater bath or while a jellyfish bloom is treated",
+        "SELECT COUNT(*) FROM health_treatment t JOIN inventory_feedingevent f ON f.batch_id = t.batch_id "
+        f"AND f.container_id = t.container_id AND ({_UNFED})",
         0,
     ),
     (

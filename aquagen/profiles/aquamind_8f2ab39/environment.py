@@ -1,6 +1,7 @@
 """Area-level environment tables (``aquagen.model.weather``): 3-hourly weather and the daily
-photoperiod of every sea area from the setup day to the as-of date (built by the master shard,
-ids fixed in time order), and one stage-transition row per transfer (built with its batch)."""
+photoperiod of every sea area from the setup day to the as-of date, and the sensors' calibrations
+over the same days (built by the master shard, ids fixed in time order); one stage-transition row
+per transfer (built with its batch)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import polars as pl
 
 from aquagen.model import weather as W
 from aquagen.model.domain import GEOGRAPHIES, OPERATOR_ID, PARAMETERS, SYSTEM_ID
+from aquagen.model.sensors import MINUTES_PER_DAY, Calibrations
 from aquagen.model.simulate import BatchSim
-from aquagen.model.timeline import ADULT
+from aquagen.model.timeline import ADULT, EPOCH
 from aquagen.tables.conform import Bound, number_history
+from aquagen.tables.cut import last_history
 from aquagen.tables.ids import IdBook
 
 from .records import add
@@ -81,7 +84,34 @@ def build(
         "environmental_historicalphotoperioddata",
         number_history(T.history("environmental_photoperioddata", base, "created_at", "+", SYSTEM_ID)),
     )
+    out |= calibrations(master, setup_date, as_of, seed, T)
     return out
+
+
+def calibrations(
+    master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, seed: int, T: Bound
+) -> dict[str, pl.DataFrame]:
+    """Every calibration of every sensor up to the as-of date's end (``sensors.Calibrations``, the days
+    the readings' drift resets on): a '~' history row each, by the technician, and the sensor as its
+    last history row (``last_calibration_date``, ``updated_at``)."""
+    name = "infrastructure_sensor"
+    sensors = master[name].sort("id")
+    history = T.table(name).history_table
+    assert history is not None
+    end = ((as_of - EPOCH).days + 1) * MINUTES_PER_DAY
+    sensor, day, minute = Calibrations(seed, (setup_date - EPOCH).days).until(sensors["id"].to_numpy(), end)
+    at = (day * MINUTES_PER_DAY + minute).astype(np.int64) * 60_000_000
+    done = pl.DataFrame(
+        {
+            "id": pl.Series(sensor, dtype=sensors["id"].dtype),
+            "last_calibration_date": pl.Series(day.astype("datetime64[D]")),
+            "updated_at": pl.Series(at.astype("datetime64[us]")).dt.replace_time_zone("UTC"),
+        }
+    )
+    rows = done.join(sensors.drop("last_calibration_date", "updated_at"), on="id", maintain_order="left")
+    changes = T.history(name, rows.select(sensors.columns), "updated_at", "~", OPERATOR_ID)
+    numbered = T.conform(history, number_history(pl.concat([master[history], changes]), key="id"))
+    return {name: T.conform(name, last_history(numbered, "id").select(sensors.columns).sort("id")), history: numbered}
 
 
 def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:

@@ -283,9 +283,8 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
                 "serial_number": [f"SN-{r[0]:06d}" for r in sensor_rows],
                 "manufacturer": manufacturers[rng.integers(0, len(manufacturers), n)],
                 "installation_date": [setup_date] * n,
-                # calibrated when commissioned, within the weeks after installation (before the first fish)
-                "last_calibration_date": np.datetime64(setup_date, "D")
-                + rng.integers(1, 25, n).astype("timedelta64[D]"),
+                # not calibrated yet: calibrated when commissioned, then yearly (``environment.calibrations``)
+                "last_calibration_date": pl.Series([None] * n, dtype=pl.Date),
                 "active": [True] * n,
                 "container_id": [r[3] for r in sensor_rows],
             },
