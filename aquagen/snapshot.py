@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,26 +74,66 @@ def write_part(
     filesystem); its manifest entry (None when empty)."""
     if df.height == 0:
         return None
-    store = root if isinstance(root, Store) else Store(str(root))
-    rel = f"{name}/{part}.parquet"
-    buf = io.BytesIO()
+    return write_pieces(root, name, [df], part, profile)
+
+
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group
+
+
+def write_pieces(
+    root: Store | Path,
+    name: str,
+    pieces: Iterable[pl.DataFrame],
+    part: str,
+    profile: str = schemas.PROFILE,
+    group_rows: int = ROW_GROUP_ROWS,
+) -> dict | None:
+    """Write the rows of ``pieces`` (in order) as part ``part`` of table ``name``: a row group once
+    ``group_rows`` rows are held (at most ``ROW_GROUP_ROWS``), so that memory holds about that many
+    rows besides the part's encoded bytes; its manifest entry (None when empty). One piece gives
+    the bytes ``pq.write_table`` of it would."""
     t = schemas.table(name, profile)
+    buf = io.BytesIO()
+    held: list[pl.DataFrame] = []
+    rows = pending = 0
+
+    def flush() -> None:
+        # the held frames as one Arrow table: one conversion for them all when their types agree
+        if all(df.schema == held[0].schema for df in held):
+            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0])
+        else:
+            table = pa.concat_tables([to_arrow(t, df) for df in held])
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
     # statistics only where a reader filters or joins (ids, references, creation time); integers and
     # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress)
-    pq.write_table(
-        to_arrow(t, df),
+    with pq.ParquetWriter(
         buf,
+        t.arrow_schema,
         compression="zstd",
-        row_group_size=1 << 20,
         use_dictionary=False,
         write_statistics=_key_columns(t),
         column_encoding=_encodings(t),
         store_decimal_as_integer=True,
-    )
+    ) as writer:
+        for df in pieces:
+            if df.height:
+                held.append(df)
+                pending += df.height
+            if pending >= group_rows:
+                flush()
+                rows, held, pending = rows + pending, [], 0
+        if held:
+            flush()
+            rows += pending
+        if rows == 0:
+            return None
     data = buf.getvalue()
+    store = root if isinstance(root, Store) else Store(str(root))
+    rel = f"{name}/{part}.parquet"
     store.write_bytes(rel, data)
-    return {"path": rel, "rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
+    return {"path": rel, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
 
 
 @cache

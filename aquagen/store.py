@@ -72,15 +72,20 @@ class Store:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         path = self.path(rel)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         if self.local is not None:
             tmp = f"{path}.tmp-{os.getpid()}"
-            with open(tmp, "wb") as f:
+            try:
+                f = open(tmp, "wb")
+            except FileNotFoundError:  # its folder first (a folder's creation per write cost as much as the write)
+                os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                f = open(tmp, "wb")
+            with f:
                 _no_space_hook(f, data)
                 f.write(data)
             killpoints.reached("store_tmp")  # a temporary file written, not yet in place
             os.replace(tmp, path)
         else:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             with self.fs.open(path, "wb") as f:
                 f.write(data)
 

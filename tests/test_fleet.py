@@ -29,6 +29,7 @@ from aquagen.model.seeds import fleet_eggs
 from aquagen.model.sites import SITES
 from aquagen.model.timeline import LIFE_DAYS, SEA_START
 from aquagen.profiles import get
+from aquagen.run import shards
 from aquagen.run.generate import (
     DEFAULT_STAGGER_DAYS,
     default_first_start,
@@ -65,19 +66,24 @@ def test_fleet_passes_every_check(fleet):
     assert costs.null_count() == 0 and costs.len() == rows["inventory_feedingevent"]
 
 
-def test_feed_sites_write_their_events_one_part_per_year(fleet):
+def test_feed_sites_write_their_events_one_part_per_year(tmp_path, monkeypatch):
     """A feed site writes its per-event tables one calendar year at a time (memory bounded by a year,
     not by the site's history): part feed-NNN-YYYY holds exactly the rows created in YYYY; part
-    feed-NNN holds no feeding event, only its lots' initial '+' rows."""
+    feed-NNN holds no feeding event, only its lots' initial '+' rows. (Every piece its own part
+    here: in a fleet this small, each would be gathered, see the next test.)"""
+    monkeypatch.setattr(shards, "GATHER_ROWS", 1)
+    snap = generate(
+        tmp_path / "snap", seed=5, batches=1, first_start=dt.date(2023, 3, 1), as_of=dt.date(2024, 2, 1), workers=1
+    )
     years: set[int] = set()
     for name in (
         "inventory_feedingevent",
         "inventory_historicalfeedingevent",
         "inventory_historicalfeedcontainerstock",
     ):
-        for f in fleet.manifest["tables"][name]["files"]:
+        for f in snap.manifest["tables"][name]["files"]:
             part = f["path"].split("/")[1].removesuffix(".parquet")
-            df = pl.read_parquet(fleet.path / f["path"])
+            df = pl.read_parquet(snap.path / f["path"])
             if (m := re.fullmatch(r"feed-\d{3}-(\d{4})", part)) is not None:
                 assert df[when_column(name, PROFILE.name)].dt.year().unique().to_list() == [int(m[1])], f["path"]
                 years.add(int(m[1]))
@@ -85,6 +91,23 @@ def test_feed_sites_write_their_events_one_part_per_year(fleet):
                 assert re.fullmatch(r"feed-\d{3}", part) and name.endswith("feedcontainerstock"), f["path"]
                 assert df["history_type"].unique().to_list() == ["+"], f["path"]
     assert years == {2023, 2024}
+
+
+def test_small_pieces_are_gathered_into_one_part_per_table(fleet):
+    """A shard's rows of a table under ``GATHER_ROWS`` are not a part file of their own: every such
+    piece of a table is in its one ``gathered`` part, and no other part is that small."""
+    gathered = 0
+    for name, t in fleet.manifest["tables"].items():
+        for f in t["files"]:
+            part = f["path"].split("/")[1].removesuffix(".parquet")
+            if part == shards.GATHERED_PART:
+                gathered += 1
+            elif part != "master":
+                assert f["rows"] >= shards.GATHER_ROWS, f["path"]
+        assert len({f["path"] for f in t["files"]}) == len(t["files"]), name
+    assert gathered >= 30  # of the 4 batches' and the feed sites' tables
+    years = fleet.read("inventory_feedingevent")["created_at"].dt.year().unique().to_list()
+    assert sorted(years) == [2023, 2024]  # both years' windows of the feed sites, in one part
 
 
 def test_same_bytes_for_any_number_of_workers(fleet, tmp_path):

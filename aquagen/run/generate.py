@@ -59,8 +59,10 @@ from .shards import (
     feed_files,
     feed_sites,
     first_file,
+    gather,
     master_shard,
     master_stock,
+    small_files,
     write_batch,
     write_feed,
 )
@@ -262,6 +264,11 @@ def _build_locked(
                         for s in sites
                     ],
                 ),
+            ).values()
+            small = small_files(job)  # every shard's tables of a few rows: one part per table
+            written += cast(
+                dict[str, Written],
+                run.phase("gather", [(f"gather-{name}", gather, (job, name, fs)) for name, fs in small.items()]),
             ).values()
         else:  # no batches: the initial lots as they are
             written.append(master_stock(job))
