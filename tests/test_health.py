@@ -269,7 +269,7 @@ TAMPERED = {  # case: (table, change(snap), the checks that must fail and no oth
                 )["id"],
                 feeding_date=pl.lit(bath["treatment_date"].date() - dt.timedelta(days=1)),
             )
-        )(_first(s, "health_treatment", pl.col("description").str.starts_with("Freshwater bath against"))),
+        )(_first(s, "health_treatment", pl.col("description").str.starts_with("Freshwater bath against amoebic"))),
         ["feedings of a ring the day before its freshwater bath or while a jellyfish bloom is treated"],
     ),
     "no diagnosis in the journal": (

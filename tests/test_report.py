@@ -132,7 +132,8 @@ def test_chart_data(fleet):
     params = fleet.read("environmental_environmentalparameter")["name"].to_list()
     assert sorted(s["parameter"].unique().to_list()) == sorted(params) and len(params) > 1  # every parameter
     temp = s.filter(pl.col("parameter") == "Temperature", pl.col("env") == "sea")
-    assert set(temp["geography"]) == {"Scotland", "Faroe Islands"} and 3 < temp["mean"].min() < temp["mean"].max() < 16
+    # Scottish marine heatwaves reach 15-17 °C (environment.py: the sea's soft ceiling is 18 °C)
+    assert set(temp["geography"]) == {"Scotland", "Faroe Islands"} and 3 < temp["mean"].min() < temp["mean"].max() < 18
     assert s["readings"].sum() == fleet.manifest["tables"]["environmental_environmentalreading"]["rows"]
     f = queries.feed_by_batch_stage(src).filter(pl.col("fcr").is_not_null())
     assert f.height >= 3 * 4 and f["fcr"].is_between(0.5, 2.0).all()

@@ -422,8 +422,8 @@ INVARIANTS = [
         f"SELECT COUNT(*) FROM infrastructure_sensor s CROSS JOIN {_LAST_DAY} f "
         "WHERE s.installation_date < CAST({as_of} - INTERVAL '365 days' AS DATE) "
         "AND s.installation_date < CAST(f.d - INTERVAL '365 days' AS DATE) "
-        "AND (s.last_calibration_date IS NULL OR s.last_calibration_date < CAST({as_of} - INTERVAL '366 days' AS DATE) "
-        "OR s.last_calibration_date < CAST(f.d - INTERVAL '366 days' AS DATE))",
+        "AND (s.last_calibration_date IS NULL OR (s.last_calibration_date < CAST({as_of} - INTERVAL '366 days' AS DATE) "
+        "AND s.last_calibration_date < CAST(f.d - INTERVAL '366 days' AS DATE)))",
         0,
     ),
 ]
