@@ -310,28 +310,24 @@ FARM_HISTORY_DAYS = 1640  # the most history a --batches fleet's default first s
 # 14-day transition window on every date would need an intake every 7 days, 52 a year: more than
 # the sea areas hold.)
 INTAKES_PER_YEAR = 29
-# Salmon farms take eggs all year round, more of them in winter (natural spawning, November to
-# February) than in summer (photoperiod-shifted eggs for off-season smolts: Mowi handbook ch. 4):
-# the intake rate follows the season, ±SEASON_AMPLITUDE around its mean, highest on SEASON_PEAK_DAY.
-# More would leave gaps: an intake that finds no free station or sea area waits, day by day.
-# Why not more (measured 2026-12, benchmarks/farm_season.py): the natural season is December
-# (IMR, Hamre et al., via fishfarmingexpert.com "Delayed salmon spawning produces poorer eggs"),
-# AquaGen sells most eggs in weeks 45–3 and, from sea and land broodstock, every month (AquaGen
-# Egg Update 2008 and 3/2016), smolts go to sea in spring (S1) and autumn (S0/S½; FAWC salmon
-# report §116). A farm that follows it (e.g. Dec–Feb intakes 1.5× Jun–Aug) breaks what testers
-# need: (1) a batch in every 14-day transition window needs an intake at least every 14 days all
-# year, 26 a year even in the trough; (2) the sea areas hold ≈ 29 a year with the geographies
-# balanced (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; a plan that takes
-# every free slot, unbalanced, averages 30–31 over 2023–2027); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal
-# trough lowers the minimum (it falls in Oct–Dec, between the harvests and the spring transfers).
-# That leaves 1–3 intakes a year to move into winter. Measured on seeds 0–7 and 42 (before the
-# intakes followed the sea areas: Dec–Feb 1.03–1.21× Jun–Aug, the checks held on 3 of them; now
-# 0.94–1.03× on seeds 42, 7, 1, as early intakes follow the harvests; early intakes held to the
-# winter half of the year meet the checks on 29–31 of seeds 0–47 instead of 41): a floor of
-# one every 11–14 days plus a January bump held back while fewer than 6 sea areas are free gives
-# 1.1–1.3× with the occupancy minimum at 0.64–0.66; without the hold-back 1.25–1.45× with the
-# windows held on 70–76 % of dates; a trough gap of 21 days 1.6–1.9× with 51–65 % occupancy and
-# the windows held on a third of the dates.
+# Salmon farms take eggs all year round, more of them in winter (natural spawning, November to February) than in summer
+# (photoperiod-shifted eggs for off-season smolts: Mowi handbook ch. 4): the intake rate follows the season,
+# ±SEASON_AMPLITUDE around its mean, highest on SEASON_PEAK_DAY. More would leave gaps: an intake that finds no free
+# station or sea area waits, day by day. Why not more (measured 2026-12, benchmarks/farm_season.py): the natural season
+# is December (IMR, Hamre et al., via fishfarmingexpert.com "Delayed salmon spawning produces poorer eggs"), AquaGen
+# sells most eggs in weeks 45–3 and, from sea and land broodstock, every month (AquaGen Egg Update 2008 and 3/2016),
+# smolts go to sea in spring (S1) and autumn (S0/S½; FAWC salmon report §116). A farm that follows it (e.g. Dec–Feb
+# intakes 1.5× Jun–Aug) breaks what testers need: (1) a batch in every 14-day transition window needs an intake at least
+# every 14 days all year, 26 a year even in the trough; (2) the sea areas hold ≈ 29 a year with the geographies balanced
+# (22 Faroese areas × 365 / ≈ 550 days of sea window ≈ 14.5, twice; a plan that takes every free slot, unbalanced,
+# averages 30–31 over 2023–2027); (3) 65 % of containers occupied on every date needs ≈ 28 a year, and a seasonal trough
+# lowers the minimum (it falls in Oct–Dec, between the harvests and the spring transfers). That leaves 1–3 intakes a
+# year to move into winter. Measured on seeds 0–7 and 42 (before the intakes followed the sea areas: Dec–Feb 1.03–1.21×
+# Jun–Aug, the checks held on 3 of them; now 0.94–1.03× on seeds 42, 7, 1, as early intakes follow the harvests; early
+# intakes held to the winter half of the year meet the checks on 29–31 of seeds 0–47 instead of 41): a floor of one
+# every 11–14 days plus a January bump held back while fewer than 6 sea areas are free gives 1.1–1.3× with the occupancy
+# minimum at 0.64–0.66; without the hold-back 1.25–1.45× with the windows held on 70–76 % of dates; a trough gap of 21
+# days 1.6–1.9× with 51–65 % occupancy and the windows held on a third of the dates.
 SEASON_AMPLITUDE = 0.1
 SEASON_PEAK_DAY = 15
 INTAKE_JITTER_DAYS = 2
@@ -382,8 +378,10 @@ def plan_farm(
     geography_name: str | None = None,
 ) -> list[PlannedBatch]:
     """A full farm from ``first_start`` to ``last_start`` (the as-of date and the days a profile
-    plans ahead): the next egg intake is due ``intake_gap`` days after the last one, on the least recently used free station and sea area (fallow kept) of
-    the geography with fewer batches, else the other; when none is free it waits, day by day.
+    plans ahead): the next egg intake is due ``intake_gap`` days after the last one (later when the
+    sea areas ahead need it, earlier into a sea area standing idle: see SEA_HORIZON), on the least
+    recently used free station and sea area (fallow kept) of the geography with fewer batches, else
+    the other; when none is free it waits, day by day.
     Placing goes in time order and looks only at earlier batches: a later ``last_start`` only adds
     batches, and the intakes depend on the seed and the calendar, never on the as-of date."""
     geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
