@@ -25,7 +25,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
 from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME, BatchTables
-from aquagen.tables.conform import with_ids_and_history
+from aquagen.tables.conform import column_value, with_ids_and_history
 from aquagen.tables.ids import IdBook
 
 from . import creation, daily_states, health, planning
@@ -173,7 +173,11 @@ def transfer_workflows(ctx: BatchTables) -> None:
             n=pl.len(),
             transferred=pl.col("transferred_count").sum(),
             lost=pl.col("mortality_count").sum(),
-            biomass=pl.col("transferred_biomass_kg").round(2).sum(),
+            # the actions' stored values (conform's rounding, half away from zero), so that the totals
+            # are their sums exactly
+            biomass=column_value(
+                ctx.T.table(ACTION).column("transferred_biomass_kg"), pl.col("transferred_biomass_kg")
+            ).sum(),
         )
         .sort("stage", "transfer_date")
         .with_columns(
