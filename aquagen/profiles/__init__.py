@@ -107,6 +107,9 @@ class Profile:
     # tables whose rows of a day count only once that day's batch update (population, biomass) is booked,
     # at this time of day: a cut at an earlier moment of their day leaves them out (``aquagen.tables.cut``)
     booked: dict[str, dt.timedelta] = field(default_factory=dict)
+    # rows of a booked table that count from their own creation time: recorded with a move, whose
+    # effect on the assignments is booked at the move (a transfer's handling loss), not by the update
+    unbooked: dict[str, pl.Expr] = field(default_factory=dict, compare=False)
     tables: dict[str, schemas.Table] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

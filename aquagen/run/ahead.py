@@ -154,7 +154,8 @@ class Ahead:
         return lf.filter(self._counted(table) < since) if when in self.profile.tables[table].column_names else lf
 
     def _counted(self, table: str) -> pl.Expr:
-        return counted(when_column(table, self.profile.name), self.profile.booked.get(table))
+        p = self.profile
+        return counted(when_column(table, p.name), p.booked.get(table), p.unbooked.get(table))
 
     def window(self, since: dt.datetime, to: dt.datetime) -> Window:
         """The rows of the window [``since``, ``to``) between two as-of moments: see the module

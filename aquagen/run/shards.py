@@ -114,7 +114,7 @@ def master_shard(job: Job) -> Written:
     if job.as_of_time is not None:  # counted whole (ids as at the day's end), written up to the moment, a
         # changing master row (a calibrated sensor) as its last history row before it
         mine = {n: df for n, df in frames.items() if n not in p.stock_tables}
-        frames |= cut(mine, job.cut_at, p.name, p.mutable, p.booked)
+        frames |= cut(mine, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)
     entries = {name: _write(job, name, df, "master") for name, df in frames.items() if name not in p.stock_tables}
     return Written(entries, sum(df.height for df in frames.values()), counter.counts())
 
@@ -475,13 +475,13 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
             step.rows = tables[p.feedings[0]].height
         del feedings, kept
         with timed(CUT):
-            tables = cut(tables, job.cut_at, p.name, (), p.booked)
+            tables = cut(tables, job.cut_at, p.name, (), p.booked, p.unbooked)
         latest.append(last_history(tables[history], key))
         written = _write_all(job, tables, _window_part(site, w))
         entries |= written.entries
         rows += written.rows
     with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
-        frames = cut(frames, job.cut_at, p.name, (), p.booked)
+        frames = cut(frames, job.cut_at, p.name, (), p.booked, p.unbooked)
         frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
@@ -505,7 +505,7 @@ def _write_cut(job: Job, frames: dict[str, pl.DataFrame], part: str) -> Written:
     table being written, not the shard's."""
     p = job.profile
     with timed(CUT):
-        kept = cut(frames, job.cut_at, p.name, p.mutable, p.booked)
+        kept = cut(frames, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)
     frames.clear()
     return _write_all(job, kept, part)
 

@@ -38,14 +38,18 @@ def cut(
     profile: str,
     mutable: tuple[str, ...],
     booked: dict[str, dt.timedelta] | None = None,
+    unbooked: dict[str, pl.Expr] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The rows of ``frames`` as of ``end`` (a moment, or a day: its end): nothing created later (a
     ``booked`` table's rows: nothing counted later, see ``counted``); each changing object (a table
     in ``mutable``: batch, assignment, stock lot) as its last history row before then."""
     if not isinstance(end, dt.datetime):
         end = end_of(end)
-    booked = booked or {}
-    out = {name: until(df, when_column(name, profile), end, booked.get(name)) for name, df in frames.items()}
+    booked, unbooked = booked or {}, unbooked or {}
+    out = {
+        name: until(df, when_column(name, profile), end, booked.get(name), unbooked.get(name))
+        for name, df in frames.items()
+    }
     for name in mutable:
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
@@ -60,17 +64,28 @@ def last_history(history: Frame, key: str) -> Frame:
     return history.sort("history_id").group_by(key, maintain_order=True).last()
 
 
-def counted(when: str, booked: dt.timedelta | None = None) -> pl.Expr:
+def counted(when: str, booked: dt.timedelta | None = None, unbooked: pl.Expr | None = None) -> pl.Expr:
     """When a row exists: its creation time ``when``, or for a table booked at a time of day, that
-    time on its day if later (a cut at a day's end is never affected: the booking is within the day)."""
+    time on its day if later (a cut at a day's end is never affected: the booking is within the day),
+    except the rows ``unbooked`` selects, which count from their own time (``Profile.unbooked``)."""
     stamp = pl.col(when)
-    return stamp if booked is None else pl.max_horizontal(stamp, stamp.dt.truncate("1d") + pl.lit(booked))
+    if booked is None:
+        return stamp
+    later = pl.max_horizontal(stamp, stamp.dt.truncate("1d") + pl.lit(booked))
+    return later if unbooked is None else pl.when(unbooked).then(stamp).otherwise(later)
 
 
-def until(df: pl.DataFrame, when: str, end: dt.datetime, booked: dt.timedelta | None = None) -> pl.DataFrame:
+def until(
+    df: pl.DataFrame,
+    when: str,
+    end: dt.datetime,
+    booked: dt.timedelta | None = None,
+    unbooked: pl.Expr | None = None,
+) -> pl.DataFrame:
     """``df``'s rows that exist before ``end`` (``counted``); ``df`` itself when they all do (no copy)."""
     if df.height == 0 or when not in df.columns:
         return df
-    if cast(dt.datetime, df.select(counted(when, booked).max()).item()) < end:
+    exists = counted(when, booked, unbooked)
+    if cast(dt.datetime, df.select(exists.max()).item()) < end:
         return df
-    return df.filter(counted(when, booked) < end)
+    return df.filter(exists < end)

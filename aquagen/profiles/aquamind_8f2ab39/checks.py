@@ -453,9 +453,11 @@ HEALTH = [
     (
         "7 harvest",
         "harvest events whose fish <> the population that left the ring",
+        # a harvest's lots are graded that afternoon: an event of a cut's own day may not have them yet
         f"SELECT COUNT(*) FROM harvest_harvestevent e JOIN {BCA} a ON a.id = e.assignment_id "
         "LEFT JOIN (SELECT event_id, SUM(unit_count) AS n FROM harvest_harvestlot GROUP BY event_id) l "
-        "ON l.event_id = e.id WHERE COALESCE(l.n, -1) <> a.population_count OR a.batch_id <> e.batch_id "
+        "ON l.event_id = e.id WHERE (COALESCE(l.n, -1) <> a.population_count "
+        "AND CAST(e.event_date AS DATE) <= {last_full_day}) OR a.batch_id <> e.batch_id "
         "OR CAST(e.event_date AS DATE) <> a.departure_date",
         0,
     ),
@@ -478,7 +480,7 @@ HEALTH = [
         "7 harvest",
         "harvest events without waste",
         "SELECT COUNT(*) FROM harvest_harvestevent e LEFT JOIN (SELECT DISTINCT event_id FROM harvest_harvestwaste) w "
-        "ON w.event_id = e.id WHERE w.event_id IS NULL",
+        "ON w.event_id = e.id WHERE w.event_id IS NULL AND CAST(e.event_date AS DATE) <= {last_full_day}",
         0,
     ),
     (
@@ -661,6 +663,7 @@ LICE = [
     (
         "7 lice",
         "container treatments without an issue, a diagnosis and a treatment entry in their container's journal",
+        # the vet writes the treatment's entry later that day: a treatment of a cut's own day may not have it yet
         "SELECT COUNT(*) FROM health_treatment t LEFT JOIN (SELECT j.batch_id, j.container_id, "
         f"MIN(CASE WHEN j.category = 'issue' THEN {_JOURNAL_DAY} END) AS issue, "
         f"MAX(CASE WHEN j.category = 'diagnosis' THEN {_JOURNAL_DAY} END) AS diagnosis, "
@@ -668,7 +671,7 @@ LICE = [
         "FROM health_journalentry j GROUP BY j.batch_id, j.container_id) j ON j.batch_id = t.batch_id "
         "AND j.container_id = t.container_id WHERE t.container_id IS NOT NULL AND (j.issue IS NULL "
         "OR j.issue > CAST(t.treatment_date AS DATE) OR j.diagnosis IS NULL OR j.treatment IS NULL "
-        "OR j.treatment < CAST(t.treatment_date AS DATE))",
+        "OR j.treatment < CAST(t.treatment_date AS DATE)) AND CAST(t.treatment_date AS DATE) <= {last_full_day}",
         0,
     ),
     (

@@ -48,6 +48,8 @@ PROFILE = Profile(
             PLAN.booked["batch_growthsample"],
         ),
     },
+    # a transfer's handling loss counts from the move, as the application's execute step writes it
+    unbooked=dict.fromkeys(("batch_mortalityevent", "batch_historicalmortalityevent"), batches.HANDLED),
     environment=environment.build,
     checks=checks.PHASE_COUNTS
     + checks.INVARIANTS

@@ -37,6 +37,10 @@ SEA = len(D.STAGES) - 1
 OXYGEN, PH = (next(i for i, p in enumerate(D.PARAMETERS) if p.name == n) for n in ("Dissolved Oxygen", "pH"))
 WORKFLOW = "batch_batchtransferworkflow"
 ACTION = "batch_transferaction"
+# a transfer's handling loss, as the transfer's execution writes its mortality event (the description's
+# start: ``HANDLED`` selects these rows)
+HANDLING_LOSS = "Handling loss during transfer:"
+HANDLED = pl.col("description").str.starts_with(HANDLING_LOSS)
 
 
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
@@ -303,7 +307,7 @@ def assignment_mortality(ctx: BatchTables) -> None:
         biomass_kg=pl.col("mortality_count") * pl.col("source_biomass_kg") / pl.col("source_count"),
         cause=pl.lit("HANDLING"),
         assignment_no="source_assignment_no",
-        description=pl.format("Handling loss during transfer: {} fish", pl.col("mortality_count")),
+        description=pl.format(HANDLING_LOSS + " {} fish", pl.col("mortality_count")),
         created_at=_at(pl.col("transfer_date"), MOVE_TIME),
     )
     mo = (
