@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from aquagen.model.calendar import HARVEST_BAND, batch_draw, sea_cbrt
 from aquagen.model.domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from aquagen.model.environment import regional_sea_c, soft_limited
-from aquagen.model.events import STAGE_CONDITION_FACTOR
+from aquagen.model.events import MOVE_HOUR, STAGE_CONDITION_FACTOR
 from aquagen.model.layout import assignment_layout
 from aquagen.model.population import HOLD_KG, TGC, effective_tgc
 from aquagen.model.simulate import BatchSim, BatchSpec, simulate_batch
@@ -258,7 +258,9 @@ def test_full_life_shape():
     assert heights["daily"] == days.sum()
     assert heights["transfers"] == 60
     assert heights["harvests"] == 20
-    assert heights["readings"] == fw_days * 21 + sea_days * 12
+    # 3 readings a day of 7 parameters in a tank, 4 in a ring; on an assignment's first day none
+    # before the move (the 06:00 one)
+    assert heights["readings"] == fw_days * 21 + sea_days * 12 - 50 * 7 - 20 * 4
     per_day = np.repeat([0, 4, 4, 3, 2, 2], [10, 10, 10, 10, 10, 20])
     assert heights["feedings"] <= (days * per_day).sum()
     assert 24 <= heights["journal"] <= cal.life_days // 30
@@ -614,10 +616,20 @@ def test_readings():
     r = sim.readings.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
     per_stage = r.group_by("stage").agg(pl.col("parameter").unique().sort()).sort("stage")
     assert per_stage["parameter"].to_list() == [list(range(7))] * 5 + [[0, 1, 2, 3]]
-    # 3 times a day, each of the container's sensors
-    counts = r.group_by("assignment_no", pl.col("reading_time").dt.date()).len()
-    per_day = counts.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
-    np.testing.assert_array_equal(per_day["len"], np.where(per_day["stage"] == 5, 12, 21))
+    # 3 times a day, each of the container's sensors; on the assignment's first day from the move on
+    # (10:00 and 18:00), none taken before the fish arrived
+    counts = r.group_by("assignment_no", date=pl.col("reading_time").dt.date()).len()
+    per_day = counts.join(sim.assignments.select("assignment_no", "stage", "assignment_date"), on="assignment_no")
+    first = (per_day["date"] == per_day["assignment_date"]).to_numpy()
+    np.testing.assert_array_equal(per_day["len"], np.where(per_day["stage"] == 5, 4, 7) * np.where(first, 2, 3))
+    assert (
+        r.filter(pl.col("reading_time").dt.date() == pl.col("reading_time").dt.date().min().over("assignment_no"))[
+            "reading_time"
+        ]
+        .dt.hour()
+        .min()
+        >= MOVE_HOUR
+    )
     check_readings(sim)
     # mostly in the safe range, with rare excursions
     outside = 0
@@ -634,7 +646,12 @@ def test_readings():
     j = t.join(sim.daily, on=["assignment_no", "date"])
     dev = (j["value"] - j["temperature_c"]).abs()
     assert dev.max() < 0.35
-    day_mean = j.group_by("assignment_no", "date").agg(pl.col("value").mean(), pl.col("temperature_c").first())
+    # the three readings of a day average the diurnal swing out (an assignment's first day has two)
+    day_mean = (
+        j.group_by("assignment_no", "date")
+        .agg(pl.col("value").mean(), pl.col("temperature_c").first(), n=pl.len())
+        .filter(pl.col("n") == 3)
+    )
     assert (day_mean["value"] - day_mean["temperature_c"]).abs().max() < 0.2
     afternoon = j.filter(pl.col("reading_time").dt.hour() == 18)
     morning = j.filter(pl.col("reading_time").dt.hour() == 6)

@@ -28,6 +28,9 @@ SAMPLE_SETTLE_DAYS = 4  # not in the first days after a move
 
 # --- readings -------------------------------------------------------------------------
 READING_HOURS = np.array([6, 10, 18])
+# Fish move at 09:00 (the profiles date a move, and the assignment it opens, at this hour): on an
+# assignment's first day its container's earlier readings were taken before the fish arrived.
+MOVE_HOUR = 9
 DO, CO2, PH, TEMP, NO2, NO3, NH4 = range(7)
 FRESHWATER_PARAMETERS = np.arange(len(PARAMETERS))
 SEA_PARAMETER_IDS = np.array(SEA_PARAMETERS)
@@ -283,7 +286,8 @@ def readings_frame(
     sensors: np.ndarray | None = None,
     calibrations: Calibrations | None = None,
 ) -> pl.DataFrame:
-    """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day.
+    """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day (on its first day from
+    the move on: MOVE_HOUR).
 
     Value = the container's daily level (the same series growth and mortality use)
     + a diurnal cycle (temperature peaks ~15:00, sea oxygen with it) + sensor noise,
@@ -322,13 +326,15 @@ def readings_frame(
         n = len(rows) * 3 * len(params)
         hour = np.broadcast_to(READING_HOURS[None, :, None], noise.shape).ravel()
         when = (start + np.repeat(day, 3 * len(params))) * US_PER_DAY + hour * US_PER_HOUR
-        keep = None
+        no = d["assignment_no"][rows]  # rows by (assignment, day): a new assignment_no is its first day
+        arrived = np.concatenate([[True], no[1:] != no[:-1]]) if len(no) else np.zeros(0, bool)
+        keep = np.broadcast_to(~(arrived[:, None, None] & (READING_HOURS < MOVE_HOUR)[None, :, None]), noise.shape)
         if faults is not None:
             assert sensors is not None and calibrations is not None, "faults need the sensors read"
-            no = d["assignment_no"][rows]
-            keep, values, jitter = imperfect(
+            fine, values, jitter = imperfect(
                 faults, no, start + day, READING_HOURS, params, values, sensors[no][:, params], calibrations
             )
+            keep = keep & fine
             when = when + jitter.ravel()
         frame = pl.DataFrame(
             {
@@ -338,7 +344,7 @@ def readings_frame(
                 "value": np.round(values.ravel(), 4),
             }
         )
-        frames.append(frame if keep is None else frame.filter(pl.Series(keep.ravel())))
+        frames.append(frame.filter(pl.Series(keep.ravel())))
     return pl.concat(frames)
 
 

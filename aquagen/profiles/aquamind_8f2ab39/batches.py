@@ -11,6 +11,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID, SYSTEM_ID, VET_ID
+from aquagen.model.events import MOVE_HOUR
 from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
@@ -22,7 +23,7 @@ from . import environment, harvest, health, scenario
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
-MOVE_TIME = dt.timedelta(hours=9)
+MOVE_TIME = dt.timedelta(hours=MOVE_HOUR)
 SAMPLE_TIME = dt.timedelta(hours=11)
 MORTALITY_TIME = dt.timedelta(hours=13)
 GROWTH_UPDATE = dt.timedelta(hours=20)
