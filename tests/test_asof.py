@@ -81,12 +81,12 @@ def test_a_resumed_run_keeps_its_moment(tmp_path):
         )
 
 
-@pytest.mark.parametrize("hour", [21, 13, 9])
+@pytest.mark.parametrize("hour", [21, 13, 10, 9])
 def test_a_part_day_of_the_newest_profile_validates(tmp_path, hour):
     """aquamind@cb41030 cut on a day of harvest (events at 10:00, lots graded at 16:00), of sea transfer
     (moves at 09:00 with their handling losses) and growth samples (booked with the 20:00 update), whose
-    daily states are computed at 23:50: at 21:00, 13:00 and 09:00, nothing after the moment, every check
-    passes."""
+    daily states are computed at 23:50: at 21:00, 13:00, 10:00 and 09:00, nothing after the moment, every
+    check passes."""
     first = dt.date(2023, 1, 1)
     moment = dt.datetime(2025, 3, 12, hour, 0, tzinfo=dt.UTC)  # harvest, transfers with losses, samples
     snap = generate(
@@ -114,6 +114,8 @@ def test_a_part_day_of_the_newest_profile_validates(tmp_path, hour):
         assert losses.filter(pl.col("description").str.starts_with("Handling loss"))["count"].sum() == (
             moved["mortality_during_transfer"].sum()
         )
+    elif hour == 10:  # the rings harvested that day have left (09:00), their harvest events (10:00) are not in
+        assert moved.height > 0 and on_the_day("harvest_harvestevent", "event_date").height == 0
     else:  # at 09:00 the moves are not in, nor the 06:00 readings of the tanks they fill (taken before)
         assert moved.height == 0 and on_the_day("environmental_environmentalreading", "reading_time").height > 0
     late = []
