@@ -252,14 +252,13 @@ SUPPORTIVE = (
 
 def disease_treatments(sim: BatchSim) -> pl.DataFrame:
     """One treatment per ring of every disease or jellyfish episode (``sim.episodes``; delousing
-    handling episodes are the lice model's treatments), on the days the simulation scheduled
-    (``treatment.schedule``: report, diagnosis, treatment, none after the ring's last live day).
+    handling episodes are the lice model's treatments), on the days and with the outcome the
+    simulation scheduled (``treatment.schedule``: report, diagnosis, treatment, none after the ring's
+    last live day).
     Returns assignment_no, kind, start_date,
     issue_date, diagnosis_date, date (of the treatment), departure (first day the ring is gone, whole life),
     treatment (name, type, dosage, duration_days, withholding_days), outcome."""
-    ep = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS)))
-    outcome = np.where(stream(sim, DISEASE_TREATMENT).random(ep.height) < 0.75, "successful", "partial")
-    out = ep.with_columns(date="treatment_date", outcome=pl.Series(outcome))
+    out = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS))).with_columns(date="treatment_date")
     name, kind, dosage, days, withholding = (
         pl.col("kind").replace_strict({k: v[i] for k, v in EPISODE_TREATMENTS.items()}) for i in range(5)
     )

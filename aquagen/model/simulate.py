@@ -257,7 +257,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
 
 def episodes_frame(ep: Episodes, asg, start: int, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
     """One row per (episode, ring affected and live on its first day), with the days a veterinarian
-    reports, diagnoses and treats it (``treatment.schedule``: null for delousing handling) and the
+    reports, diagnoses and treats it and the treatment's outcome (``treatment.schedule``: null for
+    delousing handling) and the
     ring's departure over its whole life (whatever the as-of date); and the
     (day, track) pairs its treatments keep unfed (``treatment.FASTS``)."""
     rings = np.flatnonzero(asg.stage == asg.stage.max())
@@ -270,7 +271,8 @@ def episodes_frame(ep: Episodes, asg, start: int, rng: np.random.Generator) -> t
     kind = np.array([EPISODES[k][0] for k in ep.kind[e]], dtype=object)
     treated = np.isin(kind, TREATED)
     days = np.full((len(e), 3), -1, dtype=np.int64)
-    days[treated] = schedule(rng, ep.first_day[e[treated]], asg.end_day[no[treated]] - 1)
+    success = np.zeros(len(e), dtype=bool)
+    days[treated], success[treated] = schedule(rng, ep.first_day[e[treated]], asg.end_day[no[treated]] - 1)
     fasts = [
         (d, asg.track[no[i]])
         for i in np.flatnonzero(treated)
@@ -289,6 +291,7 @@ def episodes_frame(ep: Episodes, asg, start: int, rng: np.random.Generator) -> t
                 name: dates(start + days[:, k]).set(pl.Series(~treated), None)
                 for k, name in enumerate(("issue_date", "diagnosis_date", "treatment_date"))
             },
+            "outcome": pl.Series(np.where(success, "successful", "partial")).set(pl.Series(~treated), None),
         }
     )
     return frame, np.array(fasts, dtype=np.int64).reshape(-1, 2)

@@ -2,8 +2,8 @@
 
 The simulation needs these days before its day loop, as it needs the delousings (``lice``): fish are
 starved before a bath and are not fed while a jellyfish bloom is treated, so those rings neither
-eat nor grow. ``health.disease_treatments`` records the same days (``schedule``'s columns of the
-episodes frame).
+eat nor grow. ``health.disease_treatments`` records the same days and outcomes (``schedule``'s
+columns of the episodes frame).
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ TREATED = ("gill disease", "winter ulcer", "jellyfish")  # the episode kinds a v
 # delousing and transport); feeding stops while jellyfish are in the water (the treatment's three
 # days). The in-feed antibiotic against winter ulcer is eaten, so that ring is fed.
 FASTS = {"gill disease": (-1, 1), "jellyfish": (0, 3)}
+SUCCESS_SHARE = 0.75  # a treatment's outcome: successful, else partial
 
 
-def schedule(rng: np.random.Generator, first_day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
+def schedule(rng: np.random.Generator, first_day: np.ndarray, last_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, 3) day indices of the issue report, the diagnosis and the treatment of ``n`` treated
-    (episode, ring) rows starting on ``first_day``, none after the ring's ``last_day`` alive."""
+    (episode, ring) rows starting on ``first_day``, none after the ring's ``last_day`` alive; and
+    whether each treatment succeeds (drawn after the days, from the same stream)."""
     n = len(first_day)
     steps = np.stack(
         [rng.integers(lo, hi + 1, n) for lo, hi in (ISSUE_AFTER, DIAGNOSIS_AFTER, TREATMENT_AFTER)], axis=1
     ).cumsum(1)
-    return np.minimum(np.asarray(first_day)[:, None] + steps, np.asarray(last_day)[:, None])
+    days = np.minimum(np.asarray(first_day)[:, None] + steps, np.asarray(last_day)[:, None])
+    return days, rng.random(n) < SUCCESS_SHARE
