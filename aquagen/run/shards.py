@@ -203,27 +203,44 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame]) -> dict[str, lis
             with pa_ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table)
             index[name] = [at, sink.tell() - at]
-        footer = json.dumps(index).encode()
-        sink.write(footer + len(footer).to_bytes(8, "little"))
+        sink.write(_index_bytes(index))
     os.replace(tmp, path)
     return index
 
 
-def _streams_index(path: Path) -> dict[str, list[int]]:
-    """The index of a file of ``_write_streams``."""
-    data = pa.memory_map(str(path)).read_buffer()
-    size = int.from_bytes(data.slice(data.size - 8, 8).to_pybytes(), "little")
-    return json.loads(data.slice(data.size - 8 - size, size).to_pybytes())
+def _index_bytes(index: dict[str, list[int]]) -> bytes:
+    """The end of a file of streams (``_write_streams``, ``_put_small``): their index (name -> offset,
+    size) as JSON, then its size."""
+    footer = json.dumps(index).encode()
+    return footer + len(footer).to_bytes(8, "little")
+
+
+def _streams_index(job: Job, rel: str) -> dict[str, list[int]]:
+    """The index of a work file of streams (``_index_bytes``)."""
+    size = int.from_bytes(_read_span(job, rel, -8, 8), "little")
+    return json.loads(_read_span(job, rel, -8 - size, size))
+
+
+def _span(piece: str) -> tuple[str, int, int]:
+    """A piece's work file and its bytes there: ``<file>#<offset>:<size>``."""
+    rel, _, span = piece.partition("#")
+    at, size = span.split(":")
+    return rel, int(at), int(size)
 
 
 def _kept_file(part: str) -> str:
     return f"local/{part}.arrows"
 
 
-def _read_kept(path: Path) -> dict[str, pl.DataFrame]:
-    """A local file of ``_keep``, by table: each memory-mapped on its own, without a copy (its pages
-    are let go with the table, as the shard writes its tables one by one)."""
-    return {name: _read_ipc(path, at=at, size=n) for name, (at, n) in sorted(_streams_index(path).items())}
+def _read_kept(job: Job, part: str) -> dict[str, pl.DataFrame]:
+    """A shard's local file of ``_keep``, by table: each memory-mapped on its own, without a copy (its
+    pages are let go with the table, as the shard writes its tables one by one)."""
+    rel = _kept_file(part)
+    assert job.work.local is not None
+    return {
+        name: _read_ipc(job.work.local / rel, at=at, size=n)
+        for name, (at, n) in sorted(_streams_index(job, rel).items())
+    }
 
 
 def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
@@ -278,7 +295,7 @@ def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables ``_keep`` put aside, numbered with the snapshot's ids."""
     with timed(HANDOFF, "local in") as step:
         if job.work.local is not None:
-            frames = _read_kept(job.work.local / _kept_file(part))
+            frames = _read_kept(job, part)
         else:
             frames = {
                 name: _read_ipc(data)
@@ -362,7 +379,7 @@ def feed_files(job: Job, sites: list[FeedSite]) -> dict[int, dict[int, list[str]
     pieces: list[tuple[str, str, str]] = []  # (container/window, part, piece)
     if job.work.local is not None:
         for path in sorted(job.work.local.glob("feed/*.arrows")):
-            for key, (at, n) in _streams_index(path).items():
+            for key, (at, n) in _streams_index(job, f"feed/{path.name}").items():
                 pieces.append((key, path.stem, f"feed/{path.name}#{at}:{n}"))
     else:
         for rel in job.work.glob("feed/*/*/*.arrow"):
@@ -399,9 +416,8 @@ def _read_piece(job: Job, piece: str, columns: tuple[str, ...]) -> pl.DataFrame:
     local = job.work.local
     if local is None:
         return _read_ipc(job.work.read_bytes(piece), columns)
-    rel, _, span = piece.partition("#")
-    at, size = span.split(":")
-    return _read_ipc(local / rel, columns, int(at), int(size))
+    rel, at, size = _span(piece)
+    return _read_ipc(local / rel, columns, at, size)
 
 
 def _window_part(site: FeedSite, w: int) -> str:
@@ -556,8 +572,7 @@ def _put_small(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
             chunks.append(piece.getvalue())
             index[name] = [at, len(chunks[-1])]
             at += len(chunks[-1])
-        footer = json.dumps(index).encode()
-        job.work.write_bytes(_small_file(part), b"".join(chunks) + footer + len(footer).to_bytes(8, "little"))
+        job.work.write_bytes(_small_file(part), b"".join(chunks) + _index_bytes(index))
         step.rows = sum(df.height for df in frames.values())
 
 
@@ -580,8 +595,7 @@ def small_files(job: Job) -> dict[str, list[str]]:
     part order: the gather tasks read them without an index each."""
     out: dict[str, list[str]] = {}
     for rel in job.work.glob(_small_file("*")):
-        size = int.from_bytes(_read_span(job, rel, -8, 8), "little")
-        for name, (at, n) in json.loads(_read_span(job, rel, -8 - size, size)).items():
+        for name, (at, n) in _streams_index(job, rel).items():
             out.setdefault(name, []).append(f"{rel}#{at}:{n}")
     return dict(sorted(out.items()))
 
@@ -594,9 +608,7 @@ def gather(job: Job, name: str, pieces: list[str]) -> Written:
     def frames() -> Iterator[pl.DataFrame]:
         for piece in pieces:
             with timed(HANDOFF, "small in") as step:
-                rel, _, span = piece.partition("#")
-                at, size = span.split(":")
-                df = pl.read_ipc_stream(io.BytesIO(_read_span(job, rel, int(at), int(size))))
+                df = pl.read_ipc_stream(io.BytesIO(_read_span(job, *_span(piece))))
                 step.rows = df.height
             yield df
 
