@@ -362,6 +362,24 @@ def test_tampered_links_fail_their_check(snaps, case):
     assert sorted(failed_with(snaps[CB], table, change)) == sorted(expected)
 
 
+@pytest.mark.parametrize("profile, table", [(p, t) for p in (PLAN, CB) for t in get(p).mutable])
+def test_a_row_changed_without_its_history_fails_the_history_check(snaps, profile, table):
+    # one row of a changing table a second later than its last history row says: exactly its check fails
+    source = v.SnapshotSource(snaps[profile])
+    df = snaps[profile].read(table)
+    changed = pl.col("id") == pl.col("id").max()
+    source.ctx.register(
+        table,
+        df.with_columns(
+            updated_at=pl.when(changed).then(pl.col("updated_at") + pl.duration(seconds=1)).otherwise("updated_at")
+        ).lazy(),
+    )
+    history = [c for c in v.checks(get(profile), source.as_of) if c.group == "history"]
+    assert [c.name for c in history if source.scalar(c.sql) != c.expected] == [
+        f"{table} rows whose last history row differs from the row"
+    ]
+
+
 def test_daily_states_follow_the_simulation(snaps):
     cb = snaps[CB]
     ds = cb.read("batch_actualdailyassignmentstate")

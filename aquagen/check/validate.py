@@ -1,6 +1,7 @@
 """The validation checks, written once as SQL and run either on a snapshot (Polars' SQL engine
 over the Parquet files) or on a loaded database: the profile's own counts and invariants, and
-for every profile a '+' history row per object and enum columns inside the application's choices."""
+for every profile a '+' history row per object, the last history row of each changing object equal
+to the row, and enum columns inside the application's choices."""
 
 from __future__ import annotations
 
@@ -104,6 +105,37 @@ def _history_checks(profile: Profile) -> list[Check]:
     return out
 
 
+def _either(terms: list[str]) -> str:
+    """``terms`` joined by OR as a balanced tree (Polars' SQL parser limits the nesting depth)."""
+    if len(terms) == 1:
+        return terms[0]
+    half = len(terms) // 2
+    return f"({_either(terms[:half])} OR {_either(terms[half:])})"
+
+
+def _last_history_checks(profile: Profile) -> list[Check]:
+    """Invariant: a changing object's last history row (latest history_date, then history_id)
+    equals the row itself in every column they share, as django-simple-history leaves them."""
+    out = []
+    for name in profile.mutable:
+        t = profile.tables[name]
+        h, k = t.history_table, t.object_key or "id"
+        shared = [c for c in profile.tables[h].column_names if c in t.column_names and c != k]
+        differs = _either([f"(h.{c} IS DISTINCT FROM s.{c})" for c in shared])
+        out.append(
+            Check(
+                "history",
+                f"{name} rows whose last history row differs from the row",
+                f"SELECT COUNT(*) FROM {name} s JOIN (SELECT {k}, MAX(history_date) AS d FROM {h} GROUP BY {k}) m "
+                f"ON m.{k} = s.{k} JOIN (SELECT {k}, history_date, MAX(history_id) AS i FROM {h} "
+                f"GROUP BY {k}, history_date) l ON l.{k} = m.{k} AND l.history_date = m.d "
+                f"JOIN {h} h ON h.history_id = l.i WHERE {differs}",
+                0,
+            )
+        )
+    return out
+
+
 def _enum_checks(profile: Profile) -> list[Check]:
     """Invariant 8: enum columns hold only the application's choices."""
     out = []
@@ -128,6 +160,7 @@ def checks(profile: Profile, as_of: dt.date | None = None, as_of_time: dt.time |
     day, last = f"DATE '{as_of.isoformat()}'", f"DATE '{full.isoformat()}'"
     return (
         _history_checks(profile)
+        + _last_history_checks(profile)
         + _enum_checks(profile)
         + [
             Check(g, n, sql.replace("{as_of}", day).replace("{last_full_day}", last), e)

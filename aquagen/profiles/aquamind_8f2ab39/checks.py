@@ -378,33 +378,6 @@ INVARIANTS = [
         "OR b.actual_end_date IS NOT NULL)",
         0,
     ),
-    (
-        "history",
-        "stock lots whose last history row differs from the row",
-        "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN (SELECT id, MAX(history_id) AS h FROM "
-        "inventory_historicalfeedcontainerstock GROUP BY id) m ON m.id = s.id JOIN inventory_historicalfeedcontainerstock h "
-        "ON h.history_id = m.h WHERE h.quantity_kg <> s.quantity_kg",
-        0,
-    ),
-    (
-        "history",
-        "assignments whose last history row differs from the row",
-        f"SELECT COUNT(*) FROM {BCA} a JOIN (SELECT id, MAX(history_date) AS d FROM "
-        "batch_historicalbatchcontainerassignment GROUP BY id) m ON m.id = a.id JOIN "
-        "batch_historicalbatchcontainerassignment h ON h.id = m.id AND h.history_date = m.d "
-        "WHERE h.population_count <> a.population_count OR h.biomass_kg <> a.biomass_kg OR h.is_active <> a.is_active "
-        "OR COALESCE(h.departure_date, DATE '1900-01-01') <> COALESCE(a.departure_date, DATE '1900-01-01')",
-        0,
-    ),
-    (
-        "history",
-        "sensors whose last history row differs from the row",
-        "SELECT COUNT(*) FROM infrastructure_sensor s JOIN (SELECT id, MAX(history_id) AS h FROM "
-        "infrastructure_historicalsensor GROUP BY id) m ON m.id = s.id JOIN infrastructure_historicalsensor h "
-        f"ON h.history_id = m.h WHERE COALESCE(h.last_calibration_date, {FAR}) <> COALESCE(s.last_calibration_date, {FAR}) "
-        "OR h.updated_at <> s.updated_at",
-        0,
-    ),
     # sensors calibrated when commissioned, then yearly (``aquagen.model.sensors.Calibrations``)
     (
         "sensors",
