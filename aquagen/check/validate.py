@@ -120,6 +120,7 @@ def _last_history_checks(profile: Profile) -> list[Check]:
     for name in profile.mutable:
         t = profile.tables[name]
         h, k = t.history_table, t.object_key or "id"
+        assert h is not None, f"{name} changes but has no history table"
         shared = [c for c in profile.tables[h].column_names if c in t.column_names and c != k]
         differs = _either([f"(h.{c} IS DISTINCT FROM s.{c})" for c in shared])
         out.append(
