@@ -574,18 +574,7 @@ def test_broken_overlapping_occupancy(fleet, tmp_path):
         .with_columns(
             pl.lit(new_id, pl.Int64).alias("id"),
             pl.lit(int(hist["history_id"].max()) + 1, pl.Int32).alias("history_id"),
-            *[
-                intruder[c].alias(c)
-                for c in (
-                    "batch_id",
-                    "population_count",
-                    "biomass_kg",
-                    "assignment_date",
-                    "departure_date",
-                    "is_active",
-                    "last_weighing_date",
-                )
-            ],
+            *[intruder[c].alias(c) for c in intruder.columns if c in hist.columns and c != "id"],
         )
     )
     _rewrite(
