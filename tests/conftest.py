@@ -255,6 +255,7 @@ WORKER_GROUPS = {
     "two_batches": "two_batches",  # test_batch
     "snap": "health",  # test_health
     "reference": "publish",  # test_boundary
+    "older": "publish",
     "project": "project",  # test_db: the project's embedded server
 }
 GROUP_ORDER = ("advance", "fleet_db", "lifecycle_db", "two_batches", "health", "publish", "project")
