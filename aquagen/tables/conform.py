@@ -26,13 +26,21 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
     """
     t = schemas.table(name, profile)
     df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
-    exprs = _conforming(t, tuple(df.schema.items()))
-    try:
-        out = df.select(exprs)
-    except pl.exceptions.PolarsError as e:
-        raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
+    schema = tuple(df.schema.items())
+    if schema == _types(t):  # already the table's columns and types: the casts would change nothing
+        out = df
+    else:
+        try:
+            out = df.select(_conforming(t, schema))
+        except pl.exceptions.PolarsError as e:
+            raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
     _check(t, out)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _types(t: schemas.Table) -> tuple[tuple[str, pl.DataType], ...]:
+    return tuple((c.name, c.polars_type) for c in t.columns)
 
 
 @lru_cache(maxsize=4096)
@@ -143,7 +151,11 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame
     h = t.history_table
     assert h is not None and t.object_key is not None, f"{name} keeps no history"
     rows = order_history(rows, t.object_key)
-    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)), ids.profile)
+    hid = ids.assign(h, rows)
+    want = dict(_types(schemas.table(h, ids.profile)))["history_id"]
+    if hid.dtype != want and hid.dtype.is_integer() and want.is_integer():  # as conform would cast it (strict)
+        hid = hid.cast(want, strict=True)
+    return conform(h, rows.with_columns(history_id=hid), ids.profile)
 
 
 def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
