@@ -26,13 +26,21 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
     """
     t = schemas.table(name, profile)
     df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
-    exprs = _conforming(t, tuple(df.schema.items()))
-    try:
-        out = df.select(exprs)
-    except pl.exceptions.PolarsError as e:
-        raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
+    schema = tuple(df.schema.items())
+    if schema == _types(t):  # already the table's columns and types: the casts would change nothing
+        out = df
+    else:
+        try:
+            out = df.select(_conforming(t, schema))
+        except pl.exceptions.PolarsError as e:
+            raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
     _check(t, out)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _types(t: schemas.Table) -> tuple[tuple[str, pl.DataType], ...]:
+    return tuple((c.name, c.polars_type) for c in t.columns)
 
 
 @lru_cache(maxsize=4096)
@@ -112,8 +120,24 @@ def history(
 def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
     """History rows in (history_date, object id, type) order: the order the app would have written them.
     ``key``: the column of the object's id (the base table's ``object_key``)."""
+    if _in_history_order(df, key):  # a stable sort would return it unchanged
+        return df
     kind = pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8)
     return df.sort([pl.col("history_date"), pl.col(key), kind], maintain_order=True)
+
+
+def _in_history_order(df: pl.DataFrame, key: str) -> bool:
+    """Whether ``df``'s rows are already in strictly increasing (history_date, ``key``) order (most
+    history frames are built so), by arithmetic on the columns' arrays (a query would cost what the
+    sort of a small frame does); False when unsure (NULLs, other types, ties): then it is sorted."""
+    if df.height < 2:
+        return True
+    date, obj = df["history_date"], df[key]
+    if date.null_count() or obj.null_count() or not isinstance(date.dtype, pl.Datetime) or not obj.dtype.is_integer():
+        return False
+    d, k = date.to_physical().to_numpy(), obj.to_numpy()
+    later, same = d[1:] > d[:-1], d[1:] == d[:-1]
+    return bool((later | (same & (k[1:] > k[:-1]))).all())
 
 
 def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.DataFrame:
@@ -127,7 +151,11 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame
     h = t.history_table
     assert h is not None and t.object_key is not None, f"{name} keeps no history"
     rows = order_history(rows, t.object_key)
-    return conform(h, rows.with_columns(history_id=ids.assign(h, rows)), ids.profile)
+    hid = ids.assign(h, rows)
+    want = dict(_types(schemas.table(h, ids.profile)))["history_id"]
+    if hid.dtype != want and hid.dtype.is_integer() and want.is_integer():  # as conform would cast it (strict)
+        hid = hid.cast(want, strict=True)
+    return conform(h, rows.with_columns(history_id=hid), ids.profile)
 
 
 def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:

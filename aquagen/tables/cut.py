@@ -86,6 +86,7 @@ def until(
     if df.height == 0 or when not in df.columns:
         return df
     exists = counted(when, booked, unbooked)
-    if cast(dt.datetime, df.select(exists.max()).item()) < end:
+    latest = df[when].max() if booked is None else df.select(exists.max()).item()  # a Series' max: no query
+    if cast(dt.datetime, latest) < end:
         return df
     return df.filter(exists < end)

@@ -172,11 +172,11 @@ def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str)
     its rank in the shard's table; its day's block of ranks starts at the shard's first id of
     that day (``allocate``), so the id is local + (first - block start) of its day."""
     maps = {}
-    for (table,), g in first.partition_by("table", as_dict=True).items():
-        g = g.sort("day")
+    for (table,), g in first.sort("table", "day").partition_by("table", as_dict=True).items():  # one sort for all
         n = g["n"].to_numpy()
         start = LOCAL_BASE + np.cumsum(n) - n
-        maps[str(table)] = (start, g["first"].to_numpy() - start, LOCAL_BASE + int(n.sum()))
+        # each local id's shift (first - block start of its day), by its rank: one lookup per value
+        maps[str(table)] = (np.repeat(g["first"].to_numpy() - start, n), LOCAL_BASE + int(n.sum()))
     refs = id_references(profile)
     out = {}
     for name, df in frames.items():
@@ -188,15 +188,13 @@ def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str)
     return out
 
 
-def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl.Series:
+def _mapped(s: pl.Series, shift: np.ndarray, end: int) -> pl.Series:
     v = s.to_numpy()
     if not s.null_count() and len(v) and v.min() >= LOCAL_BASE:  # every value local (a table's own ids): no masks
         lv = v.astype(np.int64, copy=False)
         if lv.max() >= end:
             raise AssertionError(f"{s.name}: a local id beyond the counted rows")
-        return pl.Series(s.name, lv + offset[np.searchsorted(start, lv, side="right") - 1], dtype=pl.Int64).cast(
-            s.dtype
-        )
+        return pl.Series(s.name, lv + shift[lv - LOCAL_BASE], dtype=pl.Int64).cast(s.dtype)
     local = v >= LOCAL_BASE
     if s.null_count():
         local &= ~s.is_null().to_numpy()
@@ -207,7 +205,7 @@ def _mapped(s: pl.Series, start: np.ndarray, offset: np.ndarray, end: int) -> pl
         raise AssertionError(f"{s.name}: a local id beyond the counted rows")
     nulls = s.is_null().to_numpy() if s.null_count() else None
     out = np.where(nulls, 0, v).astype(np.int64) if nulls is not None else v.astype(np.int64, copy=True)
-    out[local] = lv + offset[np.searchsorted(start, lv, side="right") - 1]
+    out[local] = lv + shift[lv - LOCAL_BASE]
     mapped = pl.Series(s.name, out, dtype=pl.Int64)
     if nulls is not None:  # a NULL reference stays NULL
         mapped = mapped.scatter(np.flatnonzero(nulls), None)

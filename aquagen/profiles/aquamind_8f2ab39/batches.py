@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from aquagen.model import domain as D
@@ -338,7 +339,7 @@ def build_with(
     lap("inventory_feedingevent", fe.height)
 
     # --- environmental readings (no history table) ---
-    rd = sim.readings.join(link, on="assignment_no").sort("reading_time", "container_id", "parameter")
+    rd = _by_time(sim.readings.join(link, on="assignment_no"))
     container, parameter = pl.col("container_id"), pl.col("parameter")
     sensor = (
         pl.when(container <= SITES.n_hall_containers)
@@ -545,3 +546,18 @@ FCR_LIMIT = 99.9995  # numeric(5,3): anything that rounds above 99.999 overflows
 def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
     ratio = feed / gain
     return pl.when((gain > 0) & (ratio < FCR_LIMIT)).then(ratio)
+
+
+def _by_time(rd: pl.DataFrame) -> pl.DataFrame:
+    """Readings in (reading_time, container_id, parameter) order: by ``np.lexsort`` (half the CPU of
+    Polars' multi-column sort, measured) when no two readings share all three, else (the order of
+    such ties is Polars' own) by Polars' sort as always."""
+    keys = ("reading_time", "container_id", "parameter")
+    if rd.height < 2 or any(rd[k].null_count() for k in keys):
+        return rd.sort(*keys)
+    t, c, p = (rd[k].to_physical().to_numpy() for k in keys)
+    order = np.lexsort((p, c, t))
+    t, c, p = t[order], c[order], p[order]
+    if bool(((t[1:] == t[:-1]) & (c[1:] == c[:-1]) & (p[1:] == p[:-1])).any()):
+        return rd.sort(*keys)
+    return rd[order]
