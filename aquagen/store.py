@@ -8,16 +8,20 @@ from __future__ import annotations
 import errno
 import io
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import fsspec
 import polars as pl
 from fsspec.implementations.local import LocalFileSystem
 
 from . import killpoints
+
+T = TypeVar("T", bound=AbstractContextManager)
 
 _ENOSPC_AT = "AQUAGEN_ENOSPC_AT"  # test hook: the N-th local write of this process fails as on a full disk
 _writes = [0]
@@ -31,6 +35,22 @@ def _no_space_hook(f, data: bytes) -> None:
     if _writes[0] >= int(at):
         f.write(data[: len(data) // 2])  # a full disk cuts a write short
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.name)
+
+
+@contextmanager
+def replacing(path: str, open_tmp: Callable[[str], T]) -> Iterator[T]:
+    """A local file written under a temporary name (``open_tmp`` opens it) and put in place at
+    ``path`` when complete, so readers never see a part of it; its folder is made on first need
+    (a folder's creation per write cost as much as the write)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        f = open_tmp(tmp)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        f = open_tmp(tmp)
+    with f:
+        yield f
+    os.replace(tmp, path)
 
 
 @lru_cache(maxsize=64)
@@ -73,17 +93,11 @@ class Store:
     def write_bytes(self, rel: str, data: bytes) -> None:
         path = self.path(rel)
         if self.local is not None:
-            tmp = f"{path}.tmp-{os.getpid()}"
-            try:
-                f = open(tmp, "wb")
-            except FileNotFoundError:  # its folder first (a folder's creation per write cost as much as the write)
-                os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                f = open(tmp, "wb")
-            with f:
+            with replacing(path, lambda tmp: open(tmp, "wb")) as f:
                 _no_space_hook(f, data)
                 f.write(data)
-            killpoints.reached("store_tmp")  # a temporary file written, not yet in place
-            os.replace(tmp, path)
+                f.flush()
+                killpoints.reached("store_tmp")  # a temporary file written, not yet in place
         else:
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             with self.fs.open(path, "wb") as f:

@@ -37,7 +37,7 @@ from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part, write_pieces
-from ..store import Store
+from ..store import Store, replacing
 from ..tables.cut import cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
@@ -190,14 +190,8 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame]) -> dict[str, lis
     """``frames`` as one local file: an uncompressed Arrow IPC stream per frame, then their index
     (name -> offset, size) and its size; written under a temporary name, in place when complete.
     The index."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        sink = pa.OSFile(str(tmp), "wb")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sink = pa.OSFile(str(tmp), "wb")
     index: dict[str, list[int]] = {}
-    with sink:
+    with replacing(str(path), lambda tmp: pa.OSFile(tmp, "wb")) as sink:
         for name, df in frames.items():
             at = sink.tell()
             table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are
@@ -205,7 +199,6 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame]) -> dict[str, lis
                 writer.write_table(table)
             index[name] = [at, sink.tell() - at]
         sink.write(_index_bytes(index))
-    os.replace(tmp, path)
     return index
 
 
