@@ -21,6 +21,7 @@ from aquagen.model.fleet import (
     default_farm_start,
     fleet_status,
     hall_windows,
+    plan_batch,
     plan_farm,
     plan_fleet,
     sea_window,
@@ -255,6 +256,28 @@ def test_full_farm_plan_is_prefix_stable():
             assert earlier == [b for b in later if b.start_date <= d] and earlier, d
     # the default first start is the same for every as-of date of a year: 4–5 years of history
     assert default_farm_start(dt.date(2026, 1, 1)) == default_farm_start(dt.date(2026, 12, 31)) == dt.date(2022, 1, 1)
+
+
+def test_a_batch_into_a_full_farm_is_told_the_first_start_that_fits():
+    """``aquagen batch`` on a full farm: the one-line error names the first start date at which a
+    station and a sea area are both free, and that date works while the day before does not."""
+    seed = 42
+    planned = plan_farm(dt.date(2022, 1, 1), dt.date(2026, 6, 30), fleet_eggs(seed), seed)
+    place = dict(eggs=3_300_000, geography_name="Scotland", seed=seed)
+    with pytest.raises(AquagenError) as e:
+        plan_batch(planned, start_date=dt.date(2025, 10, 3), **place)
+    m = re.search(
+        r"free for .* starting 2025-10-03; the first start at which a station and a sea area of "
+        r"Scotland are both free is (\d{4}-\d\d-\d\d) \(--start-date\)$",
+        str(e.value),
+    )
+    assert m, str(e.value)
+    first = dt.date.fromisoformat(m[1])
+    assert first > dt.date(2025, 10, 3)
+    with pytest.raises(AquagenError):
+        plan_batch(planned, start_date=first - dt.timedelta(days=1), **place)
+    b = plan_batch(planned, start_date=first, **place)
+    assert b.start_date == first and b.geography == "Scotland"
 
 
 def test_fleet_that_does_not_fit_says_how_many_do(tmp_path):

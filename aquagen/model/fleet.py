@@ -108,7 +108,7 @@ def _site(kind: str, name: str, geo: D.Geography, sites: list[tuple[int, D.Geogr
     return name
 
 
-def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_free) -> str:
+def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_free: Callable[[], str]) -> str:
     """The requested site if it exists, is in ``geo`` and is free; else the first free one."""
     if requested is not None:
         _site(kind, requested, geo, sites)
@@ -118,8 +118,27 @@ def _choose(kind, requested, geo, sites, conflict, existing, start, busy, none_f
         return requested
     free = [name for _, g, name in sites if g == geo and not conflict(existing, name)]
     if not free:
-        raise AquagenError(none_free)
+        raise AquagenError(none_free())
     return free[0]
+
+
+def first_free_start(existing: list[PlannedBatch], geo: D.Geography, start: dt.date, seed: int) -> dt.date | None:
+    """The first start on or after ``start`` at which a next batch of ``geo`` finds a station and a
+    sea area free (None beyond 5 years). A batch's hall windows and sea transfer are days from its
+    start drawn from its own stream, so each blocking batch says exactly the first start it allows:
+    the search jumps from blocker to blocker."""
+    day, shard = start, len(existing)
+    while day <= start + dt.timedelta(days=5 * 365):
+        cal = batch_draw(seed, shard, day, geo.name).calendar
+        halls = [station_conflict(existing, n, day, cal, seed) for _, g, n in SITES.stations() if g == geo]
+        seas = [area_conflict(existing, n, day, cal, seed) for _, g, n in SITES.areas() if g == geo]
+        if None in halls and None in seas:
+            return day
+        to_sea = sea_window(day, cal)[0] - day
+        later = [min(h[1] for h in halls if h)] if None not in halls else []
+        later += [min(a[1] - to_sea for a in seas if a)] if None not in seas else []
+        day = max([day + dt.timedelta(days=1), *later])
+    return None
 
 
 def plan_batch(
@@ -140,6 +159,12 @@ def plan_batch(
         raise AquagenError(f"--eggs {eggs!r} must be a positive whole number of eggs")
     geo = geography(geography_name)
     cal = batch_draw(seed, len(existing), start_date, geo.name).calendar
+
+    def free_from() -> str:
+        first = first_free_start(existing, geo, start_date, seed)
+        both = f"; the first start at which a station and a sea area of {geo.name} are both free is"
+        return f"{both} {first} (--start-date)" if first else ""
+
     station = _choose(
         "station",
         station,
@@ -152,7 +177,7 @@ def plan_batch(
             f"station {station} is busy on {start_date}: batch {b.batch_number} occupies its halls; "
             f"it is free for a batch starting on or after {free}"
         ),
-        f"no station in {geo.name} has its halls free for a batch starting {start_date}",
+        lambda: f"no station in {geo.name} has its halls free for a batch starting {start_date}" + free_from(),
     )
     sea_area = _choose(
         "sea area",
@@ -166,7 +191,7 @@ def plan_batch(
             f"sea area {sea_area} is busy: batch {b.batch_number} occupies it until {free} "
             f"(fallow included); it is free for a sea phase from {free}"
         ),
-        f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}",
+        lambda: f"no sea area in {geo.name} is free for the sea phase of a batch starting {start_date}" + free_from(),
     )
     if batch_name is None:
         prefix = f"{geo.code}-{start_date.year}-"
