@@ -177,6 +177,22 @@ def test_delousing_kills_and_fasts_the_ring_it_treats():
     assert fasting.join(fed, on=["assignment_no", "date"]).height == 0
 
 
+def test_derived_frames_are_made_once_per_simulated_batch():
+    """``health.derived``: a second call returns the frame made by the first (equal to making it anew);
+    a sim replaced with other frames makes its own."""
+    from dataclasses import replace
+
+    from aquagen.model import health
+    from aquagen.model.simulate import BatchSpec, simulate_batch
+
+    sim = simulate_batch(BatchSpec(dt.date(2023, 1, 10), 3_200_000, "Scotland", 42, 3, dt.date(2025, 1, 1)))
+    first = health.mortality_by_container(sim)
+    assert health.mortality_by_container(sim) is first and first.equals(health._mortality_by_container(sim))
+    assert health._episodes(sim) is health._episodes(sim)
+    fewer = replace(sim, daily=sim.daily.filter(pl.col("date") < dt.date(2024, 1, 1)))
+    assert health.mortality_by_container(fewer).height < first.height
+
+
 def test_health_draws_follow_the_shard_not_the_batch_start():
     """Health records come from the shard's stream: two batches alike but for their shard differ, and
     the same shard gives the same records."""

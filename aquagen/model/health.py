@@ -9,6 +9,7 @@ runs itself (``lice``) because a delousing kills and fasts fish.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
@@ -38,11 +39,23 @@ def stream(sim: BatchSim, purpose: int) -> np.random.Generator:
     return rng_for(sim.seed, sim.shard, HEALTH_STREAM, purpose)
 
 
+def derived(sim: BatchSim, make: Callable[[BatchSim], pl.DataFrame]) -> pl.DataFrame:
+    """``make(sim)``, made once per simulated batch (several builders read it)."""
+    key = make.__qualname__
+    if key not in sim.derived:
+        sim.derived[key] = make(sim)
+    return sim.derived[key]
+
+
 def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     """Deaths per assignment and day (assignment_no, date, count, cause, handled): each container's
     deaths with its own cause that day (``events.mortality_frame``), except on the day of a delousing
     that handled fish: the treated ring's deaths are handling (its loss is most of them). ``handled``:
-    the treated ring that day."""
+    the treated ring that day. Made once per batch (``derived``)."""
+    return derived(sim, _mortality_by_container)
+
+
+def _mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     treated = sim.treatments.filter(pl.col("handling_loss") > 0)
     return (
         sim.daily.filter(pl.col("deaths") > 0)
@@ -102,7 +115,11 @@ EPISODE_FACTOR = 2.0  # a day with deaths above twice the container's 30-day med
 
 def _episodes(sim: BatchSim) -> pl.DataFrame:
     """Episode days per assignment (assignment_no, date): deaths above EPISODE_FACTOR × the rolling
-    30-day median, or the container's cause that day is disease."""
+    30-day median, or the container's cause that day is disease. Made once per batch (``derived``)."""
+    return derived(sim, _episode_days)
+
+
+def _episode_days(sim: BatchSim) -> pl.DataFrame:
     d = sim.daily.sort("assignment_no", "date").with_columns(
         base=pl.col("deaths").rolling_median(30, min_samples=5).over("assignment_no")
     )

@@ -30,7 +30,7 @@ and length) and readings (4 dp). ``daily.feed_kg`` is the sum of the stored feed
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -123,6 +123,8 @@ class BatchSim:
     target_weight_g: float = 0.0  # the harvest weight the batch is grown to (its sea phase's length)
     seed: int = 0  # the fleet seed and the batch's shard: its health records' streams (``seeds.HEALTH_STREAM``)
     shard: int = 0
+    # frames derived from the others once for several builders (``health.derived``); not compared
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def simulate_batch(spec: BatchSpec) -> BatchSim:

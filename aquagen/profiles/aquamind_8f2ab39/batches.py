@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from aquagen.model import domain as D
@@ -18,6 +17,7 @@ from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
 from aquagen.tables.ids import IdBook
+from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
@@ -282,7 +282,7 @@ def build_with(
         population_count=pl.col("population_count").cast(pl.Int64),
         avg_weight_g=pl.col("avg_weight_g").round(2),
     ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
-    last = states.sort(["id", "history_date"]).group_by("id", maintain_order=True).last()
+    last = sort_unique(states, "id", "history_date").group_by("id", maintain_order=True).last()
     out["batch_batchcontainerassignment"] = T.conform(
         "batch_batchcontainerassignment", last.select(bca_cols).sort("id")
     )
@@ -320,7 +320,7 @@ def build_with(
     lap("batch_growthsample", gs.height)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
-    fe = sim.feedings.sort("feeding_date", "feeding_time", "assignment_no").join(
+    fe = sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no").join(
         link, on="assignment_no", maintain_order="left"
     )
     fe = fe.with_columns(
@@ -549,15 +549,6 @@ def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
 
 
 def _by_time(rd: pl.DataFrame) -> pl.DataFrame:
-    """Readings in (reading_time, container_id, parameter) order: by ``np.lexsort`` (half the CPU of
-    Polars' multi-column sort, measured) when no two readings share all three, else (the order of
-    such ties is Polars' own) by Polars' sort as always."""
-    keys = ("reading_time", "container_id", "parameter")
-    if rd.height < 2 or any(rd[k].null_count() for k in keys):
-        return rd.sort(*keys)
-    t, c, p = (rd[k].to_physical().to_numpy() for k in keys)
-    order = np.lexsort((p, c, t))
-    t, c, p = t[order], c[order], p[order]
-    if bool(((t[1:] == t[:-1]) & (c[1:] == c[:-1]) & (p[1:] == p[:-1])).any()):
-        return rd.sort(*keys)
-    return rd[order]
+    """Readings in (reading_time, container_id, parameter) order (``sort_unique``: by NumPy when no two
+    readings share all three)."""
+    return sort_unique(rd, "reading_time", "container_id", "parameter")

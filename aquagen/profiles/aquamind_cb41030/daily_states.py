@@ -27,6 +27,7 @@ import polars as pl
 from aquagen.model import domain as D
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles.aquamind_8f2ab39.batches import BatchTables
+from aquagen.tables.order import sort_unique
 
 TABLE = "batch_actualdailyassignmentstate"
 COMPUTED = dt.timedelta(hours=23, minutes=50)
@@ -93,7 +94,7 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     fcr_conf = pl.when(has_fcr).then(pl.min_horizontal(feed_conf, pl.lit(0.9))).otherwise(0.0)
     word = lambda cond, yes, no: pl.when(cond).then(pl.lit(yes)).otherwise(pl.lit(no))
     num = lambda e: e.round(2).cast(pl.String)
-    return d.select(
+    rows = d.select(
         date="date",
         day_number=((pl.col("date") - pl.lit(start)).dt.total_days() + 1).cast(pl.Int32),
         avg_weight_g="weight",
@@ -125,7 +126,8 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
         batch_id=pl.lit(ctx.plan.batch_id, dtype=pl.Int64),
         container_id="container_id",
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1 + pl.col("moved").cast(pl.Int64),
-    ).sort("date", "assignment_id")
+    )
+    return sort_unique(rows, "date", "assignment_id")
 
 
 def add(ctx: BatchTables) -> None:

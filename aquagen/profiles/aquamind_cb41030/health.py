@@ -26,6 +26,7 @@ from aquagen.profiles.aquamind_8f2ab39 import health as plan_health
 from aquagen.profiles.aquamind_8f2ab39.batches import SAMPLE_TIME
 from aquagen.profiles.aquamind_8f2ab39.records import add
 from aquagen.tables.ids import IdBook
+from aquagen.tables.order import sort_unique
 
 from .masterdata import LICE_TYPES, MAX_SCORE, MIN_SCORE, SALMON_LOUSE
 
@@ -101,9 +102,14 @@ def growth_fish(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> No
     """The fish weighed and measured in each growth sample (fish_identifier: its number in the sample)."""
     samples = out["batch_growthsample"].select(growth_sample_id="id", bca_id="assignment_id", sample_date="sample_date")
     fish = (
-        sim.sample_fish.join(link.select("assignment_no", "bca_id"), on="assignment_no", maintain_order="left")
-        .join(samples, on=["bca_id", "sample_date"], maintain_order="left")
-        .sort("sample_date", "growth_sample_id", "fish_no")
+        sort_unique(
+            sim.sample_fish.join(
+                link.select("assignment_no", "bca_id"), on="assignment_no", maintain_order="left"
+            ).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
+            "sample_date",
+            "growth_sample_id",
+            "fish_no",
+        )
         .with_columns(
             fish_identifier=pl.col("fish_no").cast(pl.String),
             created_at=(pl.col("sample_date").cast(pl.Datetime("us")) + pl.lit(SAMPLE_TIME)).dt.replace_time_zone(
