@@ -339,7 +339,7 @@ def build_with(
     lap("inventory_feedingevent", fe.height)
 
     # --- environmental readings (no history table) ---
-    rd = _by_time(sim.readings.join(link, on="assignment_no"))
+    rd = sort_unique(sim.readings.join(link, on="assignment_no"), "reading_time", "container_id", "parameter")
     container, parameter = pl.col("container_id"), pl.col("parameter")
     sensor = (
         pl.when(container <= SITES.n_hall_containers)
@@ -546,9 +546,3 @@ FCR_LIMIT = 99.9995  # numeric(5,3): anything that rounds above 99.999 overflows
 def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
     ratio = feed / gain
     return pl.when((gain > 0) & (ratio < FCR_LIMIT)).then(ratio)
-
-
-def _by_time(rd: pl.DataFrame) -> pl.DataFrame:
-    """Readings in (reading_time, container_id, parameter) order (``sort_unique``: by NumPy when no two
-    readings share all three)."""
-    return sort_unique(rd, "reading_time", "container_id", "parameter")
