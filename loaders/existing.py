@@ -197,6 +197,14 @@ class InPlace:
     rebuilt: tuple[int, int]  # secondary indexes and foreign keys dropped and recreated
 
 
+def purge_replaced(conn: psycopg.Connection, p: Plan) -> None:
+    """The batches ``--replace`` reloads, purged inside the caller's transaction. The lots get back
+    what the purged feedings drew: lots the snapshot does not hold (another seed's) are left
+    consistent; those it holds (matched by lot number) then take its values."""
+    if p.replaced:
+        purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
+
+
 def load_in_place(
     conn: psycopg.Connection,
     snapshot: Snapshot,
@@ -207,11 +215,7 @@ def load_in_place(
     start: float,
     progress: Progress | None = None,
 ) -> InPlace:
-    """Into the existing tables themselves, inside the caller's transaction."""
-    if p.replaced:
-        # the lots get back what the purged feedings drew: lots the snapshot does not hold (another
-        # seed's) are left consistent; those it holds (matched by lot number) then take its values
-        purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
+    """Into the existing tables themselves, inside the caller's transaction (after ``purge_replaced``)."""
     immediate_constraints(conn, ts)
     saved = None
     loaded = [n for n in ts if snapshot.rows(n)]
