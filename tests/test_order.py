@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from aquagen.tables.order import sort_unique
+from aquagen.tables.order import in_order, sort_unique
 
 
 def _frame(rng: np.random.Generator, n: int, span: int) -> pl.DataFrame:
@@ -28,6 +28,9 @@ def test_as_polars_sorts_unique_keys() -> None:
         assert sort_unique(df, *keys).equals(df.sort(*keys))
     ordered = df.sort("day", "id")
     assert sort_unique(ordered, "day", "id") is ordered  # already in order: as it is
+    assert in_order(ordered, "day", "id") and not in_order(df, "day", "id")
+    assert not in_order(ordered, "day")  # days repeat: not strictly increasing
+    assert not in_order(ordered.with_columns(id=pl.lit(None, pl.Int64)), "day", "id")  # unsure: NULLs
 
 
 def test_ties_nulls_and_other_types_as_polars() -> None:

@@ -11,6 +11,7 @@ import polars as pl
 import schemas
 
 from .ids import IdBook
+from .order import in_order
 
 
 class SchemaViolation(ValueError):
@@ -120,24 +121,10 @@ def history(
 def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
     """History rows in (history_date, object id, type) order: the order the app would have written them.
     ``key``: the column of the object's id (the base table's ``object_key``)."""
-    if _in_history_order(df, key):  # a stable sort would return it unchanged
+    if in_order(df, "history_date", key):  # a stable sort would return it unchanged
         return df
     kind = pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8)
     return df.sort([pl.col("history_date"), pl.col(key), kind], maintain_order=True)
-
-
-def _in_history_order(df: pl.DataFrame, key: str) -> bool:
-    """Whether ``df``'s rows are already in strictly increasing (history_date, ``key``) order (most
-    history frames are built so), by arithmetic on the columns' arrays (a query would cost what the
-    sort of a small frame does); False when unsure (NULLs, other types, ties): then it is sorted."""
-    if df.height < 2:
-        return True
-    date, obj = df["history_date"], df[key]
-    if date.null_count() or obj.null_count() or not isinstance(date.dtype, pl.Datetime) or not obj.dtype.is_integer():
-        return False
-    d, k = date.to_physical().to_numpy(), obj.to_numpy()
-    later, same = d[1:] > d[:-1], d[1:] == d[:-1]
-    return bool((later | (same & (k[1:] > k[:-1]))).all())
 
 
 def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.DataFrame:

@@ -15,10 +15,11 @@ def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
     Polars' own; NULLs; other types) by Polars' sort as before."""
     if df.height < 2:
         return df
-    cols = [df[k] for k in keys]
-    if any(c.null_count() or not (c.dtype.is_integer() or c.dtype.is_temporal()) for c in cols):
+    arrays = _key_arrays(df, keys)
+    if arrays is None:
         return df.sort(*keys)
-    arrays = [c.to_physical().to_numpy() for c in cols]
+    if _increasing(arrays):  # already in order
+        return df
     packed = _packed(arrays)
     if packed is not None:
         order = np.argsort(packed, kind="stable")
@@ -32,9 +33,35 @@ def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
             tie &= s[1:] == s[:-1]
     if tie.any():
         return df.sort(*keys)
-    if (order[1:] > order[:-1]).all():  # already in order
-        return df
     return df[order]
+
+
+def in_order(df: pl.DataFrame, *keys: str) -> bool:
+    """Whether ``df``'s rows are already in strictly increasing order of ``keys`` (any sort, stable or
+    not, would return them unchanged), by arithmetic on the columns' arrays (a query costs what the
+    sort of a small frame does); False when unsure (NULLs, other types, ties)."""
+    if df.height < 2:
+        return True
+    arrays = _key_arrays(df, keys)
+    return arrays is not None and _increasing(arrays)
+
+
+def _key_arrays(df: pl.DataFrame, keys: tuple[str, ...]) -> list[np.ndarray] | None:
+    """The keys' physical values, or None unless every key is an integer or temporal column without NULLs."""
+    cols = [df[k] for k in keys]
+    if any(c.null_count() or not (c.dtype.is_integer() or c.dtype.is_temporal()) for c in cols):
+        return None
+    return [c.to_physical().to_numpy() for c in cols]
+
+
+def _increasing(arrays: list[np.ndarray]) -> bool:
+    """Whether consecutive rows strictly increase in the keys' lexicographic order."""
+    later = np.zeros(len(arrays[0]) - 1, dtype=bool)
+    same = ~later
+    for a in arrays:
+        later |= same & (a[1:] > a[:-1])
+        same &= a[1:] == a[:-1]
+    return bool(later.all())
 
 
 def _packed(arrays: list[np.ndarray]) -> np.ndarray | None:
