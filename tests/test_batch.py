@@ -19,7 +19,7 @@ from aquagen.run.generate import add_batch, generate
 from aquagen.snapshot import Snapshot, SnapshotWriter
 from loaders import postgres
 
-from .conftest import run_cli
+from .conftest import run_cli, shared_snapshot
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -265,9 +265,12 @@ def test_busy_sea_area_names_batch_and_free_date(tmp_path):
     assert r.returncode == 2 and f"batch SCO-2024-001 occupies it until {until}" in r.stderr
 
 
-def test_generate_batches_is_deterministic(tmp_path):
-    a = generate(tmp_path / "a", seed=3, batches=3, as_of=dt.date(2025, 3, 1), first_start=dt.date(2023, 1, 1))
-    b = generate(tmp_path / "b", seed=3, batches=3, as_of=dt.date(2025, 3, 1), first_start=dt.date(2023, 1, 1))
+def test_generate_batches_is_deterministic(tmp_path_factory, tmp_path):
+    from .test_fleet import ARGS, AS_OF
+
+    # the first run: test_fleet's shared fleet (four batches at sea, in freshwater, one mid-transition)
+    a = shared_snapshot(tmp_path_factory, "fleet-4-batches", as_of=AS_OF, workers=1, **ARGS)
+    b = generate(tmp_path / "b", as_of=AS_OF, workers=1, **ARGS)
     files = sorted(p.relative_to(a.path) for p in a.path.rglob("*.parquet"))
     assert files and all((a.path / f).read_bytes() == (b.path / f).read_bytes() for f in files)
     assert (a.path / "manifest.json").read_bytes() == (b.path / "manifest.json").read_bytes()
