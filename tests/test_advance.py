@@ -42,13 +42,14 @@ MOMENT = NOW.replace(minute=0)
 
 
 def contents(dsn: str) -> dict[str, tuple[int, str]]:
-    """Per table: rows and an md5 of every row in primary-key order; and every sequence's position."""
+    """Per table: rows and an md5 of every row's text, one a line, in primary-key order; and every
+    sequence's position."""
     out = {}
     with psycopg.connect(dsn) as c:
         for name, t in get().tables.items():
             order = ", ".join(f'"{k}"' for k in t.primary_key)
             out[name] = c.execute(
-                f"SELECT count(*), md5(string_agg(md5(x::text), '' ORDER BY {order})) FROM public.{name} x"
+                f"SELECT count(*), md5(string_agg(x::text, E'\\n' ORDER BY {order})) FROM public.{name} x"
             ).fetchone()
         out["sequences"] = c.execute(
             "SELECT sequencename, last_value FROM pg_sequences "

@@ -62,7 +62,7 @@ def snaps(tmp_path_factory) -> dict[str, Snapshot]:
     # the plan's profile has no planned state: a batch that has not started is not in it (--batches 3)
     return {
         p: shared_snapshot(
-            tmp_path_factory, f"profiles-{p}", profile=p, workers=2, **{**FLEET, "batches": 3 if p == PLAN else 4}
+            tmp_path_factory, f"profiles-{p}", profile=p, workers=1, **{**FLEET, "batches": 3 if p == PLAN else 4}
         )
         for p in (PLAN, CB)
     }
@@ -139,7 +139,7 @@ def test_snapshot_conforms_and_validates(snaps):
 def test_deterministic(snaps, tmp_path):
     from aquagen.run.generate import generate
 
-    again = generate(tmp_path / "again", profile=CB, workers=1, **FLEET)
+    again = generate(tmp_path / "again", profile=CB, workers=2, **FLEET)  # the shared one: workers=1
     files = lambda s: {n: [f["sha256"] for f in e["files"]] for n, e in s.manifest["tables"].items()}
     assert files(again) == files(snaps[CB])
 

@@ -226,7 +226,10 @@ def _build_locked(
         for leftover in work.local.rglob("*.tmp-*"):  # writes a kill cut short (never renamed in place)
             leftover.unlink()
     job = Job(root=work, **job_args)
-    run = Runner(job, meta, workers, progress or Progress(), resume, scheduler, connect_timeout)
+    # at most a worker a batch: the feed sites and the gathering of one batch's rows are too little work
+    # for a pool (each worker imports Polars, NumPy and aquagen)
+    pool = min(workers, max(1, len(planned)))
+    run = Runner(job, meta, pool, progress or Progress(), resume, scheduler, connect_timeout)
     written: list[Written] = []
     try:
         master = run.phase("master data", [("master", master_shard, (job,))])["master"]

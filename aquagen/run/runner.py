@@ -16,7 +16,6 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
-from typing import cast
 
 import polars as pl
 
@@ -114,7 +113,9 @@ class Runner:
             self.state = saved
         else:
             self.job.root.write_text(self.PROGRESS, json.dumps({"meta": self.state["meta"]}, default=str) + "\n")
-        self.pool, self.client = None, None
+        self.pool: ProcessPoolExecutor | None = None
+        self.client = None
+        self.workers = workers
         if scheduler:
             try:
                 from distributed import Client
@@ -124,8 +125,6 @@ class Runner:
                 self.client = Client(scheduler, timeout=connect_timeout)
             except OSError as e:
                 raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
-        elif workers > 1:
-            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
 
     def close(self, abort: bool = False) -> None:
         """Stop the workers: when the run failed or was interrupted, at once (killed: they write
@@ -159,13 +158,9 @@ class Runner:
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
-        if self.client is not None or self.pool is not None:
+        if self.client is not None or (self.workers > 1 and len(todo) > 1):
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
-            submit = (
-                partial(self.client.submit, retries=2, pure=False)
-                if self.client
-                else cast(ProcessPoolExecutor, self.pool).submit
-            )
+            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self._pool().submit
             with _signals_deferred(), _workers_single_threaded():  # workers are spawned here
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
@@ -177,6 +172,16 @@ class Runner:
             self._store(key, result)
             del result
         return results
+
+    def _pool(self) -> ProcessPoolExecutor:
+        """The worker pool, made when a phase first has more than one shard to run: a run whose
+        phases have one shard each (``aquagen batch`` adding a batch) runs in this process and
+        spawns no worker (each imports Polars, NumPy and aquagen: about half a CPU-second). It
+        starts a worker per shard submitted while none is idle, so that it holds at most
+        min(workers, shards) of them."""
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init)
+        return self.pool
 
     def counts(self, key: str) -> pl.DataFrame:
         """A finished shard's counts, as ``_store`` keeps them."""
