@@ -42,7 +42,7 @@ import schemas
 from aquagen import killpoints, timing
 from aquagen.snapshot import Snapshot
 
-from . import staged
+from . import purge, staged
 from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, history_offsets, id_maps, id_segments, matched_counts
@@ -261,6 +261,12 @@ def retired(staging: str) -> str:
     return f"{staging}_old"
 
 
+def scratch(staging: str) -> str:
+    """The schema of the id sets of the rows ``--replace`` leaves out of the copies, dropped when the
+    load ends (a name the next load drops as a leftover if a kill comes first)."""
+    return f"{staging}_sets"
+
+
 @dataclass
 class Swapped:
     rows: dict[str, int]
@@ -281,10 +287,15 @@ def load_swapped(
     start: float,
     progress: Progress | None = None,
     lock_wait: str = TABLE_LOCK_WAIT,
+    purged: list[int] | None = None,
 ) -> Swapped:
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
-    snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
-    fails), then swap them in before that transaction commits."""
+    snapshot fills): build their copies in the schema ``staging`` (the caller drops it and
+    ``scratch(staging)`` if this fails), then swap them in before that transaction commits.
+
+    ``purged``: batch ids (``--replace``) whose rows the copies leave out, as a purge of them would
+    (``purge.Doomed``: the same id sets and conditions; the lots given back what their feedings
+    drew); ``tables`` then holds every table such rows are in."""
     laps = timing.Laps(timing.LOAD_PREPARE)
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
     copies = describe_all(ctl, tables, staging)
@@ -303,15 +314,32 @@ def load_swapped(
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
 
+    # the staging schema (and the purge's id sets) are made on a connection of their own: the
+    # workers must see them now
+    doomed: purge.Doomed | None = None
+    with connect(dsn) as aside:
+        aside.autocommit = True
+        aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+        laps("staging schema")
+        if purged:
+            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
+            with aside.transaction():
+                doomed = purge.doomed(aside, purged, purge.Sets(scratch(staging)))
+            laps("rows of the replaced batches")
+
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]
+        kept = doomed.kept(name) if doomed is not None else None
+        where = f" t WHERE {kept.as_string(ctl)}" if kept is not None else ""
 
         def fill(conn: psycopg.Connection) -> int:
             conn.execute(  # one round trip
                 f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
                 "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS); "
-                f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"'
+                f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"{where}'
             )
+            if doomed is not None:
+                doomed.give_back(conn, name, staging)
             return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, offsets, freeze=True, progress=progress)
 
         return fill
@@ -330,11 +358,6 @@ def load_swapped(
         )
         for c in copies.values()
     ]
-    # the staging schema is made on its own connection: the workers must see it now
-    with connect(dsn) as aside:
-        aside.autocommit = True
-        aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-    laps("staging schema")
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
     rows = {n: done.rows.get(n, 0) for n in ts}
     laps = timing.Laps(timing.LOAD_FINAL)
