@@ -1,12 +1,13 @@
 """Loading into a schema that is already there (e.g. created by AquaMind's migrations).
 
 The batches the database already holds are refused, left out (``--skip-existing``)
-or purged first (``--replace``); master rows are matched by natural key and every
-reference remapped (``loaders.reconcile``). The rows are then written either
+or replaced (``--replace``: purged first, or left out of the tables' copies); master rows
+are matched by natural key and every reference remapped (``loaders.reconcile``). The rows
+are then written either
 
 - in place (``load_in_place``): one transaction on one connection, the COPY going into the
   indexed tables (``rebuild`` drops the secondary indexes and FKs around it), the choice
-  when the tables already hold more rows than the snapshot brings, or for ``--replace``;
+  when the tables already hold (or, replacing, keep) more rows than the snapshot brings;
 - or staged (``loaders.swap``): copies of the tables built in parallel, swapped in at the end.
 """
 
@@ -100,19 +101,26 @@ def plan(
     return out
 
 
-def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table]) -> dict[str, IdMap]:
-    """Where every base table's snapshot ids go in this database (reads only)."""
+def id_maps(
+    conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], kept: dict[str, int] | None = None
+) -> dict[str, IdMap]:
+    """Where every base table's snapshot ids go in this database (reads only); ``kept``: the highest
+    id of tables that keep only some of their rows (``--replace`` by copies), instead of their own."""
     maps: dict[str, IdMap] = {}
-    tops = max_ids(conn, [t for t in ts.values() if not t.history_of])
+    tops = max_ids(conn, [t for t in ts.values() if not t.history_of]) | (kept or {})
     for name, t in ts.items():
         if not t.history_of:
             maps[name] = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
     return maps
 
 
-def history_offsets(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> dict[str, int]:
-    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds."""
-    return max_ids(conn, [t for t in ts.values() if t.history_of])
+def history_offsets(
+    conn: psycopg.Connection, ts: dict[str, schemas.Table], kept: dict[str, int] | None = None
+) -> dict[str, int]:
+    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds
+    (or keeps, ``id_maps``)."""
+    found = max_ids(conn, [t for t in ts.values() if t.history_of])
+    return found | {n: v for n, v in (kept or {}).items() if n in found}
 
 
 def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, list]:

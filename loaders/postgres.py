@@ -6,8 +6,9 @@ final transaction. Into a database that already has the schema (e.g. created by
 AquaMind's migrations) the schema is verified first (``loaders.catalog``), master
 rows that already exist are matched by natural key and every reference remapped
 (``loaders.reconcile``), then the rows go either into copies of the tables built
-in parallel and swapped in (``loaders.swap``), or into the tables themselves in one
-transaction (``loaders.existing``), whichever is faster. An error or a kill leaves
+in parallel and swapped in (``loaders.swap``; with ``--replace`` the copies leave the
+replaced batches' rows out), or into the tables themselves in one transaction
+(``loaders.existing``; with ``--replace`` after a purge), whichever is faster. An error or a kill leaves
 ``public`` exactly as it was. One load or purge runs at a time per database (an
 advisory lock, ``loaders.session``), and ``aquagen_load_log`` records every load
 (``loaders.loadlog``).

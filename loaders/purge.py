@@ -18,6 +18,10 @@ lowest-id lot of each feed container) and their lots stay, reset to their '+'
 history row; every later purchase and lot, their history and the initial lots'
 '~' rows go.
 
+The same definitions (``Doomed``: id sets and, per table, the columns that name purged
+rows) serve ``load --replace`` when it copies the tables without those rows instead
+(``loaders.swap``).
+
 Everything runs in one transaction under the aquagen advisory lock; afterwards
 the infrastructure and master-data counts are compared with before (a change
 rolls everything back). A dry run does the same work and rolls it back, so its

@@ -2,8 +2,9 @@
 
 For every table the snapshot fills, a copy is built in a staging schema over parallel
 connections (``loaders.staged``): created ``LIKE`` the table (columns, defaults,
-identity, storage, column comments), filled with the table's own rows and then the
-snapshot's (remapped, ``loaders.existing``), and given the table's own keys, CHECKs,
+identity, storage, column comments), filled with the table's own rows (with ``--replace``,
+but those of the replaced batches: ``loaders.purge.Doomed``) and then the snapshot's
+(remapped, ``loaders.existing``), and given the table's own keys, CHECKs,
 indexes (clustered marks, comments) and foreign keys, each from its definition in
 the catalog (``pg_get_indexdef``, ``pg_get_constraintdef``), with the same names.
 The tables themselves stay readable meanwhile; writes to them wait (SHARE lock), so
@@ -267,6 +268,27 @@ def scratch(staging: str) -> str:
     return f"{staging}_sets"
 
 
+def kept_tops(
+    conn: psycopg.Connection, doomed: purge.Doomed, snapshot: Snapshot, ts: dict[str, schemas.Table], tables: list[str]
+) -> dict[str, int]:
+    """The highest id (``history_id``) each loaded table keeps without the replaced batches' rows:
+    the snapshot's rows are numbered on from there, as after a purge (a farm replaced whole by
+    itself gets its own ids back; no remapping)."""
+    out = {}
+    for name in tables:
+        t, cond = ts[name], doomed.kept(name)
+        col = t.identity_column or "id"
+        if cond is not None and snapshot.rows(name) and col in t.column_names:
+            out[name] = one(
+                conn.execute(
+                    sql.SQL("SELECT COALESCE(max(t.{}), 0) FROM public.{} t WHERE {}").format(
+                        sql.Identifier(col), sql.Identifier(name), cond
+                    )
+                )
+            )[0]
+    return out
+
+
 @dataclass
 class Swapped:
     rows: dict[str, int]
@@ -297,11 +319,21 @@ def load_swapped(
     (``purge.Doomed``: the same id sets and conditions; the lots given back what their feedings
     drew); ``tables`` then holds every table such rows are in."""
     laps = timing.Laps(timing.LOAD_PREPARE)
+    doomed: purge.Doomed | None = None
+    kept: dict[str, int] = {}
+    if purged:  # the id sets, made on a connection of its own: the workers must see them
+        with connect(dsn) as aside:
+            aside.autocommit = True
+            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
+            with aside.transaction():
+                doomed = purge.doomed(aside, purged, purge.Sets(scratch(staging)))
+                kept = kept_tops(aside, doomed, snapshot, ts, tables)
+        laps("rows of the replaced batches")
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
     copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
-    maps = id_maps(ctl, snapshot, ts)
-    offsets = history_offsets(ctl, ts)  # the copies hold the same rows (writes wait)
+    maps = id_maps(ctl, snapshot, ts, kept)
+    offsets = history_offsets(ctl, ts, kept)  # the copies hold the same rows (writes wait)
     segments = id_segments(maps, offsets)
     existing_rows: dict[str, int] = dict(
         ctl.execute(
@@ -314,18 +346,11 @@ def load_swapped(
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
 
-    # the staging schema (and the purge's id sets) are made on a connection of their own: the
-    # workers must see them now
-    doomed: purge.Doomed | None = None
+    # the staging schema is made on its own connection: the workers must see it now
     with connect(dsn) as aside:
         aside.autocommit = True
         aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-        laps("staging schema")
-        if purged:
-            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
-            with aside.transaction():
-                doomed = purge.doomed(aside, purged, purge.Sets(scratch(staging)))
-            laps("rows of the replaced batches")
+    laps("staging schema")
 
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]

@@ -68,7 +68,8 @@ def failed_checks(dsn) -> list[str]:
 
 
 def contents(dsn) -> dict[str, str]:
-    """Each loaded table's rows, ids left out (a replace gives new ones), as a digest."""
+    """Each loaded table's rows as a digest, ids and references left out (a replace numbers the
+    rows afresh)."""
     out = {}
     with psycopg.connect(dsn) as c:
         for name, t in schemas.tables().items():
