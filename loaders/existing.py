@@ -101,26 +101,19 @@ def plan(
     return out
 
 
-def id_maps(
-    conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], kept: dict[str, int] | None = None
-) -> dict[str, IdMap]:
-    """Where every base table's snapshot ids go in this database (reads only); ``kept``: the highest
-    id of tables that keep only some of their rows (``--replace`` by copies), instead of their own."""
+def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table]) -> dict[str, IdMap]:
+    """Where every base table's snapshot ids go in this database (reads only)."""
     maps: dict[str, IdMap] = {}
-    tops = max_ids(conn, [t for t in ts.values() if not t.history_of]) | (kept or {})
+    tops = max_ids(conn, [t for t in ts.values() if not t.history_of])
     for name, t in ts.items():
         if not t.history_of:
             maps[name] = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
     return maps
 
 
-def history_offsets(
-    conn: psycopg.Connection, ts: dict[str, schemas.Table], kept: dict[str, int] | None = None
-) -> dict[str, int]:
-    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds
-    (or keeps, ``id_maps``)."""
-    found = max_ids(conn, [t for t in ts.values() if t.history_of])
-    return found | {n: v for n, v in (kept or {}).items() if n in found}
+def history_offsets(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> dict[str, int]:
+    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds."""
+    return max_ids(conn, [t for t in ts.values() if t.history_of])
 
 
 def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, list]:
