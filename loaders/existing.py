@@ -126,6 +126,18 @@ def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, li
     return out
 
 
+def followed(maps: dict[str, IdMap]) -> dict[str, list[int]]:
+    """The database ids of the rows that take the snapshot's values and history (``FOLLOW_SNAPSHOT``,
+    matched by natural key), per base table."""
+    out = {}
+    for name in FOLLOW_SNAPSHOT:
+        m = maps.get(name)
+        if m is not None and m.matched is not None and m.matched.len():
+            assert m.pairs is not None  # matched ids come with their pairs (reconcile)
+            out[name] = m.pairs.filter(pl.col("old").is_in(m.matched.implode()))["new"].to_list()
+    return out
+
+
 def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
     return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
 
@@ -158,8 +170,8 @@ def copy_existing(
     drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [(key, t.name)])] if r in skip]
     n = 0
     if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
-        assert own is not None and own.pairs is not None  # matched ids come with their pairs (reconcile)
-        existing = own.pairs.filter(pl.col("old").is_in(matched.implode()))["new"].to_list()
+        assert own is not None
+        existing = followed(maps)[t.history_of or t.name]
         if t.history_of:  # the matched rows' history is replaced by the snapshot's
             conn.execute(f'DELETE FROM {target} WHERE "{key}" = ANY(%s)', (existing,))
         else:  # the matched rows are updated to the snapshot's values

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -330,15 +330,23 @@ class Doomed:
         ).rowcount
 
 
-def doomed(conn: psycopg.Connection, batch_ids: Iterable[int], sets: Sets, restore_stock: bool = True) -> Doomed:
+def doomed(
+    conn: psycopg.Connection,
+    batch_ids: Iterable[int],
+    sets: Sets,
+    restore_stock: bool = True,
+    overwritten: Sequence[int] = (),
+) -> Doomed:
     """The rows of these batches, found inside the caller's transaction (reads only; the id sets
-    go where ``sets`` says). With ``restore_stock`` the stock lots' draws by their feedings too."""
+    go where ``sets`` says). With ``restore_stock`` the stock lots' draws by their feedings too,
+    but on the lots ``overwritten`` (ids of lots a load gives new values and history whatever
+    they hold)."""
     conn.execute("SET LOCAL work_mem = '256MB'")
     g = _graph(conn)
     order = _reach(g, "batch_batch")
     d = Doomed(g, order, _collect(conn, g, order, sorted(set(int(i) for i in batch_ids)), sets), sets)
     if restore_stock and "inventory_feedingevent" in d.sizes:
-        _stock_draws(conn, d)
+        _stock_draws(conn, d, overwritten)
     return d
 
 
@@ -368,7 +376,7 @@ def purge_batches(
     return {k: v for k, v in out.items() if v}, {k: v for k, v in restored.items() if v}
 
 
-def _stock_draws(conn, d: Doomed) -> None:
+def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
     """Find the stock decrements of the purged feeding events (``Doomed.give_back`` undoes them).
 
     A decrement is a lot's '~' history row written at the feeding's ``created_at`` by
@@ -399,8 +407,8 @@ def _stock_draws(conn, d: Doomed) -> None:
                 "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
                 "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
                 "JOIN {} p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
-                "WHERE h.history_type = '~'"
-            ).format(s.table("_purge_feed_times")),
+                "WHERE h.history_type = '~' AND NOT h.id = ANY({})"
+            ).format(s.table("_purge_feed_times"), sql.Literal(list(overwritten))),
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(s.table("_purge_draws")))

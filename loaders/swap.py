@@ -46,7 +46,7 @@ from aquagen.snapshot import Snapshot
 from . import purge, staged
 from .binarycopy import Progress
 from .catalog import set_sequences
-from .existing import Plan, copy_existing, history_offsets, id_maps, id_segments, matched_counts
+from .existing import Plan, copy_existing, followed, history_offsets, id_maps, id_segments, matched_counts
 from .loadlog import write_log
 from .rows import each, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
@@ -298,14 +298,6 @@ def load_swapped(
     (``purge.Doomed``: the same id sets and conditions; the lots given back what their feedings
     drew); ``tables`` then holds every table such rows are in."""
     laps = timing.Laps(timing.LOAD_PREPARE)
-    doomed: purge.Doomed | None = None
-    if purged:  # the id sets, made on a connection of its own: the workers must see them
-        with connect(dsn) as aside:
-            aside.autocommit = True
-            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
-            with aside.transaction():
-                doomed = purge.doomed(aside, purged, purge.Sets(scratch(staging)))
-        laps("rows of the replaced batches")
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
     copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
@@ -324,6 +316,17 @@ def load_swapped(
     role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
+    follow = followed(maps)  # rows whose values and history the snapshot's replace: not copied
+    doomed: purge.Doomed | None = None
+    if purged:  # the id sets, made on a connection of its own: the workers must see them
+        with connect(dsn) as aside:
+            aside.autocommit = True
+            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
+            with aside.transaction():
+                doomed = purge.doomed(
+                    aside, purged, purge.Sets(scratch(staging)), overwritten=follow.get(purge.LOTS, [])
+                )
+        laps("rows of the replaced batches")
 
     # the staging schema is made on its own connection: the workers must see it now
     with connect(dsn) as aside:
@@ -333,8 +336,12 @@ def load_swapped(
 
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]
-        kept = doomed.kept(name) if doomed is not None else None
-        where = f" t WHERE {kept.as_string(ctl)}" if kept is not None else ""
+        kept = [doomed.kept(name)] if doomed is not None else []
+        if t.history_of in follow:
+            ident = sql.Identifier(t.object_key or "id")
+            kept.append(sql.SQL("NOT t.{} = ANY({})").format(ident, sql.Literal(follow[t.history_of])))
+        conds = [c.as_string(ctl) for c in kept if c is not None]
+        where = f" t WHERE {' AND '.join(conds)}" if conds else ""
 
         def fill(conn: psycopg.Connection) -> int:
             conn.execute(  # one round trip
