@@ -275,9 +275,9 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     # then the snapshot is wholly there and a second --replace changes nothing. Replacing every
     # batch leaves the tables little (master rows) against the rows loaded: the loader builds
     # copies of the tables without the replaced batches' rows, with the snapshot's, and swaps
-    # them in (and says so); killed in the swap's transaction, nothing changed
+    # them in (and says so); killed while the copies are filled, nothing changed
     cat, before, rows = catalog(fleet_copy), fingerprint(fleet_copy), contents(fleet_copy)
-    r = aquagen("load", again.path, "--dsn", fleet_copy, "--replace", kill_at="swap")
+    r = aquagen("load", again.path, "--dsn", fleet_copy, "--replace", kill_at="copy:2")
     assert r.returncode == -9, (r.stdout, r.stderr)
     assert fingerprint(fleet_copy) == before and catalog(fleet_copy) == cat and contents(fleet_copy) == rows
     result = postgres.load(again, fleet_copy, replace=True)
