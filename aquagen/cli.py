@@ -432,6 +432,14 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
         )
     if result.replaced_batches:
         click.echo(f"replaced {len(result.replaced_batches)} batches: " + ", ".join(result.replaced_batches))
+    if result.other_batches:
+        n = len(result.other_batches)
+        click.echo(
+            f"the database also holds {n} batches this snapshot does not carry (--replace leaves them; "
+            f"validate may find their rows past its as-of): "
+            + ", ".join(result.other_batches[:5])
+            + (f" and {n - 5} more" if n > 5 else "")
+        )
     if psql:
         click.echo(f"connect with: {psql}")
 

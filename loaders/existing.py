@@ -1,12 +1,13 @@
 """Loading into a schema that is already there (e.g. created by AquaMind's migrations).
 
 The batches the database already holds are refused, left out (``--skip-existing``)
-or purged first (``--replace``); master rows are matched by natural key and every
-reference remapped (``loaders.reconcile``). The rows are then written either
+or replaced (``--replace``: purged first, or left out of the tables' copies); master rows
+are matched by natural key and every reference remapped (``loaders.reconcile``). The rows
+are then written either
 
 - in place (``load_in_place``): one transaction on one connection, the COPY going into the
   indexed tables (``rebuild`` drops the secondary indexes and FKs around it), the choice
-  when the tables already hold more rows than the snapshot brings, or for ``--replace``;
+  when the tables already hold (or, replacing, keep) more rows than the snapshot brings;
 - or staged (``loaders.swap``): copies of the tables built in parallel, swapped in at the end.
 """
 
@@ -125,6 +126,18 @@ def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, li
     return out
 
 
+def followed(maps: dict[str, IdMap]) -> dict[str, list[int]]:
+    """The database ids of the rows that take the snapshot's values and history (``FOLLOW_SNAPSHOT``,
+    matched by natural key), per base table."""
+    out = {}
+    for name in FOLLOW_SNAPSHOT:
+        m = maps.get(name)
+        if m is not None and m.matched is not None and m.matched.len():
+            assert m.pairs is not None  # matched ids come with their pairs (reconcile)
+            out[name] = m.pairs.filter(pl.col("old").is_in(m.matched.implode()))["new"].to_list()
+    return out
+
+
 def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
     return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
 
@@ -157,8 +170,8 @@ def copy_existing(
     drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [(key, t.name)])] if r in skip]
     n = 0
     if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
-        assert own is not None and own.pairs is not None  # matched ids come with their pairs (reconcile)
-        existing = own.pairs.filter(pl.col("old").is_in(matched.implode()))["new"].to_list()
+        assert own is not None
+        existing = followed(maps)[t.history_of or t.name]
         if t.history_of:  # the matched rows' history is replaced by the snapshot's
             conn.execute(f'DELETE FROM {target} WHERE "{key}" = ANY(%s)', (existing,))
         else:  # the matched rows are updated to the snapshot's values

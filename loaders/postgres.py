@@ -6,8 +6,9 @@ final transaction. Into a database that already has the schema (e.g. created by
 AquaMind's migrations) the schema is verified first (``loaders.catalog``), master
 rows that already exist are matched by natural key and every reference remapped
 (``loaders.reconcile``), then the rows go either into copies of the tables built
-in parallel and swapped in (``loaders.swap``), or into the tables themselves in one
-transaction (``loaders.existing``), whichever is faster. An error or a kill leaves
+in parallel and swapped in (``loaders.swap``; with ``--replace`` the copies leave the
+replaced batches' rows out), or into the tables themselves in one transaction
+(``loaders.existing``; with ``--replace`` after a purge), whichever is faster. An error or a kill leaves
 ``public`` exactly as it was. One load or purge runs at a time per database (an
 advisory lock, ``loaders.session``), and ``aquagen_load_log`` records every load
 (``loaders.loadlog``).
@@ -26,7 +27,7 @@ from aquagen import killpoints, timing
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
-from . import existing, staged, swap
+from . import existing, purge, staged, swap
 from .binarycopy import Progress, copy_rows
 from .catalog import (  # noqa: F401 - re-exported
     database_profile,
@@ -61,6 +62,7 @@ class LoadResult:
     rebuilt: tuple[int, int] = (0, 0)  # secondary indexes and foreign keys dropped and recreated
     phases: dict = field(default_factory=dict)
     method: str = ""  # how the rows went in, and why (one line)
+    other_batches: list[str] = field(default_factory=list)  # --replace: batches kept that the snapshot lacks
 
 
 def load(
@@ -135,9 +137,11 @@ def load(
                     killpoints.reached("committed")
                     # the old tables the swap moved aside (the load is visible: no lock the application needs)
                     staged.drop_staging(ctl, swap.retired(staging))
+                    staged.drop_staging(ctl, swap.scratch(staging))
                     commit("old tables dropped")
                 except BaseException:
                     staged.drop_staging(ctl, staging)
+                    staged.drop_staging(ctl, swap.scratch(staging))
                     raise
         except psycopg.Error as e:
             msg = " ".join(str(e).split())
@@ -198,46 +202,62 @@ def _load_existing(
     lock_wait: str,
 ) -> LoadResult:
     """Into a schema that is already there, inside ``ctl``'s transaction: copies built in
-    parallel and swapped in when the load is large against what the tables hold, else in place."""
+    parallel and swapped in when the load is large against what the tables hold (keep), else in place."""
     laps = timing.Laps(timing.LOAD_PREPARE)
     tables = [n for n in ts if snapshot.rows(n)]
     locked = [f'public."{t}"' for t in tables]
     lock_tables(ctl, locked, "SHARE", lock_wait)  # reads go on; writes wait until the load is done
     p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
-    existing.purge_replaced(ctl, p)
     new = sum(snapshot.rows(t) for t in tables)
-    held = _held(ctl, tables, SWAP_RATIO * new + 1)  # what the tables keep (the purged batches gone)
     why: str | None
+    copied = tables
     if rebuild_indexes:
         why = "--rebuild-indexes"
     elif p.replaced:
-        # a large load after the purge: secondary indexes and foreign keys dropped and built again
-        # (6 batches replaced whole: 55 -> 27 s, measured), else the rows go into the indexes
-        rebuild_indexes = held <= SWAP_RATIO * new
-        why = "--replace purges batches first" + (
-            f"; indexes and foreign keys rebuilt: the tables kept {held:,} rows, {new:,} loaded"
-            if rebuild_indexes
-            else ""
-        )
-    elif held > SWAP_RATIO * new:
-        why = f"the tables hold over {SWAP_RATIO}x the {new:,} rows loaded"
+        copied, why, held = _replace_by_copies(ctl, ts, tables, p, new, lock_wait)
     else:
-        why = swap.ineligible(ctl, tables)
+        held = _held(ctl, tables, SWAP_RATIO * new + 1)
+        why = f"the tables hold over {SWAP_RATIO}x the {new:,} rows loaded" if held > SWAP_RATIO * new else None
+        why = why or swap.ineligible(ctl, tables)
     laps("plan")
     if why is None:
         done = swap.load_swapped(
-            ctl, dsn, staging, snapshot, ts, digest, p, tables, workers, start, progress, lock_wait
+            ctl,
+            dsn,
+            staging,
+            snapshot,
+            ts,
+            digest,
+            p,
+            copied,
+            workers,
+            start,
+            progress,
+            lock_wait,
+            [i for i, _ in p.existing] if p.replaced else None,
         )
+        without = f" without the rows of the {len(p.replaced)} replaced batches" if p.replaced else ""
         return LoadResult(
             False,
             done.rows,
             done.matched,
             0.0,
             skipped_batches=p.skipped,
+            replaced_batches=p.replaced,
             phases=done.phases,
-            method=f"copies of {len(tables)} tables built on {workers} connections and swapped in "
-            f"(they held {held:,} rows, {new:,} loaded)",
+            method=f"copies of {len(copied)} tables built on {workers} connections{without} and swapped in "
+            f"(they held {'about ' if p.replaced else ''}{held:,} rows, {new:,} loaded)",
+            other_batches=_other_batches(ctl, p) if replace else [],
         )
+    existing.purge_replaced(ctl, p)
+    if p.replaced and not rebuild_indexes:
+        # a large load after the purge: secondary indexes and foreign keys dropped and built again
+        # (6 batches replaced whole: 55 -> 27 s, measured), else the rows go into the indexes
+        held = _held(ctl, tables, SWAP_RATIO * new + 1)  # what the tables keep (the purged batches gone)
+        rebuild_indexes = held <= SWAP_RATIO * new
+        if rebuild_indexes:
+            why = f"{why}; indexes and foreign keys rebuilt: the tables kept {held:,} rows, {new:,} loaded"
+        laps("purge")
     if rebuild_indexes:  # dropping indexes takes the tables from their readers too: a bounded wait
         lock_tables(ctl, locked, "ACCESS EXCLUSIVE", lock_wait)
     inplace = existing.load_in_place(ctl, snapshot, ts, digest, p, rebuild_indexes, start, progress)
@@ -250,7 +270,62 @@ def _load_existing(
         replaced_batches=p.replaced,
         rebuilt=inplace.rebuilt,
         method=f"in place, one transaction ({why})",
+        other_batches=_other_batches(ctl, p) if replace else [],
     )
+
+
+def _replace_by_copies(
+    ctl: psycopg.Connection,
+    ts: dict[str, schemas.Table],
+    tables: list[str],
+    p: existing.Plan,
+    new: int,
+    lock_wait: str,
+) -> tuple[list[str], str | None, int]:
+    """--replace: whether copies of the tables without the replaced batches' rows, swapped in, do
+    it (returns the tables to copy, None and the rows held), or the purge in place (the tables
+    loaded, why, the rows held). Copies are built when the tables keep (by the share of batches
+    replaced, from the planner's row counts) at most SWAP_RATIO x the rows loaded, and every table
+    holding rows of those batches can be copied (the snapshot's and any other of the profile)."""
+    owned = purge.owned_tables(ctl)
+    extra = [
+        t
+        for t in owned
+        if t not in tables
+        and one(ctl.execute(f'SELECT EXISTS (SELECT FROM public."{t}")'))[0]  # holds rows (maybe replaced ones)
+    ]
+    copied = tables + [t for t in extra if t in ts]
+    if extra:
+        lock_tables(ctl, [f'public."{t}"' for t in extra], "SHARE", lock_wait)
+    held, batches = one(
+        ctl.execute(
+            "SELECT (SELECT COALESCE(sum(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_class c "
+            "        WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)), "
+            "       (SELECT count(*) FROM public.batch_batch)",
+            (copied,),
+        )
+    )
+    kept = round(held * (1 - len(p.replaced) / max(batches, 1)))
+    purged = "; the replaced batches purged first"
+    if kept > SWAP_RATIO * new:
+        return tables, f"the tables keep about {kept:,} rows, over {SWAP_RATIO}x the {new:,} loaded{purged}", held
+    outside = [t for t in extra if t not in ts]
+    if outside:
+        return tables, f"{outside[0]}, outside the profile, holds rows{purged}", held
+    why = swap.ineligible(ctl, copied)
+    return (tables, f"{why}{purged}", held) if why else (copied, None, held)
+
+
+def _other_batches(ctl: psycopg.Connection, p: existing.Plan) -> list[str]:
+    """The batches the database holds that the snapshot does not carry (after --replace: another
+    snapshot's, or a later one's)."""
+    return [
+        r[0]
+        for r in ctl.execute(
+            "SELECT batch_number FROM public.batch_batch WHERE batch_number <> ALL(%s) ORDER BY batch_number",
+            (p.batches["batch_number"].to_list(),),
+        ).fetchall()
+    ]
 
 
 def _serialized(progress: Progress) -> Progress:

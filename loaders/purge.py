@@ -18,6 +18,10 @@ lowest-id lot of each feed container) and their lots stay, reset to their '+'
 history row; every later purchase and lot, their history and the initial lots'
 '~' rows go.
 
+The same definitions (``Doomed``: id sets and, per table, the columns that name purged
+rows) serve ``load --replace`` when it copies the tables without those rows instead
+(``loaders.swap``).
+
 Everything runs in one transaction under the aquagen advisory lock; afterwards
 the infrastructure and master-data counts are compared with before (a change
 rolls everything back). A dry run does the same work and rolls it back, so its
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -153,8 +157,23 @@ def _reach(g: _Graph, root: str) -> list[str]:
 # --- purge ----------------------------------------------------------------------
 
 
-def _set(name: str) -> sql.Identifier:
-    return sql.Identifier(f"_purge_{name}"[:63])
+@dataclass
+class Sets:
+    """Where the purge's id sets go: temporary tables dropped at COMMIT (``schema`` None), or tables
+    of ``schema``, which other connections see once committed (copies filled without the purged rows)."""
+
+    schema: str | None = None
+
+    def name(self, name: str) -> sql.Composable:
+        return self.table(f"_purge_{name}"[:63])
+
+    def table(self, name: str) -> sql.Composable:
+        return sql.Identifier(name) if self.schema is None else sql.Identifier(self.schema, name)
+
+    def create(self, name: sql.Composable, query: sql.Composable) -> sql.Composed:
+        if self.schema is None:
+            return sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(name, query)
+        return sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(name, query)
 
 
 def _leaves(g: _Graph, order: list[str]) -> set[str]:
@@ -168,26 +187,26 @@ def _leaves(g: _Graph, order: list[str]) -> set[str]:
     }  # feedings: their stock draws are looked up
 
 
-def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[str, int]:
-    """Temp tables _purge_<t>(id) with the ids of every purged row; returns their sizes."""
+def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int], sets: Sets) -> dict[str, int]:
+    """Tables _purge_<t>(id) with the ids of every purged row (``sets``); returns their sizes."""
     sizes = {}
     leaves = _leaves(g, order)
     for t in order:
         if t in leaves:
             continue
-        T, S = sql.Identifier(t), _set(t)
+        T, S = sql.Identifier(t), sets.name(t)
         if t == "batch_batch":
             q = sql.SQL("SELECT id FROM public.batch_batch WHERE id = ANY({})").format(sql.Literal(batch_ids))
         else:
             parts = [
                 sql.SQL("SELECT {} AS id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                    g.key(t), T, sql.Identifier(col), _set(parent)
+                    g.key(t), T, sql.Identifier(col), sets.name(parent)
                 )
                 for col, parent in g.fk_cols.get(t, [])
                 if parent in sizes and parent != t
             ]
             q = sql.SQL(" UNION ").join(parts)
-        conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(S, q))
+        conn.execute(sets.create(S, q))
         selfs = [col for col, parent in g.fk_cols.get(t, []) if parent == t]
         for col in selfs:  # rows hanging off purged rows of the same table
             while conn.execute(
@@ -202,20 +221,133 @@ def _collect(conn, g: _Graph, order: list[str], batch_ids: list[int]) -> dict[st
     return sizes
 
 
-def _history_rows(g: _Graph, base: str, sizes: dict[str, int]) -> sql.Composed:
-    """SELECT history_id of ``base``'s history rows that belong to purged rows."""
-    H = sql.Identifier(g.history[base])
-    parts = [
-        sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(H, g.key(base), _set(base))
-    ]
-    for col, parent in g.fk_cols.get(base, []):
-        if parent in sizes and col in g.columns[g.history[base]]:
-            parts.append(
-                sql.SQL("SELECT history_id FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                    H, sql.Identifier(col), _set(parent)
-                )
+_STOCK_TABLES = {
+    LOTS,
+    "inventory_historicalfeedcontainerstock",
+    "infrastructure_feedcontainer",
+    "infrastructure_container",
+    "inventory_feedingevent",
+}
+LOT_HISTORY = "inventory_historicalfeedcontainerstock"
+STOCK_SETS = ("_purge_feed_times", "_purge_draws", "_purge_lot_rows")
+
+
+def _owned(g: _Graph, order: list[str]) -> list[str]:
+    """Every table that can hold rows a purge deletes or changes, children first (the order of
+    the deletes): ``order`` reversed, each base after its history table, then the stock lots and
+    their history (given back what purged feedings drew)."""
+    out = [x for t in reversed(order) for x in ([g.history[t]] if t in g.history else []) + [t]]
+    if _STOCK_TABLES <= g.tables and "inventory_feedingevent" in order:
+        out += [LOT_HISTORY, LOTS]
+    return out
+
+
+def owned_tables(conn: psycopg.Connection) -> list[str]:
+    """The tables whose rows a purge of batches can delete or change (read from the catalog)."""
+    g = _graph(conn)
+    return _owned(g, _reach(g, "batch_batch")) if "batch_batch" in g.tables else []
+
+
+@dataclass
+class Doomed:
+    """The rows some batches own: an id set for every table purged rows are found through
+    (``_collect``), and for every table which of its columns name them (``goes``), so that the same
+    facts serve a purge (DELETE, ``delete``) and a copy of a table without those rows (``kept``).
+    With the stock lots' draws (``_stock_draws``), ``give_back`` undoes them."""
+
+    g: _Graph
+    order: list[str]  # tables batch rows reach, parents first
+    sizes: dict[str, int]  # tables with an id set: its size
+    sets: Sets
+    stock: bool = False  # the stock sets made (``STOCK_SETS``)
+    draws: int = 0  # the lots' '~' history rows the purged feedings caused
+    lots: int = 0  # the lots they drew from
+
+    @property
+    def tables(self) -> list[str]:
+        return _owned(self.g, self.order)
+
+    def goes(self, t: str) -> list[tuple[sql.Identifier, sql.Composable]]:
+        """(column, id set) pairs: a row of ``t`` is purged when one of its columns holds an id of its set."""
+        g = self.g
+        bases = {g.history[b]: b for b in self.order if b in g.history}
+        if t in bases:  # a history table: the purged objects' rows, and those pointing at purged rows
+            b = bases[t]
+            pairs = [(g.keys.get(b, "id"), b)] + [
+                (c, p) for c, p in g.fk_cols.get(b, []) if p in self.sizes and c in g.columns[t]
+            ]
+        elif t in self.sizes:
+            pairs = [(g.keys.get(t, "id"), t)]
+        elif t in self.order:  # a leaf: by each FK into purged rows
+            pairs = [(c, p) for c, p in g.fk_cols.get(t, []) if p in self.sizes]
+        else:
+            pairs = []
+        return [(sql.Identifier(c), self.sets.name(p)) for c, p in pairs]
+
+    def delete(self, conn: psycopg.Connection, t: str) -> int:
+        """Delete ``t``'s purged rows: one DELETE per pair (a row deleted by one is gone for the next)."""
+        return sum(
+            conn.execute(
+                sql.SQL("DELETE FROM public.{} WHERE {} IN (SELECT id FROM {})").format(sql.Identifier(t), c, s)
+            ).rowcount
+            for c, s in self.goes(t)
+        )
+
+    def kept(self, t: str) -> sql.Composable | None:
+        """A condition on the rows of ``t`` (as ``t``) that a purge keeps; None: every row."""
+        pairs = self.goes(t)
+        if not pairs:
+            return None
+        return sql.SQL(" AND ").join(
+            sql.SQL("NOT EXISTS (SELECT FROM {} s WHERE s.id = t.{})").format(s, c) for c, s in pairs
+        )
+
+    def give_back(self, conn: psycopg.Connection, t: str, schema: str = "public") -> int:
+        """In ``schema``'s ``t`` (the lots or their history), what the purged feedings drew given back
+        (``_restore_stock``); returns the lots given feed back or the draws deleted."""
+        if not self.draws or t not in (LOTS, LOT_HISTORY):
+            return 0
+        rows, draws = self.sets.table("_purge_lot_rows"), self.sets.table("_purge_draws")
+        target = sql.Identifier(schema, t)
+        if t == LOT_HISTORY:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} h SET quantity_kg = r.new_kg FROM {} r WHERE r.history_id = h.history_id "
+                    "AND NOT r.drawn AND r.new_kg <> h.quantity_kg"
+                ).format(target, rows)
             )
-    return sql.SQL(" UNION ").join(parts)
+            return conn.execute(
+                sql.SQL("DELETE FROM {} h USING {} d WHERE d.history_id = h.history_id").format(target, draws)
+            ).rowcount
+        return conn.execute(
+            sql.SQL(
+                "UPDATE {} s SET quantity_kg = s.quantity_kg + t.back, "
+                "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
+                "FROM (SELECT id, SUM(back) FILTER (WHERE drawn) AS back, bool_or(drawn AND from_end = 1) AS last_drawn, "
+                "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
+                "      FROM {} GROUP BY id) t WHERE t.id = s.id"
+            ).format(target, rows)
+        ).rowcount
+
+
+def doomed(
+    conn: psycopg.Connection,
+    batch_ids: Iterable[int],
+    sets: Sets,
+    restore_stock: bool = True,
+    overwritten: Sequence[int] = (),
+) -> Doomed:
+    """The rows of these batches, found inside the caller's transaction (reads only; the id sets
+    go where ``sets`` says). With ``restore_stock`` the stock lots' draws by their feedings too,
+    but on the lots ``overwritten`` (ids of lots a load gives new values and history whatever
+    they hold)."""
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    g = _graph(conn)
+    order = _reach(g, "batch_batch")
+    d = Doomed(g, order, _collect(conn, g, order, sorted(set(int(i) for i in batch_ids)), sets), sets)
+    if restore_stock and "inventory_feedingevent" in d.sizes:
+        _stock_draws(conn, d, overwritten)
+    return d
 
 
 def purge_batches(
@@ -225,59 +357,27 @@ def purge_batches(
     deleted per table, rows restored per table). A dry run is this, rolled back.
 
     With ``restore_stock`` the stock-lot decrements their feedings caused go too and the
-    lots get that feed back (see ``_restore_stock``).
+    lots get that feed back (see ``_stock_draws``).
     """
     batch_ids = sorted(set(int(i) for i in batch_ids))
     if not batch_ids:
         return {}, {}
-    conn.execute("SET LOCAL work_mem = '256MB'")
-    g = _graph(conn)
-    order = _reach(g, "batch_batch")
-    sizes = _collect(conn, g, order, batch_ids)
+    d = doomed(conn, batch_ids, Sets(), restore_stock)
     out: dict[str, int] = {}
     restored: dict[str, int] = {}
-    if restore_stock and "inventory_feedingevent" in sizes:
-        out, restored = _restore_stock(conn, g)
-    for t in reversed(order):  # children first
-        if t in g.history:
-            h = g.history[t]
-            out[h] = conn.execute(
-                sql.SQL("DELETE FROM public.{} WHERE history_id IN ({})").format(
-                    sql.Identifier(h), _history_rows(g, t, sizes)
-                )
-            ).rowcount
-        if t in sizes:
-            out[t] = conn.execute(
-                sql.SQL("DELETE FROM public.{T} t USING {S} s WHERE t.{k} = s.id").format(
-                    T=sql.Identifier(t), S=_set(t), k=g.key(t)
-                )
-            ).rowcount
-        else:  # a leaf: one DELETE per FK into purged rows (a row deleted by one is gone for the next)
-            out[t] = sum(
-                conn.execute(
-                    sql.SQL("DELETE FROM public.{} WHERE {} IN (SELECT id FROM {})").format(
-                        sql.Identifier(t), sql.Identifier(col), _set(parent)
-                    )
-                ).rowcount
-                for col, parent in g.fk_cols.get(t, [])
-                if parent in sizes
-            )
-    for t in sizes:
-        conn.execute(sql.SQL("DROP TABLE {}").format(_set(t)))
-    return {k: v for k, v in out.items() if v}, restored
+    if d.draws:
+        out[LOT_HISTORY] = d.give_back(conn, LOT_HISTORY)
+        d.give_back(conn, LOTS)
+        restored[LOTS] = d.lots
+    for t in d.tables:  # children first
+        out[t] = out.get(t, 0) + d.delete(conn, t)
+    drop = [d.sets.name(t) for t in d.sizes] + [d.sets.table(t) for t in STOCK_SETS if d.stock]
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(drop)))
+    return {k: v for k, v in out.items() if v}, {k: v for k, v in restored.items() if v}
 
 
-_STOCK_TABLES = {
-    LOTS,
-    "inventory_historicalfeedcontainerstock",
-    "infrastructure_feedcontainer",
-    "infrastructure_container",
-    "inventory_feedingevent",
-}
-
-
-def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
-    """Undo the stock decrements of the purged feeding events.
+def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
+    """Find the stock decrements of the purged feeding events (``Doomed.give_back`` undoes them).
 
     A decrement is a lot's '~' history row written at the feeding's ``created_at`` by
     the feed container of the fed container's hall (silo) or sea area (barge); a hall
@@ -286,58 +386,54 @@ def _restore_stock(conn, g: _Graph) -> tuple[dict[str, int], dict[str, int]]:
     and the lot itself hold that much more (the lot's updated_at follows its last
     remaining history row).
     """
-    if not _STOCK_TABLES <= g.tables:
-        return {}, {}
+    if not _STOCK_TABLES <= d.g.tables:
+        return
+    s = d.sets
+    d.stock = True
     conn.execute(
-        "CREATE TEMP TABLE _purge_feed_times ON COMMIT DROP AS "
-        "SELECT DISTINCT f.created_at AS t, COALESCE(c.hall_id, -c.area_id) AS site "
-        "FROM public.inventory_feedingevent f JOIN _purge_inventory_feedingevent p ON p.id = f.id "
-        "JOIN public.infrastructure_container c ON c.id = f.container_id"
+        s.create(
+            s.table("_purge_feed_times"),
+            sql.SQL(
+                "SELECT DISTINCT f.created_at AS t, COALESCE(c.hall_id, -c.area_id) AS site "
+                "FROM public.inventory_feedingevent f JOIN {} p ON p.id = f.id "
+                "JOIN public.infrastructure_container c ON c.id = f.container_id"
+            ).format(s.name("inventory_feedingevent")),
+        )
     )
     conn.execute(
-        "CREATE TEMP TABLE _purge_draws ON COMMIT DROP AS "
-        "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
-        "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
-        "JOIN _purge_feed_times p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
-        "WHERE h.history_type = '~'"
+        s.create(
+            s.table("_purge_draws"),
+            sql.SQL(
+                "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
+                "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
+                "JOIN {} p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
+                "WHERE h.history_type = '~' AND NOT h.id = ANY({})"
+            ).format(s.table("_purge_feed_times"), sql.Literal(list(overwritten))),
+        )
     )
-    conn.execute("ANALYZE _purge_draws")
+    conn.execute(sql.SQL("ANALYZE {}").format(s.table("_purge_draws")))
     # every history row of the touched lots: what a removed draw gives back, and the new quantity
     conn.execute(
-        "CREATE TEMP TABLE _purge_lot_rows ON COMMIT DROP AS "
-        "SELECT history_id, id, drawn, back, updated_at, "
-        "       quantity_kg + SUM(COALESCE(back, 0)) OVER (PARTITION BY id ORDER BY history_date, history_id "
-        "                                                  ROWS UNBOUNDED PRECEDING) AS new_kg, "
-        "       row_number() OVER (PARTITION BY id ORDER BY history_date DESC, history_id DESC) AS from_end "
-        "FROM (SELECT h.history_id, h.id, h.history_date, h.quantity_kg, h.updated_at, "
-        "             d.history_id IS NOT NULL AS drawn, "
-        "             CASE WHEN d.history_id IS NOT NULL THEN LAG(h.quantity_kg) OVER (PARTITION BY h.id "
-        "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back "
-        "      FROM public.inventory_historicalfeedcontainerstock h "
-        "      LEFT JOIN _purge_draws d ON d.history_id = h.history_id "
-        "      WHERE h.id IN (SELECT id FROM _purge_draws)) z"
+        s.create(
+            s.table("_purge_lot_rows"),
+            sql.SQL(
+                "SELECT history_id, id, drawn, back, updated_at, "
+                "       quantity_kg + SUM(COALESCE(back, 0)) OVER (PARTITION BY id ORDER BY history_date, history_id "
+                "                                                  ROWS UNBOUNDED PRECEDING) AS new_kg, "
+                "       row_number() OVER (PARTITION BY id ORDER BY history_date DESC, history_id DESC) AS from_end "
+                "FROM (SELECT h.history_id, h.id, h.history_date, h.quantity_kg, h.updated_at, "
+                "             d.history_id IS NOT NULL AS drawn, "
+                "             CASE WHEN d.history_id IS NOT NULL THEN LAG(h.quantity_kg) OVER (PARTITION BY h.id "
+                "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back "
+                "      FROM public.inventory_historicalfeedcontainerstock h "
+                "      LEFT JOIN {d} d ON d.history_id = h.history_id "
+                "      WHERE h.id IN (SELECT id FROM {d})) z"
+            ).format(d=s.table("_purge_draws")),
+        )
     )
-    draws = conn.execute("SELECT count(*) FROM _purge_draws").fetchone()[0]
-    lots = conn.execute("SELECT count(DISTINCT id) FROM _purge_draws").fetchone()[0]
-    if draws:
-        conn.execute(
-            "UPDATE public.inventory_historicalfeedcontainerstock h SET quantity_kg = r.new_kg "
-            "FROM _purge_lot_rows r WHERE r.history_id = h.history_id AND NOT r.drawn "
-            "AND r.new_kg <> h.quantity_kg"
-        )
-        conn.execute(
-            "DELETE FROM public.inventory_historicalfeedcontainerstock h USING _purge_draws d "
-            "WHERE d.history_id = h.history_id"
-        )
-        conn.execute(
-            f"UPDATE public.{LOTS} s SET quantity_kg = s.quantity_kg + t.back, "
-            "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
-            "FROM (SELECT id, SUM(back) FILTER (WHERE drawn) AS back, bool_or(drawn AND from_end = 1) AS last_drawn, "
-            "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
-            "      FROM _purge_lot_rows GROUP BY id) t WHERE t.id = s.id"
-        )
-    conn.execute("DROP TABLE _purge_feed_times, _purge_draws, _purge_lot_rows")
-    return ({"inventory_historicalfeedcontainerstock": draws} if draws else {}), ({LOTS: lots} if lots else {})
+    d.draws, d.lots = conn.execute(
+        sql.SQL("SELECT count(*), count(DISTINCT id) FROM {}").format(s.table("_purge_draws"))
+    ).fetchone()
 
 
 def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple[int, int]:

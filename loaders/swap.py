@@ -2,8 +2,9 @@
 
 For every table the snapshot fills, a copy is built in a staging schema over parallel
 connections (``loaders.staged``): created ``LIKE`` the table (columns, defaults,
-identity, storage, column comments), filled with the table's own rows and then the
-snapshot's (remapped, ``loaders.existing``), and given the table's own keys, CHECKs,
+identity, storage, column comments), filled with the table's own rows (with ``--replace``,
+but those of the replaced batches: ``loaders.purge.Doomed``) and then the snapshot's
+(remapped, ``loaders.existing``), and given the table's own keys, CHECKs,
 indexes (clustered marks, comments) and foreign keys, each from its definition in
 the catalog (``pg_get_indexdef``, ``pg_get_constraintdef``), with the same names.
 The tables themselves stay readable meanwhile; writes to them wait (SHARE lock), so
@@ -42,10 +43,10 @@ import schemas
 from aquagen import killpoints, timing
 from aquagen.snapshot import Snapshot
 
-from . import staged
+from . import purge, staged
 from .binarycopy import Progress
 from .catalog import set_sequences
-from .existing import Plan, copy_existing, history_offsets, id_maps, id_segments, matched_counts
+from .existing import Plan, copy_existing, followed, history_offsets, id_maps, id_segments, matched_counts
 from .loadlog import write_log
 from .rows import each, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
@@ -261,6 +262,12 @@ def retired(staging: str) -> str:
     return f"{staging}_old"
 
 
+def scratch(staging: str) -> str:
+    """The schema of the id sets of the rows ``--replace`` leaves out of the copies, dropped when the
+    load ends (a name the next load drops as a leftover if a kill comes first)."""
+    return f"{staging}_sets"
+
+
 @dataclass
 class Swapped:
     rows: dict[str, int]
@@ -281,14 +288,21 @@ def load_swapped(
     start: float,
     progress: Progress | None = None,
     lock_wait: str = TABLE_LOCK_WAIT,
+    purged: list[int] | None = None,
 ) -> Swapped:
     """Inside ``ctl``'s open transaction, which holds SHARE locks on ``tables`` (every table the
-    snapshot fills): build their copies in the schema ``staging`` (the caller drops it if this
-    fails), then swap them in before that transaction commits."""
+    snapshot fills): build their copies in the schema ``staging`` (the caller drops it and
+    ``scratch(staging)`` if this fails), then swap them in before that transaction commits.
+
+    ``purged``: batch ids (``--replace``) whose rows the copies leave out, as a purge of them would
+    (``purge.Doomed``: the same id sets and conditions; the lots given back what their feedings
+    drew); ``tables`` then holds every table such rows are in."""
     laps = timing.Laps(timing.LOAD_PREPARE)
     ctl.execute("SET LOCAL search_path = pg_catalog")  # every definition read schema-qualified
     copies = describe_all(ctl, tables, staging)
     holders = inbound(ctl, tables)
+    # the snapshot's ids go past the tables' own, the replaced batches' rows included: finding the
+    # highest id a table keeps would take a scan of it (37 s of a farm's 46M rows), before any copy
     maps = id_maps(ctl, snapshot, ts)
     offsets = history_offsets(ctl, ts)  # the copies hold the same rows (writes wait)
     segments = id_segments(maps, offsets)
@@ -302,16 +316,41 @@ def load_swapped(
     role = one(ctl.execute("SELECT quote_ident(current_user)"))[0]
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
+    follow = followed(maps)  # rows whose values and history the snapshot's replace: not copied
+    doomed: purge.Doomed | None = None
+    if purged:  # the id sets, made on a connection of its own: the workers must see them
+        with connect(dsn) as aside:
+            aside.autocommit = True
+            aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
+            with aside.transaction():
+                doomed = purge.doomed(
+                    aside, purged, purge.Sets(scratch(staging)), overwritten=follow.get(purge.LOTS, [])
+                )
+        laps("rows of the replaced batches")
+
+    # the staging schema is made on its own connection: the workers must see it now
+    with connect(dsn) as aside:
+        aside.autocommit = True
+        aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+    laps("staging schema")
 
     def fill_for(name: str) -> Callable[[psycopg.Connection], int]:
         t = ts[name]
+        kept = [doomed.kept(name)] if doomed is not None else []
+        if t.history_of in follow:
+            ident = sql.Identifier(t.object_key or "id")
+            kept.append(sql.SQL("NOT t.{} = ANY({})").format(ident, sql.Literal(follow[t.history_of])))
+        conds = [c.as_string(ctl) for c in kept if c is not None]
+        where = f" t WHERE {' AND '.join(conds)}" if conds else ""
 
         def fill(conn: psycopg.Connection) -> int:
             conn.execute(  # one round trip
                 f'CREATE TABLE {staging}."{name}" (LIKE public."{name}" INCLUDING ALL '
                 "EXCLUDING CONSTRAINTS EXCLUDING INDEXES EXCLUDING STATISTICS); "
-                f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"'
+                f'INSERT INTO {staging}."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"{where}'
             )
+            if doomed is not None:
+                doomed.give_back(conn, name, staging)
             return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, offsets, freeze=True, progress=progress)
 
         return fill
@@ -330,11 +369,6 @@ def load_swapped(
         )
         for c in copies.values()
     ]
-    # the staging schema is made on its own connection: the workers must see it now
-    with connect(dsn) as aside:
-        aside.autocommit = True
-        aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-    laps("staging schema")
     done = staged.build_all(ctl, dsn, staging, builds, connect, progress, workers)
     rows = {n: done.rows.get(n, 0) for n in ts}
     laps = timing.Laps(timing.LOAD_FINAL)

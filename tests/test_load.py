@@ -67,6 +67,20 @@ def failed_checks(dsn) -> list[str]:
         return [r.check.name for r in validate.run(validate.DatabaseSource(c, AS_OF)) if not r.ok]
 
 
+def contents(dsn) -> dict[str, str]:
+    """Each loaded table's rows as a digest, ids and references left out (a replace numbers the
+    rows afresh)."""
+    out = {}
+    with psycopg.connect(dsn) as c:
+        for name, t in schemas.tables().items():
+            cols = [f'"{col}"' for col in t.column_names if col not in ("id", "history_id") and not col.endswith("_id")]
+            row = f"({', '.join(cols)})::text" if cols else "''"
+            out[name] = c.execute(
+                f"SELECT count(*) || md5(string_agg(r, ',' ORDER BY r)) FROM (SELECT {row} AS r FROM {name}) x"
+            ).fetchone()[0]
+    return out
+
+
 def expected_counts(snapshot: Snapshot) -> dict[str, int]:
     return {n: snapshot.rows(n) for n in PROFILE_TABLES}
 
@@ -259,14 +273,20 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
         assert got == names
     # --replace right after --skip-existing replaces the skipped batches (not "already loaded");
     # then the snapshot is wholly there and a second --replace changes nothing. Replacing every
-    # batch leaves the tables little (master rows) against the rows loaded: the loader drops the
-    # indexes and foreign keys after the purge, builds them again, and says so
-    cat = catalog(fleet_copy)
+    # batch leaves the tables little (master rows) against the rows loaded: the loader builds
+    # copies of the tables without the replaced batches' rows, with the snapshot's, and swaps
+    # them in (and says so); killed while the copies are filled, nothing changed
+    cat, before, rows = catalog(fleet_copy), fingerprint(fleet_copy), contents(fleet_copy)
+    r = aquagen("load", again.path, "--dsn", fleet_copy, "--replace", kill_at="copy:2")
+    assert r.returncode == -9, (r.stdout, r.stderr)
+    assert fingerprint(fleet_copy) == before and catalog(fleet_copy) == cat and contents(fleet_copy) == rows
     result = postgres.load(again, fleet_copy, replace=True)
     assert not result.already_loaded and sorted(result.replaced_batches) == names
-    assert "indexes and foreign keys rebuilt: the tables kept" in result.method and result.rebuilt[0] > 100
-    assert catalog(fleet_copy) == cat
-    assert counts(fleet_copy) == original
+    assert "without the rows of the 3 replaced batches and swapped in" in result.method, result.method
+    assert catalog(fleet_copy) == cat and contents(fleet_copy) == rows
+    assert counts(fleet_copy) == original and result.other_batches == []
+    with psycopg.connect(fleet_copy) as c:
+        assert staged.leftovers(c) == [] and unanalyzed(c, again) == []
     assert postgres.load(again, fleet_copy, replace=True).already_loaded
 
     # --replace: every batch purged and loaded again, same counts; with
@@ -291,6 +311,13 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     assert postgres.load(third, fleet_copy, skip_existing=True).already_loaded
     assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
     assert fingerprint(fleet_copy) == before
+
+    # a batch the snapshot does not carry (renamed here): --replace leaves it and says so
+    with psycopg.connect(fleet_copy) as c:
+        c.execute("UPDATE batch_batch SET batch_number = 'LATER-1' WHERE batch_number = %s", (names[0],))
+    r = aquagen("load", fleet.path, "--dsn", fleet_copy, "--replace")
+    assert r.returncode == 0, r.stderr
+    assert "also holds 1 batches this snapshot does not carry" in r.stdout and ": LATER-1" in r.stdout, r.stdout
 
 
 # --- into an application's migrated schema (the default path: copies swapped in) -----------
