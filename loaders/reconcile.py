@@ -14,6 +14,7 @@ import psycopg
 import schemas
 from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
+from aquagen.tables.ids import UNDECLARED_REFERENCES
 
 
 @dataclass
@@ -35,14 +36,16 @@ class IdMap:
 
 
 def history_refs(t: schemas.Table, ts: dict[str, schemas.Table]) -> dict[str, str]:
-    """column -> referenced table, for every id column a table carries."""
+    """column -> referenced table, for every id column a table carries: its foreign keys and the
+    references a version's schema leaves without one (``UNDECLARED_REFERENCES``: cb41030's readings
+    name their assignment), which move with the ids all the same."""
+    base = ts[t.history_of] if t.history_of else t
+    refs = {c: r for c, r in UNDECLARED_REFERENCES.get(base.name, {}).items() if r in ts}
+    refs |= {fk.column: fk.ref_table for fk in base.foreign_keys}
     if t.history_of:
-        base = ts[t.history_of]
-        refs = {fk.column: fk.ref_table for fk in base.foreign_keys}
         refs[base.object_key or "id"] = base.name
         refs["history_user_id"] = "auth_user"
-        return refs
-    return {fk.column: fk.ref_table for fk in t.foreign_keys}
+    return refs
 
 
 def snapshot_batches(snapshot: Snapshot) -> pl.DataFrame:

@@ -492,3 +492,16 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     result = postgres.load(other, fleet_copy, replace=True)
     assert sorted(result.replaced_batches) == names
     assert failed_checks(fleet_copy) == []
+
+
+def test_replace_by_copies_moves_references_without_a_foreign_key(fleet, fleet_copy, tmp_path):
+    """A fleet replaced by a snapshot of itself (as a user runs it): the copies number the snapshot's
+    rows past the replaced ones, and every reference follows, also those the schema leaves without a
+    foreign key (cb41030's readings name their assignment)."""
+    r = aquagen(
+        "load", renamed(fleet, tmp_path / "again", "the same fleet again").path, "--dsn", fleet_copy, "--replace"
+    )
+    assert r.returncode == 0 and "swapped in" in r.stdout, (r.stdout, r.stderr)
+    with psycopg.connect(fleet_copy) as c:
+        moved = c.execute("SELECT min(id) > 1 FROM batch_batchcontainerassignment").fetchone()[0]
+    assert moved and failed_checks(fleet_copy) == []
