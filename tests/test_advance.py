@@ -209,6 +209,9 @@ def test_advance_through_part_days_equals_a_fresh_load_at_the_moment(loaded_d1, 
         assert [n for n in want if got[n] != want[n]] == []
         with psycopg.connect(loaded_d1) as conn:  # the load log's moment: validate reads that day up to it
             assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, NOW.date())) if not r.ok] == []
+            # and on any later day (the default: today), the cut's day is still read only up to its moment
+            later = validate.DatabaseSource(conn, NOW.date() + dt.timedelta(days=30))
+            assert later.partial_day == NOW.date() and [r.check.name for r in validate.run(later) if not r.ok] == []
     finally:
         with psycopg.connect(pg_admin, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

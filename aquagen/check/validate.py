@@ -60,11 +60,16 @@ class DatabaseSource:
         self.as_of = as_of or dt.date.today()
         self.profile = profile or DEFAULT
         conn.execute("SET TIME ZONE 'UTC'")  # dates of timestamps are UTC dates, as generated
-        self.as_of_time = as_of_time if as_of_time is not None else self._loaded_time()
+        cut = self._loaded_cut()
+        # the day of the last load's cut, when it was part-way through it: that day's rows are in only up
+        # to its time, whatever the as-of date of the check (by default today, later than the data's)
+        self.partial_day = cut[0] if cut is not None else None
+        if as_of_time is None and cut is not None and cut[0] == self.as_of:
+            as_of_time = cut[1]
+        self.as_of_time = as_of_time
 
-    def _loaded_time(self) -> dt.time | None:
-        """The time of day of the cut the load log records last, when it is on the as-of date: that
-        day's rows are in only up to it."""
+    def _loaded_cut(self) -> tuple[dt.date, dt.time] | None:
+        """The date and time of day of the cut the load log records last, when it is at a time of day."""
         from loaders.loadlog import LOAD_LOG
 
         has_meta = self.conn.execute(
@@ -78,9 +83,9 @@ class DatabaseSource:
             f"SELECT meta->'arguments'->>'as_of', meta->'arguments'->>'as_of_time' FROM public.{LOAD_LOG} "
             "WHERE meta IS NOT NULL ORDER BY loaded_at DESC LIMIT 1"
         ).fetchone()
-        if row is None or row[1] is None or row[0] != self.as_of.isoformat():
+        if row is None or row[0] is None or row[1] is None:
             return None
-        return dt.time.fromisoformat(row[1])
+        return dt.date.fromisoformat(row[0]), dt.time.fromisoformat(row[1])
 
     def scalar(self, sql: str) -> int:
         return int(self.conn.execute(sql).fetchone()[0] or 0)
@@ -153,11 +158,19 @@ def _enum_checks(profile: Profile) -> list[Check]:
     return out
 
 
-def checks(profile: Profile, as_of: dt.date | None = None, as_of_time: dt.time | None = None) -> list[Check]:
+def checks(
+    profile: Profile,
+    as_of: dt.date | None = None,
+    as_of_time: dt.time | None = None,
+    partial_day: dt.date | None = None,
+) -> list[Check]:
     """The checks of ``profile``; in their SQL ``{as_of}`` is the as-of date and ``{last_full_day}`` the
-    last day whose rows are all in (the day before it when the cut is at ``as_of_time`` on it)."""
+    last day whose rows are all in: the day before it when the cut is at ``as_of_time`` on it, or
+    before ``partial_day``, a day the data was cut part-way (a database validated after its data's date)."""
     as_of = as_of or dt.date.today()
     full = as_of if as_of_time is None else as_of - dt.timedelta(days=1)
+    if partial_day is not None and partial_day <= full:
+        full = partial_day - dt.timedelta(days=1)
     day, last = f"DATE '{as_of.isoformat()}'", f"DATE '{full.isoformat()}'"
     return (
         _history_checks(profile)
@@ -171,7 +184,8 @@ def checks(profile: Profile, as_of: dt.date | None = None, as_of_time: dt.time |
 
 
 def run(source: Source) -> list[Result]:
-    return [Result(c, source.scalar(c.sql)) for c in checks(get(source.profile), source.as_of, source.as_of_time)]
+    cs = checks(get(source.profile), source.as_of, source.as_of_time, getattr(source, "partial_day", None))
+    return [Result(c, source.scalar(c.sql)) for c in cs]
 
 
 def run_snapshot(snapshot: Snapshot) -> list[Result]:
