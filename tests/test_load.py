@@ -494,14 +494,25 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     assert failed_checks(fleet_copy) == []
 
 
-def test_replace_by_copies_moves_references_without_a_foreign_key(fleet, fleet_copy, tmp_path):
-    """A fleet replaced by a snapshot of itself (as a user runs it): the copies number the snapshot's
-    rows past the replaced ones, and every reference follows, also those the schema leaves without a
-    foreign key (cb41030's readings name their assignment)."""
-    r = aquagen(
-        "load", renamed(fleet, tmp_path / "again", "the same fleet again").path, "--dsn", fleet_copy, "--replace"
+def test_replace_by_copies_moves_references_without_a_foreign_key(empty_db, tmp_path):
+    """A cb41030 fleet replaced by a snapshot of itself through the CLI: the copies number the
+    snapshot's rows past the replaced ones, and every reference follows, also those the schema
+    leaves without a foreign key (cb41030's readings name their assignment; the suite's fleets
+    are of 8f2ab39, where that reference has one). Before, the readings kept ids of assignments that
+    were gone."""
+    from aquagen.check import validate
+    from aquagen.run.generate import generate
+    from loaders.catalog import database_profile
+
+    cb = schemas.NEWEST
+    snap = generate(
+        tmp_path / "s", seed=2, batches=1, as_of=AS_OF, first_start=AS_OF - dt.timedelta(days=40), profile=cb
     )
+    postgres.load(snap, empty_db)
+    r = aquagen("load", renamed(snap, tmp_path / "again", "the same fleet again").path, "--dsn", empty_db, "--replace")
     assert r.returncode == 0 and "swapped in" in r.stdout, (r.stdout, r.stderr)
-    with psycopg.connect(fleet_copy) as c:
-        moved = c.execute("SELECT min(id) > 1 FROM batch_batchcontainerassignment").fetchone()[0]
-    assert moved and failed_checks(fleet_copy) == []
+    with psycopg.connect(empty_db) as c:
+        assert c.execute("SELECT min(id) > 1 FROM batch_batchcontainerassignment").fetchone()[0]
+        assert database_profile(c) == cb
+        results = validate.run(validate.DatabaseSource(c, AS_OF, cb))
+    assert [r.check.name for r in results if not r.ok] == []
