@@ -63,6 +63,11 @@ class Plan:
     replaced: list[str] = field(default_factory=list)
 
     @property
+    def replaced_ids(self) -> list[int]:
+        """Database ids of the batches ``--replace`` replaces."""
+        return [i for i, _ in self.existing] if self.replaced else []
+
+    @property
     def loaded(self) -> list[str]:
         return [n for n in self.batches["batch_number"].to_list() if n not in self.skipped]
 
@@ -215,7 +220,7 @@ def purge_replaced(conn: psycopg.Connection, p: Plan) -> None:
     what the purged feedings drew: lots the snapshot does not hold (another seed's) are left
     consistent; those it holds (matched by lot number) then take its values."""
     if p.replaced:
-        purge_batches(conn, [i for i, _ in p.existing], restore_stock=True)
+        purge_batches(conn, p.replaced_ids, restore_stock=True)
 
 
 def load_in_place(

@@ -208,6 +208,7 @@ def _load_existing(
     locked = [f'public."{t}"' for t in tables]
     lock_tables(ctl, locked, "SHARE", lock_wait)  # reads go on; writes wait until the load is done
     p = existing.plan(ctl, snapshot, ts, skip_existing, replace)
+    others = _other_batches(ctl, p) if replace else []  # the load leaves them as they are
     new = sum(snapshot.rows(t) for t in tables)
     why: str | None
     copied = tables
@@ -234,7 +235,7 @@ def _load_existing(
             start,
             progress,
             lock_wait,
-            [i for i, _ in p.existing] if p.replaced else None,
+            p.replaced_ids,
         )
         without = f" without the rows of the {len(p.replaced)} replaced batches" if p.replaced else ""
         return LoadResult(
@@ -247,7 +248,7 @@ def _load_existing(
             phases=done.phases,
             method=f"copies of {len(copied)} tables built on {workers} connections{without} and swapped in "
             f"(they held {'about ' if p.replaced else ''}{held:,} rows, {new:,} loaded)",
-            other_batches=_other_batches(ctl, p) if replace else [],
+            other_batches=others,
         )
     existing.purge_replaced(ctl, p)
     if p.replaced and not rebuild_indexes:
@@ -270,7 +271,7 @@ def _load_existing(
         replaced_batches=p.replaced,
         rebuilt=inplace.rebuilt,
         method=f"in place, one transaction ({why})",
-        other_batches=_other_batches(ctl, p) if replace else [],
+        other_batches=others,
     )
 
 

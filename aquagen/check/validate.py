@@ -37,6 +37,7 @@ class Source(Protocol):
     as_of: dt.date
     profile: str
     as_of_time: dt.time | None  # the cut's time of day on the as-of date (None: its end)
+    partial_day: dt.date | None  # a day the data was cut part-way, read up to the cut only (None: none)
 
     def scalar(self, sql: str) -> int: ...
 
@@ -45,6 +46,7 @@ class SnapshotSource:
     def __init__(self, snapshot: Snapshot):
         self.ctx = pl.SQLContext({name: snapshot.scan(name) for name in snapshot.manifest["tables"]})
         self.as_of, self.as_of_time = moment_of(snapshot.manifest["arguments"])
+        self.partial_day: dt.date | None = None  # a snapshot's cut is its as-of moment
         self.profile = snapshot.profile
 
     def scalar(self, sql: str) -> int:
@@ -184,7 +186,7 @@ def checks(
 
 
 def run(source: Source) -> list[Result]:
-    cs = checks(get(source.profile), source.as_of, source.as_of_time, getattr(source, "partial_day", None))
+    cs = checks(get(source.profile), source.as_of, source.as_of_time, source.partial_day)
     return [Result(c, source.scalar(c.sql)) for c in cs]
 
 
