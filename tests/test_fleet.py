@@ -30,6 +30,7 @@ from aquagen.model.seeds import fleet_eggs
 from aquagen.model.sites import SITES
 from aquagen.model.timeline import LIFE_DAYS, SEA_START
 from aquagen.profiles import get
+from aquagen.profiles.aquamind_8f2ab39 import feedstock
 from aquagen.run import shards
 from aquagen.run.generate import (
     DEFAULT_STAGGER_DAYS,
@@ -137,6 +138,25 @@ def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
         assert late.filter(pl.col(key) <= early[key].max()).sort(key).equals(early.sort(key)), name
         grew += late.height > early.height
     assert grew >= 15  # every event and history table
+
+
+def test_feed_stock_of_a_site_used_after_the_horizon_is_prefix_stable(tmp_path):
+    """A sea area's barges idle up to the horizon of one as-of date (the batch moves to sea after it)
+    hold initial lots that expired before that date: both snapshots write them off at their expiry,
+    so the earlier one's feed-stock rows are the later one's, ids included (an advance from it is
+    exact), and no lot holds feed past its expiry."""
+    kw = dict(seed=42, batches=1, first_start=dt.date(2025, 6, 1), workers=1)
+    early = generate(tmp_path / "early", as_of=dt.date(2026, 6, 1), **kw)
+    late = generate(tmp_path / "late", as_of=dt.date(2026, 10, 1), **kw)
+    barges = PROFILE.stock_tables
+    used = {n: s.read("inventory_feedingevent")["container_id"].max() for n, s in (("early", early), ("late", late))}
+    assert used["early"] <= SITES.n_hall_containers < used["late"]  # at sea only in the later one
+    for name in ("inventory_feedpurchase", "inventory_feedingevent", barges[1]):
+        a, b = early.read(name), late.read(name)
+        assert a.join(b, on=a.columns, how="anti", nulls_equal=True).height == 0, name
+    off = early.read(barges[1]).filter(pl.col("history_change_reason") == feedstock.WRITTEN_OFF)
+    assert off.height > 0 and (off["quantity_kg"] == 0).all()
+    assert failed(early) == []
 
 
 def test_resume_after_kill_gives_the_same_bytes(fleet, tmp_path):

@@ -471,9 +471,12 @@ def test_expired_stock_is_written_off_and_never_drawn():
     init = initial([1], [5_000.0], [2.5], [T0_US - DAY]).with_columns(purchase_day=pl.lit(bought, dtype=pl.Int64))
     inv = plan_inventory(cons, init, 10_000.0, 1, 1)
     off = inv.draws.filter(pl.col("event_id") < 0)
-    assert off["event_id"].to_list() == [-1] and off["lot"].to_list() == [0]
-    assert off["drawn_kg"].to_list() == [4_500.0] and off["remaining_kg"].to_list() == [0.0]
+    assert off["event_id"].to_list()[0] == -1 and off["lot"].to_list()[0] == 0
+    assert off["drawn_kg"].to_list()[0] == 4_500.0 and (off["remaining_kg"] == 0.0).all()
     assert _us(off["time"])[0] == expires
+    # and the reorder the late meals left feed in, at its own expiry (a year after its purchase)
+    rest = off.filter(pl.col("lot") > 0).join(inv.lots, on="lot")
+    assert rest.height == 1 and (_us(rest["time"]) == expiry_instant(rest["purchase_date"].cast(pl.Int64))).all()
     # no meal draws lot 0 after its expiry; every meal is costed, the write-off is not
     meals = inv.draws.filter(pl.col("event_id") >= 0)
     assert (_us(meals.filter(pl.col("lot") == 0)["time"]) < expires).all()
@@ -502,3 +505,20 @@ def test_reorder_leftovers_expire_too():
     old = plan_inventory(cons, init.drop("purchase_day"), 50_000.0, 1, 1)  # without shelf life: drawn expired
     old_days = old.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
     assert (_us(old.draws["time"]) > expiry_instant(old_days)[old.draws["lot"].to_numpy()]).any()
+
+
+def test_an_idle_container_writes_off_its_initial_stock_whatever_comes_later():
+    """A container nothing draws from writes its initial lot off at the lot's expiry; a container
+    first used after that expiry writes off the same lot at the same instant (what happened before
+    any later as-of date does not depend on what comes after it: prefix-stable)."""
+    bought = T0_US // DAY - 10
+    expires = int(expiry_instant(np.array([bought]))[0])
+    init = initial([1], [5_000.0], [2.5], [T0_US - DAY]).with_columns(purchase_day=pl.lit(bought, dtype=pl.Int64))
+    idle = plan_inventory(consumption([], [], []), init, 10_000.0, 1, 1)
+    assert idle.costs.height == 0 and idle.lots.height == 1
+    assert idle.draws["event_id"].to_list() == [-1] and idle.draws["remaining_kg"].to_list() == [0.0]
+    assert _us(idle.draws["time"]).tolist() == [expires] and idle.draws["drawn_kg"].to_list() == [5_000.0]
+    used = plan_inventory(
+        consumption([expires + k * DAY for k in range(1, 4)], [1] * 3, [100 * 10_000] * 3), init, 10_000.0, 1, 1
+    )
+    assert used.draws.filter(pl.col("time") <= idle.draws["time"].max()).equals(idle.draws)

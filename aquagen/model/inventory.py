@@ -201,34 +201,64 @@ def plan_inventory(
     if "purchase_day" not in initial.columns:
         inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
         return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
-    # shelf life: write off what an expired lot still holds, then plan again from there (each round
-    # fixes the earliest expired draw; lots delivered before it stay as they were)
+    # shelf life: write off what a lot still holds at its expiry, the earliest first, then plan again
+    # from there (lots delivered before it stay as they were; a write-off never triggers a reorder).
+    # Write-offs more than COVER_DAYS after the last meal change no order (none looks that far
+    # ahead): they are added as they are, without planning again (the leftovers of every container
+    # at the end of the horizon, an idle container's initial lots).
     initial_days = initial["purchase_day"].to_numpy()
+    t = _us(consumption["time"])
+    if not len(t):  # an idle container (most in a small fleet): no meal, so no reorder
+        lots = _initial_lots(initial)
+        held = np.rint(lots["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+        draws = write_offs(np.arange(lots.height), expiry_instant(initial_days), held)
+        draws = draws.filter(pl.col("drawn_kg") > 0).sort("time", "event_id", maintain_order=True)
+        return Inventory(lots, pl.DataFrame(schema={"event_id": pl.Int64, "feed_cost": pl.Float64}), draws)
     consumption = _with_write_offs(consumption, initial)
     initial = initial.drop("purchase_day")
+    quiet = int(t.max()) + COVER_DAYS * US_PER_DAY
     for _ in range(MAX_WRITE_OFF_ROUNDS):
         inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
-        late = _first_expired_draw(inv, initial_days)
-        if late is None:
-            return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
-        consumption = _write_off(consumption, inv.lots, *late)
+        held, expires = _held_at_expiry(inv, initial_days)
+        left = np.flatnonzero(held > 0)
+        if len(left) and expires[left].min() <= quiet:
+            k = left[np.argmin(expires[left])]
+            consumption = _write_off(consumption, inv.lots, int(k), int(expires[k]))
+            continue
+        tail = write_offs(left, expires[left], held[left]).cast(inv.draws.schema)
+        draws = pl.concat([inv.draws, tail]).sort("time", "event_id", "lot", maintain_order=True)
+        return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), draws)
     raise AquagenError(
         f"feed container {feed_container_id}: lots keep expiring after {MAX_WRITE_OFF_ROUNDS} write-offs"
     )
 
 
-def _first_expired_draw(inv: Inventory, initial_days: np.ndarray) -> tuple[int, int] | None:
-    """(lot, its write-off instant) of the earliest meal that draws a lot after its expiry, if any."""
+def write_offs(lot: np.ndarray, expires: np.ndarray, held: np.ndarray) -> pl.DataFrame:
+    """Inventory.draws rows, in the order given, that write off what each ``lot`` holds (``held``,
+    0.0001 kg) at its ``expires`` instant (µs): event_id -1 - lot, the lot left at 0 kg."""
+    lot = np.asarray(lot, np.int64)
+    return pl.DataFrame(
+        {
+            "event_id": pl.Series(-1 - lot, dtype=pl.Int64),
+            "time": _ts(expires),
+            "lot": pl.Series(lot, dtype=pl.Int32),
+            "drawn_kg": np.asarray(held) / KG,
+            "remaining_kg": np.zeros(len(lot)),
+        }
+    )
+
+
+def _held_at_expiry(inv: Inventory, initial_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per lot: what it still holds at its expiry (drawn after it, or never emptied), in 0.0001 kg,
+    and that expiry instant (µs)."""
     days = inv.lots["purchase_date"].cast(pl.Int64).to_numpy(allow_copy=True).astype(np.float64)
     days = np.where(np.isnan(days), np.r_[initial_days, np.zeros(len(days) - len(initial_days))], days)
     expires = expiry_instant(days.astype(np.int64))
-    meals = inv.draws.filter(pl.col("event_id") >= 0)
-    lot = meals["lot"].to_numpy().astype(np.int64)
-    late = np.flatnonzero(_us(meals["time"]) > expires[lot])
-    if not len(late):
-        return None
-    k = late[0]  # draws are in time order
-    return int(lot[k]), int(expires[lot[k]])
+    lot = inv.draws["lot"].to_numpy().astype(np.int64)
+    drawn = np.rint(inv.draws["drawn_kg"].to_numpy() * KG).astype(np.int64)
+    before = _us(inv.draws["time"]) <= expires[lot]  # a write-off at the expiry instant itself is in
+    held = np.rint(inv.lots["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    return held - np.bincount(lot[before], drawn[before], minlength=inv.lots.height).astype(np.int64), expires
 
 
 def _write_off(consumption: pl.DataFrame, lots: pl.DataFrame, lot: int, at: int) -> pl.DataFrame:
@@ -340,18 +370,7 @@ def _plan(
     cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS)
     lots = pl.concat(
         [
-            pl.DataFrame(
-                {
-                    "lot": pl.Series(np.arange(n0), dtype=pl.Int32),
-                    "feed": initial["feed"].cast(pl.Int16),
-                    "quantity_kg": initial["quantity_kg"].round(2),
-                    "cost_per_kg": initial["cost_per_kg"].round(2),
-                    "entry_time": initial["entry_time"].cast(pl.Datetime("us", "UTC")),
-                    "purchase_date": pl.Series([None] * n0, dtype=pl.Date),
-                    "supplier": pl.Series([None] * n0, dtype=pl.String),
-                    "initial": pl.Series([True] * n0, dtype=pl.Boolean),
-                }
-            ),
+            _initial_lots(initial),
             pl.DataFrame(
                 {
                     "lot": pl.Series(n0 + np.arange(k), dtype=pl.Int32),
@@ -383,9 +402,27 @@ def _plan(
     return Inventory(lots, costs, draws)
 
 
+def _initial_lots(initial: pl.DataFrame) -> pl.DataFrame:
+    """The container's initial lots as Inventory.lots rows (lot 0, 1, ...)."""
+    n0 = initial.height
+    return pl.DataFrame(
+        {
+            "lot": pl.Series(np.arange(n0), dtype=pl.Int32),
+            "feed": initial["feed"].cast(pl.Int16),
+            "quantity_kg": initial["quantity_kg"].round(2),
+            "cost_per_kg": initial["cost_per_kg"].round(2),
+            "entry_time": initial["entry_time"].cast(pl.Datetime("us", "UTC")),
+            "purchase_date": pl.Series([None] * n0, dtype=pl.Date),
+            "supplier": pl.Series([None] * n0, dtype=pl.String),
+            "initial": pl.Series([True] * n0, dtype=pl.Boolean),
+        }
+    )
+
+
 def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.DataFrame:
     """``consumption`` plus a write-off event for each initial lot (a feed's first) that still holds
-    feed at its expiry: all that the meals before it left."""
+    feed at its expiry: all that the meals before it left. The first write-offs of plan_inventory's
+    rule, found at once (no lot expires before a container's initial ones): one plan, not one per lot."""
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
     expires = expiry_instant(initial["purchase_day"].to_numpy())

@@ -61,7 +61,6 @@ from .shards import (
     first_file,
     gather,
     master_shard,
-    master_stock,
     small_files,
     write_batch,
     write_feed,
@@ -250,31 +249,30 @@ def _build_locked(
                 ),
             ).values()
             job.work.rm("local")  # every batch is written: their kept tables are done with (work disk stays bounded)
-            sites = feed_sites(job)
-            hand_off = feed_files(job, sites)
+        # the feed sites, idle ones too (without batches, every one): their initial lots expire
+        sites = feed_sites(job)
+        hand_off = feed_files(job, sites)
+        run.phase(
+            "feed stock: build",
+            [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
+            keep=False,
+        )
+        _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
+        written += cast(
+            dict[str, Written],
             run.phase(
-                "feed stock: build",
-                [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
-                keep=False,
-            )
-            _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
-            written += cast(
-                dict[str, Written],
-                run.phase(
-                    "feed stock: write",
-                    [
-                        (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key]))
-                        for s in sites
-                    ],
-                ),
-            ).values()
-            small = small_files(job)  # every shard's tables of a few rows: one part per table
-            written += cast(
-                dict[str, Written],
-                run.phase("gather", [(f"gather-{name}", gather, (job, name, fs)) for name, fs in small.items()]),
-            ).values()
-        else:  # no batches: the initial lots as they are
-            written.append(master_stock(job))
+                "feed stock: write",
+                [
+                    (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key]))
+                    for s in sites
+                ],
+            ),
+        ).values()
+        small = small_files(job)  # every shard's tables of a few rows: one part per table
+        written += cast(
+            dict[str, Written],
+            run.phase("gather", [(f"gather-{name}", gather, (job, name, fs)) for name, fs in small.items()]),
+        ).values()
     except BaseException:
         run.close(abort=True)
         raise

@@ -120,15 +120,6 @@ def master_shard(job: Job) -> Written:
     return Written(entries, sum(df.height for df in frames.values()), counter.counts())
 
 
-def master_stock(job: Job) -> Written:
-    """Without batches, the initial stock lots as they are."""
-    p = job.profile
-    frames = {name: job.work.read_parquet(f"{name}.parquet") for name in p.stock_tables}
-    return Written(
-        {name: _write(job, name, df, "master") for name, df in frames.items()}, sum(df.height for df in frames.values())
-    )
-
-
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
     """The batch's whole life as the profile's tables (cut at the horizon by the caller): a profile's
     draws may depend on the whole life (e.g. health sampling), so they never depend on the as-of date."""
@@ -243,14 +234,6 @@ def _write_ipc(sink: pa.NativeFile, df: pl.DataFrame) -> None:
     table = df.to_arrow(compat_level=pl.CompatLevel.newest())  # string views as they are, no copy
     with pa_ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-
-
-def _has_kept(job: Job, part: str) -> bool:
-    return (
-        (job.work.local / _kept_file(part)).exists()
-        if job.work.local is not None
-        else job.work.exists(f"local/{part}.pickle")
-    )
 
 
 def _ipc(df: pl.DataFrame) -> bytes:
@@ -428,7 +411,7 @@ def _window_part(site: FeedSite, w: int) -> str:
 def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.DataFrame:
     """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
     keep its tables up to the as-of date with local ids; their rows per table and day. An idle
-    site (no feeding events) keeps nothing: its tables are its initial lots, rebuilt when written.
+    site (no feeding events) too: its initial lots are written off at their expiry.
     With a profile's ``feed_window``, the FIFO reads only the feedings' columns it needs and the
     site keeps only their costs and its lots' changes, by time window (``window_of``): the big
     tables (feeding events, their history, the lots' history) are made window by window when it
@@ -436,8 +419,6 @@ def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.Data
     p = job.profile
     later = p.feed_window is not None
     feedings = _site_feedings(job, [f for fs in files.values() for f in fs], p.feed_fifo_columns if later else ())
-    if feedings.height == 0:
-        return Counting(job.profile_name).counts()
     ids = Local(job.profile_name)
     frames = p.feed_site(site, feedings, job.seed, ids, not later)  # timed by FIFO and table
     del feedings
@@ -471,9 +452,6 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
     over from window to window."""
     p = job.profile
     first = _first(job, first_at)
-    if first.height == 0 and not _has_kept(job, site.part):  # an idle site
-        frames = p.feed_site(site, _site_feedings(job, []), job.seed, Local(p.name), True)
-        return _write_cut(job, frames, site.part)
     frames = _kept(job, site.part, first)
     if p.feed_window is None:
         return _write_cut(job, frames, site.part)

@@ -262,6 +262,13 @@ INVARIANTS = [
     ),
     (
         "5 feed stock",
+        "lots still holding feed after their expiry date",  # written off at noon on it (model.inventory)
+        "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
+        f"CROSS JOIN {_LAST_DAY} f WHERE s.quantity_kg > 0 AND p.expiry_date <= LEAST({{last_full_day}}, f.d)",
+        0,
+    ),
+    (
+        "5 feed stock",
         "lots delivered before their purchase",
         "SELECT COUNT(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id "
         "WHERE CAST(s.entry_date AS DATE) < p.purchase_date",

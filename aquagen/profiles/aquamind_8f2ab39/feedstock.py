@@ -17,7 +17,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
-from aquagen.model.inventory import SHELF_LIFE_DAYS, plan_inventory
+from aquagen.model.inventory import KG, SHELF_LIFE_DAYS, expiry_instant, plan_inventory, write_offs
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, column_value, order_history, with_history
@@ -99,12 +99,6 @@ def build(
     """
     T = Bound(ids.profile)
     lap = Laps(BUILD)  # timing hooks: the FIFO, then one step per table built
-    if feedings.height == 0:  # an idle site (most of them in a small fleet): its initial lots as they are
-        lap("inventory_feedcontainerstock", lot_history.height)
-        return {
-            "inventory_feedcontainerstock": T.conform("inventory_feedcontainerstock", lots),
-            "inventory_historicalfeedcontainerstock": lot_history,
-        }
     # one container at a time, each sorted alone (memory holds one container's copy, not the site's)
     supplier = feed_container_of(pl.col("container_id"))
     initial = lots.join(
@@ -120,10 +114,11 @@ def build(
     draw_parts: list[pl.DataFrame] = []
     costs = []
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
+    used = set(feedings.select(supplier.unique()).to_series())
     for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
+        if fc not in used:
+            continue  # idle: below
         mine = feedings.filter(supplier == fc).sort("created_at", "id")
-        if mine.height == 0:
-            continue
         consumption = mine.select(
             event_id="id",
             time="created_at",
@@ -151,6 +146,21 @@ def build(
         # one cost per consumption row, in its order: dated by it (a site is written window by window)
         assert inv.costs["event_id"].equals(consumption["event_id"]), "costs follow the consumption's order"
         costs.append(inv.costs.with_columns(time=consumption["time"]))
+    # an idle container (most of them in a small fleet) writes its initial lots off at their expiry,
+    # what plan_inventory does without a meal, whether or not it is used later: the rows before any
+    # as-of date are those of every later one (prefix-stable). All of the site's at once.
+    idle = (
+        initial.filter(~pl.col("feed_container_id").is_in(list(used)))
+        .sort("feed_container_id", "id")
+        .with_columns(lot=pl.int_range(pl.len(), dtype=pl.Int32).over("feed_container_id"))
+    )
+    held = (idle["quantity_kg"].cast(pl.Float64) * 100).round().cast(pl.Int64) * (KG // 100)
+    off = write_offs(idle["lot"].to_numpy(), expiry_instant(idle["purchase_day"].to_numpy()), held.to_numpy())
+    draw_parts.append(
+        pl.concat([off, idle.select(fc=pl.col("feed_container_id").cast(pl.Int64), id="id")], how="horizontal").filter(
+            pl.col("drawn_kg") > 0
+        )
+    )
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
