@@ -164,74 +164,48 @@ def build(
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
-    # --- reorders: a purchase and a stock lot each ---
-    new = (
-        pl.concat(new_parts)
-        if new_parts
-        else pl.DataFrame(
-            schema={
-                "lot": pl.Int32,
-                "feed": pl.Int16,
-                "quantity_kg": pl.Float64,
-                "cost_per_kg": pl.Float64,
-                "entry_time": pl.Datetime("us", "UTC"),
-                "purchase_date": pl.Date,
-                "supplier": pl.String,
-                "initial": pl.Boolean,
-                "fc": pl.Int64,
-                "order": pl.Int64,
-            }
-        )
-    )
-    bought = (
-        new.sort("purchase_date", "fc", "lot")
-        .with_columns(
-            created_at=(pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
-                "UTC"
-            ),
-            batch_number=pl.format(
-                "LOT-{}-{}-{}",
-                pl.col("purchase_date").dt.strftime("%Y%m"),
-                pl.col("fc").cast(pl.String).str.zfill(3),
-                pl.col("order").cast(pl.String).str.zfill(3),
-            ),
-            expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
-            notes=pl.lit("Reorder"),
-            feed_id=pl.col("feed").cast(pl.Int64) + 1,
-        )
-        .with_columns(updated_at=pl.col("created_at"))
-    )
-    bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
-    with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
+    draws = pl.concat(draw_parts)  # the idle containers' part is always there
 
-    delivered = (
-        new.sort("entry_time", "fc", "lot")
-        .join(bought.select("fc", "lot", feed_purchase_id="id"), on=["fc", "lot"], maintain_order="left")
-        .with_columns(entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc")
-    )
-    delivered = delivered.with_columns(id=ids.assign("inventory_feedcontainerstock", delivered))
-    stock_cols = T.table("inventory_feedcontainerstock").column_names
-    created = T.conform("inventory_feedcontainerstock", delivered.select(stock_cols))
+    # --- reorders: a purchase and a stock lot each (none at a site without meals) ---
+    created = T.conform(STOCK, lots.head(0))
+    lot_key = pl.DataFrame(schema={"fc": pl.Int64, "lot": pl.Int32, "new_id": draws["id"].dtype})
+    if new_parts:
+        new = pl.concat(new_parts)
+        bought = (
+            new.sort("purchase_date", "fc", "lot")
+            .with_columns(
+                created_at=(
+                    pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)
+                ).dt.replace_time_zone("UTC"),
+                batch_number=pl.format(
+                    "LOT-{}-{}-{}",
+                    pl.col("purchase_date").dt.strftime("%Y%m"),
+                    pl.col("fc").cast(pl.String).str.zfill(3),
+                    pl.col("order").cast(pl.String).str.zfill(3),
+                ),
+                expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
+                notes=pl.lit("Reorder"),
+                feed_id=pl.col("feed").cast(pl.Int64) + 1,
+            )
+            .with_columns(updated_at=pl.col("created_at"))
+        )
+        bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
+        with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
+
+        delivered = (
+            new.sort("entry_time", "fc", "lot")
+            .join(bought.select("fc", "lot", feed_purchase_id="id"), on=["fc", "lot"], maintain_order="left")
+            .with_columns(
+                entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc"
+            )
+        )
+        delivered = delivered.with_columns(id=ids.assign(STOCK, delivered))
+        created = T.conform(STOCK, delivered.select(T.table(STOCK).column_names))
+        lot_key = delivered.select("fc", "lot", new_id=pl.col("id").cast(draws["id"].dtype))
 
     # every lot's changes: '+' at its delivery, '~' after each FIFO draw (the lot as it is then);
     # numbered here, made into history rows (``stock_history``) when written, window by window
     every_lot = pl.concat([T.conform(STOCK, lots), created])
-    lot_key = delivered.select("fc", "lot", new_id="id")
-    draws = (
-        pl.concat(draw_parts)
-        if draw_parts
-        else pl.DataFrame(
-            schema={
-                "event_id": pl.Int64,
-                "time": pl.Datetime("us", "UTC"),
-                "lot": pl.Int32,
-                "drawn_kg": pl.Float64,
-                "remaining_kg": pl.Float64,
-                "fc": pl.Int64,
-                "id": pl.Int64,
-            }
-        )
-    )
     changes = pl.concat(
         [
             created.select(
