@@ -208,12 +208,10 @@ def plan_inventory(
     # at the end of the horizon, an idle container's initial lots).
     initial_days = initial["purchase_day"].to_numpy()
     t = _us(consumption["time"])
-    if not len(t):  # an idle container (most in a small fleet): no meal, so no reorder
-        lots = _initial_lots(initial)
-        held = np.rint(lots["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
-        draws = write_offs(np.arange(lots.height), expiry_instant(initial_days), held)
-        draws = draws.filter(pl.col("drawn_kg") > 0).sort("time", "event_id", maintain_order=True)
-        return Inventory(lots, pl.DataFrame(schema={"event_id": pl.Int64, "feed_cost": pl.Float64}), draws)
+    if not len(t):  # an idle container
+        draws = idle_write_offs(initial.select("quantity_kg", "purchase_day", lot=pl.int_range(pl.len())))
+        no_costs = pl.DataFrame(schema={"event_id": pl.Int64, "feed_cost": pl.Float64})
+        return Inventory(_initial_lots(initial), no_costs, draws.sort("time", "event_id", maintain_order=True))
     consumption = _with_write_offs(consumption, initial)
     initial = initial.drop("purchase_day")
     quiet = int(t.max()) + COVER_DAYS * US_PER_DAY
@@ -246,6 +244,16 @@ def write_offs(lot: np.ndarray, expires: np.ndarray, held: np.ndarray) -> pl.Dat
             "remaining_kg": np.zeros(len(lot)),
         }
     )
+
+
+def idle_write_offs(lots: pl.DataFrame) -> pl.DataFrame:
+    """The draws of containers without a meal (so without a reorder: most in a small fleet): each of
+    their initial lots written off whole at its expiry. ``lots``: lot (its number in its container),
+    quantity_kg, purchase_day (days since 1970) and any other columns, kept beside its draw."""
+    held = (lots["quantity_kg"].cast(pl.Float64) * 100).round().cast(pl.Int64) * (KG // 100)
+    off = write_offs(lots["lot"].to_numpy(), expiry_instant(lots["purchase_day"].to_numpy()), held.to_numpy())
+    keys = lots.drop("lot", "quantity_kg", "purchase_day")
+    return pl.concat([off, keys], how="horizontal").filter(pl.col("drawn_kg") > 0)
 
 
 def _held_at_expiry(inv: Inventory, initial_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
-from aquagen.model.inventory import KG, SHELF_LIFE_DAYS, expiry_instant, plan_inventory, write_offs
+from aquagen.model.inventory import SHELF_LIFE_DAYS, idle_write_offs, plan_inventory
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, column_value, order_history, with_history
@@ -154,11 +154,9 @@ def build(
         .sort("feed_container_id", "id")
         .with_columns(lot=pl.int_range(pl.len(), dtype=pl.Int32).over("feed_container_id"))
     )
-    held = (idle["quantity_kg"].cast(pl.Float64) * 100).round().cast(pl.Int64) * (KG // 100)
-    off = write_offs(idle["lot"].to_numpy(), expiry_instant(idle["purchase_day"].to_numpy()), held.to_numpy())
     draw_parts.append(
-        pl.concat([off, idle.select(fc=pl.col("feed_container_id").cast(pl.Int64), id="id")], how="horizontal").filter(
-            pl.col("drawn_kg") > 0
+        idle_write_offs(
+            idle.select("lot", "quantity_kg", "purchase_day", fc=pl.col("feed_container_id").cast(pl.Int64), id="id")
         )
     )
     out: dict[str, pl.DataFrame] = {}
