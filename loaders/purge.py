@@ -42,7 +42,7 @@ import schemas
 from aquagen.errors import AquagenError
 
 from .catalog import database_profile
-from .rows import one
+from .rows import not_among, one
 from .session import connect, exclusive
 
 PURCHASES = "inventory_feedpurchase"
@@ -407,8 +407,8 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
                 "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
                 "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
                 "JOIN {} p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
-                "WHERE h.history_type = '~' AND NOT h.id = ANY({})"
-            ).format(s.table("_purge_feed_times"), sql.Literal(list(overwritten))),
+                "WHERE h.history_type = '~' AND {}"
+            ).format(s.table("_purge_feed_times"), not_among(sql.SQL("h.id"), overwritten)),
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(s.table("_purge_draws")))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 
 def one(cur: psycopg.Cursor) -> tuple[Any, ...]:
@@ -27,3 +28,13 @@ def each(conn: psycopg.Connection, queries: Sequence[tuple[str, tuple | None]]) 
     with conn.pipeline():
         curs = [conn.cursor().execute(q, p) for q, p in queries]
     return [c.fetchall() if c.description is not None else [] for c in curs]
+
+
+def not_among(column: sql.Composable, ids: Sequence[int]) -> sql.Composed:
+    """``NOT column = ANY(ids)`` for integer ids given as a literal, tested with one hash probe a row.
+
+    PostgreSQL hashes the array of ``= ANY`` only when both sides have the same type, and psycopg types a
+    list of small ints ``int2[]``: against an integer column the test was a walk through the whole array
+    for every row (a 35k-row history table against 7.5k ids: 3.7 s instead of 0.03 s). Both sides are
+    made ``bigint`` here."""
+    return sql.SQL("NOT {}::bigint = ANY({}::bigint[])").format(column, sql.Literal(list(ids)))

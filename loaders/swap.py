@@ -48,7 +48,7 @@ from .binarycopy import Progress
 from .catalog import set_sequences
 from .existing import Plan, copy_existing, followed, history_offsets, id_maps, id_segments, matched_counts
 from .loadlog import write_log
-from .rows import each, one
+from .rows import each, not_among, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
 
 _BLOCKERS = """
@@ -339,7 +339,7 @@ def load_swapped(
         kept = [doomed.kept(name)] if doomed is not None else []
         if t.history_of in follow:
             ident = sql.Identifier(t.object_key or "id")
-            kept.append(sql.SQL("NOT t.{} = ANY({})").format(ident, sql.Literal(follow[t.history_of])))
+            kept.append(not_among(sql.SQL("t.{}").format(ident), follow[t.history_of]))
         conds = [c.as_string(ctl) for c in kept if c is not None]
         where = f" t WHERE {' AND '.join(conds)}" if conds else ""
 
