@@ -12,6 +12,12 @@ import os
 # runs it starts; tests of the default (the README's commands) and of cb41030 unset or name it.
 os.environ["AQUAGEN_PROFILE"] = "aquamind@8f2ab39"
 
+# An xdist worker per core: each runs Polars (and the processes it starts) on one thread, as aquagen's own
+# workers do (aquagen.run.runner): the workers are the parallelism, and a thread pool per worker on a busy
+# core only adds CPU-seconds. Set before Polars is first imported; a POLARS_MAX_THREADS of the user is kept.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
 import datetime as dt
 import fcntl
 import io
