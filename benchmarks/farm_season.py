@@ -1,6 +1,7 @@
 """The full farm's plan by season, and what tests/test_full_farm_plan checks, for some seeds.
 
     PYTHONPATH=$PWD python3 benchmarks/farm_season.py 42 7 1 3
+    PYTHONPATH=$PWD python3 benchmarks/farm_season.py --brief $(seq 0 47)   # a line a seed, and how many pass
 
 Prints per seed: egg intakes per calendar month (starts 2022–2026) and per season (Dec–Feb,
 Mar–May, Jun–Aug, Sep–Nov), sea transfers per month (mid-2023 to mid-2027), and on the test's
@@ -71,8 +72,29 @@ def measure(seed: int) -> dict:
     }
 
 
+BRIEF = (
+    "occupancy",
+    "fewest in a stage",
+    "dates with >= 4 in every stage",
+    "dates with every window held",
+    "dates with >= 2 near every window",
+    "Scotland - Faroes",
+    "test_full_farm_plan",
+)
+
 if __name__ == "__main__":
-    for arg in sys.argv[1:] or ["42", "7"]:
-        for key, value in measure(int(arg)).items():
+    args = sys.argv[1:]
+    brief = "--brief" in args
+    seeds = [int(a) for a in args if a != "--brief"] or [42, 7]
+    passed = 0
+    for seed in seeds:
+        row = measure(seed)
+        passed += row["test_full_farm_plan"] == "pass"
+        if brief:
+            print(f"seed {seed:>3}: " + "  ".join(f"{row[k]}" for k in BRIEF), flush=True)
+            continue
+        for key, value in row.items():
             print(f"{key:>32}: {value}")
         print()
+    if brief:
+        print(f"({', '.join(BRIEF[:-1])}); {passed} of {len(seeds)} seeds meet test_full_farm_plan's checks")
