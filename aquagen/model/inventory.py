@@ -69,6 +69,11 @@ class Inventory:
     draws: pl.DataFrame
 
 
+def _lot_units(quantity_kg: pl.Series) -> np.ndarray:
+    """Lot quantities (kg, numeric(10,2)) in 0.0001 kg units, exact."""
+    return np.rint(quantity_kg.to_numpy() * 100).astype(np.int64) * (KG // 100)
+
+
 def _us(s: pl.Series) -> np.ndarray:
     return s.dt.epoch("us").to_numpy().astype(np.int64)
 
@@ -112,7 +117,7 @@ def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, p
         raise AquagenError("feeding amounts must be > 0 kg with at most 4 decimals")
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     lot_id, lot_feed = lots["lot"].to_numpy(), lots["feed"].to_numpy()
-    q = np.rint(lots["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    q = _lot_units(lots["quantity_kg"])
     p = np.rint(lots["cost_per_kg"].to_numpy() * 100).astype(np.int64)
     entry = _us(lots["entry_time"])
     cost = np.zeros(n, np.int64)
@@ -250,8 +255,8 @@ def idle_write_offs(lots: pl.DataFrame) -> pl.DataFrame:
     """The draws of containers without a meal (so without a reorder: most in a small fleet): each of
     their initial lots written off whole at its expiry. ``lots``: lot (its number in its container),
     quantity_kg, purchase_day (days since 1970) and any other columns, kept beside its draw."""
-    held = (lots["quantity_kg"].cast(pl.Float64) * 100).round().cast(pl.Int64) * (KG // 100)
-    off = write_offs(lots["lot"].to_numpy(), expiry_instant(lots["purchase_day"].to_numpy()), held.to_numpy())
+    held = _lot_units(lots["quantity_kg"].cast(pl.Float64))
+    off = write_offs(lots["lot"].to_numpy(), expiry_instant(lots["purchase_day"].to_numpy()), held)
     keys = lots.drop("lot", "quantity_kg", "purchase_day")
     return pl.concat([off, keys], how="horizontal").filter(pl.col("drawn_kg") > 0)
 
@@ -265,7 +270,7 @@ def _held_at_expiry(inv: Inventory, initial_days: np.ndarray) -> tuple[np.ndarra
     lot = inv.draws["lot"].to_numpy().astype(np.int64)
     drawn = np.rint(inv.draws["drawn_kg"].to_numpy() * KG).astype(np.int64)
     before = _us(inv.draws["time"]) <= expires[lot]  # a write-off at the expiry instant itself is in
-    held = np.rint(inv.lots["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    held = _lot_units(inv.lots["quantity_kg"])
     return held - np.bincount(lot[before], drawn[before], minlength=inv.lots.height).astype(np.int64), expires
 
 
@@ -274,7 +279,7 @@ def _write_off(consumption: pl.DataFrame, lots: pl.DataFrame, lot: int, at: int)
     feed) still holds then."""
     f = int(lots["feed"][lot])
     mine = lots.with_row_index("i").filter(pl.col("feed") == f).sort("entry_time", "lot")
-    units = np.rint(mine["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    units = _lot_units(mine["quantity_kg"])
     upto = int(units[: int(np.flatnonzero(mine["lot"].to_numpy() == lot)[0]) + 1].sum())
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     used = int(np.rint(consumption["amount_kg"].to_numpy()[(feed == f) & (t < at)] * KG).astype(np.int64).sum())
@@ -301,7 +306,7 @@ def _plan(
     consumed_before = np.concatenate(([0], np.cumsum(amount)))  # all feeds, before event k
     n0 = initial.height
     lot_feed = [int(f) for f in initial["feed"]]
-    lot_q = [int(x) for x in np.rint(initial["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)]
+    lot_q = [int(x) for x in _lot_units(initial["quantity_kg"])]
     lot_entry = [int(x) for x in _us(initial["entry_time"])]
     curves, delivered = {}, {}
     for f in np.unique(feed):
@@ -434,7 +439,7 @@ def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.Dat
     t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
     amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
     expires = expiry_instant(initial["purchase_day"].to_numpy())
-    q = np.rint(initial["quantity_kg"].to_numpy() * 100).astype(np.int64) * (KG // 100)
+    q = _lot_units(initial["quantity_kg"])
     lot_feed = initial["feed"].to_numpy()
     rows = []
     for lot in range(initial.height):
