@@ -9,6 +9,7 @@ import signal
 import sys
 import traceback
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -563,7 +564,14 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
     default=None,
     help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]",
 )
-def validate(snapshot, dsn, as_of):
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="For a database: checks run at once, each on a connection of its own. [default: the cores, at most 4]",
+)
+def validate(snapshot, dsn, as_of, jobs):
     """Check the plan's counts and DESIGN.md's invariants, expected against actual.
 
     Exits 1 when any check fails.
@@ -572,8 +580,10 @@ def validate(snapshot, dsn, as_of):
     Examples:
       aquagen validate output/snapshot
       aquagen validate                    # the database: --dsn, else env AQUAGEN_DSN, else the embedded one
+      aquagen validate -j 8               # a database on a big server: 8 checks at once
     """
     from .check import validate as v
+    from .profiles import get
     from .snapshot import Snapshot
 
     if snapshot is not None and dsn is not None:
@@ -584,13 +594,19 @@ def validate(snapshot, dsn, as_of):
         from loaders.session import connect
 
         db = database.choose(dsn)
-        with connect(db.dsn) as conn:
+        with ExitStack() as stack:
+            conn = stack.enter_context(connect(db.dsn))
             if schema_mismatches(conn) is None:
                 raise AquagenError(
                     f"{database.describe(db)} has no AquaMind schema: load a snapshot first "
                     "(aquagen load output/snapshot)"
                 )
-            results = v.run(v.DatabaseSource(conn, as_of, database_profile(conn)))
+            profile = database_profile(conn)
+            # a whole farm's checks are about a minute of server work on one connection
+            more = [stack.enter_context(connect(db.dsn)) for _ in range((jobs or DEFAULT_CHECK_JOBS) - 1)]
+            sources = [v.DatabaseSource(c, as_of, profile) for c in (conn, *more)]
+            bar = stack.enter_context(_CheckProgress(len(v.checks(get(profile)))))
+            results = v.run(sources[0], sources[1:], bar)
     else:
         snap = Snapshot.open(snapshot)
         snap.verify()  # a shared snapshot is untrusted: every file checked before it is read
@@ -798,6 +814,40 @@ def db_psql(database, pgdata, psql_args):
     psql = embedded.psql_command()
     sys.stdout.flush()
     os.execv(psql, [psql, st.dsn(database), *psql_args])
+
+
+DEFAULT_CHECK_JOBS = max(1, min(4, os.cpu_count() or 1))  # validate's connections to a database
+
+
+class _CheckProgress:
+    """``validate``'s bar on a database: checks done / all; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("validating"),
+            BarColumn(bar_width=16),
+            MofNCompleteColumn(),
+            TextColumn("checks"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.task = self.bar.add_task("validate", total=total)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+    def __call__(self, result) -> None:
+        self.bar.update(self.task, advance=1)
 
 
 class _LoadProgress:

@@ -321,6 +321,9 @@ def test_cli_load_and_validate(master_snapshot, empty_db):
         conn.execute("DELETE FROM infrastructure_historicalsensor WHERE id = 5")
     r = run_cli("validate", "--dsn", empty_db)
     assert r.returncode == 1 and "1 failed" in r.stdout
+    # checks run at once on several connections: the same results, in the same order
+    one = run_cli("validate", "--dsn", empty_db, "-j", "1")
+    assert one.returncode == 1 and one.stdout == r.stdout == run_cli("validate", "--dsn", empty_db, "-j", "3").stdout
 
 
 def test_reloading_is_a_no_op_and_other_batches_are_refused(tmp_path, empty_db):

@@ -6,6 +6,9 @@ to the row, and enum columns inside the application's choices."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -185,9 +188,35 @@ def checks(
     )
 
 
-def run(source: Source) -> list[Result]:
+def run(source: Source, more: Sequence[Source] = (), done: Callable[[Result], None] | None = None) -> list[Result]:
+    """Every check of ``source``'s profile, in their order. ``more``: sources over other connections
+    to the same data; each takes the next check not yet taken in a thread of its own, so that the
+    server runs as many checks at once (a whole farm's 350 checks are a minute on one connection).
+    ``done`` hears of each result as it comes."""
     cs = checks(get(source.profile), source.as_of, source.as_of_time, source.partial_day)
-    return [Result(c, source.scalar(c.sql)) for c in cs]
+    values: list[int] = [0] * len(cs)
+    taken = iter(range(len(cs)))
+    lock = threading.Lock()
+
+    def work(src: Source) -> None:
+        while True:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return
+            values[i] = src.scalar(cs[i].sql)
+            if done is not None:
+                with lock:
+                    done(Result(cs[i], values[i]))
+
+    sources = [source, *more]
+    if len(sources) == 1:
+        work(source)
+    else:
+        with ThreadPoolExecutor(len(sources)) as pool:
+            for f in [pool.submit(work, s) for s in sources]:
+                f.result()  # a check's error is raised here
+    return [Result(c, v) for c, v in zip(cs, values, strict=True)]
 
 
 def run_snapshot(snapshot: Snapshot) -> list[Result]:
