@@ -196,12 +196,12 @@ def run(source: Source, more: Sequence[Source] = (), done: Callable[[Result], No
     cs = checks(get(source.profile), source.as_of, source.as_of_time, source.partial_day)
     values: list[int] = [0] * len(cs)
     taken = iter(range(len(cs)))
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
 
     def work(src: Source) -> None:
         while True:
             with lock:
-                i = next(taken, None)
+                i = None if stop.is_set() else next(taken, None)
             if i is None:
                 return
             values[i] = src.scalar(cs[i].sql)
@@ -214,8 +214,12 @@ def run(source: Source, more: Sequence[Source] = (), done: Callable[[Result], No
         work(source)
     else:
         with ThreadPoolExecutor(len(sources)) as pool:
-            for f in [pool.submit(work, s) for s in sources]:
-                f.result()  # a check's error is raised here
+            try:
+                for f in [pool.submit(work, s) for s in sources]:
+                    f.result()  # a check's error is raised here
+            except BaseException:  # Ctrl-C or a failed check: the others stop after the check at hand
+                stop.set()
+                raise
     return [Result(c, v) for c, v in zip(cs, values, strict=True)]
 
 
