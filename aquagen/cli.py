@@ -96,24 +96,15 @@ def cli(debug: bool) -> None:
     """
 
 
-class RichProgress:
-    """Progress of ``generate``: one bar per phase with rows/s; silent when not on a terminal."""
+class _Bar:
+    """A rich progress display on stderr, silent when stderr is not a terminal; a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *columns, transient: bool = False) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress
 
         console = Console(stderr=True)
-        self.bar = Progress(
-            TextColumn("{task.description:<20}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>10,.0f} rows/s"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.task: TaskID | None = None  # set by phase()
+        self.bar = Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
 
     def __enter__(self):
         self.bar.__enter__()
@@ -121,6 +112,22 @@ class RichProgress:
 
     def __exit__(self, *exc):
         self.bar.__exit__(*exc)
+
+
+class RichProgress(_Bar):
+    """Progress of ``generate``: one bar per phase with rows/s."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+        super().__init__(
+            TextColumn("{task.description:<20}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>10,.0f} rows/s"),
+            TimeElapsedColumn(),
+        )
+        self.task: TaskID | None = None  # set by phase()
 
     def phase(self, name: str, total: int) -> None:
         self.task = self.bar.add_task(name, total=total, rows=0, rate=0.0)
@@ -819,65 +826,42 @@ def db_psql(database, pgdata, psql_args):
 DEFAULT_CHECK_JOBS = max(1, min(4, os.cpu_count() or 1))  # validate's connections to a database
 
 
-class _CheckProgress:
-    """``validate``'s bar on a database: checks done / all; silent when stderr is not a terminal."""
+class _CheckProgress(_Bar):
+    """``validate``'s bar on a database: checks done / all."""
 
     def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-        console = Console(stderr=True)
-        self.bar = Progress(
+        super().__init__(
             TextColumn("validating"),
             BarColumn(bar_width=16),
             MofNCompleteColumn(),
             TextColumn("checks"),
             TimeElapsedColumn(),
-            console=console,
             transient=True,
-            disable=not console.is_terminal,
         )
         self.task = self.bar.add_task("validate", total=total)
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
 
     def __call__(self, result) -> None:
         self.bar.update(self.task, advance=1)
 
 
-class _LoadProgress:
+class _LoadProgress(_Bar):
     """``load``'s bar: rows copied / total, percentage and time left (the work counts each row
-    twice: once copied, once its table's keys, indexes and FKs are built); silent when stderr
-    is not a terminal."""
+    twice: once copied, once its table's keys, indexes and FKs are built)."""
 
     def __init__(self, total_rows: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-        console = Console(stderr=True)
-        self.bar = Progress(
+        super().__init__(
             TextColumn("loading {task.fields[table]:<24.24}"),
             BarColumn(bar_width=16),
             TaskProgressColumn(),
             TextColumn("{task.fields[copied]:>12,} / {task.fields[rows]:,} rows"),
             TimeRemainingColumn(),
-            console=console,
             transient=True,
-            disable=not console.is_terminal,
         )
         self.task = self.bar.add_task("load", total=2 * max(total_rows, 1), table="", copied=0, rows=total_rows)
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
 
     def __call__(self, table: str, copied: int, done: int) -> None:
         task = self.bar.tasks[0]
