@@ -590,7 +590,6 @@ def validate(snapshot, dsn, as_of, jobs):
       aquagen validate -j 8               # a database on a big server: 8 checks at once
     """
     from .check import validate as v
-    from .profiles import get
     from .snapshot import Snapshot
 
     if snapshot is not None and dsn is not None:
@@ -612,8 +611,7 @@ def validate(snapshot, dsn, as_of, jobs):
             # a whole farm's checks are about a minute of server work on one connection
             more = [stack.enter_context(connect(db.dsn)) for _ in range((jobs or DEFAULT_CHECK_JOBS) - 1)]
             sources = [v.DatabaseSource(c, as_of, profile) for c in (conn, *more)]
-            bar = stack.enter_context(_CheckProgress(len(v.checks(get(profile)))))
-            results = v.run(sources[0], sources[1:], bar)
+            results = v.run(sources[0], sources[1:], stack.enter_context(_CheckProgress()))
     else:
         snap = Snapshot.open(snapshot)
         snap.verify()  # a shared snapshot is untrusted: every file checked before it is read
@@ -829,7 +827,7 @@ DEFAULT_CHECK_JOBS = max(1, min(4, os.cpu_count() or 1))  # validate's connectio
 class _CheckProgress(_Bar):
     """``validate``'s bar on a database: checks done / all."""
 
-    def __init__(self, total: int):
+    def __init__(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         super().__init__(
@@ -840,10 +838,10 @@ class _CheckProgress(_Bar):
             TimeElapsedColumn(),
             transient=True,
         )
-        self.task = self.bar.add_task("validate", total=total)
+        self.task = self.bar.add_task("validate", total=None)  # known with the first result
 
-    def __call__(self, result) -> None:
-        self.bar.update(self.task, advance=1)
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
 
 
 class _LoadProgress(_Bar):

@@ -285,18 +285,20 @@ class _Farm:
         the next intakes of every geography still find sea areas at a gap of EARLY_SEA_GAP, or of
         EARLY_SEA_GAP_THIN when the batches placed so far leave the sea thin at this batch's
         transfer (fewer than THIN_SEA at sea on one of every 10th day of THIN_SEA_DAYS from it)."""
-        cal = batch_draw(self.seed, len(self.planned), start, geo.name).calendar
-        transfer = sea_window(start, cal)[0]
+        transfer = self.transfer(start, geo)
         least = min(self.sea_load(transfer + dt.timedelta(days=k)) for k in range(0, THIN_SEA_DAYS + 1, 10))
         limit = EARLY_SEA_GAP_THIN if least < THIN_SEA else EARLY_SEA_GAP
         return all(self.sea_gap(start, h, len(geos), taken=h == geo) <= limit for h in geos)
 
+    def transfer(self, start: dt.date, geo: D.Geography) -> dt.date:
+        """The sea transfer of the next batch if it started on ``start`` in ``geo`` (its own calendar)."""
+        return sea_window(start, batch_draw(self.seed, len(self.planned), start, geo.name).calendar)[0]
+
     def idle(self, start: dt.date, geo: D.Geography) -> int:
         """Days the longest-free sea area of ``geo`` would stand empty (after its fallow) before the
         transfer of a batch starting on ``start``; -1 while one has never been used."""
-        cal = batch_draw(self.seed, len(self.planned), start, geo.name).calendar
         first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
-        return -1 if first == dt.date.min else (sea_window(start, cal)[0] - first).days
+        return -1 if first == dt.date.min else (self.transfer(start, geo) - first).days
 
     def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
         """The batch on the least recently used free station and sea area, or None when none is free."""
