@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from aquagen.errors import AquagenError
 from aquagen.model.domain import FEEDS, SUPPLIERS
 from aquagen.model.inventory import PRICE_NOISE, _us, expiry_instant, fifo, plan_inventory, price_per_kg
+from aquagen.model.seeds import MASTER_STREAM, rng_for
+from aquagen.profiles import FEED_CHANGES, get
+from aquagen.tables.ids import Local
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -522,3 +525,27 @@ def test_an_idle_container_writes_off_its_initial_stock_whatever_comes_later():
         consumption([expires + k * DAY for k in range(1, 4)], [1] * 3, [100 * 10_000] * 3), init, 10_000.0, 1, 1
     )
     assert used.draws.filter(pl.col("time") <= idle.draws["time"].max()).equals(idle.draws)
+
+
+@pytest.mark.parametrize("profile", ["aquamind@8f2ab39", "aquamind@cb41030"])
+def test_idle_feed_sites_at_once_are_each_site_alone(profile):
+    """The idle feed sites built in one pass (``feed_idle``: most sites of a small fleet) give each site
+    exactly what building it alone gives: the same tables, rows, order, types and ids per day."""
+    p = get(profile)
+    assert p.feed_idle is not None
+    master = p.master(dt.date(2023, 1, 1), rng_for(11, MASTER_STREAM), p.name)  # lots expire in the horizon
+    sites = p.feed_sites(master.__getitem__)
+    books = {s.key: Local(p.name) for s in sites}
+    together = p.feed_idle(sites, 11, books.__getitem__)
+    assert sorted(together) == [s.key for s in sites]
+    written_off = 0
+    for s in sites:
+        alone = Local(p.name)
+        want = p.feed_site(s, pl.DataFrame(schema={"container_id": pl.Int64}), 11, alone, False)
+        got = together[s.key]
+        assert got.keys() == want.keys()
+        for name, df in want.items():
+            assert got[name].schema == df.schema and got[name].equals(df), (s.key, name)
+        assert books[s.key].counts().equals(alone.counts()), s.key
+        written_off += want[FEED_CHANGES].height
+    assert written_off >= len(sites)  # every site writes its initial lots off

@@ -104,6 +104,11 @@ class Profile:
     feed_window: (
         Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, str], dict[str, pl.DataFrame]] | None
     ) = None
+    # optional, with ``feed_window``: what ``feed_site`` gives (not costing) each of many feed sites without a
+    # feeding event, at once: (sites, seed, each site's id book by its key) -> each site's tables by its key
+    feed_idle: Callable[[list[FeedSite], int, Callable[[int], IdBook]], dict[int, dict[str, pl.DataFrame]]] | None = (
+        None
+    )
     # tables whose rows of a day count only once that day's batch update (population, biomass) is booked,
     # at this time of day: a cut at an earlier moment of their day leaves them out (``aquagen.tables.cut``)
     booked: dict[str, dt.timedelta] = field(default_factory=dict)

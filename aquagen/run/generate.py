@@ -56,6 +56,7 @@ from .shards import (
     Written,
     build_batch,
     build_feed,
+    build_idle_feeds,
     feed_files,
     feed_sites,
     first_file,
@@ -64,6 +65,7 @@ from .shards import (
     small_files,
     write_batch,
     write_feed,
+    write_idle_feeds,
 )
 
 MOMENT_ARGUMENTS = (*AS_OF_ARGUMENTS, "first_start")  # the arguments ``_meta`` takes by name
@@ -249,25 +251,23 @@ def _build_locked(
                 ),
             ).values()
             job.work.rm("local")  # every batch is written: their kept tables are done with (work disk stays bounded)
-        # the feed sites, idle ones too (without batches, every one): their initial lots expire
+        # the feed sites, idle ones too (without batches, every one): their initial lots expire. The idle
+        # ones (no feeding event up to the horizon) in one task when the profile builds them at once
         sites = feed_sites(job)
         hand_off = feed_files(job, sites)
-        run.phase(
-            "feed stock: build",
-            [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in sites],
-            keep=False,
-        )
-        _firsts(run, master.counts, {FEED_KEY + s.key: f"build-{s.part}" for s in sites})
-        written += cast(
-            dict[str, Written],
-            run.phase(
-                "feed stock: write",
-                [
-                    (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key]))
-                    for s in sites
-                ],
-            ),
-        ).values()
+        idle = [s for s in sites if not hand_off[s.key]] if job.profile.feed_idle is not None else []
+        busy = [s for s in sites if s not in idle]
+        builds = [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in busy]
+        writes = [
+            (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key])) for s in busy
+        ]
+        if idle:  # first: the biggest task
+            builds.insert(0, (IDLE_FEEDS_BUILD, build_idle_feeds, (job, idle)))
+            writes.insert(0, ("write-idle-feeds", write_idle_feeds, (job, idle)))
+        run.phase("feed stock: build", builds, keep=False)
+        built = {FEED_KEY + s.key: f"build-{s.part}" for s in busy} | {FEED_KEY + s.key: IDLE_FEEDS_BUILD for s in idle}
+        _firsts(run, master.counts, built)
+        written += cast(dict[str, Written], run.phase("feed stock: write", writes)).values()
         small = small_files(job)  # every shard's tables of a few rows: one part per table
         written += cast(
             dict[str, Written],
@@ -294,13 +294,28 @@ def _build_locked(
     )
 
 
+IDLE_FEEDS_BUILD = "build-idle-feeds"  # the task that builds every idle feed site (``build_idle_feeds``)
+
+
 def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
     """Each built shard's first ids (``allocate_each``, after the master data's) into the work
-    folder, shard by shard: its counts are read from there, one shard at a time."""
+    folder, shard by shard: its counts are read from there, one shard at a time (a task that built
+    several shards, the idle feed sites, holds theirs by shard key, read once)."""
+    several: dict[str, dict[int, pl.DataFrame]] = {}
+
+    def counts_of(key: int) -> pl.DataFrame:
+        if key == MASTER_KEY:
+            return master
+        task = built[key]
+        if task != IDLE_FEEDS_BUILD:
+            return run.counts(task)
+        if task not in several:
+            by_shard = run.counts(task).partition_by("shard", as_dict=True, include_key=False)
+            several[task] = {k: c for (k,), c in by_shard.items()}
+        return several[task].get(key, master.head(0).select("table", "day", "n"))
+
     with timed(ALLOCATE):
-        for key, first in allocate_each(
-            sorted([MASTER_KEY, *built]), lambda k: master if k == MASTER_KEY else run.counts(built[k])
-        ):
+        for key, first in allocate_each(sorted([MASTER_KEY, *built]), counts_of):
             if key != MASTER_KEY:
                 run.job.work.write_parquet(first_file(key), first)
 

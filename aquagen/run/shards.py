@@ -410,18 +410,40 @@ def _window_part(site: FeedSite, w: int) -> str:
 
 def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.DataFrame:
     """Run the feed site's FIFO over the feeding events of every batch it fed (up to the horizon),
-    keep its tables up to the as-of date with local ids; their rows per table and day. An idle
-    site (no feeding events) too: its initial lots are written off at their expiry.
-    With a profile's ``feed_window``, the FIFO reads only the feedings' columns it needs and the
-    site keeps only their costs and its lots' changes, by time window (``window_of``): the big
-    tables (feeding events, their history, the lots' history) are made window by window when it
-    is written, so that memory never holds them for the site's whole history."""
+    keep its tables up to the as-of date with local ids (``_keep_site``); their rows per table and
+    day. An idle site (no feeding events) too: its initial lots are written off at their expiry."""
     p = job.profile
     later = p.feed_window is not None
     feedings = _site_feedings(job, [f for fs in files.values() for f in fs], p.feed_fifo_columns if later else ())
     ids = Local(job.profile_name)
     frames = p.feed_site(site, feedings, job.seed, ids, not later)  # timed by FIFO and table
     del feedings
+    _keep_site(job, site, frames)
+    return ids.counts(_day(job.as_of))
+
+
+def build_idle_feeds(job: Job, sites: list[FeedSite]) -> pl.DataFrame:
+    """``build_feed`` of feed sites without a feeding event up to the horizon, in one task (the
+    profile's ``feed_idle``): most sites of a small fleet, whose fixed cost is then paid once. Their
+    rows per table and day, by shard key (``shard``): each site keeps its own ids."""
+    feed_idle = job.profile.feed_idle
+    assert feed_idle is not None
+    books = {s.key: Local(job.profile_name) for s in sites}
+    built = feed_idle(sites, job.seed, books.__getitem__)
+    counts = []
+    for s in sites:  # each site's tables kept as ``build_feed`` keeps them (a site is written on its own)
+        _keep_site(job, s, built.pop(s.key))
+        counts.append(books[s.key].counts(_day(job.as_of)).with_columns(shard=pl.lit(FEED_KEY + s.key, pl.Int64)))
+    return pl.concat(counts)
+
+
+def _keep_site(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> None:
+    """A feed site's tables up to the as-of date, kept until its ids are known (``_keep``). With a
+    profile's ``feed_window``, the site keeps only its feedings' costs and its lots' changes by time
+    window (``window_of``): the big tables (feeding events, their history, the lots' history) are
+    made window by window when it is written, so that memory never holds them for the site's whole
+    history."""
+    p = job.profile
     costs, changes = frames.pop(FEED_COSTS, None), frames.pop(FEED_CHANGES, None)
     frames = _until(job, frames, job.as_of)
     if costs is not None and changes is not None:
@@ -441,7 +463,6 @@ def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.Data
             )
         del costs, changes
     _keep(job, site.part, frames)  # last: its completion marks the site's windows complete too
-    return ids.counts(_day(job.as_of))
 
 
 def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[str]]) -> Written:
@@ -480,6 +501,17 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
         frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
+
+
+def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
+    """``write_feed`` of the sites ``build_idle_feeds`` built, in one task: each its own parts."""
+    entries: dict[str, dict | None] = {}
+    rows = 0
+    for s in sites:
+        written = write_feed(job, s, first_file(FEED_KEY + s.key), {})
+        entries |= written.entries
+        rows += written.rows
+    return Written(entries, rows)
 
 
 def _kept_windows(job: Job, part: str) -> list[int]:

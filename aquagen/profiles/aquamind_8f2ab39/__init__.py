@@ -14,6 +14,7 @@ PROFILE = Profile(
     feed_site=feedstock.build_site,
     feed_fifo_columns=feedstock.FIFO_COLUMNS,
     feed_window=feedstock.window,
+    feed_idle=feedstock.build_idle,
     feed_container_of=feedstock.feed_container_of,
     feedings=("inventory_feedingevent", "inventory_historicalfeedingevent"),
     stock_tables=("inventory_feedcontainerstock", "inventory_historicalfeedcontainerstock"),

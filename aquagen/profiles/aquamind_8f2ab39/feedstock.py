@@ -21,7 +21,7 @@ from aquagen.model.inventory import SHELF_LIFE_DAYS, idle_write_offs, plan_inven
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, column_value, order_history, with_history
-from aquagen.tables.ids import IdBook
+from aquagen.tables.ids import Counting, IdBook
 from aquagen.timing import BUILD, FIFO, Laps
 
 # the feeding (and so each decrement) is the operator's; the manager orders feed
@@ -77,6 +77,52 @@ def build_site(
 ) -> dict[str, pl.DataFrame]:
     t = site.tables
     return build(t["containers"], t["lots"], t["lot_history"], t["purchases"], feedings, seed, ids, costed_feedings)
+
+
+def build_idle(
+    sites: list[FeedSite], seed: int, book_of: Callable[[int], IdBook]
+) -> dict[int, dict[str, pl.DataFrame]]:
+    """``build_site`` (not costing) of feed sites without a feeding event, in one pass: by site key, the tables
+    each gives alone, numbered by its own book (``book_of(key)``). A small fleet leaves most sites idle, and
+    a site's fixed cost (tens of table operations) is most of its cost there; all at once, it is paid once."""
+    if not sites:
+        return {}
+    merged = {name: pl.concat([s.tables[name] for s in sites]) for name in sites[0].tables}
+    profile = book_of(sites[0].key).profile
+    frames = build(
+        merged["containers"],
+        merged["lots"],
+        merged["lot_history"],
+        merged["purchases"],
+        pl.DataFrame(schema={"container_id": pl.Int64}),  # no feeding event
+        seed,
+        Counting(profile),  # placeholders: each site's rows are numbered by its own book below
+        costed_feedings=False,
+    )
+    site_of = pl.concat(
+        [s.tables["containers"].select(feed_container_id="id", _site=pl.lit(s.key, pl.Int64)) for s in sites]
+    )
+    lot_site = merged["lots"].join(site_of, on="feed_container_id").select("id", "_site")
+
+    def split(name: str, df: pl.DataFrame) -> dict[tuple, pl.DataFrame]:
+        """A table's rows by site, in their order (the whole's order restricted to a site is the site's own)."""
+        if name == FEED_CHANGES:  # a lot's change: the lot's site
+            df = df.join(lot_site, on="id", how="left", maintain_order="left")
+        elif "feed_container_id" in df.columns:
+            df = df.join(site_of, on="feed_container_id", how="left", maintain_order="left")
+        else:  # the costs of the feeding events: none
+            assert df.is_empty(), name
+            return {}
+        return df.partition_by("_site", as_dict=True, include_key=False)
+
+    by_site = {name: split(name, df) for name, df in frames.items()}
+    out: dict[int, dict[str, pl.DataFrame]] = {}
+    for s in sites:  # a site's rows are numbered in its own shard (its key): one book each
+        mine = {name: parts.get((s.key,), frames[name].head(0)) for name, parts in by_site.items()}
+        changes = mine[FEED_CHANGES]
+        mine[FEED_CHANGES] = changes.with_columns(history_id=book_of(s.key).assign(STOCK_HISTORY, changes))
+        out[s.key] = mine
+    return out
 
 
 def build(

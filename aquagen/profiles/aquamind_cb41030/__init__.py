@@ -18,6 +18,7 @@ PROFILE = Profile(
     feed_site=feedstock.build_site,
     feed_fifo_columns=feedstock.FIFO_COLUMNS,
     feed_window=feedstock.window,
+    feed_idle=feedstock.build_idle,
     feed_container_of=feedstock.feed_container_of,
     feedings=PLAN.feedings,
     stock_tables=PLAN.stock_tables,
