@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,7 +49,7 @@ from ..snapshot import (
 from ..store import Store
 from ..tables.ids import allocate_each
 from ..timing import ALLOCATE, timed
-from .runner import Progress, Runner
+from .runner import Progress, Result, Runner
 from .shards import (
     FEED_KEY,
     MASTER_KEY,
@@ -255,10 +256,13 @@ def _build_locked(
         # ones (no feeding event up to the horizon) in one task when the profile builds them at once
         sites = feed_sites(job)
         hand_off = feed_files(job, sites)
-        idle = [s for s in sites if not hand_off[s.key]] if job.profile.feed_idle is not None else []
-        busy = [s for s in sites if s not in idle]
-        builds = [(f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in busy]
-        writes = [
+        at_once = job.profile.feed_idle is not None
+        idle = [s for s in sites if at_once and not hand_off[s.key]]
+        busy = [s for s in sites if not (at_once and not hand_off[s.key])]
+        builds: list[tuple[str, Callable[..., Result], tuple]] = [
+            (f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in busy
+        ]
+        writes: list[tuple[str, Callable[..., Result], tuple]] = [
             (f"write-{s.part}", write_feed, (job, s, first_file(FEED_KEY + s.key), hand_off[s.key])) for s in busy
         ]
         if idle:  # first: the biggest task
