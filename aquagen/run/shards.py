@@ -20,7 +20,7 @@ import json
 import mmap
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
@@ -286,6 +286,11 @@ def _kept(job: Job, part: str, first: pl.DataFrame) -> dict[str, pl.DataFrame]:
                 for name, data in pickle.loads(job.work.read_bytes(f"local/{part}.pickle")).items()
             }
         step.rows = sum(df.height for df in frames.values())
+    return _numbered(job, frames, first)
+
+
+def _numbered(job: Job, frames: dict[str, pl.DataFrame], first: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """A shard's locally numbered tables with the snapshot's ids (``first``: its first ids)."""
     with timed(NUMBER) as step:
         frames = renumber(frames, first, job.profile_name)
         step.rows = sum(df.height for df in frames.values())
@@ -425,25 +430,37 @@ def build_feed(job: Job, site: FeedSite, files: dict[int, list[str]]) -> pl.Data
 def build_idle_feeds(job: Job, sites: list[FeedSite]) -> pl.DataFrame:
     """``build_feed`` of feed sites without a feeding event up to the horizon, in one task (the
     profile's ``feed_idle``): most sites of a small fleet, whose fixed cost is then paid once. Their
-    rows per table and day, by shard key (``shard``): each site keeps its own ids."""
+    rows per table and day, by shard key (``shard``): each site keeps its own ids. Nothing is kept:
+    ``write_idle_feeds`` builds them again (a small fraction of the cost of a site's work files)."""
+    books = _idle_books(job, sites)[1]
+    return pl.concat(
+        [books[s.key].counts(_day(job.as_of)).with_columns(shard=pl.lit(FEED_KEY + s.key, pl.Int64)) for s in sites]
+    )
+
+
+def _idle_books(job: Job, sites: list[FeedSite]) -> tuple[dict[int, dict[str, pl.DataFrame]], dict[int, Local]]:
+    """The idle ``sites``' tables by site key (the profile's ``feed_idle``), numbered by one book each."""
     feed_idle = job.profile.feed_idle
-    assert feed_idle is not None
+    assert feed_idle is not None and job.profile.feed_window is not None  # costed window by window
     books = {s.key: Local(job.profile_name) for s in sites}
-    built = feed_idle(sites, job.seed, books.__getitem__)
-    counts = []
-    for s in sites:  # each site's tables kept as ``build_feed`` keeps them (a site is written on its own)
-        _keep_site(job, s, built.pop(s.key))
-        counts.append(books[s.key].counts(_day(job.as_of)).with_columns(shard=pl.lit(FEED_KEY + s.key, pl.Int64)))
-    return pl.concat(counts)
+    return feed_idle(sites, job.seed, books.__getitem__), books
 
 
 def _keep_site(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> None:
-    """A feed site's tables up to the as-of date, kept until its ids are known (``_keep``). With a
-    profile's ``feed_window``, the site keeps only its feedings' costs and its lots' changes by time
-    window (``window_of``): the big tables (feeding events, their history, the lots' history) are
-    made window by window when it is written, so that memory never holds them for the site's whole
-    history."""
+    """A feed site's tables up to the as-of date (``_site_parts``), kept until its ids are known
+    (``_keep``), the site's own part last: its completion marks the site's windows complete too."""
+    for part, tables in _site_parts(job, site, frames).items():
+        _keep(job, part, tables)
+
+
+def _site_parts(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, pl.DataFrame]]:
+    """A feed site's tables up to the as-of date, by kept part: with a profile's ``feed_window``, only
+    its feedings' costs and its lots' changes by time window (``window_of``, parts ``<site>/w<year>``),
+    so that the big tables (feeding events, their history, the lots' history) are made window by
+    window when it is written and memory never holds them for the site's whole history; then the
+    rest (part ``<site>``)."""
     p = job.profile
+    parts = {}
     costs, changes = frames.pop(FEED_COSTS, None), frames.pop(FEED_CHANGES, None)
     frames = _until(job, frames, job.as_of)
     if costs is not None and changes is not None:
@@ -453,27 +470,52 @@ def _keep_site(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> Non
         changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
         windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
         for w in windows:  # each window's costs and changes (under the history table's name: renumbered so)
-            _keep(
-                job,
-                f"{site.part}/w{w}",
-                {
-                    FEED_COSTS: costs.filter(pl.col("_window") == w).drop("_window", "time"),
-                    history: changes.filter(pl.col("_window") == w).drop("_window"),
-                },
-            )
-        del costs, changes
-    _keep(job, site.part, frames)  # last: its completion marks the site's windows complete too
+            parts[f"{site.part}/w{w}"] = {
+                FEED_COSTS: costs.filter(pl.col("_window") == w).drop("_window", "time"),
+                history: changes.filter(pl.col("_window") == w).drop("_window"),
+            }
+    parts[site.part] = frames
+    return parts
 
 
 def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[str]]) -> Written:
-    """The feed site's tables up to the as-of date as part files (``files``: its feedings'
-    hand-off files by window, for the feeding tables when they are made here): its small tables
-    as one part, and with a profile's ``feed_window`` the per-event tables as one part per
-    window (``window_of``), one window in memory at a time; the lots' final state is carried
-    over from window to window."""
-    p = job.profile
+    """The feed site's tables up to the as-of date as part files (``_write_site``), from what
+    ``build_feed`` kept. ``first_at``: its ``first_file``."""
     first = _first(job, first_at)
-    frames = _kept(job, site.part, first)
+    return _write_site(job, site, lambda part: _kept(job, part, first), _kept_windows(job, site.part), files)
+
+
+def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
+    """``write_feed`` of the sites ``build_idle_feeds`` counted, in one task: their tables built again
+    (``_idle_books``), each site numbered with its own first ids and written as its own parts."""
+    built = _idle_books(job, sites)[0]
+    entries: dict[str, dict | None] = {}
+    rows = 0
+    for s in sites:
+        parts = _site_parts(job, s, built.pop(s.key))
+        first = _first(job, first_file(FEED_KEY + s.key))
+        windows = [int(part.rsplit("/w", 1)[1]) for part in parts if part != s.part]
+        written = _write_site(job, s, lambda part: _numbered(job, parts[part], first), windows, {})
+        entries |= written.entries
+        rows += written.rows
+    return Written(entries, rows)
+
+
+def _write_site(
+    job: Job,
+    site: FeedSite,
+    kept: Callable[[str], dict[str, pl.DataFrame]],
+    windows: list[int],
+    files: dict[int, list[str]],
+) -> Written:
+    """A feed site's tables up to the as-of date as part files, from its parts (``_site_parts``)
+    numbered with the snapshot's ids (``kept``; ``windows``: the years of its window parts) and
+    ``files``, its feedings' hand-off files by window (the feeding tables are made here): its small
+    tables as one part, and with a profile's ``feed_window`` the per-event tables as one part per
+    window (``window_of``), one window in memory at a time; the lots' final state is carried over
+    from window to window."""
+    p = job.profile
+    frames = kept(site.part)
     if p.feed_window is None:
         return _write_cut(job, frames, site.part)
     stock, history = p.stock_tables
@@ -483,13 +525,13 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
     entries: dict[str, dict | None] = {}
     rows = 0
     # every window with a feeding up to the as-of date was kept (its costs), and every window with a lot's change
-    for w in sorted(_kept_windows(job, site.part)):
-        kept = _kept(job, f"{site.part}/w{w}", first)
+    for w in sorted(windows):
+        window = kept(f"{site.part}/w{w}")
         feedings = _site_feedings(job, files.get(w, [])).sort("created_at", "id")
         with timed(BUILD, p.feedings[0]) as step:
-            tables = p.feed_window(feedings, kept[FEED_COSTS], kept[history], lots, p.name)
+            tables = p.feed_window(feedings, window[FEED_COSTS], window[history], lots, p.name)
             step.rows = tables[p.feedings[0]].height
-        del feedings, kept
+        del feedings, window
         with timed(CUT):
             tables = cut(tables, job.cut_at, p.name, (), p.booked, p.unbooked)
         latest.append(last_history(tables[history], key))
@@ -501,17 +543,6 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
         frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
     written = _write_all(job, frames, site.part)
     return Written(written.entries | entries, written.rows + rows)
-
-
-def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
-    """``write_feed`` of the sites ``build_idle_feeds`` built, in one task: each its own parts."""
-    entries: dict[str, dict | None] = {}
-    rows = 0
-    for s in sites:
-        written = write_feed(job, s, first_file(FEED_KEY + s.key), {})
-        entries |= written.entries
-        rows += written.rows
-    return Written(entries, rows)
 
 
 def _kept_windows(job: Job, part: str) -> list[int]:
