@@ -21,6 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import datetime as dt
 import fcntl
 import io
+import shutil
 import signal
 import subprocess
 import sys
@@ -310,9 +311,48 @@ def pytest_configure(config):
             config.option.loadgroup = True  # xdist names each test's group in its collection
         return
     _compile_checkout()
+    _memory_basetemp(config)
     given = [*config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
     if getattr(config.option, "dist", None) == "load" and not any(str(a).startswith("--dist") for a in given):
         config.option.dist = "loadgroup"
+
+
+MEMORY_FS = Path("/dev/shm")  # Linux's memory filesystem
+MEMORY_FS_ROOM = 4 << 30  # what a run may hold there at most (a few hundred MB measured), with a margin
+
+
+def _memory_basetemp(config) -> None:
+    """The run's temporary files (snapshots, work folders, the throwaway server's data) on the memory
+    filesystem when the machine has one with room and no ``--basetemp`` is given: a file's creation,
+    a database's copy and drop, an index on an empty table cost the disk's journal a
+    multiple of their CPU there (measured: a fresh load's DDL 0.9 -> 0.35 server CPU-s, a small
+    fleet's generation 0.25 CPU-s of system time less). A folder per run, removed at its end (and
+    those of runs killed before theirs); ``--basetemp`` keeps a run's files."""
+    if config.option.basetemp:
+        return
+    try:
+        fs = os.statvfs(MEMORY_FS)
+    except OSError:
+        return
+    if fs.f_bavail * fs.f_frsize < MEMORY_FS_ROOM:
+        return
+    root = MEMORY_FS / f"aquagen-pytest-{os.getuid()}"
+    root.mkdir(exist_ok=True)
+    for old in root.glob("run-*"):  # a run killed before its end: its process is gone
+        if not Path(f"/proc/{old.name.removeprefix('run-')}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    config.option.basetemp = str(root / f"run-{os.getpid()}")
+    config.stash[_MEMORY_RUN] = Path(config.option.basetemp)
+
+
+_MEMORY_RUN = pytest.StashKey[Path]()
+
+
+def pytest_unconfigure(config):
+    """A run's folder on the memory filesystem goes with it (its memory is the machine's)."""
+    run = config.stash.get(_MEMORY_RUN, None)
+    if run is not None:
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def _compile_checkout() -> None:
