@@ -1,5 +1,6 @@
 """The fleet: schedule, workers, prefix-stable ids, resume after kill -9, feed stock checks."""
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -93,6 +94,25 @@ def test_feed_sites_write_their_events_one_part_per_year(tmp_path, monkeypatch):
                 assert re.fullmatch(r"feed-\d{3}", part) and name.endswith("feedcontainerstock"), f["path"]
                 assert df["history_type"].unique().to_list() == ["+"], f["path"]
     assert years == {2023, 2024}
+
+
+@pytest.mark.parametrize(("hour", "gather_rows"), [(13, shards.GATHER_ROWS), (9, 1)])
+def test_idle_feed_sites_at_once_write_what_each_site_writes_alone(tmp_path, monkeypatch, hour, gather_rows):
+    """The feed sites without a feeding event, built and written in one task (the profile's
+    ``feed_idle``), give the bytes of every site built and written on its own: cut part-way through
+    the day their initial lots are written off (at 12:00), after it and before it (and, every piece
+    its own part, each site's parts as they were)."""
+    monkeypatch.setattr(shards, "GATHER_ROWS", gather_rows)
+    as_of = dt.datetime(2024, 9, 19, hour, tzinfo=dt.UTC)  # a year after the farm's setup: the lots expire
+    args = dict(seed=6, batches=1, first_start=dt.date(2023, 10, 20), as_of=as_of)
+    at_once = generate(tmp_path / "at-once", workers=1, **args)
+    alone = dataclasses.replace(get(), feed_idle=None)
+    monkeypatch.setattr(shards, "get", lambda name: alone)
+    one_by_one = generate(tmp_path / "one-by-one", workers=1, **args)
+    assert _digests(at_once) == _digests(one_by_one)
+    stock = at_once.read("inventory_historicalfeedcontainerstock")
+    written_off = stock.filter(pl.col("history_change_reason") == feedstock.WRITTEN_OFF)
+    assert (written_off.height > 0) == (hour > 12), written_off.height
 
 
 def test_small_pieces_are_gathered_into_one_part_per_table(fleet):

@@ -46,30 +46,37 @@ def feed_container_of(container: pl.Expr) -> pl.Expr:
 
 
 def sites(read: Callable[[str], pl.DataFrame]) -> list[FeedSite]:
-    """Feed shards from the master tables: each station's 5 silos, each area's 3 barges."""
+    """Feed shards from the master tables: each station's 5 silos, each area's 3 barges, each with
+    its initial lots, their history rows and purchases (in the tables' order)."""
     containers = read("infrastructure_feedcontainer").select(
         "id",
         "capacity_kg",
         site=pl.coalesce((pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1),
     )
     lots = read("inventory_feedcontainerstock")
-    lot_history = read("inventory_historicalfeedcontainerstock")
-    purchases = read("inventory_feedpurchase")
-    out = []
-    for (key,), c in sorted(containers.partition_by("site", as_dict=True).items()):
-        mine = lots.filter(pl.col("feed_container_id").is_in(c["id"].implode()))
-        out.append(
-            FeedSite(
-                key,
-                {
-                    "containers": c.drop("site"),
-                    "lots": mine,
-                    "lot_history": lot_history.filter(pl.col("id").is_in(mine["id"].implode())),
-                    "purchases": purchases.filter(pl.col("id").is_in(mine["feed_purchase_id"].implode())),
-                },
-            )
+    site_of = containers.select(key="id", _site="site")
+    lot_site = lots.join(site_of, left_on="feed_container_id", right_on="key").select(
+        "_site", lot="id", purchase="feed_purchase_id"
+    )
+    rows = {
+        "lots": (lots, "feed_container_id", site_of),
+        "lot_history": (read("inventory_historicalfeedcontainerstock"), "id", lot_site.select("_site", key="lot")),
+        "purchases": (read("inventory_feedpurchase"), "id", lot_site.select("_site", key="purchase")),
+    }
+    by_site = {  # each table's rows of a site's keys, by site (all at once: a filter per site and table cost 2 ms)
+        name: df.join(keys.unique(maintain_order=True), left_on=on, right_on="key", maintain_order="left")
+        .drop("key", strict=False)
+        .partition_by("_site", as_dict=True, include_key=False)
+        for name, (df, on, keys) in rows.items()
+    }
+    return [
+        FeedSite(
+            key,
+            {"containers": c.drop("site")}
+            | {name: parts.get((key,), rows[name][0].head(0)) for name, parts in by_site.items()},
         )
-    return out
+        for (key,), c in sorted(containers.partition_by("site", as_dict=True).items())
+    ]
 
 
 def build_site(
