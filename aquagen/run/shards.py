@@ -22,6 +22,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -482,17 +483,25 @@ def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[st
     """The feed site's tables up to the as-of date as part files (``_write_site``), from what
     ``build_feed`` kept. ``first_at``: its ``first_file``."""
     first = _first(job, first_at)
-    return _write_site(job, site, lambda part: _kept(job, part, first), _kept_windows(job, site.part), files)
+    frames = _kept(job, site.part, first)
+    if job.profile.feed_window is None:
+        return _write_cut(job, frames, site.part)
+    return _write_site(
+        job,
+        frames,
+        {w: partial(_kept, job, f"{site.part}/w{w}", first) for w in _kept_windows(job, site.part)},
+        files,
+        lambda tables, w: _write_all(job, tables, site.part if w is None else _window_part(site, w)),
+    )
 
 
 def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
     """``write_feed`` of the sites ``build_idle_feeds`` counted, in one task: their tables built again
-    (``_idle_books``) and numbered site by site with each site's first ids, then each step of
-    ``_write_site`` taken once for all of them (a row is one lot's, a lot one site's) and each site's
-    rows written as the parts it writes alone (the same bytes, tested)."""
+    (``_idle_books``) and numbered site by site with each site's first ids, then ``_write_site`` once
+    for all of them (a row is one lot's, a lot one site's), each site's rows written as the parts it
+    writes alone (the same bytes, tested)."""
     p = job.profile
-    assert p.feed_window is not None  # idle sites are built at once only so (``_idle_books``)
-    stock, history = p.stock_tables
+    stock, _ = p.stock_tables
     key = p.tables[stock].object_key or "id"
     built = _idle_books(job, sites)[0]
     base: dict[str, list[pl.DataFrame]] = {}  # the sites' own parts: their lots and lot history
@@ -509,8 +518,8 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
     of_site = pl.concat(owners)
     by_key = {s.key: s for s in sites}
 
-    def each_site(tables: dict[str, pl.DataFrame]) -> Iterator[tuple[FeedSite, dict[str, pl.DataFrame]]]:
-        """Every idle site's ``tables`` by site (the sites with rows), each table's rows in their order."""
+    def write(tables: dict[str, pl.DataFrame], w: int | None) -> Written:
+        """Every idle site's ``tables`` as each site's part (the sites with rows), rows in their order."""
         split = {
             name: df.join(of_site, on=key, how="left", maintain_order="left").partition_by(
                 "_site", as_dict=True, include_key=False
@@ -518,58 +527,39 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
             for name, df in tables.items()
             if df.height
         }
+        entries: dict[str, dict | None] = {}
+        rows = 0
         for k in sorted({k for parts in split.values() for (k,) in parts}):
-            yield (
-                by_key[k],
-                {name: split[name].get((k,), df.head(0)) if df.height else df for name, df in tables.items()},
-            )
-
-    entries: dict[str, dict | None] = {}
-    rows = 0
-
-    def write(tables: dict[str, pl.DataFrame], part_of: Callable[[FeedSite], str]) -> None:
-        nonlocal entries, rows
-        for site, mine in each_site(tables):
-            written = _write_all(job, mine, part_of(site))
+            mine = {name: split[name].get((k,), df.head(0)) if df.height else df for name, df in tables.items()}
+            written = _write_all(job, mine, by_key[k].part if w is None else _window_part(by_key[k], w))
             entries |= written.entries
             rows += written.rows
+        return Written(entries, rows)
 
-    frames = {name: pl.concat(dfs) for name, dfs in base.items()}
-    lots = frames[stock]
-    latest = [frames[history]]  # each lot's latest history row so far (its initial rows to start)
-    no_feedings = _site_feedings(job, [])
-    for w in sorted(windows):
-        window = {name: pl.concat(dfs) for name, dfs in windows[w].items()}
-        with timed(BUILD, p.feedings[0]):
-            tables = p.feed_window(no_feedings, window[FEED_COSTS], window[history], lots, p.name)
-        with timed(CUT):
-            tables = cut(tables, job.cut_at, p.name, (), p.booked, p.unbooked)
-        latest.append(last_history(tables[history], key))
-        write(tables, lambda site: _window_part(site, w))
-    with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
-        frames = cut(frames, job.cut_at, p.name, (), p.booked, p.unbooked)
-        frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
-    write(frames, lambda site: site.part)
-    return Written(entries, rows)
+    return _write_site(
+        job, _concat_each(base), {w: partial(_concat_each, parts) for w, parts in windows.items()}, {}, write
+    )
+
+
+def _concat_each(pieces: dict[str, list[pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    return {name: pl.concat(dfs) for name, dfs in pieces.items()}
 
 
 def _write_site(
     job: Job,
-    site: FeedSite,
-    kept: Callable[[str], dict[str, pl.DataFrame]],
-    windows: list[int],
+    frames: dict[str, pl.DataFrame],
+    windows: dict[int, Callable[[], dict[str, pl.DataFrame]]],
     files: dict[int, list[str]],
+    write: Callable[[dict[str, pl.DataFrame], int | None], Written],
 ) -> Written:
-    """A feed site's tables up to the as-of date as part files, from its parts (``_site_parts``)
-    numbered with the snapshot's ids (``kept``; ``windows``: the years of its window parts) and
-    ``files``, its feedings' hand-off files by window (the feeding tables are made here): its small
-    tables as one part, and with a profile's ``feed_window`` the per-event tables as one part per
-    window (``window_of``), one window in memory at a time; the lots' final state is carried over
-    from window to window."""
+    """A feed site's tables up to the as-of date, written by ``write`` (a window's tables with its
+    year, the site's own with None), from its parts (``_site_parts``) numbered with the snapshot's ids:
+    its own ``frames`` and its ``windows`` by year, and ``files``, its feedings' hand-off files by
+    window (a profile's ``feed_window`` makes the feeding tables here): the per-event tables one
+    window at a time, then the small tables; the lots' final state is carried over from window to
+    window."""
     p = job.profile
-    frames = kept(site.part)
-    if p.feed_window is None:
-        return _write_cut(job, frames, site.part)
+    assert p.feed_window is not None
     stock, history = p.stock_tables
     key = p.tables[stock].object_key or "id"
     lots = frames[stock]
@@ -578,7 +568,7 @@ def _write_site(
     rows = 0
     # every window with a feeding up to the as-of date was kept (its costs), and every window with a lot's change
     for w in sorted(windows):
-        window = kept(f"{site.part}/w{w}")
+        window = windows[w]()
         feedings = _site_feedings(job, files.get(w, [])).sort("created_at", "id")
         with timed(BUILD, p.feedings[0]) as step:
             tables = p.feed_window(feedings, window[FEED_COSTS], window[history], lots, p.name)
@@ -587,13 +577,13 @@ def _write_site(
         with timed(CUT):
             tables = cut(tables, job.cut_at, p.name, (), p.booked, p.unbooked)
         latest.append(last_history(tables[history], key))
-        written = _write_all(job, tables, _window_part(site, w))
+        written = write(tables, w)
         entries |= written.entries
         rows += written.rows
     with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
         frames = cut(frames, job.cut_at, p.name, (), p.booked, p.unbooked)
         frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
-    written = _write_all(job, frames, site.part)
+    written = write(frames, None)
     return Written(written.entries | entries, written.rows + rows)
 
 
