@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import AquagenError
 from . import domain as D
-from .calendar import batch_draw
+from .calendar import batch_draw, stage_starts
 from .sites import SITES
-from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, Calendar
+from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, TRANSITION_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,8 @@ class _Farm:
         self.names: dict[str, int] = {}
         # (sea transfer, day after the last harvest) of the batches not yet harvested at the last start
         self.at_sea: list[tuple[dt.date, dt.date]] = []
+        # each placed batch's first day (ordinal) of every stage, Egg&Alevin .. Adult
+        self.entries: list[np.ndarray] = []
 
     def sea_load(self, day: dt.date) -> int:
         """Batches placed so far that are at sea on ``day`` (a day after the last start)."""
@@ -257,6 +259,7 @@ class _Farm:
         other.area_used = dict(self.area_used)
         other.names = dict(self.names)
         other.at_sea = list(self.at_sea)
+        other.entries = list(self.entries)
         return other
 
     def rollout(self, last: dt.date, count: dict[str, int], geos: list[D.Geography]) -> list[int]:
@@ -269,7 +272,7 @@ class _Farm:
             day = last + dt.timedelta(days=intake_gap(self.seed, len(farm.planned), last, len(geos)))
             while (day - last).days < ROLLOUT_DAYS:
                 order = sorted(geos, key=lambda g: count[g.name])
-                chosen = next((g for g in order if farm.place(day, g, 1) is not None), None)
+                chosen = next((g for g in order if farm.place(day, g, 1, trial=True) is not None), None)
                 if chosen is not None:
                     count[chosen.name] += 1
                     break
@@ -279,6 +282,40 @@ class _Farm:
                 break
             last = day
         return gaps
+
+    def early_ok(self, day: dt.date, geo: D.Geography, count: dict[str, int], geos: list[D.Geography]) -> bool:
+        """Whether an early intake of ``geo`` on ``day`` leaves the next intakes without a wait ahead."""
+        if not EARLY_ROLLOUT:
+            return True
+        trial = self.clone()
+        if trial.place(day, geo, 1, trial=True) is None:
+            return False
+        after = dict(count)
+        after[geo.name] += 1
+        return max(trial.rollout(day, after, geos)) <= MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)
+
+    def stage_days(self, due: dt.date, lo: dt.date, hi: dt.date) -> list[dt.date]:
+        """The next start from ``lo`` to ``hi`` whose stage changes fall where the batches placed (and
+        the next STAGE_AHEAD at the mean gap after ``due``) leave a stage thinnest: the next batch's
+        stage lengths are its own draws, known before its start."""
+        n = len(self.planned)
+        gap = 365.25 / INTAKES_PER_YEAR
+        ahead = [due.toordinal() + round(gap * j) + stage_starts(self.seed, n + j) for j in range(1, STAGE_AHEAD + 1)]
+        rows = np.array(self.entries[-STAGE_RECENT:] + ahead)
+        mine = stage_starts(self.seed, n)
+        width = (hi - lo).days
+        score = np.zeros(width + 1)
+        c = np.arange(width + 1)
+        for k in range(FRESHWATER_STAGES):
+            for edge in (mine[k], mine[k + 1]):
+                days = lo.toordinal() + edge + c  # the dates the choice changes
+                others = ((rows[:, k, None] <= days) & (days < rows[:, k + 1, None])).sum(axis=0)
+                # covers[i, j]: the batch starting lo + i is in stage k on days[j]
+                start = lo.toordinal() + c[:, None]
+                covers = (start + mine[k] <= days) & (days < start + mine[k + 1])
+                score += STAGE_PENALTY[np.minimum(others + covers, len(STAGE_PENALTY) - 1)].sum(axis=1)
+        score += STAGE_MOVE * np.abs(lo.toordinal() + c - due.toordinal())
+        return [lo + dt.timedelta(days=int(i)) for i in np.argsort(score, kind="stable")]
 
     def sea_left(self, start: dt.date, geo: D.Geography, geos: list[D.Geography]) -> bool:
         """Whether after an early intake of ``geo`` on ``start`` (taking its earliest free sea area)
@@ -291,8 +328,8 @@ class _Farm:
         return all(self.sea_gap(start, h, len(geos), taken=h == geo) <= limit for h in geos)
 
     def transfer(self, start: dt.date, geo: D.Geography) -> dt.date:
-        """The sea transfer of the next batch if it started on ``start`` in ``geo`` (its own calendar)."""
-        return sea_window(start, batch_draw(self.seed, len(self.planned), start, geo.name).calendar)[0]
+        """The sea transfer of the next batch if it started on ``start`` (its own calendar, in any geography)."""
+        return start + dt.timedelta(days=int(stage_starts(self.seed, len(self.planned))[FRESHWATER_STAGES]))
 
     def idle(self, start: dt.date, geo: D.Geography) -> int:
         """Days the longest-free sea area of ``geo`` would stand empty (after its fallow) before the
@@ -300,25 +337,33 @@ class _Farm:
         first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
         return -1 if first == dt.date.min else (self.transfer(start, geo) - first).days
 
-    def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
-        """The batch on the least recently used free station and sea area, or None when none is free."""
+    def place(self, start: dt.date, geo: D.Geography, eggs: int, trial: bool = False) -> PlannedBatch | None:
+        """The batch on the least recently used free station and sea area, or None when none is free.
+        ``trial`` (a copy of the farm looking ahead): the batch's sea area is not freed again (its sea
+        phase, the costly part of its draw, is not computed; the look-ahead ends long before)."""
         shard = len(self.planned)
-        cal = batch_draw(self.seed, shard, start, geo.name).calendar
-        halls = hall_windows(start, cal)
+        ss = [start + dt.timedelta(days=int(d)) for d in stage_starts(self.seed, shard)]
+        halls = [(ss[k], ss[k + 1] + dt.timedelta(days=TRANSITION_DAYS)) for k in range(FRESHWATER_STAGES)]
         stations = [
             name
             for _, g, name in SITES.stations()
-            if g == geo and all(first >= free for (_, first, _), free in zip(halls, self.hall_free[name]))
+            if g == geo and all(first >= free for (first, _), free in zip(halls, self.hall_free[name]))
         ]
-        sea_first, sea_free = sea_window(start, cal)
+        sea_first = ss[FRESHWATER_STAGES]
         areas = [name for _, g, name in SITES.areas() if g == geo and sea_first >= self.area_free[name]]
         if not stations or not areas:
             return None
+        if trial:
+            sea_free = end = dt.date.max
+        else:
+            cal = batch_draw(self.seed, shard, start, geo.name).calendar
+            sea_free = sea_window(start, cal)[1]
+            end = start + dt.timedelta(days=cal.life_days)
         station = min(stations, key=self.station_used.__getitem__)
         area = min(areas, key=self.area_used.__getitem__)
-        self.hall_free[station] = [end for _, _, end in halls]
+        self.hall_free[station] = [free for _, free in halls]
         self.area_free[area] = sea_free
-        self.at_sea = [w for w in self.at_sea if w[1] > start] + [(sea_first, start + dt.timedelta(days=cal.life_days))]
+        self.at_sea = [w for w in self.at_sea if w[1] > start] + [(sea_first, end)]
         self.station_used[station] = (start, self.station_used[station][1])
         self.area_used[area] = (sea_free, self.area_used[area][1])
         prefix = f"{geo.code}-{start.year}-"
@@ -334,6 +379,7 @@ class _Farm:
             eggs=eggs,
         )
         self.planned.append(pb)
+        self.entries.append(start.toordinal() + stage_starts(self.seed, shard))
         return pb
 
 
@@ -460,6 +506,14 @@ EARLY_BALANCE = 2
 # missing a band (occupancy, 4 a stage, 2 near each window) 3.8 % → 2.2 % | 4.8 % → 2.4 %.
 ROLLOUT_INTAKES = 8
 ROLLOUT_DAYS = 60
+STAGE_AHEAD = 8
+STAGE_RECENT = 60
+STAGE_PENALTY = np.array([200.0, 100.0, 50.0, 10.0, 2.0, 0.5, 0.0])
+STAGE_MOVE = 0.3
+STAGE_EARLY = 0
+STAGE_LATE = 3
+STAGE_TRIES = 2
+EARLY_ROLLOUT = 1
 
 
 def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
@@ -512,6 +566,7 @@ def plan_farm(
                     if count[g.name] - least < EARLY_BALANCE
                     and farm.idle(day, g) >= EARLY_IDLE_DAYS
                     and farm.sea_left(day, g, geos)
+                    and farm.early_ok(day, g, count, geos)
                     and farm.place(day, g, eggs(shard)) is not None
                 ),
                 None,
@@ -528,6 +583,15 @@ def plan_farm(
             gaps = farm.rollout(day, count, geos)
             if max(gaps) > slowest:
                 due = max(due, day + dt.timedelta(days=-(-sum(gaps) // len(gaps))))
+            elif STAGE_EARLY or STAGE_LATE:
+                lo = max(due - dt.timedelta(days=STAGE_EARLY), day + dt.timedelta(days=MIN_GAP_DAYS))
+                hi = min(due + dt.timedelta(days=STAGE_LATE), day + dt.timedelta(days=slowest))
+                if lo < hi:
+                    geo = min(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
+                    for cand in farm.stage_days(due, lo, hi)[:STAGE_TRIES]:
+                        if cand >= due or farm.early_ok(cand, geo, count, geos):
+                            due = cand
+                            break
         day += dt.timedelta(days=1)
     return farm.planned
 
