@@ -285,8 +285,6 @@ class _Farm:
 
     def early_ok(self, day: dt.date, geo: D.Geography, count: dict[str, int], geos: list[D.Geography]) -> bool:
         """Whether an early intake of ``geo`` on ``day`` leaves the next intakes without a wait ahead."""
-        if not EARLY_ROLLOUT:
-            return True
         trial = self.clone()
         if trial.place(day, geo, 1, trial=True) is None:
             return False
@@ -294,28 +292,28 @@ class _Farm:
         after[geo.name] += 1
         return max(trial.rollout(day, after, geos)) <= MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)
 
-    def stage_days(self, due: dt.date, lo: dt.date, hi: dt.date) -> list[dt.date]:
-        """The next start from ``lo`` to ``hi`` whose stage changes fall where the batches placed (and
-        the next STAGE_AHEAD at the mean gap after ``due``) leave a stage thinnest: the next batch's
-        stage lengths are its own draws, known before its start."""
-        n = len(self.planned)
+    def stage_day(self, due: dt.date, latest: dt.date) -> dt.date:
+        """The next start from ``due`` to ``latest`` whose stage changes fall where the batches placed
+        (and the next STAGE_AHEAD at the mean gap after ``due``) leave a stage thinnest: the next
+        batch's stage lengths are its own draws, known before its start. Each day of a stage with
+        few batches costs STAGE_PENALTY[batches], each day later than ``due`` STAGE_MOVE."""
+        n, width = len(self.planned), (latest - due).days
+        if width <= 0:
+            return due
         gap = 365.25 / INTAKES_PER_YEAR
         ahead = [due.toordinal() + round(gap * j) + stage_starts(self.seed, n + j) for j in range(1, STAGE_AHEAD + 1)]
         rows = np.array(self.entries[-STAGE_RECENT:] + ahead)
         mine = stage_starts(self.seed, n)
-        width = (hi - lo).days
-        score = np.zeros(width + 1)
         c = np.arange(width + 1)
+        start = due.toordinal() + c[:, None]  # the candidates
+        score = STAGE_MOVE * c
         for k in range(FRESHWATER_STAGES):
-            for edge in (mine[k], mine[k + 1]):
-                days = lo.toordinal() + edge + c  # the dates the choice changes
+            for edge in (mine[k], mine[k + 1]):  # the days the choice changes: around its entry and exit
+                days = due.toordinal() + edge + c
                 others = ((rows[:, k, None] <= days) & (days < rows[:, k + 1, None])).sum(axis=0)
-                # covers[i, j]: the batch starting lo + i is in stage k on days[j]
-                start = lo.toordinal() + c[:, None]
                 covers = (start + mine[k] <= days) & (days < start + mine[k + 1])
-                score += STAGE_PENALTY[np.minimum(others + covers, len(STAGE_PENALTY) - 1)].sum(axis=1)
-        score += STAGE_MOVE * np.abs(lo.toordinal() + c - due.toordinal())
-        return [lo + dt.timedelta(days=int(i)) for i in np.argsort(score, kind="stable")]
+                score = score + STAGE_PENALTY[np.minimum(others + covers, len(STAGE_PENALTY) - 1)].sum(axis=1)
+        return due + dt.timedelta(days=int(np.argmin(score)))
 
     def sea_left(self, start: dt.date, geo: D.Geography, geos: list[D.Geography]) -> bool:
         """Whether after an early intake of ``geo`` on ``start`` (taking its earliest free sea area)
@@ -491,7 +489,7 @@ MAX_GAP_DAYS = 14
 # the other checks, against 40 | 37 balanced; EARLY_BALANCE 99: 36 | 35.
 SEA_HORIZON = 8
 MIN_GAP_DAYS = 9
-EARLY_IDLE_DAYS = 30
+EARLY_IDLE_DAYS = 20
 EARLY_SEA_GAP = 8
 EARLY_SEA_GAP_THIN = 12
 THIN_SEA = 29
@@ -510,10 +508,7 @@ STAGE_AHEAD = 8
 STAGE_RECENT = 60
 STAGE_PENALTY = np.array([200.0, 100.0, 50.0, 10.0, 2.0, 0.5, 0.0])
 STAGE_MOVE = 0.3
-STAGE_EARLY = 0
 STAGE_LATE = 3
-STAGE_TRIES = 2
-EARLY_ROLLOUT = 1
 
 
 def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
@@ -583,15 +578,8 @@ def plan_farm(
             gaps = farm.rollout(day, count, geos)
             if max(gaps) > slowest:
                 due = max(due, day + dt.timedelta(days=-(-sum(gaps) // len(gaps))))
-            elif STAGE_EARLY or STAGE_LATE:
-                lo = max(due - dt.timedelta(days=STAGE_EARLY), day + dt.timedelta(days=MIN_GAP_DAYS))
-                hi = min(due + dt.timedelta(days=STAGE_LATE), day + dt.timedelta(days=slowest))
-                if lo < hi:
-                    geo = min(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
-                    for cand in farm.stage_days(due, lo, hi)[:STAGE_TRIES]:
-                        if cand >= due or farm.early_ok(cand, geo, count, geos):
-                            due = cand
-                            break
+            else:  # a few days later where the next batch's own stage lengths fill a thin stage
+                due = farm.stage_day(due, min(due + dt.timedelta(days=STAGE_LATE), day + dt.timedelta(days=slowest)))
         day += dt.timedelta(days=1)
     return farm.planned
 
