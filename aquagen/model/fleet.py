@@ -509,7 +509,10 @@ EARLY_BALANCE = 2
 # into one of 43 days). Measured (test_full_farm_plan's checks, seeds 0–47 | 48–95): 39 | 40 → 41 | 43
 # seeds meet every check, every window and near-window miss gone; the dates missing a band (every
 # 2 weeks of 2025–2027) 5.6 % → 2.3 %; with the guard early intakes can start at 20 idle days (30
-# before: 44 | 45 with the stage look-ahead below, 44 | 43 at 30).
+# before: 44 | 45 with the stage look-ahead below, 44 | 43 at 30). Tried (2026-12-02): early
+# intakes without sea_left's limits, guarded by a try of 16 intakes, miss the occupancy band on 2
+# of seeds 0–95 and 2 of 96–191 (instead of 2 and 12), but the geographies drift apart (the balance
+# fails on 9 and 10 seeds), the windows are missed on 2.7 % of dates, and planning takes 2.5 CPU-s.
 ROLLOUT_INTAKES = 8
 ROLLOUT_DAYS = 60
 # A stage holds about 7 batches, but each batch's stage lengths are its own draws (±8 days each, so
