@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from aquagen.errors import AquagenError
+from aquagen.model.calendar import stage_starts
 from aquagen.model.domain import GEOGRAPHY_BY_NAME
 from aquagen.model.fleet import (
     TRANSITION_WINDOWS,
@@ -271,6 +272,8 @@ def test_full_farm_plan(seed):
     assert min(fewest) >= 3 and sum(n >= 4 for n in fewest) >= 0.98 * len(dates)
     assert sum(n >= 1 for n in windows) >= 0.85 * len(dates)
     assert sum(n >= 2 for n in near) >= 0.95 * len(dates)
+    # the stage days the plan looks ahead with (before a batch's start) are the batch's own calendar
+    assert all((stage_starts(seed, b.shard) == calendar_of(b, seed).stage_start).all() for b in planned)
     # the windows the plan reserved are the batch's own calendar: no hall or area holds two batches
     for key, windows_of in (
         ("station", lambda b: [w[1:] for w in hall_windows(b.start_date, calendar_of(b, seed))]),

@@ -88,6 +88,20 @@ def sea_cbrt(cbrt_w0, tgc_dd):
 
 
 @lru_cache(maxsize=8192)
+def stage_starts(seed: int, shard: int) -> np.ndarray:
+    """First day of each stage (Egg&Alevin .. Adult) of the fleet's batch ``shard``: its freshwater
+    stage lengths are drawn from its stream alone (the same draws as ``batch_draw``'s), so the plan
+    knows them before it chooses the batch's start date and geography."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, shard, CALENDAR_STREAM]))
+    z = rng.standard_normal(FRESHWATER_STAGES + 1)
+    shift = np.rint(np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT))
+    days = [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)]
+    out = np.concatenate([[0], np.cumsum(days)]).astype(np.int64)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=8192)
 def batch_draw(seed: int, shard: int, start_date: dt.date, geography: str) -> BatchDraw:
     """The fleet's batch ``shard``: stage lengths, growth factor, target weight and the harvest
     window that reaches it."""

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import AquagenError
 from . import domain as D
-from .calendar import batch_draw
+from .calendar import batch_draw, stage_starts
 from .sites import SITES
-from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, Calendar
+from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, TRANSITION_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,8 @@ class _Farm:
         self.names: dict[str, int] = {}
         # (sea transfer, day after the last harvest) of the batches not yet harvested at the last start
         self.at_sea: list[tuple[dt.date, dt.date]] = []
+        # each placed batch's first day (ordinal) of every stage, Egg&Alevin .. Adult
+        self.entries: list[np.ndarray] = []
 
     def sea_load(self, day: dt.date) -> int:
         """Batches placed so far that are at sea on ``day`` (a day after the last start)."""
@@ -257,6 +259,7 @@ class _Farm:
         other.area_used = dict(self.area_used)
         other.names = dict(self.names)
         other.at_sea = list(self.at_sea)
+        other.entries = list(self.entries)
         return other
 
     def rollout(self, last: dt.date, count: dict[str, int], geos: list[D.Geography]) -> list[int]:
@@ -269,7 +272,7 @@ class _Farm:
             day = last + dt.timedelta(days=intake_gap(self.seed, len(farm.planned), last, len(geos)))
             while (day - last).days < ROLLOUT_DAYS:
                 order = sorted(geos, key=lambda g: count[g.name])
-                chosen = next((g for g in order if farm.place(day, g, 1) is not None), None)
+                chosen = next((g for g in order if farm.place(day, g, 1, trial=True) is not None), None)
                 if chosen is not None:
                     count[chosen.name] += 1
                     break
@@ -279,6 +282,38 @@ class _Farm:
                 break
             last = day
         return gaps
+
+    def early_ok(self, day: dt.date, geo: D.Geography, count: dict[str, int], geos: list[D.Geography]) -> bool:
+        """Whether an early intake of ``geo`` on ``day`` leaves the next intakes without a wait ahead."""
+        trial = self.clone()
+        if trial.place(day, geo, 1, trial=True) is None:
+            return False
+        after = dict(count)
+        after[geo.name] += 1
+        return max(trial.rollout(day, after, geos)) <= MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)
+
+    def stage_day(self, due: dt.date, latest: dt.date) -> dt.date:
+        """The next start from ``due`` to ``latest`` whose stage changes fall where the batches placed
+        (and the next STAGE_AHEAD at the mean gap after ``due``) leave a stage thinnest: the next
+        batch's stage lengths are its own draws, known before its start. Each day of a stage with
+        few batches costs STAGE_PENALTY[batches], each day later than ``due`` STAGE_MOVE."""
+        n, width = len(self.planned), (latest - due).days
+        if width <= 0:
+            return due
+        gap = 365.25 / INTAKES_PER_YEAR
+        ahead = [due.toordinal() + round(gap * j) + stage_starts(self.seed, n + j) for j in range(1, STAGE_AHEAD + 1)]
+        rows = np.array(self.entries[-STAGE_RECENT:] + ahead)
+        mine = stage_starts(self.seed, n)
+        c = np.arange(width + 1)
+        start = due.toordinal() + c[:, None]  # the candidates
+        score = STAGE_MOVE * c
+        for k in range(FRESHWATER_STAGES):
+            for edge in (mine[k], mine[k + 1]):  # the days the choice changes: around its entry and exit
+                days = due.toordinal() + edge + c
+                others = ((rows[:, k, None] <= days) & (days < rows[:, k + 1, None])).sum(axis=0)
+                covers = (start + mine[k] <= days) & (days < start + mine[k + 1])
+                score = score + STAGE_PENALTY[np.minimum(others + covers, len(STAGE_PENALTY) - 1)].sum(axis=1)
+        return due + dt.timedelta(days=int(np.argmin(score)))
 
     def sea_left(self, start: dt.date, geo: D.Geography, geos: list[D.Geography]) -> bool:
         """Whether after an early intake of ``geo`` on ``start`` (taking its earliest free sea area)
@@ -291,8 +326,8 @@ class _Farm:
         return all(self.sea_gap(start, h, len(geos), taken=h == geo) <= limit for h in geos)
 
     def transfer(self, start: dt.date, geo: D.Geography) -> dt.date:
-        """The sea transfer of the next batch if it started on ``start`` in ``geo`` (its own calendar)."""
-        return sea_window(start, batch_draw(self.seed, len(self.planned), start, geo.name).calendar)[0]
+        """The sea transfer of the next batch if it started on ``start`` (its own calendar, in any geography)."""
+        return start + dt.timedelta(days=int(stage_starts(self.seed, len(self.planned))[FRESHWATER_STAGES]))
 
     def idle(self, start: dt.date, geo: D.Geography) -> int:
         """Days the longest-free sea area of ``geo`` would stand empty (after its fallow) before the
@@ -300,25 +335,33 @@ class _Farm:
         first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
         return -1 if first == dt.date.min else (self.transfer(start, geo) - first).days
 
-    def place(self, start: dt.date, geo: D.Geography, eggs: int) -> PlannedBatch | None:
-        """The batch on the least recently used free station and sea area, or None when none is free."""
+    def place(self, start: dt.date, geo: D.Geography, eggs: int, trial: bool = False) -> PlannedBatch | None:
+        """The batch on the least recently used free station and sea area, or None when none is free.
+        ``trial`` (a copy of the farm looking ahead): the batch's sea area is not freed again (its sea
+        phase, the costly part of its draw, is not computed; the look-ahead ends long before)."""
         shard = len(self.planned)
-        cal = batch_draw(self.seed, shard, start, geo.name).calendar
-        halls = hall_windows(start, cal)
+        ss = [start + dt.timedelta(days=int(d)) for d in stage_starts(self.seed, shard)]
+        halls = [(ss[k], ss[k + 1] + dt.timedelta(days=TRANSITION_DAYS)) for k in range(FRESHWATER_STAGES)]
         stations = [
             name
             for _, g, name in SITES.stations()
-            if g == geo and all(first >= free for (_, first, _), free in zip(halls, self.hall_free[name]))
+            if g == geo and all(first >= free for (first, _), free in zip(halls, self.hall_free[name]))
         ]
-        sea_first, sea_free = sea_window(start, cal)
+        sea_first = ss[FRESHWATER_STAGES]
         areas = [name for _, g, name in SITES.areas() if g == geo and sea_first >= self.area_free[name]]
         if not stations or not areas:
             return None
+        if trial:
+            sea_free = end = dt.date.max
+        else:
+            cal = batch_draw(self.seed, shard, start, geo.name).calendar
+            sea_free = sea_window(start, cal)[1]
+            end = start + dt.timedelta(days=cal.life_days)
         station = min(stations, key=self.station_used.__getitem__)
         area = min(areas, key=self.area_used.__getitem__)
-        self.hall_free[station] = [end for _, _, end in halls]
+        self.hall_free[station] = [free for _, free in halls]
         self.area_free[area] = sea_free
-        self.at_sea = [w for w in self.at_sea if w[1] > start] + [(sea_first, start + dt.timedelta(days=cal.life_days))]
+        self.at_sea = [w for w in self.at_sea if w[1] > start] + [(sea_first, end)]
         self.station_used[station] = (start, self.station_used[station][1])
         self.area_used[area] = (sea_free, self.area_used[area][1])
         prefix = f"{geo.code}-{start.year}-"
@@ -334,6 +377,7 @@ class _Farm:
             eggs=eggs,
         )
         self.planned.append(pb)
+        self.entries.append(start.toordinal() + stage_starts(self.seed, shard))
         return pb
 
 
@@ -425,7 +469,7 @@ MAX_GAP_DAYS = 14
 #   as long as the next intakes can still come every EARLY_SEA_GAP days (EARLY_SEA_GAP_THIN where
 #   the sea will be thin: fewer than THIN_SEA of the batches placed so far at sea on some day of
 #   the THIN_SEA_DAYS after the batch's transfer) and the geography has at most EARLY_BALANCE - 1
-#   more batches than the other: the sea fills where harvests left it empty, most where the farm
+#   more batches than the other, and no wait follows (see ROLLOUT_INTAKES): the sea fills where harvests left it empty, most where the farm
 #   would otherwise dip below 65 % occupancy, and elsewhere the next intakes keep their pace (an
 #   early intake takes a sea area a later one needs: it spends slack the transition windows need).
 # Measured (benchmarks/farm_season.py and test_full_farm_plan's checks, seeds 0–47): 41 of 48
@@ -445,7 +489,7 @@ MAX_GAP_DAYS = 14
 # the other checks, against 40 | 37 balanced; EARLY_BALANCE 99: 36 | 35.
 SEA_HORIZON = 8
 MIN_GAP_DAYS = 9
-EARLY_IDLE_DAYS = 30
+EARLY_IDLE_DAYS = 20
 EARLY_SEA_GAP = 8
 EARLY_SEA_GAP_THIN = 12
 THIN_SEA = 29
@@ -458,8 +502,34 @@ EARLY_BALANCE = 2
 # transition windows for weeks. Measured (benchmarks/farm_season.py --brief, and the bands on every
 # 3rd day of 2025–2027, seeds 0–47 | 48–95): seeds meeting every check 32 → 37 | 27 → 32; dates
 # missing a band (occupancy, 4 a stage, 2 near each window) 3.8 % → 2.2 % | 4.8 % → 2.4 %.
+# The same try guards the early intakes: one comes early only when, with it placed on a copy of the
+# farm, none of the next ROLLOUT_INTAKES would wait beyond MAX_GAP_DAYS. An early intake takes a
+# station and a sea area a later one needs, and without the guard it ran the plan into the waits
+# the try had already seen (seed 82: three early intakes in March 2024 turned a 21-day wait ahead
+# into one of 43 days). Measured (test_full_farm_plan's checks, seeds 0–47 | 48–95): 39 | 40 → 41 | 43
+# seeds meet every check, every window and near-window miss gone; the dates missing a band (every
+# 2 weeks of 2025–2027) 5.6 % → 2.3 %; with the guard early intakes can start at 20 idle days (30
+# before: 44 | 45 with the stage look-ahead below, 44 | 43 at 30). Tried (2026-12-02): early
+# intakes without sea_left's limits, guarded by a try of 16 intakes, miss the occupancy band on 2
+# of seeds 0–95 and 2 of 96–191 (instead of 2 and 12), but the geographies drift apart (the balance
+# fails on 9 and 10 seeds), the windows are missed on 2.7 % of dates, and planning takes 2.5 CPU-s.
 ROLLOUT_INTAKES = 8
 ROLLOUT_DAYS = 60
+# A stage holds about 7 batches, but each batch's stage lengths are its own draws (±8 days each, so
+# ±16 days by the post-smolt stage) and at the 14-day pace the sea areas force for months a stage
+# fell to 3 batches on a few dates. The next batch's stage lengths are known before its start (its
+# own stream, ``calendar.stage_starts``), so its due date moves up to STAGE_LATE days later (never
+# beyond MAX_GAP_DAYS after the last) where its entries into and exits from the stages fall on days
+# the batches placed, and the next STAGE_AHEAD at the mean gap, leave a stage thinnest: each such
+# day costs STAGE_PENALTY[batches in the stage], each day of delay STAGE_MOVE. Later only: moving
+# intakes earlier (up to 3–5 days, guarded like an early intake) fixed more stages but made more
+# waits (windows missed on 2.5 % of the dates instead of 1.3 %) and lower occupancy minima.
+# Measured (seeds 0–47 | 48–95, with the guard above): 41 | 43 → 44 | 43 (STAGE_LATE 3), 45 | 45 (5).
+STAGE_AHEAD = 8
+STAGE_RECENT = 60
+STAGE_PENALTY = np.array([200.0, 100.0, 50.0, 30.0, 3.0, 0.5, 0.0])
+STAGE_MOVE = 0.3
+STAGE_LATE = 5
 
 
 def intake_gap(seed: int, k: int, day: dt.date, n_geographies: int = 2) -> int:
@@ -486,8 +556,9 @@ def plan_farm(
 ) -> list[PlannedBatch]:
     """A full farm from ``first_start`` to ``last_start`` (the as-of date and the days a profile
     plans ahead): the next egg intake is due ``intake_gap`` days after the last one (later when the
-    sea areas ahead need it or a wait seen ahead is spread, see ROLLOUT_INTAKES; earlier into a sea
-    area standing idle: see SEA_HORIZON), on the least recently used free station and sea area
+    sea areas ahead need it or a wait seen ahead is spread, see ROLLOUT_INTAKES, or a few days later
+    where the next batch's own stage lengths fill a thin stage, see STAGE_LATE; earlier into a sea
+    area standing idle when that makes no wait ahead: see SEA_HORIZON), on the least recently used free station and sea area
     (fallow kept) of the geography with fewer batches, else the other; when none is free it waits,
     day by day.
     Placing goes in time order and looks only at earlier batches: a later ``last_start`` only adds
@@ -512,6 +583,7 @@ def plan_farm(
                     if count[g.name] - least < EARLY_BALANCE
                     and farm.idle(day, g) >= EARLY_IDLE_DAYS
                     and farm.sea_left(day, g, geos)
+                    and farm.early_ok(day, g, count, geos)
                     and farm.place(day, g, eggs(shard)) is not None
                 ),
                 None,
@@ -528,6 +600,8 @@ def plan_farm(
             gaps = farm.rollout(day, count, geos)
             if max(gaps) > slowest:
                 due = max(due, day + dt.timedelta(days=-(-sum(gaps) // len(gaps))))
+            else:  # a few days later where the next batch's own stage lengths fill a thin stage
+                due = farm.stage_day(due, min(due + dt.timedelta(days=STAGE_LATE), day + dt.timedelta(days=slowest)))
         day += dt.timedelta(days=1)
     return farm.planned
 
