@@ -12,6 +12,7 @@ import errno
 import json
 import os
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -256,9 +257,9 @@ def _build_locked(
         # ones (no feeding event up to the horizon) in one task when the profile builds them at once
         sites = feed_sites(job)
         hand_off = feed_files(job, sites)
-        at_once = job.profile.feed_idle is not None
-        idle = [s for s in sites if at_once and not hand_off[s.key]]
-        busy = [s for s in sites if not (at_once and not hand_off[s.key])]
+        idle_keys = {s.key for s in sites if not hand_off[s.key]} if job.profile.feed_idle is not None else set()
+        idle = [s for s in sites if s.key in idle_keys]
+        busy = [s for s in sites if s.key not in idle_keys]
         builds: list[tuple[str, Callable[..., Result], tuple]] = [
             (f"build-{s.part}", build_feed, (job, s, hand_off[s.key])) for s in busy
         ]
@@ -305,18 +306,18 @@ def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
     """Each built shard's first ids (``allocate_each``, after the master data's) into the work
     folder, shard by shard: its counts are read from there, one shard at a time (a task that built
     several shards, the idle feed sites, holds theirs by shard key, read once)."""
-    several: dict[str, dict[int, pl.DataFrame]] = {}
+
+    @cache
+    def idle() -> dict[int, pl.DataFrame]:  # the idle feed sites' counts by shard key, read once
+        by_shard = run.counts(IDLE_FEEDS_BUILD).partition_by("shard", as_dict=True, include_key=False)
+        return {k: c for (k,), c in by_shard.items()}
 
     def counts_of(key: int) -> pl.DataFrame:
         if key == MASTER_KEY:
             return master
-        task = built[key]
-        if task != IDLE_FEEDS_BUILD:
-            return run.counts(task)
-        if task not in several:
-            by_shard = run.counts(task).partition_by("shard", as_dict=True, include_key=False)
-            several[task] = {k: c for (k,), c in by_shard.items()}
-        return several[task].get(key, master.head(0).select("table", "day", "n"))
+        if built[key] != IDLE_FEEDS_BUILD:
+            return run.counts(built[key])
+        return idle().get(key, master.head(0).select("table", "day", "n"))
 
     with timed(ALLOCATE):
         for key, first in allocate_each(sorted([MASTER_KEY, *built]), counts_of):
