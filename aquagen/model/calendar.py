@@ -87,15 +87,25 @@ def sea_cbrt(cbrt_w0, tgc_dd):
     return np.where(g <= below, u0 + g, curved)
 
 
+def _stream(seed: int, shard: int) -> np.random.Generator:
+    """The calendar's random stream of the fleet's batch ``shard``."""
+    return np.random.default_rng(np.random.SeedSequence([seed, shard, CALENDAR_STREAM]))
+
+
+def _freshwater_draw(rng: np.random.Generator) -> tuple[list[int], float]:
+    """A batch's first draws from its calendar stream: its freshwater stage lengths (days), and the
+    normal deviate of its growth factor."""
+    z = rng.standard_normal(FRESHWATER_STAGES + 1)
+    shift = np.rint(np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT))
+    return [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)], float(z[-1])
+
+
 @lru_cache(maxsize=8192)
 def stage_starts(seed: int, shard: int) -> np.ndarray:
     """First day of each stage (Egg&Alevin .. Adult) of the fleet's batch ``shard``: its freshwater
     stage lengths are drawn from its stream alone (the same draws as ``batch_draw``'s), so the plan
     knows them before it chooses the batch's start date and geography."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, shard, CALENDAR_STREAM]))
-    z = rng.standard_normal(FRESHWATER_STAGES + 1)
-    shift = np.rint(np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT))
-    days = [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)]
+    days, _ = _freshwater_draw(_stream(seed, shard))
     out = np.concatenate([[0], np.cumsum(days)]).astype(np.int64)
     out.flags.writeable = False
     return out
@@ -105,13 +115,11 @@ def stage_starts(seed: int, shard: int) -> np.ndarray:
 def batch_draw(seed: int, shard: int, start_date: dt.date, geography: str) -> BatchDraw:
     """The fleet's batch ``shard``: stage lengths, growth factor, target weight and the harvest
     window that reaches it."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, shard, CALENDAR_STREAM]))
-    z = rng.standard_normal(FRESHWATER_STAGES + 1)
-    shift = np.rint(np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT))
-    tgc = 1.0 + float(np.clip(BATCH_TGC_SD * z[-1], -BATCH_TGC_CLIP, BATCH_TGC_CLIP))
+    rng = _stream(seed, shard)
+    fw_days, z_tgc = _freshwater_draw(rng)
+    tgc = 1.0 + float(np.clip(BATCH_TGC_SD * z_tgc, -BATCH_TGC_CLIP, BATCH_TGC_CLIP))
     target = float(rng.uniform(*TARGET_WEIGHT_G))
     span = int(rng.integers(HARVEST_SPAN_DAYS[0], HARVEST_SPAN_DAYS[1] + 1))  # what processing takes
-    fw_days = [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)]
     sea_start = sum(fw_days)
     # transfer weight: cube-root growth in the halls at their set points (lineage average)
     cbrt_w = (

@@ -19,9 +19,10 @@ import numpy as np
 
 from ..errors import AquagenError
 from . import domain as D
+from . import timeline
 from .calendar import batch_draw, stage_starts
 from .sites import SITES
-from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, TRANSITION_DAYS, Calendar
+from .timeline import FRESHWATER_STAGES, SEA_START, STAGE_DAYS, Calendar
 
 
 @dataclass(frozen=True)
@@ -320,12 +321,12 @@ class _Farm:
         the next intakes of every geography still find sea areas at a gap of EARLY_SEA_GAP, or of
         EARLY_SEA_GAP_THIN when the batches placed so far leave the sea thin at this batch's
         transfer (fewer than THIN_SEA at sea on one of every 10th day of THIN_SEA_DAYS from it)."""
-        transfer = self.transfer(start, geo)
+        transfer = self.transfer(start)
         least = min(self.sea_load(transfer + dt.timedelta(days=k)) for k in range(0, THIN_SEA_DAYS + 1, 10))
         limit = EARLY_SEA_GAP_THIN if least < THIN_SEA else EARLY_SEA_GAP
         return all(self.sea_gap(start, h, len(geos), taken=h == geo) <= limit for h in geos)
 
-    def transfer(self, start: dt.date, geo: D.Geography) -> dt.date:
+    def transfer(self, start: dt.date) -> dt.date:
         """The sea transfer of the next batch if it started on ``start`` (its own calendar, in any geography)."""
         return start + dt.timedelta(days=int(stage_starts(self.seed, len(self.planned))[FRESHWATER_STAGES]))
 
@@ -333,21 +334,23 @@ class _Farm:
         """Days the longest-free sea area of ``geo`` would stand empty (after its fallow) before the
         transfer of a batch starting on ``start``; -1 while one has never been used."""
         first = min(self.area_free[name] for _, g, name in SITES.areas() if g == geo)
-        return -1 if first == dt.date.min else (self.transfer(start, geo) - first).days
+        return -1 if first == dt.date.min else (self.transfer(start) - first).days
 
     def place(self, start: dt.date, geo: D.Geography, eggs: int, trial: bool = False) -> PlannedBatch | None:
         """The batch on the least recently used free station and sea area, or None when none is free.
         ``trial`` (a copy of the farm looking ahead): the batch's sea area is not freed again (its sea
         phase, the costly part of its draw, is not computed; the look-ahead ends long before)."""
         shard = len(self.planned)
-        ss = [start + dt.timedelta(days=int(d)) for d in stage_starts(self.seed, shard)]
-        halls = [(ss[k], ss[k + 1] + dt.timedelta(days=TRANSITION_DAYS)) for k in range(FRESHWATER_STAGES)]
+        halls = [
+            (start + dt.timedelta(days=a), start + dt.timedelta(days=b))
+            for a, b in timeline.hall_windows(stage_starts(self.seed, shard))
+        ]
         stations = [
             name
             for _, g, name in SITES.stations()
             if g == geo and all(first >= free for (first, _), free in zip(halls, self.hall_free[name]))
         ]
-        sea_first = ss[FRESHWATER_STAGES]
+        sea_first = self.transfer(start)
         areas = [name for _, g, name in SITES.areas() if g == geo and sea_first >= self.area_free[name]]
         if not stations or not areas:
             return None

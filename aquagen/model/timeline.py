@@ -49,6 +49,12 @@ HARVEST_SPAN_DAYS = (20, 50)  # first to last ring: 3–7 weeks, shorter where f
 MAX_LIFE_DAYS = SEA_START + FRESHWATER_STAGES * STAGE_DAYS_MAX_SHIFT + SEA_DAYS[1] + HARVEST_SPAN_DAYS[1] + 1
 
 
+def hall_windows(stage_start: np.ndarray) -> list[tuple[int, int]]:
+    """(first day, first free day) of each freshwater hall, from a batch's first day of each stage: first
+    move in to last move out."""
+    return [(int(stage_start[k]), int(stage_start[k + 1]) + TRANSITION_DAYS) for k in range(FRESHWATER_STAGES)]
+
+
 @dataclass(frozen=True)
 class Calendar:
     """A batch's actual calendar: days per stage (egg tray to the first harvest) and harvest span.
@@ -96,9 +102,8 @@ class Calendar:
         return int(np.searchsorted(self.stage_start, day, side="right") - 1)
 
     def hall_windows(self) -> list[tuple[int, int]]:
-        """(first day, first free day) of each freshwater hall: first move in to last move out."""
-        s = self.stage_start
-        return [(int(s[k]), int(s[k + 1]) + TRANSITION_DAYS) for k in range(FRESHWATER_STAGES)]
+        """(first day, first free day) of each freshwater hall (``hall_windows``)."""
+        return hall_windows(self.stage_start)
 
     def sea_window(self) -> tuple[int, int]:
         """(first day, first free day) of the sea area, fallow included."""
