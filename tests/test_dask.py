@@ -78,7 +78,7 @@ def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
     with pytest.raises(AquagenError, match="cannot reach the Dask scheduler"):
-        generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", connect_timeout=1, **ARGS)
+        generate(tmp_path / "s", scheduler="tcp://127.0.0.1:9", connect_timeout=0.2, **ARGS)
     r = run_cli(
         "generate",
         "--out",
@@ -88,6 +88,6 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
         "--scheduler",
         "tcp://127.0.0.1:9",
         "--connect-timeout",
-        "1",
+        "0.2",
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
