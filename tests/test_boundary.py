@@ -413,11 +413,18 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
     assert proc.returncode == 130, (proc.returncode, inherited, stderr[-500:])
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in stderr, stderr
-    time.sleep(0.5)
-    alive = [
-        p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
-    ]
-    assert alive == []
+
+    def alive() -> list[int]:
+        return [
+            p
+            for p in workers
+            if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+        ]
+
+    deadline = time.monotonic() + 0.5  # every worker gone within half a second
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert alive() == []
     assert not out.exists() and (Path(f"{out}.partial") / "progress.json").exists()
 
 
