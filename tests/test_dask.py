@@ -13,9 +13,15 @@ from .conftest import run_cli, shared_snapshot
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
-distributed = pytest.importorskip("distributed")
-
 ARGS = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), stagger_days=30, as_of=dt.date(2025, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def distributed():
+    """Dask's distributed scheduler, imported by the worker that runs these tests only (about 1 CPU-s)."""
+    import distributed
+
+    return distributed
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def _manifest_bytes(path) -> bytes:
     return (path / "manifest.json").read_bytes()
 
 
-def test_local_cluster_writes_the_same_bytes(local, tmp_path):
+def test_local_cluster_writes_the_same_bytes(distributed, local, tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         snap = generate(tmp_path / "snap", scheduler=cluster.scheduler_address, **ARGS)
     assert _manifest_bytes(snap.path) == _manifest_bytes(local.path)
@@ -37,7 +43,7 @@ def test_local_cluster_writes_the_same_bytes(local, tmp_path):
     assert not (tmp_path / "snap.partial").exists()
 
 
-def test_any_fsspec_url_with_threads_sharing_memory(local):
+def test_any_fsspec_url_with_threads_sharing_memory(distributed, local):
     # workers in threads share the in-memory filesystem: the remote code path (no renames)
     url = "memory://aquagen-test/snap"
     with distributed.LocalCluster(
@@ -54,7 +60,7 @@ def test_any_fsspec_url_with_threads_sharing_memory(local):
     fs.rm("/aquagen-test", recursive=True)
 
 
-def test_a_failing_shard_leaves_no_manifest(tmp_path, monkeypatch):
+def test_a_failing_shard_leaves_no_manifest(distributed, tmp_path, monkeypatch):
     # the first batch shard fails on every try: the run stops, no manifest claims its files
     import aquagen.run.generate as G
 
