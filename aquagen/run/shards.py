@@ -108,7 +108,7 @@ def master_shard(job: Job) -> Written:
             frames.update(p.environment(frames, setup_date, job.as_of, job.seed, p.name))
         step.rows = sum(df.height for df in frames.values())
     for name in p.stock_tables:
-        job.work.write_parquet(f"{name}.parquet", frames[name])
+        job.work.write_frame(f"{name}.arrows", frames[name])
     counter = Counting(p.name)
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
@@ -246,11 +246,11 @@ def _ipc(df: pl.DataFrame) -> bytes:
 
 def first_file(key: int) -> str:
     """Where the parent puts a shard's first id per (table, day) (``allocate_each``), in the work folder."""
-    return f"first/{key}.parquet"
+    return f"first/{key}.arrows"
 
 
 def _first(job: Job, first: str) -> pl.DataFrame:
-    return job.work.read_parquet(first)
+    return job.work.read_frame(first)
 
 
 def _read_ipc(
@@ -346,7 +346,7 @@ def feed_sites(job: Job) -> list[FeedSite]:
 
     def read(name: str) -> pl.DataFrame:
         return (
-            job.work.read_parquet(f"{name}.parquet")
+            job.work.read_frame(f"{name}.arrows")
             if name in p.stock_tables
             else job.root.read_parquet(f"{name}/master.parquet")
         )
