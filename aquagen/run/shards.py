@@ -147,6 +147,10 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
         after = end_of(job.horizon)
         if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
             sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
+        # so are the growth samples' fish (most of a young batch's rows): a fish's row is its sample's
+        # (created on its sample's day, numbered in sample order), and no draw depends on their number
+        if sim.sample_fish.height and cast(dt.date, sim.sample_fish["sample_date"].max()) > job.horizon:
+            sim = replace(sim, sample_fish=sim.sample_fish.filter(pl.col("sample_date") <= job.horizon))
     plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
