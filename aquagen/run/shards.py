@@ -142,17 +142,28 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
             )
         )
         step.rows = sim.daily.height
-        # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
-        # on its own day alone (and day means of it), and no draw depends on their number
-        after = end_of(job.horizon)
-        if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
-            sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
-        # so are the growth samples' fish (most of a young batch's rows): a fish's row is its sample's
-        # (created on its sample's day, numbered in sample order), and no draw depends on their number
-        if sim.sample_fish.height and cast(dt.date, sim.sample_fish["sample_date"].max()) > job.horizon:
-            sim = replace(sim, sample_fish=sim.sample_fish.filter(pl.col("sample_date") <= job.horizon))
+        sim = _up_to(sim, job.horizon)
     plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
+
+
+# The simulated frames built up to the horizon only (by their day column): a row of each depends on
+# its own day alone (and on day means of it), its table is numbered in day order and no draw depends on
+# their number, so the rows up to the horizon are the same. Readings are half of a batch's rows, and a
+# young batch's growth samples' fish and feedings to come most of its others. (A feeding summary is of
+# a month whose feedings are all before its end, when it is kept.)
+UP_TO_HORIZON = {"readings": "reading_time", "sample_fish": "sample_date", "feedings": "feeding_date"}
+
+
+def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
+    """``sim`` with the ``UP_TO_HORIZON`` frames' rows of days up to ``horizon`` only."""
+    cut = {}
+    for name, column in UP_TO_HORIZON.items():
+        df: pl.DataFrame = getattr(sim, name)
+        day = pl.col(column).dt.date() if df.schema[column] != pl.Date else pl.col(column)
+        if df.height and df.select(day.max()).item() > horizon:
+            cut[name] = df.filter(day <= horizon)
+    return replace(sim, **cut) if cut else sim
 
 
 def _day(d: dt.date) -> int:
