@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
@@ -157,13 +157,13 @@ UP_TO_HORIZON = {"readings": "reading_time", "sample_fish": "sample_date", "feed
 
 def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
     """``sim`` with the ``UP_TO_HORIZON`` frames' rows of days up to ``horizon`` only."""
-    cut = {}
+    shorter: dict[str, Any] = {}
     for name, column in UP_TO_HORIZON.items():
         df: pl.DataFrame = getattr(sim, name)
         day = pl.col(column).dt.date() if df.schema[column] != pl.Date else pl.col(column)
         if df.height and df.select(day.max()).item() > horizon:
-            cut[name] = df.filter(day <= horizon)
-    return replace(sim, **cut) if cut else sim
+            shorter[name] = df.filter(day <= horizon)
+    return replace(sim, **shorter) if shorter else sim
 
 
 def _day(d: dt.date) -> int:
