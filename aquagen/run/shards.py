@@ -143,7 +143,7 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
         )
         step.rows = sim.daily.height
         sim = _up_to(sim, job.horizon)
-    plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard)
+    plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard, job.horizon)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
 
 
