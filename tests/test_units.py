@@ -65,6 +65,14 @@ def test_store_round_trips_and_refuses_nothing_silently(tmp_path):
     store.write_parquet("d/e.parquet", df)
     assert store.read_text("a/b.txt") == "hello" and store.read_bytes("c.bin") == b"\x00\x01"
     assert store.read_parquet("d/e.parquet").equals(df)
+    # a work frame (Arrow IPC) keeps its types: an enum's categories, nulls, time zones
+    work = pl.DataFrame(
+        {"t": pl.Series(["b", "a"], dtype=pl.Enum(["a", "b", "c"])), "n": [None, 2]},
+        schema_overrides={"n": pl.Int64},
+    ).with_columns(at=pl.datetime(2026, 1, 1, time_zone="UTC"))
+    store.write_frame("w/f.arrows", work)
+    back = store.read_frame("w/f.arrows")
+    assert back.equals(work) and back.schema == work.schema
     assert store.exists("a/b.txt") and not store.exists("nope")
     assert [p.rsplit("/", 1)[-1] for p in store.glob("d/*.parquet")] == ["e.parquet"]
     assert store.child("a").read_text("b.txt") == "hello"

@@ -41,6 +41,9 @@ class BatchPlan:
     area_id: int
     seed: int = 0  # the fleet's seed and the batch's shard: its random stream (``aquagen.model.seeds``)
     shard: int = 0
+    # the last day the shard keeps (its rows created later are cut): a builder may leave those rows out
+    # before numbering them (``tables.cut.up_to``), where no row kept depends on them; None: all days
+    horizon: dt.date | None = None
 
 
 @dataclass(frozen=True)

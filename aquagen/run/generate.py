@@ -322,7 +322,7 @@ def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
     with timed(ALLOCATE):
         for key, first in allocate_each(sorted([MASTER_KEY, *built]), counts_of):
             if key != MASTER_KEY:
-                run.job.work.write_parquet(first_file(key), first)
+                run.job.work.write_frame(first_file(key), first)
 
 
 def _meta(

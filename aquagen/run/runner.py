@@ -144,7 +144,7 @@ class Runner:
         self, name: str, tasks: Iterable[tuple[str, Callable[..., Result], tuple]], keep: bool = True
     ) -> dict[str, Result]:
         """Run (key, function, args) tasks; results by key. Finished ones are taken from the
-        progress file: counts are kept as Parquet in the work folder, entries in the JSON. With
+        progress file: counts are kept as Arrow IPC in the work folder, entries in the JSON. With
         ``keep`` false, nothing is returned (nor read back): each shard's counts stay in the work
         folder only (``counts``), so that memory does not grow with the shards."""
         tasks = list(tasks)
@@ -186,17 +186,17 @@ class Runner:
     def counts(self, key: str) -> pl.DataFrame:
         """A finished shard's counts, as ``_store`` keeps them."""
         saved = self.state["done"][key]["counts"]
-        return self.job.root.read_parquet(saved)
+        return self.job.root.read_frame(saved)
 
     def _store(self, key: str, result: Result) -> None:
-        """Record a finished shard: its counts as Parquet, its part files and rows in the JSON."""
+        """Record a finished shard: its counts as Arrow IPC (``Store.write_frame``), its part files and rows in the JSON."""
         saved: dict = {}
         counts = result if isinstance(result, pl.DataFrame) else result.counts
         if isinstance(result, Written):
             saved = {"entries": result.entries, "rows": result.rows}
         if counts is not None:
-            saved["counts"] = f"_work/counts/{key}.parquet"
-            self.job.root.write_parquet(saved["counts"], counts)
+            saved["counts"] = f"_work/counts/{key}.arrows"
+            self.job.root.write_frame(saved["counts"], counts)
         self.state["done"][key] = saved
         self._append(json.dumps({"done": key, **saved}, default=str) + "\n")
         self.progress.advance(saved.get("rows", 0))
@@ -243,7 +243,7 @@ class Runner:
 
     def _load(self, key: str) -> Result:
         saved = self.state["done"][key]
-        counts = self.job.root.read_parquet(saved["counts"]) if "counts" in saved else None
+        counts = self.job.root.read_frame(saved["counts"]) if "counts" in saved else None
         if "entries" not in saved:
             assert counts is not None
             return counts

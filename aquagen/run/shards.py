@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
@@ -108,7 +108,7 @@ def master_shard(job: Job) -> Written:
             frames.update(p.environment(frames, setup_date, job.as_of, job.seed, p.name))
         step.rows = sum(df.height for df in frames.values())
     for name in p.stock_tables:
-        job.work.write_parquet(f"{name}.parquet", frames[name])
+        job.work.write_frame(f"{name}.arrows", frames[name])
     counter = Counting(p.name)
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
@@ -142,13 +142,28 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
             )
         )
         step.rows = sim.daily.height
-        # readings (half of a batch's rows) are built up to the horizon only: a reading's row depends
-        # on its own day alone (and day means of it), and no draw depends on their number
-        after = end_of(job.horizon)
-        if sim.readings.height and cast(dt.datetime, sim.readings["reading_time"].max()) >= after:
-            sim = replace(sim, readings=sim.readings.filter(pl.col("reading_time") < after))
-    plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard)
+        sim = _up_to(sim, job.horizon)
+    plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard, job.horizon)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
+
+
+# The simulated frames built up to the horizon only (by their day column): a row of each depends on
+# its own day alone (and on day means of it), its table is numbered in day order and no draw depends on
+# their number, so the rows up to the horizon are the same. Readings are half of a batch's rows, and a
+# young batch's growth samples' fish and feedings to come most of its others. (A feeding summary is of
+# a month whose feedings are all before its end, when it is kept.)
+UP_TO_HORIZON = {"readings": "reading_time", "sample_fish": "sample_date", "feedings": "feeding_date"}
+
+
+def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
+    """``sim`` with the ``UP_TO_HORIZON`` frames' rows of days up to ``horizon`` only."""
+    shorter: dict[str, Any] = {}
+    for name, column in UP_TO_HORIZON.items():
+        df: pl.DataFrame = getattr(sim, name)
+        day = pl.col(column).dt.date() if df.schema[column] != pl.Date else pl.col(column)
+        if df.height and df.select(day.max()).item() > horizon:
+            shorter[name] = df.filter(day <= horizon)
+    return replace(sim, **shorter) if shorter else sim
 
 
 def _day(d: dt.date) -> int:
@@ -246,11 +261,11 @@ def _ipc(df: pl.DataFrame) -> bytes:
 
 def first_file(key: int) -> str:
     """Where the parent puts a shard's first id per (table, day) (``allocate_each``), in the work folder."""
-    return f"first/{key}.parquet"
+    return f"first/{key}.arrows"
 
 
 def _first(job: Job, first: str) -> pl.DataFrame:
-    return job.work.read_parquet(first)
+    return job.work.read_frame(first)
 
 
 def _read_ipc(
@@ -346,7 +361,7 @@ def feed_sites(job: Job) -> list[FeedSite]:
 
     def read(name: str) -> pl.DataFrame:
         return (
-            job.work.read_parquet(f"{name}.parquet")
+            job.work.read_frame(f"{name}.arrows")
             if name in p.stock_tables
             else job.root.read_parquet(f"{name}/master.parquet")
         )

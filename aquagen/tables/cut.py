@@ -75,6 +75,13 @@ def counted(when: str, booked: dt.timedelta | None = None, unbooked: pl.Expr | N
     return later if unbooked is None else pl.when(unbooked).then(stamp).otherwise(later)
 
 
+def up_to(df: pl.DataFrame, when: str, last: dt.date | None) -> pl.DataFrame:
+    """``df``'s rows created up to the end of day ``last`` (all of them when None): a builder's rows
+    after its shard's horizon (``BatchPlan.horizon``), which the shard cuts, left out before they are
+    numbered. Rows are numbered in day order, so the ids of the rows kept are the same."""
+    return df if last is None else until(df, when, end_of(last))
+
+
 def until(
     df: pl.DataFrame,
     when: str,

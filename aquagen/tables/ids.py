@@ -89,17 +89,21 @@ class Counting:
 
     def counts(self, last_day: int | None = None) -> pl.DataFrame:
         """table, day, n — the shard's rows per table and day (up to ``last_day``, days since 1970)."""
-        enum = table_enum(self.profile)
         tables = sorted(self._counts)
         days = [self._counts[t][0] for t in tables]
+        # each table's name once as the enum, repeated by position (not a string per row, then cast:
+        # 16 times the CPU on a batch's 30k rows)
+        names = pl.Series("table", tables, dtype=pl.String).cast(table_enum(self.profile))
         out = pl.DataFrame(
             {
-                "table": pl.Series(np.repeat(tables, [len(d) for d in days]) if tables else [], dtype=pl.String),
-                "day": np.concatenate(days) if tables else np.empty(0, np.int32),
-                "n": np.concatenate([self._counts[t][1] for t in tables]) if tables else np.empty(0, np.int64),
-            },
-            schema={"table": pl.String, "day": pl.Int32, "n": pl.Int64},
-        ).with_columns(pl.col("table").cast(enum))
+                "table": names.gather(np.repeat(np.arange(len(tables)), [len(d) for d in days])),
+                "day": pl.Series(np.concatenate(days) if tables else np.empty(0, np.int32), dtype=pl.Int32),
+                "n": pl.Series(
+                    np.concatenate([self._counts[t][1] for t in tables]) if tables else np.empty(0, np.int64),
+                    dtype=pl.Int64,
+                ),
+            }
+        )
         return out if last_day is None else out.filter(pl.col("day") <= last_day)
 
 

@@ -16,6 +16,7 @@ from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
+from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
 from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
@@ -113,7 +114,7 @@ def batch_mortality(ctx: BatchTables) -> None:
         )
         .with_columns(updated_at=pl.col("created_at"))
     )
-    with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
+    with_ids_and_history(out, "batch_mortalityevent", up_to(mo, "created_at", plan.horizon), OPERATOR_ID, ids)
 
 
 def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame]:
@@ -316,6 +317,7 @@ def build_with(
         )
         .with_columns(updated_at=pl.col("created_at"))
     )
+    gs = up_to(gs, "created_at", plan.horizon)
     with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
     lap("batch_growthsample", gs.height)
 

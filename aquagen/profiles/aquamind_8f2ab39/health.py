@@ -14,7 +14,8 @@ from aquagen.model.domain import MANAGER_ID, MORTALITY_CAUSES, MORTALITY_REASONS
 from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
-from aquagen.tables.ids import IdBook
+from aquagen.tables.cut import up_to
+from aquagen.tables.ids import IdBook, when_column
 
 from .records import add, at
 
@@ -87,6 +88,7 @@ def build(
         )
         .sort("event_date", "container_id")
     )
+    mr = up_to(mr, when_column("health_mortalityrecord", ids.profile), plan.horizon)
     add(out, "health_mortalityrecord", mr, OPERATOR_ID, ids)
 
     # --- lice counts ---
@@ -106,7 +108,7 @@ def build(
         )
         .sort("count_date", "container_id")
     )
-    counts_section(out, lc, ids)
+    counts_section(out, up_to(lc, "count_date", plan.horizon), ids)
 
     # --- delousings and the vaccination ---
     tr = treats.join(link, on="assignment_no", maintain_order="left").with_columns(
@@ -176,7 +178,7 @@ def build(
     tr = tr.with_columns(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
     add(out, "health_treatment", tr.sort("treatment_date", "container_id", nulls_last=False), VET_ID, ids)
 
-    _sampling(out, sim, link, ids)
+    _sampling(out, sim, link, ids, plan.horizon)
     _lab(out, sim, link, ids)
 
     # --- journal: count (issue, operator) -> diagnosis (vet) -> treatment (vet), manager signs off ---
@@ -311,8 +313,9 @@ SAMPLING_TIME = dt.timedelta(hours=11, minutes=30)
 LAB_RESULT_TIME = dt.timedelta(hours=16)  # a lab sample is recorded with its results
 
 
-def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
-    """Health sampling events with their fish and scores; the event's aggregates from its stored fish."""
+def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon: dt.date | None = None) -> None:
+    """Health sampling events with their fish and scores; the event's aggregates from its stored fish.
+    Events after ``horizon`` are left out, with their fish and scores (``up_to``)."""
     events, fish, scores = health.sampling(sim)
     fish = fish.with_columns(weight_g=pl.col("weight_g").round(2), length_cm=pl.col("length_cm").round(2)).with_columns(
         k=100 * pl.col("weight_g") / pl.col("length_cm") ** 3
@@ -345,6 +348,7 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None
         )
         .with_columns(updated_at=pl.col("created_at"))
     )
+    ev = up_to(ev, "created_at", horizon)
     base = add(out, "health_healthsamplingevent", ev, VET_ID, ids)
     event_id = ev.select("event", "created_at", sampling_event_id=base["id"])
     obs = (

@@ -26,6 +26,7 @@ from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
 from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME, BatchTables
 from aquagen.tables.conform import column_value, with_ids_and_history
+from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
 
 from . import creation, daily_states, health, planning
@@ -311,8 +312,7 @@ def assignment_mortality(ctx: BatchTables) -> None:
         created_at=_at(pl.col("transfer_date"), MOVE_TIME),
     )
     mo = (
-        pl.concat([daily, handling])
-        .sort("created_at", "assignment_no", "cause")
+        up_to(pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause"), "created_at", plan.horizon)
         .with_columns(
             batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
             assignment_id=bca_of("assignment_no"),

@@ -84,6 +84,8 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
             & (pl.col("stage") < len(D.STAGES) - 1),
         )
     )
+    if ctx.plan.horizon is not None:  # the rows after the shard's horizon are cut (``up_to``)
+        d = d.filter(pl.col("date") <= ctx.plan.horizon)
     anchored = pl.col("sample_g").is_not_null()
     fed = pl.col("feed_kg") > 0
     has_fcr = fed & (pl.col("gain") > 1.0)
