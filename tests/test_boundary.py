@@ -340,6 +340,20 @@ def test_resume_of_a_complete_snapshot_says_so(reference, tmp_path):
     _same(out, reference)
 
 
+def test_an_interrupted_run_of_an_earlier_work_format_is_not_resumed(tmp_path):
+    """A run interrupted by an aquagen whose work files were Parquet (its progress file names no work
+    format): --resume refuses it in one line, leaving it as it was, instead of failing on its files."""
+    out = tmp_path / "snap"
+    partial = Path(f"{out}.partial")
+    partial.mkdir()
+    progress = partial / "progress.json"
+    progress.write_text(json.dumps({"meta": {"seed": 3}}) + "\n" + json.dumps({"done": "master"}) + "\n")
+    before = progress.read_bytes()
+    err = _one_line(run_cli(*GEN, "--out", out, "--resume"))
+    assert "interrupted run of an earlier aquagen" in err and "--force" in err, err
+    assert progress.read_bytes() == before and not out.exists()
+
+
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "snap"
     with locked(out):

@@ -90,6 +90,9 @@ class Runner:
     shard in ``progress.json`` so that a killed run resumes where it stopped."""
 
     PROGRESS = "progress.json"
+    # the work files' format, in the progress file's first line: 2 since the counts, first ids and stock
+    # tables are Arrow IPC (``Store.write_frame``), not Parquet; a run of another format is not resumed
+    WORK_FORMAT = 2
 
     def __init__(
         self,
@@ -105,6 +108,11 @@ class Runner:
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
             saved = self._read()
+            if saved["work"] != self.WORK_FORMAT:
+                raise AquagenError(
+                    f"{job.root.url} holds an interrupted run of an earlier aquagen, whose work files this one "
+                    "does not read; pass --force to start over"
+                )
             if saved["meta"] != self.state["meta"]:
                 raise AquagenError(
                     f"{job.root.url} holds an interrupted run with other arguments "
@@ -112,7 +120,8 @@ class Runner:
                 )
             self.state = saved
         else:
-            self.job.root.write_text(self.PROGRESS, json.dumps({"meta": self.state["meta"]}, default=str) + "\n")
+            header = {"meta": self.state["meta"], "work": self.WORK_FORMAT}
+            self.job.root.write_text(self.PROGRESS, json.dumps(header, default=str) + "\n")
         self.pool: ProcessPoolExecutor | None = None
         self.client = None
         self.workers = workers
@@ -222,16 +231,17 @@ class Runner:
                 f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
             ) from None
         if not lines or (len(lines) == 1 and not lines[0].endswith("}")):  # killed while starting: nothing done
-            return {"meta": self.state["meta"], "done": {}}
+            return {"meta": self.state["meta"], "work": self.WORK_FORMAT, "done": {}}
         try:
-            meta = json.loads(lines[0])["meta"]
+            header = json.loads(lines[0])
+            meta, work = header["meta"], header.get("work", 1)  # format 1 wrote none
             if not isinstance(meta, dict):
                 raise ValueError("not a progress record")
         except (ValueError, KeyError, TypeError):
             raise AquagenError(
                 f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
             ) from None
-        state: dict = {"meta": meta, "done": {}}
+        state: dict = {"meta": meta, "work": work, "done": {}}
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
