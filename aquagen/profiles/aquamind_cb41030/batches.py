@@ -311,8 +311,14 @@ def assignment_mortality(ctx: BatchTables) -> None:
         description=pl.format(HANDLING_LOSS + " {} fish", pl.col("mortality_count")),
         created_at=_at(pl.col("transfer_date"), MOVE_TIME),
     )
+    # a stable sort: the handling losses of one tank moved to several on a day tie on the sort's columns
+    # and keep the transfers' order (an unstable sort's order of ties is the sort algorithm's)
     mo = (
-        up_to(pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause"), "created_at", plan.horizon)
+        up_to(
+            pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
+            "created_at",
+            plan.horizon,
+        )
         .with_columns(
             batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
             assignment_id=bca_of("assignment_no"),
