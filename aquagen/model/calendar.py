@@ -1,7 +1,10 @@
 """A batch's own calendar and growth draw, from its seed: what the fleet plan reserves and the
 simulation lives. Drawn from a stream of their own, so the plan reads them without simulating.
 
-- Freshwater stages: nominal 90 days ± N(0, 8) days (clipped ±20): hatcheries move fish by size.
+- Freshwater stages: each ends N(0, 8) days (clipped ±20) off the hatchery's plan (nominal 90 days
+  a stage), so a stage lasts 90 ± 8 (the first) to ± 10 days (sd, clipped ±20): hatcheries move fish
+  by size, and make up a stage that ran long in the next to deliver smolts when the sea site
+  expects them.
 - Growth: a batch TGC factor ~N(1, 0.06) (clipped ±13 %): strain, egg quality and site differ.
 - Harvest by weight: a target weight uniform in 4.7–6.3 kg (Mowi handbook: harvest at 4–6 kg
   gutted ≈ 4.5–7 kg live). The farm follows its fish: the harvest window is placed on the
@@ -94,10 +97,18 @@ def _stream(seed: int, shard: int) -> np.random.Generator:
 
 def _freshwater_draw(rng: np.random.Generator) -> tuple[list[int], float]:
     """A batch's first draws from its calendar stream: its freshwater stage lengths (days), and the
-    normal deviate of its growth factor."""
+    normal deviate of its growth factor. Each stage ends N(0, STAGE_DAYS_SD) days (clipped
+    ±STAGE_DAYS_MAX_SHIFT) off the hatchery's plan, independently of the others, and a stage's
+    length is what that leaves after the previous stage's end (clipped to nominal
+    ±STAGE_DAYS_MAX_SHIFT): a stage that ran long is made up in the next (see ``timeline.STAGE_DAYS_SD``)."""
     z = rng.standard_normal(FRESHWATER_STAGES + 1)
-    shift = np.rint(np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT))
-    return [int(s.days + d) for s, d in zip(D.STAGES[:-1], shift)], float(z[-1])
+    ends = np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT)
+    days, late = [], 0
+    for s, end in zip(D.STAGES[:-1], ends):
+        shift = int(np.rint(np.clip(end - late, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT)))
+        days.append(s.days + shift)
+        late += shift
+    return days, float(z[-1])
 
 
 @lru_cache(maxsize=8192)
