@@ -88,12 +88,12 @@ def test_a_part_day_of_the_newest_profile_validates(tmp_path, hour):
     daily states are computed at 23:50: at 21:00, 13:00, 10:00 and 09:00, nothing after the moment, every
     check passes."""
     first = dt.date(2023, 1, 1)
-    moment = dt.datetime(2025, 3, 12, hour, 0, tzinfo=dt.UTC)  # harvest, transfers with losses, samples
+    moment = dt.datetime(2025, 2, 26, hour, 0, tzinfo=dt.UTC)  # harvest, transfers with losses, samples
     snap = generate(
         tmp_path / "s",
         seed=4,
         batches=2,
-        stagger_days=400,
+        stagger_days=408,  # the second batch's move into Post-Smolt on a day of the first's harvest
         first_start=first,
         as_of=moment,
         profile="aquamind@cb41030",
