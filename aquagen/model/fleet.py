@@ -475,9 +475,10 @@ MAX_GAP_DAYS = 14
 #   (EARLY_SEA_GAP_THIN where the sea will be thin: fewer than THIN_SEA of the batches placed so far
 #   at sea on some day of the THIN_SEA_DAYS after the batch's transfer) and the geography has at
 #   most EARLY_BALANCE - 1 more batches than the other (none: an early intake never puts a
-#   geography ahead by two), and no wait follows (see ROLLOUT_INTAKES): the sea fills where harvests left it empty, most where the farm
-#   would otherwise dip below 65 % occupancy, and elsewhere the next intakes keep their pace (an
-#   early intake takes a sea area a later one needs: it spends slack the transition windows need).
+#   geography ahead by two), and no wait follows (see ROLLOUT_INTAKES): the sea fills where
+#   harvests left it empty, most where the farm would otherwise dip below 65 % occupancy, and
+#   elsewhere the next intakes keep their pace (an early intake takes a sea area a later one needs:
+#   it spends slack the transition windows need).
 # Measured (benchmarks/farm_season.py and test_full_farm_plan's checks, seeds 0–47): 41 of 48
 # seeds met every check when tuned (21 of 48 before; seeds 0–15 and 42: 15 of 17, 9 before); 32 of
 # 48 with the batches' later calendars (2026-12-01; 38 counted without the near-window check).

@@ -47,11 +47,12 @@ assert all(s.days == STAGE_DAYS for s in STAGES[:-1])
 # (water temperature, feeding, grading) to deliver smolts on the day the sea site expects them, so
 # a stage that ran long is made up in the next (``calendar._freshwater_draw``). A stage lasts
 # 90 ± 8 days (sd; the first) to 90 ± 10 (the others, 7–8 % of them at the clip of ±20, adjacent
-# stages correlated -0.44) and the sea transfer is 450 ± 7.6 (at most ±20) days after the start. Independent stage lengths instead (a random walk: the transfer at
-# 450 ± 18, up to ±80) made batches started 14 days apart overtake each other by the post-smolt
-# stage, leaving a stage with 2–3 batches on some dates of the full farm whatever the intakes did
-# (measured 2026-12-02, test_full_farm_plan's checks on seeds 0–95 | 96–191: a stage thin on 22 |
-# 24 dates, 0 | 0 now; seeds meeting every check 90 | 81 -> 91 | 89 with the planner unchanged).
+# stages correlated -0.44) and the sea transfer is 450 ± 7.6 (at most ±20) days after the start.
+# Independent stage lengths instead (a random walk: the transfer at 450 ± 18, up to ±80) made
+# batches started 14 days apart overtake each other by the post-smolt stage, leaving a stage with
+# 2–3 batches on some dates of the full farm whatever the intakes did (measured 2026-12-02,
+# test_full_farm_plan's checks on seeds 0–95 | 96–191: a stage thin on 22 | 24 dates, 0 | 0 now;
+# seeds meeting every check 90 | 81 -> 91 | 89 with the planner unchanged).
 STAGE_DAYS_SD = 8.0
 STAGE_DAYS_MAX_SHIFT = 20
 SEA_DAYS = (300, 560)  # the sea phase (transfer to first harvest): as long as the target weight takes
