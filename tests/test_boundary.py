@@ -429,11 +429,16 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
     assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in stderr, stderr
 
     def alive() -> list[int]:
-        return [
-            p
-            for p in workers
-            if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
-        ]
+        """The workers still running (not gone, not zombies)."""
+        running = []
+        for p in workers:
+            try:
+                state = Path(f"/proc/{p}/stat").read_text().split()[2]
+            except OSError:  # gone, also between a look and the next
+                continue
+            if state != "Z":
+                running.append(p)
+        return running
 
     deadline = time.monotonic() + 0.5  # every worker gone within half a second
     while alive() and time.monotonic() < deadline:
