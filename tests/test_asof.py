@@ -98,6 +98,7 @@ def test_a_part_day_of_the_newest_profile_validates(tmp_path, hour):
         as_of=moment,
         profile="aquamind@cb41030",
         now=NOW,
+        workers=1,  # no worker processes to start (each imports Polars and aquagen) for two batches
     )
     assert snap.manifest["arguments"]["as_of_time"] == f"{hour:02d}:00"
     samples = snap.scan("batch_growthsample").filter(pl.col("sample_date") == moment.date()).collect()
