@@ -16,6 +16,10 @@ pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 ARGS = dict(seed=9, batches=2, first_start=dt.date(2024, 1, 1), stagger_days=30, as_of=dt.date(2025, 1, 1))
 
 
+# The clusters' HTTP servers on free ports (":0"): the default, 8787, is taken when another xdist worker
+# runs a cluster at the same time (then Dask warns and picks another).
+
+
 @pytest.fixture(scope="module")
 def distributed():
     """Dask's distributed scheduler, imported by the worker that runs these tests only (about 1 CPU-s)."""
@@ -34,7 +38,7 @@ def _manifest_bytes(path) -> bytes:
 
 
 def test_local_cluster_writes_the_same_bytes(distributed, local, tmp_path):
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         snap = generate(tmp_path / "snap", scheduler=cluster.scheduler_address, **ARGS)
     assert _manifest_bytes(snap.path) == _manifest_bytes(local.path)
     for t in local.manifest["tables"].values():
@@ -47,7 +51,7 @@ def test_any_fsspec_url_with_threads_sharing_memory(distributed, local):
     # workers in threads share the in-memory filesystem: the remote code path (no renames)
     url = "memory://aquagen-test/snap"
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         snap = generate(url, scheduler=cluster.scheduler_address, **ARGS)
     fs = fsspec.filesystem("memory")
@@ -65,7 +69,7 @@ def test_a_failing_shard_leaves_no_manifest(distributed, tmp_path, monkeypatch):
     import aquagen.run.generate as G
 
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
     ) as cluster:
         tries = tmp_path / "tries"
 
