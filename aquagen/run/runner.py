@@ -108,11 +108,6 @@ class Runner:
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
         if resume and job.root.exists(self.PROGRESS):
             saved = self._read()
-            if saved["work"] != self.WORK_FORMAT:
-                raise AquagenError(
-                    f"{job.root.url} holds an interrupted run of an earlier aquagen, whose work files this one "
-                    "does not read; pass --force to start over"
-                )
             if saved["meta"] != self.state["meta"]:
                 raise AquagenError(
                     f"{job.root.url} holds an interrupted run with other arguments "
@@ -231,7 +226,7 @@ class Runner:
                 f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
             ) from None
         if not lines or (len(lines) == 1 and not lines[0].endswith("}")):  # killed while starting: nothing done
-            return {"meta": self.state["meta"], "work": self.WORK_FORMAT, "done": {}}
+            return {"meta": self.state["meta"], "done": {}}
         try:
             header = json.loads(lines[0])
             meta, work = header["meta"], header.get("work", 1)  # format 1 wrote none
@@ -241,7 +236,12 @@ class Runner:
             raise AquagenError(
                 f"{self.job.root.url}/{self.PROGRESS} is unreadable; pass --force to start over"
             ) from None
-        state: dict = {"meta": meta, "work": work, "done": {}}
+        if work != self.WORK_FORMAT:
+            raise AquagenError(
+                f"{self.job.root.url} holds an interrupted run of an earlier aquagen, whose work files this one "
+                "does not read; pass --force to start over"
+            )
+        state: dict = {"meta": meta, "done": {}}
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
