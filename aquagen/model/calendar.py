@@ -103,7 +103,7 @@ def _freshwater_draw(rng: np.random.Generator) -> tuple[list[int], float]:
     ±STAGE_DAYS_MAX_SHIFT): a stage that ran long is made up in the next (see ``timeline.STAGE_DAYS_SD``)."""
     z = rng.standard_normal(FRESHWATER_STAGES + 1)
     ends = np.clip(z[:FRESHWATER_STAGES] * STAGE_DAYS_SD, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT)
-    days, late = [], 0
+    days, late = [], 0  # a loop: each stage's clipped length depends on how late the stages before it ran
     for s, end in zip(D.STAGES[:-1], ends):
         shift = int(np.rint(np.clip(end - late, -STAGE_DAYS_MAX_SHIFT, STAGE_DAYS_MAX_SHIFT)))
         days.append(s.days + shift)
