@@ -13,8 +13,9 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
@@ -178,12 +179,15 @@ class Runner:
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
-        if self.client is not None or (self.workers > 1 and len(todo) > 1):
+        done: Iterable[tuple[str, Result]]
+        if self.client is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
-            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self._pool().submit
-            with _signals_deferred(), _workers_single_threaded():  # workers are spawned here
+            submit = partial(self.client.submit, retries=2, pure=False)
+            with _signals_deferred(), _workers_single_threaded():
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
+        elif self.workers > 1 and len(todo) > 1:
+            done = self._shared(todo)
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)
         for key, result in done:
@@ -193,14 +197,45 @@ class Runner:
             del result
         return results
 
+    def _shared(self, todo: list[tuple[str, Callable[..., Result], tuple]]) -> Iterator[tuple[str, Result]]:
+        """``todo``'s (key, result) as its tasks finish, run by this process and a pool of ``workers``
+        - 1 worker processes: this process would otherwise wait for them, and each worker costs its
+        start-up (Polars, NumPy and aquagen imported: about half a CPU-second) and its memory. The
+        pool is kept up to two tasks ahead per worker (so that a worker does not wait for this
+        process to end a task), and leaves this process one task at least; this process takes the
+        next task in order whenever it is free. Any order gives the same files: a task is a pure
+        function of its arguments."""
+        pending = deque(todo)
+        inflight: dict[Future, str] = {}
+        ahead = 2 * (self.workers - 1)
+
+        def top_up(leave: int) -> None:
+            while len(pending) > leave and sum(not f.done() for f in inflight) < ahead:
+                key, fn, args = pending.popleft()
+                # the pool made before the signals are held: making it starts multiprocessing's resource
+                # tracker, which unblocks them after its own start (a worker spawned after that, in the
+                # same hold, would start with them unblocked)
+                submit = self._pool().submit
+                with _signals_deferred(), _workers_single_threaded():  # a worker is spawned at the first
+                    inflight[submit(fn, *args)] = key
+
+        top_up(leave=1)
+        while pending:
+            key, fn, args = pending.popleft()
+            yield key, fn(*args)
+            for f in [f for f in inflight if f.done()]:
+                yield inflight.pop(f), f.result()
+            top_up(leave=0)
+        for f in as_completed(list(inflight)):
+            yield inflight.pop(f), f.result()
+
     def _pool(self) -> ProcessPoolExecutor:
-        """The worker pool, made when a phase first has more than one shard to run: a run whose
-        phases have one shard each (``aquagen batch`` adding a batch) runs in this process and
-        spawns no worker (each imports Polars, NumPy and aquagen: about half a CPU-second). It
-        starts a worker per shard submitted while none is idle, so that it holds at most
-        min(workers, shards) of them."""
+        """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made when a
+        phase first has more than one shard to run: a run whose phases have one shard each
+        (``aquagen batch`` adding a batch) runs in this process and spawns no worker. It starts a
+        worker per shard submitted while none is idle."""
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init)
+            self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=get_context("spawn"), initializer=_worker_init)
         return self.pool
 
     def counts(self, key: str) -> pl.DataFrame:
