@@ -201,33 +201,62 @@ class Runner:
         """``todo``'s (key, result) as its tasks finish, run by this process and a pool of ``workers``
         - 1 worker processes: this process would otherwise wait for them, and each worker costs its
         start-up (Polars, NumPy and aquagen imported: about half a CPU-second) and its memory. The
-        pool is kept up to two tasks ahead per worker (so that a worker does not wait for this
-        process to end a task), and leaves this process one task at least; this process takes the
-        next task in order whenever it is free. Any order gives the same files: a task is a pure
-        function of its arguments."""
+        pool gets a task whenever one of its tasks ends (from its own thread: it never waits for this
+        process to end a long task), the first ones leaving this process one; this process takes the
+        next task in order whenever it is free. Any order gives the
+        same files: a task is a pure function of its arguments."""
         pending = deque(todo)
         inflight: dict[Future, str] = {}
-        ahead = 2 * (self.workers - 1)
+        ahead = self.workers - 1  # a task each: the next is submitted as one ends
+        lock = threading.RLock()  # the pool's thread tops up too (a future done at once: in this one)
+        # the pool made before the signals are held: making it starts multiprocessing's resource tracker,
+        # which unblocks them after its own start (a worker spawned after that, in the same hold, would
+        # start with them unblocked)
+        submit = self._pool().submit
 
         def top_up(leave: int) -> None:
-            while len(pending) > leave and sum(not f.done() for f in inflight) < ahead:
-                key, fn, args = pending.popleft()
-                # the pool made before the signals are held: making it starts multiprocessing's resource
-                # tracker, which unblocks them after its own start (a worker spawned after that, in the
-                # same hold, would start with them unblocked)
-                submit = self._pool().submit
-                with _signals_deferred(), _workers_single_threaded():  # a worker is spawned at the first
-                    inflight[submit(fn, *args)] = key
+            main = threading.current_thread() is threading.main_thread()
+            if not main and len(getattr(self.pool, "_processes", {})) < ahead:
+                return  # a submit could spawn a worker: only this process's main thread does (signals held)
+            with lock:
+                while len(pending) > leave and sum(not f.done() for f in inflight) < ahead:
+                    key, fn, args = pending.popleft()
+                    if main:  # workers are spawned here
+                        with _signals_deferred(), _workers_single_threaded():
+                            f = submit(fn, *args)
+                    else:  # the pool's thread, when a task ends: the pool is full, nothing is spawned
+                        f = submit(fn, *args)
+                    inflight[f] = key
+                    f.add_done_callback(refill)
+
+        def _done(f: Future) -> tuple[str, Result]:
+            with lock:
+                key = inflight.pop(f)
+            return key, f.result()
+
+        def refill(_: Future) -> None:
+            try:
+                top_up(leave=0)
+            except RuntimeError:  # the pool shut down (a failed or interrupted run): nothing more to run
+                pass
 
         top_up(leave=1)
-        while pending:
-            key, fn, args = pending.popleft()
+        while True:
+            with lock:
+                job = pending.popleft() if pending else None
+            if job is None:
+                break
+            key, fn, args = job
             yield key, fn(*args)
-            for f in [f for f in inflight if f.done()]:
-                yield inflight.pop(f), f.result()
+            with lock:
+                finished = [f for f in inflight if f.done()]
+            for f in finished:
+                yield _done(f)
             top_up(leave=0)
-        for f in as_completed(list(inflight)):
-            yield inflight.pop(f), f.result()
+        with lock:
+            rest = list(inflight)  # nothing is submitted any more: every task is taken
+        for f in as_completed(rest):
+            yield _done(f)
 
     def _pool(self) -> ProcessPoolExecutor:
         """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made when a
