@@ -414,7 +414,7 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
         preexec_fn=_terminal_signals,
     )
     deadline, workers = time.monotonic() + 120, []
-    while time.monotonic() < deadline and proc.poll() is None:  # both workers busy with batches
+    while time.monotonic() < deadline and proc.poll() is None:  # the worker and multiprocessing's resource tracker
         workers = _children(proc.pid)
         if len(workers) >= 2 and (Path(f"{out}.partial") / "progress.json").exists():
             break

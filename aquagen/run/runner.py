@@ -7,12 +7,15 @@ is ignored on resume: its shard runs again."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
+import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
@@ -83,6 +86,20 @@ def _worker_init() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    atexit.register(_exit_now)  # registered last: runs first at exit
+
+
+def _exit_now() -> None:
+    """A worker's exit, once the pool lets it go: its output flushed, then the process ends without
+    the interpreter's teardown (every module and object freed one by one: 0.1-0.2 CPU-s a worker,
+    measured), which has nothing left to write. Its exit status is 0 (the pool reads none: a worker
+    that dies while it has work breaks the pool whatever its status)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 class Runner:
@@ -162,12 +179,15 @@ class Runner:
                 self.progress.advance(0)
             else:
                 todo.append((key, fn, args))
-        if self.client is not None or (self.workers > 1 and len(todo) > 1):
+        done: Iterable[tuple[str, Result]]
+        if self.client is not None:
             # on Dask a failed task is retried (a lost worker's tasks run elsewhere)
-            submit = partial(self.client.submit, retries=2, pure=False) if self.client else self._pool().submit
-            with _signals_deferred(), _workers_single_threaded():  # workers are spawned here
+            submit = partial(self.client.submit, retries=2, pure=False)
+            with _signals_deferred(), _workers_single_threaded():
                 futures = [(key, submit(fn, *args)) for key, fn, args in todo]
             done = ((key, f.result()) for key, f in futures)
+        elif self.workers > 1 and len(todo) > 1:
+            done = self._shared(todo)
         else:
             done = ((key, fn(*args)) for key, fn, args in todo)
         for key, result in done:
@@ -177,14 +197,74 @@ class Runner:
             del result
         return results
 
+    def _shared(self, todo: list[tuple[str, Callable[..., Result], tuple]]) -> Iterator[tuple[str, Result]]:
+        """``todo``'s (key, result) as its tasks finish, run by this process and a pool of ``workers``
+        - 1 worker processes: this process would otherwise wait for them, and each worker costs its
+        start-up (Polars, NumPy and aquagen imported: about half a CPU-second) and its memory. The
+        pool gets a task whenever one of its tasks ends (from its own thread: it never waits for this
+        process to end a long task), the first ones leaving this process one; this process takes the
+        next task in order whenever it is free. Any order gives the
+        same files: a task is a pure function of its arguments."""
+        pending = deque(todo)
+        inflight: dict[Future, str] = {}
+        ahead = self.workers - 1  # a task each: the next is submitted as one ends
+        lock = threading.RLock()  # the pool's thread tops up too (a future done at once: in this one)
+        # the pool made before the signals are held: making it starts multiprocessing's resource tracker,
+        # which unblocks them after its own start (a worker spawned after that, in the same hold, would
+        # start with them unblocked)
+        submit = self._pool().submit
+
+        def top_up(leave: int) -> None:
+            main = threading.current_thread() is threading.main_thread()
+            if not main and len(getattr(self.pool, "_processes", {})) < ahead:
+                return  # a submit could spawn a worker: only this process's main thread does (signals held)
+            with lock:
+                while len(pending) > leave and sum(not f.done() for f in inflight) < ahead:
+                    key, fn, args = pending.popleft()
+                    if main:  # workers are spawned here
+                        with _signals_deferred(), _workers_single_threaded():
+                            f = submit(fn, *args)
+                    else:  # the pool's thread, when a task ends: the pool is full, nothing is spawned
+                        f = submit(fn, *args)
+                    inflight[f] = key
+                    f.add_done_callback(refill)
+
+        def _done(f: Future) -> tuple[str, Result]:
+            with lock:
+                key = inflight.pop(f)
+            return key, f.result()
+
+        def refill(_: Future) -> None:
+            try:
+                top_up(leave=0)
+            except RuntimeError:  # the pool shut down (a failed or interrupted run): nothing more to run
+                pass
+
+        top_up(leave=1)
+        while True:
+            with lock:
+                job = pending.popleft() if pending else None
+            if job is None:
+                break
+            key, fn, args = job
+            yield key, fn(*args)
+            with lock:
+                finished = [f for f in inflight if f.done()]
+            for f in finished:
+                yield _done(f)
+            top_up(leave=0)
+        with lock:
+            rest = list(inflight)  # nothing is submitted any more: every task is taken
+        for f in as_completed(rest):
+            yield _done(f)
+
     def _pool(self) -> ProcessPoolExecutor:
-        """The worker pool, made when a phase first has more than one shard to run: a run whose
-        phases have one shard each (``aquagen batch`` adding a batch) runs in this process and
-        spawns no worker (each imports Polars, NumPy and aquagen: about half a CPU-second). It
-        starts a worker per shard submitted while none is idle, so that it holds at most
-        min(workers, shards) of them."""
+        """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made when a
+        phase first has more than one shard to run: a run whose phases have one shard each
+        (``aquagen batch`` adding a batch) runs in this process and spawns no worker. It starts a
+        worker per shard submitted while none is idle."""
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init)
+            self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=get_context("spawn"), initializer=_worker_init)
         return self.pool
 
     def counts(self, key: str) -> pl.DataFrame:
