@@ -139,6 +139,26 @@ def test_same_bytes_for_any_number_of_workers(fleet, tmp_path):
     assert (two.path / "manifest.json").read_bytes() == (fleet.path / "manifest.json").read_bytes()
 
 
+def test_the_cli_with_workers_runs_polars_on_one_thread_in_its_own_process():
+    """``--workers N`` (N > 1): the command's own process takes shards beside N - 1 workers and, like
+    them, runs Polars on one thread; with one worker it keeps Polars' own pool; a POLARS_MAX_THREADS
+    of the user is kept. In a fresh interpreter, as the command starts (Polars reads it once)."""
+    code = (
+        "import sys; from aquagen import cli\n"
+        "cli._one_polars_thread(int(sys.argv[1])); import polars; print(polars.thread_pool_size())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+
+    def threads(workers: int, env: dict) -> int:
+        run = subprocess.run([sys.executable, "-c", code, str(workers)], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    assert threads(2, env) == 1
+    assert threads(1, env) == (os.cpu_count() or 1)
+    assert threads(2, {**env, "POLARS_MAX_THREADS": "3"}) == 3
+
+
 def test_a_later_as_of_date_only_adds_rows(fleet, tmp_path):
     later = generate(tmp_path / "later", as_of=AS_OF + dt.timedelta(days=75), workers=1, **ARGS)
     grew = 0
