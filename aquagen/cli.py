@@ -81,8 +81,8 @@ def _workers_option(help: str):
 
 def _one_polars_thread(workers: int) -> None:
     """With worker processes beside it, this process runs its share of the shards as they do: on one
-    Polars thread (the processes are the parallelism; 10 full lives with 2 workers, 3 pairs: 0.94x
-    the CPU-seconds and the wall time of Polars' own pool here). Set before Polars is imported (its
+    Polars thread (the processes are the parallelism; 10-batch fleets with 2 workers, 5 pairs: 0.91x
+    the CPU-seconds and 0.90x the wall time of Polars' own pool here, medians). Set before Polars is imported (its
     pool reads it once); a POLARS_MAX_THREADS of the user is kept."""
     if workers > 1 and "polars" not in sys.modules:
         os.environ.setdefault("POLARS_MAX_THREADS", "1")
