@@ -12,6 +12,7 @@ from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
 from aquagen.store import Store
+from aquagen.tables.cut import end_of, until
 from aquagen.tables.ids import allocate, table_enum
 
 PROFILE = "aquamind@8f2ab39"
@@ -55,6 +56,23 @@ def test_allocation_is_dense_and_prefix_stable():
     for k, frame in early.items():
         late = firsts(got[k])
         assert all(late[key] == value for key, value in firsts(frame).items())
+
+
+@pytest.mark.parametrize("unit", ["us", "ms", "ns"])
+def test_until_keeps_the_rows_before_the_moment(unit):
+    """``until`` (arithmetic on the timestamps' array: the frame, its first rows or a mask) keeps
+    exactly the rows a filter on the moment does, in their order: in time order, out of it, all,
+    none."""
+    utc = pl.Datetime(unit, "UTC")
+    end = end_of(dt.date(2025, 12, 31))
+    times = [dt.datetime(2025, 12, 31, 9, tzinfo=dt.UTC) + dt.timedelta(hours=h, microseconds=1) for h in range(30)]
+    before = sum(t < end for t in times)
+    for stamps in (times, times[::-1], times[:10], times[-5:], [*times[:3], times[-1], times[4]]):
+        df = pl.DataFrame({"when": pl.Series(stamps, dtype=utc), "row": range(len(stamps))})
+        kept = until(df, "when", end)
+        assert kept.equals(df.filter(pl.col("when") < end))
+        assert (kept is df) == (kept.height == df.height)
+    assert until(pl.DataFrame({"when": pl.Series(times, dtype=utc)}), "when", end).height == before < len(times)
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):
