@@ -22,6 +22,7 @@ import polars as pl
 import schemas
 
 from .ids import when_column
+from .order import physical
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -105,6 +106,12 @@ def until(
     return df.filter(exists < end)
 
 
+def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
+    """``df.filter(pl.col(when) < end)``: by arithmetic on the column's array where it can (``_before``)."""
+    keep = _before(df[when], end) if df.height else None
+    return df.filter(pl.col(when) < end) if keep is None else keep(df)
+
+
 _UNITS = {"us": 1_000_000, "ms": 1_000, "ns": 1_000_000_000}  # a second in each time unit
 
 
@@ -118,7 +125,7 @@ def _before(s: pl.Series, end: dt.datetime) -> Callable[[pl.DataFrame], pl.DataF
     delta = end - _EPOCH
     unit = _UNITS[s.dtype.time_unit]
     limit = (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
-    keep = s.to_physical().to_numpy() < limit
+    keep = physical(s) < limit
     n = int(np.count_nonzero(keep))
     if n == len(keep):
         return lambda df: df
