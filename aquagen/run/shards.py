@@ -39,7 +39,7 @@ from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part, write_pieces
 from ..store import Store, replacing
-from ..tables.cut import cut, end_of, last_history, until
+from ..tables.cut import before, cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
@@ -482,7 +482,7 @@ def _site_parts(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> di
     if costs is not None and changes is not None:
         _, history = p.stock_tables
         end = end_of(job.as_of)
-        costs = costs.filter(pl.col("time") < end).with_columns(_window=window_of(pl.col("time")))
+        costs = before(costs, "time", end).with_columns(_window=window_of(pl.col("time")))
         changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
         windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
         for w in windows:  # each window's costs and changes (under the history table's name: renumbered so)
