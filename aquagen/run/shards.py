@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
@@ -521,7 +522,7 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
     built = _idle_books(job, sites)[0]
     base: dict[str, list[pl.DataFrame]] = {}  # the sites' own parts: their lots and lot history
     windows: dict[int, dict[str, list[pl.DataFrame]]] = {}  # by year: the lots' changes (and no cost)
-    owners = []  # each lot's site
+    owners: list[pl.Series] = []  # each site's lots
     for s in sites:  # a site at a time only what is its own: its ids
         parts = _site_parts(job, s, built.pop(s.key))
         first = _first(job, first_file(FEED_KEY + s.key))
@@ -529,8 +530,11 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
             into = base if part == s.part else windows.setdefault(int(part.rsplit("/w", 1)[1]), {})
             for name, df in _numbered(job, tables, first).items():
                 into.setdefault(name, []).append(df)
-        owners.append(parts[s.part][stock].select(key, _site=pl.lit(s.key, pl.Int64)))
-    of_site = pl.concat(owners)
+        owners.append(parts[s.part][stock][key])
+    of_site = pl.DataFrame(  # each lot's site (no query per site)
+        {key: pl.concat(owners), "_site": np.repeat([s.key for s in sites], [len(o) for o in owners])},
+        schema_overrides={"_site": pl.Int64},
+    )
     by_key = {s.key: s for s in sites}
 
     def write(tables: dict[str, pl.DataFrame], w: int | None) -> Written:

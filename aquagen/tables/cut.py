@@ -108,7 +108,9 @@ def until(
 
 def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
     """``df.filter(pl.col(when) < end)``: by arithmetic on the column's array where it can (``_before``)."""
-    keep = _before(df[when], end) if df.height else None
+    if df.height == 0:
+        return df
+    keep = _before(df[when], end)
     return df.filter(pl.col(when) < end) if keep is None else keep(df)
 
 
