@@ -11,6 +11,7 @@ import pytest
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
+from aquagen.run.shards import _by_window, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
 from aquagen.tables.ids import allocate, table_enum
@@ -73,6 +74,20 @@ def test_until_keeps_the_rows_before_the_moment(unit):
         assert kept.equals(df.filter(pl.col("when") < end))
         assert (kept is df) == (kept.height == df.height)
     assert until(pl.DataFrame({"when": pl.Series(times, dtype=utc)}), "when", end).height == before < len(times)
+
+
+@pytest.mark.parametrize("unit", ["us", "ns"])
+def test_feed_site_rows_by_window_are_the_queries_rows(unit):
+    """A feed site's rows by time window (arithmetic on the times' array: the frame, a slice or a mask)
+    are the rows a query on ``window_of`` gives, in their order, in time order or not, across years."""
+    stamps = [dt.datetime(2023, 12, 31, 23, tzinfo=dt.UTC) + dt.timedelta(days=97 * i, hours=i) for i in range(12)]
+    for times in (stamps, stamps[::-1], [*stamps[4:], *stamps[:4]], stamps[5:7]):
+        df = pl.DataFrame({"time": pl.Series(times, dtype=pl.Datetime(unit, "UTC")), "row": range(len(times))})
+        windowed = df.with_columns(_window=window_of(pl.col("time")))
+        want = {w: windowed.filter(pl.col("_window") == w).drop("_window") for w in windowed["_window"].unique()}
+        got = _by_window(df, "time")
+        assert sorted(got) == sorted(want) and all(got[w].equals(want[w]) for w in want)
+    assert len(_by_window(df, "time")) == 1 and _by_window(df.head(0), "time") == {}
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):

@@ -42,6 +42,7 @@ from ..snapshot import write_part, write_pieces
 from ..store import Store, replacing
 from ..tables.cut import before, cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
+from ..tables.order import physical
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
@@ -483,16 +484,39 @@ def _site_parts(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> di
     if costs is not None and changes is not None:
         _, history = p.stock_tables
         end = end_of(job.as_of)
-        costs = before(costs, "time", end).with_columns(_window=window_of(pl.col("time")))
-        changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
-        windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
-        for w in windows:  # each window's costs and changes (under the history table's name: renumbered so)
+        cost_of = _by_window(before(costs, "time", end), "time")
+        change_of = _by_window(until(changes, "history_date", end), "history_date")
+        for w in sorted(set(cost_of) | set(change_of)):  # each window's costs and changes (under the
+            # history table's name: renumbered so)
             parts[f"{site.part}/w{w}"] = {
-                FEED_COSTS: costs.filter(pl.col("_window") == w).drop("_window", "time"),
-                history: changes.filter(pl.col("_window") == w).drop("_window"),
+                FEED_COSTS: cost_of.get(w, costs.head(0)).drop("time"),
+                history: change_of.get(w, changes.head(0)),
             }
     parts[site.part] = frames
     return parts
+
+
+def _by_window(df: pl.DataFrame, when: str) -> dict[int, pl.DataFrame]:
+    """``df``'s rows by time window (``window_of`` its column ``when``), in their order: by arithmetic on
+    a UTC timestamp's array without NULLs (the frame itself when one window holds them all, a slice
+    when its rows are together), else by queries."""
+    if df.height == 0:
+        return {}
+    s = df[when]
+    if not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone != "UTC" or s.null_count():
+        df = df.with_columns(_window=window_of(pl.col(when)))
+        return {int(w): df.filter(pl.col("_window") == w).drop("_window") for w in sorted(df["_window"].unique())}
+    year = physical(s).view(f"datetime64[{s.dtype.time_unit}]").astype("datetime64[Y]").astype(np.int64) + 1970
+    out = {}
+    for w in np.unique(year).tolist():
+        rows = np.flatnonzero(year == w)
+        if len(rows) == len(year):
+            out[w] = df
+        elif rows[-1] - rows[0] == len(rows) - 1:  # together
+            out[w] = df.slice(int(rows[0]), len(rows))
+        else:
+            out[w] = df.filter(pl.Series(year == w))
+    return out
 
 
 def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[str]]) -> Written:
