@@ -11,6 +11,7 @@ import pytest
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
+from aquagen.model.simulate import rows_through
 from aquagen.run.shards import _by_window, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
@@ -88,6 +89,20 @@ def test_feed_site_rows_by_window_are_the_queries_rows(unit):
         got = _by_window(df, "time")
         assert sorted(got) == sorted(want) and all(got[w].equals(want[w]) for w in want)
     assert len(_by_window(df, "time")) == 1 and _by_window(df.head(0), "time") == {}
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_rows_through_a_day_are_the_filters_rows(tz):
+    """``rows_through`` (arithmetic on the dates' or times' array) keeps the rows a filter on the day
+    keeps, in their order: in day order, out of it, all of them, none."""
+    times = [dt.datetime(2025, 2, 27, 23) + dt.timedelta(hours=7 * i) for i in range(20)]
+    last = dt.date(2025, 3, 1)
+    for stamps in (times, times[::-1], times[:3], times[-3:], [*times[10:], *times[:10]]):
+        df = pl.DataFrame({"t": pl.Series(stamps, dtype=pl.Datetime("us", tz)), "row": range(len(stamps))})
+        df = df.with_columns(d=pl.col("t").dt.date(), ns=pl.col("t").cast(pl.Datetime("ns", tz)))
+        for column in ("t", "d", "ns"):
+            want = df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date))
+            assert rows_through(df, column, last).equals(want)
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):

@@ -34,7 +34,7 @@ import pyarrow.ipc as pa_ipc
 from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
-from ..model.simulate import BatchSim, BatchSpec, simulate_batch
+from ..model.simulate import BatchSim, BatchSpec, rows_through, simulate_batch
 from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
@@ -162,9 +162,9 @@ def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
     shorter: dict[str, Any] = {}
     for name, column in UP_TO_HORIZON.items():
         df: pl.DataFrame = getattr(sim, name)
-        day = pl.col(column).dt.date() if df.schema[column] != pl.Date else pl.col(column)
-        if df.height and df.select(day.max()).item() > horizon:
-            shorter[name] = df.filter(day <= horizon)
+        kept = rows_through(df, column, horizon)
+        if kept is not df:
+            shorter[name] = kept
     return replace(sim, **shorter) if shorter else sim
 
 
