@@ -11,7 +11,10 @@ import pytest
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
+from aquagen.model.simulate import rows_through
+from aquagen.run.shards import _by_window, window_of
 from aquagen.store import Store
+from aquagen.tables.cut import end_of, until
 from aquagen.tables.ids import allocate, table_enum
 
 PROFILE = "aquamind@8f2ab39"
@@ -55,6 +58,51 @@ def test_allocation_is_dense_and_prefix_stable():
     for k, frame in early.items():
         late = firsts(got[k])
         assert all(late[key] == value for key, value in firsts(frame).items())
+
+
+@pytest.mark.parametrize("unit", ["us", "ms", "ns"])
+def test_until_keeps_the_rows_before_the_moment(unit):
+    """``until`` (arithmetic on the timestamps' array: the frame, its first rows or a mask) keeps
+    exactly the rows a filter on the moment does, in their order: in time order, out of it, all,
+    none."""
+    utc = pl.Datetime(unit, "UTC")
+    end = end_of(dt.date(2025, 12, 31))
+    times = [dt.datetime(2025, 12, 31, 9, tzinfo=dt.UTC) + dt.timedelta(hours=h, microseconds=1) for h in range(30)]
+    before = sum(t < end for t in times)
+    for stamps in (times, times[::-1], times[:10], times[-5:], [*times[:3], times[-1], times[4]]):
+        df = pl.DataFrame({"when": pl.Series(stamps, dtype=utc), "row": range(len(stamps))})
+        kept = until(df, "when", end)
+        assert kept.equals(df.filter(pl.col("when") < end))
+        assert (kept is df) == (kept.height == df.height)
+    assert until(pl.DataFrame({"when": pl.Series(times, dtype=utc)}), "when", end).height == before < len(times)
+
+
+@pytest.mark.parametrize("unit", ["us", "ns"])
+def test_feed_site_rows_by_window_are_the_queries_rows(unit):
+    """A feed site's rows by time window (arithmetic on the times' array: the frame, a slice or a mask)
+    are the rows a query on ``window_of`` gives, in their order, in time order or not, across years."""
+    stamps = [dt.datetime(2023, 12, 31, 23, tzinfo=dt.UTC) + dt.timedelta(days=97 * i, hours=i) for i in range(12)]
+    for times in (stamps, stamps[::-1], [*stamps[4:], *stamps[:4]], stamps[5:7]):
+        df = pl.DataFrame({"time": pl.Series(times, dtype=pl.Datetime(unit, "UTC")), "row": range(len(times))})
+        windowed = df.with_columns(_window=window_of(pl.col("time")))
+        want = {w: windowed.filter(pl.col("_window") == w).drop("_window") for w in windowed["_window"].unique()}
+        got = _by_window(df, "time")
+        assert sorted(got) == sorted(want) and all(got[w].equals(want[w]) for w in want)
+    assert len(_by_window(df, "time")) == 1 and _by_window(df.head(0), "time") == {}
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_rows_through_a_day_are_the_filters_rows(tz):
+    """``rows_through`` (arithmetic on the dates' or times' array) keeps the rows a filter on the day
+    keeps, in their order: in day order, out of it, all of them, none."""
+    times = [dt.datetime(2025, 2, 27, 23) + dt.timedelta(hours=7 * i) for i in range(20)]
+    last = dt.date(2025, 3, 1)
+    for stamps in (times, times[::-1], times[:3], times[-3:], [*times[10:], *times[:10]]):
+        df = pl.DataFrame({"t": pl.Series(stamps, dtype=pl.Datetime("us", tz)), "row": range(len(stamps))})
+        df = df.with_columns(d=pl.col("t").dt.date(), ns=pl.col("t").cast(pl.Datetime("ns", tz)))
+        for column in ("t", "d", "ns"):
+            want = df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date))
+            assert rows_through(df, column, last).equals(want)
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):

@@ -80,6 +80,34 @@ DATE_COLUMNS = {
 }
 
 
+_PER_DAY = {"us": 86_400_000_000, "ns": 86_400_000_000_000, "ms": 86_400_000}  # a day in each time unit
+
+
+def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
+    """``df.filter(pl.col(column).cast(pl.Date) <= last)``: for a date or a (UTC or naive) timestamp
+    without NULLs by arithmetic on its array, no query: the frame itself when every row is kept, its
+    first rows (a slice, no copy) when those are the rows kept (a simulated frame is in day order),
+    else a filter by the mask."""
+    s = df[column]
+    tz_free = not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone in (None, "UTC")
+    if not df.height or not (s.dtype == pl.Date or isinstance(s.dtype, pl.Datetime)) or not tz_free or s.null_count():
+        return df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date)) if df.height else df
+    if isinstance(s.dtype, pl.Datetime):
+        day = s.cast(pl.Int64).to_numpy() // _PER_DAY[s.dtype.time_unit]
+    else:
+        day = s.cast(pl.Int32).to_numpy()
+    keep = day <= (last - EPOCH_DATE).days
+    n = int(np.count_nonzero(keep))
+    if n == len(keep):
+        return df
+    if keep[:n].all():
+        return df.head(n)
+    return df.filter(pl.Series(keep))
+
+
+EPOCH_DATE = dt.date(1970, 1, 1)
+
+
 @dataclass(frozen=True)
 class BatchSpec:
     """What to simulate: one batch of the fleet, and the date to cut it at."""
@@ -238,9 +266,8 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
             }
         ),
     }
-    as_of = pl.lit(spec.as_of, dtype=pl.Date)
     for name, col in DATE_COLUMNS.items():
-        frames[name] = frames[name].filter(pl.col(col).cast(pl.Date) <= as_of)
+        frames[name] = rows_through(frames[name], col, spec.as_of)
     frames["assignments"] = assignments_frame(asg, life, frames["samples"], start, cut)
 
     last_day = cal.life_days - 1

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
@@ -33,14 +34,15 @@ import pyarrow.ipc as pa_ipc
 from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
-from ..model.simulate import BatchSim, BatchSpec, simulate_batch
+from ..model.simulate import BatchSim, BatchSpec, rows_through, simulate_batch
 from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
 from ..snapshot import write_part, write_pieces
 from ..store import Store, replacing
-from ..tables.cut import cut, end_of, last_history, until
+from ..tables.cut import before, cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
+from ..tables.order import physical
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
@@ -160,9 +162,9 @@ def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
     shorter: dict[str, Any] = {}
     for name, column in UP_TO_HORIZON.items():
         df: pl.DataFrame = getattr(sim, name)
-        day = pl.col(column).dt.date() if df.schema[column] != pl.Date else pl.col(column)
-        if df.height and df.select(day.max()).item() > horizon:
-            shorter[name] = df.filter(day <= horizon)
+        kept = rows_through(df, column, horizon)
+        if kept is not df:
+            shorter[name] = kept
     return replace(sim, **shorter) if shorter else sim
 
 
@@ -482,16 +484,39 @@ def _site_parts(job: Job, site: FeedSite, frames: dict[str, pl.DataFrame]) -> di
     if costs is not None and changes is not None:
         _, history = p.stock_tables
         end = end_of(job.as_of)
-        costs = costs.filter(pl.col("time") < end).with_columns(_window=window_of(pl.col("time")))
-        changes = until(changes, "history_date", end).with_columns(_window=window_of(pl.col("history_date")))
-        windows = sorted(set(costs["_window"].unique()) | set(changes["_window"].unique()))
-        for w in windows:  # each window's costs and changes (under the history table's name: renumbered so)
+        cost_of = _by_window(before(costs, "time", end), "time")
+        change_of = _by_window(until(changes, "history_date", end), "history_date")
+        for w in sorted(set(cost_of) | set(change_of)):  # each window's costs and changes (under the
+            # history table's name: renumbered so)
             parts[f"{site.part}/w{w}"] = {
-                FEED_COSTS: costs.filter(pl.col("_window") == w).drop("_window", "time"),
-                history: changes.filter(pl.col("_window") == w).drop("_window"),
+                FEED_COSTS: cost_of.get(w, costs.head(0)).drop("time"),
+                history: change_of.get(w, changes.head(0)),
             }
     parts[site.part] = frames
     return parts
+
+
+def _by_window(df: pl.DataFrame, when: str) -> dict[int, pl.DataFrame]:
+    """``df``'s rows by time window (``window_of`` its column ``when``), in their order: by arithmetic on
+    a UTC timestamp's array without NULLs (the frame itself when one window holds them all, a slice
+    when its rows are together), else by queries."""
+    if df.height == 0:
+        return {}
+    s = df[when]
+    if not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone != "UTC" or s.null_count():
+        df = df.with_columns(_window=window_of(pl.col(when)))
+        return {int(w): df.filter(pl.col("_window") == w).drop("_window") for w in sorted(df["_window"].unique())}
+    year = physical(s).view(f"datetime64[{s.dtype.time_unit}]").astype("datetime64[Y]").astype(np.int64) + 1970
+    out = {}
+    for w in np.unique(year).tolist():
+        rows = np.flatnonzero(year == w)
+        if len(rows) == len(year):
+            out[w] = df
+        elif rows[-1] - rows[0] == len(rows) - 1:  # together
+            out[w] = df.slice(int(rows[0]), len(rows))
+        else:
+            out[w] = df.filter(pl.Series(year == w))
+    return out
 
 
 def write_feed(job: Job, site: FeedSite, first_at: str, files: dict[int, list[str]]) -> Written:
@@ -521,7 +546,7 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
     built = _idle_books(job, sites)[0]
     base: dict[str, list[pl.DataFrame]] = {}  # the sites' own parts: their lots and lot history
     windows: dict[int, dict[str, list[pl.DataFrame]]] = {}  # by year: the lots' changes (and no cost)
-    owners = []  # each lot's site
+    owners: list[pl.Series] = []  # each site's lots
     for s in sites:  # a site at a time only what is its own: its ids
         parts = _site_parts(job, s, built.pop(s.key))
         first = _first(job, first_file(FEED_KEY + s.key))
@@ -529,8 +554,11 @@ def write_idle_feeds(job: Job, sites: list[FeedSite]) -> Written:
             into = base if part == s.part else windows.setdefault(int(part.rsplit("/w", 1)[1]), {})
             for name, df in _numbered(job, tables, first).items():
                 into.setdefault(name, []).append(df)
-        owners.append(parts[s.part][stock].select(key, _site=pl.lit(s.key, pl.Int64)))
-    of_site = pl.concat(owners)
+        owners.append(parts[s.part][stock][key])
+    of_site = pl.DataFrame(  # each lot's site (no query per site)
+        {key: pl.concat(owners), "_site": np.repeat([s.key for s in sites], [len(o) for o in owners])},
+        schema_overrides={"_site": pl.Int64},
+    )
     by_key = {s.key: s for s in sites}
 
     def write(tables: dict[str, pl.DataFrame], w: int | None) -> Written:

@@ -13,13 +13,16 @@ books their effect on the changing objects (the assignments' counts): never one 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TypeVar, cast
 
+import numpy as np
 import polars as pl
 
 import schemas
 
 from .ids import when_column
+from .order import physical
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -92,8 +95,45 @@ def until(
     """``df``'s rows that exist before ``end`` (``counted``); ``df`` itself when they all do (no copy)."""
     if df.height == 0 or when not in df.columns:
         return df
+    if booked is None:
+        before = _before(df[when], end)
+        if before is not None:
+            return before(df)
     exists = counted(when, booked, unbooked)
     latest = df[when].max() if booked is None else df.select(exists.max()).item()  # a Series' max: no query
     if cast(dt.datetime, latest) < end:
         return df
     return df.filter(exists < end)
+
+
+def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
+    """``df.filter(pl.col(when) < end)``: by arithmetic on the column's array where it can (``_before``)."""
+    if df.height == 0:
+        return df
+    keep = _before(df[when], end)
+    return df.filter(pl.col(when) < end) if keep is None else keep(df)
+
+
+_UNITS = {"us": 1_000_000, "ms": 1_000, "ns": 1_000_000_000}  # a second in each time unit
+
+
+def _before(s: pl.Series, end: dt.datetime) -> Callable[[pl.DataFrame], pl.DataFrame] | None:
+    """How to keep the rows whose ``s`` (a UTC timestamp without NULLs) is before ``end`` (aware), by
+    arithmetic on its array, no query: the frame itself when all are, its first rows (a slice, no copy)
+    when those are the rows kept (a builder's rows are mostly in time order), else a filter by the
+    mask; None for other columns (NULLs, other types), which ``until`` filters by a query."""
+    if not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone != "UTC" or end.tzinfo is None or s.null_count():
+        return None
+    delta = end - _EPOCH
+    unit = _UNITS[s.dtype.time_unit]
+    limit = (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
+    keep = physical(s) < limit
+    n = int(np.count_nonzero(keep))
+    if n == len(keep):
+        return lambda df: df
+    if keep[:n].all():
+        return lambda df: df.head(n)
+    return lambda df: df.filter(pl.Series(keep))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -23,6 +23,8 @@ import polars as pl
 
 import schemas
 
+from .order import physical
+
 
 class IdBook(Protocol):
     profile: str  # the schema profile whose tables are numbered
@@ -94,17 +96,19 @@ class Counting:
         # each table's name once as the enum, repeated by position (not a string per row, then cast:
         # 16 times the CPU on a batch's 30k rows)
         names = pl.Series("table", tables, dtype=pl.String).cast(table_enum(self.profile))
-        out = pl.DataFrame(
+        of = np.repeat(np.arange(len(tables)), [len(d) for d in days])
+        day = np.concatenate(days) if tables else np.empty(0, np.int32)
+        n = np.concatenate([self._counts[t][1] for t in tables]) if tables else np.empty(0, np.int64)
+        if last_day is not None and len(day) and day.max() > last_day:  # the rows up to it: a mask, no query
+            kept = day <= last_day
+            of, day, n = of[kept], day[kept], n[kept]
+        return pl.DataFrame(
             {
-                "table": names.gather(np.repeat(np.arange(len(tables)), [len(d) for d in days])),
-                "day": pl.Series(np.concatenate(days) if tables else np.empty(0, np.int32), dtype=pl.Int32),
-                "n": pl.Series(
-                    np.concatenate([self._counts[t][1] for t in tables]) if tables else np.empty(0, np.int64),
-                    dtype=pl.Int64,
-                ),
+                "table": names.gather(of),
+                "day": pl.Series(day, dtype=pl.Int32),
+                "n": pl.Series(n, dtype=pl.Int64),
             }
         )
-        return out if last_day is None else out.filter(pl.col("day") <= last_day)
 
 
 class Local(Counting):
@@ -141,7 +145,7 @@ def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
     """Each row's UTC day (days since 1970): integer arithmetic on the timestamps, no Polars operation."""
     s = df[when]
     if isinstance(s.dtype, pl.Datetime) and s.dtype.time_zone in (None, "UTC") and not s.null_count():
-        return (s.to_physical().to_numpy() // _US_PER[s.dtype.time_unit]).astype(np.int32)
+        return (physical(s) // _US_PER[s.dtype.time_unit]).astype(np.int32)
     return s.dt.date().cast(pl.Int32).to_numpy()
 
 

@@ -51,7 +51,20 @@ def _key_arrays(df: pl.DataFrame, keys: tuple[str, ...]) -> list[np.ndarray] | N
     cols = [df[k] for k in keys]
     if any(c.null_count() or not (c.dtype.is_integer() or c.dtype.is_temporal()) for c in cols):
         return None
-    return [c.to_physical().to_numpy() for c in cols]
+    return [physical(c) for c in cols]
+
+
+def physical(s: pl.Series) -> np.ndarray:
+    """``s.to_physical().to_numpy()`` of an integer or temporal column without NULLs, by a cast (a
+    fraction of the cost: ``to_physical`` runs a query, about 50 µs whatever the rows, measured)."""
+    dtype = s.dtype
+    if dtype.is_integer():
+        return s.to_numpy()
+    if dtype == pl.Date:
+        return s.cast(pl.Int32).to_numpy()
+    if dtype.is_temporal():
+        return s.cast(pl.Int64).to_numpy()
+    return s.to_physical().to_numpy()
 
 
 def _increasing(arrays: list[np.ndarray]) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from aquagen.model import domain as D
@@ -106,8 +107,12 @@ def build_idle(
         Counting(profile),  # placeholders: each site's rows are numbered by its own book below
         costed_feedings=False,
     )
-    site_of = pl.concat(
-        [s.tables["containers"].select(feed_container_id="id", _site=pl.lit(s.key, pl.Int64)) for s in sites]
+    site_of = pl.DataFrame(  # each container's site: the merged containers' ids, site by site (no query per site)
+        {
+            "feed_container_id": merged["containers"]["id"],
+            "_site": np.repeat([s.key for s in sites], [s.tables["containers"].height for s in sites]),
+        },
+        schema_overrides={"_site": pl.Int64},
     )
     lot_site = merged["lots"].join(site_of, on="feed_container_id").select("id", "_site")
 
