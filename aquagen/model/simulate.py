@@ -59,7 +59,7 @@ from .population import EPISODES, Episodes, draw_traits, run_days
 from .seeds import HEALTH_STREAM, rng_for
 from .sensors import Calibrations
 from .sites import SETUP_LEAD_DAYS, SITES
-from .timeline import EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
+from .timeline import DAY_IN_UNIT, EPOCH, FRESHWATER_STAGES, N_ASSIGNMENTS, N_STAGES, SLOTS
 from .treatment import DISEASE_TREATMENT_PURPOSE, FASTS, TREATED, schedule
 
 # the column each dated frame is cut on (datetimes by their date: the as-of day is kept)
@@ -80,9 +80,6 @@ DATE_COLUMNS = {
 }
 
 
-_PER_DAY = {"us": 86_400_000_000, "ns": 86_400_000_000_000, "ms": 86_400_000}  # a day in each time unit
-
-
 def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
     """``df.filter(pl.col(column).cast(pl.Date) <= last)``: for a date or a (UTC or naive) timestamp
     without NULLs by arithmetic on its array, no query: the frame itself when every row is kept, its
@@ -93,19 +90,16 @@ def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
     if not df.height or not (s.dtype == pl.Date or isinstance(s.dtype, pl.Datetime)) or not tz_free or s.null_count():
         return df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date)) if df.height else df
     if isinstance(s.dtype, pl.Datetime):
-        day = s.cast(pl.Int64).to_numpy() // _PER_DAY[s.dtype.time_unit]
+        day = s.cast(pl.Int64).to_numpy() // DAY_IN_UNIT[s.dtype.time_unit]
     else:
         day = s.cast(pl.Int32).to_numpy()
-    keep = day <= (last - EPOCH_DATE).days
+    keep = day <= (last - EPOCH).days
     n = int(np.count_nonzero(keep))
     if n == len(keep):
         return df
     if keep[:n].all():
         return df.head(n)
     return df.filter(pl.Series(keep))
-
-
-EPOCH_DATE = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)

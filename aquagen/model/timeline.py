@@ -36,6 +36,7 @@ N_TRACKS = SLOTS + RINGS  # state columns of the day loop: 10 lineages, then 20 
 N_ASSIGNMENTS = FRESHWATER_STAGES * SLOTS + RINGS
 
 US_PER_DAY = 86_400_000_000
+DAY_IN_UNIT = {"us": US_PER_DAY, "ns": US_PER_DAY * 1000, "ms": US_PER_DAY // 1000}  # of a Polars datetime
 US_PER_HOUR = 3_600_000_000
 EPOCH = dt.date(1970, 1, 1)
 

@@ -13,7 +13,6 @@ books their effect on the changing objects (the assignments' counts): never one 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import TypeVar, cast
 
 import numpy as np
@@ -96,9 +95,9 @@ def until(
     if df.height == 0 or when not in df.columns:
         return df
     if booked is None:
-        before = _before(df[when], end)
-        if before is not None:
-            return before(df)
+        keep = _before(df[when], end)
+        if keep is not None:
+            return _kept(df, keep)
     exists = counted(when, booked, unbooked)
     latest = df[when].max() if booked is None else df.select(exists.max()).item()  # a Series' max: no query
     if cast(dt.datetime, latest) < end:
@@ -111,29 +110,32 @@ def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
     if df.height == 0:
         return df
     keep = _before(df[when], end)
-    return df.filter(pl.col(when) < end) if keep is None else keep(df)
+    return df.filter(pl.col(when) < end) if keep is None else _kept(df, keep)
 
 
 _UNITS = {"us": 1_000_000, "ms": 1_000, "ns": 1_000_000_000}  # a second in each time unit
 
 
-def _before(s: pl.Series, end: dt.datetime) -> Callable[[pl.DataFrame], pl.DataFrame] | None:
-    """How to keep the rows whose ``s`` (a UTC timestamp without NULLs) is before ``end`` (aware), by
-    arithmetic on its array, no query: the frame itself when all are, its first rows (a slice, no copy)
-    when those are the rows kept (a builder's rows are mostly in time order), else a filter by the
-    mask; None for other columns (NULLs, other types), which ``until`` filters by a query."""
+def _before(s: pl.Series, end: dt.datetime) -> np.ndarray | None:
+    """Which rows' ``s`` (a UTC timestamp without NULLs) is before ``end`` (aware), by arithmetic on its
+    array, no query; None for other columns (NULLs, other types), which ``until`` filters by a query."""
     if not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone != "UTC" or end.tzinfo is None or s.null_count():
         return None
     delta = end - _EPOCH
     unit = _UNITS[s.dtype.time_unit]
     limit = (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
-    keep = physical(s) < limit
+    return physical(s) < limit
+
+
+def _kept(df: pl.DataFrame, keep: np.ndarray) -> pl.DataFrame:
+    """The rows of ``df`` that ``keep`` says: the frame itself when all are, its first rows (a slice, no
+    copy) when those are the rows kept (a builder's rows are mostly in time order), else a filter."""
     n = int(np.count_nonzero(keep))
     if n == len(keep):
-        return lambda df: df
+        return df
     if keep[:n].all():
-        return lambda df: df.head(n)
-    return lambda df: df.filter(pl.Series(keep))
+        return df.head(n)
+    return df.filter(pl.Series(keep))
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

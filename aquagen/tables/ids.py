@@ -23,6 +23,7 @@ import polars as pl
 
 import schemas
 
+from ..model.timeline import DAY_IN_UNIT
 from .order import physical
 
 
@@ -138,14 +139,11 @@ def _per_day(day: np.ndarray, ordered: bool = False) -> tuple[np.ndarray, np.nda
     return day[starts].astype(np.int32), np.diff(starts, append=len(day)).astype(np.int64)
 
 
-_US_PER = {"us": 86_400_000_000, "ns": 86_400_000_000_000, "ms": 86_400_000}  # a day in each time unit
-
-
 def _day_array(df: pl.DataFrame, when: str) -> np.ndarray:
     """Each row's UTC day (days since 1970): integer arithmetic on the timestamps, no Polars operation."""
     s = df[when]
     if isinstance(s.dtype, pl.Datetime) and s.dtype.time_zone in (None, "UTC") and not s.null_count():
-        return (physical(s) // _US_PER[s.dtype.time_unit]).astype(np.int32)
+        return (physical(s) // DAY_IN_UNIT[s.dtype.time_unit]).astype(np.int32)
     return s.dt.date().cast(pl.Int32).to_numpy()
 
 
