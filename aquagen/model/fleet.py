@@ -267,10 +267,7 @@ class _Farm:
         other.rings_base, other.rings = self.rings_base, self.rings  # trial placements add no rings
         return other
 
-    def rollout(self, last: dt.date, count: dict[str, int], geos: list[D.Geography]) -> list[int]:
-        return self.rollout_lead(last, count, geos)[0]
-
-    def rollout_lead(self, last: dt.date, count: dict[str, int], geos: list[D.Geography]) -> tuple[list[int], int]:
+    def rollout(self, last: dt.date, count: dict[str, int], geos: list[D.Geography]) -> tuple[list[int], int]:
         """The gaps of the next ROLLOUT_INTAKES intakes after one on ``last`` if each came at the
         season's gap and waited, day by day, for a free station and sea area (the geography with fewer
         batches first), on a copy of the farm: where the farm would wait, from the batches placed and
@@ -301,7 +298,7 @@ class _Farm:
             return False
         after = dict(count)
         after[geo.name] += 1
-        gaps, lead = trial.rollout_lead(day, after, geos)
+        gaps, lead = trial.rollout(day, after, geos)
         return max(gaps) <= MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos) and lead <= EARLY_LEAD
 
     def stage_day(self, due: dt.date, latest: dt.date) -> dt.date:
@@ -678,7 +675,7 @@ def plan_farm(
             need = max(farm.sea_gap(day, g, len(geos)) for g in geos)
             due = day + dt.timedelta(days=max(intake_gap(seed, len(farm.planned), day, len(geos)), min(need, slowest)))
             # a wait ahead (no station or sea area free for a while) spread over the gaps before it
-            gaps = farm.rollout(day, count, geos)
+            gaps, _ = farm.rollout(day, count, geos)
             if max(gaps) > slowest:
                 due = max(due, day + dt.timedelta(days=-(-sum(gaps) // len(gaps))))
             else:  # a few days later where the next batch's own stage lengths fill a thin stage
