@@ -82,9 +82,7 @@ DATE_COLUMNS = {
 
 def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
     """``df.filter(pl.col(column).cast(pl.Date) <= last)``: for a date or a (UTC or naive) timestamp
-    without NULLs by arithmetic on its array, no query: the frame itself when every row is kept, its
-    first rows (a slice, no copy) when those are the rows kept (a simulated frame is in day order),
-    else a filter by the mask."""
+    without NULLs by arithmetic on its array, no query (``kept_rows``)."""
     s = df[column]
     tz_free = not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone in (None, "UTC")
     if not df.height or not (s.dtype == pl.Date or isinstance(s.dtype, pl.Datetime)) or not tz_free or s.null_count():
@@ -93,7 +91,12 @@ def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
         day = s.cast(pl.Int64).to_numpy() // DAY_IN_UNIT[s.dtype.time_unit]
     else:
         day = s.cast(pl.Int32).to_numpy()
-    keep = day <= (last - EPOCH).days
+    return kept_rows(df, day <= (last - EPOCH).days)
+
+
+def kept_rows(df: pl.DataFrame, keep: np.ndarray) -> pl.DataFrame:
+    """The rows of ``df`` that ``keep`` says: the frame itself when all are, its first rows (a slice, no
+    copy) when those are the rows kept (simulated and built rows are mostly in time order), else a filter."""
     n = int(np.count_nonzero(keep))
     if n == len(keep):
         return df

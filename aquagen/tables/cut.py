@@ -20,6 +20,7 @@ import polars as pl
 
 import schemas
 
+from ..model.simulate import kept_rows
 from .ids import when_column
 from .order import physical
 
@@ -97,7 +98,7 @@ def until(
     if booked is None:
         keep = _before(df[when], end)
         if keep is not None:
-            return _kept(df, keep)
+            return kept_rows(df, keep)
     exists = counted(when, booked, unbooked)
     latest = df[when].max() if booked is None else df.select(exists.max()).item()  # a Series' max: no query
     if cast(dt.datetime, latest) < end:
@@ -110,7 +111,7 @@ def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
     if df.height == 0:
         return df
     keep = _before(df[when], end)
-    return df.filter(pl.col(when) < end) if keep is None else _kept(df, keep)
+    return df.filter(pl.col(when) < end) if keep is None else kept_rows(df, keep)
 
 
 _UNITS = {"us": 1_000_000, "ms": 1_000, "ns": 1_000_000_000}  # a second in each time unit
@@ -125,17 +126,6 @@ def _before(s: pl.Series, end: dt.datetime) -> np.ndarray | None:
     unit = _UNITS[s.dtype.time_unit]
     limit = (delta.days * 86_400 + delta.seconds) * unit + delta.microseconds * unit // 1_000_000
     return physical(s) < limit
-
-
-def _kept(df: pl.DataFrame, keep: np.ndarray) -> pl.DataFrame:
-    """The rows of ``df`` that ``keep`` says: the frame itself when all are, its first rows (a slice, no
-    copy) when those are the rows kept (a builder's rows are mostly in time order), else a filter."""
-    n = int(np.count_nonzero(keep))
-    if n == len(keep):
-        return df
-    if keep[:n].all():
-        return df.head(n)
-    return df.filter(pl.Series(keep))
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
