@@ -247,25 +247,43 @@ class Plan:
     cost: np.ndarray
     draws: Draws
 
-    def reorders(self, feed_container_id: int) -> pl.DataFrame:
-        """Inventory.lots rows of the reorders; suppliers take turns from the container's own."""
+    def reorders(self, feed_container_id: int) -> Reorders:
+        """The reorders (lots after the initial ones); suppliers take turns from the container's own."""
         n0 = len(self.lots.lot) - len(self.purchase_day)
-        feed, units, cents, entry = (
-            a[n0:] for a in (self.lots.feed, self.lots.units, self.lots.cents, self.lots.entry)
-        )
-        k = len(feed)
+        lots = (self.lots.lot, self.lots.feed, self.lots.units, self.lots.cents, self.lots.entry)
+        supplier = (feed_container_id + np.arange(len(self.purchase_day))) % len(SUPPLIERS)
+        return Reorders(*(a[n0:] for a in lots), self.purchase_day, supplier)
+
+
+@dataclass(frozen=True)
+class Reorders:
+    """Reordered lots: numbers, feeds, quantities (0.0001 kg), prices (cents/kg), entries (µs),
+    purchase days (days since 1970) and suppliers (places in SUPPLIERS)."""
+
+    lot: np.ndarray
+    feed: np.ndarray
+    units: np.ndarray
+    cents: np.ndarray
+    entry: np.ndarray
+    purchase_day: np.ndarray
+    supplier: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[Reorders]) -> Reorders:
+        return Reorders(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+
+    def frame(self) -> pl.DataFrame:
+        """Inventory.lots rows."""
         return pl.DataFrame(
             {
-                "lot": pl.Series(self.lots.lot[n0:], dtype=pl.Int32),
-                "feed": pl.Series(feed, dtype=pl.Int16),
-                "quantity_kg": units // (KG // 100) / 100,
-                "cost_per_kg": cents / 100,
-                "entry_time": utc_times(entry),
+                "lot": pl.Series(self.lot, dtype=pl.Int32),
+                "feed": pl.Series(self.feed, dtype=pl.Int16),
+                "quantity_kg": self.units // (KG // 100) / 100,
+                "cost_per_kg": self.cents / 100,
+                "entry_time": utc_times(self.entry),
                 "purchase_date": pl.Series(self.purchase_day.astype(np.int32)).cast(pl.Date),
-                "supplier": pl.Series(
-                    [SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)], dtype=pl.String
-                ),
-                "initial": pl.Series(np.zeros(k, bool), dtype=pl.Boolean),
+                "supplier": pl.Series([SUPPLIERS[i] for i in self.supplier], dtype=pl.String),
+                "initial": pl.Series(np.zeros(len(self.lot), bool), dtype=pl.Boolean),
             }
         )
 
@@ -355,7 +373,7 @@ def plan_inventory(
     """
     day = initial["purchase_day"].to_numpy().astype(np.int64) if "purchase_day" in initial.columns else None
     p = plan(Meals.of(consumption), Lots.of(initial), day, capacity_kg, feed_container_id, seed)
-    lots = pl.concat([_initial_lots(initial), p.reorders(feed_container_id)])
+    lots = pl.concat([_initial_lots(initial), p.reorders(feed_container_id).frame()])
     return Inventory(lots, _costs(p.meals.event_id, p.cost), p.draws.frame())
 
 

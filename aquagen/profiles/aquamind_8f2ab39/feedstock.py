@@ -24,6 +24,7 @@ from aquagen.model.inventory import (
     Lots,
     Meals,
     Plan,
+    Reorders,
     epoch_us,
     feed_cost,
     idle_write_offs,
@@ -183,7 +184,9 @@ def build(
     lot_fc, lot_id = initial["feed_container_id"].to_numpy(), initial["id"].to_numpy()
     lot_day = initial["purchase_day"].to_numpy()
     meals, meal_fc = _meals(feedings)
-    new: list[pl.DataFrame] = []  # the reorders
+    new: list[Reorders] = []  # the reorders, with their container's id and their number in it
+    new_fc: list[np.ndarray] = []
+    new_no: list[np.ndarray] = []
     draws: list[Draws] = []
     draw_lot: list[np.ndarray] = []  # each draw's lot: its id (initial lots), or -1 - its place in ``new``
     costs: list[Plan] = []
@@ -198,11 +201,9 @@ def build(
             continue
         p = plan(meals.take(eaten), start.part(mine), lot_day[mine], float(capacity), fc, seed)
         k = len(p.purchase_day)
-        new.append(
-            p.reorders(fc).hstack(
-                [pl.Series("fc", np.full(k, fc), dtype=pl.Int64), pl.Series("order", np.arange(1, k + 1))]
-            )
-        )
+        new.append(p.reorders(fc))
+        new_fc.append(np.full(k, fc))
+        new_no.append(np.arange(1, k + 1))
         draws.append(p.draws)
         draw_lot.append(np.concatenate((lot_id[mine], -1 - n_new - np.arange(k)))[p.draws.lot])
         n_new += k
@@ -224,7 +225,11 @@ def build(
     created = T.conform(STOCK, lots.head(0))
     new_id = np.zeros(0, np.int64)
     if n_new:
-        reorders = pl.concat(new)
+        reorders = (
+            Reorders.concat(new)
+            .frame()
+            .hstack([pl.Series("fc", np.concatenate(new_fc)), pl.Series("order", np.concatenate(new_no))])
+        )
         bought_at = reorders["purchase_date"].cast(pl.Int32).to_numpy()
         fcs, nos = reorders["fc"].to_numpy(), reorders["lot"].to_numpy()
         order = np.lexsort((nos, fcs, bought_at))
