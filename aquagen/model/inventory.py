@@ -123,6 +123,35 @@ def price_per_kg(feed: int, day: dt.date | np.datetime64 | np.ndarray, seed: int
     return float(p) if np.ndim(p) == 0 else p
 
 
+def _feeds(feed: np.ndarray) -> np.ndarray:
+    """The feeds (0..5) in ``feed``, ascending (``np.unique`` by counting: a tenth of its cost)."""
+    return np.flatnonzero(np.bincount(feed))
+
+
+def _sorted(keys: tuple[np.ndarray, ...]) -> bool:
+    """Whether rows are in strictly increasing lexicographic order of ``keys`` (most significant first)."""
+    later, tied = np.zeros(len(keys[0]) - 1 if len(keys[0]) else 0, bool), None
+    for key in keys:
+        d = np.diff(key)
+        later |= d > 0 if tied is None else tied & (d > 0)
+        tied = d == 0 if tied is None else tied & (d == 0)
+    return bool(later.all())
+
+
+def _insert_at(keys: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Where (``np.insert``'s indices) a few new rows go among rows sorted by ``keys`` (lexicographic,
+    most significant first), each after the rows equal to it; the new rows sorted by them too. A
+    loop over the new rows (a container's few write-offs), each narrowed key by key by bisection."""
+    at = []
+    for row in zip(*new, strict=True):
+        lo, hi = 0, len(keys[0])
+        for key, v in zip(keys, row, strict=True):
+            part = key[lo:hi]
+            lo, hi = lo + int(np.searchsorted(part, v, "left")), lo + int(np.searchsorted(part, v, "right"))
+        at.append(hi)
+    return np.array(at, np.int64)
+
+
 def _columns(arrays) -> tuple[np.ndarray, ...]:
     """A dataclass's arrays, in field order (``dataclasses.astuple`` would copy them)."""
     return tuple(getattr(arrays, f.name) for f in fields(arrays))
@@ -156,10 +185,11 @@ class Meals:
         return Meals(self.event_id[rows], self.time[rows], self.feed[rows], self.amount[rows])
 
     def adding(self, event_id: list[int], time: list[int], feed: list[int], amount: list[int]) -> Meals:
-        """These events and the given ones, sorted by (time, event id)."""
-        new = (event_id, time, feed, amount)
-        both = Meals(*(np.concatenate((a, np.array(b, np.int64))) for a, b in zip(_columns(self), new, strict=True)))
-        return both.take(np.lexsort((both.event_id, both.time)))
+        """These events (sorted by time and event id) and the given ones, sorted by (time, event id)."""
+        new = Meals(*(np.array(a, np.int64) for a in (event_id, time, feed, amount)))
+        new = new.take(np.lexsort((new.event_id, new.time)))
+        at = _insert_at((self.time, self.event_id), (new.time, new.event_id))
+        return Meals(*(np.insert(a, at, b) for a, b in zip(_columns(self), _columns(new), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -313,7 +343,7 @@ def _fifo(meals: Meals, lots: Lots) -> tuple[np.ndarray, Draws]:
     lot_id, lot_feed, q, p, entry = lots.lot, lots.feed, lots.units, lots.cents, lots.entry
     cost = np.zeros(len(t), np.int64)
     parts = [(np.zeros(0, np.int64),) * 4]  # (row, lot, drawn, remaining)
-    for f in np.unique(feed):  # at most 6 feeds
+    for f in _feeds(feed):  # at most 6 feeds
         rows = np.flatnonzero(feed == f)
         sel = np.flatnonzero(lot_feed == f)
         sel = sel[np.lexsort((lot_id[sel], entry[sel]))]  # FIFO order
@@ -350,7 +380,9 @@ def _fifo(meals: Meals, lots: Lots) -> tuple[np.ndarray, Draws]:
             )
         parts.append((rows[r], lot_id[sel][j], drawn, B[j] - end))
     row, lot, drawn, remaining = (np.concatenate(c) for c in zip(*parts))
-    o = np.lexsort((lot, row))  # rows are in (time, event_id) order already
+    # by (row, lot) as one key, the lot by its rank among the lots: each feed's rows are in order, and
+    # a stable sort merges such runs at a fraction of a lexsort's cost
+    o = np.argsort(row * len(lot_id) + np.searchsorted(np.sort(lot_id), lot), kind="stable")
     row = row[o]
     return cost, Draws(meals.event_id[row], t[row], lot[o], drawn[o], remaining[o])
 
@@ -360,7 +392,8 @@ def plan_inventory(
 ) -> Inventory:
     """Reorders and FIFO costing for one feed container over its full horizon (``plan``, as frames).
 
-    consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
+    consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id) (else
+      AquagenError).
     initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots; with a
       ``purchase_day`` column (days since 1970) lots have a shelf life (see ``plan``).
     Returns Inventory(lots, costs, draws):
@@ -387,15 +420,15 @@ def plan(
 ) -> Plan:
     """Reorders and FIFO costing for one feed container's ``meals`` over its full horizon.
 
-    ``initial``: its initial lots (numbered 0, 1, ...); with their ``purchase_day`` (days since 1970)
+    ``meals`` sorted by (time, event id). ``initial``: its initial lots (numbered 0, 1, ...); with their ``purchase_day`` (days since 1970)
     lots have a shelf life: what an initial lot still holds at its expiry (``expiry_instant``) is
     written off, and so is any lot a meal would draw after its expiry: FIFO never draws an expired lot.
     Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
     least the meal that first draws from it, so FIFO never drives a lot below 0 (``_fifo`` re-checks
     it). Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
-    if np.any(np.diff(meals.time) < 0):
-        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
+    if not _sorted((meals.time, meals.event_id)):  # (so are the draws: no sort of them below)
+        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time and event id")
     if purchase_day is None:
         lots, day, cost, draws = _plan(meals, initial, capacity_kg, feed_container_id, seed)
         costed = np.flatnonzero(meals.event_id >= 0)
@@ -420,11 +453,12 @@ def plan(
             k = left[np.argmin(expires[left])]
             meals = _write_off(meals, lots, int(k), int(expires[k]))
             continue
-        draws = Draws.concat([draws, write_offs(left, expires[left], held[left])])
+        tail = write_offs(left, expires[left], held[left])
+        tail = tail.take(np.lexsort((tail.lot, tail.event_id, tail.time)))
+        at = _insert_at((draws.time, draws.event_id, draws.lot), (tail.time, tail.event_id, tail.lot))
+        draws = Draws(*(np.insert(a, at, b) for a, b in zip(_columns(draws), _columns(tail), strict=True)))
         costed = np.flatnonzero(meals.event_id >= 0)
-        return Plan(
-            lots, day, meals.take(costed), cost[costed], draws.take(np.lexsort((draws.lot, draws.event_id, draws.time)))
-        )
+        return Plan(lots, day, meals.take(costed), cost[costed], draws)
     raise AquagenError(
         f"feed container {feed_container_id}: lots keep expiring after {MAX_WRITE_OFF_ROUNDS} write-offs"
     )
@@ -478,7 +512,7 @@ def _plan(
     consumed_before = np.concatenate(([0], np.cumsum(amount)))  # all feeds, before event k
     n0 = len(initial.lot)
     curves, delivered = {}, {}
-    for f in np.unique(feed):
+    for f in _feeds(feed):
         rows = np.flatnonzero(feed == f)
         tf, C = t[rows], np.cumsum(amount[rows])
         Cz = np.concatenate(([0], C))  # consumed through events 0..k-1
@@ -546,7 +580,9 @@ def _plan(
         ent = np.minimum.accumulate((np.minimum(ent, dl) - np.arange(k))[::-1])[::-1] + np.arange(k)
     u = rng_for(seed, LEAD_TIME_STREAM, feed_container_id).random((k, 2))
     day = ent // US_PER_DAY - (LEAD_DAYS[0] + np.floor(u[:, 0] * (LEAD_DAYS[1] - LEAD_DAYS[0] + 1)).astype(np.int64))
-    drift = np.array([price_per_kg(int(f), np.datetime64(int(d), "D"), seed) for f, d in zip(nf, day)])
+    drift = np.zeros(k)
+    for f in _feeds(nf):  # each feed's lots at once (a few feeds)
+        drift[nf == f] = price_per_kg(int(f), day[nf == f].astype("datetime64[D]"), seed)
     cents = np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5)  # ROUND_HALF_UP
     cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS).astype(np.int64)
     lots = Lots(
