@@ -350,14 +350,30 @@ def window(
     return costed(feedings, costs, profile) | {STOCK_HISTORY: stock_history(changes, lots, profile)}
 
 
+def _rows_of(key: pl.Series, wanted: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``wanted`` value, a row of ``key`` holding it (or any row) and whether there is one: a
+    left join's match on unique keys, by bisection (a join query costs several times as much)."""
+    k, w = key.to_numpy(), wanted.to_numpy()
+    if not len(k):
+        return np.zeros(len(w), np.int64), np.zeros(len(w), bool)
+    o = np.argsort(k, kind="stable")
+    at = o[np.minimum(np.searchsorted(k, w, sorter=o), len(k) - 1)]
+    return at, k[at] == w
+
+
 def stock_history(changes: pl.DataFrame, lots: pl.DataFrame, profile: str) -> pl.DataFrame:
     """The lots' history rows for their numbered ``changes``: each the lot's row (from ``lots``)
     with the change's quantity and time."""
     T = Bound(profile)
     h = T.table(STOCK_HISTORY)
-    rows = changes.join(lots.drop("quantity_kg", "updated_at"), on="id", how="left", maintain_order="left")
+    at, found = _rows_of(lots["id"], changes["id"])
+    assert found.all(), "every change is of a lot of the site"
+    rows = changes.hstack(lots.drop("id", "quantity_kg", "updated_at")[at].get_columns())
     return T.conform(
-        STOCK_HISTORY, rows.with_columns(history_user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32)).select(h.column_names)
+        STOCK_HISTORY,
+        rows.select(
+            pl.lit(OPERATOR_ID, dtype=pl.Int32).alias(c) if c == "history_user_id" else c for c in h.column_names
+        ),
     )
 
 
@@ -365,14 +381,19 @@ def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str
     """The feeding events (as the batches wrote them, sorted by created_at and id) with their FIFO
     cost, and their '+' history rows."""
     T = Bound(profile)
-    # the rows are conformed already (by their batch): only the cost is new
-    # the cost column joined on the ids alone: the other columns are shared, not copied
-    feed_cost = feedings.select("id").join(cost, on="id", how="left", maintain_order="left")["feed_cost"]
-    costed = feedings.with_columns(feed_cost=feed_cost.round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
-    out = {FEEDINGS: costed.select(T.table(FEEDINGS).column_names)}
-    feedings_history = T.table(FEEDINGS).history_table
-    assert feedings_history is not None  # feeding events keep history
-    out[feedings_history] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
-        history_id=costed["history_id"]
+    table = T.table(FEEDINGS)
+    # the rows are conformed already (by their batch): only the cost is new (NULL where none is known)
+    at, found = _rows_of(cost["id"], feedings["id"])
+    fed = cost["feed_cost"].to_numpy()[at] if cost.height else np.zeros(len(at))
+    feed_cost = pl.lit(pl.Series(np.where(found, fed, np.nan), nan_to_null=True))
+    out = {
+        FEEDINGS: feedings.select(
+            feed_cost.round(2).cast(table.column(c).polars_type).alias(c) if c == "feed_cost" else c
+            for c in table.column_names
+        )
+    }
+    assert table.history_table is not None  # feeding events keep history
+    out[table.history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
+        history_id=feedings["history_id"]
     )
     return out
