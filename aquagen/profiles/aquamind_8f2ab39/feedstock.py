@@ -35,6 +35,7 @@ from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, column_value, order_history, with_history
 from aquagen.tables.ids import Counting, IdBook
+from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, FIFO, Laps
 
 # the feeding (and so each decrement) is the operator's; the manager orders feed
@@ -179,7 +180,8 @@ def build(
             purchase_day=pl.col("purchase_date").cast(pl.Int64),
         ),
         on="feed_purchase_id",
-    ).sort("feed_container_id", "id")
+    )
+    initial = sort_unique(initial, "feed_container_id", "id")
     start = Lots.of(initial.select("feed", "quantity_kg", "cost_per_kg", entry_time="entry_date"))
     lot_fc, lot_id = initial["feed_container_id"].to_numpy(), initial["id"].to_numpy()
     lot_day = initial["purchase_day"].to_numpy()
@@ -313,7 +315,7 @@ def build(
         out[FEED_COSTS] = cost
         out[FEED_CHANGES] = changes
         return out
-    whole = window(feedings.sort("created_at", "id"), cost, changes, every_lot, ids.profile)
+    whole = window(sort_unique(feedings, "created_at", "id"), cost, changes, every_lot, ids.profile)
     whole[STOCK_HISTORY] = pl.concat([lot_history, whole[STOCK_HISTORY]])
     lap(FEEDINGS, whole[FEEDINGS].height)
     return out | whole
