@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from aquagen.errors import AquagenError
 from aquagen.model.domain import FEEDS, SUPPLIERS
-from aquagen.model.inventory import PRICE_NOISE, epoch_us, expiry_instant, fifo, plan_inventory, price_per_kg
+from aquagen.model.inventory import (
+    PRICE_NOISE,
+    _insert_at,
+    _sorted,
+    epoch_us,
+    expiry_instant,
+    fifo,
+    plan_inventory,
+    price_per_kg,
+)
 from aquagen.model.seeds import MASTER_STREAM, rng_for
 from aquagen.profiles import FEED_CHANGES, get
 from aquagen.tables.ids import Local
@@ -417,6 +426,9 @@ def test_bad_consumption_is_refused():
     cons = consumption([T0_US + DAY, T0_US + 2 * DAY], [1, 1], [10, 20])
     with pytest.raises(AquagenError, match="not sorted"):
         plan_inventory(cons.reverse(), initial([1], [500.0], [2.5], [T0_US]), 10_000.0, 1, 1)
+    tied = consumption([T0_US + DAY, T0_US + DAY], [1, 1], [10, 20])  # same time: by event id
+    with pytest.raises(AquagenError, match="not sorted"):
+        plan_inventory(tied.reverse(), initial([1], [500.0], [2.5], [T0_US]), 10_000.0, 1, 1)
     with pytest.raises(AquagenError, match="> 0 kg"):
         fifo(cons.with_columns(amount_kg=pl.lit(0.0)), as_lots(initial([1], [500.0], [2.5], [T0_US])))
 
@@ -549,3 +561,31 @@ def test_idle_feed_sites_at_once_are_each_site_alone(profile):
         assert books[s.key].counts().equals(alone.counts()), s.key
         written_off += want[FEED_CHANGES].height
     assert written_off >= len(sites)  # every site writes its initial lots off
+
+
+# --- the order helpers ---------------------------------------------------------------------------
+
+keys_rows = st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 2), st.integers(0, 2)), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys_rows, keys_rows)
+def test_insert_at_puts_new_rows_where_a_stable_sort_does(old, new):
+    """Inserting a few sorted rows among sorted ones (``_insert_at``) gives the stable lexsort of
+    both, the new rows after equal old ones."""
+    old, new = sorted(old), sorted(new)
+    keys = tuple(np.array([r[c] for r in old], np.int64) for c in range(3))
+    more = tuple(np.array([r[c] for r in new], np.int64) for c in range(3))
+    got = [np.insert(k, _insert_at(keys, more), m).tolist() for k, m in zip(keys, more, strict=True)]
+    assert list(zip(*got)) == sorted(old + new)
+    tagged = sorted([(*r, 0) for r in old] + [(*r, 1) for r in new])  # old before new when equal
+    at = _insert_at(keys, more)
+    order = np.insert(np.zeros(len(old), np.int64), at, np.ones(len(new), np.int64)).tolist()
+    assert order == [t[3] for t in tagged]
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys_rows)
+def test_sorted_is_strict_lexicographic_order(rows):
+    keys = tuple(np.array([r[c] for r in rows], np.int64) for c in range(3))
+    assert _sorted(keys) == all(a < b for a, b in zip(rows, rows[1:]))

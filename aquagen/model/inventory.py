@@ -181,7 +181,7 @@ class Meals:
             _amount_units(consumption["amount_kg"].cast(pl.Float64).to_numpy()),
         )
 
-    def take(self, rows: np.ndarray) -> Meals:
+    def take(self, rows: np.ndarray | slice) -> Meals:
         return Meals(self.event_id[rows], self.time[rows], self.feed[rows], self.amount[rows])
 
     def adding(self, event_id: list[int], time: list[int], feed: list[int], amount: list[int]) -> Meals:
@@ -279,10 +279,17 @@ class Plan:
 
     def reorders(self, feed_container_id: int) -> Reorders:
         """The reorders (lots after the initial ones); suppliers take turns from the container's own."""
-        n0 = len(self.lots.lot) - len(self.purchase_day)
-        lots = (self.lots.lot, self.lots.feed, self.lots.units, self.lots.cents, self.lots.entry)
+        n0, lots = len(self.lots.lot) - len(self.purchase_day), self.lots
         supplier = (feed_container_id + np.arange(len(self.purchase_day))) % len(SUPPLIERS)
-        return Reorders(*(a[n0:] for a in lots), self.purchase_day, supplier)
+        return Reorders(
+            lots.lot[n0:],
+            lots.feed[n0:],
+            lots.units[n0:],
+            lots.cents[n0:],
+            lots.entry[n0:],
+            self.purchase_day,
+            supplier,
+        )
 
 
 @dataclass(frozen=True)
