@@ -365,25 +365,25 @@ def _fifo(meals: Meals, lots: Lots) -> tuple[np.ndarray, Draws]:
             raise AquagenError(f"{FEEDS[f].name}: consumption exceeds its stock lots by {short:,.4f} kg")
         KB = np.cumsum(qs * ps)
 
-        def K(x):  # cost of the first x units: K(B_j) - (B_j - x) p_j on lot j = first with B_j >= x
-            j = np.minimum(np.searchsorted(B, x, "left"), len(B) - 1)
-            return KB[j] - (B[j] - x) * ps[j]
-
-        cost[rows] = K(C) - K(Cp)
+        # the cost of the first C_i units (K(0) = 0): an event costs K(C_i) - K(C_{i-1})
+        j = np.minimum(np.searchsorted(B, C, "left"), len(B) - 1)  # lot j = first with B_j >= C_i
+        cost[rows] = np.diff(KB[j] - (B[j] - C) * ps[j], prepend=0)
         lo = np.searchsorted(B, Cp, "right")  # first lot ending after C_{i-1}
         cnt = np.searchsorted(S, C, "left") - lo  # through the last lot starting before C_i
         r = np.repeat(np.arange(len(rows)), cnt)
-        j = lo[r] + np.arange(len(r)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        j = lo[r] + np.arange(len(r)) - (np.cumsum(cnt) - cnt)[r]
         end = np.minimum(C[r], B[j])
         drawn = end - np.maximum(Cp[r], S[j])
         keep = drawn > 0  # zero-quantity lots
-        r, j, end, drawn = r[keep], j[keep], end[keep], drawn[keep]
-        late = np.flatnonzero(entry[sel][j] > t[rows][r])
+        if not keep.all():
+            r, j, end, drawn = r[keep], j[keep], end[keep], drawn[keep]
+        tf, ef = t[rows], entry[sel]
+        late = np.flatnonzero(ef[j] > tf[r])
         if len(late):
             k = late[0]
             raise AquagenError(
-                f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(t[rows][r[k]])}, "
-                f"before its entry at {_when(entry[sel][j[k]])}"
+                f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(tf[r[k]])}, "
+                f"before its entry at {_when(ef[j[k]])}"
             )
         parts.append((rows[r], lot_id[sel][j], drawn, B[j] - end))
     row, lot, drawn, remaining = (np.concatenate(c) for c in zip(*parts))
@@ -554,8 +554,9 @@ def _plan(
     prev = int(initial.entry.max()) if n0 else np.iinfo(np.int64).min // 2
     stocked = int(initial.units.sum())
     new = []  # (entry, deadline, feed, units)
-    while cands := [c for f in curves if (c := candidate(f))]:
-        e, deadline, f = min(cands)
+    cands = {f: candidate(f) for f in curves}  # each feed's next order: only the feed ordering changes its own
+    while nexts := [c for c in cands.values() if c]:
+        e, deadline, f = min(nexts)
         e = max(e, prev + 1)  # strictly after the previous lot (may pass deadline only on exact ties)
         C = curves[f][1]
         stock_all = stocked - int(consumed_before[np.searchsorted(t, e, "left")])
@@ -570,6 +571,7 @@ def _plan(
         if size < required:
             if f not in deferred and e < deadline:
                 deferred.add(f)  # no room yet: retry just in time, when the stock is lowest
+                cands[f] = candidate(f)
                 continue
             raise AquagenError(
                 f"feed container {feed_container_id}: capacity {capacity_kg:,.0f} kg cannot hold "
@@ -580,6 +582,7 @@ def _plan(
         stocked += size
         new.append((e, deadline, f, size))
         prev = e
+        cands[f] = candidate(f)
 
     k = len(new)
     ent, dl, nf, nq = (np.array([x[c] for x in new], np.int64) for c in range(4))
