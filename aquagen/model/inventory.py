@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -123,6 +124,9 @@ def price_per_kg(feed: int, day: dt.date | np.datetime64 | np.ndarray, seed: int
     return float(p) if np.ndim(p) == 0 else p
 
 
+Rows = TypeVar("Rows", "Meals", "Draws")  # a dataclass of arrays, one element per row
+
+
 def _feeds(feed: np.ndarray) -> np.ndarray:
     """The feeds (0..5) in ``feed``, ascending (``np.unique`` by counting: a tenth of its cost)."""
     return np.flatnonzero(np.bincount(feed))
@@ -150,6 +154,14 @@ def _insert_at(keys: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> np.
             lo, hi = lo + int(np.searchsorted(part, v, "left")), lo + int(np.searchsorted(part, v, "right"))
         at.append(hi)
     return np.array(at, np.int64)
+
+
+def _merged(rows: Rows, new: Rows, keys: tuple[str, ...]) -> Rows:
+    """``rows`` (sorted by the fields ``keys``, lexicographic) and a few ``new`` ones of the same kind,
+    all sorted by ``keys``, a new row after the old ones equal to it (a stable sort of both)."""
+    order = np.lexsort(tuple(getattr(new, k) for k in reversed(keys)))
+    at = _insert_at(tuple(getattr(rows, k) for k in keys), tuple(getattr(new, k)[order] for k in keys))
+    return type(rows)(*(np.insert(a, at, b[order]) for a, b in zip(_columns(rows), _columns(new), strict=True)))
 
 
 def _columns(arrays) -> tuple[np.ndarray, ...]:
@@ -187,9 +199,7 @@ class Meals:
     def adding(self, event_id: list[int], time: list[int], feed: list[int], amount: list[int]) -> Meals:
         """These events (sorted by time and event id) and the given ones, sorted by (time, event id)."""
         new = Meals(*(np.array(a, np.int64) for a in (event_id, time, feed, amount)))
-        new = new.take(np.lexsort((new.event_id, new.time)))
-        at = _insert_at((self.time, self.event_id), (new.time, new.event_id))
-        return Meals(*(np.insert(a, at, b) for a, b in zip(_columns(self), _columns(new), strict=True)))
+        return _merged(self, new, ("time", "event_id"))
 
 
 @dataclass(frozen=True)
@@ -427,9 +437,10 @@ def plan(
 ) -> Plan:
     """Reorders and FIFO costing for one feed container's ``meals`` over its full horizon.
 
-    ``meals`` sorted by (time, event id). ``initial``: its initial lots (numbered 0, 1, ...); with their ``purchase_day`` (days since 1970)
-    lots have a shelf life: what an initial lot still holds at its expiry (``expiry_instant``) is
-    written off, and so is any lot a meal would draw after its expiry: FIFO never draws an expired lot.
+    ``meals``: sorted by (time, event id). ``initial``: its initial lots (numbered 0, 1, ...); with
+    their ``purchase_day`` (days since 1970) lots have a shelf life: what an initial lot still holds
+    at its expiry (``expiry_instant``) is written off, and so is any lot a meal would draw after its
+    expiry: FIFO never draws an expired lot.
     Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
     least the meal that first draws from it, so FIFO never drives a lot below 0 (``_fifo`` re-checks
     it). Raises AquagenError when the capacity cannot hold the stock a meal needs.
@@ -460,10 +471,7 @@ def plan(
             k = left[np.argmin(expires[left])]
             meals = _write_off(meals, lots, int(k), int(expires[k]))
             continue
-        tail = write_offs(left, expires[left], held[left])
-        tail = tail.take(np.lexsort((tail.lot, tail.event_id, tail.time)))
-        at = _insert_at((draws.time, draws.event_id, draws.lot), (tail.time, tail.event_id, tail.lot))
-        draws = Draws(*(np.insert(a, at, b) for a, b in zip(_columns(draws), _columns(tail), strict=True)))
+        draws = _merged(draws, write_offs(left, expires[left], held[left]), ("time", "event_id", "lot"))
         costed = np.flatnonzero(meals.event_id >= 0)
         return Plan(lots, day, meals.take(costed), cost[costed], draws)
     raise AquagenError(

@@ -232,13 +232,13 @@ def build(
             .frame()
             .hstack([pl.Series("fc", np.concatenate(new_fc)), pl.Series("order", np.concatenate(new_no))])
         )
-        bought_at = reorders["purchase_date"].cast(pl.Int32).to_numpy()
         fcs, nos = reorders["fc"].to_numpy(), reorders["lot"].to_numpy()
-        order = np.lexsort((nos, fcs, bought_at))
+        order = np.lexsort((nos, fcs, reorders["purchase_date"].cast(pl.Int32).to_numpy()))
+        bought_at = (pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
+            "UTC"
+        )
         bought = reorders[order].with_columns(
-            created_at=(pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
-                "UTC"
-            ),
+            created_at=bought_at,
             batch_number=pl.format(
                 "LOT-{}-{}-{}",
                 pl.col("purchase_date").dt.strftime("%Y%m"),
@@ -248,22 +248,23 @@ def build(
             expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
             notes=pl.lit("Reorder"),
             feed_id=pl.col("feed").cast(pl.Int64) + 1,
+            updated_at=bought_at,
         )
-        bought = bought.with_columns(updated_at=pl.col("created_at"))
         purchase_id = ids.assign("inventory_feedpurchase", bought)
-        with_history(out, "inventory_feedpurchase", bought.with_columns(id=purchase_id), MANAGER_ID, ids)
+        with_history(out, "inventory_feedpurchase", bought.hstack([purchase_id.alias("id")]), MANAGER_ID, ids)
         purchase_of = np.empty(n_new, np.int64)
         purchase_of[order] = purchase_id.to_numpy()
         order = np.lexsort((nos, fcs, epoch_us(reorders["entry_time"])))
-        delivered = reorders[order].with_columns(
+        delivered = reorders[order].select(
+            "quantity_kg",
             entry_date="entry_time",
             created_at="entry_time",
             updated_at="entry_time",
             feed_container_id="fc",
-            feed_purchase_id=pl.Series(purchase_of[order]),
+            feed_purchase_id=pl.lit(pl.Series(purchase_of[order])),
         )
         stock_id = ids.assign(STOCK, delivered)
-        created = T.conform(STOCK, delivered.with_columns(id=stock_id).select(T.table(STOCK).column_names))
+        created = T.conform(STOCK, delivered.hstack([stock_id.alias("id")]))
         new_id = np.empty(n_new, np.int64)
         new_id[order] = stock_id.to_numpy()
 
@@ -298,7 +299,7 @@ def build(
         ]
     )
     changes = order_history(changes)
-    changes = changes.with_columns(history_id=ids.assign(STOCK_HISTORY, changes))
+    changes = changes.hstack([ids.assign(STOCK_HISTORY, changes).alias("history_id")])
     out[STOCK] = every_lot  # final quantities come from the history (batches.cut)
     lap(STOCK, lot_history.height + changes.height)
 
