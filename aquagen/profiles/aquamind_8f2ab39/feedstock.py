@@ -191,7 +191,7 @@ def build(
     new_no: list[np.ndarray] = []
     draws: list[Draws] = []
     draw_lot: list[np.ndarray] = []  # each draw's lot: its id (initial lots), or -1 - its place in ``new``
-    costs: list[Plan] = []
+    plans: list[Plan] = []  # those of the containers with meals: their costs
     idle: list[np.ndarray] = []  # the initial lots of containers without a meal
     n_new = 0
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
@@ -211,7 +211,7 @@ def build(
         n_new += k
         # one cost per meal, in their order: dated by it (a site is written window by window)
         assert np.array_equal(p.meals.event_id, meals.event_id[eaten]), "costs follow the meals' order"
-        costs.append(p)
+        plans.append(p)
     # an idle container (most of them in a small fleet) writes its initial lots off at their expiry,
     # what plan does without a meal, whether or not it is used later: the rows before any as-of date
     # are those of every later one (prefix-stable). All of the site's at once.
@@ -306,9 +306,9 @@ def build(
     # --- the feeding events they supplied, with their FIFO cost ---
     cost = pl.DataFrame(
         {
-            "id": pl.Series(np.concatenate([p.meals.event_id for p in costs] or [np.zeros(0, np.int64)])),
-            "feed_cost": feed_cost(np.concatenate([p.cost for p in costs] or [np.zeros(0, np.int64)])),
-            "time": utc_times(np.concatenate([p.meals.time for p in costs] or [np.zeros(0, np.int64)])),
+            "id": pl.Series(np.concatenate([p.meals.event_id for p in plans] or [np.zeros(0, np.int64)])),
+            "feed_cost": feed_cost(np.concatenate([p.cost for p in plans] or [np.zeros(0, np.int64)])),
+            "time": utc_times(np.concatenate([p.meals.time for p in plans] or [np.zeros(0, np.int64)])),
         }
     )
     if not costed_feedings:  # the costs and the lots' changes (``window`` makes the big tables from them)
