@@ -17,7 +17,6 @@ from aquagen.model.domain import FEEDS, SUPPLIERS
 from aquagen.model.inventory import (
     PRICE_NOISE,
     _insert_at,
-    _sorted,
     epoch_us,
     expiry_instant,
     fifo,
@@ -582,10 +581,3 @@ def test_insert_at_puts_new_rows_where_a_stable_sort_does(old, new):
     at = _insert_at(keys, more)
     order = np.insert(np.zeros(len(old), np.int64), at, np.ones(len(new), np.int64)).tolist()
     assert order == [t[3] for t in tagged]
-
-
-@settings(max_examples=200, deadline=None)
-@given(keys_rows)
-def test_sorted_is_strict_lexicographic_order(rows):
-    keys = tuple(np.array([r[c] for r in rows], np.int64) for c in range(3))
-    assert _sorted(keys) == all(a < b for a, b in zip(rows, rows[1:]))

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import AquagenError
+from ..tables.order import _increasing
 from .domain import FEEDS, SUPPLIERS
 from .seeds import LEAD_TIME_STREAM, PRICE_STREAM, rng_for
 
@@ -130,16 +131,6 @@ Rows = TypeVar("Rows", "Meals", "Draws")  # a dataclass of arrays, one element p
 def _feeds(feed: np.ndarray) -> np.ndarray:
     """The feeds (0..5) in ``feed``, ascending (``np.unique`` by counting: a tenth of its cost)."""
     return np.flatnonzero(np.bincount(feed))
-
-
-def _sorted(keys: tuple[np.ndarray, ...]) -> bool:
-    """Whether rows are in strictly increasing lexicographic order of ``keys`` (most significant first)."""
-    later, tied = np.zeros(len(keys[0]) - 1 if len(keys[0]) else 0, bool), None
-    for key in keys:
-        d = np.diff(key)
-        later |= d > 0 if tied is None else tied & (d > 0)
-        tied = d == 0 if tied is None else tied & (d == 0)
-    return bool(later.all())
 
 
 def _insert_at(keys: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -445,7 +436,7 @@ def plan(
     least the meal that first draws from it, so FIFO never drives a lot below 0 (``_fifo`` re-checks
     it). Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
-    if not _sorted((meals.time, meals.event_id)):  # (so are the draws: no sort of them below)
+    if len(meals.time) > 1 and not _increasing([meals.time, meals.event_id]):  # (so are the draws: no sort below)
         raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time and event id")
     if purchase_day is None:
         lots, day, cost, draws = _plan(meals, initial, capacity_kg, feed_container_id, seed)
