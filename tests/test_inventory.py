@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 
 from aquagen.errors import AquagenError
 from aquagen.model.domain import FEEDS, SUPPLIERS
-from aquagen.model.inventory import PRICE_NOISE, _us, expiry_instant, fifo, plan_inventory, price_per_kg
+from aquagen.model.inventory import (
+    PRICE_NOISE,
+    _insert_at,
+    epoch_us,
+    expiry_instant,
+    fifo,
+    plan_inventory,
+    price_per_kg,
+)
 from aquagen.model.seeds import MASTER_STREAM, rng_for
 from aquagen.profiles import FEED_CHANGES, get
 from aquagen.tables.ids import Local
@@ -417,6 +425,9 @@ def test_bad_consumption_is_refused():
     cons = consumption([T0_US + DAY, T0_US + 2 * DAY], [1, 1], [10, 20])
     with pytest.raises(AquagenError, match="not sorted"):
         plan_inventory(cons.reverse(), initial([1], [500.0], [2.5], [T0_US]), 10_000.0, 1, 1)
+    tied = consumption([T0_US + DAY, T0_US + DAY], [1, 1], [10, 20])  # same time: by event id
+    with pytest.raises(AquagenError, match="not sorted"):
+        plan_inventory(tied.reverse(), initial([1], [500.0], [2.5], [T0_US]), 10_000.0, 1, 1)
     with pytest.raises(AquagenError, match="> 0 kg"):
         fifo(cons.with_columns(amount_kg=pl.lit(0.0)), as_lots(initial([1], [500.0], [2.5], [T0_US])))
 
@@ -476,17 +487,17 @@ def test_expired_stock_is_written_off_and_never_drawn():
     off = inv.draws.filter(pl.col("event_id") < 0)
     assert off["event_id"].to_list()[0] == -1 and off["lot"].to_list()[0] == 0
     assert off["drawn_kg"].to_list()[0] == 4_500.0 and (off["remaining_kg"] == 0.0).all()
-    assert _us(off["time"])[0] == expires
+    assert epoch_us(off["time"])[0] == expires
     # and the reorder the late meals left feed in, at its own expiry (a year after its purchase)
     rest = off.filter(pl.col("lot") > 0).join(inv.lots, on="lot")
-    assert rest.height == 1 and (_us(rest["time"]) == expiry_instant(rest["purchase_date"].cast(pl.Int64))).all()
+    assert rest.height == 1 and (epoch_us(rest["time"]) == expiry_instant(rest["purchase_date"].cast(pl.Int64))).all()
     # no meal draws lot 0 after its expiry; every meal is costed, the write-off is not
     meals = inv.draws.filter(pl.col("event_id") >= 0)
-    assert (_us(meals.filter(pl.col("lot") == 0)["time"]) < expires).all()
+    assert (epoch_us(meals.filter(pl.col("lot") == 0)["time"]) < expires).all()
     assert inv.costs.height == 10 and sorted(inv.costs["event_id"]) == sorted(cons["event_id"])
     # without a purchase day (no shelf life known) the old lot feeds the late meals
     old = plan_inventory(cons, init.drop("purchase_day"), 10_000.0, 1, 1)
-    assert (_us(old.draws.filter(pl.col("lot") == 0)["time"]) > expires).any()
+    assert (epoch_us(old.draws.filter(pl.col("lot") == 0)["time"]) > expires).any()
 
 
 def test_reorder_leftovers_expire_too():
@@ -501,13 +512,13 @@ def test_reorder_leftovers_expire_too():
     days = inv.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
     expires = expiry_instant(days)
     meals = inv.draws.filter(pl.col("event_id") >= 0)
-    assert (_us(meals["time"]) <= expires[meals["lot"].to_numpy()]).all()  # never drawn expired
+    assert (epoch_us(meals["time"]) <= expires[meals["lot"].to_numpy()]).all()  # never drawn expired
     off = inv.draws.filter(pl.col("event_id") < 0)
     assert off.height >= 1 and (off["remaining_kg"] == 0).all() and (off["lot"] > 0).any()  # a reorder's leftover
     assert inv.costs.height == 65
     old = plan_inventory(cons, init.drop("purchase_day"), 50_000.0, 1, 1)  # without shelf life: drawn expired
     old_days = old.lots["purchase_date"].cast(pl.Int64).fill_null(bought).to_numpy()
-    assert (_us(old.draws["time"]) > expiry_instant(old_days)[old.draws["lot"].to_numpy()]).any()
+    assert (epoch_us(old.draws["time"]) > expiry_instant(old_days)[old.draws["lot"].to_numpy()]).any()
 
 
 def test_an_idle_container_writes_off_its_initial_stock_whatever_comes_later():
@@ -520,7 +531,7 @@ def test_an_idle_container_writes_off_its_initial_stock_whatever_comes_later():
     idle = plan_inventory(consumption([], [], []), init, 10_000.0, 1, 1)
     assert idle.costs.height == 0 and idle.lots.height == 1
     assert idle.draws["event_id"].to_list() == [-1] and idle.draws["remaining_kg"].to_list() == [0.0]
-    assert _us(idle.draws["time"]).tolist() == [expires] and idle.draws["drawn_kg"].to_list() == [5_000.0]
+    assert epoch_us(idle.draws["time"]).tolist() == [expires] and idle.draws["drawn_kg"].to_list() == [5_000.0]
     used = plan_inventory(
         consumption([expires + k * DAY for k in range(1, 4)], [1] * 3, [100 * 10_000] * 3), init, 10_000.0, 1, 1
     )
@@ -549,3 +560,24 @@ def test_idle_feed_sites_at_once_are_each_site_alone(profile):
         assert books[s.key].counts().equals(alone.counts()), s.key
         written_off += want[FEED_CHANGES].height
     assert written_off >= len(sites)  # every site writes its initial lots off
+
+
+# --- the order helpers ---------------------------------------------------------------------------
+
+keys_rows = st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 2), st.integers(0, 2)), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys_rows, keys_rows)
+def test_insert_at_puts_new_rows_where_a_stable_sort_does(old, new):
+    """Inserting a few sorted rows among sorted ones (``_insert_at``) gives the stable lexsort of
+    both, the new rows after equal old ones."""
+    old, new = sorted(old), sorted(new)
+    keys = tuple(np.array([r[c] for r in old], np.int64) for c in range(3))
+    more = tuple(np.array([r[c] for r in new], np.int64) for c in range(3))
+    got = [np.insert(k, _insert_at(keys, more), m).tolist() for k, m in zip(keys, more, strict=True)]
+    assert list(zip(*got)) == sorted(old + new)
+    tagged = sorted([(*r, 0) for r in old] + [(*r, 1) for r in new])  # old before new when equal
+    at = _insert_at(keys, more)
+    order = np.insert(np.zeros(len(old), np.int64), at, np.ones(len(new), np.int64)).tolist()
+    assert order == [t[3] for t in tagged]

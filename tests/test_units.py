@@ -12,6 +12,7 @@ from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
 from aquagen.model.simulate import rows_through
+from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run.shards import _by_window, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
@@ -164,3 +165,15 @@ def test_known_password_hashes_are_the_computed_ones():
     assert {(D.DEFAULT_PASSWORD, u) for u in users} <= set(KNOWN_HASHES)  # every default user's hash is known
     for (password, user), known in KNOWN_HASHES.items():
         assert known == pbkdf2_hash(password, user), user
+
+
+def test_rows_of_matches_a_left_join_on_unique_keys():
+    key = pl.Series([7, 3, 11, 5])
+    wanted = pl.Series([5, 12, 7, 7, 2, 3])
+    at, found = _rows_of(key, wanted)
+    joined = pl.DataFrame({"k": wanted}).join(
+        pl.DataFrame({"k": key, "row": range(4)}), on="k", how="left", maintain_order="left"
+    )
+    assert found.tolist() == joined["row"].is_not_null().to_list()
+    assert at[found].tolist() == joined["row"].drop_nulls().to_list()
+    assert _rows_of(pl.Series([], dtype=pl.Int64), wanted)[1].tolist() == [False] * 6

@@ -15,12 +15,15 @@ Exactness: amounts are integers in 0.0001 kg (the feeding event's scale), prices
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
 from ..errors import AquagenError
+from ..tables.order import _increasing
 from .domain import FEEDS, SUPPLIERS
 from .seeds import LEAD_TIME_STREAM, PRICE_STREAM, rng_for
 
@@ -69,17 +72,15 @@ class Inventory:
     draws: pl.DataFrame
 
 
-def _lot_units(quantity_kg: pl.Series) -> np.ndarray:
-    """Lot quantities (kg, numeric(10,2)) in 0.0001 kg units, exact."""
-    return np.rint(quantity_kg.to_numpy() * 100).astype(np.int64) * (KG // 100)
-
-
-def _us(s: pl.Series) -> np.ndarray:
+def epoch_us(s: pl.Series) -> np.ndarray:
+    """µs since 1970 of a temporal column: for µs timestamps without NULLs a cast, not a query."""
+    if isinstance(s.dtype, pl.Datetime) and s.dtype.time_unit == "us" and not s.null_count():
+        return s.cast(pl.Int64).to_numpy().astype(np.int64, copy=False)
     return s.dt.epoch("us").to_numpy().astype(np.int64)
 
 
-def _ts(us: np.ndarray) -> pl.Series:
-    return pl.Series(np.asarray(us, np.int64)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+def utc_times(us: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(us, np.int64)).cast(pl.Datetime("us", "UTC"))
 
 
 def _when(us) -> str:
@@ -90,39 +91,267 @@ def _ceil(x, step):
     return -(-x // step) * step
 
 
+def _lot_units(quantity_kg: np.ndarray) -> np.ndarray:
+    """Lot quantities (kg, numeric(10,2)) in 0.0001 kg units, exact."""
+    return np.rint(np.asarray(quantity_kg, np.float64) * 100).astype(np.int64) * (KG // 100)
+
+
+def _amount_units(amount_kg: np.ndarray) -> np.ndarray:
+    """Feeding amounts (kg, at most 4 decimals, > 0) in 0.0001 kg units, exact."""
+    amount = np.rint(amount_kg * KG).astype(np.int64)
+    if len(amount) and (amount.min() <= 0 or np.abs(amount_kg * KG - amount).max() > 1e-3):
+        raise AquagenError("feeding amounts must be > 0 kg with at most 4 decimals")
+    return amount
+
+
+def feed_cost(cost: np.ndarray) -> np.ndarray:
+    """Costs in 0.0001 kg x cent as EUR, rounded ROUND_HALF_UP to the cent once (cost >= 0)."""
+    return (cost + COST_PER_CENT // 2) // COST_PER_CENT / 100
+
+
+@cache
+def _price_phase(seed: int, feed: int) -> float:
+    return 2 * np.pi * rng_for(seed, PRICE_STREAM, feed).random()
+
+
 def price_per_kg(feed: int, day: dt.date | np.datetime64 | np.ndarray, seed: int):
     """The feed's price drift in EUR/kg on ``day`` (a date, or an array of datetime64[D]): its base
     price +-4 % over a two-year cycle, phase drawn from (seed, feed) so feeds drift independently.
     Orders add +-1 % noise and clip to [1.80, 2.80]."""
-    phase = 2 * np.pi * rng_for(seed, PRICE_STREAM, feed).random()
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
-    p = FEEDS[feed].base_price * (1 + PRICE_DRIFT * np.sin(2 * np.pi * days / PRICE_PERIOD_DAYS + phase))
+    p = FEEDS[feed].base_price * (
+        1 + PRICE_DRIFT * np.sin(2 * np.pi * days / PRICE_PERIOD_DAYS + _price_phase(seed, feed))
+    )
     return float(p) if np.ndim(p) == 0 else p
 
 
-def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Cost every feeding event FIFO from ``lots``: (costs, draws) as in Inventory.
+Rows = TypeVar("Rows", "Meals", "Draws")  # a dataclass of arrays, one element per row
 
-    Per feed, lots in (entry_time, lot) order lay the feed end to end: lot j holds the units
-    [S_j, B_j) of the cumulative stock. The cost of the first x units, K(x), is piecewise linear
-    over those boundaries, so an event consuming (C_{i-1}, C_i] costs K(C_i) - K(C_{i-1}) and draws
-    from exactly the lots overlapping that interval: searchsorted finds them, np.repeat expands one
-    row per (event, lot). Raises AquagenError if a feed is consumed beyond its lots or a lot is
-    drawn before its entry_time (the preconditions the caller's reorders must meet).
+
+def _feeds(feed: np.ndarray) -> np.ndarray:
+    """The feeds (0..5) in ``feed``, ascending (``np.unique`` by counting: a tenth of its cost)."""
+    return np.flatnonzero(np.bincount(feed))
+
+
+def _insert_at(keys: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Where (``np.insert``'s indices) a few new rows go among rows sorted by ``keys`` (lexicographic,
+    most significant first), each after the rows equal to it; the new rows sorted by them too. A
+    loop over the new rows (a container's few write-offs), each narrowed key by key by bisection."""
+    at = []
+    for row in zip(*new, strict=True):
+        lo, hi = 0, len(keys[0])
+        for key, v in zip(keys, row, strict=True):
+            part = key[lo:hi]
+            lo, hi = lo + int(np.searchsorted(part, v, "left")), lo + int(np.searchsorted(part, v, "right"))
+        at.append(hi)
+    return np.array(at, np.int64)
+
+
+def _merged(rows: Rows, new: Rows, keys: tuple[str, ...]) -> Rows:
+    """``rows`` (sorted by the fields ``keys``, lexicographic) and a few ``new`` ones of the same kind,
+    all sorted by ``keys``, a new row after the old ones equal to it (a stable sort of both)."""
+    order = np.lexsort(tuple(getattr(new, k) for k in reversed(keys)))
+    at = _insert_at(tuple(getattr(rows, k) for k in keys), tuple(getattr(new, k)[order] for k in keys))
+    return type(rows)(*(np.insert(a, at, b[order]) for a, b in zip(_columns(rows), _columns(new), strict=True)))
+
+
+def _columns(arrays) -> tuple[np.ndarray, ...]:
+    """A dataclass's arrays, in field order (``dataclasses.astuple`` would copy them)."""
+    return tuple(getattr(arrays, f.name) for f in fields(arrays))
+
+
+# The plan works on arrays (a container's events and lots) and makes frames only at the end: a Polars
+# query costs about 0.1 ms whatever its rows, tens of them per container were most of the FIFO's cost.
+
+
+@dataclass(frozen=True)
+class Meals:
+    """Events drawing feed from one container, sorted by time: ids, times (µs since 1970), feeds
+    (0..5) and amounts (0.0001 kg, > 0). A write-off is one too (event id -1 - lot)."""
+
+    event_id: np.ndarray
+    time: np.ndarray
+    feed: np.ndarray
+    amount: np.ndarray
+
+    @staticmethod
+    def of(consumption: pl.DataFrame) -> Meals:
+        """A frame's events: event_id, time (UTC), feed, amount_kg (at most 4 decimals)."""
+        return Meals(
+            consumption["event_id"].to_numpy().astype(np.int64),
+            epoch_us(consumption["time"]),
+            consumption["feed"].to_numpy().astype(np.int64),
+            _amount_units(consumption["amount_kg"].cast(pl.Float64).to_numpy()),
+        )
+
+    def take(self, rows: np.ndarray | slice) -> Meals:
+        return Meals(self.event_id[rows], self.time[rows], self.feed[rows], self.amount[rows])
+
+    def adding(self, event_id: list[int], time: list[int], feed: list[int], amount: list[int]) -> Meals:
+        """These events (sorted by time and event id) and the given ones, sorted by (time, event id)."""
+        new = Meals(*(np.array(a, np.int64) for a in (event_id, time, feed, amount)))
+        return _merged(self, new, ("time", "event_id"))
+
+
+@dataclass(frozen=True)
+class Lots:
+    """A container's lots: numbers, feeds, quantities (0.0001 kg), prices (cents/kg), entries (µs)."""
+
+    lot: np.ndarray
+    feed: np.ndarray
+    units: np.ndarray
+    cents: np.ndarray
+    entry: np.ndarray
+
+    @staticmethod
+    def of(lots: pl.DataFrame) -> Lots:
+        """A frame's lots: feed, quantity_kg, cost_per_kg, entry_time and lot (else numbered 0, 1, ...)."""
+        return Lots(
+            lots["lot"].to_numpy().astype(np.int64) if "lot" in lots.columns else np.arange(lots.height),
+            lots["feed"].to_numpy().astype(np.int64),
+            _lot_units(lots["quantity_kg"].cast(pl.Float64).to_numpy()),
+            np.rint(lots["cost_per_kg"].cast(pl.Float64).to_numpy() * 100).astype(np.int64),
+            epoch_us(lots["entry_time"]),
+        )
+
+    def part(self, rows: slice) -> Lots:
+        """Some of these lots as a container's own lots: numbered 0, 1, ..."""
+        feed = self.feed[rows]
+        return Lots(np.arange(len(feed)), feed, self.units[rows], self.cents[rows], self.entry[rows])
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Draws from lots, one per (event, lot): the event (id, time in µs), the lot, what it drew and
+    what the lot holds after it (0.0001 kg)."""
+
+    event_id: np.ndarray
+    time: np.ndarray
+    lot: np.ndarray
+    drawn: np.ndarray
+    left: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Draws:
+        return Draws(*(a[rows] for a in _columns(self)))
+
+    @staticmethod
+    def concat(parts: list[Draws]) -> Draws:
+        return Draws(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+
+    def frame(self) -> pl.DataFrame:
+        """Inventory.draws rows."""
+        return pl.DataFrame(
+            {
+                "event_id": pl.Series(self.event_id, dtype=pl.Int64),
+                "time": utc_times(self.time),
+                "lot": pl.Series(self.lot, dtype=pl.Int32),
+                "drawn_kg": self.drawn / KG,
+                "remaining_kg": (self.left + 50) // 100 / 100,  # numeric(10,2), ROUND_HALF_UP
+            }
+        )
+
+
+def write_offs(lot: np.ndarray, expires: np.ndarray, held: np.ndarray) -> Draws:
+    """Draws, in the order given, that write off what each ``lot`` holds (``held``, 0.0001 kg) at its
+    ``expires`` instant (µs): event_id -1 - lot, the lot left at 0 kg."""
+    lot = np.asarray(lot, np.int64)
+    return Draws(-1 - lot, np.asarray(expires, np.int64), lot, np.asarray(held, np.int64), np.zeros(len(lot), np.int64))
+
+
+def idle_write_offs(lot: np.ndarray, units: np.ndarray, purchase_day: np.ndarray) -> Draws:
+    """The draws of lots without a meal (those of containers without one: most in a small fleet): each
+    ``lot`` (holding ``units``, bought on ``purchase_day``, days since 1970) written off whole at its
+    expiry, in the order given."""
+    draws = write_offs(lot, expiry_instant(purchase_day), units)
+    return draws.take(np.flatnonzero(draws.drawn > 0))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``plan``'s arrays: every lot (initial ones first, then reorders by entry: lot 0, 1, ...), the
+    reorders' purchase days, the meals costed (in their order, write-offs excluded) with their FIFO
+    cost (0.0001 kg x cent), and every draw ordered by (time, event id, lot)."""
+
+    lots: Lots
+    purchase_day: np.ndarray
+    meals: Meals
+    cost: np.ndarray
+    draws: Draws
+
+    def reorders(self, feed_container_id: int) -> Reorders:
+        """The reorders (lots after the initial ones); suppliers take turns from the container's own."""
+        n0, lots = len(self.lots.lot) - len(self.purchase_day), self.lots
+        supplier = (feed_container_id + np.arange(len(self.purchase_day))) % len(SUPPLIERS)
+        return Reorders(
+            lots.lot[n0:],
+            lots.feed[n0:],
+            lots.units[n0:],
+            lots.cents[n0:],
+            lots.entry[n0:],
+            self.purchase_day,
+            supplier,
+        )
+
+
+@dataclass(frozen=True)
+class Reorders:
+    """Reordered lots: numbers, feeds, quantities (0.0001 kg), prices (cents/kg), entries (µs),
+    purchase days (days since 1970) and suppliers (places in SUPPLIERS)."""
+
+    lot: np.ndarray
+    feed: np.ndarray
+    units: np.ndarray
+    cents: np.ndarray
+    entry: np.ndarray
+    purchase_day: np.ndarray
+    supplier: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[Reorders]) -> Reorders:
+        return Reorders(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+
+    def frame(self) -> pl.DataFrame:
+        """Inventory.lots rows."""
+        return pl.DataFrame(
+            {
+                "lot": pl.Series(self.lot, dtype=pl.Int32),
+                "feed": pl.Series(self.feed, dtype=pl.Int16),
+                "quantity_kg": self.units // (KG // 100) / 100,
+                "cost_per_kg": self.cents / 100,
+                "entry_time": utc_times(self.entry),
+                "purchase_date": pl.Series(self.purchase_day.astype(np.int32)).cast(pl.Date),
+                "supplier": pl.Series([SUPPLIERS[i] for i in self.supplier], dtype=pl.String),
+                "initial": pl.Series(np.zeros(len(self.lot), bool), dtype=pl.Boolean),
+            }
+        )
+
+
+def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cost every feeding event FIFO from ``lots``: (costs, draws) as in Inventory (``_fifo``)."""
+    meals = Meals.of(consumption)
+    cost, draws = _fifo(meals, Lots.of(lots))
+    return _costs(meals.event_id, cost), draws.frame()
+
+
+def _costs(event_id: np.ndarray, cost: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({"event_id": pl.Series(event_id, dtype=pl.Int64), "feed_cost": feed_cost(cost)})
+
+
+def _fifo(meals: Meals, lots: Lots) -> tuple[np.ndarray, Draws]:
+    """The FIFO cost of every event (0.0001 kg x cent) and its draws, ordered by (event, lot).
+
+    Per feed, lots in (entry, lot) order lay the feed end to end: lot j holds the units [S_j, B_j)
+    of the cumulative stock. The cost of the first x units, K(x), is piecewise linear over those
+    boundaries, so an event consuming (C_{i-1}, C_i] costs K(C_i) - K(C_{i-1}) and draws from
+    exactly the lots overlapping that interval: searchsorted finds them, np.repeat expands one row
+    per (event, lot). Raises AquagenError if a feed is consumed beyond its lots or a lot is drawn
+    before its entry (the preconditions the caller's reorders must meet).
     """
-    n = consumption.height
-    amount_f = consumption["amount_kg"].to_numpy()
-    amount = np.rint(amount_f * KG).astype(np.int64)
-    if n and (amount.min() <= 0 or np.abs(amount_f * KG - amount).max() > 1e-3):
-        raise AquagenError("feeding amounts must be > 0 kg with at most 4 decimals")
-    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
-    lot_id, lot_feed = lots["lot"].to_numpy(), lots["feed"].to_numpy()
-    q = _lot_units(lots["quantity_kg"])
-    p = np.rint(lots["cost_per_kg"].to_numpy() * 100).astype(np.int64)
-    entry = _us(lots["entry_time"])
-    cost = np.zeros(n, np.int64)
+    t, feed, amount = meals.time, meals.feed, meals.amount
+    lot_id, lot_feed, q, p, entry = lots.lot, lots.feed, lots.units, lots.cents, lots.entry
+    cost = np.zeros(len(t), np.int64)
     parts = [(np.zeros(0, np.int64),) * 4]  # (row, lot, drawn, remaining)
-    for f in np.unique(feed):  # at most 6 feeds
+    for f in _feeds(feed):  # at most 6 feeds
         rows = np.flatnonzero(feed == f)
         sel = np.flatnonzero(lot_feed == f)
         sel = sel[np.lexsort((lot_id[sel], entry[sel]))]  # FIFO order
@@ -137,59 +366,44 @@ def fifo(consumption: pl.DataFrame, lots: pl.DataFrame) -> tuple[pl.DataFrame, p
             raise AquagenError(f"{FEEDS[f].name}: consumption exceeds its stock lots by {short:,.4f} kg")
         KB = np.cumsum(qs * ps)
 
-        def K(x):  # cost of the first x units: K(B_j) - (B_j - x) p_j on lot j = first with B_j >= x
-            j = np.minimum(np.searchsorted(B, x, "left"), len(B) - 1)
-            return KB[j] - (B[j] - x) * ps[j]
-
-        cost[rows] = K(C) - K(Cp)
+        # the cost of the first C_i units (K(0) = 0): an event costs K(C_i) - K(C_{i-1})
+        j = np.minimum(np.searchsorted(B, C, "left"), len(B) - 1)  # lot j = first with B_j >= C_i
+        cost[rows] = np.diff(KB[j] - (B[j] - C) * ps[j], prepend=0)
         lo = np.searchsorted(B, Cp, "right")  # first lot ending after C_{i-1}
         cnt = np.searchsorted(S, C, "left") - lo  # through the last lot starting before C_i
         r = np.repeat(np.arange(len(rows)), cnt)
-        j = lo[r] + np.arange(len(r)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        j = lo[r] + np.arange(len(r)) - (np.cumsum(cnt) - cnt)[r]
         end = np.minimum(C[r], B[j])
         drawn = end - np.maximum(Cp[r], S[j])
         keep = drawn > 0  # zero-quantity lots
-        r, j, end, drawn = r[keep], j[keep], end[keep], drawn[keep]
-        late = np.flatnonzero(entry[sel][j] > t[rows][r])
+        if not keep.all():
+            r, j, end, drawn = r[keep], j[keep], end[keep], drawn[keep]
+        tf, ef = t[rows], entry[sel]
+        late = np.flatnonzero(ef[j] > tf[r])
         if len(late):
             k = late[0]
             raise AquagenError(
-                f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(t[rows][r[k]])}, "
-                f"before its entry at {_when(entry[sel][j[k]])}"
+                f"lot {lot_id[sel][j[k]]} ({FEEDS[f].name}) is drawn at {_when(tf[r[k]])}, "
+                f"before its entry at {_when(ef[j[k]])}"
             )
-        parts.append((rows[r], lot_id[sel][j].astype(np.int64), drawn, B[j] - end))
+        parts.append((rows[r], lot_id[sel][j], drawn, B[j] - end))
     row, lot, drawn, remaining = (np.concatenate(c) for c in zip(*parts))
-    o = np.lexsort((lot, row))  # rows are in (time, event_id) order already
-    row, lot, drawn, remaining = row[o], lot[o], drawn[o], remaining[o]
-    event_id = consumption["event_id"]
-    costs = pl.DataFrame(
-        {
-            "event_id": event_id,
-            "feed_cost": (cost + COST_PER_CENT // 2) // COST_PER_CENT / 100,  # ROUND_HALF_UP (cost >= 0)
-        }
-    )
-    draws = pl.DataFrame(
-        {
-            "event_id": event_id.gather(row),
-            "time": consumption["time"].gather(row),
-            "lot": pl.Series(lot, dtype=pl.Int32),
-            "drawn_kg": drawn / KG,
-            "remaining_kg": (remaining + 50) // 100 / 100,  # numeric(10,2), ROUND_HALF_UP
-        }
-    )
-    return costs, draws
+    # by (row, lot) as one key, the lot by its rank among the lots: each feed's rows are in order, and
+    # a stable sort merges such runs at a fraction of a lexsort's cost
+    o = np.argsort(row * len(lot_id) + np.searchsorted(np.sort(lot_id), lot), kind="stable")
+    row = row[o]
+    return cost, Draws(meals.event_id[row], t[row], lot[o], drawn[o], remaining[o])
 
 
 def plan_inventory(
     consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float, feed_container_id: int, seed: int
 ) -> Inventory:
-    """Reorders and FIFO costing for one feed container over its full horizon.
+    """Reorders and FIFO costing for one feed container over its full horizon (``plan``, as frames).
 
-    consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id).
+    consumption: event_id, time (UTC), feed (0..5), amount_kg, sorted by (time, event_id) (else
+      AquagenError).
     initial: feed, quantity_kg, cost_per_kg, entry_time -- the container's initial lots; with a
-      ``purchase_day`` column (days since 1970) lots have a shelf life: what an initial lot still
-      holds at its expiry (``expiry_instant``) is written off, and so is any lot a meal would draw
-      after its expiry: FIFO never draws an expired lot.
+      ``purchase_day`` column (days since 1970) lots have a shelf life (see ``plan``).
     Returns Inventory(lots, costs, draws):
       lots: lot (0-based: initial lots first, then reorders by entry_time), feed, quantity_kg,
         cost_per_kg, entry_time, purchase_date and supplier (null for initial lots), initial;
@@ -197,119 +411,114 @@ def plan_inventory(
       draws: event_id, time, lot, drawn_kg, remaining_kg (the lot's stock after the event), one row
         per (event, lot) drawn from, ordered by (time, event_id, lot); a write-off has event_id
         -1 - lot and leaves the lot at 0 kg.
-    Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
-    least the meal that first draws from it, so FIFO never drives a lot below 0 (fifo re-checks it).
-    Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
-    if np.any(np.diff(_us(consumption["time"])) < 0):
-        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time")
-    if "purchase_day" not in initial.columns:
-        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
-        return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), inv.draws)
+    day = initial["purchase_day"].to_numpy().astype(np.int64) if "purchase_day" in initial.columns else None
+    p = plan(Meals.of(consumption), Lots.of(initial), day, capacity_kg, feed_container_id, seed)
+    lots = pl.concat([_initial_lots(initial), p.reorders(feed_container_id).frame()])
+    return Inventory(lots, _costs(p.meals.event_id, p.cost), p.draws.frame())
+
+
+def plan(
+    meals: Meals,
+    initial: Lots,
+    purchase_day: np.ndarray | None,
+    capacity_kg: float,
+    feed_container_id: int,
+    seed: int,
+) -> Plan:
+    """Reorders and FIFO costing for one feed container's ``meals`` over its full horizon.
+
+    ``meals``: sorted by (time, event id). ``initial``: its initial lots (numbered 0, 1, ...); with
+    their ``purchase_day`` (days since 1970) lots have a shelf life: what an initial lot still holds
+    at its expiry (``expiry_instant``) is written off, and so is any lot a meal would draw after its
+    expiry: FIFO never draws an expired lot.
+    Reorders (see the policy constants) are planned greedily in delivery order; each lot covers at
+    least the meal that first draws from it, so FIFO never drives a lot below 0 (``_fifo`` re-checks
+    it). Raises AquagenError when the capacity cannot hold the stock a meal needs.
+    """
+    if len(meals.time) > 1 and not _increasing([meals.time, meals.event_id]):  # (so are the draws: no sort below)
+        raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time and event id")
+    if purchase_day is None:
+        lots, day, cost, draws = _plan(meals, initial, capacity_kg, feed_container_id, seed)
+        costed = np.flatnonzero(meals.event_id >= 0)
+        return Plan(lots, day, meals.take(costed), cost[costed], draws)
     # shelf life: write off what a lot still holds at its expiry, the earliest first, then plan again
     # from there (lots delivered before it stay as they were; a write-off never triggers a reorder).
     # Write-offs more than COVER_DAYS after the last meal change no order (none looks that far
     # ahead): they are added as they are, without planning again (the leftovers of every container
     # at the end of the horizon, an idle container's initial lots).
-    initial_days = initial["purchase_day"].to_numpy()
-    t = _us(consumption["time"])
-    if not len(t):  # an idle container
-        draws = idle_write_offs(initial.select("quantity_kg", "purchase_day", lot=pl.int_range(pl.len())))
-        no_costs = pl.DataFrame(schema={"event_id": pl.Int64, "feed_cost": pl.Float64})
-        return Inventory(_initial_lots(initial), no_costs, draws.sort("time", "event_id", maintain_order=True))
-    consumption = _with_write_offs(consumption, initial)
-    initial = initial.drop("purchase_day")
-    quiet = int(t.max()) + COVER_DAYS * US_PER_DAY
+    if not len(meals.time):  # an idle container
+        draws = idle_write_offs(initial.lot, initial.units, purchase_day)
+        none = np.zeros(0, np.int64)
+        return Plan(initial, none, meals, none, draws.take(np.lexsort((draws.event_id, draws.time))))
+    quiet = int(meals.time.max()) + COVER_DAYS * US_PER_DAY
+    meals = _with_write_offs(meals, initial, purchase_day)
+    # a loop over write-offs (a few in a container's life): each changes the plan after it
     for _ in range(MAX_WRITE_OFF_ROUNDS):
-        inv = _plan(consumption, initial, capacity_kg, feed_container_id, seed)
-        held, expires = _held_at_expiry(inv, initial_days)
+        lots, day, cost, draws = _plan(meals, initial, capacity_kg, feed_container_id, seed)
+        held, expires = _held_at_expiry(lots, np.concatenate((purchase_day, day)), draws)
         left = np.flatnonzero(held > 0)
         if len(left) and expires[left].min() <= quiet:
             k = left[np.argmin(expires[left])]
-            consumption = _write_off(consumption, inv.lots, int(k), int(expires[k]))
+            meals = _write_off(meals, lots, int(k), int(expires[k]))
             continue
-        tail = write_offs(left, expires[left], held[left]).cast(inv.draws.schema)
-        draws = pl.concat([inv.draws, tail]).sort("time", "event_id", "lot", maintain_order=True)
-        return Inventory(inv.lots, inv.costs.filter(pl.col("event_id") >= 0), draws)
+        draws = _merged(draws, write_offs(left, expires[left], held[left]), ("time", "event_id", "lot"))
+        costed = np.flatnonzero(meals.event_id >= 0)
+        return Plan(lots, day, meals.take(costed), cost[costed], draws)
     raise AquagenError(
         f"feed container {feed_container_id}: lots keep expiring after {MAX_WRITE_OFF_ROUNDS} write-offs"
     )
 
 
-def write_offs(lot: np.ndarray, expires: np.ndarray, held: np.ndarray) -> pl.DataFrame:
-    """Inventory.draws rows, in the order given, that write off what each ``lot`` holds (``held``,
-    0.0001 kg) at its ``expires`` instant (µs): event_id -1 - lot, the lot left at 0 kg."""
-    lot = np.asarray(lot, np.int64)
-    return pl.DataFrame(
-        {
-            "event_id": pl.Series(-1 - lot, dtype=pl.Int64),
-            "time": _ts(expires),
-            "lot": pl.Series(lot, dtype=pl.Int32),
-            "drawn_kg": np.asarray(held) / KG,
-            "remaining_kg": np.zeros(len(lot)),
-        }
-    )
+def _held_at_expiry(lots: Lots, purchase_day: np.ndarray, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+    """Per lot (bought on ``purchase_day``): what it still holds at its expiry (drawn after it, or
+    never emptied), in 0.0001 kg, and that expiry instant (µs)."""
+    expires = expiry_instant(purchase_day)
+    before = draws.time <= expires[draws.lot]  # a write-off at the expiry instant itself is in
+    drawn = np.bincount(draws.lot[before], draws.drawn[before], minlength=len(lots.lot)).astype(np.int64)
+    return lots.units - drawn, expires
 
 
-def idle_write_offs(lots: pl.DataFrame) -> pl.DataFrame:
-    """The draws of containers without a meal (so without a reorder: most in a small fleet): each of
-    their initial lots written off whole at its expiry. ``lots``: lot (its number in its container),
-    quantity_kg, purchase_day (days since 1970) and any other columns, kept beside its draw."""
-    held = _lot_units(lots["quantity_kg"].cast(pl.Float64))
-    off = write_offs(lots["lot"].to_numpy(), expiry_instant(lots["purchase_day"].to_numpy()), held)
-    keys = lots.drop("lot", "quantity_kg", "purchase_day")
-    return pl.concat([off, keys], how="horizontal").filter(pl.col("drawn_kg") > 0)
-
-
-def _held_at_expiry(inv: Inventory, initial_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per lot: what it still holds at its expiry (drawn after it, or never emptied), in 0.0001 kg,
-    and that expiry instant (µs)."""
-    days = inv.lots["purchase_date"].cast(pl.Int64).to_numpy(allow_copy=True).astype(np.float64)
-    days = np.where(np.isnan(days), np.r_[initial_days, np.zeros(len(days) - len(initial_days))], days)
-    expires = expiry_instant(days.astype(np.int64))
-    lot = inv.draws["lot"].to_numpy().astype(np.int64)
-    drawn = np.rint(inv.draws["drawn_kg"].to_numpy() * KG).astype(np.int64)
-    before = _us(inv.draws["time"]) <= expires[lot]  # a write-off at the expiry instant itself is in
-    held = _lot_units(inv.lots["quantity_kg"])
-    return held - np.bincount(lot[before], drawn[before], minlength=inv.lots.height).astype(np.int64), expires
-
-
-def _write_off(consumption: pl.DataFrame, lots: pl.DataFrame, lot: int, at: int) -> pl.DataFrame:
-    """``consumption`` plus the write-off at ``at`` of what lot ``lot`` (and any older lot of its
-    feed) still holds then."""
-    f = int(lots["feed"][lot])
-    mine = lots.with_row_index("i").filter(pl.col("feed") == f).sort("entry_time", "lot")
-    units = _lot_units(mine["quantity_kg"])
-    upto = int(units[: int(np.flatnonzero(mine["lot"].to_numpy() == lot)[0]) + 1].sum())
-    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
-    used = int(np.rint(consumption["amount_kg"].to_numpy()[(feed == f) & (t < at)] * KG).astype(np.int64).sum())
-    left = upto - used
+def _write_off(meals: Meals, lots: Lots, lot: int, at: int) -> Meals:
+    """``meals`` plus the write-off at ``at`` of what lot ``lot`` (and any older lot of its feed)
+    still holds then."""
+    f = int(lots.feed[lot])
+    mine = np.flatnonzero(lots.feed == f)
+    mine = mine[np.lexsort((lots.lot[mine], lots.entry[mine]))]
+    upto = int(lots.units[mine][: int(np.flatnonzero(lots.lot[mine] == lot)[0]) + 1].sum())
+    left = upto - int(meals.amount[(meals.feed == f) & (meals.time < at)].sum())
     assert left > 0, "an expired draw implies stock left at the expiry"
-    extra = pl.DataFrame(
-        {
-            "event_id": pl.Series([-1 - lot], dtype=consumption["event_id"].dtype),
-            "time": _ts(np.array([at])).cast(consumption["time"].dtype),
-            "feed": pl.Series([f], dtype=consumption["feed"].dtype),
-            "amount_kg": [left / KG],
-        }
-    )
-    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")
+    return meals.adding([-1 - lot], [at], [f], [left])
+
+
+def _with_write_offs(meals: Meals, initial: Lots, purchase_day: np.ndarray) -> Meals:
+    """``meals`` plus a write-off event for each initial lot (a feed's first) that still holds feed
+    at its expiry: all that the meals before it left. The first write-offs of ``plan``'s rule, found
+    at once (no lot expires before a container's initial ones): one plan, not one per lot."""
+    expires = expiry_instant(purchase_day)
+    rows = []
+    for lot in np.sort(np.unique(initial.feed, return_index=True)[1]):  # each feed's first lot (a few)
+        f = initial.feed[lot]
+        left = initial.units[lot] - meals.amount[(meals.feed == f) & (meals.time < expires[lot])].sum()
+        if left > 0:
+            rows.append((-1 - int(lot), int(expires[lot]), int(f), int(left)))
+    if not rows:
+        return meals
+    ev, when, feed, units = (list(c) for c in zip(*rows))
+    return meals.adding(ev, when, feed, units)
 
 
 def _plan(
-    consumption: pl.DataFrame, initial: pl.DataFrame, capacity_kg: float, feed_container_id: int, seed: int
-) -> Inventory:
-    """plan_inventory for a given consumption (write-offs included): costs of every event."""
-    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
-    amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
+    meals: Meals, initial: Lots, capacity_kg: float, feed_container_id: int, seed: int
+) -> tuple[Lots, np.ndarray, np.ndarray, Draws]:
+    """The reorders for ``meals`` (write-offs included) after the ``initial`` lots, and their FIFO:
+    every lot, the reorders' purchase days, the cost of every event and the draws."""
+    t, feed, amount = meals.time, meals.feed, meals.amount
     cap = int(round(capacity_kg * KG))
     consumed_before = np.concatenate(([0], np.cumsum(amount)))  # all feeds, before event k
-    n0 = initial.height
-    lot_feed = [int(f) for f in initial["feed"]]
-    lot_q = [int(x) for x in _lot_units(initial["quantity_kg"])]
-    lot_entry = [int(x) for x in _us(initial["entry_time"])]
+    n0 = len(initial.lot)
     curves, delivered = {}, {}
-    for f in np.unique(feed):
+    for f in _feeds(feed):
         rows = np.flatnonzero(feed == f)
         tf, C = t[rows], np.cumsum(amount[rows])
         Cz = np.concatenate(([0], C))  # consumed through events 0..k-1
@@ -320,7 +529,7 @@ def _plan(
         R = np.maximum(np.minimum(int(SAFETY_FRACTION * cap), ahead(SAFETY_DAYS)), ahead(1))
         # trigger: first i with C_i + R_i > Q; its running max makes that a searchsorted
         curves[int(f)] = (tf, C, Cz, np.maximum.accumulate(C + R))
-        delivered[int(f)] = sum(x for g, x in zip(lot_feed, lot_q) if g == f)
+        delivered[int(f)] = int(initial.units[initial.feed == f].sum())
 
     def candidate(f):  # (preferred delivery, deadline = first meal the next lot must serve, f)
         tf, C, _, M = curves[f]
@@ -333,32 +542,35 @@ def _plan(
 
     def outlook(g, e, days):  # (feed g's need over the next `days` from e, its stock at e)
         tg, _, Czg, _ = curves[g]
-        here = Czg[np.searchsorted(tg, e, "left")]
-        stock = sum(x for h, x, y in zip(lot_feed, lot_q, lot_entry) if h == g and y <= e) - here
-        return int(Czg[np.searchsorted(tg, e + days * US_PER_DAY, "left")] - here), int(stock)
+        here = int(Czg[np.searchsorted(tg, e, "left")])
+        return int(Czg[np.searchsorted(tg, e + days * US_PER_DAY, "left")]) - here, delivered[g] - here
 
     # A Python loop over reorders (a few dozen per container), not events: each order depends on the
     # stock the previous ones left. Picking the earliest candidate keeps deliveries in time order,
-    # so the stock at each delivery is known from the lots already planned.
+    # after every lot so far (e > prev): the stock at each delivery is all that was delivered
+    # (``stocked``, by feed ``delivered``) less all that was consumed before it.
     deferred: set[int] = set()
-    prev = max(lot_entry, default=np.iinfo(np.int64).min // 2)
+    prev = int(initial.entry.max()) if n0 else np.iinfo(np.int64).min // 2
+    stocked = int(initial.units.sum())
     new = []  # (entry, deadline, feed, units)
-    while cands := [c for f in curves if (c := candidate(f))]:
-        e, deadline, f = min(cands)
+    cands = {f: candidate(f) for f in curves}  # each feed's next order: only the feed ordering changes its own
+    while nexts := [c for c in cands.values() if c]:
+        e, deadline, f = min(nexts)
         e = max(e, prev + 1)  # strictly after the previous lot (may pass deadline only on exact ties)
         C = curves[f][1]
-        stock_all = sum(x for x, y in zip(lot_q, lot_entry) if y <= e) - consumed_before[np.searchsorted(t, e, "left")]
-        free = int(cap - stock_all) // LOT_STEP * LOT_STEP  # Python ints: products below exceed int64
+        stock_all = stocked - int(consumed_before[np.searchsorted(t, e, "left")])
+        free = (cap - stock_all) // LOT_STEP * LOT_STEP  # Python ints: products below exceed int64
         need, stock = outlook(f, e, COVER_DAYS)
         target = max(MIN_LOT, _ceil(need + need // MARGIN_DIV - stock, LOT_STEP))
         # keep room for the other feeds' next week (a feed switch), but always serve the meal
         # waiting for this lot
         reserve = sum(_ceil(max(0, n - s), LOT_STEP) for n, s in (outlook(g, e, SAFETY_DAYS) for g in curves if g != f))
-        required = _ceil(int(C[np.searchsorted(C, delivered[f], "right")] - delivered[f]), LOT_STEP)
+        required = _ceil(int(C[np.searchsorted(C, delivered[f], "right")]) - delivered[f], LOT_STEP)
         size = min(max(min(target, free - reserve), required, MIN_LOT), free)
         if size < required:
             if f not in deferred and e < deadline:
                 deferred.add(f)  # no room yet: retry just in time, when the stock is lowest
+                cands[f] = candidate(f)
                 continue
             raise AquagenError(
                 f"feed container {feed_container_id}: capacity {capacity_kg:,.0f} kg cannot hold "
@@ -366,11 +578,10 @@ def _plan(
             )
         deferred.discard(f)
         delivered[f] += size
-        lot_feed.append(f)
-        lot_q.append(int(size))
-        lot_entry.append(int(e))
+        stocked += size
         new.append((e, deadline, f, size))
         prev = e
+        cands[f] = candidate(f)
 
     k = len(new)
     ent, dl, nf, nq = (np.array([x[c] for x in new], np.int64) for c in range(4))
@@ -378,41 +589,30 @@ def _plan(
         ent = np.minimum.accumulate((np.minimum(ent, dl) - np.arange(k))[::-1])[::-1] + np.arange(k)
     u = rng_for(seed, LEAD_TIME_STREAM, feed_container_id).random((k, 2))
     day = ent // US_PER_DAY - (LEAD_DAYS[0] + np.floor(u[:, 0] * (LEAD_DAYS[1] - LEAD_DAYS[0] + 1)).astype(np.int64))
-    drift = np.array([price_per_kg(int(f), np.datetime64(int(d), "D"), seed) for f, d in zip(nf, day)])
+    drift = np.zeros(k)
+    for f in _feeds(nf):  # each feed's lots at once (a few feeds)
+        drift[nf == f] = price_per_kg(int(f), day[nf == f].astype("datetime64[D]"), seed)
     cents = np.floor(drift * (1 + PRICE_NOISE * (2 * u[:, 1] - 1)) * 100 + 0.5)  # ROUND_HALF_UP
-    cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS)
-    lots = pl.concat(
-        [
-            _initial_lots(initial),
-            pl.DataFrame(
-                {
-                    "lot": pl.Series(n0 + np.arange(k), dtype=pl.Int32),
-                    "feed": pl.Series(nf, dtype=pl.Int16),
-                    "quantity_kg": nq // (KG // 100) / 100,
-                    "cost_per_kg": cents / 100,
-                    "entry_time": _ts(ent),
-                    "purchase_date": pl.Series(day.astype(np.int32)).cast(pl.Date),
-                    "supplier": pl.Series(
-                        [SUPPLIERS[(feed_container_id + i) % len(SUPPLIERS)] for i in range(k)], dtype=pl.String
-                    ),
-                    "initial": pl.Series([False] * k, dtype=pl.Boolean),
-                }
-            ),
-        ]
+    cents = np.clip(cents, PRICE_MIN_CENTS, PRICE_MAX_CENTS).astype(np.int64)
+    lots = Lots(
+        np.arange(n0 + k),
+        np.concatenate((initial.feed, nf)),
+        np.concatenate((initial.units, nq)),
+        np.concatenate((initial.cents, cents)),
+        np.concatenate((initial.entry, ent)),
     )
-    costs, draws = fifo(consumption, lots)  # raises if any lot went negative or was drawn before entry
+    cost, draws = _fifo(meals, lots)  # raises if any lot went negative or was drawn before entry
     # capacity at every delivery (stock only grows at deliveries), recomputed from the final entries
-    e_all = _us(lots["entry_time"])
-    o = np.argsort(e_all, kind="stable")
-    by = np.cumsum(np.array(lot_q, np.int64)[o])[np.searchsorted(e_all[o], e_all, "right") - 1]
-    over = np.flatnonzero(by - consumed_before[np.searchsorted(t, e_all, "left")] > cap)
+    o = np.argsort(lots.entry, kind="stable")
+    by = np.cumsum(lots.units[o])[np.searchsorted(lots.entry[o], lots.entry, "right") - 1]
+    over = np.flatnonzero(by - consumed_before[np.searchsorted(t, lots.entry, "left")] > cap)
     if len(over):
         raise AquagenError(
             f"feed container {feed_container_id}: stock exceeds the capacity "
-            f"{capacity_kg:,.0f} kg at {_when(e_all[over[0]])}"
+            f"{capacity_kg:,.0f} kg at {_when(lots.entry[over[0]])}"
         )
-    assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(lot_entry[:n0], default=ent[0] - 1))
-    return Inventory(lots, costs, draws)
+    assert not k or (np.all(np.diff(ent) > 0) and ent[0] > max(initial.entry, default=ent[0] - 1))
+    return lots, day, cost, draws
 
 
 def _initial_lots(initial: pl.DataFrame) -> pl.DataFrame:
@@ -430,34 +630,3 @@ def _initial_lots(initial: pl.DataFrame) -> pl.DataFrame:
             "initial": pl.Series([True] * n0, dtype=pl.Boolean),
         }
     )
-
-
-def _with_write_offs(consumption: pl.DataFrame, initial: pl.DataFrame) -> pl.DataFrame:
-    """``consumption`` plus a write-off event for each initial lot (a feed's first) that still holds
-    feed at its expiry: all that the meals before it left. The first write-offs of plan_inventory's
-    rule, found at once (no lot expires before a container's initial ones): one plan, not one per lot."""
-    t, feed = _us(consumption["time"]), consumption["feed"].to_numpy()
-    amount = np.rint(consumption["amount_kg"].to_numpy() * KG).astype(np.int64)
-    expires = expiry_instant(initial["purchase_day"].to_numpy())
-    q = _lot_units(initial["quantity_kg"])
-    lot_feed = initial["feed"].to_numpy()
-    rows = []
-    for lot in range(initial.height):
-        f = lot_feed[lot]
-        if lot != int(np.flatnonzero(lot_feed == f)[0]):
-            continue  # a later lot of the same feed: not written off here
-        left = q[lot] - amount[(feed == f) & (t < expires[lot])].sum()
-        if left > 0:
-            rows.append((-1 - lot, int(expires[lot]), int(f), int(left)))
-    if not rows:
-        return consumption
-    ev, when, f, kg = (np.array([r[c] for r in rows], np.int64) for c in range(4))
-    extra = pl.DataFrame(
-        {
-            "event_id": pl.Series(ev, dtype=consumption["event_id"].dtype),
-            "time": _ts(when).cast(consumption["time"].dtype),
-            "feed": pl.Series(f, dtype=consumption["feed"].dtype),
-            "amount_kg": kg / KG,
-        }
-    )
-    return pl.concat([consumption, extra.select(consumption.columns)]).sort("time", "event_id")

@@ -42,7 +42,7 @@ from ..snapshot import write_part, write_pieces
 from ..store import Store, replacing
 from ..tables.cut import before, cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
-from ..tables.order import physical
+from ..tables.order import physical, sort_unique
 from ..timing import BUILD, CUT, HANDOFF, MASTER, NUMBER, SIMULATE, WRITE, timed
 
 MASTER_KEY = -1  # the master data's place among shards in id order (first)
@@ -451,9 +451,9 @@ def build_idle_feeds(job: Job, sites: list[FeedSite]) -> pl.DataFrame:
     rows per table and day, by shard key (``shard``): each site keeps its own ids. Nothing is kept:
     ``write_idle_feeds`` builds them again (a small fraction of the cost of a site's work files)."""
     books = _idle_books(job, sites)[1]
-    return pl.concat(
-        [books[s.key].counts(_day(job.as_of)).with_columns(shard=pl.lit(FEED_KEY + s.key, pl.Int64)) for s in sites]
-    )
+    counts = [books[s.key].counts(_day(job.as_of)) for s in sites]
+    shard = np.repeat([FEED_KEY + s.key for s in sites], [c.height for c in counts])
+    return pl.concat(counts).hstack([pl.Series("shard", shard, dtype=pl.Int64)])
 
 
 def _idle_books(job: Job, sites: list[FeedSite]) -> tuple[dict[int, dict[str, pl.DataFrame]], dict[int, Local]]:
@@ -612,7 +612,7 @@ def _write_site(
     # every window with a feeding up to the as-of date was kept (its costs), and every window with a lot's change
     for w in sorted(windows):
         window = windows[w]()
-        feedings = _site_feedings(job, files.get(w, [])).sort("created_at", "id")
+        feedings = sort_unique(_site_feedings(job, files.get(w, [])), "created_at", "id")
         with timed(BUILD, p.feedings[0]) as step:
             tables = p.feed_window(feedings, window[FEED_COSTS], window[history], lots, p.name)
             step.rows = tables[p.feedings[0]].height
@@ -625,7 +625,7 @@ def _write_site(
         rows += written.rows
     with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
         frames = cut(frames, job.cut_at, p.name, (), p.booked, p.unbooked)
-        frames[stock] = last_history(pl.concat(latest), key).select(p.tables[stock].column_names).sort(key)
+        frames[stock] = sort_unique(last_history(pl.concat(latest), key).select(p.tables[stock].column_names), key)
     written = write(frames, None)
     return Written(written.entries | entries, written.rows + rows)
 

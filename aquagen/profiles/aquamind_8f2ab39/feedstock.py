@@ -18,11 +18,24 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
-from aquagen.model.inventory import SHELF_LIFE_DAYS, idle_write_offs, plan_inventory
+from aquagen.model.inventory import (
+    SHELF_LIFE_DAYS,
+    Draws,
+    Lots,
+    Meals,
+    Plan,
+    Reorders,
+    epoch_us,
+    feed_cost,
+    idle_write_offs,
+    plan,
+    utc_times,
+)
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
 from aquagen.tables.conform import Bound, column_value, order_history, with_history
 from aquagen.tables.ids import Counting, IdBook
+from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, FIFO, Laps
 
 # the feeding (and so each decrement) is the operator's; the manager orders feed
@@ -157,111 +170,111 @@ def build(
     """
     T = Bound(ids.profile)
     lap = Laps(BUILD)  # timing hooks: the FIFO, then one step per table built
-    # one container at a time, each sorted alone (memory holds one container's copy, not the site's)
-    supplier = feed_container_of(pl.col("container_id"))
+    # every container's initial lots and meals as arrays, by container (then id, or time and id): one
+    # query each for the site, then slices (a query costs about 0.1 ms whatever its rows)
     initial = lots.join(
         purchases.select(
             feed_purchase_id="id",
-            feed=(pl.col("feed_id") - 1).cast(pl.Int16),
+            feed=pl.col("feed_id") - 1,
             cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64),
             purchase_day=pl.col("purchase_date").cast(pl.Int64),
         ),
         on="feed_purchase_id",
     )
-    new_parts: list[pl.DataFrame] = []
-    draw_parts: list[pl.DataFrame] = []
-    costs = []
+    initial = sort_unique(initial, "feed_container_id", "id")
+    start = Lots.of(initial.select("feed", "quantity_kg", "cost_per_kg", entry_time="entry_date"))
+    lot_fc, lot_id = initial["feed_container_id"].to_numpy(), initial["id"].to_numpy()
+    lot_day = initial["purchase_day"].to_numpy()
+    meals, meal_fc = _meals(feedings)
+    new: list[Reorders] = []  # the reorders, with their container's id and their number in it
+    new_fc: list[np.ndarray] = []
+    new_no: list[np.ndarray] = []
+    draws: list[Draws] = []
+    draw_lot: list[np.ndarray] = []  # each draw's lot: its id (initial lots), or -1 - its place in ``new``
+    plans: list[Plan] = []  # those of the containers with meals: their costs
+    idle: list[np.ndarray] = []  # the initial lots of containers without a meal
+    n_new = 0
     # one FIFO per container: each carries its own stock from lot to lot (the loop is over a site's 3-5)
-    used = set(feedings.select(supplier.unique()).to_series())
-    for fc, capacity in containers.select("id", "capacity_kg").iter_rows():
-        if fc not in used:
-            continue  # idle: below
-        mine = feedings.filter(supplier == fc).sort("created_at", "id")
-        consumption = mine.select(
-            event_id="id",
-            time="created_at",
-            feed=(pl.col("feed_id") - 1).cast(pl.Int16),
-            amount_kg=pl.col("amount_kg").cast(pl.Float64),
-        )
-        del mine
-        start = initial.filter(pl.col("feed_container_id") == fc).sort("id")
-        inv = plan_inventory(
-            consumption,
-            start.select(
-                "feed", pl.col("quantity_kg").cast(pl.Float64), "cost_per_kg", "purchase_day", entry_time="entry_date"
-            ),
-            float(capacity),
-            fc,
-            seed,
-        )
-        lot_ids = start.select(lot=pl.int_range(pl.len(), dtype=pl.Int32), id="id")
-        new_parts.append(
-            inv.lots.filter(~pl.col("initial")).with_columns(
-                fc=pl.lit(fc, dtype=pl.Int64), order=pl.int_range(1, pl.len() + 1)
-            )
-        )
-        draw_parts.append(inv.draws.with_columns(fc=pl.lit(fc, dtype=pl.Int64)).join(lot_ids, on="lot", how="left"))
-        # one cost per consumption row, in its order: dated by it (a site is written window by window)
-        assert inv.costs["event_id"].equals(consumption["event_id"]), "costs follow the consumption's order"
-        costs.append(inv.costs.with_columns(time=consumption["time"]))
+    for fc, capacity in zip(containers["id"].to_list(), containers["capacity_kg"].to_list(), strict=True):
+        mine = slice(*np.searchsorted(lot_fc, [fc, fc + 1]))
+        eaten = slice(*np.searchsorted(meal_fc, [fc, fc + 1]))
+        if eaten.start == eaten.stop:
+            idle.append(np.arange(mine.start, mine.stop))  # below
+            continue
+        p = plan(meals.take(eaten), start.part(mine), lot_day[mine], float(capacity), fc, seed)
+        k = len(p.purchase_day)
+        new.append(p.reorders(fc))
+        new_fc.append(np.full(k, fc))
+        new_no.append(np.arange(1, k + 1))
+        draws.append(p.draws)
+        draw_lot.append(np.concatenate((lot_id[mine], -1 - n_new - np.arange(k)))[p.draws.lot])
+        n_new += k
+        # one cost per meal, in their order: dated by it (a site is written window by window)
+        assert np.array_equal(p.meals.event_id, meals.event_id[eaten]), "costs follow the meals' order"
+        plans.append(p)
     # an idle container (most of them in a small fleet) writes its initial lots off at their expiry,
-    # what plan_inventory does without a meal, whether or not it is used later: the rows before any
-    # as-of date are those of every later one (prefix-stable). All of the site's at once.
-    idle = (
-        initial.filter(~pl.col("feed_container_id").is_in(list(used)))
-        .sort("feed_container_id", "id")
-        .with_columns(lot=pl.int_range(pl.len(), dtype=pl.Int32).over("feed_container_id"))
-    )
-    draw_parts.append(
-        idle_write_offs(
-            idle.select("lot", "quantity_kg", "purchase_day", fc=pl.col("feed_container_id").cast(pl.Int64), id="id")
-        )
-    )
+    # what plan does without a meal, whether or not it is used later: the rows before any as-of date
+    # are those of every later one (prefix-stable). All of the site's at once.
+    rows = np.concatenate(idle) if idle else np.zeros(0, np.int64)
+    first = np.searchsorted(lot_fc, lot_fc[rows])  # each container's first lot: lots numbered from it
+    off = idle_write_offs(rows - first, start.units[rows], lot_day[rows])
+    draws.append(off)
+    draw_lot.append(lot_id[rows][start.units[rows] > 0])
     out: dict[str, pl.DataFrame] = {}
     lap(None, feedings.height, FIFO)
 
-    draws = pl.concat(draw_parts)  # the idle containers' part is always there
-
     # --- reorders: a purchase and a stock lot each (none at a site without meals) ---
     created = T.conform(STOCK, lots.head(0))
-    lot_key = pl.DataFrame(schema={"fc": pl.Int64, "lot": pl.Int32, "new_id": draws["id"].dtype})
-    if new_parts:
-        new = pl.concat(new_parts)
-        bought = (
-            new.sort("purchase_date", "fc", "lot")
-            .with_columns(
-                created_at=(
-                    pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)
-                ).dt.replace_time_zone("UTC"),
-                batch_number=pl.format(
-                    "LOT-{}-{}-{}",
-                    pl.col("purchase_date").dt.strftime("%Y%m"),
-                    pl.col("fc").cast(pl.String).str.zfill(3),
-                    pl.col("order").cast(pl.String).str.zfill(3),
-                ),
-                expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
-                notes=pl.lit("Reorder"),
-                feed_id=pl.col("feed").cast(pl.Int64) + 1,
-            )
-            .with_columns(updated_at=pl.col("created_at"))
+    new_id = np.zeros(0, np.int64)
+    if n_new:
+        reorders = (
+            Reorders.concat(new)
+            .frame()
+            .hstack([pl.Series("fc", np.concatenate(new_fc)), pl.Series("order", np.concatenate(new_no))])
         )
-        bought = bought.with_columns(id=ids.assign("inventory_feedpurchase", bought))
-        with_history(out, "inventory_feedpurchase", bought, MANAGER_ID, ids)
-
-        delivered = (
-            new.sort("entry_time", "fc", "lot")
-            .join(bought.select("fc", "lot", feed_purchase_id="id"), on=["fc", "lot"], maintain_order="left")
-            .with_columns(
-                entry_date="entry_time", created_at="entry_time", updated_at="entry_time", feed_container_id="fc"
-            )
+        fcs, nos = reorders["fc"].to_numpy(), reorders["lot"].to_numpy()
+        order = np.lexsort((nos, fcs, reorders["purchase_date"].cast(pl.Int32).to_numpy()))
+        bought_at = (pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
+            "UTC"
         )
-        delivered = delivered.with_columns(id=ids.assign(STOCK, delivered))
-        created = T.conform(STOCK, delivered.select(T.table(STOCK).column_names))
-        lot_key = delivered.select("fc", "lot", new_id=pl.col("id").cast(draws["id"].dtype))
+        bought = reorders[order].with_columns(
+            created_at=bought_at,
+            batch_number=pl.format(
+                "LOT-{}-{}-{}",
+                pl.col("purchase_date").dt.strftime("%Y%m"),
+                pl.col("fc").cast(pl.String).str.zfill(3),
+                pl.col("order").cast(pl.String).str.zfill(3),
+            ),
+            expiry_date=pl.col("purchase_date") + pl.duration(days=SHELF_LIFE_DAYS),
+            notes=pl.lit("Reorder"),
+            feed_id=pl.col("feed").cast(pl.Int64) + 1,
+            updated_at=bought_at,
+        )
+        purchase_id = ids.assign("inventory_feedpurchase", bought)
+        with_history(out, "inventory_feedpurchase", bought.hstack([purchase_id.alias("id")]), MANAGER_ID, ids)
+        purchase_of = np.empty(n_new, np.int64)
+        purchase_of[order] = purchase_id.to_numpy()
+        order = np.lexsort((nos, fcs, epoch_us(reorders["entry_time"])))
+        delivered = reorders[order].select(
+            "quantity_kg",
+            entry_date="entry_time",
+            created_at="entry_time",
+            updated_at="entry_time",
+            feed_container_id="fc",
+            feed_purchase_id=pl.lit(pl.Series(purchase_of[order])),
+        )
+        stock_id = ids.assign(STOCK, delivered)
+        created = T.conform(STOCK, delivered.hstack([stock_id.alias("id")]))
+        new_id = np.empty(n_new, np.int64)
+        new_id[order] = stock_id.to_numpy()
 
     # every lot's changes: '+' at its delivery, '~' after each FIFO draw (the lot as it is then);
     # numbered here, made into history rows (``stock_history``) when written, window by window
     every_lot = pl.concat([T.conform(STOCK, lots), created])
+    drawn = Draws.concat(draws)
+    lot_of = np.concatenate(draw_lot)
+    reordered = lot_of < 0
+    lot_of[reordered] = new_id[-1 - lot_of[reordered]]
     changes = pl.concat(
         [
             created.select(
@@ -272,8 +285,10 @@ def build(
                 updated_at="created_at",
                 history_change_reason=pl.lit(None, dtype=pl.String),
             ),
-            draws.join(lot_key, on=["fc", "lot"], how="left", maintain_order="left").select(
-                id=pl.coalesce("id", "new_id"),
+            drawn.frame()
+            .hstack([pl.Series("id", lot_of)])
+            .select(
+                "id",
                 history_date="time",
                 history_type=pl.lit("~"),
                 quantity_kg=column_value(T.table(STOCK).column("quantity_kg"), pl.col("remaining_kg")),
@@ -283,27 +298,46 @@ def build(
             ),
         ]
     )
-    del draws, draw_parts
     changes = order_history(changes)
-    changes = changes.with_columns(history_id=ids.assign(STOCK_HISTORY, changes))
+    changes = changes.hstack([ids.assign(STOCK_HISTORY, changes).alias("history_id")])
     out[STOCK] = every_lot  # final quantities come from the history (batches.cut)
     lap(STOCK, lot_history.height + changes.height)
 
     # --- the feeding events they supplied, with their FIFO cost ---
-    cost = (
-        pl.concat(costs).select(id="event_id", feed_cost="feed_cost", time="time")
-        if costs
-        else pl.DataFrame(schema={"id": pl.Int64, "feed_cost": pl.Float64, "time": pl.Datetime("us", "UTC")})
+    cost = pl.DataFrame(
+        {
+            "id": pl.Series(np.concatenate([p.meals.event_id for p in plans] or [np.zeros(0, np.int64)])),
+            "feed_cost": feed_cost(np.concatenate([p.cost for p in plans] or [np.zeros(0, np.int64)])),
+            "time": utc_times(np.concatenate([p.meals.time for p in plans] or [np.zeros(0, np.int64)])),
+        }
     )
     if not costed_feedings:  # the costs and the lots' changes (``window`` makes the big tables from them)
         out[STOCK_HISTORY] = lot_history
         out[FEED_COSTS] = cost
         out[FEED_CHANGES] = changes
         return out
-    whole = window(feedings.sort("created_at", "id"), cost, changes, every_lot, ids.profile)
+    whole = window(sort_unique(feedings, "created_at", "id"), cost, changes, every_lot, ids.profile)
     whole[STOCK_HISTORY] = pl.concat([lot_history, whole[STOCK_HISTORY]])
     lap(FEEDINGS, whole[FEEDINGS].height)
     return out | whole
+
+
+def _meals(feedings: pl.DataFrame) -> tuple[Meals, np.ndarray]:
+    """The feeding events as the meals of their feed containers, by (container, time, id), and each
+    one's container."""
+    if not feedings.height:  # (the frame may hold no column but container_id)
+        return Meals(*(np.zeros(0, np.int64),) * 4), np.zeros(0, np.int64)
+    meals = feedings.select(
+        fc=feed_container_of(pl.col("container_id")),
+        event_id="id",
+        time="created_at",
+        feed=pl.col("feed_id") - 1,
+        amount_kg="amount_kg",
+    )
+    fc = meals["fc"].to_numpy()
+    of = Meals.of(meals)
+    order = np.lexsort((of.event_id, of.time, fc))
+    return of.take(order), fc[order]
 
 
 FIFO_COLUMNS = ("id", "created_at", "container_id", "feed_id", "amount_kg")  # what build reads of the feedings
@@ -319,14 +353,30 @@ def window(
     return costed(feedings, costs, profile) | {STOCK_HISTORY: stock_history(changes, lots, profile)}
 
 
+def _rows_of(key: pl.Series, wanted: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``wanted`` value, a row of ``key`` holding it (or any row) and whether there is one: a
+    left join's match on unique keys, by bisection (a join query costs several times as much)."""
+    k, w = key.to_numpy(), wanted.to_numpy()
+    if not len(k):
+        return np.zeros(len(w), np.int64), np.zeros(len(w), bool)
+    o = np.argsort(k, kind="stable")
+    at = o[np.minimum(np.searchsorted(k, w, sorter=o), len(k) - 1)]
+    return at, k[at] == w
+
+
 def stock_history(changes: pl.DataFrame, lots: pl.DataFrame, profile: str) -> pl.DataFrame:
     """The lots' history rows for their numbered ``changes``: each the lot's row (from ``lots``)
     with the change's quantity and time."""
     T = Bound(profile)
     h = T.table(STOCK_HISTORY)
-    rows = changes.join(lots.drop("quantity_kg", "updated_at"), on="id", how="left", maintain_order="left")
+    at, found = _rows_of(lots["id"], changes["id"])
+    assert found.all(), "every change is of a lot of the site"
+    rows = changes.hstack(lots.drop("id", "quantity_kg", "updated_at")[at].get_columns())
     return T.conform(
-        STOCK_HISTORY, rows.with_columns(history_user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32)).select(h.column_names)
+        STOCK_HISTORY,
+        rows.select(
+            pl.lit(OPERATOR_ID, dtype=pl.Int32).alias(c) if c == "history_user_id" else c for c in h.column_names
+        ),
     )
 
 
@@ -334,14 +384,19 @@ def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str
     """The feeding events (as the batches wrote them, sorted by created_at and id) with their FIFO
     cost, and their '+' history rows."""
     T = Bound(profile)
-    # the rows are conformed already (by their batch): only the cost is new
-    # the cost column joined on the ids alone: the other columns are shared, not copied
-    feed_cost = feedings.select("id").join(cost, on="id", how="left", maintain_order="left")["feed_cost"]
-    costed = feedings.with_columns(feed_cost=feed_cost.round(2).cast(T.table(FEEDINGS).column("feed_cost").polars_type))
-    out = {FEEDINGS: costed.select(T.table(FEEDINGS).column_names)}
-    feedings_history = T.table(FEEDINGS).history_table
-    assert feedings_history is not None  # feeding events keep history
-    out[feedings_history] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
-        history_id=costed["history_id"]
+    table = T.table(FEEDINGS)
+    # the rows are conformed already (by their batch): only the cost is new (NULL where none is known)
+    at, found = _rows_of(cost["id"], feedings["id"])
+    fed = cost["feed_cost"].to_numpy()[at] if cost.height else np.zeros(len(at))
+    feed_cost = pl.lit(pl.Series(np.where(found, fed, np.nan), nan_to_null=True))
+    out = {
+        FEEDINGS: feedings.select(
+            feed_cost.round(2).cast(table.column(c).polars_type).alias(c) if c == "feed_cost" else c
+            for c in table.column_names
+        )
+    }
+    assert table.history_table is not None  # feeding events keep history
+    out[table.history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
+        history_id=feedings["history_id"]
     )
     return out
