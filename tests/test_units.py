@@ -3,7 +3,9 @@ and the planner."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -177,3 +179,41 @@ def test_rows_of_matches_a_left_join_on_unique_keys():
     assert found.tolist() == joined["row"].is_not_null().to_list()
     assert at[found].tolist() == joined["row"].drop_nulls().to_list()
     assert _rows_of(pl.Series([], dtype=pl.Int64), wanted)[1].tolist() == [False] * 6
+
+
+# the pipeline's stages, lowest first: each imports only the stages before it (issue 12: the table
+# layer and the model never import what is built on them; the base modules beside them — errors,
+# timing, store, snapshot, schemas — import none of these)
+LAYERS = ("model", "tables", "profiles", "run", "loaders", "check", "cli")
+
+
+def _imported_layers(path: Path, module: str) -> set[str]:
+    """The layers of aquagen (and ``loaders``) a module imports, from its source."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            package = module.split(".")[: len(module.split(".")) - node.level + (path.name == "__init__.py")]
+            target = ".".join([*package, node.module or ""]) if node.level else node.module or ""
+        elif isinstance(node, ast.Import):
+            target = node.names[0].name
+        else:
+            continue
+        parts = target.split(".")
+        out.add(parts[0] if parts[0] == "loaders" else parts[1] if parts[0] == "aquagen" and len(parts) > 1 else "")
+    return out & set(LAYERS)
+
+
+def test_each_stage_imports_only_the_stages_before_it():
+    root = Path(__file__).parents[1]
+    wrong = []
+    for path in sorted([*root.glob("aquagen/**/*.py"), *root.glob("loaders/*.py")]):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        parts = module.split(".")
+        layer = "loaders" if parts[0] == "loaders" else parts[1] if len(parts) > 1 else ""
+        layer = "cli" if layer == "__main__" else layer  # ``python -m aquagen``: the command line
+        if layer not in LAYERS:
+            assert not _imported_layers(path, module), f"{module} is a base module: it imports a stage"
+            continue
+        later = set(LAYERS[LAYERS.index(layer) + 1 :])
+        wrong += [f"{module} imports {x}" for x in sorted(_imported_layers(path, module) & later)]
+    assert wrong == []

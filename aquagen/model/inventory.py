@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import AquagenError
-from ..tables.order import _increasing
+from .arrays import increasing
 from .domain import FEEDS, SUPPLIERS
 from .seeds import LEAD_TIME_STREAM, PRICE_STREAM, rng_for
 
@@ -436,7 +436,7 @@ def plan(
     least the meal that first draws from it, so FIFO never drives a lot below 0 (``_fifo`` re-checks
     it). Raises AquagenError when the capacity cannot hold the stock a meal needs.
     """
-    if len(meals.time) > 1 and not _increasing([meals.time, meals.event_id]):  # (so are the draws: no sort below)
+    if len(meals.time) > 1 and not increasing([meals.time, meals.event_id]):  # (so are the draws: no sort below)
         raise AquagenError(f"feed container {feed_container_id}: consumption is not sorted by time and event id")
     if purchase_day is None:
         lots, day, cost, draws = _plan(meals, initial, capacity_kg, feed_container_id, seed)

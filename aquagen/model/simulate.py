@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
+from .arrays import kept_rows
 from .calendar import batch_draw
 from .domain import PARAMETERS
 from .environment import SEA_TEMP, temperatures, water_levels
@@ -92,17 +93,6 @@ def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
     else:
         day = s.cast(pl.Int32).to_numpy()
     return kept_rows(df, day <= (last - EPOCH).days)
-
-
-def kept_rows(df: pl.DataFrame, keep: np.ndarray) -> pl.DataFrame:
-    """The rows of ``df`` that ``keep`` says: the frame itself when all are, its first rows (a slice, no
-    copy) when those are the rows kept (simulated and built rows are mostly in time order), else a filter."""
-    n = int(np.count_nonzero(keep))
-    if n == len(keep):
-        return df
-    if keep[:n].all():
-        return df.head(n)
-    return df.filter(pl.Series(keep))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import polars as pl
 
 import schemas
 
-from ..model.simulate import kept_rows
+from ..model.arrays import kept_rows
 from .ids import when_column
 from .order import physical
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ..model.arrays import increasing
+
 
 def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
     """``df.sort(*keys)`` (ascending, as Polars sorts) by NumPy when every key is an integer or
@@ -18,7 +20,7 @@ def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
     arrays = _key_arrays(df, keys)
     if arrays is None:
         return df.sort(*keys)
-    if _increasing(arrays):  # already in order
+    if increasing(arrays):  # already in order
         return df
     packed = _packed(arrays)
     if packed is not None:
@@ -43,7 +45,7 @@ def in_order(df: pl.DataFrame, *keys: str) -> bool:
     if df.height < 2:
         return True
     arrays = _key_arrays(df, keys)
-    return arrays is not None and _increasing(arrays)
+    return arrays is not None and increasing(arrays)
 
 
 def _key_arrays(df: pl.DataFrame, keys: tuple[str, ...]) -> list[np.ndarray] | None:
@@ -65,16 +67,6 @@ def physical(s: pl.Series) -> np.ndarray:
     if dtype.is_temporal():
         return s.cast(pl.Int64).to_numpy()
     return s.to_physical().to_numpy()
-
-
-def _increasing(arrays: list[np.ndarray]) -> bool:
-    """Whether consecutive rows strictly increase in the keys' lexicographic order."""
-    later = np.zeros(len(arrays[0]) - 1, dtype=bool)
-    same = ~later
-    for a in arrays:
-        later |= same & (a[1:] > a[:-1])
-        same &= a[1:] == a[:-1]
-    return bool(later.all())
 
 
 def _packed(arrays: list[np.ndarray]) -> np.ndarray | None:
