@@ -22,6 +22,7 @@ from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
+from .records import linked
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -153,8 +154,10 @@ def build_with(
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
     )
-    # per assignment: what every child row needs
-    link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
+    # per assignment: what every child row needs, indexed by assignment_no (``records.linked``)
+    link = sort_unique(assignments, "assignment_no").select(
+        "assignment_no", bca_id="id", container_id="container_id", stage="stage"
+    )
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.UTC) + BATCH_CREATED
@@ -308,40 +311,34 @@ def build_with(
     lap("batch_mortalityevent")
 
     # --- growth samples ---
-    gs = (
-        sim.samples.sort("sample_date", "assignment_no")
-        .join(link, on="assignment_no", maintain_order="left")
-        .with_columns(
-            assignment_id=pl.col("bca_id"),
-            created_at=_at("sample_date", SAMPLE_TIME),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    gs = linked(sort_unique(sim.samples, "sample_date", "assignment_no"), link).with_columns(
+        assignment_id=pl.col("bca_id"),
+        created_at=_at("sample_date", SAMPLE_TIME),
+        updated_at=_at("sample_date", SAMPLE_TIME),
     )
     gs = up_to(gs, "created_at", plan.horizon)
     with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
     lap("batch_growthsample", gs.height)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
-    fe = sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no").join(
-        link, on="assignment_no", maintain_order="left"
-    )
+    fe = linked(sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no"), link)
+    fed_at = (pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))).dt
     fe = fe.with_columns(
         method=pl.lit("AUTOMATIC"),
         notes=pl.lit(""),
-        created_at=(
-            pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))
-        ).dt.replace_time_zone("UTC"),
+        created_at=fed_at.replace_time_zone("UTC"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         batch_assignment_id=pl.col("bca_id"),
         feed_id=pl.col("feed").cast(pl.Int64) + 1,
         recorded_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
         feed_cost=pl.lit(None, dtype=pl.Float64),
-    ).with_columns(updated_at=pl.col("created_at"))
+        updated_at=fed_at.replace_time_zone("UTC"),
+    )
     with_ids_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
     lap("inventory_feedingevent", fe.height)
 
     # --- environmental readings (no history table) ---
-    rd = sort_unique(sim.readings.join(link, on="assignment_no"), "reading_time", "container_id", "parameter")
+    rd = sort_unique(linked(sim.readings, link), "reading_time", "container_id", "parameter")
     container, parameter = pl.col("container_id"), pl.col("parameter")
     sensor = (
         pl.when(container <= SITES.n_hall_containers)
@@ -384,14 +381,11 @@ def build_with(
     je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal], how="vertical_relaxed").sort(
         "entry_time", maintain_order=True
     )
-    je = (
-        je.join(link, on="assignment_no", maintain_order="left")
-        .with_columns(
-            entry_date=pl.col("entry_time"),
-            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-            created_at=pl.col("entry_time"),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    je = linked(je, link).with_columns(
+        entry_date=pl.col("entry_time"),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        created_at=pl.col("entry_time"),
+        updated_at=pl.col("entry_time"),
     )
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
     out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
