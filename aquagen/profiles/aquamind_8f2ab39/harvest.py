@@ -16,7 +16,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound
 from aquagen.tables.ids import IdBook
 
-from .records import add, area_of, at
+from .records import add, area_of, at, linked
 
 HARVEST_TIME = dt.timedelta(hours=10)  # the ring is emptied at 09:00 (its departure); weighed in by 10:00
 LOTS_TIME = dt.timedelta(hours=16)  # the slaughterhouse reports grades and waste the same afternoon
@@ -43,7 +43,7 @@ def product_grades(t: dt.datetime, profile: str) -> pl.DataFrame:
 def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """Events, lots and waste of ``sim``'s harvests into ``out`` (``link``: assignment_no, bca_id, container_id)."""
     area, geography_id = area_of(plan.area_id)
-    ev = sim.harvests.sort("harvest_date", "assignment_no").join(link, on="assignment_no", maintain_order="left")
+    ev = linked(sim.harvests.sort("harvest_date", "assignment_no"), link)
     first_ring = SITES.ring_id(plan.area_id, 0)
     ev = ev.with_columns(
         event_date=at("harvest_date", HARVEST_TIME),

@@ -17,7 +17,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook, when_column
 
-from .records import add, at
+from .records import add, at, linked
 
 MORTALITY_TIME = dt.timedelta(hours=13)  # with the batch's daily mortality registration
 LICE_COUNT_TIME = dt.timedelta(hours=10)
@@ -43,6 +43,7 @@ _JOURNAL_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "resolution_notes": pl.String,
     "user_id": pl.Int32,
 }
+_JOURNAL = pl.Schema(_JOURNAL_COLUMNS)
 
 
 def _method(col: str, k: int) -> pl.Expr:
@@ -75,8 +76,7 @@ def build(
     # --- mortality records: per container and day, the cause of its deaths (a handled delousing's ring:
     # handling; ``health.mortality_by_container``) ---
     mr = (
-        health.mortality_by_container(sim)
-        .join(link, on="assignment_no", maintain_order="left")
+        linked(health.mortality_by_container(sim), link)
         .with_columns(
             event_date=at("date", MORTALITY_TIME),
             notes=pl.when(pl.col("handled"))
@@ -93,7 +93,7 @@ def build(
 
     # --- lice counts ---
     lc = (
-        counts.join(link, on="assignment_no", maintain_order="left")
+        linked(counts, link)
         .with_columns(
             count_date=at("date", LICE_COUNT_TIME),
             notes=pl.format(
@@ -111,7 +111,7 @@ def build(
     counts_section(out, up_to(lc, "count_date", plan.horizon), ids)
 
     # --- delousings and the vaccination ---
-    tr = treats.join(link, on="assignment_no", maintain_order="left").with_columns(
+    tr = linked(treats, link).with_columns(
         treatment_date=at("date", TREATMENT_TIME),
         treatment_type=_method("method", 1),
         description=pl.format(
@@ -160,7 +160,7 @@ def build(
             how="diagonal_relaxed",
         )
     # --- treatments of disease (and jellyfish) episodes, one per ring affected ---
-    dz = health.disease_treatments(sim).join(link, on="assignment_no", maintain_order="left")
+    dz = linked(health.disease_treatments(sim), link)
     tr = pl.concat(
         [
             tr,
@@ -258,7 +258,10 @@ def build(
                 schema=_JOURNAL_COLUMNS,
             )
         )
-    return pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
+    # the entries are built in the journal's columns and types; a frame of other types is cast
+    return pl.concat(
+        [j if j.schema == _JOURNAL else j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal]
+    )
 
 
 def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.DataFrame]:
@@ -369,8 +372,7 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
 
 def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     lab = (
-        health.lab_samples(sim)
-        .join(link, on="assignment_no", maintain_order="left")
+        linked(health.lab_samples(sim), link)
         .with_columns(
             sample_date=pl.col("date"),
             date_sent_to_lab=pl.col("sent"),

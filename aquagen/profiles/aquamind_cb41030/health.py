@@ -24,7 +24,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import harvest
 from aquagen.profiles.aquamind_8f2ab39 import health as plan_health
 from aquagen.profiles.aquamind_8f2ab39.batches import SAMPLE_TIME
-from aquagen.profiles.aquamind_8f2ab39.records import add
+from aquagen.profiles.aquamind_8f2ab39.records import add, linked
 from aquagen.tables.ids import IdBook
 from aquagen.tables.order import sort_unique
 
@@ -103,9 +103,7 @@ def growth_fish(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> No
     samples = out["batch_growthsample"].select(growth_sample_id="id", bca_id="assignment_id", sample_date="sample_date")
     fish = (
         sort_unique(
-            sim.sample_fish.join(
-                link.select("assignment_no", "bca_id"), on="assignment_no", maintain_order="left"
-            ).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
+            linked(sim.sample_fish, link).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
             "sample_date",
             "growth_sample_id",
             "fish_no",
