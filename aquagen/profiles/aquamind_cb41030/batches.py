@@ -258,7 +258,15 @@ def transfer_workflows(ctx: BatchTables) -> None:
     temp = first.join(
         sim.daily.select("assignment_no", day="date", temperature="temperature_c"), on=["assignment_no", "day"]
     )
-    water = sim.readings.with_columns(day=pl.col("reading_time").dt.date()).join(first, on=["assignment_no", "day"])
+    # the readings of those containers on those days only (a hundredth of the batch's), in their order
+    water = (
+        sim.readings.filter(
+            pl.col("assignment_no").is_in(first["assignment_no"].implode())
+            & pl.col("reading_time").dt.date().is_in(first["day"].unique().implode())
+        )
+        .with_columns(day=pl.col("reading_time").dt.date())
+        .join(first, on=["assignment_no", "day"], maintain_order="left")
+    )
     mean = lambda p: pl.col("value").filter(pl.col("parameter") == p).mean()
     env = (
         temp.group_by("workflow_id", "day")
