@@ -399,7 +399,9 @@ def build_with(
         harvest.build(out, plan, sim, link, ids)
 
     # --- monthly feeding summaries ---
-    container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
+    # the stored feedings (their amounts rounded as the table holds them), with their assignment
+    feedings = out["inventory_feedingevent"].with_columns(fe["assignment_no"])
+    container_summary, batch_summary = _summaries(plan, sim, assignments, feedings)
     with_ids_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
     with_ids_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
     lap("inventory_containerfeedingsummary", container_summary.height + batch_summary.height)
@@ -407,7 +409,8 @@ def build_with(
 
 
 def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedings: pl.DataFrame):
-    """Per assignment and per batch, per calendar month with feeding: feed totals, biomass, FCR.
+    """Per assignment and per batch, per calendar month with feeding (``feedings``: the feeding events'
+    rows with their assignment_no): feed totals, biomass, FCR.
 
     Starting biomass is the end of the day before the period (or the assignment's
     arrival); ending biomass the end of its last day; gain = ending - starting
@@ -415,9 +418,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     ratio fits numeric(5,3), else NULL.
     """
     created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
-    fed = feedings.join(
-        assignments.select(batch_assignment_id="id", assignment_no="assignment_no"), on="batch_assignment_id"
-    ).with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
+    fed = feedings.with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
     days = (
         sim.daily.join(
             assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
@@ -432,6 +433,10 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
     )
     sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
+    # the sums eager (as they always were: a lazy query may add in another order), the rest one lazy query
+    fed_per_month = fed.group_by("assignment_no", "month").agg(
+        total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()
+    )
     c = (
         days.group_by("assignment_no", "month")
         .agg(
@@ -440,16 +445,14 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             starting_biomass_kg=pl.col("before").first(),
             ending_biomass_kg=pl.col("biomass_kg").last(),
         )
+        .lazy()
+        .join(fed_per_month.lazy(), on=["assignment_no", "month"])
         .join(
-            fed.group_by("assignment_no", "month").agg(total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()),
-            on=["assignment_no", "month"],
-        )
-        .join(
-            sampled.with_columns(measured=pl.lit(True)),
+            sampled.lazy().with_columns(measured=pl.lit(True)),
             on=["assignment_no", "month"],
             how="left",
         )
-        .join(assignments.select("assignment_no", container_assignment_id="id"), on="assignment_no")
+        .join(assignments.lazy().select("assignment_no", container_assignment_id="id"), on="assignment_no")
         .with_columns(
             gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
             measured=pl.col("measured").fill_null(False),
@@ -464,6 +467,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
         .with_columns(updated_at=pl.col("created_at"))
         .sort("created_at", "container_assignment_id")
+        .collect()
     )
 
     total = sim.daily.group_by("date").agg(biomass=pl.col("biomass_kg").sum()).sort("date")
@@ -491,6 +495,9 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         / pl.col("total_feed_kg").filter(pl.col("fcr").is_not_null()).sum(),
         n_measured=pl.col("measured").sum(),
     )
+    fed_per_month = fed.group_by("month").agg(
+        total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
+    )
     b = (
         total.group_by("month")
         .agg(
@@ -500,14 +507,10 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             total_ending_biomass_kg=pl.col("biomass").last(),
             average_biomass_kg=pl.col("biomass").mean(),
         )
-        .join(
-            fed.group_by("month").agg(
-                total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
-            ),
-            on="month",
-        )
-        .join(harvested, on="month", how="left")
-        .join(per_container, on="month")
+        .lazy()
+        .join(fed_per_month.lazy(), on="month")
+        .join(harvested.lazy(), on="month", how="left")
+        .join(per_container.lazy(), on="month")
         .with_columns(
             gain=pl.col("total_ending_biomass_kg")
             - pl.col("total_starting_biomass_kg")
@@ -532,6 +535,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
         .with_columns(updated_at=pl.col("created_at"))
         .sort("created_at")
+        .collect()
     )
     return c, b
 
