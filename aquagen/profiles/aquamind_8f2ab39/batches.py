@@ -22,7 +22,7 @@ from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
-from .records import linked
+from .records import collected, linked
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -437,7 +437,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     fed_per_month = fed.group_by("assignment_no", "month").agg(
         total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()
     )
-    c = (
+    c = collected(
         days.group_by("assignment_no", "month")
         .agg(
             period_start=pl.col("date").min(),
@@ -467,7 +467,6 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
         .with_columns(updated_at=pl.col("created_at"))
         .sort("created_at", "container_assignment_id")
-        .collect()
     )
 
     total = sim.daily.group_by("date").agg(biomass=pl.col("biomass_kg").sum()).sort("date")
@@ -498,7 +497,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     fed_per_month = fed.group_by("month").agg(
         total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
     )
-    b = (
+    b = collected(
         total.group_by("month")
         .agg(
             period_start=pl.col("date").min(),
@@ -535,7 +534,6 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
         .with_columns(updated_at=pl.col("created_at"))
         .sort("created_at")
-        .collect()
     )
     return c, b
 

@@ -19,6 +19,16 @@ def at(date_col: str, offset: dt.timedelta) -> pl.Expr:
     return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
 
 
+_AS_WRITTEN = pl.QueryOptFlags.none()
+
+
+def collected(query: pl.LazyFrame) -> pl.DataFrame:
+    """``query`` run as written, in memory: a chain of steps as one query, without the optimizer's passes
+    and the engine's resolution (on a builder's small frames each costs about what a step does, and the
+    eager chain pays a query per step)."""
+    return query.collect(engine="in-memory", optimizations=_AS_WRITTEN)
+
+
 def linked(df: pl.DataFrame, link: pl.DataFrame) -> pl.DataFrame:
     """``df`` with its assignments' ``link`` columns after its own, as an inner join on assignment_no
     keeping ``df``'s order gives them: a gather, since assignment_no indexes ``link`` (a batch's

@@ -29,6 +29,7 @@ import polars as pl
 from aquagen.model import domain as D
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles.aquamind_8f2ab39.batches import BatchTables
+from aquagen.profiles.aquamind_8f2ab39.records import collected
 from aquagen.tables.order import sort_unique
 
 TABLE = "batch_actualdailyassignmentstate"
@@ -88,14 +89,13 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     query (a chain of eager steps paid a query each)."""
     sim: BatchSim = ctx.sim
     start = sim.stage_changes["date"][0]
-    temps = (  # eager: a lazy query sums the means' values in another order (other last bits)
-        sim.readings.filter(pl.col("parameter") == TEMPERATURE)
+    temps = (
+        sim.readings.lazy()
+        .filter(pl.col("parameter") == TEMPERATURE)
         .group_by("assignment_no", date=pl.col("reading_time").dt.date())
         .agg(temp_c=pl.col("value").mean())
     )
-    samples = sim.samples.lazy().select(
-        "assignment_no", date="sample_date", sample_g=pl.col("avg_weight_g").round(2)
-    )
+    samples = sim.samples.lazy().select("assignment_no", date="sample_date", sample_g=pl.col("avg_weight_g").round(2))
     stage_max = pl.col("stage").replace_strict(
         list(range(len(D.STAGES))), [s.weight_max_g for s in D.STAGES], return_dtype=pl.Float64
     )
@@ -103,7 +103,7 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     d = (
         sim.daily.lazy()
         .join(ctx.assignments.lazy().select("assignment_no", "id", "container_id", "stage"), on="assignment_no")
-        .join(temps.lazy(), on=["assignment_no", "date"], how="left")
+        .join(temps, on=["assignment_no", "date"], how="left")
         .join(samples, on=["assignment_no", "date"], how="left")
         .sort("assignment_no", "date")
         .with_columns(
@@ -137,25 +137,27 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
         flag.fill_null(False).cast(pl.Int64) * (1 << (len(FLAGS) - 1 - i)) for i, flag in enumerate(flags)
     )
     texts = _texts()
-    rows = d.select(
-        date="date",
-        day_number=((pl.col("date") - pl.lit(start)).dt.total_days() + 1).cast(pl.Int32),
-        avg_weight_g="weight",
-        population="population",
-        biomass_kg="biomass",
-        temp_c="temp_c",
-        mortality_count="deaths",
-        feed_kg="feed_kg",
-        observed_fcr=pl.when(has_fcr).then(pl.min_horizontal(pl.col("feed_kg") / pl.col("gain"), pl.lit(FCR_CAP))),
-        anchor_type=pl.when(anchored).then(pl.lit("growth_sample")),
-        sources=pl.lit(texts["sources"]).gather(code),
-        confidence_scores=pl.lit(texts["confidence_scores"]).gather(code),
-        last_computed_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(COMPUTED)).dt.replace_time_zone("UTC"),
-        assignment_id="id",
-        batch_id=pl.lit(ctx.plan.batch_id, dtype=pl.Int64),
-        container_id="container_id",
-        lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1 + pl.col("moved").cast(pl.Int64),
-    ).collect()
+    rows = collected(
+        d.select(
+            date="date",
+            day_number=((pl.col("date") - pl.lit(start)).dt.total_days() + 1).cast(pl.Int32),
+            avg_weight_g="weight",
+            population="population",
+            biomass_kg="biomass",
+            temp_c="temp_c",
+            mortality_count="deaths",
+            feed_kg="feed_kg",
+            observed_fcr=pl.when(has_fcr).then(pl.min_horizontal(pl.col("feed_kg") / pl.col("gain"), pl.lit(FCR_CAP))),
+            anchor_type=pl.when(anchored).then(pl.lit("growth_sample")),
+            sources=pl.lit(texts["sources"]).gather(code),
+            confidence_scores=pl.lit(texts["confidence_scores"]).gather(code),
+            last_computed_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(COMPUTED)).dt.replace_time_zone("UTC"),
+            assignment_id="id",
+            batch_id=pl.lit(ctx.plan.batch_id, dtype=pl.Int64),
+            container_id="container_id",
+            lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1 + pl.col("moved").cast(pl.Int64),
+        )
+    )
     return sort_unique(rows, "date", "assignment_id")
 
 
