@@ -260,7 +260,10 @@ def build(
         )
     # the entries are built in the journal's columns and types; a frame of other types is cast
     return pl.concat(
-        [j if j.schema == _JOURNAL else j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal]
+        [
+            j if j.schema == _JOURNAL else j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()])
+            for j in journal
+        ]
     )
 
 
