@@ -22,7 +22,7 @@ from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
-from .records import collected, linked
+from .records import collected, linked, utc
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -178,7 +178,7 @@ def build_with(
                     {
                         "date": [sim.actual_end_date],
                         "stage": states["stage"][-1:],
-                        "history_date": [done],
+                        "history_date": utc([done]),
                         "lifecycle_stage_id": states["lifecycle_stage_id"][-1:],
                         "status": ["COMPLETED"],
                         "actual_end_date": [sim.actual_end_date],
@@ -194,16 +194,17 @@ def build_with(
         start_date=pl.lit(sim.stage_changes["date"][0]),
         expected_end_date=pl.lit(sim.expected_end_date),
         notes=pl.lit(""),
-        created_at=pl.lit(created),
+        created_at=pl.lit(utc([created])).first(),
         updated_at=pl.col("history_date"),
         species_id=pl.lit(1, dtype=pl.Int64),
         batch_type=pl.lit("STANDARD"),
     )
     base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
-    out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
+    batch_rows = T.conform("batch_batch", batch_states.select(base_cols))
+    out["batch_batch"] = batch_rows.tail(1)  # its last state
     hist = T.history(
         "batch_batch",
-        T.conform("batch_batch", batch_states.select(base_cols)),
+        batch_rows,
         batch_states["history_date"],
         "+",
         SYSTEM_ID,
