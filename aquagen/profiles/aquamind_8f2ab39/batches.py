@@ -214,15 +214,16 @@ def build_with(
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = T.table("batch_batchcontainerassignment").column_names
-    fixed = assignments.select(
-        "assignment_no",
-        "id",
-        "container_id",
-        "lifecycle_stage_id",
-        "assignment_date",
-        "created_at",
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        notes=pl.lit(""),
+    # every state: the assignment's fixed columns, then its values at that moment (one query for all)
+    fixed = (
+        pl.col("assignment_no"),
+        pl.col("id"),
+        pl.col("container_id"),
+        pl.col("lifecycle_stage_id"),
+        pl.col("assignment_date"),
+        pl.col("created_at"),
+        pl.lit(plan.batch_id, dtype=pl.Int64).alias("batch_id"),
+        pl.lit("").alias("notes"),
     )
     samples_by_day = sim.samples.select("assignment_no", "sample_date").sort("sample_date")
     daily = (
@@ -237,10 +238,8 @@ def build_with(
         )
         .drop("_d")
     )
-    created_rows = fixed.join(
-        assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
-    ).select(
-        pl.exclude("initial_population", "initial_weight_g"),
+    created_rows = assignments.lazy().select(
+        *fixed,
         population_count=pl.col("initial_population").cast(pl.Int64),
         avg_weight_g=pl.col("initial_weight_g"),
         departure_date=pl.lit(None, dtype=pl.Date),
@@ -250,43 +249,47 @@ def build_with(
         history_date=pl.col("created_at"),
         history_type=pl.lit("+"),
     )
-    update_rows = fixed.join(daily, on="assignment_no").select(
-        pl.exclude(
-            "date",
-            "population",
-            "deaths",
+    update_rows = (
+        assignments.lazy()
+        .select(*fixed)
+        .join(
+            daily.lazy().select("assignment_no", "date", "population", "avg_weight_g", "last_weighing_date"),
+            on="assignment_no",
+        )
+        .select(
+            pl.exclude("date", "population", "avg_weight_g", "last_weighing_date"),
+            population_count=pl.col("population").cast(pl.Int64),
+            avg_weight_g=pl.col("avg_weight_g"),
+            departure_date=pl.lit(None, dtype=pl.Date),
+            is_active=pl.lit(True),
+            last_weighing_date=pl.col("last_weighing_date"),
+            updated_at=_at("date", GROWTH_UPDATE),
+            history_date=_at("date", GROWTH_UPDATE),
+            history_type=pl.lit("~"),
+        )
+    )
+    departed = (
+        assignments.lazy()
+        .filter(pl.col("departure_date").is_not_null())
+        .select(
+            *fixed,
+            "population_count",
             "avg_weight_g",
-            "biomass_kg",
-            "temperature_c",
-            "feed_kg",
+            "departure_date",
+            "is_active",
             "last_weighing_date",
-        ),
-        population_count=pl.col("population").cast(pl.Int64),
-        avg_weight_g=pl.col("avg_weight_g"),
-        departure_date=pl.lit(None, dtype=pl.Date),
-        is_active=pl.lit(True),
-        last_weighing_date=pl.col("last_weighing_date"),
-        updated_at=_at("date", GROWTH_UPDATE),
-        history_date=_at("date", GROWTH_UPDATE),
-        history_type=pl.lit("~"),
+            updated_at=_at("departure_date", MOVE_TIME),
+            history_date=_at("departure_date", MOVE_TIME),
+            history_type=pl.lit("~"),
+        )
     )
-    final = fixed.join(
-        assignments.select(
-            "assignment_no", "population_count", "avg_weight_g", "departure_date", "is_active", "last_weighing_date"
-        ),
-        on="assignment_no",
-    )
-    departed = final.filter(pl.col("departure_date").is_not_null()).with_columns(
-        updated_at=_at("departure_date", MOVE_TIME),
-        history_date=_at("departure_date", MOVE_TIME),
-        history_type=pl.lit("~"),
-    )
-    states = pl.concat([s.select(created_rows.columns) for s in (created_rows, update_rows, departed)])
     # biomass from the stored (2-decimal) weight, as the application's save() computes it
-    states = states.with_columns(
-        population_count=pl.col("population_count").cast(pl.Int64),
-        avg_weight_g=pl.col("avg_weight_g").round(2),
-    ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
+    weight = pl.col("avg_weight_g").round(2)
+    states = collected(
+        pl.concat([created_rows, update_rows, departed]).with_columns(
+            avg_weight_g=weight, biomass_kg=pl.col("population_count") * weight / 1000
+        )
+    )
     last = sort_unique(states, "id", "history_date").group_by("id", maintain_order=True).last()
     out["batch_batchcontainerassignment"] = T.conform(
         "batch_batchcontainerassignment", last.select(bca_cols).sort("id")
