@@ -149,7 +149,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
         [
             pl.DataFrame(
                 {
-                    **fixed,
+                    **{k: [v] for k, v in fixed.items()},  # lists: a scalar is broadcast by a query each
                     "created_at": moments[:1],
                     "status": ["PLANNED"],
                     "total_eggs_received": [0],
