@@ -297,18 +297,14 @@ def assignment_mortality(ctx: BatchTables) -> None:
     handling, as its mortality record), and the handling losses of the transfer actions (on the source
     assignment, at the move)."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
-    daily = (
-        mortality_by_container(sim)
-        .join(sim.daily.select("assignment_no", "date", "avg_weight_g"), on=["assignment_no", "date"])
-        .select(
-            event_date="date",
-            count="count",
-            biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
-            cause="cause",
-            assignment_no="assignment_no",
-            description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
-            created_at=_at(pl.col("date"), MORTALITY_TIME),
-        )
+    daily = mortality_by_container(sim).select(
+        event_date="date",
+        count="count",
+        biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
+        cause="cause",
+        assignment_no="assignment_no",
+        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
+        created_at=_at(pl.col("date"), MORTALITY_TIME),
     )
     handling = sim.transfers.filter(pl.col("mortality_count") > 0).select(
         event_date="transfer_date",
@@ -321,16 +317,13 @@ def assignment_mortality(ctx: BatchTables) -> None:
     )
     # a stable sort: the handling losses of one tank moved to several on a day tie on the sort's columns
     # and keep the transfers' order (an unstable sort's order of ties is the sort algorithm's)
-    mo = (
-        up_to(
-            pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
-            "created_at",
-            plan.horizon,
-        )
-        .with_columns(
-            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-            assignment_id=bca_of("assignment_no"),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    mo = up_to(
+        pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
+        "created_at",
+        plan.horizon,
+    ).with_columns(
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        assignment_id=bca_of("assignment_no"),
+        updated_at=pl.col("created_at"),
     )
     with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)
