@@ -424,9 +424,8 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
     fed = feedings.with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
     days = (
-        sim.daily.join(
-            assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
-        )
+        sim.daily.lazy()
+        .join(assignments.lazy().select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no")
         .sort("assignment_no", "date")
         .with_columns(
             month=pl.col("date").dt.truncate("1mo"),
@@ -437,7 +436,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
     )
     sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
-    # the sums eager (as they always were: a lazy query may add in another order), the rest one lazy query
+    # the feed sums eager, the rest one query
     fed_per_month = fed.group_by("assignment_no", "month").agg(
         total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()
     )
@@ -449,7 +448,6 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             starting_biomass_kg=pl.col("before").first(),
             ending_biomass_kg=pl.col("biomass_kg").last(),
         )
-        .lazy()
         .join(fed_per_month.lazy(), on=["assignment_no", "month"])
         .join(
             sampled.lazy().with_columns(measured=pl.lit(True)),
