@@ -139,11 +139,13 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     (assignment_no, date, episode), fish (event, fish_no, weight_g, length_cm) and scores (event,
     fish_no, parameter 0..8, score 1..5; worse during an episode)."""
     rng = stream(sim, SAMPLING)
-    daily = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
     start = sim.stage_changes["date"][0]
     days = [start + dt.timedelta(days=k) for k in range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)]
-    cand = daily.filter(pl.col("date").is_in(days) & (pl.col("stage") > 0) & (pl.col("population") >= 100)).sort(
-        "date", "assignment_no"
+    cand = (  # the sampling days' rows first (a thirtieth of the days), then their stage
+        sim.daily.filter(pl.col("date").is_in(days) & (pl.col("population") >= 100))
+        .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+        .filter(pl.col("stage") > 0)
+        .sort("date", "assignment_no")
     )
     pick = (
         cand.with_columns(u=pl.Series(rng.random(cand.height)))
