@@ -53,12 +53,8 @@ def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -
     t = T.table(name)
     when = when_column(name, ids.profile)
     pk = t.primary_key[0]
-    base = T.conform(
-        name,
-        df.with_columns(pl.Series(pk, ids.assign(name, df))).select(
-            [c for c in t.column_names if c in df.columns or c == pk]
-        ),
-    )
+    key = pl.lit(pl.Series(pk, ids.assign(name, df)))
+    base = T.conform(name, df.select([key if c == pk else c for c in t.column_names if c in df.columns or c == pk]))
     out[name] = base
     if t.history_table:
         out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids)
