@@ -22,7 +22,7 @@ from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
-from .records import collected, linked, utc
+from .records import collected, last_states, linked, utc
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -290,10 +290,8 @@ def build_with(
             avg_weight_g=weight, biomass_kg=pl.col("population_count") * weight / 1000
         )
     )
-    last = sort_unique(states, "id", "history_date").group_by("id", maintain_order=True).last()
-    out["batch_batchcontainerassignment"] = T.conform(
-        "batch_batchcontainerassignment", last.select(bca_cols).sort("id")
-    )
+    last = last_states(sort_unique(states, "id", "history_date"))
+    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select(bca_cols))
     out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
         T.history(

@@ -25,7 +25,7 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39.batches import MOVE_TIME
-from aquagen.profiles.aquamind_8f2ab39.records import utc
+from aquagen.profiles.aquamind_8f2ab39.records import last_states, utc
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook
 
@@ -223,7 +223,7 @@ def with_states(out: dict, T: Bound, ids: IdBook, name: str, states: pl.DataFram
     cols = T.table(name).column_names
     states = states.sort("id", "updated_at")
     rows = T.conform(name, states.select([c for c in cols if c in states.columns]))
-    out[name] = rows.group_by("id", maintain_order=True).last().sort("id")
+    out[name] = last_states(rows)
     user = pl.when(states["history_type"] == "+").then(pl.lit(MANAGER_ID)).otherwise(pl.lit(OPERATOR_ID))
     hist = T.history(name, rows, states["updated_at"], "+", user).with_columns(history_type=states["history_type"])
     out[T.table(name).history_table] = numbered_history(name, hist, ids)
