@@ -48,24 +48,29 @@ def derived(sim: BatchSim, make: Callable[[BatchSim], pl.DataFrame]) -> pl.DataF
 
 
 def mortality_by_container(sim: BatchSim) -> pl.DataFrame:
-    """Deaths per assignment and day (assignment_no, date, count, cause, handled): each container's
-    deaths with its own cause that day (``events.mortality_frame``), except on the day of a delousing
-    that handled fish: the treated ring's deaths are handling (its loss is most of them). ``handled``:
-    the treated ring that day. Made once per batch (``derived``)."""
+    """Deaths per assignment and day (assignment_no, date, count, cause, handled, avg_weight_g): each
+    container's deaths with its own cause that day (``events.mortality_frame``), except on the day of a
+    delousing that handled fish: the treated ring's deaths are handling (its loss is most of them).
+    ``handled``: the treated ring that day; ``avg_weight_g``: the day's weight of its fish. Made once per
+    batch (``derived``)."""
     return derived(sim, _mortality_by_container)
 
 
 def _mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     treated = sim.treatments.filter(pl.col("handling_loss") > 0)
+    handled = pl.col("handled").fill_null(False)
     return (
         sim.daily.filter(pl.col("deaths") > 0)
-        .select("assignment_no", "date", "cause", count="deaths")
+        .select("assignment_no", "date", "cause", "avg_weight_g", count="deaths")
         .join(treated.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
-        .with_columns(
-            cause=pl.when(pl.col("handled")).then(pl.lit("HANDLING")).otherwise(pl.col("cause")),
-            handled=pl.col("handled").fill_null(False),
+        .select(
+            "assignment_no",
+            "date",
+            "count",
+            cause=pl.when(handled).then(pl.lit("HANDLING")).otherwise(pl.col("cause")),
+            handled=handled,
+            avg_weight_g="avg_weight_g",
         )
-        .select("assignment_no", "date", "count", "cause", "handled")
         .sort("date", "assignment_no")
     )
 
@@ -134,11 +139,13 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     (assignment_no, date, episode), fish (event, fish_no, weight_g, length_cm) and scores (event,
     fish_no, parameter 0..8, score 1..5; worse during an episode)."""
     rng = stream(sim, SAMPLING)
-    daily = sim.daily.join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
     start = sim.stage_changes["date"][0]
     days = [start + dt.timedelta(days=k) for k in range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)]
-    cand = daily.filter(pl.col("date").is_in(days) & (pl.col("stage") > 0) & (pl.col("population") >= 100)).sort(
-        "date", "assignment_no"
+    cand = (  # the sampling days' rows first (a thirtieth of the days), then their stage
+        sim.daily.filter(pl.col("date").is_in(days) & (pl.col("population") >= 100))
+        .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+        .filter(pl.col("stage") > 0)
+        .sort("date", "assignment_no")
     )
     pick = (
         cand.with_columns(u=pl.Series(rng.random(cand.height)))

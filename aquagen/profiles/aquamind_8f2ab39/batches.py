@@ -22,6 +22,7 @@ from aquagen.tables.order import sort_unique
 from aquagen.timing import BUILD, Laps
 
 from . import environment, harvest, health, scenario
+from .records import collected, last_states, linked, utc
 
 # Times of day (UTC) of the events that have no time column of their own.
 BATCH_CREATED = dt.timedelta(hours=7)
@@ -153,8 +154,10 @@ def build_with(
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
     )
-    # per assignment: what every child row needs
-    link = assignments.select("assignment_no", bca_id="id", container_id="container_id", stage="stage")
+    # per assignment: what every child row needs, indexed by assignment_no (``records.linked``)
+    link = sort_unique(assignments, "assignment_no").select(
+        "assignment_no", bca_id="id", container_id="container_id", stage="stage"
+    )
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.UTC) + BATCH_CREATED
@@ -175,7 +178,7 @@ def build_with(
                     {
                         "date": [sim.actual_end_date],
                         "stage": states["stage"][-1:],
-                        "history_date": [done],
+                        "history_date": utc([done]),
                         "lifecycle_stage_id": states["lifecycle_stage_id"][-1:],
                         "status": ["COMPLETED"],
                         "actual_end_date": [sim.actual_end_date],
@@ -191,16 +194,17 @@ def build_with(
         start_date=pl.lit(sim.stage_changes["date"][0]),
         expected_end_date=pl.lit(sim.expected_end_date),
         notes=pl.lit(""),
-        created_at=pl.lit(created),
+        created_at=pl.lit(utc([created])).first(),
         updated_at=pl.col("history_date"),
         species_id=pl.lit(1, dtype=pl.Int64),
         batch_type=pl.lit("STANDARD"),
     )
     base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
-    out["batch_batch"] = T.conform("batch_batch", batch_states.tail(1).select(base_cols))
+    batch_rows = T.conform("batch_batch", batch_states.select(base_cols))
+    out["batch_batch"] = batch_rows.tail(1)  # its last state
     hist = T.history(
         "batch_batch",
-        T.conform("batch_batch", batch_states.select(base_cols)),
+        batch_rows,
         batch_states["history_date"],
         "+",
         SYSTEM_ID,
@@ -210,15 +214,16 @@ def build_with(
 
     # --- assignments: '+' at the move, '~' every 20:00 growth update, '~' at departure ---
     bca_cols = T.table("batch_batchcontainerassignment").column_names
-    fixed = assignments.select(
-        "assignment_no",
-        "id",
-        "container_id",
-        "lifecycle_stage_id",
-        "assignment_date",
-        "created_at",
-        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-        notes=pl.lit(""),
+    # every state: the assignment's fixed columns, then its values at that moment (one query for all)
+    fixed = (
+        pl.col("assignment_no"),
+        pl.col("id"),
+        pl.col("container_id"),
+        pl.col("lifecycle_stage_id"),
+        pl.col("assignment_date"),
+        pl.col("created_at"),
+        pl.lit(plan.batch_id, dtype=pl.Int64).alias("batch_id"),
+        pl.lit("").alias("notes"),
     )
     samples_by_day = sim.samples.select("assignment_no", "sample_date").sort("sample_date")
     daily = (
@@ -233,10 +238,8 @@ def build_with(
         )
         .drop("_d")
     )
-    created_rows = fixed.join(
-        assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
-    ).select(
-        pl.exclude("initial_population", "initial_weight_g"),
+    created_rows = assignments.lazy().select(
+        *fixed,
         population_count=pl.col("initial_population").cast(pl.Int64),
         avg_weight_g=pl.col("initial_weight_g"),
         departure_date=pl.lit(None, dtype=pl.Date),
@@ -246,47 +249,49 @@ def build_with(
         history_date=pl.col("created_at"),
         history_type=pl.lit("+"),
     )
-    update_rows = fixed.join(daily, on="assignment_no").select(
-        pl.exclude(
-            "date",
-            "population",
-            "deaths",
+    update_rows = (
+        assignments.lazy()
+        .select(*fixed)
+        .join(
+            daily.lazy().select("assignment_no", "date", "population", "avg_weight_g", "last_weighing_date"),
+            on="assignment_no",
+        )
+        .select(
+            pl.exclude("date", "population", "avg_weight_g", "last_weighing_date"),
+            population_count=pl.col("population").cast(pl.Int64),
+            avg_weight_g=pl.col("avg_weight_g"),
+            departure_date=pl.lit(None, dtype=pl.Date),
+            is_active=pl.lit(True),
+            last_weighing_date=pl.col("last_weighing_date"),
+            updated_at=_at("date", GROWTH_UPDATE),
+            history_date=_at("date", GROWTH_UPDATE),
+            history_type=pl.lit("~"),
+        )
+    )
+    departed = (
+        assignments.lazy()
+        .filter(pl.col("departure_date").is_not_null())
+        .select(
+            *fixed,
+            "population_count",
             "avg_weight_g",
-            "biomass_kg",
-            "temperature_c",
-            "feed_kg",
+            "departure_date",
+            "is_active",
             "last_weighing_date",
-        ),
-        population_count=pl.col("population").cast(pl.Int64),
-        avg_weight_g=pl.col("avg_weight_g"),
-        departure_date=pl.lit(None, dtype=pl.Date),
-        is_active=pl.lit(True),
-        last_weighing_date=pl.col("last_weighing_date"),
-        updated_at=_at("date", GROWTH_UPDATE),
-        history_date=_at("date", GROWTH_UPDATE),
-        history_type=pl.lit("~"),
+            updated_at=_at("departure_date", MOVE_TIME),
+            history_date=_at("departure_date", MOVE_TIME),
+            history_type=pl.lit("~"),
+        )
     )
-    final = fixed.join(
-        assignments.select(
-            "assignment_no", "population_count", "avg_weight_g", "departure_date", "is_active", "last_weighing_date"
-        ),
-        on="assignment_no",
-    )
-    departed = final.filter(pl.col("departure_date").is_not_null()).with_columns(
-        updated_at=_at("departure_date", MOVE_TIME),
-        history_date=_at("departure_date", MOVE_TIME),
-        history_type=pl.lit("~"),
-    )
-    states = pl.concat([s.select(created_rows.columns) for s in (created_rows, update_rows, departed)])
     # biomass from the stored (2-decimal) weight, as the application's save() computes it
-    states = states.with_columns(
-        population_count=pl.col("population_count").cast(pl.Int64),
-        avg_weight_g=pl.col("avg_weight_g").round(2),
-    ).with_columns(biomass_kg=pl.col("population_count") * pl.col("avg_weight_g") / 1000)
-    last = sort_unique(states, "id", "history_date").group_by("id", maintain_order=True).last()
-    out["batch_batchcontainerassignment"] = T.conform(
-        "batch_batchcontainerassignment", last.select(bca_cols).sort("id")
+    weight = pl.col("avg_weight_g").round(2)
+    states = collected(
+        pl.concat([created_rows, update_rows, departed]).with_columns(
+            avg_weight_g=weight, biomass_kg=pl.col("population_count") * weight / 1000
+        )
     )
+    last = last_states(sort_unique(states, "id", "history_date"))
+    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select(bca_cols))
     out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
         T.history(
@@ -308,40 +313,34 @@ def build_with(
     lap("batch_mortalityevent")
 
     # --- growth samples ---
-    gs = (
-        sim.samples.sort("sample_date", "assignment_no")
-        .join(link, on="assignment_no", maintain_order="left")
-        .with_columns(
-            assignment_id=pl.col("bca_id"),
-            created_at=_at("sample_date", SAMPLE_TIME),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    gs = linked(sort_unique(sim.samples, "sample_date", "assignment_no"), link).with_columns(
+        assignment_id=pl.col("bca_id"),
+        created_at=_at("sample_date", SAMPLE_TIME),
+        updated_at=_at("sample_date", SAMPLE_TIME),
     )
     gs = up_to(gs, "created_at", plan.horizon)
     with_ids_and_history(out, "batch_growthsample", gs, OPERATOR_ID, ids)
     lap("batch_growthsample", gs.height)
 
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
-    fe = sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no").join(
-        link, on="assignment_no", maintain_order="left"
-    )
+    fe = linked(sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no"), link)
+    fed_at = (pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))).dt
     fe = fe.with_columns(
         method=pl.lit("AUTOMATIC"),
         notes=pl.lit(""),
-        created_at=(
-            pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))
-        ).dt.replace_time_zone("UTC"),
+        created_at=fed_at.replace_time_zone("UTC"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         batch_assignment_id=pl.col("bca_id"),
         feed_id=pl.col("feed").cast(pl.Int64) + 1,
         recorded_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
         feed_cost=pl.lit(None, dtype=pl.Float64),
-    ).with_columns(updated_at=pl.col("created_at"))
+        updated_at=fed_at.replace_time_zone("UTC"),
+    )
     with_ids_and_history(out, "inventory_feedingevent", fe, OPERATOR_ID, ids)
     lap("inventory_feedingevent", fe.height)
 
     # --- environmental readings (no history table) ---
-    rd = sort_unique(sim.readings.join(link, on="assignment_no"), "reading_time", "container_id", "parameter")
+    rd = sort_unique(linked(sim.readings, link), "reading_time", "container_id", "parameter")
     container, parameter = pl.col("container_id"), pl.col("parameter")
     sensor = (
         pl.when(container <= SITES.n_hall_containers)
@@ -384,14 +383,11 @@ def build_with(
     je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal], how="vertical_relaxed").sort(
         "entry_time", maintain_order=True
     )
-    je = (
-        je.join(link, on="assignment_no", maintain_order="left")
-        .with_columns(
-            entry_date=pl.col("entry_time"),
-            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-            created_at=pl.col("entry_time"),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    je = linked(je, link).with_columns(
+        entry_date=pl.col("entry_time"),
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        created_at=pl.col("entry_time"),
+        updated_at=pl.col("entry_time"),
     )
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
     out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
@@ -405,7 +401,9 @@ def build_with(
         harvest.build(out, plan, sim, link, ids)
 
     # --- monthly feeding summaries ---
-    container_summary, batch_summary = _summaries(plan, sim, assignments, out["inventory_feedingevent"])
+    # the stored feedings (their amounts rounded as the table holds them), with their assignment
+    feedings = out["inventory_feedingevent"].with_columns(fe["assignment_no"])
+    container_summary, batch_summary = _summaries(plan, sim, assignments, feedings)
     with_ids_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
     with_ids_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)
     lap("inventory_containerfeedingsummary", container_summary.height + batch_summary.height)
@@ -413,7 +411,8 @@ def build_with(
 
 
 def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedings: pl.DataFrame):
-    """Per assignment and per batch, per calendar month with feeding: feed totals, biomass, FCR.
+    """Per assignment and per batch, per calendar month with feeding (``feedings``: the feeding events'
+    rows with their assignment_no): feed totals, biomass, FCR.
 
     Starting biomass is the end of the day before the period (or the assignment's
     arrival); ending biomass the end of its last day; gain = ending - starting
@@ -421,13 +420,10 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     ratio fits numeric(5,3), else NULL.
     """
     created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
-    fed = feedings.join(
-        assignments.select(batch_assignment_id="id", assignment_no="assignment_no"), on="batch_assignment_id"
-    ).with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
+    fed = feedings.with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
     days = (
-        sim.daily.join(
-            assignments.select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no"
-        )
+        sim.daily.lazy()
+        .join(assignments.lazy().select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no")
         .sort("assignment_no", "date")
         .with_columns(
             month=pl.col("date").dt.truncate("1mo"),
@@ -438,7 +434,11 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
     )
     sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
-    c = (
+    # the feed sums eager, the rest one query
+    fed_per_month = fed.group_by("assignment_no", "month").agg(
+        total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()
+    )
+    c = collected(
         days.group_by("assignment_no", "month")
         .agg(
             period_start=pl.col("date").min(),
@@ -446,16 +446,13 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             starting_biomass_kg=pl.col("before").first(),
             ending_biomass_kg=pl.col("biomass_kg").last(),
         )
+        .join(fed_per_month.lazy(), on=["assignment_no", "month"])
         .join(
-            fed.group_by("assignment_no", "month").agg(total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()),
-            on=["assignment_no", "month"],
-        )
-        .join(
-            sampled.with_columns(measured=pl.lit(True)),
+            sampled.lazy().with_columns(measured=pl.lit(True)),
             on=["assignment_no", "month"],
             how="left",
         )
-        .join(assignments.select("assignment_no", container_assignment_id="id"), on="assignment_no")
+        .join(assignments.lazy().select("assignment_no", container_assignment_id="id"), on="assignment_no")
         .with_columns(
             gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
             measured=pl.col("measured").fill_null(False),
@@ -497,7 +494,10 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         / pl.col("total_feed_kg").filter(pl.col("fcr").is_not_null()).sum(),
         n_measured=pl.col("measured").sum(),
     )
-    b = (
+    fed_per_month = fed.group_by("month").agg(
+        total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
+    )
+    b = collected(
         total.group_by("month")
         .agg(
             period_start=pl.col("date").min(),
@@ -506,14 +506,10 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             total_ending_biomass_kg=pl.col("biomass").last(),
             average_biomass_kg=pl.col("biomass").mean(),
         )
-        .join(
-            fed.group_by("month").agg(
-                total_feed_kg=pl.col("amount_kg").sum(), average_feeding_percentage=pl.col("feeding_percentage").mean()
-            ),
-            on="month",
-        )
-        .join(harvested, on="month", how="left")
-        .join(per_container, on="month")
+        .lazy()
+        .join(fed_per_month.lazy(), on="month")
+        .join(harvested.lazy(), on="month", how="left")
+        .join(per_container.lazy(), on="month")
         .with_columns(
             gain=pl.col("total_ending_biomass_kg")
             - pl.col("total_starting_biomass_kg")

@@ -123,8 +123,11 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
         on="destination_assignment_id",
         maintain_order="left",
     )
-    day = (
-        sim.readings.filter(pl.col("parameter").is_in([_DO, _PH, _CO2]))
+    day = (  # of the transfer days only (a fiftieth of the batch's readings)
+        sim.readings.filter(
+            pl.col("parameter").is_in([_DO, _PH, _CO2])
+            & pl.col("reading_time").dt.date().is_in(tr["transfer_date"].unique().implode())
+        )
         .group_by("assignment_no", date=pl.col("reading_time").dt.date())
         .agg(
             oxygen=pl.col("value").filter(pl.col("parameter") == _DO).mean(),

@@ -16,7 +16,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.conform import Bound
 from aquagen.tables.ids import IdBook
 
-from .records import add, area_of, at
+from .records import add, area_of, at, linked
 
 HARVEST_TIME = dt.timedelta(hours=10)  # the ring is emptied at 09:00 (its departure); weighed in by 10:00
 LOTS_TIME = dt.timedelta(hours=16)  # the slaughterhouse reports grades and waste the same afternoon
@@ -43,10 +43,11 @@ def product_grades(t: dt.datetime, profile: str) -> pl.DataFrame:
 def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """Events, lots and waste of ``sim``'s harvests into ``out`` (``link``: assignment_no, bca_id, container_id)."""
     area, geography_id = area_of(plan.area_id)
-    ev = sim.harvests.sort("harvest_date", "assignment_no").join(link, on="assignment_no", maintain_order="left")
+    ev = linked(sim.harvests.sort("harvest_date", "assignment_no"), link)
     first_ring = SITES.ring_id(plan.area_id, 0)
+    harvested = at("harvest_date", HARVEST_TIME)
     ev = ev.with_columns(
-        event_date=at("harvest_date", HARVEST_TIME),
+        event_date=harvested,
         document_ref=pl.format(
             "HRV-{}-{}-RING-{}",
             pl.lit(plan.batch_number),
@@ -57,7 +58,9 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
         dest_geography_id=pl.lit(geography_id, dtype=pl.Int64),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         assignment_id=pl.col("bca_id"),
-    ).with_columns(created_at=pl.col("event_date"), updated_at=pl.col("event_date"))
+        created_at=harvested,
+        updated_at=harvested,
+    )
     events = add(out, "harvest_harvestevent", ev, OPERATOR_ID, ids)
     event_of = ev.select("assignment_no", "harvest_date", event_id=events["id"])
 
@@ -66,18 +69,11 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
     rings = sim.harvests.sort("harvest_date", "assignment_no").with_columns(pl.col("avg_weight_g").round(2))
     lots, waste = grade(health.stream(sim, health.HARVEST), rings)
     stamp = at("harvest_date", LOTS_TIME)
-    lots = (
-        lots.join(event_of, on="assignment_no", maintain_order="left")
-        .with_columns(
-            product_grade_id=pl.col("grade").cast(pl.Int64) + 1,
-            created_at=stamp,
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    lots = lots.join(event_of, on="assignment_no", maintain_order="left").with_columns(
+        product_grade_id=pl.col("grade").cast(pl.Int64) + 1, created_at=stamp, updated_at=stamp
     )
     add(out, "harvest_harvestlot", lots, OPERATOR_ID, ids)
-    waste = (
-        waste.join(event_of, on="assignment_no", maintain_order="left")
-        .with_columns(created_at=stamp)
-        .with_columns(updated_at=pl.col("created_at"))
+    waste = waste.join(event_of, on="assignment_no", maintain_order="left").with_columns(
+        created_at=stamp, updated_at=stamp
     )
     add(out, "harvest_harvestwaste", waste, OPERATOR_ID, ids)

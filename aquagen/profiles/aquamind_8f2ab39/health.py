@@ -17,7 +17,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook, when_column
 
-from .records import add, at
+from .records import add, at, collected, linked, utc
 
 MORTALITY_TIME = dt.timedelta(hours=13)  # with the batch's daily mortality registration
 LICE_COUNT_TIME = dt.timedelta(hours=10)
@@ -74,9 +74,9 @@ def build(
 
     # --- mortality records: per container and day, the cause of its deaths (a handled delousing's ring:
     # handling; ``health.mortality_by_container``) ---
-    mr = (
-        health.mortality_by_container(sim)
-        .join(link, on="assignment_no", maintain_order="left")
+    mr = collected(
+        linked(health.mortality_by_container(sim), link)
+        .lazy()
         .with_columns(
             event_date=at("date", MORTALITY_TIME),
             notes=pl.when(pl.col("handled"))
@@ -92,8 +92,9 @@ def build(
     add(out, "health_mortalityrecord", mr, OPERATOR_ID, ids)
 
     # --- lice counts ---
-    lc = (
-        counts.join(link, on="assignment_no", maintain_order="left")
+    lc = collected(
+        linked(counts, link)
+        .lazy()
         .with_columns(
             count_date=at("date", LICE_COUNT_TIME),
             notes=pl.format(
@@ -111,27 +112,32 @@ def build(
     counts_section(out, up_to(lc, "count_date", plan.horizon), ids)
 
     # --- delousings and the vaccination ---
-    tr = treats.join(link, on="assignment_no", maintain_order="left").with_columns(
-        treatment_date=at("date", TREATMENT_TIME),
-        treatment_type=_method("method", 1),
-        description=pl.format(
-            "{} against sea lice in ring {}: {} adult females per fish counted",
-            _method("method", 0),
-            ring,
-            pl.col("adult_females_per_fish").round(2),
+    # one query for the treatments of every kind (the delousings, the vaccination, the episodes)
+    tr = (
+        linked(treats, link)
+        .lazy()
+        .with_columns(
+            treatment_date=at("date", TREATMENT_TIME),
+            treatment_type=_method("method", 1),
+            description=pl.format(
+                "{} against sea lice in ring {}: {} adult females per fish counted",
+                _method("method", 0),
+                ring,
+                pl.col("adult_females_per_fish").round(2),
+            )
+            + pl.when(pl.col("handling_loss") > 0)
+            .then(pl.lit("; fish starved on the day and the day after"))
+            .otherwise(pl.lit("")),
+            dosage=_method("method", 2),
+            duration_days=_method("method", 3).cast(pl.Int32),
+            withholding_period_days=_method("method", 4).cast(pl.Int32),
+            outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9)
+            .then(pl.lit("successful"))
+            .otherwise(pl.lit("partial")),
+            batch_id=batch,
+            batch_assignment_id=pl.col("bca_id"),
+            user_id=pl.lit(VET_ID, dtype=pl.Int32),
         )
-        + pl.when(pl.col("handling_loss") > 0)
-        .then(pl.lit("; fish starved on the day and the day after"))
-        .otherwise(pl.lit("")),
-        dosage=_method("method", 2),
-        duration_days=_method("method", 3).cast(pl.Int32),
-        withholding_period_days=_method("method", 4).cast(pl.Int32),
-        outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9)
-        .then(pl.lit("successful"))
-        .otherwise(pl.lit("partial")),
-        batch_id=batch,
-        batch_assignment_id=pl.col("bca_id"),
-        user_id=pl.lit(VET_ID, dtype=pl.Int32),
     )
     vac = health.vaccination(sim)
     if vac is not None:
@@ -155,16 +161,18 @@ def build(
                         "user_id": [VET_ID],
                         "vaccination_type_id": [vac["vaccine"] + 1],
                     }
-                ).with_columns(treatment_date=at("date", VACCINATION_TIME)),
+                )
+                .lazy()
+                .with_columns(treatment_date=at("date", VACCINATION_TIME)),
             ],
             how="diagonal_relaxed",
         )
     # --- treatments of disease (and jellyfish) episodes, one per ring affected ---
-    dz = health.disease_treatments(sim).join(link, on="assignment_no", maintain_order="left")
+    dz = linked(health.disease_treatments(sim), link)
     tr = pl.concat(
         [
             tr,
-            dz.with_columns(
+            dz.lazy().with_columns(
                 treatment_date=at("date", TREATMENT_TIME),
                 description=pl.format("{} in ring {}: {}", pl.col("name"), ring, pl.col("diagnosis")),
                 withholding_period_days="withholding_days",
@@ -176,7 +184,7 @@ def build(
         how="diagonal_relaxed",
     )
     tr = tr.with_columns(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
-    add(out, "health_treatment", tr.sort("treatment_date", "container_id", nulls_last=False), VET_ID, ids)
+    add(out, "health_treatment", collected(tr.sort("treatment_date", "container_id", nulls_last=False)), VET_ID, ids)
 
     _sampling(out, sim, link, ids, plan.horizon)
     _lab(out, sim, link, ids)
@@ -188,7 +196,7 @@ def build(
     per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
 
     def entry(when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr):
-        return t.select(
+        return t.lazy().select(
             entry_time=when,
             assignment_no="assignment_no",
             category=pl.lit(category),
@@ -244,7 +252,7 @@ def build(
         journal.append(
             pl.DataFrame(
                 {
-                    "entry_time": [when],
+                    "entry_time": utc([when]),
                     "assignment_no": [tank["assignment_no"].min()],
                     "category": ["vaccination"],
                     "severity": [None],
@@ -256,18 +264,18 @@ def build(
                     "user_id": [MANAGER_ID],
                 },
                 schema=_JOURNAL_COLUMNS,
-            )
+            ).lazy()
         )
-    return pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
+    return collected(pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal]))
 
 
-def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.DataFrame]:
+def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.LazyFrame]:
     """A disease episode's journal in each ring treated: raised mortality reported (operator), the
     diagnosis (veterinarian), the treatment (veterinarian) with its outcome."""
     kind = pl.col("kind")
 
     def entry(day: str, time: dt.timedelta, category: str, severity: str, text: pl.Expr, user: int, notes: pl.Expr):
-        return dz.select(
+        return dz.lazy().select(
             entry_time=at(day, time),
             assignment_no="assignment_no",
             category=pl.lit(category),
@@ -317,9 +325,8 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
     """Health sampling events with their fish and scores; the event's aggregates from its stored fish.
     Events after ``horizon`` are left out, with their fish and scores (``up_to``)."""
     events, fish, scores = health.sampling(sim)
-    fish = fish.with_columns(weight_g=pl.col("weight_g").round(2), length_cm=pl.col("length_cm").round(2)).with_columns(
-        k=100 * pl.col("weight_g") / pl.col("length_cm") ** 3
-    )
+    weight, length = pl.col("weight_g").round(2), pl.col("length_cm").round(2)  # as stored
+    fish = fish.with_columns(weight_g=weight, length_cm=length, k=100 * weight / length**3)
     agg = fish.group_by("event").agg(
         avg_weight_g=pl.col("weight_g").mean(),
         std_dev_weight_g=pl.col("weight_g").std(),
@@ -332,9 +339,10 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
         avg_k_factor=pl.col("k").mean(),
         calculated_sample_size=pl.len().cast(pl.Int32),
     )
-    ev = (
-        events.join(agg, on="event")
-        .join(link, on="assignment_no")
+    ev = collected(
+        events.lazy()
+        .join(agg.lazy(), on="event")
+        .join(link.lazy(), on="assignment_no")
         .sort("event")
         .with_columns(
             sampling_date=pl.col("date"),
@@ -351,26 +359,26 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
     ev = up_to(ev, "created_at", horizon)
     base = add(out, "health_healthsamplingevent", ev, VET_ID, ids)
     event_id = ev.select("event", "created_at", sampling_event_id=base["id"])
-    obs = (
-        fish.join(event_id, on="event", maintain_order="left")
+    obs = collected(
+        fish.lazy()
+        .join(event_id.lazy(), on="event", maintain_order="left")
         .sort("event", "fish_no")
-        .with_columns(fish_identifier=pl.col("fish_no").cast(pl.String))
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns(fish_identifier=pl.col("fish_no").cast(pl.String), updated_at=pl.col("created_at"))
     )
     obs_base = add(out, "health_individualfishobservation", obs, VET_ID, ids)
     obs_id = obs.select("event", "fish_no", "created_at", individual_fish_observation_id=obs_base["id"])
-    sc = (
-        scores.join(obs_id, on=["event", "fish_no"], maintain_order="left")
-        .with_columns(parameter_id=pl.col("parameter").cast(pl.Int64) + 1)
-        .with_columns(updated_at=pl.col("created_at"))
+    sc = collected(
+        scores.lazy()
+        .join(obs_id.lazy(), on=["event", "fish_no"], maintain_order="left")
+        .with_columns(parameter_id=pl.col("parameter").cast(pl.Int64) + 1, updated_at=pl.col("created_at"))
     )
     add(out, "health_fishparameterscore", sc, VET_ID, ids)
 
 
 def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
-    lab = (
-        health.lab_samples(sim)
-        .join(link, on="assignment_no", maintain_order="left")
+    lab = collected(
+        linked(health.lab_samples(sim), link)
+        .lazy()
         .with_columns(
             sample_date=pl.col("date"),
             date_sent_to_lab=pl.col("sent"),

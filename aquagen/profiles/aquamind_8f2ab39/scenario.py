@@ -415,7 +415,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
         m.rate,
         rng_for(plan.seed, plan.shard, SCENARIO_STREAM),
     )
-    scen = pl.DataFrame({"created_at": [created]}, schema={"created_at": pl.Datetime("us", "UTC")})
+    scen = batch.select("created_at")
     scenario_id = ids.assign("scenario", scen)[0]
     out["scenario"] = T.conform(
         "scenario",
@@ -439,6 +439,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
     )
     day = np.arange(1, duration + 1)
     dates = pl.date_range(start, start + dt.timedelta(days=duration - 1), "1d", eager=True)
+    every_day = batch["created_at"].gather([0] * duration)  # the batch's creation (not a datetime a row)
     rows_df = pl.DataFrame(
         {
             "projection_date": dates,
@@ -449,12 +450,13 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
             "daily_feed": rows["daily_feed"],
             "cumulative_feed": rows["cumulative_feed"],
             "temperature": rows["temperature"],
-            "created_at": pl.Series([created] * duration, dtype=pl.Datetime("us", "UTC")),
+            "created_at": every_day,
             "current_stage_id": (rows["stage"] + 1).astype(np.int64),
+            "updated_at": every_day,
         }
-    ).with_columns(updated_at=pl.col("created_at"))
+    )
     if head:
-        run = pl.DataFrame({"created_at": [created]}, schema={"created_at": pl.Datetime("us", "UTC")})
+        run = scen
         run_id = ids.assign("scenario_projection_run", run)[0]
         snapshot = {
             "scenario": {"name": f"Baseline {plan.batch_number}", "start_date": start.isoformat()},
@@ -483,13 +485,13 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
                 scenario_id=pl.lit(scenario_id, dtype=pl.Int64),
             ),
         )
-        rows_df = rows_df.with_columns(projection_run_id=pl.lit(run_id, dtype=pl.Int64))
+        owner = {"projection_run_id": pl.lit(run_id, dtype=pl.Int64)}
         # the batch pins its run from its creation on (every state of it: the as-of cut keeps the last)
         for name in ("batch_batch", "batch_historicalbatch"):
             out[name] = out[name].with_columns(pinned_projection_run_id=pl.lit(run_id, dtype=pl.Int64))
     else:
-        rows_df = rows_df.with_columns(scenario_id=pl.lit(scenario_id, dtype=pl.Int64))
-    rows_df = rows_df.with_columns(projection_id=ids.assign("scenario_scenarioprojection", rows_df))
+        owner = {"scenario_id": pl.lit(scenario_id, dtype=pl.Int64)}
+    rows_df = rows_df.with_columns(projection_id=ids.assign("scenario_scenarioprojection", rows_df), **owner)
     out["scenario_scenarioprojection"] = T.conform("scenario_scenarioprojection", rows_df)
 
 

@@ -25,6 +25,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import batches as plan_batches
 from aquagen.profiles.aquamind_8f2ab39 import scenario
 from aquagen.profiles.aquamind_8f2ab39.batches import MORTALITY_TIME, MOVE_TIME, BatchTables
+from aquagen.profiles.aquamind_8f2ab39.records import collected
 from aquagen.tables.conform import column_value, with_ids_and_history
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
@@ -77,8 +78,10 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
     """Every container move as an action of its transition's workflow, with the values it executes."""
     sim, bca_of = ctx.sim, ctx.bca_of
     moved = pl.col("transferred_count") + pl.col("mortality_count")
-    return (
-        sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no")
+    moving_days = sim.daily.lazy().filter(pl.col("date").is_in(sim.transfers["transfer_date"].unique().implode()))
+    return collected(
+        sim.transfers.lazy()
+        .sort("transfer_date", "source_assignment_no", "dest_assignment_no")
         .with_columns(
             stage=pl.col("dest_stage").cast(pl.Int64),
             action_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("dest_stage"),
@@ -88,12 +91,12 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
             dest_assignment_id=bca_of("dest_assignment_no"),
         )
         .join(
-            ctx.assignments.select(dest_assignment_no="assignment_no", dest_container_id="container_id"),
+            ctx.assignments.lazy().select(dest_assignment_no="assignment_no", dest_container_id="container_id"),
             on="dest_assignment_no",
             maintain_order="left",
         )
         .join(
-            sim.daily.select(dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"),
+            moving_days.select(dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"),
             on=["dest_assignment_no", "transfer_date"],
             how="left",
             maintain_order="left",
@@ -107,8 +110,9 @@ def transfer_workflows(ctx: BatchTables) -> None:
     plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
     acts = _actions(ctx)
     start = sim.stage_changes["date"][0]
-    wf = (
-        acts.group_by("stage", maintain_order=True)
+    wf = collected(
+        acts.lazy()
+        .group_by("stage", maintain_order=True)
         .agg(
             planned_start_date=pl.col("transfer_date").min(),
             planned_completion_date=pl.col("transfer_date").max(),
@@ -184,6 +188,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
                 ctx.T.table(ACTION).column("transferred_biomass_kg"), pl.col("transferred_biomass_kg")
             ).sum(),
         )
+        .lazy()  # the sums eager (in their order), the rest one query
         .sort("stage", "transfer_date")
         .with_columns(
             actions_completed=pl.col("n").cum_sum().over("stage").cast(pl.Int32),
@@ -191,7 +196,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             total_mortality_count=pl.col("lost").cum_sum().over("stage"),
             total_biomass_kg=pl.col("biomass").cum_sum().over("stage"),
         )
-        .join(wf, on="stage")
+        .join(wf.lazy(), on="stage")
     )
     fixed: dict[str, str | pl.Expr] = dict(
         id="id",
@@ -234,19 +239,21 @@ def transfer_workflows(ctx: BatchTables) -> None:
         history_type=pl.lit("+"),
     )
     complete = pl.col("actions_completed") >= pl.col("total_actions_planned")
-    progress = days.select(
-        **fixed,
-        status=pl.when(complete).then(pl.lit("COMPLETED")).otherwise(pl.lit("IN_PROGRESS")),
-        total_transferred_count="total_transferred_count",
-        total_mortality_count="total_mortality_count",
-        total_biomass_kg="total_biomass_kg",
-        actions_completed="actions_completed",
-        completion_percentage=(pl.col("actions_completed") * 100 / pl.col("total_actions_planned")).round(2),
-        actual_start_date="planned_start_date",
-        actual_completion_date=pl.when(complete).then(pl.col("transfer_date")),
-        completed_by_id=pl.when(complete).then(pl.lit(MANAGER_ID, dtype=pl.Int32)),
-        updated_at=_at(pl.col("transfer_date"), MOVE_TIME + WORKFLOW_UPDATE),
-        history_type=pl.lit("~"),
+    progress = collected(
+        days.select(
+            **fixed,
+            status=pl.when(complete).then(pl.lit("COMPLETED")).otherwise(pl.lit("IN_PROGRESS")),
+            total_transferred_count="total_transferred_count",
+            total_mortality_count="total_mortality_count",
+            total_biomass_kg="total_biomass_kg",
+            actions_completed="actions_completed",
+            completion_percentage=(pl.col("actions_completed") * 100 / pl.col("total_actions_planned")).round(2),
+            actual_start_date="planned_start_date",
+            actual_completion_date=pl.when(complete).then(pl.col("transfer_date")),
+            completed_by_id=pl.when(complete).then(pl.lit(MANAGER_ID, dtype=pl.Int32)),
+            updated_at=_at(pl.col("transfer_date"), MOVE_TIME + WORKFLOW_UPDATE),
+            history_type=pl.lit("~"),
+        )
     )
     with_states(out, ctx.T, ctx.ids, WORKFLOW, pl.concat([planned, progress], how="diagonal_relaxed"))
 
@@ -258,13 +265,22 @@ def transfer_workflows(ctx: BatchTables) -> None:
     temp = first.join(
         sim.daily.select("assignment_no", day="date", temperature="temperature_c"), on=["assignment_no", "day"]
     )
-    water = sim.readings.with_columns(day=pl.col("reading_time").dt.date()).join(first, on=["assignment_no", "day"])
+    # the readings of those containers on those days only (a hundredth of the batch's), in their order
+    water = (
+        sim.readings.filter(
+            pl.col("assignment_no").is_in(first["assignment_no"].implode())
+            & pl.col("reading_time").dt.date().is_in(first["day"].unique().implode())
+        )
+        .with_columns(day=pl.col("reading_time").dt.date())
+        .join(first, on=["assignment_no", "day"], maintain_order="left")
+    )
     mean = lambda p: pl.col("value").filter(pl.col("parameter") == p).mean()
-    env = (
+    env = collected(
         temp.group_by("workflow_id", "day")
         .agg(temperature=pl.col("temperature").mean())
+        .lazy()  # the means eager (in their order), the rest one query
         .join(
-            water.group_by("workflow_id", "day").agg(oxygen=mean(OXYGEN), ph=mean(PH)),
+            water.group_by("workflow_id", "day").agg(oxygen=mean(OXYGEN), ph=mean(PH)).lazy(),
             on=["workflow_id", "day"],
             how="left",
         )
@@ -289,18 +305,14 @@ def assignment_mortality(ctx: BatchTables) -> None:
     handling, as its mortality record), and the handling losses of the transfer actions (on the source
     assignment, at the move)."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
-    daily = (
-        mortality_by_container(sim)
-        .join(sim.daily.select("assignment_no", "date", "avg_weight_g"), on=["assignment_no", "date"])
-        .select(
-            event_date="date",
-            count="count",
-            biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
-            cause="cause",
-            assignment_no="assignment_no",
-            description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
-            created_at=_at(pl.col("date"), MORTALITY_TIME),
-        )
+    daily = mortality_by_container(sim).select(
+        event_date="date",
+        count="count",
+        biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
+        cause="cause",
+        assignment_no="assignment_no",
+        description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
+        created_at=_at(pl.col("date"), MORTALITY_TIME),
     )
     handling = sim.transfers.filter(pl.col("mortality_count") > 0).select(
         event_date="transfer_date",
@@ -313,16 +325,13 @@ def assignment_mortality(ctx: BatchTables) -> None:
     )
     # a stable sort: the handling losses of one tank moved to several on a day tie on the sort's columns
     # and keep the transfers' order (an unstable sort's order of ties is the sort algorithm's)
-    mo = (
-        up_to(
-            pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
-            "created_at",
-            plan.horizon,
-        )
-        .with_columns(
-            batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
-            assignment_id=bca_of("assignment_no"),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    mo = up_to(
+        pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
+        "created_at",
+        plan.horizon,
+    ).with_columns(
+        batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
+        assignment_id=bca_of("assignment_no"),
+        updated_at=pl.col("created_at"),
     )
     with_ids_and_history(out, "batch_mortalityevent", mo, OPERATOR_ID, ids)

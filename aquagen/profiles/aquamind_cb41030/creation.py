@@ -25,6 +25,7 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39.batches import MOVE_TIME
+from aquagen.profiles.aquamind_8f2ab39.records import last_states, utc
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook
 
@@ -81,18 +82,15 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     T = Bound(ids.profile)
     start = sim.stage_changes["date"][0]
     created = created_at(start)
-    trays = (
-        out["batch_batchcontainerassignment"]
-        .filter(pl.col("lifecycle_stage_id") == 1)
-        .select("id")
-        .join(
-            out[TRAY_HISTORY].filter(pl.col("history_type") == "+").select("id", "population_count", "container_id"),
-            on="id",
-        )
-        .sort("container_id")
-    )
+    # the trays (the first stage's assignments) by their first ('+') history rows; delivered in container order
+    h = out[TRAY_HISTORY]
+    first_rows = h.select((pl.col("history_type") == "+") & (pl.col("lifecycle_stage_id") == 1)).to_series()
+    placeholder = h.filter(first_rows)
+    trays = placeholder.sort("container_id")
     n = trays.height
     delivered = [dt.datetime.combine(start, dt.time(), dt.UTC) + DELIVERY_TIME + i * DELIVERY_STEP for i in range(n)]
+    moments = utc([created, *delivered])  # creation, then each tray's delivery
+    created_lit = pl.lit(moments[:1]).first()
     doa = (
         (trays["population_count"] * (0.001 + 0.0005 * ((plan.batch_id * 7 + pl.int_range(n, eager=True) * 3) % 5)))
         .round(0)
@@ -101,47 +99,34 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     actual = trays["population_count"]
 
     # --- the trays: a placeholder from the workflow's creation, filled at delivery ---
-    h = out[TRAY_HISTORY]
-    first_rows = (pl.col("history_type") == "+") & pl.col("id").is_in(trays["id"].implode())
-    placeholder = h.filter(first_rows)
-    filled = (
-        placeholder.join(pl.DataFrame({"id": trays["id"], "_at": delivered}), on="id")
-        .with_columns(history_date=pl.col("_at"), updated_at=pl.col("_at"), history_type=pl.lit("~"))
-        .drop("_at")
-    )
+    filled = trays.with_columns(history_date=moments[1:], updated_at=moments[1:], history_type=pl.lit("~"))
     placeholder = placeholder.with_columns(
         population_count=pl.lit(0).cast(h.schema["population_count"]),
         biomass_kg=pl.lit(0).cast(h.schema["biomass_kg"]),
         is_active=pl.lit(False),
     )
-    out[TRAY_HISTORY] = pl.concat([h.filter(~first_rows), placeholder, filled])
+    out[TRAY_HISTORY] = pl.concat([h.filter(~first_rows), placeholder, filled])  # numbered in history order
     ids.number(out, TRAY_HISTORY)
 
     # --- the batch: PLANNED at creation, RECEIVING at the first delivery, ACTIVE at the last ---
-    b = out[BATCH_HISTORY].with_columns(created_at=pl.lit(created))
-    first = b.filter(pl.col("history_type") == "+")
-    b = pl.concat(
-        [
-            first.with_columns(status=pl.lit("PLANNED"), history_date=pl.lit(created), updated_at=pl.lit(created)),
-            first.with_columns(
-                status=pl.lit("RECEIVING"),
-                history_date=pl.lit(delivered[0]),
-                updated_at=pl.lit(delivered[0]),
-                history_type=pl.lit("~"),
-            ),
-            first.with_columns(
-                history_date=pl.lit(delivered[-1]), updated_at=pl.lit(delivered[-1]), history_type=pl.lit("~")
-            ),
-            b.filter(pl.col("history_type") != "+"),
-        ]
+    b = out[BATCH_HISTORY]
+    added = b["history_type"] == "+"
+    first = b.filter(added)  # the batch's one '+' row
+    arrival = moments.gather([0, 1, n])
+    b = pl.concat([pl.concat([first] * 3), b.filter(~added)]).with_columns(
+        created_at=created_lit,
+        status=pl.concat([pl.Series(["PLANNED", "RECEIVING"]), first["status"], b["status"].filter(~added)]),
+        history_date=pl.concat([arrival, b["history_date"].filter(~added)]),
+        updated_at=pl.concat([arrival, b["updated_at"].filter(~added)]),
+        history_type=pl.concat([pl.Series(["+", "~", "~"]), b["history_type"].filter(~added)]),
     )
     out[BATCH_HISTORY] = b
     ids.number(out, BATCH_HISTORY)
-    out["batch_batch"] = out["batch_batch"].with_columns(created_at=pl.lit(created))
+    out["batch_batch"] = out["batch_batch"].with_columns(created_at=created_lit)
 
     # --- the workflow and its actions ---
     supplier = plan.batch_id % len(EGG_SUPPLIERS)
-    wf = pl.DataFrame({"created_at": [created]})
+    wf = pl.DataFrame({"created_at": moments[:1]})
     wf_id = ids.assign(WORKFLOW, wf)[0]
     fixed = dict(
         id=wf_id,
@@ -155,7 +140,6 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
         total_actions=n,
         cancellation_reason="",
         notes=f"Eyed eggs for {plan.batch_number} into Hall A trays",
-        created_at=created,
         batch_id=plan.batch_id,
         created_by_id=MANAGER_ID,
         external_supplier_id=supplier + 1,
@@ -165,19 +149,21 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
         [
             pl.DataFrame(
                 {
-                    **fixed,
+                    **{k: [v] for k, v in fixed.items()},  # lists: a scalar is broadcast by a query each
+                    "created_at": moments[:1],
                     "status": ["PLANNED"],
                     "total_eggs_received": [0],
                     "total_mortality_on_arrival": [0],
                     "actions_completed": [0],
                     "progress_percentage": [0.0],
-                    "updated_at": [created],
+                    "updated_at": moments[:1],
                     "history_type": ["+"],
                 }
             ),
             pl.DataFrame(
                 {
                     **{k: [v] * n for k, v in fixed.items()},
+                    "created_at": moments.gather([0] * n),
                     "status": ["IN_PROGRESS"] * (n - 1) + ["COMPLETED"],
                     "total_eggs_received": actual.cum_sum(),
                     "total_mortality_on_arrival": doa.cum_sum(),
@@ -185,7 +171,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
                     "progress_percentage": (done * 100 / n).round(2),
                     "actual_start_date": [start] * n,
                     "actual_completion_date": [None] * (n - 1) + [start],
-                    "updated_at": delivered,
+                    "updated_at": moments[1:],
                     "history_type": ["~"] * n,
                 }
             ),
@@ -194,7 +180,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     )
     with_states(out, T, ids, WORKFLOW, states)
 
-    act = pl.DataFrame({"created_at": [created] * n})
+    act = pl.DataFrame({"created_at": moments.gather([0] * n)})
     act_ids = ids.assign(ACTION, act)
     fixed_a = pl.DataFrame(
         {
@@ -203,7 +189,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
             "egg_count_planned": actual + doa,
             "expected_delivery_date": [start] * n,
             "notes": [""] * n,
-            "created_at": [created] * n,
+            "created_at": moments.gather([0] * n),
             "dest_assignment_id": trays["id"],
             "workflow_id": [wf_id] * n,
         }
@@ -211,7 +197,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     pending = fixed_a.with_columns(
         status=pl.lit("PENDING"),
         mortality_on_arrival=pl.lit(0, dtype=pl.Int64),
-        updated_at=pl.lit(created),
+        updated_at=created_lit,
         history_type=pl.lit("+"),
     )
     temps = sim.daily.filter(pl.col("date") == start).sort("assignment_no")["temperature_c"]
@@ -225,7 +211,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
         egg_quality_score=pl.lit(4, dtype=pl.Int16),
         execution_duration_minutes=pl.lit(5, dtype=pl.Int32),
         executed_by_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
-        updated_at=pl.Series(delivered),
+        updated_at=moments[1:],
         history_type=pl.lit("~"),
     )
     with_states(out, T, ids, ACTION, pl.concat([pending, executed], how="diagonal_relaxed"))
@@ -237,7 +223,7 @@ def with_states(out: dict, T: Bound, ids: IdBook, name: str, states: pl.DataFram
     cols = T.table(name).column_names
     states = states.sort("id", "updated_at")
     rows = T.conform(name, states.select([c for c in cols if c in states.columns]))
-    out[name] = rows.group_by("id", maintain_order=True).last().sort("id")
+    out[name] = last_states(rows)
     user = pl.when(states["history_type"] == "+").then(pl.lit(MANAGER_ID)).otherwise(pl.lit(OPERATOR_ID))
     hist = T.history(name, rows, states["updated_at"], "+", user).with_columns(history_type=states["history_type"])
     out[T.table(name).history_table] = numbered_history(name, hist, ids)

@@ -24,7 +24,7 @@ from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39 import harvest
 from aquagen.profiles.aquamind_8f2ab39 import health as plan_health
 from aquagen.profiles.aquamind_8f2ab39.batches import SAMPLE_TIME
-from aquagen.profiles.aquamind_8f2ab39.records import add
+from aquagen.profiles.aquamind_8f2ab39.records import add, at, collected, linked
 from aquagen.tables.ids import IdBook
 from aquagen.tables.order import sort_unique
 
@@ -57,7 +57,7 @@ def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
     """A row per lice type of every count (in count, container and type order)."""
     rows = pl.concat(
         [
-            counts.select(
+            counts.lazy().select(
                 "count_date",
                 "fish_sampled",
                 "batch_id",
@@ -74,18 +74,13 @@ def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
             for column, key, confidence, what in COUNTED
         ]
     ).sort("count_date", "container_id", "lice_type_id")
-    add(
-        out,
-        LICE,
-        rows.with_columns(
-            adult_female_count=pl.lit(0),
-            adult_male_count=pl.lit(0),
-            juvenile_count=pl.lit(0),
-            detection_method=pl.lit(DETECTION_METHOD),
-        ),
-        OPERATOR_ID,
-        ids,
+    rows = rows.with_columns(
+        adult_female_count=pl.lit(0),
+        adult_male_count=pl.lit(0),
+        juvenile_count=pl.lit(0),
+        detection_method=pl.lit(DETECTION_METHOD),
     )
+    add(out, LICE, collected(rows), OPERATOR_ID, ids)
 
 
 def score(simulated: pl.Expr) -> pl.Expr:
@@ -101,21 +96,14 @@ def _scores(out: dict) -> None:
 def growth_fish(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """The fish weighed and measured in each growth sample (fish_identifier: its number in the sample)."""
     samples = out["batch_growthsample"].select(growth_sample_id="id", bca_id="assignment_id", sample_date="sample_date")
-    fish = (
-        sort_unique(
-            sim.sample_fish.join(
-                link.select("assignment_no", "bca_id"), on="assignment_no", maintain_order="left"
-            ).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
-            "sample_date",
-            "growth_sample_id",
-            "fish_no",
-        )
-        .with_columns(
-            fish_identifier=pl.col("fish_no").cast(pl.String),
-            created_at=(pl.col("sample_date").cast(pl.Datetime("us")) + pl.lit(SAMPLE_TIME)).dt.replace_time_zone(
-                "UTC"
-            ),
-        )
-        .with_columns(updated_at=pl.col("created_at"))
+    fish = sort_unique(
+        linked(sim.sample_fish, link).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
+        "sample_date",
+        "growth_sample_id",
+        "fish_no",
+    ).with_columns(
+        fish_identifier=pl.col("fish_no").cast(pl.String),
+        created_at=at("sample_date", SAMPLE_TIME),
+        updated_at=at("sample_date", SAMPLE_TIME),
     )
     add(out, "batch_individualgrowthobservation", fish, OPERATOR_ID, ids)

@@ -28,6 +28,7 @@ from aquagen.model.domain import MANAGER_ID, OPERATOR_ID, VET_ID
 from aquagen.model.seeds import rng_for
 from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
+from aquagen.profiles.aquamind_8f2ab39.records import last_states
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook
 
@@ -177,8 +178,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     )
     name = "planning_plannedactivity"
     cols = [c for c in T.table(name).column_names if c in h.columns]  # container: NULL
-    last = h.sort("id", "history_date").group_by("id", maintain_order=True).last()
-    out[name] = T.conform(name, last.select(cols).sort("id"))
+    out[name] = T.conform(name, last_states(h.sort("id", "history_date")).select(cols))
     hist_rows = T.conform(name, h.select(cols)).with_columns(
         history_id=pl.lit(0, dtype=pl.Int32),
         history_date=h["history_date"],
