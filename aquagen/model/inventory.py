@@ -155,6 +155,11 @@ def _merged(rows: Rows, new: Rows, keys: tuple[str, ...]) -> Rows:
     return type(rows)(*(np.insert(a, at, b[order]) for a, b in zip(_columns(rows), _columns(new), strict=True)))
 
 
+def _concat(kind, parts: list):
+    """The rows of ``parts`` (dataclasses of arrays, each a ``kind``) one after the other, as a ``kind``."""
+    return kind(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+
+
 def _columns(arrays) -> tuple[np.ndarray, ...]:
     """A dataclass's arrays, in field order (``dataclasses.astuple`` would copy them)."""
     return tuple(getattr(arrays, f.name) for f in fields(arrays))
@@ -236,7 +241,7 @@ class Draws:
 
     @staticmethod
     def concat(parts: list[Draws]) -> Draws:
-        return Draws(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+        return _concat(Draws, parts)
 
     def frame(self) -> pl.DataFrame:
         """Inventory.draws rows."""
@@ -308,7 +313,7 @@ class Reorders:
 
     @staticmethod
     def concat(parts: list[Reorders]) -> Reorders:
-        return Reorders(*(np.concatenate(a) for a in zip(*(_columns(p) for p in parts), strict=True)))
+        return _concat(Reorders, parts)
 
     def frame(self) -> pl.DataFrame:
         """Inventory.lots rows."""
