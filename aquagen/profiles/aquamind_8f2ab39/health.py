@@ -191,7 +191,7 @@ def build(
 
     # --- journal: count (issue, operator) -> diagnosis (vet) -> treatment (vet), manager signs off ---
     t = treats.with_columns(count_date=pl.col("date") - pl.duration(days=1)).join(
-        link.select("assignment_no", "container_id"), on="assignment_no"
+        link.select("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
     )
     per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
 
