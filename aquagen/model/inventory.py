@@ -25,6 +25,7 @@ import polars as pl
 from ..errors import AquagenError
 from .arrays import increasing
 from .domain import FEEDS, SUPPLIERS
+from .events import datetimes
 from .seeds import LEAD_TIME_STREAM, PRICE_STREAM, rng_for
 
 KG = 10_000  # units of 0.0001 kg per kg
@@ -77,10 +78,6 @@ def epoch_us(s: pl.Series) -> np.ndarray:
     if isinstance(s.dtype, pl.Datetime) and s.dtype.time_unit == "us" and not s.null_count():
         return s.cast(pl.Int64).to_numpy().astype(np.int64, copy=False)
     return s.dt.epoch("us").to_numpy().astype(np.int64)
-
-
-def utc_times(us: np.ndarray) -> pl.Series:
-    return pl.Series(np.asarray(us, np.int64)).cast(pl.Datetime("us", "UTC"))
 
 
 def _when(us) -> str:
@@ -248,7 +245,7 @@ class Draws:
         return pl.DataFrame(
             {
                 "event_id": pl.Series(self.event_id, dtype=pl.Int64),
-                "time": utc_times(self.time),
+                "time": datetimes(self.time),
                 "lot": pl.Series(self.lot, dtype=pl.Int32),
                 "drawn_kg": self.drawn / KG,
                 "remaining_kg": (self.left + 50) // 100 / 100,  # numeric(10,2), ROUND_HALF_UP
@@ -323,7 +320,7 @@ class Reorders:
                 "feed": pl.Series(self.feed, dtype=pl.Int16),
                 "quantity_kg": self.units // (KG // 100) / 100,
                 "cost_per_kg": self.cents / 100,
-                "entry_time": utc_times(self.entry),
+                "entry_time": datetimes(self.entry),
                 "purchase_date": pl.Series(self.purchase_day.astype(np.int32)).cast(pl.Date),
                 "supplier": pl.Series([SUPPLIERS[i] for i in self.supplier], dtype=pl.String),
                 "initial": pl.Series(np.zeros(len(self.lot), bool), dtype=pl.Boolean),

@@ -18,6 +18,7 @@ import polars as pl
 
 from aquagen.model import domain as D
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
+from aquagen.model.events import datetimes
 from aquagen.model.inventory import (
     SHELF_LIFE_DAYS,
     Draws,
@@ -29,7 +30,6 @@ from aquagen.model.inventory import (
     feed_cost,
     idle_write_offs,
     plan,
-    utc_times,
 )
 from aquagen.model.sites import SITES
 from aquagen.profiles import FEED_CHANGES, FEED_COSTS, FeedSite
@@ -308,7 +308,7 @@ def build(
         {
             "id": pl.Series(np.concatenate([p.meals.event_id for p in plans] or [np.zeros(0, np.int64)])),
             "feed_cost": feed_cost(np.concatenate([p.cost for p in plans] or [np.zeros(0, np.int64)])),
-            "time": utc_times(np.concatenate([p.meals.time for p in plans] or [np.zeros(0, np.int64)])),
+            "time": datetimes(np.concatenate([p.meals.time for p in plans] or [np.zeros(0, np.int64)])),
         }
     )
     if not costed_feedings:  # the costs and the lots' changes (``window`` makes the big tables from them)

@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from aquagen.model.events import datetimes
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, numbered_history
 from aquagen.tables.ids import IdBook, when_column
@@ -37,7 +38,7 @@ _US = dt.timedelta(microseconds=1)
 def utc(moments: list[dt.datetime]) -> pl.Series:
     """Aware moments as a UTC timestamp column, from their microseconds (Polars converts each aware
     datetime through its time zone: ten times the CPU of the cast)."""
-    return pl.Series([(m - _EPOCH) // _US for m in moments], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    return datetimes(np.array([(m - _EPOCH) // _US for m in moments], np.int64))
 
 
 def last_states(states: pl.DataFrame, key: str = "id") -> pl.DataFrame:
