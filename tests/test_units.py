@@ -217,3 +217,24 @@ def test_each_stage_imports_only_the_stages_before_it():
         later = set(LAYERS[LAYERS.index(layer) + 1 :])
         wrong += [f"{module} imports {x}" for x in sorted(_imported_layers(path, module) & later)]
     assert wrong == []
+
+
+def test_every_join_that_builds_tables_states_its_order():
+    """A Polars join's row order is unspecified unless asked for (a hash join may follow either side,
+    or its partitions, which follow the thread count): the stages that build the snapshot's rows say
+    it on every join, so that the bytes never rest on a join strategy (``join_asof`` keeps its left
+    frame's order by definition)."""
+    root = Path(__file__).parents[1]
+    silent = []
+    for stage in ("model", "tables", "profiles", "run"):
+        for path in sorted((root / "aquagen" / stage).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("join", "join_where")
+                    and any(k.arg in ("on", "left_on", "predicates") for k in node.keywords)  # not str.join
+                    and not any(k.arg == "maintain_order" for k in node.keywords)
+                ):
+                    silent.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert silent == []

@@ -62,7 +62,12 @@ def _mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     return (
         sim.daily.filter(pl.col("deaths") > 0)
         .select("assignment_no", "date", "cause", "avg_weight_g", count="deaths")
-        .join(treated.select("assignment_no", "date", handled=pl.lit(True)), on=["assignment_no", "date"], how="left")
+        .join(
+            treated.select("assignment_no", "date", handled=pl.lit(True)),
+            on=["assignment_no", "date"],
+            how="left",
+            maintain_order="left",
+        )
         .select(
             "assignment_no",
             "date",
@@ -143,7 +148,7 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     days = [start + dt.timedelta(days=k) for k in range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)]
     cand = (  # the sampling days' rows first (a thirtieth of the days), then their stage
         sim.daily.filter(pl.col("date").is_in(days) & (pl.col("population") >= 100))
-        .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no")
+        .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no", maintain_order="left")
         .filter(pl.col("stage") > 0)
         .sort("date", "assignment_no")
     )
@@ -155,7 +160,7 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     )
     episode = _episodes(sim).with_columns(episode=pl.lit(True))
     ev = (
-        pick.join(episode, on=["assignment_no", "date"], how="left")
+        pick.join(episode, on=["assignment_no", "date"], how="left", maintain_order="left")
         .with_columns(episode=pl.col("episode").fill_null(False))
         .sort("date")
     )

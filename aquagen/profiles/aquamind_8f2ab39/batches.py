@@ -255,6 +255,7 @@ def build_with(
         .join(
             daily.lazy().select("assignment_no", "date", "population", "avg_weight_g", "last_weighing_date"),
             on="assignment_no",
+            maintain_order="left_right",
         )
         .select(
             pl.exclude("date", "population", "avg_weight_g", "last_weighing_date"),
@@ -423,7 +424,11 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     fed = feedings.with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
     days = (
         sim.daily.lazy()
-        .join(assignments.lazy().select("assignment_no", "initial_population", "initial_weight_g"), on="assignment_no")
+        .join(
+            assignments.lazy().select("assignment_no", "initial_population", "initial_weight_g"),
+            on="assignment_no",
+            maintain_order="left",
+        )
         .sort("assignment_no", "date")
         .with_columns(
             month=pl.col("date").dt.truncate("1mo"),
@@ -446,13 +451,18 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             starting_biomass_kg=pl.col("before").first(),
             ending_biomass_kg=pl.col("biomass_kg").last(),
         )
-        .join(fed_per_month.lazy(), on=["assignment_no", "month"])
+        .join(fed_per_month.lazy(), on=["assignment_no", "month"], maintain_order="left")
         .join(
             sampled.lazy().with_columns(measured=pl.lit(True)),
             on=["assignment_no", "month"],
             how="left",
+            maintain_order="left",
         )
-        .join(assignments.lazy().select("assignment_no", container_assignment_id="id"), on="assignment_no")
+        .join(
+            assignments.lazy().select("assignment_no", container_assignment_id="id"),
+            on="assignment_no",
+            maintain_order="left",
+        )
         .with_columns(
             gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
             measured=pl.col("measured").fill_null(False),
@@ -483,7 +493,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     last_day = total.group_by("month").agg(last=pl.col("date").max())
     harvested = (
         sim.harvests.with_columns(month=pl.col("harvest_date").dt.truncate("1mo"))
-        .join(last_day, on="month")
+        .join(last_day, on="month", maintain_order="left")
         .filter(pl.col("harvest_date") <= pl.col("last"))
         .group_by("month")
         .agg(harvested=pl.col("biomass_kg").sum())
@@ -507,9 +517,9 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             average_biomass_kg=pl.col("biomass").mean(),
         )
         .lazy()
-        .join(fed_per_month.lazy(), on="month")
-        .join(harvested.lazy(), on="month", how="left")
-        .join(per_container.lazy(), on="month")
+        .join(fed_per_month.lazy(), on="month", maintain_order="left")
+        .join(harvested.lazy(), on="month", how="left", maintain_order="left")
+        .join(per_container.lazy(), on="month", maintain_order="left")
         .with_columns(
             gain=pl.col("total_ending_biomass_kg")
             - pl.col("total_starting_biomass_kg")

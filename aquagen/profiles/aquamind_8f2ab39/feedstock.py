@@ -69,7 +69,7 @@ def sites(read: Callable[[str], pl.DataFrame]) -> list[FeedSite]:
     )
     lots = read("inventory_feedcontainerstock")
     site_of = containers.select(key="id", _site="site")
-    lot_site = lots.join(site_of, left_on="feed_container_id", right_on="key").select(
+    lot_site = lots.join(site_of, left_on="feed_container_id", right_on="key", maintain_order="left").select(
         "_site", lot="id", purchase="feed_purchase_id"
     )
     rows = {
@@ -127,7 +127,7 @@ def build_idle(
         },
         schema_overrides={"_site": pl.Int64},
     )
-    lot_site = merged["lots"].join(site_of, on="feed_container_id").select("id", "_site")
+    lot_site = merged["lots"].join(site_of, on="feed_container_id", maintain_order="left").select("id", "_site")
 
     def split(name: str, df: pl.DataFrame) -> dict[tuple, pl.DataFrame]:
         """A table's rows by site, in their order (the whole's order restricted to a site is the site's own)."""
@@ -180,6 +180,7 @@ def build(
             purchase_day=pl.col("purchase_date").cast(pl.Int64),
         ),
         on="feed_purchase_id",
+        maintain_order="left",
     )
     initial = sort_unique(initial, "feed_container_id", "id")
     start = Lots.of(initial.select("feed", "quantity_kg", "cost_per_kg", entry_time="entry_date"))

@@ -341,8 +341,8 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
     )
     ev = collected(
         events.lazy()
-        .join(agg.lazy(), on="event")
-        .join(link.lazy(), on="assignment_no")
+        .join(agg.lazy(), on="event", maintain_order="left")
+        .join(link.lazy(), on="assignment_no", maintain_order="left")
         .sort("event")
         .with_columns(
             sampling_date=pl.col("date"),

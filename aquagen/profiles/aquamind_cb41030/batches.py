@@ -196,7 +196,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             total_mortality_count=pl.col("lost").cum_sum().over("stage"),
             total_biomass_kg=pl.col("biomass").cum_sum().over("stage"),
         )
-        .join(wf.lazy(), on="stage")
+        .join(wf.lazy(), on="stage", maintain_order="left")
     )
     fixed: dict[str, str | pl.Expr] = dict(
         id="id",
@@ -263,7 +263,9 @@ def transfer_workflows(ctx: BatchTables) -> None:
         assignment_no="dest_assignment_no", day="transfer_date", workflow_id="workflow_id"
     )
     temp = first.join(
-        sim.daily.select("assignment_no", day="date", temperature="temperature_c"), on=["assignment_no", "day"]
+        sim.daily.select("assignment_no", day="date", temperature="temperature_c"),
+        on=["assignment_no", "day"],
+        maintain_order="left",
     )
     # the readings of those containers on those days only (a hundredth of the batch's), in their order
     water = (
@@ -283,6 +285,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             water.group_by("workflow_id", "day").agg(oxygen=mean(OXYGEN), ph=mean(PH)).lazy(),
             on=["workflow_id", "day"],
             how="left",
+            maintain_order="left",
         )
         .sort("workflow_id")
         .select(

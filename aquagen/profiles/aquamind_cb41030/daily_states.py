@@ -102,9 +102,13 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     cbrt = lambda e: e.pow(1 / 3)
     d = (
         sim.daily.lazy()
-        .join(ctx.assignments.lazy().select("assignment_no", "id", "container_id", "stage"), on="assignment_no")
-        .join(temps, on=["assignment_no", "date"], how="left")
-        .join(samples, on=["assignment_no", "date"], how="left")
+        .join(
+            ctx.assignments.lazy().select("assignment_no", "id", "container_id", "stage"),
+            on="assignment_no",
+            maintain_order="left",
+        )
+        .join(temps, on=["assignment_no", "date"], how="left", maintain_order="left")
+        .join(samples, on=["assignment_no", "date"], how="left", maintain_order="left")
         .sort("assignment_no", "date")
         .with_columns(
             # the anchor's offset in cube-root weight, carried forward until the next anchor

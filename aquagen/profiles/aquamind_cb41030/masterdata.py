@@ -328,7 +328,11 @@ def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
     the freshwater stations of their geography, or the incubation trays (Hall A) of its first station."""
     geos = out["infrastructure_geography"]
     geo_of = {GEOGRAPHY_CODE[name]: i for name, i in zip(geos["name"], geos["id"])}
-    profiles = out["auth_user"].select("username", user_id="id").join(out["users_userprofile"], on="user_id")
+    profiles = (
+        out["auth_user"]
+        .select("username", user_id="id")
+        .join(out["users_userprofile"], on="user_id", maintain_order="left")
+    )
     profile_of = dict(zip(profiles["username"], profiles["id"]))
     stations = out["infrastructure_freshwaterstation"].sort("id")
     first_station = {g: stations.filter(pl.col("geography_id") == g)["id"][0] for g in geo_of.values()}
