@@ -15,7 +15,8 @@ from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
-from aquagen.run.shards import _by_window, window_of
+from aquagen.run import shards
+from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
 from aquagen.tables.ids import allocate, table_enum
@@ -106,6 +107,23 @@ def test_rows_through_a_day_are_the_filters_rows(tz):
         for column in ("t", "d", "ns"):
             want = df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date))
             assert rows_through(df, column, last).equals(want)
+
+
+@pytest.mark.parametrize("small", [0, 1 << 30])
+def test_kept_frames_read_back_as_written(tmp_path, monkeypatch, small):
+    # every stream written by pyarrow (small 0: a history's columns that are its base's arrays left
+    # out and taken from the base again) or by Polars (every frame small)
+    monkeypatch.setattr(shards, "SMALL_STREAM_BYTES", small)
+    job = Job(Store(str(tmp_path)), PROFILE, 1, dt.date(2024, 1, 1), dt.date(2023, 1, 1))
+    base = pl.DataFrame({"id": [1, 2, 3], "note": ["a", None, "a rather longer note"], "kg": [1.5, 2.0, None]})
+    history = base.select(pl.lit(7, pl.Int32).alias("history_id"), "id", pl.col("note").str.to_uppercase(), "kg")
+    frames = {"b": base, "h": history, "other": base.head(2)}
+    index = _write_streams(job.work.local / "local/p.arrows", frames, {"h": "b", "other": "b"})
+    assert [len(v) for v in index.values()] == ([2, 4, 2] if small == 0 else [2, 2, 2])
+    if small == 0:
+        assert index["h"][2:] == ["b", [["id", 1], ["kg", 3]]]  # the note is the history's own
+    got = _read_kept(job, "p")
+    assert all(got[n].equals(df) and got[n].columns == df.columns for n, df in frames.items())
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):
