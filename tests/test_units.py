@@ -19,7 +19,7 @@ from aquagen.run import shards
 from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
-from aquagen.tables.ids import allocate, table_enum
+from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, allocate, renumber, table_enum
 
 PROFILE = "aquamind@8f2ab39"
 
@@ -50,6 +50,16 @@ def test_allocation_ranks_rows_by_day_then_shard():
         ("batch_batch", 10): (1, 1),
     }
     assert firsts(got[7]) == {("batch_growthsample", 10): (3, 3), ("batch_growthsample", 12): (10, 1)}
+
+
+def test_renumber_maps_local_ids_by_day_and_leaves_other_tables():
+    # a shard without rows of its own (an idle feed site's first ids may be empty) changes nothing
+    frames = {"batch_batch": pl.DataFrame({"id": [LOCAL_BASE + 1, LOCAL_BASE]})}
+    assert renumber(frames, pl.DataFrame(schema=FIRST_SCHEMA), PROFILE)["batch_batch"].equals(frames["batch_batch"])
+    first = pl.DataFrame(
+        {"table": ["batch_batch"] * 2, "day": [2, 1], "first": [10, 3], "n": [1, 1]}, schema=FIRST_SCHEMA
+    )
+    assert renumber(frames, first, PROFILE)["batch_batch"]["id"].to_list() == [10, 3]
 
 
 def test_allocation_is_dense_and_prefix_stable():

@@ -183,7 +183,7 @@ def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str)
     names = first["table"].gather(ends - 1).cast(pl.String).to_list()
     n_all, first_all = first["n"].to_numpy(), first["first"].to_numpy()
     maps = {}
-    for table, a, b in zip(names, np.append(0, ends[:-1]).tolist(), ends.tolist(), strict=True):
+    for table, a, b in zip(names, np.append(0, ends)[:-1].tolist(), ends.tolist(), strict=True):
         n = n_all[a:b]
         start = LOCAL_BASE + np.cumsum(n) - n
         # each local id's shift (first - block start of its day), by its rank: one lookup per value
