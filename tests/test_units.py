@@ -15,10 +15,11 @@ from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
-from aquagen.run.shards import _by_window, window_of
+from aquagen.run import shards
+from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
-from aquagen.tables.ids import allocate, table_enum
+from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, allocate, renumber, table_enum
 
 PROFILE = "aquamind@8f2ab39"
 
@@ -49,6 +50,16 @@ def test_allocation_ranks_rows_by_day_then_shard():
         ("batch_batch", 10): (1, 1),
     }
     assert firsts(got[7]) == {("batch_growthsample", 10): (3, 3), ("batch_growthsample", 12): (10, 1)}
+
+
+def test_renumber_maps_local_ids_by_day_and_leaves_other_tables():
+    # a shard without rows of its own (an idle feed site's first ids may be empty) changes nothing
+    frames = {"batch_batch": pl.DataFrame({"id": [LOCAL_BASE + 1, LOCAL_BASE]})}
+    assert renumber(frames, pl.DataFrame(schema=FIRST_SCHEMA), PROFILE)["batch_batch"].equals(frames["batch_batch"])
+    first = pl.DataFrame(
+        {"table": ["batch_batch"] * 2, "day": [2, 1], "first": [10, 3], "n": [1, 1]}, schema=FIRST_SCHEMA
+    )
+    assert renumber(frames, first, PROFILE)["batch_batch"]["id"].to_list() == [10, 3]
 
 
 def test_allocation_is_dense_and_prefix_stable():
@@ -106,6 +117,23 @@ def test_rows_through_a_day_are_the_filters_rows(tz):
         for column in ("t", "d", "ns"):
             want = df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date))
             assert rows_through(df, column, last).equals(want)
+
+
+@pytest.mark.parametrize("small", [0, 1 << 30])
+def test_kept_frames_read_back_as_written(tmp_path, monkeypatch, small):
+    # every stream written by pyarrow (small 0: a history's columns that are its base's arrays left
+    # out and taken from the base again) or by Polars (every frame small)
+    monkeypatch.setattr(shards, "SMALL_STREAM_BYTES", small)
+    job = Job(Store(str(tmp_path)), PROFILE, 1, dt.date(2024, 1, 1), dt.date(2023, 1, 1))
+    base = pl.DataFrame({"id": [1, 2, 3], "note": ["a", None, "a rather longer note"], "kg": [1.5, 2.0, None]})
+    history = base.select(pl.lit(7, pl.Int32).alias("history_id"), "id", pl.col("note").str.to_uppercase(), "kg")
+    frames = {"b": base, "h": history, "other": base.head(2)}
+    index = _write_streams(job.work.local / "local/p.arrows", frames, {"h": "b", "other": "b"})
+    assert [len(v) for v in index.values()] == ([2, 4, 2] if small == 0 else [2, 2, 2])
+    if small == 0:
+        assert index["h"][2:] == ["b", [["id", 1], ["kg", 3]]]  # the note is the history's own
+    got = _read_kept(job, "p")
+    assert all(got[n].equals(df) and got[n].columns == df.columns for n, df in frames.items())
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):

@@ -18,12 +18,14 @@ class SchemaViolation(ValueError):
     """A generated value does not fit the target schema (a bug, never an edge case)."""
 
 
-def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
+def conform(name: str, data: pl.DataFrame | dict, profile: str, lengths_checked: bool = False) -> pl.DataFrame:
     """Return ``data`` as a frame with exactly ``name``'s columns, order and types.
 
     Missing nullable columns become NULL; a missing NOT NULL column, a NULL in a
     NOT NULL column, a too-long string or a numeric overflow raises SchemaViolation.
     Floats headed for numeric(p,s) are rounded half-away-from-zero to s places.
+    ``lengths_checked``: its strings' lengths were checked already (history rows of conformed base
+    rows, ``numbered_history``), not measured again.
     """
     t = schemas.table(name, profile)
     df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
@@ -35,7 +37,7 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str) -> pl.DataFrame:
             out = df.select(_conforming(t, schema))
         except pl.exceptions.PolarsError as e:
             raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
-    _check(t, out)
+    _check(t, out, lengths_checked)
     return out
 
 
@@ -70,12 +72,14 @@ def column_value(c: schemas.Column, col: pl.Expr, from_float: bool = True) -> pl
     return col.cast(c.polars_type, strict=True)
 
 
-def _check(t: schemas.Table, df: pl.DataFrame) -> None:
+def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) -> None:
     if df.height == 0:
         return
     bad = [c.name for c in t.columns if not c.nullable and df[c.name].null_count()]  # a kept count: no scan
     if bad:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
+    if lengths_checked:
+        return
     limited = [c for c in t.columns if c.max_length is not None]
     if not limited:
         return
@@ -132,8 +136,10 @@ def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.D
     return order_history(df, key).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
 
 
-def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame:
-    """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids``."""
+def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook, of_conformed: bool = False) -> pl.DataFrame:
+    """History rows of base table ``name`` in ``order_history`` order, numbered by ``ids``.
+    ``of_conformed``: ``rows`` are ``history`` rows of conformed base rows with a one-character
+    history type, whose strings are then all checked already (a query per table less)."""
     t = schemas.table(name, ids.profile)
     h = t.history_table
     assert h is not None and t.object_key is not None, f"{name} keeps no history"
@@ -142,7 +148,7 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook) -> pl.DataFrame
     want = dict(_types(schemas.table(h, ids.profile)))["history_id"]
     if hid.dtype != want and hid.dtype.is_integer() and want.is_integer():  # as conform would cast it (strict)
         hid = hid.cast(want, strict=True)
-    return conform(h, rows.with_columns(history_id=hid), ids.profile)
+    return conform(h, rows.with_columns(history_id=hid), ids.profile, lengths_checked=of_conformed)
 
 
 def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
@@ -150,7 +156,9 @@ def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: 
     t = schemas.table(name, ids.profile)
     base = conform(name, df.select([c for c in t.column_names if c in df.columns]), ids.profile)
     out[name] = base
-    out[t.history_table] = numbered_history(name, history(name, base, "created_at", "+", user, ids.profile), ids)
+    out[t.history_table] = numbered_history(
+        name, history(name, base, "created_at", "+", user, ids.profile), ids, of_conformed=True
+    )
 
 
 def with_ids_and_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:

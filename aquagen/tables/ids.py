@@ -177,20 +177,30 @@ def renumber(frames: dict[str, pl.DataFrame], first: pl.DataFrame, profile: str)
     """``frames`` numbered by ``Local`` with the snapshot's ids: a local id is ``LOCAL_BASE`` +
     its rank in the shard's table; its day's block of ranks starts at the shard's first id of
     that day (``allocate``), so the id is local + (first - block start) of its day."""
+    first = first.sort("table", "day")  # one sort for all; each table's rows then together (by array slices)
+    run = first["table"].rle_id().to_numpy().astype(np.int64)
+    ends = np.flatnonzero(np.diff(run, append=-1)) + 1  # where each table's rows end
+    names = first["table"].gather(ends - 1).cast(pl.String).to_list()
+    n_all, first_all = first["n"].to_numpy(), first["first"].to_numpy()
     maps = {}
-    for (table,), g in first.sort("table", "day").partition_by("table", as_dict=True).items():  # one sort for all
-        n = g["n"].to_numpy()
+    for table, a, b in zip(names, np.append(0, ends)[:-1].tolist(), ends.tolist(), strict=True):
+        n = n_all[a:b]
         start = LOCAL_BASE + np.cumsum(n) - n
         # each local id's shift (first - block start of its day), by its rank: one lookup per value
-        maps[str(table)] = (np.repeat(g["first"].to_numpy() - start, n), LOCAL_BASE + int(n.sum()))
+        maps[table] = (np.repeat(first_all[a:b] - start, n), LOCAL_BASE + int(n.sum()))
     refs = id_references(profile)
     out = {}
     for name, df in frames.items():
-        exprs = []
-        for col, table in refs.get(name, {}).items():
-            if table in maps and col in df.columns:
-                exprs.append(_mapped(df[col], *maps[table]))
-        out[name] = df.with_columns(exprs) if exprs else df
+        mapped = [
+            (df.get_column_index(col), _mapped(df[col], *maps[table]))
+            for col, table in refs.get(name, {}).items()
+            if table in maps and col in df.columns
+        ]
+        if mapped:  # columns replaced in a copy of the frame (``with_columns`` costs a query)
+            df = df.clone()
+            for i, s in mapped:
+                df.replace_column(i, s)
+        out[name] = df
     return out
 
 

@@ -66,7 +66,7 @@ def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -
     base = T.conform(name, df.select([key if c == pk else c for c in t.column_names if c in df.columns or c == pk]))
     out[name] = base
     if t.history_table:
-        out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids)
+        out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids, of_conformed=True)
     return base
 
 
