@@ -274,7 +274,7 @@ INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not
     (
         "8 daily states",
         "live assignments of started batches without daily states",
-        f"SELECT COUNT(*) FROM {LIVE_BCA} a LEFT JOIN (SELECT DISTINCT assignment_id FROM {DS}) s "
+        f"SELECT COUNT(*) FROM {LIVE_BCA} a LEFT JOIN (SELECT assignment_id FROM {DS}) s "
         "ON s.assignment_id = a.id WHERE s.assignment_id IS NULL AND (a.departure_date IS NULL "
         "OR a.departure_date > a.assignment_date) "
         "AND a.assignment_date <= {last_full_day}",  # a day's states are computed at its end
