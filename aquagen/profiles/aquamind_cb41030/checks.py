@@ -7,6 +7,8 @@ plus the growth samples' fish, area groups, carriers and operator scopes. ``{as_
 
 from __future__ import annotations
 
+import re
+
 from aquagen.model.sites import SITES
 from aquagen.profiles.aquamind_8f2ab39 import checks as plan
 from aquagen.profiles.aquamind_8f2ab39.checks import BCA, _count, _outside
@@ -74,8 +76,9 @@ _EXCLUDED = {
 
 
 def _live(sql: str) -> str:
-    """A plan check over the assignments of started batches only."""
-    return sql.replace(f"JOIN {BCA} ", f"JOIN {LIVE_BCA} ").replace(f"FROM {BCA} ", f"FROM {LIVE_BCA} ")
+    """A plan check over the assignments of started batches only (in one pass: the assignments of
+    ``LIVE_BCA`` itself are not wrapped again, a second join of the batches to every row read)."""
+    return re.sub(rf"\b(JOIN|FROM) {BCA} ", lambda m: f"{m[1]} {LIVE_BCA} ", sql)
 
 
 INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not in _EXCLUDED] + [
