@@ -326,7 +326,8 @@ INVARIANTS = [
         # join by a range, and a hash join instead of an index scan of each assignment's feedings per period
         "SELECT COUNT(*) FROM inventory_containerfeedingsummary s LEFT JOIN (SELECT s2.id, SUM(f.kg) AS kg, "
         "SUM(f.n) AS n FROM inventory_containerfeedingsummary s2 JOIN (SELECT batch_assignment_id AS a, "
-        "feeding_date AS d, SUM(amount_kg) AS kg, COUNT(*) AS n FROM inventory_feedingevent GROUP BY 1, 2) f "
+        "feeding_date AS d, SUM(amount_kg) AS kg, COUNT(*) AS n FROM inventory_feedingevent "
+        "GROUP BY batch_assignment_id, feeding_date) f "
         "ON f.a = s2.container_assignment_id AND f.d >= s2.period_start AND f.d <= s2.period_end GROUP BY s2.id) e "
         "ON e.id = s.id "
         "WHERE e.id IS NULL OR ABS(s.total_feed_kg - e.kg) > 0.005 OR s.data_points <> e.n",
@@ -338,8 +339,8 @@ INVARIANTS = [
         "SELECT COUNT(*) FROM inventory_batchfeedingsummary s LEFT JOIN (SELECT s2.id, SUM(f.kg) AS kg, "
         "COUNT(DISTINCT f.a) AS n FROM inventory_batchfeedingsummary s2 JOIN (SELECT batch_id AS b, "
         "batch_assignment_id AS a, feeding_date AS d, SUM(amount_kg) AS kg FROM inventory_feedingevent "
-        "GROUP BY 1, 2, 3) f ON f.b = s2.batch_id AND f.d >= s2.period_start AND f.d <= s2.period_end "
-        "GROUP BY s2.id) e ON e.id = s.id WHERE e.id IS NULL OR ABS(s.total_feed_kg - e.kg) > 0.005 "
+        "GROUP BY batch_id, batch_assignment_id, feeding_date) f "
+        "ON f.b = s2.batch_id AND f.d >= s2.period_start AND f.d <= s2.period_end GROUP BY s2.id) e ON e.id = s.id WHERE e.id IS NULL OR ABS(s.total_feed_kg - e.kg) > 0.005 "
         "OR s.container_count <> e.n",
         0,
     ),
