@@ -229,8 +229,7 @@ def failed_with(snap, table: str, change) -> list[str]:
     """The profile's invariants failing when ``table`` is replaced by ``change(table)`` (in memory: the
     Parquet stays; the per-table history and choice checks, which no value tampered here touches, are left out).
     A check whose SQL does not name ``table`` reads the same rows as on the snapshot itself: its value is
-    the snapshot's, computed once per snapshot (``_untampered``), not once per case; the others are
-    collected together (``SnapshotSource.scalars``)."""
+    the snapshot's, computed once per snapshot (``_untampered``), not once per case."""
     from aquagen.profiles import get
 
     source = validate.SnapshotSource(snap)
@@ -238,10 +237,8 @@ def failed_with(snap, table: str, change) -> list[str]:
     source.ctx.register(table, change(df).cast(dict(df.schema)).lazy())
     own = [c for c in validate.checks(get(snap.profile), source.as_of) if c.group not in ("history", "schema")]
     reads = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(table)}(?![A-Za-z0-9_])")
-    values = _untampered(snap)
-    read = [c.sql for c in own if reads.search(c.sql)]
-    values = {**values, **dict(zip(read, source.scalars(read), strict=True))}
-    return [c.name for c in own if values[c.sql] != c.expected]
+    before = _untampered(snap)
+    return [c.name for c in own if (source.scalar(c.sql) if reads.search(c.sql) else before[c.sql]) != c.expected]
 
 
 _UNTAMPERED: dict[tuple[str, str], dict[str, int]] = {}
@@ -256,8 +253,7 @@ def _untampered(snap) -> dict[str, int]:
     if key not in _UNTAMPERED:
         source = validate.SnapshotSource(snap)
         checks = validate.checks(get(snap.profile), source.as_of)
-        sqls = [c.sql for c in checks if c.group not in ("history", "schema")]
-        _UNTAMPERED[key] = dict(zip(sqls, source.scalars(sqls), strict=True))
+        _UNTAMPERED[key] = {c.sql: source.scalar(c.sql) for c in checks if c.group not in ("history", "schema")}
     return _UNTAMPERED[key]
 
 
