@@ -266,3 +266,23 @@ def test_every_join_that_builds_tables_states_its_order():
                 ):
                     silent.append(f"{path.relative_to(root)}:{node.lineno}")
     assert silent == []
+
+
+def test_history_strings_hold_whatever_their_base_columns_hold():
+    """``numbered_history(of_conformed=True)`` skips measuring the strings of '+' rows made from
+    conformed base rows: it rests on every history column allowing at least its base column's length."""
+    import schemas
+    from aquagen.profiles import names
+
+    shorter = []
+    for profile in names():
+        for t in schemas.tables(profile).values():
+            if t.history_table is None:
+                continue
+            limit = {c.name: c.max_length for c in schemas.table(t.history_table, profile).columns}
+            for c in t.columns:
+                if c.max_length is not None and c.name in limit:
+                    held = limit[c.name]
+                    if held is not None and held < c.max_length:
+                        shorter.append(f"{profile} {t.history_table}.{c.name}")
+    assert shorter == []
