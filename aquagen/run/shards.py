@@ -333,11 +333,7 @@ def _read_ipc(
     ``SMALL_STREAM_BYTES`` is read by Polars from its bytes instead."""
     if at is not None and size < SMALL_STREAM_BYTES:  # read by Polars (``_write_streams``)
         assert isinstance(source, Path)
-        fd = os.open(source, os.O_RDONLY)
-        try:
-            df = pl.read_ipc_stream(os.pread(fd, size, at))
-        finally:
-            os.close(fd)
+        df = pl.read_ipc_stream(_pread(source, at, size))
         return df.select(columns) if columns else df
     if at is not None:
         assert isinstance(source, Path)
@@ -766,16 +762,20 @@ def _put_small(job: Job, part: str, frames: dict[str, pl.DataFrame]) -> None:
 
 def _read_span(job: Job, rel: str, at: int, size: int) -> bytes:
     """``size`` bytes at offset ``at`` of work file ``rel`` (negative ``at``: from its end)."""
-    local = job.work.local
-    if local is not None:
-        fd = os.open(local / rel, os.O_RDONLY)
-        try:
-            return os.pread(fd, size, at if at >= 0 else os.fstat(fd).st_size + at)
-        finally:
-            os.close(fd)
+    if job.work.local is not None:
+        return _pread(job.work.local / rel, at, size)
     with job.work.fs.open(job.work.path(rel), "rb") as f:
         f.seek(at, os.SEEK_SET if at >= 0 else os.SEEK_END)
         return f.read(size)
+
+
+def _pread(path: Path, at: int, size: int) -> bytes:
+    """``size`` bytes at offset ``at`` of a local file (negative ``at``: from its end)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, size, at if at >= 0 else os.fstat(fd).st_size + at)
+    finally:
+        os.close(fd)
 
 
 def small_files(job: Job) -> dict[str, list[str]]:
