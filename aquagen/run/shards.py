@@ -206,7 +206,11 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame], bases: dict[str,
     index: dict[str, list] = {}
     bases = bases or {}
     # frames from half a megabyte, as Arrow without a copy (string views as they are)
-    big = {n: df.to_arrow(compat_level=pl.CompatLevel.newest()) for n, df in frames.items() if _big(df)}
+    big = {
+        n: df.to_arrow(compat_level=pl.CompatLevel.newest())
+        for n, df in frames.items()
+        if df.estimated_size() >= SMALL_STREAM_BYTES
+    }
     with replacing(str(path), lambda tmp: pa.OSFile(tmp, "wb")) as sink:
         for name, df in frames.items():
             at = sink.tell()
@@ -244,10 +248,6 @@ def _same_arrays(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
             for x, y in zip(a.chunks, b.chunks, strict=True)
         )
     )
-
-
-def _big(df: pl.DataFrame) -> bool:
-    return df.estimated_size() >= SMALL_STREAM_BYTES
 
 
 # A stream (``_write_streams``) of a frame under this many bytes is written and read by Polars' own IPC
