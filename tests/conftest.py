@@ -198,7 +198,8 @@ def lifecycle_db(pg_admin, lifecycle_fleet):
 
 def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | None = None):
     """``python -m aquagen ARGS`` in a process of its own: for what happens at the process boundary
-    (kills, signals, the interpreter's start and exit)."""
+    (signals, the interpreter's start and exit, output at the file descriptors); a run that a kill
+    point ends is ``run_killed``'s."""
     return subprocess.run(
         [sys.executable, "-m", "aquagen", *map(str, args)],
         capture_output=True,
@@ -207,6 +208,19 @@ def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | 
         env=env,
         timeout=timeout,
     )
+
+
+def run_killed(*args: str, kill_at: str, cwd=None, env: dict | None = None, timeout: float = 300):
+    """``python -m aquagen ARGS`` in a process of its own that the kill point ``kill_at``
+    (``AQUAGEN_KILL_AT``) ends: forked from a process that has imported aquagen (``tests/forked.py``),
+    not an interpreter started for it. The same exit code (-9 once killed), stdout and stderr."""
+    import tempfile
+
+    from . import forked
+
+    env = {**(os.environ if env is None else env), "AQUAGEN_KILL_AT": kill_at}
+    with tempfile.TemporaryDirectory(prefix="aquagen-killed-") as tmp:
+        return forked.run([str(a) for a in args], Path(cwd or os.getcwd()), env, timeout, Path(tmp))
 
 
 def run_cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.CompletedProcess:

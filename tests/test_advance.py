@@ -25,7 +25,7 @@ from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 
-from .conftest import fingerprint, shared_snapshot
+from .conftest import fingerprint, run_cli, run_killed, shared_snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -249,24 +249,12 @@ def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
 
 def test_a_killed_advance_leaves_the_database_at_the_old_date(loaded_d1, farm_cache):
     before = fingerprint(loaded_d1)
-    env = {**os.environ, "AQUAGEN_KILL_AT": "final", "AQUAGEN_CACHE": str(farm_cache)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "aquagen",
-        "advance",
-        "--dsn",
-        loaded_d1,
-        "--to",
-        str(D1 + dt.timedelta(days=2)),
-        "--workers",
-        "1",
-    ]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    env = {**os.environ, "AQUAGEN_CACHE": str(farm_cache)}
+    args = ["advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--workers", "1"]
+    r = run_killed(*args, kill_at="final", env=env)
     assert r.returncode == -9
     assert fingerprint(loaded_d1) == before
-    env.pop("AQUAGEN_KILL_AT")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = run_cli(*args, env=env)
     assert r.returncode == 0 and "advanced from 2025-04-25 to 2025-04-27" in r.stdout, r.stderr
     with psycopg.connect(loaded_d1) as c:
         assert (

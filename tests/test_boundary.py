@@ -28,7 +28,7 @@ from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
 from loaders import postgres, staged
 
-from .conftest import AS_OF, fingerprint, run_cli
+from .conftest import AS_OF, fingerprint, run_cli, run_killed
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
@@ -267,7 +267,7 @@ def test_validate_flags_files_the_manifest_does_not_list(master_snapshot, tmp_pa
     folder = tmp_path / "s"
     shutil.copytree(master_snapshot.path, folder)
     (folder / "auth_user" / "master.parquet.tmp-123").write_bytes(b"x")
-    r = _cli("validate", folder)
+    r = run_cli("validate", folder)
     assert r.returncode == 1 and "files the manifest does not list" in r.stdout and "1 failed" in r.stdout
 
 
@@ -281,7 +281,7 @@ GEN += ["--first-start", (AS_OF - dt.timedelta(days=30)).isoformat()]
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ref") / "snap"
-    assert _cli(*GEN, "--out", out).returncode == 0
+    assert run_cli(*GEN, "--out", out).returncode == 0
     return out
 
 
@@ -289,7 +289,7 @@ def reference(tmp_path_factory) -> Path:
 def older(tmp_path_factory) -> Path:
     """Another seed's snapshot, for the runs below to replace with --force (each test takes a copy)."""
     out = tmp_path_factory.mktemp("older") / "snap"
-    assert _cli(*GEN, "--seed", "4", "--out", out).returncode == 0
+    assert run_cli(*GEN, "--seed", "4", "--out", out).returncode == 0
     return out
 
 
@@ -305,10 +305,10 @@ def _same(out: Path, reference: Path) -> None:
 def test_publish_recovers_from_a_kill_at_every_step(reference, older, tmp_path, point):
     out = tmp_path / "snap"
     shutil.copytree(older, out)  # an older snapshot, replaced with --force
-    r = _cli(*GEN, "--out", out, "--force", env={"AQUAGEN_KILL_AT": point})
+    r = run_killed(*GEN, "--out", out, "--force", kill_at=point)
     assert r.returncode == -signal.SIGKILL
     assert out.exists() or aside(out).exists()  # the old or the new snapshot is always somewhere
-    r = _cli(*GEN, "--out", out, "--resume")
+    r = run_cli(*GEN, "--out", out, "--resume")
     assert r.returncode == 0, r.stderr
     _same(out, reference)
 
@@ -316,7 +316,7 @@ def test_publish_recovers_from_a_kill_at_every_step(reference, older, tmp_path, 
 def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, older, tmp_path):
     out = tmp_path / "snap"
     shutil.copytree(older, out)
-    assert _cli(*GEN, "--out", out, "--force", env={"AQUAGEN_KILL_AT": "publish_aside"}).returncode < 0
+    assert run_killed(*GEN, "--out", out, "--force", kill_at="publish_aside").returncode < 0
     assert not out.exists()
     r = _cli(*GEN, "--out", out)  # without --resume: the interrupted publish is finished first
     assert "exists" in _one_line(r) and "--force" in r.stderr
@@ -325,17 +325,17 @@ def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, older,
 
 def test_a_temporary_file_of_a_killed_write_never_reaches_the_snapshot(reference, tmp_path):
     out = tmp_path / "snap"
-    r = _cli(*GEN, "--out", out, env={"AQUAGEN_KILL_AT": "store_tmp:7"})
+    r = run_killed(*GEN, "--out", out, kill_at="store_tmp:7")
     assert r.returncode == -signal.SIGKILL
     assert list(Path(f"{out}.partial").rglob("*.tmp-*"))
-    assert _cli(*GEN, "--out", out, "--resume").returncode == 0
+    assert run_cli(*GEN, "--out", out, "--resume").returncode == 0
     _same(out, reference)
 
 
 def test_resume_of_a_complete_snapshot_says_so(reference, tmp_path):
     out = tmp_path / "snap"
     shutil.copytree(reference, out)
-    r = _cli(*GEN, "--out", out, "--resume")
+    r = run_cli(*GEN, "--out", out, "--resume")
     assert r.returncode == 0 and "already complete" in r.stdout
     _same(out, reference)
 
@@ -367,7 +367,7 @@ def test_a_full_disk_is_one_line_and_resumable(reference, tmp_path):
     err = _one_line(_cli(*GEN, "--out", out, env={"AQUAGEN_ENOSPC_AT": "9"}))
     assert err.startswith("error: no space left on /") and "MB more; nothing was published" in err
     assert not out.exists() and not list(Path(f"{out}.partial").rglob("*.tmp-*"))
-    assert _cli(*GEN, "--out", out, "--resume").returncode == 0
+    assert run_cli(*GEN, "--out", out, "--resume").returncode == 0
     _same(out, reference)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,7 +22,7 @@ from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import FLEET, cloned, fingerprint, run_cli, run_process
+from .conftest import FLEET, cloned, fingerprint, run_cli, run_killed
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -47,8 +46,7 @@ def aquagen(*args, kill_at: str | None = None) -> subprocess.CompletedProcess:
     (``AQUAGEN_KILL_AT``), else in this process."""
     if not kill_at:
         return run_cli(*args, cwd=ROOT)
-    env = {**os.environ, "AQUAGEN_KILL_AT": kill_at}
-    return run_process(*args, cwd=ROOT, env=env, timeout=300)
+    return run_killed(*args, kill_at=kill_at, cwd=ROOT)
 
 
 def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
