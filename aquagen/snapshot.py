@@ -77,10 +77,23 @@ def to_arrow(table: schemas.Table, df: pl.DataFrame, views: bool = False) -> pa.
 
 @cache
 def _view_schema(t: schemas.Table) -> pa.Schema:
-    """The table's Arrow schema with string views for its strings: pyarrow's Parquet writer takes
-    them as they come out of Polars, encoded as the strings they hold (the same pages), so that
-    no column of strings is copied (about 0.1 CPU-s of a 10-batch fleet's 1.2 of writing, measured)."""
+    """The table's Arrow schema with string views for its strings: pyarrow's Parquet writer (from
+    Arrow 21, ``_views_written``) takes them as they come out of Polars, encoded as the strings they
+    hold (the same pages), so that no column of strings is copied (about 0.1 CPU-s of a 10-batch
+    fleet's 1.2 of writing, measured)."""
     return pa.schema([f.with_type(pa.string_view()) if f.type == pa.string() else f for f in t.arrow_schema])
+
+
+@cache
+def _views_written() -> bool:
+    """Whether this pyarrow's Parquet writer takes string views (Arrow 21 on); before, the strings
+    are cast first (the same bytes either way)."""
+    try:
+        with pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("s", pa.string_view())])) as writer:
+            writer.write_table(pa.table({"s": pa.array(["view"], pa.string_view())}))
+    except (pa.ArrowException, NotImplementedError, AttributeError):
+        return False
+    return True
 
 
 @cache
@@ -117,6 +130,7 @@ def write_pieces(
     rows besides the part's encoded bytes; its manifest entry (None when empty). One piece gives
     the bytes ``pq.write_table`` of it would."""
     t = schemas.table(name, profile)
+    views = _views_written()
     buf = pa.BufferOutputStream()  # Arrow's own: no call into Python per page, no copy at the end
     held: list[pl.DataFrame] = []
     rows = pending = 0
@@ -126,9 +140,9 @@ def write_pieces(
         # frame's schema is built on each call: read once per frame, and only when there are several)
         first = held[0].schema if len(held) > 1 else None
         if first is None or all(df.schema == first for df in held[1:]):
-            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0], views=True)
+            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0], views)
         else:
-            table = pa.concat_tables([to_arrow(t, df, views=True) for df in held])
+            table = pa.concat_tables([to_arrow(t, df, views) for df in held])
         writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
@@ -137,15 +151,16 @@ def write_pieces(
     # strings handed over as views, the table's own schema stored by hand (``_view_schema``)
     with pq.ParquetWriter(
         buf,
-        _view_schema(t),
+        _view_schema(t) if views else t.arrow_schema,
         compression="zstd",
         use_dictionary=False,
         write_statistics=_key_columns(t),
         column_encoding=_encodings(t),
         store_decimal_as_integer=True,
-        store_schema=False,
+        store_schema=not views,
     ) as writer:
-        writer.add_key_value_metadata(_arrow_schema_metadata(t))
+        if views:
+            writer.add_key_value_metadata(_arrow_schema_metadata(t))
         for df in pieces:
             if df.height:
                 held.append(df)
