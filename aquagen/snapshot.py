@@ -8,10 +8,10 @@ counts and sha256 checksums, verified before anything is loaded.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import fcntl
 import hashlib
-import io
 import json
 import os
 import re
@@ -59,18 +59,49 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def to_arrow(table: schemas.Table, df: pl.DataFrame) -> pa.Table:
-    """The frame as Arrow with exactly the table's schema (types and nullability)."""
+def to_arrow(table: schemas.Table, df: pl.DataFrame, views: bool = False) -> pa.Table:
+    """The frame as Arrow with exactly the table's schema (types and nullability); with ``views``,
+    its strings as string views (``_view_schema``: what the Parquet writer is handed)."""
     if df.columns != table.column_names:
         raise ValueError(f"{table.name}: columns {df.columns} are not the schema's {table.column_names}")
-    # string views out of Polars without a copy, then a cast to string (not views -> large string -> string)
-    # of the columns whose type differs only: a cast per column (``Table.cast``) costs its call each
-    got, want = df.to_arrow(compat_level=pl.CompatLevel.newest()), table.arrow_schema
+    # string views out of Polars without a copy; a cast (per column: ``Table.cast`` costs its call
+    # each) of the columns whose type differs only: without ``views`` the strings (to string, not
+    # views -> large string -> string), with them none but Polars' nanosecond times
+    got, want = df.to_arrow(compat_level=pl.CompatLevel.newest()), _view_schema(table) if views else table.arrow_schema
     columns = [c if c.type == f.type else c.cast(f.type) for c, f in zip(got.columns, want, strict=True)]
     for c, f in zip(columns, want, strict=True):
         if c.null_count and not f.nullable:  # as ``Table.cast`` refuses them
             raise ValueError(f"{table.name}: column {f.name} is NOT NULL but holds {c.null_count} NULLs")
     return pa.Table.from_arrays(columns, schema=want)
+
+
+@cache
+def _view_schema(t: schemas.Table) -> pa.Schema:
+    """The table's Arrow schema with string views for its strings: pyarrow's Parquet writer (from
+    Arrow 21, ``_views_written``) takes them as they come out of Polars, encoded as the strings they
+    hold (the same pages), so that no column of strings is copied (about 0.1 CPU-s of a 10-batch
+    fleet's 1.2 of writing, measured)."""
+    return pa.schema([f.with_type(pa.string_view()) if f.type == pa.string() else f for f in t.arrow_schema])
+
+
+@cache
+def _views_written() -> bool:
+    """Whether this pyarrow's Parquet writer takes string views (Arrow 21 on); before, the strings
+    are cast first (the same bytes either way)."""
+    try:
+        with pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("s", pa.string_view())])) as writer:
+            writer.write_table(pa.table({"s": pa.array(["view"], pa.string_view())}))
+    except (pa.ArrowException, NotImplementedError, AttributeError):
+        return False
+    return True
+
+
+@cache
+def _arrow_schema_metadata(t: schemas.Table) -> dict[str, bytes]:
+    """The key-value metadata pyarrow's writer stores of the table's own Arrow schema (``ARROW:schema``,
+    base64 of its IPC form): written by hand beside ``_view_schema``'s pages, so that the file is the
+    one writing strings would give and readers get strings."""
+    return {"ARROW:schema": base64.b64encode(t.arrow_schema.serialize().to_pybytes())}
 
 
 def write_part(
@@ -99,7 +130,8 @@ def write_pieces(
     rows besides the part's encoded bytes; its manifest entry (None when empty). One piece gives
     the bytes ``pq.write_table`` of it would."""
     t = schemas.table(name, profile)
-    buf = io.BytesIO()
+    views = _views_written()
+    buf = pa.BufferOutputStream()  # Arrow's own: no call into Python per page, no copy at the end
     held: list[pl.DataFrame] = []
     rows = pending = 0
 
@@ -108,23 +140,27 @@ def write_pieces(
         # frame's schema is built on each call: read once per frame, and only when there are several)
         first = held[0].schema if len(held) > 1 else None
         if first is None or all(df.schema == first for df in held[1:]):
-            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0])
+            table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0], views)
         else:
-            table = pa.concat_tables([to_arrow(t, df) for df in held])
+            table = pa.concat_tables([to_arrow(t, df, views) for df in held])
         writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
     # statistics only where a reader filters or joins (ids, references, creation time); integers and
-    # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress)
+    # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress);
+    # strings handed over as views, the table's own schema stored by hand (``_view_schema``)
     with pq.ParquetWriter(
         buf,
-        t.arrow_schema,
+        _view_schema(t) if views else t.arrow_schema,
         compression="zstd",
         use_dictionary=False,
         write_statistics=_key_columns(t),
         column_encoding=_encodings(t),
         store_decimal_as_integer=True,
+        store_schema=not views,
     ) as writer:
+        if views:
+            writer.add_key_value_metadata(_arrow_schema_metadata(t))
         for df in pieces:
             if df.height:
                 held.append(df)
@@ -137,7 +173,7 @@ def write_pieces(
             rows += pending
         if rows == 0:
             return None
-    data = buf.getvalue()
+    data = memoryview(buf.getvalue())
     store = root if isinstance(root, Store) else Store(str(root))
     rel = f"{name}/{part}.parquet"
     store.write_bytes(rel, data)

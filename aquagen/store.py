@@ -27,7 +27,7 @@ _ENOSPC_AT = "AQUAGEN_ENOSPC_AT"  # test hook: the N-th local write of this proc
 _writes = [0]
 
 
-def _no_space_hook(f, data: bytes) -> None:
+def _no_space_hook(f, data: bytes | memoryview) -> None:
     at = os.environ.get(_ENOSPC_AT)
     if not at:
         return
@@ -90,7 +90,7 @@ class Store:
     def exists(self, rel: str = "") -> bool:
         return self.fs.exists(self.path(rel))
 
-    def write_bytes(self, rel: str, data: bytes) -> None:
+    def write_bytes(self, rel: str, data: bytes | memoryview) -> None:
         path = self.path(rel)
         if self.local is not None:
             with replacing(path, lambda tmp: open(tmp, "wb")) as f:

@@ -1,15 +1,19 @@
 """Unit tests of the pieces the fleet tests exercise only as a whole: id allocation, the store,
-and the planner."""
+the planner and the Parquet writer."""
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+import schemas
+from aquagen import snapshot
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import fleet_eggs
@@ -17,6 +21,7 @@ from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run import shards
 from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
+from aquagen.snapshot import write_part
 from aquagen.store import Store
 from aquagen.tables.cut import end_of, until
 from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, allocate, renumber, table_enum
@@ -286,3 +291,37 @@ def test_history_strings_hold_whatever_their_base_columns_hold():
                     if held is not None and held < c.max_length:
                         shorter.append(f"{profile} {t.history_table}.{c.name}")
     assert shorter == []
+
+
+def _three_rows(t: schemas.Table) -> pl.DataFrame:
+    """Three rows of any table: a value of each column's type (a short and a long string), NULL in the
+    third row of a nullable column."""
+    kinds = {
+        pl.Boolean: [True, False],
+        pl.String: ["short", "a string longer than a view's twelve inline bytes"],
+        pl.Date: [dt.date(2026, 1, 2), dt.date(2026, 3, 4)],
+        pl.Time: [dt.time(6, 30), dt.time(18, 45)],
+        pl.Float64: [1.5, -2.25],
+        pl.Datetime: [dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC), dt.datetime(2026, 5, 6, 7, 8, tzinfo=dt.UTC)],
+        pl.Decimal: [Decimal("1.25"), Decimal("-0.5")],
+    }
+    columns = {}
+    for c in t.columns:
+        values = next((v for kind, v in kinds.items() if c.polars_type == kind), [7, 11])  # else integers
+        columns[c.name] = pl.Series(c.name, [*values, None if c.nullable else values[0]], dtype=c.polars_type)
+    return pl.DataFrame(columns)
+
+
+@pytest.mark.parametrize("profile", schemas.known())
+def test_strings_handed_to_the_writer_as_views_give_the_bytes_of_strings(tmp_path, monkeypatch, profile):
+    """``write_part`` hands Polars' string views to pyarrow's writer as they are (when it takes them)
+    and stores the table's schema by hand: every table's file is byte for byte the one of casting
+    to strings first, and reads back with the table's Arrow schema."""
+    frames = {name: _three_rows(t) for name, t in schemas.tables(profile).items()}
+    views = {name: write_part(tmp_path / "views", name, df, "p", profile) for name, df in frames.items()}
+    monkeypatch.setattr(snapshot, "_views_written", lambda: False)
+    cast = {name: write_part(tmp_path / "cast", name, df, "p", profile) for name, df in frames.items()}
+    assert views == cast
+    for name, entry in views.items():
+        assert entry is not None
+        assert pq.read_schema(tmp_path / "views" / entry["path"]) == schemas.table(name, profile).arrow_schema
