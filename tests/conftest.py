@@ -198,8 +198,8 @@ def lifecycle_db(pg_admin, lifecycle_fleet):
 
 def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | None = None):
     """``python -m aquagen ARGS`` in a process of its own: for what happens at the process boundary
-    (signals, the interpreter's start and exit, output at the file descriptors); a run that a kill
-    point ends is ``run_killed``'s."""
+    (signals, the interpreter's start and exit); a run that a kill point ends, or whose output at the
+    file descriptors is checked, is ``run_forked``'s."""
     return subprocess.run(
         [sys.executable, "-m", "aquagen", *map(str, args)],
         capture_output=True,
@@ -210,16 +210,20 @@ def run_process(*args: str, cwd=None, env: dict | None = None, timeout: float | 
     )
 
 
-def run_killed(*args: str, kill_at: str, cwd=None, env: dict | None = None, timeout: float = 300):
-    """``python -m aquagen ARGS`` in a process of its own that the kill point ``kill_at``
-    (``AQUAGEN_KILL_AT``) ends: forked from a process that has imported aquagen (``tests/forked.py``),
-    not an interpreter started for it. The same exit code (-9 once killed), stdout and stderr."""
+def run_forked(*args: str, kill_at: str | None = None, cwd=None, env: dict | None = None, timeout: float = 300):
+    """``python -m aquagen ARGS`` in a process of its own, forked from a process that has imported aquagen
+    (``tests/forked.py``), not an interpreter started for it: the same exit code, and what it writes to
+    its file descriptors 1 and 2 (Python's or a library's) as stdout and stderr. For a run that the
+    kill point ``kill_at`` (``AQUAGEN_KILL_AT``) ends (exit code -9), or whose output must be one line
+    at the descriptors."""
     import tempfile
 
     from . import forked
 
-    env = {**(os.environ if env is None else env), "AQUAGEN_KILL_AT": kill_at}
-    with tempfile.TemporaryDirectory(prefix="aquagen-killed-") as tmp:
+    env = dict(os.environ if env is None else env)
+    if kill_at:
+        env["AQUAGEN_KILL_AT"] = kill_at
+    with tempfile.TemporaryDirectory(prefix="aquagen-forked-") as tmp:
         return forked.run([str(a) for a in args], Path(cwd or os.getcwd()), env, timeout, Path(tmp))
 
 

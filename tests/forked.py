@@ -1,7 +1,8 @@
 """``python -m aquagen ARGS`` as a child forked from a server process that has imported aquagen once.
 
-A run that a kill point (``AQUAGEN_KILL_AT``) ends with SIGKILL needs a process of its own, but not an
-interpreter start-up and its imports (about 0.5 CPU-s each, for some 30 such runs in the suite):
+A run that a kill point (``AQUAGEN_KILL_AT``) ends with SIGKILL, or whose output must be one line at the
+file descriptors (a library writing there is not caught by redirecting ``sys.stderr``), needs a process
+of its own, but not an interpreter start-up and its imports (about 0.5 CPU-s each, for some 30 such runs):
 multiprocessing's fork server imports this module, and with it the CLI, the generator and the loaders,
 once per xdist worker; each run is a fork of it. The server has imported Polars but run nothing on it,
 so no Polars thread pool is forked. What the imports read from the environment (the schema profile) is

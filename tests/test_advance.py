@@ -25,7 +25,7 @@ from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 
-from .conftest import fingerprint, run_cli, run_killed, shared_snapshot
+from .conftest import fingerprint, run_cli, run_forked, shared_snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -251,7 +251,7 @@ def test_a_killed_advance_leaves_the_database_at_the_old_date(loaded_d1, farm_ca
     before = fingerprint(loaded_d1)
     env = {**os.environ, "AQUAGEN_CACHE": str(farm_cache)}
     args = ["advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--workers", "1"]
-    r = run_killed(*args, kill_at="final", env=env)
+    r = run_forked(*args, kill_at="final", env=env)
     assert r.returncode == -9
     assert fingerprint(loaded_d1) == before
     r = run_cli(*args, env=env)

@@ -28,7 +28,7 @@ from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
 from loaders import postgres, staged
 
-from .conftest import AS_OF, fingerprint, run_cli, run_killed
+from .conftest import AS_OF, fingerprint, run_cli, run_forked
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
@@ -253,7 +253,7 @@ def test_a_tampered_snapshot_is_refused_in_one_line_before_the_database(
 def test_the_cli_refuses_a_tampered_snapshot_with_exit_2(master_snapshot, empty_db, tmp_path, name):
     folder = _tampered(master_snapshot, tmp_path / "t", name, lambda s: find(s, lambda _: True))
     before = fingerprint(empty_db)
-    err = _one_line(_cli("load", folder, "--dsn", empty_db))
+    err = _one_line(run_forked("load", folder, "--dsn", empty_db))
     assert err.startswith("error: ")
     assert fingerprint(empty_db) == before
     if name == "int64 overflowing an int32 column":
@@ -305,7 +305,7 @@ def _same(out: Path, reference: Path) -> None:
 def test_publish_recovers_from_a_kill_at_every_step(reference, older, tmp_path, point):
     out = tmp_path / "snap"
     shutil.copytree(older, out)  # an older snapshot, replaced with --force
-    r = run_killed(*GEN, "--out", out, "--force", kill_at=point)
+    r = run_forked(*GEN, "--out", out, "--force", kill_at=point)
     assert r.returncode == -signal.SIGKILL
     assert out.exists() or aside(out).exists()  # the old or the new snapshot is always somewhere
     r = run_cli(*GEN, "--out", out, "--resume")
@@ -316,7 +316,7 @@ def test_publish_recovers_from_a_kill_at_every_step(reference, older, tmp_path, 
 def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, older, tmp_path):
     out = tmp_path / "snap"
     shutil.copytree(older, out)
-    assert run_killed(*GEN, "--out", out, "--force", kill_at="publish_aside").returncode < 0
+    assert run_forked(*GEN, "--out", out, "--force", kill_at="publish_aside").returncode < 0
     assert not out.exists()
     r = _cli(*GEN, "--out", out)  # without --resume: the interrupted publish is finished first
     assert "exists" in _one_line(r) and "--force" in r.stderr
@@ -325,7 +325,7 @@ def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, older,
 
 def test_a_temporary_file_of_a_killed_write_never_reaches_the_snapshot(reference, tmp_path):
     out = tmp_path / "snap"
-    r = run_killed(*GEN, "--out", out, kill_at="store_tmp:7")
+    r = run_forked(*GEN, "--out", out, kill_at="store_tmp:7")
     assert r.returncode == -signal.SIGKILL
     assert list(Path(f"{out}.partial").rglob("*.tmp-*"))
     assert run_cli(*GEN, "--out", out, "--resume").returncode == 0

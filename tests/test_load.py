@@ -22,7 +22,7 @@ from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import FLEET, cloned, fingerprint, run_cli, run_killed
+from .conftest import FLEET, cloned, fingerprint, run_cli, run_forked
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -46,7 +46,7 @@ def aquagen(*args, kill_at: str | None = None) -> subprocess.CompletedProcess:
     (``AQUAGEN_KILL_AT``), else in this process."""
     if not kill_at:
         return run_cli(*args, cwd=ROOT)
-    return run_killed(*args, kill_at=kill_at, cwd=ROOT)
+    return run_forked(*args, kill_at=kill_at, cwd=ROOT)
 
 
 def renamed(snapshot: Snapshot, dest: Path, note: str) -> Snapshot:
