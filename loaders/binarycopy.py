@@ -40,9 +40,12 @@ def copy_rows(
         for batch in batches:
             if transform is not None:
                 batch = transform(batch)
-            for b in batch.cast(schema).to_batches() if isinstance(batch, pa.Table) else [batch.cast(schema)]:
+            if batch.schema != schema:  # a cast to the same schema still costs its call
+                batch = batch.cast(schema)
+            for b in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
                 if b.num_rows:
-                    cp.write(encoder.write_batch(_jsonb_binary(b, jsonb) if jsonb else b))
+                    # a view: psycopg writes a large buffer in slices, of bytes each a copy
+                    cp.write(memoryview(encoder.write_batch(_jsonb_binary(b, jsonb) if jsonb else b)))
                     n += b.num_rows
                     if progress:
                         progress(t.name, b.num_rows, 0)
