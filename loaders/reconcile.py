@@ -90,7 +90,7 @@ def by_natural_key(
     """``rows`` (their id column ``id_col`` and the key columns, references already in the database's
     ids) with ``existing``: the id of the database's row of the same natural key, null where there is none."""
     names = {"existing": id_col, **{c: c for c in key}}
-    types = {"existing": pl.Int64, **{c: rows.schema[c] for c in key}}
+    types: dict[str, pl.DataType] = {"existing": pl.Int64(), **{c: rows.schema[c] for c in key}}
     # one row of arrays (binary): the columns come back as lists, dates and times as integers (days,
     # microseconds since 1970), not as a Python tuple and datetime a row (346k weather rows: 0.6 ->
     # 0.05 CPU-s, measured)
