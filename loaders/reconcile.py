@@ -136,7 +136,8 @@ def reconcile(
     if key is None:
         return IdMap(offset=existing_max)
     id_col = t.key or "id"
-    rows = remap(snapshot.read(t.name), t, ts, maps, None).select([id_col, *key])
+    # only the columns matched on are read (``remap`` moves each column by itself)
+    rows = remap(snapshot.scan(t.name).select([id_col, *key]).collect(), t, ts, maps, None)
     joined = by_natural_key(conn, t.name, rows, key, id_col)
     new = joined.filter(pl.col("existing").is_null()).with_columns(
         existing=pl.int_range(existing_max + 1, existing_max + 1 + pl.len(), dtype=pl.Int64)
