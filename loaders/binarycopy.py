@@ -17,6 +17,8 @@ from aquagen import killpoints
 # indexes and FKs built); called from several threads, by a loader that serializes the calls.
 Progress = Callable[[str, int, int], None]
 
+ENCODE_ROWS = 1 << 14  # rows encoded into one buffer
+
 
 def copy_rows(
     conn: psycopg.Connection,
@@ -40,9 +42,18 @@ def copy_rows(
         for batch in batches:
             if transform is not None:
                 batch = transform(batch)
-            for b in batch.cast(schema).to_batches() if isinstance(batch, pa.Table) else [batch.cast(schema)]:
+            if batch.schema != schema:  # a cast to the same schema still costs its call
+                batch = batch.cast(schema)
+            for b in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
                 if b.num_rows:
-                    cp.write(encoder.write_batch(_jsonb_binary(b, jsonb) if jsonb else b))
+                    if jsonb:
+                        b = _jsonb_binary(b, jsonb)
+                    # encoded a slice at a time: buffers of a few MB are reused by the allocator,
+                    # larger ones are fresh pages each (3.7M rows: 45k -> 11k page faults, 0.1-0.3
+                    # system CPU-s less, measured); written as views (psycopg writes a large buffer
+                    # in slices, of bytes each a copy)
+                    for i in range(0, b.num_rows, ENCODE_ROWS):
+                        cp.write(memoryview(encoder.write_batch(b.slice(i, ENCODE_ROWS))))
                     n += b.num_rows
                     if progress:
                         progress(t.name, b.num_rows, 0)

@@ -16,6 +16,8 @@ from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 from aquagen.tables.ids import UNDECLARED_REFERENCES
 
+from .rows import one
+
 
 @dataclass
 class IdMap:
@@ -87,13 +89,35 @@ def by_natural_key(
 ) -> pl.DataFrame:
     """``rows`` (their id column ``id_col`` and the key columns, references already in the database's
     ids) with ``existing``: the id of the database's row of the same natural key, null where there is none."""
-    cols = ", ".join(f'"{c}"' for c in key)
-    existing = pl.DataFrame(
-        conn.execute(f'SELECT "{id_col}", {cols} FROM public.{name}').fetchall(),
-        schema={"existing": pl.Int64, **{c: rows.schema[c] for c in key}},
-        orient="row",
-    )
+    names = {"existing": id_col, **{c: c for c in key}}
+    types: dict[str, pl.DataType] = {"existing": pl.Int64(), **{c: rows.schema[c] for c in key}}
+    # one row of arrays (binary): the columns come back as lists, dates and times as integers (days,
+    # microseconds since 1970), not as a Python tuple and datetime a row (346k weather rows: 0.6 ->
+    # 0.05 CPU-s, measured)
+    # (the aggregates of one SELECT read the rows in the same order: the arrays line up)
+    selects = ", ".join(f"array_agg({_as_number(c, types[k])})" for k, c in names.items())
+    cur = conn.cursor(binary=True)
+    arrays = one(cur.execute(f"SELECT {selects} FROM public.{name}"))
+    existing = pl.DataFrame([_from_numbers(k, v or [], types[k]) for k, v in zip(names, arrays, strict=True)])
     return rows.join(existing, on=list(key), how="left", nulls_equal=False)
+
+
+def _as_number(col: str, dtype: pl.DataType) -> str:
+    """SQL for ``col`` as the integer Polars holds of it (dates: days, times: microseconds since 1970)."""
+    if isinstance(dtype, pl.Datetime):
+        return f'round(EXTRACT(EPOCH FROM "{col}") * 1000000)::bigint'
+    if dtype == pl.Date:
+        return f"(\"{col}\" - DATE '1970-01-01')"
+    return f'"{col}"'
+
+
+def _from_numbers(name: str, values: list, dtype: pl.DataType) -> pl.Series:
+    """A column fetched by ``_as_number`` as ``dtype``."""
+    if isinstance(dtype, pl.Datetime):
+        return pl.Series(name, values, pl.Int64).cast(pl.Datetime("us", dtype.time_zone)).cast(dtype)
+    if dtype == pl.Date:
+        return pl.Series(name, values, pl.Int32).cast(dtype)
+    return pl.Series(name, values, dtype)
 
 
 def reconcile(
@@ -112,7 +136,8 @@ def reconcile(
     if key is None:
         return IdMap(offset=existing_max)
     id_col = t.key or "id"
-    rows = remap(snapshot.read(t.name), t, ts, maps, None).select([id_col, *key])
+    # only the columns matched on are read (``remap`` moves each column by itself)
+    rows = remap(snapshot.scan(t.name).select([id_col, *key]).collect(), t, ts, maps, None)
     joined = by_natural_key(conn, t.name, rows, key, id_col)
     new = joined.filter(pl.col("existing").is_null()).with_columns(
         existing=pl.int_range(existing_max + 1, existing_max + 1 + pl.len(), dtype=pl.Int64)
