@@ -33,16 +33,6 @@ from .conftest import AS_OF, fingerprint, run_cli, run_forked
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
-def _cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aquagen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**ENV, **(env or {})},
-        **kw,
-    )
-
-
 def _one_line(r: subprocess.CompletedProcess, code: int = 2) -> str:
     err = r.stderr.strip()
     assert r.returncode == code and len(err.splitlines()) == 1 and "Traceback" not in err, (r.returncode, err)
@@ -318,7 +308,7 @@ def test_a_rerun_finishes_a_publish_killed_between_the_renames(reference, older,
     shutil.copytree(older, out)
     assert run_forked(*GEN, "--out", out, "--force", kill_at="publish_aside").returncode < 0
     assert not out.exists()
-    r = _cli(*GEN, "--out", out)  # without --resume: the interrupted publish is finished first
+    r = run_forked(*GEN, "--out", out)  # without --resume: the interrupted publish is finished first
     assert "exists" in _one_line(r) and "--force" in r.stderr
     _same(out, reference)
 
@@ -357,14 +347,14 @@ def test_an_interrupted_run_of_an_earlier_work_format_is_not_resumed(tmp_path):
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "snap"
     with locked(out):
-        err = _one_line(_cli(*GEN, "--out", out))
+        err = _one_line(run_forked(*GEN, "--out", out))
     assert "another aquagen run is writing" in err
     assert not out.exists() and not Path(f"{out}.partial").exists()
 
 
 def test_a_full_disk_is_one_line_and_resumable(reference, tmp_path):
     out = tmp_path / "snap"
-    err = _one_line(_cli(*GEN, "--out", out, env={"AQUAGEN_ENOSPC_AT": "9"}))
+    err = _one_line(run_forked(*GEN, "--out", out, env={**os.environ, "AQUAGEN_ENOSPC_AT": "9"}))
     assert err.startswith("error: no space left on /") and "MB more; nothing was published" in err
     assert not out.exists() and not list(Path(f"{out}.partial").rglob("*.tmp-*"))
     assert run_cli(*GEN, "--out", out, "--resume").returncode == 0
@@ -477,8 +467,8 @@ def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, says):
 
 def test_an_unusable_out_is_refused(tmp_path, master_snapshot):
     file = master_snapshot.path / "manifest.json"
-    assert "is a file" in _one_line(_cli(*GEN, "--out", file))
-    assert "which is a file" in _one_line(_cli(*GEN, "--out", file / "below"))
+    assert "is a file" in _one_line(run_forked(*GEN, "--out", file))
+    assert "which is a file" in _one_line(run_forked(*GEN, "--out", file / "below"))
 
 
 def test_an_internal_bug_exits_1_and_hides_the_traceback_unless_debug(tmp_path):
