@@ -223,6 +223,8 @@ def run_forked(*args: str, kill_at: str | None = None, cwd=None, env: dict | Non
     env = dict(os.environ if env is None else env)
     if kill_at:
         env["AQUAGEN_KILL_AT"] = kill_at
+    if env.get("AQUAGEN_PROFILE") != forked.PROFILE:  # what the fork server's imports read: start one afresh
+        return run_process(*args, cwd=cwd, env=env, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="aquagen-forked-") as tmp:
         return forked.run([str(a) for a in args], Path(cwd or os.getcwd()), env, timeout, Path(tmp))
 

@@ -6,7 +6,7 @@ of its own, but not an interpreter start-up and its imports (about 0.5 CPU-s eac
 multiprocessing's fork server imports this module, and with it the CLI, the generator and the loaders,
 once per xdist worker; each run is a fork of it. The server has imported Polars but run nothing on it,
 so no Polars thread pool is forked. What the imports read from the environment (the schema profile) is
-the server's: ``run`` asks for a start-up of its own when the run's differs.
+the server's (``PROFILE``): a run whose environment names another needs an interpreter of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ for _module in ("aquagen.run.generate", "aquagen.check.validate", "loaders.postg
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload([__name__])
-_PROFILE = os.environ.get(schemas.PROFILE_ENV)  # what the server's imports read (it inherits this environment)
+PROFILE = os.environ.get(schemas.PROFILE_ENV)  # what the server's imports read (it inherits this environment)
 
 
 def _main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
@@ -46,10 +46,7 @@ def _main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) ->
 def run(args: list[str], cwd: Path, env: dict[str, str], timeout: float, tmp: Path) -> subprocess.CompletedProcess:
     """The exit code (negative: the signal that ended it), stdout and stderr of ``aquagen ARGS``."""
     argv = ["aquagen", *args]
-    if env.get(schemas.PROFILE_ENV) != _PROFILE:
-        cmd = [sys.executable, "-m", "aquagen", *args]
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
-        return subprocess.CompletedProcess(argv, r.returncode, r.stdout, r.stderr)
+    assert env.get(schemas.PROFILE_ENV) == PROFILE, "the server's imports read another profile"
     out, err = tmp / "stdout", tmp / "stderr"
     child = _CONTEXT.Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
     child.start()

@@ -276,7 +276,6 @@ def test_every_join_that_builds_tables_states_its_order():
 def test_history_strings_hold_whatever_their_base_columns_hold():
     """``numbered_history(of_conformed=True)`` skips measuring the strings of '+' rows made from
     conformed base rows: it rests on every history column allowing at least its base column's length."""
-    import schemas
     from aquagen.profiles import names
 
     shorter = []
