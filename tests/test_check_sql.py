@@ -5,12 +5,13 @@ overlapping periods (Polars' SQL engine; the database runs the same text in the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from types import SimpleNamespace
 
 import polars as pl
 
 from aquagen.check import validate
-from aquagen.profiles import get
+from aquagen.profiles import get, names
 
 D = [dt.datetime(2025, 1, d, 9, tzinfo=dt.UTC) for d in range(1, 6)]
 DAY = [dt.date(2025, 1, d) for d in range(1, 8)]
@@ -143,3 +144,28 @@ def test_feeding_summaries_count_as_the_join_of_each_feeding():
     batch_now = checks["batch summaries whose totals differ from their feeding events"]
     assert _count(container_now, **tables) == _count(container_first, **tables) == 2
     assert _count(batch_now, **tables) == _count(batch_first, **tables) == 2
+
+
+_CLAUSES = {"WHERE", "GROUP", "ORDER", "JOIN", "LEFT", "INNER", "CROSS", "ON", "LIMIT", "UNION", "HAVING", ")", ","}
+
+
+def _unnamed_subqueries(sql: str) -> list[str]:
+    """The subqueries in FROM or JOIN of ``sql`` without an alias (PostgreSQL before 16 refuses them)."""
+    unnamed = []
+    for m in re.finditer(r"\b(?:FROM|JOIN)\s*\(", sql):
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            i += 1
+        after = re.match(r"\s*(AS\s+)?(\w+|\)|,|$)", sql[i:])
+        if after is None or not after[2] or after[2].upper() in _CLAUSES:
+            unnamed.append(sql[m.start() : i + 20])
+    return unnamed
+
+
+def test_every_subquery_in_from_has_an_alias():
+    assert _unnamed_subqueries("SELECT COUNT(*) FROM (SELECT 1) WHERE true") == ["FROM (SELECT 1) WHERE true"]
+    assert _unnamed_subqueries("SELECT COUNT(*) FROM (SELECT 1) AS x JOIN (SELECT (2)) y ON true") == []
+    for name in names():
+        for check in validate.checks(get(name), dt.date(2025, 1, 1)):
+            assert not _unnamed_subqueries(check.sql), (name, check.name)

@@ -78,7 +78,17 @@ _EXCLUDED = {
 def _live(sql: str) -> str:
     """A plan check over the assignments of started batches only (in one pass: the assignments of
     ``LIVE_BCA`` itself are not wrapped again, a second join of the batches to every row read)."""
-    return re.sub(rf"\b(JOIN|FROM) {BCA} ", lambda m: f"{m[1]} {LIVE_BCA} ", sql)
+
+    def wrapped(m: re.Match[str]) -> str:
+        after = m[2] or ""  # the plan's alias, or the clause that follows a table named without one
+        named = after.strip() and after.strip().upper() not in _CLAUSES
+        return f"{m[1]} {LIVE_BCA}{after}" if named else f"{m[1]} {LIVE_BCA} {BCA}{after}"
+
+    return re.sub(rf"\b(JOIN|FROM) {BCA}\b(\s+\w+)?", wrapped, sql)
+
+
+# words that may follow a table named without an alias (a subquery in FROM needs one before PostgreSQL 16)
+_CLAUSES = {"WHERE", "GROUP", "ORDER", "JOIN", "LEFT", "INNER", "CROSS", "ON", "LIMIT", "UNION", "HAVING", "WINDOW"}
 
 
 INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not in _EXCLUDED] + [
