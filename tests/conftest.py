@@ -269,6 +269,12 @@ def run_cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.Complet
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
+# A table's rows as (count, digest): the sum of a 64-bit hash of each row's text is a digest of the rows as
+# a multiset, which needs no sort (an md5 of the rows' text in order sorted them and built one string of
+# the whole table: 1.8x the server's time, measured on a 2M-row fleet)
+ROW_DIGEST = "count(*), sum(hashtextextended({row}, 0)::numeric)"
+
+
 def fingerprint(dsn: str) -> dict:
     """Tables, row counts and sequence positions: equal fingerprints mean an untouched database."""
     with psycopg.connect(dsn) as c:

@@ -25,7 +25,7 @@ from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 
-from .conftest import fingerprint, run_cli, run_forked, shared_snapshot
+from .conftest import ROW_DIGEST, fingerprint, run_cli, run_forked, shared_snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -42,15 +42,12 @@ MOMENT = NOW.replace(minute=0)
 
 
 def contents(dsn: str) -> dict[str, tuple[int, str]]:
-    """Per table: rows and an md5 of every row's text, one a line, in primary-key order; and every
+    """Per table: rows and a digest of every row's text (``ROW_DIGEST``, ids included); and every
     sequence's position."""
     out = {}
     with psycopg.connect(dsn) as c:
-        for name, t in get().tables.items():
-            order = ", ".join(f'"{k}"' for k in t.primary_key)
-            out[name] = c.execute(
-                f"SELECT count(*), md5(string_agg(x::text, E'\\n' ORDER BY {order})) FROM public.{name} x"
-            ).fetchone()
+        for name in get().tables:
+            out[name] = c.execute(f"SELECT {ROW_DIGEST.format(row='x::text')} FROM public.{name} x").fetchone()
         out["sequences"] = c.execute(
             "SELECT sequencename, last_value FROM pg_sequences "
             "WHERE schemaname = 'public' AND sequencename NOT LIKE 'aquagen%' "

@@ -22,7 +22,7 @@ from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import FLEET, cloned, fingerprint, run_cli, run_forked
+from .conftest import FLEET, ROW_DIGEST, cloned, fingerprint, run_cli, run_forked
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
@@ -65,7 +65,7 @@ def failed_checks(dsn) -> list[str]:
         return [r.check.name for r in validate.run(validate.DatabaseSource(c, AS_OF)) if not r.ok]
 
 
-def contents(dsn) -> dict[str, str]:
+def contents(dsn) -> dict[str, tuple]:
     """Each loaded table's rows as a digest, ids and references left out (a replace numbers the
     rows afresh)."""
     out = {}
@@ -73,9 +73,7 @@ def contents(dsn) -> dict[str, str]:
         for name, t in schemas.tables().items():
             cols = [f'"{col}"' for col in t.column_names if col not in ("id", "history_id") and not col.endswith("_id")]
             row = f"({', '.join(cols)})::text" if cols else "''"
-            out[name] = c.execute(
-                f"SELECT count(*) || md5(string_agg(r, ',' ORDER BY r)) FROM (SELECT {row} AS r FROM {name}) x"
-            ).fetchone()[0]
+            out[name] = c.execute(f"SELECT {ROW_DIGEST.format(row=row)} FROM {name}").fetchone()
     return out
 
 
