@@ -69,21 +69,57 @@ THROWAWAY_SERVER = (
 
 @pytest.fixture(scope="session")
 def pg_admin(tmp_path_factory):
-    """A DSN with the right to create databases."""
+    """A DSN with the right to create databases: AQUAGEN_TEST_DSN; else a throwaway server of the
+    PostgreSQL binaries in AQUAGEN_TEST_PGBIN (``.ci/run`` runs the database tests again on Debian's
+    PostgreSQL 15); else pgserver's embedded PostgreSQL 16."""
     dsn = os.environ.get("AQUAGEN_TEST_DSN")
     if dsn:
         yield dsn
         return
     warnings.filterwarnings("ignore")
-    import pgserver
+    if os.environ.get("AQUAGEN_TEST_PGBIN"):
+        server = _server_of(Path(os.environ["AQUAGEN_TEST_PGBIN"]), tmp_path_factory.mktemp("pg"))
+        dsn = next(server)
+    else:
+        import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    with psycopg.connect(server.get_uri(), autocommit=True) as c:
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        dsn = server.get_uri()
+    with psycopg.connect(dsn, autocommit=True) as c:
         for setting in THROWAWAY_SERVER:
             c.execute(f"ALTER SYSTEM SET {setting}")
         c.execute("SELECT pg_reload_conf()")
-    yield server.get_uri()
-    server.cleanup()
+    yield dsn
+    if isinstance(server, Iterator):
+        next(server, None)
+    else:
+        server.cleanup()
+
+
+def _server_of(bin_dir: Path, folder: Path) -> Iterator[str]:
+    """A server of the PostgreSQL binaries in ``bin_dir``, its data and socket in ``folder``: yields its
+    DSN, then stops it. As root it runs as pgserver's system user (PostgreSQL refuses root)."""
+    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        user = ensure_user_exists("pgserver")
+        ensure_prefix_permissions(folder)
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", user.pw_name, "--"]
+    data = folder / "data"
+    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data)]
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses='' -c unix_socket_directories='{folder}'"
+    subprocess.run([*pg_ctl, "-l", str(folder / "log"), "-o", options, "-w", "start"], check=True, capture_output=True)
+    try:
+        yield make_conninfo(host=str(folder), user="postgres", dbname="postgres")
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
 
 
 def new_database(pg_admin: str, prefix: str = "aquagen_test", template: str | None = None) -> str:
