@@ -23,8 +23,9 @@ from aquagen.run import shards
 from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
 from aquagen.snapshot import write_part
 from aquagen.store import Store
+from aquagen.tables.conform import conform
 from aquagen.tables.cut import end_of, until
-from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, allocate, renumber, table_enum
+from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, Counting, allocate, renumber, table_enum
 
 PROFILE = "aquamind@8f2ab39"
 
@@ -324,3 +325,60 @@ def test_strings_handed_to_the_writer_as_views_give_the_bytes_of_strings(tmp_pat
     for name, entry in views.items():
         assert entry is not None
         assert pq.read_schema(tmp_path / "views" / entry["path"]) == schemas.table(name, profile).arrow_schema
+
+
+def test_a_part_written_piece_by_piece_in_exact_row_groups_is_the_whole_frames(tmp_path, monkeypatch):
+    """``PartWriter`` with ``exact``: pieces of any sizes, cut where a row group ends, give the bytes of
+    ``write_part`` of their concatenation (small row groups here, so that pieces straddle them)."""
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 1_000)
+    name = "environmental_weatherdata"
+    n = 4_321
+    stamp = pl.datetime_range(
+        dt.datetime(2020, 1, 1),
+        dt.datetime(2020, 1, 1) + dt.timedelta(hours=3 * (n - 1)),
+        "3h",
+        time_zone="UTC",
+        eager=True,
+    )
+    whole = conform(
+        name,
+        pl.DataFrame(
+            {
+                "id": range(1, n + 1),
+                "timestamp": stamp,
+                "temperature": [(i % 300) / 10 - 5 for i in range(n)],
+                "wind_speed": [(i % 97) / 7 for i in range(n)],
+                "wind_direction": [i % 360 for i in range(n)],
+                "precipitation": [(i % 13) / 4 for i in range(n)],
+                "wave_height": [(i % 31) / 9 for i in range(n)],
+                "wave_period": [(i % 17) / 3 for i in range(n)],
+                "wave_direction": [(i * 7) % 360 for i in range(n)],
+                "cloud_cover": [i % 101 for i in range(n)],
+                "area_id": [i % 5 + 1 for i in range(n)],
+                "created_at": stamp,
+            }
+        ),
+        PROFILE,
+    )
+    expected = write_part(tmp_path / "whole", name, whole, "master", PROFILE)
+    cuts = [0, 7, 999, 1_000, 2_500, 2_501, 4_000, n]
+    with snapshot.PartWriter(tmp_path / "pieces", name, "master", PROFILE, group_rows=1_000, exact=True) as writer:
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            writer.add(whole.slice(a, b - a))
+    assert writer.entry == expected
+    assert pq.ParquetFile(tmp_path / "pieces" / expected["path"]).metadata.num_row_groups == 5
+
+
+def test_rows_counted_piece_by_piece_are_counted_as_a_whole():
+    """``Counting.add``: a table counted piece by piece in time order (a day split between two pieces
+    included) gives the counts of ``assign`` of the whole."""
+    name = "environmental_weatherdata"
+    day = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    whole = pl.DataFrame({"created_at": [day + dt.timedelta(hours=5 * i) for i in range(100)]})
+    one, pieces = Counting(PROFILE), Counting(PROFILE)
+    one.assign(name, whole)
+    for a, b in ((0, 13), (13, 13), (13, 40), (40, 100)):
+        pieces.add(name, whole.slice(a, b - a))
+    assert pieces.counts().equals(one.counts())
+    with pytest.raises(ValueError, match="counted after"):
+        pieces.add(name, whole.head(1))
