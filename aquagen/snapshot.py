@@ -138,9 +138,9 @@ def write_pieces(
 class PartWriter:
     """A part file written piece by piece (``add``, in row order; ``write_pieces``), its manifest entry
     (``entry``, None when empty) once closed. With ``exact``, every row group holds ``group_rows``
-    rows but the last, the pieces cut where they fall: with ``ROW_GROUP_ROWS``, the bytes
-    ``write_part`` of their concatenation gives (a table too long to hold whole, written as it is
-    made); else a row group ends with the piece that reaches ``group_rows``."""
+    (default ``ROW_GROUP_ROWS``) rows but the last, the pieces cut where they fall: by default the
+    bytes ``write_part`` of their concatenation gives (a table too long to hold whole, written as
+    it is made); else a row group ends with the piece that reaches ``group_rows``."""
 
     def __init__(
         self,
@@ -148,10 +148,11 @@ class PartWriter:
         name: str,
         part: str,
         profile: str = schemas.PROFILE,
-        group_rows: int = ROW_GROUP_ROWS,
+        group_rows: int | None = None,
         exact: bool = False,
     ) -> None:
-        self.root, self.name, self.part, self.group_rows, self.exact = root, name, part, group_rows, exact
+        self.root, self.name, self.part, self.exact = root, name, part, exact
+        self.group_rows = group_rows or ROW_GROUP_ROWS
         self.t = schemas.table(name, profile)
         self.views = _views_written()
         self.buf = pa.BufferOutputStream()  # Arrow's own: no call into Python per page, no copy at the end

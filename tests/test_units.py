@@ -16,7 +16,7 @@ import schemas
 from aquagen import snapshot
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
-from aquagen.model.seeds import fleet_eggs
+from aquagen.model.seeds import MASTER_STREAM, fleet_eggs, rng_for
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run import shards
@@ -24,7 +24,7 @@ from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, wind
 from aquagen.snapshot import write_part
 from aquagen.store import Store
 from aquagen.tables.conform import conform
-from aquagen.tables.cut import end_of, until
+from aquagen.tables.cut import cut, end_of, until
 from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, Counting, allocate, renumber, table_enum
 
 PROFILE = "aquamind@8f2ab39"
@@ -382,3 +382,36 @@ def test_rows_counted_piece_by_piece_are_counted_as_a_whole():
     assert pieces.counts().equals(one.counts())
     with pytest.raises(ValueError, match="counted after"):
         pieces.add(name, whole.head(1))
+
+
+@pytest.mark.parametrize("at", [None, dt.time(13, 7)])
+def test_the_weather_written_as_it_is_made_is_the_whole_tables_part(tmp_path, monkeypatch, at):
+    """The master shard writes the weather a calendar year at a time (``_write_made``): counted whole,
+    cut at the as-of moment piece by piece, its row groups cut where they fall (small ones here, so
+    that years straddle them), it is the part file and the counts of the whole table at once."""
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 50_000)
+    name = "environmental_weatherdata"
+    job = Job(
+        root=Store(str(tmp_path / "s")),
+        profile_name=PROFILE,
+        seed=3,
+        as_of=dt.date(2024, 6, 30),
+        first_start=dt.date(2022, 1, 1),
+        as_of_time=at,
+    )
+    written = shards.master_shard(job)
+    p = job.profile
+    assert p.environment is not None
+    master = p.master(job.setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+    made, pieces = next(p.environment(master, job.setup_date, job.as_of, job.seed, p.name))
+    assert made == name and not isinstance(pieces, pl.DataFrame)
+    whole = pl.concat(list(pieces))
+    counted = Counting(PROFILE)
+    counted.assign(name, whole)
+    if at is not None:
+        whole = cut({name: whole}, job.cut_at, p.name, p.mutable)[name]
+    assert whole.height > 6 * 50_000
+    assert written.entries[name] == write_part(tmp_path / "whole", name, whole, "master", PROFILE)
+    assert pq.ParquetFile(tmp_path / "s" / written.entries[name]["path"]).metadata.num_row_groups > 6
+    mine = written.counts.filter(pl.col("table") == name)
+    assert mine.equals(counted.counts())
