@@ -41,13 +41,17 @@ def build(
     area_ids = areas["id"].to_numpy()
     geos = [GEOGRAPHIES[g - 1].name for g in areas["geography_id"].to_list()]
     climate = W.climate(seed, area_ids, geos, setup_date, as_of)
-    yield "environmental_weatherdata", weather_rows(climate, setup_date, T)
+    clouds: list[np.ndarray] = []  # each year's daily cloud means, as the weather's rows are made
+    yield "environmental_weatherdata", weather_rows(climate, setup_date, T, clouds)
 
     n_areas = len(area_ids)
     days = np.arange(np.datetime64(setup_date), np.datetime64(as_of) + 1)
     lat = areas["latitude"].cast(pl.Float64).to_numpy()
-    cloud = climate.cloud_means()
-    del climate
+    # the photoperiod's light: from the weather's rows when they were all made (the slots' draws are
+    # not drawn once more), else made again
+    made = sum(len(c) for c in clouds) == len(days)
+    cloud = np.concatenate(clouds) if made and clouds else climate.cloud_means()
+    del climate, clouds
     photo = (
         pl.DataFrame(
             {
@@ -76,13 +80,18 @@ def build(
     yield from calibrations(master, setup_date, as_of, seed, T).items()
 
 
-def weather_rows(climate: W.Climate, setup_date: dt.date, T: Bound) -> Iterator[pl.DataFrame]:
+def weather_rows(
+    climate: W.Climate, setup_date: dt.date, T: Bound, clouds: list[np.ndarray] | None = None
+) -> Iterator[pl.DataFrame]:
     """The 3-hourly weather's rows (ids in time order: by slot, then area) a calendar year at a time:
-    memory holds a year's, the same rows as the whole history's frame sliced."""
+    memory holds a year's, the same rows as the whole history's frame sliced. Each year's daily mean
+    cloud cover (``Climate.cloud_means``) appended to ``clouds``."""
     n_areas = len(climate.area_ids)
     t0 = np.datetime64(setup_date, "us")
     for lo, hi in climate.calendar_years():
         w = climate.slots(lo, hi)
+        if clouds is not None:
+            clouds.append(w.cloud_cover.reshape(hi - lo, 8, n_areas).mean(axis=1))
         first, n_slots = lo * 8, w.temperature.shape[0]
         slot_us = np.arange(first, first + n_slots, dtype=np.int64) * 3 * 3_600_000_000
         stamp = pl.Series(np.repeat(t0 + slot_us.astype("timedelta64[us]"), n_areas)).dt.replace_time_zone("UTC")
