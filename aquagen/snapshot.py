@@ -129,55 +129,103 @@ def write_pieces(
     ``group_rows`` rows are held (at most ``ROW_GROUP_ROWS``), so that memory holds about that many
     rows besides the part's encoded bytes; its manifest entry (None when empty). One piece gives
     the bytes ``pq.write_table`` of it would."""
-    t = schemas.table(name, profile)
-    views = _views_written()
-    buf = pa.BufferOutputStream()  # Arrow's own: no call into Python per page, no copy at the end
-    held: list[pl.DataFrame] = []
-    rows = pending = 0
+    with PartWriter(root, name, part, profile, group_rows) as writer:
+        for df in pieces:
+            writer.add(df)
+    return writer.entry
 
-    def flush() -> None:
+
+class PartWriter:
+    """A part file written piece by piece (``add``, in row order; ``write_pieces``), its manifest entry
+    (``entry``, None when empty) once closed. With ``exact``, every row group holds ``group_rows``
+    (default ``ROW_GROUP_ROWS``) rows but the last, the pieces cut where they fall: by default the
+    bytes ``write_part`` of their concatenation gives (a table too long to hold whole, written as
+    it is made); else a row group ends with the piece that reaches ``group_rows``."""
+
+    def __init__(
+        self,
+        root: Store | Path,
+        name: str,
+        part: str,
+        profile: str = schemas.PROFILE,
+        group_rows: int | None = None,
+        exact: bool = False,
+    ) -> None:
+        self.root, self.name, self.part, self.exact = root, name, part, exact
+        self.group_rows = group_rows or ROW_GROUP_ROWS
+        self.t = schemas.table(name, profile)
+        self.views = _views_written()
+        self.buf = pa.BufferOutputStream()  # Arrow's own: no call into Python per page, no copy at the end
+        self.held: list[pl.DataFrame] = []
+        self.rows = self.pending = 0
+        self.entry: dict | None = None
+        # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
+        # statistics only where a reader filters or joins (ids, references, creation time); integers and
+        # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress);
+        # strings handed over as views, the table's own schema stored by hand (``_view_schema``)
+        self.writer = pq.ParquetWriter(
+            self.buf,
+            _view_schema(self.t) if self.views else self.t.arrow_schema,
+            compression="zstd",
+            use_dictionary=False,
+            write_statistics=_key_columns(self.t),
+            column_encoding=_encodings(self.t),
+            store_decimal_as_integer=True,
+            store_schema=not self.views,
+        )
+        if self.views:
+            self.writer.add_key_value_metadata(_arrow_schema_metadata(self.t))
+
+    def add(self, df: pl.DataFrame) -> None:
+        """The piece's rows after those added before."""
+        if df.height:
+            self.held.append(df)
+            self.pending += df.height
+        while self.pending >= self.group_rows:
+            if not self.exact:
+                self._flush(self.held)
+                self.rows, self.held, self.pending = self.rows + self.pending, [], 0
+                return
+            over = self.pending - self.group_rows  # the last piece's rows past the row group
+            last = self.held[-1]
+            rest = last.slice(last.height - over, over)
+            self._flush([*self.held[:-1], last.slice(0, last.height - over)])
+            self.rows, self.held, self.pending = self.rows + self.group_rows, [rest] if over else [], over
+
+    def _flush(self, held: list[pl.DataFrame]) -> None:
         # the held frames as one Arrow table: one conversion for them all when their types agree (a
         # frame's schema is built on each call: read once per frame, and only when there are several)
+        t, views = self.t, self.views
         first = held[0].schema if len(held) > 1 else None
         if first is None or all(df.schema == first for df in held[1:]):
             table = to_arrow(t, pl.concat(held, rechunk=False) if len(held) > 1 else held[0], views)
         else:
             table = pa.concat_tables([to_arrow(t, df, views) for df in held])
-        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
-    # chosen by measurement (benchmarks/RESULTS.md): dictionary pages cost time and, under zstd, bytes;
-    # statistics only where a reader filters or joins (ids, references, creation time); integers and
-    # times delta-encoded, decimals byte-stream-split (half the bytes, less for zstd to compress);
-    # strings handed over as views, the table's own schema stored by hand (``_view_schema``)
-    with pq.ParquetWriter(
-        buf,
-        _view_schema(t) if views else t.arrow_schema,
-        compression="zstd",
-        use_dictionary=False,
-        write_statistics=_key_columns(t),
-        column_encoding=_encodings(t),
-        store_decimal_as_integer=True,
-        store_schema=not views,
-    ) as writer:
-        if views:
-            writer.add_key_value_metadata(_arrow_schema_metadata(t))
-        for df in pieces:
-            if df.height:
-                held.append(df)
-                pending += df.height
-            if pending >= group_rows:
-                flush()
-                rows, held, pending = rows + pending, [], 0
-        if held:
-            flush()
-            rows += pending
-        if rows == 0:
+    def close(self) -> dict | None:
+        """Write the rows held and the file; its manifest entry (None when empty: nothing is written)."""
+        if self.held:
+            self._flush(self.held)
+            self.rows, self.held, self.pending = self.rows + self.pending, [], 0
+        self.writer.close()
+        if self.rows == 0:
             return None
-    data = memoryview(buf.getvalue())
-    store = root if isinstance(root, Store) else Store(str(root))
-    rel = f"{name}/{part}.parquet"
-    store.write_bytes(rel, data)
-    return {"path": rel, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
+        data = memoryview(self.buf.getvalue())
+        store = self.root if isinstance(self.root, Store) else Store(str(self.root))
+        rel = f"{self.name}/{self.part}.parquet"
+        store.write_bytes(rel, data)
+        self.entry = {"path": rel, "rows": self.rows, "sha256": hashlib.sha256(data).hexdigest()}
+        return self.entry
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.writer.close()
 
 
 @cache

@@ -16,15 +16,16 @@ import schemas
 from aquagen import snapshot
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
-from aquagen.model.seeds import fleet_eggs
+from aquagen.model.seeds import MASTER_STREAM, fleet_eggs, rng_for
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run import shards
 from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
 from aquagen.snapshot import write_part
 from aquagen.store import Store
-from aquagen.tables.cut import end_of, until
-from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, allocate, renumber, table_enum
+from aquagen.tables.conform import conform
+from aquagen.tables.cut import cut, end_of, until
+from aquagen.tables.ids import FIRST_SCHEMA, LOCAL_BASE, Counting, allocate, renumber, table_enum
 
 PROFILE = "aquamind@8f2ab39"
 
@@ -324,3 +325,93 @@ def test_strings_handed_to_the_writer_as_views_give_the_bytes_of_strings(tmp_pat
     for name, entry in views.items():
         assert entry is not None
         assert pq.read_schema(tmp_path / "views" / entry["path"]) == schemas.table(name, profile).arrow_schema
+
+
+def test_a_part_written_piece_by_piece_in_exact_row_groups_is_the_whole_frames(tmp_path, monkeypatch):
+    """``PartWriter`` with ``exact``: pieces of any sizes, cut where a row group ends, give the bytes of
+    ``write_part`` of their concatenation (small row groups here, so that pieces straddle them)."""
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 1_000)
+    name = "environmental_weatherdata"
+    n = 4_321
+    stamp = pl.datetime_range(
+        dt.datetime(2020, 1, 1),
+        dt.datetime(2020, 1, 1) + dt.timedelta(hours=3 * (n - 1)),
+        "3h",
+        time_zone="UTC",
+        eager=True,
+    )
+    whole = conform(
+        name,
+        pl.DataFrame(
+            {
+                "id": range(1, n + 1),
+                "timestamp": stamp,
+                "temperature": [(i % 300) / 10 - 5 for i in range(n)],
+                "wind_speed": [(i % 97) / 7 for i in range(n)],
+                "wind_direction": [i % 360 for i in range(n)],
+                "precipitation": [(i % 13) / 4 for i in range(n)],
+                "wave_height": [(i % 31) / 9 for i in range(n)],
+                "wave_period": [(i % 17) / 3 for i in range(n)],
+                "wave_direction": [(i * 7) % 360 for i in range(n)],
+                "cloud_cover": [i % 101 for i in range(n)],
+                "area_id": [i % 5 + 1 for i in range(n)],
+                "created_at": stamp,
+            }
+        ),
+        PROFILE,
+    )
+    expected = write_part(tmp_path / "whole", name, whole, "master", PROFILE)
+    cuts = [0, 7, 999, 1_000, 2_500, 2_501, 4_000, n]
+    with snapshot.PartWriter(tmp_path / "pieces", name, "master", PROFILE, group_rows=1_000, exact=True) as writer:
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            writer.add(whole.slice(a, b - a))
+    assert writer.entry == expected
+    assert pq.ParquetFile(tmp_path / "pieces" / expected["path"]).metadata.num_row_groups == 5
+
+
+def test_rows_counted_piece_by_piece_are_counted_as_a_whole():
+    """``Counting.add``: a table counted piece by piece in time order (a day split between two pieces
+    included) gives the counts of ``assign`` of the whole."""
+    name = "environmental_weatherdata"
+    day = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    whole = pl.DataFrame({"created_at": [day + dt.timedelta(hours=5 * i) for i in range(100)]})
+    one, pieces = Counting(PROFILE), Counting(PROFILE)
+    one.assign(name, whole)
+    for a, b in ((0, 13), (13, 13), (13, 40), (40, 100)):
+        pieces.add(name, whole.slice(a, b - a))
+    assert pieces.counts().equals(one.counts())
+    with pytest.raises(ValueError, match="counted after"):
+        pieces.add(name, whole.head(1))
+
+
+@pytest.mark.parametrize("at", [None, dt.time(13, 7)])
+def test_the_weather_written_as_it_is_made_is_the_whole_tables_part(tmp_path, monkeypatch, at):
+    """The master shard writes the weather a calendar year at a time (``_write_made``): counted whole,
+    cut at the as-of moment piece by piece, its row groups cut where they fall (small ones here, so
+    that years straddle them), it is the part file and the counts of the whole table at once."""
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 50_000)
+    name = "environmental_weatherdata"
+    job = Job(
+        root=Store(str(tmp_path / "s")),
+        profile_name=PROFILE,
+        seed=3,
+        as_of=dt.date(2024, 6, 30),
+        first_start=dt.date(2022, 1, 1),
+        as_of_time=at,
+    )
+    written = shards.master_shard(job)
+    p = job.profile
+    assert p.environment is not None
+    master = p.master(job.setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
+    made, pieces = next(p.environment(master, job.setup_date, job.as_of, job.seed, p.name))
+    assert made == name and not isinstance(pieces, pl.DataFrame)
+    whole = pl.concat(list(pieces))
+    counted = Counting(PROFILE)
+    counted.assign(name, whole)
+    if at is not None:
+        whole = cut({name: whole}, job.cut_at, p.name, p.mutable)[name]
+    assert whole.height > 6 * 50_000
+    assert written.entries[name] == write_part(tmp_path / "whole", name, whole, "master", PROFILE)
+    assert pq.ParquetFile(tmp_path / "s" / written.entries[name]["path"]).metadata.num_row_groups > 6
+    mine = written.counts.filter(pl.col("table") == name)
+    assert mine.equals(counted.counts())

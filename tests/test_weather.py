@@ -106,3 +106,18 @@ def test_prefix_stable_and_independent_of_the_other_areas(w):
         assert np.array_equal(getattr(short, name), getattr(w, name)[:n]), name
     alone = W.weather(SEED, IDS[[1, 4]], [GEOS[1], GEOS[4]], FIRST, LAST)
     assert np.array_equal(alone.temperature, w.temperature[:, [1, 4]])
+
+
+def test_a_day_is_the_same_whatever_the_span_it_is_made_in(w):
+    """The 3-hourly weather is made a calendar year at a time (``Climate.slots``): a span starting
+    later in the first year (its series run from the same new year) gives its days' values as the
+    whole span does (element by element: written a year at a time, the weather table is the whole
+    history's), and the daily cloud means (the photoperiod's) are the 3-hourly cloud's."""
+    later = dt.date(2013, 5, 17)
+    part = W.weather(SEED, IDS, GEOS, later, LAST)
+    skip = (later - FIRST).days * 8
+    for name in ("temperature", "wind_speed", "precipitation", "wave_height", "cloud_cover", "wind_direction"):
+        assert np.array_equal(getattr(part, name), getattr(w, name)[skip:]), name
+    c = W.climate(SEED, IDS, GEOS, later, LAST)
+    assert [hi - lo for lo, hi in c.calendar_years()][:2] == [(dt.date(2014, 1, 1) - later).days, 365]
+    assert np.array_equal(c.cloud_means(), part.cloud_cover.reshape(-1, 8, len(IDS)).mean(axis=1))

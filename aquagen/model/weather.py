@@ -31,7 +31,8 @@ within ~250 km at these latitudes: Hansen & Lebedeff 1987, JGR 92: 13345, for mo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -112,28 +113,110 @@ def _stormy_years(seed: int, g: int, years: range, days: np.ndarray) -> np.ndarr
     return np.interp(t, ys + 0.5, level)
 
 
-def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.date, last: dt.date) -> Weather:
-    """Weather of the areas (ids, geography names) for the days first..last, 3-hourly."""
-    n_areas = len(area_ids)
+def _area_draws(seed: int, area_ids: np.ndarray, year: int) -> np.ndarray:
+    """The areas' own draws of a calendar year (day, area, 11): 3 daily (the area's AR(1) series), then
+    one per 3-hour slot, from the stream (seed, area, year)."""
+    n = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    return np.stack([rng_for(seed, WEATHER_STREAM, int(a), year).standard_normal((n, 11)) for a in area_ids], 1)
+
+
+@dataclass(frozen=True)
+class Climate:
+    """The areas' weather by day over a span of days: what their 3-hourly weather is made of, a few
+    (day, area) arrays, an eighth of one 3-hourly column each. The 3-hourly weather is made of it a
+    span of days at a time (``slots``), the slots' own draws drawn again for it, so that memory holds
+    the 3-hourly weather of those days only (``calendar_years``), whatever the length of the history;
+    a day's values are the same whatever the span they are made in (element by element)."""
+
+    seed: int
+    area_ids: np.ndarray
+    days: np.ndarray  # datetime64[D], the span's days
+    season: np.ndarray  # (day, 1): +1 in late summer
+    air_day: np.ndarray  # (day, area): the day's mean air temperature
+    storm: np.ndarray  # (day, area): storminess, ~N(0, 1)
+    swing: np.ndarray  # (day, area): the wind's swing from the south-west (σ units)
+    wind_mean: np.ndarray  # (1, area): the annual mean wind speed
+
+    def calendar_years(self) -> Iterator[tuple[int, int]]:
+        """The span's days by calendar year: (first, end) day indices of each."""
+        years = self.days.astype("datetime64[Y]").astype(np.int64)
+        starts = np.flatnonzero(np.diff(years, prepend=years[0] - 1)).tolist() if len(years) else []
+        yield from zip(starts, [*starts[1:], len(years)], strict=True)
+
+    def _noise(self, lo: int, hi: int) -> np.ndarray:
+        """The 3-hourly draws of days lo..hi-1 (day, slot, area), of one calendar year: a transposed
+        view of (day, area, slot), as they are laid out when drawn for every day at once."""
+        year = int(self.days[lo].astype("datetime64[Y]").astype(np.int64)) + 1970
+        jan1 = (self.days[lo] - np.datetime64(f"{year}-01-01")).astype(int)
+        assert int(self.days[hi - 1].astype("datetime64[Y]").astype(np.int64)) + 1970 == year
+        draws = _area_draws(self.seed, self.area_ids, year)
+        return np.ascontiguousarray(draws[jan1 : jan1 + hi - lo, :, 3:]).transpose(0, 2, 1)
+
+    def _cloud_day(self, lo: int, hi: int) -> np.ndarray:
+        return np.clip(62 + 25 * self.storm[lo:hi] - 12 * self.season[lo:hi], 0, 100)
+
+    def cloud_means(self) -> np.ndarray:
+        """Each day's mean cloud cover (day, area) of its 3-hourly observations (the photoperiod's
+        light), a calendar year at a time."""
+        out = []
+        for lo, hi in self.calendar_years():
+            cloud = self._cloud_day(lo, hi)[:, None, :] + 8 * self._noise(lo, hi)
+            slots = np.clip(cloud, 0, 100).reshape(-1, len(self.area_ids)).astype(int)  # as ``slots`` makes them
+            out.append(slots.reshape(hi - lo, 8, -1).mean(axis=1))
+        return np.concatenate(out) if out else np.empty((0, len(self.area_ids)))
+
+    def slots(self, lo: int, hi: int) -> Weather:
+        """The 3-hourly weather of days lo..hi-1 (indices into ``days``, one calendar year)."""
+        n_areas = len(self.area_ids)
+        noise = self._noise(lo, hi)
+        season, storm = self.season[lo:hi], self.storm[lo:hi]
+        diurnal = 2.0 * np.cos(2 * np.pi * (SLOT_HOURS - 15) / 24)  # warmest mid-afternoon
+        temperature = (
+            self.air_day[lo:hi, None, :] + diurnal[None, :, None] * (1 + 0.3 * season[:, None, :]) + 0.5 * noise
+        )
+        wind_day = self.wind_mean * (1 - 0.2 * season) * np.exp(0.35 * storm - 0.06)  # windier in winter
+        wind = _soft_ceiling(wind_day[:, None, :] * np.exp(0.15 * noise), *WIND_SOFT_MS)
+        direction = (PREVAILING_DEG + 70 * self.swing[lo:hi])[:, None, :] + 15 * noise
+        wave = _soft_ceiling(0.3 + 0.012 * wind**2, *WAVE_SOFT_M)  # fetch-limited wind sea plus swell
+        period = 3.5 + 2.2 * np.sqrt(wave)
+        cloud = self._cloud_day(lo, hi)[:, None, :] + 8 * noise
+        wet = storm[:, None, :] + 0.4 * noise > 0.35
+        heavy = (0.4 + 0.6 * np.maximum(storm, 0))[:, None, :]  # mm per 3 h, heavier in a storm
+        rain = np.where(wet, np.exp(0.6 * noise[:, ::-1]) * heavy, 0.0)
+
+        def flat(x: np.ndarray) -> np.ndarray:  # (day, slot, area) -> (day·8 + slot, area)
+            return x.reshape(-1, n_areas)
+
+        return Weather(
+            temperature=flat(temperature),
+            wind_speed=flat(wind),
+            wind_direction=flat(np.mod(direction, 360)).astype(int),
+            precipitation=flat(rain),
+            wave_height=flat(wave),
+            wave_period=flat(period),
+            wave_direction=flat(np.mod(direction + 10, 360)).astype(int),
+            cloud_cover=flat(np.clip(cloud, 0, 100)).astype(int),
+        )
+
+
+def climate(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.date, last: dt.date) -> Climate:
+    """The daily weather of the areas (ids, geography names) for the days first..last (``Climate``)."""
     years = range(first.year, last.year + 1)
     regions = sorted(set(geographies))
     region_of = np.array([regions.index(g) for g in geographies])
     g_index = [sorted(SEA_TEMP).index(r) for r in regions]  # as the sea's regional anomaly numbers them
-    region_e, local_e, slot_e = [], [], []
+    region_e, local_e = [], []
     for year in years:  # each year from its own streams; the AR(1) series run on across years
         n = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
         region_e.append(
             np.stack([rng_for(seed, REGION_WEATHER_STREAM, g, year).standard_normal((n, 3)) for g in g_index], 1)
         )
-        draws = np.stack([rng_for(seed, WEATHER_STREAM, int(a), year).standard_normal((n, 11)) for a in area_ids], 1)
-        local_e.append(draws[:, :, :3])
-        slot_e.append(draws[:, :, 3:])  # (day, area, 8): one per 3-hour slot
+        local_e.append(np.ascontiguousarray(_area_draws(seed, area_ids, year)[:, :, :3]))  # the slots' drawn again
     days = np.arange(np.datetime64(f"{first.year}-01-01"), np.datetime64(f"{last.year + 1}-01-01"))
     kept = slice((first - dt.date(first.year, 1, 1)).days, (last - dt.date(first.year, 1, 1)).days + 1)
     region = _ar1(np.concatenate(region_e), AR_PHI)[kept][:, region_of]  # (day, area, 3)
     local = _ar1(np.concatenate(local_e), AR_PHI)[kept]
-    noise = np.concatenate(slot_e)[kept].transpose(0, 2, 1)  # (day, slot, area): views, no copy
-    del region_e, local_e, slot_e  # the years' draws
+    del region_e, local_e  # the years' draws
     stormy = np.stack([_stormy_years(seed, g, years, days) for g in g_index], 1)[kept][:, region_of]
     days = days[kept]
 
@@ -144,35 +227,25 @@ def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.d
     day_no = np.clip(days.astype(int) - REGION_ORIGIN, 0, REGION_DAYS - 1)
     sea_anomaly = np.stack([regional_anomaly(seed, r)[day_no] for r in regions], 1)[:, region_of]
     synoptic = AIR_REGION_SD * (1 - 0.2 * season) * region[:, :, 0] + AIR_LOCAL_SD * local[:, :, 0]
-    air_day = mean - 1.0 + AIR_SWING * amp * season + sea_anomaly + synoptic
-    diurnal = 2.0 * np.cos(2 * np.pi * (SLOT_HOURS - 15) / 24)  # warmest mid-afternoon
-    temperature = air_day[:, None, :] + diurnal[None, :, None] * (1 + 0.3 * season[:, None, :]) + 0.5 * noise
     shared = np.sqrt(REGION_SHARE) * region + np.sqrt(1 - REGION_SHARE) * local
-    storm = shared[:, :, 1] + stormy  # ~N(0, 1)
-    wind_mean = np.array([WIND_MEAN_MS[g] for g in geographies])[None, :] * (1 - 0.2 * season)  # windier in winter
-    wind_day = wind_mean * np.exp(0.35 * storm - 0.06)
-    wind = _soft_ceiling(wind_day[:, None, :] * np.exp(0.15 * noise), *WIND_SOFT_MS)
-    direction = (PREVAILING_DEG + 70 * shared[:, :, 2])[:, None, :] + 15 * noise
-    wave = _soft_ceiling(0.3 + 0.012 * wind**2, *WAVE_SOFT_M)  # fetch-limited wind sea plus swell
-    period = 3.5 + 2.2 * np.sqrt(wave)
-    cloud = np.clip(62 + 25 * storm - 12 * season, 0, 100)[:, None, :] + 8 * noise
-    wet = storm[:, None, :] + 0.4 * noise > 0.35
-    heavy = (0.4 + 0.6 * np.maximum(storm, 0))[:, None, :]  # mm per 3 h, heavier in a storm
-    rain = np.where(wet, np.exp(0.6 * noise[:, ::-1]) * heavy, 0.0)
-
-    def flat(x: np.ndarray) -> np.ndarray:  # (day, slot, area) -> (day·8 + slot, area)
-        return x.reshape(-1, n_areas)
-
-    return Weather(
-        temperature=flat(temperature),
-        wind_speed=flat(wind),
-        wind_direction=flat(np.mod(direction, 360)).astype(int),
-        precipitation=flat(rain),
-        wave_height=flat(wave),
-        wave_period=flat(period),
-        wave_direction=flat(np.mod(direction + 10, 360)).astype(int),
-        cloud_cover=flat(np.clip(cloud, 0, 100)).astype(int),
+    return Climate(
+        seed=seed,
+        area_ids=np.asarray(area_ids),
+        days=days,
+        season=season,
+        air_day=mean - 1.0 + AIR_SWING * amp * season + sea_anomaly + synoptic,
+        storm=shared[:, :, 1] + stormy,
+        swing=np.ascontiguousarray(shared[:, :, 2]),
+        wind_mean=np.array([WIND_MEAN_MS[g] for g in geographies])[None, :],
     )
+
+
+def weather(seed: int, area_ids: np.ndarray, geographies: list[str], first: dt.date, last: dt.date) -> Weather:
+    """Weather of the areas (ids, geography names) for the days first..last, 3-hourly, whole (a long
+    history is made a year at a time: ``Climate.slots``)."""
+    c = climate(seed, area_ids, geographies, first, last)
+    years = [c.slots(lo, hi) for lo, hi in c.calendar_years()]
+    return Weather(**{f.name: np.concatenate([getattr(y, f.name) for y in years]) for f in fields(Weather)})
 
 
 def day_length_hours(latitude: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import datetime as dt
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -89,8 +89,16 @@ class Profile:
     checks: list[tuple[str, str, str, int]]  # (group, name, SQL returning one number, expected)
     # optional: (master tables, setup date, as-of date, seed, profile name) -> the master's tables over the
     # horizon (weather, daylight; sensors calibrated, with their history rows), ids fixed in time order,
-    # nothing after the as-of date; written with the master
-    environment: Callable[[dict[str, pl.DataFrame], dt.date, dt.date, int, str], dict[str, pl.DataFrame]] | None = None
+    # nothing after the as-of date; written with the master. Table by table, as (name, rows): a table too
+    # long to hold whole (the weather of a long history) as its rows piece by piece in id order, written
+    # as they are made, before the next table is made
+    environment: (
+        Callable[
+            [dict[str, pl.DataFrame], dt.date, dt.date, int, str],
+            Iterator[tuple[str, pl.DataFrame | Iterator[pl.DataFrame]]],
+        ]
+        | None
+    ) = None
     # rows the application's migrations insert (table -> SQL condition on them): they exist without
     # history rows in a migrated database, so the '+' history check leaves them out
     seeded: dict[str, str] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from functools import partial
 from multiprocessing import get_context
 
 import polars as pl
+import pyarrow as pa
 
 from ..errors import AquagenError
 from .shards import Job, Written
@@ -87,6 +88,23 @@ def _worker_init() -> None:
     except (OSError, AttributeError):
         pass
     atexit.register(_exit_now)  # registered last: runs first at exit
+
+
+def _released(fn: Callable[..., Result], *args: object) -> Result:
+    """``fn(*args)``, the free memory of Arrow's pool handed back to the system first when this process
+    last ran another kind of shard (a new phase): the pool keeps the pages of the Arrow buffers a
+    phase's shards made (Parquet pages, hand-off files) for the next, on top of what a shard of the
+    next phase makes with Polars and NumPy (another allocator each). Measured at 200 full lives, 2
+    workers: the tree's peak in the feed sites' build 665 -> 613 MB (after every shard: the same
+    peak, 1.5 % more CPU, its pages faulted in again)."""
+    if _last_run[0] is not fn:
+        if _last_run[0] is not None:
+            pa.default_memory_pool().release_unused()
+        _last_run[0] = fn
+    return fn(*args)
+
+
+_last_run: list[Callable | None] = [None]  # the function of the shard this process ran last (``_released``)
 
 
 def _exit_now() -> None:
@@ -189,7 +207,7 @@ class Runner:
         elif self.workers > 1 and len(todo) > 1:
             done = self._shared(todo)
         else:
-            done = ((key, fn(*args)) for key, fn, args in todo)
+            done = ((key, _released(fn, *args)) for key, fn, args in todo)
         for key, result in done:
             if keep:
                 results[key] = result
@@ -223,9 +241,9 @@ class Runner:
                     key, fn, args = pending.popleft()
                     if main:  # workers are spawned here
                         with _signals_deferred(), _workers_single_threaded():
-                            f = submit(fn, *args)
+                            f = submit(_released, fn, *args)
                     else:  # the pool's thread, when a task ends: the pool is full, nothing is spawned
-                        f = submit(fn, *args)
+                        f = submit(_released, fn, *args)
                     inflight[f] = key
                     f.add_done_callback(refill)
 
@@ -247,7 +265,7 @@ class Runner:
             if job is None:
                 break
             key, fn, args = job
-            yield key, fn(*args)
+            yield key, _released(fn, *args)
             with lock:
                 finished = [f for f in inflight if f.done()]
             for f in finished:

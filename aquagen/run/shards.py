@@ -38,7 +38,7 @@ from ..model.simulate import BatchSim, BatchSpec, rows_through, simulate_batch
 from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
-from ..snapshot import write_part, write_pieces
+from ..snapshot import PartWriter, write_part, write_pieces
 from ..store import Store, replacing
 from ..tables.cut import before, cut, end_of, last_history, until
 from ..tables.ids import Counting, IdBook, Local, renumber, when_column
@@ -101,17 +101,36 @@ class Written:
 
 
 def master_shard(job: Job) -> Written:
-    """Phases 1-2: written at once (fixed ids); the stock tables go to the feed sites."""
+    """Phases 1-2: written at once (fixed ids); the stock tables go to the feed sites. A table the
+    profile makes piece by piece (the weather of a long history) is counted, cut and written as it
+    is made (``_write_made``), before the profile makes the next."""
     p = job.profile
     setup_date = job.setup_date
+    counter = Counting(p.name)
+    entries: dict[str, dict | None] = {}
+    rows = 0
     with timed(MASTER) as step:
         frames = p.master(setup_date, rng_for(job.seed, MASTER_STREAM), p.name)
-        if p.environment is not None:
-            frames.update(p.environment(frames, setup_date, job.as_of, job.seed, p.name))
         step.rows = sum(df.height for df in frames.values())
+    # the master's tables as they are before the profile makes the environment's (some replace them)
+    master = dict(frames)
+    environment = iter(()) if p.environment is None else p.environment(master, setup_date, job.as_of, job.seed, p.name)
+    while True:
+        with timed(MASTER) as step:
+            made = next(environment, None)
+            step.rows = made[1].height if made is not None and isinstance(made[1], pl.DataFrame) else 0
+        if made is None:
+            break
+        name, table = made
+        if isinstance(table, pl.DataFrame):
+            frames[name] = table
+        else:
+            entries[name], n = _write_made(job, name, table, counter)
+            rows += n
+        del made, table
+    del master
     for name in p.stock_tables:
         job.work.write_frame(f"{name}.arrows", frames[name])
-    counter = Counting(p.name)
     for name, df in frames.items():
         if when_column(name, p.name) in df.columns:  # tables without created_at are master-only
             counter.assign(name, df)
@@ -119,8 +138,36 @@ def master_shard(job: Job) -> Written:
         # changing master row (a calibrated sensor) as its last history row before it
         mine = {n: df for n, df in frames.items() if n not in p.stock_tables}
         frames |= cut(mine, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)
-    entries = {name: _write(job, name, df, "master") for name, df in frames.items() if name not in p.stock_tables}
-    return Written(entries, sum(df.height for df in frames.values()), counter.counts())
+    for name, df in frames.items():
+        if name not in p.stock_tables:
+            entries[name] = _write(job, name, df, "master")
+    rows += sum(df.height for df in frames.values())
+    return Written(entries, rows, counter.counts())
+
+
+def _write_made(job: Job, name: str, pieces: Iterator[pl.DataFrame], counter: Counting) -> tuple[dict | None, int]:
+    """A master table made piece by piece in id order (``pieces``): each counted, cut (as
+    ``master_shard`` cuts the others: ids as at the day's end, rows up to the moment) and added to
+    its part file, whose row groups are those of the whole table's (``PartWriter``, exact): memory
+    holds a row group and a piece, not the table. Its entry and rows written."""
+    p = job.profile
+    assert name not in p.mutable  # cut piece by piece: no row's state depends on a later piece
+    with PartWriter(job.root, name, "master", p.name, exact=True) as writer:
+        while True:
+            with timed(MASTER, name) as step:
+                df = next(pieces, None)
+                step.rows = 0 if df is None else df.height
+            if df is None:
+                break
+            counter.add(name, df)
+            if job.as_of_time is not None:
+                df = cut({name: df}, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)[name]
+            with timed(WRITE, name, df.height):
+                writer.add(df)
+            del df
+        with timed(WRITE, name):
+            writer.close()
+    return writer.entry, writer.rows
 
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:

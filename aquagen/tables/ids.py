@@ -85,6 +85,23 @@ class Counting:
         # placeholders: negative, so they never meet a real id in a join
         return -pl.int_range(1, df.height + 1, dtype=pl.Int64, eager=True)
 
+    def add(self, table: str, df: pl.DataFrame) -> None:
+        """Count ``df``'s rows of ``table`` after its rows counted before (a table counted piece by
+        piece, in time order: a piece's days are the last piece's last day or later)."""
+        days, n = _per_day(_day_array(df, when_column(table, self.profile)))
+        if table in self._counts and len(days):
+            before, counted = self._counts[table]
+            if len(before) and before[-1] > days[0]:
+                raise ValueError(f"{table}: rows of day {days[0]} counted after day {before[-1]}")
+            if len(before) and before[-1] == days[0]:
+                counted = counted.copy()
+                counted[-1] += n[0]
+                days, n = days[1:], n[1:]
+            days, n = np.concatenate([before, days]), np.concatenate([counted, n])
+        elif table in self._counts:
+            return
+        self._counts[table] = days, n
+
     @property
     def tables(self) -> set[str]:
         """The tables this book numbered."""

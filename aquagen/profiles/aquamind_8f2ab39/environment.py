@@ -6,6 +6,7 @@ per transfer (built with its batch)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -31,37 +32,26 @@ _DO, _CO2, _PH, _TEMP = (
 
 def build(
     master: dict[str, pl.DataFrame], setup_date: dt.date, as_of: dt.date, seed: int, profile: str
-) -> dict[str, pl.DataFrame]:
-    """Weather and photoperiod of every area in ``master`` for setup_date..as_of."""
+) -> Iterator[tuple[str, pl.DataFrame | Iterator[pl.DataFrame]]]:
+    """Weather and photoperiod of every area in ``master`` for setup_date..as_of, table by table: the
+    weather first, as its rows a calendar year at a time (``weather_rows``: a long history's weather
+    is the biggest master table, written as it is made, before the others are made)."""
     T = Bound(profile)
     areas = master["infrastructure_area"].sort("id")
     area_ids = areas["id"].to_numpy()
     geos = [GEOGRAPHIES[g - 1].name for g in areas["geography_id"].to_list()]
-    w = W.weather(seed, area_ids, geos, setup_date, as_of)
-    n_slots, n_areas = w.temperature.shape
-    t0 = np.datetime64(setup_date, "us")
-    slot_us = np.arange(n_slots, dtype=np.int64) * 3 * 3_600_000_000
-    stamp = pl.Series(np.repeat(t0 + slot_us.astype("timedelta64[us]"), n_areas)).dt.replace_time_zone("UTC")
-    weather = pl.DataFrame(
-        {
-            "id": np.arange(1, n_slots * n_areas + 1),
-            "timestamp": stamp,
-            "temperature": w.temperature.ravel(),
-            "wind_speed": w.wind_speed.ravel(),
-            "wind_direction": w.wind_direction.ravel(),
-            "precipitation": w.precipitation.ravel(),
-            "wave_height": w.wave_height.ravel(),
-            "wave_period": w.wave_period.ravel(),
-            "wave_direction": w.wave_direction.ravel(),
-            "cloud_cover": w.cloud_cover.ravel(),
-            "area_id": np.tile(area_ids, n_slots),
-        }
-    ).with_columns(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
-    out = {"environmental_weatherdata": T.conform("environmental_weatherdata", weather)}
+    climate = W.climate(seed, area_ids, geos, setup_date, as_of)
+    clouds: list[np.ndarray] = []  # each year's daily cloud means, as the weather's rows are made
+    yield "environmental_weatherdata", weather_rows(climate, setup_date, T, clouds)
 
+    n_areas = len(area_ids)
     days = np.arange(np.datetime64(setup_date), np.datetime64(as_of) + 1)
     lat = areas["latitude"].cast(pl.Float64).to_numpy()
-    cloud = w.cloud_cover.reshape(len(days), 8, n_areas).mean(axis=1)
+    # the photoperiod's light: from the weather's rows when they were all made (the slots' draws are
+    # not drawn once more), else made again
+    made = sum(len(c) for c in clouds) == len(days)
+    cloud = np.concatenate(clouds) if made and clouds else climate.cloud_means()
+    del climate, clouds
     photo = (
         pl.DataFrame(
             {
@@ -79,13 +69,49 @@ def build(
         .with_columns(updated_at=pl.col("created_at"))
     )
     base = T.conform("environmental_photoperioddata", photo)
-    out["environmental_photoperioddata"] = base
-    out["environmental_historicalphotoperioddata"] = T.conform(
+    yield "environmental_photoperioddata", base
+    yield (
         "environmental_historicalphotoperioddata",
-        number_history(T.history("environmental_photoperioddata", base, "created_at", "+", SYSTEM_ID)),
+        T.conform(
+            "environmental_historicalphotoperioddata",
+            number_history(T.history("environmental_photoperioddata", base, "created_at", "+", SYSTEM_ID)),
+        ),
     )
-    out |= calibrations(master, setup_date, as_of, seed, T)
-    return out
+    yield from calibrations(master, setup_date, as_of, seed, T).items()
+
+
+def weather_rows(
+    climate: W.Climate, setup_date: dt.date, T: Bound, clouds: list[np.ndarray] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The 3-hourly weather's rows (ids in time order: by slot, then area) a calendar year at a time:
+    memory holds a year's, the same rows as the whole history's frame sliced. Each year's daily mean
+    cloud cover (``Climate.cloud_means``) appended to ``clouds``."""
+    n_areas = len(climate.area_ids)
+    t0 = np.datetime64(setup_date, "us")
+    for lo, hi in climate.calendar_years():
+        w = climate.slots(lo, hi)
+        if clouds is not None:
+            clouds.append(w.cloud_cover.reshape(hi - lo, 8, n_areas).mean(axis=1))
+        first, n_slots = lo * 8, w.temperature.shape[0]
+        slot_us = np.arange(first, first + n_slots, dtype=np.int64) * 3 * 3_600_000_000
+        stamp = pl.Series(np.repeat(t0 + slot_us.astype("timedelta64[us]"), n_areas)).dt.replace_time_zone("UTC")
+        weather = pl.DataFrame(
+            {
+                "id": np.arange(first * n_areas + 1, (first + n_slots) * n_areas + 1),
+                "timestamp": stamp,
+                "temperature": w.temperature.ravel(),
+                "wind_speed": w.wind_speed.ravel(),
+                "wind_direction": w.wind_direction.ravel(),
+                "precipitation": w.precipitation.ravel(),
+                "wave_height": w.wave_height.ravel(),
+                "wave_period": w.wave_period.ravel(),
+                "wave_direction": w.wave_direction.ravel(),
+                "cloud_cover": w.cloud_cover.ravel(),
+                "area_id": np.tile(climate.area_ids, n_slots),
+            }
+        ).with_columns(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
+        del w, stamp
+        yield T.conform("environmental_weatherdata", weather)
 
 
 def calibrations(
