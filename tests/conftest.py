@@ -28,7 +28,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import psycopg
@@ -77,25 +77,23 @@ def pg_admin(tmp_path_factory):
         yield dsn
         return
     warnings.filterwarnings("ignore")
-    if os.environ.get("AQUAGEN_TEST_PGBIN"):
-        server = _server_of(Path(os.environ["AQUAGEN_TEST_PGBIN"]), tmp_path_factory.mktemp("pg"))
-        dsn = next(server)
-    else:
-        import pgserver
+    with ExitStack() as stack:
+        if os.environ.get("AQUAGEN_TEST_PGBIN"):
+            dsn = stack.enter_context(_server_of(Path(os.environ["AQUAGEN_TEST_PGBIN"]), tmp_path_factory.mktemp("pg")))
+        else:
+            import pgserver
 
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-        dsn = server.get_uri()
-    with psycopg.connect(dsn, autocommit=True) as c:
-        for setting in THROWAWAY_SERVER:
-            c.execute(f"ALTER SYSTEM SET {setting}")
-        c.execute("SELECT pg_reload_conf()")
-    yield dsn
-    if isinstance(server, Iterator):
-        next(server, None)
-    else:
-        server.cleanup()
+            server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+            stack.callback(server.cleanup)
+            dsn = server.get_uri()
+        with psycopg.connect(dsn, autocommit=True) as c:
+            for setting in THROWAWAY_SERVER:
+                c.execute(f"ALTER SYSTEM SET {setting}")
+            c.execute("SELECT pg_reload_conf()")
+        yield dsn
 
 
+@contextmanager
 def _server_of(bin_dir: Path, folder: Path) -> Iterator[str]:
     """A server of the PostgreSQL binaries in ``bin_dir``, its data and socket in ``folder``: yields its
     DSN, then stops it. As root it runs as pgserver's system user (PostgreSQL refuses root)."""

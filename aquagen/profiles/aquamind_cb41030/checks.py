@@ -75,6 +75,10 @@ _EXCLUDED = {
 }
 
 
+# words that may follow a table named without an alias (a subquery in FROM needs one before PostgreSQL 16)
+_CLAUSES = {"WHERE", "GROUP", "ORDER", "JOIN", "LEFT", "INNER", "CROSS", "ON", "LIMIT", "UNION", "HAVING", "WINDOW"}
+
+
 def _live(sql: str) -> str:
     """A plan check over the assignments of started batches only (in one pass: the assignments of
     ``LIVE_BCA`` itself are not wrapped again, a second join of the batches to every row read)."""
@@ -85,10 +89,6 @@ def _live(sql: str) -> str:
         return f"{m[1]} {LIVE_BCA}{after}" if named else f"{m[1]} {LIVE_BCA} {BCA}{after}"
 
     return re.sub(rf"\b(JOIN|FROM) {BCA}\b(\s+\w+)?", wrapped, sql)
-
-
-# words that may follow a table named without an alias (a subquery in FROM needs one before PostgreSQL 16)
-_CLAUSES = {"WHERE", "GROUP", "ORDER", "JOIN", "LEFT", "INNER", "CROSS", "ON", "LIMIT", "UNION", "HAVING", "WINDOW"}
 
 
 INVARIANTS = [(g, n, _live(sql), e) for g, n, sql, e in plan.INVARIANTS if n not in _EXCLUDED] + [
