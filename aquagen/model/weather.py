@@ -152,17 +152,15 @@ class Climate:
         draws = _area_draws(self.seed, self.area_ids, year)
         return np.ascontiguousarray(draws[jan1 : jan1 + hi - lo, :, 3:]).transpose(0, 2, 1)
 
-    def _cloud_day(self, lo: int, hi: int) -> np.ndarray:
-        return np.clip(62 + 25 * self.storm[lo:hi] - 12 * self.season[lo:hi], 0, 100)
+    def _cloud(self, lo: int, hi: int, noise: np.ndarray) -> np.ndarray:
+        """The 3-hourly cloud cover (day, slot, area), whole percent, of days lo..hi-1 and their draws."""
+        day = np.clip(62 + 25 * self.storm[lo:hi] - 12 * self.season[lo:hi], 0, 100)
+        return np.clip(day[:, None, :] + 8 * noise, 0, 100).astype(int)
 
     def cloud_means(self) -> np.ndarray:
         """Each day's mean cloud cover (day, area) of its 3-hourly observations (the photoperiod's
         light), a calendar year at a time."""
-        out = []
-        for lo, hi in self.calendar_years():
-            cloud = self._cloud_day(lo, hi)[:, None, :] + 8 * self._noise(lo, hi)
-            slots = np.clip(cloud, 0, 100).reshape(-1, len(self.area_ids)).astype(int)  # as ``slots`` makes them
-            out.append(slots.reshape(hi - lo, 8, -1).mean(axis=1))
+        out = [self._cloud(lo, hi, self._noise(lo, hi)).mean(axis=1) for lo, hi in self.calendar_years()]
         return np.concatenate(out) if out else np.empty((0, len(self.area_ids)))
 
     def slots(self, lo: int, hi: int) -> Weather:
@@ -179,7 +177,6 @@ class Climate:
         direction = (PREVAILING_DEG + 70 * self.swing[lo:hi])[:, None, :] + 15 * noise
         wave = _soft_ceiling(0.3 + 0.012 * wind**2, *WAVE_SOFT_M)  # fetch-limited wind sea plus swell
         period = 3.5 + 2.2 * np.sqrt(wave)
-        cloud = self._cloud_day(lo, hi)[:, None, :] + 8 * noise
         wet = storm[:, None, :] + 0.4 * noise > 0.35
         heavy = (0.4 + 0.6 * np.maximum(storm, 0))[:, None, :]  # mm per 3 h, heavier in a storm
         rain = np.where(wet, np.exp(0.6 * noise[:, ::-1]) * heavy, 0.0)
@@ -195,7 +192,7 @@ class Climate:
             wave_height=flat(wave),
             wave_period=flat(period),
             wave_direction=flat(np.mod(direction + 10, 360)).astype(int),
-            cloud_cover=flat(np.clip(cloud, 0, 100)).astype(int),
+            cloud_cover=flat(self._cloud(lo, hi, noise)),
         )
 
 
