@@ -25,7 +25,7 @@ from .lice import (  # noqa: F401 (re-exported: the profiles read the methods an
 )
 from .seeds import HEALTH_STREAM, rng_for
 from .simulate import BatchSim
-from .timeline import ADULT
+from .timeline import ADULT, EPOCH, N_ASSIGNMENTS
 from .treatment import DISEASE_TREATMENT_PURPOSE, TREATED
 
 # one stream per recorder (the batch's own stream: see ``stream``)
@@ -142,18 +142,30 @@ def _episode_days(sim: BatchSim) -> pl.DataFrame:
 def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """About monthly, one health sampling event per batch on one live container: events
     (assignment_no, date, episode), fish (event, fish_no, weight_g, length_cm) and scores (event,
-    fish_no, parameter 0..8, score 1..5; worse during an episode)."""
+    fish_no, parameter 0..8, score 1..5; worse during an episode).
+
+    Every draw is one cell of an array of fixed shape (sampling day, assignment or fish, ...), so an
+    event depends on its own day alone: a batch simulated only up to a horizon
+    (``BatchSpec.through``) has the same events up to it."""
     rng = stream(sim, SAMPLING)
     start = sim.stage_changes["date"][0]
-    days = [start + dt.timedelta(days=k) for k in range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)]
+    offsets = range(SAMPLING_EVERY_DAYS, 900, SAMPLING_EVERY_DAYS)
+    days = [start + dt.timedelta(days=k) for k in offsets]
+    most = FISH_PER_SAMPLING[1]
+    u = rng.random((len(offsets), N_ASSIGNMENTS))  # which live container: the least u that day
+    n_fish = rng.integers(FISH_PER_SAMPLING[0], most + 1, len(offsets))
+    z = rng.standard_normal((2, len(offsets), most))  # a fish's weight and condition factor
+    base = rng.choice(5, size=(len(offsets), most, N_HEALTH_PARAMETERS), p=[0.78, 0.16, 0.05, 0.01, 0.0]) + 1
+    worse_u = rng.random((len(offsets), most, N_HEALTH_PARAMETERS))
+    worse_by = rng.integers(1, 3, (len(offsets), most, N_HEALTH_PARAMETERS))
     cand = (  # the sampling days' rows first (a thirtieth of the days), then their stage
         sim.daily.filter(pl.col("date").is_in(days) & (pl.col("population") >= 100))
         .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no", maintain_order="left")
         .filter(pl.col("stage") > 0)
-        .sort("date", "assignment_no")
     )
+    k = (cand["date"].cast(pl.Int32).to_numpy() - (start - EPOCH).days) // SAMPLING_EVERY_DAYS - 1  # the day's index
     pick = (
-        cand.with_columns(u=pl.Series(rng.random(cand.height)))
+        cand.with_columns(k=pl.Series(k, dtype=pl.Int64), u=pl.Series(u[k, cand["assignment_no"].to_numpy()]))
         .sort("date", "u")
         .group_by("date", maintain_order=True)
         .first()
@@ -164,22 +176,23 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         .with_columns(episode=pl.col("episode").fill_null(False))
         .sort("date")
     )
-    n = rng.integers(FISH_PER_SAMPLING[0], FISH_PER_SAMPLING[1] + 1, ev.height)
+    day = ev["k"].to_numpy()
+    n = n_fish[day]
     ev = ev.with_columns(event=pl.int_range(pl.len(), dtype=pl.Int32), n_fish=pl.Series(n))
     e = np.repeat(np.arange(ev.height), n)
     fish_no = np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n) + 1
+    cell = (day[e], fish_no - 1)  # the fish's cell of the day's arrays
     w_mean = ev["avg_weight_g"].to_numpy()[e]
     k_mean = CONDITION_BY_STAGE[ev["stage"].to_numpy()[e]]
-    weight = w_mean * np.exp(0.18 * rng.standard_normal(len(e)) - 0.0162)
-    k = np.clip(k_mean + 0.06 * rng.standard_normal(len(e)), 0.8, 1.5)
+    weight = w_mean * np.exp(0.18 * z[0][cell] - 0.0162)
+    k = np.clip(k_mean + 0.06 * z[1][cell], 0.8, 1.5)
     length = np.cbrt(100 * weight / k)
     fish = pl.DataFrame(
         {"event": pl.Series(e, dtype=pl.Int32), "fish_no": fish_no, "weight_g": weight, "length_cm": length}
     )
     sick = ev["episode"].to_numpy()[e]
-    base = rng.choice(5, size=(len(e), N_HEALTH_PARAMETERS), p=[0.78, 0.16, 0.05, 0.01, 0.0]) + 1
-    worse = sick[:, None] & (rng.random((len(e), N_HEALTH_PARAMETERS)) < 0.5)
-    score = np.minimum(base + worse * rng.integers(1, 3, (len(e), N_HEALTH_PARAMETERS)), 5)
+    worse = sick[:, None] & (worse_u[cell] < 0.5)
+    score = np.minimum(base[cell] + worse * worse_by[cell], 5)
     scores = pl.DataFrame(
         {
             "event": pl.Series(np.repeat(e, N_HEALTH_PARAMETERS), dtype=pl.Int32),
@@ -217,13 +230,14 @@ def lab_samples(sim: BatchSim) -> pl.DataFrame:
         if last is None or (row["date"] - last).days >= 14:
             kept.append(row)
             last = row["date"]
-    n = len(kept)
-    kind = rng.integers(0, len(LAB_FINDINGS), n)
+    # the k-th sample's draws are row k (filled row by row): the samples up to a horizon depend on no later one
+    u = rng.random((len(kept), 4))
+    kind = (u[:, 0] * len(LAB_FINDINGS)).astype(np.int64)
     lo = np.array([f[2] for f in LAB_FINDINGS])[kind]
     hi = np.array([f[3] for f in LAB_FINDINGS])[kind]
-    value = lo + (hi - lo) * rng.random(n)
-    sent = rng.integers(0, 2, n)
-    received = sent + rng.integers(5, 15, n)
+    value = lo + (hi - lo) * u[:, 1]
+    sent = (u[:, 2] * 2).astype(np.int64)  # the same or the next day
+    received = sent + 5 + (u[:, 3] * 10).astype(np.int64)  # 5-14 days later
     dates = [r["date"] for r in kept]
     return pl.DataFrame(
         {
