@@ -227,9 +227,10 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
 
 
 def feedings(
-    rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: float = 1.0
+    rng: np.random.Generator, d: dict[str, np.ndarray], fcr_factor: float = 1.0, run: np.ndarray | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Feeding events of the full life and the fed kg per daily row.
+    """Feeding events of the full life (of the rows ``run``, if given: the draws are the same) and the
+    fed kg per daily row.
 
     Daily ration = the day's biomass gain × FCR (by stage, size and temperature, × the batch's
     factor: ``population.fcr``) × lognormal noise (sd 10 %),
@@ -237,17 +238,22 @@ def feedings(
     (amount < 0.0001 kg or biomass < 0.01 kg) are dropped.
     """
     n_rows = len(d["day"])
-    gain_kg = d["pop_end"] * (d["w_end"] - d["w_start"]) / 1000
-    ration = (
-        gain_kg
-        * fcr(d["stage"], d["w_start"], d["temperature_c"], fcr_factor)
-        * np.exp(0.1 * rng.standard_normal(n_rows) - 0.005)
-    )
+    ration_noise = rng.standard_normal(n_rows)
     share_noise = 1.0 + np.clip(0.1 * rng.standard_normal((n_rows, 4)), -0.25, 0.25)
+    fed = np.arange(n_rows) if run is None else np.flatnonzero(run)
+    pop_end, w_end, w_start = d["pop_end"][fed], d["w_end"][fed], d["w_start"][fed]
+    ration = np.zeros(n_rows)
+    ration[fed] = (
+        pop_end
+        * (w_end - w_start)
+        / 1000
+        * fcr(d["stage"][fed], w_start, d["temperature_c"][fed], fcr_factor)
+        * np.exp(0.1 * ration_noise[fed] - 0.005)
+    )
     blocks = []
     # rows of one stage are contiguous (assignments are ordered by stage): one block each
     for stage, hours in FEEDING_HOURS.items():
-        rows = np.flatnonzero(d["stage"] == stage)
+        rows = fed[d["stage"][fed] == stage]
         share = share_noise[rows, : len(hours)]
         share = share / share.sum(axis=1, keepdims=True)
         amount = np.round(ration[rows, None] * share, 4).ravel()
@@ -285,6 +291,7 @@ def readings_frame(
     faults: np.random.Generator | None = None,
     sensors: np.ndarray | None = None,
     calibrations: Calibrations | None = None,
+    run: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Sensor readings at 06:00, 10:00 and 18:00 for each live assignment-day (on its first day from
     the move on: MOVE_HOUR).
@@ -294,14 +301,18 @@ def readings_frame(
     clipped to the parameter's physical range and rounded to numeric(10,4). With ``faults``
     (a stream of its own), what real sensors add: gaps, minutes off, spikes, flat-lines, drift
     reset at the calibrations of the sensors read (``sensors``: the sensor id of each
-    (assignment_no, parameter); ``sensors.imperfect``); without, every reading on the hour.
+    (assignment_no, parameter); ``sensors.imperfect``); without, every reading on the hour. Of the
+    daily rows ``run`` only, if given (the draws are the same).
     """
     frames = []
     for at_sea, params in ((False, FRESHWATER_PARAMETERS), (True, SEA_PARAMETER_IDS)):
         rows = np.flatnonzero((d["stage"] == ADULT) == at_sea)
+        noise = rng.standard_normal((len(rows), 3, len(params)))
+        ran = None if run is None else run[rows]  # the rows simulated, of those drawn for
+        if ran is not None:
+            rows, noise = rows[ran], noise[ran]
         day, track = d["day"][rows], d["track"][rows]
         cycle = np.cos(2 * np.pi * (READING_HOURS - 15) / 24)[None, :]  # (1, 3)
-        noise = rng.standard_normal((len(rows), 3, len(params)))
         level = {
             DO: d["oxygen"][rows, None] + (1.0 if at_sea else 0.0) * cycle,
             CO2: water.co2[day, track][:, None],
@@ -332,7 +343,7 @@ def readings_frame(
         if faults is not None:
             assert sensors is not None and calibrations is not None, "faults need the sensors read"
             fine, values, jitter = imperfect(
-                faults, no, start + day, READING_HOURS, params, values, sensors[no][:, params], calibrations
+                faults, no, start + day, READING_HOURS, params, values, sensors[no][:, params], calibrations, ran
             )
             keep = keep & fine
             when = when + jitter.ravel()
@@ -356,14 +367,15 @@ STAGE_CONDITION_FACTOR = np.array([1.0, 1.02, 1.10, 0.95, 1.05, 1.20])
 
 
 def samples_frame(
-    rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int
+    rng: np.random.Generator, asg: Layout, d: dict[str, np.ndarray], start: int, run: np.ndarray | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Weekly growth samples from Fry on: every tank of the batch on the same day of the week
     (batch day 7k + 3), from its 4th day in the tank on (so that transfer-day offsets do not show).
 
     Each sample weighs and measures 20–50 fish drawn around the true (morning) weight:
     weights lognormal with a CV of 15–25 %, individual condition factor ~N(K of the stage, 0.05),
-    length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp.
+    length from W = K·L³/100. Statistics come from those fish; all rounded to 2 dp. Of the daily
+    rows ``run`` only, if given (the draws are the same).
     Returns the samples and their fish (assignment_no, sample_date, fish_no from 1, weight_g,
     length_cm; 2 dp), for a profile that stores the individual fish.
     """
@@ -376,6 +388,9 @@ def samples_frame(
     weight = d["w_start"][rows, None] * np.exp(sigma * rng.standard_normal((n_s, 50)) - sigma**2 / 2)
     k_stage = STAGE_CONDITION_FACTOR[d["stage"][rows]][:, None]
     k = np.clip(k_stage + 0.05 * rng.standard_normal((n_s, 50)), k_stage - 0.15, k_stage + 0.15)
+    if run is not None:  # every draw taken: the rows simulated
+        ran = run[rows]
+        rows, size, enough, fish, weight, k = rows[ran], size[ran], enough[ran], fish[ran], weight[ran], k[ran]
     length = np.cbrt(100 * weight / k)
 
     def stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -264,6 +264,7 @@ def run_days(
     treated: np.ndarray,
     rng: np.random.Generator,
     move_rng: np.random.Generator,
+    last_day: int | None = None,
 ) -> Life:
     """Daily population and weight of every track.
 
@@ -272,6 +273,8 @@ def run_days(
     step is vectorized across the 30 tracks. Everything not carried over is precomputed.
     Growth never takes a container above its ``max_biomass_kg`` (a tank above 90 % of it,
     ``HOLD_KG``): there the ration is cut to maintenance (as farms do until a tank is graded or moved).
+    Days after ``last_day`` are not run (their rows stay zero): a day's draws come after the earlier
+    days' only, so the days run are the same whatever the last.
     """
     n_days = cal.life_days
     shape = (n_days, N_TRACKS)
@@ -312,7 +315,7 @@ def run_days(
     w = np.zeros(N_TRACKS)
     w[:SLOTS] = traits.egg_weight
 
-    for t in range(n_days):
+    for t in range(n_days if last_day is None else min(last_day + 1, n_days)):
         if t in move_day:  # lineage d moves to the next stage at start of day
             k, d = move_day[t]
             p = pop[d]

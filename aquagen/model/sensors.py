@@ -133,14 +133,27 @@ def imperfect(
     values: np.ndarray,
     sensors: np.ndarray,
     calibrations: Calibrations,
+    ran: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keep, values, time offset in µs) for readings ``values`` of shape (rows, hours, params):
     rows are assignment-days ordered by (assignment, day), ``sensors`` (rows, params) the sensor ids
     read. Faults are rare, so they are drawn as events and applied to the readings they reach (all
-    vectorized)."""
+    vectorized). With ``ran`` (a mask over more rows, true on as many as ``values`` has), the draws are
+    those of all its rows and the faults of the rows it marks are applied: the readings of those rows
+    are the same as among all."""
     n, h, p = values.shape
     values = values.copy()
-    if n == 0:
+    drawn = n if ran is None else len(ran)
+    place = None if ran is None else np.cumsum(ran) - 1  # a drawn row's place among the rows here
+
+    def here(row: np.ndarray, *draws: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Events on drawn rows ``row``, with their draws: those on the rows here, by their place here."""
+        if ran is None or place is None:
+            return (row, *draws)
+        mine = ran[row]
+        return (place[row[mine]], *(x[mine] for x in draws))
+
+    if drawn == 0:
         return np.ones(values.shape, bool), values, np.zeros(values.shape, np.int64)
     # --- drift, reset at each of the sensor's calibrations ---
     per_year = np.array([DRIFT_PER_YEAR[int(q)] for q in params])
@@ -150,36 +163,44 @@ def imperfect(
     flat_values = values.reshape(n * h, p)  # a view: reading k of a sensor follows reading k - 1
     seg = np.repeat(assignment, h)
     # --- flat-lines: a probe stuck at the day's first value for 1–3 days ---
-    row, col = np.nonzero(rng.random((n, p)) < FLAT_P)
+    row, col = np.nonzero(rng.random((drawn, p)) < FLAT_P)
     keep_col = params[col] != TEMP
     row, col = row[keep_col], col[keep_col]
     length = rng.integers(FLAT_READINGS[0], FLAT_READINGS[1] + 1, len(row))
+    row, col, length = here(row, col, length)
     e, pos = _following(row * h, FLAT_READINGS[1], n * h)
     hit = (seg[pos] == seg[row[e] * h]) & (pos - row[e] * h < length[e])
     e, pos = e[hit], pos[hit]
     flat_values[pos, col[e]] = flat_values[row[e] * h, col[e]]
     # --- spikes and random drops: one uniform draw per reading ---
-    u = rng.random((n, h, p))
-    keep = u >= SPIKE_P + DROP_P
+    u = rng.random((drawn, h, p))
     spike = np.flatnonzero((u < SPIKE_P).ravel())
-    sp_col = spike % p
-    size = np.array([SPIKE_SIZE[int(q)] for q in params])[sp_col]
-    jump = rng.choice([-1.0, 1.0], len(spike)) * rng.uniform(0.5, 1.5, len(spike)) * size
+    sign, size = rng.choice([-1.0, 1.0], len(spike)), rng.uniform(0.5, 1.5, len(spike))
+    if ran is not None:
+        u = u[ran]
+        row, sign, size, within = here(spike // (h * p), sign, size, spike % (h * p))
+        spike = row * (h * p) + within
+    keep = u >= SPIKE_P + DROP_P
+    jump = sign * size * np.array([SPIKE_SIZE[int(q)] for q in params])[spike % p]
     values.reshape(-1)[spike] += jump
     keep.reshape(-1)[spike] = True
     lo = np.array([PARAMETERS[int(q)].min_value for q in params])
     hi = np.array([100.0 if q == DO else PARAMETERS[int(q)].max_value for q in params])
     values = np.clip(values, lo, hi)
     # --- outages of hours to days: every reading of the sensor from its start to its end ---
-    row, col = np.nonzero(rng.random((n, p)) < OUTAGE_P)
+    row, col = np.nonzero(rng.random((drawn, p)) < OUTAGE_P)
     mu, sigma, shortest, longest = OUTAGE_HOURS
-    begin = epoch_day[row] * 24.0 + rng.uniform(0, 24, len(row))
-    end = begin + np.clip(np.exp(np.log(mu) + sigma * rng.standard_normal(len(row))), shortest, longest)
+    hour, z = rng.uniform(0, 24, len(row)), rng.standard_normal(len(row))
+    row, col, hour, z = here(row, col, hour, z)
+    begin = epoch_day[row] * 24.0 + hour
+    end = begin + np.clip(np.exp(np.log(mu) + sigma * z), shortest, longest)
     reach = (int(longest) // 24 + 2) * h
     e, pos = _following(row * h, reach, n * h)
     t = epoch_day[pos // h] * 24.0 + hours[pos % h]
     hit = (seg[pos] == seg[row[e] * h]) & (t >= begin[e]) & (t < end[e])
     keep.reshape(n * h, p)[pos[hit], col[e[hit]]] = False
     # one logger polls every probe of the container at once, a few minutes off the hour (whole seconds)
-    jitter = rng.integers(-JITTER_S, JITTER_S + 1, (n, h, 1)) * 1_000_000
+    jitter = rng.integers(-JITTER_S, JITTER_S + 1, (drawn, h, 1)) * 1_000_000
+    if ran is not None:
+        jitter = jitter[ran]
     return keep, values, np.broadcast_to(jitter, (n, h, p))

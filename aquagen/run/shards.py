@@ -21,10 +21,10 @@ import mmap
 import os
 import pickle
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -34,7 +34,7 @@ import pyarrow.ipc as pa_ipc
 from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
-from ..model.simulate import BatchSim, BatchSpec, rows_through, simulate_batch
+from ..model.simulate import BatchSim, BatchSpec, simulate_batch
 from ..model.sites import SETUP_LEAD_DAYS, area_id, station_id
 from ..model.timeline import MAX_LIFE_DAYS
 from ..profiles import FEED_CHANGES, FEED_COSTS, BatchPlan, FeedSite, Profile, get
@@ -171,8 +171,8 @@ def _write_made(job: Job, name: str, pieces: Iterator[pl.DataFrame], counter: Co
 
 
 def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
-    """The batch's whole life as the profile's tables (cut at the horizon by the caller): a profile's
-    draws may depend on the whole life (e.g. health sampling), so they never depend on the as-of date."""
+    """The batch's tables, simulated up to the horizon (cut there by the caller). Its draws are those
+    of its whole life, whatever the horizon (``BatchSpec.through``): the as-of date only adds rows."""
     end = pb.start_date + dt.timedelta(days=MAX_LIFE_DAYS)
     station, area = station_id(pb.station), area_id(pb.sea_area)
     with timed(SIMULATE) as step:
@@ -188,31 +188,12 @@ def _batch(job: Job, pb: PlannedBatch, ids: IdBook) -> dict[str, pl.DataFrame]:
                 station,
                 area,
                 job.setup_date,
+                through=job.horizon,
             )
         )
         step.rows = sim.daily.height
-        sim = _up_to(sim, job.horizon)
     plan = BatchPlan(pb.batch_id, pb.batch_number, station, area, job.seed, pb.shard, job.horizon)
     return job.profile.batch(plan, sim, ids)  # timed table by table (``aquagen.timing.Laps``)
-
-
-# The simulated frames built up to the horizon only (by their day column): a row of each depends on
-# its own day alone (and on day means of it), its table is numbered in day order and no draw depends on
-# their number, so the rows up to the horizon are the same. Readings are half of a batch's rows, and a
-# young batch's growth samples' fish and feedings to come most of its others. (A feeding summary is of
-# a month whose feedings are all before its end, when it is kept.)
-UP_TO_HORIZON = {"readings": "reading_time", "sample_fish": "sample_date", "feedings": "feeding_date"}
-
-
-def _up_to(sim: BatchSim, horizon: dt.date) -> BatchSim:
-    """``sim`` with the ``UP_TO_HORIZON`` frames' rows of days up to ``horizon`` only."""
-    shorter: dict[str, Any] = {}
-    for name, column in UP_TO_HORIZON.items():
-        df: pl.DataFrame = getattr(sim, name)
-        kept = rows_through(df, column, horizon)
-        if kept is not df:
-            shorter[name] = kept
-    return replace(sim, **shorter) if shorter else sim
 
 
 def _day(d: dt.date) -> int:
