@@ -3,8 +3,6 @@ transfers, harvests, mortality, feedings, readings and growth samples."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import polars as pl
 
@@ -152,7 +150,9 @@ def harvests_frame(asg: Layout, life: Life, start: int) -> pl.DataFrame:
     )
 
 
-def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int) -> tuple[pl.DataFrame, np.ndarray]:
+def mortality_frame(
+    rng: np.random.Generator, grid: Grid, life: Life, start: int, last_day: int | None = None
+) -> tuple[pl.DataFrame, np.ndarray]:
     """Batch-level deaths per day with the cause that explains most of them, and each container's
     cause per day (day, track: an index into MORTALITY_CAUSES) by the same rule on its own deaths.
 
@@ -161,23 +161,28 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
     transfer (HANDLING), egg losses and the base rate's temperature/oxygen stress (ENVIRONMENTAL)
     and the base rate itself, whose cause is drawn, most often UNKNOWN (predators only at sea).
     ``episode`` is 1 on days an episode's cause wins for the batch. A container's cause is its own
-    winner, so the rings an episode affects carry its cause and the others their own.
+    winner, so the rings an episode affects carry its cause and the others their own. Of the days up
+    to ``last_day`` only, if given (the draws are the whole life's; a later day's cause is 0).
     """
     n_days = life.deaths.shape[0]
-    count = life.deaths.sum(axis=1)
-    biomass = (life.deaths * life.w_start).sum(axis=1) / 1000
-    pop = life.pop_start.astype(float)
-    stress = np.maximum(life.stress, 1.0)
-    base = life.rates["base"]
+    u_batch, u_track = rng.random((n_days,)), rng.random(life.deaths.shape)  # the whole life's draws
+    days_run = n_days if last_day is None else min(n_days, last_day + 1)
+    deaths = life.deaths[:days_run]
+    count = deaths.sum(axis=1)
+    biomass = (deaths * life.w_start[:days_run]).sum(axis=1) / 1000
+    pop = life.pop_start[:days_run].astype(float)
+    stress = np.maximum(life.stress[:days_run], 1.0)
+    rates = {k: v[:days_run] for k, v in life.rates.items()}
+    base = rates["base"]
     expected: dict[str, np.ndarray] = {  # per day and track
         "base": pop * base,
         "ENVIRONMENTAL_STRESS": pop * base * (stress - 1),
-        "EGGS": pop * life.rates["eggs"],
-        "POST_TRANSFER": pop * life.rates["post_transfer"],
+        "EGGS": pop * rates["eggs"],
+        "POST_TRANSFER": pop * rates["post_transfer"],
     }
-    episode_causes = [k for k in life.rates if k in MORTALITY_CAUSES]
+    episode_causes = [k for k in rates if k in MORTALITY_CAUSES]
     for k in episode_causes:
-        expected[k] = pop * life.rates[k]
+        expected[k] = pop * rates[k]
     names = np.array(list(expected))
     terms = np.stack(list(expected.values()))  # (term, day, track)
     index = {k: MORTALITY_CAUSES.index(k) for k in MORTALITY_CAUSES}
@@ -208,10 +213,11 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
         return np.where(names[winner] == "base", drawn, fixed[winner])
 
     winner = np.argmax(terms.sum(axis=2), axis=0)
-    at_sea = life.deaths[:, grid.sea].sum(axis=1) > life.deaths[:, ~grid.sea].sum(axis=1)
-    cause = causes(winner, at_sea, cast(np.ndarray, rng.random(n_days)))  # a size gives an array
+    at_sea = deaths[:, grid.sea].sum(axis=1) > deaths[:, ~grid.sea].sum(axis=1)
+    cause = causes(winner, at_sea, u_batch[:days_run])
     # each container's own, drawn after the batch's (which keeps its draws)
-    track_cause = causes(np.argmax(terms, axis=0), np.broadcast_to(grid.sea, pop.shape), rng.random(pop.shape))
+    track_cause = np.zeros(life.deaths.shape, dtype=np.int8)
+    track_cause[:days_run] = causes(np.argmax(terms, axis=0), np.broadcast_to(grid.sea, pop.shape), u_track[:days_run])
     episode = np.isin(names[winner], episode_causes)
     days = np.flatnonzero(count > 0)
     frame = pl.DataFrame(
@@ -223,7 +229,7 @@ def mortality_frame(rng: np.random.Generator, grid: Grid, life: Life, start: int
             "episode": episode[days],
         }
     )
-    return frame, track_cause.astype(np.int8)
+    return frame, track_cause
 
 
 def feedings(

@@ -51,8 +51,10 @@ def run_lice(
     start: int,
     geography: str,
     first_ring_assignment: int,
+    last_day: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Weekly lice counts per ring and the delousings they trigger, over the full life.
+    """Weekly lice counts per ring and the delousings they trigger, over the full life (up to
+    ``last_day``, if given: the days before are the same, their draws coming first).
 
     ``live`` and ``temp`` are (day, ring) matrices of the batch's life (day 0 = ``start``, days since
     1970). Per ring and day: settled (chalimus/pre-adult) lice per fish gain the season's settlement
@@ -91,7 +93,8 @@ def run_lice(
     # a loop over days: today's load is yesterday's after settlement, maturation and treatment;
     # each step is vectorized over the rings
     sea = np.flatnonzero(live.any(1))
-    for t in range(sea[0] if len(sea) else 0, sea[-1] + 1 if len(sea) else 0):  # the rings' days only
+    end = sea[-1] + 1 if len(sea) else 0
+    for t in range(sea[0] if len(sea) else 0, end if last_day is None else min(end, last_day + 1)):  # the rings' days
         alive = live[t]
         hit = pending & alive
         for r in np.flatnonzero(hit) if pending.any() else ():  # a few treatments per ring and cycle

@@ -207,6 +207,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     cal = replace(cal, harvest_order=harvest_order(cal, traits.tgc, traits.egg_weight, temp))
     asg = assignment_layout(cal)
     grid = track_grid(cal)
+    last = cal.life_days - 1 if spec.through is None else min(cal.life_days - 1, (spec.through - spec.start_date).days)
     # lice first: the delousings they call are the batch's handling episodes (deaths, fasting)
     lice_counts, treatments = run_lice(
         rng_for(spec.seed, spec.shard, HEALTH_STREAM, LICE_PURPOSE),
@@ -214,6 +215,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         start,
         spec.geography,
         FRESHWATER_STAGES * SLOTS,
+        last,
     )
     traits = replace(traits, episodes=with_delousings(traits.episodes, treatments))
     # the disease treatments too: a bath or a jellyfish bloom stops feeding (``treatment``)
@@ -221,14 +223,13 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
         traits.episodes, asg, start, rng_for(spec.seed, spec.shard, HEALTH_STREAM, DISEASE_TREATMENT_PURPOSE)
     )
     water = water_levels(r_water, grid, temp, start)
-    last = cal.life_days - 1 if spec.through is None else min(cal.life_days - 1, (spec.through - spec.start_date).days)
     life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, fasts, r_mort, r_move, last)
 
     daily = daily_rows(asg, life, temp)
     # the rows simulated: the models below draw for every row of the life (the same draws whatever
     # ``last``) and compute the rows simulated only
     run = daily["day"] <= last
-    mortality, track_cause = mortality_frame(r_cause, grid, life, start)
+    mortality, track_cause = mortality_frame(r_cause, grid, life, start, last)
     daily["cause"] = track_cause[daily["day"], daily["track"]]
     feed_rows, feed_kg = feedings(r_feed, daily, traits.fcr, run)
     daily["feed_kg"] = feed_kg
