@@ -43,14 +43,18 @@ SOFT_LIMIT_C = {"Faroe Islands": (4.5, 13.0), "Scotland": (5.5, 18.0)}  # what t
 HEATWAVES = {"Scotland": (0.5, (152, 258), (10, 40), (1.0, 3.0))}
 
 
-def _ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float) -> np.ndarray:
-    """Stationary AR(1) series along axis 0 (day-to-day autocorrelation), vectorized.
+def _ar1(
+    rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float, days: int | None = None
+) -> np.ndarray:
+    """Stationary AR(1) series along axis 0 (day-to-day autocorrelation), vectorized; its first
+    ``days`` only, if given (the draws are the whole series').
 
     x_t = φ·x_{t−1} + e_t is evaluated in closed form, φ^j·(x_b + Σ φ^−i e_{b+i}),
     in blocks of 64 days so that φ^−64 stays finite; only the block loop is Python.
     """
-    e = rng.standard_normal(shape) * sd * np.sqrt(1.0 - phi * phi)
+    e = rng.standard_normal(shape)[:days] * sd * np.sqrt(1.0 - phi * phi)
     prev = rng.standard_normal(shape[1:]) * sd
+    shape = e.shape
     out = np.empty(shape)
     for b0 in range(0, shape[0], 64):
         blk = e[b0 : b0 + 64]
@@ -159,20 +163,28 @@ OXYGEN_DIP_POINTS = (8.0, 20.0)
 OXYGEN_DIP_DAYS = (2, 7)
 
 
-def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray, start: int = 0) -> Water:
-    """Water chemistry by day and track: safe most days, with rare one-day excursions.
+def water_levels(
+    rng: np.random.Generator, grid: Grid, temp: np.ndarray, start: int = 0, days: int | None = None
+) -> Water:
+    """Water chemistry by day and track: safe most days, with rare one-day excursions. Of the first
+    ``days`` only, if given (the draws are the whole life's).
 
     Oxygen saturation falls with temperature at sea (oxygenated tanks ashore do not);
     a rare low-oxygen event (0.3 % of days, −8 to −25 points) also raises mortality.
     """
+    drawn = temp.shape
+    temp = temp[:days]
     shape = temp.shape
     sea = grid.sea[None, :]
 
     def excursion(p: float, lo: float, hi: float) -> np.ndarray:
-        hit = rng.random(shape) < p
-        return np.where(hit, rng.uniform(lo, hi, shape), 0.0)
+        hit = rng.random(drawn)[:days] < p
+        return np.where(hit, rng.uniform(lo, hi, drawn)[:days], 0.0)
 
-    oxygen = np.where(sea, 97.0 - 0.9 * np.maximum(0.0, temp - 8.0), 95.0) + _ar1(rng, shape, 0.7, 1.2)
+    def ar1(phi: float, sd: float) -> np.ndarray:
+        return _ar1(rng, drawn, phi, sd, days)
+
+    oxygen = np.where(sea, 97.0 - 0.9 * np.maximum(0.0, temp - 8.0), 95.0) + ar1(0.7, 1.2)
     oxygen -= excursion(0.003, 8.0, 25.0)
     # late-summer dips at sea: warm, calm spells of 2–6 days (August–September), −8 to −20 points
     doy = (
@@ -180,19 +192,20 @@ def water_levels(rng: np.random.Generator, grid: Grid, temp: np.ndarray, start: 
         - np.asarray(start + np.arange(shape[0]), dtype="datetime64[D]").astype("datetime64[Y]")
     ).astype(int)
     late_summer = ((doy >= 212) & (doy < 274))[:, None] & sea
-    day_shape = (shape[0], 1)  # a spell hits every ring of the area, each a little differently
-    begins = late_summer & (rng.random(day_shape) < OXYGEN_DIP_P)
-    depth = np.where(begins, rng.uniform(*OXYGEN_DIP_POINTS, day_shape) * rng.uniform(0.8, 1.2, shape), 0.0)
-    length = np.broadcast_to(rng.integers(*OXYGEN_DIP_DAYS, day_shape), shape)
+    day_shape = (drawn[0], 1)  # a spell hits every ring of the area, each a little differently
+    begins = late_summer & (rng.random(day_shape)[:days] < OXYGEN_DIP_P)
+    dip_points = rng.uniform(*OXYGEN_DIP_POINTS, day_shape)[:days]
+    depth = np.where(begins, dip_points * rng.uniform(0.8, 1.2, drawn)[:days], 0.0)
+    length = np.broadcast_to(rng.integers(*OXYGEN_DIP_DAYS, day_shape)[:days], shape)
     dip = np.zeros(shape)
     for k in range(OXYGEN_DIP_DAYS[1]):
         dip[k:] = np.maximum(dip[k:], np.where(length[: shape[0] - k] > k, depth[: shape[0] - k], 0.0))
     oxygen -= dip
-    co2 = np.where(sea, 2.5 + _ar1(rng, shape, 0.8, 0.4), 7.0 + _ar1(rng, shape, 0.8, 1.0))
+    co2 = np.where(sea, 2.5 + ar1(0.8, 0.4), 7.0 + ar1(0.8, 1.0))
     co2 += excursion(0.002, 8.0, 15.0)
-    ph = np.where(sea, 7.95 + _ar1(rng, shape, 0.8, 0.05), 7.1 + _ar1(rng, shape, 0.8, 0.12))
+    ph = np.where(sea, 7.95 + ar1(0.8, 0.05), 7.1 + ar1(0.8, 0.12))
     ph -= excursion(0.001, 0.7, 1.2)
-    no2 = 0.025 * np.exp(_ar1(rng, shape, 0.8, 0.3) + excursion(0.002, 1.5, 2.2))
-    no3 = np.clip(18.0 + _ar1(rng, shape, 0.9, 5.0) + excursion(0.002, 30.0, 50.0), 1.0, None)
-    nh4 = 0.007 * np.exp(_ar1(rng, shape, 0.8, 0.3) + excursion(0.002, 1.1, 1.6))
+    no2 = 0.025 * np.exp(ar1(0.8, 0.3) + excursion(0.002, 1.5, 2.2))
+    no3 = np.clip(18.0 + ar1(0.9, 5.0) + excursion(0.002, 30.0, 50.0), 1.0, None)
+    nh4 = 0.007 * np.exp(ar1(0.8, 0.3) + excursion(0.002, 1.1, 1.6))
     return Water(oxygen, co2, ph, no2, no3, nh4)

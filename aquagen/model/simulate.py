@@ -222,7 +222,7 @@ def simulate_batch(spec: BatchSpec) -> BatchSim:
     episodes, fasts = episodes_frame(
         traits.episodes, asg, start, rng_for(spec.seed, spec.shard, HEALTH_STREAM, DISEASE_TREATMENT_PURPOSE)
     )
-    water = water_levels(r_water, grid, temp, start)
+    water = water_levels(r_water, grid, temp, start, last + 1)
     life = run_days(spec.eggs, cal, grid, asg, temp, water, traits, fasts, r_mort, r_move, last)
 
     daily = daily_rows(asg, life, temp)
