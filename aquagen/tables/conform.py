@@ -18,14 +18,17 @@ class SchemaViolation(ValueError):
     """A generated value does not fit the target schema (a bug, never an edge case)."""
 
 
-def conform(name: str, data: pl.DataFrame | dict, profile: str, lengths_checked: bool = False) -> pl.DataFrame:
+def conform(
+    name: str, data: pl.DataFrame | dict, profile: str, lengths_checked: bool = False, subset: bool = False
+) -> pl.DataFrame:
     """Return ``data`` as a frame with exactly ``name``'s columns, order and types.
 
     Missing nullable columns become NULL; a missing NOT NULL column, a NULL in a
     NOT NULL column, a too-long string or a numeric overflow raises SchemaViolation.
     Floats headed for numeric(p,s) are rounded half-away-from-zero to s places.
     ``lengths_checked``: its strings' lengths were checked already (history rows of conformed base
-    rows, ``numbered_history``), not measured again.
+    rows, ``numbered_history``), not measured again. ``subset``: ``data``'s columns that are not the
+    table's are left out (a builder's frame with its working columns: one query, not a select first).
     """
     t = schemas.table(name, profile)
     df = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
@@ -33,6 +36,9 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str, lengths_checked:
     if schema == _types(t):  # already the table's columns and types: the casts would change nothing
         out = df
     else:
+        if subset:
+            names = _names(t)
+            schema = tuple((c, d) for c, d in schema if c in names)
         try:
             out = df.select(_conforming(t, schema))
         except pl.exceptions.PolarsError as e:
@@ -44,6 +50,17 @@ def conform(name: str, data: pl.DataFrame | dict, profile: str, lengths_checked:
 @lru_cache(maxsize=4096)
 def _types(t: schemas.Table) -> tuple[tuple[str, pl.DataType], ...]:
     return tuple((c.name, c.polars_type) for c in t.columns)
+
+
+@lru_cache(maxsize=4096)
+def _names(t: schemas.Table) -> frozenset[str]:
+    return frozenset(t.column_names)
+
+
+@lru_cache(maxsize=4096)
+def _not_null(t: schemas.Table) -> tuple[int, ...]:
+    """The places of ``t``'s NOT NULL columns."""
+    return tuple(i for i, c in enumerate(t.columns) if not c.nullable)
 
 
 @lru_cache(maxsize=4096)
@@ -75,7 +92,9 @@ def column_value(c: schemas.Column, col: pl.Expr, from_float: bool = True) -> pl
 def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) -> None:
     if df.height == 0:
         return
-    bad = [c.name for c in t.columns if not c.nullable and df[c.name].null_count()]  # a kept count: no scan
+    # a kept count, no scan; the frame's columns are the table's, in its order
+    columns = df.get_columns()
+    bad = [columns[i].name for i in _not_null(t) if columns[i].null_count()]
     if bad:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
     if lengths_checked:
@@ -107,19 +126,43 @@ def history(
     history_id column is left for the caller to number once all rows of the
     table are known (ids are dense and deterministic per snapshot).
     """
+    exprs, at_date, at_user = _history_exprs(
+        name,
+        profile,
+        history_type,
+        history_date if isinstance(history_date, str) else None,
+        None if isinstance(user_id, pl.Expr) else user_id,
+    )
+    if not isinstance(history_date, str) or isinstance(user_id, pl.Expr):  # the caller's own, in their places
+        exprs = list(exprs)
+        if not isinstance(history_date, str):
+            exprs[at_date] = (history_date if isinstance(history_date, pl.Expr) else pl.lit(history_date)).alias(
+                "history_date"
+            )
+        if isinstance(user_id, pl.Expr):
+            exprs[at_user] = user_id.cast(pl.Int32).alias("history_user_id")
+    return base.select(exprs)  # one query
+
+
+@lru_cache(maxsize=4096)
+def _history_exprs(
+    name: str, profile: str, history_type: str, history_date: str | None, user_id: int | None
+) -> tuple[list[pl.Expr], int, int]:
+    """``history``'s expressions, and the places of its date and user (built once per table and kind of
+    call: their literals cost a tenth of a small query each); a date or user not given here (None) is
+    the caller's to put in its place."""
     t = schemas.table(name, profile)
     assert t.history_table is not None, f"{name} keeps no history"
     h = schemas.table(t.history_table, profile)
-    date = pl.col(history_date) if isinstance(history_date, str) else history_date
-    user = user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id, dtype=pl.Int32)
     added = {
         "history_id": pl.lit(0, dtype=pl.Int32),
-        "history_date": date,
+        "history_date": pl.col(history_date or "created_at"),
         "history_change_reason": pl.lit(None, dtype=pl.String),
         "history_type": pl.lit(history_type),
-        "history_user_id": user.cast(pl.Int32),
+        "history_user_id": pl.lit(user_id, dtype=pl.Int32).cast(pl.Int32),
     }
-    return base.select(added[c].alias(c) if c in added else pl.col(c) for c in h.column_names)  # one query
+    exprs = [added[c].alias(c) if c in added else pl.col(c) for c in h.column_names]
+    return exprs, h.column_names.index("history_date"), h.column_names.index("history_user_id")
 
 
 def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
@@ -148,13 +191,23 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook, of_conformed: b
     want = dict(_types(schemas.table(h, ids.profile)))["history_id"]
     if hid.dtype != want and hid.dtype.is_integer() and want.is_integer():  # as conform would cast it (strict)
         hid = hid.cast(want, strict=True)
-    return conform(h, rows.with_columns(history_id=hid), ids.profile, lengths_checked=of_conformed)
+    return conform(h, with_column(rows, hid.alias("history_id")), ids.profile, lengths_checked=of_conformed)
+
+
+def with_column(df: pl.DataFrame, column: pl.Series) -> pl.DataFrame:
+    """``df.with_columns(column)`` (a column of ``df``'s height) without a query: the column in its
+    place, or last (``df`` itself unchanged)."""
+    df = df.clone()  # the columns shared, not copied
+    if column.name in df.columns:
+        df.replace_column(df.get_column_index(column.name), column)
+        return df
+    return df.hstack([column], in_place=True)
 
 
 def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
     """Puts ``df``'s rows (ids set) of table ``name`` into ``out`` with their '+' history rows."""
     t = schemas.table(name, ids.profile)
-    base = conform(name, df.select([c for c in t.column_names if c in df.columns]), ids.profile)
+    base = conform(name, df, ids.profile, subset=True)
     out[name] = base
     out[t.history_table] = numbered_history(
         name, history(name, base, "created_at", "+", user, ids.profile), ids, of_conformed=True
@@ -164,7 +217,7 @@ def with_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: 
 def with_ids_and_history(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> None:
     """Numbers ``df``'s rows (in their order) and puts them into ``out`` with their '+' history rows."""
     key = schemas.table(name, ids.profile).object_key or "id"
-    with_history(out, name, df.with_columns(ids.assign(name, df).alias(key)), user, ids)
+    with_history(out, name, with_column(df, ids.assign(name, df).alias(key)), user, ids)
 
 
 class Bound:

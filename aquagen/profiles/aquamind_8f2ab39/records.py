@@ -10,7 +10,7 @@ import polars as pl
 
 from aquagen.model.events import datetimes
 from aquagen.model.sites import SITES
-from aquagen.tables.conform import Bound, numbered_history
+from aquagen.tables.conform import Bound, conform, numbered_history, with_column
 from aquagen.tables.ids import IdBook, when_column
 
 UTC = dt.UTC
@@ -61,9 +61,8 @@ def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -
     T = Bound(ids.profile)
     t = T.table(name)
     when = when_column(name, ids.profile)
-    pk = t.primary_key[0]
-    key = pl.lit(pl.Series(pk, ids.assign(name, df)))
-    base = T.conform(name, df.select([key if c == pk else c for c in t.column_names if c in df.columns or c == pk]))
+    key = pl.Series(t.primary_key[0], ids.assign(name, df))
+    base = conform(name, with_column(df, key), ids.profile, subset=True)  # one query
     out[name] = base
     if t.history_table:
         out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids, of_conformed=True)
