@@ -10,8 +10,9 @@ import polars as pl
 
 import schemas
 
+from ..model.arrays import increasing
 from .ids import IdBook
-from .order import in_order
+from .order import key_arrays, unique_order
 
 
 class SchemaViolation(ValueError):
@@ -92,9 +93,10 @@ def column_value(c: schemas.Column, col: pl.Expr, from_float: bool = True) -> pl
 def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) -> None:
     if df.height == 0:
         return
-    # a kept count, no scan; the frame's columns are the table's, in its order
-    columns = df.get_columns()
-    bad = [columns[i].name for i in _not_null(t) if columns[i].null_count()]
+    # kept counts, no scan, no query (a quarter of the CPU of a Series per column); the frame's
+    # columns are the table's, in its order
+    nulls = df.null_count().row(0)
+    bad = [t.columns[i].name for i in _not_null(t) if nulls[i]]
     if bad:
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
     if lengths_checked:
@@ -168,7 +170,14 @@ def _history_exprs(
 def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
     """History rows in (history_date, object id, type) order: the order the app would have written them.
     ``key``: the column of the object's id (the base table's ``object_key``)."""
-    if in_order(df, "history_date", key):  # a stable sort would return it unchanged
+    arrays = key_arrays(df, ("history_date", key)) if df.height > 1 else None
+    if arrays is not None:
+        if increasing(arrays):  # a stable sort would return it unchanged
+            return df
+        order = unique_order(arrays)  # no two rows of an object at one moment: the kind is no key
+        if order is not None:
+            return df[order]
+    elif df.height < 2:
         return df
     kind = pl.col("history_type").replace_strict({"+": 0, "~": 1, "-": 2}, return_dtype=pl.Int8)
     return df.sort([pl.col("history_date"), pl.col(key), kind], maintain_order=True)
