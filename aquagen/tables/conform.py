@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import cast
 
+import numpy as np
 import polars as pl
 
 import schemas
@@ -90,6 +91,13 @@ def column_value(c: schemas.Column, col: pl.Expr, from_float: bool = True) -> pl
     return col.cast(c.polars_type, strict=True)
 
 
+@lru_cache(maxsize=4096)
+def _limited(t: schemas.Table) -> tuple[list[schemas.Column], list[pl.Expr]]:
+    """``t``'s columns of a limited length, and the expressions of their longest values in bytes."""
+    limited = [c for c in t.columns if c.max_length is not None]
+    return limited, [pl.col(c.name).str.len_bytes().max() for c in limited]
+
+
 def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) -> None:
     if df.height == 0:
         return
@@ -101,11 +109,11 @@ def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) ->
         raise SchemaViolation(f"{t.name}: NULL in NOT NULL column(s) {bad}")
     if lengths_checked:
         return
-    limited = [c for c in t.columns if c.max_length is not None]
+    limited, lengths = _limited(t)
     if not limited:
         return
     # characters only when the bytes could exceed (a character is at least one byte); one query for all
-    most = df.select(pl.col(c.name).str.len_bytes().max() for c in limited).row(0)
+    most = df.select(lengths).row(0)
     for c, n in zip(limited, most, strict=True):
         if (n or 0) <= cast(int, c.max_length):
             continue
@@ -128,6 +136,23 @@ def history(
     history_id column is left for the caller to number once all rows of the
     table are known (ids are dense and deterministic per snapshot).
     """
+    h = schemas.table(schemas.table(name, profile).history_table or name, profile)
+    if (
+        not isinstance(history_date, pl.Expr)
+        and not isinstance(user_id, pl.Expr)
+        and set(h.column_names) <= (set(base.columns) | _ADDED)
+    ):
+        # the base columns as they are and the added ones made directly: no query (a third of the CPU)
+        n = base.height
+        date = base.get_column(history_date) if isinstance(history_date, str) else history_date
+        added = {
+            "history_id": pl.Series("history_id", np.zeros(n, np.int32)),
+            "history_date": date.alias("history_date"),
+            "history_change_reason": _constant("history_change_reason", None, pl.String).new_from_index(0, n),
+            "history_type": _constant("history_type", history_type, pl.String).new_from_index(0, n),
+            "history_user_id": _constant("history_user_id", user_id, pl.Int32).new_from_index(0, n),
+        }
+        return pl.DataFrame([added[c] if c in added else base.get_column(c) for c in h.column_names])
     exprs, at_date, at_user = _history_exprs(
         name,
         profile,
@@ -144,6 +169,15 @@ def history(
         if isinstance(user_id, pl.Expr):
             exprs[at_user] = user_id.cast(pl.Int32).alias("history_user_id")
     return base.select(exprs)  # one query
+
+
+_ADDED = frozenset({"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"})
+
+
+@lru_cache(maxsize=256)
+def _constant(name: str, value: object, dtype: type[pl.DataType]) -> pl.Series:
+    """A one-value column to repeat (``Series.new_from_index``)."""
+    return pl.Series(name, [value], dtype=dtype)
 
 
 @lru_cache(maxsize=4096)

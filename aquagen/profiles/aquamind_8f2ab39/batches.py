@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import polars as pl
 
@@ -43,6 +44,7 @@ BOOKED_TABLES = (
 )
 
 
+@cache  # an expression's literals cost more than its use: built once
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:
     return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
 

@@ -4,6 +4,7 @@ and '+' history rows, for tables dated by ``created_at`` or, lacking one, by the
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,7 @@ from aquagen.tables.ids import IdBook, when_column
 UTC = dt.UTC
 
 
+@cache  # an expression's literals cost more than its use: built once
 def at(date_col: str, offset: dt.timedelta) -> pl.Expr:
     """The date column's day at ``offset`` past midnight, UTC."""
     return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
