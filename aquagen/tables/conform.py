@@ -127,7 +127,7 @@ def history(
     base: pl.DataFrame,
     history_date: pl.Expr | pl.Series | str = "created_at",
     history_type: str = "+",
-    user_id: int | pl.Expr | None = None,
+    user_id: int | pl.Expr | pl.Series | None = None,
     profile: str = "",
 ) -> pl.DataFrame:
     """History rows of base table ``name`` for the object states in ``base``.
@@ -150,7 +150,9 @@ def history(
             "history_date": date.alias("history_date"),
             "history_change_reason": _constant("history_change_reason", None, pl.String).new_from_index(0, n),
             "history_type": _constant("history_type", history_type, pl.String).new_from_index(0, n),
-            "history_user_id": _constant("history_user_id", user_id, pl.Int32).new_from_index(0, n),
+            "history_user_id": user_id.cast(pl.Int32).alias("history_user_id")
+            if isinstance(user_id, pl.Series)
+            else _constant("history_user_id", user_id, pl.Int32).new_from_index(0, n),
         }
         return pl.DataFrame([added[c] if c in added else base.get_column(c) for c in h.column_names])
     exprs, at_date, at_user = _history_exprs(
@@ -158,16 +160,20 @@ def history(
         profile,
         history_type,
         history_date if isinstance(history_date, str) else None,
-        None if isinstance(user_id, pl.Expr) else user_id,
+        None if isinstance(user_id, pl.Expr | pl.Series) else user_id,
     )
-    if not isinstance(history_date, str) or isinstance(user_id, pl.Expr):  # the caller's own, in their places
+    if not isinstance(history_date, str) or isinstance(
+        user_id, pl.Expr | pl.Series
+    ):  # the caller's own, in their places
         exprs = list(exprs)
         if not isinstance(history_date, str):
             exprs[at_date] = (history_date if isinstance(history_date, pl.Expr) else pl.lit(history_date)).alias(
                 "history_date"
             )
-        if isinstance(user_id, pl.Expr):
-            exprs[at_user] = user_id.cast(pl.Int32).alias("history_user_id")
+        if isinstance(user_id, pl.Expr | pl.Series):
+            exprs[at_user] = (
+                (user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id)).cast(pl.Int32).alias("history_user_id")
+            )
     return base.select(exprs)  # one query
 
 
@@ -286,6 +292,6 @@ class Bound:
         base: pl.DataFrame,
         history_date: pl.Expr | pl.Series | str = "created_at",
         history_type: str = "+",
-        user_id: int | pl.Expr | None = None,
+        user_id: int | pl.Expr | pl.Series | None = None,
     ) -> pl.DataFrame:
         return history(name, base, history_date, history_type, user_id, self.profile)
