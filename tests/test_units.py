@@ -133,13 +133,17 @@ def test_kept_frames_read_back_as_written(tmp_path, monkeypatch, small):
     job = Job(Store(str(tmp_path)), PROFILE, 1, dt.date(2024, 1, 1), dt.date(2023, 1, 1))
     base = pl.DataFrame({"id": [1, 2, 3], "note": ["a", None, "a rather longer note"], "kg": [1.5, 2.0, None]})
     history = base.select(pl.lit(7, pl.Int32).alias("history_id"), "id", pl.col("note").str.to_uppercase(), "kg")
-    frames = {"b": base, "h": history, "other": base.head(2)}
+    # a frame's columns of one value (an empty note, all NULL) and one that repeats another's arrays
+    events = base.select("id", empty=pl.lit(""), at=pl.lit(None, pl.Datetime("us", "UTC")), again=pl.col("id"), kg="kg")
+    frames = {"b": base, "h": history, "other": base.head(2), "e": events}
     index = _write_streams(job.work.local / "local/p.arrows", frames, {"h": "b", "other": "b"})
-    assert [len(v) for v in index.values()] == ([2, 4, 2] if small == 0 else [2, 2, 2])
+    assert [len(v) for v in index.values()] == ([2, 8, 2, 8] if small == 0 else [2, 2, 2, 2])
     if small == 0:
-        assert index["h"][2:] == ["b", [["id", 1], ["kg", 3]]]  # the note is the history's own
+        # the note is the history's own; its id is one value (written once, in a stream of its own)
+        assert index["h"][2:5] == ["b", [["id", 1], ["kg", 3]], [["history_id", 0]]]
+        assert index["e"][2:5] == [None, [], [["empty", 1], ["at", 2]]] and index["e"][7] == [["again", 3, "id"]]
     got = _read_kept(job, "p")
-    assert all(got[n].equals(df) and got[n].columns == df.columns for n, df in frames.items())
+    assert all(got[n].equals(df) and got[n].schema == df.schema for n, df in frames.items())
 
 
 def test_store_round_trips_and_refuses_nothing_silently(tmp_path):

@@ -57,8 +57,21 @@ def cut(
         t = schemas.table(name, profile)
         if name in out and t.history_table in out:
             key = t.object_key or "id"
-            out[name] = last_history(out[t.history_table], key).select(t.column_names).sort(key)
+            out[name] = _last_states(out[t.history_table], key, t.column_names)
     return out
+
+
+def _last_states(history: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
+    """``last_history(history, key).select(columns).sort(key)``: by NumPy where the key and the history
+    ids are integers without NULLs (the ids unique: each object's row of the largest), one gather (the
+    sort, group-by, select and sort were four queries)."""
+    k, h = history.get_column(key), history.get_column("history_id")
+    if not (k.dtype.is_integer() and h.dtype.is_integer()) or k.null_count() or h.null_count() or not history.height:
+        return last_history(history, key).select(columns).sort(key)
+    keys = k.to_numpy()
+    order = np.lexsort((h.to_numpy(), keys))  # by key, then history id
+    ordered = keys[order]
+    return history.select(columns)[order[np.append(ordered[1:] != ordered[:-1], True)]]
 
 
 def last_history(history: Frame, key: str) -> Frame:

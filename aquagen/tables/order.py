@@ -17,11 +17,17 @@ def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
     Polars' own; NULLs; other types) by Polars' sort as before."""
     if df.height < 2:
         return df
-    arrays = _key_arrays(df, keys)
+    arrays = key_arrays(df, keys)
     if arrays is None:
         return df.sort(*keys)
     if increasing(arrays):  # already in order
         return df
+    order = unique_order(arrays)
+    return df.sort(*keys) if order is None else df[order]
+
+
+def unique_order(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """The rows' order by the key ``arrays`` (``key_arrays``), or None when two rows share all the keys."""
     packed = _packed(arrays)
     if packed is not None:
         order = np.argsort(packed, kind="stable")
@@ -29,13 +35,11 @@ def sort_unique(df: pl.DataFrame, *keys: str) -> pl.DataFrame:
         tie = s[1:] == s[:-1]
     else:
         order = np.lexsort(arrays[::-1])
-        tie = np.ones(df.height - 1, dtype=bool)
+        tie = np.ones(len(order) - 1, dtype=bool)
         for a in arrays:
             s = a[order]
             tie &= s[1:] == s[:-1]
-    if tie.any():
-        return df.sort(*keys)
-    return df[order]
+    return None if tie.any() else order
 
 
 def in_order(df: pl.DataFrame, *keys: str) -> bool:
@@ -44,11 +48,11 @@ def in_order(df: pl.DataFrame, *keys: str) -> bool:
     sort of a small frame does); False when unsure (NULLs, other types, ties)."""
     if df.height < 2:
         return True
-    arrays = _key_arrays(df, keys)
+    arrays = key_arrays(df, keys)
     return arrays is not None and increasing(arrays)
 
 
-def _key_arrays(df: pl.DataFrame, keys: tuple[str, ...]) -> list[np.ndarray] | None:
+def key_arrays(df: pl.DataFrame, keys: tuple[str, ...]) -> list[np.ndarray] | None:
     """The keys' physical values, or None unless every key is an integer or temporal column without NULLs."""
     cols = [df[k] for k in keys]
     if any(c.null_count() or not (c.dtype.is_integer() or c.dtype.is_temporal()) for c in cols):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import polars as pl
 
@@ -15,7 +16,7 @@ from aquagen.model.events import MOVE_HOUR
 from aquagen.model.simulate import BatchSim
 from aquagen.model.sites import SITES
 from aquagen.profiles import BatchPlan
-from aquagen.tables.conform import Bound, numbered_history, with_ids_and_history
+from aquagen.tables.conform import Bound, numbered_history, with_column, with_ids_and_history
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
 from aquagen.tables.order import sort_unique
@@ -43,6 +44,7 @@ BOOKED_TABLES = (
 )
 
 
+@cache  # an expression's literals cost more than its use: built once
 def _at(date_col: str, offset: dt.timedelta) -> pl.Expr:
     return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
 
@@ -208,7 +210,8 @@ def build_with(
         batch_states["history_date"],
         "+",
         SYSTEM_ID,
-    ).with_columns(history_type=batch_states["history_type"])
+    )
+    hist = with_column(hist, batch_states.get_column("history_type"))
     out["batch_historicalbatch"] = numbered_history("batch_batch", hist, ids)
     lap("batch_batch", out["batch_historicalbatch"].height)
 
@@ -301,7 +304,7 @@ def build_with(
             states["history_date"],
             "+",
             OPERATOR_ID,
-        ).with_columns(history_type=states["history_type"]),
+        ).pipe(with_column, states.get_column("history_type")),
         ids,
     )
 
@@ -361,7 +364,8 @@ def build_with(
         batch_container_assignment_id="bca_id",
     )
     out["environmental_environmentalreading"] = T.conform(
-        "environmental_environmentalreading", rd.with_columns(id=ids.assign("environmental_environmentalreading", rd))
+        "environmental_environmentalreading",
+        with_column(rd, ids.assign("environmental_environmentalreading", rd).alias("id")),
     )
 
     lap("environmental_environmentalreading", rd.height)
@@ -403,7 +407,7 @@ def build_with(
 
     # --- monthly feeding summaries ---
     # the stored feedings (their amounts rounded as the table holds them), with their assignment
-    feedings = out["inventory_feedingevent"].with_columns(fe["assignment_no"])
+    feedings = with_column(out["inventory_feedingevent"], fe.get_column("assignment_no"))
     container_summary, batch_summary = _summaries(plan, sim, assignments, feedings)
     with_ids_and_history(out, "inventory_containerfeedingsummary", container_summary, SYSTEM_ID, ids)
     with_ids_and_history(out, "inventory_batchfeedingsummary", batch_summary, SYSTEM_ID, ids)

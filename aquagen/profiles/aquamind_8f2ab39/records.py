@@ -4,18 +4,20 @@ and '+' history rows, for tables dated by ``created_at`` or, lacking one, by the
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 import numpy as np
 import polars as pl
 
 from aquagen.model.events import datetimes
 from aquagen.model.sites import SITES
-from aquagen.tables.conform import Bound, numbered_history
+from aquagen.tables.conform import Bound, conform, numbered_history, with_column
 from aquagen.tables.ids import IdBook, when_column
 
 UTC = dt.UTC
 
 
+@cache  # an expression's literals cost more than its use: built once
 def at(date_col: str, offset: dt.timedelta) -> pl.Expr:
     """The date column's day at ``offset`` past midnight, UTC."""
     return (pl.col(date_col).cast(pl.Datetime("us")) + pl.lit(offset)).dt.replace_time_zone("UTC")
@@ -61,9 +63,8 @@ def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -
     T = Bound(ids.profile)
     t = T.table(name)
     when = when_column(name, ids.profile)
-    pk = t.primary_key[0]
-    key = pl.lit(pl.Series(pk, ids.assign(name, df)))
-    base = T.conform(name, df.select([key if c == pk else c for c in t.column_names if c in df.columns or c == pk]))
+    key = pl.Series(t.primary_key[0], ids.assign(name, df))
+    base = conform(name, with_column(df, key), ids.profile, subset=True)  # one query
     out[name] = base
     if t.history_table:
         out[t.history_table] = numbered_history(name, T.history(name, base, when, "+", user), ids, of_conformed=True)

@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import polars as pl
 
 from aquagen.model.domain import MANAGER_ID, OPERATOR_ID
@@ -26,8 +27,9 @@ from aquagen.model.simulate import BatchSim
 from aquagen.profiles import BatchPlan
 from aquagen.profiles.aquamind_8f2ab39.batches import MOVE_TIME
 from aquagen.profiles.aquamind_8f2ab39.records import last_states, utc
-from aquagen.tables.conform import Bound, numbered_history
+from aquagen.tables.conform import Bound, conform, numbered_history, with_column
 from aquagen.tables.ids import IdBook
+from aquagen.tables.order import sort_unique
 
 from .masterdata import EGG_SUPPLIERS
 
@@ -220,10 +222,12 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
 def with_states(out: dict, T: Bound, ids: IdBook, name: str, states: pl.DataFrame) -> None:
     """A changing object's rows: its history (a row per state; '+' by the manager who plans it,
     '~' by the operator who executes it) and its last state as the row."""
-    cols = T.table(name).column_names
-    states = states.sort("id", "updated_at")
-    rows = T.conform(name, states.select([c for c in cols if c in states.columns]))
+    states = sort_unique(states, "id", "updated_at")
+    rows = conform(name, states, T.profile, subset=True)
     out[name] = last_states(rows)
-    user = pl.when(states["history_type"] == "+").then(pl.lit(MANAGER_ID)).otherwise(pl.lit(OPERATOR_ID))
-    hist = T.history(name, rows, states["updated_at"], "+", user).with_columns(history_type=states["history_type"])
+    planned = (states.get_column("history_type") == "+").to_numpy()
+    user = pl.Series(np.where(planned, MANAGER_ID, OPERATOR_ID).astype(np.int32))
+    hist = with_column(
+        T.history(name, rows, states.get_column("updated_at"), "+", user), states.get_column("history_type")
+    )
     out[T.table(name).history_table] = numbered_history(name, hist, ids)
