@@ -258,7 +258,7 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame], bases: dict[str,
                     shared = [
                         [c, i]
                         for i, c in enumerate(table.column_names)
-                        if c in base.column_names and _same_arrays(table[c], base[c])
+                        if c in base.column_names and _arrays(table[c]) == _arrays(base[c])
                     ]
                 if constants:
                     out = {c for c, _ in shared}
@@ -315,28 +315,14 @@ def _constant(a: pa.ChunkedArray) -> bool:
 
 def _arrays(a: pa.ChunkedArray) -> tuple:
     """A column's memory (its type, and each chunk's offset, length and buffers): equal for two
-    columns that are one array (a column selected twice: ``created_at`` and ``updated_at``)."""
+    columns that are one array, so the same values (a column selected twice: ``created_at`` and
+    ``updated_at``; a '+' history row's column and its base row's)."""
     return (
         str(a.type),
         tuple(
             (x.offset, len(x), tuple((u.address, u.size) if u is not None else None for u in x.buffers()))
             for x in a.chunks
         ),
-    )
-
-
-def _same_arrays(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
-    """Whether two columns are the same memory (so the same values): each chunk's buffers, offset and length."""
-    return (
-        a.type == b.type
-        and a.num_chunks == b.num_chunks
-        and all(
-            x.offset == y.offset
-            and len(x) == len(y)
-            and [(u.address, u.size) if u is not None else None for u in x.buffers()]
-            == [(v.address, v.size) if v is not None else None for v in y.buffers()]
-            for x, y in zip(a.chunks, b.chunks, strict=True)
-        )
     )
 
 
