@@ -10,7 +10,7 @@ as-of date dropped. A later as-of date therefore gives a superset of an earlier 
 with identical earlier rows. A caller that keeps nothing after a day (the fleet: its horizon) stops
 the simulation there (``BatchSpec.through``): the day loop stops, and the models made per daily row
 (feedings, samples, readings) take the whole life's draws but compute its rows up to that day only
-(a young batch of the default fleet cost as much as a full life before: 4.1 → 2.9 CPU-s for the
+(a young batch of the default fleet cost as much as a full life before: 4.1 → 2.4–2.6 CPU-s for the
 default fleet of 50, one process, measured 2026-12-03).
 
 Timeline (day 0 = start_date): the batch's own calendar (``calendar.batch_draw``: the
