@@ -19,10 +19,22 @@ def increasing(arrays: list[np.ndarray]) -> bool:
 
 def kept_rows(df: pl.DataFrame, keep: np.ndarray) -> pl.DataFrame:
     """The rows of ``df`` that ``keep`` says: the frame itself when all are, its first rows (a slice, no
-    copy) when those are the rows kept (simulated and built rows are mostly in time order), else a filter."""
+    copy) when those are the rows kept (simulated and built rows are mostly in time order), else each
+    column filtered: ``DataFrame.filter`` is a query, run on Polars' thread pool, whose hand-off from
+    this thread costs about 90 µs a call (a 3-column frame's filter by columns about 9, measured)."""
     n = int(np.count_nonzero(keep))
     if n == len(keep):
         return df
     if keep[:n].all():
         return df.head(n)
-    return df.filter(pl.Series(keep))
+    mask = pl.Series(keep)
+    return pl.DataFrame([s.filter(mask) for s in df.iter_columns()]) if df.width else df.filter(mask)
+
+
+def where(df: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
+    """``df.filter(predicate)``, its mask computed by ``select_seq`` (no thread hand-off) and the rows
+    taken by ``kept_rows``; a NULL in the mask drops the row, as in ``filter``."""
+    if df.height == 0:
+        return df
+    mask = df.select_seq(predicate).to_series()
+    return kept_rows(df, (mask.fill_null(False) if mask.null_count() else mask).to_numpy())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from .arrays import kept_rows
 from .domain import MORTALITY_CAUSES, PARAMETERS, SEA_PARAMETERS
 from .environment import DIURNAL_SWING_C, Water
 from .layout import Grid, Layout
@@ -86,7 +87,7 @@ def assignments_frame(asg: Layout, life: Life, samples: pl.DataFrame, start: int
             samples["assignment_no"].to_numpy(),
             (samples["sample_date"].cast(pl.Int32).to_numpy() - start),
         )
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "assignment_no": pl.Series(np.arange(N_ASSIGNMENTS), dtype=pl.Int32),
             "stage": pl.Series(asg.stage, dtype=pl.Int16),
@@ -101,7 +102,8 @@ def assignments_frame(asg: Layout, life: Life, samples: pl.DataFrame, start: int
             "initial_population": pl.Series(life.pop_start[asg.first_day, asg.track], dtype=pl.Int64),
             "initial_weight_g": life.w_start[asg.first_day, asg.track],
         }
-    ).filter(pl.Series(keep))
+    )
+    return kept_rows(frame, keep)
 
 
 def transfers_frame(asg: Layout, life: Life, start: int) -> pl.DataFrame:
@@ -361,7 +363,7 @@ def readings_frame(
                 "value": np.round(values.ravel(), 4),
             }
         )
-        frames.append(frame.filter(pl.Series(keep.ravel())))
+        frames.append(kept_rows(frame, keep.ravel()))
     return pl.concat(frames)
 
 
@@ -431,4 +433,4 @@ def samples_frame(
             "length_cm": np.round(length[kept], 2),
         }
     )
-    return frame.filter(pl.Series(enough)), individuals
+    return kept_rows(frame, enough), individuals

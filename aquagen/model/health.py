@@ -61,14 +61,14 @@ def _mortality_by_container(sim: BatchSim) -> pl.DataFrame:
     handled = pl.col("handled").fill_null(False)
     return (
         sim.daily.filter(pl.col("deaths") > 0)
-        .select("assignment_no", "date", "cause", "avg_weight_g", count="deaths")
+        .select_seq("assignment_no", "date", "cause", "avg_weight_g", count="deaths")
         .join(
-            treated.select("assignment_no", "date", handled=pl.lit(True)),
+            treated.select_seq("assignment_no", "date", handled=pl.lit(True)),
             on=["assignment_no", "date"],
             how="left",
             maintain_order="left",
         )
-        .select(
+        .select_seq(
             "assignment_no",
             "date",
             "count",
@@ -94,7 +94,9 @@ def lice(sim: BatchSim, geography: str | None = None) -> tuple[pl.DataFrame, pl.
     juvenile_count) and treatments (assignment_no, date, method, adult_females_per_fish: of the count
     that called it, handling_loss: share of the ring's fish lost). ``geography`` is the batch's own
     (kept for callers; the simulation knew it)."""
-    return sim.lice, sim.treatments.select("assignment_no", "date", "method", "adult_females_per_fish", "handling_loss")
+    return sim.lice, sim.treatments.select_seq(
+        "assignment_no", "date", "method", "adult_females_per_fish", "handling_loss"
+    )
 
 
 # --- vaccination ---------------------------------------------------------------------------------
@@ -130,13 +132,13 @@ def _episodes(sim: BatchSim) -> pl.DataFrame:
 
 
 def _episode_days(sim: BatchSim) -> pl.DataFrame:
-    d = sim.daily.sort("assignment_no", "date").with_columns(
+    d = sim.daily.sort("assignment_no", "date").with_columns_seq(
         base=pl.col("deaths").rolling_median(30, min_samples=5).over("assignment_no")
     )
     return d.filter(
         (pl.col("deaths") > EPISODE_FACTOR * pl.col("base").fill_null(1e9)) & (pl.col("deaths") >= 10)
         | (pl.col("cause") == "DISEASE") & (pl.col("deaths") > 0)
-    ).select("assignment_no", "date")
+    ).select_seq("assignment_no", "date")
 
 
 def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -160,25 +162,25 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     worse_by = rng.integers(1, 3, (len(offsets), most, N_HEALTH_PARAMETERS))
     cand = (  # the sampling days' rows first (a thirtieth of the days), then their stage
         sim.daily.filter(pl.col("date").is_in(days) & (pl.col("population") >= 100))
-        .join(sim.assignments.select("assignment_no", "stage"), on="assignment_no", maintain_order="left")
+        .join(sim.assignments.select_seq("assignment_no", "stage"), on="assignment_no", maintain_order="left")
         .filter(pl.col("stage") > 0)
     )
     k = (cand["date"].cast(pl.Int32).to_numpy() - (start - EPOCH).days) // SAMPLING_EVERY_DAYS - 1  # the day's index
     pick = (
-        cand.with_columns(k=pl.Series(k, dtype=pl.Int64), u=pl.Series(u[k, cand["assignment_no"].to_numpy()]))
+        cand.with_columns_seq(k=pl.Series(k, dtype=pl.Int64), u=pl.Series(u[k, cand["assignment_no"].to_numpy()]))
         .sort("date", "u")
         .group_by("date", maintain_order=True)
         .first()
     )
-    episode = _episodes(sim).with_columns(episode=pl.lit(True))
+    episode = _episodes(sim).with_columns_seq(episode=pl.lit(True))
     ev = (
         pick.join(episode, on=["assignment_no", "date"], how="left", maintain_order="left")
-        .with_columns(episode=pl.col("episode").fill_null(False))
+        .with_columns_seq(episode=pl.col("episode").fill_null(False))
         .sort("date")
     )
     day = ev["k"].to_numpy()
     n = n_fish[day]
-    ev = ev.with_columns(event=pl.int_range(pl.len(), dtype=pl.Int32), n_fish=pl.Series(n))
+    ev = ev.with_columns_seq(event=pl.int_range(pl.len(), dtype=pl.Int32), n_fish=pl.Series(n))
     e = np.repeat(np.arange(ev.height), n)
     fish_no = np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n) + 1
     cell = (day[e], fish_no - 1)  # the fish's cell of the day's arrays
@@ -201,7 +203,7 @@ def sampling(sim: BatchSim) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             "score": pl.Series(score.ravel(), dtype=pl.Int16),
         }
     )
-    return ev.select("event", "assignment_no", "date", "episode", "n_fish", "stage"), fish, scores
+    return ev.select_seq("event", "assignment_no", "date", "episode", "n_fish", "stage"), fish, scores
 
 
 LAB_FINDINGS = (  # by sample type (Blood, Tissue, Gill, Kidney, Fecal): finding, result key, range, unit
@@ -301,11 +303,11 @@ def disease_treatments(sim: BatchSim) -> pl.DataFrame:
     Returns assignment_no, kind, start_date,
     issue_date, diagnosis_date, date (of the treatment), departure (first day the ring is gone, whole life),
     treatment (name, type, dosage, duration_days, withholding_days), outcome."""
-    out = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS))).with_columns(date="treatment_date")
+    out = sim.episodes.filter(pl.col("kind").is_in(list(EPISODE_TREATMENTS))).with_columns_seq(date="treatment_date")
     name, kind, dosage, days, withholding = (
         pl.col("kind").replace_strict({k: v[i] for k, v in EPISODE_TREATMENTS.items()}) for i in range(5)
     )
-    out = out.with_columns(
+    out = out.with_columns_seq(
         name=name,
         treatment_type=kind,
         dosage=dosage,
@@ -322,8 +324,8 @@ def disease_treatments(sim: BatchSim) -> pl.DataFrame:
         for k, v in zip(("name", "treatment_type", "dosage", "duration_days", "withholding_days"), SUPPORTIVE)
     }
     return (
-        out.with_columns(**supportive)
-        .select(
+        out.with_columns_seq(**supportive)
+        .select_seq(
             "assignment_no",
             "kind",
             "start_date",

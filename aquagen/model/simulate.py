@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from .arrays import kept_rows
+from .arrays import kept_rows, where
 from .calendar import batch_draw
 from .domain import PARAMETERS
 from .environment import SEA_TEMP, temperatures, water_levels
@@ -91,7 +91,7 @@ def rows_through(df: pl.DataFrame, column: str, last: dt.date) -> pl.DataFrame:
     s = df[column]
     tz_free = not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone in (None, "UTC")
     if not df.height or not (s.dtype == pl.Date or isinstance(s.dtype, pl.Datetime)) or not tz_free or s.null_count():
-        return df.filter(pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date)) if df.height else df
+        return where(df, pl.col(column).cast(pl.Date) <= pl.lit(last, dtype=pl.Date))
     if isinstance(s.dtype, pl.Datetime):
         day = s.cast(pl.Int64).to_numpy() // DAY_IN_UNIT[s.dtype.time_unit]
     else:

@@ -143,7 +143,7 @@ class Ahead:
 
     def top(self, table: str, day: dt.date) -> int:
         """The largest id of ``table`` at the end of ``day`` (0: none)."""
-        got = self.index.filter(pl.col("table") == table, pl.col("day") <= day).select(pl.col("top").max()).item()
+        got = self.index.filter(pl.col("table") == table, pl.col("day") <= day).select_seq(pl.col("top").max()).item()
         return int(got) if got is not None else 0
 
     def old(self, table: str, since: dt.datetime) -> pl.LazyFrame:
@@ -181,7 +181,7 @@ class Ahead:
                 continue
             rows = self.scan(name).filter(pl.col(idcol).is_between(lo + 1, hi))
             if since.time() != dt.time():  # the old snapshot's part of ``since``'s day: below its largest id
-                got = rows.filter(self._counted(name) < since).select(pl.col(idcol).max()).collect().item()
+                got = rows.filter(self._counted(name) < since).select_seq(pl.col(idcol).max()).collect().item()
                 win.old_max[name] = lo if got is None else int(got)
                 rows = rows.filter(self._counted(name) >= since)
             if to.time() != dt.time():
@@ -197,7 +197,7 @@ class Ahead:
             when = self._counted(h)
             changes = self.scan(h).filter(pl.col("history_id").is_between(lo + 1, hi), when >= since, when < to)
             # the last history row at ``to`` of every row that changed in the window
-            state = last_history(changes, "id").select(t.column_names).sort("id").collect()
+            state = last_history(changes, "id").select_seq(t.column_names).sort("id").collect()
             is_new = self._counted(name) >= since  # created in the window (its '+' history row is)
             win.new[name] = state.filter(is_new)
             win.changed[name] = state.filter(~is_new)
@@ -279,7 +279,7 @@ def _keep(snap: Snapshot, out: Path, as_of: dt.date) -> None:
             df.group_by(day.alias("day"))
             .agg(n=pl.len().cast(pl.Int64), top=pl.col(idcol).max().cast(pl.Int64))
             .sort("day")
-            .select(pl.lit(name).alias("table"), "day", "n", pl.col("top").cum_max())
+            .select_seq(pl.lit(name).alias("table"), "day", "n", pl.col("top").cum_max())
         )
         del df
     pl.concat(index).write_parquet(out / "index.parquet")

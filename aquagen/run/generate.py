@@ -319,7 +319,7 @@ def _firsts(run: Runner, master: pl.DataFrame, built: dict[int, str]) -> None:
             return run.counts(built[key])
         return idle().get(key, none)
 
-    none = master.head(0).select("table", "day", "n")  # an idle site without rows up to the as-of date
+    none = master.head(0).select_seq("table", "day", "n")  # an idle site without rows up to the as-of date
 
     with timed(ALLOCATE):
         for key, first in allocate_each(sorted([MASTER_KEY, *built]), counts_of):

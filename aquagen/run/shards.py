@@ -281,7 +281,7 @@ def _write_streams(path: Path, frames: dict[str, pl.DataFrame], bases: dict[str,
             c_at = c_size = 0
             if constant:  # their first row after the stream, by Polars (read back as written)
                 one = io.BytesIO()
-                df.select(c for c, _ in constant).head(1).write_ipc_stream(
+                df.select_seq(c for c, _ in constant).head(1).write_ipc_stream(
                     one, compression="uncompressed", compat_level=pl.CompatLevel.newest()
                 )
                 c_at = sink.tell()
@@ -423,7 +423,7 @@ def _read_ipc(
     if at is not None and size < SMALL_STREAM_BYTES:  # read by Polars (``_write_streams``)
         assert isinstance(source, Path)
         df = pl.read_ipc_stream(_pread(source, at, size))
-        return df.select(columns) if columns else df
+        return df.select_seq(columns) if columns else df
     if at is not None:
         assert isinstance(source, Path)
         start = at - at % mmap.ALLOCATIONGRANULARITY
@@ -485,9 +485,9 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
         # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
         with timed(HANDOFF, "feedings out") as step:
             feedings = frames.pop(feedings_table).join(
-                frames.pop(history_table).select("id", "history_id"), on="id", maintain_order="left"
+                frames.pop(history_table).select_seq("id", "history_id"), on="id", maintain_order="left"
             )
-            feedings = feedings.with_columns(
+            feedings = feedings.with_columns_seq(
                 _fc=p.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
             )
             groups = {
@@ -559,7 +559,7 @@ def _site_feedings(job: Job, files: list[str], columns: tuple[str, ...] = ()) ->
             feedings = pl.concat([_read_piece(job, f, columns) for f in files])
         else:
             empty = pl.DataFrame(schema={**p.tables[p.feedings[0]].polars_schema, "history_id": pl.Int32})
-            feedings = empty.select(columns) if columns else empty
+            feedings = empty.select_seq(columns) if columns else empty
         step.rows = feedings.height
     return feedings
 
@@ -650,7 +650,7 @@ def _by_window(df: pl.DataFrame, when: str) -> dict[int, pl.DataFrame]:
         return {}
     s = df[when]
     if not isinstance(s.dtype, pl.Datetime) or s.dtype.time_zone != "UTC" or s.null_count():
-        df = df.with_columns(_window=window_of(pl.col(when)))
+        df = df.with_columns_seq(_window=window_of(pl.col(when)))
         return {int(w): df.filter(pl.col("_window") == w).drop("_window") for w in sorted(df["_window"].unique())}
     year = physical(s).view(f"datetime64[{s.dtype.time_unit}]").astype("datetime64[Y]").astype(np.int64) + 1970
     out = {}
@@ -771,7 +771,7 @@ def _write_site(
         rows += written.rows
     with timed(CUT):  # the lots as their last history row up to the as-of moment (as ``cut`` makes them)
         frames = cut(frames, job.cut_at, p.name, (), p.booked, p.unbooked)
-        frames[stock] = sort_unique(last_history(pl.concat(latest), key).select(p.tables[stock].column_names), key)
+        frames[stock] = sort_unique(last_history(pl.concat(latest), key).select_seq(p.tables[stock].column_names), key)
     written = write(frames, None)
     return Written(written.entries | entries, written.rows + rows)
 

@@ -42,7 +42,7 @@ def conform(
             names = _names(t)
             schema = tuple((c, d) for c, d in schema if c in names)
         try:
-            out = df.select(_conforming(t, schema))
+            out = df.select_seq(_conforming(t, schema))
         except pl.exceptions.PolarsError as e:
             raise SchemaViolation(f"{name}: {str(e).splitlines()[0]}") from None
     _check(t, out, lengths_checked)
@@ -113,7 +113,7 @@ def _check(t: schemas.Table, df: pl.DataFrame, lengths_checked: bool = False) ->
     if not limited:
         return
     # characters only when the bytes could exceed (a character is at least one byte); one query for all
-    most = df.select(lengths).row(0)
+    most = df.select_seq(lengths).row(0)
     for c, n in zip(limited, most, strict=True):
         if (n or 0) <= cast(int, c.max_length):
             continue
@@ -174,7 +174,7 @@ def history(
             exprs[at_user] = (
                 (user_id if isinstance(user_id, pl.Expr) else pl.lit(user_id)).cast(pl.Int32).alias("history_user_id")
             )
-    return base.select(exprs)  # one query
+    return base.select_seq(exprs)  # one query
 
 
 _ADDED = frozenset({"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"})
@@ -225,7 +225,9 @@ def order_history(df: pl.DataFrame, key: str = "id") -> pl.DataFrame:
 
 def number_history(df: pl.DataFrame, first_id: int = 1, key: str = "id") -> pl.DataFrame:
     """Dense history ids from ``first_id`` in ``order_history`` order."""
-    return order_history(df, key).with_columns(history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32))
+    return order_history(df, key).with_columns_seq(
+        history_id=pl.int_range(first_id, first_id + df.height, dtype=pl.Int32)
+    )
 
 
 def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook, of_conformed: bool = False) -> pl.DataFrame:
@@ -244,7 +246,7 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook, of_conformed: b
 
 
 def with_column(df: pl.DataFrame, column: pl.Series) -> pl.DataFrame:
-    """``df.with_columns(column)`` (a column of ``df``'s height) without a query: the column in its
+    """``df.with_columns_seq(column)`` (a column of ``df``'s height) without a query: the column in its
     place, or last (``df`` itself unchanged)."""
     df = df.clone()  # the columns shared, not copied
     if column.name in df.columns:

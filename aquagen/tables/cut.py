@@ -20,7 +20,7 @@ import polars as pl
 
 import schemas
 
-from ..model.arrays import kept_rows
+from ..model.arrays import kept_rows, where
 from .ids import when_column
 from .order import physical
 
@@ -62,16 +62,16 @@ def cut(
 
 
 def _last_states(history: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
-    """``last_history(history, key).select(columns).sort(key)``: by NumPy where the key and the history
+    """``last_history(history, key).select_seq(columns).sort(key)``: by NumPy where the key and the history
     ids are integers without NULLs (the ids unique: each object's row of the largest), one gather (the
     sort, group-by, select and sort were four queries)."""
     k, h = history.get_column(key), history.get_column("history_id")
     if not (k.dtype.is_integer() and h.dtype.is_integer()) or k.null_count() or h.null_count() or not history.height:
-        return last_history(history, key).select(columns).sort(key)
+        return last_history(history, key).select_seq(columns).sort(key)
     keys = k.to_numpy()
     order = np.lexsort((h.to_numpy(), keys))  # by key, then history id
     ordered = keys[order]
-    return history.select(columns)[order[np.append(ordered[1:] != ordered[:-1], True)]]
+    return history.select_seq(columns)[order[np.append(ordered[1:] != ordered[:-1], True)]]
 
 
 def last_history(history: Frame, key: str) -> Frame:
@@ -113,10 +113,10 @@ def until(
         if keep is not None:
             return kept_rows(df, keep)
     exists = counted(when, booked, unbooked)
-    latest = df[when].max() if booked is None else df.select(exists.max()).item()  # a Series' max: no query
+    latest = df[when].max() if booked is None else df.select_seq(exists.max()).item()  # a Series' max: no query
     if cast(dt.datetime, latest) < end:
         return df
-    return df.filter(exists < end)
+    return where(df, exists < end)
 
 
 def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
@@ -124,7 +124,7 @@ def before(df: pl.DataFrame, when: str, end: dt.datetime) -> pl.DataFrame:
     if df.height == 0:
         return df
     keep = _before(df[when], end)
-    return df.filter(pl.col(when) < end) if keep is None else kept_rows(df, keep)
+    return where(df, pl.col(when) < end) if keep is None else kept_rows(df, keep)
 
 
 _UNITS = {"us": 1_000_000, "ms": 1_000, "ns": 1_000_000_000}  # a second in each time unit

@@ -86,7 +86,7 @@ def batch_transfers(ctx: BatchTables) -> None:
     stage_id = lambda c: pl.col(c).cast(pl.Int64) + 1
     tr = (
         sim.transfers.sort("transfer_date", "source_assignment_no", "dest_assignment_no")
-        .with_columns(
+        .with_columns_seq(
             transfer_type=pl.lit("LIFECYCLE"),
             notes=pl.when(pl.col("dest_stage") == len(D.STAGES) - 1)
             .then(pl.lit("Sea transfer: tank split 50/50 over two rings"))
@@ -100,7 +100,7 @@ def batch_transfers(ctx: BatchTables) -> None:
             source_assignment_id=bca_of("source_assignment_no"),
             destination_assignment_id=bca_of("dest_assignment_no"),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
     )
     with_ids_and_history(out, "batch_batchtransfer", tr, OPERATOR_ID, ids)
 
@@ -110,12 +110,12 @@ def batch_mortality(ctx: BatchTables) -> None:
     plan, sim, ids, out = ctx.plan, ctx.sim, ctx.ids, ctx.out
     mo = (
         sim.mortality.sort("event_date")
-        .with_columns(
+        .with_columns_seq(
             description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
             created_at=_at("event_date", MORTALITY_TIME),
             batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
     )
     with_ids_and_history(out, "batch_mortalityevent", up_to(mo, "created_at", plan.horizon), OPERATOR_ID, ids)
 
@@ -150,20 +150,20 @@ def build_with(
     out: dict[str, pl.DataFrame] = {}
     # an assignment is created when its fish arrive, unless the profile says otherwise (over sim.assignments)
     asg_created = _at("assignment_date", MOVE_TIME) if assignment_created is None else assignment_created
-    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns(created_at=asg_created)
-    assignments = asg.with_columns(
+    asg = sim.assignments.sort("assignment_date", "assignment_no").with_columns_seq(created_at=asg_created)
+    assignments = asg.with_columns_seq(
         id=ids.assign("batch_batchcontainerassignment", asg),
         container_id=_container_ids(plan, pl.col("stage"), pl.col("slot")),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
     )
     # per assignment: what every child row needs, indexed by assignment_no (``records.linked``)
-    link = sort_unique(assignments, "assignment_no").select(
+    link = sort_unique(assignments, "assignment_no").select_seq(
         "assignment_no", bca_id="id", container_id="container_id", stage="stage"
     )
 
     # --- batch: '+' at creation, '~' at each stage change and at completion ---
     created = dt.datetime.combine(sim.stage_changes["date"][0], dt.time(), dt.UTC) + BATCH_CREATED
-    states = sim.stage_changes.with_columns(
+    states = sim.stage_changes.with_columns_seq(
         history_date=_at("date", BATCH_CREATED),
         lifecycle_stage_id=pl.col("stage").cast(pl.Int64) + 1,
         status=pl.lit("ACTIVE"),
@@ -190,7 +190,7 @@ def build_with(
                 ),
             ]
         )
-    batch_states = states.with_columns(
+    batch_states = states.with_columns_seq(
         id=pl.lit(plan.batch_id, dtype=pl.Int64),
         batch_number=pl.lit(plan.batch_number),
         start_date=pl.lit(sim.stage_changes["date"][0]),
@@ -202,7 +202,7 @@ def build_with(
         batch_type=pl.lit("STANDARD"),
     )
     base_cols = [c for c in T.table("batch_batch").column_names if c in batch_states.columns]  # others NULL
-    batch_rows = T.conform("batch_batch", batch_states.select(base_cols))
+    batch_rows = T.conform("batch_batch", batch_states.select_seq(base_cols))
     out["batch_batch"] = batch_rows.tail(1)  # its last state
     hist = T.history(
         "batch_batch",
@@ -228,11 +228,13 @@ def build_with(
         pl.lit(plan.batch_id, dtype=pl.Int64).alias("batch_id"),
         pl.lit("").alias("notes"),
     )
-    samples_by_day = sim.samples.select("assignment_no", "sample_date").sort("sample_date")
+    samples_by_day = sim.samples.select_seq("assignment_no", "sample_date").sort("sample_date")
     daily = (
         sim.daily.sort("date")
         .join_asof(
-            samples_by_day.rename({"sample_date": "last_weighing_date"}).with_columns(_d=pl.col("last_weighing_date")),
+            samples_by_day.rename({"sample_date": "last_weighing_date"}).with_columns_seq(
+                _d=pl.col("last_weighing_date")
+            ),
             left_on="date",
             right_on="_d",
             by="assignment_no",
@@ -241,7 +243,7 @@ def build_with(
         )
         .drop("_d")
     )
-    created_rows = assignments.lazy().select(
+    created_rows = assignments.lazy().select_seq(
         *fixed,
         population_count=pl.col("initial_population").cast(pl.Int64),
         avg_weight_g=pl.col("initial_weight_g"),
@@ -254,13 +256,13 @@ def build_with(
     )
     update_rows = (
         assignments.lazy()
-        .select(*fixed)
+        .select_seq(*fixed)
         .join(
-            daily.lazy().select("assignment_no", "date", "population", "avg_weight_g", "last_weighing_date"),
+            daily.lazy().select_seq("assignment_no", "date", "population", "avg_weight_g", "last_weighing_date"),
             on="assignment_no",
             maintain_order="left_right",
         )
-        .select(
+        .select_seq(
             pl.exclude("date", "population", "avg_weight_g", "last_weighing_date"),
             population_count=pl.col("population").cast(pl.Int64),
             avg_weight_g=pl.col("avg_weight_g"),
@@ -275,7 +277,7 @@ def build_with(
     departed = (
         assignments.lazy()
         .filter(pl.col("departure_date").is_not_null())
-        .select(
+        .select_seq(
             *fixed,
             "population_count",
             "avg_weight_g",
@@ -290,17 +292,17 @@ def build_with(
     # biomass from the stored (2-decimal) weight, as the application's save() computes it
     weight = pl.col("avg_weight_g").round(2)
     states = collected(
-        pl.concat([created_rows, update_rows, departed]).with_columns(
+        pl.concat([created_rows, update_rows, departed]).with_columns_seq(
             avg_weight_g=weight, biomass_kg=pl.col("population_count") * weight / 1000
         )
     )
     last = last_states(sort_unique(states, "id", "history_date"))
-    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select(bca_cols))
+    out["batch_batchcontainerassignment"] = T.conform("batch_batchcontainerassignment", last.select_seq(bca_cols))
     out["batch_historicalbatchcontainerassignment"] = numbered_history(
         "batch_batchcontainerassignment",
         T.history(
             "batch_batchcontainerassignment",
-            T.conform("batch_batchcontainerassignment", states.select(bca_cols)),
+            T.conform("batch_batchcontainerassignment", states.select_seq(bca_cols)),
             states["history_date"],
             "+",
             OPERATOR_ID,
@@ -317,7 +319,7 @@ def build_with(
     lap("batch_mortalityevent")
 
     # --- growth samples ---
-    gs = linked(sort_unique(sim.samples, "sample_date", "assignment_no"), link).with_columns(
+    gs = linked(sort_unique(sim.samples, "sample_date", "assignment_no"), link).with_columns_seq(
         assignment_id=pl.col("bca_id"),
         created_at=_at("sample_date", SAMPLE_TIME),
         updated_at=_at("sample_date", SAMPLE_TIME),
@@ -329,7 +331,7 @@ def build_with(
     # --- feeding events (feed_cost is filled in by the feed container's FIFO, see feedstock) ---
     fe = linked(sort_unique(sim.feedings, "feeding_date", "feeding_time", "assignment_no"), link)
     fed_at = (pl.col("feeding_date").cast(pl.Datetime("us")) + pl.col("feeding_time").cast(pl.Duration("us"))).dt
-    fe = fe.with_columns(
+    fe = fe.with_columns_seq(
         method=pl.lit("AUTOMATIC"),
         notes=pl.lit(""),
         created_at=fed_at.replace_time_zone("UTC"),
@@ -351,7 +353,7 @@ def build_with(
         .then(SITES.tank_sensor_id(container, parameter))
         .otherwise(SITES.ring_sensor_id(container, parameter))
     )  # sea parameters are 0..3, their own index
-    rd = rd.select(
+    rd = rd.select_seq(
         value="value",
         reading_time="reading_time",
         is_manual=pl.lit(False),
@@ -385,17 +387,17 @@ def build_with(
         .otherwise(OPERATOR_ID)
         .cast(pl.Int32)
     )
-    je = pl.concat([sim.journal.with_columns(user_id=authors), *health_journal], how="vertical_relaxed").sort(
+    je = pl.concat([sim.journal.with_columns_seq(user_id=authors), *health_journal], how="vertical_relaxed").sort(
         "entry_time", maintain_order=True
     )
-    je = linked(je, link).with_columns(
+    je = linked(je, link).with_columns_seq(
         entry_date=pl.col("entry_time"),
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         created_at=pl.col("entry_time"),
         updated_at=pl.col("entry_time"),
     )
     with_ids_and_history(out, "health_journalentry", je, VET_ID, ids)
-    out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns(
+    out["health_historicaljournalentry"] = out["health_historicaljournalentry"].with_columns_seq(
         history_user_id=pl.col("user_id").cast(out["health_historicaljournalentry"]["history_user_id"].dtype)
     )
     lap("health_journalentry", je.height)
@@ -425,16 +427,16 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
     ratio fits numeric(5,3), else NULL.
     """
     created = lambda: (pl.col("period_end").cast(pl.Datetime("us")) + pl.lit(SUMMARY_TIME)).dt.replace_time_zone("UTC")
-    fed = feedings.with_columns(month=pl.col("feeding_date").dt.truncate("1mo"))
+    fed = feedings.with_columns_seq(month=pl.col("feeding_date").dt.truncate("1mo"))
     days = (
         sim.daily.lazy()
         .join(
-            assignments.lazy().select("assignment_no", "initial_population", "initial_weight_g"),
+            assignments.lazy().select_seq("assignment_no", "initial_population", "initial_weight_g"),
             on="assignment_no",
             maintain_order="left",
         )
         .sort("assignment_no", "date")
-        .with_columns(
+        .with_columns_seq(
             month=pl.col("date").dt.truncate("1mo"),
             before=pl.col("biomass_kg")
             .shift(1)
@@ -442,7 +444,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             .fill_null(pl.col("initial_population") * pl.col("initial_weight_g") / 1000),
         )
     )
-    sampled = sim.samples.select("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
+    sampled = sim.samples.select_seq("assignment_no", month=pl.col("sample_date").dt.truncate("1mo")).unique()
     # the feed sums eager, the rest one query
     fed_per_month = fed.group_by("assignment_no", "month").agg(
         total_feed_kg=pl.col("amount_kg").sum(), data_points=pl.len()
@@ -457,21 +459,21 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         )
         .join(fed_per_month.lazy(), on=["assignment_no", "month"], maintain_order="left")
         .join(
-            sampled.lazy().with_columns(measured=pl.lit(True)),
+            sampled.lazy().with_columns_seq(measured=pl.lit(True)),
             on=["assignment_no", "month"],
             how="left",
             maintain_order="left",
         )
         .join(
-            assignments.lazy().select("assignment_no", container_assignment_id="id"),
+            assignments.lazy().select_seq("assignment_no", container_assignment_id="id"),
             on="assignment_no",
             maintain_order="left",
         )
-        .with_columns(
+        .with_columns_seq(
             gain=pl.col("ending_biomass_kg") - pl.col("starting_biomass_kg"),
             measured=pl.col("measured").fill_null(False),
         )
-        .with_columns(
+        .with_columns_seq(
             growth_kg=pl.col("gain").clip(lower_bound=0),
             fcr=_fcr(pl.col("total_feed_kg"), pl.col("gain")),
             estimation_method=pl.when("measured").then(pl.lit("MEASURED")).otherwise(pl.lit("INTERPOLATED")),
@@ -479,24 +481,24 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
             created_at=created(),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
         .sort("created_at", "container_assignment_id")
     )
 
     total = sim.daily.group_by("date").agg(biomass=pl.col("biomass_kg").sum()).sort("date")
     first_biomass = (
         assignments.filter(pl.col("assignment_date") == pl.col("assignment_date").min())
-        .select((pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum())
+        .select_seq((pl.col("initial_population") * pl.col("initial_weight_g") / 1000).sum())
         .item()
     )
-    total = total.with_columns(
+    total = total.with_columns_seq(
         month=pl.col("date").dt.truncate("1mo"), before=pl.col("biomass").shift(1).fill_null(first_biomass)
     )
     # fish harvested on day H left the end-of-day biomass of H-1: count them in the period holding H
     # (a harvest the day after the period's last day is still in its ending biomass)
     last_day = total.group_by("month").agg(last=pl.col("date").max())
     harvested = (
-        sim.harvests.with_columns(month=pl.col("harvest_date").dt.truncate("1mo"))
+        sim.harvests.with_columns_seq(month=pl.col("harvest_date").dt.truncate("1mo"))
         .join(last_day, on="month", maintain_order="left")
         .filter(pl.col("harvest_date") <= pl.col("last"))
         .group_by("month")
@@ -524,12 +526,12 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
         .join(fed_per_month.lazy(), on="month", maintain_order="left")
         .join(harvested.lazy(), on="month", how="left", maintain_order="left")
         .join(per_container.lazy(), on="month", maintain_order="left")
-        .with_columns(
+        .with_columns_seq(
             gain=pl.col("total_ending_biomass_kg")
             - pl.col("total_starting_biomass_kg")
             + pl.col("harvested").fill_null(0),
         )
-        .with_columns(
+        .with_columns_seq(
             total_feed_consumed_kg=pl.col("total_feed_kg"),
             total_biomass_gain_kg=pl.col("gain").clip(lower_bound=0),
             total_growth_kg=pl.col("gain").clip(lower_bound=0),
@@ -546,7 +548,7 @@ def _summaries(plan: BatchPlan, sim: BatchSim, assignments: pl.DataFrame, feedin
             batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
             created_at=created(),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
         .sort("created_at")
     )
     return c, b

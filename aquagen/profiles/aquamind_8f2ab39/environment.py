@@ -63,10 +63,10 @@ def build(
                 "area_id": np.tile(area_ids, len(days)),
             }
         )
-        .with_columns(
+        .with_columns_seq(
             created_at=(pl.col("date").cast(pl.Datetime("us")) + pl.lit(PHOTOPERIOD_TIME)).dt.replace_time_zone("UTC")
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
     )
     base = T.conform("environmental_photoperioddata", photo)
     yield "environmental_photoperioddata", base
@@ -109,7 +109,7 @@ def weather_rows(
                 "cloud_cover": w.cloud_cover.ravel(),
                 "area_id": np.tile(climate.area_ids, n_slots),
             }
-        ).with_columns(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
+        ).with_columns_seq(created_at=pl.col("timestamp") + pl.lit(INGEST_DELAY))
         del w, stamp
         yield T.conform("environmental_weatherdata", weather)
 
@@ -135,17 +135,20 @@ def calibrations(
         }
     )
     rows = done.join(sensors.drop("last_calibration_date", "updated_at"), on="id", maintain_order="left")
-    changes = T.history(name, rows.select(sensors.columns), "updated_at", "~", OPERATOR_ID)
+    changes = T.history(name, rows.select_seq(sensors.columns), "updated_at", "~", OPERATOR_ID)
     numbered = T.conform(history, number_history(pl.concat([master[history], changes]), key="id"))
-    return {name: T.conform(name, last_history(numbered, "id").select(sensors.columns).sort("id")), history: numbered}
+    return {
+        name: T.conform(name, last_history(numbered, "id").select_seq(sensors.columns).sort("id")),
+        history: numbered,
+    }
 
 
 def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """One row per transfer: the destination's water on the transfer day (its daily mean temperature,
     the mean of that day's oxygen and pH readings, CO2 in the notes and in additional_parameters; sea salinity in a ring, 0 in fresh water)."""
-    tr = out["batch_batchtransfer"].select("id", "created_at", "destination_assignment_id", "transfer_date")
+    tr = out["batch_batchtransfer"].select_seq("id", "created_at", "destination_assignment_id", "transfer_date")
     tr = tr.join(
-        link.select(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
+        link.select_seq(destination_assignment_id="bca_id", assignment_no="assignment_no", stage="stage"),
         on="destination_assignment_id",
         maintain_order="left",
     )
@@ -161,7 +164,7 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
             co2=pl.col("value").filter(pl.col("parameter") == _CO2).mean(),
         )
     )
-    temp = sim.daily.select("assignment_no", "date", temperature="temperature_c")
+    temp = sim.daily.select_seq("assignment_no", "date", temperature="temperature_c")
     at_sea = pl.col("stage") == ADULT
     rows = tr.join(
         temp,
@@ -177,7 +180,7 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
         maintain_order="left",
     )
     rows = (
-        rows.with_columns(
+        rows.with_columns_seq(
             batch_transfer_id=pl.col("id"),
             salinity=pl.when(at_sea).then(pl.lit(SEA_SALINITY_PSU)).otherwise(pl.lit(0.0)),
             # jsonb: the readings the table has no column for (NULL on a day without a CO2 reading)
@@ -195,7 +198,7 @@ def stage_transitions(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook)
             ),
             created_at=pl.col("created_at") + pl.duration(hours=1),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
         .drop("id")
     )
     add(out, "environmental_stagetransitionenvironmental", rows, OPERATOR_ID, ids)

@@ -62,20 +62,20 @@ def feed_container_of(container: pl.Expr) -> pl.Expr:
 def sites(read: Callable[[str], pl.DataFrame]) -> list[FeedSite]:
     """Feed shards from the master tables: each station's 5 silos, each area's 3 barges, each with
     its initial lots, their history rows and purchases (in the tables' order)."""
-    containers = read("infrastructure_feedcontainer").select(
+    containers = read("infrastructure_feedcontainer").select_seq(
         "id",
         "capacity_kg",
         site=pl.coalesce((pl.col("hall_id") - 1) // len(D.HALLS), SITES.n_stations + pl.col("area_id") - 1),
     )
     lots = read("inventory_feedcontainerstock")
-    site_of = containers.select(key="id", _site="site")
-    lot_site = lots.join(site_of, left_on="feed_container_id", right_on="key", maintain_order="left").select(
+    site_of = containers.select_seq(key="id", _site="site")
+    lot_site = lots.join(site_of, left_on="feed_container_id", right_on="key", maintain_order="left").select_seq(
         "_site", lot="id", purchase="feed_purchase_id"
     )
     rows = {
         "lots": (lots, "feed_container_id", site_of),
-        "lot_history": (read("inventory_historicalfeedcontainerstock"), "id", lot_site.select("_site", key="lot")),
-        "purchases": (read("inventory_feedpurchase"), "id", lot_site.select("_site", key="purchase")),
+        "lot_history": (read("inventory_historicalfeedcontainerstock"), "id", lot_site.select_seq("_site", key="lot")),
+        "purchases": (read("inventory_feedpurchase"), "id", lot_site.select_seq("_site", key="purchase")),
     }
     by_site = {  # each table's rows of a site's keys, by site (all at once: a filter per site and table cost 2 ms)
         name: df.join(keys.unique(maintain_order=True), left_on=on, right_on="key", maintain_order="left")
@@ -127,7 +127,7 @@ def build_idle(
         },
         schema_overrides={"_site": pl.Int64},
     )
-    lot_site = merged["lots"].join(site_of, on="feed_container_id", maintain_order="left").select("id", "_site")
+    lot_site = merged["lots"].join(site_of, on="feed_container_id", maintain_order="left").select_seq("id", "_site")
 
     def split(name: str, df: pl.DataFrame) -> dict[tuple, pl.DataFrame]:
         """A table's rows by site, in their order (the whole's order restricted to a site is the site's own)."""
@@ -145,7 +145,7 @@ def build_idle(
     for s in sites:  # a site's rows are numbered in its own shard (its key): one book each
         mine = {name: parts.get((s.key,), frames[name].head(0)) for name, parts in by_site.items()}
         changes = mine[FEED_CHANGES]
-        mine[FEED_CHANGES] = changes.with_columns(history_id=book_of(s.key).assign(STOCK_HISTORY, changes))
+        mine[FEED_CHANGES] = changes.with_columns_seq(history_id=book_of(s.key).assign(STOCK_HISTORY, changes))
         out[s.key] = mine
     return out
 
@@ -173,7 +173,7 @@ def build(
     # every container's initial lots and meals as arrays, by container (then id, or time and id): one
     # query each for the site, then slices (a query costs about 0.1 ms whatever its rows)
     initial = lots.join(
-        purchases.select(
+        purchases.select_seq(
             feed_purchase_id="id",
             feed=pl.col("feed_id") - 1,
             cost_per_kg=pl.col("cost_per_kg").cast(pl.Float64),
@@ -183,7 +183,7 @@ def build(
         maintain_order="left",
     )
     initial = sort_unique(initial, "feed_container_id", "id")
-    start = Lots.of(initial.select("feed", "quantity_kg", "cost_per_kg", entry_time="entry_date"))
+    start = Lots.of(initial.select_seq("feed", "quantity_kg", "cost_per_kg", entry_time="entry_date"))
     lot_fc, lot_id = initial["feed_container_id"].to_numpy(), initial["id"].to_numpy()
     lot_day = initial["purchase_day"].to_numpy()
     meals, meal_fc = _meals(feedings)
@@ -238,7 +238,7 @@ def build(
         bought_at = (pl.col("purchase_date").cast(pl.Datetime("us")) + pl.lit(PURCHASE_TIME)).dt.replace_time_zone(
             "UTC"
         )
-        bought = reorders[order].with_columns(
+        bought = reorders[order].with_columns_seq(
             created_at=bought_at,
             batch_number=pl.format(
                 "LOT-{}-{}-{}",
@@ -256,7 +256,7 @@ def build(
         purchase_of = np.empty(n_new, np.int64)
         purchase_of[order] = purchase_id.to_numpy()
         order = np.lexsort((nos, fcs, epoch_us(reorders["entry_time"])))
-        delivered = reorders[order].select(
+        delivered = reorders[order].select_seq(
             "quantity_kg",
             entry_date="entry_time",
             created_at="entry_time",
@@ -278,7 +278,7 @@ def build(
     lot_of[reordered] = new_id[-1 - lot_of[reordered]]
     changes = pl.concat(
         [
-            created.select(
+            created.select_seq(
                 "id",
                 history_date="created_at",
                 history_type=pl.lit("+"),
@@ -288,7 +288,7 @@ def build(
             ),
             drawn.frame()
             .hstack([pl.Series("id", lot_of)])
-            .select(
+            .select_seq(
                 "id",
                 history_date="time",
                 history_type=pl.lit("~"),
@@ -328,7 +328,7 @@ def _meals(feedings: pl.DataFrame) -> tuple[Meals, np.ndarray]:
     one's container."""
     if not feedings.height:  # (the frame may hold no column but container_id)
         return Meals(*(np.zeros(0, np.int64),) * 4), np.zeros(0, np.int64)
-    meals = feedings.select(
+    meals = feedings.select_seq(
         fc=feed_container_of(pl.col("container_id")),
         event_id="id",
         time="created_at",
@@ -375,7 +375,7 @@ def stock_history(changes: pl.DataFrame, lots: pl.DataFrame, profile: str) -> pl
     rows = changes.hstack(lots.drop("id", "quantity_kg", "updated_at")[at].get_columns())
     return T.conform(
         STOCK_HISTORY,
-        rows.select(
+        rows.select_seq(
             pl.lit(OPERATOR_ID, dtype=pl.Int32).alias(c) if c == "history_user_id" else c for c in h.column_names
         ),
     )
@@ -391,13 +391,13 @@ def costed(feedings: pl.DataFrame, cost: pl.DataFrame, profile: str) -> dict[str
     fed = cost["feed_cost"].to_numpy()[at] if cost.height else np.zeros(len(at))
     feed_cost = pl.lit(pl.Series(np.where(found, fed, np.nan), nan_to_null=True))
     out = {
-        FEEDINGS: feedings.select(
+        FEEDINGS: feedings.select_seq(
             feed_cost.round(2).cast(table.column(c).polars_type).alias(c) if c == "feed_cost" else c
             for c in table.column_names
         )
     }
     assert table.history_table is not None  # feeding events keep history
-    out[table.history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns(
+    out[table.history_table] = T.history(FEEDINGS, out[FEEDINGS], "created_at", "+", OPERATOR_ID).with_columns_seq(
         history_id=feedings["history_id"]
     )
     return out

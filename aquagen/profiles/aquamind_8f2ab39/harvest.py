@@ -46,7 +46,7 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
     ev = linked(sim.harvests.sort("harvest_date", "assignment_no"), link)
     first_ring = SITES.ring_id(plan.area_id, 0)
     harvested = at("harvest_date", HARVEST_TIME)
-    ev = ev.with_columns(
+    ev = ev.with_columns_seq(
         event_date=harvested,
         document_ref=pl.format(
             "HRV-{}-{}-RING-{}",
@@ -62,18 +62,18 @@ def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: Id
         updated_at=harvested,
     )
     events = add(out, "harvest_harvestevent", ev, OPERATOR_ID, ids)
-    event_of = ev.select("assignment_no", "harvest_date", event_id=events["id"])
+    event_of = ev.select_seq("assignment_no", "harvest_date", event_id=events["id"])
 
     # graded from the ring's stored (2-decimal) weight, as its biomass_kg is: the lots then add up to
     # that biomass within rounding (from the unrounded weight, 245,000 fish would differ by up to 1.2 kg)
-    rings = sim.harvests.sort("harvest_date", "assignment_no").with_columns(pl.col("avg_weight_g").round(2))
+    rings = sim.harvests.sort("harvest_date", "assignment_no").with_columns_seq(pl.col("avg_weight_g").round(2))
     lots, waste = grade(health.stream(sim, health.HARVEST), rings)
     stamp = at("harvest_date", LOTS_TIME)
-    lots = lots.join(event_of, on="assignment_no", maintain_order="left").with_columns(
+    lots = lots.join(event_of, on="assignment_no", maintain_order="left").with_columns_seq(
         product_grade_id=pl.col("grade").cast(pl.Int64) + 1, created_at=stamp, updated_at=stamp
     )
     add(out, "harvest_harvestlot", lots, OPERATOR_ID, ids)
-    waste = waste.join(event_of, on="assignment_no", maintain_order="left").with_columns(
+    waste = waste.join(event_of, on="assignment_no", maintain_order="left").with_columns_seq(
         created_at=stamp, updated_at=stamp
     )
     add(out, "harvest_harvestwaste", waste, OPERATOR_ID, ids)

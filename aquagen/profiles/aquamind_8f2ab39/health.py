@@ -77,7 +77,7 @@ def build(
     mr = collected(
         linked(health.mortality_by_container(sim), link)
         .lazy()
-        .with_columns(
+        .with_columns_seq(
             event_date=at("date", MORTALITY_TIME),
             notes=pl.when(pl.col("handled"))
             .then(pl.format("{} fish lost after delousing", pl.col("count")))
@@ -95,7 +95,7 @@ def build(
     lc = collected(
         linked(counts, link)
         .lazy()
-        .with_columns(
+        .with_columns_seq(
             count_date=at("date", LICE_COUNT_TIME),
             notes=pl.format(
                 "Weekly count, ring {}: {} adult females on {} fish",
@@ -116,7 +116,7 @@ def build(
     tr = (
         linked(treats, link)
         .lazy()
-        .with_columns(
+        .with_columns_seq(
             treatment_date=at("date", TREATMENT_TIME),
             treatment_type=_method("method", 1),
             description=pl.format(
@@ -163,7 +163,7 @@ def build(
                     }
                 )
                 .lazy()
-                .with_columns(treatment_date=at("date", VACCINATION_TIME)),
+                .with_columns_seq(treatment_date=at("date", VACCINATION_TIME)),
             ],
             how="diagonal_relaxed",
         )
@@ -172,7 +172,7 @@ def build(
     tr = pl.concat(
         [
             tr,
-            dz.lazy().with_columns(
+            dz.lazy().with_columns_seq(
                 treatment_date=at("date", TREATMENT_TIME),
                 description=pl.format("{} in ring {}: {}", pl.col("name"), ring, pl.col("diagnosis")),
                 withholding_period_days="withholding_days",
@@ -183,20 +183,20 @@ def build(
         ],
         how="diagonal_relaxed",
     )
-    tr = tr.with_columns(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
+    tr = tr.with_columns_seq(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
     add(out, "health_treatment", collected(tr.sort("treatment_date", "container_id", nulls_last=False)), VET_ID, ids)
 
     _sampling(out, sim, link, ids, plan.horizon)
     _lab(out, sim, link, ids)
 
     # --- journal: count (issue, operator) -> diagnosis (vet) -> treatment (vet), manager signs off ---
-    t = treats.with_columns(count_date=pl.col("date") - pl.duration(days=1)).join(
-        link.select("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
+    t = treats.with_columns_seq(count_date=pl.col("date") - pl.duration(days=1)).join(
+        link.select_seq("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
     )
     per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
 
     def entry(when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr):
-        return t.lazy().select(
+        return t.lazy().select_seq(
             entry_time=when,
             assignment_no="assignment_no",
             category=pl.lit(category),
@@ -266,7 +266,9 @@ def build(
                 schema=_JOURNAL_COLUMNS,
             ).lazy()
         )
-    return collected(pl.concat([j.select([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal]))
+    return collected(
+        pl.concat([j.select_seq([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
+    )
 
 
 def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.LazyFrame]:
@@ -275,7 +277,7 @@ def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.LazyFrame]:
     kind = pl.col("kind")
 
     def entry(day: str, time: dt.timedelta, category: str, severity: str, text: pl.Expr, user: int, notes: pl.Expr):
-        return dz.lazy().select(
+        return dz.lazy().select_seq(
             entry_time=at(day, time),
             assignment_no="assignment_no",
             category=pl.lit(category),
@@ -326,7 +328,7 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
     Events after ``horizon`` are left out, with their fish and scores (``up_to``)."""
     events, fish, scores = health.sampling(sim)
     weight, length = pl.col("weight_g").round(2), pl.col("length_cm").round(2)  # as stored
-    fish = fish.with_columns(weight_g=weight, length_cm=length, k=100 * weight / length**3)
+    fish = fish.with_columns_seq(weight_g=weight, length_cm=length, k=100 * weight / length**3)
     agg = fish.group_by("event").agg(
         avg_weight_g=pl.col("weight_g").mean(),
         std_dev_weight_g=pl.col("weight_g").std(),
@@ -344,7 +346,7 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
         .join(agg.lazy(), on="event", maintain_order="left")
         .join(link.lazy(), on="assignment_no", maintain_order="left")
         .sort("event")
-        .with_columns(
+        .with_columns_seq(
             sampling_date=pl.col("date"),
             number_of_fish_sampled=pl.col("n_fish").cast(pl.Int32),
             notes=pl.when(pl.col("episode"))
@@ -354,23 +356,23 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
             assignment_id=pl.col("bca_id"),
             sampled_by_id=pl.lit(VET_ID, dtype=pl.Int32),
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
     )
     ev = up_to(ev, "created_at", horizon)
     base = add(out, "health_healthsamplingevent", ev, VET_ID, ids)
-    event_id = ev.select("event", "created_at", sampling_event_id=base["id"])
+    event_id = ev.select_seq("event", "created_at", sampling_event_id=base["id"])
     obs = collected(
         fish.lazy()
         .join(event_id.lazy(), on="event", maintain_order="left")
         .sort("event", "fish_no")
-        .with_columns(fish_identifier=pl.col("fish_no").cast(pl.String), updated_at=pl.col("created_at"))
+        .with_columns_seq(fish_identifier=pl.col("fish_no").cast(pl.String), updated_at=pl.col("created_at"))
     )
     obs_base = add(out, "health_individualfishobservation", obs, VET_ID, ids)
-    obs_id = obs.select("event", "fish_no", "created_at", individual_fish_observation_id=obs_base["id"])
+    obs_id = obs.select_seq("event", "fish_no", "created_at", individual_fish_observation_id=obs_base["id"])
     sc = collected(
         scores.lazy()
         .join(obs_id.lazy(), on=["event", "fish_no"], maintain_order="left")
-        .with_columns(parameter_id=pl.col("parameter").cast(pl.Int64) + 1, updated_at=pl.col("created_at"))
+        .with_columns_seq(parameter_id=pl.col("parameter").cast(pl.Int64) + 1, updated_at=pl.col("created_at"))
     )
     add(out, "health_fishparameterscore", sc, VET_ID, ids)
 
@@ -379,7 +381,7 @@ def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     lab = collected(
         linked(health.lab_samples(sim), link)
         .lazy()
-        .with_columns(
+        .with_columns_seq(
             sample_date=pl.col("date"),
             date_sent_to_lab=pl.col("sent"),
             date_results_received=pl.col("received"),
@@ -403,7 +405,7 @@ def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
             recorded_by_id=pl.lit(VET_ID, dtype=pl.Int32),
             sample_type_id=pl.col("sample_type").cast(pl.Int64) + 1,
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
         .sort("created_at", "container_id")
     )
     add(out, "health_healthlabsample", lab, VET_ID, ids)

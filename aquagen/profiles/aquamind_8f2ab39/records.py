@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 
+from aquagen.model.arrays import kept_rows
 from aquagen.model.events import datetimes
 from aquagen.model.sites import SITES
 from aquagen.tables.conform import Bound, conform, numbered_history, with_column
@@ -47,7 +48,7 @@ def last_states(states: pl.DataFrame, key: str = "id") -> pl.DataFrame:
     """Each object's last row of ``states`` (in ``key`` order, each object's rows in time order), found
     where the key changes: one filter, where a group-by's hashing and the sort after it cost three."""
     k = states[key].to_numpy()
-    return states.filter(pl.Series(np.append(k[1:] != k[:-1], True))) if states.height else states
+    return kept_rows(states, np.append(k[1:] != k[:-1], True)) if states.height else states
 
 
 def linked(df: pl.DataFrame, link: pl.DataFrame) -> pl.DataFrame:

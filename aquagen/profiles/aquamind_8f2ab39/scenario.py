@@ -415,11 +415,11 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
         m.rate,
         rng_for(plan.seed, plan.shard, SCENARIO_STREAM),
     )
-    scen = batch.select("created_at")
+    scen = batch.select_seq("created_at")
     scenario_id = ids.assign("scenario", scen)[0]
     out["scenario"] = T.conform(
         "scenario",
-        scen.with_columns(
+        scen.with_columns_seq(
             scenario_id=pl.lit(scenario_id, dtype=pl.Int64),
             name=pl.lit(f"Baseline {plan.batch_number}"),
             start_date=pl.lit(start),
@@ -470,7 +470,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
         }
         out["scenario_projection_run"] = T.conform(
             "scenario_projection_run",
-            run.with_columns(
+            run.with_columns_seq(
                 run_id=pl.lit(run_id, dtype=pl.Int64),
                 run_date=pl.col("created_at"),
                 run_number=pl.lit(1, dtype=pl.Int32),
@@ -488,10 +488,10 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, ids: IdBook) -> None:
         owner = {"projection_run_id": pl.lit(run_id, dtype=pl.Int64)}
         # the batch pins its run from its creation on (every state of it: the as-of cut keeps the last)
         for name in ("batch_batch", "batch_historicalbatch"):
-            out[name] = out[name].with_columns(pinned_projection_run_id=pl.lit(run_id, dtype=pl.Int64))
+            out[name] = out[name].with_columns_seq(pinned_projection_run_id=pl.lit(run_id, dtype=pl.Int64))
     else:
         owner = {"scenario_id": pl.lit(scenario_id, dtype=pl.Int64)}
-    rows_df = rows_df.with_columns(projection_id=ids.assign("scenario_scenarioprojection", rows_df), **owner)
+    rows_df = rows_df.with_columns_seq(projection_id=ids.assign("scenario_scenarioprojection", rows_df), **owner)
     out["scenario_scenarioprojection"] = T.conform("scenario_scenarioprojection", rows_df)
 
 

@@ -82,7 +82,7 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
     return collected(
         sim.transfers.lazy()
         .sort("transfer_date", "source_assignment_no", "dest_assignment_no")
-        .with_columns(
+        .with_columns_seq(
             stage=pl.col("dest_stage").cast(pl.Int64),
             action_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("dest_stage"),
             # the source's population when this action starts: a split tank's second action sees the rest
@@ -91,12 +91,14 @@ def _actions(ctx: BatchTables) -> pl.DataFrame:
             dest_assignment_id=bca_of("dest_assignment_no"),
         )
         .join(
-            ctx.assignments.lazy().select(dest_assignment_no="assignment_no", dest_container_id="container_id"),
+            ctx.assignments.lazy().select_seq(dest_assignment_no="assignment_no", dest_container_id="container_id"),
             on="dest_assignment_no",
             maintain_order="left",
         )
         .join(
-            moving_days.select(dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"),
+            moving_days.select_seq(
+                dest_assignment_no="assignment_no", transfer_date="date", water_temp_c="temperature_c"
+            ),
             on=["dest_assignment_no", "transfer_date"],
             how="left",
             maintain_order="left",
@@ -120,7 +122,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             total_source_count=pl.col("source_population_before").sum(),
         )
         .sort("stage")
-        .with_columns(
+        .with_columns_seq(
             created_at=_at(pl.col("planned_start_date"), MOVE_TIME - WORKFLOW_LEAD),
             workflow_number=pl.format(
                 "TRF-{}-D{}",
@@ -129,9 +131,11 @@ def transfer_workflows(ctx: BatchTables) -> None:
             ),
         )
     )
-    wf = wf.with_columns(id=ids.assign(WORKFLOW, wf))
-    acts = acts.join(wf.select("stage", workflow_id="id", wf_created="created_at"), on="stage", maintain_order="left")
-    acts = acts.with_columns(id=ids.assign(ACTION, acts.with_columns(created_at="wf_created")))
+    wf = wf.with_columns_seq(id=ids.assign(WORKFLOW, wf))
+    acts = acts.join(
+        wf.select_seq("stage", workflow_id="id", wf_created="created_at"), on="stage", maintain_order="left"
+    )
+    acts = acts.with_columns_seq(id=ids.assign(ACTION, acts.with_columns_seq(created_at="wf_created")))
 
     # actions: '+' pending when the workflow is planned, '~' completed when executed
     executed = _at(pl.col("transfer_date"), MOVE_TIME)
@@ -153,14 +157,14 @@ def transfer_workflows(ctx: BatchTables) -> None:
         created_via=pl.lit("PLANNED"),
         created_at="wf_created",
     )
-    pending = acts.select(
+    pending = acts.select_seq(
         **common,
         status=pl.lit("PENDING"),
         mortality_during_transfer=pl.lit(0, dtype=pl.Int64),
         updated_at="wf_created",
         history_type=pl.lit("+"),
     )
-    done = acts.select(
+    done = acts.select_seq(
         **common,
         status=pl.lit("COMPLETED"),
         mortality_during_transfer="mortality_count",
@@ -190,7 +194,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
         )
         .lazy()  # the sums eager (in their order), the rest one query
         .sort("stage", "transfer_date")
-        .with_columns(
+        .with_columns_seq(
             actions_completed=pl.col("n").cum_sum().over("stage").cast(pl.Int32),
             total_transferred_count=pl.col("transferred").cum_sum().over("stage"),
             total_mortality_count=pl.col("lost").cum_sum().over("stage"),
@@ -227,7 +231,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
         dest_lifecycle_stage_id=pl.col("stage") + 1,
         created_at="created_at",
     )
-    planned = wf.select(
+    planned = wf.select_seq(
         **fixed,
         status=pl.lit("PLANNED"),
         total_transferred_count=pl.lit(0, dtype=pl.Int64),
@@ -240,7 +244,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
     )
     complete = pl.col("actions_completed") >= pl.col("total_actions_planned")
     progress = collected(
-        days.select(
+        days.select_seq(
             **fixed,
             status=pl.when(complete).then(pl.lit("COMPLETED")).otherwise(pl.lit("IN_PROGRESS")),
             total_transferred_count="total_transferred_count",
@@ -259,11 +263,11 @@ def transfer_workflows(ctx: BatchTables) -> None:
 
     # water values of the first day of moves, in the destination containers: the temperature from the
     # water itself (a sensor outage may leave the day without readings), oxygen and pH from the readings
-    first = acts.filter(pl.col("transfer_date") == pl.col("transfer_date").min().over("stage")).select(
+    first = acts.filter(pl.col("transfer_date") == pl.col("transfer_date").min().over("stage")).select_seq(
         assignment_no="dest_assignment_no", day="transfer_date", workflow_id="workflow_id"
     )
     temp = first.join(
-        sim.daily.select("assignment_no", day="date", temperature="temperature_c"),
+        sim.daily.select_seq("assignment_no", day="date", temperature="temperature_c"),
         on=["assignment_no", "day"],
         maintain_order="left",
     )
@@ -273,7 +277,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             pl.col("assignment_no").is_in(first["assignment_no"].implode())
             & pl.col("reading_time").dt.date().is_in(first["day"].unique().implode())
         )
-        .with_columns(day=pl.col("reading_time").dt.date())
+        .with_columns_seq(day=pl.col("reading_time").dt.date())
         .join(first, on=["assignment_no", "day"], maintain_order="left")
     )
     mean = lambda p: pl.col("value").filter(pl.col("parameter") == p).mean()
@@ -288,7 +292,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             maintain_order="left",
         )
         .sort("workflow_id")
-        .select(
+        .select_seq(
             pl.col("temperature").round(2),
             "oxygen",
             "ph",
@@ -298,7 +302,7 @@ def transfer_workflows(ctx: BatchTables) -> None:
             created_at=_at(pl.col("day"), MOVE_TIME + WORKFLOW_UPDATE),
             batch_transfer_workflow_id="workflow_id",
         )
-        .with_columns(updated_at=pl.col("created_at"))
+        .with_columns_seq(updated_at=pl.col("created_at"))
     )
     with_ids_and_history(out, "environmental_stagetransitionenvironmental", env, OPERATOR_ID, ids)
 
@@ -308,7 +312,7 @@ def assignment_mortality(ctx: BatchTables) -> None:
     handling, as its mortality record), and the handling losses of the transfer actions (on the source
     assignment, at the move)."""
     plan, sim, ids, out, bca_of = ctx.plan, ctx.sim, ctx.ids, ctx.out, ctx.bca_of
-    daily = mortality_by_container(sim).select(
+    daily = mortality_by_container(sim).select_seq(
         event_date="date",
         count="count",
         biomass_kg=pl.col("count") * pl.col("avg_weight_g") / 1000,
@@ -317,7 +321,7 @@ def assignment_mortality(ctx: BatchTables) -> None:
         description=pl.format("Daily mortality registration: {} fish", pl.col("count")),
         created_at=_at(pl.col("date"), MORTALITY_TIME),
     )
-    handling = sim.transfers.filter(pl.col("mortality_count") > 0).select(
+    handling = sim.transfers.filter(pl.col("mortality_count") > 0).select_seq(
         event_date="transfer_date",
         count="mortality_count",
         biomass_kg=pl.col("mortality_count") * pl.col("source_biomass_kg") / pl.col("source_count"),
@@ -332,7 +336,7 @@ def assignment_mortality(ctx: BatchTables) -> None:
         pl.concat([daily, handling]).sort("created_at", "assignment_no", "cause", maintain_order=True),
         "created_at",
         plan.horizon,
-    ).with_columns(
+    ).with_columns_seq(
         batch_id=pl.lit(plan.batch_id, dtype=pl.Int64),
         assignment_id=bca_of("assignment_no"),
         updated_at=pl.col("created_at"),

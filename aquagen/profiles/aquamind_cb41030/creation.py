@@ -86,7 +86,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     created = created_at(start)
     # the trays (the first stage's assignments) by their first ('+') history rows; delivered in container order
     h = out[TRAY_HISTORY]
-    first_rows = h.select((pl.col("history_type") == "+") & (pl.col("lifecycle_stage_id") == 1)).to_series()
+    first_rows = h.select_seq((pl.col("history_type") == "+") & (pl.col("lifecycle_stage_id") == 1)).to_series()
     placeholder = h.filter(first_rows)
     trays = placeholder.sort("container_id")
     n = trays.height
@@ -101,8 +101,8 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     actual = trays["population_count"]
 
     # --- the trays: a placeholder from the workflow's creation, filled at delivery ---
-    filled = trays.with_columns(history_date=moments[1:], updated_at=moments[1:], history_type=pl.lit("~"))
-    placeholder = placeholder.with_columns(
+    filled = trays.with_columns_seq(history_date=moments[1:], updated_at=moments[1:], history_type=pl.lit("~"))
+    placeholder = placeholder.with_columns_seq(
         population_count=pl.lit(0).cast(h.schema["population_count"]),
         biomass_kg=pl.lit(0).cast(h.schema["biomass_kg"]),
         is_active=pl.lit(False),
@@ -115,7 +115,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     added = b["history_type"] == "+"
     first = b.filter(added)  # the batch's one '+' row
     arrival = moments.gather([0, 1, n])
-    b = pl.concat([pl.concat([first] * 3), b.filter(~added)]).with_columns(
+    b = pl.concat([pl.concat([first] * 3), b.filter(~added)]).with_columns_seq(
         created_at=created_lit,
         status=pl.concat([pl.Series(["PLANNED", "RECEIVING"]), first["status"], b["status"].filter(~added)]),
         history_date=pl.concat([arrival, b["history_date"].filter(~added)]),
@@ -124,7 +124,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
     )
     out[BATCH_HISTORY] = b
     ids.number(out, BATCH_HISTORY)
-    out["batch_batch"] = out["batch_batch"].with_columns(created_at=created_lit)
+    out["batch_batch"] = out["batch_batch"].with_columns_seq(created_at=created_lit)
 
     # --- the workflow and its actions ---
     supplier = plan.batch_id % len(EGG_SUPPLIERS)
@@ -196,14 +196,14 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: Defer
             "workflow_id": [wf_id] * n,
         }
     )
-    pending = fixed_a.with_columns(
+    pending = fixed_a.with_columns_seq(
         status=pl.lit("PENDING"),
         mortality_on_arrival=pl.lit(0, dtype=pl.Int64),
         updated_at=created_lit,
         history_type=pl.lit("+"),
     )
     temps = sim.daily.filter(pl.col("date") == start).sort("assignment_no")["temperature_c"]
-    executed = fixed_a.with_columns(
+    executed = fixed_a.with_columns_seq(
         status=pl.lit("COMPLETED"),
         egg_count_actual=actual,
         mortality_on_arrival=doa,

@@ -64,7 +64,7 @@ def _texts() -> pl.DataFrame:
     fcr_conf = pl.when(has_fcr).then(pl.min_horizontal(feed_conf, pl.lit(0.9))).otherwise(0.0)
     word = lambda cond, yes, no: pl.when(cond).then(pl.lit(yes)).otherwise(pl.lit(no))
     num = lambda e: e.round(2).cast(pl.String)
-    return flags.select(
+    return flags.select_seq(
         sources=_json(
             weight=word(anchored, "measured", "tgc_computed"),
             temp=word(measured, "measured", "profile"),
@@ -95,7 +95,9 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
         .group_by("assignment_no", date=pl.col("reading_time").dt.date())
         .agg(temp_c=pl.col("value").mean())
     )
-    samples = sim.samples.lazy().select("assignment_no", date="sample_date", sample_g=pl.col("avg_weight_g").round(2))
+    samples = sim.samples.lazy().select_seq(
+        "assignment_no", date="sample_date", sample_g=pl.col("avg_weight_g").round(2)
+    )
     stage_max = pl.col("stage").replace_strict(
         list(range(len(D.STAGES))), [s.weight_max_g for s in D.STAGES], return_dtype=pl.Float64
     )
@@ -103,29 +105,29 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     d = (
         sim.daily.lazy()
         .join(
-            ctx.assignments.lazy().select("assignment_no", "id", "container_id", "stage"),
+            ctx.assignments.lazy().select_seq("assignment_no", "id", "container_id", "stage"),
             on="assignment_no",
             maintain_order="left",
         )
         .join(temps, on=["assignment_no", "date"], how="left", maintain_order="left")
         .join(samples, on=["assignment_no", "date"], how="left", maintain_order="left")
         .sort("assignment_no", "date")
-        .with_columns(
+        .with_columns_seq(
             # the anchor's offset in cube-root weight, carried forward until the next anchor
             offset=(cbrt(pl.col("sample_g")) - cbrt(pl.col("avg_weight_g")))
             .forward_fill()
             .over("assignment_no")
             .fill_null(0.0),
         )
-        .with_columns(
+        .with_columns_seq(
             weight=pl.when(pl.col("sample_g").is_not_null())
             .then(pl.col("sample_g"))
             .otherwise((cbrt(pl.col("avg_weight_g")) + pl.col("offset")).clip(lower_bound=0.0).pow(3)),
         )
-        .with_columns(
+        .with_columns_seq(
             biomass=pl.col("population") * pl.col("weight") / 1000,
         )
-        .with_columns(
+        .with_columns_seq(
             gain=pl.col("biomass") - pl.col("biomass").shift(1).over("assignment_no"),
             moved=(pl.col("weight") >= stage_max).cum_max().over("assignment_no")
             & (pl.col("stage") < len(D.STAGES) - 1),
@@ -142,7 +144,7 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
     )
     texts = _texts()
     rows = collected(
-        d.select(
+        d.select_seq(
             date="date",
             day_number=((pl.col("date") - pl.lit(start)).dt.total_days() + 1).cast(pl.Int32),
             avg_weight_g="weight",
@@ -168,4 +170,4 @@ def frame(ctx: BatchTables) -> pl.DataFrame:
 def add(ctx: BatchTables) -> None:
     """Numbers the rows (by computation day) and puts them into the batch's tables."""
     rows = frame(ctx)
-    ctx.out[TABLE] = ctx.T.conform(TABLE, rows.with_columns(id=ctx.ids.assign(TABLE, rows)))
+    ctx.out[TABLE] = ctx.T.conform(TABLE, rows.with_columns_seq(id=ctx.ids.assign(TABLE, rows)))

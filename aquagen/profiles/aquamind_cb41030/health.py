@@ -57,7 +57,7 @@ def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
     """A row per lice type of every count (in count, container and type order)."""
     rows = pl.concat(
         [
-            counts.lazy().select(
+            counts.lazy().select_seq(
                 "count_date",
                 "fish_sampled",
                 "batch_id",
@@ -74,7 +74,7 @@ def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
             for column, key, confidence, what in COUNTED
         ]
     ).sort("count_date", "container_id", "lice_type_id")
-    rows = rows.with_columns(
+    rows = rows.with_columns_seq(
         adult_female_count=pl.lit(0),
         adult_male_count=pl.lit(0),
         juvenile_count=pl.lit(0),
@@ -90,18 +90,20 @@ def score(simulated: pl.Expr) -> pl.Expr:
 
 def _scores(out: dict) -> None:
     for name in ("health_fishparameterscore", "health_historicalfishparameterscore"):
-        out[name] = out[name].with_columns(score=score(pl.col("score")).cast(out[name].schema["score"]))
+        out[name] = out[name].with_columns_seq(score=score(pl.col("score")).cast(out[name].schema["score"]))
 
 
 def growth_fish(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """The fish weighed and measured in each growth sample (fish_identifier: its number in the sample)."""
-    samples = out["batch_growthsample"].select(growth_sample_id="id", bca_id="assignment_id", sample_date="sample_date")
+    samples = out["batch_growthsample"].select_seq(
+        growth_sample_id="id", bca_id="assignment_id", sample_date="sample_date"
+    )
     fish = sort_unique(
         linked(sim.sample_fish, link).join(samples, on=["bca_id", "sample_date"], maintain_order="left"),
         "sample_date",
         "growth_sample_id",
         "fish_no",
-    ).with_columns(
+    ).with_columns_seq(
         fish_identifier=pl.col("fish_no").cast(pl.String),
         created_at=at("sample_date", SAMPLE_TIME),
         updated_at=at("sample_date", SAMPLE_TIME),

@@ -126,7 +126,7 @@ def build(setup_date: dt.date, rng: np.random.Generator, profile: str) -> dict[s
         if name not in T.tables or plan_tables.table(name).history_of is not None:
             continue  # a table this profile lacks; or history, rebuilt below from the adapted rows
         if name == "infrastructure_container":
-            df = df.with_columns(hierarchy_role=pl.lit("HOLDING"))
+            df = df.with_columns_seq(hierarchy_role=pl.lit("HOLDING"))
         if name == "health_healthparameter":
             continue
         out[name] = T.conform(name, df)
@@ -295,7 +295,7 @@ def _area_groups(out: dict[str, pl.DataFrame], T: Bound) -> None:
             test = {"": pl.lit(True), "lat <": lat, "lon <": lon}
             cond = pl.lit(True) if not rule else test[rule[:5]] < float(rule[5:])
             group = pl.when((pl.col("geography_id") == geo_id) & cond).then(leaf_id[(geo_id, leaf)]).otherwise(group)
-    out["infrastructure_area"] = T.conform("infrastructure_area", areas.with_columns(area_group_id=group))
+    out["infrastructure_area"] = T.conform("infrastructure_area", areas.with_columns_seq(area_group_id=group))
 
 
 def _carriers(out: dict[str, pl.DataFrame], T: Bound, t: dt.datetime) -> None:
@@ -330,7 +330,7 @@ def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
     geo_of = {GEOGRAPHY_CODE[name]: i for name, i in zip(geos["name"], geos["id"])}
     profiles = (
         out["auth_user"]
-        .select("username", user_id="id")
+        .select_seq("username", user_id="id")
         .join(out["users_userprofile"], on="user_id", maintain_order="left")
     )
     profile_of = dict(zip(profiles["username"], profiles["id"]))
@@ -363,4 +363,4 @@ def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
             if u[7] == kind
         ]
         df = pl.concat(frames)
-        out[table] = T.conform(table, df.with_columns(id=pl.int_range(1, df.height + 1, dtype=pl.Int64)))
+        out[table] = T.conform(table, df.with_columns_seq(id=pl.int_range(1, df.height + 1, dtype=pl.Int64)))

@@ -140,7 +140,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
         states.append(track)
     if not rows:
         return
-    df = pl.DataFrame(rows).with_columns(pl.col("created_at").dt.cast_time_unit("us"))
+    df = pl.DataFrame(rows).with_columns_seq(pl.col("created_at").dt.cast_time_unit("us"))
     act_ids = ids.assign("planning_plannedactivity", df)
     hist = []
     links: dict[int, int] = {}  # workflow id -> the activity that spawned it
@@ -178,8 +178,8 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
     )
     name = "planning_plannedactivity"
     cols = [c for c in T.table(name).column_names if c in h.columns]  # container: NULL
-    out[name] = T.conform(name, last_states(h.sort("id", "history_date")).select(cols))
-    hist_rows = T.conform(name, h.select(cols)).with_columns(
+    out[name] = T.conform(name, last_states(h.sort("id", "history_date")).select_seq(cols))
+    hist_rows = T.conform(name, h.select_seq(cols)).with_columns_seq(
         history_id=pl.lit(0, dtype=pl.Int32),
         history_date=h["history_date"],
         history_change_reason=pl.lit(None, dtype=pl.String),
@@ -187,7 +187,7 @@ def add(out: dict[str, pl.DataFrame], plan: BatchPlan, sim: BatchSim, ids: IdBoo
         history_user_id=h["history_user_id"],
     )
     out["planning_historicalplannedactivity"] = numbered_history(
-        name, hist_rows.select(T.table("planning_historicalplannedactivity").column_names), ids
+        name, hist_rows.select_seq(T.table("planning_historicalplannedactivity").column_names), ids
     )
     _link_back(out, links)
 
@@ -216,7 +216,7 @@ def _link_back(out: dict[str, pl.DataFrame], links: dict[int, int]) -> None:
         if name in out:
             df = out[name]
             col = pl.col("id").replace_strict(links, default=None, return_dtype=df["planned_activity_id"].dtype)
-            out[name] = df.with_columns(planned_activity_id=col)
+            out[name] = df.with_columns_seq(planned_activity_id=col)
 
 
 # --- checks (``aquagen validate``) -------------------------------------------------------------
