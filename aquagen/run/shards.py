@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as pa_ipc
 
+from ..model.arrays import kept_rows
 from ..model.fleet import PlannedBatch
 from ..model.inventory import COVER_DAYS, LEAD_DAYS, SAFETY_DAYS
 from ..model.seeds import MASTER_STREAM, rng_for
@@ -491,8 +492,8 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
                 _fc=p.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
             )
             groups = {
-                f"{fc:04d}/{w}": g.drop("_fc", "_window")
-                for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True).items()
+                f"{fc:04d}/{w}": g
+                for (fc, w), g in feedings.partition_by("_fc", "_window", as_dict=True, include_key=False).items()
             }
             if job.work.local is not None:  # one file (``_write_streams``), a stream per feed container and window
                 _write_streams(job.work.local / f"feed/{part}.arrows", groups)
@@ -661,7 +662,7 @@ def _by_window(df: pl.DataFrame, when: str) -> dict[int, pl.DataFrame]:
         elif rows[-1] - rows[0] == len(rows) - 1:  # together
             out[w] = df.slice(int(rows[0]), len(rows))
         else:
-            out[w] = df.filter(pl.Series(year == w))
+            out[w] = kept_rows(df, year == w)
     return out
 
 
