@@ -17,6 +17,11 @@ import click
 
 from .errors import AquagenError
 
+# aquagen calls no BLAS routine, and OpenBLAS starts a thread per core when NumPy is imported, each
+# spinning about a tenth of a second before it sleeps: 0.06-0.1 CPU-s of every process (the command's
+# and each worker's, which inherit this), measured. One thread, unless the user chose otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 if TYPE_CHECKING:
     from rich.progress import TaskID
 

@@ -1,4 +1,4 @@
-"""``sort_unique`` gives Polars' order, whichever way it takes."""
+"""``sort_unique`` gives Polars' order, whichever way it takes; ``kept_rows`` and ``where`` give its filter."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from aquagen.model.arrays import kept_rows, where
 from aquagen.tables.order import in_order, sort_unique
 
 
@@ -49,3 +50,21 @@ def test_wide_keys_fall_back_to_lexsort() -> None:
     df = pl.DataFrame({"a": rng.integers(-(2**62), 2**62, 400), "b": rng.integers(-(2**62), 2**62, 400)})
     df = pl.concat([df, df.with_columns(b=pl.col("b") + 1)])  # a repeats, (a, b) does not
     assert sort_unique(df, "a", "b").equals(df.sort("a", "b"))
+
+
+def test_kept_rows_and_where_as_polars_filter() -> None:
+    """The rows taken column by column (``kept_rows``, ``where``) are ``DataFrame.filter``'s: every
+    kind of mask (none, all, a prefix, scattered, NULLs in an expression's mask), types and schema kept."""
+    rng = np.random.default_rng(3)
+    df = _frame(rng, 200, 30).with_columns(
+        at=pl.col("day").cast(pl.Datetime("us", "UTC")), name=pl.col("no").cast(pl.String), maybe=pl.col("value")
+    )
+    df = df.with_columns(maybe=pl.when(pl.col("no") % 3 > 0).then("maybe"))
+    masks = [np.zeros(200, bool), np.ones(200, bool), np.arange(200) < 57, rng.random(200) < 0.4]
+    for keep in masks:
+        got, want = kept_rows(df, keep), df.filter(pl.Series(keep))
+        assert got.equals(want) and got.schema == want.schema
+    for predicate in (pl.col("maybe") > 0.5, pl.col("no") < 10, pl.col("name").is_in(["1", "2"]), pl.lit(False)):
+        got, want = where(df, predicate), df.filter(predicate)
+        assert got.equals(want) and got.schema == want.schema
+    assert where(df.head(0), pl.col("no") < 10).schema == df.schema
