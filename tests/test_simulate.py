@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aquagen.model.calendar import HARVEST_BAND, batch_draw, sea_cbrt
@@ -988,6 +988,7 @@ def test_through_property(start, n, geography, through, shard):
 
 @settings(max_examples=15, deadline=None)
 @given(start=starts, n=eggs, geography=geographies, shard=st.integers(0, 500))
+@example(start=dt.date(2020, 1, 1), n=10_000, geography="Scotland", shard=156)  # the worst cycle found (below)
 def test_bands_property(start, n, geography, shard):
     sim = simulate_batch(spec(start, n, geography, 1, shard, LIFE_DAYS))
     a = sim.assignments
@@ -998,5 +999,8 @@ def test_bands_property(start, n, geography, shard):
     # Handbook 2023, ch. 4); per-batch TGC and stage-length draws spread the plan's ≈475 g over that
     assert 150 <= sea.min() and sea.max() <= 900
     assert 3500 <= sim.harvests["avg_weight_g"].min() and sim.harvests["avg_weight_g"].max() <= 7500
-    assert 0.30 <= sim.harvests["count"].sum() / n <= 0.85  # the worst cycles lose half their fish at sea
+    # the worst cycles lose more than half their fish at sea: hypothesis found one harvesting 29.7 % of its
+    # eggs (the @example: a site-wide jellyfish bloom, winter ulcer and disease took 60 % at sea); 250
+    # random batches harvested 36.5-75.7 %, a median of 65.7 %
+    assert 0.25 <= sim.harvests["count"].sum() / n <= 0.85
     check_feedings(sim)
