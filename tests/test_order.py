@@ -64,7 +64,14 @@ def test_kept_rows_and_where_as_polars_filter() -> None:
     for keep in masks:
         got, want = kept_rows(df, keep), df.filter(pl.Series(keep))
         assert got.equals(want) and got.schema == want.schema
-    for predicate in (pl.col("maybe") > 0.5, pl.col("no") < 10, pl.col("name").is_in(["1", "2"]), pl.lit(False)):
+    for predicate in (
+        pl.col("maybe") > 0.5,
+        pl.col("no") < 10,
+        pl.col("name").is_in(["1", "2"]),
+        pl.lit(False),
+        pl.lit(True),
+    ):
         got, want = where(df, predicate), df.filter(predicate)
         assert got.equals(want) and got.schema == want.schema
+    assert where(df, pl.col("no").max() > 10).equals(df) and where(df, pl.col("no").max() < 0).height == 0
     assert where(df.head(0), pl.col("no") < 10).schema == df.schema

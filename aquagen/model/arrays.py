@@ -37,4 +37,6 @@ def where(df: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
     if df.height == 0:
         return df
     mask = df.select_seq(predicate).to_series()
+    if mask.len() == 1 and df.height != 1:  # a scalar (a literal, an aggregate): every row or none
+        return df if mask[0] else df.head(0)
     return kept_rows(df, (mask.fill_null(False) if mask.null_count() else mask).to_numpy())
