@@ -1,6 +1,12 @@
 """Fleet generation: rows per CPU-second, wall time per phase, Parquet MB and peak RSS for N batches.
 
     python3 benchmarks/bench_fleet.py 10 50 200 [--workers 2] [--default]
+    python3 benchmarks/bench_fleet.py 50 --default --against f27827c --pairs 4
+
+With ``--against REV``, each size runs ``--pairs`` times with the code of REV (a temporary git worktree,
+imported through PYTHONPATH) and as many times with this tree's, alternately (the machine's speed drifts
+by the hour, so only runs side by side compare): each run's line, then the ratio of CPU-seconds of each
+pair and their median. The harness is this file's in both; REV must have the API it calls.
 
 Each size runs in a fresh process (so that its peak memory is its own). CPU-seconds are those
 of the whole process tree (the generator and its workers: user + system, from the kernel's
@@ -23,11 +29,14 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -93,6 +102,7 @@ def _cpu_seconds() -> float:
 
 
 def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
+    import aquagen
     from aquagen.model.timeline import LIFE_DAYS
     from aquagen.run.generate import (
         DEFAULT_STAGGER_DAYS,
@@ -160,12 +170,17 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
         "hooks": hooks,
         "default_fleet": default_fleet,
         "workers": workers,
+        "code": str(Path(aquagen.__file__).parent.parent),
     }
 
 
-def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
-    """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder."""
+def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None = None) -> dict:
+    """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder; with
+    ``code``, aquagen imported from that folder (``--against``)."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
     try:
         r = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--workers", str(workers), "--out", str(tmp / "snap")]
@@ -173,6 +188,7 @@ def measure(n: int, workers: int, default_fleet: bool = False) -> dict:
             capture_output=True,
             text=True,
             check=False,
+            env=env,
         )
         if r.returncode:
             sys.exit(f"{n} batches failed:\n{r.stderr}")
@@ -208,11 +224,50 @@ HEADER = (
 )
 
 
+@contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """A detached git worktree of ``rev`` of this repository, removed afterwards."""
+    repo = Path(__file__).resolve().parents[1]
+    path = Path(tempfile.mkdtemp(prefix="aquagen-against-")) / "code"
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True, check=False)
+    r = run("worktree", "add", "--detach", str(path), rev)
+    if r.returncode:
+        sys.exit(f"--against {rev}: {r.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        run("worktree", "remove", "--force", str(path))
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pairs: int) -> None:
+    """``pairs`` runs of each code, alternately (which goes first flips each pair): their lines, then
+    this tree's CPU-seconds over REV's per pair and the median."""
+    ratios = []
+    for i in range(pairs):
+        runs = {}
+        for label in ("against", "this") if i % 2 == 0 else ("this", "against"):
+            m = measure(n, workers, default_fleet, base if label == "against" else None)
+            if (m["code"] == str(base)) != (label == "against"):
+                sys.exit(f"the {label} run imported aquagen from {m['code']}")
+            runs[label] = m
+            print(f"{rev if label == 'against' else 'this tree':>12} " + line(m).split("\n")[0], flush=True)
+        ratios.append(runs["this"]["cpu_seconds"] / runs["against"]["cpu_seconds"])
+    print(
+        f"{n} batches: CPU-seconds of this tree / {rev}, per pair: "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+        + f"; median {statistics.median(ratios):.3f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 50])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--default", action="store_true", help="the default fleet (as-of 2026-11-24), not full lives")
+    ap.add_argument("--against", metavar="REV", help="also run the code of this git revision, alternately")
+    ap.add_argument("--pairs", type=int, default=3, help="runs of each code with --against (default 3)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -220,9 +275,15 @@ def main() -> None:
         print(json.dumps(one(args.one, args.workers, args.out, args.default)))
         return
     print(describe() + f"; workers {args.workers}; {'default fleet' if args.default else 'full lives'}")
-    print(HEADER)
-    for n in args.sizes:
-        print(line(measure(n, args.workers, args.default)), flush=True)
+    if args.against:
+        print(f"{'code':>12} " + HEADER)
+        with worktree(args.against) as base:
+            for n in args.sizes:
+                paired(n, args.workers, args.default, args.against, base, args.pairs)
+    else:
+        print(HEADER)
+        for n in args.sizes:
+            print(line(measure(n, args.workers, args.default)), flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
