@@ -246,7 +246,7 @@ def numbered_history(name: str, rows: pl.DataFrame, ids: IdBook, of_conformed: b
 
 
 def with_column(df: pl.DataFrame, column: pl.Series) -> pl.DataFrame:
-    """``df.with_columns_seq(column)`` (a column of ``df``'s height) without a query: the column in its
+    """``df.with_columns(column)`` (a column of ``df``'s height) without a query: the column in its
     place, or last (``df`` itself unchanged)."""
     df = df.clone()  # the columns shared, not copied
     if column.name in df.columns:

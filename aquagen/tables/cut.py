@@ -62,7 +62,7 @@ def cut(
 
 
 def _last_states(history: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
-    """``last_history(history, key).select_seq(columns).sort(key)``: by NumPy where the key and the history
+    """``last_history(history, key).select(columns).sort(key)``: by NumPy where the key and the history
     ids are integers without NULLs (the ids unique: each object's row of the largest), one gather (the
     sort, group-by, select and sort were four queries)."""
     k, h = history.get_column(key), history.get_column("history_id")
