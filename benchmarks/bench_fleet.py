@@ -176,7 +176,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
 
 def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None = None) -> dict:
     """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder; with
-    ``code``, aquagen imported from that folder (``--against``)."""
+    ``code``, aquagen imported from that folder (``--against``: each side's tree)."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
     env = dict(os.environ)
     if code is not None:
@@ -242,14 +242,16 @@ def worktree(rev: str) -> Iterator[Path]:
 
 def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pairs: int) -> None:
     """``pairs`` runs of each code, alternately (which goes first flips each pair): their lines, then
-    this tree's CPU-seconds over REV's per pair and the median."""
+    this tree's CPU-seconds over REV's per pair and the median. Both import aquagen through PYTHONPATH
+    (this tree: the one this file is in, whatever aquagen is installed), checked in each run."""
     ratios = []
+    code = {"against": base, "this": Path(__file__).resolve().parents[1]}
     for i in range(pairs):
         runs = {}
         for label in ("against", "this") if i % 2 == 0 else ("this", "against"):
-            m = measure(n, workers, default_fleet, base if label == "against" else None)
-            if (m["code"] == str(base)) != (label == "against"):
-                sys.exit(f"the {label} run imported aquagen from {m['code']}")
+            m = measure(n, workers, default_fleet, code[label])
+            if m["code"] != str(code[label]):
+                sys.exit(f"the {label} run imported aquagen from {m['code']}, not {code[label]}")
             runs[label] = m
             print(f"{rev if label == 'against' else 'this tree':>12} " + line(m).split("\n")[0], flush=True)
         ratios.append(runs["this"]["cpu_seconds"] / runs["against"]["cpu_seconds"])
