@@ -467,10 +467,16 @@ def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
     and day. A batch that starts after the horizon has none yet."""
     if pb.start_date > job.horizon:
         return Counting(job.profile_name).counts()
-    ids = Local(job.profile_name)
+    p, ids = job.profile, Local(job.profile_name)
     built = _batch(job, pb, ids)
-    with timed(CUT):  # a changing object as of the horizon: its later states may name rows not built yet
-        frames = cut(built, job.horizon, job.profile_name, job.profile.mutable)
+    with timed(CUT):
+        # the feeding events up to the horizon, for the feed sites' FIFO (a changing object as of the
+        # horizon: its later states may name rows not built yet); every other table as of the as-of
+        # moment, as it is written: the rows after it are neither kept nor numbered (a batch's ids
+        # map one to one, in order, so cutting before numbering keeps the same rows)
+        ahead = {name: built.pop(name) for name in p.feedings if name in built}
+        frames = cut(built, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)
+        frames |= cut(ahead, job.horizon, p.name, p.mutable)
     _keep(job, f"batch-{pb.shard:05d}", frames)
     return ids.counts(_day(job.horizon))
 
@@ -480,7 +486,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
     horizon) into the work folder, by feed container. ``first``: its ``first_file``."""
     p = job.profile
     part = f"batch-{pb.shard:05d}"
-    frames = _kept(job, part, _first(job, first))
+    frames = _kept(job, part, _first(job, first))  # cut at the as-of moment but the feedings (``build_batch``)
     feedings_table, history_table = p.feedings
     if feedings_table in frames:
         # feeding events: rows plus their '+' history row's id; the feed site costs them and adds the history
@@ -501,7 +507,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
                 for key, g in groups.items():
                     job.work.write_bytes(f"feed/{key}/{part}.arrow", _ipc(g))
             step.rows = feedings.height
-    return _write_cut(job, frames, part)
+    return _write_all(job, frames, part)
 
 
 def feed_sites(job: Job) -> list[FeedSite]:
