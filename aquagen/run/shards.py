@@ -8,7 +8,7 @@ writes purchases, lots, decrements and the costed feeding events.
 
 A shard builds up to the as-of date plus ``LOOKAHEAD_DAYS`` (what a row on the as-of day
 depends on: the month's feeding summary, FIFO's reorders) and is cut at the as-of date
-(``aquagen.tables.cut``). Rows are numbered in time order, so the ids of the rows kept do not
+(``aquagen.tables.cut``); a batch's tables but its feedings as soon as they are built. Rows are numbered in time order, so the ids of the rows kept do not
 depend on the rows after them: a later as-of date only adds rows.
 """
 
@@ -464,8 +464,9 @@ def _numbered(job: Job, frames: dict[str, pl.DataFrame], first: pl.DataFrame) ->
 
 
 def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
-    """Build the batch's tables up to the horizon with local ids and keep them; its rows per table
-    and day. A batch that starts after the horizon has none yet."""
+    """Build the batch's tables up to the horizon with local ids and keep them as of the as-of moment
+    (the feedings up to the horizon); its rows per table and day, up to the horizon. A batch that
+    starts after the horizon has none yet."""
     if pb.start_date > job.horizon:
         return Counting(job.profile_name).counts()
     p, ids = job.profile, Local(job.profile_name)
