@@ -20,7 +20,15 @@ from aquagen.model.seeds import MASTER_STREAM, fleet_eggs, rng_for
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run import shards
-from aquagen.run.shards import Job, _by_window, _read_kept, _write_streams, window_of
+from aquagen.run.shards import (
+    Job,
+    _by_feed_container,
+    _by_window,
+    _read_kept,
+    _with_history_ids,
+    _write_streams,
+    window_of,
+)
 from aquagen.snapshot import write_part
 from aquagen.store import Store
 from aquagen.tables.conform import conform
@@ -109,6 +117,39 @@ def test_feed_site_rows_by_window_are_the_queries_rows(unit):
         got = _by_window(df, "time")
         assert sorted(got) == sorted(want) and all(got[w].equals(want[w]) for w in want)
     assert len(_by_window(df, "time")) == 1 and _by_window(df.head(0), "time") == {}
+
+
+def test_feedings_handed_to_the_feed_sites_are_the_queries_rows(tmp_path):
+    """A batch's feedings with their history ids and by feed container and window (a column taken as it
+    is, one sort and slices) are what a join and ``partition_by`` give, in their order; and with a history
+    whose rows are not the events' row for row, the join's."""
+    job = Job(Store(str(tmp_path)), PROFILE, 1, dt.date(2025, 1, 1), dt.date(2023, 1, 1))
+    n = 40
+    feedings = pl.DataFrame(
+        {
+            "id": range(100, 100 + n),
+            "container_id": [(7 * i) % 23 + 1 for i in range(n)],  # halls' tanks and rings: several feed containers
+            "created_at": pl.Series(
+                [dt.datetime(2023, 12, 20, tzinfo=dt.UTC) + dt.timedelta(days=i) for i in range(n)],
+                dtype=pl.Datetime("us", "UTC"),
+            ),
+        }
+    )
+    history = feedings.select("id", history_id=pl.int_range(500, 500 + n, dtype=pl.Int32))
+    for h in (history, history.reverse(), history.head(n - 1)):
+        want = feedings.join(h, on="id", maintain_order="left")
+        assert _with_history_ids(feedings, h).equals(want)
+    with_ids = _with_history_ids(feedings, history)
+    keyed = with_ids.with_columns(
+        _fc=job.profile.feed_container_of(pl.col("container_id")), _window=window_of(pl.col("created_at"))
+    )
+    want = {
+        f"{fc:04d}/{w}": g
+        for (fc, w), g in keyed.partition_by("_fc", "_window", as_dict=True, include_key=False).items()
+    }
+    got = _by_feed_container(job, with_ids)
+    assert len(want) > 2 and sorted(got) == sorted(want) and all(got[k].equals(want[k]) for k in want)
+    assert _by_feed_container(job, with_ids.head(0)) == {}
 
 
 @pytest.mark.parametrize("tz", [None, "UTC"])
