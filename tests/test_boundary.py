@@ -377,6 +377,20 @@ def _terminal_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+def test_a_worker_whose_run_died_while_it_started_up_ends_at_once():
+    """A worker sets its death signal as it starts up; a run killed before that sends none, so the
+    worker checks that its parent is still the run's, and else ends silently (else it lingered,
+    measured: a kill -9 of the run a second into it left the worker and its spawner alive)."""
+    code = "import os, sys; from aquagen.run.runner import _worker_init; _worker_init(int(sys.argv[1])); print('on')"
+
+    def start(parent: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code, str(parent)], env=ENV, capture_output=True, text=True)
+
+    orphan, child = start(1 << 22), start(os.getpid())  # no process is its parent; this one is
+    assert (orphan.returncode, orphan.stdout, orphan.stderr) == (0, "", "")
+    assert (child.returncode, child.stdout.strip()) == (0, "on"), child.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig):
     out = tmp_path / "snap"

@@ -133,8 +133,20 @@ def test_small_pieces_are_gathered_into_one_part_per_table(fleet):
     assert sorted(years) == [2023, 2024]  # both years' windows of the feed sites, in one part
 
 
-def test_same_bytes_for_any_number_of_workers(fleet, tmp_path):
+def test_same_bytes_for_any_number_of_workers(fleet, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from aquagen.run import generate as run_generate
+
+    live = []  # worker processes alive as the master data is made: they start up meanwhile
+
+    def master(job):
+        live.append(len(multiprocessing.active_children()))
+        return shards.master_shard(job)
+
+    monkeypatch.setattr(run_generate, "master_shard", master)
     two = generate(tmp_path / "snap", as_of=AS_OF, workers=2, **ARGS)
+    assert len(live) == 1 and live[0] >= 1
     assert _digests(two) == _digests(fleet)
     assert (two.path / "manifest.json").read_bytes() == (fleet.path / "manifest.json").read_bytes()
 

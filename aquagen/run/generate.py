@@ -235,6 +235,7 @@ def _build_locked(
     run = Runner(job, meta, pool, progress or Progress(), resume, scheduler, connect_timeout)
     written: list[Written] = []
     try:
+        run.start_workers()  # they start up while this process makes the master data
         master = run.phase("master data", [("master", master_shard, (job,))])["master"]
         assert isinstance(master, Written) and master.counts is not None
         written.append(master)

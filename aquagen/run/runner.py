@@ -76,9 +76,10 @@ def _workers_single_threaded() -> Iterator[None]:
         del os.environ["POLARS_MAX_THREADS"]
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     """In each worker: Ctrl-C (sent to the whole terminal group) is the parent's to handle, and
-    a worker dies with its parent (no orphan keeps running after a kill -9 of the run)."""
+    a worker dies with its parent (no orphan keeps running after a kill -9 of the run), ``parent``
+    the run's process id: one that died while this worker started up sends no death signal."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)  # blocked since the spawn; SIGTERM ends a worker
     try:
@@ -87,6 +88,8 @@ def _worker_init() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:  # orphaned already: nothing to do, nothing to say
+        os._exit(0)
     atexit.register(_exit_now)  # registered last: runs first at exit
 
 
@@ -105,6 +108,11 @@ def _released(fn: Callable[..., Result], *args: object) -> Result:
 
 
 _last_run: list[Callable | None] = [None]  # the function of the shard this process ran last (``_released``)
+
+
+def _ready() -> None:
+    """A worker's first task (``Runner.start_workers``): the shards' modules imported."""
+    from . import shards  # noqa: F401
 
 
 def _exit_now() -> None:
@@ -276,13 +284,26 @@ class Runner:
         for f in as_completed(rest):
             yield _done(f)
 
+    def start_workers(self) -> None:
+        """Start the pool's worker processes now, before a phase that this process runs alone (the master
+        data): each imports Polars, NumPy and aquagen (about half a second) while this process works,
+        not when the batches' first phase needs it. Not on Dask, nor for a run of one process."""
+        if self.client is not None or self.workers < 2:
+            return
+        pool = self._pool()  # before the signals are held: it starts the resource tracker (``_shared``)
+        with _signals_deferred(), _workers_single_threaded():
+            for _ in range(self.workers - 1):  # each submit starts a worker while none is idle
+                pool.submit(_ready)
+
     def _pool(self) -> ProcessPoolExecutor:
-        """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made when a
-        phase first has more than one shard to run: a run whose phases have one shard each
-        (``aquagen batch`` adding a batch) runs in this process and spawns no worker. It starts a
-        worker per shard submitted while none is idle."""
+        """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made by
+        ``start_workers`` or when a phase first has more than one shard to run: a run whose phases
+        have one shard each (``aquagen batch`` adding a batch) runs in this process and spawns no
+        worker. It starts a worker per shard submitted while none is idle."""
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=get_context("spawn"), initializer=_worker_init)
+            self.pool = ProcessPoolExecutor(
+                self.workers - 1, mp_context=get_context("spawn"), initializer=_worker_init, initargs=(os.getpid(),)
+            )
         return self.pool
 
     def counts(self, key: str) -> pl.DataFrame:
