@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import time
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +22,7 @@ from aquagen.model.seeds import MASTER_STREAM, fleet_eggs, rng_for
 from aquagen.model.simulate import rows_through
 from aquagen.profiles.aquamind_8f2ab39.feedstock import _rows_of
 from aquagen.run import shards
+from aquagen.run.runner import on_this_thread
 from aquagen.run.shards import (
     Job,
     _by_feed_container,
@@ -460,3 +463,35 @@ def test_the_weather_written_as_it_is_made_is_the_whole_tables_part(tmp_path, mo
     assert pq.ParquetFile(tmp_path / "s" / written.entries[name]["path"]).metadata.num_row_groups > 6
     mine = written.counts.filter(pl.col("table") == name)
     assert mine.equals(counted.counts())
+
+
+def test_a_shard_runs_its_queries_on_its_own_thread_once():
+    """``on_this_thread`` (how the runner runs a shard): the Polars queries of the function run on the
+    calling thread, where Polars otherwise hands a group-by's, a join's and a filter's work to its pool
+    (two thirds of it here); the function runs once, its result comes back and its exceptions come out
+    as raised, Ctrl-C included."""
+    df = pl.DataFrame({"k": np.arange(1_000_000) % 1000, "v": np.random.default_rng(0).random(1_000_000)})
+    calls = []
+
+    def queries() -> tuple[float, float]:
+        calls.append(1)
+        thread, process = time.thread_time(), time.process_time()
+        for _ in range(2):
+            df.group_by("k").agg(pl.col("v").sum())
+            df.join(df.head(1000), on="k")
+            df.filter(pl.col("v") > 0.5)
+        return time.thread_time() - thread, time.process_time() - process
+
+    own, total = on_this_thread(queries)
+    assert calls == [1]
+    assert own >= 0.95 * total, (own, total)
+    own, total = queries()
+    assert own < 0.8 * total, (own, total)  # Polars' pool otherwise: what makes the test able to fail
+
+    def fails(e: BaseException) -> None:
+        raise e
+
+    with pytest.raises(AquagenError, match="^a one-line error$"):
+        on_this_thread(fails, AquagenError("a one-line error"))
+    with pytest.raises(KeyboardInterrupt):
+        on_this_thread(fails, KeyboardInterrupt())

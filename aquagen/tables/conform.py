@@ -49,6 +49,11 @@ def conform(
     return out
 
 
+def empty(name: str, profile: str) -> pl.DataFrame:
+    """Table ``name``'s frame without rows: its columns and types, as ``conform`` gives them."""
+    return pl.DataFrame(schema=dict(_types(schemas.table(name, profile))))
+
+
 @lru_cache(maxsize=4096)
 def _types(t: schemas.Table) -> tuple[tuple[str, pl.DataType], ...]:
     return tuple((c.name, c.polars_type) for c in t.columns)

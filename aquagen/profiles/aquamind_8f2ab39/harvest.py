@@ -42,6 +42,10 @@ def product_grades(t: dt.datetime, profile: str) -> pl.DataFrame:
 
 def build(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
     """Events, lots and waste of ``sim``'s harvests into ``out`` (``link``: assignment_no, bca_id, container_id)."""
+    if not sim.harvests.height:  # not harvested yet: the empty tables (``add``), no query
+        for name in ("harvest_harvestevent", "harvest_harvestlot", "harvest_harvestwaste"):
+            add(out, name, sim.harvests, OPERATOR_ID, ids)
+        return
     area, geography_id = area_of(plan.area_id)
     ev = linked(sim.harvests.sort("harvest_date", "assignment_no"), link)
     first_ring = SITES.ring_id(plan.area_id, 0)

@@ -91,87 +91,89 @@ def build(
     mr = up_to(mr, when_column("health_mortalityrecord", ids.profile), plan.horizon)
     add(out, "health_mortalityrecord", mr, OPERATOR_ID, ids)
 
-    # --- lice counts ---
-    lc = collected(
-        linked(counts, link)
-        .lazy()
-        .with_columns_seq(
-            count_date=at("date", LICE_COUNT_TIME),
-            notes=pl.format(
-                "Weekly count, ring {}: {} adult females on {} fish",
-                ring,
-                pl.col("adult_female_count"),
-                pl.col("fish_sampled"),
-            ),
-            batch_id=batch,
-            user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
-            ring=ring,
-        )
-        .sort("count_date", "container_id")
-    )
-    counts_section(out, up_to(lc, "count_date", plan.horizon), ids)
-
-    # --- delousings and the vaccination ---
-    # one query for the treatments of every kind (the delousings, the vaccination, the episodes)
-    tr = (
-        linked(treats, link)
-        .lazy()
-        .with_columns_seq(
-            treatment_date=at("date", TREATMENT_TIME),
-            treatment_type=_method("method", 1),
-            description=pl.format(
-                "{} against sea lice in ring {}: {} adult females per fish counted",
-                _method("method", 0),
-                ring,
-                pl.col("adult_females_per_fish").round(2),
-            )
-            + pl.when(pl.col("handling_loss") > 0)
-            .then(pl.lit("; fish starved on the day and the day after"))
-            .otherwise(pl.lit("")),
-            dosage=_method("method", 2),
-            duration_days=_method("method", 3).cast(pl.Int32),
-            withholding_period_days=_method("method", 4).cast(pl.Int32),
-            outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9)
-            .then(pl.lit("successful"))
-            .otherwise(pl.lit("partial")),
-            batch_id=batch,
-            batch_assignment_id=pl.col("bca_id"),
-            user_id=pl.lit(VET_ID, dtype=pl.Int32),
-        )
-    )
-    vac = health.vaccination(sim)
-    if vac is not None:
-        v = VACCINATION_TYPES[vac["vaccine"]]
-        tr = pl.concat(
-            [
-                tr,
-                pl.DataFrame(
-                    {
-                        "date": [vac["date"]],
-                        "treatment_type": ["vaccination"],
-                        "description": [
-                            f"{v[0]} by intraperitoneal injection of every freshwater tank over {vac['days']} days, "
-                            "about seven weeks before sea transfer"
-                        ],
-                        "dosage": [v[2]],
-                        "duration_days": [vac["days"]],
-                        "withholding_period_days": [0],
-                        "outcome": ["successful"],
-                        "batch_id": [plan.batch_id],
-                        "user_id": [VET_ID],
-                        "vaccination_type_id": [vac["vaccine"] + 1],
-                    }
-                )
+    # --- lice counts (none before the sea: ``add`` gives the empty tables) ---
+    if counts.height:
+        counts = up_to(
+            collected(
+                linked(counts, link)
                 .lazy()
-                .with_columns_seq(treatment_date=at("date", VACCINATION_TIME)),
-            ],
-            how="diagonal_relaxed",
+                .with_columns_seq(
+                    count_date=at("date", LICE_COUNT_TIME),
+                    notes=pl.format(
+                        "Weekly count, ring {}: {} adult females on {} fish",
+                        ring,
+                        pl.col("adult_female_count"),
+                        pl.col("fish_sampled"),
+                    ),
+                    batch_id=batch,
+                    user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
+                    ring=ring,
+                )
+                .sort("count_date", "container_id")
+            ),
+            "count_date",
+            plan.horizon,
         )
-    # --- treatments of disease (and jellyfish) episodes, one per ring affected ---
-    dz = linked(health.disease_treatments(sim), link)
-    tr = pl.concat(
-        [
-            tr,
+    counts_section(out, counts, ids)
+
+    # --- delousings, the vaccination and the treatments of disease (and jellyfish) episodes, one per
+    # ring affected: one query for the treatments of every kind that the batch has (a young batch: none)
+    parts: list[pl.LazyFrame] = []
+    if treats.height:
+        parts.append(
+            linked(treats, link)
+            .lazy()
+            .with_columns_seq(
+                treatment_date=at("date", TREATMENT_TIME),
+                treatment_type=_method("method", 1),
+                description=pl.format(
+                    "{} against sea lice in ring {}: {} adult females per fish counted",
+                    _method("method", 0),
+                    ring,
+                    pl.col("adult_females_per_fish").round(2),
+                )
+                + pl.when(pl.col("handling_loss") > 0)
+                .then(pl.lit("; fish starved on the day and the day after"))
+                .otherwise(pl.lit("")),
+                dosage=_method("method", 2),
+                duration_days=_method("method", 3).cast(pl.Int32),
+                withholding_period_days=_method("method", 4).cast(pl.Int32),
+                outcome=pl.when(_method("method", 5).cast(pl.Float64) >= 0.9)
+                .then(pl.lit("successful"))
+                .otherwise(pl.lit("partial")),
+                batch_id=batch,
+                batch_assignment_id=pl.col("bca_id"),
+                user_id=pl.lit(VET_ID, dtype=pl.Int32),
+            )
+        )
+    vac = health.vaccination(sim)
+    if vac is not None:  # of the whole batch: in no one container
+        v = VACCINATION_TYPES[vac["vaccine"]]
+        parts.append(
+            pl.DataFrame(
+                {
+                    "date": [vac["date"]],
+                    "container_id": pl.Series([None], dtype=link.schema["container_id"]),
+                    "treatment_type": ["vaccination"],
+                    "description": [
+                        f"{v[0]} by intraperitoneal injection of every freshwater tank over {vac['days']} days, "
+                        "about seven weeks before sea transfer"
+                    ],
+                    "dosage": [v[2]],
+                    "duration_days": [vac["days"]],
+                    "withholding_period_days": [0],
+                    "outcome": ["successful"],
+                    "batch_id": [plan.batch_id],
+                    "user_id": [VET_ID],
+                    "vaccination_type_id": [vac["vaccine"] + 1],
+                }
+            )
+            .lazy()
+            .with_columns_seq(treatment_date=at("date", VACCINATION_TIME))
+        )
+    dz = linked(health.disease_treatments(sim), link) if sim.episodes.height else None
+    if dz is not None:
+        parts.append(
             dz.lazy().with_columns_seq(
                 treatment_date=at("date", TREATMENT_TIME),
                 description=pl.format("{} in ring {}: {}", pl.col("name"), ring, pl.col("diagnosis")),
@@ -179,69 +181,80 @@ def build(
                 batch_id=batch,
                 batch_assignment_id=pl.col("bca_id"),
                 user_id=pl.lit(VET_ID, dtype=pl.Int32),
-            ),
-        ],
-        how="diagonal_relaxed",
+            )
+        )
+    tr = (
+        collected(
+            pl.concat(parts, how="diagonal_relaxed")
+            .with_columns_seq(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
+            .sort("treatment_date", "container_id", nulls_last=False)
+        )
+        if parts
+        else treats
     )
-    tr = tr.with_columns_seq(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
-    add(out, "health_treatment", collected(tr.sort("treatment_date", "container_id", nulls_last=False)), VET_ID, ids)
+    add(out, "health_treatment", tr, VET_ID, ids)
 
     _sampling(out, sim, link, ids, plan.horizon)
     _lab(out, sim, link, ids)
 
     # --- journal: count (issue, operator) -> diagnosis (vet) -> treatment (vet), manager signs off ---
-    t = treats.with_columns_seq(count_date=pl.col("date") - pl.duration(days=1)).join(
-        link.select_seq("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
-    )
-    per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
-
-    def entry(when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr):
-        return t.lazy().select_seq(
-            entry_time=when,
-            assignment_no="assignment_no",
-            category=pl.lit(category),
-            severity=pl.lit(severity, dtype=pl.String),
-            description=text,
-            resolution_status=pl.lit(done),
-            resolution_notes=notes,
-            user_id=pl.lit(user, dtype=pl.Int32),
+    journal: list[pl.LazyFrame] = []
+    if treats.height:
+        t = treats.with_columns_seq(count_date=pl.col("date") - pl.duration(days=1)).join(
+            link.select_seq("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
         )
+        per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
 
-    journal = [
-        entry(
-            at("count_date", LICE_COUNT_TIME + dt.timedelta(minutes=30)),
-            "issue",
-            "medium",
-            pl.format("Sea lice above the treatment threshold in ring {}: {} adult females per fish.", ring, per),
-            OPERATOR_ID,
-            True,
-            pl.lit("Reported to the fish health team."),
-        ),
-        entry(
-            at("count_date", DIAGNOSIS_TIME),
-            "diagnosis",
-            "medium",
-            pl.format(
-                "Lepeophtheirus salmonis infestation confirmed in ring {} ({} adult females per fish); {} prescribed.",
-                ring,
-                per,
-                _method("method", 0).str.to_lowercase(),
+        def entry(
+            when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr
+        ):
+            return t.lazy().select_seq(
+                entry_time=when,
+                assignment_no="assignment_no",
+                category=pl.lit(category),
+                severity=pl.lit(severity, dtype=pl.String),
+                description=text,
+                resolution_status=pl.lit(done),
+                resolution_notes=notes,
+                user_id=pl.lit(user, dtype=pl.Int32),
+            )
+
+        journal += [
+            entry(
+                at("count_date", LICE_COUNT_TIME + dt.timedelta(minutes=30)),
+                "issue",
+                "medium",
+                pl.format("Sea lice above the treatment threshold in ring {}: {} adult females per fish.", ring, per),
+                OPERATOR_ID,
+                True,
+                pl.lit("Reported to the fish health team."),
             ),
-            VET_ID,
-            True,
-            pl.lit("Treatment scheduled for the next day."),
-        ),
-        entry(
-            at("date", TREATMENT_TIME + dt.timedelta(hours=6)),
-            "treatment",
-            "low",
-            pl.format("{} completed in ring {}.", _method("method", 0), ring),
-            VET_ID,
-            True,
-            pl.format("Follow-up count due in a week; withholding {} days.", _method("method", 4)),
-        ),
-    ]
-    journal += _episode_journal(dz, ring)
+            entry(
+                at("count_date", DIAGNOSIS_TIME),
+                "diagnosis",
+                "medium",
+                pl.format(
+                    "Lepeophtheirus salmonis infestation confirmed in ring {} ({} adult females per fish); {} prescribed.",
+                    ring,
+                    per,
+                    _method("method", 0).str.to_lowercase(),
+                ),
+                VET_ID,
+                True,
+                pl.lit("Treatment scheduled for the next day."),
+            ),
+            entry(
+                at("date", TREATMENT_TIME + dt.timedelta(hours=6)),
+                "treatment",
+                "low",
+                pl.format("{} completed in ring {}.", _method("method", 0), ring),
+                VET_ID,
+                True,
+                pl.format("Follow-up count due in a week; withholding {} days.", _method("method", 4)),
+            ),
+        ]
+    if dz is not None:
+        journal += _episode_journal(dz, ring)
     if vac is not None:
         when = dt.datetime.combine(vac["date"], dt.time(), dt.UTC) + VACCINATION_TIME + dt.timedelta(hours=7)
         tank = sim.assignments.filter(
@@ -266,6 +279,8 @@ def build(
                 schema=_JOURNAL_COLUMNS,
             ).lazy()
         )
+    if not journal:
+        return pl.DataFrame(schema=_JOURNAL_COLUMNS)
     return collected(
         pl.concat([j.select_seq([pl.col(c).cast(d) for c, d in _JOURNAL_COLUMNS.items()]) for j in journal])
     )
@@ -378,8 +393,12 @@ def _sampling(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook, horizon
 
 
 def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
+    samples = health.lab_samples(sim)
+    if not samples.height:  # no episode yet (a young batch's): the empty table, no query
+        add(out, "health_healthlabsample", samples, VET_ID, ids)
+        return
     lab = collected(
-        linked(health.lab_samples(sim), link)
+        linked(samples, link)
         .lazy()
         .with_columns_seq(
             sample_date=pl.col("date"),

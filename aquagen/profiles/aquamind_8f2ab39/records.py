@@ -12,7 +12,7 @@ import polars as pl
 from aquagen.model.arrays import kept_rows
 from aquagen.model.events import datetimes
 from aquagen.model.sites import SITES
-from aquagen.tables.conform import Bound, conform, numbered_history, with_column
+from aquagen.tables.conform import Bound, conform, empty, numbered_history, with_column
 from aquagen.tables.ids import IdBook, when_column
 
 UTC = dt.UTC
@@ -60,9 +60,15 @@ def linked(df: pl.DataFrame, link: pl.DataFrame) -> pl.DataFrame:
 
 def add(out: dict, name: str, df: pl.DataFrame, user: int | None, ids: IdBook) -> pl.DataFrame:
     """Numbers ``df``'s rows (in their order) and puts them into ``out``, with their '+' history rows
-    dated like the row (created_at, else the event's time); returns the numbered base rows."""
+    dated like the row (created_at, else the event's time); returns the numbered base rows. No rows
+    (a young batch's lice counts, harvests, lab samples): the tables' empty frames, no query."""
     T = Bound(ids.profile)
     t = T.table(name)
+    if not df.height:
+        for table in (name, t.history_table) if t.history_table else (name,):
+            out[table] = empty(table, ids.profile)
+            ids.assign(table, out[table])
+        return out[name]
     when = when_column(name, ids.profile)
     key = pl.Series(t.primary_key[0], ids.assign(name, df))
     base = conform(name, with_column(df, key), ids.profile, subset=True)  # one query

@@ -55,6 +55,9 @@ def records(out: dict, plan: BatchPlan, sim: BatchSim, link: pl.DataFrame, ids: 
 
 def lice_counts(out: dict, counts: pl.DataFrame, ids: IdBook) -> None:
     """A row per lice type of every count (in count, container and type order)."""
+    if not counts.height:  # none before the sea: the empty table (``add``)
+        add(out, LICE, counts, OPERATOR_ID, ids)
+        return
     rows = pl.concat(
         [
             counts.lazy().select_seq(
