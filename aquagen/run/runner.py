@@ -95,8 +95,8 @@ def _worker_init(parent: int) -> None:
 
 
 def _released(fn: Callable[..., Result], *args: object) -> Result:
-    """``fn(*args)``, the free memory of Arrow's pool handed back to the system first when this process
-    last ran another kind of shard (a new phase): the pool keeps the pages of the Arrow buffers a
+    """``fn(*args)`` (``on_this_thread``), the free memory of Arrow's pool handed back to the system
+    first when this process last ran another kind of shard (a new phase): the pool keeps the pages of the Arrow buffers a
     phase's shards made (Parquet pages, hand-off files) for the next, on top of what a shard of the
     next phase makes with Polars and NumPy (another allocator each). Measured at 200 full lives, 2
     workers: the tree's peak in the feed sites' build 665 -> 613 MB (after every shard: the same
@@ -114,9 +114,9 @@ def on_this_thread(fn: Callable[..., Result], *args: object) -> Result:
     measured). A shard's queries are small (about 380 per batch) and meant to run on one thread (the
     shards are the parallelism); handed to the pool's thread instead, each wakes that thread's core,
     which costs most when the core is idle: a join of 100 rows 235 against 39 µs, a filter 69 against
-    24. A run in one process (``--workers 1``, ``aquagen batch``) spends 12-16 % fewer CPU-seconds and
-    as much less wall time (the default fleet of 50: 15.9-16.4 against 18.2-18.9 s); with a process
-    on every core the same. An exception (Ctrl-C too) comes out of ``fn`` as it was raised."""
+    24. The default fleet of 50 in one process (``--workers 1``, as ``aquagen batch`` runs) took 0.86x the
+    CPU-seconds and wall time (3 pairs: 14.9-15.4 against 17.6-18.1 s), with 2 workers 0.95x (4 pairs).
+    An exception (Ctrl-C too) comes out of ``fn`` as it was raised."""
     box: dict[str, object] = {}
 
     def call(df: pl.DataFrame) -> pl.DataFrame:
