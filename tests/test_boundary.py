@@ -377,6 +377,42 @@ def _terminal_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+_SIGNAL_STORM = """
+import os, random, signal, sys, threading
+import polars as pl
+from aquagen.run.runner import on_this_thread
+
+df, rnd = pl.DataFrame({"a": list(range(100))}), random.Random(1)
+for _ in range(200):
+    timer = threading.Timer(rnd.uniform(0, 0.003), os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        while True:
+            on_this_thread(lambda: df.filter(pl.col("a") > 5).height)
+    except KeyboardInterrupt:
+        pass
+    timer.join()
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+print("ok")
+"""
+
+
+def test_ctrl_c_at_any_moment_of_a_shard_is_one_keyboard_interrupt():
+    """A shard runs inside a Polars query (``runner.on_this_thread``): Ctrl-C, whenever it comes, is
+    one KeyboardInterrupt out of the call, never one raised in Polars' own Python code around the
+    shard (Polars then panics, or the interrupt comes again later: seen before the handlers were held).
+    200 Ctrl-C at random moments of back-to-back shards, in a process of its own."""
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_STORM],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        preexec_fn=_terminal_signals,
+    )
+    assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr[-2000:]
+
+
 def test_a_worker_whose_run_died_while_it_started_up_ends_at_once():
     """A worker sets its death signal as it starts up; a run killed before that sends none, so the
     worker checks that its parent is still the run's, and else ends silently (else it lingered,

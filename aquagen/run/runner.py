@@ -116,8 +116,18 @@ def on_this_thread(fn: Callable[..., Result], *args: object) -> Result:
     that thread's core, which costs most when the core is idle: a join of 100 rows 235 against 39 µs,
     a filter 69 against 24. The default fleet of 50 in one process (``--workers 1``, as ``aquagen
     batch`` runs) took 0.86x the CPU-seconds and wall time (3 pairs: 14.9-15.4 against 17.6-18.1 s),
-    with 2 workers 0.95x (4 pairs). An exception (Ctrl-C too) comes out of ``fn`` as it was raised."""
+    with 2 workers 0.95x (4 pairs). An exception (Ctrl-C too) comes out of ``fn`` as it was raised.
+
+    Ctrl-C and SIGTERM (which the CLI makes a KeyboardInterrupt) are noted while ``fn`` runs and raised
+    when it ends (a shard takes a second at most): Python runs a signal's handler in the main thread at
+    its next step, and on this thread that may be inside Polars' own Python code, which Polars calls
+    here and not on its pool's thread (a data type's conversion, the query's frame): a KeyboardInterrupt
+    raised there made Polars panic or fail with a TypeError (seen in the signal tests), where the run
+    must stop cleanly."""
     box: dict[str, object] = {}
+    handlers = {sig: signal.getsignal(sig) for sig in _STOP}
+    hold = threading.current_thread() is threading.main_thread() and None not in handlers.values()
+    noted: list[int] = []
 
     def call(df: pl.DataFrame) -> pl.DataFrame:
         try:
@@ -126,7 +136,17 @@ def on_this_thread(fn: Callable[..., Result], *args: object) -> Result:
             box["error"] = e
         return df
 
-    pl.LazyFrame({"x": [0]}).map_batches(call).collect()
+    if hold:
+        for sig in _STOP:
+            signal.signal(sig, lambda signum, _: noted.append(signum))
+    try:
+        pl.LazyFrame({"x": [0]}).map_batches(call).collect()
+    finally:
+        if hold:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            if noted:  # its handler (the CLI's, Python's Ctrl-C) raises here
+                signal.raise_signal(noted[0])
     if "error" in box:
         raise cast(BaseException, box["error"])
     return cast(Result, box["result"])
