@@ -190,7 +190,7 @@ def build(
             .sort("treatment_date", "container_id", nulls_last=False)
         )
         if parts
-        else treats
+        else treats  # none yet: the empty table (``add``)
     )
     add(out, "health_treatment", tr, VET_ID, ids)
 
