@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 
 import polars as pl
 
@@ -204,21 +205,7 @@ def build(
             link.select_seq("assignment_no", "container_id"), on="assignment_no", maintain_order="left"
         )
         per = pl.col("adult_females_per_fish").round(2).cast(pl.String)
-
-        def entry(
-            when: pl.Expr, category: str, severity: str | None, text: pl.Expr, user: int, done: bool, notes: pl.Expr
-        ):
-            return t.lazy().select_seq(
-                entry_time=when,
-                assignment_no="assignment_no",
-                category=pl.lit(category),
-                severity=pl.lit(severity, dtype=pl.String),
-                description=text,
-                resolution_status=pl.lit(done),
-                resolution_notes=notes,
-                user_id=pl.lit(user, dtype=pl.Int32),
-            )
-
+        entry = partial(_journal_entry, t)
         journal += [
             entry(
                 at("count_date", LICE_COUNT_TIME + dt.timedelta(minutes=30)),
@@ -286,22 +273,36 @@ def build(
     )
 
 
+def _journal_entry(
+    rows: pl.DataFrame,
+    when: pl.Expr,
+    category: str,
+    severity: str | None,
+    text: pl.Expr,
+    user: int,
+    done: bool,
+    notes: pl.Expr,
+) -> pl.LazyFrame:
+    """A journal entry per row of ``rows``: its time, the row's assignment, what was written by whom."""
+    return rows.lazy().select_seq(
+        entry_time=when,
+        assignment_no="assignment_no",
+        category=pl.lit(category),
+        severity=pl.lit(severity, dtype=pl.String),
+        description=text,
+        resolution_status=pl.lit(done),
+        resolution_notes=notes,
+        user_id=pl.lit(user, dtype=pl.Int32),
+    )
+
+
 def _episode_journal(dz: pl.DataFrame, ring: pl.Expr) -> list[pl.LazyFrame]:
     """A disease episode's journal in each ring treated: raised mortality reported (operator), the
     diagnosis (veterinarian), the treatment (veterinarian) with its outcome."""
     kind = pl.col("kind")
 
     def entry(day: str, time: dt.timedelta, category: str, severity: str, text: pl.Expr, user: int, notes: pl.Expr):
-        return dz.lazy().select_seq(
-            entry_time=at(day, time),
-            assignment_no="assignment_no",
-            category=pl.lit(category),
-            severity=pl.lit(severity, dtype=pl.String),
-            description=text,
-            resolution_status=pl.lit(True),
-            resolution_notes=notes,
-            user_id=pl.lit(user, dtype=pl.Int32),
-        )
+        return _journal_entry(dz, at(day, time), category, severity, text, user, True, notes)
 
     return [
         entry(
