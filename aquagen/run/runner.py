@@ -96,11 +96,11 @@ def _worker_init(parent: int) -> None:
 
 def _released(fn: Callable[..., Result], *args: object) -> Result:
     """``fn(*args)`` (``on_this_thread``), the free memory of Arrow's pool handed back to the system
-    first when this process last ran another kind of shard (a new phase): the pool keeps the pages of the Arrow buffers a
-    phase's shards made (Parquet pages, hand-off files) for the next, on top of what a shard of the
-    next phase makes with Polars and NumPy (another allocator each). Measured at 200 full lives, 2
-    workers: the tree's peak in the feed sites' build 665 -> 613 MB (after every shard: the same
-    peak, 1.5 % more CPU, its pages faulted in again)."""
+    first when this process last ran another kind of shard (a new phase): the pool keeps the pages of
+    the Arrow buffers a phase's shards made (Parquet pages, hand-off files) for the next, on top of
+    what a shard of the next phase makes with Polars and NumPy (another allocator each). Measured at
+    200 full lives, 2 workers: the tree's peak in the feed sites' build 665 -> 613 MB (after every
+    shard: the same peak, 1.5 % more CPU, its pages faulted in again)."""
     if _last_run[0] is not fn:
         if _last_run[0] is not None:
             pa.default_memory_pool().release_unused()
@@ -112,11 +112,12 @@ def on_this_thread(fn: Callable[..., Result], *args: object) -> Result:
     """``fn(*args)`` with every Polars query it makes run on this thread: called as a Python function
     of a query (``map_batches``) of the streaming engine, which calls it on this thread, and inside
     which Polars runs queries without its thread pool (Polars 2.1, measured; not so from the in-memory
-    engine, whatever the user's default engine). A shard's queries are many and small (19,216 for the default fleet of 50) and meant to
-    run on one thread (the shards are the parallelism); handed to the pool's thread instead, each wakes
-    that thread's core, which costs most when the core is idle: a join of 100 rows 235 against 39 µs,
-    a filter 69 against 24. The default fleet of 50 in one process (``--workers 1``) took 0.86x the
-    CPU-seconds and wall time (3 pairs: 14.9-15.4 against 17.6-18.1 s), with 2 workers 0.95x (4 pairs). An exception (Ctrl-C too) comes out of ``fn`` as it was raised.
+    engine, whatever the user's default engine). A shard's queries are many and small (19,216 for the
+    default fleet of 50) and meant to run on one thread (the shards are the parallelism); handed to the
+    pool's thread instead, each wakes that thread's core, which costs most when the core is idle: a
+    join of 100 rows 235 against 39 µs, a filter 69 against 24. The default fleet of 50 in one process
+    (``--workers 1``) took 0.86x the CPU-seconds and wall time (3 pairs: 14.9-15.4 against 17.6-18.1 s),
+    with 2 workers 0.95x (4 pairs). An exception comes out of ``fn`` as it was raised.
 
     Ctrl-C and SIGTERM (which the CLI makes a KeyboardInterrupt) are noted while ``fn`` runs and raised
     when it ends (a shard takes a second at most): Python runs a signal's handler in the main thread at
