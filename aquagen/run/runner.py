@@ -117,7 +117,7 @@ def on_this_thread(fn: Callable[..., Result], *args: object) -> Result:
     pool's thread instead, each wakes that thread's core, which costs most when the core is idle: a
     join of 100 rows 235 against 39 µs, a filter 69 against 24. The default fleet of 50 in one process
     (``--workers 1``) took 0.86x the CPU-seconds and wall time (3 pairs: 14.9-15.4 against 17.6-18.1 s),
-    with 2 workers 0.95x (4 pairs). An exception comes out of ``fn`` as it was raised.
+    with 2 workers 0.95x (7 pairs). An exception comes out of ``fn`` as it was raised.
 
     Ctrl-C and SIGTERM (which the CLI makes a KeyboardInterrupt) are noted while ``fn`` runs and raised
     when it ends (a shard takes a second at most): Python runs a signal's handler in the main thread at
