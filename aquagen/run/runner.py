@@ -343,9 +343,9 @@ class Runner:
 
     def _pool(self) -> ProcessPoolExecutor:
         """The worker pool (``workers`` - 1 processes beside this one, ``_shared``), made by
-        ``start_workers`` or when a phase first has more than one shard to run: a run whose phases
-        have one shard each (``aquagen batch`` adding a batch) runs in this process and spawns no
-        worker. It starts a worker per shard submitted while none is idle."""
+        ``start_workers`` or when a phase first has more than one shard to run: a run of one process
+        (``--workers 1``, or a fleet of one batch: ``generate`` gives a run at most a worker a batch)
+        spawns none. It starts a worker per shard submitted while none is idle."""
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 self.workers - 1, mp_context=get_context("spawn"), initializer=_worker_init, initargs=(os.getpid(),)
