@@ -20,7 +20,7 @@ from aquagen.tables.conform import Bound, numbered_history, with_column, with_id
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
 from aquagen.tables.order import sort_unique
-from aquagen.timing import BUILD, Laps
+from aquagen.timing import BUILD, Laps, timed
 
 from . import environment, harvest, health, scenario
 from .records import collected, last_states, linked, utc
@@ -124,7 +124,8 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
     """All rows of one batch's whole simulated life in this profile (see ``build_with``), and its
     baseline scenario."""
     out = build_with(plan, sim, ids, batch_transfers, batch_mortality, records=True)
-    scenario.add(out, plan, ids)
+    with timed(BUILD, "scenario_scenarioprojection"):
+        scenario.add(out, plan, ids)
     return out
 
 
@@ -313,8 +314,9 @@ def build_with(
     lap("batch_batchcontainerassignment", out["batch_historicalbatchcontainerassignment"].height)
 
     ctx = BatchTables(plan, sim, ids, T, out, assignments)
+    before = set(out)
     transfers(ctx)
-    lap("batch_batchtransfer")
+    lap(min(set(out) - before, default=None))  # named by its first table: each profile records transfers its way
     mortality(ctx)
     lap("batch_mortalityevent")
 
@@ -377,6 +379,7 @@ def build_with(
     health_journal = [health.build(out, plan, sim, link, ids)] if records else []
     if profile_records is not None:
         health_journal.append(profile_records(out, plan, sim, link, ids))
+    lap("health_mortalityrecord")  # the health records (and the harvest's, in cb41030)
     # the vet writes diagnoses, treatments and vaccinations; operators their observations,
     # issues, actions and samples; the manager now and then
     authors = (

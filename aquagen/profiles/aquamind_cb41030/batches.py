@@ -29,6 +29,7 @@ from aquagen.profiles.aquamind_8f2ab39.records import collected
 from aquagen.tables.conform import column_value, with_ids_and_history
 from aquagen.tables.cut import up_to
 from aquagen.tables.ids import IdBook
+from aquagen.timing import BUILD, timed
 
 from . import creation, daily_states, health, planning
 from .creation import with_states
@@ -63,10 +64,14 @@ def build(plan: BatchPlan, sim: BatchSim, ids: IdBook) -> dict[str, pl.DataFrame
             creation.tray_created(sim),
             profile_records=health.records,
         )
-        creation.add(out, plan, sim, deferred)
-    daily_states.add(seen[0])
-    scenario.add(out, plan, ids)  # the baseline scenario, its projection run pinned by the batch
-    planning.add(out, plan, sim, ids)  # the activities planned on it
+        with timed(BUILD, "batch_creationaction"):
+            creation.add(out, plan, sim, deferred)
+    with timed(BUILD, "batch_actualdailyassignmentstate"):
+        daily_states.add(seen[0])
+    with timed(BUILD, "scenario_scenarioprojection"):
+        scenario.add(out, plan, ids)  # the baseline scenario, its projection run pinned by the batch
+    with timed(BUILD, "planning_plannedactivity"):
+        planning.add(out, plan, sim, ids)  # the activities planned on it
     return out
 
 
