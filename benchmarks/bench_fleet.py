@@ -17,7 +17,8 @@ harvested by the as-of date (the most rows a fleet of N can have); ``--default``
 generate --batches N`` as a user runs it (as-of 2026-11-24, the default first start and
 stagger, so part of the fleet is still growing). Wall time per phase
 comes from the runner's progress phases; the seconds inside the shards per kind of work from
-the generator's timing hooks (``aquagen.timing``) when ``--workers 1``.
+the generator's timing hooks (``aquagen.timing``) when ``--workers 1``, and the build phase by section (a
+batch's tables, each step named by a table it makes) with the CPU no hook holds.
 """
 
 from __future__ import annotations
@@ -149,8 +150,11 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     total, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0 - rss.cpu  # the generator's, not the sampler's
     phases[timer.name] = time.perf_counter() - timer.t
     hooks: dict[str, float] = {}
+    sections: dict[str, float] = {}  # the build phase's steps by the table that names them (a batch's sections)
     for t in collector.records if collector is not None else []:
         hooks[t.phase] = hooks.get(t.phase, 0.0) + t.cpu
+        if t.phase == "build" and t.table:
+            sections[t.table] = sections.get(t.table, 0.0) + t.cpu
     rows = sum(t["rows"] for t in snap.manifest["tables"].values())
     size = sum(p.stat().st_size for p in snap.path.rglob("*.parquet"))
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -168,6 +172,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
         "phases": phases,
         "phase_rss_mb": {k: [round(v / 2**20) for v in peaks] for k, peaks in rss.phases.items()},
         "hooks": hooks,
+        "sections": sections,
         "default_fleet": default_fleet,
         "workers": workers,
         "code": str(Path(aquagen.__file__).parent.parent),
@@ -207,6 +212,9 @@ def describe() -> str:
 def line(m: dict) -> str:
     phases = ", ".join(f"{k} {v:.1f}" for k, v in m["phases"].items())
     hooks = ", ".join(f"{k} {v:.1f}" for k, v in sorted(m["hooks"].items(), key=lambda kv: -kv[1]))
+    top = sorted(m.get("sections", {}).items(), key=lambda kv: -kv[1])
+    sections = ", ".join(f"{k} {v:.2f}" for k, v in top[:10]) + (f", {len(top) - 10} more" if len(top) > 10 else "")
+    hooked = sum(m["hooks"].values())
     return (
         f"{m['batches']:>7} {m['rows']:>12,} {m['seconds']:>7.1f} {m['cpu_seconds']:>7.1f} "
         f"{m['rows'] / m['cpu_seconds']:>12,.0f} {m['bytes'] / 1e6:>7.1f} {m['tree_rss_mb']:>8,.0f} "
@@ -215,6 +223,11 @@ def line(m: dict) -> str:
         + f"; memory sampler {m.get('sampler_cpu_seconds', 0.0):.2f} CPU-s (not counted)"
         + "\n        peak RSS per phase, MB (tree; parent; largest worker): "
         + ", ".join(f"{k} {t} ({p}; {w})" for k, (t, p, w) in m.get("phase_rss_mb", {}).items())
+        + (
+            f"\n        build by section (CPU s): {sections}; in no hook {m['cpu_seconds'] - hooked:.1f}"
+            if sections
+            else ""
+        )
     )
 
 
