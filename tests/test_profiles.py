@@ -144,19 +144,33 @@ def test_deterministic(snaps, tmp_path):
     assert files(again) == files(snaps[CB])
 
 
-def test_timing_hooks_name_each_section_of_a_batch(tmp_path):
+@pytest.mark.parametrize(
+    "profile, own",
+    [
+        (PLAN, {"batch_batchtransfer"}),
+        (
+            CB,
+            {
+                "batch_batchtransferworkflow",
+                "batch_creationaction",
+                "batch_actualdailyassignmentstate",
+                "planning_plannedactivity",
+            },
+        ),
+    ],
+)
+def test_timing_hooks_name_each_section_of_a_batch(tmp_path, profile, own):
     """The generator's timing hooks (what ``benchmarks/bench_fleet.py`` reports per kind of work) time each
-    section of a batch's build, this profile's own sections included, each step named by a table of the
+    section of a batch's build, the profile's own sections included, each step named by a table of the
     profile."""
     from aquagen.run.generate import generate
     from aquagen.timing import BUILD, Collector
 
     with Collector() as hooks:
-        generate(tmp_path / "s", profile=CB, workers=1, **{**FLEET, "batches": 1, "as_of": FLEET["first_start"]})
+        generate(tmp_path / "s", profile=profile, workers=1, **{**FLEET, "batches": 1, "as_of": FLEET["first_start"]})
     built = {r.table for r in hooks.records if r.phase == BUILD}
-    sections = {"batch_creationaction", "batch_actualdailyassignmentstate", "health_mortalityrecord"}
-    assert sections | {"health_journalentry", "scenario_scenarioprojection", "planning_plannedactivity"} <= built
-    assert built <= set(schemas.tables(CB))
+    assert own | {"health_mortalityrecord", "health_journalentry", "scenario_scenarioprojection"} <= built
+    assert built <= set(schemas.tables(profile))
 
 
 def _fish(snap: Snapshot) -> pl.DataFrame:
