@@ -2,6 +2,7 @@
 
     python3 benchmarks/bench_fleet.py 10 50 200 [--workers 2] [--default]
     python3 benchmarks/bench_fleet.py 50 --default --against f27827c --pairs 4
+    python3 benchmarks/bench_fleet.py --farm [--workers 2]
 
 With ``--against REV``, each size runs ``--pairs`` times with the code of REV (a temporary git worktree,
 imported through PYTHONPATH) and as many times with this tree's, alternately (the machine's speed drifts
@@ -15,7 +16,8 @@ CPU is printed apart); peak RSS of the tree is the largest sum of the resident m
 generator and its live workers, sampled every 20 ms. Full lives (default): every batch is
 harvested by the as-of date (the most rows a fleet of N can have); ``--default``: ``aquagen
 generate --batches N`` as a user runs it (as-of 2026-11-24, the default first start and
-stagger, so part of the fleet is still growing). Wall time per phase
+stagger, so part of the fleet is still growing); ``--farm``: ``aquagen generate`` without ``--batches`` (the
+full farm its calendar plans, about 130 batches from four years before the as-of year). Wall time per phase
 comes from the runner's progress phases; the seconds inside the shards per kind of work from
 the generator's timing hooks (``aquagen.timing``) when ``--workers 1``, and the build phase by section (a
 batch's tables, each step named by a table it makes) with the CPU no hook holds.
@@ -102,7 +104,7 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
+def one(n: int, workers: int, out: Path, default_fleet: bool = False, farm: bool = False) -> dict:
     import aquagen
     from aquagen.model.timeline import LIFE_DAYS
     from aquagen.run.generate import (
@@ -132,7 +134,10 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
 
     timer = Timer()
     rss = _TreeRss()
-    if default_fleet:
+    batches: int | None = n
+    if farm:  # ``aquagen generate`` without --batches: the full farm its calendar plans (its own first start)
+        batches, args = None, {}
+    elif default_fleet:
         args = {"first_start": default_first_start(AS_OF), "stagger_days": DEFAULT_STAGGER_DAYS}
     else:  # full lives, a batch every 20 days (the farm's stations and sea areas take no more)
         stagger = 20
@@ -143,7 +148,9 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
         if collector is not None:
             collector.__enter__()
         try:
-            snap = generate(out, seed=1, batches=n, as_of=AS_OF, workers=workers, force=True, progress=timer, **args)
+            snap = generate(
+                out, seed=1, batches=batches, as_of=AS_OF, workers=workers, force=True, progress=timer, **args
+            )
         finally:
             if collector is not None:
                 collector.__exit__(None, None, None)
@@ -160,7 +167,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
-        "batches": n,
+        "batches": len(snap.manifest["batches"]),
         "seconds": total,
         "cpu_seconds": cpu,
         "sampler_cpu_seconds": rss.cpu,
@@ -179,7 +186,7 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False) -> dict:
     }
 
 
-def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None = None) -> dict:
+def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None = None, farm: bool = False) -> dict:
     """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder; with
     ``code``, aquagen imported from that folder (``--against``: each side's tree)."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
@@ -189,7 +196,8 @@ def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None
     try:
         r = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--workers", str(workers), "--out", str(tmp / "snap")]
-            + (["--default"] if default_fleet else []),
+            + (["--default"] if default_fleet else [])
+            + (["--farm"] if farm else []),
             capture_output=True,
             text=True,
             check=False,
@@ -253,7 +261,7 @@ def worktree(rev: str) -> Iterator[Path]:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pairs: int) -> None:
+def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pairs: int, farm: bool = False) -> None:
     """``pairs`` runs of each code, alternately (which goes first flips each pair): their lines, then
     this tree's CPU-seconds over REV's per pair and the median. Both import aquagen through PYTHONPATH
     (this tree: the one this file is in, whatever aquagen is installed), checked in each run."""
@@ -262,7 +270,7 @@ def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pair
     for i in range(pairs):
         runs = {}
         for label in ("against", "this") if i % 2 == 0 else ("this", "against"):
-            m = measure(n, workers, default_fleet, code[label])
+            m = measure(n, workers, default_fleet, code[label], farm)
             if m["code"] != str(code[label]):
                 sys.exit(f"the {label} run imported aquagen from {m['code']}, not {code[label]}")
             runs[label] = m
@@ -281,24 +289,28 @@ def main() -> None:
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 50])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--default", action="store_true", help="the default fleet (as-of 2026-11-24), not full lives")
+    ap.add_argument("--farm", action="store_true", help="the CLI's default, a full farm (no --batches): sizes ignored")
     ap.add_argument("--against", metavar="REV", help="also run the code of this git revision, alternately")
     ap.add_argument("--pairs", type=int, default=3, help="runs of each code with --against (default 3)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.one:
-        print(json.dumps(one(args.one, args.workers, args.out, args.default)))
+    if args.one is not None:
+        print(json.dumps(one(args.one, args.workers, args.out, args.default, args.farm)))
         return
-    print(describe() + f"; workers {args.workers}; {'default fleet' if args.default else 'full lives'}")
+    kind = "the default farm" if args.farm else "default fleet" if args.default else "full lives"
+    print(describe() + f"; workers {args.workers}; {kind}")
+    if args.farm:
+        args.sizes = [0]
     if args.against:
         print(f"{'code':>12} " + HEADER)
         with worktree(args.against) as base:
             for n in args.sizes:
-                paired(n, args.workers, args.default, args.against, base, args.pairs)
+                paired(n, args.workers, args.default, args.against, base, args.pairs, args.farm)
     else:
         print(HEADER)
         for n in args.sizes:
-            print(line(measure(n, args.workers, args.default)), flush=True)
+            print(line(measure(n, args.workers, args.default, farm=args.farm)), flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
