@@ -46,6 +46,13 @@ from typing import Self
 import psutil
 
 AS_OF = dt.date(2026, 11, 24)
+# the fleets measured: full lives (every batch harvested by the as-of date), ``aquagen generate --batches N`` as
+# a user runs it (--default), ``aquagen generate`` without --batches (--farm)
+FULL, DEFAULT, FARM = "full lives", "default fleet", "the default farm"
+
+
+def _size(n: int, fleet: str) -> str:
+    return fleet if fleet == FARM else f"{n} batches"
 
 
 class _TreeRss:
@@ -104,7 +111,7 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def one(n: int, workers: int, out: Path, default_fleet: bool = False, farm: bool = False) -> dict:
+def one(n: int, workers: int, out: Path, fleet: str = FULL) -> dict:
     import aquagen
     from aquagen.model.timeline import LIFE_DAYS
     from aquagen.run.generate import (
@@ -135,9 +142,9 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False, farm: bool
     timer = Timer()
     rss = _TreeRss()
     batches: int | None = n
-    if farm:  # ``aquagen generate`` without --batches: the full farm its calendar plans (its own first start)
+    if fleet == FARM:  # ``aquagen generate`` without --batches: the full farm its calendar plans (its own first start)
         batches, args = None, {}
-    elif default_fleet:
+    elif fleet == DEFAULT:
         args = {"first_start": default_first_start(AS_OF), "stagger_days": DEFAULT_STAGGER_DAYS}
     else:  # full lives, a batch every 20 days (the farm's stations and sea areas take no more)
         stagger = 20
@@ -180,13 +187,13 @@ def one(n: int, workers: int, out: Path, default_fleet: bool = False, farm: bool
         "phase_rss_mb": {k: [round(v / 2**20) for v in peaks] for k, peaks in rss.phases.items()},
         "hooks": hooks,
         "sections": sections,
-        "default_fleet": default_fleet,
+        "fleet": fleet,
         "workers": workers,
         "code": str(Path(aquagen.__file__).parent.parent),
     }
 
 
-def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None = None, farm: bool = False) -> dict:
+def measure(n: int, workers: int, fleet: str = FULL, code: Path | None = None) -> dict:
     """``one(n, ...)`` in a fresh process (so that peak RSS is its own), in a temporary folder; with
     ``code``, aquagen imported from that folder (``--against``: each side's tree)."""
     tmp = Path(tempfile.mkdtemp(prefix="aquagen-bench-"))
@@ -196,15 +203,14 @@ def measure(n: int, workers: int, default_fleet: bool = False, code: Path | None
     try:
         r = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--workers", str(workers), "--out", str(tmp / "snap")]
-            + (["--default"] if default_fleet else [])
-            + (["--farm"] if farm else []),
+            + {FULL: [], DEFAULT: ["--default"], FARM: ["--farm"]}[fleet],
             capture_output=True,
             text=True,
             check=False,
             env=env,
         )
         if r.returncode:
-            sys.exit(f"{n} batches failed:\n{r.stderr}")
+            sys.exit(f"{_size(n, fleet)} failed:\n{r.stderr}")
         return json.loads(r.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -261,7 +267,7 @@ def worktree(rev: str) -> Iterator[Path]:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pairs: int, farm: bool = False) -> None:
+def paired(n: int, workers: int, fleet: str, rev: str, base: Path, pairs: int) -> None:
     """``pairs`` runs of each code, alternately (which goes first flips each pair): their lines, then
     this tree's CPU-seconds over REV's per pair and the median. Both import aquagen through PYTHONPATH
     (this tree: the one this file is in, whatever aquagen is installed), checked in each run."""
@@ -270,14 +276,14 @@ def paired(n: int, workers: int, default_fleet: bool, rev: str, base: Path, pair
     for i in range(pairs):
         runs = {}
         for label in ("against", "this") if i % 2 == 0 else ("this", "against"):
-            m = measure(n, workers, default_fleet, code[label], farm)
+            m = measure(n, workers, fleet, code[label])
             if m["code"] != str(code[label]):
                 sys.exit(f"the {label} run imported aquagen from {m['code']}, not {code[label]}")
             runs[label] = m
             print(f"{rev if label == 'against' else 'this tree':>12} " + line(m).split("\n")[0], flush=True)
         ratios.append(runs["this"]["cpu_seconds"] / runs["against"]["cpu_seconds"])
     print(
-        f"{n} batches: CPU-seconds of this tree / {rev}, per pair: "
+        f"{_size(n, fleet)}: CPU-seconds of this tree / {rev}, per pair: "
         + ", ".join(f"{r:.3f}" for r in ratios)
         + f"; median {statistics.median(ratios):.3f}",
         flush=True,
@@ -295,22 +301,21 @@ def main() -> None:
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    fleet = FARM if args.farm else DEFAULT if args.default else FULL
     if args.one is not None:
-        print(json.dumps(one(args.one, args.workers, args.out, args.default, args.farm)))
+        print(json.dumps(one(args.one, args.workers, args.out, fleet)))
         return
-    kind = "the default farm" if args.farm else "default fleet" if args.default else "full lives"
-    print(describe() + f"; workers {args.workers}; {kind}")
-    if args.farm:
-        args.sizes = [0]
+    print(describe() + f"; workers {args.workers}; {fleet}")
+    sizes = [0] if fleet == FARM else args.sizes  # a farm's size is its calendar's
     if args.against:
         print(f"{'code':>12} " + HEADER)
         with worktree(args.against) as base:
-            for n in args.sizes:
-                paired(n, args.workers, args.default, args.against, base, args.pairs, args.farm)
+            for n in sizes:
+                paired(n, args.workers, fleet, args.against, base, args.pairs)
     else:
         print(HEADER)
-        for n in args.sizes:
-            print(line(measure(n, args.workers, args.default, farm=args.farm)), flush=True)
+        for n in sizes:
+            print(line(measure(n, args.workers, fleet)), flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
