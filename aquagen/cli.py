@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import words
 from .errors import AquagenError
 
 # aquagen calls no BLAS routine, and OpenBLAS starts a thread per core when NumPy is imported, each
@@ -450,15 +451,17 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
         click.echo(f"rows written: {result.method}")
     if result.skipped_batches:
         click.echo(
-            f"skipped {len(result.skipped_batches)} batches already in the database: "
+            f"skipped {words.count(len(result.skipped_batches), 'batch')} already in the database: "
             + ", ".join(result.skipped_batches)
         )
     if result.replaced_batches:
-        click.echo(f"replaced {len(result.replaced_batches)} batches: " + ", ".join(result.replaced_batches))
+        click.echo(
+            f"replaced {words.count(len(result.replaced_batches), 'batch')}: " + ", ".join(result.replaced_batches)
+        )
     if result.other_batches:
         n = len(result.other_batches)
         click.echo(
-            f"the database also holds {n} batches this snapshot does not carry (--replace leaves them; "
+            f"the database also holds {words.count(n, 'batch')} this snapshot does not carry (--replace leaves them; "
             f"validate may find their rows past its as-of): "
             + ", ".join(result.other_batches[:5])
             + (f" and {n - 5} more" if n > 5 else "")
@@ -699,7 +702,7 @@ def report(snapshot, dsn, as_of, out):
         Snapshot.open(snapshot).verify()  # untrusted input: checked before it is read
         rep = r.report_snapshot(snapshot, out, as_of)
     click.echo(
-        f"wrote {rep.path} ({len(rep.charts)} charts, {rep.batches} batches up to {rep.end.isoformat()}); "
+        f"wrote {rep.path} ({words.count(len(rep.charts), 'chart')}, {words.count(rep.batches, 'batch')} up to {rep.end.isoformat()}); "
         f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed"
     )
 

@@ -39,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 import schemas
+from aquagen import words
 from aquagen.errors import AquagenError
 
 from .catalog import database_profile
@@ -594,7 +595,7 @@ def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> li
         held = ", ".join(n for _, n in rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
         raise AquagenError(
             f"no batch {', '.join(unknown)} in the database; it holds "
-            + (f"{len(rows)} batches: {held}" if rows else "no batches")
+            + (f"{words.count(len(rows), 'batch')}: {held}" if rows else "no batches")
         )
     ids = sorted(set(batch_ids) | {by_name[n] for n in batch_names})
     return [(i, by_id[i]) for i in ids]

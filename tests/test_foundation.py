@@ -278,6 +278,10 @@ def test_existing_output_needs_force(tmp_path):
         (["--as-of", "2025-13-01"], "not a date"),
         (["--seed", "-1"], "--seed"),
         (["--as-of", "2025-01-01", "--first-start", "2025-02-01"], "after the as-of date"),
+        (  # one batch, in the singular
+            ["--as-of", "2025-06-01", "--first-start", "2025-05-01", "--batches", "3", "--stagger-days", "400"],
+            "--batches 3: only 1 batch can start every 400 days from 2025-05-01",
+        ),
     ],
 )
 def test_bad_generate_arguments(tmp_path, args, message):

@@ -313,7 +313,7 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
         c.execute("UPDATE batch_batch SET batch_number = 'LATER-1' WHERE batch_number = %s", (names[0],))
     r = aquagen("load", fleet.path, "--dsn", fleet_copy, "--replace")
     assert r.returncode == 0, r.stderr
-    assert "also holds 1 batches this snapshot does not carry" in r.stdout and ": LATER-1" in r.stdout, r.stdout
+    assert "also holds 1 batch this snapshot does not carry" in r.stdout and ": LATER-1" in r.stdout, r.stdout
 
 
 # --- into an application's migrated schema (the default path: copies swapped in) -----------

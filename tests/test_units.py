@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import schemas
-from aquagen import snapshot
+from aquagen import snapshot, words
 from aquagen.errors import AquagenError
 from aquagen.model.fleet import calendar_of, plan_fleet, sea_window
 from aquagen.model.seeds import MASTER_STREAM, fleet_eggs, rng_for
@@ -513,3 +513,10 @@ def test_a_shard_runs_its_queries_on_its_own_thread_once():
         on_this_thread(fails, AquagenError("a one-line error"))
     with pytest.raises(KeyboardInterrupt):
         on_this_thread(fails, KeyboardInterrupt())
+
+
+def test_counts_read_as_people_write_them():
+    """Messages, captions and chart titles: "1 batch", never "1 batches"."""
+    assert words.count(1, "batch") == "1 batch" and words.count(0, "batch") == "0 batches"
+    assert words.count(3, "batch") == "3 batches" and words.count(1_200, "site") == "1,200 sites"
+    assert words.count(2, "fish", "fish") == "2 fish"

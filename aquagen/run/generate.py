@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from .. import __version__
+from .. import __version__, words
 from ..errors import AquagenError
 from ..model.domain import MAX_EGGS
 from ..model.fleet import (
@@ -474,7 +474,7 @@ def generate(
     starts = (last_start - first_start).days // stagger_days + 1  # batch starts from first start up to then
     if n_batches is not None and n_batches > starts:
         raise AquagenError(
-            f"--batches {n_batches}: only {starts} batches start every {stagger_days} days from "
+            f"--batches {n_batches}: only {words.count(starts, 'batch')} can start every {stagger_days} days from "
             f"{first_start} to {last_start}; use fewer batches, an earlier --first-start "
             "or a shorter --stagger-days"
         )

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from aquagen import words
+
 from .queries import stock_levels
 
 STAGE_COLORS = {1: "#f4a259", 2: "#e9c46a", 3: "#8ab17d", 4: "#2a9d8f", 5: "#5e81ac", 6: "#264653"}
@@ -186,7 +188,7 @@ def growth(g: pl.DataFrame, b: pl.DataFrame, spans: pl.DataFrame, end: dt.date) 
     _stage_starts(fig, spans, b)
     fig.update_yaxes(type="log", title="mean weight (g, log scale)")
     fig.update_xaxes(title="days since the batch started (dotted: median stage starts)")
-    return _layout(fig, f"Growth: mean weight across {b.height} batches", 520)
+    return _layout(fig, f"Growth: mean weight across {words.count(b.height, 'batch')}", 520)
 
 
 def fleet_stock(g: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | None:
@@ -253,7 +255,7 @@ def mortality(m: pl.DataFrame, b: pl.DataFrame, spans: pl.DataFrame, end: dt.dat
     _stage_starts(fig, spans, b)
     fig.update_yaxes(title="cumulative deaths (% of eggs)", rangemode="tozero")
     fig.update_xaxes(title="days since the batch started (dotted: median stage starts)")
-    return _layout(fig, f"Cumulative mortality across {eggs.height} batches", 480)
+    return _layout(fig, f"Cumulative mortality across {words.count(eggs.height, 'batch')}", 480)
 
 
 def feed_fcr(f: pl.DataFrame, b: pl.DataFrame) -> go.Figure | None:
@@ -482,7 +484,9 @@ def lifecycle(spans: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure |
     fig.update_xaxes(type="date")
     fig.update_layout(barmode="overlay", bargap=0.25)
     return _layout(
-        fig, f"Batches by lifecycle stage ({b.height} batches, red: {end.isoformat()})", max(300, 22 * b.height + 140)
+        fig,
+        f"Batches by lifecycle stage ({words.count(b.height, 'batch')}, red: {end.isoformat()})",
+        max(300, 22 * b.height + 140),
     )
 
 
@@ -523,7 +527,7 @@ def occupancy(occ: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | N
     fig.update_layout(barmode="overlay", bargap=0.2, uniformtext={"minsize": 10, "mode": "hide"})
     return _layout(
         fig,
-        f"Occupancy of halls and sea areas: {len(order)} sites, {occ['batch_id'].n_unique()} batches "
+        f"Occupancy of halls and sea areas: {words.count(len(order), 'site')}, {words.count(occ['batch_id'].n_unique(), 'batch')} "
         f"(red: {end.isoformat()})",
         max(320, 24 * len(order) + 140),
     )
@@ -639,7 +643,11 @@ def batch_spread(
     fig.update_yaxes(type="log", dtick=1, row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=2, col=2)
-    return _layout(fig, f"How {b.height} batches differ (one point per batch)", 820)
+    return _layout(
+        fig,
+        f"How {words.count(b.height, 'batch')} {'differs' if b.height == 1 else 'differ'} (one point per batch)",
+        820,
+    )
 
 
 def occupancy_today(o: pl.DataFrame, end: dt.date) -> go.Figure | None:

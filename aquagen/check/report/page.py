@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 import plotly.offline
 import polars as pl
 
+from aquagen import words
+
 
 @dataclass
 class Chart:
@@ -230,7 +232,7 @@ def _batches(b: pl.DataFrame) -> str:
         ("eggs", "eggs"),
     ]
     p = [
-        f"<h2 id='batches'>Batches</h2><details><summary>{b.height} batches</summary><table><tr>"
+        f"<h2 id='batches'>Batches</h2><details><summary>{words.count(b.height, 'batch')}</summary><table><tr>"
         + "".join(f"<th class='{'n' if c == 'eggs' else ''}'>{h}</th>" for c, h in cols)
         + "</tr>"
     ]
