@@ -702,7 +702,8 @@ def report(snapshot, dsn, as_of, out):
         Snapshot.open(snapshot).verify()  # untrusted input: checked before it is read
         rep = r.report_snapshot(snapshot, out, as_of)
     click.echo(
-        f"wrote {rep.path} ({words.count(len(rep.charts), 'chart')}, {words.count(rep.batches, 'batch')} up to {rep.end.isoformat()}); "
+        f"wrote {rep.path} ({words.count(len(rep.charts), 'chart')}, {words.count(rep.batches, 'batch')} "
+        f"up to {rep.end.isoformat()}); "
         f"validation: {len(rep.results) - rep.failed} passed, {rep.failed} failed"
     )
 

@@ -438,14 +438,16 @@ def plan_fleet(
         if as_of is not None and start > as_of:
             raise AquagenError(
                 f"--batches {n} do not all start by the as-of date {as_of}: with a {stagger_days}-day "
-                f"stagger from {first_start} only {words.count(i, 'batch')} {'does' if i == 1 else 'do'}; use fewer batches, a shorter "
+                f"stagger from {first_start} only {words.count(i, 'batch')} {'does' if i == 1 else 'do'}; "
+                "use fewer batches, a shorter "
                 f"--stagger-days or an earlier --first-start"
             )
         if farm.place(start, geos[i % len(geos)], eggs(i)) is None:
             geo = geos[i % len(geos)]
             raise AquagenError(
                 f"--batches {n} does not fit{where} with a {stagger_days}-day stagger from {first_start}: "
-                f"only {words.count(i, 'batch')} {'fits' if i == 1 else 'fit'} (no station or sea area in {geo.name} is free for a batch "
+                f"only {words.count(i, 'batch')} {'fits' if i == 1 else 'fit'} "
+                f"(no station or sea area in {geo.name} is free for a batch "
                 f"starting {start}); use fewer batches or a longer --stagger-days"
             )
     return farm.planned

@@ -139,7 +139,8 @@ def build(src: ReportSource, out: Path) -> Report:
             "Growth",
             "Mean weight (biomass / population at the end of each day, log scale) against "
             f"days since the batch started: the median over the batches alive that day, the band from the "
-            f"{C.LOW:.0%} to the {C.HIGH:.0%} batch, and {words.count(min(n, C.BATCH_LINES), 'batch')} spread over the start "
+            f"{C.LOW:.0%} to the {C.HIGH:.0%} batch, and "
+            f"{words.count(min(n, C.BATCH_LINES), 'batch')} spread over the start "
             "dates (click a legend entry to hide or show it). Dotted: median stage starts.",
             C.growth(g, b, spans, end),
             "No assignment history: no batches.",
@@ -151,7 +152,8 @@ def build(src: ReportSource, out: Path) -> Report:
             "compares each batch with its scenario): start, duration, fish and weight at the start, its TGC, FCR "
             "and mortality models, and its projection in use (cb41030: the scenario's latest projection run, the "
             "one the batch pins; 8f2ab39: the scenario's own rows): projected days and the last day's weight. "
-            f"Bottom, for {words.count(min(sc.height, C.BATCH_LINES), 'batch')} spread over the start dates: the projected mean "
+            f"Bottom, for {words.count(min(sc.height, C.BATCH_LINES), 'batch')} spread over the start dates: "
+            "the projected mean "
             "weight over the scenario's whole duration (dashed: a forecast, ahead of the report's day too) against "
             "the measured one up to the report's day (solid, as in Growth), and measured / projected by day.",
             C.scenarios(sc, Q.projection(src, _shown_scenarios(sc, b)), g, b, end),

@@ -527,7 +527,8 @@ def occupancy(occ: pl.DataFrame, b: pl.DataFrame, end: dt.date) -> go.Figure | N
     fig.update_layout(barmode="overlay", bargap=0.2, uniformtext={"minsize": 10, "mode": "hide"})
     return _layout(
         fig,
-        f"Occupancy of halls and sea areas: {words.count(len(order), 'site')}, {words.count(occ['batch_id'].n_unique(), 'batch')} "
+        f"Occupancy of halls and sea areas: {words.count(len(order), 'site')}, "
+        f"{words.count(occ['batch_id'].n_unique(), 'batch')} "
         f"(red: {end.isoformat()})",
         max(320, 24 * len(order) + 140),
     )
