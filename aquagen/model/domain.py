@@ -168,8 +168,6 @@ CONTAINER_TYPES = (
         "Circular sea pen, 160 m circumference, 20 m deep (≤ 25 kg/m³)",
     ),
 )
-# the stage density limits the container types are sized for (kg/m³)
-STAGE_DENSITY_LIMIT = (100.0, 30.0, 45.0, 60.0, 75.0, 25.0)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,3 @@ class Calendar:
     def sea_window(self) -> tuple[int, int]:
         """(first day, first free day) of the sea area, fallow included."""
         return self.sea_start, self.life_days + FALLOW_DAYS
-
-
-NOMINAL = Calendar(tuple(s.days for s in STAGES), SLOTS - 1)  # the plan's; ring pair d harvested on 850 + d

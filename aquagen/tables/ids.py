@@ -60,10 +60,6 @@ def id_column(table: str, profile: str) -> str:
     return schemas.table(table, profile).key or "id"
 
 
-def _days(df: pl.DataFrame, when: str) -> pl.DataFrame:
-    return df.select_seq(day=pl.col(when).dt.date().cast(pl.Int32))
-
-
 LOCAL_BASE = 1 << 30  # local ids start here: above every real id (checked by ``allocate``), and fit an integer column
 
 

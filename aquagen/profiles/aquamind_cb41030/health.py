@@ -39,7 +39,6 @@ COUNTED = (
     ("juvenile_count", (UNKNOWN, "unknown", "juvenile"), 0.8, "attached juvenile lice (unidentified)"),
 )
 LICE_TYPE_ID = {(s, g, d): i + 1 for i, (s, g, d, _) in enumerate(LICE_TYPES)}  # ids as the master data numbers them
-ADULT_FEMALE_TYPE = COUNTED[0][1]
 DETECTION_METHOD = "manual"  # counted by hand, fish anaesthetised, under a magnifier
 
 

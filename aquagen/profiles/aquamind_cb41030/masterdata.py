@@ -82,7 +82,6 @@ SCOPED_USERS = (
     ("shipcrew_fo", "Vessel", "Crew", "SHIP_CREW", "Well-boat Crew, Faroe Islands", "FO", "LG", ""),
     ("trays_sc", "Incubation", "Technician", "OPR", "Incubation Technician, Scotland", "SC", "FW", "containers"),
 )
-GEOGRAPHY_CODE = {"Scotland": "SC", "Faroe Islands": "FO"}
 # sea-area groups: a root per geography and leaves, each leaf taking the areas its rule selects (first match)
 AREA_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {  # geography -> (leaf, rule on latitude/longitude)
     "Faroe Islands": (("South", "lat < 61.75"), ("West", "lon < -7.0"), ("North", "")),
@@ -266,9 +265,9 @@ def _area_groups(out: dict[str, pl.DataFrame], T: Bound) -> None:
     rows: list[tuple[str, str, int, int | None]] = []  # name, code, geography id, parent id
     for geo_id, geo in zip(geos["id"], geos["name"]):
         root = len(rows) + 1
-        rows.append((f"{geo} Marine", GEOGRAPHY_CODE[geo] + "_MARINE", geo_id, None))
+        rows.append((f"{geo} Marine", D.GEOGRAPHY_BY_NAME[geo].profile_code + "_MARINE", geo_id, None))
         rows += [
-            (leaf, f"{GEOGRAPHY_CODE[geo]}_{leaf.upper().replace(' ', '_')}", geo_id, root)
+            (leaf, f"{D.GEOGRAPHY_BY_NAME[geo].profile_code}_{leaf.upper().replace(' ', '_')}", geo_id, root)
             for leaf, _ in AREA_GROUPS[geo]
         ]
     out["infrastructure_areagroup"] = T.conform(
@@ -327,7 +326,7 @@ def _user_scopes(out: dict[str, pl.DataFrame], T: Bound) -> None:
     """Where each scoped operator works (the application shows an operator only these): the sea areas or
     the freshwater stations of their geography, or the incubation trays (Hall A) of its first station."""
     geos = out["infrastructure_geography"]
-    geo_of = {GEOGRAPHY_CODE[name]: i for name, i in zip(geos["name"], geos["id"])}
+    geo_of = {D.GEOGRAPHY_BY_NAME[name].profile_code: i for name, i in zip(geos["name"], geos["id"])}
     profiles = (
         out["auth_user"]
         .select_seq("username", user_id="id")
