@@ -282,6 +282,10 @@ def test_existing_output_needs_force(tmp_path):
             ["--as-of", "2025-06-01", "--first-start", "2025-05-01", "--batches", "3", "--stagger-days", "400"],
             "--batches 3: only 1 batch can start every 400 days from 2025-05-01",
         ),
+        (  # no shorter stagger than a day to suggest
+            ["--as-of", "2025-05-10", "--first-start", "2025-05-09", "--batches", "100", "--stagger-days", "1"],
+            "can start every 1 day from 2025-05-09 to 2025-06-09; use fewer batches or an earlier --first-start",
+        ),
     ],
 )
 def test_bad_generate_arguments(tmp_path, args, message):

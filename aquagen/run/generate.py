@@ -474,9 +474,13 @@ def generate(
     starts = (last_start - first_start).days // stagger_days + 1  # batch starts from first start up to then
     if n_batches is not None and n_batches > starts:
         raise AquagenError(
-            f"--batches {n_batches}: only {words.count(starts, 'batch')} can start every {words.count(stagger_days, 'day')} from "
-            f"{first_start} to {last_start}; use fewer batches, an earlier --first-start "
-            "or a shorter --stagger-days"
+            f"--batches {n_batches}: only {words.count(starts, 'batch')} can start "
+            f"every {words.count(stagger_days, 'day')} from {first_start} to {last_start}; use fewer batches"
+            + (
+                ", an earlier --first-start or a shorter --stagger-days"
+                if stagger_days > 1
+                else " or an earlier --first-start"
+            )
         )
     if n_batches is None:
         planned = plan_farm(first_start, last_start, fleet_eggs(seed), seed, geography)
