@@ -284,7 +284,8 @@ def test_existing_output_needs_force(tmp_path):
         ),
         (  # no shorter stagger than a day to suggest
             ["--as-of", "2025-05-10", "--first-start", "2025-05-09", "--batches", "100", "--stagger-days", "1"],
-            "only 2 batches can start every 1 day from 2025-05-09 to 2025-05-10; use fewer batches or an earlier --first-start",
+            "only 2 batches can start every 1 day from 2025-05-09 to 2025-05-10; "
+            "use fewer batches or an earlier --first-start",
         ),
     ],
 )
