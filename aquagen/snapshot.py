@@ -45,6 +45,11 @@ def moment_of(arguments: dict) -> tuple[dt.date, dt.time | None]:
     return dt.date.fromisoformat(arguments["as_of"]), None if at is None else dt.time.fromisoformat(at)
 
 
+def moment_label(day: dt.date, at: dt.time | None) -> str:
+    """An as-of moment as the CLI takes it: the date, or the date and the time of day (UTC)."""
+    return day.isoformat() if at is None else f"{day.isoformat()}T{at:%H:%M}"
+
+
 def as_of_arguments(day: dt.date, at: dt.time | None) -> dict:
     """The manifest arguments of a cut on ``day`` at ``at`` (None: its end, and no ``as_of_time``, as
     manifests were before there was a time): ``moment_of`` reads them back."""

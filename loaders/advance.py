@@ -38,13 +38,13 @@ from aquagen.profiles import Profile
 from aquagen.run.ahead import Ahead, Window, ahead
 from aquagen.run.generate import as_of_moment
 from aquagen.run.runner import Progress
-from aquagen.snapshot import Snapshot, moment_of
+from aquagen.snapshot import Snapshot, moment_label, moment_of
 from aquagen.tables.cut import end_of
 from aquagen.tables.ids import id_column
 
 from .binarycopy import copy_rows, update_rows
 from .catalog import set_sequences
-from .loadlog import LOAD_LOG, write_log
+from .loadlog import LOAD_LOG, log_columns, write_log
 from .reconcile import by_natural_key, history_refs
 from .rows import one
 from .session import check_client, connect, exclusive, immediate_constraints
@@ -100,16 +100,11 @@ class AdvanceResult:
 
     @property
     def since(self) -> str:
-        return _label(self.from_date, self.from_time)
+        return moment_label(self.from_date, self.from_time)
 
     @property
     def until(self) -> str:
-        return _label(self.to_date, self.to_time)
-
-
-def _label(day: dt.date, at: dt.time | None) -> str:
-    """An as-of moment as the CLI takes it: the date, or the date and the time of day (UTC)."""
-    return day.isoformat() if at is None else f"{day.isoformat()}T{at:%H:%M}"
+        return moment_label(self.to_date, self.to_time)
 
 
 @dataclass
@@ -126,13 +121,7 @@ def _state(conn: psycopg.Connection) -> _State:
     exists = one(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{LOAD_LOG}",)))[0]
     if not exists:
         raise AquagenError("this database has no aquagen load log: load a snapshot first (aquagen load)")
-    cols = {
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (f"public.{LOAD_LOG}",),
-        ).fetchall()
-    }
+    cols = log_columns(conn)
     if not {"meta", "id_segments"} <= cols:
         raise AquagenError(
             "the load log was written by an older aquagen and does not say how the data was "
@@ -171,7 +160,7 @@ def advance(
         since, until = end_of(state.as_of, state.as_of_time), end_of(day, at)
         if until < since:
             raise AquagenError(
-                f"--to {_label(day, at)} is before the database's as-of date {_label(state.as_of, state.as_of_time)}; "
+                f"--to {moment_label(day, at)} is before the database's as-of date {moment_label(state.as_of, state.as_of_time)}; "
                 "advance only moves forward (purge and load to go back)"
             )
         if until == since:

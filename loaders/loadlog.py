@@ -7,13 +7,15 @@ again."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Sequence
 
 import psycopg
 
-from aquagen.snapshot import Snapshot
+from aquagen.snapshot import Snapshot, moment_of
+from aquagen.tables.cut import end_of
 
 from .catalog import has_table
 from .rows import one
@@ -25,6 +27,17 @@ def manifest_digest(snapshot: Snapshot) -> str:
     return hashlib.sha256((snapshot.path / "manifest.json").read_bytes()).hexdigest()
 
 
+def log_columns(conn: psycopg.Connection) -> set[str]:
+    """The load log's columns (a log written by an earlier aquagen has fewer)."""
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (f"public.{LOAD_LOG}",),
+        ).fetchall()
+    }
+
+
 def ensure_log(conn: psycopg.Connection) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS public.{LOAD_LOG} (manifest_sha256 text PRIMARY KEY, "
@@ -32,13 +45,7 @@ def ensure_log(conn: psycopg.Connection) -> None:
         "row_counts jsonb NOT NULL, batches jsonb, mode text, seconds double precision, skipped jsonb, "
         "meta jsonb, id_segments jsonb)"
     )
-    have = {
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (f"public.{LOAD_LOG}",),
-        ).fetchall()
-    }
+    have = log_columns(conn)
     for col, typ in (
         ("batches", "jsonb"),
         ("mode", "text"),
@@ -94,13 +101,7 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
     them out (--skip-existing kept another snapshot's rows, which --replace is asked to replace)."""
     if not has_table(conn, LOAD_LOG):
         return False
-    have = {
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (f"public.{LOAD_LOG}",),
-        ).fetchall()
-    }
+    have = log_columns(conn)
     row = conn.execute(
         f"SELECT {'batches' if 'batches' in have else 'NULL'}, "
         f"{'skipped' if 'skipped' in have else 'NULL'} FROM public.{LOAD_LOG} "
@@ -122,3 +123,18 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
         )
     )[0]
     return found == len(set(names))
+
+
+def farm_moment(conn: psycopg.Connection) -> tuple[dt.date, dt.time | None] | None:
+    """The latest as-of moment the log records, a load's or an advance's (date, time of day or None for
+    the day's end): the database's weather, daylight, sensors and feed stock reach it. None without a
+    log that records how its snapshots were generated."""
+    if not has_table(conn, LOAD_LOG) or "meta" not in log_columns(conn):
+        return None
+    moments = [
+        moment_of(args)
+        for (args,) in conn.execute(
+            f"SELECT meta->'arguments' FROM public.{LOAD_LOG} WHERE meta->'arguments'->>'as_of' IS NOT NULL"
+        ).fetchall()
+    ]
+    return max(moments, key=lambda m: end_of(*m), default=None)

@@ -25,7 +25,8 @@ import psycopg
 import schemas
 from aquagen import killpoints, timing
 from aquagen.errors import AquagenError
-from aquagen.snapshot import Snapshot
+from aquagen.snapshot import Snapshot, moment_label, moment_of
+from aquagen.tables.cut import end_of
 
 from . import existing, purge, staged, swap
 from .binarycopy import Progress, copy_rows
@@ -36,7 +37,7 @@ from .catalog import (  # noqa: F401 - re-exported
     schema_mismatches,
     set_sequences,
 )
-from .loadlog import LOAD_LOG, already_loaded, manifest_digest, write_log  # noqa: F401 - re-exported
+from .loadlog import LOAD_LOG, already_loaded, farm_moment, manifest_digest, write_log  # noqa: F401 - re-exported
 from .reconcile import snapshot_batches
 from .rows import one
 from .session import (  # noqa: F401 - re-exported
@@ -63,6 +64,20 @@ class LoadResult:
     phases: dict = field(default_factory=dict)
     method: str = ""  # how the rows went in, and why (one line)
     other_batches: list[str] = field(default_factory=list)  # --replace: batches kept that the snapshot lacks
+
+
+def _not_into_the_past(conn: psycopg.Connection, snapshot: Snapshot) -> None:
+    """Refuse a snapshot cut before the database's farm (its latest load or ``aquagen advance``): the
+    snapshot's sensors and feed stock would go back in time under the database's later weather and
+    daylight, which no load removes, and the database would fail its checks."""
+    farm = farm_moment(conn)
+    mine = moment_of(snapshot.manifest["arguments"])
+    if farm is not None and end_of(*mine) < end_of(*farm):
+        raise AquagenError(
+            f"the database's farm is at {moment_label(*farm)} (its latest load or advance) and {snapshot.path} is of "
+            f"{moment_label(*mine)}: its sensors and feed stock would go back in time under the database's later "
+            f"weather; load it into another database (--dsn), or generate it as of {moment_label(*farm)} or later"
+        )
 
 
 def load(
@@ -114,6 +129,7 @@ def load(
             if problems is None:
                 result = _load_fresh(ctl, dsn, snapshot, ts, digest, progress, workers, start)
             else:
+                _not_into_the_past(ctl, snapshot)
                 staging = staged.new_staging_name()
                 try:
                     with ctl.transaction():

@@ -24,6 +24,7 @@ from aquagen.run import ahead
 from aquagen.run.generate import generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
+from loaders.purge import purge
 
 from .conftest import ROW_DIGEST, fingerprint, run_cli, run_forked, shared_snapshot
 
@@ -219,6 +220,20 @@ def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):
     assert advance(loaded_d1, D1, cache=farm_cache).noop
     with pytest.raises(AquagenError, match=f"--to {D1 - dt.timedelta(days=1)} is before the database's as-of date"):
         advance(loaded_d1, D1 - dt.timedelta(days=1), cache=farm_cache)
+    assert fingerprint(loaded_d1) == before
+
+
+def test_an_earlier_snapshot_is_refused_once_the_farm_moved_on(loaded_d1, farm_cache, tmp_path_factory):
+    """Advanced, then emptied of batches: the snapshot of the earlier date is refused in one line (its sensors
+    and feed stock would go back under the later weather), the database left as it was; the date it is at
+    is named, as --as-of takes it."""
+    advance(loaded_d1, D1 + dt.timedelta(days=2), cache=farm_cache)
+    purge(loaded_d1, all=True)
+    before = fingerprint(loaded_d1)
+    at_d1 = shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS)
+    late = (D1 + dt.timedelta(days=2)).isoformat()
+    with pytest.raises(AquagenError, match=f"farm is at {late} .* is of {D1}: .* generate it as of {late} or later"):
+        load(at_d1, loaded_d1)
     assert fingerprint(loaded_d1) == before
 
 
