@@ -160,8 +160,9 @@ def advance(
         since, until = end_of(state.as_of, state.as_of_time), end_of(day, at)
         if until < since:
             raise AquagenError(
-                f"--to {moment_label(day, at)} is before the database's as-of date {moment_label(state.as_of, state.as_of_time)}; "
-                "advance only moves forward (purge and load to go back)"
+                f"--to {moment_label(day, at)} is before the database's as-of date "
+                f"{moment_label(state.as_of, state.as_of_time)}; advance only moves forward "
+                "(to go back, load a snapshot of that date into another database)"
             )
         if until == since:
             return AdvanceResult(state.as_of, state.as_of, state.as_of_time, state.as_of_time)
