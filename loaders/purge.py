@@ -41,6 +41,7 @@ from psycopg import sql
 import schemas
 from aquagen import words
 from aquagen.errors import AquagenError
+from aquagen.profiles.aquamind_8f2ab39.feedstock import WRITTEN_OFF
 
 from .catalog import database_profile
 from .rows import not_among, one
@@ -324,9 +325,10 @@ class Doomed:
             sql.SQL(
                 "UPDATE {} s SET quantity_kg = s.quantity_kg + t.back, "
                 "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
-                "FROM (SELECT id, SUM(back) FILTER (WHERE drawn) AS back, bool_or(drawn AND from_end = 1) AS last_drawn, "
+                "FROM (SELECT id, CASE WHEN bool_or(written_off) THEN 0 ELSE SUM(back) FILTER (WHERE drawn) END AS back, "
+                "             bool_or(drawn AND from_end = 1) AS last_drawn, "
                 "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
-                "      FROM {} GROUP BY id) t WHERE t.id = s.id"
+                "      FROM {} GROUP BY id) t WHERE t.id = s.id AND (t.back <> 0 OR t.last_drawn)"
             ).format(target, rows)
         ).rowcount
 
@@ -385,7 +387,9 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
     or area holds one batch at a time, so (site, time) names the feeding's batch.
     Those rows go, and each lot gets back what they drew: its later history rows
     and the lot itself hold that much more (the lot's updated_at follows its last
-    remaining history row).
+    remaining history row). A lot's write-off at its expiry is never a draw (it may fall on a
+    feeding's minute), and it holds nothing after it: from its write-off on, a lot's rows keep
+    their quantity, so the write-off takes what is given back.
     """
     if not _STOCK_TABLES <= d.g.tables:
         return
@@ -408,8 +412,10 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
                 "SELECT h.history_id, h.id FROM public.inventory_historicalfeedcontainerstock h "
                 "JOIN public.infrastructure_feedcontainer fc ON fc.id = h.feed_container_id "
                 "JOIN {} p ON p.t = h.history_date AND p.site = COALESCE(fc.hall_id, -fc.area_id) "
-                "WHERE h.history_type = '~' AND {}"
-            ).format(s.table("_purge_feed_times"), not_among(sql.SQL("h.id"), overwritten)),
+                "WHERE h.history_type = '~' AND h.history_change_reason IS DISTINCT FROM {off} AND {}"
+            ).format(
+                s.table("_purge_feed_times"), not_among(sql.SQL("h.id"), overwritten), off=sql.Literal(WRITTEN_OFF)
+            ),
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(s.table("_purge_draws")))
@@ -418,18 +424,20 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
         s.create(
             s.table("_purge_lot_rows"),
             sql.SQL(
-                "SELECT history_id, id, drawn, back, updated_at, "
-                "       quantity_kg + SUM(COALESCE(back, 0)) OVER (PARTITION BY id ORDER BY history_date, history_id "
-                "                                                  ROWS UNBOUNDED PRECEDING) AS new_kg, "
+                "SELECT history_id, id, drawn, back, updated_at, written_off, "
+                "       quantity_kg + CASE WHEN written_off THEN 0 ELSE SUM(COALESCE(back, 0)) OVER (PARTITION BY id "
+                "                   ORDER BY history_date, history_id ROWS UNBOUNDED PRECEDING) END AS new_kg, "
                 "       row_number() OVER (PARTITION BY id ORDER BY history_date DESC, history_id DESC) AS from_end "
                 "FROM (SELECT h.history_id, h.id, h.history_date, h.quantity_kg, h.updated_at, "
                 "             d.history_id IS NOT NULL AS drawn, "
                 "             CASE WHEN d.history_id IS NOT NULL THEN LAG(h.quantity_kg) OVER (PARTITION BY h.id "
-                "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back "
+                "                  ORDER BY h.history_date, h.history_id) - h.quantity_kg END AS back, "
+                "             bool_or(COALESCE(h.history_change_reason = {off}, false)) OVER (PARTITION BY h.id "
+                "                  ORDER BY h.history_date, h.history_id ROWS UNBOUNDED PRECEDING) AS written_off "
                 "      FROM public.inventory_historicalfeedcontainerstock h "
                 "      LEFT JOIN {d} d ON d.history_id = h.history_id "
                 "      WHERE h.id IN (SELECT id FROM {d})) z"
-            ).format(d=s.table("_purge_draws")),
+            ).format(d=s.table("_purge_draws"), off=sql.Literal(WRITTEN_OFF)),
         )
     )
     d.draws, d.lots = conn.execute(

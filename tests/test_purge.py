@@ -143,3 +143,29 @@ def test_purge_refuses_bad_input_in_one_line(fleet_db, args, message):
     assert r.returncode == 2 and r.stderr.startswith("error: ") and message in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert fingerprint(dsn) == before
+
+
+def test_a_lot_written_off_at_its_expiry_stays_written_off(pg_admin, lifecycle_db):
+    """A purge gives a lot back what the purged feedings drew, but a lot written off at its expiry keeps its
+    write-off and holds nothing after it: the write-off takes the feed given back (14 such lots of this
+    fleet came back holding feed, and a write-off at a feeding's minute went as if it were a draw)."""
+    from .conftest import cloned
+
+    written_off = (
+        "SELECT DISTINCT id FROM inventory_historicalfeedcontainerstock "
+        "WHERE history_change_reason = 'Expired: written off'"
+    )
+    with cloned(pg_admin, lifecycle_db) as dsn:
+        with psycopg.connect(dsn) as c:
+            lots = [r[0] for r in c.execute(written_off).fetchall()]
+        assert len(lots) > 100
+        assert "inventory_feedcontainerstock" in purge(dsn, all=True).restored
+        with psycopg.connect(dsn) as c:
+            assert sorted(r[0] for r in c.execute(written_off).fetchall()) == sorted(lots)
+            held = c.execute(
+                "SELECT count(*) FROM inventory_feedcontainerstock WHERE id = ANY(%s) AND quantity_kg > 0", (lots,)
+            ).fetchone()[0]
+        assert held == 0
+        # nothing else fails: a lot the purged feedings emptied before its expiry has no write-off to take
+        # its feed back (README, Purge: the known gap)
+        assert set(failed_checks(dsn)) <= {"lots still holding feed after their expiry date"}
