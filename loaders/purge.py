@@ -325,7 +325,8 @@ class Doomed:
             sql.SQL(
                 "UPDATE {} s SET quantity_kg = s.quantity_kg + t.back, "
                 "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
-                "FROM (SELECT id, CASE WHEN bool_or(written_off) THEN 0 ELSE SUM(back) FILTER (WHERE drawn) END AS back, "
+                "FROM (SELECT id, "
+                "             CASE WHEN bool_or(written_off) THEN 0 ELSE SUM(back) FILTER (WHERE drawn) END AS back, "
                 "             bool_or(drawn AND from_end = 1) AS last_drawn, "
                 "             (array_agg(updated_at ORDER BY from_end) FILTER (WHERE NOT drawn))[1] AS kept_updated_at "
                 "      FROM {} GROUP BY id) t WHERE t.id = s.id AND (t.back <> 0 OR t.last_drawn)"
