@@ -572,6 +572,11 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
         click.echo(
             f"  {n:>12,}  {name} rows {'would get' if r.dry_run else 'got'} back the feed the purged feedings drew"
         )
+    if r.written_off:
+        click.echo(
+            f"  {r.written_off:>12,}  of those lots {'would be' if r.dry_run else 'were'} written off at their expiry"
+            " (the feed given back would be past it)"
+        )
     for name, n in sorted(r.reset.items()):
         click.echo(f"  {n:>12,}  {name} rows {'would be ' if r.dry_run else ''}reset to their initial values")
     click.echo("kept (unchanged): " + ", ".join(f"{name} {n:,}" for name, n in r.preserved.items() if n))

@@ -30,6 +30,7 @@ counts are exact.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -41,9 +42,12 @@ from psycopg import sql
 import schemas
 from aquagen import words
 from aquagen.errors import AquagenError
+from aquagen.model.inventory import WRITE_OFF_HOUR
 from aquagen.profiles.aquamind_8f2ab39.feedstock import WRITTEN_OFF
+from aquagen.tables.cut import end_of
 
 from .catalog import database_profile
+from .loadlog import farm_moment
 from .rows import not_among, one
 from .session import connect, exclusive
 
@@ -61,6 +65,7 @@ class PurgeResult:
     dry_run: bool
     restored: dict[str, int] = field(default_factory=dict)  # stock lots given back the purged feedings' feed
     seconds: float = 0.0
+    written_off: int = 0  # of those lots, written off at their expiry (they would hold feed past it)
 
     @property
     def total(self) -> int:
@@ -229,9 +234,10 @@ _STOCK_TABLES = {
     "infrastructure_feedcontainer",
     "infrastructure_container",
     "inventory_feedingevent",
+    "inventory_feedpurchase",
 }
 LOT_HISTORY = "inventory_historicalfeedcontainerstock"
-STOCK_SETS = ("_purge_feed_times", "_purge_draws", "_purge_lot_rows")
+STOCK_SETS = ("_purge_feed_times", "_purge_draws", "_purge_lot_rows", "_purge_write_offs")
 
 
 def _owned(g: _Graph, order: list[str]) -> list[str]:
@@ -264,6 +270,7 @@ class Doomed:
     stock: bool = False  # the stock sets made (``STOCK_SETS``)
     draws: int = 0  # the lots' '~' history rows the purged feedings caused
     lots: int = 0  # the lots they drew from
+    write_offs: int = 0  # of those, the lots given back feed they would hold past their expiry
 
     @property
     def tables(self) -> list[str]:
@@ -306,7 +313,8 @@ class Doomed:
 
     def give_back(self, conn: psycopg.Connection, t: str, schema: str = "public") -> int:
         """In ``schema``'s ``t`` (the lots or their history), what the purged feedings drew given back
-        (``_restore_stock``); returns the lots given feed back or the draws deleted."""
+        (``_stock_draws``), and the lots it would leave holding feed past their expiry written off;
+        returns the lots given feed back, or the history rows gone (the draws less the write-offs)."""
         if not self.draws or t not in (LOTS, LOT_HISTORY):
             return 0
         rows, draws = self.sets.table("_purge_lot_rows"), self.sets.table("_purge_draws")
@@ -318,10 +326,32 @@ class Doomed:
                     "AND NOT r.drawn AND r.new_kg <> h.quantity_kg"
                 ).format(target, rows)
             )
-            return conn.execute(
+            gone = conn.execute(
                 sql.SQL("DELETE FROM {} h USING {} d WHERE d.history_id = h.history_id").format(target, draws)
             ).rowcount
-        return conn.execute(
+            if self.write_offs:  # each lot's last kept row, at its write-off
+                columns = sorted(self.g.columns[t])
+                changed = {
+                    "history_id": sql.SQL("w.history_id"),
+                    "history_date": sql.SQL("w.at"),
+                    "updated_at": sql.SQL("w.at"),
+                    "quantity_kg": sql.SQL("0"),
+                    "history_type": sql.Literal("~"),
+                    "history_change_reason": sql.Literal(WRITTEN_OFF),
+                }
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} h JOIN {} w ON w.kept = h.history_id"
+                    ).format(
+                        target,
+                        sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        sql.SQL(", ").join(changed.get(c, sql.SQL("h.{}").format(sql.Identifier(c))) for c in columns),
+                        target,
+                        self.sets.table("_purge_write_offs"),
+                    )
+                )
+            return gone - self.write_offs  # the rows that went, net
+        given = conn.execute(
             sql.SQL(
                 "UPDATE {} s SET quantity_kg = s.quantity_kg + t.back, "
                 "updated_at = CASE WHEN t.last_drawn THEN t.kept_updated_at ELSE s.updated_at END "
@@ -332,6 +362,13 @@ class Doomed:
                 "      FROM {} GROUP BY id) t WHERE t.id = s.id AND (t.back <> 0 OR t.last_drawn)"
             ).format(target, rows)
         ).rowcount
+        if self.write_offs:
+            conn.execute(
+                sql.SQL("UPDATE {} s SET quantity_kg = 0, updated_at = w.at FROM {} w WHERE w.id = s.id").format(
+                    target, self.sets.table("_purge_write_offs")
+                )
+            )
+        return given
 
 
 def doomed(
@@ -356,16 +393,16 @@ def doomed(
 
 def purge_batches(
     conn: psycopg.Connection, batch_ids: Iterable[int], restore_stock: bool = True
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int], int]:
     """Delete every row of these batches inside the caller's transaction; returns (rows
-    deleted per table, rows restored per table). A dry run is this, rolled back.
+    deleted per table, rows restored per table, lots written off). A dry run is this, rolled back.
 
     With ``restore_stock`` the stock-lot decrements their feedings caused go too and the
-    lots get that feed back (see ``_stock_draws``).
+    lots get that feed back (see ``_stock_draws``), written off at their expiry if it has passed.
     """
     batch_ids = sorted(set(int(i) for i in batch_ids))
     if not batch_ids:
-        return {}, {}
+        return {}, {}, 0
     d = doomed(conn, batch_ids, Sets(), restore_stock)
     out: dict[str, int] = {}
     restored: dict[str, int] = {}
@@ -377,7 +414,7 @@ def purge_batches(
         out[t] = out.get(t, 0) + d.delete(conn, t)
     drop = [d.sets.name(t) for t in d.sizes] + [d.sets.table(t) for t in STOCK_SETS if d.stock]
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(drop)))
-    return {k: v for k, v in out.items() if v}, {k: v for k, v in restored.items() if v}
+    return {k: v for k, v in out.items() if v}, {k: v for k, v in restored.items() if v}, d.write_offs
 
 
 def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
@@ -441,9 +478,42 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
             ).format(d=s.table("_purge_draws"), off=sql.Literal(WRITTEN_OFF)),
         )
     )
+    # a lot given back feed it would still hold at its expiry is written off then (model.inventory: at
+    # noon UTC on its expiry date), if that is before the farm's moment: a '~' row to 0 kg. It takes
+    # the history_id of the lot's last removed draw (one exists: the lot held nothing before), not a
+    # new one from the sequence, which a load swapping staged tables in numbers its own rows past.
+    moment = farm_moment(conn)
+    end = (
+        sql.Literal(end_of(*moment))
+        if moment
+        else sql.SQL("(SELECT max(history_date) + interval '1 microsecond' FROM public.{})").format(
+            sql.Identifier(LOT_HISTORY)
+        )
+    )
+    conn.execute(
+        s.create(
+            s.table("_purge_write_offs"),
+            sql.SQL(
+                "SELECT r.id, r.history_id AS kept, "
+                "       (SELECT max(history_id) FROM {d} d WHERE d.id = r.id) AS history_id, "
+                "       (p.expiry_date + {noon}) AT TIME ZONE 'UTC' AS at "
+                "FROM (SELECT DISTINCT ON (id) id, history_id, new_kg, written_off FROM {rows} "
+                "      WHERE NOT drawn ORDER BY id, from_end) r "
+                "JOIN public.{lots} s ON s.id = r.id JOIN public.inventory_feedpurchase p ON p.id = s.feed_purchase_id "
+                "WHERE NOT r.written_off AND r.new_kg > 0 AND (p.expiry_date + {noon}) AT TIME ZONE 'UTC' < {end}"
+            ).format(
+                d=s.table("_purge_draws"),
+                rows=s.table("_purge_lot_rows"),
+                lots=sql.Identifier(LOTS),
+                noon=sql.Literal(dt.time(WRITE_OFF_HOUR)),
+                end=end,
+            ),
+        )
+    )
     d.draws, d.lots = conn.execute(
         sql.SQL("SELECT count(*), count(DISTINCT id) FROM {}").format(s.table("_purge_draws"))
     ).fetchone()
+    d.write_offs = one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(s.table("_purge_write_offs"))))[0]
 
 
 def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple[int, int]:
@@ -569,7 +639,7 @@ def purge(
                 chosen = _choose(conn, batch_ids, batch_names, all)
                 keep = preserved_tables(conn, reset_inventory)
                 before = _counts(conn, keep)
-                deleted, restored = purge_batches(conn, [i for i, _ in chosen])
+                deleted, restored, written_off = purge_batches(conn, [i for i, _ in chosen])
                 reset: dict[str, int] = {}
                 if reset_inventory:
                     gone, reset = restore_initial_inventory(conn)
@@ -586,7 +656,7 @@ def purge(
             pass
         except psycopg.Error as e:
             raise AquagenError(f"purge failed and was rolled back: {' '.join(str(e).split())}") from None
-    return PurgeResult(chosen, deleted, reset, after, dry_run, restored, time.perf_counter() - start)
+    return PurgeResult(chosen, deleted, reset, after, dry_run, restored, time.perf_counter() - start, written_off)
 
 
 class _DryRun(Exception):
