@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -32,7 +33,7 @@ import polars as pl
 import psycopg
 
 import schemas
-from aquagen import killpoints
+from aquagen import killpoints, words
 from aquagen.errors import AquagenError
 from aquagen.profiles import Profile
 from aquagen.run.ahead import Ahead, Window, ahead
@@ -136,6 +137,28 @@ def _state(conn: psycopg.Connection) -> _State:
     return _State(meta, *moment_of(meta["arguments"]), {t: Segments.from_json(s) for t, s in (segments or {}).items()})
 
 
+def _loaded_batches(conn: psycopg.Connection) -> list[str]:
+    """The batches the latest load brought (an advance's log row lists none)."""
+    row = conn.execute(
+        f"SELECT batches FROM public.{LOAD_LOG} WHERE meta IS NOT NULL AND mode IS DISTINCT FROM 'advanced' "
+        "ORDER BY loaded_at DESC LIMIT 1"
+    ).fetchone()
+    return list(row[0] or []) if row else []
+
+
+def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str]) -> None:
+    """Refuse to advance a database that lacks batches of its farm (purged): the farm's new rows
+    reference them, and its feed lots draw for their feedings."""
+    have = {name for (name,) in conn.execute("SELECT batch_number FROM public.batch_batch")}
+    missing = sorted(set(farm_batches) - have)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise AquagenError(
+            f"the database lacks {words.count(len(missing), 'batch')} of its farm ({shown}: purged?) and advance "
+            "moves the whole farm on; purge --all --reset-inventory and load a snapshot of the later date instead"
+        )
+
+
 def advance(
     dsn: str,
     to: dt.date | dt.datetime | None = None,
@@ -166,6 +189,7 @@ def advance(
             )
         if until == since:
             return AdvanceResult(state.as_of, state.as_of, state.as_of_time, state.as_of_time)
+        _refuse_purged(conn, _loaded_batches(conn))  # before the farm ahead: it may take minutes
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
@@ -176,6 +200,7 @@ def advance(
         )
         t1 = time.perf_counter()
         win = farm.window(since, until)
+        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series())
         t2 = time.perf_counter()
         try:
             with conn.transaction():

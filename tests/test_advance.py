@@ -237,6 +237,26 @@ def test_an_earlier_snapshot_is_refused_once_the_farm_moved_on(loaded_d1, farm_c
     assert fingerprint(loaded_d1) == before
 
 
+def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache):
+    """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
+    advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
+    the log lists no batches, from the farm itself), the database left as it was."""
+    with psycopg.connect(loaded_d1) as c:
+        name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
+    purge(loaded_d1, batch_names=[name])
+    before = fingerprint(loaded_d1)
+    args = ["advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--cache", farm_cache]
+    for log_lists_it in (True, False):
+        if not log_lists_it:
+            with psycopg.connect(loaded_d1) as c:
+                c.execute(f"UPDATE {LOAD_LOG} SET batches = NULL")
+            before = fingerprint(loaded_d1)
+        r = run_cli(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (r.stdout, r.stderr)
+        assert f"lacks 1 batch of its farm ({name}: purged?)" in r.stderr and "--reset-inventory" in r.stderr
+        assert fingerprint(loaded_d1) == before
+
+
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
     with psycopg.connect(loaded_d1) as c:  # a feeding someone entered in the UI, with the next id
         c.execute(
