@@ -85,7 +85,7 @@ def loaded_d1(template_d1, pg_admin):
         c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_admin, farm_cache):
+def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path_factory, loaded_d1, pg_admin, farm_cache):
     middle = D1 + dt.timedelta(days=6)
     first = advance(loaded_d1, middle, cache=farm_cache)
     assert first.rows and first.updated.get("batch_batchcontainerassignment") and not first.moved
@@ -101,7 +101,7 @@ def test_advance_equals_a_fresh_load_at_the_later_date(tmp_path, loaded_d1, pg_a
     with psycopg.connect(pg_admin, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
     try:
-        load(generate(tmp_path / "d2", as_of=D2, **ARGS), fresh)
+        load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), fresh)
         got, want = contents(loaded_d1), contents(fresh)
         assert [n for n in want if got[n] != want[n]] == []
     finally:
@@ -237,10 +237,11 @@ def test_an_earlier_snapshot_is_refused_once_the_farm_moved_on(loaded_d1, farm_c
     assert fingerprint(loaded_d1) == before
 
 
-def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache):
+def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache, tmp_path_factory):
     """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
-    the log lists no batches, from the farm itself), the database left as it was."""
+    the log lists no batches, from the farm itself), the database left as it was. The way on it names
+    works: every batch purged with the feed inventory reset, a snapshot of a later date loads and advances."""
     with psycopg.connect(loaded_d1) as c:
         name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
     purge(loaded_d1, batch_names=[name])
@@ -255,6 +256,12 @@ def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (r.stdout, r.stderr)
         assert f"lacks 1 batch of its farm ({name}: purged?)" in r.stderr and "--reset-inventory" in r.stderr
         assert fingerprint(loaded_d1) == before
+    purge(loaded_d1, all=True, reset_inventory=True)
+    load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), loaded_d1)
+    assert advance(loaded_d1, D2 + dt.timedelta(days=1), cache=farm_cache).rows
+    with psycopg.connect(loaded_d1) as conn:
+        day = D2 + dt.timedelta(days=1)
+        assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, day)) if not r.ok] == []
 
 
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
