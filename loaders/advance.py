@@ -138,12 +138,24 @@ def _state(conn: psycopg.Connection) -> _State:
 
 
 def _loaded_batches(conn: psycopg.Connection) -> list[str]:
-    """The batches the latest load brought (an advance's log row lists none)."""
+    """The batches the latest load brought (an advance's log row lists none). Refused: a load that
+    skipped batches already there (--skip-existing) and moved the ids of the others past theirs, as
+    the one log row of the snapshot now says of all its rows: advance could not tell which of the
+    farm's rows moved."""
     row = conn.execute(
-        f"SELECT batches FROM public.{LOAD_LOG} WHERE meta IS NOT NULL AND mode IS DISTINCT FROM 'advanced' "
-        "ORDER BY loaded_at DESC LIMIT 1"
+        f"SELECT batches, skipped, id_segments FROM public.{LOAD_LOG} WHERE meta IS NOT NULL "
+        "AND mode IS DISTINCT FROM 'advanced' ORDER BY loaded_at DESC LIMIT 1"
     ).fetchone()
-    return list(row[0] or []) if row else []
+    if row is None:
+        return []
+    batches, skipped, segments = row
+    if skipped and segments:
+        raise AquagenError(
+            f"the database's last load skipped {words.count(len(skipped), 'batch')} already there (--skip-existing) "
+            "and numbered the others past them, which advance cannot follow; purge --all --reset-inventory and "
+            "load a snapshot of the later date instead"
+        )
+    return list(batches or [])
 
 
 def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str]) -> None:

@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
 
 from aquagen.check import validate
 from aquagen.errors import AquagenError
@@ -240,10 +241,12 @@ def test_an_earlier_snapshot_is_refused_once_the_farm_moved_on(loaded_d1, farm_c
 def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache, tmp_path_factory):
     """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
-    the log lists no batches, from the farm itself), the database left as it was. The way on it names
-    works: every batch purged with the feed inventory reset, a snapshot of a later date loads and advances."""
+    the log lists no batches, from the farm itself), the database left as it was; and so is the batch loaded
+    back with --skip-existing. The way on it names works: every batch purged with the feed inventory reset,
+    a snapshot of a later date loads and advances."""
     with psycopg.connect(loaded_d1) as c:
         name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
+        listed = c.execute(f"SELECT batches FROM {LOAD_LOG}").fetchone()[0]
     purge(loaded_d1, batch_names=[name])
     before = fingerprint(loaded_d1)
     args = ["advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--cache", farm_cache]
@@ -251,11 +254,19 @@ def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache
         if not log_lists_it:
             with psycopg.connect(loaded_d1) as c:
                 c.execute(f"UPDATE {LOAD_LOG} SET batches = NULL")
-            before = fingerprint(loaded_d1)
         r = run_cli(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (r.stdout, r.stderr)
         assert f"lacks 1 batch of its farm ({name}: purged?)" in r.stderr and "--reset-inventory" in r.stderr
         assert fingerprint(loaded_d1) == before
+    # loaded back with --skip-existing, its rows numbered past the other batch's: refused as well (advance
+    # would take the other batch's rows as moved too)
+    with psycopg.connect(loaded_d1) as c:  # the log's list back, as the load wrote it
+        c.execute(f"UPDATE {LOAD_LOG} SET batches = %s", (Jsonb(listed),))
+    load(shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS), loaded_d1, skip_existing=True)
+    before = fingerprint(loaded_d1)
+    r = run_cli(*args)
+    assert r.returncode == 2 and "last load skipped 1 batch already there (--skip-existing)" in r.stderr, r.stderr
+    assert fingerprint(loaded_d1) == before
     purge(loaded_d1, all=True, reset_inventory=True)
     load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), loaded_d1)
     assert advance(loaded_d1, D2 + dt.timedelta(days=1), cache=farm_cache).rows
