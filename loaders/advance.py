@@ -210,9 +210,9 @@ def advance(
             workers=workers,
             progress=progress,
         )
+        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series())
         t1 = time.perf_counter()
         win = farm.window(since, until)
-        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series())
         t2 = time.perf_counter()
         try:
             with conn.transaction():
