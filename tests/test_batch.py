@@ -198,7 +198,7 @@ def test_cli_batch_errors_write_nothing(tmp_path):
         "--eggs",
         "100000",
         "--geography",
-        "Faroe Islands",
+        "faroe",  # as a user may type it: the manifest names it as the application does
         "--station",
         "FI-FW-02",
         "--as-of",
@@ -209,6 +209,7 @@ def test_cli_batch_errors_write_nothing(tmp_path):
     assert r.returncode == 0, r.stderr
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     existing = [PlannedBatch.from_json(b) for b in Snapshot.open(out).manifest["planned_batches"]]
+    assert [b.geography for b in existing] == ["Faroe Islands"]
     free = station_conflict(
         existing, "FI-FW-02", dt.date(2024, 2, 1), batch_draw(42, 1, dt.date(2024, 2, 1), "Faroe Islands").calendar, 42
     )[1]

@@ -236,6 +236,21 @@ def test_planner_keeps_sites_apart_and_alternates_geographies():
         assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:]))
 
 
+def test_a_geography_is_named_as_a_user_types_it():
+    from aquagen.model.fleet import geography
+
+    for typed, name in [
+        ("Faroe Islands", "Faroe Islands"),
+        ("faroe", "Faroe Islands"),
+        (" FAROE  islands", "Faroe Islands"),
+    ]:
+        assert geography(typed).name == name
+    assert geography("scotland").name == geography("Scot").name == "Scotland"
+    for typed in ("Norway", "", "islands"):
+        with pytest.raises(AquagenError, match=f"unknown geography '{typed}'; valid: 'Scotland', 'Faroe Islands'"):
+            geography(typed)
+
+
 def test_planner_says_how_many_fit():
     with pytest.raises(AquagenError, match="does not fit|do not all start"):
         plan_fleet(400, dt.date(2023, 1, 1), 1, fleet_eggs(3), "Scotland", seed=3)

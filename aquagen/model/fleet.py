@@ -95,9 +95,14 @@ def area_conflict(
 
 
 def geography(name: str) -> D.Geography:
-    if name not in D.GEOGRAPHY_BY_NAME:
+    """The geography a user names: its name in any case, or the start of it ("faroe", "scot")."""
+    if name in D.GEOGRAPHY_BY_NAME:
+        return D.GEOGRAPHY_BY_NAME[name]
+    typed = " ".join(name.split()).casefold()
+    found = [g for n, g in D.GEOGRAPHY_BY_NAME.items() if typed and n.casefold().startswith(typed)]
+    if len(found) != 1:
         raise AquagenError(f"unknown geography {name!r}; valid: {', '.join(repr(g) for g in D.GEOGRAPHY_BY_NAME)}")
-    return D.GEOGRAPHY_BY_NAME[name]
+    return found[0]
 
 
 def _site(kind: str, name: str, geo: D.Geography, sites: list[tuple[int, D.Geography, str]]) -> str:

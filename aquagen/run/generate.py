@@ -29,6 +29,7 @@ from ..model.fleet import (
     plan_farm,
     plan_fleet,
 )
+from ..model.fleet import geography as fleet_geography
 from ..model.seeds import fleet_eggs
 from ..profiles import get
 from ..snapshot import (
@@ -454,6 +455,7 @@ def generate(
     date or a moment) and ``now`` (default the wall clock): see ``as_of_moment``."""
     n_batches = batches
     check_seed(seed)
+    geography = geography and fleet_geography(geography).name  # as the user may type it: 'faroe'
     if n_batches is not None and n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
@@ -578,6 +580,7 @@ def add_batch(
     unless ``as_of`` is given (then as ``generate``'s). The old snapshot stays until the new one is complete.
     """
     check_seed(seed)
+    geography = fleet_geography(geography).name
     check_date("--start-date", start_date)
     as_of_time: dt.time | None = None
     if as_of is not None:
