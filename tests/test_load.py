@@ -512,3 +512,22 @@ def test_replace_by_copies_moves_references_without_a_foreign_key(empty_db, tmp_
         assert database_profile(c) == cb
         results = validate.run(validate.DatabaseSource(c, AS_OF, cb))
     assert [r.check.name for r in results if not r.ok] == []
+
+
+def test_a_report_of_batches_not_yet_at_sea(fleet, fleet_db, tmp_path):
+    """The fleet's three batches are all in freshwater: every sea-area column of the report's queries is
+    NULL in the database, and still typed (by its SQL type: an internal error before); the report agrees
+    with the snapshot's."""
+    from polars.testing import assert_frame_equal
+
+    from aquagen.check import report
+    from aquagen.check.report import queries
+
+    r = run_cli("report", "--dsn", fleet_db[0], "--out", tmp_path / "freshwater.html")
+    assert r.returncode == 0 and ", 0 failed" in r.stdout, (r.stdout, r.stderr)
+    snap = report.SnapshotData(fleet, FLEET["as_of"])
+    with postgres.connect(fleet_db[0]) as conn:
+        db = report.DatabaseData(conn, "test", FLEET["as_of"])
+        a, b = queries.occupancy(snap), queries.occupancy(db)
+        assert a.height and a["kind"].to_list() == [0] * a.height  # halls only
+        assert_frame_equal(a.sort("batch_id", "site"), b.sort("batch_id", "site"))

@@ -40,6 +40,21 @@ def _floats(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(cs.decimal().cast(pl.Float64))
 
 
+# a database column's Polars type by its PostgreSQL type (numbers as the report charts them)
+_PG_TYPES: dict[str, pl.DataType] = {
+    "bool": pl.Boolean(),
+    "int2": pl.Int64(),
+    "int4": pl.Int64(),
+    "int8": pl.Int64(),
+    "float4": pl.Float64(),
+    "float8": pl.Float64(),
+    "numeric": pl.Float64(),
+    "date": pl.Date(),
+    "timestamptz": pl.Datetime("us", "UTC"),
+    "timestamp": pl.Datetime("us"),
+}
+
+
 def _date(d: dt.date) -> str:
     return f"DATE '{d.isoformat()}'"
 
@@ -143,7 +158,16 @@ class DatabaseData(ReportSource):
         rows = cur.fetchall()
         if not rows:
             return pl.DataFrame(schema={c: pl.Null for c in cols})
-        return _floats(pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None))
+        df = _floats(pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None))
+        # a column whose every value is NULL (no batch at sea yet: no sea area) takes its SQL type
+        types = {d.name: self.conn.adapters.types.get(d.type_code) for d in cur.description}
+        return df.cast(
+            {
+                c: _PG_TYPES.get(t.name, pl.String()) if t is not None else pl.String()
+                for c, t in types.items()
+                if df.schema[c] == pl.Null
+            }
+        )
 
     def columns(self, table: str) -> set[str]:
         rows = self.conn.execute(
