@@ -197,7 +197,9 @@ def _summary(snap) -> str:
     help="Days between batch starts (geographies alternate).",
 )
 @click.option(
-    "--geography", default=None, help="Put every batch in 'Scotland' or 'Faroe Islands'. [default: alternate]"
+    "--geography",
+    default=None,
+    help="Put every batch in 'Scotland' or 'Faroe Islands' (any case, or the start: faroe). [default: alternate]",
 )
 @_workers_option("Worker processes; the output is the same for any number.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command (kept in OUT.partial).")
@@ -302,7 +304,7 @@ def generate(
 @cli.command()
 @click.option("--start-date", type=DATE, required=True, help="Day the eggs are laid in Hall A.")
 @click.option("--eggs", type=int, required=True, help="Initial egg count, e.g. 3500000.")
-@click.option("--geography", required=True, help="'Scotland' or 'Faroe Islands'.")
+@click.option("--geography", required=True, help="'Scotland' or 'Faroe Islands' (any case, or the start: faroe).")
 @click.option("--station", default=None, help="Freshwater station, e.g. FI-FW-01. [default: first one free]")
 @click.option("--sea-area", default=None, help="Sea area, e.g. FI-SEA-01. [default: first one free]")
 @click.option("--batch-name", default=None, help="Batch number. [default: <FI|SCO>-<year>-<NNN>]")
