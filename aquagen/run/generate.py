@@ -63,6 +63,7 @@ from .shards import (
     feed_files,
     feed_sites,
     first_file,
+    forget_batches,
     gather,
     master_shard,
     small_files,
@@ -254,7 +255,7 @@ def _build_locked(
                     [(f"write-{pb.shard:05d}", write_batch, (job, pb, first_file(pb.shard))) for pb in planned],
                 ),
             ).values()
-            job.work.rm("local")  # every batch is written: their kept tables are done with (work disk stays bounded)
+            forget_batches(job)
         # the feed sites, idle ones too (without batches, every one): their initial lots expire. The idle
         # ones (no feeding event up to the horizon) in one task when the profile builds them at once
         sites = feed_sites(job)

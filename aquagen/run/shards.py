@@ -361,6 +361,20 @@ def _kept_file(part: str) -> str:
     return f"local/{part}.arrows"
 
 
+BATCH_PART = "batch-"  # a batch's part: its kept file, its part files
+
+
+def _batch_part(pb: PlannedBatch) -> str:
+    return f"{BATCH_PART}{pb.shard:05d}"
+
+
+def forget_batches(job: Job) -> None:
+    """Every batch is written: their kept tables are done with (work disk stays bounded). Only theirs: a
+    resumed run passes here again after feed sites kept theirs for their write pass."""
+    for rel in job.work.glob(f"local/{BATCH_PART}*"):
+        job.work.rm(rel)
+
+
 def _read_kept(job: Job, part: str) -> dict[str, pl.DataFrame]:
     """A shard's local file of ``_keep``, by table: each memory-mapped on its own, without a copy (its
     pages are let go with the table, as the shard writes its tables one by one); a history frame's
@@ -480,7 +494,7 @@ def build_batch(job: Job, pb: PlannedBatch) -> pl.DataFrame:
         ahead = {name: built.pop(name) for name in p.feedings if name in built}
         frames = cut(built, job.cut_at, p.name, p.mutable, p.booked, p.unbooked)
         frames |= cut(ahead, job.horizon, p.name, p.mutable)
-    _keep(job, f"batch-{pb.shard:05d}", frames)
+    _keep(job, _batch_part(pb), frames)
     return ids.counts(_day(job.horizon))
 
 
@@ -488,7 +502,7 @@ def write_batch(job: Job, pb: PlannedBatch, first: str) -> Written:
     """The batch's rows up to the as-of date as part files; its feeding events (up to the
     horizon) into the work folder, by feed container. ``first``: its ``first_file``."""
     p = job.profile
-    part = f"batch-{pb.shard:05d}"
+    part = _batch_part(pb)
     frames = _kept(job, part, _first(job, first))  # cut at the as-of moment but the feedings (``build_batch``)
     feedings_table, history_table = p.feedings
     if feedings_table in frames:
