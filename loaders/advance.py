@@ -137,7 +137,15 @@ def _state(conn: psycopg.Connection) -> _State:
     return _State(meta, *moment_of(meta["arguments"]), {t: Segments.from_json(s) for t, s in (segments or {}).items()})
 
 
-def _loaded_batches(conn: psycopg.Connection) -> list[str]:
+def _way_on(state: _State) -> str:
+    """What to do instead of advancing a database whose farm advance cannot follow (both ways tested)."""
+    return (
+        f"load a snapshot of this farm as of {moment_label(state.as_of, state.as_of_time)} with --replace first "
+        "(every batch then comes from it), or purge --all --reset-inventory and load one of the later date"
+    )
+
+
+def _loaded_batches(conn: psycopg.Connection, state: _State) -> list[str]:
     """The batches the latest load brought (an advance's log row lists none). Refused: a load that
     skipped batches already there (--skip-existing) and moved the ids of the others past theirs, as
     the one log row of the snapshot now says of all its rows: advance could not tell which of the
@@ -152,13 +160,12 @@ def _loaded_batches(conn: psycopg.Connection) -> list[str]:
     if skipped and segments:
         raise AquagenError(
             f"the database's last load skipped {words.count(len(skipped), 'batch')} already there (--skip-existing) "
-            "and numbered the others past them, which advance cannot follow; purge --all --reset-inventory and "
-            "load a snapshot of the later date instead"
+            f"and numbered the others past them, which advance cannot follow; {_way_on(state)}"
         )
     return list(batches or [])
 
 
-def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str]) -> None:
+def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str], state: _State) -> None:
     """Refuse to advance a database that lacks batches of its farm (purged): the farm's new rows
     reference them, and its feed lots draw for their feedings."""
     have = {name for (name,) in conn.execute("SELECT batch_number FROM public.batch_batch")}
@@ -167,7 +174,7 @@ def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str]) -> Non
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise AquagenError(
             f"the database lacks {words.count(len(missing), 'batch')} of its farm ({shown}: purged?) and advance "
-            "moves the whole farm on; purge --all --reset-inventory and load a snapshot of the later date instead"
+            f"moves the whole farm on; {_way_on(state)}"
         )
 
 
@@ -201,7 +208,7 @@ def advance(
             )
         if until == since:
             return AdvanceResult(state.as_of, state.as_of, state.as_of_time, state.as_of_time)
-        _refuse_purged(conn, _loaded_batches(conn))  # before the farm ahead: it may take minutes
+        _refuse_purged(conn, _loaded_batches(conn, state), state)  # before the farm ahead: it may take minutes
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
@@ -210,7 +217,7 @@ def advance(
             workers=workers,
             progress=progress,
         )
-        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series())
+        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series(), state)
         t1 = time.perf_counter()
         win = farm.window(since, until)
         t2 = time.perf_counter()

@@ -248,7 +248,8 @@ def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache
     """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
     the log lists no batches, from the farm itself), the database left as it was; and so is the batch loaded
-    back with --skip-existing. (The way on it names: ``test_an_earlier_snapshot_is_refused_once_the_farm_moved_on``.)"""
+    back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (here), or every
+    batch purged and a later one loaded (``test_an_earlier_snapshot_is_refused_once_the_farm_moved_on``)."""
     with psycopg.connect(loaded_d1) as c:
         name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
         listed = c.execute(f"SELECT batches FROM {LOAD_LOG}").fetchone()[0]
@@ -267,9 +268,17 @@ def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache
     # would take the other batch's rows as moved too)
     with psycopg.connect(loaded_d1) as c:  # the log's list back, as the load wrote it
         c.execute(f"UPDATE {LOAD_LOG} SET batches = %s", (Jsonb(listed),))
-    load(shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS), loaded_d1, skip_existing=True)
+    at_d1 = shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS)
+    load(at_d1, loaded_d1, skip_existing=True)
     r = run_cli(*args)
     assert r.returncode == 2 and "last load skipped 1 batch already there (--skip-existing)" in r.stderr, r.stderr
+    assert f"load a snapshot of this farm as of {D1} with --replace first" in r.stderr
+    # the way back it names: the snapshot loaded again with --replace, every batch from it, advances
+    assert sorted(load(at_d1, loaded_d1, replace=True).replaced_batches) == sorted(listed)
+    later = D1 + dt.timedelta(days=2)
+    assert advance(loaded_d1, later, cache=farm_cache).rows
+    with psycopg.connect(loaded_d1) as conn:
+        assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok] == []
 
 
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
