@@ -344,6 +344,23 @@ def test_an_interrupted_run_of_an_earlier_work_format_is_not_resumed(tmp_path):
     assert progress.read_bytes() == before and not out.exists()
 
 
+def test_resume_with_force_starts_over_what_it_cannot_continue(reference, older, tmp_path):
+    """``--resume --force`` (the command a user reruns with --resume after a killed --force run): a complete
+    snapshot of other arguments, or an interrupted run it cannot read, is replaced as --force says. Both
+    were refused asking for --force, which the command had."""
+    out = tmp_path / "snap"
+    shutil.copytree(older, out)
+    err = _one_line(run_cli(*GEN, "--out", out, "--resume"))
+    assert "holds a complete snapshot of other arguments" in err and "--force" in err, err
+    assert run_cli(*GEN, "--out", out, "--resume", "--force").returncode == 0
+    _same(out, reference)
+    partial = Path(f"{out}.partial")
+    partial.mkdir()
+    (partial / "progress.json").write_text(json.dumps({"meta": {"seed": 3}}) + "\n")  # an earlier work format
+    assert run_cli(*GEN, "--out", out, "--resume", "--force").returncode == 0
+    _same(out, reference)
+
+
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "snap"
     with locked(out):

@@ -204,21 +204,25 @@ def _build_locked(
     if target.local is not None:
         assert work.local is not None  # the sibling of a local folder is local
         recover(work.local, target.local)  # a publish killed half-way is finished first
+        # with --force, a run of other arguments is replaced (resumed: nothing of theirs to continue)
         if resume and not replace_ok and not work.exists() and (target.local / MANIFEST).is_file():
             snap = Snapshot.open(target.local)
-            if _meta_of(snap.manifest) != wanted:
+            if _meta_of(snap.manifest) == wanted:
+                snap.status = "complete"
+                return snap
+            if not force:
                 raise AquagenError(
                     f"{out} holds a complete snapshot of other arguments "
                     f"({snap.manifest['arguments']}); "
                     "pass --force to replace it"
                 )
-            snap.status = "complete"
-            return snap
         if resume and work.exists() and (work.local / MANIFEST).is_file():  # killed while publishing
-            if _meta_of(json.loads((work.local / MANIFEST).read_text())) != wanted:
+            if _meta_of(json.loads((work.local / MANIFEST).read_text())) == wanted:
+                finish(work.local, target.local)
+                return Snapshot.open(target.local)
+            if not force:
                 raise AquagenError(f"{work.url} holds a finished run of other arguments; pass --force to start over")
-            finish(work.local, target.local)
-            return Snapshot.open(target.local)
+            work.rm()
     if target.exists() and target.fs.ls(target.path()) and not (force or replace_ok):
         raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
@@ -234,7 +238,7 @@ def _build_locked(
     # at most a worker a batch: the feed sites and the gathering of one batch's rows are too little work
     # for a pool (each worker imports Polars, NumPy and aquagen)
     pool = min(workers, max(1, len(planned)))
-    run = Runner(job, meta, pool, progress or Progress(), resume, scheduler, connect_timeout)
+    run = Runner(job, meta, pool, progress or Progress(), resume, scheduler, connect_timeout, force=force)
     written: list[Written] = []
     try:
         run.start_workers()  # they start up while this process makes the master data

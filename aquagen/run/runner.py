@@ -195,16 +195,25 @@ class Runner:
         resume: bool,
         scheduler: str | None = None,
         connect_timeout: float = 10.0,
+        force: bool = False,
     ):
         self.job, self.progress = job, progress
         self.state = {"meta": json.loads(json.dumps(meta, default=str)), "done": {}}
+        saved = None
         if resume and job.root.exists(self.PROGRESS):
-            saved = self._read()
-            if saved["meta"] != self.state["meta"]:
-                raise AquagenError(
-                    f"{job.root.url} holds an interrupted run with other arguments "
-                    f"({saved['meta']['arguments']}); rerun those or pass --force to start over"
-                )
+            try:
+                saved = self._read()
+                if saved["meta"] != self.state["meta"]:
+                    raise AquagenError(
+                        f"{job.root.url} holds an interrupted run with other arguments "
+                        f"({saved['meta']['arguments']}); rerun those or pass --force to start over"
+                    )
+            except AquagenError:
+                if not force:
+                    raise
+                job.root.rm()  # --resume --force: what cannot be continued is started over
+                saved = None
+        if saved is not None:
             self.state = saved
         else:
             header = {"meta": self.state["meta"], "work": self.WORK_FORMAT}
