@@ -224,38 +224,21 @@ def test_zero_days_is_a_no_op_and_going_back_is_refused(loaded_d1, farm_cache):
     assert fingerprint(loaded_d1) == before
 
 
-def test_an_earlier_snapshot_is_refused_once_the_farm_moved_on(loaded_d1, farm_cache, tmp_path_factory):
-    """Advanced, then emptied of batches: the snapshot of the earlier date is refused in one line (its sensors
-    and feed stock would go back under the later weather), the database left as it was; the date it is at
-    is named, as --as-of takes it. A snapshot of a later date loads, and the farm advances from it (the
-    way on that advance names when batches were purged)."""
-    advance(loaded_d1, D1 + dt.timedelta(days=2), cache=farm_cache)
-    purge(loaded_d1, all=True, reset_inventory=True)
-    before = fingerprint(loaded_d1)
-    at_d1 = shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS)
-    late = (D1 + dt.timedelta(days=2)).isoformat()
-    with pytest.raises(AquagenError, match=f"farm is at {late} .* is of {D1}: .* generate it as of {late} or later"):
-        load(at_d1, loaded_d1)
-    assert fingerprint(loaded_d1) == before
-    load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), loaded_d1)
-    later = D2 + dt.timedelta(days=1)
-    assert advance(loaded_d1, later, cache=farm_cache).rows
-    with psycopg.connect(loaded_d1) as conn:
-        assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok] == []
-
-
-def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache, tmp_path_factory):
+def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_path_factory):
     """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
     the log lists no batches, from the farm itself), the database left as it was; and so is the batch loaded
-    back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (here), or every
-    batch purged and a later one loaded (``test_an_earlier_snapshot_is_refused_once_the_farm_moved_on``)."""
+    back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (it advances),
+    or every batch purged and a snapshot of a later date loaded (it advances); a snapshot of the earlier
+    date is refused then, in one line naming the date the farm is at (its sensors and feed stock would go
+    back under the later weather)."""
     with psycopg.connect(loaded_d1) as c:
         name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
         listed = c.execute(f"SELECT batches FROM {LOAD_LOG}").fetchone()[0]
     purge(loaded_d1, batch_names=[name])
     before = fingerprint(loaded_d1)
-    args = ["advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--cache", farm_cache]
+    two_days = D1 + dt.timedelta(days=2)
+    args = ["advance", "--dsn", loaded_d1, "--to", str(two_days), "--cache", farm_cache]
     for log_lists_it in (True, False):
         if not log_lists_it:
             with psycopg.connect(loaded_d1) as c:
@@ -273,9 +256,20 @@ def test_a_database_missing_batches_of_its_farm_is_refused(loaded_d1, farm_cache
     r = run_cli(*args)
     assert r.returncode == 2 and "last load skipped 1 batch already there (--skip-existing)" in r.stderr, r.stderr
     assert f"load a snapshot of this farm as of {D1} with --replace first" in r.stderr
-    # the way back it names: the snapshot loaded again with --replace, every batch from it, advances
+    # the first way on: the snapshot loaded again with --replace, every batch from it
     assert sorted(load(at_d1, loaded_d1, replace=True).replaced_batches) == sorted(listed)
-    later = D1 + dt.timedelta(days=2)
+    assert advance(loaded_d1, two_days, cache=farm_cache).rows
+    # the other: every batch purged with the inventory reset, then a snapshot of a later date (an earlier one
+    # is refused)
+    purge(loaded_d1, all=True, reset_inventory=True)
+    before = fingerprint(loaded_d1)
+    with pytest.raises(
+        AquagenError, match=f"farm is at {two_days} .* is of {D1}: .* generate it as of {two_days} or later"
+    ):
+        load(at_d1, loaded_d1)
+    assert fingerprint(loaded_d1) == before
+    load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), loaded_d1)
+    later = D2 + dt.timedelta(days=1)
     assert advance(loaded_d1, later, cache=farm_cache).rows
     with psycopg.connect(loaded_d1) as conn:
         assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok] == []
