@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 import schemas
-from aquagen import killpoints, timing
+from aquagen import killpoints, timing, words
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot, moment_label, moment_of
 from aquagen.tables.cut import end_of
@@ -253,7 +253,7 @@ def _load_existing(
             lock_wait,
             p.replaced_ids,
         )
-        without = f" without the rows of the {len(p.replaced)} replaced batches" if p.replaced else ""
+        without = f" without the rows of the {words.count(len(p.replaced), 'replaced batch')}" if p.replaced else ""
         return LoadResult(
             False,
             done.rows,
