@@ -264,6 +264,11 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     result = postgres.load(again, fleet_copy, skip_existing=True)
     assert sorted(result.skipped_batches) == [names[0], names[2]]
     assert counts(fleet_copy) == original
+    with psycopg.connect(fleet_copy) as c:  # the log says so, and where the loaded rows' ids went (advance reads it)
+        skipped, segments = c.execute(
+            f"SELECT skipped, id_segments FROM {loadlog.LOAD_LOG} ORDER BY loaded_at DESC LIMIT 1"
+        ).fetchone()
+        assert sorted(skipped) == [names[0], names[2]] and segments.get("batch_batch")
     with psycopg.connect(fleet_copy) as c:
         got = [r[0] for r in c.execute("SELECT batch_number FROM batch_batch ORDER BY batch_number").fetchall()]
         assert got == names
