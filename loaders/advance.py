@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -145,37 +144,46 @@ def _way_on(state: _State) -> str:
     )
 
 
-def _loaded_batches(conn: psycopg.Connection, state: _State) -> list[str]:
-    """The batches the latest load brought (an advance's log row lists none). Refused: a load that
-    skipped batches already there (--skip-existing) and moved the ids of the others past theirs, as
-    the one log row of the snapshot now says of all its rows: advance could not tell which of the
-    farm's rows moved."""
+def _refuse_purged_early(conn: psycopg.Connection, state: _State) -> None:
+    """Before the farm ahead (it may take minutes): refused, a database holding fewer batches than its
+    latest load brought, some of them gone by name (purged); and one whose latest load skipped batches
+    already there (--skip-existing) and moved the ids of the others past theirs, as the one log row of
+    the snapshot now says of all its rows: advance could not tell which of the farm's rows moved."""
     row = conn.execute(
         f"SELECT batches, skipped, id_segments FROM public.{LOAD_LOG} WHERE meta IS NOT NULL "
         "AND mode IS DISTINCT FROM 'advanced' ORDER BY loaded_at DESC LIMIT 1"
     ).fetchone()
     if row is None:
-        return []
+        return
     batches, skipped, segments = row
     if skipped and segments:
         raise AquagenError(
             f"the database's last load skipped {words.count(len(skipped), 'batch')} already there (--skip-existing) "
             f"and numbered the others past them, which advance cannot follow; {_way_on(state)}"
         )
-    return list(batches or [])
+    have = [name for (name,) in conn.execute("SELECT batch_number FROM public.batch_batch")]
+    if len(have) < len(batches or []):  # a batch renamed through the application is still there
+        _refuse_purged(sorted(set(batches) - set(have)), state)
 
 
-def _refuse_purged(conn: psycopg.Connection, farm_batches: Iterable[str], state: _State) -> None:
+def _refuse_purged(missing: list[str], state: _State) -> None:
     """Refuse to advance a database that lacks batches of its farm (purged): the farm's new rows
     reference them, and its feed lots draw for their feedings."""
-    have = {name for (name,) in conn.execute("SELECT batch_number FROM public.batch_batch")}
-    missing = sorted(set(farm_batches) - have)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise AquagenError(
             f"the database lacks {words.count(len(missing), 'batch')} of its farm ({shown}: purged?) and advance "
             f"moves the whole farm on; {_way_on(state)}"
         )
+
+
+def _missing_batches(conn: psycopg.Connection, farm: Ahead, since: dt.datetime, state: _State) -> list[str]:
+    """The farm's batches at ``since`` whose rows are not in the database, by id (where the load log
+    says its loads put them), so that a batch renamed through the application is no batch missing."""
+    ids = state.segments.get("batch_batch", Segments()).expr("id")
+    farm_batches = farm.old("batch_batch", since).select(ids.alias("id"), "batch_number").collect()
+    have = [i for (i,) in conn.execute("SELECT id FROM public.batch_batch")]
+    return sorted(farm_batches.filter(~pl.col("id").is_in(have))["batch_number"].to_list())
 
 
 def advance(
@@ -208,7 +216,7 @@ def advance(
             )
         if until == since:
             return AdvanceResult(state.as_of, state.as_of, state.as_of_time, state.as_of_time)
-        _refuse_purged(conn, _loaded_batches(conn, state), state)  # before the farm ahead: it may take minutes
+        _refuse_purged_early(conn, state)
         t0 = time.perf_counter()
         farm, built = ahead(
             state.meta,
@@ -217,7 +225,7 @@ def advance(
             workers=workers,
             progress=progress,
         )
-        _refuse_purged(conn, farm.old("batch_batch", since).select("batch_number").collect().to_series(), state)
+        _refuse_purged(_missing_batches(conn, farm, since, state), state)
         t1 = time.perf_counter()
         win = farm.window(since, until)
         t2 = time.perf_counter()

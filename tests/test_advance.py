@@ -228,7 +228,8 @@ def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_
     """A batch purged: the farm's new rows would reference it and its lots would draw for its feedings, so
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
     the log lists no batches, from the farm itself), the database left as it was; and so is the batch loaded
-    back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (it advances),
+    back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (it advances,
+    a batch renamed through the application too),
     or every batch purged and a snapshot of a later date loaded (it advances); a snapshot of the earlier
     date is refused then, in one line naming the date the farm is at (its sensors and feed stock would go
     back under the later weather)."""
@@ -262,6 +263,8 @@ def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_
     # the first way on: the snapshot loaded again with --replace, every batch from it
     back = load(at_d1, loaded_d1, replace=True)  # the purged batch loaded, the other replaced
     assert back.replaced_batches == [b for b in listed if b != name]
+    with psycopg.connect(loaded_d1) as c:  # a batch renamed through the application is no batch missing
+        c.execute("UPDATE batch_batch SET batch_number = 'RENAMED-1' WHERE batch_number = %s", (name,))
     assert advance(loaded_d1, two_days, cache=farm_cache).rows
     # the other: every batch purged with the inventory reset, then a snapshot of a later date (an earlier one
     # is refused)
