@@ -229,10 +229,9 @@ def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_
     advance refuses in one line naming it (before generating the farm ahead, from the load log, and, when
     the log lists no batches, from the farm itself), the database left as it was; and so is the batch loaded
     back with --skip-existing. The ways on it names: the snapshot loaded again with --replace (it advances,
-    a batch renamed through the application too),
-    or every batch purged and a snapshot of a later date loaded (it advances); a snapshot of the earlier
-    date is refused then, in one line naming the date the farm is at (its sensors and feed stock would go
-    back under the later weather)."""
+    a batch renamed through the application too), or every batch purged and a snapshot of a later date
+    loaded (it advances); a snapshot of the earlier date is refused then, in one line naming the date the
+    farm is at (its sensors and feed stock would go back under the later weather)."""
     with psycopg.connect(loaded_d1) as c:
         name = c.execute("SELECT batch_number FROM batch_batch ORDER BY id LIMIT 1").fetchone()[0]
         listed = c.execute(f"SELECT batches FROM {LOAD_LOG}").fetchone()[0]
