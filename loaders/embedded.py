@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import socket
 import subprocess
 import tomllib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +83,8 @@ class Status:
     def dsn(self, database: str = DATABASE) -> str:
         """The socket URL (what aquagen itself uses)."""
         port = self.port or SOCKET_PORT
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={port}"
+        host = urllib.parse.quote(str(self.socket_dir), safe="/")  # a folder with a space: %20
+        return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={port}"
 
     def tcp_dsn(self, database: str = DATABASE) -> str | None:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}" if self.port else None
@@ -219,8 +222,8 @@ def ensure_running(
                     f'-h "{host}"',
                     "-o",
                     f"-p {port or SOCKET_PORT}",
-                    "-o",
-                    f"-k {sockets}",
+                    "-o",  # pg_ctl hands these to a shell: a folder with a space is quoted
+                    f"-k {shlex.quote(str(sockets))}",
                     "-l",
                     str(path / "log"),
                     "start",

@@ -50,8 +50,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A project folder (its pyproject.toml names aquagen) with a subfolder; its server is stopped at the end."""
-    root = tmp_path_factory.mktemp("project")
+    """A project folder (its pyproject.toml names aquagen) with a subfolder; its server is stopped at the end.
+    Its name has a space, as many users' folders do (the server's socket is in it)."""
+    root = tmp_path_factory.mktemp("project") / "my project"
+    root.mkdir()
     (root / "pyproject.toml").write_text('[project]\nname = "aquagen"\nversion = "0"\n')
     (root / "notes" / "deeper").mkdir(parents=True)
     yield root
