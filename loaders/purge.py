@@ -633,7 +633,10 @@ def purge(
         conn.autocommit = True
         exclusive(conn, "purge")
         if one(conn.execute("SELECT to_regclass('public.batch_batch')"))[0] is None:
-            raise AquagenError("the database has no AquaMind schema (table batch_batch is missing)")
+            raise AquagenError(
+                "the database has no AquaMind schema (table batch_batch is missing): nothing to purge; "
+                "load a snapshot first (aquagen load output/snapshot)"
+            )
         try:
             with conn.transaction():  # a dry run is the real thing, rolled back
                 chosen = _choose(conn, batch_ids, batch_names, all)

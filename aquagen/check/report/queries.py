@@ -145,7 +145,10 @@ class DatabaseData(ReportSource):
         self.as_of = self.validation.as_of
         self.label = f"database {dsn_label}"
         if conn.execute("SELECT to_regclass('public.batch_batch')").fetchone()[0] is None:
-            raise AquagenError(f"the database {dsn_label} has no AquaMind schema (table batch_batch is missing)")
+            raise AquagenError(
+                f"the database {dsn_label} has no AquaMind schema (table batch_batch is missing): load a snapshot "
+                "first (aquagen load output/snapshot)"
+            )
         if as_of is None:  # the report ends with the data, not with today
             last = conn.execute(f"SELECT MAX(CAST(history_date AS DATE)) FROM {HBCA}").fetchone()[0]
             self.end = min(last, today) if last else today
