@@ -272,6 +272,23 @@ def test_existing_output_needs_force(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folders left behind
 
 
+def test_force_replaces_only_a_snapshot(tmp_path, monkeypatch):
+    """--force never deletes a folder of other files: not the current folder an empty --out (an unset shell
+    variable) named, which it deleted whole before, nor one named on purpose."""
+    (tmp_path / "work" / "notes").mkdir(parents=True)
+    (tmp_path / "work" / "notes" / "plan.txt").write_text("mine")
+    monkeypatch.chdir(tmp_path / "work")
+    for out, message in [
+        ("", "--out is empty; give the snapshot's folder"),
+        (".", "output folder . holds files but no snapshot (no manifest.json); --force replaces only a snapshot"),
+        ("notes", "output folder notes holds files but no snapshot"),
+    ]:
+        r = run_cli("generate", "--out", out, "--as-of", "2025-06-01", "--batches", "0", "--force")
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert (tmp_path / "work" / "notes" / "plan.txt").read_text() == "mine"
+        assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["notes"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -160,6 +160,8 @@ def _build(
     """Write the snapshot of ``planned`` at ``out`` (see the module docstring), holding a lock on it."""
     if workers < 1:
         raise AquagenError(f"--workers {workers} must be at least 1")
+    if not str(out).strip():  # an unset shell variable: it would name the current folder
+        raise AquagenError("--out is empty; give the snapshot's folder, e.g. --out output/snapshot")
     target = Store(str(out))
     args: dict[str, Any] = dict(
         force=force,
@@ -223,8 +225,14 @@ def _build_locked(
             if not force:
                 raise AquagenError(f"{work.url} holds a finished run of other arguments; pass --force to start over")
             work.rm()
-    if target.exists() and target.fs.ls(target.path()) and not (force or replace_ok):
-        raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
+    if target.exists() and target.fs.ls(target.path()):
+        if not target.exists(MANIFEST):  # --force replaces a snapshot, never a folder of other files
+            raise AquagenError(
+                f"output folder {out} holds files but no snapshot (no {MANIFEST}); --force replaces only a "
+                "snapshot: choose another --out, or empty the folder"
+            )
+        if not (force or replace_ok):
+            raise AquagenError(f"output folder {out} exists and is not empty; pass --force to replace it")
     if work.exists() and not resume:
         if not force:
             raise AquagenError(
