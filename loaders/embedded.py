@@ -129,12 +129,25 @@ def _pg_ctl(args: list[str], pgdata: Path, timeout: float = 60) -> None:
         pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
     except subprocess.CalledProcessError:
         log = pgdata / "log"
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        cause = _cause(log.read_text(errors="replace")) if log.exists() else None
         raise AquagenError(
             f"the embedded PostgreSQL in {pgdata} failed to {args[-1]}"
-            + (f": {tail[0]}" if tail else "")
+            + (f": {cause}" if cause else "")
             + f" (log: {log})"
         ) from None
+
+
+def _cause(log: str) -> str | None:
+    """Why the server's last start failed, from its log: the first complaint since it started (``could not
+    bind ...: Permission denied`` rather than the FATAL that follows, or the shutdown line after it),
+    without its time stamp; else the log's last line."""
+    lines = log.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if "starting PostgreSQL" in line]
+    for line in lines[starts[-1] if starts else 0 :]:
+        for mark in ("FATAL:", "PANIC:", "ERROR:", "could not"):
+            if mark in line:
+                return line.split("]", 1)[-1].split(":", 1)[-1].strip() if "]" in line else line.strip()
+    return lines[-1] if lines else None
 
 
 def _lock():

@@ -347,3 +347,20 @@ def test_fill_the_applications_database(migrated_db, small, tmp_path):
     r = aquagen("load", small.path, "--dsn", migrated_db, cwd=tmp_path)
     assert r.returncode == 0 and "nothing to do" in r.stdout
     assert django_state(migrated_db) == before
+
+
+def test_a_failed_start_names_its_cause():
+    """The server's last start in its log: the first complaint (not the FATAL after it, nor the shutdown line
+    the message showed before), without its time stamp; an earlier start's complaints are not this one's."""
+    log = "\n".join(
+        [
+            "2026-12-03 18:45:00.000 UTC [1] FATAL:  an earlier start's trouble",
+            "2026-12-03 18:53:23.999 UTC [28406] LOG:  starting PostgreSQL 16.2 on x86_64-pc-linux-gnu",
+            '2026-12-03 18:53:23.999 UTC [28406] LOG:  could not bind IPv4 address "127.0.0.1": Permission denied',
+            "2026-12-03 18:53:23.999 UTC [28406] FATAL:  could not create any TCP/IP sockets",
+            "2026-12-03 18:53:24.001 UTC [28406] LOG:  database system is shut down",
+        ]
+    )
+    assert embedded._cause(log) == 'could not bind IPv4 address "127.0.0.1": Permission denied'
+    assert embedded._cause("pg_ctl: another server might be running") == "pg_ctl: another server might be running"
+    assert embedded._cause("") is None
