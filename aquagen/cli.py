@@ -223,9 +223,9 @@ def _summary(snap) -> str:
     default=None,
     metavar="NAME",
     help="Target schema: aquamind@cb41030 (AquaMind as its users run it today) or aquamind@8f2ab39 "
-    "(the original plan's version). [default: aquamind@cb41030]",
+    "(the original plan's version); the commit alone will do (cb41030). [default: aquamind@cb41030]",
 )
-@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder (or an interrupted run).")
+@click.option("--force", is_flag=True, help="Replace an existing snapshot at OUT (or an interrupted run).")
 @click.option(
     "--clean-sensors",
     is_flag=True,
@@ -334,7 +334,7 @@ def generate(
     "--profile",
     default=None,
     metavar="NAME",
-    help="Target schema: aquamind@cb41030 or aquamind@8f2ab39. "
+    help="Target schema: aquamind@cb41030 or aquamind@8f2ab39 (or the commit alone). "
     "[default: the snapshot's, or aquamind@cb41030 for a new one]",
 )
 def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, seed, workers, out, profile):

@@ -82,6 +82,20 @@ def test_both_profiles_are_registered():
     assert run.stdout.strip() == CB
 
 
+def test_a_profile_is_named_as_a_user_types_it(monkeypatch):
+    """--profile in any case, or the commit alone; the default ($AQUAGEN_PROFILE) exactly, and a wrong one is
+    named with where it came from (it read "unknown profile None")."""
+    assert get("AquaMind@CB41030").name == get("cb41030").name == CB
+    assert get(" 8F2AB39 ").name == PLAN
+    with pytest.raises(AquagenError, match=r"unknown profile 'aquamind'; known: aquamind@8f2ab39, aquamind@cb41030"):
+        get("aquamind")
+    import aquagen.profiles as profiles
+
+    monkeypatch.setattr(profiles, "DEFAULT", "cb41030")  # as $AQUAGEN_PROFILE gave it
+    with pytest.raises(AquagenError, match=r"unknown profile 'cb41030' \(\$AQUAGEN_PROFILE\); known: "):
+        get()
+
+
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="the reference extracts are not on this machine")
 def test_schema_files_are_the_reference_head():
     schema, choices = derive_schema.derive(REFERENCE)

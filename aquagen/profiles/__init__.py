@@ -184,11 +184,22 @@ def _cached(name: str) -> Profile | None:
 
 
 def get(name: str | None = None) -> Profile:
-    """The profile called ``name`` (default: ``DEFAULT``); a one-line error lists the known ones."""
-    profile = _cached(name or DEFAULT)
+    """The profile called ``name``, as a user may type it (any case, or the commit alone: ``cb41030``),
+    or by default ``DEFAULT`` (``$AQUAGEN_PROFILE``, exactly: the schemas read it as it is); a one-line
+    error lists the known ones."""
+    wanted = name or DEFAULT
+    profile = _cached(wanted) or _typed(name)
     if profile is None:
         _cached.cache_clear()  # a plug-in folder may have been added since
-        profile = _cached(name or DEFAULT)
+        profile = _cached(wanted) or _typed(name)
     if profile is None:
-        raise AquagenError(f"unknown profile {name!r}; known: {', '.join(names())}")
+        source = "" if name else f" (${schemas.PROFILE_ENV})"
+        raise AquagenError(f"unknown profile {wanted!r}{source}; known: {', '.join(names())}")
     return profile
+
+
+def _typed(name: str | None) -> Profile | None:
+    """The one profile whose name, or its part after '@', is ``name`` in any case."""
+    typed = (name or "").strip().casefold()
+    found = [p for n, p in _all().items() if typed and typed in (n.casefold(), n.casefold().partition("@")[2])]
+    return found[0] if len(found) == 1 else None
