@@ -461,12 +461,9 @@ def load(snapshot, dsn, pgdata, skip_existing, replace, rebuild_indexes, workers
             f"replaced {words.count(len(result.replaced_batches), 'batch')}: " + ", ".join(result.replaced_batches)
         )
     if result.other_batches:
-        n = len(result.other_batches)
         click.echo(
-            f"the database also holds {words.count(n, 'batch')} this snapshot does not carry (--replace leaves them; "
-            f"validate may find their rows past its as-of): "
-            + ", ".join(result.other_batches[:5])
-            + (f" and {n - 5} more" if n > 5 else "")
+            f"the database also holds {words.count(len(result.other_batches), 'batch')} this snapshot does not carry "
+            f"(--replace leaves them; validate may find their rows past its as-of): {words.some(result.other_batches)}"
         )
     if psql:
         click.echo(f"connect with: {psql}")
@@ -559,11 +556,9 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
         reset_inventory=reset_inventory,
     )
     verb = "would delete" if r.dry_run else "deleted"
-    names = ", ".join(n for _, n in r.batches[:10]) + (
-        f" and {len(r.batches) - 10} more" if len(r.batches) > 10 else ""
-    )
+    names = words.some([n for _, n in r.batches], 10)
     click.echo(
-        f"{verb} {r.total:,} rows of {len(r.batches)} batch{'' if len(r.batches) == 1 else 'es'}"
+        f"{verb} {r.total:,} rows of {words.count(len(r.batches), 'batch')}"
         + (f" ({names})" if names else "")
         + (" and reset the feed inventory" if reset_inventory and not r.dry_run else "")
         + (" (dry run: nothing changed)" if r.dry_run else f" in {r.seconds:.1f} s")

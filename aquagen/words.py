@@ -1,4 +1,4 @@
-"""How messages, captions and chart titles count things: "1 batch", "3 batches"."""
+"""How messages, captions and chart titles count things: "1 batch", "3 batches", "A, B and 4 more"."""
 
 
 def count(n: int, one: str, many: str | None = None) -> str:
@@ -7,3 +7,8 @@ def count(n: int, one: str, many: str | None = None) -> str:
     if n == 1:
         return f"1 {one}"
     return f"{n:,} {many or one + ('es' if one.endswith(('ch', 's', 'sh', 'x')) else 's')}"
+
+
+def some(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names``, and how many more there are: "A, B, C and 4 more"."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

@@ -170,10 +170,9 @@ def _refuse_purged(missing: list[str], state: _State) -> None:
     """Refuse to advance a database that lacks batches of its farm (purged): the farm's new rows
     reference them, and its feed lots draw for their feedings."""
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise AquagenError(
-            f"the database lacks {words.count(len(missing), 'batch')} of its farm ({shown}: purged?) and advance "
-            f"moves the whole farm on; {_way_on(state)}"
+            f"the database lacks {words.count(len(missing), 'batch')} of its farm ({words.some(missing)}: purged?) "
+            f"and advance moves the whole farm on; {_way_on(state)}"
         )
 
 

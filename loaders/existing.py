@@ -24,7 +24,7 @@ import psycopg
 import pyarrow as pa
 
 import schemas
-from aquagen import killpoints
+from aquagen import killpoints, words
 from aquagen.errors import AquagenError
 from aquagen.snapshot import Snapshot
 
@@ -98,9 +98,8 @@ def plan(
         out.skip = batch_closure(snapshot, ts, ids)
         out.skipped = names
     else:
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise AquagenError(
-            f"the database already holds batch {shown} from another load; pass --skip-existing "
+            f"the database already holds batch {words.some(names)} from another load; pass --skip-existing "
             f"to load only the other batches, or --replace to purge and reload them"
         )
     return out

@@ -674,7 +674,7 @@ def _choose(conn, batch_ids: list[int], batch_names: list[str], all: bool) -> li
     by_name = {n: i for i, n in rows}
     unknown = [str(i) for i in batch_ids if i not in by_id] + [repr(n) for n in batch_names if n not in by_name]
     if unknown:
-        held = ", ".join(n for _, n in rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        held = words.some([n for _, n in rows], 10)
         raise AquagenError(
             f"no batch {', '.join(unknown)} in the database; it holds "
             + (f"{words.count(len(rows), 'batch')}: {held}" if rows else "no batches")

@@ -535,3 +535,5 @@ def test_counts_read_as_people_write_them():
     assert words.count(1, "batch") == "1 batch" and words.count(0, "batch") == "0 batches"
     assert words.count(3, "batch") == "3 batches" and words.count(1_200, "site") == "1,200 sites"
     assert words.count(2, "fish", "fish") == "2 fish"
+    assert words.some(["A", "B"]) == "A, B" and words.some(list("ABCDEFG")) == "A, B, C, D, E and 2 more"
+    assert words.some(list("ABC"), 2) == "A, B and 1 more" and words.some([]) == ""

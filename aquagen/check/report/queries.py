@@ -163,14 +163,10 @@ class DatabaseData(ReportSource):
             return pl.DataFrame(schema={c: pl.Null for c in cols})
         df = _floats(pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None))
         # a column whose every value is NULL (no batch at sea yet: no sea area) takes its SQL type
-        types = {d.name: self.conn.adapters.types.get(d.type_code) for d in cur.description}
-        return df.cast(
-            {
-                c: _PG_TYPES.get(t.name, pl.String()) if t is not None else pl.String()
-                for c, t in types.items()
-                if df.schema[c] == pl.Null
-            }
-        )
+        types = {
+            d.name: self.conn.adapters.types.get(d.type_code) for d in cur.description if df.schema[d.name] == pl.Null
+        }
+        return df.cast({c: _PG_TYPES.get(t.name, pl.String()) if t else pl.String() for c, t in types.items()})
 
     def columns(self, table: str) -> set[str]:
         rows = self.conn.execute(
