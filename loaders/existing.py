@@ -41,6 +41,7 @@ from .reconcile import (
     remap,
     snapshot_batches,
 )
+from .rows import one
 from .session import immediate_constraints, sort_memory_mb
 
 # The feed stock is the state of the snapshot's FIFO over all its batches: lots and
@@ -105,19 +106,70 @@ def plan(
     return out
 
 
-def id_maps(conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table]) -> dict[str, IdMap]:
-    """Where every base table's snapshot ids go in this database (reads only)."""
+def id_maps(
+    conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], skip: dict[str, pl.Series]
+) -> dict[str, IdMap]:
+    """Where every base table's snapshot ids go in this database (reads only). Loading past batches
+    it skips (``skip``), a table keeps the snapshot's ids when the rows it brings find them free: a
+    batch purged and loaded back from its snapshot is where it was, and ``aquagen advance`` follows."""
     maps: dict[str, IdMap] = {}
     tops = max_ids(conn, [t for t in ts.values() if not t.history_of])
     for name, t in ts.items():
         if not t.history_of:
-            maps[name] = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
+            m = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
+            maps[name] = IdMap() if skip and m.offset and _free(conn, snapshot, t, ts, skip, maps) else m
     return maps
 
 
-def history_offsets(conn: psycopg.Connection, ts: dict[str, schemas.Table]) -> dict[str, int]:
-    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds."""
-    return max_ids(conn, [t for t in ts.values() if t.history_of])
+def history_offsets(
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    skip: dict[str, pl.Series],
+    maps: dict[str, IdMap],
+) -> dict[str, int]:
+    """What each history table's loaded ``history_id`` values are moved by: past the rows it holds, or
+    not at all when the rows a load past skipped batches brings find theirs free (as ``id_maps``)."""
+    tops = max_ids(conn, [t for t in ts.values() if t.history_of])
+    return {n: 0 if top and skip and _free(conn, snapshot, ts[n], ts, skip, maps) else top for n, top in tops.items()}
+
+
+def _left_out(t: schemas.Table, ts: dict[str, schemas.Table], skip: dict[str, pl.Series]) -> pl.Expr | None:
+    """The rows of ``t`` a load past skipped batches leaves out (``skip``: ``batch_closure``): theirs
+    and every row naming one of theirs."""
+    refs = history_refs(t, ts)
+    key = t.object_key or "id"
+    drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [(key, t.name)])] if r in skip]
+    if not drop:
+        return None
+    return reduce(operator.or_, [pl.col(c).cast(pl.Int64).is_in(skip[r].implode()).fill_null(False) for c, r in drop])
+
+
+def _free(
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    t: schemas.Table,
+    ts: dict[str, schemas.Table],
+    skip: dict[str, pl.Series],
+    maps: dict[str, IdMap],
+) -> bool:
+    """Whether no row of ``t`` in the database has the id (``history_id``) of a row the load brings,
+    as ``copy_existing`` brings them: the history of master rows found by natural key is not brought,
+    and the database's history of rows that take the snapshot's (``FOLLOW_SNAPSHOT``) is replaced."""
+    col = "history_id" if t.history_of else t.key or "id"
+    rows, out = snapshot.scan(t.name), _left_out(t, ts, skip)
+    own = maps.get(t.history_of) if t.history_of else None
+    key = t.object_key or "id"
+    query = f'SELECT EXISTS (SELECT FROM public."{t.name}" WHERE "{col}" = ANY(%s)'
+    params: list[list[int]] = []
+    if own is not None and own.matched is not None and own.matched.len():
+        if t.history_of in FOLLOW_SNAPSHOT:
+            query += f' AND NOT "{key}" = ANY(%s)'
+            params.append(followed(maps)[t.history_of])
+        else:
+            rows = rows.filter(~pl.col(key).is_in(own.matched.implode()))
+    ids = (rows if out is None else rows.filter(~out)).select(pl.col(col).cast(pl.Int64)).collect()[col]
+    return not ids.len() or not one(conn.execute(query + ")", [ids.to_list(), *params]))[0]
 
 
 def id_segments(maps: dict[str, IdMap], offsets: dict[str, int]) -> dict[str, list]:
@@ -171,7 +223,7 @@ def copy_existing(
     )
     matched = own.matched if own is not None and own.matched is not None and own.matched.len() else None
     key = t.object_key or "id"
-    drop = [(c, r) for c, r in [*refs.items(), *([] if t.history_of else [(key, t.name)])] if r in skip]
+    left_out = _left_out(t, ts, skip)
     n = 0
     if matched is not None and (t.history_of or t.name) in FOLLOW_SNAPSHOT:
         assert own is not None
@@ -184,19 +236,15 @@ def copy_existing(
         if t.history_of:
             matched = None
     history_offset = offsets.get(t.name, 0) if t.history_of else 0
-    if not (needs_remap or matched is not None or drop or history_offset):
+    if not (needs_remap or matched is not None or left_out is not None or history_offset):
         return n + copy_rows(conn, target, t, snapshot.record_batches(t.name), freeze=freeze, progress=progress)
 
     def transform(batch: pa.RecordBatch) -> pa.Table:
         df = cast(pl.DataFrame, pl.from_arrow(batch))  # a record batch gives a frame
         if matched is not None:
             df = df.filter(~pl.col(key).is_in(matched.implode()))
-        if drop:
-            df = df.filter(
-                ~reduce(
-                    operator.or_, [pl.col(c).cast(pl.Int64).is_in(skip[r].implode()).fill_null(False) for c, r in drop]
-                )
-            )
+        if left_out is not None:
+            df = df.filter(~left_out)
         df = remap(df, t, ts, maps, own)
         if history_offset:
             df = df.with_columns(pl.col("history_id") + history_offset)
@@ -239,8 +287,8 @@ def load_in_place(
     if rebuild_indexes:
         conn.execute(f"SET LOCAL maintenance_work_mem = '{sort_memory_mb(conn, 1)}MB'")
         saved = rebuild.drop(conn, loaded)
-    maps = id_maps(conn, snapshot, ts)
-    offsets = history_offsets(conn, ts)
+    maps = id_maps(conn, snapshot, ts, p.skip)
+    offsets = history_offsets(conn, snapshot, ts, p.skip, maps)
     segments = id_segments(maps, offsets)
     rows: dict[str, int] = {}
     for name, t in ts.items():

@@ -303,8 +303,8 @@ def load_swapped(
     holders = inbound(ctl, tables)
     # the snapshot's ids go past the tables' own, the replaced batches' rows included: finding the
     # highest id a table keeps would take a scan of it (37 s of a farm's 46M rows), before any copy
-    maps = id_maps(ctl, snapshot, ts)
-    offsets = history_offsets(ctl, ts)  # the copies hold the same rows (writes wait)
+    maps = id_maps(ctl, snapshot, ts, p.skip)
+    offsets = history_offsets(ctl, snapshot, ts, p.skip, maps)  # the copies hold the same rows (writes wait)
     segments = id_segments(maps, offsets)
     existing_rows: dict[str, int] = dict(
         ctl.execute(

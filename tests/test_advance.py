@@ -247,9 +247,10 @@ def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (r.stdout, r.stderr)
         assert f"lacks 1 batch of its farm ({name}: purged?)" in r.stderr and "--reset-inventory" in r.stderr
         assert fingerprint(loaded_d1) == before
-    # loaded back with --skip-existing, its rows numbered past the other batch's: refused as well (advance
-    # would take the other batch's rows as moved too). The load log as such a load leaves it (test_load's
-    # --skip-existing load writes it so): the batch kept listed as skipped, the ids moved
+    # loaded back with --skip-existing, its rows numbered past the other batch's (rows of another snapshot
+    # had its ids; from its own snapshot they keep theirs: the next test): refused as well (advance would
+    # take the other batch's rows as moved too). The load log as such a load leaves it: the batch kept
+    # listed as skipped, the ids moved
     with psycopg.connect(loaded_d1) as c:
         c.execute(
             f"UPDATE {LOAD_LOG} SET batches = %s, skipped = %s, id_segments = %s",
@@ -279,6 +280,25 @@ def test_a_farm_purged_is_refused_until_loaded_again(loaded_d1, farm_cache, tmp_
     assert advance(loaded_d1, later, cache=farm_cache).rows
     with psycopg.connect(loaded_d1) as conn:
         assert [r.check.name for r in validate.run(validate.DatabaseSource(conn, later)) if not r.ok] == []
+
+
+def test_a_batch_purged_and_loaded_back_keeps_its_ids_and_advances(
+    loaded_d1, template_d1, pg_admin, farm_cache, tmp_path_factory
+):
+    """A batch purged and loaded back from its snapshot with --skip-existing: its rows and their history
+    take their ids again (they are free), so the database is as its first load left it (rows, ids,
+    sequences; the feed lots the purge gave back to take the snapshot's values again), the load log
+    records no ids moved, and advance moves it on."""
+    with psycopg.connect(loaded_d1) as c:
+        first, other = (n for (n,) in c.execute("SELECT batch_number FROM batch_batch ORDER BY id"))
+    purge(loaded_d1, batch_names=[first])
+    assert load(
+        shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS), loaded_d1, skip_existing=True
+    ).skipped_batches == [other]
+    assert contents(loaded_d1) == contents(make_conninfo(pg_admin, dbname=template_d1))
+    with psycopg.connect(loaded_d1) as c:
+        assert c.execute(f"SELECT skipped, id_segments FROM {LOAD_LOG}").fetchone() == ([other], {})
+    assert advance(loaded_d1, D1 + dt.timedelta(days=2), cache=farm_cache).rows
 
 
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
