@@ -571,8 +571,8 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
         )
     if r.written_off:
         click.echo(
-            f"  {r.written_off:>12,}  of those lots {'would be' if r.dry_run else 'were'} written off at their expiry"
-            " (the feed given back would be past it)"
+            f"  {r.written_off:>12,}  lots {'would be' if r.dry_run else 'were'} written off at their expiry"
+            f" (the feed {'refilled' if reset_inventory else 'given back'} would be past it)"
         )
     for name, n in sorted(r.reset.items()):
         click.echo(f"  {n:>12,}  {name} rows {'would be ' if r.dry_run else ''}reset to their initial values")

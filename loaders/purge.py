@@ -65,7 +65,7 @@ class PurgeResult:
     dry_run: bool
     restored: dict[str, int] = field(default_factory=dict)  # stock lots given back the purged feedings' feed
     seconds: float = 0.0
-    written_off: int = 0  # of those lots, written off at their expiry (they would hold feed past it)
+    written_off: int = 0  # lots given back feed, or refilled initial lots, written off at their expiry (past it)
 
     @property
     def total(self) -> int:
@@ -482,14 +482,7 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
     # noon UTC on its expiry date), if that is before the farm's moment: a '~' row to 0 kg. It takes
     # the history_id of the lot's last removed draw (one exists: the lot held nothing before), not a
     # new one from the sequence, which a load swapping staged tables in numbers its own rows past.
-    moment = farm_moment(conn)
-    end = (
-        sql.Literal(end_of(*moment))
-        if moment
-        else sql.SQL("(SELECT max(history_date) + interval '1 microsecond' FROM public.{})").format(
-            sql.Identifier(LOT_HISTORY)
-        )
-    )
+    end = _farm_end(conn)
     conn.execute(
         s.create(
             s.table("_purge_write_offs"),
@@ -514,6 +507,16 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
         sql.SQL("SELECT count(*), count(DISTINCT id) FROM {}").format(s.table("_purge_draws"))
     ).fetchone()
     d.write_offs = one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(s.table("_purge_write_offs"))))[0]
+
+
+def _farm_end(conn: psycopg.Connection) -> sql.Composable:
+    """The end of the database's farm moment (its latest load or advance), else just past its latest
+    lot history row: a lot expiring before it is written off."""
+    moment = farm_moment(conn)
+    if moment:
+        return sql.Literal(end_of(*moment))
+    last = one(conn.execute(sql.SQL("SELECT max(history_date) FROM public.{}").format(sql.Identifier(LOT_HISTORY))))[0]
+    return sql.Literal(None if last is None else last + dt.timedelta(microseconds=1))
 
 
 def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple[int, int]:
@@ -545,12 +548,13 @@ def _reset_to_created(conn, g: _Graph, base: str, keep: sql.Composable) -> tuple
     return n, later
 
 
-def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
+def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int], int]:
     """Back to the initial feed stock, inside the caller's transaction; returns (rows deleted
-    per table, rows reset per table)."""
+    per table, rows reset per table, initial lots written off at their expiry)."""
     g = _graph(conn)
     if not {PURCHASES, LOTS} <= g.tables:
-        return {}, {}
+        return {}, {}, 0
+    end = _farm_end(conn) if LOT_HISTORY in g.tables else None  # before the history rows go
     has_initial = one(
         conn.execute(f"SELECT EXISTS (SELECT 1 FROM public.{PURCHASES} WHERE notes = %s)", (INITIAL_NOTE,))
     )[0]
@@ -588,8 +592,54 @@ def restore_initial_inventory(conn: psycopg.Connection) -> tuple[dict[str, int],
         deleted[base] = conn.execute(
             sql.SQL("DELETE FROM public.{} WHERE id NOT IN ({})").format(sql.Identifier(base), K)
         ).rowcount
+    written_off = 0 if end is None else _write_off_initial(conn, g, end)
     conn.execute("DROP TABLE _keep_lots, _keep_purchases")
-    return {k: v for k, v in deleted.items() if v}, {k: v for k, v in reset.items() if v}
+    return {k: v for k, v in deleted.items() if v}, {k: v for k, v in reset.items() if v}, written_off
+
+
+def _write_off_initial(conn: psycopg.Connection, g: _Graph, end: sql.Composable) -> int:
+    """The initial lots, refilled, that expire before the farm's moment (``end``) written off at their
+    expiry as the generator does it (``model.inventory``: a '~' row to 0 kg at noon UTC on the expiry
+    date): no batch is left to draw on them. Their history rows take the sequence's next ids."""
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE _reset_write_offs ON COMMIT DROP AS "
+            "SELECT s.id, (p.expiry_date + {noon}) AT TIME ZONE 'UTC' AS at "
+            "FROM public.{lots} s JOIN public.{purchases} p ON p.id = s.feed_purchase_id "
+            "WHERE s.id IN (SELECT id FROM _keep_lots) AND s.quantity_kg > 0 "
+            "AND (p.expiry_date + {noon}) AT TIME ZONE 'UTC' < {end}"
+        ).format(
+            lots=sql.Identifier(LOTS),
+            purchases=sql.Identifier(PURCHASES),
+            noon=sql.Literal(dt.time(WRITE_OFF_HOUR)),
+            end=end,
+        )
+    )
+    columns = sorted(g.columns[LOT_HISTORY] - {"history_id"})
+    changed = {
+        "history_date": sql.SQL("w.at"),
+        "updated_at": sql.SQL("w.at"),
+        "quantity_kg": sql.SQL("0"),
+        "history_type": sql.Literal("~"),
+        "history_change_reason": sql.Literal(WRITTEN_OFF),
+    }
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO public.{h} ({columns}) SELECT {values} FROM public.{h} h "
+            "JOIN _reset_write_offs w ON w.id = h.id WHERE h.history_type = '+' ORDER BY w.at, h.id"
+        ).format(
+            h=sql.Identifier(LOT_HISTORY),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            values=sql.SQL(", ").join(changed.get(c, sql.SQL("h.{}").format(sql.Identifier(c))) for c in columns),
+        )
+    )
+    n = conn.execute(
+        sql.SQL(
+            "UPDATE public.{} s SET quantity_kg = 0, updated_at = w.at FROM _reset_write_offs w WHERE w.id = s.id"
+        ).format(sql.Identifier(LOTS))
+    ).rowcount
+    conn.execute("DROP TABLE _reset_write_offs")
+    return n
 
 
 def preserved_tables(conn: psycopg.Connection, reset: bool) -> list[str]:
@@ -645,7 +695,9 @@ def purge(
                 deleted, restored, written_off = purge_batches(conn, [i for i, _ in chosen])
                 reset: dict[str, int] = {}
                 if reset_inventory:
-                    gone, reset = restore_initial_inventory(conn)
+                    _refuse_reset_under_feedings(conn)
+                    gone, reset, initial_written_off = restore_initial_inventory(conn)
+                    written_off += initial_written_off
                     for name, n in gone.items():
                         deleted[name] = deleted.get(name, 0) + n
                 conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any dangling reference fails here, not at COMMIT
@@ -660,6 +712,27 @@ def purge(
         except psycopg.Error as e:
             raise AquagenError(f"purge failed and was rolled back: {' '.join(str(e).split())}") from None
     return PurgeResult(chosen, deleted, reset, after, dry_run, restored, time.perf_counter() - start, written_off)
+
+
+def _refuse_reset_under_feedings(conn: psycopg.Connection) -> None:
+    """--reset-inventory takes the feed stock back to its initial lots: the feedings of batches the
+    purge leaves drew on later lots too, and their feed would no longer add up (delivered = fed +
+    remaining)."""
+    if one(conn.execute("SELECT to_regclass('public.inventory_feedingevent')"))[0] is None:
+        return
+    left = [
+        n
+        for (n,) in conn.execute(
+            "SELECT b.batch_number FROM public.batch_batch b WHERE EXISTS "
+            "(SELECT FROM public.inventory_feedingevent f WHERE f.batch_id = b.id) ORDER BY b.batch_number"
+        )
+    ]
+    if left:
+        raise AquagenError(
+            f"--reset-inventory puts the feed stock back to its initial lots, but the feedings of "
+            f"{words.count(len(left), 'batch')} left ({words.some(left)}) drew on it: purge them too (--all), "
+            "or leave out --reset-inventory"
+        )
 
 
 class _DryRun(Exception):

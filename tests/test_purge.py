@@ -3,11 +3,14 @@ initial feed stock restored, and refused input."""
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import psycopg
 import pytest
 
 import schemas
+from aquagen.errors import AquagenError
 from aquagen.model.sites import SITES
 from loaders.purge import purge
 
@@ -134,6 +137,8 @@ def test_purge_all_with_reset_inventory_restores_the_initial_stock(fleet, fleet_
         (["--batch-name", "NOPE", "--confirm"], "no batch 'NOPE'"),
         (["--batch-id", "999", "--dry-run"], "no batch 999"),
         (["--all", "--batch-id", "1", "--confirm"], "--all"),
+        # the batches' feedings drew on the stock a reset would take back to its initial lots
+        (["--reset-inventory", "--confirm"], "feedings of 2 batches left"),
     ],
 )
 def test_purge_refuses_bad_input_in_one_line(fleet_db, args, message):
@@ -149,7 +154,9 @@ def test_a_lot_written_off_at_its_expiry_stays_written_off(pg_admin, lifecycle_d
     """A purge gives a lot back what the purged feedings drew, but a lot written off at its expiry keeps its
     write-off and holds nothing after it: the write-off takes the feed given back (14 such lots of this
     fleet came back holding feed, and a write-off at a feeding's minute went as if it were a draw). A lot
-    the purged feedings emptied before its expiry is written off at it."""
+    the purged feedings emptied before its expiry is written off at it; so is an initial lot that
+    --reset-inventory refills, when it expires before the farm's date (all 186 held feed past it). And
+    --reset-inventory is refused while batches with feedings stay: they drew on later lots too."""
     from .conftest import cloned
 
     written_off = (
@@ -159,7 +166,12 @@ def test_a_lot_written_off_at_its_expiry_stays_written_off(pg_admin, lifecycle_d
     with cloned(pg_admin, lifecycle_db) as dsn:
         with psycopg.connect(dsn) as c:
             lots = [r[0] for r in c.execute(written_off).fetchall()]
+            first, *others = [r[0] for r in c.execute("SELECT batch_number FROM batch_batch ORDER BY id")]
         assert len(lots) > 100
+        before = fingerprint(dsn)
+        with pytest.raises(AquagenError, match=re.escape(f"feedings of 2 batches left ({', '.join(others)})")):
+            purge(dsn, batch_names=[first], reset_inventory=True)
+        assert fingerprint(dsn) == before
         done = purge(dsn, all=True)
         assert "inventory_feedcontainerstock" in done.restored
         with psycopg.connect(dsn) as c:
@@ -177,4 +189,17 @@ def test_a_lot_written_off_at_its_expiry_stays_written_off(pg_admin, lifecycle_d
         assert held == 0 and late == 0
         # and a lot the purged feedings had emptied before its expiry is written off at it (37 such lots held
         # feed past their expiry without a write-off before)
+        assert failed_checks(dsn) == []
+        # the initial lots refilled, each written off at noon UTC on its expiry date (before the farm's date)
+        reset = purge(dsn, all=True, reset_inventory=True)
+        with psycopg.connect(dsn) as c:
+            initial = c.execute("SELECT count(*) FROM inventory_feedcontainerstock").fetchone()[0]
+            last = c.execute(
+                "SELECT DISTINCT ON (h.id) h.history_change_reason, h.quantity_kg, h.history_date = "
+                "(p.expiry_date + time '12:00') AT TIME ZONE 'UTC' AND h.history_date = s.updated_at "
+                "FROM inventory_historicalfeedcontainerstock h JOIN inventory_feedcontainerstock s ON s.id = h.id "
+                "JOIN inventory_feedpurchase p ON p.id = s.feed_purchase_id ORDER BY h.id, h.history_date DESC"
+            ).fetchall()
+        assert reset.written_off == initial == len(last) > 100
+        assert set(last) == {("Expired: written off", 0, True)}
         assert failed_checks(dsn) == []
