@@ -290,6 +290,11 @@ MANAGER_ID = USER_ID["manager_01"]  # orders feed
 # The most eggs a batch may start with: its whole-life feed (under 10 kg a fish: harvest weight ≤ 7 kg
 # × FCR ≤ 1.3) must fit the application's batch feed totals (total_feed_kg numeric(10,2): < 10^8 kg).
 MAX_EGGS = 10**8 // 10
+# The fewest: a batch spreads its eggs over a hall's 10 tanks (lineages) and then 20 sea rings, and the
+# simulation's deaths leave some of those without a fish below about a hundred eggs (a sea ring harvested
+# empty); a thousand (a research or broodstock batch; commercial intakes are 100k-3.5M) keeps every tank
+# and ring stocked through harvest (sampled: 20 random batches of 1,000-10,000 eggs pass every check).
+MIN_EGGS = 1_000
 
 # The simulation's vocabularies (each profile maps them to its tables; validate checks them
 # against the application's choices)

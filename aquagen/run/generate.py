@@ -20,7 +20,7 @@ import polars as pl
 
 from .. import __version__, words
 from ..errors import AquagenError
-from ..model.domain import MAX_EGGS
+from ..model.domain import MAX_EGGS, MIN_EGGS
 from ..model.fleet import (
     FARM_HISTORY_DAYS,
     PlannedBatch,
@@ -598,10 +598,11 @@ def add_batch(
     as_of_time: dt.time | None = None
     if as_of is not None:
         as_of, as_of_time = as_of_moment(as_of, now)
-    if isinstance(eggs, bool) or not isinstance(eggs, int) or not 0 < eggs <= MAX_EGGS:
+    if isinstance(eggs, bool) or not isinstance(eggs, int) or not MIN_EGGS <= eggs <= MAX_EGGS:
         raise AquagenError(
-            f"--eggs {eggs!r} must be a positive whole number of eggs, at most {MAX_EGGS:,} "
-            "(a batch's whole-life feed must fit inventory_batchfeedingsummary.total_feed_kg)"
+            f"--eggs {eggs!r} must be a whole number of eggs from {MIN_EGGS:,} (fewer leave some of the batch's "
+            f"tanks and sea rings without fish) to {MAX_EGGS:,} (its whole-life feed must fit "
+            "inventory_batchfeedingsummary.total_feed_kg)"
         )
     out = Path(out)
     if out.exists() and not out.is_dir():

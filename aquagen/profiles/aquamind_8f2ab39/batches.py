@@ -561,5 +561,7 @@ FCR_LIMIT = 99.9995  # numeric(5,3): anything that rounds above 99.999 overflows
 
 
 def _fcr(feed: pl.Expr, gain: pl.Expr) -> pl.Expr:
+    """Feed over gain, where the growth the summary stores (to 2 decimals, kg) is positive: a gain of a few
+    grams (a batch of 1,000 alevins) stores 0.00 kg of growth, and an FCR beside it would say otherwise."""
     ratio = feed / gain
-    return pl.when((gain > 0) & (ratio < FCR_LIMIT)).then(ratio)
+    return pl.when((gain >= 0.005) & (ratio < FCR_LIMIT)).then(ratio)
