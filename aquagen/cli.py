@@ -728,16 +728,27 @@ def db() -> None:
     """
 
 
+def _database_name(ctx, param, value: str) -> str:
+    """A database name PostgreSQL keeps as given: not empty, at most 63 bytes (longer ones it cuts short)."""
+    if not value or len(value.encode()) > 63 or "\0" in value:
+        raise click.BadParameter(f"{value!r}: a database name is 1 to 63 bytes (PostgreSQL cuts longer ones short)")
+    return value
+
+
 def _database_option(f):
     return click.option(
-        "--database", default="aquamind", show_default=True, help="Database on the server (created when missing)."
+        "--database",
+        default="aquamind",
+        show_default=True,
+        callback=_database_name,
+        help="Database on the server (created when missing).",
     )(f)
 
 
 def _django_settings(st, database: str) -> str:
     """What AquaMind's settings need to reach the server over TCP (the server trusts local connections)."""
     return (
-        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{database}', "
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': {database!r}, "
         f"'USER': 'postgres', 'PASSWORD': '', 'HOST': '127.0.0.1', 'PORT': '{st.port}'}}}}"
     )
 

@@ -84,10 +84,15 @@ class Status:
         """The socket URL (what aquagen itself uses)."""
         port = self.port or SOCKET_PORT
         host = urllib.parse.quote(str(self.socket_dir), safe="/")  # a folder with a space: %20
-        return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={port}"
+        return f"postgresql://{SUPERUSER}@/{_quoted(database)}?host={host}&port={port}"
 
     def tcp_dsn(self, database: str = DATABASE) -> str | None:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}" if self.port else None
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{_quoted(database)}" if self.port else None
+
+
+def _quoted(database: str) -> str:
+    """A database name as a URL path: percent-encoded (a space, '?', '/' or '#' in it)."""
+    return urllib.parse.quote(database, safe="")
 
 
 def _postmaster(pgdata: Path):
@@ -252,10 +257,11 @@ def ensure_running(
 
 def _create_database(st: Status, database: str) -> None:
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(st.dsn("postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{database}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 def stop(pgdata: str | os.PathLike | None = None) -> Status:

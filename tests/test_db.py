@@ -135,6 +135,16 @@ def test_tcp_port_for_other_programs(project):
     assert r.returncode == 0 and r.stdout.startswith(f"restarted with port {other}:"), r.stderr
     with psycopg.connect(tcp.replace(str(port), str(other))) as conn:
         assert conn.execute("SELECT inet_server_port()").fetchone()[0] == other
+    # a database of any name PostgreSQL keeps: created as named, its URLs percent-encoded
+    odd = 'a "quoted" name? #1/é'
+    for flag in ("--tcp", None):
+        r = aquagen("db", "url", *([flag] if flag else []), "--database", odd, cwd=project)
+        assert r.returncode == 0, r.stderr
+        with psycopg.connect(r.stdout.strip()) as conn:
+            assert conn.execute("SELECT current_database()").fetchone()[0] == odd
+    for bad in ("", "x" * 64):  # PostgreSQL would cut the second short: the URL would name another database
+        r = aquagen("db", "url", "--database", bad, cwd=project)
+        assert r.returncode == 2 and "1 to 63 bytes" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert aquagen("db", "stop", cwd=project).returncode == 0
     # a port taken by someone else: refused in one line, nothing started
     with socket.socket() as s:
