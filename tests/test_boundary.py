@@ -520,6 +520,7 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
         (["generate", "--batches", "100000", "--as-of", "2026-01-01"], "--batches"),
         (["generate", "--seed", "9223372036854775808"], "--seed"),
         (["generate", "--stagger-days", "99999999999"], "--stagger-days"),
+        (["generate", "--batches", "1", "--geography", ""], "unknown geography ''"),  # an unset $GEO
     ],
 )
 def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, says):

@@ -468,7 +468,7 @@ def generate(
     date or a moment) and ``now`` (default the wall clock): see ``as_of_moment``."""
     n_batches = batches
     check_seed(seed)
-    geography = geography and fleet_geography(geography).name  # as the user may type it: 'faroe'
+    geography = None if geography is None else fleet_geography(geography).name  # as typed: "faroe"; "" is refused
     if n_batches is not None and n_batches < 0:
         raise AquagenError(f"--batches {n_batches} is negative; use an integer ≥ 0")
     if stagger_days < 1:
