@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import polars as pl
 import psycopg
 
 import schemas
@@ -32,12 +33,14 @@ from . import existing, purge, staged, swap
 from .binarycopy import Progress, copy_rows
 from .catalog import (  # noqa: F401 - re-exported
     database_profile,
+    has_table,
     introspect,
     row_counts,
     schema_mismatches,
     set_sequences,
 )
 from .loadlog import LOAD_LOG, already_loaded, farm_moment, manifest_digest, write_log  # noqa: F401 - re-exported
+from .purge import INITIAL_NOTE, PURCHASES
 from .reconcile import snapshot_batches
 from .rows import one
 from .session import (  # noqa: F401 - re-exported
@@ -130,6 +133,7 @@ def load(
                 result = _load_fresh(ctl, dsn, snapshot, ts, digest, progress, workers, start)
             else:
                 _not_into_the_past(ctl, snapshot)
+                _one_initial_stock(ctl, snapshot)
                 staging = staged.new_staging_name()
                 try:
                     with ctl.transaction():
@@ -164,6 +168,30 @@ def load(
             raise AquagenError(f"load failed and was rolled back: {msg}") from None
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _one_initial_stock(conn: psycopg.Connection, snapshot: Snapshot) -> None:
+    """Refuse a snapshot whose initial feed stock is not the database's: a farm set up in another month
+    (the lot numbers carry it). Both stocks would stand in the same silos and barges (the loader matches
+    lots by number), and the database would fail its checks."""
+    if snapshot.rows(PURCHASES) == 0 or not has_table(conn, PURCHASES):
+        return
+    mine = set(
+        snapshot.scan(PURCHASES)
+        .filter(pl.col("notes") == INITIAL_NOTE)
+        .select("batch_number")
+        .collect()["batch_number"]
+    )
+    theirs = {
+        n for (n,) in conn.execute(f"SELECT batch_number FROM public.{PURCHASES} WHERE notes = %s", (INITIAL_NOTE,))
+    }
+    if mine and theirs and not theirs <= mine:
+        raise AquagenError(
+            f"the database's initial feed stock ({len(theirs)} lots, e.g. {min(theirs)}) is not {snapshot.path}'s "
+            f"(e.g. {min(mine)}): its farm was set up in another month, and both stocks would stand in the same "
+            "silos and barges; load it into another database (--dsn), or generate it with the first start of the "
+            "database's farm"
+        )
 
 
 def _load_fresh(

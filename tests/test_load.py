@@ -246,6 +246,18 @@ def test_killed_rebuild_load_leaves_data_and_catalog_as_they_were(master_snapsho
     assert counts(empty_db) == expected_counts(master_snapshot)
 
 
+def test_a_farm_set_up_in_another_month_is_refused(fleet_db, master_snapshot):
+    """The master-only snapshot's farm was set up five months after the fleet's: its initial feed stock
+    (lots numbered by the set-up month) would stand beside the database's in the same silos and barges,
+    which validate fails (186 initial lots of 372); refused in one line, nothing changed."""
+    dsn = fleet_db[0]
+    before = fingerprint(dsn)
+    r = aquagen("load", master_snapshot.path, "--dsn", dsn)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "initial feed stock (186 lots, e.g. LOT-2025" in r.stderr and "set up in another month" in r.stderr
+    assert fingerprint(dsn) == before
+
+
 def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tmp_path):
     original = counts(fleet_copy)
     names = sorted(fleet.read("batch_batch")["batch_number"].to_list())
