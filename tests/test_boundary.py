@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
+import schemas
 from aquagen.errors import AquagenError
 from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
@@ -283,6 +284,9 @@ def older(tmp_path_factory) -> Path:
     return out
 
 
+OTHER = next(p for p in ("aquamind@cb41030", "aquamind@8f2ab39") if p != schemas.PROFILE)  # not the snapshots below
+
+
 def _same(out: Path, reference: Path) -> None:
     snap = Snapshot.open(out)
     assert (out / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
@@ -318,6 +322,9 @@ def test_a_temporary_file_of_a_killed_write_never_reaches_the_snapshot(reference
     r = run_forked(*GEN, "--out", out, kill_at="store_tmp:7")
     assert r.returncode == -signal.SIGKILL
     assert list(Path(f"{out}.partial").rglob("*.tmp-*"))
+    # resumed for another profile: refused in one line naming it (it failed on the tables' columns)
+    err = _one_line(run_cli(*GEN, "--out", out, "--resume", "--profile", OTHER))
+    assert f"interrupted run with other arguments (--profile {schemas.PROFILE}, asked --profile {OTHER})" in err
     assert run_cli(*GEN, "--out", out, "--resume").returncode == 0
     _same(out, reference)
 
@@ -327,6 +334,10 @@ def test_resume_of_a_complete_snapshot_says_so(reference, tmp_path):
     shutil.copytree(reference, out)
     r = run_cli(*GEN, "--out", out, "--resume")
     assert r.returncode == 0 and "already complete" in r.stdout
+    # of another profile or seed: refused, naming what differs (another profile was "already complete")
+    for option, had, asked in (("--profile", schemas.PROFILE, OTHER), ("--seed", "3", "4")):
+        err = _one_line(run_cli(*GEN, "--out", out, "--resume", option, asked))
+        assert f"complete snapshot of other arguments ({option} {had}, asked {option} {asked})" in err, err
     _same(out, reference)
 
 

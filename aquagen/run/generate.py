@@ -51,7 +51,7 @@ from ..snapshot import (
 from ..store import Store
 from ..tables.ids import allocate_each
 from ..timing import ALLOCATE, timed
-from .runner import Progress, Result, Runner
+from .runner import Progress, Result, Runner, differences
 from .shards import (
     FEED_KEY,
     MASTER_KEY,
@@ -107,7 +107,8 @@ def _usable_out(out: Path) -> None:
 
 
 def _meta_of(manifest: dict) -> dict:
-    return {k: v for k, v in manifest.items() if k not in ("tables", "format_version", "schema")}
+    """A manifest's generation arguments, its profile included ("schema")."""
+    return {k: v for k, v in manifest.items() if k not in ("tables", "format_version")}
 
 
 def _no_space(work: Store, out: str | Path, planned: list[PlannedBatch]) -> AquagenError:
@@ -202,7 +203,8 @@ def _build_locked(
     connect_timeout: float,
 ) -> Snapshot | RemoteSnapshot:
     target, work = Store(str(out)), work_folder(out)
-    wanted = json.loads(json.dumps(meta, default=str))
+    # what a finished or interrupted run must match to be kept or continued: the arguments and the profile
+    wanted = json.loads(json.dumps({"schema": job_args["profile_name"], **meta}, default=str))
     if target.local is not None:
         assert work.local is not None  # the sibling of a local folder is local
         recover(work.local, target.local)  # a publish killed half-way is finished first
@@ -215,8 +217,7 @@ def _build_locked(
             if not force:
                 raise AquagenError(
                     f"{out} holds a complete snapshot of other arguments "
-                    f"({snap.manifest['arguments']}); "
-                    "pass --force to replace it"
+                    f"({differences(_meta_of(snap.manifest), wanted)}); pass --force to replace it"
                 )
         if resume and work.exists() and (work.local / MANIFEST).is_file():  # killed while publishing
             if _meta_of(json.loads((work.local / MANIFEST).read_text())) == wanted:
@@ -246,7 +247,7 @@ def _build_locked(
     # at most a worker a batch: the feed sites and the gathering of one batch's rows are too little work
     # for a pool (each worker imports Polars, NumPy and aquagen)
     pool = min(workers, max(1, len(planned)))
-    run = Runner(job, meta, pool, progress or Progress(), resume, scheduler, connect_timeout, force=force)
+    run = Runner(job, wanted, pool, progress or Progress(), resume, scheduler, connect_timeout, force=force)
     written: list[Written] = []
     try:
         run.start_workers()  # they start up while this process makes the master data

@@ -177,6 +177,20 @@ def _exit_now() -> None:
     os._exit(0)
 
 
+def differences(had: dict, asked: dict) -> str:
+    """How a run's or snapshot's arguments (``meta``, its profile in "schema") differ from those asked, as
+    options: "--seed 42 and --profile aquamind@cb41030, asked --seed 7 and --profile aquamind@8f2ab39"."""
+
+    def options(meta: dict) -> dict:
+        return {"profile": meta.get("schema"), "seed": meta.get("seed"), **meta.get("arguments", {})}
+
+    a, b = options(had), options(asked)
+    keys = [k for k in {**a, **b} if a.get(k) != b.get(k)]
+    if not keys:
+        return f"written by {had.get('generator')}, or its planned batches"
+    return ", asked ".join(" and ".join(f"--{k.replace('_', '-')} {m.get(k)}" for k in keys) for m in (a, b))
+
+
 class Runner:
     """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
     shard in ``progress.json`` so that a killed run resumes where it stopped."""
@@ -206,7 +220,7 @@ class Runner:
                 if saved["meta"] != self.state["meta"]:
                     raise AquagenError(
                         f"{job.root.url} holds an interrupted run with other arguments "
-                        f"({saved['meta']['arguments']}); rerun those or pass --force to start over"
+                        f"({differences(saved['meta'], self.state['meta'])}); rerun those or pass --force to start over"
                     )
             except AquagenError:
                 if not force:
