@@ -268,6 +268,27 @@ def test_busy_sea_area_names_batch_and_free_date(tmp_path):
     assert r.returncode == 2 and f"batch SCO-2024-001 occupies it until {until}" in r.stderr
 
 
+def test_an_as_of_before_a_batch_of_the_snapshot_starts_is_refused(tmp_path_factory, tmp_path):
+    """``batch --as-of`` earlier than what plans the snapshot's later batches: they would be lost (the run
+    failed half-way on their missing files, as a user error, and left DIR.partial behind)."""
+    from .test_fleet import ARGS, AS_OF
+
+    out = tmp_path / "snap"
+    shutil.copytree(shared_snapshot(tmp_path_factory, "fleet-4-batches", as_of=AS_OF, workers=1, **ARGS).path, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    snap = Snapshot.open(out)
+    last = max(PlannedBatch.from_json(b).start_date for b in snap.manifest["planned_batches"])
+    earliest = last - dt.timedelta(days=get(snap.profile).plan_ahead_days)  # what plans it
+    first = ARGS["first_start"]
+    r = run_cli(
+        "batch", "--start-date", first, "--eggs", "100000", "--geography", "Scotland", "--as-of", first, "--out", out
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"starts ({last}) and 2 more; give an as-of no earlier than {earliest}" in r.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
 def test_a_fleet_at_sea_in_freshwater_and_mid_transition_passes_every_check(tmp_path_factory):
     """test_fleet's shared fleet (four batches: at sea, in freshwater, one mid-transition) passes every check.
     Its bytes are made again by test_fleet, with 2 workers (``test_same_bytes_for_any_number_of_workers``) and

@@ -630,6 +630,17 @@ def add_batch(
         first_start, existing, arguments = start_date, [], {"clean_sensors": False}
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
+    # the snapshot's batches that would start after what an as-of this early plans: they would be lost
+    late = sorted(
+        (b for b in existing if b.start_date > as_of + dt.timedelta(days=get(profile).plan_ahead_days)),
+        key=lambda b: b.start_date,
+    )
+    if late:
+        raise AquagenError(
+            f"--as-of {as_of} is before batch {late[-1].batch_number} of this snapshot starts ({late[-1].start_date})"
+            f"{f' and {len(late) - 1} more' if len(late) > 1 else ''}; give an as-of no earlier than "
+            f"{late[-1].start_date - dt.timedelta(days=get(profile).plan_ahead_days)}, or generate an earlier snapshot"
+        )
     if start_date < first_start:
         raise AquagenError(
             f"--start-date {start_date} is before this snapshot's infrastructure exists "
