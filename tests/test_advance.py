@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -299,6 +300,38 @@ def test_a_batch_purged_and_loaded_back_keeps_its_ids_and_advances(
     with psycopg.connect(loaded_d1) as c:
         assert c.execute(f"SELECT skipped, id_segments FROM {LOAD_LOG}").fetchone() == ([other], {})
     assert advance(loaded_d1, D1 + dt.timedelta(days=2), cache=farm_cache).rows
+
+
+def test_a_damaged_farm_cache_is_built_again(loaded_d1, farm_cache, tmp_path, monkeypatch):
+    """The farm generated ahead with a table file deleted, truncated or its record garbled (deleting any of
+    it is always safe): built again, where its reading failed with an internal error."""
+    advance(loaded_d1, D1 + dt.timedelta(days=1), cache=farm_cache)  # the module's cache, built once
+    (folder,) = [f for f in farm_cache.iterdir() if (f / ahead.INFO).is_file()]
+    assert ahead.Ahead.intact(folder)
+    meta = ahead.Ahead.open(folder).manifest
+
+    class Rebuilt(Exception):
+        pass
+
+    def rebuilt(*args, **kwargs):
+        raise Rebuilt
+
+    monkeypatch.setattr(ahead, "regenerate", rebuilt)
+    shutil.copytree(folder, tmp_path / "intact" / folder.name)  # as it is: used
+    assert ahead.ahead(meta, D1 + dt.timedelta(days=1), tmp_path / "intact")[1] is False
+    for damage in ("deleted", "truncated", "garbled"):
+        root = tmp_path / damage
+        shutil.copytree(folder, root / folder.name)
+        table = root / folder.name / "tables" / "batch_mortalityevent.parquet"
+        if damage == "deleted":
+            table.unlink()
+        elif damage == "truncated":
+            table.write_bytes(table.read_bytes()[:100])
+        else:
+            (root / folder.name / ahead.INFO).write_text("{")
+        assert not ahead.Ahead.intact(root / folder.name)
+        with pytest.raises(Rebuilt):
+            ahead.ahead(meta, D1 + dt.timedelta(days=1), root)
 
 
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):

@@ -138,6 +138,16 @@ class Ahead:
             path, dt.date.fromisoformat(info["as_of"]), info["manifest"], pl.read_parquet(path / "index.parquet")
         )
 
+    @staticmethod
+    def intact(path: Path) -> bool:
+        """Whether the cache at ``path`` holds every file its build wrote, at the size it wrote it: one
+        deleted, truncated or half-copied since is built again (deleting any of it is always safe)."""
+        try:
+            sizes = json.loads((path / INFO).read_text()).get("sizes", {})
+            return all((path / rel).stat().st_size == size for rel, size in sizes.items())
+        except (OSError, ValueError):
+            return False
+
     def scan(self, table: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.path / "tables" / f"{table}.parquet")
 
@@ -231,7 +241,7 @@ def ahead(
     ``cache_root()``) or built now (then True): generated to ``to`` + AHEAD_DAYS, kept per table."""
     root = root or cache_root()
     folder = root / key(meta)
-    if (folder / INFO).is_file():
+    if (folder / INFO).is_file() and Ahead.intact(folder):
         found = Ahead.open(folder)
         if found.as_of >= to:
             return found, False
@@ -284,4 +294,5 @@ def _keep(snap: Snapshot, out: Path, as_of: dt.date) -> None:
         del df
     pl.concat(index).write_parquet(out / "index.parquet")
     manifest = {k: v for k, v in snap.manifest.items() if k != "tables"}
-    (out / INFO).write_text(json.dumps({"as_of": as_of.isoformat(), "manifest": manifest}, default=str))
+    sizes = {str(f.relative_to(out)): f.stat().st_size for f in [out / "index.parquet", *(out / "tables").iterdir()]}
+    (out / INFO).write_text(json.dumps({"as_of": as_of.isoformat(), "manifest": manifest, "sizes": sizes}, default=str))
