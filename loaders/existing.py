@@ -96,6 +96,7 @@ def plan(
         out.replaced = names
     elif skip_existing:
         ids = batches.filter(pl.col("batch_number").is_in(names))["id"]
+        _same_feedings(conn, snapshot, batches.filter(pl.col("batch_number").is_in(names)))
         out.skip = batch_closure(snapshot, ts, ids)
         out.skipped = names
     else:
@@ -104,6 +105,39 @@ def plan(
             f"to load only the other batches, or --replace to purge and reload them"
         )
     return out
+
+
+FEEDINGS = "inventory_feedingevent"
+
+
+def _same_feedings(conn: psycopg.Connection, snapshot: Snapshot, skipped: pl.DataFrame) -> None:
+    """Refuse to skip batches whose feedings in the database are not the snapshot's (a later date, another
+    seed): the feed lots take the snapshot's state (``FOLLOW_SNAPSHOT``), drawn for the snapshot's
+    feedings, and would no longer add up with the feedings the database keeps."""
+    if not snapshot.rows(FEEDINGS):
+        return
+    mine = dict(
+        snapshot.scan(FEEDINGS)
+        .join(skipped.lazy().select(batch_id=pl.col("id"), batch_number="batch_number"), on="batch_id")
+        .group_by("batch_number")
+        .agg(pl.concat_str(pl.len(), pl.col("amount_kg").sum().cast(pl.String), separator=" "))
+        .collect()
+        .iter_rows()
+    )
+    theirs: dict[str, str] = dict(  # "<feedings> <kg>" per batch, as the snapshot's
+        conn.execute(
+            f"SELECT b.batch_number, count(*) || ' ' || sum(f.amount_kg) FROM public.{FEEDINGS} f "
+            "JOIN public.batch_batch b ON b.id = f.batch_id WHERE b.batch_number = ANY(%s) GROUP BY 1",
+            (skipped["batch_number"].to_list(),),
+        ).fetchall()
+    )
+    differ = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
+    if differ:
+        raise AquagenError(
+            f"--skip-existing: the feedings of batch {words.some(differ)} in the database are not the snapshot's "
+            "(another date or seed), and the feed lots it brings drew for the snapshot's; load it with --replace, "
+            "or move the database on with aquagen advance if the snapshot is of the same farm at a later date"
+        )
 
 
 def id_maps(

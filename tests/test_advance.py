@@ -289,9 +289,16 @@ def test_a_batch_purged_and_loaded_back_keeps_its_ids_and_advances(
     """A batch purged and loaded back from its snapshot with --skip-existing: its rows and their history
     take their ids again (they are free), so the database is as its first load left it (rows, ids,
     sequences; the feed lots the purge gave back to take the snapshot's values again), the load log
-    records no ids moved, and advance moves it on."""
+    records no ids moved, and advance moves it on. A later snapshot's --skip-existing load is refused."""
     with psycopg.connect(loaded_d1) as c:
         first, other = (n for (n,) in c.execute("SELECT batch_number FROM batch_batch ORDER BY id"))
+    # a later snapshot of the farm cannot skip its batches: the feedings here of the one still fed (the other
+    # fasts before its harvest) end earlier than its feed lots' draws (the database failed validate,
+    # delivered <> fed + remaining); advance is the way
+    before = fingerprint(loaded_d1)
+    with pytest.raises(AquagenError, match=f"--skip-existing: the feedings of batch {other} in the data"):
+        load(shared_snapshot(tmp_path_factory, "advance-d2", as_of=D2, **ARGS), loaded_d1, skip_existing=True)
+    assert fingerprint(loaded_d1) == before
     purge(loaded_d1, batch_names=[first])
     assert load(
         shared_snapshot(tmp_path_factory, "advance-d1", as_of=D1, **ARGS), loaded_d1, skip_existing=True
