@@ -50,8 +50,8 @@ def data_folder(pgdata: str | os.PathLike | None = None, start: Path | None = No
     """The data folder: ``pgdata`` if given, else $AQUAGEN_PGDATA, else the project's, else the user's."""
     if pgdata:
         return DataFolder(Path(pgdata).expanduser().resolve(), "given with --pgdata")
-    if os.environ.get(PGDATA_ENV):
-        return DataFolder(Path(os.environ[PGDATA_ENV]).expanduser().resolve(), f"from ${PGDATA_ENV}")
+    if os.environ.get(PGDATA_ENV, "").strip():  # as $AQUAGEN_DSN: a blank value is no value
+        return DataFolder(Path(os.environ[PGDATA_ENV].strip()).expanduser().resolve(), f"from ${PGDATA_ENV}")
     here = (start or Path.cwd()).resolve()
     folders = (here, *here.parents)
     for folder in folders:  # the clone first, so a stray output/pgdata in a subfolder is not used
@@ -190,8 +190,21 @@ def _init(pgdata: Path) -> None:
             initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", SUPERUSER], pgdata=pgdata, user=user)
         except subprocess.CalledProcessError as e:
             raise AquagenError(
-                f"could not create the embedded PostgreSQL in {pgdata}: {(e.stderr or '').strip() or e}"
+                f"could not create the embedded PostgreSQL in {pgdata}: {' '.join(((e.stderr or '') or str(e)).split())}"
             ) from None
+
+
+def _usable(folder: DataFolder) -> None:
+    """Refuse a data folder that is a file, or holds files but no database, before anything is made or
+    changed there (the server's user would own it)."""
+    path, why = folder.path, folder.reason
+    if path.exists() and not path.is_dir():
+        raise AquagenError(f"the embedded PostgreSQL's data folder {path} ({why}) is a file; name a folder")
+    if path.is_dir() and not (path / "PG_VERSION").exists() and any(path.iterdir()):
+        raise AquagenError(
+            f"the embedded PostgreSQL's data folder {path} ({why}) holds files but no database (no PG_VERSION); "
+            "name a new or empty folder, or one holding its database"
+        )
 
 
 def _port_free(port: int) -> bool:
@@ -213,6 +226,7 @@ def ensure_running(
     """
     folder = data_folder(pgdata)
     path = folder.path
+    _usable(folder)
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     with _lock():

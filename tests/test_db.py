@@ -170,6 +170,23 @@ def test_folder_rules(tmp_path):
     assert "per-user" in embedded.data_folder(start=tmp_path / "other" / "a").reason
 
 
+def test_a_data_folder_that_is_a_file_or_holds_other_files_is_refused(tmp_path):
+    """$AQUAGEN_PGDATA naming a file, or a folder of other files (a snapshot): refused in one line, the
+    folder left as it was (it was given to the server's user, and initdb's many lines printed)."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "manifest.json").write_text("{}")
+    owner = (tmp_path / "snap").stat().st_uid
+    for name, says in (("afile", "is a file"), ("snap", "holds files but no database (no PG_VERSION)")):
+        r = aquagen("db", "start", cwd=tmp_path, env={"AQUAGEN_PGDATA": str(tmp_path / name)})
+        assert r.returncode == 2 and says in r.stderr and "from $AQUAGEN_PGDATA" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1, r.stderr
+    assert (tmp_path / "snap").stat().st_uid == owner and os.listdir(tmp_path / "snap") == ["manifest.json"]
+    # a blank value is no value: the per-user folder (as a blank $AQUAGEN_DSN)
+    r = aquagen("db", "status", cwd=tmp_path, env={"AQUAGEN_PGDATA": "  ", "XDG_DATA_HOME": str(tmp_path / "share")})
+    assert r.returncode == 0 and "per-user" in r.stdout, r.stdout
+
+
 def test_per_user_folder_outside_a_project(tmp_path):
     r = aquagen("db", "status", cwd=tmp_path, env={"XDG_DATA_HOME": str(tmp_path / "share")})
     assert r.returncode == 0, r.stderr
