@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
+from polars.testing import assert_frame_equal
 
 import schemas
 from aquagen.check import validate as v
@@ -548,6 +549,20 @@ def test_cli_profile_option(snaps, tmp_path):
         snaps[CB].path,
     )
     assert r.returncode == 2 and "differs from the snapshot's profile aquamind@cb41030" in r.stderr
+
+
+def test_treatments_at_the_same_moment_keep_their_ids_in_time(tmp_path):
+    """Two treatments of one ring at one moment (a delousing and a gill bath, 2025-08-01) keep their order,
+    and so their ids, whatever the as-of date: their sort kept no order among equals, and a later as-of's
+    longer frame swapped them (an advanced database then differed from a fresh load)."""
+    from aquagen.run.generate import generate
+
+    kw = dict(seed=7, batches=2, stagger_days=120, first_start=dt.date(2023, 10, 1), geography="Faroe Islands")
+    kw |= dict(profile=PLAN, workers=1)
+    early = generate(tmp_path / "early", as_of=dt.date(2025, 9, 30), **kw).read("health_treatment").sort("id")
+    late = generate(tmp_path / "late", as_of=dt.date(2026, 3, 1), **kw).read("health_treatment").sort("id")
+    assert early.height < late.height
+    assert_frame_equal(late.head(early.height), early)
 
 
 def test_prefix_stable_in_time(tmp_path):

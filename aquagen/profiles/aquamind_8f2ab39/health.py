@@ -87,7 +87,7 @@ def build(
             assignment_id=pl.col("bca_id"),
             reason_id=pl.col("cause").replace_strict(REASON_ID, return_dtype=pl.Int64),
         )
-        .sort("event_date", "container_id")
+        .sort("event_date", "container_id", maintain_order=True)
     )
     mr = up_to(mr, when_column("health_mortalityrecord", ids.profile), plan.horizon)
     add(out, "health_mortalityrecord", mr, OPERATOR_ID, ids)
@@ -110,7 +110,7 @@ def build(
                     user_id=pl.lit(OPERATOR_ID, dtype=pl.Int32),
                     ring=ring,
                 )
-                .sort("count_date", "container_id")
+                .sort("count_date", "container_id", maintain_order=True)
             ),
             "count_date",
             plan.horizon,
@@ -188,7 +188,7 @@ def build(
         collected(
             pl.concat(parts, how="diagonal_relaxed")
             .with_columns_seq(includes_weighing=pl.lit(False))  # no fish weighed with a treatment
-            .sort("treatment_date", "container_id", nulls_last=False)
+            .sort("treatment_date", "container_id", nulls_last=False, maintain_order=True)
         )
         if parts
         else treats  # none yet: the empty table (``add``)
@@ -426,6 +426,6 @@ def _lab(out: dict, sim: BatchSim, link: pl.DataFrame, ids: IdBook) -> None:
             sample_type_id=pl.col("sample_type").cast(pl.Int64) + 1,
         )
         .with_columns_seq(updated_at=pl.col("created_at"))
-        .sort("created_at", "container_id")
+        .sort("created_at", "container_id", maintain_order=True)
     )
     add(out, "health_healthlabsample", lab, VET_ID, ids)
