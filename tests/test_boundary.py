@@ -372,6 +372,16 @@ def test_resume_with_force_starts_over_what_it_cannot_continue(reference, older,
     _same(out, reference)
 
 
+def test_an_out_named_with_a_dot_is_its_folder(reference, older, tmp_path):
+    """``--out DIR/.`` (``cd DIR; generate --out . --force``) replaces DIR's snapshot: its work folder went
+    into DIR ("DIR/..partial") and the old snapshot was moved aside for good."""
+    out = tmp_path / "snap"
+    shutil.copytree(older, out)
+    assert run_cli(*GEN, "--out", f"{out}/.", "--force").returncode == 0
+    _same(out, reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
+
+
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "snap"
     with locked(out):

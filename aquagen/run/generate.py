@@ -163,6 +163,8 @@ def _build(
         raise AquagenError(f"--workers {workers} must be at least 1")
     if not str(out).strip():  # an unset shell variable: it would name the current folder
         raise AquagenError("--out is empty; give the snapshot's folder, e.g. --out output/snapshot")
+    if "://" not in str(out):  # DIR/. is DIR: its work folder, lock and the old snapshot go beside DIR, not in it
+        out = os.path.normpath(out)
     target = Store(str(out))
     args: dict[str, Any] = dict(
         force=force,
