@@ -42,7 +42,11 @@ def connect(dsn: str) -> psycopg.Connection:
 
 
 def redact(dsn: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
+    """The DSN without its password, in any of libpq's forms: ``user:pw@`` and ``?password=`` of a URL,
+    ``password=`` (quoted or not) of a keyword string."""
+    if "://" in dsn:
+        return re.sub(r"([?&]password=)[^&]*", r"\1***", re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn))
+    return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
 
 
 def check_client(conn: psycopg.Connection) -> None:

@@ -253,10 +253,20 @@ def test_corrupted_or_missing_snapshot_is_refused(master_snapshot, tmp_path, emp
     assert fingerprint(empty_db) == before
 
 
-def test_unreachable_database():
-    r = run_cli("validate", "--dsn", "postgresql://nobody:secret@127.0.0.1:9/none")
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://nobody:secret@127.0.0.1:9/none",
+        "postgresql://nobody@127.0.0.1:9/none?password=secret",
+        "host=127.0.0.1 port=9 user=nobody password=secret dbname=none",
+        "host=127.0.0.1 port=9 password='my secret' dbname=none",
+    ],
+)
+def test_unreachable_database(dsn):
+    """In one line, without the password in any of libpq's forms (only the URL's user:pw@ was hidden)."""
+    r = run_cli("validate", "--dsn", dsn)
     assert r.returncode == 2
-    assert r.stderr.startswith("error: cannot connect") and "secret" not in r.stderr
+    assert r.stderr.startswith("error: cannot connect") and "secret" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
