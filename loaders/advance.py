@@ -273,9 +273,13 @@ def _apply(conn: psycopg.Connection, farm: Ahead, win: Window, state: _State) ->
             if moved:  # the application's users added rows: aquagen's new ones go past them
                 seg.add(old_max + 1, db_max - old_max)
             state.segments[name] = maps[name] = seg
+        if moved and new is not None and new.height:
+            result.moved[name] = moved
+    # then the rows, once every table's ids are mapped: a changing row may name a row of a table after
+    # its own (a batch its pinned projection run: after a --replace load, unmapped, it named another's)
+    for name, t in ts.items():
+        new = win.new.get(name)
         if new is not None and new.height:
-            if moved:
-                result.moved[name] = moved
             result.rows[name] = copy_rows(
                 conn, f"public.{name}", t, [_remap(new, t, ts, maps).to_arrow()], freeze=False
             )

@@ -28,7 +28,7 @@ from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 from loaders.purge import purge
 
-from .conftest import ROW_DIGEST, fingerprint, run_cli, run_forked, shared_snapshot
+from .conftest import ROW_DIGEST, drop_database, fingerprint, new_database, run_cli, run_forked, shared_snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -339,6 +339,33 @@ def test_a_damaged_farm_cache_is_built_again(loaded_d1, farm_cache, tmp_path, mo
         assert not ahead.Ahead.intact(root / folder.name)
         with pytest.raises(Rebuilt):
             ahead.ahead(meta, D1 + dt.timedelta(days=1), root)
+
+
+def test_the_default_profile_advances_after_a_replacing_load(pg_admin, tmp_path_factory, tmp_path):
+    """At cb41030 (what the application's users run), a database whose batches a later snapshot replaced
+    (their ids numbered past the first load's) advances across the sea transfer and the harvest, every batch
+    pinning its own projection run: a changing row named a row of a table mapped after its own by the first
+    load's id (a transfer workflow its planned activity, a batch its projection run: advance failed on the
+    foreign key, blaming the application). No test advanced a database of this profile before."""
+    kw = dict(ARGS, profile="aquamind@cb41030")
+    first = shared_snapshot(tmp_path_factory, "advance-cb-d1", as_of=D1, **kw)
+    later = shared_snapshot(tmp_path_factory, "advance-cb-d1-next", as_of=D1 + dt.timedelta(days=1), **kw)
+    dsn = new_database(pg_admin)
+    try:
+        load(first, dsn)
+        assert load(later, dsn, replace=True).replaced_batches
+        done = advance(dsn, D2, cache=tmp_path)
+        assert done.rows
+        with psycopg.connect(dsn) as c:
+            pinned = c.execute(
+                "SELECT count(*) FROM batch_batch b JOIN scenario_projection_run r "
+                "ON r.run_id = b.pinned_projection_run_id JOIN scenario s ON s.scenario_id = r.scenario_id "
+                "AND s.batch_id = b.id"
+            ).fetchone()[0]
+            assert pinned == c.execute("SELECT count(*) FROM batch_batch").fetchone()[0] == 2
+            assert [r.check.name for r in validate.run(validate.DatabaseSource(c, D2, kw["profile"])) if not r.ok] == []
+    finally:
+        drop_database(pg_admin, dsn)
 
 
 def test_rows_added_through_the_application_are_kept(loaded_d1, farm_cache):
