@@ -331,21 +331,13 @@ class Doomed:
             ).rowcount
             if self.write_offs:  # each lot's last kept row, at its write-off
                 columns = sorted(self.g.columns[t])
-                changed = {
-                    "history_id": sql.SQL("w.history_id"),
-                    "history_date": sql.SQL("w.at"),
-                    "updated_at": sql.SQL("w.at"),
-                    "quantity_kg": sql.SQL("0"),
-                    "history_type": sql.Literal("~"),
-                    "history_change_reason": sql.Literal(WRITTEN_OFF),
-                }
                 conn.execute(
                     sql.SQL(
                         "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} h JOIN {} w ON w.kept = h.history_id"
                     ).format(
                         target,
                         sql.SQL(", ").join(map(sql.Identifier, columns)),
-                        sql.SQL(", ").join(changed.get(c, sql.SQL("h.{}").format(sql.Identifier(c))) for c in columns),
+                        _write_off_row(columns, sql.SQL("w.history_id")),
                         target,
                         self.sets.table("_purge_write_offs"),
                     )
@@ -509,6 +501,21 @@ def _stock_draws(conn, d: Doomed, overwritten: Sequence[int] = ()) -> None:
     d.write_offs = one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(s.table("_purge_write_offs"))))[0]
 
 
+def _write_off_row(columns: list[str], history_id: sql.Composable | None = None) -> sql.Composed:
+    """The values of a lot's write-off history row: its row ``h`` copied, at ``w.at`` (``w``: the write-offs),
+    to 0 kg, a '~' row saying why (``history_id``: its id, else the column is left to its sequence)."""
+    changed = {
+        "history_date": sql.SQL("w.at"),
+        "updated_at": sql.SQL("w.at"),
+        "quantity_kg": sql.SQL("0"),
+        "history_type": sql.Literal("~"),
+        "history_change_reason": sql.Literal(WRITTEN_OFF),
+    }
+    if history_id is not None:
+        changed["history_id"] = history_id
+    return sql.SQL(", ").join(changed.get(c, sql.SQL("h.{}").format(sql.Identifier(c))) for c in columns)
+
+
 def _farm_end(conn: psycopg.Connection) -> sql.Composable:
     """The end of the database's farm moment (its latest load or advance), else just past its latest
     lot history row: a lot expiring before it is written off."""
@@ -616,13 +623,6 @@ def _write_off_initial(conn: psycopg.Connection, g: _Graph, end: sql.Composable)
         )
     )
     columns = sorted(g.columns[LOT_HISTORY] - {"history_id"})
-    changed = {
-        "history_date": sql.SQL("w.at"),
-        "updated_at": sql.SQL("w.at"),
-        "quantity_kg": sql.SQL("0"),
-        "history_type": sql.Literal("~"),
-        "history_change_reason": sql.Literal(WRITTEN_OFF),
-    }
     conn.execute(
         sql.SQL(
             "INSERT INTO public.{h} ({columns}) SELECT {values} FROM public.{h} h "
@@ -630,7 +630,7 @@ def _write_off_initial(conn: psycopg.Connection, g: _Graph, end: sql.Composable)
         ).format(
             h=sql.Identifier(LOT_HISTORY),
             columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            values=sql.SQL(", ").join(changed.get(c, sql.SQL("h.{}").format(sql.Identifier(c))) for c in columns),
+            values=_write_off_row(columns),
         )
     )
     n = conn.execute(
