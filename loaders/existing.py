@@ -95,9 +95,9 @@ def plan(
     if replace:
         out.replaced = names
     elif skip_existing:
-        ids = batches.filter(pl.col("batch_number").is_in(names))["id"]
-        _same_feedings(conn, snapshot, batches.filter(pl.col("batch_number").is_in(names)))
-        out.skip = batch_closure(snapshot, ts, ids)
+        skipped = batches.filter(pl.col("batch_number").is_in(names))
+        _same_feedings(conn, snapshot, skipped)
+        out.skip = batch_closure(snapshot, ts, skipped["id"])
         out.skipped = names
     else:
         raise AquagenError(
