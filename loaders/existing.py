@@ -26,6 +26,7 @@ import pyarrow as pa
 import schemas
 from aquagen import killpoints, words
 from aquagen.errors import AquagenError
+from aquagen.profiles import get
 from aquagen.snapshot import Snapshot
 
 from . import rebuild
@@ -107,17 +108,15 @@ def plan(
     return out
 
 
-FEEDINGS = "inventory_feedingevent"
-
-
 def _same_feedings(conn: psycopg.Connection, snapshot: Snapshot, skipped: pl.DataFrame) -> None:
     """Refuse to skip batches whose feedings in the database are not the snapshot's (a later date, another
     seed): the feed lots take the snapshot's state (``FOLLOW_SNAPSHOT``), drawn for the snapshot's
     feedings, and would no longer add up with the feedings the database keeps."""
-    if not snapshot.rows(FEEDINGS):
+    feedings = get(snapshot.profile).feedings[0]
+    if not snapshot.rows(feedings):
         return
     mine = dict(
-        snapshot.scan(FEEDINGS)
+        snapshot.scan(feedings)
         .join(skipped.lazy().select(batch_id=pl.col("id"), batch_number="batch_number"), on="batch_id")
         .group_by("batch_number")
         .agg(pl.concat_str(pl.len(), pl.col("amount_kg").sum().cast(pl.String), separator=" "))
@@ -126,7 +125,7 @@ def _same_feedings(conn: psycopg.Connection, snapshot: Snapshot, skipped: pl.Dat
     )
     theirs: dict[str, str] = dict(  # "<feedings> <kg>" per batch, as the snapshot's
         conn.execute(
-            f"SELECT b.batch_number, count(*) || ' ' || sum(f.amount_kg) FROM public.{FEEDINGS} f "
+            f"SELECT b.batch_number, count(*) || ' ' || sum(f.amount_kg) FROM public.{feedings} f "
             "JOIN public.batch_batch b ON b.id = f.batch_id WHERE b.batch_number = ANY(%s) GROUP BY 1",
             (skipped["batch_number"].to_list(),),
         ).fetchall()

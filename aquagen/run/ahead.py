@@ -241,7 +241,7 @@ def ahead(
     ``cache_root()``) or built now (then True): generated to ``to`` + AHEAD_DAYS, kept per table."""
     root = root or cache_root()
     folder = root / key(meta)
-    if (folder / INFO).is_file() and Ahead.intact(folder):
+    if Ahead.intact(folder):  # its record and every file it lists, as built
         found = Ahead.open(folder)
         if found.as_of >= to:
             return found, False

@@ -633,15 +633,14 @@ def add_batch(
     if start_date > as_of:
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
     # the snapshot's batches that would start after what an as-of this early plans: they would be lost
-    late = sorted(
-        (b for b in existing if b.start_date > as_of + dt.timedelta(days=get(profile).plan_ahead_days)),
-        key=lambda b: b.start_date,
-    )
+    ahead = dt.timedelta(days=get(profile).plan_ahead_days)
+    late = [b for b in existing if b.start_date > as_of + ahead]
     if late:
+        last = max(late, key=lambda b: b.start_date)
         raise AquagenError(
-            f"--as-of {as_of} is before batch {late[-1].batch_number} of this snapshot starts ({late[-1].start_date})"
+            f"--as-of {as_of} is before batch {last.batch_number} of this snapshot starts ({last.start_date})"
             f"{f' and {len(late) - 1} more' if len(late) > 1 else ''}; give an as-of no earlier than "
-            f"{late[-1].start_date - dt.timedelta(days=get(profile).plan_ahead_days)}, or generate an earlier snapshot"
+            f"{last.start_date - ahead}, or generate an earlier snapshot"
         )
     if start_date < first_start:
         raise AquagenError(
