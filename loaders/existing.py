@@ -33,7 +33,7 @@ from . import rebuild
 from .binarycopy import Progress, copy_rows, update_rows
 from .catalog import analyze, max_ids, set_sequences
 from .loadlog import write_log
-from .purge import purge_batches
+from .purge import LOTS, PURCHASES, purge_batches
 from .reconcile import (
     IdMap,
     batch_closure,
@@ -50,7 +50,8 @@ from .session import immediate_constraints, sort_memory_mb
 # and history instead of keeping their own, so stock and feedings stay consistent when
 # batches are added to, or purged and reloaded into, a database aquagen filled before.
 # Likewise a sensor's calibrations (its last one and a history row each) are the snapshot's,
-# up to its as-of date, whatever an earlier load left.
+# up to its as-of date, whatever an earlier load left. Not at a site where the database keeps
+# feedings of batches the snapshot does not carry: there its lots stay the database's (``Plan.held``).
 FOLLOW_SNAPSHOT = ("inventory_feedpurchase", "inventory_feedcontainerstock", "infrastructure_sensor")
 
 
@@ -63,6 +64,8 @@ class Plan:
     skip: dict[str, pl.Series] = field(default_factory=dict)  # table -> snapshot ids left out
     skipped: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    held: dict[str, pl.Series] = field(default_factory=dict)  # lots, purchases -> snapshot ids left out (_hold_stock)
+    held_lots: list[int] = field(default_factory=list)  # database ids of the lots kept as they are, draws included
 
     @property
     def replaced_ids(self) -> list[int]:
@@ -72,6 +75,11 @@ class Plan:
     @property
     def loaded(self) -> list[str]:
         return [n for n in self.batches["batch_number"].to_list() if n not in self.skipped]
+
+    @property
+    def left_out(self) -> dict[str, pl.Series]:
+        """Snapshot ids of the rows the load leaves out, per table: the skipped batches' and the held stock's."""
+        return self.skip | self.held
 
 
 def plan(
@@ -91,21 +99,115 @@ def plan(
     )
     out = Plan(batches, existing)
     names = [n for _, n in existing]
-    if not existing:
-        return out
-    if replace:
+    if existing and replace:
         out.replaced = names
-    elif skip_existing:
+    elif existing and skip_existing:
         skipped = batches.filter(pl.col("batch_number").is_in(names))
         _same_feedings(conn, snapshot, skipped)
         out.skip = batch_closure(snapshot, ts, skipped["id"])
         out.skipped = names
-    else:
+    elif existing:
         raise AquagenError(
             f"the database already holds batch {words.some(names)} from another load; pass --skip-existing "
             f"to load only the other batches, or --replace to purge and reload them"
         )
+    _hold_stock(conn, snapshot, out)
     return out
+
+
+def _hold_stock(conn: psycopg.Connection, snapshot: Snapshot, p: Plan) -> None:
+    """The feed sites (halls, sea areas) where the database keeps feedings of batches the snapshot does
+    not carry (a snapshot of fewer batches of the same farm): the snapshot's lots there were drawn for its
+    own feedings only, so they cannot take its values (``FOLLOW_SNAPSHOT``). Their lots stay the
+    database's, draws included, and the snapshot's lots and purchases there are left out (``Plan.held``):
+    the feed adds up when the feedings the snapshot brings there are those the load removes (the same
+    batches at the same date); else the load is refused."""
+    feedings = get(snapshot.profile).feedings[0]
+    names = p.batches["batch_number"].to_list()
+    if (
+        not snapshot.rows(LOTS)
+        or not one(
+            conn.execute("SELECT EXISTS (SELECT FROM public.batch_batch WHERE batch_number <> ALL(%s))", (names,))
+        )[0]
+    ):
+        return
+    site = "COALESCE({0}.hall_id, -{0}.area_id)"
+    others = {
+        s: (name, batch)
+        for s, name, batch in conn.execute(
+            f"SELECT {site.format('c')}, COALESCE(h.name, a.name), min(b.batch_number) FROM public.{feedings} f "
+            "JOIN public.batch_batch b ON b.id = f.batch_id JOIN public.infrastructure_container c ON c.id = f.container_id "
+            "LEFT JOIN public.infrastructure_hall h ON h.id = c.hall_id "
+            "LEFT JOIN public.infrastructure_area a ON a.id = c.area_id "
+            "WHERE b.batch_number <> ALL(%s) GROUP BY 1, 2",
+            (names,),
+        ).fetchall()
+    }
+    if not others:
+        return
+    held = list(others)
+    theirs: dict[int, str] = dict(  # "<feedings> <kg>" per site, of the batches the load removes
+        conn.execute(
+            f"SELECT {site.format('c')}, count(*) || ' ' || sum(f.amount_kg) FROM public.{feedings} f "
+            "JOIN public.infrastructure_container c ON c.id = f.container_id "
+            f"WHERE f.batch_id = ANY(%s) AND {site.format('c')} = ANY(%s) GROUP BY 1",
+            (p.replaced_ids, held),
+        ).fetchall()
+    )
+    loaded = p.batches.filter(~pl.col("batch_number").is_in(p.skipped))["id"]
+    mine = dict(
+        snapshot.scan(feedings)
+        .filter(pl.col("batch_id").cast(pl.Int64).is_in(loaded.implode()))
+        .join(
+            _sites(conn, snapshot, "infrastructure_container"),
+            left_on=pl.col("container_id").cast(pl.Int64),
+            right_on="id",
+        )
+        .filter(pl.col("site").is_in(held))
+        .group_by("site")
+        .agg(pl.concat_str(pl.len(), pl.col("amount_kg").sum().cast(pl.String), separator=" "))
+        .collect()
+        .iter_rows()
+    )
+    differ = sorted((others[s][0], others[s][1]) for s in set(mine) | set(theirs) if mine.get(s) != theirs.get(s))
+    if differ:
+        where, batch = differ[0]
+        raise AquagenError(
+            f"{where} keeps feedings of batch {batch}, which {snapshot.path} does not carry, and its feed lots were "
+            "drawn for the database's feedings there, not the snapshot's (another date or seed, or a batch purged "
+            f"since): the feed would no longer add up; load a snapshot that carries {batch} too, or purge it first"
+        )
+    lots = (
+        snapshot.scan(LOTS)
+        .select(pl.col("id", "feed_purchase_id", "feed_container_id").cast(pl.Int64))
+        .join(_sites(conn, snapshot, "infrastructure_feedcontainer"), left_on="feed_container_id", right_on="id")
+        .collect()
+    )
+    at = pl.col("site").is_in(held)
+    purchases = lots.filter(at)["feed_purchase_id"].unique()
+    p.held = {
+        LOTS: lots.filter(at)["id"],
+        PURCHASES: purchases.filter(~purchases.is_in(lots.filter(~at)["feed_purchase_id"].implode())),
+    }
+    p.held_lots = [
+        i
+        for (i,) in conn.execute(
+            f"SELECT s.id FROM public.{LOTS} s JOIN public.infrastructure_feedcontainer fc ON fc.id = s.feed_container_id "
+            f"WHERE {site.format('fc')} = ANY(%s)",
+            (held,),
+        )
+    ]
+
+
+def _sites(conn: psycopg.Connection, snapshot: Snapshot, table: str) -> pl.LazyFrame:
+    """(id, site) of the snapshot's rows of ``table`` (containers or feed containers): the database's hall id,
+    or minus its sea area id, of the row of the same name."""
+    names = pl.DataFrame(
+        conn.execute(f"SELECT name, COALESCE(hall_id, -area_id) FROM public.{table}").fetchall(),
+        schema={"name": pl.String, "site": pl.Int64},
+        orient="row",
+    )
+    return snapshot.scan(table).select(pl.col("id").cast(pl.Int64), "name").join(names.lazy(), on="name")
 
 
 def _same_feedings(conn: psycopg.Connection, snapshot: Snapshot, skipped: pl.DataFrame) -> None:
@@ -140,16 +242,23 @@ def _same_feedings(conn: psycopg.Connection, snapshot: Snapshot, skipped: pl.Dat
 
 
 def id_maps(
-    conn: psycopg.Connection, snapshot: Snapshot, ts: dict[str, schemas.Table], skip: dict[str, pl.Series]
+    conn: psycopg.Connection,
+    snapshot: Snapshot,
+    ts: dict[str, schemas.Table],
+    skip: dict[str, pl.Series],
+    held: dict[str, pl.Series] | None = None,
 ) -> dict[str, IdMap]:
     """Where every base table's snapshot ids go in this database (reads only). Loading past batches
     it skips (``skip``), a table keeps the snapshot's ids when the rows it brings find them free: a
-    batch purged and loaded back from its snapshot is where it was, and ``aquagen advance`` follows."""
+    batch purged and loaded back from its snapshot is where it was, and ``aquagen advance`` follows.
+    The rows ``held`` (``Plan.held``) are not matched: the database's rows of their natural key stay as they are."""
     maps: dict[str, IdMap] = {}
     tops = max_ids(conn, [t for t in ts.values() if not t.history_of])
     for name, t in ts.items():
         if not t.history_of:
             m = reconcile(conn, snapshot, t, ts, maps, tops.get(name, 0))
+            if held and name in held and m.matched is not None:
+                m = IdMap(m.offset, m.pairs, m.matched.filter(~m.matched.is_in(held[name].implode())))
             maps[name] = IdMap() if skip and m.offset and _free(conn, snapshot, t, ts, skip, maps) else m
     return maps
 
@@ -298,9 +407,10 @@ class InPlace:
 def purge_replaced(conn: psycopg.Connection, p: Plan) -> None:
     """The batches ``--replace`` reloads, purged inside the caller's transaction. The lots get back
     what the purged feedings drew: lots the snapshot does not hold (another seed's) are left
-    consistent; those it holds (matched by lot number) then take its values."""
+    consistent; those it holds (matched by lot number) then take its values; the held ones
+    (``Plan.held_lots``) keep their draws, which the snapshot's feedings there make again."""
     if p.replaced:
-        purge_batches(conn, p.replaced_ids, restore_stock=True)
+        purge_batches(conn, p.replaced_ids, restore_stock=True, overwritten=p.held_lots)
 
 
 def load_in_place(
@@ -320,12 +430,12 @@ def load_in_place(
     if rebuild_indexes:
         conn.execute(f"SET LOCAL maintenance_work_mem = '{sort_memory_mb(conn, 1)}MB'")
         saved = rebuild.drop(conn, loaded)
-    maps = id_maps(conn, snapshot, ts, p.skip)
+    maps = id_maps(conn, snapshot, ts, p.skip, p.held)
     offsets = history_offsets(conn, snapshot, ts, p.skip, maps)
     segments = id_segments(maps, offsets)
     rows: dict[str, int] = {}
     for name, t in ts.items():
-        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.skip, offsets, progress=progress)
+        rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.left_out, offsets, progress=progress)
         if progress and saved is None:
             progress(name, 0, rows[name])
     if saved is not None:

@@ -373,7 +373,7 @@ def doomed(
     """The rows of these batches, found inside the caller's transaction (reads only; the id sets
     go where ``sets`` says). With ``restore_stock`` the stock lots' draws by their feedings too,
     but on the lots ``overwritten`` (ids of lots a load gives new values and history whatever
-    they hold)."""
+    they hold, or keeps as they are, draws included: ``existing.Plan.held_lots``)."""
     conn.execute("SET LOCAL work_mem = '256MB'")
     g = _graph(conn)
     order = _reach(g, "batch_batch")
@@ -384,18 +384,19 @@ def doomed(
 
 
 def purge_batches(
-    conn: psycopg.Connection, batch_ids: Iterable[int], restore_stock: bool = True
+    conn: psycopg.Connection, batch_ids: Iterable[int], restore_stock: bool = True, overwritten: Sequence[int] = ()
 ) -> tuple[dict[str, int], dict[str, int], int]:
     """Delete every row of these batches inside the caller's transaction; returns (rows
     deleted per table, rows restored per table, lots written off). A dry run is this, rolled back.
 
     With ``restore_stock`` the stock-lot decrements their feedings caused go too and the
-    lots get that feed back (see ``_stock_draws``), written off at their expiry if it has passed.
+    lots get that feed back (see ``_stock_draws``), written off at their expiry if it has passed;
+    not on the lots ``overwritten`` (as ``doomed``).
     """
     batch_ids = sorted(set(int(i) for i in batch_ids))
     if not batch_ids:
         return {}, {}, 0
-    d = doomed(conn, batch_ids, Sets(), restore_stock)
+    d = doomed(conn, batch_ids, Sets(), restore_stock, overwritten)
     out: dict[str, int] = {}
     restored: dict[str, int] = {}
     if d.draws:

@@ -303,7 +303,7 @@ def load_swapped(
     holders = inbound(ctl, tables)
     # the snapshot's ids go past the tables' own, the replaced batches' rows included: finding the
     # highest id a table keeps would take a scan of it (37 s of a farm's 46M rows), before any copy
-    maps = id_maps(ctl, snapshot, ts, p.skip)
+    maps = id_maps(ctl, snapshot, ts, p.skip, p.held)
     offsets = history_offsets(ctl, snapshot, ts, p.skip, maps)  # the copies hold the same rows (writes wait)
     segments = id_segments(maps, offsets)
     existing_rows: dict[str, int] = dict(
@@ -324,7 +324,7 @@ def load_swapped(
             aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
             with aside.transaction():
                 doomed = purge.doomed(
-                    aside, purged, purge.Sets(scratch(staging)), overwritten=follow.get(purge.LOTS, [])
+                    aside, purged, purge.Sets(scratch(staging)), overwritten=follow.get(purge.LOTS, []) + p.held_lots
                 )
         laps("rows of the replaced batches")
 
@@ -351,7 +351,9 @@ def load_swapped(
             )
             if doomed is not None:
                 doomed.give_back(conn, name, staging)
-            return copy_existing(conn, staging, snapshot, t, ts, maps, p.skip, offsets, freeze=True, progress=progress)
+            return copy_existing(
+                conn, staging, snapshot, t, ts, maps, p.left_out, offsets, freeze=True, progress=progress
+            )
 
         return fill
 

@@ -325,9 +325,11 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
     assert fingerprint(fleet_copy) == before
 
-    # a batch the snapshot does not carry (renamed here): --replace leaves it and says so
+    # a batch the snapshot does not carry (renamed here; the one in eggs, unfed: the halls where a fed one
+    # ate keep their lots, which the snapshot's batch of its old number would eat from again, and the
+    # load is refused): --replace leaves it and says so
     with psycopg.connect(fleet_copy) as c:
-        c.execute("UPDATE batch_batch SET batch_number = 'LATER-1' WHERE batch_number = %s", (names[0],))
+        c.execute("UPDATE batch_batch SET batch_number = 'LATER-1' WHERE batch_number = %s", (names[2],))
     r = aquagen("load", fleet.path, "--dsn", fleet_copy, "--replace")
     assert r.returncode == 0, r.stderr
     assert "also holds 1 batch this snapshot does not carry" in r.stdout and ": LATER-1" in r.stdout, r.stdout
@@ -505,6 +507,43 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     result = postgres.load(other, fleet_copy, replace=True)
     assert sorted(result.replaced_batches) == names
     assert failed_checks(fleet_copy) == []
+
+
+def test_replace_by_fewer_batches_of_the_same_farm_leaves_the_feed_stock_valid(fleet, fleet_copy, tmp_path):
+    """The fleet's first batch alone (the same farm, seed and date) replaces it in a database holding all
+    three: the lots of the halls where the two batches it does not carry fed stay the database's (the snapshot's were drawn for its own feedings only; before, they took its values
+    and validate failed on the feed balance), and the database is the fleet's again. A snapshot whose
+    feedings at such a hall are not those it replaces is refused, nothing changed."""
+    from aquagen.run.generate import generate
+
+    first = generate(tmp_path / "first", **{**FLEET, "batches": 1, "workers": 1})
+    (name,) = first.read("batch_batch")["batch_number"].to_list()
+    result = postgres.load(first, fleet_copy, replace=True)
+    assert "swapped in" in result.method and result.replaced_batches == [name] and len(result.other_batches) == 2
+    assert failed_checks(fleet_copy) == []
+    assert counts(fleet_copy) == expected_counts(fleet)
+
+    # another batch's feeding in the first batch's hall, whose feedings there are no longer the snapshot's
+    with psycopg.connect(fleet_copy) as c:
+        hall, container, feeding = c.execute(
+            "SELECT c.hall_id, c.id, f.id FROM inventory_feedingevent f JOIN batch_batch b ON b.id = f.batch_id "
+            "JOIN infrastructure_container c ON c.id = f.container_id WHERE b.batch_number = %s LIMIT 1",
+            (name,),
+        ).fetchone()
+        c.execute("UPDATE inventory_feedingevent SET amount_kg = amount_kg + 1 WHERE id = %s", (feeding,))
+        c.execute(
+            "UPDATE inventory_feedingevent SET container_id = %s WHERE id = (SELECT f.id FROM inventory_feedingevent f "
+            "JOIN batch_batch b ON b.id = f.batch_id WHERE b.batch_number <> %s LIMIT 1)",
+            (container, name),
+        )
+        (hall_name,) = c.execute("SELECT name FROM infrastructure_hall WHERE id = %s", (hall,)).fetchone()
+    before = fingerprint(fleet_copy)
+    r = aquagen(
+        "load", renamed(first, tmp_path / "again", "the first batch again").path, "--dsn", fleet_copy, "--replace"
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"{hall_name} keeps feedings of batch" in r.stderr and "does not carry" in r.stderr, r.stderr
+    assert fingerprint(fleet_copy) == before
 
 
 def test_replace_by_copies_moves_references_without_a_foreign_key(empty_db, tmp_path):
