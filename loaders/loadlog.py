@@ -2,8 +2,8 @@
 the sha256 of its manifest, with the batches it brought, how it was generated (``meta``: the
 manifest without its table list, so that ``aquagen advance`` can generate it at a later date)
 and where its ids went (``id_segments``: per table, [first snapshot id, offset] pairs; a table
-not named kept its ids). A snapshot whose batches are all still in the database is not loaded
-again."""
+not named kept its ids). A snapshot whose batches are all still in the database, none of them
+brought since by a load of another snapshot, is not loaded again."""
 
 from __future__ import annotations
 
@@ -97,20 +97,22 @@ def write_log(
 
 def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False) -> bool:
     """True when loading this snapshot again would change nothing: it was loaded before and its
-    batches are all still there (not purged). With ``replace``, only if that load left none of
-    them out (--skip-existing kept another snapshot's rows, which --replace is asked to replace)."""
+    batches are all still there (not purged) and still its own (no later load of another snapshot
+    brought any of them: --replace, or a load after a purge). With ``replace``, only if that load
+    left none of them out (--skip-existing kept another snapshot's rows, which --replace is asked
+    to replace)."""
     if not has_table(conn, LOAD_LOG):
         return False
     have = log_columns(conn)
     row = conn.execute(
         f"SELECT {'batches' if 'batches' in have else 'NULL'}, "
-        f"{'skipped' if 'skipped' in have else 'NULL'} FROM public.{LOAD_LOG} "
+        f"{'skipped' if 'skipped' in have else 'NULL'}, loaded_at FROM public.{LOAD_LOG} "
         "WHERE manifest_sha256 = %s",
         (digest,),
     ).fetchone()
     if row is None:
         return False
-    names, skipped = row[0] or [], row[1] or []
+    names, skipped, loaded_at = row[0] or [], row[1] or [], row[2]
     if replace and skipped:
         return False
     if not names:
@@ -122,7 +124,19 @@ def already_loaded(conn: psycopg.Connection, digest: str, replace: bool = False)
             "SELECT count(DISTINCT batch_number) FROM public.batch_batch WHERE batch_number = ANY(%s)", (names,)
         )
     )[0]
-    return found == len(set(names))
+    if found != len(set(names)):
+        return False
+    # a batch a later load of another snapshot brought (not one it skipped) holds that one's rows
+    skips = "l.skipped" if "skipped" in have else "NULL::jsonb"
+    taken = one(
+        conn.execute(
+            f"SELECT EXISTS (SELECT FROM public.{LOAD_LOG} l, jsonb_array_elements_text(l.batches) b(name) "
+            "WHERE l.loaded_at > %s AND l.manifest_sha256 <> %s AND b.name = ANY(%s) "
+            f"AND NOT COALESCE({skips} ? b.name, false))",
+            (loaded_at, digest, names),
+        )
+    )[0]
+    return not taken
 
 
 def farm_moment(conn: psycopg.Connection) -> tuple[dt.date, dt.time | None] | None:

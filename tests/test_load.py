@@ -22,13 +22,19 @@ from loaders import loadlog, postgres, rebuild, session, staged
 from loaders.catalog import row_counts
 from loaders.purge import purge
 
-from .conftest import FLEET, ROW_DIGEST, cloned, fingerprint, run_cli, run_forked
+from .conftest import FLEET, ROW_DIGEST, cloned, fingerprint, run_cli, run_forked, shared_snapshot
 
 pytestmark = pytest.mark.slow  # fleets, databases, processes: minutes in all
 
 AS_OF = dt.date(2026, 1, 15)
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE_TABLES = list(schemas.tables())
+
+
+@pytest.fixture(scope="module")
+def first_batch(tmp_path_factory):
+    """The fleet's first batch alone: the same farm, seed and date (a snapshot of fewer of its batches)."""
+    return shared_snapshot(tmp_path_factory, "fleet-first", **{**FLEET, "batches": 1})
 
 
 def counts(dsn) -> dict[str, int]:
@@ -322,7 +328,6 @@ def test_batches_already_there_refused_skipped_or_replaced(fleet, fleet_copy, tm
     r = aquagen("load", third.path, "--dsn", fleet_copy, "--replace")
     assert r.returncode == 0 and "already loaded" in r.stdout, r.stderr
     assert postgres.load(third, fleet_copy, skip_existing=True).already_loaded
-    assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
     assert fingerprint(fleet_copy) == before
 
     # a batch the snapshot does not carry (renamed here; the one in eggs, unfed: the halls where a fed one
@@ -509,14 +514,14 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     assert failed_checks(fleet_copy) == []
 
 
-def test_replace_by_fewer_batches_of_the_same_farm_leaves_the_feed_stock_valid(fleet, fleet_copy, tmp_path):
+def test_replace_by_fewer_batches_of_the_same_farm_leaves_the_feed_stock_valid(
+    fleet, first_batch, fleet_copy, tmp_path
+):
     """The fleet's first batch alone (the same farm, seed and date) replaces it in a database holding all
     three: the lots of the halls where the two batches it does not carry fed stay the database's (the snapshot's were drawn for its own feedings only; before, they took its values
     and validate failed on the feed balance), and the database is the fleet's again. A snapshot whose
     feedings at such a hall are not those it replaces is refused, nothing changed."""
-    from aquagen.run.generate import generate
-
-    first = generate(tmp_path / "first", **{**FLEET, "batches": 1, "workers": 1})
+    first = first_batch
     (name,) = first.read("batch_batch")["batch_number"].to_list()
     result = postgres.load(first, fleet_copy, replace=True)
     assert "swapped in" in result.method and result.replaced_batches == [name] and len(result.other_batches) == 2
@@ -544,6 +549,22 @@ def test_replace_by_fewer_batches_of_the_same_farm_leaves_the_feed_stock_valid(f
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert f"{hall_name} keeps feedings of batch" in r.stderr and "does not carry" in r.stderr, r.stderr
     assert fingerprint(fleet_copy) == before
+
+
+def test_a_snapshot_whose_batch_another_replaced_is_loaded_again(fleet, first_batch, fleet_copy):
+    """The fleet, then its first batch alone with --replace, then the fleet again with --replace: its
+    batches are all there, but one holds the other snapshot's rows, so the load replaces them (it
+    answered "already loaded; nothing to do"), and the database is the fleet's again; then a rerun
+    changes nothing, and the other snapshot, whose batch the fleet took back, is refused as any batch
+    already there."""
+    postgres.load(first_batch, fleet_copy, replace=True)
+    r = aquagen("load", fleet.path, "--dsn", fleet_copy, "--replace")
+    assert r.returncode == 0 and "replaced 3 batches" in r.stdout, (r.stdout, r.stderr)
+    assert failed_checks(fleet_copy) == []
+    assert counts(fleet_copy) == expected_counts(fleet)
+    assert postgres.load(fleet, fleet_copy, replace=True).already_loaded
+    r = aquagen("load", first_batch.path, "--dsn", fleet_copy)
+    assert r.returncode == 2 and "already holds batch" in r.stderr, (r.stdout, r.stderr)
 
 
 def test_replace_by_copies_moves_references_without_a_foreign_key(empty_db, tmp_path):
