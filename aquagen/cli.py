@@ -927,8 +927,8 @@ def main() -> None:
         _fail("interrupted" + (f"; {_RESUME_HINT[0]}" if _RESUME_HINT else ""), 130)
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            where = _device(e.filename)
-            _fail(f"error: no space left on {where}: free some space and rerun; nothing was published", 2)
+            where = f"in {_folder(e.filename)}" if e.filename else "on the device"
+            _fail(f"error: no space left {where}: free some space and rerun; nothing was published", 2)
         if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT):
             _fail(f"error: {e.filename or 'a file'}: {e.strerror}", 2)
         _internal(e, debug)
@@ -949,8 +949,6 @@ def _internal(e: BaseException, debug: bool) -> None:
     _fail(f"internal error: {type(e).__name__}: {first}{hint}", 1)
 
 
-def _device(filename) -> str:
-    path = Path(filename or ".").resolve()
-    while not path.exists() or (not os.path.ismount(path) and path.parent != path):
-        path = path.parent
-    return str(path)
+def _folder(filename) -> Path:
+    """The folder a failed write was writing into (the file's own, not the current folder's device)."""
+    return Path(filename).absolute().parent

@@ -5,7 +5,9 @@ invariant in the report's validation table."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import html
+import os
 import re
 import shutil
 import struct
@@ -391,6 +393,27 @@ def test_cli(master_snapshot, fleet, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr  # one line, no traceback
     assert "2026-01-16" in lines[0] and "2026-01-15" in lines[0]
+
+
+def test_a_full_disk_keeps_the_old_report(master_snapshot, tmp_path, monkeypatch):
+    """A full disk while the page is written: one line naming the report's folder (not the current folder's
+    device), the old report as it was and no temporary file left."""
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "index.html").write_text("the old report")
+    write = Path.write_text
+
+    def full(self, data, *args, **kwargs):
+        write(self, data[:1000], *args, **kwargs)  # a full disk cuts the write short
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write() names no file
+
+    monkeypatch.setattr(Path, "write_text", full)
+    r = run_cli("report", master_snapshot.path, "--out", out)
+    assert (
+        r.returncode == 2
+        and r.stderr == f"error: no space left in {out}: free some space and rerun; nothing was published\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["index.html"] and (out / "index.html").read_text() == "the old report"
 
 
 # --- a real browser --------------------------------------------------------------------------------------

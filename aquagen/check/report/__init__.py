@@ -249,8 +249,21 @@ def build(src: ReportSource, out: Path) -> Report:
     ]
     results = V.run(src.validation_source())
     page = Page(src.label, end, src.as_of, src.info(), today, charts, b, results)
-    out.write_text(render(page), encoding="utf-8")
+    _publish(out, render(page))
     return Report(out, charts, results, n, end)
+
+
+def _publish(out: Path, text: str) -> None:
+    """Write the page under a temporary name in its folder and rename it into place: a full disk or a
+    kill leaves the old report as it was, never a part of the new one. A failure names ``out`` (a write
+    cut short by a full disk names no file)."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(out)) from None
 
 
 def _shown_scenarios(sc: pl.DataFrame, b: pl.DataFrame) -> list[int]:
