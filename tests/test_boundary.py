@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import schemas
+from aquagen.check import validate
 from aquagen.errors import AquagenError
 from aquagen.model.sites import SITES
 from aquagen.snapshot import Snapshot, aside, locked
@@ -260,6 +261,25 @@ def test_validate_flags_files_the_manifest_does_not_list(master_snapshot, tmp_pa
     (folder / "auth_user" / "master.parquet.tmp-123").write_bytes(b"x")
     r = run_cli("validate", folder)
     assert r.returncode == 1 and "files the manifest does not list" in r.stdout and "1 failed" in r.stdout
+
+
+def test_validate_flags_a_primary_key_held_twice(master_snapshot, tmp_path):
+    """A part whose checksum matches the manifest (a snapshot written so) with a hall's id held by two rows:
+    the files pass verify, validate fails naming the table."""
+    folder = tmp_path / "s"
+    shutil.copytree(master_snapshot.path, folder)
+    m = json.loads((folder / "manifest.json").read_text())
+
+    def twice(t: pa.Table) -> pa.Table:  # the last row takes the first row's id
+        ids = t["id"].to_pylist()
+        return _set_column(t, "id", pa.array([*ids[:-1], ids[0]], t["id"].type), t.schema.field("id"))
+
+    _rewrite_part(folder, m, "infrastructure_hall", twice)
+    (folder / "manifest.json").write_text(json.dumps(m))
+    r = run_cli("validate", folder)
+    assert r.returncode == 1 and "rows repeating a primary key" in r.stdout and "(infrastructure_hall)" in r.stdout
+    failed = [(x.check.name, x.actual) for x in validate.run_snapshot(Snapshot.open(folder)) if not x.ok]
+    assert failed == [("rows repeating a primary key (infrastructure_hall)", 1)]
 
 
 # --- generate: kill points, lock, resume, full disk, signals ---------------------------------------
