@@ -590,7 +590,8 @@ def purge(dsn, pgdata, batch_ids, batch_names, all_batches, reset_inventory, dry
     "--as-of",
     type=DATE,
     default=None,
-    help="For a database: the date nothing may be after. [default: today; a snapshot knows its own]",
+    help="For a database: the date nothing may be after. [default: today; a snapshot is validated as of its "
+    "own as-of date, and refuses another]",
 )
 @click.option(
     "--jobs",
@@ -634,7 +635,15 @@ def validate(snapshot, dsn, as_of, jobs):
             sources = [v.DatabaseSource(c, as_of, profile) for c in (conn, *more)]
             results = v.run(sources[0], sources[1:], stack.enter_context(_CheckProgress()))
     else:
+        from .snapshot import moment_of
+
         snap = Snapshot.open(snapshot)
+        own = moment_of(snap.manifest["arguments"])[0]
+        if as_of is not None and as_of != own:  # its rows go up to its own date: an earlier one fails them all
+            raise AquagenError(
+                f"--as-of {as_of.isoformat()}: a snapshot is validated as of its own as-of date, {own.isoformat()} "
+                "(--as-of is for a database)"
+            )
         snap.verify()  # a shared snapshot is untrusted: every file checked before it is read
         results = v.run_snapshot(snap)
     _print_results(results)

@@ -282,6 +282,13 @@ def test_validate_flags_a_primary_key_held_twice(master_snapshot, tmp_path):
     assert failed == [("rows repeating a primary key (infrastructure_hall)", 1)]
 
 
+def test_validate_of_a_snapshot_refuses_another_as_of(master_snapshot):
+    """A snapshot is validated as of its own date: another --as-of is refused, not ignored."""
+    err = _one_line(run_cli("validate", master_snapshot.path, "--as-of", "2025-06-01"))
+    assert err.startswith("error: --as-of 2025-06-01") and AS_OF.isoformat() in err
+    assert run_cli("validate", master_snapshot.path, "--as-of", AS_OF.isoformat()).returncode == 0
+
+
 # --- generate: kill points, lock, resume, full disk, signals ---------------------------------------
 
 # master data of a short history (its weather small): each test below runs it three times or more
