@@ -680,8 +680,8 @@ def _print_results(results) -> None:
     "--as-of",
     type=DATE,
     default=None,
-    help="The report's day: nothing later is shown. [default: a snapshot's as-of date (a later date is "
-    "refused), or a database's last day with data]",
+    help="The report's day: nothing later is shown. [default: a snapshot's as-of date, or a database's last "
+    "day with data; a later date is refused]",
 )
 @click.option(
     "--out",

@@ -546,6 +546,22 @@ def test_database_report_on_an_earlier_day(loaded_db, tmp_path):
     assert f"as of {dt.date.today().isoformat()}" in page  # the validation's day
 
 
+def test_database_report_ends_with_the_data(master_snapshot, empty_db, tmp_path):
+    """A database without batches (no assignment history): by default the report ends on the farm's as-of day
+    the load log records (its weather and feed stock end there), not today; a later --as-of is refused in one
+    line, nothing written."""
+    from loaders import postgres
+
+    postgres.load(master_snapshot, empty_db)
+    r = run_cli("report", "--dsn", empty_db, "--out", tmp_path / "r.html")
+    assert r.returncode == 0 and f"up to {AS_OF.isoformat()}" in r.stdout, r.stdout
+    r = run_cli("report", "--dsn", empty_db, "--as-of", "2026-01-16", "--out", tmp_path / "later.html")
+    assert r.returncode == 2 and r.stderr == (
+        "error: --as-of 2026-01-16 is after the database's last day with data, 2026-01-15; give a date up to it\n"
+    )
+    assert not (tmp_path / "later.html").exists()
+
+
 def test_database_without_schema(empty_db, tmp_path):
     r = run_cli("report", "--dsn", empty_db, "--out", tmp_path / "x")
     assert r.returncode != 0 and r.stderr.startswith("error:") and "no AquaMind schema" in r.stderr

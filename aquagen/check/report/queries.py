@@ -149,11 +149,28 @@ class DatabaseData(ReportSource):
                 f"the database {dsn_label} has no AquaMind schema (table batch_batch is missing): load a snapshot "
                 "first (aquagen load output/snapshot)"
             )
+        last = self._last_day(today)
         if as_of is None:  # the report ends with the data, not with today
-            last = conn.execute(f"SELECT MAX(CAST(history_date AS DATE)) FROM {HBCA}").fetchone()[0]
-            self.end = min(last, today) if last else today
+            self.end = last or today
+        elif last is not None and as_of > last:
+            raise AquagenError(
+                f"--as-of {as_of.isoformat()} is after the database's last day with data, {last.isoformat()}; "
+                "give a date up to it"
+            )
         else:
             self.end = as_of
+
+    def _last_day(self, today: dt.date) -> dt.date | None:
+        """The database's last day with data: the farm's as-of date the load log records (its weather, sensors
+        and feed stock reach it, with or without batches) or the last day of an assignment's history (rows
+        the application added since), whichever is later, never after today; None for a database without
+        either."""
+        from loaders.loadlog import farm_moment
+
+        farm = farm_moment(self.conn)
+        history = self.conn.execute(f"SELECT MAX(CAST(history_date AS DATE)) FROM {HBCA}").fetchone()[0]
+        days = [d for d in (farm and farm[0], history) if d is not None]
+        return min(max(days), today) if days else None
 
     def frame(self, sql: str) -> pl.DataFrame:
         cur = self.conn.execute(sql)
