@@ -767,8 +767,8 @@ def _django_settings(st, database: str) -> str:
     "--port",
     type=click.IntRange(min=1, max=65535),
     default=None,
-    help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted). "
-    "[default: the Unix socket only]",
+    help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted: its socket "
+    "URL names the port too, so both URLs change). [default: the Unix socket only]",
 )
 @_database_option
 @_pgdata_option
@@ -782,6 +782,12 @@ def db_start(port, database, pgdata):
         "started" if not was.running else "already running" if was.pid == st.pid else f"restarted with port {st.port}"
     )
     click.echo(f"{verb}: embedded PostgreSQL in {st.folder.path}")
+    if was.running and was.pid != st.pid:  # the socket's name carries the port too: every URL changed
+        before = f"port {was.port}" if was.port else f"the Unix socket only (port {embedded.SOCKET_PORT})"
+        click.echo(
+            f"note: it ran on {before}: URLs printed before (aquagen db url, AQUAGEN_DSN, the Django settings) "
+            "no longer work; these do"
+        )
     click.echo(f"URL: {st.dsn(database)}")
     if st.port:
         click.echo(f"TCP URL: {st.tcp_dsn(database)}")

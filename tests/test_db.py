@@ -130,11 +130,21 @@ def test_tcp_port_for_other_programs(project):
     assert aquagen("db", "url", "--tcp", cwd=project).stdout.strip() == tcp
     assert f"TCP: {tcp}" in aquagen("db", "status", cwd=project).stdout
     assert aquagen("db", "start", "--port", port, cwd=project).stdout.startswith("already running:")
+    url = aquagen("db", "url", cwd=project).stdout.strip()
     other = free_port()
     r = aquagen("db", "start", "--port", other, cwd=project)  # another port: restarted with it
     assert r.returncode == 0 and r.stdout.startswith(f"restarted with port {other}:"), r.stderr
     with psycopg.connect(tcp.replace(str(port), str(other))) as conn:
         assert conn.execute("SELECT inet_server_port()").fetchone()[0] == other
+    # the socket's name carries the port: the socket URL printed before stops working too, which start says,
+    # and db url prints the one that works
+    assert f"note: it ran on port {port}: URLs printed before" in r.stdout.splitlines()[1], r.stdout
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+    now = aquagen("db", "url", cwd=project).stdout.strip()
+    assert now != url and f"URL: {now}" in r.stdout
+    with psycopg.connect(now) as conn:
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
     # a database of any name PostgreSQL keeps: created as named, its URLs percent-encoded
     odd = 'a "quoted" name? #1/é'
     for flag in ("--tcp", None):
