@@ -94,7 +94,26 @@ def _one_polars_thread(workers: int) -> None:
         os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_GIVEN: list[str] = []  # the paths the command at hand was given (absolute): a missing file there is the user's
+
+
+class _Command(click.Command):
+    """A command that notes the paths it is given, by an option, an argument or their default (``_GIVEN``)."""
+
+    def invoke(self, ctx: click.Context):
+        for p in self.params:
+            value = ctx.params.get(p.name)
+            if value is not None and (isinstance(p.type, click.Path) or p.name == "out"):
+                _GIVEN.append(os.path.abspath(value))
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # db's commands too
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquagen")
 @click.option("--debug", is_flag=True, help="On an internal error, show the traceback (else one line).")
 def cli(debug: bool) -> None:
@@ -928,6 +947,7 @@ def main() -> None:
     command_at = next((i for i, a in enumerate(sys.argv[1:], 1) if a in cli.commands), len(sys.argv))
     debug = "--debug" in sys.argv[1:command_at]  # a global option: before the command
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _GIVEN.clear()
     try:
         cli.main(prog_name="aquagen", standalone_mode=False)
     except AquagenError as e:
@@ -944,7 +964,9 @@ def main() -> None:
         if e.errno == errno.ENOSPC:
             where = f"in {_folder(e.filename)}" if e.filename else "on the device"
             _fail(f"error: no space left {where}: free some space and rerun; nothing was published", 2)
-        if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT):
+        if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR) or (
+            e.errno == errno.ENOENT and _given(e)
+        ):
             _fail(f"error: {e.filename or 'a file'}: {e.strerror}", 2)
         _internal(e, debug)
     except Exception as e:
@@ -962,6 +984,21 @@ def _internal(e: BaseException, debug: bool) -> None:
     first = (str(e).splitlines() or [""])[0][:300]
     hint = "" if debug else " (rerun with --debug for the traceback)"
     _fail(f"internal error: {type(e).__name__}: {first}{hint}", 1)
+
+
+_PATH_ENV = ("AQUAGEN_PGDATA", "AQUAGEN_CACHE")  # paths given by the environment instead of an option
+
+
+def _given(e: OSError) -> bool:
+    """Whether the file of ``e`` is one the user named, or lies in a folder they named (a snapshot's part);
+    any other missing file is aquagen's own bug."""
+    given = _GIVEN + [os.path.abspath(v) for v in map(os.environ.get, _PATH_ENV) if v and v.strip()]
+    for name in (e.filename, e.filename2):
+        if name is not None:
+            path = os.path.abspath(os.fsdecode(name))
+            if any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in given):
+                return True
+    return False
 
 
 def _folder(filename) -> Path:

@@ -599,5 +599,25 @@ def test_an_internal_bug_exits_1_and_hides_the_traceback_unless_debug(tmp_path):
     assert r.returncode == 1 and "Traceback" in r.stderr and "internal error: KeyError" in r.stderr
 
 
+def test_a_missing_file_is_the_users_error_only_where_they_pointed(tmp_path):
+    """A file missing in a path the command was given (here an argument's folder) is the user's error, exit 2;
+    a file missing anywhere else is aquagen's bug: internal error, exit 1."""
+    code = (
+        "import sys, click; from pathlib import Path; from aquagen import cli\n"
+        "@cli.cli.command()\n@click.argument('folder', type=click.Path(path_type=Path))\n"
+        "@click.option('--inside', is_flag=True)\n"
+        "def boom(folder, inside):\n    open(folder / 'part.parquet' if inside else sys.prefix + '/no-such.json')\n"
+        "sys.argv = ['aquagen', *sys.argv[1:]]; cli.main()"
+    )
+    run = lambda *args: subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=ENV)
+    err = _one_line(run("boom", str(tmp_path / "snap"), "--inside"))
+    assert err == f"error: {tmp_path / 'snap' / 'part.parquet'}: No such file or directory"
+    err = _one_line(run("boom", str(tmp_path / "snap")), 1)
+    assert (
+        err.startswith("internal error: FileNotFoundError: [Errno 2] No such file or directory:")
+        and "no-such.json" in err
+    )
+
+
 def test_a_user_error_stays_exit_2(tmp_path):
     assert _one_line(run_cli("validate", tmp_path / "none")).startswith("error: ")
