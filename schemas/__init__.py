@@ -22,7 +22,6 @@ import pyarrow as pa
 
 PROFILE_ENV = "AQUAGEN_PROFILE"  # names another default profile (e.g. to stay on the plan's schema)
 NEWEST = "aquamind@cb41030"  # AquaMind as its users run it today
-PROFILE = os.environ.get(PROFILE_ENV) or NEWEST  # the default profile, unless $AQUAGEN_PROFILE names another
 PROFILE_PATH_ENV = "AQUAGEN_PROFILE_PATH"  # folders holding plug-in profiles (os.pathsep-separated)
 _HERE = Path(__file__).parent
 
@@ -56,6 +55,18 @@ def find(profile: object) -> Path | None:
 def known() -> list[str]:
     """The built-in profiles' names (from their schema files)."""
     return sorted(p.stem.replace("_", "@", 1) for p in _HERE.glob("*.json") if "." not in p.stem)
+
+
+def _named(value: str) -> str:
+    """A profile as a user may type it, as ``--profile`` takes it (any case, or the commit alone:
+    ``8f2ab39``): the built-in profile it names; else as given (a plug-in profile, or an unknown one,
+    which ``aquagen.profiles.get`` refuses naming the variable)."""
+    typed = value.strip().casefold()
+    found = [n for n in known() if typed and typed in (n.casefold(), n.casefold().partition("@")[2])]
+    return found[0] if len(found) == 1 else value
+
+
+PROFILE = _named(os.environ.get(PROFILE_ENV) or NEWEST)  # the default, unless $AQUAGEN_PROFILE names another
 
 
 HISTORY_EXTRA = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")

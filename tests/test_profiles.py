@@ -84,16 +84,23 @@ def test_both_profiles_are_registered():
 
 
 def test_a_profile_is_named_as_a_user_types_it(monkeypatch):
-    """--profile in any case, or the commit alone; the default ($AQUAGEN_PROFILE) exactly, and a wrong one is
-    named with where it came from (it read "unknown profile None")."""
+    """--profile in any case, or the commit alone; $AQUAGEN_PROFILE the same ways (the short form was refused),
+    and a wrong one is named with where it came from (it read "unknown profile None")."""
     assert get("AquaMind@CB41030").name == get("cb41030").name == CB
     assert get(" 8F2AB39 ").name == PLAN
     with pytest.raises(AquagenError, match=r"unknown profile 'aquamind'; known: aquamind@8f2ab39, aquamind@cb41030"):
         get("aquamind")
+    code = "import schemas; from aquagen.profiles import get; print(schemas.PROFILE, get().name)"
+    for typed in ("8f2ab39", " AquaMind@8F2AB39"):
+        env = {**os.environ, "AQUAGEN_PROFILE": typed}
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert run.stdout.split() == [PLAN, PLAN], typed
     import aquagen.profiles as profiles
 
-    monkeypatch.setattr(profiles, "DEFAULT", "cb41030")  # as $AQUAGEN_PROFILE gave it
-    with pytest.raises(AquagenError, match=r"unknown profile 'cb41030' \(\$AQUAGEN_PROFILE\); known: "):
+    monkeypatch.setattr(profiles, "DEFAULT", "cb41030")  # as a plug-in's short name would come
+    assert get().name == CB
+    monkeypatch.setattr(profiles, "DEFAULT", "cb4103")  # as $AQUAGEN_PROFILE gave it
+    with pytest.raises(AquagenError, match=r"unknown profile 'cb4103' \(\$AQUAGEN_PROFILE\); known: "):
         get()
 
 

@@ -185,13 +185,13 @@ def _cached(name: str) -> Profile | None:
 
 def get(name: str | None = None) -> Profile:
     """The profile called ``name``, as a user may type it (any case, or the commit alone: ``cb41030``),
-    or by default ``DEFAULT`` (``$AQUAGEN_PROFILE``, exactly: the schemas read it as it is); a one-line
-    error lists the known ones."""
+    or by default ``DEFAULT`` (``$AQUAGEN_PROFILE``, typed the same ways; ``schemas`` resolves a built-in
+    one); a one-line error lists the known ones."""
     wanted = name or DEFAULT
-    profile = _cached(wanted) or _typed(name)
+    profile = _cached(wanted) or _typed(wanted)
     if profile is None:
         _cached.cache_clear()  # a plug-in folder may have been added since
-        profile = _cached(wanted) or _typed(name)
+        profile = _cached(wanted) or _typed(wanted)
     if profile is None:
         source = "" if name else f" (${schemas.PROFILE_ENV})"
         raise AquagenError(f"unknown profile {wanted!r}{source}; known: {', '.join(names())}")
