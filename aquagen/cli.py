@@ -113,10 +113,11 @@ class _Group(click.Group):
     group_class = type  # db's commands too
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aquagen")
 @click.option("--debug", is_flag=True, help="On an internal error, show the traceback (else one line).")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Generate realistic AquaMind test data as a Parquet snapshot and load it into PostgreSQL.
 
     \b
@@ -128,6 +129,13 @@ def cli(debug: bool) -> None:
       aquagen report output/snapshot      # -> output/snapshot/report/index.html
     The database of load, purge, validate and report: --dsn, else env AQUAGEN_DSN, else the embedded one.
     """
+    _help_without_command(ctx)
+
+
+def _help_without_command(ctx: click.Context) -> None:
+    """A group run without a command (``aquagen``, ``aquagen db``) prints its help, as --help does (exit 0)."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 class _Bar:
@@ -738,8 +746,9 @@ def report(snapshot, dsn, as_of, out):
     )
 
 
-@cli.group()
-def db() -> None:
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def db(ctx: click.Context) -> None:
     """The embedded PostgreSQL: one server per project folder, kept running between commands.
 
     Its data folder is output/pgdata of the project folder found upward from the
@@ -754,6 +763,7 @@ def db() -> None:
       aquagen db psql -c 'SELECT count(*) FROM batch_batch'
       aquagen db stop
     """
+    _help_without_command(ctx)
 
 
 def _database_name(ctx, param, value: str) -> str:

@@ -619,5 +619,13 @@ def test_a_missing_file_is_the_users_error_only_where_they_pointed(tmp_path):
     )
 
 
+def test_a_group_without_a_command_prints_its_help():
+    """``aquagen`` and ``aquagen db`` alone print their help as --help does, exit 0 (it was an error, exit 2)."""
+    for group in ([], ["db"]):
+        r = run_cli(*group)
+        assert r.returncode == 0 and r.stderr == "" and r.stdout == run_cli(*group, "--help").stdout, r
+        assert r.stdout.startswith(f"Usage: aquagen {' '.join(group)}".rstrip() + " [OPTIONS] COMMAND")
+
+
 def test_a_user_error_stays_exit_2(tmp_path):
     assert _one_line(run_cli("validate", tmp_path / "none")).startswith("error: ")
