@@ -315,6 +315,7 @@ def generate(
         click.echo(f"snapshot {snap.path} is already complete ({_summary(snap)}); nothing to do")
     else:
         click.echo(f"wrote {_summary(snap)} to {snap.path}")
+        _kept_report(snap)
     from .model.fleet import PlannedBatch, fleet_status
     from .snapshot import moment_of
 
@@ -398,6 +399,16 @@ def batch(start_date, eggs, geography, station, sea_area, batch_name, as_of, see
         f"batch {pb.batch_number} (id {pb.batch_id}): {pb.eggs:,} eggs at {pb.station}, sea area "
         f"{pb.sea_area}, from {pb.start_date}; snapshot {snap.path} now has {_summary(snap)}"
     )
+    _kept_report(snap)
+
+
+def _kept_report(snap) -> None:
+    """Say so when a rewritten snapshot kept the report written into its folder (``snapshot.carry``): it
+    shows the snapshot before."""
+    from .snapshot import Snapshot
+
+    if isinstance(snap, Snapshot) and (snap.path / "report").is_dir():
+        click.echo(f"kept {snap.path / 'report'}, the report of the snapshot before: rerun aquagen report {snap.path}")
 
 
 @cli.command()

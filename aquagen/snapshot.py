@@ -319,10 +319,13 @@ def publish(work: Store, out: Store, manifest: dict) -> None:
 
 
 def finish(work: Path, out: Path) -> None:
-    """The renames of ``publish`` once ``work`` holds its manifest (also what ``recover`` resumes)."""
-    prune(work, json.loads((work / MANIFEST).read_text()))
-    killpoints.reached("publish_prune")
+    """The renames of ``publish`` once ``work`` holds its manifest (also what ``recover`` resumes): what
+    the folder holds beside the old snapshot's own files goes with the new one (``carry``)."""
+    manifest = json.loads((work / MANIFEST).read_text())
+    prune(work, manifest)
     old = aside(out)
+    carry(out if out.exists() else old, work, manifest)
+    killpoints.reached("publish_prune")
     if out.exists():
         if old.exists():
             shutil.rmtree(old)
@@ -333,6 +336,46 @@ def finish(work: Path, out: Path) -> None:
     if old.exists():
         shutil.rmtree(old)
     killpoints.reached("publish_done")
+
+
+def _own(folder: Path, manifest: dict) -> set[str]:
+    """The names in a snapshot folder that are the snapshot's own: its manifest and table folders (the old
+    snapshot's, read from its manifest, and the new one's; every known profile's when it cannot be read)."""
+    try:
+        tables = set(json.loads((folder / MANIFEST).read_text())["tables"])
+    except (OSError, ValueError, KeyError, TypeError):
+        tables = {name for profile in schemas.known() for name in schemas.tables(profile)}
+    return {MANIFEST, *manifest["tables"], *tables}
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a filesystem without hard links, or a file the kernel will not link for this user
+        shutil.copy2(src, dst)
+
+
+def carry(old: Path, work: Path, manifest: dict) -> None:
+    """Keep what ``old`` (the snapshot folder a publish replaces) holds besides the snapshot's own files:
+    a ``report/`` folder of ``aquagen report``, a user's files. Each such entry is hard-linked into ``work``
+    (the new snapshot) under a temporary name, then renamed: a kill leaves it whole or not there (``prune``
+    removes a temporary one), and ``old`` keeps it until it goes."""
+    if not old.is_dir():
+        return
+    own = _own(old, manifest)
+    for entry in os.scandir(old):
+        dst = work / entry.name
+        if entry.name in own or os.path.lexists(dst):
+            continue
+        tmp = work / f".{entry.name}.tmp-{os.getpid()}"
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(entry.path, tmp, symlinks=True, copy_function=_link_or_copy)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry.path), tmp)
+        else:
+            _link_or_copy(entry.path, str(tmp))
+        os.rename(tmp, dst)
 
 
 @contextmanager

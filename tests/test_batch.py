@@ -238,6 +238,25 @@ def test_cli_batch_errors_write_nothing(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
 
 
+def test_adding_a_batch_keeps_the_report_and_files_beside_the_snapshot(tmp_path):
+    """A folder's files besides the snapshot's own (a report/ of ``aquagen report``, a user's notes) stay
+    when a batch is added: the snapshot was rebuilt and put in place of the folder, and they were gone."""
+    out = tmp_path / "snap"
+    add_batch(out, start_date=dt.date(2024, 1, 1), eggs=1000, geography="Scotland", as_of=dt.date(2024, 2, 1))
+    (out / "report").mkdir()
+    (out / "report" / "index.html").write_text("<html>the report</html>")
+    (out / "notes.txt").write_text("mine")
+    r = run_cli("batch", "--start-date", "2024-01-15", "--eggs", "1000", "--geography", "faroe", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert f"kept {out / 'report'}, the report of the snapshot before: rerun aquagen report" in r.stdout
+    snap = Snapshot.open(out)
+    assert len(snap.manifest["batches"]) == 2
+    assert (out / "report" / "index.html").read_text() == "<html>the report</html>"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert snap.unlisted() == ["notes.txt"]  # what validate flags: a report is part of a snapshot's folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
+
+
 def test_busy_sea_area_names_batch_and_free_date(tmp_path):
     out = tmp_path / "s"
     add_batch(

@@ -324,13 +324,20 @@ def _same(out: Path, reference: Path) -> None:
 
 @pytest.mark.parametrize("point", ["publish_manifest", "publish_prune", "publish_aside", "publish_in", "publish_done"])
 def test_publish_recovers_from_a_kill_at_every_step(reference, older, tmp_path, point):
+    """And what the folder holds besides the snapshot's own files (a report, a user's file) stays with the
+    new snapshot, as ``aquagen batch`` keeps it: --force replaces the snapshot, not them."""
     out = tmp_path / "snap"
     shutil.copytree(older, out)  # an older snapshot, replaced with --force
+    (out / "report").mkdir()
+    (out / "report" / "index.html").write_text("report")
+    (out / "notes.txt").write_text("mine")
     r = run_forked(*GEN, "--out", out, "--force", kill_at=point)
     assert r.returncode == -signal.SIGKILL
     assert out.exists() or aside(out).exists()  # the old or the new snapshot is always somewhere
     r = run_cli(*GEN, "--out", out, "--resume")
     assert r.returncode == 0, r.stderr
+    assert (out / "report" / "index.html").read_text() == "report" and (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
     _same(out, reference)
 
 
