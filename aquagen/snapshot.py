@@ -577,6 +577,14 @@ def check_manifest(manifest: object, where: str) -> None:
             for k, kind in _BATCH_KEYS.items():
                 need(b, k, kind, ctx)
             _date(f"{where}: {ctx}start_date", b["start_date"])
+    shards = {b["shard"] for b in manifest["planned_batches"]}
+    for i, a in enumerate(need(args, "added", list, "arguments.") if "added" in args else []):
+        ctx = f"arguments.added[{i}]."  # the batches ``aquagen batch`` added to a full farm
+        if not isinstance(a, dict) or set(a) != {"shard", "from"}:
+            raise AquagenError(f"{where}: arguments.added[{i}] is not an object of keys from and shard")
+        _date(f"{where}: {ctx}from", a["from"])
+        if need(a, "shard", int, ctx) not in shards:
+            raise AquagenError(f"{where}: {ctx}shard {a['shard']} is not a shard of planned_batches")
     tables = need(manifest, "tables", dict, "")
     unknown = sorted(set(tables) - set(known))
     if unknown:

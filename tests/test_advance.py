@@ -21,9 +21,10 @@ from psycopg.types.json import Jsonb
 
 from aquagen.check import validate
 from aquagen.errors import AquagenError
+from aquagen.model.fleet import PlannedBatch
 from aquagen.profiles import get
 from aquagen.run import ahead
-from aquagen.run.generate import generate
+from aquagen.run.generate import add_batch, generate
 from loaders.advance import advance
 from loaders.postgres import LOAD_LOG, load
 from loaders.purge import purge
@@ -138,6 +139,41 @@ def test_a_full_farm_advanced_equals_a_fresh_load(tmp_path, pg_admin, monkeypatc
         with psycopg.connect(pg_admin, autocommit=True) as c:
             for name in dbs.values():
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_full_farm_with_a_batch_added_advances(tmp_path, pg_admin, monkeypatch):
+    """``aquagen batch`` on a full farm: the farm's later intakes make way for the added batch (its station and
+    sea area, its shard, id and name), so advance plans on from the snapshot's batches, the added one included.
+    The farm ahead planned without it: its next intake on the added batch's station and sea area, with its
+    shard, id and name, and the advance failed on the database's unique keys. (That the farm generated ahead
+    and cut equals a fresh load: ``test_a_full_farm_advanced_equals_a_fresh_load``.)"""
+    monkeypatch.setattr(ahead, "AHEAD_DAYS", 10)
+    # the farm's next intake (2025-05-09) was due on the added batch's station and sea area, as FI-2025-004
+    d1, d2 = dt.date(2025, 5, 5), dt.date(2025, 5, 10)
+    farm = generate(
+        tmp_path / "farm", seed=4, batches=None, first_start=dt.date(2025, 3, 1), as_of=d1, geography="faroe"
+    )
+    snap, pb = add_batch(farm.path, start_date=dt.date(2025, 3, 20), eggs=1000, geography="faroe")
+    meta = {k: v for k, v in snap.manifest.items() if k != "tables"}
+    later = [PlannedBatch.from_json(b) for b in ahead.planned(meta, d2)]
+    assert later[: len(meta["planned_batches"])] == [PlannedBatch.from_json(b) for b in meta["planned_batches"]]
+    new = later[len(meta["planned_batches"]) :]
+    assert [(b.shard, b.batch_id) for b in new] == [(pb.shard + 1, pb.batch_id + 1)]
+    assert new[0].station != pb.station and new[0].sea_area != pb.sea_area and new[0].start_date <= d2
+    assert len({b.batch_number for b in later}) == len(later)
+    name = f"aquagen_added_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(pg_admin, dbname=name)
+    try:
+        load(snap, dsn)
+        assert advance(dsn, d2, cache=tmp_path / "cache").rows
+        with psycopg.connect(dsn) as c:
+            got = c.execute("SELECT id, batch_number FROM batch_batch ORDER BY id").fetchall()
+        assert got == [(b.batch_id, b.batch_number) for b in later]
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,9 @@ MUTATIONS = {
     "bad as-of date": lambda s, m, d: m["arguments"].__setitem__(
         "as_of", d(st.sampled_from(["0001-06-01", "2026-13-01", "tomorrow", 20260101]))
     ),
+    "a batch added to no batch": lambda s, m, d: m["arguments"].__setitem__(
+        "added", d(st.sampled_from([[{"shard": 7, "from": "2025-01-01"}], [{"shard": 0}], ["x"], {"shard": 0}]))
+    ),
     "tables as a list": lambda s, m, d: m.__setitem__("tables", list(m["tables"].values())),
     "a table missing": lambda s, m, d: m["tables"].pop(d(st.sampled_from(sorted(m["tables"])))),
     "an unknown table": lambda s, m, d: m["tables"].__setitem__("evil_table", {"rows": 0, "files": []}),

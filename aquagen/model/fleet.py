@@ -11,7 +11,7 @@ takes), the same the simulation lives.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -236,6 +236,7 @@ class _Farm:
         self.station_used = {name: (dt.date.min, k) for k, _, name in SITES.stations()}
         self.area_used = {name: (dt.date.min, k) for k, _, name in SITES.areas()}
         self.names: dict[str, int] = {}
+        self.joined: set[str] = set()  # the names of the batches added by hand (``join``): intakes skip them
         # (sea transfer, day after the last harvest) of the batches not yet harvested at the last start
         self.at_sea: list[tuple[dt.date, dt.date]] = []
         # each placed batch's first day (ordinal) of every stage, Egg&Alevin .. Adult
@@ -268,6 +269,7 @@ class _Farm:
         other.station_used = dict(self.station_used)
         other.area_used = dict(self.area_used)
         other.names = dict(self.names)
+        other.joined = self.joined  # a copy only tries intakes: it joins no batch
         other.at_sea = list(self.at_sea)
         other.entries = list(self.entries)
         other.rings_base, other.rings = self.rings_base, self.rings  # trial placements add no rings
@@ -407,6 +409,8 @@ class _Farm:
         self.area_used[area] = (sea_free, self.area_used[area][1])
         prefix = f"{geo.code}-{start.year}-"
         self.names[prefix] = self.names.get(prefix, 0) + 1
+        while f"{prefix}{self.names[prefix]:03d}" in self.joined:
+            self.names[prefix] += 1
         pb = PlannedBatch(
             shard=shard,
             batch_id=shard + 1,
@@ -420,6 +424,29 @@ class _Farm:
         self.planned.append(pb)
         self.entries.append(start.toordinal() + stage_starts(self.seed, shard))
         return pb
+
+    def join(self, pb: PlannedBatch) -> None:
+        """A batch added by hand (``aquagen batch``) from now on: its station's halls and its sea area are
+        taken for its own windows, as ``place`` takes them, and the next intakes are numbered after it."""
+        if pb.shard != len(self.planned) or pb.station not in self.hall_free or pb.sea_area not in self.area_free:
+            raise AquagenError(
+                f"batch {pb.batch_number} (shard {pb.shard}, {pb.station}, {pb.sea_area}) was not added to this "
+                f"farm, whose next batch is shard {len(self.planned)}: the manifest is not aquagen's"
+            )
+        cal = calendar_of(pb, self.seed)
+        halls = hall_windows(pb.start_date, cal)
+        self.hall_free[pb.station] = [max(free, h[2]) for free, h in zip(self.hall_free[pb.station], halls)]
+        sea_first, sea_free = sea_window(pb.start_date, cal)
+        self.area_free[pb.sea_area] = max(self.area_free[pb.sea_area], sea_free)
+        k = self.station_used[pb.station][1]
+        self.station_used[pb.station] = max(self.station_used[pb.station], (pb.start_date, k))
+        k = self.area_used[pb.sea_area][1]
+        self.area_used[pb.sea_area] = max(self.area_used[pb.sea_area], (sea_free, k))
+        self.at_sea.append((sea_first, pb.start_date + dt.timedelta(days=cal.life_days)))
+        self.add_rings(pb.start_date.toordinal(), cal)
+        self.entries.append(pb.start_date.toordinal() + stage_starts(self.seed, pb.shard))
+        self.joined.add(pb.batch_number)
+        self.planned.append(pb)
 
 
 def plan_fleet(
@@ -634,6 +661,7 @@ def plan_farm(
     eggs: Callable[[int], int],
     seed: int = 0,
     geography_name: str | None = None,
+    added: Sequence[tuple[dt.date, PlannedBatch]] = (),
 ) -> list[PlannedBatch]:
     """A full farm from ``first_start`` to ``last_start`` (the as-of date and the days a profile
     plans ahead): the next egg intake is due ``intake_gap`` days after the last one (later when the
@@ -643,14 +671,26 @@ def plan_farm(
     (fallow kept) of the geography with fewer batches, else the other; when none is free it waits,
     day by day.
     Placing goes in time order and looks only at earlier batches: a later ``last_start`` only adds
-    batches, and the intakes depend on the seed and the calendar, never on the as-of date."""
+    batches, and the intakes depend on the seed and the calendar, never on the as-of date.
+    ``added``: the batches ``aquagen batch`` added to the farm, each with the day from which the farm
+    knows it (the day after the last start its snapshot planned): the intakes from that day on make way
+    for it (``_Farm.join``), and one the plan has not reached yet follows the last intake."""
     geos = [geography(geography_name)] if geography_name else list(D.GEOGRAPHIES)
     farm = _Farm(seed)
     count = {g.name: 0 for g in geos}
+    pending = sorted(added, key=lambda a: (a[0], a[1].shard))
+
+    def join(pb: PlannedBatch) -> None:
+        farm.join(pb)
+        if pb.geography in count:
+            count[pb.geography] += 1
+
     slowest = MAX_GAP_DAYS * len(D.GEOGRAPHIES) // len(geos)
     due = day = first_start
     last: dt.date | None = None
     while day <= last_start:
+        while pending and pending[0][0] <= day:
+            join(pending.pop(0)[1])
         order = sorted(geos, key=lambda g: (count[g.name], D.GEOGRAPHIES.index(g) != len(farm.planned) % 2))
         least = min(count.values())
         shard = len(farm.planned)
@@ -689,6 +729,8 @@ def plan_farm(
             else:  # a few days later where the next batch's own stage lengths fill a thin stage
                 due = farm.stage_day(due, min(due + dt.timedelta(days=STAGE_LATE), day + dt.timedelta(days=slowest)))
         day += dt.timedelta(days=1)
+    for _, pb in pending:
+        join(pb)
     return farm.planned
 
 

@@ -28,14 +28,12 @@ import polars as pl
 import schemas
 
 from .. import __version__
-from ..model.fleet import plan_farm
-from ..model.seeds import fleet_eggs
 from ..profiles import Profile, get
 from ..snapshot import AS_OF_ARGUMENTS, MAX_DATE, Snapshot, as_of_arguments
 from ..tables.cut import counted, last_history
 from ..tables.cut import end_of as _end_of_day
 from ..tables.ids import id_column, when_column
-from .generate import regenerate
+from .generate import added_batches, farm_plan, full_farm, regenerate
 from .runner import Progress
 
 AHEAD_DAYS = 365  # a farm is generated this far past the date asked for: a year of daily advances per build
@@ -65,11 +63,6 @@ def _hash_code(bases: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def full_farm(meta: dict) -> bool:
-    """A full farm (``--batches`` not given) plans every egg intake up to its as-of date."""
-    return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
-
-
 def last_start(meta: dict, as_of: dt.date) -> dt.date:
     """The last start a snapshot of ``meta`` at ``as_of`` plans: its profile shows batches that many days ahead."""
     return as_of + dt.timedelta(days=get(meta["schema"]).plan_ahead_days)
@@ -77,20 +70,20 @@ def last_start(meta: dict, as_of: dt.date) -> dt.date:
 
 def planned(meta: dict, as_of: dt.date) -> list[dict]:
     """The batches a snapshot of ``meta``'s arguments plans at ``as_of``: a fleet's fixed list, or a
-    full farm's intakes up to that date and the profile's days ahead (the plan is prefix-stable: a
-    later date only adds batches)."""
+    full farm's intakes up to that date and the profile's days ahead, and the batches added to it (the
+    plan is prefix-stable: a later date only adds batches)."""
     if not full_farm(meta):
         return meta.get("planned_batches", meta["batches"])
-    a = meta["arguments"]
-    first = dt.date.fromisoformat(a["first_start"])
-    farm = plan_farm(first, last_start(meta, as_of), fleet_eggs(meta["seed"]), meta["seed"], a.get("geography"))
-    return [b.to_json() for b in farm]
+    return [b.to_json() for b in farm_plan(meta, last_start(meta, as_of))]
 
 
 def key(meta: dict) -> str:
     """What the farm's rows depend on: the generation arguments (not the as-of date) and the code."""
     args = {k: v for k, v in meta["arguments"].items() if k not in AS_OF_ARGUMENTS}
-    plan = None if full_farm(meta) else meta.get("planned_batches", meta["batches"])
+    if full_farm(meta):  # planned from the arguments, and the batches added to it
+        plan = [b.to_json() for _, b in added_batches(meta)] or None
+    else:
+        plan = meta.get("planned_batches", meta["batches"])
     what = {"schema": meta["schema"], "seed": meta["seed"], "arguments": args, "planned": plan}
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code()).encode()).hexdigest()[:24]
 

@@ -365,6 +365,28 @@ def _meta(
     }
 
 
+def full_farm(meta: dict) -> bool:
+    """A full farm (``--batches`` not given) plans every egg intake up to its as-of date."""
+    return "batches" in meta["arguments"] and meta["arguments"]["batches"] is None
+
+
+def added_batches(meta: dict) -> list[tuple[dt.date, PlannedBatch]]:
+    """The batches ``aquagen batch`` added to a full farm (its ``arguments.added``), each with the day from
+    which the farm's intakes make way for it (``plan_farm``'s ``added``)."""
+    by_shard = {b["shard"]: b for b in meta.get("planned_batches", meta["batches"])}
+    return [
+        (dt.date.fromisoformat(a["from"]), PlannedBatch.from_json(by_shard[a["shard"]]))
+        for a in meta["arguments"].get("added", [])
+    ]
+
+
+def farm_plan(meta: dict, last_start: dt.date) -> list[PlannedBatch]:
+    """A full farm's batches up to ``last_start``: its intakes and the batches added to it."""
+    a = meta["arguments"]
+    first, seed = dt.date.fromisoformat(a["first_start"]), meta["seed"]
+    return plan_farm(first, last_start, fleet_eggs(seed), seed, a.get("geography"), added_batches(meta))
+
+
 def clean_sensors_of(arguments: dict) -> bool:
     """Whether a snapshot's readings are clean: its --clean-sensors, or true for a snapshot written
     before sensor faults existed (so that regenerating it keeps its readings)."""
@@ -634,7 +656,8 @@ def add_batch(
         raise AquagenError(f"--start-date {start_date} is after the as-of date {as_of}")
     # the snapshot's batches that would start after what an as-of this early plans: they would be lost
     ahead = dt.timedelta(days=get(profile).plan_ahead_days)
-    late = [b for b in existing if b.start_date > as_of + ahead]
+    last_start = as_of + ahead
+    late = [b for b in existing if b.start_date > last_start]
     if late:
         last = max(late, key=lambda b: b.start_date)
         raise AquagenError(
@@ -647,6 +670,11 @@ def add_batch(
             f"--start-date {start_date} is before this snapshot's infrastructure exists "
             f"(first start {first_start}); use {first_start} or later"
         )
+    farm = base is not None and full_farm(base.manifest)
+    if farm:  # its intakes up to this as-of and the batches added before; the farm's later intakes make way
+        assert base is not None
+        existing = farm_plan(base.manifest, last_start)
+        joins = max([last_start + dt.timedelta(days=1), *(day for day, _ in added_batches(base.manifest))])
     pb = plan_batch(
         existing,
         start_date=start_date,
@@ -659,6 +687,8 @@ def add_batch(
     )
     planned = existing + [pb]
     args = {k: v for k, v in arguments.items() if k not in MOMENT_ARGUMENTS}
+    if farm:  # for ``farm_plan``: advance plans the farm on with it
+        args["added"] = [*arguments.get("added", []), {"shard": pb.shard, "from": joins.isoformat()}]
     meta = _meta(seed, as_of, first_start, planned, as_of_time, **args)
     job_args = dict(
         profile_name=get(profile).name,
