@@ -318,6 +318,15 @@ def publish(work: Store, out: Store, manifest: dict) -> None:
     finish(work.local, out.local)
 
 
+def _remove(old: Path) -> None:
+    """The old snapshot moved aside: a folder, or a symlink that a run before ``--out LINK`` wrote through
+    moved aside instead of the folder it names (the link goes, the folder it names stays)."""
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old)
+
+
 def finish(work: Path, out: Path) -> None:
     """The renames of ``publish`` once ``work`` holds its manifest (also what ``recover`` resumes): what
     the folder holds beside the old snapshot's own files goes with the new one (``carry``)."""
@@ -328,13 +337,13 @@ def finish(work: Path, out: Path) -> None:
     killpoints.reached("publish_prune")
     if out.exists():
         if old.exists():
-            shutil.rmtree(old)
+            _remove(old)
         out.rename(old)
         killpoints.reached("publish_aside")
     work.rename(out)
     killpoints.reached("publish_in")
     if old.exists():
-        shutil.rmtree(old)
+        _remove(old)
     killpoints.reached("publish_done")
 
 
@@ -416,7 +425,7 @@ def recover(work: Path, out: Path) -> bool:
     ready = (work / MANIFEST).is_file()
     if old.exists():
         if out.exists():
-            shutil.rmtree(old)
+            _remove(old)
         elif ready:
             finish(work, out)
             return True

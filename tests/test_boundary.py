@@ -419,6 +419,30 @@ def test_an_out_named_with_a_dot_is_its_folder(reference, older, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
 
 
+def test_an_out_that_is_a_symlink_is_written_through(reference, older, tmp_path):
+    """``--out LINK`` (a symlink to a folder, e.g. on a bigger disk) replaces the snapshot in the folder it
+    names and leaves the link as it was. The link itself was moved aside as the old snapshot and a folder put
+    in its place, then the run failed on the rmtree of the link (an internal error), and so did every rerun:
+    a link moved aside so is now removed, and the folder it names is left as it is."""
+    real, link = tmp_path / "disk" / "snap", tmp_path / "snap"
+    real.parent.mkdir()
+    shutil.copytree(older, real)
+    link.symlink_to(real)
+    for out in (link, f"{link}/"):
+        r = run_cli(*GEN, "--out", out, "--force")
+        assert r.returncode == 0, r.stderr
+        assert link.is_symlink() and link.resolve() == real
+        _same(real, reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "snap"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["snap"]
+    link.unlink()  # what the earlier runs left: a snapshot where the link was, the link moved aside
+    shutil.copytree(real, link)
+    aside(link).symlink_to(real)
+    assert run_cli(*GEN, "--out", link, "--force").returncode == 0
+    _same(link, reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "snap"] and real.is_dir()
+
+
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "snap"
     with locked(out):

@@ -165,6 +165,8 @@ def _build(
         raise AquagenError("--out is empty; give the snapshot's folder, e.g. --out output/snapshot")
     if "://" not in str(out):  # DIR/. is DIR: its work folder, lock and the old snapshot go beside DIR, not in it
         out = os.path.normpath(out)
+        if os.path.islink(out):  # written through: the snapshot replaces the folder the link names, not the link
+            out = os.path.realpath(out)
     target = Store(str(out))
     args: dict[str, Any] = dict(
         force=force,
