@@ -353,7 +353,7 @@ def generate(
 @_workers_option("Worker processes.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(),  # as typed: a Path would make s3://b/x the folder s3:/b/x, which add_batch refuses as a URL
     default=DEFAULT_OUT,
     show_default=True,
     help="Snapshot to add the batch to (created with infrastructure and master data when new).",

@@ -1,6 +1,7 @@
 """Scale-out: the shards on a Dask cluster, the snapshot on any fsspec filesystem, same bytes."""
 
 import datetime as dt
+import importlib.util
 import json
 
 import fsspec
@@ -101,3 +102,25 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
         "0.2",
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert list(tmp_path.iterdir()) == []  # connected before anything is written: no s.partial
+
+
+def test_a_bad_scheduler_or_output_url_is_one_line_and_writes_nothing(tmp_path):
+    """Checked before anything is written: an address Dask cannot parse (an internal error, and the run's
+    work folder left behind), and an --out URL of a filesystem this machine has no package for (an
+    internal ImportError) or of no filesystem at all."""
+    gen = ["generate", "--batches", "1", "--connect-timeout", "0.2", "--out"]
+    cases = [
+        ([tmp_path / "s", "--scheduler", "garbage"], "--scheduler 'garbage' is not a Dask scheduler address"),
+        ([tmp_path / "s", "--scheduler", "tcp://:0"], "(port 0 is outside 1..65535); use tcp://HOST:PORT"),
+        ([tmp_path / "s", "--scheduler", " "], "--scheduler is empty"),
+        (["nofs://bucket/snap"], "--out nofs://bucket/snap: Protocol not known: nofs; use a folder or an fsspec URL"),
+    ]
+    if importlib.util.find_spec("s3fs") is None:
+        cases.append(
+            (["s3://bucket/snap"], "--out s3://bucket/snap needs a package that is not installed: Install s3fs")
+        )
+    for args, says in cases:
+        r = run_cli(*gen, *args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, (args, r.stderr)
+    assert list(tmp_path.iterdir()) == []

@@ -51,7 +51,7 @@ from ..snapshot import (
 from ..store import Store
 from ..tables.ids import allocate_each
 from ..timing import ALLOCATE, timed
-from .runner import Progress, Result, Runner, differences
+from .runner import Progress, Result, Runner, connect, differences
 from .shards import (
     FEED_KEY,
     MASTER_KEY,
@@ -167,29 +167,44 @@ def _build(
         out = os.path.normpath(out)
         if os.path.islink(out):  # written through: the snapshot replaces the folder the link names, not the link
             out = os.path.realpath(out)
-    target = Store(str(out))
+    target = _output(out)
+    # before anything is written: a scheduler that cannot be reached or named so leaves nothing behind
+    client = connect(scheduler, connect_timeout) if scheduler is not None else None
     args: dict[str, Any] = dict(
-        force=force,
-        resume=resume,
-        workers=workers,
-        progress=progress,
-        replace_ok=replace_ok,
-        scheduler=scheduler,
-        connect_timeout=connect_timeout,
+        force=force, resume=resume, workers=workers, progress=progress, replace_ok=replace_ok, client=client
     )
-    if target.local is None:  # a shared filesystem: no lock, no recovery (one writer is the user's job)
-        return _build_locked(out, meta, planned, job_args, **args)
-    _usable_out(target.local)
-    work = work_folder(out)
     try:
-        with locked(target.local):
+        if target.local is None:  # a shared filesystem: no lock, no recovery (one writer is the user's job)
             return _build_locked(out, meta, planned, job_args, **args)
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise _no_space(work, out, planned) from None
-        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise AquagenError(f"cannot write {e.filename or out}: {e.strerror}") from None
-        raise
+        _usable_out(target.local)
+        work = work_folder(out)
+        try:
+            with locked(target.local):
+                return _build_locked(out, meta, planned, job_args, **args)
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise _no_space(work, out, planned) from None
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise AquagenError(f"cannot write {e.filename or out}: {e.strerror}") from None
+            raise
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _output(out: str | Path) -> Store:
+    """The snapshot's folder, on a filesystem this machine can write: an fsspec URL whose package is
+    missing (s3fs for s3://) or whose protocol is unknown is refused in one line, before anything is written."""
+    target = Store(str(out))
+    try:
+        target.fs  # noqa: B018 (its filesystem made: the package it needs is imported)
+    except ImportError as e:
+        raise AquagenError(f"--out {out} needs a package that is not installed: {str(e).splitlines()[0]}") from None
+    except ValueError as e:
+        raise AquagenError(
+            f"--out {out}: {str(e).splitlines()[0]}; use a folder or an fsspec URL (s3://, gs://, memory://, ...)"
+        ) from None
+    return target
 
 
 def _build_locked(
@@ -203,8 +218,7 @@ def _build_locked(
     workers: int,
     progress: Progress | None,
     replace_ok: bool,
-    scheduler: str | None,
-    connect_timeout: float,
+    client: Any,
 ) -> Snapshot | RemoteSnapshot:
     target, work = Store(str(out)), work_folder(out)
     # what a finished or interrupted run must match to be kept or continued: the arguments and the profile
@@ -251,7 +265,7 @@ def _build_locked(
     # at most a worker a batch: the feed sites and the gathering of one batch's rows are too little work
     # for a pool (each worker imports Polars, NumPy and aquagen)
     pool = min(workers, max(1, len(planned)))
-    run = Runner(job, wanted, pool, progress or Progress(), resume, scheduler, connect_timeout, force=force)
+    run = Runner(job, wanted, pool, progress or Progress(), resume, client, force=force)
     written: list[Written] = []
     try:
         run.start_workers()  # they start up while this process makes the master data
@@ -630,6 +644,10 @@ def add_batch(
             f"--eggs {eggs!r} must be a whole number of eggs from {MIN_EGGS:,} (fewer leave some of the batch's "
             f"tanks and sea rings without fish) to {MAX_EGGS:,} (its whole-life feed must fit "
             "inventory_batchfeedingsummary.total_feed_kg)"
+        )
+    if "://" in str(out):  # Path() would make s3://b/x the local folder s3:/b/x
+        raise AquagenError(
+            f"--out {out}: aquagen batch writes a local folder, not a URL; add batches locally, then copy"
         )
     out = Path(out)
     if out.exists() and not out.is_dir():

@@ -191,6 +191,33 @@ def differences(had: dict, asked: dict) -> str:
     return ", asked ".join(" and ".join(f"--{k.replace('_', '-')} {m.get(k)}" for k in keys) for m in (a, b))
 
 
+def connect(scheduler: str, timeout: float):
+    """A client of the Dask scheduler at ``scheduler`` (a ``distributed.Client``), or a one-line error naming
+    the address: one that Dask cannot parse, or that does not answer within ``timeout`` seconds."""
+    if not scheduler.strip():
+        raise AquagenError("--scheduler is empty; give the Dask scheduler's address, e.g. tcp://scheduler:8786")
+    try:
+        from distributed import Client
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise AquagenError("--scheduler needs Dask: pip install 'aquagen[dask]'") from None
+    try:
+        try:
+            port = get_address_host_port(scheduler)[1]
+        except ValueError:
+            port = None  # an address without a port (inproc://...), or none Dask knows: its client says which
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port {port} is outside 1..65535")
+        return Client(scheduler, timeout=timeout)
+    except (ValueError, TypeError) as e:
+        raise AquagenError(
+            f"--scheduler {scheduler!r} is not a Dask scheduler address ({str(e).splitlines()[0]}); "
+            "use tcp://HOST:PORT, e.g. tcp://scheduler:8786"
+        ) from None
+    except OSError as e:
+        raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
+
+
 class Runner:
     """Runs phases of shards over a worker pool (or a Dask cluster), recording each finished
     shard in ``progress.json`` so that a killed run resumes where it stopped."""
@@ -207,8 +234,7 @@ class Runner:
         workers: int,
         progress: Progress,
         resume: bool,
-        scheduler: str | None = None,
-        connect_timeout: float = 10.0,
+        client=None,
         force: bool = False,
     ):
         self.job, self.progress = job, progress
@@ -233,17 +259,8 @@ class Runner:
             header = {"meta": self.state["meta"], "work": self.WORK_FORMAT}
             self.job.root.write_text(self.PROGRESS, json.dumps(header, default=str) + "\n")
         self.pool: ProcessPoolExecutor | None = None
-        self.client = None
+        self.client = client  # a Dask client (``connect``; its caller closes it): the shards run on its cluster
         self.workers = workers
-        if scheduler:
-            try:
-                from distributed import Client
-            except ImportError:
-                raise AquagenError("--scheduler needs Dask: pip install 'aquagen[dask]'") from None
-            try:
-                self.client = Client(scheduler, timeout=connect_timeout)
-            except OSError as e:
-                raise AquagenError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
 
     def close(self, abort: bool = False) -> None:
         """Stop the workers: when the run failed or was interrupted, at once (killed: they write
@@ -256,8 +273,6 @@ class Runner:
             # then closes its wake-up pipe before exit, which Python 3.11's exit hook would
             # otherwise race to write to ("Bad file descriptor" traceback after an interruption)
             self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.client is not None:
-            self.client.close()
 
     def phase(
         self, name: str, tasks: Iterable[tuple[str, Callable[..., Result], tuple]], keep: bool = True
