@@ -741,6 +741,8 @@ def report(snapshot, dsn, as_of, out):
 
     if snapshot is not None and dsn is not None:
         raise AquagenError("give a SNAPSHOT folder or --dsn URL, not both")
+    if out is not None:
+        r.page_path(out)  # refused before the snapshot is checked or a server started
     if snapshot is None:
         from loaders import dsn as database
 

@@ -369,6 +369,29 @@ def test_band_across_batches():
     assert charts.pick(pl.DataFrame({"batch_id": range(1, 51)}))["batch_id"].to_list() == [1, 13, 25, 38, 50]
 
 
+def test_an_out_in_the_snapshot_is_refused_but_in_its_report_folder(master_snapshot, tmp_path):
+    """``--out`` in a snapshot's folder goes in its report/ folder, where the default report goes; elsewhere
+    there it is refused in one line, before anything is read or written (the page went there and
+    ``aquagen validate`` failed on it: "files the manifest does not list")."""
+    snap = tmp_path / "snap"
+    shutil.copytree(master_snapshot.path, snap)
+    before = sorted(snap.rglob("*"))
+    for args in (
+        [snap, "--out", snap],
+        [snap, "--out", snap / "page.html"],
+        [snap, "--out", snap / "auth_user"],
+        [snap, "--out", f"{snap}/../snap/"],
+        ["--dsn", "postgresql://x@127.0.0.1:9/y", "--out", snap],
+    ):
+        r = run_cli("report", *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"into the snapshot {snap}, which holds its own files and a report/ folder only" in r.stderr
+    assert sorted(snap.rglob("*")) == before
+    assert run_cli("report", snap, "--out", snap / "report" / "june.html").returncode == 0
+    r = run_cli("validate", snap)
+    assert r.returncode == 0 and "0 failed" in r.stdout, r.stdout
+
+
 def test_cli(master_snapshot, fleet, tmp_path):
     """The command on a snapshot without batches: every chart is there, saying there is nothing to draw;
     bad input is one line on stderr."""

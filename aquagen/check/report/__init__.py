@@ -18,7 +18,7 @@ from aquagen import words
 from aquagen.check import validate as V
 from aquagen.errors import AquagenError
 from aquagen.model.health import LICE_THRESHOLD
-from aquagen.snapshot import Snapshot
+from aquagen.snapshot import MANIFEST, Snapshot
 
 from . import charts as C
 from . import queries as Q
@@ -32,6 +32,7 @@ __all__ = [
     "ReportSource",
     "SnapshotData",
     "build",
+    "page_path",
     "report_database",
     "report_snapshot",
     "validation_table",
@@ -280,10 +281,28 @@ DEFAULT_DB_OUT = Path("output") / "report" / "index.html"
 
 
 def _target(out: str | os.PathLike | None, default: Path) -> Path:
-    if out is None:
-        return default
+    return default if out is None else page_path(out)
+
+
+def page_path(out: str | os.PathLike) -> Path:
+    """The page ``--out`` names: the .html file, or ``index.html`` in the folder. Refused in one line when it
+    lies in a snapshot's folder but not in its ``report/`` folder, where the default report goes: a snapshot's
+    folder holds its own files and that report (``aquagen validate`` fails on anything else)."""
     out = Path(out)
-    return out if out.suffix.lower() in (".html", ".htm") else out / "index.html"
+    page = out if out.suffix.lower() in (".html", ".htm") else out / "index.html"
+    real = page.resolve()
+    for folder in real.parents:
+        if (folder / MANIFEST).is_file() and not real.is_relative_to(folder / "report"):
+            try:
+                Snapshot.open(folder)
+            except AquagenError:
+                continue  # another program's manifest.json
+            raise AquagenError(
+                f"--out {out} would write {page} into the snapshot {folder}, which holds its own files and a report/ "
+                f"folder only (aquagen validate fails on others): write it in {folder / 'report'} (a snapshot's report "
+                "without --out goes there) or outside the snapshot"
+            )
+    return page
 
 
 def report_snapshot(
