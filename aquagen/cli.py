@@ -807,10 +807,12 @@ def _django_settings(st, database: str) -> str:
 @db.command("start")
 @click.option(
     "--port",
-    type=click.IntRange(min=1, max=65535),
+    type=click.IntRange(min=0, max=65535),
     default=None,
     help="Also listen on this TCP port of 127.0.0.1 (a server running without it is restarted: its socket "
-    "URL names the port too, so both URLs change). [default: the Unix socket only]",
+    "URL names the port too, so both URLs change); remembered in the data folder, so every later start, "
+    "by db start or on demand, uses it too. 0: the Unix socket only. [default: the port chosen before, "
+    "else the Unix socket only]",
 )
 @_database_option
 @_pgdata_option
@@ -821,7 +823,13 @@ def db_start(port, database, pgdata):
     was = embedded.status(pgdata)
     st = embedded.ensure_running(pgdata, port=port, database=database)
     verb = (
-        "started" if not was.running else "already running" if was.pid == st.pid else f"restarted with port {st.port}"
+        "started"
+        if not was.running
+        else "already running"
+        if was.pid == st.pid
+        else f"restarted with port {st.port}"
+        if st.port
+        else "restarted without a TCP port"
     )
     click.echo(f"{verb}: embedded PostgreSQL in {st.folder.path}")
     if was.running and was.pid != st.pid:  # the socket's name carries the port too: every URL changed
@@ -872,6 +880,8 @@ def db_status(database, pgdata):
             if st.port
             else "TCP: none (the Unix socket only; aquagen db stop, then aquagen db start --port 5433)"
         )
+    elif st.initialized and (port := embedded.chosen_port(st.folder.path)):
+        click.echo(f"TCP: port {port} when started (chosen with aquagen db start --port {port}; --port 0: none)")
     if os.environ.get("AQUAGEN_DSN", "").strip():
         from loaders.session import redact
 

@@ -5,7 +5,9 @@ from the current folder (the first holding a ``pyproject.toml`` that names aquag
 ``output/pgdata`` database), else a per-user folder, so commands run from any subfolder share
 it. It keeps running after aquagen exits, so the loaded data can be queried; ``aquagen db``
 starts, stops and shows it. It listens on a Unix socket in its data folder and, when asked, on a
-TCP port of 127.0.0.1 (so another program, e.g. AquaMind's ``manage.py``, can connect).
+TCP port of 127.0.0.1 (so another program, e.g. AquaMind's ``manage.py``, can connect). That port
+is remembered in the data folder (``aquagen.json``), so the server comes back on it whenever it is
+started again (by ``db start`` or on demand), until another is chosen (``--port 0``: none).
 
 As root, pgserver runs PostgreSQL as the system user ``pgserver`` (PostgreSQL refuses root);
 ``pg_ctl`` is run the same way here, so the server is the one pgserver would start.
@@ -14,6 +16,7 @@ As root, pgserver runs PostgreSQL as the system user ``pgserver`` (PostgreSQL re
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shlex
 import socket
@@ -29,6 +32,7 @@ DATABASE = "aquamind"
 SUPERUSER = "postgres"
 SOCKET_PORT = 5432  # names the socket file when the server has no TCP port
 PGDATA_ENV = "AQUAGEN_PGDATA"
+SETTINGS = "aquagen.json"  # in the data folder: the TCP port chosen for the server ({"port": 5433 or null})
 
 
 @dataclass(frozen=True)
@@ -216,13 +220,42 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def chosen_port(pgdata: Path) -> int | None:
+    """The TCP port last chosen for the server of this data folder (``db start --port``), None for none."""
+    file = pgdata / SETTINGS
+    try:
+        settings = json.loads(file.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        raise AquagenError(f"{file}: unreadable ({e}); remove it, or choose again: aquagen db start --port N") from None
+    port = settings.get("port", "missing") if isinstance(settings, dict) else "missing"
+    if port is not None and (type(port) is not int or not 1 <= port <= 65535):
+        raise AquagenError(
+            f'{file}: {json.dumps(settings)[:80]} is not {{"port": a TCP port 1 to 65535, or null for none}}; '
+            "remove it, or choose again: aquagen db start --port N"
+        )
+    return port
+
+
+def _remember(pgdata: Path, port: int | None) -> None:
+    """Keep ``port`` as the one the server starts on from now on (written whole: a kill leaves the old one)."""
+    file = pgdata / SETTINGS
+    partial = file.with_name(f".{SETTINGS}.partial")
+    partial.write_text(json.dumps({"port": port}) + "\n")
+    os.replace(partial, file)
+
+
 def ensure_running(
     pgdata: str | os.PathLike | None = None, *, port: int | None = None, database: str = DATABASE
 ) -> Status:
-    """Start the server unless it runs (on ``port`` of 127.0.0.1 too, when given); create ``database``.
+    """Start the server unless it runs; create ``database``. It listens on ``port`` of 127.0.0.1 too
+    when given (0: on its socket only), which is remembered in the data folder; without ``port``, on
+    the one remembered (``chosen_port``), so a server stopped, or gone with a reboot, comes back with
+    the URLs it had.
 
-    A server running without that port is restarted with it (its sessions end; a load in progress
-    rolls back, as after any kill, and can be run again).
+    A server running without the port given is restarted with it (its sessions end; a load in
+    progress rolls back, as after any kill, and can be run again).
     """
     folder = data_folder(pgdata)
     path = folder.path
@@ -231,29 +264,35 @@ def ensure_running(
         path.parent.mkdir(parents=True, exist_ok=True)
     with _lock():
         st = status(folder)
-        if st.running and port is not None and st.port != port:
-            if not _port_free(port):
-                raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
+        tcp = (port or None) if port is not None else st.port if st.running else chosen_port(path)
+        if st.running and port is not None and st.port != tcp:
+            if tcp is not None and not _port_free(tcp):
+                raise AquagenError(f"port {tcp} on 127.0.0.1 is in use; choose another --port")
             _pg_ctl(["-w", "-m", "fast", "stop"], path)
             st = status(folder)
         if not st.running:
             _init(path)
-            if port is not None and not _port_free(port):
-                raise AquagenError(f"port {port} on 127.0.0.1 is in use; choose another --port")
+            if tcp is not None and not _port_free(tcp):
+                raise AquagenError(
+                    f"port {tcp} on 127.0.0.1 is in use; choose another --port"
+                    if port is not None
+                    else f"port {tcp} on 127.0.0.1, chosen for the embedded PostgreSQL in {path}, is in use: "
+                    "free it, or choose another: aquagen db start --port N (0: none)"
+                )
             from pgserver.postgres_server import PostgresServer
             from pgserver.utils import find_suitable_socket_dir
 
             sockets = find_suitable_socket_dir(path, PostgresServer.runtime_path)
             if _system_user() and sockets != path:
                 sockets.chmod(0o777)
-            host = "127.0.0.1" if port is not None else ""
+            host = "127.0.0.1" if tcp is not None else ""
             _pg_ctl(
                 [
                     "-w",
                     "-o",
                     f'-h "{host}"',
                     "-o",
-                    f"-p {port or SOCKET_PORT}",
+                    f"-p {tcp or SOCKET_PORT}",
                     "-o",  # pg_ctl hands these to a shell: a folder with a space is quoted
                     f"-k {shlex.quote(str(sockets))}",
                     "-l",
@@ -265,6 +304,8 @@ def ensure_running(
             st = status(folder)
             if not st.running:
                 raise AquagenError(f"the embedded PostgreSQL in {path} did not start (log: {path / 'log'})")
+        if port is not None:
+            _remember(path, tcp)
     _create_database(st, database)
     return st
 

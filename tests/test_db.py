@@ -165,6 +165,43 @@ def test_tcp_port_for_other_programs(project):
     assert not embedded.status(project / "output" / "pgdata").running
 
 
+def test_the_port_is_remembered_with_the_data_folder(project):
+    """A server started with --port comes back on it when started again after a stop (or a reboot, or a
+    crash), by db start or on demand: the TCP URL and the Django settings saved keep working, until another
+    port is chosen (0: the socket only, remembered too). It came back on the socket only."""
+    port = free_port()
+    pgdata = project / "output" / "pgdata"
+    assert aquagen("db", "start", "--port", port, cwd=project).returncode == 0
+    tcp, url = f"postgresql://postgres@127.0.0.1:{port}/aquamind", aquagen("db", "url", cwd=project).stdout.strip()
+    for again in (("purge", "--dry-run"), ("db", "start")):  # on demand, and db start without --port
+        assert aquagen("db", "stop", cwd=project).returncode == 0
+        assert f"TCP: port {port} when started" in aquagen("db", "status", cwd=project).stdout
+        r = aquagen(*again, cwd=project)
+        assert r.returncode == 0 or "no AquaMind schema" in r.stderr, r.stderr  # started first, loaded or not
+        assert embedded.status(pgdata).port == port
+        with psycopg.connect(tcp) as conn:
+            assert conn.execute("SELECT inet_server_port()").fetchone()[0] == port
+        assert aquagen("db", "url", cwd=project).stdout.strip() == url
+        assert aquagen("db", "url", "--tcp", cwd=project).stdout.strip() == tcp
+    r = aquagen("db", "start", "--port", 0, cwd=project)  # none: restarted on the socket only, and so it stays
+    assert r.returncode == 0 and r.stdout.startswith("restarted without a TCP port:"), r.stdout + r.stderr
+    aquagen("db", "stop", cwd=project)
+    assert aquagen("db", "url", "--tcp", cwd=project).returncode == 2 and embedded.status(pgdata).port is None
+    aquagen("db", "stop", cwd=project)
+    with socket.socket() as s:  # a port refused (in use) is not remembered
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert aquagen("db", "start", "--port", s.getsockname()[1], cwd=project).returncode == 2
+    assert embedded.chosen_port(pgdata) is None and not embedded.status(pgdata).running
+    (pgdata / embedded.SETTINGS).write_text('{"port": 70000}')  # a damaged file: one line, nothing started
+    try:
+        r = aquagen("db", "url", cwd=project)
+        assert r.returncode == 2 and "70000" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert not embedded.status(pgdata).running
+    finally:
+        (pgdata / embedded.SETTINGS).unlink()  # the project's server, as the other tests expect it
+
+
 def test_folder_rules(tmp_path):
     """The clone's pyproject.toml wins over a stray output/pgdata below it; without one, an output/pgdata
     database above is used (e.g. made by an older aquagen)."""
