@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from . import words
 from .errors import AquagenError
@@ -289,6 +290,14 @@ def generate(
       aquagen generate --out output/snapshot --seed 42 --batches 50 --resume   # after an interruption
       aquagen generate --batches 500 --scheduler tcp://scheduler:8786 --out s3://bucket/snap
     """
+    if (
+        batches is None
+        and click.get_current_context().get_parameter_source("stagger_days") is not ParameterSource.DEFAULT
+    ):
+        raise AquagenError(
+            f"--stagger-days {stagger_days} spaces the batches of --batches N; a full farm (no --batches) "
+            "starts its batches by its own calendar: drop --stagger-days or give --batches"
+        )
     _one_polars_thread(workers)
     from .run.generate import generate as run
 

@@ -603,6 +603,8 @@ def test_a_signal_stops_every_worker_silently_with_the_resume_hint(tmp_path, sig
         (["generate", "--seed", "9223372036854775808"], "--seed"),
         (["generate", "--stagger-days", "99999999999"], "--stagger-days"),
         (["generate", "--batches", "1", "--geography", ""], "unknown geography ''"),  # an unset $GEO
+        # a full farm follows its calendar: the spacing was ignored and recorded in the manifest
+        (["generate", "--stagger-days", "30", "--as-of", "2026-01-01"], "--stagger-days 30 spaces the batches"),
     ],
 )
 def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, says):
