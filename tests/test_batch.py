@@ -234,18 +234,8 @@ def test_cli_batch_errors_write_nothing(tmp_path):
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
     r = run_cli("batch", "--start-date", "2025-02-01", "--eggs", "1000", "--geography", "Scotland", "--out", out)
     assert r.returncode == 2 and "after the as-of date 2025-01-01" in r.stderr
-    r = run_cli(
-        "batch",
-        "--start-date",
-        "2024-02-01",
-        "--eggs",
-        "1000",
-        "--geography",
-        "Scotland",
-        "--out",
-        "s3://b/x",
-        cwd=tmp_path,
-    )
+    scotland = ["--start-date", "2024-02-01", "--eggs", "1000", "--geography", "Scotland"]
+    r = run_cli("batch", *scotland, "--out", "s3://b/x", cwd=tmp_path)
     assert r.returncode == 2 and "batch writes a local folder, not a URL" in r.stderr  # it wrote ./s3:/b/x
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
