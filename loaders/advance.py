@@ -164,6 +164,21 @@ def _refuse_purged_early(conn: psycopg.Connection, state: _State) -> None:
     have = [name for (name,) in conn.execute("SELECT batch_number FROM public.batch_batch")]
     if len(have) < len(batches or []):  # a batch renamed through the application is still there
         _refuse_purged(sorted(set(batches) - set(have)), state)
+    # batches an earlier load brought that the last one does not carry (a --replace by fewer batches): the farm
+    # ahead is the last load's, so they would stay at its date, fed and sampled no more (a batch entered
+    # through the application is in no load: it stays as entered)
+    earlier = conn.execute(
+        f"SELECT DISTINCT jsonb_array_elements_text(batches) FROM public.{LOAD_LOG} "
+        "WHERE jsonb_typeof(batches) = 'array' AND mode IS DISTINCT FROM 'advanced'"
+    ).fetchall()
+    left = sorted(({n for (n,) in earlier} - set(batches or [])) & set(have))
+    if left:
+        raise AquagenError(
+            f"the database also holds {words.count(len(left), 'batch')} of an earlier load ({words.some(left)}) "
+            f"that its last load did not bring, and advance moves only that load's farm on (they would stay at "
+            f"{moment_label(state.as_of, state.as_of_time)}); load a snapshot with every batch with --replace, "
+            "or purge them (aquagen purge --batch-name NAME)"
+        )
 
 
 def _refuse_purged(missing: list[str], state: _State) -> None:

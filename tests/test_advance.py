@@ -450,3 +450,19 @@ def test_no_load_log_is_one_line(empty_db):
         r.returncode == 2
         and r.stderr.strip() == "error: this database has no aquagen load log: load a snapshot first (aquagen load)"
     )
+
+
+def test_batches_a_replacing_load_did_not_bring_are_refused(loaded_d1, farm_cache, tmp_path_factory):
+    """The fleet loaded, then a snapshot of its first batch alone with --replace: the other batch stays (from
+    the first load) but the farm ahead is the last load's, so advance moved the first on and left the other
+    at the load's date, fed and sampled no more, and validate did not notice. Refused in one line naming it,
+    the database left as it was."""
+    with psycopg.connect(loaded_d1) as c:
+        first, other = (n for (n,) in c.execute("SELECT batch_number FROM batch_batch ORDER BY id"))
+    one = shared_snapshot(tmp_path_factory, "advance-d1-first", as_of=D1, **{**ARGS, "batches": 1})
+    assert load(one, loaded_d1, replace=True).replaced_batches == [first]
+    before = fingerprint(loaded_d1)
+    r = run_cli("advance", "--dsn", loaded_d1, "--to", str(D1 + dt.timedelta(days=2)), "--cache", farm_cache)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"holds 1 batch of an earlier load ({other}) that its last load did not bring" in r.stderr
+    assert fingerprint(loaded_d1) == before
