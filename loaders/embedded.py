@@ -212,9 +212,14 @@ def _usable(folder: DataFolder) -> None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on ``port``: bound as it binds (SO_REUSEADDR), so the connections of a
+    server just stopped, left in TIME_WAIT on that port, do not count as in use (a plain bind failed on them
+    and the remembered port was refused on a restart); a listener there does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
+            s.listen()
         except OSError:
             return False
     return True

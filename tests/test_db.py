@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -43,9 +44,17 @@ def alive(pid: int) -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768-60999): one the kernel hands out could be taken by
+    another process's outgoing connection (the other worker's Dask cluster, say) while the server is stopped,
+    and its restart on the port remembered was then refused as in use."""
+    for port in random.Random(os.getpid()).sample(range(20000, 32768), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 20000..32767")
 
 
 @pytest.fixture(scope="module")
@@ -171,35 +180,35 @@ def test_the_port_is_remembered_with_the_data_folder(project):
     port is chosen (0: the socket only, remembered too). It came back on the socket only."""
     port = free_port()
     pgdata = project / "output" / "pgdata"
-    assert aquagen("db", "start", "--port", port, cwd=project).returncode == 0
-    tcp, url = f"postgresql://postgres@127.0.0.1:{port}/aquamind", aquagen("db", "url", cwd=project).stdout.strip()
-    for again in (("purge", "--dry-run"), ("db", "start")):  # on demand, and db start without --port
-        assert aquagen("db", "stop", cwd=project).returncode == 0
-        assert f"TCP: port {port} when started" in aquagen("db", "status", cwd=project).stdout
-        r = aquagen(*again, cwd=project)
-        assert r.returncode == 0 or "no AquaMind schema" in r.stderr, r.stderr  # started first, loaded or not
-        assert embedded.status(pgdata).port == port
-        with psycopg.connect(tcp) as conn:
-            assert conn.execute("SELECT inet_server_port()").fetchone()[0] == port
-        assert aquagen("db", "url", cwd=project).stdout.strip() == url
-        assert aquagen("db", "url", "--tcp", cwd=project).stdout.strip() == tcp
-    r = aquagen("db", "start", "--port", 0, cwd=project)  # none: restarted on the socket only, and so it stays
-    assert r.returncode == 0 and r.stdout.startswith("restarted without a TCP port:"), r.stdout + r.stderr
-    aquagen("db", "stop", cwd=project)
-    assert aquagen("db", "url", "--tcp", cwd=project).returncode == 2 and embedded.status(pgdata).port is None
-    aquagen("db", "stop", cwd=project)
-    with socket.socket() as s:  # a port refused (in use) is not remembered
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        assert aquagen("db", "start", "--port", s.getsockname()[1], cwd=project).returncode == 2
-    assert embedded.chosen_port(pgdata) is None and not embedded.status(pgdata).running
-    (pgdata / embedded.SETTINGS).write_text('{"port": 70000}')  # a damaged file: one line, nothing started
     try:
+        assert aquagen("db", "start", "--port", port, cwd=project).returncode == 0
+        tcp, url = f"postgresql://postgres@127.0.0.1:{port}/aquamind", aquagen("db", "url", cwd=project).stdout.strip()
+        for again in (("purge", "--dry-run"), ("db", "start")):  # on demand, and db start without --port
+            assert aquagen("db", "stop", cwd=project).returncode == 0
+            assert f"TCP: port {port} when started" in aquagen("db", "status", cwd=project).stdout
+            r = aquagen(*again, cwd=project)
+            assert r.returncode == 0 or "no AquaMind schema" in r.stderr, r.stderr  # started first, loaded or not
+            assert embedded.status(pgdata).port == port
+            with psycopg.connect(tcp) as conn:
+                assert conn.execute("SELECT inet_server_port()").fetchone()[0] == port
+            assert aquagen("db", "url", cwd=project).stdout.strip() == url
+            assert aquagen("db", "url", "--tcp", cwd=project).stdout.strip() == tcp
+        r = aquagen("db", "start", "--port", 0, cwd=project)  # none: restarted on the socket only, and so it stays
+        assert r.returncode == 0 and r.stdout.startswith("restarted without a TCP port:"), r.stdout + r.stderr
+        aquagen("db", "stop", cwd=project)
+        assert aquagen("db", "url", "--tcp", cwd=project).returncode == 2 and embedded.status(pgdata).port is None
+        aquagen("db", "stop", cwd=project)
+        with socket.socket() as s:  # a port refused (in use) is not remembered
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            assert aquagen("db", "start", "--port", s.getsockname()[1], cwd=project).returncode == 2
+        assert embedded.chosen_port(pgdata) is None and not embedded.status(pgdata).running
+        (pgdata / embedded.SETTINGS).write_text('{"port": 70000}')  # a damaged file: one line, nothing started
         r = aquagen("db", "url", cwd=project)
         assert r.returncode == 2 and "70000" in r.stderr and r.stderr.count("\n") == 1, r.stderr
         assert not embedded.status(pgdata).running
-    finally:
-        (pgdata / embedded.SETTINGS).unlink()  # the project's server, as the other tests expect it
+    finally:  # the project's server as the other tests expect it, whatever failed
+        (pgdata / embedded.SETTINGS).unlink(missing_ok=True)
 
 
 def test_folder_rules(tmp_path):
