@@ -33,7 +33,7 @@ from . import rebuild
 from .binarycopy import Progress, copy_rows, update_rows
 from .catalog import analyze, max_ids, set_sequences
 from .loadlog import write_log
-from .purge import LOTS, PURCHASES, purge_batches
+from .purge import LOT_HISTORY, LOTS, PURCHASES, purge_batches
 from .reconcile import (
     IdMap,
     batch_closure,
@@ -336,6 +336,23 @@ def followed(maps: dict[str, IdMap]) -> dict[str, list[int]]:
     return out
 
 
+def superseded_lots(conn: psycopg.Connection, maps: dict[str, IdMap], held_lots: list[int]) -> list[int]:
+    """The database's lots of purchases that take the snapshot's values (matched by lot number) which the
+    snapshot does not hold: another farm's lot of that number (another seed), delivered in the database but
+    still on order in the snapshot, or at another feed container. They go with their history, as the
+    purchase is the snapshot's now (they stayed: a lot delivered before its purchase). Not the held ones."""
+    follow = followed(maps)
+    if PURCHASES not in follow:
+        return []
+    return [
+        i
+        for (i,) in conn.execute(
+            f"SELECT id FROM public.{LOTS} WHERE feed_purchase_id = ANY(%s) AND NOT id = ANY(%s)",
+            (follow[PURCHASES], follow.get(LOTS, []) + held_lots),
+        )
+    ]
+
+
 def matched_counts(maps: dict[str, IdMap]) -> dict[str, int]:
     return {n: m.matched.len() for n, m in maps.items() if m.matched is not None}
 
@@ -433,6 +450,10 @@ def load_in_place(
     maps = id_maps(conn, snapshot, ts, p.skip, p.held)
     offsets = history_offsets(conn, snapshot, ts, p.skip, maps)
     segments = id_segments(maps, offsets)
+    gone = superseded_lots(conn, maps, p.held_lots)
+    if gone:
+        conn.execute(f"DELETE FROM public.{LOT_HISTORY} WHERE id = ANY(%s)", (gone,))
+        conn.execute(f"DELETE FROM public.{LOTS} WHERE id = ANY(%s)", (gone,))
     rows: dict[str, int] = {}
     for name, t in ts.items():
         rows[name] = copy_existing(conn, "public", snapshot, t, ts, maps, p.left_out, offsets, progress=progress)

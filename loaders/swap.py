@@ -46,7 +46,16 @@ from aquagen.snapshot import Snapshot
 from . import purge, staged
 from .binarycopy import Progress
 from .catalog import set_sequences
-from .existing import Plan, copy_existing, followed, history_offsets, id_maps, id_segments, matched_counts
+from .existing import (
+    Plan,
+    copy_existing,
+    followed,
+    history_offsets,
+    id_maps,
+    id_segments,
+    matched_counts,
+    superseded_lots,
+)
 from .loadlog import write_log
 from .rows import each, not_among, one
 from .session import TABLE_LOCK_WAIT, connect, lock_tables
@@ -317,6 +326,7 @@ def load_swapped(
     ctl.execute("RESET search_path")
     laps("catalog and id maps")
     follow = followed(maps)  # rows whose values and history the snapshot's replace: not copied
+    gone = superseded_lots(ctl, maps, p.held_lots)  # lots not copied at all, nor their history
     doomed: purge.Doomed | None = None
     if purged:  # the id sets, made on a connection of its own: the workers must see them
         with connect(dsn) as aside:
@@ -324,7 +334,10 @@ def load_swapped(
             aside.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch(staging))))
             with aside.transaction():
                 doomed = purge.doomed(
-                    aside, purged, purge.Sets(scratch(staging)), overwritten=follow.get(purge.LOTS, []) + p.held_lots
+                    aside,
+                    purged,
+                    purge.Sets(scratch(staging)),
+                    overwritten=follow.get(purge.LOTS, []) + p.held_lots + gone,
                 )
         laps("rows of the replaced batches")
 
@@ -340,6 +353,8 @@ def load_swapped(
         if t.history_of in follow:
             ident = sql.Identifier(t.object_key or "id")
             kept.append(not_among(sql.SQL("t.{}").format(ident), follow[t.history_of]))
+        if gone and (t.history_of or name) == purge.LOTS:
+            kept.append(not_among(sql.SQL("t.id"), gone))
         conds = [c.as_string(ctl) for c in kept if c is not None]
         where = f" t WHERE {' AND '.join(conds)}" if conds else ""
 

@@ -514,6 +514,29 @@ def test_replace_with_another_seed_leaves_the_feed_stock_valid(fleet, fleet_copy
     assert failed_checks(fleet_copy) == []
 
 
+@pytest.mark.parametrize("rebuild_indexes", [False, True], ids=["swapped", "in place"])
+def test_replace_with_another_seed_whose_lot_is_on_order_leaves_the_feed_stock_valid(
+    fleet, fleet_copy, tmp_path_factory, rebuild_indexes
+):
+    """Seed 21's farm orders lot LOT-202601-032-001 a few days later than the fleet's (seed 3), which has
+    it delivered on the as-of date: the purchase of that number takes the snapshot's values, and the
+    database's lot of it goes with its history (it stayed, delivered before its purchase, and validate
+    failed); by both paths."""
+    other = shared_snapshot(tmp_path_factory, "fleet-seed-21", **{**FLEET, "seed": 21})
+    lot = "LOT-202601-032-001"
+    assert lot in other.read("inventory_feedpurchase")["batch_number"].to_list()
+    with psycopg.connect(fleet_copy) as c:
+        (had,) = c.execute(
+            "SELECT count(*) FROM inventory_feedcontainerstock s JOIN inventory_feedpurchase p "
+            "ON p.id = s.feed_purchase_id WHERE p.batch_number = %s",
+            (lot,),
+        ).fetchone()
+    assert had == 1
+    result = postgres.load(other, fleet_copy, replace=True, rebuild_indexes=rebuild_indexes)
+    assert ("swapped in" in result.method) != rebuild_indexes
+    assert failed_checks(fleet_copy) == []
+
+
 def test_replace_by_fewer_batches_of_the_same_farm_leaves_the_feed_stock_valid(
     fleet, first_batch, fleet_copy, tmp_path
 ):
