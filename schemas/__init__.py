@@ -57,12 +57,17 @@ def known() -> list[str]:
     return sorted(p.stem.replace("_", "@", 1) for p in _HERE.glob("*.json") if "." not in p.stem)
 
 
+def typed_as(typed: str, name: str) -> bool:
+    """Whether ``typed`` names the profile ``name`` as a user may type it (``--profile``, ``$AQUAGEN_PROFILE``):
+    in any case, or the commit alone (``8f2ab39``)."""
+    t = typed.strip().casefold()
+    return bool(t) and t in (name.casefold(), name.casefold().partition("@")[2])
+
+
 def _named(value: str) -> str:
-    """A profile as a user may type it, as ``--profile`` takes it (any case, or the commit alone:
-    ``8f2ab39``): the built-in profile it names; else as given (a plug-in profile, or an unknown one,
-    which ``aquagen.profiles.get`` refuses naming the variable)."""
-    typed = value.strip().casefold()
-    found = [n for n in known() if typed and typed in (n.casefold(), n.casefold().partition("@")[2])]
+    """The built-in profile ``value`` names (``typed_as``); else ``value`` as given (a plug-in profile, or an
+    unknown one, which ``aquagen.profiles.get`` refuses naming the variable)."""
+    found = [n for n in known() if typed_as(value, n)]
     return found[0] if len(found) == 1 else value
 
 

@@ -200,6 +200,5 @@ def get(name: str | None = None) -> Profile:
 
 def _typed(name: str | None) -> Profile | None:
     """The one profile whose name, or its part after '@', is ``name`` in any case."""
-    typed = (name or "").strip().casefold()
-    found = [p for n, p in _all().items() if typed and typed in (n.casefold(), n.casefold().partition("@")[2])]
+    found = [p for n, p in _all().items() if schemas.typed_as(name or "", n)]
     return found[0] if len(found) == 1 else None
